@@ -1,0 +1,61 @@
+# truce build: `make` builds build/truce, `make test` runs every test tier.
+CC       ?= gcc
+VERSION  := 0.1.0
+PKGS     := liburing libseccomp jansson slirp glib-2.0
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvla \
+            -fno-strict-aliasing -D_GNU_SOURCE -DTRUCE_VERSION=\"$(VERSION)\" -Isrc \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   += -lpthread $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+SRCS     := $(shell find src -name '*.c' | sort)
+LIBSRCS  := $(filter-out src/main.c,$(SRCS))
+OBJS     := $(SRCS:%.c=build/obj/%.o)
+LIBOBJS  := $(LIBSRCS:%.c=build/obj/%.o)
+
+# Unit tests: one cmocka binary per tests/unit/test_*.c, built with ASan+UBSan.
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ASANOBJS := $(LIBSRCS:%.c=build/asan/%.o)
+UNITSRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNITBINS := $(UNITSRCS:tests/unit/%.c=build/unit/%)
+
+.PHONY: all test unit guests lab demo fuzz bench clean format check-format
+all: build/truce
+
+build/truce: $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+build/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -O1 $(SANFLAGS) -MMD -MP -c -o $@ $<
+
+build/unit/%: tests/unit/%.c $(ASANOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -O1 $(SANFLAGS) -Itests/unit -o $@ $< $(ASANOBJS) $(LDLIBS) -lcmocka
+
+unit: $(UNITBINS)
+
+include tests/guests/guests.mk
+-include tests/lab/lab.mk
+-include tests/fuzz/fuzz.mk
+
+test: build/truce unit guests
+	@tests/run-tests.sh
+
+demo: build/truce
+	@tests/lab/demo.sh
+
+format:
+	clang-format -i $(SRCS) $(shell find src tests -name '*.h') $(UNITSRCS)
+
+check-format:
+	clang-format --dry-run -Werror $(SRCS) $(shell find src tests -name '*.h') $(UNITSRCS)
+
+clean:
+	rm -rf build
+
+-include $(OBJS:.o=.d) $(ASANOBJS:.o=.d)

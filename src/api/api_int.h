@@ -1,0 +1,181 @@
+/* api_int.h — internals shared by the control-plane files: the api object, JSON helpers, routes. */
+#ifndef TRUCE_API_INT_H
+#define TRUCE_API_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "api/api.h"
+#include "config.h"
+#include "util/util.h"
+#include "vm/vm.h"
+
+#define API_APP_NAME     "truce"
+#define API_DEFAULT_ID   "anonymous-instance"
+#define API_MAX_VCPUS    32 /* the spec's MachineConfiguration.vcpu_count maximum */
+#define API_ERR_LEN      512
+#define API_MAX_ROUTES   48
+
+/* ---- strict JSON reading (api/json.c) -------------------------------------------------------
+ * Every reader names the offending field by its JSON path: "<where>.<field>" ("vcpu_count" for
+ * an API body, "machine-config.vcpu_count" in a config file). */
+struct jctx {
+    char where[192]; /* path of the object being read; "" at the top of an API body */
+    char *err;
+    size_t errlen;
+};
+
+/* Start a context for an object at WHERE ("" or a JSON path). */
+void jctx_init(struct jctx *c, const char *where, char *err, size_t errlen);
+/* Child context for member FIELD (INDEX < 0) or element FIELD[INDEX] of C. */
+void jctx_child(const struct jctx *c, struct jctx *child, const char *field, int index);
+/* Write "<where>.<field>: <message>" (FIELD may be NULL: the object itself) into C->err.
+ * Returns -EINVAL. */
+int jfail(const struct jctx *c, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* OBJ must be an object whose keys are all in ALLOWED (NULL-terminated). Returns 0 or -EINVAL. */
+int jobject(const struct jctx *c, const json_t *obj, const char *const *allowed);
+/* Typed members. A missing or null member leaves *OUT alone and sets *SET (may be NULL) false; it
+ * is an error only when REQUIRED. Strings must fit in OUTLEN with the NUL and hold no NUL. */
+int jstring(const struct jctx *c, const json_t *obj, const char *field, bool required, char *out,
+            size_t outlen, bool *set);
+int jbool(const struct jctx *c, const json_t *obj, const char *field, bool required, bool *out,
+          bool *set);
+/* An integer in [MIN, MAX]. */
+int juint(const struct jctx *c, const json_t *obj, const char *field, bool required, uint64_t min,
+          uint64_t max, uint64_t *out, bool *set);
+/* A string member that must be one of NAMES (NULL-terminated); *OUT gets its index. */
+int jenum(const struct jctx *c, const json_t *obj, const char *field, bool required,
+          const char *const *names, int *out, bool *set);
+
+/* ---- the api object -------------------------------------------------------------------------- */
+enum api_vm_state { API_VM_NOT_STARTED, API_VM_RUNNING, API_VM_PAUSED, API_VM_STOPPED };
+
+/* Spec fields truce accepts but struct vm_config does not carry; echoed by GET /vm/config. */
+struct api_drive_extra {
+    int io_engine;  /* index into api_io_engines */
+    int cache_type; /* index into api_cache_types */
+};
+
+struct api_logger {
+    bool set;
+    char path[PATH_MAX];
+    char level[16]; /* as given, for GET /vm/config */
+    bool show_level;
+    bool show_origin;
+};
+
+struct api_metrics {
+    bool set;
+    char path[PATH_MAX];
+    int fd;
+    bool emit_id;
+    json_t *properties; /* object of strings, or NULL */
+    uint64_t lines;     /* lines written */
+    uint64_t lost;      /* lines dropped: full pipe, short write, write error */
+};
+
+struct api_stats {
+    uint64_t requests;
+    uint64_t status_2xx, status_4xx, status_5xx;
+    uint64_t latency_us_total, latency_us_max;
+    uint64_t route_count[API_MAX_ROUTES];
+    uint64_t route_fail[API_MAX_ROUTES];
+};
+
+struct api_server; /* api/server.c */
+
+struct api {
+    pthread_mutex_t lock; /* everything below; held for the whole of a request */
+    pthread_cond_t cond;  /* state changes */
+    char id[CFG_ID_LEN];
+    struct vm_config cfg;
+    bool boot_source_set;
+    bool track_dirty_pages;
+    int huge_pages; /* index into api_huge_pages */
+    struct api_drive_extra drive_extra[CFG_MAX_DISKS];
+    unsigned net_mtu[CFG_MAX_NETS];
+    json_t *cpu_config; /* validated CpuConfig, stored until CPU templates apply it */
+    struct api_logger logger;
+    struct api_metrics metrics;
+    struct api_stats stats;
+    size_t max_payload;
+    /* lifecycle */
+    enum api_vm_state state;
+    struct kvm_host kvm;
+    bool kvm_open;
+    struct vm *vm;
+    int start_efd; /* eventfd written once the VM started: wakes api_wait() */
+};
+
+extern const char *const api_io_engines[];   /* "Sync", "Async" */
+extern const char *const api_cache_types[];  /* "Unsafe", "Writeback" */
+extern const char *const api_huge_pages[];   /* "None", "Transparent", "2M" */
+
+/* ---- configuration sections (api/sections_*.c) ----------------------------------------------
+ * Each reads one spec object into API (lock held, VM not started). ID is the path parameter
+ * (drive_id / iface_id) or NULL when reading a config-file array element. Return 0, or -EINVAL
+ * with C's error filled and nothing changed. */
+int api_put_boot_source(struct api *api, const json_t *o, struct jctx *c);
+int api_put_machine(struct api *api, const json_t *o, bool patch, struct jctx *c);
+int api_put_cpu_config(struct api *api, const json_t *o, struct jctx *c);
+int api_put_drive(struct api *api, const json_t *o, const char *id, struct jctx *c);
+int api_put_net(struct api *api, const json_t *o, const char *id, struct jctx *c);
+int api_put_vsock(struct api *api, const json_t *o, struct jctx *c);
+int api_put_entropy(struct api *api, const json_t *o, struct jctx *c);
+int api_put_serial(struct api *api, const json_t *o, struct jctx *c);
+int api_put_logger(struct api *api, const json_t *o, struct jctx *c);
+int api_put_metrics(struct api *api, const json_t *o, struct jctx *c);
+/* Validate a RateLimiter object; truce does not rate-limit yet, so a present one is refused. */
+int api_rate_limiter_refused(const struct jctx *c, const json_t *o, const char *field);
+
+/* ---- exports (api/export.c): JSON views of the configuration, lock held ------------------- */
+json_t *api_export_machine(const struct api *api);
+json_t *api_export_vm_config(const struct api *api);
+json_t *api_export_instance(const struct api *api);
+
+/* ---- lifecycle (api/lifecycle.c), lock held ------------------------------------------------- */
+/* The configuration InstanceStart would boot, through config_validate() (defaults applied, error
+ * fields named as in the JSON). Returns 0 or -EINVAL with ERR. */
+int api_validate(const struct api *api, struct vm_config *out, char *err, size_t errlen);
+/* InstanceStart: api_validate, vm_create, vm_start. Returns 0 or <0 with ERR. */
+int api_start_vm(struct api *api, char *err, size_t errlen);
+int api_pause(struct api *api, bool pause, char *err, size_t errlen);
+int api_ctrl_alt_del(struct api *api, char *err, size_t errlen);
+int api_swap_drive(struct api *api, const char *id, const char *path, char *err, size_t errlen);
+/* Block until a VM started and stopped (or a quit before start); returns the exit status.
+ * Takes the lock itself. */
+int api_wait(struct api *api);
+
+/* Swap the backing file of drive DRIVE_ID of a running VM for PATH; the guest gets a
+ * configuration-change notification with the new capacity. Provided by virtio/blk.c. Returns 0 or
+ * <0 with one line in ERR. */
+int virtio_blk_swap(struct vm *vm, const char *drive_id, const char *path, char *err,
+                    size_t errlen);
+
+/* ---- telemetry (api/telemetry.c) ------------------------------------------------------------ */
+/* Open the metrics file or FIFO (non-blocking). Returns 0 or -errno. */
+int api_metrics_open(struct api_metrics *m, const char *path);
+void api_metrics_close(struct api_metrics *m);
+/* Write one metrics line now (lock held). Returns 0, -ENOENT when metrics are not configured, or
+ * -EAGAIN when the line was lost (counted). */
+int api_metrics_flush(struct api *api);
+/* Record one request's outcome for the metrics (lock held). */
+void api_stats_record(struct api *api, int route, int status, uint64_t latency_us);
+
+/* ---- HTTP server (api/server.c) ------------------------------------------------------------- */
+/* Serve API on a new UNIX socket at PATH (which must not exist) from a server thread.
+ * Returns NULL with ERR filled on failure. */
+struct api_server *api_server_start(struct api *api, const char *path, char *err, size_t errlen);
+/* Stop the server thread, close every connection, remove the socket file. */
+void api_server_stop(struct api_server *s);
+
+/* ---- router (api/router.c) ------------------------------------------------------------------ */
+/* The index of the route METHOD PATH resolves to (for statistics), -1 when none. */
+int api_route_index(const char *method, const char *path);
+/* "PUT /drives/{id}" for route index IDX. */
+const char *api_route_name(int idx);
+
+#endif

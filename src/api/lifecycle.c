@@ -1,0 +1,253 @@
+/* lifecycle.c — the api object and the VM it drives: start, pause/resume, Ctrl-Alt-Del, swap. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "api/api_int.h"
+#include "dev/dev.h"
+
+/* Provided by dev/i8042.c and virtio/blk.c; weak so the API links (and answers "not supported
+ * yet") in a tree where those devices have not landed. */
+#pragma weak i8042_send_ctrl_alt_del
+#pragma weak virtio_blk_swap
+
+struct api *api_new(const char *id)
+{
+    struct api *api = calloc(1, sizeof(*api));
+    if (!api)
+        return NULL;
+    pthread_mutex_init(&api->lock, NULL);
+    pthread_cond_init(&api->cond, NULL);
+    snprintf(api->id, sizeof(api->id), "%s", id && *id ? id : API_DEFAULT_ID);
+    config_defaults(&api->cfg);
+    snprintf(api->cfg.vm_id, sizeof(api->cfg.vm_id), "%s", api->id);
+    api->metrics.fd = -1;
+    api->max_payload = API_MAX_PAYLOAD_DEFAULT;
+    api->start_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (api->start_efd < 0) {
+        free(api);
+        return NULL;
+    }
+    return api;
+}
+
+static void destroy_vm(struct api *api)
+{
+    if (api->vm) {
+        vm_destroy(api->vm);
+        free(api->vm);
+        api->vm = NULL;
+    }
+    if (api->kvm_open)
+        kvm_host_close(&api->kvm);
+    api->kvm_open = false;
+}
+
+void api_free(struct api *api)
+{
+    if (!api)
+        return;
+    destroy_vm(api);
+    api_metrics_close(&api->metrics);
+    json_decref(api->cpu_config);
+    close(api->start_efd);
+    pthread_cond_destroy(&api->cond);
+    pthread_mutex_destroy(&api->lock);
+    free(api);
+}
+
+/* config_validate() speaks in `truce run` flags; name the Firecracker fields instead. */
+static void cli_to_json_names(char *err, size_t errlen)
+{
+    static const struct {
+        const char *flag, *field;
+    } map[] = {
+        {"--kernel", "boot-source.kernel_image_path"}, {"--initrd", "boot-source.initrd_path"},
+        {"--cmdline", "boot-source.boot_args"},        {"--cpus", "machine-config.vcpu_count"},
+        {"--memory", "machine-config.mem_size_mib"},   {"--disk", "drives"},
+        {"--firmware", "boot-source"},                 {"--hugepages", "machine-config.huge_pages"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
+        size_t n = strlen(map[i].flag);
+        if (strncmp(err, map[i].flag, n) || (err[n] != ':' && err[n] != ' ' && err[n] != ')'))
+            continue;
+        char rest[API_ERR_LEN];
+        snprintf(rest, sizeof(rest), "%s", err + n);
+        snprintf(err, errlen, "%s%s", map[i].field, rest);
+        return;
+    }
+}
+
+int api_validate(const struct api *api, struct vm_config *out, char *err, size_t errlen)
+{
+    *out = api->cfg;
+    if (!api->boot_source_set && !out->firmware[0]) {
+        snprintf(err, errlen, "boot-source: not configured (PUT /boot-source first)");
+        return -EINVAL;
+    }
+    if (!out->cmdline_set)
+        snprintf(out->cmdline, sizeof(out->cmdline), "console=%s",
+                 out->console == CONSOLE_VIRTIO ? "hvc0" : "ttyS0");
+    int rc = config_validate(out, err, errlen);
+    if (rc < 0)
+        cli_to_json_names(err, errlen);
+    return rc;
+}
+
+int api_start_vm(struct api *api, char *err, size_t errlen)
+{
+    struct vm_config *cfg = malloc(sizeof(*cfg));
+    int rc = -ENOMEM;
+    if (!cfg)
+        goto out;
+    if ((rc = api_validate(api, cfg, err, errlen)) < 0)
+        goto out;
+    if (!api->kvm_open && (rc = kvm_host_open(&api->kvm, err, errlen)) < 0)
+        goto out;
+    api->kvm_open = true;
+    if (api->kvm.pvm && cfg->kernel[0])
+        log_warn("/dev/kvm is PVM-backed: a kernel that is not PVM-aware runs in KVM's "
+                 "instruction emulator (see `truce check`)");
+    rc = -ENOMEM;
+    if (!(api->vm = calloc(1, sizeof(*api->vm))))
+        goto out;
+    if ((rc = vm_create(api->vm, &api->kvm, cfg, err, errlen)) < 0)
+        goto fail;
+    if ((rc = vm_start(api->vm)) < 0) {
+        snprintf(err, errlen, "cannot start the VM threads: %s", strerror(-rc));
+        goto fail;
+    }
+    api->state = API_VM_RUNNING;
+    log_info("microVM %s started", api->id);
+    uint64_t one = 1;
+    if (write(api->start_efd, &one, sizeof(one)) < 0)
+        log_err("api: cannot signal the VM start: %s", strerror(errno));
+    pthread_cond_broadcast(&api->cond);
+    rc = 0;
+    goto out;
+fail:
+    if (!err[0])
+        snprintf(err, errlen, "%s", strerror(-rc));
+    vm_destroy(api->vm);
+    free(api->vm);
+    api->vm = NULL;
+out:
+    if (rc == -ENOMEM && !err[0])
+        snprintf(err, errlen, "out of memory");
+    free(cfg);
+    return rc;
+}
+
+int api_pause(struct api *api, bool pause, char *err, size_t errlen)
+{
+    enum api_vm_state want = pause ? API_VM_PAUSED : API_VM_RUNNING;
+    if (api->state == want)
+        return 0; /* already there: Firecracker treats a repeat as success */
+    int rc = pause ? vm_pause(api->vm) : vm_resume(api->vm);
+    if (rc < 0) {
+        snprintf(err, errlen, "state: cannot %s the microVM: it is stopping",
+                 pause ? "pause" : "resume");
+        return rc;
+    }
+    api->state = want;
+    log_info("microVM %s %s", api->id, pause ? "paused" : "resumed");
+    return 0;
+}
+
+int api_ctrl_alt_del(struct api *api, char *err, size_t errlen)
+{
+    if (!i8042_send_ctrl_alt_del) {
+        snprintf(err, errlen, "not supported yet: this build has no i8042 keyboard controller");
+        return -ENOSYS;
+    }
+    int rc = i8042_send_ctrl_alt_del(api->vm);
+    if (rc == -ENODEV)
+        snprintf(err, errlen, "the microVM has no i8042 keyboard controller");
+    else if (rc == -EAGAIN)
+        snprintf(err, errlen, "the guest has disabled the keyboard");
+    else if (rc == -ENOSPC)
+        snprintf(err, errlen, "the keyboard buffer is full; the guest is not reading it");
+    else if (rc < 0)
+        snprintf(err, errlen, "%s", strerror(-rc));
+    return rc;
+}
+
+int api_swap_drive(struct api *api, const char *id, const char *path, char *err, size_t errlen)
+{
+    int i = -1;
+    for (unsigned j = 0; j < api->cfg.ndisks; j++)
+        if (!strcmp(api->cfg.disks[j].id, id))
+            i = (int)j;
+    if (i < 0) {
+        snprintf(err, errlen, "drive_id: no drive '%s'", id);
+        return -ENOENT;
+    }
+    if (!virtio_blk_swap) {
+        snprintf(err, errlen, "not supported yet: PATCH /drives/{id} (swapping a backing file)");
+        return -ENOSYS;
+    }
+    char why[API_ERR_LEN] = "";
+    int rc = virtio_blk_swap(api->vm, id, path, why, sizeof(why));
+    if (rc < 0) {
+        snprintf(err, errlen, "path_on_host: %s", why[0] ? why : strerror(-rc));
+        return rc;
+    }
+    snprintf(api->cfg.disks[i].path, sizeof(api->cfg.disks[i].path), "%s", path);
+    log_info("drive %s now backed by %s", id, path);
+    return 0;
+}
+
+/* Wait for InstanceStart or a termination signal. Returns true when a VM started. */
+static bool wait_for_start(struct api *api)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    bool signalled = false;
+    for (;;) {
+        struct pollfd p[2] = {{.fd = api->start_efd, .events = POLLIN},
+                              {.fd = sfd, .events = POLLIN}};
+        if (poll(p, sfd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+            break;
+        if (p[0].revents & POLLIN)
+            break;
+        struct signalfd_siginfo si;
+        if ((p[1].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si)) {
+            log_info("stopped by signal %s", strsignal(si.ssi_signo));
+            signalled = true;
+            break;
+        }
+    }
+    if (sfd >= 0)
+        close(sfd);
+    pthread_mutex_lock(&api->lock);
+    bool started = api->vm != NULL;
+    if (!started)
+        api->state = API_VM_STOPPED; /* InstanceStart from now on is refused */
+    else if (signalled)
+        vm_request_stop(api->vm, TRUCE_EXIT_SIGNAL, "stopped by a signal");
+    pthread_mutex_unlock(&api->lock);
+    return started;
+}
+
+int api_wait(struct api *api)
+{
+    if (!wait_for_start(api))
+        return TRUCE_EXIT_SIGNAL;
+    int status = vm_wait(api->vm);
+    pthread_mutex_lock(&api->lock);
+    api->state = API_VM_STOPPED;
+    pthread_cond_broadcast(&api->cond);
+    pthread_mutex_unlock(&api->lock);
+    return status;
+}

@@ -1,0 +1,242 @@
+/* sections_dev.c — drive, network-interface, vsock, entropy and serial objects into the config. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api_int.h"
+
+const char *const api_io_engines[] = {"Sync", "Async", NULL};
+const char *const api_cache_types[] = {"Unsafe", "Writeback", NULL};
+
+/* Firecracker's id rule: 1..63 characters of [A-Za-z0-9_]. */
+static int check_id(const struct jctx *c, const char *field, const char *id, const char *path_id)
+{
+    if (!id[0])
+        return jfail(c, field, "must not be empty");
+    for (const char *p = id; *p; p++) {
+        bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || *p == '_';
+        if (!ok)
+            return jfail(c, field, "'%s' may only contain letters, digits and _", id);
+    }
+    if (path_id && strcmp(id, path_id))
+        return jfail(c, field, "'%s' does not match the id in the path ('%s')", id, path_id);
+    return 0;
+}
+
+static int check_bucket(const struct jctx *c, const json_t *o, const char *field)
+{
+    static const char *const fields[] = {"size", "one_time_burst", "refill_time", NULL};
+    json_t *b = json_object_get(o, field);
+    if (!b || json_is_null(b))
+        return 0;
+    struct jctx bc;
+    uint64_t v;
+    jctx_child(c, &bc, field, -1);
+    if (jobject(&bc, b, fields) < 0 || juint(&bc, b, "size", true, 0, INT64_MAX, &v, NULL) < 0 ||
+        juint(&bc, b, "refill_time", true, 0, INT64_MAX, &v, NULL) < 0 ||
+        juint(&bc, b, "one_time_burst", false, 0, INT64_MAX, &v, NULL) < 0)
+        return -EINVAL;
+    return 0;
+}
+
+int api_rate_limiter_refused(const struct jctx *c, const json_t *o, const char *field)
+{
+    static const char *const fields[] = {"bandwidth", "ops", NULL};
+    json_t *rl = json_object_get(o, field);
+    if (!rl || json_is_null(rl))
+        return 0;
+    struct jctx rc;
+    jctx_child(c, &rc, field, -1);
+    if (jobject(&rc, rl, fields) < 0 || check_bucket(&rc, rl, "bandwidth") < 0 ||
+        check_bucket(&rc, rl, "ops") < 0)
+        return -EINVAL;
+    if (json_object_size(rl) == 0)
+        return 0; /* no bucket: no limit */
+    return jfail(c, field, "not supported yet: rate limiting");
+}
+
+/* Index of the disk with ID, or -1. */
+static int find_disk(const struct vm_config *cfg, const char *id)
+{
+    for (unsigned i = 0; i < cfg->ndisks; i++)
+        if (!strcmp(cfg->disks[i].id, id))
+            return (int)i;
+    return -1;
+}
+
+/* Put D (with its extra) at index I; a root device moves to the front (it becomes vda). */
+static void store_disk(struct api *api, int i, const struct disk_config *d,
+                       const struct api_drive_extra *x)
+{
+    struct vm_config *cfg = &api->cfg;
+    if (i < 0)
+        i = (int)cfg->ndisks++;
+    cfg->disks[i] = *d;
+    api->drive_extra[i] = *x;
+    if (!d->is_root || i == 0)
+        return;
+    memmove(&cfg->disks[1], &cfg->disks[0], (size_t)i * sizeof(cfg->disks[0]));
+    memmove(&api->drive_extra[1], &api->drive_extra[0], (size_t)i * sizeof(api->drive_extra[0]));
+    cfg->disks[0] = *d;
+    api->drive_extra[0] = *x;
+}
+
+int api_put_drive(struct api *api, const json_t *o, const char *id, struct jctx *c)
+{
+    static const char *const fields[] = {"drive_id",     "partuuid",     "is_root_device",
+                                         "cache_type",   "is_read_only", "path_on_host",
+                                         "rate_limiter", "io_engine",    "socket",
+                                         NULL};
+    struct disk_config d = {0};
+    struct api_drive_extra x = {0};
+    char partuuid[64], sock[108];
+    bool have_part, have_sock;
+    if (jobject(c, o, fields) < 0 ||
+        jstring(c, o, "drive_id", true, d.id, sizeof(d.id), NULL) < 0 ||
+        check_id(c, "drive_id", d.id, id) < 0 ||
+        jbool(c, o, "is_root_device", true, &d.is_root, NULL) < 0 ||
+        jbool(c, o, "is_read_only", false, &d.readonly, NULL) < 0 ||
+        jstring(c, o, "partuuid", false, partuuid, sizeof(partuuid), &have_part) < 0 ||
+        jstring(c, o, "socket", false, sock, sizeof(sock), &have_sock) < 0 ||
+        jenum(c, o, "cache_type", false, api_cache_types, &x.cache_type, NULL) < 0 ||
+        jenum(c, o, "io_engine", false, api_io_engines, &x.io_engine, NULL) < 0 ||
+        api_rate_limiter_refused(c, o, "rate_limiter") < 0)
+        return -EINVAL;
+    if (have_sock)
+        return jfail(c, "socket", "not supported yet: vhost-user-block");
+    if (have_part)
+        return jfail(c, "partuuid", "not supported yet: root by partition UUID");
+    if (x.cache_type == 1)
+        return jfail(c, "cache_type", "not supported yet: Writeback");
+    if (jstring(c, o, "path_on_host", true, d.path, sizeof(d.path), NULL) < 0)
+        return -EINVAL;
+    if (access(d.path, R_OK | (d.readonly ? 0 : W_OK)) < 0)
+        return jfail(c, "path_on_host", "cannot open '%s' for %s: %s", d.path,
+                     d.readonly ? "reading" : "reading and writing", strerror(errno));
+    struct vm_config *cfg = &api->cfg;
+    int i = find_disk(cfg, d.id);
+    for (unsigned j = 0; d.is_root && j < cfg->ndisks; j++)
+        if ((int)j != i && cfg->disks[j].is_root)
+            return jfail(c, "is_root_device", "a root device already exists (drive '%s')",
+                         cfg->disks[j].id);
+    if (i < 0 && cfg->ndisks >= CFG_MAX_DISKS)
+        return jfail(c, "drive_id", "too many drives (at most %d)", CFG_MAX_DISKS);
+    store_disk(api, i, &d, &x);
+    return 0;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+    unsigned v[6];
+    char tail;
+    if (strlen(s) != 17 ||
+        sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+               &tail) != 6)
+        return -EINVAL;
+    for (int i = 0; i < 6; i++) {
+        if (s[i * 3] == ' ' || s[i * 3 + 1] == ' ' || s[i * 3] == '+' || s[i * 3] == '-')
+            return -EINVAL;
+        mac[i] = (uint8_t)v[i];
+    }
+    return 0;
+}
+
+int api_put_net(struct api *api, const json_t *o, const char *id, struct jctx *c)
+{
+    static const char *const fields[] = {"iface_id",        "host_dev_name",   "guest_mac", "mtu",
+                                         "rx_rate_limiter", "tx_rate_limiter", NULL};
+    struct net_config n = {.kind = NET_TAP};
+    char mac[32];
+    uint64_t mtu;
+    bool have_mtu;
+    if (jobject(c, o, fields) < 0 ||
+        jstring(c, o, "iface_id", true, n.id, sizeof(n.id), NULL) < 0 ||
+        check_id(c, "iface_id", n.id, id) < 0 ||
+        jstring(c, o, "host_dev_name", true, n.tap, sizeof(n.tap), NULL) < 0 ||
+        jstring(c, o, "guest_mac", false, mac, sizeof(mac), &n.mac_set) < 0 ||
+        juint(c, o, "mtu", false, 68, 65535, &mtu, &have_mtu) < 0 ||
+        api_rate_limiter_refused(c, o, "rx_rate_limiter") < 0 ||
+        api_rate_limiter_refused(c, o, "tx_rate_limiter") < 0)
+        return -EINVAL;
+    if (!n.tap[0])
+        return jfail(c, "host_dev_name", "must not be empty");
+    if (n.mac_set && parse_mac(mac, n.mac) < 0)
+        return jfail(c, "guest_mac", "'%s' is not a MAC address like 06:00:ac:10:00:02", mac);
+    if (n.mac_set && (n.mac[0] & 1))
+        return jfail(c, "guest_mac", "'%s' is a multicast address", mac);
+    if (have_mtu)
+        return jfail(c, "mtu", "not supported yet: advertising an MTU");
+    struct vm_config *cfg = &api->cfg;
+    int i = -1;
+    for (unsigned j = 0; j < cfg->nnets; j++) {
+        if (!strcmp(cfg->nets[j].id, n.id)) {
+            i = (int)j;
+            continue;
+        }
+        if (!strcmp(cfg->nets[j].tap, n.tap))
+            return jfail(c, "host_dev_name", "'%s' is already used by interface '%s'", n.tap,
+                         cfg->nets[j].id);
+        if (n.mac_set && cfg->nets[j].mac_set && !memcmp(cfg->nets[j].mac, n.mac, 6))
+            return jfail(c, "guest_mac", "'%s' is already used by interface '%s'", mac,
+                         cfg->nets[j].id);
+    }
+    if (i < 0 && cfg->nnets >= CFG_MAX_NETS)
+        return jfail(c, "iface_id", "too many network interfaces (at most %d)", CFG_MAX_NETS);
+    if (i < 0)
+        i = (int)cfg->nnets++;
+    cfg->nets[i] = n;
+    return 0;
+}
+
+int api_put_vsock(struct api *api, const json_t *o, struct jctx *c)
+{
+    static const char *const fields[] = {"guest_cid", "uds_path", "vsock_id", NULL};
+    struct vsock_config v = {.enabled = true};
+    uint64_t cid;
+    char old_id[CFG_ID_LEN];
+    if (jobject(c, o, fields) < 0 ||
+        juint(c, o, "guest_cid", true, 3, UINT32_MAX - 1, &cid, NULL) < 0 ||
+        jstring(c, o, "uds_path", true, v.uds_path, sizeof(v.uds_path), NULL) < 0 ||
+        jstring(c, o, "vsock_id", false, old_id, sizeof(old_id), NULL) < 0)
+        return -EINVAL;
+    if (!v.uds_path[0])
+        return jfail(c, "uds_path", "must not be empty");
+    v.guest_cid = (uint32_t)cid;
+    api->cfg.vsock = v;
+    return 0;
+}
+
+int api_put_entropy(struct api *api, const json_t *o, struct jctx *c)
+{
+    static const char *const fields[] = {"rate_limiter", NULL};
+    if (jobject(c, o, fields) < 0 || api_rate_limiter_refused(c, o, "rate_limiter") < 0)
+        return -EINVAL;
+    api->cfg.entropy = true;
+    return 0;
+}
+
+int api_put_serial(struct api *api, const json_t *o, struct jctx *c)
+{
+    static const char *const fields[] = {"serial_out_path", "rate_limiter", NULL};
+    char path[PATH_MAX];
+    bool have_path;
+    if (jobject(c, o, fields) < 0 ||
+        jstring(c, o, "serial_out_path", false, path, sizeof(path), &have_path) < 0 ||
+        check_bucket(c, o, "rate_limiter") < 0)
+        return -EINVAL;
+    json_t *rl = json_object_get(o, "rate_limiter");
+    if (rl && !json_is_null(rl))
+        return jfail(c, "rate_limiter", "not supported yet: serial rate limiting");
+    if (have_path && !path[0])
+        return jfail(c, "serial_out_path", "must not be empty");
+    if (have_path) {
+        api->cfg.console = CONSOLE_FILE;
+        memcpy(api->cfg.console_path, path, sizeof(path));
+    } else {
+        api->cfg.console = CONSOLE_STDIO;
+        api->cfg.console_path[0] = '\0';
+    }
+    return 0;
+}

@@ -1,0 +1,237 @@
+/* sections_machine.c — boot-source, machine-config and cpu-config objects into the api state. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/api_int.h"
+
+const char *const api_huge_pages[] = {"None", "Transparent", "2M", NULL};
+static const char *const cpu_templates[] = {"None", "C3", "T2", "T2S", "T2CL", "T2A", "V1N1", NULL};
+
+/* A path member that must name a readable file. */
+static int readable(const struct jctx *c, const char *field, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) < 0 || access(path, R_OK) < 0)
+        return jfail(c, field, "cannot read '%s': %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return jfail(c, field, "'%s' is not a regular file", path);
+    return 0;
+}
+
+int api_put_boot_source(struct api *api, const json_t *o, struct jctx *c)
+{
+    static const char *const fields[] = {"kernel_image_path", "initrd_path", "boot_args", NULL};
+    struct vm_config *cfg = &api->cfg;
+    char kernel[PATH_MAX], initrd[PATH_MAX] = "", args[CFG_CMDLINE_LEN] = "";
+    bool have_initrd, have_args;
+    if (jobject(c, o, fields) < 0 ||
+        jstring(c, o, "kernel_image_path", true, kernel, sizeof(kernel), NULL) < 0 ||
+        jstring(c, o, "initrd_path", false, initrd, sizeof(initrd), &have_initrd) < 0 ||
+        jstring(c, o, "boot_args", false, args, sizeof(args), &have_args) < 0)
+        return -EINVAL;
+    if (!kernel[0])
+        return jfail(c, "kernel_image_path", "must not be empty");
+    if (readable(c, "kernel_image_path", kernel) < 0)
+        return -EINVAL;
+    if (have_initrd && initrd[0] && readable(c, "initrd_path", initrd) < 0)
+        return -EINVAL;
+    memcpy(cfg->kernel, kernel, sizeof(kernel));
+    memcpy(cfg->initrd, have_initrd ? initrd : "", have_initrd ? sizeof(initrd) : 1);
+    memcpy(cfg->cmdline, have_args ? args : "", have_args ? sizeof(args) : 1);
+    cfg->cmdline_set = have_args;
+    cfg->firmware[0] = '\0';
+    api->boot_source_set = true;
+    return 0;
+}
+
+/* The machine-config fields after a PUT or PATCH, checked together before anything changes. */
+struct machine {
+    uint64_t vcpus, mem_mib;
+    bool smt, dirty;
+    int huge, tmpl;
+};
+
+static int machine_check(const struct jctx *c, const struct machine *m)
+{
+    if (m->smt && m->vcpus > 1 && m->vcpus % 2)
+        return jfail(c, "vcpu_count", "must be 1 or even when smt is enabled (got %llu)",
+                     (unsigned long long)m->vcpus);
+    if (m->tmpl != 0)
+        return jfail(c, "cpu_template", "not supported yet: static CPU template %s "
+                     "(use PUT /cpu-config)", cpu_templates[m->tmpl]);
+    if (m->huge == 1)
+        return jfail(c, "huge_pages", "not supported yet: Transparent");
+    if (m->huge == 2 && m->mem_mib % 2)
+        return jfail(c, "mem_size_mib", "must be a multiple of 2 with 2M huge pages");
+    return 0;
+}
+
+int api_put_machine(struct api *api, const json_t *o, bool patch, struct jctx *c)
+{
+    static const char *const fields[] = {"vcpu_count", "mem_size_mib", "smt",
+                                         "track_dirty_pages", "cpu_template", "huge_pages",
+                                         NULL};
+    struct vm_config *cfg = &api->cfg;
+    struct machine m = {.vcpus = 1, .mem_mib = 128};
+    if (patch) {
+        m = (struct machine){cfg->cpus, cfg->mem_bytes >> 20, cfg->smt, api->track_dirty_pages,
+                             api->huge_pages, 0};
+    }
+    bool s1, s2, s3, s4, s5, s6;
+    if (jobject(c, o, fields) < 0 ||
+        juint(c, o, "vcpu_count", !patch, 1, MIN(API_MAX_VCPUS, CFG_MAX_CPUS), &m.vcpus, &s1) <
+            0 ||
+        juint(c, o, "mem_size_mib", !patch, CFG_MIN_MEM >> 20, CFG_MAX_MEM >> 20, &m.mem_mib,
+              &s2) < 0 ||
+        jbool(c, o, "smt", false, &m.smt, &s3) < 0 ||
+        jbool(c, o, "track_dirty_pages", false, &m.dirty, &s4) < 0 ||
+        jenum(c, o, "cpu_template", false, cpu_templates, &m.tmpl, &s5) < 0 ||
+        jenum(c, o, "huge_pages", false, api_huge_pages, &m.huge, &s6) < 0)
+        return -EINVAL;
+    if (patch && !(s1 || s2 || s3 || s4 || s5 || s6))
+        return jfail(c, NULL, "empty PATCH request: give at least one field");
+    if (machine_check(c, &m) < 0)
+        return -EINVAL;
+    cfg->cpus = m.vcpus;
+    cfg->mem_bytes = m.mem_mib << 20;
+    cfg->smt = m.smt;
+    cfg->hugepages = m.huge == 2;
+    api->huge_pages = m.huge;
+    api->track_dirty_pages = m.dirty;
+    return 0;
+}
+
+/* "0x1f", "0b101" or "31", within 32 bits. */
+static int numeric_string(const struct jctx *c, const json_t *o, const char *field)
+{
+    char s[72];
+    if (jstring(c, o, field, true, s, sizeof(s), NULL) < 0)
+        return -EINVAL;
+    int base = 10;
+    const char *p = s;
+    if (!strncmp(p, "0x", 2) || !strncmp(p, "0X", 2))
+        base = 16, p += 2;
+    else if (!strncmp(p, "0b", 2) || !strncmp(p, "0B", 2))
+        base = 2, p += 2;
+    char *end;
+    errno = 0;
+    unsigned long long v = *p && *p != '-' && *p != '+' ? strtoull(p, &end, base) : 0;
+    if (!*p || *p == '-' || *p == '+' || *end || errno || v > UINT32_MAX)
+        return jfail(c, field, "'%s' is not a 32-bit hex (0x), binary (0b) or decimal number",
+                     s);
+    return 0;
+}
+
+/* "0b" followed by exactly BITS characters from {0, 1, x}; underscores are ignored. */
+static int bitmap_string(const struct jctx *c, const json_t *o, unsigned bits)
+{
+    char s[160];
+    if (jstring(c, o, "bitmap", true, s, sizeof(s), NULL) < 0)
+        return -EINVAL;
+    unsigned n = 0;
+    bool ok = !strncmp(s, "0b", 2);
+    for (const char *p = s + 2; ok && *p; p++) {
+        if (*p == '0' || *p == '1' || *p == 'x')
+            n++;
+        else if (*p != '_')
+            ok = false;
+    }
+    if (!ok || n != bits)
+        return jfail(c, "bitmap", "must be \"0b\" followed by %u characters of 0, 1 or x", bits);
+    return 0;
+}
+
+/* Run CHECK on every element of the array member FIELD of O (absent: nothing to check). */
+static int each(const struct jctx *c, const json_t *o, const char *field,
+                int (*check)(const struct jctx *c, const json_t *e))
+{
+    json_t *a = json_object_get(o, field);
+    if (!a || json_is_null(a))
+        return 0;
+    if (!json_is_array(a))
+        return jfail(c, field, "must be an array");
+    size_t i;
+    json_t *e;
+    json_array_foreach(a, i, e)
+    {
+        struct jctx ec;
+        jctx_child(c, &ec, field, (int)i);
+        if (check(&ec, e) < 0)
+            return -EINVAL;
+    }
+    return 0;
+}
+
+static int check_capability(const struct jctx *c, const json_t *e)
+{
+    const char *s = json_string_value(e);
+    if (!s)
+        return jfail(c, NULL, "must be a string");
+    const char *p = s[0] == '!' ? s + 1 : s;
+    uint64_t v;
+    if (parse_uint(p, 0, UINT32_MAX, &v) < 0)
+        return jfail(c, NULL, "'%s' is not a KVM capability number (optionally prefixed by !)",
+                     s);
+    return 0;
+}
+
+static int check_cpuid_reg(const struct jctx *c, const json_t *e)
+{
+    static const char *const fields[] = {"register", "bitmap", NULL};
+    static const char *const regs[] = {"eax", "ebx", "ecx", "edx", NULL};
+    int r;
+    if (jobject(c, e, fields) < 0 || jenum(c, e, "register", true, regs, &r, NULL) < 0)
+        return -EINVAL;
+    return bitmap_string(c, e, 32);
+}
+
+static int check_cpuid_leaf(const struct jctx *c, const json_t *e)
+{
+    static const char *const fields[] = {"leaf", "subleaf", "flags", "modifiers", NULL};
+    if (jobject(c, e, fields) < 0 || numeric_string(c, e, "leaf") < 0 ||
+        numeric_string(c, e, "subleaf") < 0)
+        return -EINVAL;
+    json_t *f = json_object_get(e, "flags");
+    if (!json_is_integer(f) || json_integer_value(f) < INT32_MIN ||
+        json_integer_value(f) > INT32_MAX)
+        return jfail(c, "flags", "missing or not a 32-bit integer");
+    if (!json_is_array(json_object_get(e, "modifiers")))
+        return jfail(c, "modifiers", "missing or not an array");
+    return each(c, e, "modifiers", check_cpuid_reg);
+}
+
+static int check_msr(const struct jctx *c, const json_t *e)
+{
+    static const char *const fields[] = {"addr", "bitmap", NULL};
+    if (jobject(c, e, fields) < 0 || numeric_string(c, e, "addr") < 0)
+        return -EINVAL;
+    return bitmap_string(c, e, 64);
+}
+
+int api_put_cpu_config(struct api *api, const json_t *o, struct jctx *c)
+{
+    static const char *const fields[] = {"kvm_capabilities", "cpuid_modifiers", "msr_modifiers",
+                                         "reg_modifiers", "vcpu_features", NULL};
+    if (jobject(c, o, fields) < 0)
+        return -EINVAL;
+    static const char *const arm[] = {"reg_modifiers", "vcpu_features"};
+    for (size_t i = 0; i < ARRAY_SIZE(arm); i++) {
+        json_t *a = json_object_get(o, arm[i]);
+        if (a && !(json_is_array(a) && json_array_size(a) == 0))
+            return jfail(c, arm[i], "aarch64 only; not valid on x86_64");
+    }
+    if (each(c, o, "kvm_capabilities", check_capability) < 0 ||
+        each(c, o, "cpuid_modifiers", check_cpuid_leaf) < 0 ||
+        each(c, o, "msr_modifiers", check_msr) < 0)
+        return -EINVAL;
+    json_t *copy = json_deep_copy(o);
+    if (!copy)
+        return jfail(c, NULL, "out of memory");
+    json_decref(api->cpu_config);
+    api->cpu_config = copy;
+    return 0;
+}

@@ -1,0 +1,76 @@
+/* backend.h — host backends of devices. Disk images here; network backends are in backend/net.h. */
+#ifndef TRUCE_BACKEND_H
+#define TRUCE_BACKEND_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+/* ---- disk images (backend/disk.c) ------------------------------------------------------------
+ * A raw image file (or block device) opened once at VM creation. I/O is asynchronous through
+ * io_uring: submissions are queued by disk_*() and sent by disk_submit(); completions are
+ * signalled on disk.efd (watch it on the I/O thread) and collected by disk_reap(). When io_uring
+ * is unavailable (kernel too old, disabled by sysctl) each operation runs synchronously at
+ * submission and its completion is reported the same way, so callers see one behaviour.
+ * Not thread-safe: one thread (the device's, under its lock) uses a disk at a time. */
+#define DISK_SECTOR 512
+
+enum disk_op { DISK_READ, DISK_WRITE, DISK_FLUSH, DISK_DISCARD, DISK_WRITE_ZEROES };
+
+/* Completion of one operation: TAG as given at submission, RES bytes transferred (reads and
+ * writes) or 0, or -errno. */
+typedef void (*disk_done_fn)(void *opaque, void *tag, int res);
+
+/* One operation in flight (internal to disk.c). */
+struct disk_req {
+    void *tag;
+    uint8_t op;   /* enum disk_op */
+    uint8_t mode; /* fallocate mode used, for the ZERO_RANGE -> PUNCH_HOLE retry */
+    uint64_t off, len;
+    int res; /* synchronous fallback: result */
+};
+
+struct disk {
+    int fd;
+    int efd;            /* eventfd signalled on completions */
+    uint64_t size;      /* bytes, as found at open */
+    bool readonly;      /* opened O_RDONLY: writes are refused here too */
+    bool can_punch;     /* FALLOC_FL_PUNCH_HOLE works on this file */
+    bool no_zero_range; /* FALLOC_FL_ZERO_RANGE refused once: punch holes instead */
+    bool uring;         /* io_uring in use (else synchronous fallback) */
+    struct io_uring ring;
+    unsigned depth;     /* most operations in flight */
+    unsigned inflight;  /* queued, submitted or completed, not yet reaped */
+    struct disk_req *req;   /* depth entries */
+    uint16_t *free;         /* stack of free req indices */
+    unsigned nfree;
+    uint16_t *done;         /* fallback: completed req indices, not yet reaped */
+    unsigned ndone;
+};
+
+/* Open PATH (read-only when READONLY) for at most DEPTH operations in flight. Takes an advisory
+ * lock (shared when read-only, exclusive otherwise) so two VMs do not write one image. Returns
+ * 0 or -errno with one line naming PATH in ERR. */
+int disk_open(struct disk *d, const char *path, bool readonly, unsigned depth, char *err,
+              size_t errlen);
+/* Wait for every operation in flight (completions are dropped), then close. Idempotent. */
+void disk_close(struct disk *d);
+
+/* Queue one operation (sent by disk_submit). OFF/LEN in bytes. Return 0, -EBUSY when DEPTH
+ * operations are in flight, -EROFS for a write-type operation on a read-only disk. */
+int disk_readv(struct disk *d, uint64_t off, const struct iovec *iov, unsigned niov, void *tag);
+int disk_writev(struct disk *d, uint64_t off, const struct iovec *iov, unsigned niov, void *tag);
+int disk_flush(struct disk *d, void *tag);
+/* Deallocate (PUNCH_HOLE) or zero (ZERO_RANGE, else PUNCH_HOLE) [OFF, OFF + LEN). */
+int disk_discard(struct disk *d, uint64_t off, uint64_t len, void *tag);
+int disk_write_zeroes(struct disk *d, uint64_t off, uint64_t len, void *tag);
+/* Send what was queued. Returns 0 or -errno. */
+int disk_submit(struct disk *d);
+/* Deliver every available completion to DONE. Returns the number delivered. */
+unsigned disk_reap(struct disk *d, disk_done_fn done, void *opaque);
+/* Block until nothing is in flight, delivering completions to DONE (may be NULL). */
+void disk_drain(struct disk *d, disk_done_fn done, void *opaque);
+
+#endif

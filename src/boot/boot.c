@@ -1,0 +1,199 @@
+/* boot.c — boot_load(): read the image, detect its kind, build tables; e820, initrd, cmdline. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "boot/boot.h"
+#include "boot/boot_priv.h"
+#include "util/util.h"
+#include "vm/vm.h"
+
+#define BOOT_KERNEL_MAX   (2 * GiB)  /* an ELF vmlinux with debug info can be large */
+#define BOOT_FIRMWARE_MAX (16 * MiB) /* a flash image */
+#define BOOT_ACPI_ROOM    (16 * KiB) /* what the ACPI tables need at most, for 64 vCPUs */
+#define BOOT_MMIO64_SIZE  (64 * GiB)
+
+/* Append [ADDR, ADDR + SIZE) of TYPE to LIST (room for BOOT_E820_MAX). */
+static void e820_add(struct e820_entry *list, unsigned *n, uint64_t addr, uint64_t size,
+                     uint32_t type)
+{
+    if (size == 0 || *n >= BOOT_E820_MAX)
+        return;
+    list[*n] = (struct e820_entry){.addr = addr, .size = size, .type = type};
+    (*n)++;
+}
+
+unsigned boot_e820(const struct guest_mem *m, struct e820_entry *out, unsigned max)
+{
+    struct e820_entry list[BOOT_E820_MAX];
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < m->nr && i < MEM_MAX_REGIONS; i++) {
+        uint64_t lo = m->r[i].gpa, hi = m->r[i].gpa + m->r[i].size;
+        /* RAM minus the EBDA/BIOS window [BOOT_EBDA_START, BOOT_HIMEM) */
+        if (lo < BOOT_EBDA_START)
+            e820_add(list, &n, lo, MIN(hi, BOOT_EBDA_START) - lo, E820_RAM);
+        if (hi > BOOT_HIMEM)
+            e820_add(list, &n, MAX(lo, BOOT_HIMEM), hi - MAX(lo, BOOT_HIMEM), E820_RAM);
+    }
+    e820_add(list, &n, BOOT_EBDA_START, BOOT_HIMEM - BOOT_EBDA_START, E820_RESERVED);
+    e820_add(list, &n, LAYOUT_PCI_ECAM, LAYOUT_PCI_ECAM_SIZE, E820_RESERVED);
+    /* KVM's identity-map page and the 3 TSS pages right after it */
+    e820_add(list, &n, LAYOUT_IDENTITY_MAP, LAYOUT_TSS_ADDR + 3 * 4 * KiB - LAYOUT_IDENTITY_MAP,
+             E820_RESERVED);
+
+    for (unsigned i = 1; i < n; i++) { /* insertion sort by address */
+        struct e820_entry e = list[i];
+        unsigned j = i;
+        for (; j > 0 && list[j - 1].addr > e.addr; j--)
+            list[j] = list[j - 1];
+        list[j] = e;
+    }
+    n = MIN(n, max);
+    memcpy(out, list, n * sizeof(*out));
+    return n;
+}
+
+void boot_pci_mmio64(const struct guest_mem *m, uint64_t *base, uint64_t *size)
+{
+    uint64_t b = ALIGN_UP(MAX(guest_mem_end(m), LAYOUT_4G), GiB);
+    *base = b;
+    *size = b < LAYOUT_MAX_GPA ? MIN(BOOT_MMIO64_SIZE, LAYOUT_MAX_GPA - b) : 0;
+}
+
+int boot_write_cmdline(struct vm *vm)
+{
+    size_t n = strnlen(vm->cfg.cmdline, sizeof(vm->cfg.cmdline) - 1);
+    uint8_t *dst = gpa_to_hva(&vm->mem, BOOT_CMDLINE, n + 1);
+    if (!dst)
+        return -EFAULT;
+    memcpy(dst, vm->cfg.cmdline, n);
+    dst[n] = 0;
+    return 0;
+}
+
+int boot_place_initrd(struct vm *vm, uint64_t lo, uint64_t hi, uint64_t *addr, uint64_t *size,
+                      char *err, size_t errlen)
+{
+    const char *path = vm->cfg.initrd;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int ret;
+
+    *addr = *size = 0;
+    if (!path[0])
+        return 0;
+    lo = ALIGN_UP(lo, 4 * KiB);
+    if (hi <= lo + 4 * KiB) {
+        snprintf(err, errlen, "initrd %s: no room between the kernel end 0x%llx and the "
+                 "highest usable address 0x%llx; raise --memory", path, (unsigned long long)lo,
+                 (unsigned long long)hi);
+        return -EFBIG;
+    }
+    ret = read_file(path, hi - lo, &buf, &len);
+    if (ret == -EFBIG) {
+        snprintf(err, errlen, "initrd %s is larger than the %llu KiB free between the kernel and "
+                 "0x%llx; raise --memory", path, (unsigned long long)((hi - lo) / KiB),
+                 (unsigned long long)hi);
+        return -EFBIG;
+    }
+    if (ret < 0) {
+        snprintf(err, errlen, "initrd %s: %s", path, strerror(-ret));
+        return ret;
+    }
+    ret = -EINVAL;
+    if (len == 0) {
+        snprintf(err, errlen, "initrd %s is empty", path);
+        goto out;
+    }
+    ret = -EFBIG;
+    if (hi - lo < len || ALIGN_DOWN(hi - len, 4 * KiB) < lo) {
+        snprintf(err, errlen, "initrd %s (%zu bytes) does not fit between the kernel end 0x%llx "
+                 "and 0x%llx; raise --memory", path, len, (unsigned long long)lo,
+                 (unsigned long long)hi);
+        goto out;
+    }
+    *addr = ALIGN_DOWN(hi - len, 4 * KiB);
+    ret = guest_mem_write(&vm->mem, *addr, buf, len);
+    if (ret < 0) {
+        snprintf(err, errlen, "initrd %s: cannot write guest RAM at 0x%llx", path,
+                 (unsigned long long)*addr);
+        goto out;
+    }
+    *size = len;
+out:
+    if (ret < 0)
+        *addr = 0;
+    free(buf);
+    return ret;
+}
+
+/* Put the ACPI tables beside a firmware ROM that starts at ROM_BASE. Returns 0 or -errno. */
+static int firmware_acpi(struct vm *vm, uint64_t rom_base, uint64_t *rsdp)
+{
+    if (rom_base >= BOOT_ACPI_START + BOOT_ACPI_ROOM)
+        return acpi_build_at(vm, BOOT_ACPI_START, rom_base, rsdp);
+    return acpi_build_at(vm, BOOT_ACPI_ALT, MIN(rom_base, BOOT_ACPI_START), rsdp);
+}
+
+/* Load the image IMG of LEN bytes per its kind; tables first so the RSDP address is known. */
+static int boot_dispatch(struct vm *vm, const uint8_t *img, size_t len, bool firmware, char *err,
+                         size_t errlen)
+{
+    uint64_t rsdp = 0, rom_base = 0;
+    int ret = mptable_build(vm);
+    if (ret < 0) {
+        snprintf(err, errlen, "cannot write the MP table: %s", strerror(-ret));
+        return ret;
+    }
+    if (firmware) {
+        ret = firmware_load(vm, img, len, &rom_base, err, errlen);
+        if (ret < 0)
+            return ret;
+        ret = firmware_acpi(vm, rom_base, &rsdp);
+    } else {
+        ret = acpi_build(vm, &rsdp);
+    }
+    if (ret < 0) {
+        snprintf(err, errlen, "cannot write the ACPI tables: %s", strerror(-ret));
+        return ret;
+    }
+    if (firmware)
+        return 0;
+    if (len >= 4 && memcmp(img, "\177ELF", 4) == 0)
+        return pvh_load(vm, img, len, rsdp, err, errlen);
+    return linux_load(vm, img, len, rsdp, err, errlen);
+}
+
+int boot_load(struct vm *vm, char *err, size_t errlen)
+{
+    bool firmware = vm->cfg.firmware[0] != 0;
+    const char *what = firmware ? "firmware" : "kernel";
+    const char *path = firmware ? vm->cfg.firmware : vm->cfg.kernel;
+    size_t max = firmware ? BOOT_FIRMWARE_MAX : BOOT_KERNEL_MAX;
+    char why[256] = "";
+    uint8_t *img = NULL;
+    size_t len = 0;
+    int ret;
+
+    if (firmware && vm->cfg.kernel[0]) {
+        snprintf(err, errlen, "--kernel and --firmware exclude each other");
+        return -EINVAL;
+    }
+    if (!path[0]) {
+        snprintf(err, errlen, "no boot image: give --kernel or --firmware");
+        return -EINVAL;
+    }
+    ret = read_file(path, max, &img, &len);
+    if (ret == -EFBIG)
+        snprintf(why, sizeof(why), "larger than %llu MiB", (unsigned long long)(max / MiB));
+    else if (ret < 0)
+        snprintf(why, sizeof(why), "%s", strerror(-ret));
+    else
+        ret = boot_dispatch(vm, img, len, firmware, why, sizeof(why));
+    if (ret < 0)
+        snprintf(err, errlen, "%s %s: %s", what, path, why);
+    free(img);
+    return ret;
+}

@@ -1,0 +1,233 @@
+/* cli.c — `truce run` flags into struct vm_config, `truce check`, help and version. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "util/util.h"
+#include "vm/vm.h"
+
+enum {
+    OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE, OPT_FIRMWARE,
+    OPT_HUGEPAGES, OPT_DISK, OPT_NET, OPT_VSOCK, OPT_RNG, OPT_ID, OPT_LOG_LEVEL, OPT_HELP,
+};
+
+static const struct option run_opts[] = {
+    {"kernel", required_argument, 0, OPT_KERNEL},   {"initrd", required_argument, 0, OPT_INITRD},
+    {"cmdline", required_argument, 0, OPT_CMDLINE}, {"cpus", required_argument, 0, OPT_CPUS},
+    {"memory", required_argument, 0, OPT_MEMORY},   {"console", required_argument, 0, OPT_CONSOLE},
+    {"firmware", required_argument, 0, OPT_FIRMWARE}, {"hugepages", no_argument, 0, OPT_HUGEPAGES},
+    {"disk", required_argument, 0, OPT_DISK},       {"net", required_argument, 0, OPT_NET},
+    {"vsock", required_argument, 0, OPT_VSOCK},     {"rng", no_argument, 0, OPT_RNG},
+    {"id", required_argument, 0, OPT_ID},           {"log-level", required_argument, 0, OPT_LOG_LEVEL},
+    {"help", no_argument, 0, OPT_HELP},             {0, 0, 0, 0},
+};
+
+void cli_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: truce run --kernel PATH [options]    boot a VM on this terminal\n"
+            "       truce check                          what /dev/kvm offers here\n"
+            "       truce --api-sock PATH [--config-file FILE] [--no-api]\n"
+            "                                            Firecracker-compatible API server\n"
+            "       truce --help | --version\n"
+            "\n"
+            "run options:\n"
+            "  --kernel PATH        bzImage (64-bit boot protocol) or ELF vmlinux with a PVH note\n"
+            "  --firmware PATH      raw ROM image started in real mode at F000:FFF0 (no --kernel)\n"
+            "  --initrd PATH        initial ramdisk\n"
+            "  --cmdline STR        kernel command line (default: console=ttyS0)\n"
+            "  --cpus N             vCPUs, 1 to %d (default 1)\n"
+            "  --memory SIZE        guest RAM, 16M to 1T, e.g. 512M, 4G (default 128M)\n"
+            "  --hugepages          back guest RAM with 2 MiB huge pages\n"
+            "  --console KIND       stdio (default) | file:PATH | none | virtio\n"
+            "  --disk SPEC          path=FILE[,readonly=on][,serial=ID][,id=ID][,root=on] (repeat)\n"
+            "  --net SPEC           tap=NAME[,mac=MAC] | user[,hostfwd=tcp::HP-:GP][,mac=MAC]\n"
+            "  --vsock SPEC         cid=N,uds=PATH\n"
+            "  --rng                virtio-rng entropy device\n"
+            "  --id ID              VM id (default truce-PID)\n"
+            "  --log-level LEVEL    error | warning | info | debug (default warning)\n"
+            "\n"
+            "On the console, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n"
+            "Exit status: 0 poweroff, 2 bad usage/input, 4 host error, 6 guest reboot,\n"
+            "8 triple fault, 10 all vCPUs halted with interrupts off, 12 guest panic,\n"
+            "14 guest broke the exit policy, 16 stopped by a signal or Ctrl-A x,\n"
+            "odd N = debug-exit port 0xf4 written with (N - 1) / 2.\n",
+            CFG_MAX_CPUS);
+}
+
+static int parse_one(struct vm_config *cfg, int opt, const char *arg, char *err, size_t errlen)
+{
+    uint64_t v;
+    int rc = 0;
+    switch (opt) {
+    case OPT_KERNEL:
+    case OPT_INITRD:
+    case OPT_FIRMWARE: {
+        char *dst = opt == OPT_KERNEL ? cfg->kernel : opt == OPT_INITRD ? cfg->initrd
+                                                                         : cfg->firmware;
+        if (str_copy(dst, PATH_MAX, arg))
+            return snprintf(err, errlen, "path too long: %s", arg), -EINVAL;
+        return 0;
+    }
+    case OPT_CMDLINE:
+        if (str_copy(cfg->cmdline, sizeof(cfg->cmdline), arg))
+            return snprintf(err, errlen, "--cmdline: longer than %d bytes", CFG_CMDLINE_LEN - 1),
+                   -EINVAL;
+        cfg->cmdline_set = true;
+        return 0;
+    case OPT_CPUS:
+        if (parse_uint(arg, 1, CFG_MAX_CPUS, &v))
+            return snprintf(err, errlen, "--cpus: '%s' is not a number from 1 to %d", arg,
+                            CFG_MAX_CPUS),
+                   -EINVAL;
+        cfg->cpus = v;
+        return 0;
+    case OPT_MEMORY:
+        if (parse_size(arg, &v))
+            return snprintf(err, errlen, "--memory: '%s' is not a size (e.g. 512M, 2G)", arg),
+                   -EINVAL;
+        cfg->mem_bytes = v;
+        return 0;
+    case OPT_HUGEPAGES:
+        cfg->hugepages = true;
+        return 0;
+    case OPT_CONSOLE:
+        return config_parse_console(cfg, arg, err, errlen);
+    case OPT_DISK:
+        return config_parse_disk(cfg, arg, err, errlen);
+    case OPT_NET:
+        return config_parse_net(cfg, arg, err, errlen);
+    case OPT_VSOCK:
+        return config_parse_vsock(cfg, arg, err, errlen);
+    case OPT_RNG:
+        cfg->entropy = true;
+        return 0;
+    case OPT_ID:
+        if (!*arg || str_copy(cfg->vm_id, sizeof(cfg->vm_id), arg))
+            return snprintf(err, errlen, "--id: 1 to %d characters", CFG_ID_LEN - 1), -EINVAL;
+        return 0;
+    case OPT_LOG_LEVEL: {
+        enum log_level lvl;
+        if (log_level_parse(arg, &lvl))
+            return snprintf(err, errlen, "--log-level: '%s': expected error, warning, info or "
+                                         "debug", arg),
+                   -EINVAL;
+        log_configure(lvl, true, false);
+        return 0;
+    }
+    default:
+        rc = -EINVAL;
+    }
+    return rc;
+}
+
+int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen)
+{
+    config_defaults(cfg);
+    optind = 1;
+    opterr = 0;
+    for (;;) {
+        int prev = optind;
+        int opt = getopt_long(argc, argv, "", run_opts, NULL);
+        if (opt == -1)
+            break;
+        if (opt == OPT_HELP)
+            return 1;
+        if (opt == '?' || opt == ':') {
+            const char *bad = prev < argc ? argv[prev] : "?";
+            if (optopt)
+                snprintf(err, errlen, "%s: missing value", bad);
+            else
+                snprintf(err, errlen, "%s: unknown option (see truce --help)", bad);
+            return -EINVAL;
+        }
+        int rc = parse_one(cfg, opt, optarg, err, errlen);
+        if (rc)
+            return rc;
+    }
+    if (optind < argc) {
+        snprintf(err, errlen, "%s: unexpected argument (see truce --help)", argv[optind]);
+        return -EINVAL;
+    }
+    if (!cfg->cmdline_set)
+        snprintf(cfg->cmdline, sizeof(cfg->cmdline), "console=%s",
+                 cfg->console == CONSOLE_VIRTIO ? "hvc0" : "ttyS0");
+    return config_validate(cfg, err, errlen);
+}
+
+int cli_run_vm(const struct vm_config *cfg)
+{
+    struct kvm_host kvm;
+    char err[512] = "";
+    if (kvm_host_open(&kvm, err, sizeof(err)) < 0) {
+        fprintf(stderr, "truce: %s\n", err);
+        return TRUCE_EXIT_HOST;
+    }
+    struct vm *vm = calloc(1, sizeof(*vm));
+    if (!vm) {
+        kvm_host_close(&kvm);
+        return TRUCE_EXIT_HOST;
+    }
+    int status = TRUCE_EXIT_HOST;
+    int rc = vm_create(vm, &kvm, cfg, err, sizeof(err));
+    if (rc) {
+        fprintf(stderr, "truce: %s\n", err[0] ? err : strerror(-rc));
+        if (rc == -EINVAL || rc == -EFBIG)
+            status = TRUCE_EXIT_USAGE;
+        goto out;
+    }
+    if (kvm.pvm && cfg->kernel[0])
+        log_warn("/dev/kvm is PVM-backed: a kernel that is not PVM-aware runs in KVM's "
+                 "instruction emulator and will not boot Linux here (see truce check)");
+    rc = vm_start(vm);
+    if (rc) {
+        fprintf(stderr, "truce: cannot start the VM: %s\n", strerror(-rc));
+        goto out;
+    }
+    status = vm_wait(vm);
+out:
+    vm_destroy(vm);
+    if (!rc)
+        fprintf(stderr, "truce: %s (exit status %d)\n", vm->exit_reason, status);
+    free(vm);
+    kvm_host_close(&kvm);
+    return status;
+}
+
+int cli_main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        cli_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? TRUCE_EXIT_USAGE : 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("truce %s\n", TRUCE_VERSION);
+        return 0;
+    }
+    if (!strcmp(argv[1], "check"))
+        return kvm_host_report(stdout);
+    if (!strcmp(argv[1], "run")) {
+        struct vm_config *cfg = calloc(1, sizeof(*cfg));
+        char err[512];
+        if (!cfg)
+            return TRUCE_EXIT_HOST;
+        int rc = cli_parse_run(argc - 1, argv + 1, cfg, err, sizeof(err));
+        int status = TRUCE_EXIT_USAGE;
+        if (rc == 1) {
+            cli_usage(stdout);
+            status = 0;
+        } else if (rc) {
+            fprintf(stderr, "truce: %s\n", err);
+        } else {
+            status = cli_run_vm(cfg);
+        }
+        free(cfg);
+        return status;
+    }
+    fprintf(stderr, "truce: unknown command '%s' (see truce --help)\n", argv[1]);
+    return TRUCE_EXIT_USAGE;
+}

@@ -1,0 +1,21 @@
+/* cli.h — command-line front end: `truce run|check|--help|--version`. */
+#ifndef TRUCE_CLI_H
+#define TRUCE_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "config.h"
+
+/* Parse `run` options (ARGV[0] is "run") into CFG (defaults applied first) and validate them.
+ * Returns 0, 1 when --help was asked (usage printed), or -EINVAL with one line in ERR. */
+int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen);
+
+/* Run one VM to completion in this process: open /dev/kvm, warn on PVM hosts, create, start,
+ * wait, print the one-line reason, tear down. Returns the process exit status. */
+int cli_run_vm(const struct vm_config *cfg);
+
+int cli_main(int argc, char **argv);
+void cli_usage(FILE *out);
+
+#endif

@@ -1,0 +1,283 @@
+/* config.c — struct vm_config: defaults, option-value parsers and the one validation path. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "util/util.h"
+
+#define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
+
+void config_defaults(struct vm_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->vm_id, sizeof(cfg->vm_id), "truce-%d", (int)getpid());
+    cfg->cpus = 1;
+    cfg->mem_bytes = 128 * MiB;
+    cfg->console = CONSOLE_STDIO;
+}
+
+/* Split "key=value" items separated by commas. Calls FN for each; stops at the first error. */
+typedef int (*kv_fn)(void *ctx, const char *key, const char *val, char *err, size_t errlen);
+
+static int parse_kv_list(const char *spec, const char *opt, kv_fn fn, void *ctx, char *err,
+                         size_t errlen)
+{
+    char buf[PATH_MAX + 256];
+    if (str_copy(buf, sizeof(buf), spec))
+        return ERR("%s: value too long", opt);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        const char *val = "";
+        if (eq) {
+            *eq = '\0';
+            val = eq + 1;
+        }
+        int rc = fn(ctx, tok, val, err, errlen);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+    if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"))
+        *out = true;
+    else if (!strcmp(v, "off") || !strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no"))
+        *out = false;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+static int disk_kv(void *ctx, const char *k, const char *v, char *err, size_t errlen)
+{
+    struct disk_config *d = ctx;
+    if (!strcmp(k, "path") || (!*v && !d->path[0] && strcmp(k, "readonly"))) {
+        if (str_copy(d->path, sizeof(d->path), *v ? v : k))
+            return ERR("--disk: path too long");
+    } else if (!strcmp(k, "readonly") || !strcmp(k, "ro")) {
+        if (parse_bool(*v ? v : "on", &d->readonly))
+            return ERR("--disk: readonly=%s: expected on or off", v);
+    } else if (!strcmp(k, "serial")) {
+        if (str_copy(d->serial, sizeof(d->serial), v))
+            return ERR("--disk: serial=%s: at most %d characters", v, CFG_SERIAL_LEN - 1);
+    } else if (!strcmp(k, "id")) {
+        if (!*v || str_copy(d->id, sizeof(d->id), v))
+            return ERR("--disk: id=%s: 1 to %d characters", v, CFG_ID_LEN - 1);
+    } else if (!strcmp(k, "root")) {
+        if (parse_bool(*v ? v : "on", &d->is_root))
+            return ERR("--disk: root=%s: expected on or off", v);
+    } else {
+        return ERR("--disk: unknown key '%s' (expected path, readonly, serial, id, root)", k);
+    }
+    return 0;
+}
+
+int config_parse_disk(struct vm_config *cfg, const char *spec, char *err, size_t errlen)
+{
+    if (cfg->ndisks >= CFG_MAX_DISKS)
+        return ERR("--disk: at most %d disks", CFG_MAX_DISKS);
+    struct disk_config d = {0};
+    int rc = parse_kv_list(spec, "--disk", disk_kv, &d, err, errlen);
+    if (rc)
+        return rc;
+    if (!d.path[0])
+        return ERR("--disk: missing path=FILE");
+    if (!d.id[0])
+        snprintf(d.id, sizeof(d.id), "disk%u", cfg->ndisks);
+    cfg->disks[cfg->ndisks++] = d;
+    return 0;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+    unsigned b[6];
+    char tail;
+    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+               &tail) != 6)
+        return -EINVAL;
+    for (int i = 0; i < 6; i++)
+        mac[i] = b[i];
+    if (mac[0] & 1)
+        return -EINVAL; /* multicast */
+    return 0;
+}
+
+int config_parse_hostfwd(struct hostfwd *fwd, const char *spec)
+{
+    char proto[4];
+    unsigned hp, gp;
+    char tail;
+    /* [tcp|udp]::HOSTPORT-:GUESTPORT */
+    if (sscanf(spec, "%3[a-z]::%u-:%u%c", proto, &hp, &gp, &tail) != 3)
+        return -EINVAL;
+    if (strcmp(proto, "tcp") && strcmp(proto, "udp"))
+        return -EINVAL;
+    if (!hp || hp > 65535 || !gp || gp > 65535)
+        return -ERANGE;
+    fwd->udp = !strcmp(proto, "udp");
+    fwd->host_port = hp;
+    fwd->guest_port = gp;
+    return 0;
+}
+
+static int net_kv(void *ctx, const char *k, const char *v, char *err, size_t errlen)
+{
+    struct net_config *n = ctx;
+    if (!strcmp(k, "tap")) {
+        n->kind = NET_TAP;
+        if (!*v || str_copy(n->tap, sizeof(n->tap), v))
+            return ERR("--net: tap=%s: interface name of 1 to %d characters", v, IFNAMSIZ - 1);
+    } else if (!strcmp(k, "user") && !*v) {
+        n->kind = NET_USER;
+    } else if (!strcmp(k, "mac")) {
+        if (parse_mac(v, n->mac))
+            return ERR("--net: mac=%s: expected a unicast xx:xx:xx:xx:xx:xx", v);
+        n->mac_set = true;
+    } else if (!strcmp(k, "hostfwd")) {
+        if (n->nfwd >= CFG_MAX_HOSTFWD)
+            return ERR("--net: at most %d hostfwd rules", CFG_MAX_HOSTFWD);
+        if (config_parse_hostfwd(&n->fwd[n->nfwd], v))
+            return ERR("--net: hostfwd=%s: expected tcp::HOSTPORT-:GUESTPORT", v);
+        n->nfwd++;
+    } else if (!strcmp(k, "id")) {
+        if (!*v || str_copy(n->id, sizeof(n->id), v))
+            return ERR("--net: id=%s: 1 to %d characters", v, CFG_ID_LEN - 1);
+    } else {
+        return ERR("--net: unknown key '%s' (expected tap=NAME or user, mac, hostfwd, id)", k);
+    }
+    return 0;
+}
+
+int config_parse_net(struct vm_config *cfg, const char *spec, char *err, size_t errlen)
+{
+    if (cfg->nnets >= CFG_MAX_NETS)
+        return ERR("--net: at most %d interfaces", CFG_MAX_NETS);
+    struct net_config n = {.kind = -1};
+    int rc = parse_kv_list(spec, "--net", net_kv, &n, err, errlen);
+    if (rc)
+        return rc;
+    if ((int)n.kind == -1)
+        return ERR("--net: say tap=NAME or user");
+    if (n.kind == NET_TAP && n.nfwd)
+        return ERR("--net: hostfwd needs user networking");
+    if (!n.id[0])
+        snprintf(n.id, sizeof(n.id), "net%u", cfg->nnets);
+    cfg->nets[cfg->nnets++] = n;
+    return 0;
+}
+
+static int vsock_kv(void *ctx, const char *k, const char *v, char *err, size_t errlen)
+{
+    struct vsock_config *vs = ctx;
+    uint64_t cid;
+    if (!strcmp(k, "cid")) {
+        if (parse_uint(v, 3, UINT32_MAX - 1, &cid))
+            return ERR("--vsock: cid=%s: expected a number from 3 to %u", v, UINT32_MAX - 1);
+        vs->guest_cid = cid;
+    } else if (!strcmp(k, "uds")) {
+        if (!*v || str_copy(vs->uds_path, sizeof(vs->uds_path), v))
+            return ERR("--vsock: uds=%s: path of 1 to %zu characters", v,
+                       sizeof(vs->uds_path) - 1);
+    } else {
+        return ERR("--vsock: unknown key '%s' (expected cid, uds)", k);
+    }
+    return 0;
+}
+
+int config_parse_vsock(struct vm_config *cfg, const char *spec, char *err, size_t errlen)
+{
+    struct vsock_config vs = {0};
+    int rc = parse_kv_list(spec, "--vsock", vsock_kv, &vs, err, errlen);
+    if (rc)
+        return rc;
+    if (!vs.guest_cid || !vs.uds_path[0])
+        return ERR("--vsock: needs cid=N and uds=PATH");
+    vs.enabled = true;
+    cfg->vsock = vs;
+    return 0;
+}
+
+int config_parse_console(struct vm_config *cfg, const char *spec, char *err, size_t errlen)
+{
+    if (!strcmp(spec, "stdio"))
+        cfg->console = CONSOLE_STDIO;
+    else if (!strcmp(spec, "none"))
+        cfg->console = CONSOLE_NONE;
+    else if (!strcmp(spec, "virtio"))
+        cfg->console = CONSOLE_VIRTIO;
+    else if (!strncmp(spec, "file:", 5) && spec[5]) {
+        cfg->console = CONSOLE_FILE;
+        if (str_copy(cfg->console_path, sizeof(cfg->console_path), spec + 5))
+            return ERR("--console: path too long");
+    } else
+        return ERR("--console: '%s': expected stdio, file:PATH, none or virtio", spec);
+    return 0;
+}
+
+static int check_file(const char *what, const char *path, int mode, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) < 0 || access(path, mode) < 0)
+        return ERR("%s: %s: %s", what, path, strerror(errno));
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+        return ERR("%s: %s: not a regular file", what, path);
+    return 0;
+}
+
+static int validate_devices(const struct vm_config *cfg, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < cfg->ndisks; i++) {
+        const struct disk_config *d = &cfg->disks[i];
+        int rc = check_file("--disk", d->path, d->readonly ? R_OK : R_OK | W_OK, err, errlen);
+        if (rc)
+            return rc;
+        for (unsigned j = 0; j < i; j++)
+            if (!strcmp(cfg->disks[j].id, d->id))
+                return ERR("drive id '%s' used twice", d->id);
+    }
+    for (unsigned i = 0; i < cfg->nnets; i++)
+        for (unsigned j = 0; j < i; j++)
+            if (!strcmp(cfg->nets[j].id, cfg->nets[i].id))
+                return ERR("network interface id '%s' used twice", cfg->nets[i].id);
+    if (cfg->vsock.enabled && cfg->vsock.guest_cid < 3)
+        return ERR("vsock: guest_cid must be 3 or more");
+    return 0;
+}
+
+int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->cpus < 1 || cfg->cpus > CFG_MAX_CPUS)
+        return ERR("--cpus: %u: expected 1 to %d", cfg->cpus, CFG_MAX_CPUS);
+    if (cfg->mem_bytes < CFG_MIN_MEM || cfg->mem_bytes > CFG_MAX_MEM)
+        return ERR("--memory: expected 16M to 1T, got %llu bytes",
+                   (unsigned long long)cfg->mem_bytes);
+    if (cfg->mem_bytes % (cfg->hugepages ? 2 * MiB : 4 * KiB))
+        return ERR("--memory: must be a multiple of %s", cfg->hugepages ? "2 MiB (--hugepages)"
+                                                                        : "4 KiB");
+    if (!cfg->kernel[0] && !cfg->firmware[0])
+        return ERR("--kernel: no kernel given (or --firmware for a raw ROM image)");
+    if (cfg->kernel[0] && cfg->firmware[0])
+        return ERR("--firmware: give either --kernel or --firmware, not both");
+    int rc = 0;
+    if (cfg->kernel[0])
+        rc = check_file("--kernel", cfg->kernel, R_OK, err, errlen);
+    if (!rc && cfg->firmware[0])
+        rc = check_file("--firmware", cfg->firmware, R_OK, err, errlen);
+    if (!rc && cfg->initrd[0]) {
+        if (!cfg->kernel[0])
+            return ERR("--initrd: needs --kernel");
+        rc = check_file("--initrd", cfg->initrd, R_OK, err, errlen);
+    }
+    if (rc)
+        return rc;
+    if (strlen(cfg->cmdline) >= CFG_CMDLINE_LEN)
+        return ERR("--cmdline: longer than %d bytes", CFG_CMDLINE_LEN - 1);
+    return validate_devices(cfg, err, errlen);
+}

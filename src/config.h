@@ -1,0 +1,95 @@
+/* config.h — the one internal VM configuration; CLI flags, config files and the API all fill it. */
+#ifndef TRUCE_CONFIG_H
+#define TRUCE_CONFIG_H
+
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CFG_MAX_CPUS     64
+#define CFG_MIN_MEM      (16ULL << 20)
+#define CFG_MAX_MEM      (1ULL << 40) /* 1 TiB: keeps every gpa inside PVM's 43 bits */
+#define CFG_MAX_DISKS    16
+#define CFG_MAX_NETS     8
+#define CFG_MAX_HOSTFWD  8
+#define CFG_ID_LEN       64
+#define CFG_CMDLINE_LEN  4096
+#define CFG_SERIAL_LEN   21 /* virtio-blk serial: 20 bytes + NUL */
+
+enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE, CONSOLE_VIRTIO };
+enum net_kind { NET_TAP, NET_USER };
+
+struct disk_config {
+    char id[CFG_ID_LEN];
+    char path[PATH_MAX];
+    char serial[CFG_SERIAL_LEN];
+    bool readonly;
+    bool is_root; /* Firecracker's is_root_device: adds root=/dev/vdX to the command line */
+};
+
+struct hostfwd {
+    bool udp;
+    uint16_t host_port;
+    uint16_t guest_port;
+};
+
+struct net_config {
+    char id[CFG_ID_LEN];
+    enum net_kind kind;
+    char tap[IFNAMSIZ]; /* NET_TAP: interface name */
+    uint8_t mac[6];
+    bool mac_set; /* false: derived from the VM id and the interface index */
+    struct hostfwd fwd[CFG_MAX_HOSTFWD];
+    unsigned nfwd;
+};
+
+struct vsock_config {
+    bool enabled;
+    uint32_t guest_cid;
+    char uds_path[108]; /* sizeof(sun_path) */
+};
+
+struct vm_config {
+    char vm_id[CFG_ID_LEN];
+    /* boot source: exactly one of kernel or firmware */
+    char kernel[PATH_MAX];
+    char initrd[PATH_MAX];
+    char firmware[PATH_MAX];
+    char cmdline[CFG_CMDLINE_LEN];
+    bool cmdline_set;
+    /* machine */
+    unsigned cpus;
+    uint64_t mem_bytes;
+    bool hugepages;
+    bool smt;
+    /* console */
+    enum console_kind console;
+    char console_path[PATH_MAX];
+    /* devices */
+    struct disk_config disks[CFG_MAX_DISKS];
+    unsigned ndisks;
+    struct net_config nets[CFG_MAX_NETS];
+    unsigned nnets;
+    struct vsock_config vsock;
+    bool entropy; /* virtio-rng */
+};
+
+/* Fill CFG with the defaults (1 vCPU, 128 MiB, stdio console, no devices). */
+void config_defaults(struct vm_config *cfg);
+
+/* The single validation path. On error writes one line naming the offending field into ERR and
+ * returns -EINVAL; checks values and that the files named exist and are readable. */
+int config_validate(const struct vm_config *cfg, char *err, size_t errlen);
+
+/* Parse a --disk / --net / --vsock / --console option value into CFG. Each returns 0 or -EINVAL
+ * with one line in ERR naming the bad key. Shared by the CLI and tests. */
+int config_parse_disk(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
+int config_parse_net(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
+int config_parse_vsock(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
+int config_parse_console(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
+/* Parse "tcp::HOSTPORT-:GUESTPORT" or "udp::..." (QEMU's hostfwd form). */
+int config_parse_hostfwd(struct hostfwd *fwd, const char *spec);
+
+#endif

@@ -1,0 +1,141 @@
+/* devices.c — the device registry: classes from the truce_devices section, instances per VM. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dev/dev.h"
+#include "util/util.h"
+#include "vm/vm.h"
+
+/* Bounds of the linker section DEVICE_CLASS() fills; weak so a link without devices works. */
+extern const struct device_class *const __start_truce_devices[] __attribute__((weak));
+extern const struct device_class *const __stop_truce_devices[] __attribute__((weak));
+
+/* True when A must be created before B: by order, then by name so the sequence never depends on
+ * link order. */
+static bool class_before(const struct device_class *a, const struct device_class *b)
+{
+    if (a->order != b->order)
+        return a->order < b->order;
+    return strcmp(a->name, b->name) < 0;
+}
+
+void device_classes_sort(const struct device_class **v, size_t n)
+{
+    for (size_t i = 1; i < n; i++) { /* insertion sort: a few dozen classes at most */
+        const struct device_class *c = v[i];
+        size_t j = i;
+        while (j > 0 && class_before(c, v[j - 1])) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = c;
+    }
+}
+
+size_t device_classes(const struct device_class **out, size_t max)
+{
+    if (!__start_truce_devices || !__stop_truce_devices)
+        return 0;
+    size_t n = (size_t)(__stop_truce_devices - __start_truce_devices);
+    if (!out || max < n)
+        return n;
+    for (size_t i = 0; i < n; i++)
+        out[i] = __start_truce_devices[i];
+    device_classes_sort(out, n);
+    return n;
+}
+
+const struct device_class *device_class_find(const char *name)
+{
+    size_t n = device_classes(NULL, 0);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(__start_truce_devices[i]->name, name))
+            return __start_truce_devices[i];
+    return NULL;
+}
+
+int device_add(struct vm *vm, const struct device_ops *ops, void *dev)
+{
+    struct device_instance *d = calloc(1, sizeof(*d));
+    if (!d)
+        return -ENOMEM;
+    d->ops = ops;
+    d->dev = dev;
+    struct device_instance **pp = &vm->devices;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = d;
+    return 0;
+}
+
+void *device_find(struct vm *vm, const struct device_ops *ops)
+{
+    for (struct device_instance *d = vm->devices; d; d = d->next)
+        if (d->ops == ops)
+            return d->dev;
+    return NULL;
+}
+
+int devices_create(struct vm *vm, char *err, size_t errlen)
+{
+    size_t n = device_classes(NULL, 0);
+    if (!n)
+        return 0;
+    const struct device_class **v = calloc(n, sizeof(*v));
+    if (!v) {
+        snprintf(err, errlen, "devices: out of memory");
+        return -ENOMEM;
+    }
+    device_classes(v, n);
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        err[0] = '\0';
+        rc = v[i]->create(vm, err, errlen);
+        if (rc && !err[0])
+            snprintf(err, errlen, "%s: %s", v[i]->name, strerror(rc < 0 ? -rc : rc));
+    }
+    free(v);
+    return rc;
+}
+
+/* Stop instance D and everything after it, last first. Recursion depth is the number of
+ * devices (a few dozen); no allocation, so it works when memory is short. */
+static void stop_from(struct device_instance *d)
+{
+    if (!d)
+        return;
+    stop_from(d->next);
+    if (d->ops->stop)
+        d->ops->stop(d->dev);
+}
+
+void devices_stop(struct vm *vm)
+{
+    stop_from(vm->devices);
+}
+
+/* Destroy and free instance D and everything after it, last first. */
+static void destroy_from(struct device_instance *d)
+{
+    if (!d)
+        return;
+    destroy_from(d->next);
+    if (d->ops->destroy)
+        d->ops->destroy(d->dev);
+    free(d);
+}
+
+void devices_destroy(struct vm *vm)
+{
+    struct device_instance *head = vm->devices;
+    vm->devices = NULL;
+    destroy_from(head);
+}
+
+void devices_reset(struct vm *vm)
+{
+    for (struct device_instance *d = vm->devices; d; d = d->next)
+        if (d->ops->reset)
+            d->ops->reset(d->dev);
+}

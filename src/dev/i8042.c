@@ -1,0 +1,464 @@
+/* i8042.c — PS/2 keyboard controller with a keyboard: enough for Linux's probe, reset and
+ * Ctrl+Alt+Del. There is no AUX (mouse) port: the controller says so at once. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dev/dev.h"
+#include "util/util.h"
+#include "vm/vm.h"
+
+/* status register (read 0x64) */
+#define STS_OBF     0x01 /* output buffer full */
+#define STS_SYS     0x04 /* system flag (copy of CTR bit 2) */
+#define STS_CMD     0x08 /* last write went to 0x64 */
+#define STS_UNLOCK  0x10 /* keyboard not inhibited by the key lock */
+#define STS_AUXDATA 0x20 /* the byte in the output buffer comes from the AUX port */
+#define STS_TIMEOUT 0x40
+
+/* controller configuration byte (CTR, internal RAM byte 0) */
+#define CTR_KBDINT 0x01
+#define CTR_SYS    0x04
+#define CTR_KBDDIS 0x10
+#define CTR_AUXDIS 0x20
+#define CTR_XLATE  0x40
+#define CTR_POWERON (CTR_KBDINT | CTR_SYS | CTR_AUXDIS | CTR_XLATE) /* as a BIOS leaves it */
+
+#define OUTPORT_RESET 0x01 /* system reset line, active low */
+#define OUTPORT_A20   0x02
+#define OUTPORT_OBF   0x10
+
+/* per-byte flags in the output queue */
+#define BYTE_AUX     0x01
+#define BYTE_TIMEOUT 0x02
+
+#define KBD_ACK    0xfa
+#define KBD_RESEND 0xfe
+#define KBD_BAT_OK 0xaa
+#define QUEUE_SIZE 16 /* Linux's i8042_flush gives up after 16 bytes */
+
+struct i8042 {
+    pthread_mutex_t lock;
+    struct vm *vm;
+    /* controller */
+    uint8_t ram[32]; /* ram[0] is the CTR */
+    uint8_t outport;
+    uint8_t ctl_cmd; /* command waiting for its data byte, 0: none */
+    bool last_cmd;   /* STS_CMD */
+    uint8_t q[QUEUE_SIZE], qflags[QUEUE_SIZE];
+    uint8_t qhead, qcount;
+    uint8_t last_out;
+    bool xlate_break; /* translation: F0 seen, the next byte is a break code */
+    int irq_level;
+    /* keyboard */
+    uint8_t kbd_cmd; /* command waiting for its parameter (0xed, 0xf0, 0xf3), 0: none */
+    bool kbd_scan;   /* scanning enabled */
+    uint8_t kbd_set; /* scan code set 1-3 */
+    uint8_t kbd_leds, kbd_rate, kbd_last;
+};
+
+/* ---- output buffer and IRQ 1 ----------------------------------------------------------------- */
+
+static void set_irq(struct i8042 *k, int level)
+{
+    if (level == k->irq_level)
+        return;
+    k->irq_level = level;
+    irq_line(k->vm, GSI_I8042_KBD, level); /* fails only without a VM fd (unit tests) */
+}
+
+/* IRQ 1 follows OBF for keyboard-channel bytes while the CTR enables it. There is no IRQ 12. */
+static void update_irq(struct i8042 *k)
+{
+    set_irq(k, k->qcount && !(k->qflags[k->qhead] & BYTE_AUX) && (k->ram[0] & CTR_KBDINT));
+}
+
+/* Queue a byte for the guest; a full queue drops it (bounded whatever the guest does). */
+static void out_byte(struct i8042 *k, uint8_t b, uint8_t flags)
+{
+    if (k->qcount >= QUEUE_SIZE)
+        return;
+    unsigned i = (k->qhead + k->qcount) % QUEUE_SIZE;
+    k->q[i] = b;
+    k->qflags[i] = flags;
+    k->qcount++;
+    update_irq(k);
+}
+
+/* set 2 -> set 1 translation for every byte this keyboard can send; others pass unchanged. */
+static uint8_t xlate(uint8_t b)
+{
+    /* scan set numbers (answer to 0xf0 0x00), F7 (ID byte 0x83), LCtrl, LAlt, Delete */
+    static const uint8_t from[] = {0x01, 0x02, 0x03, 0x83, 0x14, 0x11, 0x71};
+    static const uint8_t to[] = {0x43, 0x41, 0x3f, 0x41, 0x1d, 0x38, 0x53};
+    for (size_t i = 0; i < ARRAY_SIZE(from); i++)
+        if (b == from[i])
+            return to[i];
+    return b;
+}
+
+/* A byte from the keyboard, translated by the controller when the CTR asks for it. */
+static void kbd_send(struct i8042 *k, uint8_t b)
+{
+    k->kbd_last = b;
+    if (!(k->ram[0] & CTR_XLATE)) {
+        out_byte(k, b, 0);
+        return;
+    }
+    if (b == 0xf0) {
+        k->xlate_break = true;
+        return;
+    }
+    uint8_t t = xlate(b);
+    if (k->xlate_break && b < 0xe0)
+        t |= 0x80;
+    k->xlate_break = false;
+    out_byte(k, t, 0);
+}
+
+static uint8_t read_data(struct i8042 *k)
+{
+    if (!k->qcount)
+        return k->last_out;
+    k->last_out = k->q[k->qhead];
+    k->qhead = (k->qhead + 1) % QUEUE_SIZE;
+    k->qcount--;
+    set_irq(k, 0); /* OBF dropped: the next byte makes a new edge */
+    update_irq(k);
+    return k->last_out;
+}
+
+static uint8_t read_status(struct i8042 *k)
+{
+    uint8_t s = STS_UNLOCK | (k->ram[0] & CTR_SYS ? STS_SYS : 0) | (k->last_cmd ? STS_CMD : 0);
+    if (k->qcount) {
+        s |= STS_OBF;
+        s |= (k->qflags[k->qhead] & BYTE_AUX) ? STS_AUXDATA : 0;
+        s |= (k->qflags[k->qhead] & BYTE_TIMEOUT) ? STS_TIMEOUT : 0;
+    }
+    return s;
+}
+
+/* ---- keyboard -------------------------------------------------------------------------------- */
+
+static void kbd_defaults(struct i8042 *k)
+{
+    k->kbd_set = 2;
+    k->kbd_leds = 0;
+    k->kbd_rate = 0x2b;
+    k->kbd_cmd = 0;
+}
+
+/* The parameter byte of a pending keyboard command. */
+static void kbd_param(struct i8042 *k, uint8_t v)
+{
+    uint8_t cmd = k->kbd_cmd;
+    k->kbd_cmd = 0;
+    if (cmd == 0xed) {
+        k->kbd_leds = v & 7;
+    } else if (cmd == 0xf3) {
+        k->kbd_rate = v & 0x7f;
+    } else if (v > 3) { /* 0xf0 with a set that does not exist */
+        kbd_send(k, KBD_RESEND);
+        return;
+    } else if (v) {
+        k->kbd_set = v;
+    } else {
+        kbd_send(k, KBD_ACK);
+        kbd_send(k, k->kbd_set); /* translated into 0x43/0x41/0x3f, as Linux expects */
+        return;
+    }
+    kbd_send(k, KBD_ACK);
+}
+
+/* A byte written to the keyboard (data port, no controller command pending). */
+static void kbd_write(struct i8042 *k, uint8_t v)
+{
+    if (k->kbd_cmd && v < 0xed) {
+        kbd_param(k, v);
+        return;
+    }
+    k->kbd_cmd = 0;
+    switch (v) {
+    case 0xed: /* set LEDs */
+    case 0xf0: /* get/set scan code set */
+    case 0xf3: /* set typematic rate */
+        k->kbd_cmd = v;
+        kbd_send(k, KBD_ACK);
+        break;
+    case 0xee: /* echo */
+        kbd_send(k, 0xee);
+        break;
+    case 0xf2: /* identify: MF2 keyboard */
+        kbd_send(k, KBD_ACK);
+        kbd_send(k, 0xab);
+        kbd_send(k, 0x83);
+        break;
+    case 0xf4:
+        k->kbd_scan = true;
+        kbd_send(k, KBD_ACK);
+        break;
+    case 0xf5: /* disable scanning and set defaults */
+    case 0xf6: /* set defaults (scanning on) */
+        kbd_defaults(k);
+        k->kbd_scan = v == 0xf6;
+        kbd_send(k, KBD_ACK);
+        break;
+    case 0xf7 ... 0xfd: /* set 3 key types: accepted, no effect */
+        kbd_send(k, KBD_ACK);
+        break;
+    case 0xfe: /* resend */
+        kbd_send(k, k->kbd_last);
+        break;
+    case 0xff: /* reset with self-test */
+        kbd_defaults(k);
+        k->kbd_scan = true;
+        kbd_send(k, KBD_ACK);
+        kbd_send(k, KBD_BAT_OK);
+        break;
+    default:
+        kbd_send(k, KBD_RESEND);
+        break;
+    }
+}
+
+/* ---- controller ------------------------------------------------------------------------------ */
+
+static void system_reset(struct i8042 *k, uint8_t cmd)
+{
+    vm_request_stop(k->vm, TRUCE_EXIT_REBOOT, "guest reset through the i8042 (0x%02x)", cmd);
+}
+
+/* A command byte written to 0x64. */
+static void ctl_command(struct i8042 *k, uint8_t cmd)
+{
+    k->ctl_cmd = 0;
+    switch (cmd) {
+    case 0x20 ... 0x3f: /* read internal RAM; 0x20 is the CTR */
+        out_byte(k, k->ram[cmd & 0x1f], 0);
+        break;
+    case 0x60 ... 0x7f: /* write internal RAM: data byte follows */
+    case 0xd1:          /* write output port */
+    case 0xd2:          /* write keyboard output buffer */
+    case 0xd3:          /* write AUX output buffer (AUX loopback) */
+    case 0xd4:          /* write to the AUX device */
+        k->ctl_cmd = cmd;
+        break;
+    case 0xa7:
+        k->ram[0] |= CTR_AUXDIS;
+        break;
+    case 0xa8:
+        k->ram[0] &= ~CTR_AUXDIS;
+        break;
+    case 0xa9: /* AUX interface test: no AUX port, its clock line floats high */
+        out_byte(k, 0x02, 0);
+        break;
+    case 0xaa: /* controller self-test */
+        k->ram[0] |= CTR_SYS;
+        out_byte(k, 0x55, 0);
+        break;
+    case 0xab: /* keyboard interface test: OK */
+        out_byte(k, 0x00, 0);
+        break;
+    case 0xad:
+        k->ram[0] |= CTR_KBDDIS;
+        break;
+    case 0xae:
+        k->ram[0] &= ~CTR_KBDDIS;
+        break;
+    case 0xc0: /* input port: keyboard not inhibited */
+        out_byte(k, 0x80, 0);
+        break;
+    case 0xd0: /* output port */
+        out_byte(k, k->outport | (k->qcount ? OUTPORT_OBF : 0), 0);
+        break;
+    case 0xdd:
+        k->outport &= ~OUTPORT_A20;
+        break;
+    case 0xdf:
+        k->outport |= OUTPORT_A20;
+        break;
+    case 0xe0: /* test inputs */
+        out_byte(k, 0x00, 0);
+        break;
+    case 0xf0 ... 0xff: /* pulse output port bits 0-3 low where CMD has a 0: bit 0 is reset */
+        if (!(cmd & 1))
+            system_reset(k, cmd);
+        break;
+    default:
+        break; /* unknown commands are ignored, as by real controllers */
+    }
+    update_irq(k);
+}
+
+/* A byte written to 0x60: the data of a controller command, or a byte for the keyboard. */
+static void ctl_data(struct i8042 *k, uint8_t v)
+{
+    uint8_t cmd = k->ctl_cmd;
+    k->ctl_cmd = 0;
+    switch (cmd) {
+    case 0x60 ... 0x7f:
+        k->ram[cmd & 0x1f] = v;
+        break;
+    case 0xd1:
+        k->outport = v & ~OUTPORT_OBF;
+        if (!(v & OUTPORT_RESET))
+            system_reset(k, cmd);
+        break;
+    case 0xd2:
+        out_byte(k, v, 0);
+        break;
+    case 0xd3:
+        /* A controller with an AUX port returns V flagged as AUX data; without one it comes
+         * back on the keyboard channel, which Linux takes as "no AUX loopback" at once. */
+        out_byte(k, v, 0);
+        break;
+    case 0xd4: /* no AUX device answers: timeout */
+        out_byte(k, KBD_RESEND, BYTE_AUX | BYTE_TIMEOUT);
+        break;
+    default:
+        k->ram[0] &= ~CTR_KBDDIS; /* sending to the keyboard enables its interface */
+        kbd_write(k, v);
+        break;
+    }
+    update_irq(k);
+}
+
+static void i8042_poweron(struct i8042 *k)
+{
+    memset(k->ram, 0, sizeof(k->ram));
+    k->ram[0] = CTR_POWERON;
+    k->outport = OUTPORT_RESET | OUTPORT_A20;
+    k->ctl_cmd = 0;
+    k->last_cmd = false;
+    k->qhead = k->qcount = 0;
+    k->last_out = 0;
+    k->xlate_break = false;
+    kbd_defaults(k);
+    k->kbd_scan = true;
+    k->kbd_last = KBD_ACK;
+    update_irq(k);
+}
+
+/* ---- ports and the API ----------------------------------------------------------------------- */
+
+static void i8042_pio_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
+{
+    struct i8042 *k = opaque;
+    pthread_mutex_lock(&k->lock);
+    data[0] = off ? read_status(k) : read_data(k);
+    pthread_mutex_unlock(&k->lock);
+}
+
+static void i8042_pio_write(void *opaque, uint64_t off, const uint8_t *data, unsigned size)
+{
+    struct i8042 *k = opaque;
+    pthread_mutex_lock(&k->lock);
+    k->last_cmd = off != 0;
+    if (off)
+        ctl_command(k, data[0]);
+    else
+        ctl_data(k, data[0]);
+    pthread_mutex_unlock(&k->lock);
+}
+
+static const struct io_ops i8042_data_ops = {.read = i8042_pio_read, .write = i8042_pio_write};
+
+/* The command/status port: the same handlers with OFF 1. */
+static void i8042_cmd_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
+{
+    i8042_pio_read(opaque, 1, data, size);
+}
+
+static void i8042_cmd_write(void *opaque, uint64_t off, const uint8_t *data, unsigned size)
+{
+    i8042_pio_write(opaque, 1, data, size);
+}
+
+static const struct io_ops i8042_cmd_ops = {.read = i8042_cmd_read, .write = i8042_cmd_write};
+
+static void i8042_reset(void *dev)
+{
+    struct i8042 *k = dev;
+    pthread_mutex_lock(&k->lock);
+    i8042_poweron(k);
+    pthread_mutex_unlock(&k->lock);
+}
+
+static void i8042_destroy(void *dev)
+{
+    struct i8042 *k = dev;
+    pthread_mutex_destroy(&k->lock);
+    free(k);
+}
+
+static const struct device_ops i8042_dev_ops = {
+    .name = "i8042",
+    .reset = i8042_reset,
+    .destroy = i8042_destroy,
+};
+
+int i8042_send_ctrl_alt_del(struct vm *vm)
+{
+    /* make LCtrl, LAlt, Delete; break in reverse order — keyboard-side codes per scan set */
+    static const uint8_t set1[] = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};
+    static const uint8_t set2[] = {0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0, 0x71, 0xf0, 0x11, 0xf0, 0x14};
+    static const uint8_t set3[] = {0x11, 0x19, 0x64, 0xf0, 0x64, 0xf0, 0x19, 0xf0, 0x11};
+    struct i8042 *k = device_find(vm, &i8042_dev_ops);
+    if (!k)
+        return -ENODEV;
+    pthread_mutex_lock(&k->lock);
+    const uint8_t *seq = k->kbd_set == 1 ? set1 : k->kbd_set == 3 ? set3 : set2;
+    size_t n = k->kbd_set == 1 ? sizeof(set1) : k->kbd_set == 3 ? sizeof(set3) : sizeof(set2);
+    int rc = 0;
+    if (!k->kbd_scan || (k->ram[0] & CTR_KBDDIS))
+        rc = -EAGAIN;
+    else if ((size_t)(QUEUE_SIZE - k->qcount) < n) /* translation only shortens it */
+        rc = -ENOSPC;
+    for (size_t i = 0; !rc && i < n; i++)
+        kbd_send(k, seq[i]);
+    pthread_mutex_unlock(&k->lock);
+    return rc;
+}
+
+/* Create the controller at 0x60/0x64. Returns 0 or <0 with ERR. */
+static int i8042_create(struct vm *vm, char *err, size_t errlen)
+{
+    struct i8042 *k = calloc(1, sizeof(*k));
+    if (!k) {
+        snprintf(err, errlen, "i8042: out of memory");
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&k->lock, NULL);
+    k->vm = vm;
+    i8042_poweron(k);
+    int rc = io_bus_register(&vm->pio, PORT_I8042_DATA, 1, &i8042_data_ops, k, "i8042-data");
+    if (rc)
+        goto fail;
+    rc = io_bus_register(&vm->pio, PORT_I8042_CMD, 1, &i8042_cmd_ops, k, "i8042-cmd");
+    if (rc) {
+        io_bus_unregister(&vm->pio, PORT_I8042_DATA);
+        goto fail;
+    }
+    rc = device_add(vm, &i8042_dev_ops, k);
+    if (rc) {
+        io_bus_unregister(&vm->pio, PORT_I8042_CMD);
+        io_bus_unregister(&vm->pio, PORT_I8042_DATA);
+        goto fail;
+    }
+    return 0;
+fail:
+    snprintf(err, errlen, "i8042: cannot register ports 0x%x/0x%x: %s", PORT_I8042_DATA,
+             PORT_I8042_CMD, strerror(-rc));
+    pthread_mutex_destroy(&k->lock);
+    free(k);
+    return rc;
+}
+
+static const struct device_class i8042_class = {
+    .name = "i8042",
+    .order = DEV_ORDER_PLATFORM,
+    .create = i8042_create,
+};
+DEVICE_CLASS(i8042_class);

@@ -1,0 +1,74 @@
+/* util.h — contracts for logging, the event loop and small helpers shared by every layer. */
+#ifndef TRUCE_UTIL_H
+#define TRUCE_UTIL_H
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b)     ((a) < (b) ? (a) : (b))
+#define MAX(a, b)     ((a) > (b) ? (a) : (b))
+#define ALIGN_UP(x, a) (((x) + ((a)-1)) & ~((__typeof__(x))(a)-1))
+#define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a)-1))
+#define KiB           (1024ULL)
+#define MiB           (1024ULL * KiB)
+#define GiB           (1024ULL * MiB)
+
+/* ---- logging (util/log.c) -------------------------------------------------------------------
+ * Process-wide logger. Lines go to stderr by default, or to a file / named pipe opened
+ * non-blocking: a full pipe drops the line and counts it in log_lost(), never blocks a vCPU. */
+/* LOG_LVL_OFF prints nothing (Firecracker's "Off"). */
+enum log_level { LOG_LVL_OFF = -1, LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+void log_msg(enum log_level lvl, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Set the minimum level printed and the decorations (Firecracker logger semantics). */
+void log_configure(enum log_level lvl, bool show_level, bool show_origin);
+/* Redirect to PATH (file appended, or FIFO). Returns 0 or -errno. */
+int log_set_path(const char *path);
+/* Parse "Error"/"Warning"/"Info"/"Debug"/"Trace"/"Off" (case-insensitive). Returns 0 or -EINVAL. */
+int log_level_parse(const char *s, enum log_level *out);
+uint64_t log_lost(void);
+
+#define log_err(...)   log_msg(LOG_LVL_ERROR, __FILE__, __LINE__, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_LVL_WARN, __FILE__, __LINE__, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_LVL_INFO, __FILE__, __LINE__, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_LVL_DEBUG, __FILE__, __LINE__, __VA_ARGS__)
+
+/* ---- event loop (util/evloop.c) -------------------------------------------------------------
+ * An epoll loop run by one thread. Callbacks run on that thread. evloop_add/del may be called
+ * from any thread; after evloop_del returns, the callback is not running and will not run. */
+struct evloop;
+typedef void (*evloop_cb)(void *opaque, uint32_t events);
+
+struct evloop *evloop_new(void);
+void evloop_free(struct evloop *l);
+/* Watch FD for EVENTS (EPOLLIN/EPOLLOUT...). Returns 0 or -errno. */
+int evloop_add(struct evloop *l, int fd, uint32_t events, evloop_cb cb, void *opaque);
+int evloop_mod(struct evloop *l, int fd, uint32_t events);
+int evloop_del(struct evloop *l, int fd);
+/* Run until evloop_stop(); returns 0, or -errno on an epoll failure. */
+int evloop_run(struct evloop *l);
+void evloop_stop(struct evloop *l);
+/* Run FN(OPAQUE) on the loop thread soon (used to hand work from vCPU threads). */
+int evloop_call(struct evloop *l, void (*fn)(void *), void *opaque);
+
+/* ---- helpers (util/misc.c) ------------------------------------------------------------------ */
+/* Parse "512M", "2G", "64K", "1048576" (bytes). Returns 0 or -EINVAL / -ERANGE. */
+int parse_size(const char *s, uint64_t *out);
+/* Parse an unsigned decimal integer within [min, max]. Returns 0 or -EINVAL / -ERANGE. */
+int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* Read a whole file (at most MAX bytes) into a malloc'd buffer. Returns 0 or -errno / -EFBIG. */
+int read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
+/* snprintf into a fixed buffer; returns -ENAMETOOLONG when truncated. */
+int str_copy(char *dst, size_t dstlen, const char *src);
+uint64_t now_ns(void);
+/* write()/read() retrying on EINTR and short counts; return 0 or -errno. */
+int write_full(int fd, const void *buf, size_t len);
+int read_full(int fd, void *buf, size_t len);
+
+#endif

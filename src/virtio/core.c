@@ -1,0 +1,128 @@
+/* core.c — transport-independent virtio device state: init, lock, interrupts, reset, fd watches. */
+#include <errno.h>
+#include <string.h>
+
+#include "virtio/virtio.h"
+#include "vm/vm.h"
+
+int virtio_dev_init(struct virtio_dev *vdev, struct vm *vm, const char *name, uint16_t device_id,
+                    uint32_t pci_class, uint64_t features, unsigned nqueues, uint16_t queue_size,
+                    uint32_t config_size, const struct virtio_dev_ops *ops, void *opaque)
+{
+    if (!nqueues || nqueues > VIRTIO_MAX_QUEUES || !queue_size || queue_size > VIRTQ_MAX_SIZE ||
+        (queue_size & (queue_size - 1)) || config_size > 4096 || !ops)
+        return -EINVAL;
+    memset(vdev, 0, sizeof(*vdev));
+    vdev->name = name;
+    vdev->device_id = device_id;
+    vdev->pci_class = pci_class;
+    vdev->host_features = VIRTIO_TRANSPORT_FEATURES | features;
+    vdev->config_size = config_size;
+    vdev->nqueues = nqueues;
+    vdev->ops = ops;
+    vdev->opaque = opaque;
+    vdev->vm = vm;
+    vdev->msix_config = 0xffff;
+    pthread_mutex_init(&vdev->lock, NULL);
+    for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++) {
+        struct virtq *q = &vdev->vq[i];
+        q->index = i;
+        q->vdev = vdev;
+        q->kick_fd = -1;
+        q->max_size = i < nqueues ? queue_size : 0;
+        virtq_reset(q);
+    }
+    return 0;
+}
+
+void virtio_dev_fini(struct virtio_dev *vdev)
+{
+    pthread_mutex_destroy(&vdev->lock);
+}
+
+void virtio_lock(struct virtio_dev *vdev)
+{
+    pthread_mutex_lock(&vdev->lock);
+}
+
+void virtio_unlock(struct virtio_dev *vdev)
+{
+    pthread_mutex_unlock(&vdev->lock);
+}
+
+void virtio_interrupt(struct virtio_dev *vdev, struct virtq *q)
+{
+    if (!(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) || !virtq_should_interrupt(q))
+        return;
+    if (vdev->tops && vdev->tops->interrupt)
+        vdev->tops->interrupt(vdev, q);
+}
+
+void virtio_config_changed(struct virtio_dev *vdev)
+{
+    vdev->config_generation++;
+    if ((vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) && vdev->tops && vdev->tops->interrupt)
+        vdev->tops->interrupt(vdev, NULL);
+}
+
+void virtio_set_needs_reset(struct virtio_dev *vdev, const char *why)
+{
+    if (!vdev->needs_reset_logged) {
+        log_warn("%s: driver error, device needs reset: %s", vdev->name, why);
+        vdev->needs_reset_logged = true;
+    }
+    if (vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET)
+        return;
+    vdev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+    if ((vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) && vdev->tops && vdev->tops->interrupt)
+        vdev->tops->interrupt(vdev, NULL);
+}
+
+void virtio_reset(struct virtio_dev *vdev)
+{
+    if (vdev->ops->reset)
+        vdev->ops->reset(vdev->opaque);
+    for (unsigned i = 0; i < vdev->nqueues; i++)
+        virtq_reset(&vdev->vq[i]);
+    vdev->status = 0;
+    vdev->guest_features = 0;
+    vdev->dfselect = vdev->gfselect = 0;
+    vdev->queue_select = 0;
+    vdev->msix_config = 0xffff;
+    vdev->isr = 0;
+    vdev->needs_reset_logged = false;
+    if (vdev->tops && vdev->tops->reset)
+        vdev->tops->reset(vdev);
+}
+
+/* evloop callback of a watch: run the device's callback with the device lock held. */
+static void watch_cb(void *opaque, uint32_t events)
+{
+    struct virtio_watch *w = opaque;
+    virtio_lock(w->vdev);
+    w->cb(w->opaque, events);
+    virtio_unlock(w->vdev);
+}
+
+int virtio_watch_fd(struct virtio_dev *vdev, int fd, uint32_t events, evloop_cb cb, void *opaque)
+{
+    if (vdev->nwatch == VIRTIO_MAX_WATCHES)
+        return -ENOSPC;
+    if (!vdev->vm || !vdev->vm->loop)
+        return -ENODEV;
+    struct virtio_watch *w = &vdev->watch[vdev->nwatch];
+    *w = (struct virtio_watch){.vdev = vdev, .fd = fd, .cb = cb, .opaque = opaque};
+    int rc = evloop_add(vdev->vm->loop, fd, events, watch_cb, w);
+    if (rc < 0)
+        return rc;
+    vdev->nwatch++;
+    return 0;
+}
+
+void virtio_unwatch_all(struct virtio_dev *vdev)
+{
+    for (unsigned i = 0; i < vdev->nwatch; i++)
+        if (vdev->vm && vdev->vm->loop)
+            evloop_del(vdev->vm->loop, vdev->watch[i].fd);
+    vdev->nwatch = 0;
+}

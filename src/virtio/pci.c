@@ -1,0 +1,338 @@
+/* pci.c — the virtio 1.2 modern PCI transport: capabilities, BAR registers, ioeventfd, MSI-X/INTx. */
+#include <errno.h>
+#include <linux/virtio_pci.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "bus/pci.h"
+#include "dev/dev.h"
+#include "virtio/virtio_pci.h"
+#include "vm/vm.h"
+
+static const struct io_ops common_ops = {.read = vpci_common_read, .write = vpci_common_write};
+
+/* ---- ISR, device config, notify ------------------------------------------------------------ */
+
+/* ISR status: read-to-clear; reading also lowers INTx. */
+static void isr_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
+{
+    struct virtio_pci *vp = opaque;
+    memset(data, 0, size);
+    if (off != 0)
+        return;
+    virtio_lock(vp->vdev);
+    data[0] = vp->vdev->isr;
+    vp->vdev->isr = 0;
+    pci_intx_set(&vp->pci, false);
+    virtio_unlock(vp->vdev);
+}
+
+static void devcfg_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
+{
+    struct virtio_pci *vp = opaque;
+    struct virtio_dev *vdev = vp->vdev;
+    if (off + size > vdev->config_size || !vdev->ops->config_read)
+        return; /* all-ones */
+    virtio_lock(vdev);
+    vdev->ops->config_read(vdev->opaque, (uint32_t)off, data, size);
+    virtio_unlock(vdev);
+}
+
+static void devcfg_write(void *opaque, uint64_t off, const uint8_t *data, unsigned size)
+{
+    struct virtio_pci *vp = opaque;
+    struct virtio_dev *vdev = vp->vdev;
+    if (off + size > vdev->config_size || !vdev->ops->config_write)
+        return;
+    virtio_lock(vdev);
+    vdev->ops->config_write(vdev->opaque, (uint32_t)off, data, size);
+    virtio_unlock(vdev);
+}
+
+/* A notify write that KVM did not turn into an ioeventfd signal (no KVM, or another width):
+ * signal the same eventfd, so the I/O thread does the work either way. */
+static void notify_write(void *opaque, uint64_t off, const uint8_t *data, unsigned size)
+{
+    struct virtio_pci *vp = opaque;
+    unsigned qi = (unsigned)(off / VPCI_NOTIFY_MULT);
+    if (qi >= vp->vdev->nqueues || vp->vdev->vq[qi].kick_fd < 0)
+        return;
+    eventfd_write(vp->vdev->vq[qi].kick_fd, 1);
+}
+
+static void notify_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
+{
+    memset(data, 0, size);
+}
+
+static const struct io_ops isr_ops = {.read = isr_read};
+static const struct io_ops devcfg_ops = {.read = devcfg_read, .write = devcfg_write};
+static const struct io_ops notify_ops = {.read = notify_read, .write = notify_write};
+
+/* ---- interrupts ---------------------------------------------------------------------------- */
+
+/* tops->interrupt: MSI-X vector of Q (or the config vector), or ISR + INTx. Device lock held. */
+static void vpci_interrupt(struct virtio_dev *vdev, struct virtq *q)
+{
+    struct virtio_pci *vp = vdev->transport;
+    if (pci_msix_enabled(&vp->pci)) {
+        uint16_t vec = q ? q->msix_vector : vdev->msix_config;
+        if (vec != VIRTIO_MSI_NO_VECTOR)
+            pci_msix_notify(&vp->pci, vec);
+        return;
+    }
+    vdev->isr |= q ? VPCI_ISR_QUEUE : VPCI_ISR_CONFIG;
+    pci_intx_set(&vp->pci, true);
+}
+
+static void vpci_transport_reset(struct virtio_dev *vdev)
+{
+    struct virtio_pci *vp = vdev->transport;
+    pci_intx_set(&vp->pci, false);
+}
+
+static const struct virtio_transport_ops vpci_tops = {
+    .interrupt = vpci_interrupt,
+    .reset = vpci_transport_reset,
+};
+
+/* ---- notifications: eventfd per queue, KVM ioeventfd at its notify address ------------------ */
+
+/* Assign (or deassign) queue QI's ioeventfd at notify base BASE. Returns 0 or -errno. */
+static int ioeventfd_set(struct virtio_pci *vp, unsigned qi, uint64_t base, bool assign)
+{
+    struct vm *vm = vp->vdev->vm;
+    if (vm->fd < 0)
+        return -EBADF;
+    struct kvm_ioeventfd io = {
+        .addr = base + (uint64_t)qi * VPCI_NOTIFY_MULT,
+        .len = 0, /* any width, data ignored: the address names the queue */
+        .fd = vp->vdev->vq[qi].kick_fd,
+        .flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
+    };
+    return ioctl(vm->fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+}
+
+/* Move every queue's ioeventfd from OLD_BASE to NEW_BASE (0: none). */
+static void ioeventfds_move(struct virtio_pci *vp, uint64_t old_base, uint64_t new_base)
+{
+    for (unsigned i = 0; i < vp->vdev->nqueues; i++) {
+        if (old_base && vp->ioeventfd[i])
+            ioeventfd_set(vp, i, old_base, false);
+        vp->ioeventfd[i] = new_base && ioeventfd_set(vp, i, new_base, true) == 0;
+    }
+}
+
+static void vpci_bar_moved(void *opaque, unsigned bar, uint64_t old_gpa, uint64_t new_gpa)
+{
+    struct virtio_pci *vp = opaque;
+    if (bar != VPCI_BAR)
+        return;
+    ioeventfds_move(vp, old_gpa ? old_gpa + VPCI_NOTIFY_OFF : 0,
+                    new_gpa ? new_gpa + VPCI_NOTIFY_OFF : 0);
+}
+
+static const struct pci_dev_ops vpci_pci_ops = {.bar_moved = vpci_bar_moved};
+
+/* I/O thread: queue Q's eventfd fired. */
+static void kick_cb(void *opaque, uint32_t events)
+{
+    struct virtq *q = opaque;
+    struct virtio_dev *vdev = q->vdev;
+    eventfd_t v;
+    if (eventfd_read(q->kick_fd, &v) < 0)
+        return;
+    virtio_lock(vdev);
+    uint8_t st = vdev->status;
+    if ((st & VIRTIO_CONFIG_S_DRIVER_OK) && !(st & VIRTIO_CONFIG_S_NEEDS_RESET) && q->enabled &&
+        !q->broken && q->avail)
+        vdev->ops->queue_notify(vdev->opaque, q);
+    virtio_unlock(vdev);
+}
+
+/* ---- PCI function layout ------------------------------------------------------------------- */
+
+/* Append one virtio vendor capability describing [off, off + len) of the BAR. */
+static int add_vcap(struct pci_dev *d, uint8_t type, uint32_t off, uint32_t len, bool notify)
+{
+    struct virtio_pci_notify_cap c = {
+        .cap = {.cap_vndr = 0x09, /* PCI_CAP_ID_VNDR */
+                .cap_len = notify ? sizeof(struct virtio_pci_notify_cap)
+                                  : sizeof(struct virtio_pci_cap),
+                .cfg_type = type,
+                .bar = VPCI_BAR,
+                .offset = off,
+                .length = len},
+        .notify_off_multiplier = VPCI_NOTIFY_MULT,
+    };
+    int rc = pci_add_cap(d, &c, c.cap.cap_len);
+    return rc < 0 ? rc : 0;
+}
+
+/* Describe VP's PCI function: IDs, the BAR and its regions, capabilities, MSI-X. */
+static int vpci_layout(struct virtio_pci *vp)
+{
+    struct virtio_dev *vdev = vp->vdev;
+    struct pci_dev *d = &vp->pci;
+    pci_dev_init(d, vdev->name, VPCI_VENDOR, (uint16_t)(0x1040 + vdev->device_id),
+                 vdev->pci_class, 1, VPCI_VENDOR, vdev->device_id, &vpci_pci_ops, vp);
+    int rc = pci_bar_init(d, VPCI_BAR, VPCI_BAR_SIZE, true, false);
+    if (!rc)
+        rc = pci_bar_add_region(d, VPCI_BAR, VPCI_COMMON_OFF, 0x1000, &common_ops, vp, vdev->name);
+    if (!rc)
+        rc = pci_bar_add_region(d, VPCI_BAR, VPCI_ISR_OFF, 0x1000, &isr_ops, vp, vdev->name);
+    if (!rc && vdev->config_size)
+        rc = pci_bar_add_region(d, VPCI_BAR, VPCI_DEVCFG_OFF, 0x1000, &devcfg_ops, vp,
+                                vdev->name);
+    if (!rc)
+        rc = pci_bar_add_region(d, VPCI_BAR, VPCI_NOTIFY_OFF, 0x1000, &notify_ops, vp,
+                                vdev->name);
+    if (!rc)
+        rc = add_vcap(d, VIRTIO_PCI_CAP_COMMON_CFG, VPCI_COMMON_OFF, VPCI_COMMON_LEN, false);
+    if (!rc)
+        rc = add_vcap(d, VIRTIO_PCI_CAP_ISR_CFG, VPCI_ISR_OFF, 1, false);
+    if (!rc)
+        rc = add_vcap(d, VIRTIO_PCI_CAP_NOTIFY_CFG, VPCI_NOTIFY_OFF,
+                      vdev->nqueues * VPCI_NOTIFY_MULT, true);
+    if (!rc && vdev->config_size)
+        rc = add_vcap(d, VIRTIO_PCI_CAP_DEVICE_CFG, VPCI_DEVCFG_OFF, vdev->config_size, false);
+    if (!rc)
+        rc = pci_msix_init(d, vdev->nqueues + 1, VPCI_BAR, VPCI_MSIX_TABLE_OFF, VPCI_MSIX_PBA_OFF);
+    return rc;
+}
+
+/* ---- device instance (reset/stop/destroy) --------------------------------------------------- */
+
+static void vpci_close_kicks(struct virtio_pci *vp)
+{
+    for (unsigned i = 0; i < vp->vdev->nqueues; i++) {
+        struct virtq *q = &vp->vdev->vq[i];
+        if (q->kick_fd >= 0)
+            close(q->kick_fd);
+        q->kick_fd = -1;
+    }
+}
+
+static void vpci_inst_reset(void *opaque)
+{
+    struct virtio_pci *vp = opaque;
+    virtio_lock(vp->vdev);
+    virtio_reset(vp->vdev);
+    virtio_unlock(vp->vdev);
+}
+
+static void vpci_inst_stop(void *opaque)
+{
+    struct virtio_pci *vp = opaque;
+    struct virtio_dev *vdev = vp->vdev;
+    for (unsigned i = 0; i < vdev->nqueues && vp->kicks_watched; i++)
+        evloop_del(vdev->vm->loop, vdev->vq[i].kick_fd);
+    vp->kicks_watched = false;
+    virtio_unwatch_all(vdev);
+    if (vdev->ops->stop)
+        vdev->ops->stop(vdev->opaque);
+}
+
+static void vpci_inst_destroy(void *opaque)
+{
+    struct virtio_pci *vp = opaque;
+    struct virtio_dev *vdev = vp->vdev;
+    vpci_inst_stop(vp); /* idempotent: covers a VM that never ran devices_stop */
+    ioeventfds_move(vp, vp->pci.bar[VPCI_BAR].mapped ? vp->pci.bar[VPCI_BAR].mapped +
+                                                           VPCI_NOTIFY_OFF
+                                                     : 0,
+                    0);
+    pci_dev_remove(&vp->pci);
+    vpci_close_kicks(vp);
+    pthread_mutex_destroy(&vp->pci.irq_lock);
+    virtio_dev_fini(vdev);
+    if (vdev->ops->destroy)
+        vdev->ops->destroy(vdev->opaque);
+    free(vp);
+}
+
+static const struct device_ops vpci_inst_ops = {
+    .name = "virtio-pci",
+    .reset = vpci_inst_reset,
+    .stop = vpci_inst_stop,
+    .destroy = vpci_inst_destroy,
+};
+
+/* Create the queues' eventfds and watch them on the I/O thread. Returns 0 or -errno. */
+static int vpci_kicks_open(struct virtio_pci *vp)
+{
+    struct virtio_dev *vdev = vp->vdev;
+    for (unsigned i = 0; i < vdev->nqueues; i++) {
+        vdev->vq[i].kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (vdev->vq[i].kick_fd < 0)
+            return -errno;
+    }
+    for (unsigned i = 0; i < vdev->nqueues; i++) {
+        int rc = evloop_add(vdev->vm->loop, vdev->vq[i].kick_fd, EPOLLIN, kick_cb,
+                            &vdev->vq[i]);
+        if (rc < 0) {
+            while (i--)
+                evloop_del(vdev->vm->loop, vdev->vq[i].kick_fd);
+            return rc;
+        }
+    }
+    vp->kicks_watched = true;
+    return 0;
+}
+
+int virtio_pci_add(struct vm *vm, struct virtio_dev *vdev, char *err, size_t errlen)
+{
+    if (!vm->pci || !vm->loop) {
+        snprintf(err, errlen, "%s: no PCI bus or I/O thread", vdev->name);
+        return -ENODEV;
+    }
+    struct virtio_pci *vp = calloc(1, sizeof(*vp));
+    if (!vp) {
+        snprintf(err, errlen, "%s: out of memory", vdev->name);
+        return -ENOMEM;
+    }
+    vp->vdev = vdev;
+    vdev->vm = vm;
+    vdev->tops = &vpci_tops;
+    vdev->transport = vp;
+    int rc = vpci_layout(vp);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: PCI layout: %s", vdev->name, strerror(-rc));
+        goto fail;
+    }
+    rc = vpci_kicks_open(vp);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: queue eventfds: %s", vdev->name, strerror(-rc));
+        goto fail;
+    }
+    rc = pci_dev_add(vm, &vp->pci);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: cannot place on the PCI bus: %s", vdev->name,
+                 rc == -ENOSPC ? "no free slot or BAR space" : strerror(-rc));
+        goto fail;
+    }
+    ioeventfds_move(vp, 0, vp->pci.bar[VPCI_BAR].mapped + VPCI_NOTIFY_OFF);
+    rc = device_add(vm, &vpci_inst_ops, vp);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: out of memory", vdev->name);
+        ioeventfds_move(vp, vp->pci.bar[VPCI_BAR].mapped + VPCI_NOTIFY_OFF, 0);
+        pci_dev_remove(&vp->pci);
+        goto fail;
+    }
+    log_debug("%s: PCI 00:%02x.0, BAR at %#llx", vdev->name, vp->pci.slot,
+              (unsigned long long)vp->pci.bar[VPCI_BAR].addr);
+    return 0;
+fail:
+    for (unsigned i = 0; i < vdev->nqueues && vp->kicks_watched; i++)
+        evloop_del(vm->loop, vdev->vq[i].kick_fd);
+    vpci_close_kicks(vp);
+    pthread_mutex_destroy(&vp->pci.irq_lock);
+    vdev->tops = NULL;
+    vdev->transport = NULL;
+    free(vp);
+    return rc;
+}

@@ -1,0 +1,260 @@
+/* pci_common.c — virtio-pci common configuration: feature negotiation, status machine, queues. */
+#include <linux/virtio_pci.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/eventfd.h>
+
+#include "virtio/virtio_pci.h"
+#include "vm/vm.h"
+
+#define COMMON(f) offsetof(struct virtio_pci_common_cfg, f)
+_Static_assert(sizeof(struct virtio_pci_common_cfg) == VPCI_COMMON_LEN, "common config layout");
+
+/* The selected queue, or NULL when queue_select names no queue. */
+static struct virtq *selected(struct virtio_dev *vdev)
+{
+    return vdev->queue_select < vdev->nqueues ? &vdev->vq[vdev->queue_select] : NULL;
+}
+
+/* Snapshot the common structure as the driver reads it. Device lock held. */
+static void common_image(struct virtio_pci *vp, struct virtio_pci_common_cfg *c)
+{
+    struct virtio_dev *vdev = vp->vdev;
+    struct virtq *q = selected(vdev);
+    memset(c, 0, sizeof(*c));
+    c->device_feature_select = vdev->dfselect;
+    c->device_feature = vdev->dfselect < 2 ? (uint32_t)(vdev->host_features >> (32 * vdev->dfselect))
+                                           : 0;
+    c->guest_feature_select = vdev->gfselect;
+    c->guest_feature =
+        vdev->gfselect < 2 ? (uint32_t)(vdev->guest_features >> (32 * vdev->gfselect)) : 0;
+    c->msix_config = vdev->msix_config;
+    c->num_queues = (uint16_t)vdev->nqueues;
+    c->device_status = vdev->status;
+    c->config_generation = vdev->config_generation;
+    c->queue_select = vdev->queue_select;
+    c->queue_msix_vector = VIRTIO_MSI_NO_VECTOR;
+    if (!q)
+        return;
+    c->queue_size = q->size;
+    c->queue_msix_vector = q->msix_vector;
+    c->queue_enable = q->enabled;
+    c->queue_notify_off = (uint16_t)q->index;
+    c->queue_desc_lo = (uint32_t)q->desc_gpa;
+    c->queue_desc_hi = (uint32_t)(q->desc_gpa >> 32);
+    c->queue_avail_lo = (uint32_t)q->avail_gpa;
+    c->queue_avail_hi = (uint32_t)(q->avail_gpa >> 32);
+    c->queue_used_lo = (uint32_t)q->used_gpa;
+    c->queue_used_hi = (uint32_t)(q->used_gpa >> 32);
+}
+
+void vpci_common_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
+{
+    struct virtio_pci *vp = opaque;
+    struct virtio_pci_common_cfg c;
+    if (off + size > sizeof(c))
+        return; /* all-ones */
+    virtio_lock(vp->vdev);
+    common_image(vp, &c);
+    virtio_unlock(vp->vdev);
+    memcpy(data, (uint8_t *)&c + off, size);
+}
+
+/* ---- status machine ------------------------------------------------------------------------ */
+
+/* Features the driver may accept: a subset of the offered ones including VERSION_1. */
+static bool features_acceptable(struct virtio_dev *vdev)
+{
+    uint64_t f = vdev->guest_features;
+    if (f & ~vdev->host_features || !(f >> VIRTIO_F_VERSION_1 & 1))
+        return false;
+    return !vdev->ops->features_ok || vdev->ops->features_ok(vdev->opaque, f);
+}
+
+/* DRIVER_OK: resolve the enabled queues, start the device, look at buffers queued early. */
+static void driver_ok(struct virtio_pci *vp)
+{
+    struct virtio_dev *vdev = vp->vdev;
+    for (unsigned i = 0; i < vdev->nqueues; i++) {
+        struct virtq *q = &vdev->vq[i];
+        if (q->enabled && virtq_activate(q, &vdev->vm->mem, vdev->guest_features) < 0) {
+            q->broken = true;
+            virtio_set_needs_reset(vdev, "queue rings outside guest RAM or misaligned");
+            return;
+        }
+    }
+    if (vdev->ops->activate && vdev->ops->activate(vdev->opaque) < 0) {
+        virtio_set_needs_reset(vdev, "device could not start");
+        return;
+    }
+    for (unsigned i = 0; i < vdev->nqueues; i++)
+        if (vdev->vq[i].enabled && vdev->vq[i].kick_fd >= 0)
+            eventfd_write(vdev->vq[i].kick_fd, 1);
+}
+
+/* The driver wrote V to device_status. Device lock held. */
+static void status_write(struct virtio_pci *vp, uint8_t v)
+{
+    struct virtio_dev *vdev = vp->vdev;
+    if (v == 0) {
+        virtio_reset(vdev);
+        return;
+    }
+    uint8_t old = vdev->status & ~VIRTIO_CONFIG_S_NEEDS_RESET;
+    uint8_t nv = v & ~VIRTIO_CONFIG_S_NEEDS_RESET;
+    uint8_t add = nv & ~old;
+    if (old & ~nv) {
+        virtio_set_needs_reset(vdev, "status bits cleared without a reset");
+        return;
+    }
+    if (((add & VIRTIO_CONFIG_S_DRIVER) && !(nv & VIRTIO_CONFIG_S_ACKNOWLEDGE)) ||
+        ((add & VIRTIO_CONFIG_S_FEATURES_OK) && !(nv & VIRTIO_CONFIG_S_DRIVER))) {
+        virtio_set_needs_reset(vdev, "status bits set out of order");
+        return;
+    }
+    if ((add & VIRTIO_CONFIG_S_FEATURES_OK) && !features_acceptable(vdev))
+        add &= ~VIRTIO_CONFIG_S_FEATURES_OK; /* refused: the driver reads it back clear */
+    if ((add & VIRTIO_CONFIG_S_DRIVER_OK) &&
+        !((old | add) & VIRTIO_CONFIG_S_FEATURES_OK)) {
+        virtio_set_needs_reset(vdev, "DRIVER_OK without FEATURES_OK");
+        return;
+    }
+    vdev->status |= add;
+    if (add & VIRTIO_CONFIG_S_DRIVER_OK)
+        driver_ok(vp);
+}
+
+/* ---- register writes ----------------------------------------------------------------------- */
+
+/* Queue configuration is legal only between FEATURES_OK and DRIVER_OK, before the queue is
+ * enabled. Outside that window a write is a driver error, except after a reset (status 0)
+ * where drivers tear down vectors: ignored. Returns the queue to configure or NULL. */
+static struct virtq *queue_for_config(struct virtio_dev *vdev, const char *field)
+{
+    struct virtq *q = selected(vdev);
+    uint8_t st = vdev->status;
+    if (!st)
+        return NULL;
+    if (!q || !(st & VIRTIO_CONFIG_S_FEATURES_OK) || (st & VIRTIO_CONFIG_S_DRIVER_OK) ||
+        q->enabled) {
+        virtio_set_needs_reset(vdev, field);
+        return NULL;
+    }
+    return q;
+}
+
+/* Store the 32-bit half selected by OFF (lo/hi pair starting at BASE) into *GPA. */
+static void addr_half(uint64_t *gpa, uint64_t off, size_t base, uint32_t v)
+{
+    if (off == base)
+        *gpa = (*gpa & ~0xffffffffULL) | v;
+    else
+        *gpa = (*gpa & 0xffffffffULL) | (uint64_t)v << 32;
+}
+
+static void queue_write(struct virtio_pci *vp, uint64_t off, uint32_t v)
+{
+    struct virtio_dev *vdev = vp->vdev;
+    struct virtq *q;
+    if (off == COMMON(queue_msix_vector)) {
+        q = selected(vdev);
+        if (!q)
+            return;
+        if (v == VIRTIO_MSI_NO_VECTOR && !(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+            q->msix_vector = VIRTIO_MSI_NO_VECTOR; /* teardown, any time before/after use */
+            return;
+        }
+        if ((q = queue_for_config(vdev, "queue_msix_vector written outside queue setup")))
+            q->msix_vector = v < vp->pci.msix.nvec ? (uint16_t)v : VIRTIO_MSI_NO_VECTOR;
+        return;
+    }
+    if (off == COMMON(queue_enable)) {
+        if (v != 1) /* 0 needs VIRTIO_F_RING_RESET, which is not offered */
+            return;
+        if ((q = queue_for_config(vdev, "queue_enable written outside queue setup")))
+            q->enabled = true;
+        return;
+    }
+    if (!(q = queue_for_config(vdev, "queue configuration written outside queue setup")))
+        return;
+    if (off == COMMON(queue_size)) {
+        if (!v || v > q->max_size || (v & (v - 1)))
+            virtio_set_needs_reset(vdev, "queue_size not a power of 2 within the maximum");
+        else
+            q->size = (uint16_t)v;
+    } else if (off >= COMMON(queue_desc_lo) && off <= COMMON(queue_desc_hi)) {
+        addr_half(&q->desc_gpa, off, COMMON(queue_desc_lo), v);
+    } else if (off >= COMMON(queue_avail_lo) && off <= COMMON(queue_avail_hi)) {
+        addr_half(&q->avail_gpa, off, COMMON(queue_avail_lo), v);
+    } else if (off >= COMMON(queue_used_lo) && off <= COMMON(queue_used_hi)) {
+        addr_half(&q->used_gpa, off, COMMON(queue_used_lo), v);
+    }
+}
+
+/* Width of the field at OFF (0: no field starts there or it is read-only). 64-bit addresses
+ * are written as two 32-bit halves (virtio 1.2 §4.1.3.1). */
+static unsigned field_width(uint64_t off)
+{
+    switch (off) {
+    case COMMON(device_feature_select):
+    case COMMON(guest_feature_select):
+    case COMMON(guest_feature):
+    case COMMON(queue_desc_lo):
+    case COMMON(queue_desc_hi):
+    case COMMON(queue_avail_lo):
+    case COMMON(queue_avail_hi):
+    case COMMON(queue_used_lo):
+    case COMMON(queue_used_hi):
+        return 4;
+    case COMMON(msix_config):
+    case COMMON(queue_select):
+    case COMMON(queue_size):
+    case COMMON(queue_msix_vector):
+    case COMMON(queue_enable):
+        return 2;
+    case COMMON(device_status):
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void vpci_common_write(void *opaque, uint64_t off, const uint8_t *data, unsigned size)
+{
+    struct virtio_pci *vp = opaque;
+    struct virtio_dev *vdev = vp->vdev;
+    if (size != field_width(off))
+        return; /* partial or read-only field: ignored */
+    uint32_t v = 0;
+    memcpy(&v, data, size);
+    virtio_lock(vdev);
+    switch (off) {
+    case COMMON(device_feature_select):
+        vdev->dfselect = v;
+        break;
+    case COMMON(guest_feature_select):
+        vdev->gfselect = v;
+        break;
+    case COMMON(guest_feature):
+        if (vdev->status & VIRTIO_CONFIG_S_FEATURES_OK)
+            virtio_set_needs_reset(vdev, "features written after FEATURES_OK");
+        else if (vdev->gfselect < 2)
+            vdev->guest_features = (vdev->guest_features &
+                                    ~(0xffffffffULL << (32 * vdev->gfselect))) |
+                                   (uint64_t)v << (32 * vdev->gfselect);
+        break;
+    case COMMON(msix_config):
+        vdev->msix_config = v < vp->pci.msix.nvec ? (uint16_t)v : VIRTIO_MSI_NO_VECTOR;
+        break;
+    case COMMON(device_status):
+        status_write(vp, (uint8_t)v);
+        break;
+    case COMMON(queue_select):
+        vdev->queue_select = (uint16_t)v;
+        break;
+    default:
+        queue_write(vp, off, v);
+        break;
+    }
+    virtio_unlock(vdev);
+}

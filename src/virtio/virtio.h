@@ -1,0 +1,252 @@
+/* virtio.h — the contract between virtio devices, the split virtqueue walker and the transport. */
+#ifndef TRUCE_VIRTIO_H
+#define TRUCE_VIRTIO_H
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_ring.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "util/util.h"
+
+struct vm;
+struct guest_mem;
+struct virtio_dev;
+
+/* ---- how a device is written ---------------------------------------------------------------
+ * 1. Embed a `struct virtio_dev` in the device's own plain state struct.
+ * 2. In the DEVICE_CLASS create(), for each config entry: allocate the state, open backends
+ *    (no lazy opens), call virtio_dev_init(), adjust vdev fields (features, queue sizes,
+ *    config_size), then virtio_pci_add(). The transport adds the device_instance itself
+ *    (device_add), places the PCI function and its BAR, and sets up one ioeventfd per queue.
+ * 3. Threads: the transport serialises everything under vdev->lock ("the device lock"):
+ *    - config_read/config_write/features_ok/activate/reset run on vCPU threads, lock held;
+ *    - queue_notify runs on the I/O thread (vm->loop), lock held, only while DRIVER_OK is set
+ *      and the queue is enabled and not broken;
+ *    - callbacks of fds watched with virtio_watch_fd() run on the I/O thread, lock held;
+ *    - anything else (a device's own worker thread, the host console's rx callback) takes the
+ *      lock with virtio_lock()/virtio_unlock() before touching queues.
+ *    Never call evloop_del() (or virtio_unwatch_fd) with the lock held from a non-I/O thread:
+ *    the I/O thread may be waiting for that lock. Watches live as long as the device.
+ * 4. Processing a queue (I/O thread, lock held):
+ *        do {
+ *            virtq_disable_notify(q);
+ *            while ((r = virtq_pop(q, &chain)) > 0) {
+ *                ... read chain.iov[0 .. nout), write chain.iov[nout .. nout + nin) ...
+ *                virtq_push(q, chain.head, bytes_written);
+ *            }
+ *        } while (r == 0 && virtq_enable_notify(q));
+ *        virtio_interrupt(vdev, q);   // sends the interrupt only if the driver wants one
+ *    A negative r means the driver broke the queue: DEVICE_NEEDS_RESET is already set and the
+ *    queue is dead until reset; stop processing it.
+ * 5. Completions that happen later (asynchronous disk I/O) call virtq_push() + virtio_interrupt()
+ *    with the lock held. reset() must wait for or cancel every in-flight request before it
+ *    returns: after reset the guest owns the memory again.
+ */
+
+/* ---- split virtqueue (virtio/queue.c) -------------------------------------------------------- */
+#define VIRTQ_MAX_SIZE     1024 /* largest queue size a device may offer (spec maximum 32768) */
+#define VIRTQ_MAX_INDIRECT 1024 /* entries in one indirect table (bounded like a queue) */
+#define VIRTIO_MAX_QUEUES  32
+
+/* One virtqueue. The first block is guest-visible configuration (common config), the second the
+ * device-side ring state; both are plain values, saved by snapshots. The host pointers are
+ * derived from the gpas when the device is activated and are never saved. */
+struct virtq {
+    /* configuration written by the driver through the transport */
+    uint16_t size;        /* queue_size: power of 2, 1..max_size */
+    uint16_t max_size;    /* set by the device before virtio_pci_add(); 0: queue absent */
+    bool enabled;         /* queue_enable */
+    uint16_t msix_vector; /* VIRTIO_MSI_NO_VECTOR when none */
+    uint64_t desc_gpa, avail_gpa, used_gpa;
+    /* device-side state */
+    uint16_t last_avail;  /* next avail ring index to consume */
+    uint16_t used_idx;    /* next used ring index to publish */
+    uint16_t signalled_used; /* used_idx at the last interrupt (EVENT_IDX) */
+    bool signalled_valid;
+    bool event_idx;       /* VIRTIO_RING_F_EVENT_IDX negotiated */
+    bool indirect;        /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+    bool broken;          /* the driver violated the ring protocol: no use until reset */
+    unsigned index;
+    struct virtio_dev *vdev;
+    /* derived, valid while the device is live (checked through gpa_to_hva at activation) */
+    const struct guest_mem *mem;
+    struct vring_desc *desc;
+    struct vring_avail *avail;
+    struct vring_used *used;
+    /* transport: the queue's notify eventfd (ioeventfd), -1 when none */
+    int kick_fd;
+};
+
+/* A popped descriptor chain, split into driver-readable ("out") then device-writable ("in")
+ * segments. The device provides the iov array and its capacity. */
+struct virtq_chain {
+    uint16_t head;     /* pass to virtq_push() */
+    uint16_t nout;     /* iov[0 .. nout): readable by the device */
+    uint16_t nin;      /* iov[nout .. nout + nin): writable by the device */
+    uint32_t out_len;  /* total bytes readable (sum fits in 32 bits, checked) */
+    uint32_t in_len;   /* total bytes writable */
+    struct iovec *iov; /* set by the caller */
+    unsigned max_iov;  /* capacity of iov, set by the caller */
+};
+
+/* Resolve Q's rings (desc/avail/used) through gpa_to_hva for its configured size. Returns 0 or
+ * -EFAULT (a ring outside RAM) / -EINVAL (bad size or misaligned address). Called by the
+ * transport at DRIVER_OK; resets the ring state to zero. */
+int virtq_activate(struct virtq *q, const struct guest_mem *mem, uint64_t features);
+/* Forget the rings and the driver's configuration (device reset). Keeps max_size/index/vdev. */
+void virtq_reset(struct virtq *q);
+
+/* Pop the next available chain into C (C->iov and C->max_iov set by the caller).
+ * Returns 1 when a chain was popped, 0 when the queue is empty, or a negative errno when the
+ * driver broke the queue (-EFAULT address outside RAM, -ELOOP loop/chain too long, -EINVAL
+ * malformed: bad index, readable after writable, nested indirect, -E2BIG more segments than
+ * max_iov, -EOVERFLOW lengths); then the queue is marked broken and the device gets
+ * DEVICE_NEEDS_RESET (virtio_set_needs_reset). Zero-length descriptors are skipped. */
+int virtq_pop(struct virtq *q, struct virtq_chain *c);
+/* Put chain HEAD back on the used ring with WRITTEN bytes written by the device. Publishes the
+ * element before the index (release ordering). */
+void virtq_push(struct virtq *q, uint16_t head, uint32_t written);
+/* True when Q has chains not yet popped. */
+bool virtq_has_avail(struct virtq *q);
+/* Ask the driver not to notify (VRING_USED_F_NO_NOTIFY, or avail_event left behind). */
+void virtq_disable_notify(struct virtq *q);
+/* Ask the driver to notify again. Returns true when chains arrived meanwhile (process them). */
+bool virtq_enable_notify(struct virtq *q);
+/* True when the driver wants an interrupt for what was pushed since the last interrupt
+ * (VRING_AVAIL_F_NO_INTERRUPT or used_event). Updates the signalled state when it returns true. */
+bool virtq_should_interrupt(struct virtq *q);
+
+/* Helpers to move bytes between a flat buffer and a chain's segments. OFF is a byte offset into
+ * the readable (out) or writable (in) part. Return the number of bytes copied (short at end). */
+size_t virtq_chain_read(const struct virtq_chain *c, size_t off, void *buf, size_t len);
+size_t virtq_chain_write(const struct virtq_chain *c, size_t off, const void *buf, size_t len);
+
+/* ---- devices -------------------------------------------------------------------------------- */
+/* Every op gets the OPAQUE given to virtio_dev_init() and is called with the device lock held. */
+struct virtio_dev_ops {
+    /* Device-specific configuration (after the bounds check against vdev->config_size). DATA is
+     * little-endian, SIZE 1, 2, 4 or 8. config_write may be NULL (writes ignored). vCPU thread. */
+    void (*config_read)(void *opaque, uint32_t off, uint8_t *data, unsigned size);
+    void (*config_write)(void *opaque, uint32_t off, const uint8_t *data, unsigned size);
+    /* FEATURES_OK is being set with vdev->guest_features (already a subset of the offered ones
+     * and containing VERSION_1). Return false to refuse the combination. May be NULL. */
+    bool (*features_ok)(void *opaque, uint64_t features);
+    /* DRIVER_OK: queues are resolved and the features final. Return 0, or <0 to refuse (the
+     * transport sets DEVICE_NEEDS_RESET). May be NULL. vCPU thread. */
+    int (*activate)(void *opaque);
+    /* The driver notified Q (I/O thread). */
+    void (*queue_notify)(void *opaque, struct virtq *q);
+    /* Reset by the driver (status 0) or the VMM. Stop using every queue, wait for or cancel
+     * in-flight I/O, return device-specific state to its power-on values. The transport resets
+     * the queues and the common state after this returns. May be NULL. */
+    void (*reset)(void *opaque);
+    /* VM teardown. stop: quiesce (I/O thread still running, lock NOT held); destroy: close
+     * backends and free the state (every thread joined, lock not held). May be NULL. */
+    void (*stop)(void *opaque);
+    void (*destroy)(void *opaque);
+};
+
+/* Transport hooks (filled by the transport; devices never call them directly). */
+struct virtio_transport_ops {
+    /* Deliver a queue interrupt (vector of Q) or a configuration-change interrupt (Q NULL). */
+    void (*interrupt)(struct virtio_dev *vdev, struct virtq *q);
+    /* Transport part of a device reset (e.g. lower INTx). May be NULL. */
+    void (*reset)(struct virtio_dev *vdev);
+};
+
+/* A backend fd watched on vm->loop for a device (virtio_watch_fd). */
+#define VIRTIO_MAX_WATCHES 8
+struct virtio_watch {
+    struct virtio_dev *vdev;
+    int fd;
+    evloop_cb cb;
+    void *opaque;
+};
+
+/* The transport-independent state of one virtio device (plain values: snapshots save it). */
+struct virtio_dev {
+    /* identity, set by the device (virtio_dev_init + adjustments) before virtio_pci_add() */
+    const char *name;     /* "virtio-blk": logs, range names */
+    uint16_t device_id;   /* VIRTIO_ID_* */
+    uint32_t pci_class;   /* PCI class code 0xCCSSPP */
+    uint64_t host_features; /* offered; virtio_dev_init() sets VIRTIO_TRANSPORT_FEATURES */
+    uint32_t config_size; /* bytes of device-specific config */
+    unsigned nqueues;     /* queues 0 .. nqueues-1, each with vq[i].max_size > 0 */
+    struct virtq vq[VIRTIO_MAX_QUEUES];
+    const struct virtio_dev_ops *ops;
+    void *opaque;
+    struct vm *vm;
+    /* negotiated state (written by the driver through the transport) */
+    uint8_t status;       /* VIRTIO_CONFIG_S_* */
+    uint64_t guest_features;
+    uint32_t dfselect, gfselect;
+    uint16_t queue_select;
+    uint16_t msix_config; /* vector for config changes */
+    uint8_t config_generation;
+    uint8_t isr;          /* bit 0 queue, bit 1 config (read-to-clear, INTx mode) */
+    /* the device lock (see the thread rules above) */
+    pthread_mutex_t lock;
+    bool needs_reset_logged;
+    struct virtio_watch watch[VIRTIO_MAX_WATCHES];
+    unsigned nwatch;
+    /* transport */
+    const struct virtio_transport_ops *tops;
+    void *transport;
+};
+
+/* Features every device gets from the transport and queue.c. */
+#define VIRTIO_TRANSPORT_FEATURES                                                                  \
+    ((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_EVENT_IDX) |                            \
+     (1ULL << VIRTIO_RING_F_INDIRECT_DESC))
+
+/* Initialise VDEV (zeroes it): NAME, DEVICE_ID, PCI_CLASS, NQUEUES queues of QUEUE_SIZE entries
+ * (power of 2, <= VIRTQ_MAX_SIZE), host_features = VIRTIO_TRANSPORT_FEATURES | FEATURES,
+ * CONFIG_SIZE bytes of config, OPS/OPAQUE. Returns 0 or -EINVAL (bad counts/sizes). */
+int virtio_dev_init(struct virtio_dev *vdev, struct vm *vm, const char *name, uint16_t device_id,
+                    uint32_t pci_class, uint64_t features, unsigned nqueues, uint16_t queue_size,
+                    uint32_t config_size, const struct virtio_dev_ops *ops, void *opaque);
+/* Free what virtio_dev_init() set up (the lock). The transport calls it just before
+ * ops->destroy; a device whose virtio_pci_add() failed calls it itself before freeing. */
+void virtio_dev_fini(struct virtio_dev *vdev);
+
+/* True when the driver negotiated feature bit BIT. */
+static inline bool virtio_has_feature(const struct virtio_dev *vdev, unsigned bit)
+{
+    return (vdev->guest_features >> bit) & 1;
+}
+
+void virtio_lock(struct virtio_dev *vdev);
+void virtio_unlock(struct virtio_dev *vdev);
+
+/* Send Q's used-buffer interrupt if the driver wants one (virtq_should_interrupt). Lock held. */
+void virtio_interrupt(struct virtio_dev *vdev, struct virtq *q);
+/* Device-specific config changed: bump config_generation, send the config interrupt. Lock held. */
+void virtio_config_changed(struct virtio_dev *vdev);
+/* The driver broke a rule (WHY is logged once): set DEVICE_NEEDS_RESET and send the config
+ * interrupt. The device stays in that state until the driver resets it. Lock held. */
+void virtio_set_needs_reset(struct virtio_dev *vdev, const char *why);
+/* Full device reset (ops->reset, then queues and common state). Lock held. */
+void virtio_reset(struct virtio_dev *vdev);
+
+/* Watch a backend FD on vm->loop for the device's lifetime; CB runs on the I/O thread with the
+ * device lock held. At most VIRTIO_MAX_WATCHES per device. Call it before or after
+ * virtio_pci_add(), not with the lock held. Returns 0 or -errno (-ENOSPC when full). */
+int virtio_watch_fd(struct virtio_dev *vdev, int fd, uint32_t events, evloop_cb cb, void *opaque);
+/* Stop every watch (the transport calls it at stop, lock not held). */
+void virtio_unwatch_all(struct virtio_dev *vdev);
+
+/* ---- the PCI transport (virtio/pci.c) --------------------------------------------------------
+ * Creates a PCI function (vendor 0x1af4, device 0x1040 + device_id, revision 1) on vm->pci with
+ * one 64-bit memory BAR holding the common, ISR, notify and device config structures, the
+ * MSI-X table (nqueues + 1 vectors) and PBA. Notifications through ioeventfd (one address per
+ * queue) watched on vm->loop; interrupts through MSI-X (KVM_SIGNAL_MSI), or INTx + ISR when
+ * MSI-X is disabled. Adds the device_instance (reset/stop/destroy) to the VM. On failure returns
+ * <0 with one line in ERR; nothing stays registered and the caller frees its state. */
+int virtio_pci_add(struct vm *vm, struct virtio_dev *vdev, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,87 @@
+/* memory.c — guest RAM: one anonymous mapping split around the MMIO hole; the checked gpa->hva. */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "util/util.h"
+#include "vm/vm.h"
+
+int guest_mem_init(struct guest_mem *m, uint64_t ram_size, bool hugepages)
+{
+    memset(m, 0, sizeof(*m));
+    if (ram_size < CFG_MIN_MEM || ram_size > CFG_MAX_MEM || ram_size % (4 * KiB))
+        return -EINVAL;
+    if (hugepages && ram_size % (2 * MiB))
+        return -EINVAL;
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    if (hugepages)
+        flags |= MAP_HUGETLB;
+    void *p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    madvise(p, ram_size, MADV_DONTFORK);
+    m->base = p;
+    m->map_size = ram_size;
+    m->ram_size = ram_size;
+    m->hugepages = hugepages;
+
+    uint64_t low = MIN(ram_size, LAYOUT_MMIO_HOLE);
+    m->r[0] = (struct mem_region){.gpa = 0, .size = low, .hva = p};
+    m->nr = 1;
+    if (ram_size > low) {
+        m->r[1] = (struct mem_region){.gpa = LAYOUT_4G, .size = ram_size - low,
+                                      .hva = (uint8_t *)p + low};
+        m->nr = 2;
+    }
+    return 0;
+}
+
+void guest_mem_free(struct guest_mem *m)
+{
+    if (m->base)
+        munmap(m->base, m->map_size);
+    memset(m, 0, sizeof(*m));
+}
+
+void *gpa_to_hva(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+    if (len == 0)
+        len = 1;
+    for (unsigned i = 0; i < m->nr; i++) {
+        const struct mem_region *r = &m->r[i];
+        /* gpa - r->gpa cannot underflow once gpa >= r->gpa; compare lengths, never sums. */
+        if (gpa < r->gpa || gpa - r->gpa >= r->size)
+            continue;
+        uint64_t off = gpa - r->gpa;
+        if (len > r->size - off)
+            return NULL;
+        return r->hva + off;
+    }
+    return NULL;
+}
+
+int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len)
+{
+    void *p = gpa_to_hva(m, gpa, len);
+    if (!p)
+        return -EFAULT;
+    memcpy(p, src, len);
+    return 0;
+}
+
+int guest_mem_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len)
+{
+    void *p = gpa_to_hva(m, gpa, len);
+    if (!p)
+        return -EFAULT;
+    memcpy(dst, p, len);
+    return 0;
+}
+
+uint64_t guest_mem_end(const struct guest_mem *m)
+{
+    if (!m->nr)
+        return 0;
+    const struct mem_region *r = &m->r[m->nr - 1];
+    return r->gpa + r->size;
+}

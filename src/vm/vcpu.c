@@ -1,0 +1,196 @@
+/* vcpu.c — vCPU creation and the per-vCPU thread running the KVM_RUN loop. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "boot/boot.h"
+#include "util/util.h"
+#include "vm/vm.h"
+
+#define SIG_KICK       SIGUSR1
+#define APIC_LVT0      0x350
+#define APIC_LVT1      0x360
+#define APIC_MODE_NMI    (4u << 8)
+#define APIC_MODE_EXTINT (7u << 8)
+
+/* The kick handler runs in the vCPU thread it targets: make the next or current KVM_RUN return. */
+static __thread struct kvm_run *tls_run;
+
+static void kick_handler(int sig)
+{
+    if (tls_run)
+        tls_run->immediate_exit = 1;
+}
+
+static int install_kick_handler(void)
+{
+    struct sigaction sa = {.sa_handler = kick_handler};
+    sigemptyset(&sa.sa_mask);
+    /* Idempotent: every VM installs the same process-wide handler. */
+    return sigaction(SIG_KICK, &sa, NULL) < 0 ? -errno : 0;
+}
+
+/* LINT0 as ExtINT (the PIC reaches the BSP before the IOAPIC is set up), LINT1 as NMI. */
+static int setup_lapic(struct vcpu *v)
+{
+    struct kvm_lapic_state la;
+    if (ioctl(v->fd, KVM_GET_LAPIC, &la) < 0)
+        return -errno;
+    uint32_t *lvt0 = (uint32_t *)&la.regs[APIC_LVT0];
+    uint32_t *lvt1 = (uint32_t *)&la.regs[APIC_LVT1];
+    *lvt0 = (*lvt0 & ~0x700u) | APIC_MODE_EXTINT;
+    *lvt1 = (*lvt1 & ~0x700u) | APIC_MODE_NMI;
+    return ioctl(v->fd, KVM_SET_LAPIC, &la) < 0 ? -errno : 0;
+}
+
+static int setup_cpuid(struct vcpu *v)
+{
+    struct vm *vm = v->vm;
+    size_t n = vm->cpuid->nent + 8;
+    struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+    if (!c)
+        return -ENOMEM;
+    cpuid_normalise(vm->cpuid, c, v->id, vm->ncpus);
+    int rc = ioctl(v->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
+    free(c);
+    return rc;
+}
+
+static int setup_regs(struct vcpu *v)
+{
+    struct kvm_regs regs;
+    struct kvm_sregs sregs;
+    if (v->id != 0)
+        return 0; /* APs wait for INIT/SIPI in KVM's reset state */
+    if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0 || ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
+        return -errno;
+    boot_vcpu_regs(v->vm, v->id, &regs, &sregs);
+    if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
+        return -errno;
+    return 0;
+}
+
+int vcpu_create(struct vm *vm, struct vcpu *v, unsigned id)
+{
+    memset(v, 0, sizeof(*v));
+    v->vm = vm;
+    v->id = id;
+    v->run = MAP_FAILED;
+    v->fd = ioctl(vm->fd, KVM_CREATE_VCPU, id);
+    if (v->fd < 0)
+        return -errno;
+    v->run = mmap(NULL, vm->kvm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+    if (v->run == MAP_FAILED)
+        return -errno;
+    int rc = setup_cpuid(v);
+    if (!rc)
+        rc = setup_lapic(v);
+    if (!rc)
+        rc = setup_regs(v);
+    return rc;
+}
+
+/* Answer the monitor's question: is this vCPU able to run again on its own? */
+static void report_idle(struct vcpu *v)
+{
+    struct kvm_mp_state mp;
+    struct kvm_regs regs;
+    int idle = VCPU_ACTIVE;
+    if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) == 0) {
+        if (mp.mp_state == KVM_MP_STATE_HALTED && ioctl(v->fd, KVM_GET_REGS, &regs) == 0 &&
+            !(regs.rflags & (1u << 9)))
+            idle = VCPU_HALTED_NOIRQ;
+        else if (mp.mp_state == KVM_MP_STATE_UNINITIALIZED ||
+                 mp.mp_state == KVM_MP_STATE_INIT_RECEIVED)
+            idle = VCPU_PARKED;
+    }
+    atomic_store(&v->idle, idle);
+}
+
+/* Between two KVM_RUNs: honour stop, pause and idle-check requests. Returns true to exit. */
+static bool vcpu_service(struct vcpu *v)
+{
+    struct vm *vm = v->vm;
+    if (atomic_exchange(&v->check_idle, false))
+        report_idle(v);
+    pthread_mutex_lock(&vm->lock);
+    while (vm->state == VM_PAUSED) {
+        vm->paused_vcpus++;
+        pthread_cond_broadcast(&vm->cond);
+        while (vm->state == VM_PAUSED)
+            pthread_cond_wait(&vm->cond, &vm->lock);
+        vm->paused_vcpus--;
+    }
+    bool stop = vm->state == VM_STOPPING;
+    pthread_mutex_unlock(&vm->lock);
+    return stop;
+}
+
+static void *vcpu_thread(void *arg)
+{
+    struct vcpu *v = arg;
+    struct vm *vm = v->vm;
+    sigset_t set;
+    sigfillset(&set);
+    sigdelset(&set, SIG_KICK);
+    pthread_sigmask(SIG_SETMASK, &set, NULL);
+    tls_run = v->run;
+
+    for (;;) {
+        if (vcpu_service(v))
+            break;
+        if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+            if (errno == EINTR || errno == EAGAIN) {
+                v->run->immediate_exit = 0;
+                continue;
+            }
+            vm_request_stop(vm, TRUCE_EXIT_HOST, "vCPU %u: KVM_RUN: %s", v->id, strerror(errno));
+            break;
+        }
+        struct vm_exit e;
+        exit_decode(v->run, &e);
+        if (exit_dispatch(vm, v, &e) == EXIT_STOP)
+            break;
+    }
+    tls_run = NULL;
+    return NULL;
+}
+
+int vcpu_start(struct vcpu *v)
+{
+    int rc = install_kick_handler();
+    if (rc)
+        return rc;
+    rc = pthread_create(&v->thread, NULL, vcpu_thread, v);
+    if (rc)
+        return -rc;
+    v->started = true;
+    return 0;
+}
+
+void vcpu_kick(struct vcpu *v)
+{
+    if (v->started)
+        pthread_kill(v->thread, SIG_KICK);
+}
+
+void vcpu_join(struct vcpu *v)
+{
+    if (v->started)
+        pthread_join(v->thread, NULL);
+    v->started = false;
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+    if (v->run != MAP_FAILED && v->run)
+        munmap(v->run, v->vm->kvm->run_size);
+    v->run = NULL;
+    if (v->fd >= 0)
+        close(v->fd);
+    v->fd = -1;
+}

@@ -1,0 +1,270 @@
+/* vm.h — contracts of the VM core: KVM handle, guest memory, vCPUs, exits, interrupts, lifecycle. */
+#ifndef TRUCE_VM_H
+#define TRUCE_VM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bus/bus.h"
+#include "config.h"
+
+/* ---- guest physical layout ------------------------------------------------------------------
+ * RAM [0, min(mem, 3 GiB)) and, for larger guests, [4 GiB, 4 GiB + rest). The 1 GiB hole below
+ * 4 GiB holds 32-bit PCI BARs, ECAM, the IOAPIC and LAPIC. 64-bit BARs go above the end of RAM. */
+#define LAYOUT_MMIO_HOLE    0xC0000000ULL /* 3 GiB */
+#define LAYOUT_PCI_MMIO32   0xC0000000ULL /* 32-bit BAR window */
+#define LAYOUT_PCI_MMIO32_SIZE 0x20000000ULL
+#define LAYOUT_PCI_ECAM     0xE0000000ULL /* ECAM, bus 0 only: 1 MiB used, 256 MiB reserved */
+#define LAYOUT_PCI_ECAM_SIZE 0x10000000ULL
+#define LAYOUT_IOAPIC       0xFEC00000ULL
+#define LAYOUT_LAPIC        0xFEE00000ULL
+#define LAYOUT_4G           0x100000000ULL
+#define LAYOUT_TSS_ADDR     0xFFFBD000ULL /* KVM_SET_TSS_ADDR: 3 pages */
+#define LAYOUT_IDENTITY_MAP 0xFFFBC000ULL /* KVM_SET_IDENTITY_MAP_ADDR: 1 page */
+#define LAYOUT_MAX_GPA      (1ULL << 43)  /* PVM limit; respected everywhere */
+
+/* Fixed platform: ports and interrupts that devices use and ACPI/MP tables describe. */
+#define PORT_COM1           0x3f8 /* 16550A, GSI 4 */
+#define GSI_COM1            4
+#define PORT_I8042_DATA     0x60  /* i8042 data, GSI 1; command/status at 0x64 */
+#define PORT_I8042_CMD      0x64
+#define GSI_I8042_KBD       1
+#define PORT_CMOS           0x70  /* 0x70 index, 0x71 data */
+#define PORT_POST           0x80
+#define PORT_DEBUG_EXIT     0xf4  /* QEMU isa-debug-exit compatible */
+#define PORT_PVPANIC        0x505 /* QEMU pvpanic ISA (ACPI _HID QEMU0001) */
+#define PORT_ACPI_SLEEP_CTL 0x600 /* HW-reduced ACPI SLEEP_CONTROL_REG (1 byte) */
+#define PORT_ACPI_SLEEP_STS 0x601 /* HW-reduced ACPI SLEEP_STATUS_REG (1 byte) */
+#define ACPI_S5_SLP_TYP     5     /* _S5 package value written by the guest to power off */
+#define PORT_RESET          0xcf9 /* reset control: write 0x06 (also FADT RESET_REG) */
+#define PORT_PCI_CONFIG     0xcf8 /* config mechanism #1: 0xcf8 address, 0xcfc-0xcff data */
+/* PCI INTx: slot S pin P (0 = INTA) -> GSI PCI_INTX_GSI_BASE + (S + P) % 4, level, active low
+ * (IOAPIC pins 16-19). ACPI _PRT and the MP table are generated from this same rule. */
+#define PCI_INTX_GSI_BASE   16
+#define PCI_INTX_GSI(slot, pin) (PCI_INTX_GSI_BASE + ((slot) + (pin)) % 4)
+
+/* ---- KVM handle (vm/kvm.c) ----------------------------------------------------------------- */
+struct kvm_host {
+    int fd;
+    int run_size;
+    int max_vcpus;
+    bool pvm;          /* /dev/kvm is kvm_pvm: no VT-x/AMD-V, stock guests run in the emulator */
+    bool hw_virt;      /* the CPU advertises vmx or svm */
+};
+
+/* Open /dev/kvm, check the API version and every capability truce needs. On failure returns
+ * -errno and writes one line naming the missing piece into ERR. */
+int kvm_host_open(struct kvm_host *kvm, char *err, size_t errlen);
+void kvm_host_close(struct kvm_host *kvm);
+/* Print what /dev/kvm offers and whether stock guests can run (`truce check`). Returns 0 when this
+ * host runs stock guests directly, 1 when it cannot (PVM-backed or no /dev/kvm). */
+int kvm_host_report(FILE *out);
+
+/* ---- guest memory (vm/memory.c) -------------------------------------------------------------- */
+#define MEM_MAX_REGIONS 2
+struct mem_region {
+    uint64_t gpa;
+    uint64_t size;
+    uint8_t *hva;
+};
+
+struct guest_mem {
+    struct mem_region r[MEM_MAX_REGIONS];
+    unsigned nr;
+    uint64_t ram_size; /* total bytes of RAM */
+    void *base;        /* one mapping backing every region */
+    size_t map_size;
+    bool hugepages;
+};
+
+/* Map RAM_SIZE bytes (anonymous, MAP_NORESERVE, optionally hugetlb) and lay out the regions
+ * around the MMIO hole. Returns 0 or -errno (-EINVAL for a size out of range). */
+int guest_mem_init(struct guest_mem *m, uint64_t ram_size, bool hugepages);
+void guest_mem_free(struct guest_mem *m);
+/* THE checked translation: the host pointer for [gpa, gpa + len) when that range lies entirely
+ * inside one RAM region (overflow-safe), else NULL. len 0 is treated as 1. Nothing else in truce
+ * turns a guest physical address into a pointer. */
+void *gpa_to_hva(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+/* Copy to/from guest RAM through gpa_to_hva. Return 0 or -EFAULT. */
+int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len);
+int guest_mem_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len);
+/* Highest gpa + 1 of RAM (end of the last region). */
+uint64_t guest_mem_end(const struct guest_mem *m);
+
+/* ---- exits (vm/exits.c) ---------------------------------------------------------------------
+ * KVM_RUN results are decoded into a plain struct vm_exit, then dispatched through a table
+ * indexed by exit reason, so unit tests feed synthetic exits without /dev/kvm. */
+struct vm_exit {
+    uint32_t reason; /* KVM_EXIT_* */
+    union {
+        struct {
+            uint16_t port;
+            uint8_t size; /* 1, 2 or 4 */
+            bool in;
+            uint32_t count; /* rep count */
+            uint8_t *data;  /* count * size bytes */
+        } io;
+        struct {
+            uint64_t gpa;
+            uint32_t len; /* 1..8 */
+            bool write;
+            uint8_t *data;
+        } mmio;
+        struct {
+            uint32_t type; /* KVM_SYSTEM_EVENT_* */
+        } system;
+        struct {
+            uint32_t suberror;
+        } internal;
+        struct {
+            uint64_t hw_reason;
+        } fail;
+    };
+};
+
+enum exit_result {
+    EXIT_RESUME = 0, /* re-enter the guest */
+    EXIT_STOP = 1,   /* the VM is stopping (vm_request_stop was called) */
+};
+
+/* Counters of the exit policy; read by metrics. Updated atomically from vCPU threads. */
+struct exit_stats {
+    _Atomic uint64_t by_reason[64]; /* index: KVM_EXIT_* (clamped to 63) */
+    _Atomic uint64_t unknown;       /* reasons with no handler */
+    _Atomic uint64_t pio_unmapped;
+    _Atomic uint64_t mmio_unmapped;
+};
+
+struct vm;
+struct vcpu;
+/* Decode RUN into E. Returns 0. */
+int exit_decode(struct kvm_run *run, struct vm_exit *e);
+/* Handle one exit for VCPU (may be NULL in tests). Returns an enum exit_result. */
+int exit_dispatch(struct vm *vm, struct vcpu *vcpu, struct vm_exit *e);
+
+/* ---- vCPUs (vm/vcpu.c, vm/cpuid.c) ---------------------------------------------------------- */
+struct vcpu {
+    struct vm *vm;
+    unsigned id;
+    int fd;
+    struct kvm_run *run;
+    pthread_t thread;
+    bool started;
+    _Atomic bool check_idle; /* the monitor asks: report your idle state on the next exit */
+    _Atomic int idle;        /* enum vcpu_idle, as last reported */
+};
+
+enum vcpu_idle {
+    VCPU_ACTIVE = 0,
+    VCPU_HALTED_NOIRQ = 1, /* HLT with IF=0: only NMI/INIT can wake it */
+    VCPU_PARKED = 2,       /* AP waiting for INIT/SIPI */
+};
+
+/* Build the CPUID table for vCPU ID of NCPUS from the host's supported list SUP (normalised:
+ * APIC ids, topology leaves 0x1/0x4/0xB/0x8000001E, hypervisor bit, KVM signature leaves).
+ * OUT must have room for SUP->nent entries + 8. Pure function, unit-tested. */
+void cpuid_normalise(const struct kvm_cpuid2 *sup, struct kvm_cpuid2 *out, unsigned id,
+                     unsigned ncpus);
+
+/* ---- interrupts (vm/irq.c) ------------------------------------------------------------------ */
+/* Set a GSI level on the in-kernel PIC/IOAPIC. Returns 0 or -errno. */
+int irq_line(struct vm *vm, uint32_t gsi, int level);
+/* Raise then lower GSI (edge). */
+int irq_pulse(struct vm *vm, uint32_t gsi);
+/* Inject an MSI (KVM_SIGNAL_MSI). Returns 0 or -errno. */
+int irq_msi(struct vm *vm, uint64_t addr, uint32_t data);
+
+/* ---- exit statuses --------------------------------------------------------------------------
+ * Every way truce ends has its own status. Odd statuses belong to the debug-exit device
+ * ((value << 1) | 1, QEMU isa-debug-exit compatible); truce's own are even. */
+enum truce_status {
+    TRUCE_EXIT_POWEROFF = 0,  /* guest powered off (ACPI S5 / KVM system event) */
+    TRUCE_EXIT_USAGE = 2,     /* bad flag, config or image: nothing ran */
+    TRUCE_EXIT_HOST = 4,      /* host failure: KVM ioctl, out of memory, I/O thread */
+    TRUCE_EXIT_REBOOT = 6,    /* guest asked for a reset (i8042, 0xCF9, ACPI, system event) */
+    TRUCE_EXIT_TRIPLE = 8,    /* triple fault (KVM_EXIT_SHUTDOWN) */
+    TRUCE_EXIT_HALTED = 10,   /* every vCPU halted with interrupts off: the guest can never run */
+    TRUCE_EXIT_PANIC = 12,    /* guest kernel panic reported through pvpanic */
+    TRUCE_EXIT_GUEST = 14,    /* guest broke the exit policy (emulation failure, unknown exit) */
+    TRUCE_EXIT_SIGNAL = 16,   /* stopped from the host: SIGTERM/SIGINT, Ctrl-A x */
+};
+
+/* ---- the VM --------------------------------------------------------------------------------- */
+enum vm_state { VM_CREATED, VM_RUNNING, VM_PAUSED, VM_STOPPING };
+
+struct device_instance; /* dev/dev.h */
+struct console;         /* dev/dev.h */
+struct pci_bus;         /* bus/pci.h */
+
+struct vm {
+    struct kvm_host *kvm;
+    int fd;
+    struct vm_config cfg; /* copy, owned */
+    struct guest_mem mem;
+    struct io_bus pio;
+    struct io_bus mmio;
+    struct exit_stats stats;
+    struct vcpu *vcpus;
+    unsigned ncpus;
+    struct evloop *loop; /* device I/O thread */
+    pthread_t io_thread;
+    bool io_thread_started;
+
+    struct device_instance *devices; /* created devices, in creation order */
+    struct console *console;         /* host side of the active console */
+    struct pci_bus *pci;
+    struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, fetched once */
+    struct kvm_clock_data paused_clock;
+
+    /* boot entry, filled by boot_load() */
+    struct {
+        int mode; /* enum boot_mode (boot/boot.h) */
+        uint64_t entry;
+        uint64_t rsi;  /* linux 64-bit: zero page */
+        uint64_t rbx;  /* PVH: hvm_start_info */
+        uint64_t cr3;  /* linux 64-bit: page tables */
+        uint64_t gdt;
+    } boot;
+
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    enum vm_state state;
+    unsigned paused_vcpus;
+    int exit_status;
+    char exit_reason[160];
+    int stop_pipe[2]; /* written once when the VM stops; lets event loops wake up */
+};
+
+/* Create the VM: KVM VM fd, memory, irqchip + PIT, devices, boot image. CFG must have passed
+ * config_validate. On error returns <0 with one line in ERR; vm_destroy still must be called. */
+int vm_create(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, char *err,
+              size_t errlen);
+/* Start the I/O thread and every vCPU thread. Returns 0 or -errno. */
+int vm_start(struct vm *vm);
+/* Block until the VM stops; returns its enum truce_status (or debug-exit status). */
+int vm_wait(struct vm *vm);
+/* Ask the VM to stop with STATUS; the first caller's status and reason win. Thread-safe,
+ * callable from vCPU, I/O and signal-watching threads. */
+void vm_request_stop(struct vm *vm, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+bool vm_stopping(struct vm *vm);
+/* Pause / resume every vCPU (they leave KVM_RUN and wait; kvmclock is frozen). Return 0 or
+ * -errno (-EINVAL in the wrong state). */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+/* Tear everything down (threads joined, fds closed, memory unmapped). Safe on a partial VM. */
+void vm_destroy(struct vm *vm);
+
+/* vcpu.c internals used by vm.c */
+int vcpu_create(struct vm *vm, struct vcpu *v, unsigned id);
+int vcpu_start(struct vcpu *v);
+/* Make V leave KVM_RUN soon and look at the VM's state (stop, pause, idle check). */
+void vcpu_kick(struct vcpu *v);
+void vcpu_join(struct vcpu *v);
+void vcpu_destroy(struct vcpu *v);
+
+#endif

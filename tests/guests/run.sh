@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# run.sh — tier-2 guest tests: tiny guests under build/truce on this host's /dev/kvm, judged by
+# serial output and exit status. Prints one PASS/FAIL line per case.
+set -u
+cd "$(dirname "$0")/../.."
+TRUCE=${TRUCE:-build/truce}
+G=build/guests
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+
+if [ ! -c /dev/kvm ] || ! "$TRUCE" check >/dev/null 2>&1 && ! [ -w /dev/kvm ]; then
+    echo "FAIL guests: /dev/kvm is not usable here"
+    exit 0
+fi
+
+# case NAME EXPECTED_STATUS EXPECTED_SERIAL_REGEX -- truce run args...
+case_() {
+    local name=$1 want=$2 pattern=$3
+    shift 4
+    local log="$OUT/$name.serial" err="$OUT/$name.err"
+    timeout 120 "$TRUCE" run --console "file:$log" "$@" </dev/null >"$OUT/$name.out" 2>"$err"
+    local got=$?
+    touch "$log"
+    if [ "$got" != "$want" ]; then
+        echo "FAIL $name: exit status $got, want $want ($(tail -n1 "$err"); serial: $(tr '\n' '|' <"$log" | cut -c1-200))"
+    elif ! grep -Eq -- "$pattern" "$log"; then
+        echo "FAIL $name: serial output lacks /$pattern/: $(tr '\n' '|' <"$log" | cut -c1-300)"
+    else
+        echo "PASS $name"
+    fi
+}
+
+case_ realmode-rom 33 'cmos base memory 640 KiB' -- --firmware $G/realmode.rom
+case_ pvh64 65 "pvh64 ok" -- --kernel $G/pvh64.elf --cmdline "hello truce" --memory 64M
+case_ pvh64-cmdline 65 "cmdline 'a=1 b=\"two words\" c'" -- --kernel $G/pvh64.elf \
+    --cmdline 'a=1 b="two words" c'
+case_ pvh64-ram 65 "ram 6[0-9] MiB" -- --kernel $G/pvh64.elf --memory 64M
+case_ pvh64-highmem 65 "ram 409[0-9] MiB" -- --kernel $G/pvh64.elf --memory 4G
+case_ smp-2cpu 97 "cpu1 up, apic id 1" -- --kernel $G/smp.elf --cpus 2
+case_ smp-2cpu-bsp 97 "cpu0 apic id 0, logical cpus 2" -- --kernel $G/smp.elf --cpus 2
+case_ triple-fault 8 "loading an empty IDT" -- --kernel $G/triple32.elf
+case_ unmapped-mmio-halts 10 "unmapped reads all-ones; halting" -- --kernel $G/mmio.elf
+
+# Bad input: one clear line, status 2, before any guest runs.
+bad_() {
+    local name=$1 pattern=$2
+    shift 2
+    local err="$OUT/$name.err"
+    timeout 30 "$TRUCE" "$@" </dev/null >/dev/null 2>"$err"
+    local got=$?
+    if [ "$got" != 2 ]; then
+        echo "FAIL $name: exit status $got, want 2"
+    elif [ "$(wc -l <"$err")" != 1 ] || ! grep -Eq -- "$pattern" "$err"; then
+        echo "FAIL $name: stderr not one line matching /$pattern/: $(head -c 300 "$err")"
+    else
+        echo "PASS $name"
+    fi
+}
+head -c 4096 /dev/urandom >"$OUT/garbage.img"
+head -c 100 $G/pvh64.elf >"$OUT/truncated.elf"
+truncate -s 20M "$OUT/big.img"
+bad_ bad-cpus-0 '--cpus' run --kernel $G/pvh64.elf --cpus 0
+bad_ bad-cpus-65 '--cpus' run --kernel $G/pvh64.elf --cpus 65
+bad_ bad-memory-unit '--memory' run --kernel $G/pvh64.elf --memory 12Q
+bad_ bad-memory-small '--memory' run --kernel $G/pvh64.elf --memory 1M
+bad_ bad-missing-kernel '--kernel: /nonexistent' run --kernel /nonexistent
+bad_ bad-unknown-flag '--bogus' run --kernel $G/pvh64.elf --bogus
+bad_ bad-console '--console' run --kernel $G/pvh64.elf --console tty
+bad_ bad-not-a-kernel 'garbage.img' run --kernel "$OUT/garbage.img"
+bad_ bad-truncated-elf 'truncated.elf' run --kernel "$OUT/truncated.elf"
+bad_ bad-initrd-too-big 'initrd' run --kernel $G/pvh64.elf --memory 16M --initrd "$OUT/big.img"

@@ -1,0 +1,125 @@
+#!/bin/bash
+# build-l1.sh — build (or find in the cache) the lab's L1 initramfs and print its path. It is the
+# concatenation of cpio parts, each cached under a hash of its inputs: base (busybox, L1 modules,
+# QEMU, labrun), guests (L2 kernels + initramfs), truce (build/truce + libraries), lab (L1 init,
+# scenario API, scenarios) and extra (files given with --extra SRC:DEST).
+# LAB_SMALL_KERNEL=build (default: build it if not cached) | cached (use only if cached) | skip.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+EXTRA=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --extra)
+        EXTRA+=("$2")
+        shift 2
+        ;;
+    *) lab_die "usage: build-l1.sh [--extra SRC:DEST]..." ;;
+    esac
+done
+lab_cloud_kernel || lab_die "no Debian cloud kernel: apt-get install linux-image-cloud-amd64"
+PARTS=$LAB_CACHE/l1-parts
+mkdir -p "$PARTS"
+L1_MODS="irqbypass kvm kvm-amd tun tap bridge veth vhost_net vhost_vsock vsock vsock_loopback
+vmw_vsock_virtio_transport_common"
+QEMU_FW="qboot.rom bios-microvm.bin pvh.bin linuxboot_dma.bin linuxboot.bin kvmvapic.bin
+multiboot_dma.bin"
+
+# Build part NAME with KEY by running the function BUILDER ROOT, unless cached. Prints the path.
+part() {
+    local name=$1 key=$2 builder=$3 out root
+    out=$PARTS/$name-$key.cpio
+    if [ ! -f "$out" ]; then
+        lab_log "building L1 part $name"
+        root=$(mktemp -d)
+        "$builder" "$root" || {
+            rm -rf "$root"
+            lab_die "building L1 part $name failed"
+        }
+        lab_cpio "$root" "$out"
+        rm -rf "$root"
+        # keep the three newest of each part
+        ls -1t "$PARTS/$name"-*.cpio | tail -n +4 | xargs -r rm -f
+    fi
+    echo "$out"
+}
+
+build_base() {
+    local root=$1 f m
+    lab_busybox "$root"
+    lab_devnodes "$root"
+    mkdir -p "$root"/{proc,sys,tmp,lab/bin,lab/qemu}
+    lab_copy_modules "$KMOD" "$root" $L1_MODS || return 1
+    # one line per module: NAME and the module files to insmod for it, dependencies first
+    for m in $L1_MODS; do
+        LAB_SEEN=
+        echo "$m $(lab_mod_order "$KMOD" "$m" | sed 's/\.\(xz\|zst\)$//' | tr '\n' ' ')"
+    done >"$root/lib/modules/$KVER/chains"
+    lab_copy_elf "$root" "$(command -v qemu-system-x86_64)" /usr/bin/qemu-system-x86_64
+    for f in $QEMU_FW; do
+        cp -L "/usr/share/qemu/$f" "$root/lab/qemu/"
+    done
+    gcc -O2 -Wall -Wextra -static -o "$root/lab/bin/labrun" "$LAB_DIR/tools/labrun.c"
+}
+
+build_guests() {
+    local root=$1
+    mkdir -p "$root/lab/guests"
+    cp "$KIMG" "$root/lab/guests/vmlinuz"
+    cp "$GUEST_INITRD" "$root/lab/guests/initrd.cpio"
+    [ -z "$SMALL" ] || cp "$SMALL" "$root/lab/guests/vmlinux"
+}
+
+build_truce() {
+    local root=$1
+    mkdir -p "$root/usr/local/bin"
+    [ -z "$TRUCE" ] || lab_copy_elf "$root" "$TRUCE" /usr/local/bin/truce
+}
+
+build_lab() {
+    local root=$1
+    mkdir -p "$root/lab/scenarios"
+    cp "$LAB_DIR/l1/init" "$root/init"
+    cp "$LAB_DIR/l1/lib.sh" "$root/lab/lib.sh"
+    cp "$LAB_DIR"/scenarios/*.sh "$root/lab/scenarios/"
+    chmod 755 "$root/init"
+}
+
+build_extra() {
+    local root=$1 e
+    for e in "${EXTRA[@]}"; do
+        mkdir -p "$root$(dirname "${e#*:}")"
+        cp "${e%%:*}" "$root${e#*:}"
+    done
+}
+
+GUEST_INITRD=$("$LAB_DIR/build-guest.sh")
+case "${LAB_SMALL_KERNEL:-build}" in
+build) SMALL=$("$LAB_DIR/build-kernel.sh") || lab_die "small kernel build failed" ;;
+cached) SMALL=$("$LAB_DIR/build-kernel.sh" --check) || SMALL= ;;
+*) SMALL= ;;
+esac
+TRUCE=
+[ -x "$REPO_DIR/build/truce" ] && TRUCE=$REPO_DIR/build/truce
+qemu=$(command -v qemu-system-x86_64) || lab_die "apt-get install qemu-system-x86"
+
+files=(
+    "$(part base "$(lab_hash "$0" "$LAB_DIR/lib.sh" "$LAB_DIR/tools" "$qemu" "$(command -v busybox)" \
+        -- "$KVER" $L1_MODS $QEMU_FW)" build_base)"
+    "$(part guests "$(lab_hash "$KIMG" "$GUEST_INITRD" ${SMALL:+"$SMALL"})" build_guests)"
+    "$(part truce "$(lab_hash ${TRUCE:+"$TRUCE"} -- "${TRUCE:-none}")" build_truce)"
+    "$(part lab "$(lab_hash "$0" "$LAB_DIR/l1" "$LAB_DIR/scenarios")" build_lab)"
+)
+if [ ${#EXTRA[@]} -gt 0 ]; then
+    files+=("$(part extra "$(lab_hash "${EXTRA[@]%%:*}" -- "${EXTRA[@]}")" build_extra)")
+fi
+for f in "${files[@]}"; do [ -f "$f" ] || lab_die "an L1 part is missing"; done
+key=$(printf '%s\n' "${files[@]}" | sha256sum | cut -c1-16)
+out=$LAB_CACHE/l1/initrd-$key.cpio
+if [ ! -f "$out" ]; then
+    mkdir -p "$LAB_CACHE/l1"
+    cat "${files[@]}" >"$out.tmp"
+    mv "$out.tmp" "$out"
+    ls -1t "$LAB_CACHE"/l1/initrd-*.cpio | tail -n +4 | xargs -r rm -f
+fi
+echo "$out"

@@ -1,0 +1,253 @@
+# lib.sh — the scenario API inside the lab's L1 machine (busybox sh). Scenario files in
+# /lab/scenarios/ are sourced in a subshell with these functions and $LAB_VMM (truce or qemu) set;
+# see tests/lab/README.md for the convention.
+
+LAB_GUESTS=/lab/guests
+LAB_BASE_CMDLINE="console=ttyS0 quiet"
+
+# ---- L1 set-up ------------------------------------------------------------------------------
+
+# Load module NAME and what it needs (chains written by build-l1.sh). Returns insmod's failure.
+l1_modprobe() {
+    local chain ko mod
+    chain=$(sed -n "s|^$1 ||p" "/lib/modules/$(uname -r)/chains")
+    [ -n "$chain" ] || return 1
+    for ko in $chain; do
+        mod=$(basename "$ko" .ko | tr - _)
+        [ -d "/sys/module/$mod" ] && continue
+        insmod "/lib/modules/$(uname -r)/$ko" || return 1
+    done
+}
+
+# Load irqbypass, kvm, kvm-amd and check that nested KVM works. Sets L1_ERROR on failure.
+l1_kvm_setup() {
+    local m
+    for m in irqbypass kvm kvm-amd; do
+        l1_modprobe "$m" || {
+            L1_ERROR="insmod $m failed"
+            return 1
+        }
+    done
+    [ -c /dev/kvm ] || {
+        L1_ERROR="/dev/kvm missing after loading kvm-amd"
+        return 1
+    }
+    dmesg | grep -q "Nested Paging enabled" || {
+        L1_ERROR="kvm-amd did not report 'Nested Paging enabled'"
+        return 1
+    }
+}
+
+# ---- scenario results -----------------------------------------------------------------------
+
+# End the running scenario as failed with REASON (one line).
+fail() {
+    echo "$*" | head -n 1 >/tmp/lab-fail-reason
+    exit 1
+}
+
+# Print the last lines of the guest's output, indented, for the log.
+lab_show_output() {
+    [ -f "$GUEST_OUT" ] || return 0
+    echo "  --- last lines of $LAB_VMM output ($GUEST_OUT) ---"
+    tail -n "${1:-25}" "$GUEST_OUT" | sed 's/^/  | /'
+}
+
+# Run scenario NAME (VMM/STEM): LAB-START, the scenario file in a subshell, LAB-RESULT.
+lab_run_scenario() {
+    local name=$1 vmm=${1%%/*} stem=${1#*/} file need rc reason
+    file=/lab/scenarios/$stem.sh
+    echo "LAB-START $name"
+    rm -f /tmp/lab-fail-reason
+    if [ ! -f "$file" ]; then
+        echo "no scenario file $file" >/tmp/lab-fail-reason
+    else
+        for need in $(sed -n 's/^# lab:.*needs=\([^ ]*\).*/\1/p' "$file" | tr ',' ' '); do
+            if grep -qx "$vmm/$need" /tmp/lab-failed; then
+                echo "needs $vmm/$need, which failed" >/tmp/lab-fail-reason
+            fi
+        done
+    fi
+    if [ ! -f /tmp/lab-fail-reason ]; then
+        mkdir -p "/tmp/work/$stem-$vmm"
+        (
+            cd "/tmp/work/$stem-$vmm" || exit 1
+            LAB_VMM=$vmm LAB_NAME=$name GUEST_OUT=
+            . "$file"
+        )
+        rc=$?
+        [ $rc -ne 0 ] && [ ! -f /tmp/lab-fail-reason ] &&
+            echo "scenario script exited with status $rc" >/tmp/lab-fail-reason
+    fi
+    if [ -f /tmp/lab-fail-reason ]; then
+        reason=$(cat /tmp/lab-fail-reason)
+        echo "$name" >>/tmp/lab-failed
+        echo "LAB-RESULT FAIL $name ${reason:-failed}"
+    else
+        echo "LAB-RESULT PASS $name"
+    fi
+    rm -rf "/tmp/work/$stem-$vmm"
+}
+
+# ---- booting a guest ------------------------------------------------------------------------
+
+# Print the kernel file for KIND (cloud: Debian cloud bzImage, small: the PVH vmlinux).
+lab_kernel() {
+    case "$1" in
+    cloud) echo "$LAB_GUESTS/vmlinuz" ;;
+    small) [ -f "$LAB_GUESTS/vmlinux" ] && echo "$LAB_GUESTS/vmlinux" ;;
+    *) return 1 ;;
+    esac
+}
+
+# Print the command that boots KERNEL/INITRD/CMDLINE with CPUS and MEM MiB under $LAB_VMM, one
+# argument a line (guest_boot turns the lines back into arguments).
+lab_vmm_args() {
+    local kernel=$1 initrd=$2 cmdline=$3 cpus=$4 mem=$5
+    case "$LAB_VMM" in
+    truce)
+        printf '%s\n' truce run --kernel "$kernel" --initrd "$initrd" --cmdline "$cmdline" \
+            --cpus "$cpus" --memory "${mem}M" --console stdio
+        ;;
+    qemu)
+        printf '%s\n' qemu-system-x86_64 -L /lab/qemu -M microvm -accel kvm -cpu host \
+            -smp "$cpus" -m "$mem" -kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
+            -nodefaults -no-user-config -display none -serial stdio -no-reboot \
+            -device pvpanic -action panic=exit-failure
+        ;;
+    *) return 1 ;;
+    esac
+}
+
+# Boot the lab guest under $LAB_VMM and wait for the VMM to exit (or the timeout).
+# Options: -k cloud|small (kernel, default cloud)  -c CPUS (1)  -m MiB (256)
+#          -a ARGS (added to the kernel command line; repeatable)
+#          -f SRC:DEST (file added to the guest initrd at DEST; repeatable)
+#          -x ARG (one extra VMM argument; repeatable)  -t SECONDS (timeout, 60)
+# Sets GUEST_OUT (the VMM's output), GUEST_STATUS, GUEST_TIMED_OUT, GUEST_MARKER_MS,
+# GUEST_EXIT_MS, GUEST_CMDLINE. Fails the scenario only when the guest cannot be started.
+guest_boot() {
+    local kind=cloud cpus=1 mem=256 args= timeout=60 kernel initrd o src dest f extra=
+    local OPTIND=1
+    rm -rf extra-root extra-args
+    : >extra-args
+    while getopts k:c:m:a:f:x:t: o; do
+        case $o in
+        k) kind=$OPTARG ;;
+        c) cpus=$OPTARG ;;
+        m) mem=$OPTARG ;;
+        a) args="$args $OPTARG" ;;
+        f)
+            src=${OPTARG%%:*} dest=${OPTARG#*:}
+            mkdir -p "extra-root$(dirname "$dest")" && cp "$src" "extra-root$dest" ||
+                fail "cannot add $src to the guest initrd"
+            extra=1
+            ;;
+        x) printf '%s\n' "$OPTARG" >>extra-args ;;
+        t) timeout=$OPTARG ;;
+        *) fail "guest_boot: bad option" ;;
+        esac
+    done
+    kernel=$(lab_kernel "$kind") || fail "small kernel not built (tests/lab/build-kernel.sh)"
+    initrd=$LAB_GUESTS/initrd.cpio
+    if [ -n "$extra" ]; then
+        # a second cpio archive appended to the first: the kernel unpacks both
+        (cd extra-root && find . | cpio -o -H newc 2>/dev/null) >extra.cpio
+        cat "$initrd" extra.cpio >initrd.img
+        initrd=$PWD/initrd.img
+    fi
+    GUEST_CMDLINE="$LAB_BASE_CMDLINE$args"
+    GUEST_OUT=$PWD/guest.out
+    lab_vmm_args "$kernel" "$initrd" "$GUEST_CMDLINE" "$cpus" "$mem" >vmm-args ||
+        fail "unknown VMM $LAB_VMM"
+    cat extra-args >>vmm-args
+    command -v "$(head -n 1 vmm-args)" >/dev/null || fail "$LAB_VMM is not in the L1 image"
+    # one argument a line -> positional parameters (arguments may hold spaces and quotes)
+    set --
+    while IFS= read -r f; do set -- "$@" "$f"; done <vmm-args
+    labrun -t "$timeout" -m TRUCE-INIT -o "$GUEST_OUT" -r result -- "$@"
+    eval "$(cat result)"
+    GUEST_STATUS=$status GUEST_TIMED_OUT=$timed_out GUEST_MARKER_MS=$marker_ms
+    GUEST_EXIT_MS=$exit_ms GUEST_TIMEOUT=$timeout
+}
+
+# The status $LAB_VMM exits with when the guest ends by ACTION (poweroff, reboot, panic).
+lab_end_status() {
+    case "$LAB_VMM/$1" in
+    truce/poweroff) echo 0 ;;
+    truce/reboot) echo 6 ;;
+    truce/panic) echo 12 ;;
+    qemu/poweroff | qemu/reboot) echo 0 ;; # -no-reboot: a reset ends QEMU with 0
+    qemu/panic) echo 1 ;;                  # -action panic=exit-failure
+    esac
+}
+
+# The last non-empty line of the VMM output (for failure reasons).
+lab_last_line() {
+    grep -v '^[[:space:]]*$' "$GUEST_OUT" 2>/dev/null | tail -n 1 | tr -d '\r' | cut -c1-160
+}
+
+# ---- assertions (each fails the scenario with a reason) -------------------------------------
+
+# The guest's /init ran (it prints TRUCE-INIT first thing).
+expect_init() {
+    grep -q TRUCE-INIT "$GUEST_OUT" && return 0
+    lab_show_output
+    if [ "$GUEST_TIMED_OUT" = 1 ]; then
+        fail "guest never reached /init; $LAB_VMM killed after ${GUEST_TIMEOUT}s; last line: $(lab_last_line)"
+    fi
+    fail "guest never reached /init; $LAB_VMM exited $GUEST_STATUS; last line: $(lab_last_line)"
+}
+
+# The guest check NAME printed GUEST-RESULT PASS NAME.
+expect_guest() {
+    local line
+    line=$(tr -d '\r' <"$GUEST_OUT" | grep -aE "^GUEST-RESULT (PASS|FAIL) $1( |\$)" | head -n 1)
+    case "$line" in
+    "GUEST-RESULT PASS $1"*) return 0 ;;
+    "GUEST-RESULT FAIL $1"*)
+        lab_show_output
+        fail "guest: ${line#GUEST-RESULT FAIL }"
+        ;;
+    esac
+    lab_show_output
+    fail "guest printed no result for check $1; last line: $(lab_last_line)"
+}
+
+# The VMM ended, without the timeout, with the status documented for ACTION.
+expect_end() {
+    local want
+    want=$(lab_end_status "$1")
+    if [ "$GUEST_TIMED_OUT" = 1 ]; then
+        lab_show_output
+        fail "$LAB_VMM still running after ${GUEST_TIMEOUT}s (expected $1, status $want)"
+    fi
+    if [ "$GUEST_STATUS" != "$want" ]; then
+        lab_show_output
+        fail "$LAB_VMM exited $GUEST_STATUS after guest $1, expected $want; last line: $(lab_last_line)"
+    fi
+}
+
+# ---- the demo ---------------------------------------------------------------------------------
+
+# Boot the demo guest (a shell on the console) under lab.vmm= (default truce), interactively.
+lab_demo() {
+    local vmm=truce arg
+    for arg in $(cat /proc/cmdline); do
+        case "$arg" in lab.vmm=*) vmm=${arg#lab.vmm=} ;; esac
+    done
+    echo "lab: booting the demo guest under $vmm inside the lab; type poweroff in the guest to end"
+    case "$vmm" in
+    truce)
+        truce run --kernel "$LAB_GUESTS/vmlinuz" --initrd "$LAB_GUESTS/initrd.cpio" \
+            --cmdline "$LAB_BASE_CMDLINE" --cpus 1 --memory 256M --console stdio
+        ;;
+    qemu)
+        qemu-system-x86_64 -L /lab/qemu -M microvm -accel kvm -cpu host -m 256 \
+            -kernel "$LAB_GUESTS/vmlinuz" -initrd "$LAB_GUESTS/initrd.cpio" \
+            -append "$LAB_BASE_CMDLINE" -nodefaults -no-user-config -display none \
+            -chardev stdio,id=con,signal=off -serial chardev:con -no-reboot
+        ;;
+    esac
+    echo "lab: $vmm exited with status $?"
+}

@@ -1,0 +1,160 @@
+# lib.sh — host-side helpers shared by the lab scripts: paths, the artefact cache, input hashing.
+# Sourced (bash). Every built artefact lives under $LAB_CACHE/<kind>/<hash of its inputs>/.
+
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$LAB_DIR/../.." && pwd)
+LAB_CACHE=${TRUCE_CACHE:-$HOME/.cache/truce}
+LAB_KVER=${LAB_KVER:-}
+
+# Print a progress line on stderr (stdout carries PASS/FAIL lines only).
+lab_log() { printf 'lab: %s\n' "$*" >&2; }
+
+# Print one line and exit 1.
+lab_die() {
+    lab_log "error: $*"
+    exit 1
+}
+
+# The Debian cloud kernel version to use: the newest installed in /boot, else the one in the
+# extracted linux-image-cloud-amd64 package under the cache (see lab_cloud_kernel).
+lab_kver() {
+    if [ -n "$LAB_KVER" ]; then
+        echo "$LAB_KVER"
+        return
+    fi
+    local v
+    v=$(ls -1 /lib/modules 2>/dev/null | grep -- '-cloud-amd64$' | sort -V | tail -n 1)
+    [ -n "$v" ] || v=$(ls -1 "$LAB_CACHE/cloud-kernel/lib/modules" 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$v" ] || return 1
+    echo "$v"
+}
+
+# Set KIMG (vmlinuz) and KMOD (modules dir) for the cloud kernel. When the host does not have it
+# installed, extract the linux-image-cloud-amd64 .deb (apt-get download) into the cache with
+# dpkg-deb, so the lab does not need it to be the running kernel.
+lab_cloud_kernel() {
+    local v
+    if v=$(lab_kver) && [ -f "/boot/vmlinuz-$v" ] && [ -d "/lib/modules/$v" ]; then
+        KVER=$v KIMG=/boot/vmlinuz-$v KMOD=/lib/modules/$v
+        return 0
+    fi
+    local d=$LAB_CACHE/cloud-kernel
+    if [ -z "$v" ] || [ ! -f "$d/boot/vmlinuz-$v" ]; then
+        lab_log "extracting the Debian cloud kernel package into $d"
+        mkdir -p "$d/deb" || return 1
+        local meta img
+        (cd "$d/deb" && apt-get download linux-image-cloud-amd64 >/dev/null) || return 1
+        meta=$(ls -1t "$d"/deb/linux-image-cloud-amd64_*.deb | head -n 1)
+        img=$(dpkg-deb -f "$meta" Depends | tr ',' '\n' | grep -o 'linux-image-[^ ]*-cloud-amd64' |
+            head -n 1)
+        [ -n "$img" ] || return 1
+        (cd "$d/deb" && apt-get download "$img" >/dev/null) || return 1
+        dpkg-deb -x "$(ls -1t "$d"/deb/"$img"_*.deb | head -n 1)" "$d" || return 1
+        v=${img#linux-image-}
+    fi
+    KVER=$v KIMG=$d/boot/vmlinuz-$v KMOD=$d/lib/modules/$v
+}
+
+# Hash of the named files' (or directories') contents plus any strings given after "--".
+lab_hash() {
+    {
+        while [ $# -gt 0 ] && [ "$1" != -- ]; do
+            if [ -d "$1" ]; then
+                (cd "$1" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum)
+            else
+                sha256sum <"$1"
+            fi
+            shift
+        done
+        [ "${1:-}" = -- ] && shift
+        printf '%s\n' "$@"
+    } | sha256sum | cut -c1-16
+}
+
+# Copy an executable and every shared library ldd lists (with their paths, plus the dynamic
+# loader) into the root directory ROOT. Usage: lab_copy_elf ROOT FILE [DEST-PATH]
+lab_copy_elf() {
+    local root=$1 file=$2 dest=${3:-$2} lib
+    mkdir -p "$root$(dirname "$dest")"
+    cp -L "$file" "$root$dest"
+    for lib in $(ldd "$file" 2>/dev/null | grep -o '/[^ ]*'); do
+        [ -e "$root$lib" ] && continue
+        mkdir -p "$root$(dirname "$lib")"
+        cp -L "$lib" "$root$lib"
+    done
+}
+
+# Pack directory DIR as an uncompressed newc cpio archive into OUT (owner root).
+lab_cpio() {
+    (cd "$1" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc -R 0:0 --quiet) >"$2.tmp" &&
+        mv "$2.tmp" "$2"
+}
+
+# Print, deps first and each once, the module files (relative to KMOD) needed to load the named
+# modules of the kernel in KMOD (modinfo -F depends, recursively). Uses the global LAB_SEEN.
+lab_mod_order() {
+    local kmod=$1 base name path dep
+    base=$(cd "$kmod/../../.." && pwd)
+    shift
+    for name in "$@"; do
+        case " $LAB_SEEN " in *" $name "*) continue ;; esac
+        LAB_SEEN="$LAB_SEEN $name"
+        path=$(modinfo -b "$base" -k "$(basename "$kmod")" -n "$name") || return 1
+        for dep in $(modinfo -b "$base" -k "$(basename "$kmod")" -F depends "$name" | tr ',' ' '); do
+            lab_mod_order "$kmod" "$dep" || return 1
+        done
+        echo "${path#*/lib/modules/"$(basename "$kmod")"/}"
+    done
+}
+
+# Copy the named modules and their dependencies from KMOD into DEST/lib/modules/<version>/ and
+# write load-order there (one relative path a line, dependencies first). .ko.xz/.ko.zst are
+# decompressed so busybox insmod can load them.
+lab_copy_modules() {
+    local kmod=$1 dest=$2 ver m out
+    shift 2
+    ver=$(basename "$kmod")
+    LAB_SEEN=
+    local order
+    order=$(lab_mod_order "$kmod" "$@") || return 1
+    mkdir -p "$dest/lib/modules/$ver"
+    : >"$dest/lib/modules/$ver/load-order"
+    for m in $order; do
+        out=${m%.xz}
+        out=${out%.zst}
+        mkdir -p "$dest/lib/modules/$ver/$(dirname "$m")"
+        case "$m" in
+        *.xz) xz -dc "$kmod/$m" >"$dest/lib/modules/$ver/$out" ;;
+        *.zst) zstd -qdc "$kmod/$m" >"$dest/lib/modules/$ver/$out" ;;
+        *) cp "$kmod/$m" "$dest/lib/modules/$ver/$out" ;;
+        esac || return 1
+        echo "$out" >>"$dest/lib/modules/$ver/load-order"
+    done
+}
+
+# Install busybox (static) into ROOT/bin with a link for every applet.
+lab_busybox() {
+    local root=$1 bb a
+    bb=$(command -v busybox || echo /bin/busybox)
+    file -L "$bb" 2>/dev/null | grep -q 'statically linked' ||
+        lab_die "$bb is not static: apt-get install busybox-static"
+    mkdir -p "$root/bin" "$root/sbin" "$root/usr/bin" "$root/usr/sbin"
+    cp "$bb" "$root/bin/busybox"
+    for a in $("$bb" --list); do
+        [ -e "$root/bin/$a" ] || ln -s busybox "$root/bin/$a"
+    done
+}
+
+# Create the device nodes an initramfs needs before devtmpfs is mounted (needs root).
+lab_devnodes() {
+    mkdir -p "$1/dev"
+    mknod -m 600 "$1/dev/console" c 5 1
+    mknod -m 666 "$1/dev/null" c 1 3
+}
+
+# Keep only the newest KEEP entries of the cache directory DIR.
+lab_prune() {
+    local dir=$1 keep=${2:-3}
+    [ -d "$dir" ] || return 0
+    ls -1t "$dir" | tail -n +$((keep + 1)) | while read -r old; do rm -rf "${dir:?}/$old"; done
+}

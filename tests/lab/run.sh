@@ -1,0 +1,75 @@
+#!/bin/bash
+# run.sh — the nested-lab test tier: builds the lab images (cached), runs every scenario inside
+# the TCG-emulated AMD-V machine L1, prints one `PASS name` / `FAIL name: reason` line each and
+# exits 0. --summary adds the `N passed, N failed` line. Arguments: name patterns (glob, e.g.
+# 'qemu/*' or '*/panic') to run a subset; LAB_VMMS=truce,qemu limits the VMMs.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+summary=0
+if [ "${1:-}" = --summary ]; then
+    summary=1
+    shift
+fi
+LAB_OUT=${LAB_OUT:-$LAB_DIR/out}
+mkdir -p "$LAB_OUT"
+
+# Scenario header: "# lab: vmm=truce,qemu timeout=SECONDS needs=OTHER". Scenarios without
+# needs= come first so the ones they gate have run before.
+field() { sed -n "s/^# lab:.*\\b$1=\\([^ ]*\\).*/\\1/p" "$2" | head -n 1; }
+first=() later=()
+for f in "$LAB_DIR"/scenarios/*.sh; do
+    stem=$(basename "$f" .sh)
+    vmms=$(field vmm "$f")
+    timeout=$(field timeout "$f")
+    for vmm in $(echo "${vmms:-truce}" | tr ',' ' '); do
+        case ",${LAB_VMMS:-truce,qemu}," in *",$vmm,"*) ;; *) continue ;; esac
+        name=$vmm/$stem
+        if [ $# -gt 0 ]; then
+            keep=0
+            for p in "$@"; do
+                # shellcheck disable=SC2053
+                [[ $name == $p ]] && keep=1
+            done
+            [ $keep = 1 ] || continue
+        fi
+        if [ -n "$(field needs "$f")" ]; then
+            later+=("$name:${timeout:-120}")
+        else
+            first+=("$name:${timeout:-120}")
+        fi
+    done
+done
+specs=("${first[@]}" "${later[@]}")
+[ ${#specs[@]} -gt 0 ] || {
+    echo "FAIL lab: no scenario matches ${*:-anything}"
+    exit 0
+}
+
+# Print FAIL for every selected scenario (when the lab cannot run at all) and exit 0.
+fail_all() {
+    local s
+    for s in "${specs[@]}"; do echo "FAIL ${s%:*}: $1"; done
+    exit 0
+}
+
+start=$SECONDS
+command -v qemu-system-x86_64 >/dev/null || fail_all "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
+command -v python3 >/dev/null || fail_all "python3 missing (apt-get install python3)"
+lab_cloud_kernel || fail_all "no Debian cloud kernel (apt-get install linux-image-cloud-amd64)"
+initrd=$("$LAB_DIR/build-l1.sh" 2>"$LAB_OUT/build.log") ||
+    fail_all "building the lab image failed: $(tail -n 1 "$LAB_OUT/build.log")"
+lab_log "lab image ready after $((SECONDS - start)) s"
+
+args=()
+for s in "${specs[@]}"; do args+=(--scenario "$s"); done
+[ -n "${LAB_VERBOSE:-}" ] && args+=(--verbose)
+python3 "$LAB_DIR/lab.py" --log-dir "$LAB_OUT" "${args[@]}" -- \
+    qemu-system-x86_64 -accel tcg -cpu EPYC,+svm,+npt -M pc -m "${LAB_L1_MEM:-2048}" \
+    -smp "${LAB_L1_CPUS:-1}" -kernel "$KIMG" -initrd "$initrd" \
+    -nographic -no-reboot -nodefaults -serial stdio | tee "$LAB_OUT/results.txt"
+lab_log "lab finished in $((SECONDS - start)) s"
+if [ $summary = 1 ]; then
+    echo "$(grep -c '^PASS ' "$LAB_OUT/results.txt") passed, $(grep -c '^FAIL ' "$LAB_OUT/results.txt") failed"
+fi
+exit 0

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# run-tests.sh — `make test`: every tier (unit, guests, API, fuzz, lab); prints the summary last.
+set -u
+cd "$(dirname "$0")/.."
+LOG=build/test-results.txt
+mkdir -p build
+: >"$LOG"
+
+tier() { # tier NAME COMMAND...: run a tier script, keep its PASS/FAIL lines
+    local name=$1
+    shift
+    echo "== $name" >&2
+    "$@" 2>&1 | tee -a build/test-$name.log | grep -E '^(PASS|FAIL) ' | tee -a "$LOG" >&2
+}
+
+unit_tests() {
+    for t in build/unit/test_*; do
+        [ -x "$t" ] || continue
+        local n
+        n=$(basename "$t")
+        if "$t" >"build/unit/$n.log" 2>&1; then
+            echo "PASS unit/$n ($(grep -Eo '[0-9]+ test\(s\) run' "build/unit/$n.log" | head -1 || true))"
+        else
+            echo "FAIL unit/$n: $(grep -E 'FAILED|ERROR|Sanitizer|runtime error' "build/unit/$n.log" | head -3 | tr '\n' ' ')"
+        fi
+    done
+}
+
+tier unit unit_tests
+tier guests tests/guests/run.sh
+[ -x tests/api/run.sh ] && tier api tests/api/run.sh
+[ -x tests/fuzz/run.sh ] && tier fuzz tests/fuzz/run.sh
+[ -x tests/lab/run.sh ] && [ "${TRUCE_SKIP_LAB:-0}" != 1 ] && tier lab tests/lab/run.sh
+
+pass=$(grep -c '^PASS ' "$LOG")
+fail=$(grep -c '^FAIL ' "$LOG")
+if [ "$fail" != 0 ]; then
+    echo "failed:" >&2
+    grep '^FAIL ' "$LOG" >&2
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ] && [ "$pass" != 0 ]

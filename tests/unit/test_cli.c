@@ -1,0 +1,164 @@
+/* test_cli.c — `truce run` flag parsing and config validation: good values and clear errors. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cli.h"
+#include "util/util.h"
+
+static char kernel[] = "/tmp/truce-test-kernelXXXXXX";
+
+static int setup(void **state)
+{
+    int fd = mkstemp(kernel);
+    return fd < 0 ? -1 : write_full(fd, "x", 1);
+}
+
+static int parse(struct vm_config *cfg, char *err, const char *const *args)
+{
+    char *argv[32];
+    int argc = 0;
+    argv[argc++] = "run";
+    for (; *args; args++)
+        argv[argc++] = (char *)*args;
+    argv[argc] = NULL;
+    return cli_parse_run(argc, argv, cfg, err, 256);
+}
+
+#define PARSE(cfg, err, ...) parse(cfg, err, (const char *const[]){__VA_ARGS__, NULL})
+
+static void good_flags(void **state)
+{
+    struct vm_config *cfg = malloc(sizeof(*cfg));
+    char err[256] = "";
+    assert_int_equal(PARSE(cfg, err, "--kernel", kernel, "--cpus", "4", "--memory", "2G",
+                           "--cmdline", "console=ttyS0 quiet", "--console", "none"),
+                     0);
+    assert_int_equal(cfg->cpus, 4);
+    assert_int_equal(cfg->mem_bytes, 2 * GiB);
+    assert_string_equal(cfg->cmdline, "console=ttyS0 quiet");
+    assert_int_equal(cfg->console, CONSOLE_NONE);
+    assert_int_equal(PARSE(cfg, err, "--kernel", kernel), 0);
+    assert_int_equal(cfg->cpus, 1);
+    assert_int_equal(cfg->mem_bytes, 128 * MiB);
+    assert_string_equal(cfg->cmdline, "console=ttyS0");
+    assert_int_equal(PARSE(cfg, err, "--kernel", kernel, "--console", "virtio"), 0);
+    assert_string_equal(cfg->cmdline, "console=hvc0");
+    assert_int_equal(PARSE(cfg, err, "--kernel", kernel, "--memory", "64G", "--cpus", "64"), 0);
+    assert_int_equal(PARSE(cfg, err, "--kernel", kernel, "--disk",
+                           "path=/dev/null,readonly=on,serial=abc", "--net",
+                           "user,hostfwd=tcp::8080-:80,mac=02:00:00:00:00:01", "--vsock",
+                           "cid=3,uds=/tmp/v.sock", "--rng"),
+                     -EINVAL); /* /dev/null is not a regular file */
+    assert_non_null(strstr(err, "--disk"));
+    assert_int_equal(PARSE(cfg, err, "--kernel", kernel, "--disk",
+                           "path=/etc/hostname,readonly=on,serial=abc", "--net",
+                           "user,hostfwd=tcp::8080-:80,mac=02:00:00:00:00:01", "--vsock",
+                           "cid=3,uds=/tmp/v.sock", "--rng"),
+                     0);
+    assert_true(cfg->disks[0].readonly);
+    assert_string_equal(cfg->disks[0].serial, "abc");
+    assert_int_equal(cfg->nets[0].kind, NET_USER);
+    assert_int_equal(cfg->nets[0].fwd[0].host_port, 8080);
+    assert_int_equal(cfg->nets[0].fwd[0].guest_port, 80);
+    assert_int_equal(cfg->nets[0].mac[5], 1);
+    assert_int_equal(cfg->vsock.guest_cid, 3);
+    assert_true(cfg->entropy);
+    free(cfg);
+}
+
+struct bad {
+    const char *args[6];
+    const char *needle;
+};
+
+static void bad_flags_name_the_field(void **state)
+{
+    static const struct bad cases[] = {
+        {{"--cpus", "0"}, "--cpus"},
+        {{"--cpus", "65"}, "--cpus"},
+        {{"--cpus", "two"}, "--cpus"},
+        {{"--cpus", "-1"}, "--cpus"},
+        {{"--memory", "12Q"}, "--memory"},
+        {{"--memory", "1M"}, "--memory"},
+        {{"--memory", "2T"}, "--memory"},
+        {{"--memory", ""}, "--memory"},
+        {{"--memory", "99999999999999999999G"}, "--memory"},
+        {{"--console", "tty"}, "--console"},
+        {{"--bogus"}, "--bogus"},
+        {{"--disk", "readonly=on"}, "--disk"},
+        {{"--disk", "path=/etc/hostname,colour=red"}, "colour"},
+        {{"--disk", "path=/etc/hostname,serial=123456789012345678901"}, "serial"},
+        {{"--net", "tap="}, "--net"},
+        {{"--net", "wifi"}, "wifi"},
+        {{"--net", "user,mac=01:00:00:00:00:01"}, "mac"},
+        {{"--net", "user,hostfwd=tcp::0-:80"}, "hostfwd"},
+        {{"--net", "tap=t0,hostfwd=tcp::80-:80"}, "hostfwd"},
+        {{"--vsock", "cid=2,uds=/x"}, "cid"},
+        {{"--vsock", "cid=3"}, "--vsock"},
+        {{"--initrd", "/nonexistent"}, "--initrd"},
+        {{"extra"}, "extra"},
+    };
+    struct vm_config *cfg = malloc(sizeof(*cfg));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *argv[10] = {"--kernel", kernel};
+        int n = 2;
+        for (int j = 0; cases[i].args[j]; j++)
+            argv[n++] = cases[i].args[j];
+        argv[n] = NULL;
+        char err[256] = "";
+        int rc = parse(cfg, err, argv);
+        if (rc != -EINVAL || !strstr(err, cases[i].needle))
+            fail_msg("case %zu (%s): rc %d err '%s'", i, cases[i].args[0], rc, err);
+        assert_null(strchr(err, '\n'));
+    }
+    char err[256] = "";
+    assert_int_equal(PARSE(cfg, err, "--cpus", "1"), -EINVAL);
+    assert_non_null(strstr(err, "--kernel"));
+    assert_int_equal(PARSE(cfg, err, "--kernel", "/nonexistent"), -EINVAL);
+    assert_non_null(strstr(err, "/nonexistent"));
+    assert_int_equal(PARSE(cfg, err, "--kernel", kernel, "--firmware", kernel), -EINVAL);
+    assert_int_equal(PARSE(cfg, err, "--help"), 1);
+    free(cfg);
+}
+
+static void sizes_parse(void **state)
+{
+    uint64_t v;
+    assert_int_equal(parse_size("512M", &v), 0);
+    assert_int_equal(v, 512 * MiB);
+    assert_int_equal(parse_size("4GiB", &v), 0);
+    assert_int_equal(v, 4 * GiB);
+    assert_int_equal(parse_size("64k", &v), 0);
+    assert_int_equal(v, 64 * KiB);
+    assert_int_equal(parse_size("1048576", &v), 0);
+    assert_int_equal(v, 1048576);
+    assert_int_equal(parse_size("12Q", &v), -EINVAL);
+    assert_int_equal(parse_size("M", &v), -EINVAL);
+    assert_int_equal(parse_size("-1G", &v), -EINVAL);
+    assert_int_equal(parse_size("1GX", &v), -EINVAL);
+    assert_int_equal(parse_size("17179869184G", &v), -ERANGE);
+}
+
+static int teardown(void **state)
+{
+    return unlink(kernel);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(good_flags),
+        cmocka_unit_test(bad_flags_name_the_field),
+        cmocka_unit_test(sizes_parse),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
