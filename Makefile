@@ -1,7 +1,7 @@
 # truce build: `make` builds build/truce, `make test` runs every test tier.
 CC       ?= gcc
 VERSION  := 0.1.0
-PKGS     := liburing libseccomp jansson slirp glib-2.0
+PKGS     := liburing libseccomp jansson slirp glib-2.0 libmicrohttpd
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvla \
             -fno-strict-aliasing -D_GNU_SOURCE -DTRUCE_VERSION=\"$(VERSION)\" -Isrc \
@@ -22,20 +22,27 @@ UNITBINS := $(UNITSRCS:tests/unit/%.c=build/unit/%)
 .PHONY: all test unit guests lab demo fuzz bench clean format check-format
 all: build/truce
 
+# `make V=1` shows the full commands.
+Q := $(if $(V),,@)
+
 build/truce: $(OBJS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 build/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -O1 $(SANFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC-SAN  $<"
+	$(Q)$(CC) $(CFLAGS) -O1 $(SANFLAGS) -MMD -MP -c -o $@ $<
 
 build/unit/%: tests/unit/%.c $(ASANOBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -O1 $(SANFLAGS) -Itests/unit -o $@ $< $(ASANOBJS) $(LDLIBS) -lcmocka
+	@echo "  UNIT    $@"
+	$(Q)$(CC) $(CFLAGS) -O1 $(SANFLAGS) -Itests/unit -o $@ $< $(ASANOBJS) $(LDLIBS) -lcmocka
 
 unit: $(UNITBINS)
 

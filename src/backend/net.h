@@ -68,7 +68,8 @@ struct net_backend {
     unsigned hdr_len;      /* 0 (plain Ethernet frames) or NET_VNET_HDR_LEN */
     unsigned offload_caps; /* NET_OFFLOAD_* the backend can deliver and accept from the guest */
     bool link_up;
-    char desc[64]; /* for logs: "tap tap0", "user" */
+    uint64_t rx_dropped; /* frames for the guest the backend dropped (its queue was full) */
+    char desc[64];       /* for logs: "tap tap0", "user" */
 };
 
 /* Open the backend NC describes: fds are opened and watched on LOOP now, rx starts disabled.

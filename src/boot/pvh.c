@@ -160,7 +160,13 @@ static int load_segments(struct vm *vm, const uint8_t *img, size_t len, uint32_t
         Elf64_Phdr p = elf_phdr(img, &e, i);
         if (p.p_type != PT_LOAD || p.p_memsz == 0)
             continue;
-        if (p.p_filesz > p.p_memsz || p.p_offset > len || p.p_filesz > len - p.p_offset) {
+        if (p.p_filesz > p.p_memsz) {
+            snprintf(err, errlen, "PT_LOAD %u has more file bytes (0x%llx) than memory bytes "
+                     "(0x%llx)", i, (unsigned long long)p.p_filesz,
+                     (unsigned long long)p.p_memsz);
+            return -EINVAL;
+        }
+        if (p.p_offset > len || p.p_filesz > len - p.p_offset) {
             snprintf(err, errlen, "truncated: PT_LOAD %u (offset 0x%llx, 0x%llx bytes) lies "
                      "past the end of the file (%zu bytes)", i, (unsigned long long)p.p_offset,
                      (unsigned long long)p.p_filesz, len);

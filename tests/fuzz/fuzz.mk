@@ -6,3 +6,6 @@ ifeq ($(findstring libmicrohttpd,$(PKGS)),)
 CFLAGS += $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 LDLIBS += $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
 endif
+
+# The API integration tests' guest (tests/api/api.mk).
+-include tests/api/api.mk

@@ -4,40 +4,49 @@ GUEST_CFLAGS := -ffreestanding -mgeneral-regs-only -fno-pic -fno-pie -fno-stack-
                 -O2 -Wall -Wextra -Werror -Wno-unused-parameter
 GUEST_LD     := ld --build-id=none -nostdlib -z noexecstack --no-warn-rwx-segments
 GUESTS       := build/guests/realmode.rom build/guests/pvh64.elf \
-                build/guests/smp.elf build/guests/mmio.elf build/guests/triple32.elf
+                build/guests/smp.elf build/guests/mmio.elf build/guests/triple32.elf \
+                build/guests/actions.elf
 
 guests: $(GUESTS)
 
 build/guests/%.rom: tests/guests/%.S tests/guests/rom.ld
 	@mkdir -p $(dir $@)
-	$(CC) -m16 -c -o build/guests/$*.o $<
-	$(GUEST_LD) -m elf_i386 -T tests/guests/rom.ld -o $@ build/guests/$*.o
+	@echo "  GUEST   $@"
+	$(Q)$(CC) -m16 -c -o build/guests/$*.o $<
+	$(Q)$(GUEST_LD) -m elf_i386 -T tests/guests/rom.ld -o $@ build/guests/$*.o
 
 build/guests/%.o32: tests/guests/%.c tests/guests/lib.h
 	@mkdir -p $(dir $@)
-	$(CC) -m32 $(GUEST_CFLAGS) -c -o $@ $<
+	@echo "  GUEST   $@"
+	$(Q)$(CC) -m32 $(GUEST_CFLAGS) -c -o $@ $<
 
 build/guests/%.o32: tests/guests/%.S
 	@mkdir -p $(dir $@)
-	$(CC) -m32 -c -o $@ $<
+	@echo "  GUEST   $@"
+	$(Q)$(CC) -m32 -c -o $@ $<
 
 build/guests/%.o64: tests/guests/%.c tests/guests/lib.h
 	@mkdir -p $(dir $@)
-	$(CC) -m64 $(GUEST_CFLAGS) -c -o $@ $<
+	@echo "  GUEST   $@"
+	$(Q)$(CC) -m64 $(GUEST_CFLAGS) -c -o $@ $<
 
 build/guests/%.o64: tests/guests/%.S
 	@mkdir -p $(dir $@)
-	$(CC) -m64 -c -o $@ $<
+	@echo "  GUEST   $@"
+	$(Q)$(CC) -m64 -c -o $@ $<
 
 build/guests/pvh64.elf: build/guests/entry64.o64 build/guests/pvh_note.o64 build/guests/pvh64.o64
-	$(GUEST_LD) -m elf_x86_64 -T tests/guests/pvh.ld -o $@ $^
+	$(Q)$(GUEST_LD) -m elf_x86_64 -T tests/guests/pvh.ld -o $@ $^
 
 build/guests/smp.elf: build/guests/entry32.o32 build/guests/pvh_note.o32 build/guests/smp.o32 \
                       build/guests/smp_ap.o32
-	$(GUEST_LD) -m elf_i386 -T tests/guests/pvh.ld -o $@ $^
+	$(Q)$(GUEST_LD) -m elf_i386 -T tests/guests/pvh.ld -o $@ $^
 
 build/guests/mmio.elf: build/guests/entry32.o32 build/guests/pvh_note.o32 build/guests/mmio.o32
-	$(GUEST_LD) -m elf_i386 -T tests/guests/pvh.ld -o $@ $^
+	$(Q)$(GUEST_LD) -m elf_i386 -T tests/guests/pvh.ld -o $@ $^
 
 build/guests/triple32.elf: build/guests/entry32.o32 build/guests/pvh_note.o32 build/guests/triple32.o32
-	$(GUEST_LD) -m elf_i386 -T tests/guests/pvh.ld -o $@ $^
+	$(Q)$(GUEST_LD) -m elf_i386 -T tests/guests/pvh.ld -o $@ $^
+
+build/guests/actions.elf: build/guests/entry32.o32 build/guests/pvh_note.o32 build/guests/actions.o32
+	$(Q)$(GUEST_LD) -m elf_i386 -T tests/guests/pvh.ld -o $@ $^

@@ -18,7 +18,19 @@ case_() {
     local name=$1 want=$2 pattern=$3
     shift 4
     local log="$OUT/$name.serial" err="$OUT/$name.err"
-    timeout 120 "$TRUCE" run --console "file:$log" "$@" </dev/null >"$OUT/$name.out" 2>"$err"
+    if [ -n "${SIGNAL:-}" ]; then # deliver SIGNAL once the guest is up, like a host would
+        "$TRUCE" run --console "file:$log" "$@" </dev/null >"$OUT/$name.out" 2>"$err" &
+        local pid=$!
+        for _ in $(seq 100); do grep -q . "$log" 2>/dev/null && break; sleep 0.1; done
+        kill -s "$SIGNAL" $pid
+        wait $pid
+    elif [ -n "${INPUT:-}" ]; then # typed on the console; serial output goes to stdout
+        log="$OUT/$name.out"
+        (sleep 1; printf "$INPUT"; sleep 5) | timeout 120 "$TRUCE" run --console stdio "$@" \
+            >"$log" 2>"$err"
+    else
+        timeout 120 "$TRUCE" run --console "file:$log" "$@" </dev/null >"$OUT/$name.out" 2>"$err"
+    fi
     local got=$?
     touch "$log"
     if [ "$got" != "$want" ]; then
@@ -39,6 +51,16 @@ case_ pvh64-highmem 65 "ram 409[0-9] MiB" -- --kernel $G/pvh64.elf --memory 4G
 case_ smp-2cpu 97 "cpu1 up, apic id 1" -- --kernel $G/smp.elf --cpus 2
 case_ smp-2cpu-bsp 97 "cpu0 apic id 0, logical cpus 2" -- --kernel $G/smp.elf --cpus 2
 case_ triple-fault 8 "loading an empty IDT" -- --kernel $G/triple32.elf
+A=$G/actions.elf
+case_ reboot-i8042 6 "actions 'i8042-reset'" -- --kernel $A --cmdline i8042-reset
+case_ reboot-cf9 6 "actions 'cf9-reset'" -- --kernel $A --cmdline cf9-reset
+case_ poweroff-acpi 0 "actions 'acpi-poweroff'" -- --kernel $A --cmdline acpi-poweroff
+case_ panic-pvpanic 12 "actions 'pvpanic'" -- --kernel $A --cmdline pvpanic
+case_ debug-exit-255 255 "actions 'exit'" -- --kernel $A --cmdline exit
+INPUT='hi\001\001q' case_ console-input-ctrl-a-a 193 "68 69 01 71" -- --kernel $A --cmdline echo
+INPUT='\001x' case_ console-ctrl-a-x 16 "actions 'spin'" -- --kernel $A --cmdline spin
+SIGNAL=TERM case_ sigterm 16 "actions 'spin'" -- --kernel $A --cmdline spin
+SIGNAL=INT case_ sigint 16 "actions 'spin'" -- --kernel $A --cmdline spin
 case_ unmapped-mmio-halts 10 "unmapped reads all-ones; halting" -- --kernel $G/mmio.elf
 
 # Bad input: one clear line, status 2, before any guest runs.

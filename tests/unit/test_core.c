@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "util/util.h"
 #include "vm/vm.h"
 
 /* ---- io bus ---- */

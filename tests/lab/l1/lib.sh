@@ -79,6 +79,10 @@ lab_run_scenario() {
         [ $rc -ne 0 ] && [ ! -f /tmp/lab-fail-reason ] &&
             echo "scenario script exited with status $rc" >/tmp/lab-fail-reason
     fi
+    # the guest's result and info lines ("name: ...") go into the L1 log
+    [ -f "/tmp/work/$stem-$vmm/guest.out" ] &&
+        tr -d '\r' <"/tmp/work/$stem-$vmm/guest.out" | grep -aE '^(GUEST-RESULT|[a-z0-9-]+: )' |
+        head -n 20 | sed 's/^/  | /'
     if [ -f /tmp/lab-fail-reason ]; then
         reason=$(cat /tmp/lab-fail-reason)
         echo "$name" >>/tmp/lab-failed

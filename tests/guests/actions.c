@@ -1,0 +1,64 @@
+/* actions.c — test guest that does what its command line names: reset, power off, panic, echo. */
+#include "lib.h"
+
+/* Does the space-separated command line contain WORD? */
+static int has_word(const char *cmdline, const char *word)
+{
+    for (const char *p = cmdline; *p;) {
+        const char *w = word;
+        const char *q = p;
+        while (*w && *q == *w)
+            q++, w++;
+        if (!*w && (*q == ' ' || !*q))
+            return 1;
+        while (*p && *p != ' ')
+            p++;
+        while (*p == ' ')
+            p++;
+    }
+    return 0;
+}
+
+/* Echo UART input as hex until 'q' arrives, then exit through debug-exit (status 193). */
+static void echo(void)
+{
+    puts_("truce-guest: echo ready\n");
+    for (;;) {
+        while (!(inb(COM1 + 5) & 0x01)) /* LSR.DR */
+            __asm__ volatile("pause");
+        uint8_t c = inb(COM1);
+        puthex(c, 2);
+        putc_(' ');
+        if (c == 'q') {
+            putc_('\n');
+            debug_exit(0x60);
+        }
+    }
+}
+
+void main32(const struct hvm_start_info *si)
+{
+    const char *cmd = (const char *)(uintptr_t)si->cmdline_paddr;
+    puts_("truce-guest: actions '");
+    puts_(cmd);
+    puts_("'\n");
+    if (has_word(cmd, "i8042-reset"))
+        outb(0x64, 0xfe);
+    else if (has_word(cmd, "cf9-reset"))
+        outb(0xcf9, 0x06);
+    else if (has_word(cmd, "acpi-poweroff"))
+        outb(0x600, (5 << 2) | (1 << 5)); /* SLP_TYP = 5 (S5), SLP_EN */
+    else if (has_word(cmd, "pvpanic")) {
+        if (!(inb(0x505) & 1))
+            puts_("truce-guest: FAIL pvpanic does not offer PANICKED\n");
+        outb(0x505, 1);
+    } else if (has_word(cmd, "echo"))
+        echo();
+    else if (has_word(cmd, "spin"))
+        for (;;)
+            __asm__ volatile("sti; hlt"); /* idle with interrupts on: only the host ends it */
+    else if (has_word(cmd, "exit"))
+        debug_exit(0x7f);
+    puts_("truce-guest: still running after the action\n");
+    halt_forever();
+}
