@@ -69,7 +69,7 @@ struct net_backend {
     unsigned offload_caps; /* NET_OFFLOAD_* the backend can deliver and accept from the guest */
     bool link_up;
     uint64_t rx_dropped; /* frames for the guest the backend dropped (its queue was full) */
-    char desc[64];       /* for logs: "tap tap0", "user" */
+    char desc[CFG_ID_LEN + 16]; /* for logs: "tap tap0", "user net0" */
 };
 
 /* Open the backend NC describes: fds are opened and watched on LOOP now, rx starts disabled.

@@ -6,6 +6,7 @@
  * the event loop; slirp's poll timeout and timers drive one timerfd. Frames slirp emits for the
  * guest wait in a bounded queue; while it is half full slirp stops reading its host sockets, and
  * frames beyond it are dropped and counted (TCP retransmits them). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <slirp/libslirp.h>
@@ -305,9 +306,10 @@ static void sb_event(void *opaque, uint32_t events)
 {
     struct slirp_backend *sb = opaque;
     uint64_t v;
-    if (read(sb->work_fd, &v, sizeof(v)) < 0 || read(sb->timer_fd, &v, sizeof(v)) < 0) {
-        /* EAGAIN: the other one woke us */
-    }
+    ssize_t a = read(sb->work_fd, &v, sizeof(v));
+    ssize_t b = read(sb->timer_fd, &v, sizeof(v));
+    (void)a; /* EAGAIN when another fd woke us */
+    (void)b;
     slirp_cycle(sb);
 }
 
@@ -316,4 +318,184 @@ static void sb_kick(void *opaque, uint32_t events)
     struct slirp_backend *sb = opaque;
     if (sb->rx_on && sb->be.client.rx_ready)
         sb->be.client.rx_ready(sb->be.client.opaque);
+}
+
+/* ---- backend ops ------------------------------------------------------------------------------ */
+
+static int sb_send(struct net_backend *be, const struct iovec *iov, unsigned iovcnt)
+{
+    struct slirp_backend *sb = (struct slirp_backend *)be;
+    size_t len = 0;
+    for (unsigned i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len > sizeof(sb->txbuf) - len)
+            return -EMSGSIZE;
+        memcpy(sb->txbuf + len, iov[i].iov_base, iov[i].iov_len);
+        len += iov[i].iov_len;
+    }
+    slirp_input(sb->slirp, sb->txbuf, (int)len);
+    sb_request_cycle(sb); /* new sockets to watch, or replies to flush */
+    return 0;
+}
+
+static ssize_t sb_recv(struct net_backend *be, void *buf, size_t len)
+{
+    struct slirp_backend *sb = (struct slirp_backend *)be;
+    if (!sb->rxq_count)
+        return -EAGAIN;
+    struct slirp_frame *f = sb->rxq[sb->rxq_head];
+    if (f->len > len)
+        return -EMSGSIZE;
+    sb->rxq_head = (sb->rxq_head + 1) % SLIRP_RXQ;
+    sb->rxq_count--;
+    size_t n = f->len;
+    memcpy(buf, f->data, n);
+    free(f);
+    if (!sb->rxq_count) {
+        uint64_t v;
+        ssize_t r = read(sb->kick_fd, &v, sizeof(v)); /* empty: stop signalling */
+        (void)r;
+    }
+    if (sb->throttled && sb->rxq_count < SLIRP_RXQ / 4) {
+        sb->throttled = false;
+        sb_request_cycle(sb); /* read the host sockets again */
+    }
+    return (ssize_t)n;
+}
+
+static void sb_rx_enable(struct net_backend *be, bool on)
+{
+    struct slirp_backend *sb = (struct slirp_backend *)be;
+    if (sb->rx_on == on)
+        return;
+    sb->rx_on = on;
+    evloop_mod(be->loop, sb->kick_fd, on ? EPOLLIN : 0);
+}
+
+static void sb_close(struct net_backend *be)
+{
+    struct slirp_backend *sb = (struct slirp_backend *)be;
+    int fds[] = {sb->epfd, sb->timer_fd, sb->kick_fd, sb->work_fd};
+    for (unsigned i = 0; i < ARRAY_SIZE(fds); i++)
+        if (fds[i] >= 0)
+            evloop_del(be->loop, fds[i]);
+    if (sb->slirp)
+        slirp_cleanup(sb->slirp);
+    for (unsigned i = 0; i < ARRAY_SIZE(fds); i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    while (sb->rxq_count) {
+        free(sb->rxq[sb->rxq_head]);
+        sb->rxq_head = (sb->rxq_head + 1) % SLIRP_RXQ;
+        sb->rxq_count--;
+    }
+    while (sb->timers) {
+        struct slirp_timer *t = sb->timers;
+        sb->timers = t->next;
+        free(t);
+    }
+    free(sb->pfd);
+    free(sb->reg);
+    free(sb);
+}
+
+static const struct net_backend_ops slirp_ops = {
+    .name = "user",
+    .send = sb_send,
+    .recv = sb_recv,
+    .rx_enable = sb_rx_enable,
+    .set_offload = NULL,
+    .close = sb_close,
+};
+
+/* Create the slirp instance with QEMU's default addressing. Returns 0 or -ENOMEM. */
+static int sb_slirp_new(struct slirp_backend *sb)
+{
+    SlirpConfig cfg = {
+        .version = 4,
+        .in_enabled = true,
+        .in6_enabled = true,
+        .vprefix_len = 64,
+    };
+    inet_pton(AF_INET, "10.0.2.0", &cfg.vnetwork);
+    inet_pton(AF_INET, "255.255.255.0", &cfg.vnetmask);
+    inet_pton(AF_INET, "10.0.2.2", &cfg.vhost);
+    inet_pton(AF_INET, SLIRP_GUEST_IP, &cfg.vdhcp_start);
+    inet_pton(AF_INET, "10.0.2.3", &cfg.vnameserver);
+    inet_pton(AF_INET6, "fec0::", &cfg.vprefix_addr6);
+    inet_pton(AF_INET6, "fec0::2", &cfg.vhost6);
+    inet_pton(AF_INET6, "fec0::3", &cfg.vnameserver6);
+    sb->slirp = slirp_new(&cfg, &slirp_callbacks, sb);
+    return sb->slirp ? 0 : -ENOMEM;
+}
+
+/* Install the host port forwards of NC. Returns 0 or -EADDRINUSE with ERR filled. */
+static int sb_add_forwards(struct slirp_backend *sb, const struct net_config *nc, char *err,
+                           size_t errlen)
+{
+    struct in_addr any = {.s_addr = htonl(INADDR_ANY)}, guest;
+    inet_pton(AF_INET, SLIRP_GUEST_IP, &guest);
+    for (unsigned i = 0; i < nc->nfwd; i++) {
+        const struct hostfwd *h = &nc->fwd[i];
+        if (slirp_add_hostfwd(sb->slirp, h->udp, any, h->host_port, guest, h->guest_port) < 0) {
+            snprintf(err, errlen, "--net user: hostfwd=%s::%u-:%u: cannot listen on host port %u",
+                     h->udp ? "udp" : "tcp", h->host_port, h->guest_port, h->host_port);
+            return -EADDRINUSE;
+        }
+    }
+    return 0;
+}
+
+/* Create the four fds and watch them on LOOP. Returns 0 or -errno. */
+static int sb_open_fds(struct slirp_backend *sb, struct evloop *loop)
+{
+    sb->epfd = epoll_create1(EPOLL_CLOEXEC);
+    sb->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    sb->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    sb->work_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (sb->epfd < 0 || sb->timer_fd < 0 || sb->kick_fd < 0 || sb->work_fd < 0)
+        return -errno;
+    int rc = evloop_add(loop, sb->epfd, EPOLLIN, sb_event, sb);
+    if (!rc)
+        rc = evloop_add(loop, sb->timer_fd, EPOLLIN, sb_event, sb);
+    if (!rc)
+        rc = evloop_add(loop, sb->work_fd, EPOLLIN, sb_event, sb);
+    if (!rc)
+        rc = evloop_add(loop, sb->kick_fd, 0, sb_kick, sb);
+    return rc;
+}
+
+int slirp_backend_open(const struct net_config *nc, struct evloop *loop,
+                       const struct net_backend_client *client, struct net_backend **out,
+                       char *err, size_t errlen)
+{
+    struct slirp_backend *sb = calloc(1, sizeof(*sb));
+    if (!sb) {
+        snprintf(err, errlen, "--net user: out of memory");
+        return -ENOMEM;
+    }
+    sb->be.ops = &slirp_ops;
+    sb->be.loop = loop;
+    sb->be.client = *client;
+    sb->be.link_up = true;
+    snprintf(sb->be.desc, sizeof(sb->be.desc), "user %s", nc->id);
+    sb->epfd = sb->timer_fd = sb->kick_fd = sb->work_fd = -1;
+    int rc = sb_slirp_new(sb);
+    if (rc < 0) {
+        snprintf(err, errlen, "--net user: cannot create the user-mode network stack");
+        goto fail;
+    }
+    rc = sb_add_forwards(sb, nc, err, errlen);
+    if (rc < 0)
+        goto fail;
+    rc = sb_open_fds(sb, loop);
+    if (rc < 0) {
+        snprintf(err, errlen, "--net user: cannot create its event fds: %s", strerror(-rc));
+        goto fail;
+    }
+    sb_request_cycle(sb); /* first fill: watch the forwarded ports */
+    *out = &sb->be;
+    return 0;
+fail:
+    sb_close(&sb->be);
+    return rc;
 }

@@ -455,10 +455,20 @@ static int console_attach(struct vm *vm, int in, bool in_sock, int out, bool out
     return 0;
 }
 
+/* A write to a pipe whose reader left must fail with EPIPE, not kill the VMM. */
+static void ignore_sigpipe(void)
+{
+    struct sigaction old;
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL &&
+        !(old.sa_flags & SA_SIGINFO))
+        signal(SIGPIPE, SIG_IGN);
+}
+
 int console_open_fds(struct vm *vm, int in_fd, int out_fd, char *err, size_t errlen)
 {
     if (vm->console)
         return 0;
+    ignore_sigpipe();
     bool in_sock = false, out_sock = false;
     int in = -1, out = -1;
     /* A closed stdin/stdout (-EBADF) means no input/output. */
@@ -473,15 +483,6 @@ int console_open_fds(struct vm *vm, int in_fd, int out_fd, char *err, size_t err
         return out;
     }
     return console_attach(vm, MAX(in, -1), in_sock, MAX(out, -1), out_sock, err, errlen);
-}
-
-/* A write to a pipe whose reader left must fail with EPIPE, not kill the VMM. */
-static void ignore_sigpipe(void)
-{
-    struct sigaction old;
-    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL &&
-        !(old.sa_flags & SA_SIGINFO))
-        signal(SIGPIPE, SIG_IGN);
 }
 
 int console_open(struct vm *vm, char *err, size_t errlen)

@@ -13,9 +13,10 @@ int guest_mem_init(struct guest_mem *m, uint64_t ram_size, bool hugepages)
         return -EINVAL;
     if (hugepages && ram_size % (2 * MiB))
         return -EINVAL;
-    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-    if (hugepages)
-        flags |= MAP_HUGETLB;
+    /* Normal pages: MAP_NORESERVE, the guest only costs what it touches. Huge pages are
+     * reserved up front instead, so a short pool fails here, not as a SIGBUS mid-run. */
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+    flags |= hugepages ? MAP_HUGETLB : MAP_NORESERVE;
     void *p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, flags, -1, 0);
     if (p == MAP_FAILED)
         return -errno;

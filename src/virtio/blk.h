@@ -1,0 +1,61 @@
+/* blk.h — virtio-blk device state and request parser, shared by blk.c and its unit tests. */
+#ifndef TRUCE_VIRTIO_BLK_H
+#define TRUCE_VIRTIO_BLK_H
+
+#include <linux/virtio_blk.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "backend/backend.h"
+#include "config.h"
+#include "virtio/virtio.h"
+
+#define BLK_QUEUE_SIZE   256
+#define BLK_SEG_MAX      126                /* data segments per request (config seg_max) */
+#define BLK_MAX_IOV      (BLK_SEG_MAX + 2)  /* + header + status */
+#define BLK_MAX_DISCARD  (1u << 22)         /* sectors per discard / write-zeroes (2 GiB) */
+#define BLK_DISCARD_ALIGN 8                 /* sectors (4 KiB) */
+#define BLK_NO_STATUS    0xff               /* blk_parse: the chain has no byte for a status */
+
+/* One request in flight: the popped chain and what the parser found in it. */
+struct blk_req {
+    struct virtq *q;
+    struct virtq_chain chain;
+    struct iovec iov[BLK_MAX_IOV];  /* the chain's segments */
+    struct iovec data[BLK_MAX_IOV]; /* the data part (header and status cut off) */
+    unsigned ndata;
+    uint64_t data_len;
+    uint32_t type;   /* VIRTIO_BLK_T_* */
+    uint64_t sector; /* header sector, or the discard/write-zeroes range start */
+    uint64_t nsect;  /* discard/write-zeroes range length */
+    uint8_t *status; /* last writable byte of the chain; NULL when there is none */
+};
+
+/* Device state (plain values apart from the backend and the request pool). */
+struct virtio_blk {
+    struct virtio_dev vdev;
+    struct disk disk;
+    char path[PATH_MAX];
+    char serial[CFG_SERIAL_LEN];
+    bool readonly;
+    uint64_t capacity; /* sectors: the image size rounded DOWN to 512 bytes */
+    struct virtio_blk_config config;
+    struct blk_req req[BLK_QUEUE_SIZE];
+    uint16_t free[BLK_QUEUE_SIZE];
+    unsigned nfree;
+    bool throttled; /* the pool ran dry: re-run the queue after completions */
+    /* counters (metrics) */
+    uint64_t nreads, nwrites, nflushes, ndiscards, nerrors, bytes_read, bytes_written;
+};
+
+/* Check R->chain against B (capacity, read-only, negotiated features) and fill R. Returns
+ * VIRTIO_BLK_S_OK when the request must be executed, another VIRTIO_BLK_S_* to report now, or
+ * BLK_NO_STATUS when the chain has no writable byte for a status (nothing can be reported). */
+uint8_t blk_parse(const struct virtio_blk *b, struct blk_req *r);
+
+/* Create a virtio-blk device for disk config DC on VM (opens the image now). Returns 0 or <0
+ * with one line in ERR. */
+int virtio_blk_create(struct vm *vm, const struct disk_config *dc, char *err, size_t errlen);
+
+#endif
