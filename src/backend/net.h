@@ -54,7 +54,8 @@ struct net_backend_ops {
      * does not read from the host and does not call rx_ready. */
     void (*rx_enable)(struct net_backend *be, bool on);
     /* Tell the backend which NET_OFFLOAD_* the guest accepts on received frames. Returns 0 or
-     * -errno. NULL when the backend has no vnet header (hdr_len == 0). */
+     * -errno. NULL when the backend has no vnet header (hdr_len == 0). The one op that may be
+     * called from any thread (device activation and reset run on vCPU threads). */
     int (*set_offload)(struct net_backend *be, unsigned offloads);
     /* Stop watching fds, close them and free BE. */
     void (*close)(struct net_backend *be);

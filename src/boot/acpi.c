@@ -42,8 +42,8 @@ static void acpi_seal(void *t)
 /* A System I/O generic address of one byte at PORT. */
 static struct acpi_gas gas_io8(uint16_t port)
 {
-    return (struct acpi_gas){.space_id = ACPI_GAS_IO, .bit_width = 8, .access_size = 1,
-                             .address = port};
+    return (struct acpi_gas){
+        .space_id = ACPI_GAS_IO, .bit_width = 8, .access_size = 1, .address = port};
 }
 
 /* FADT for hardware-reduced ACPI with DSDT at DSDT. */
@@ -75,7 +75,7 @@ static size_t build_madt(uint8_t *buf, unsigned ncpus)
         memcpy(buf + off, &l, sizeof(l));
         off += sizeof(l);
     }
-    struct acpi_madt_ioapic io = {ACPI_MADT_IOAPIC, sizeof(io), (uint8_t)ncpus, 0,
+    struct acpi_madt_ioapic io = {ACPI_MADT_IOAPIC,        sizeof(io), (uint8_t)ncpus, 0,
                                   (uint32_t)LAYOUT_IOAPIC, 0};
     struct acpi_madt_iso iso[2] = {
         {ACPI_MADT_ISO, sizeof(iso[0]), 0, 0, 2, ACPI_MPS_CONFORM},
@@ -97,8 +97,8 @@ static size_t build_madt(uint8_t *buf, unsigned ncpus)
 static void build_mcfg(struct acpi_mcfg *m)
 {
     acpi_header(&m->h, "MCFG", sizeof(*m), 1);
-    m->alloc = (struct acpi_mcfg_alloc){.base = LAYOUT_PCI_ECAM, .segment = 0, .start_bus = 0,
-                                        .end_bus = 0};
+    m->alloc = (struct acpi_mcfg_alloc){
+        .base = LAYOUT_PCI_ECAM, .segment = 0, .start_bus = 0, .end_bus = 0};
     acpi_seal(m);
 }
 

@@ -13,8 +13,8 @@ struct aml {
     uint8_t *buf;
     size_t cap;
     size_t len;
-    bool overflow; /* capacity exceeded or a malformed argument was given */
-    unsigned depth; /* open objects */
+    bool overflow;              /* capacity exceeded or a malformed argument was given */
+    unsigned depth;             /* open objects */
     size_t mark[AML_MAX_DEPTH]; /* where each open object's PkgLength goes */
     bool is_buffer[AML_MAX_DEPTH];
 };

@@ -86,16 +86,18 @@ int boot_place_initrd(struct vm *vm, uint64_t lo, uint64_t hi, uint64_t *addr, u
         return 0;
     lo = ALIGN_UP(lo, 4 * KiB);
     if (hi <= lo + 4 * KiB) {
-        snprintf(err, errlen, "initrd %s: no room between the kernel end 0x%llx and the "
-                 "highest usable address 0x%llx; raise --memory", path, (unsigned long long)lo,
-                 (unsigned long long)hi);
+        snprintf(err, errlen,
+                 "initrd %s: no room between the kernel end 0x%llx and the "
+                 "highest usable address 0x%llx; raise --memory",
+                 path, (unsigned long long)lo, (unsigned long long)hi);
         return -EFBIG;
     }
     ret = read_file(path, hi - lo, &buf, &len);
     if (ret == -EFBIG) {
-        snprintf(err, errlen, "initrd %s is larger than the %llu KiB free between the kernel and "
-                 "0x%llx; raise --memory", path, (unsigned long long)((hi - lo) / KiB),
-                 (unsigned long long)hi);
+        snprintf(err, errlen,
+                 "initrd %s is larger than the %llu KiB free between the kernel and "
+                 "0x%llx; raise --memory",
+                 path, (unsigned long long)((hi - lo) / KiB), (unsigned long long)hi);
         return -EFBIG;
     }
     if (ret < 0) {
@@ -109,9 +111,10 @@ int boot_place_initrd(struct vm *vm, uint64_t lo, uint64_t hi, uint64_t *addr, u
     }
     ret = -EFBIG;
     if (hi - lo < len || ALIGN_DOWN(hi - len, 4 * KiB) < lo) {
-        snprintf(err, errlen, "initrd %s (%zu bytes) does not fit between the kernel end 0x%llx "
-                 "and 0x%llx; raise --memory", path, len, (unsigned long long)lo,
-                 (unsigned long long)hi);
+        snprintf(err, errlen,
+                 "initrd %s (%zu bytes) does not fit between the kernel end 0x%llx "
+                 "and 0x%llx; raise --memory",
+                 path, len, (unsigned long long)lo, (unsigned long long)hi);
         goto out;
     }
     *addr = ALIGN_DOWN(hi - len, 4 * KiB);

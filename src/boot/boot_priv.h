@@ -97,11 +97,11 @@ _Static_assert(offsetof(struct linux_boot_params, hdr.init_size) == 0x260, "init
 _Static_assert(offsetof(struct linux_boot_params, e820_table) == 0x2d0, "e820_table");
 
 /* ---- PVH (xen/interface/hvm/start_info.h, elfnote.h) ---------------------------------------- */
-#define PVH_START_MAGIC     0x336ec578
-#define PVH_NOTE_PHYS32     18 /* XEN_ELFNOTE_PHYS32_ENTRY */
-#define PVH_MEMMAP_MAX      32
-#define PVH_MODLIST_ADDR    (BOOT_PVH_INFO + 0x40)
-#define PVH_MEMMAP_ADDR     (BOOT_PVH_INFO + 0x80)
+#define PVH_START_MAGIC  0x336ec578
+#define PVH_NOTE_PHYS32  18 /* XEN_ELFNOTE_PHYS32_ENTRY */
+#define PVH_MEMMAP_MAX   32
+#define PVH_MODLIST_ADDR (BOOT_PVH_INFO + 0x40)
+#define PVH_MEMMAP_ADDR  (BOOT_PVH_INFO + 0x80)
 
 struct hvm_start_info {
     uint32_t magic;

@@ -21,9 +21,9 @@
 #define RFLAGS_RS 0x2ULL /* bit 1 always reads as one */
 
 /* GDT descriptors: flat 4 GiB, base 0. */
-#define GDT_CODE64 0x00af9b000000ffffULL /* present, DPL 0, execute/read, L, G */
-#define GDT_CODE32 0x00cf9b000000ffffULL /* present, DPL 0, execute/read, D, G */
-#define GDT_DATA   0x00cf93000000ffffULL /* present, DPL 0, read/write, B, G */
+#define GDT_CODE64  0x00af9b000000ffffULL /* present, DPL 0, execute/read, L, G */
+#define GDT_CODE32  0x00cf9b000000ffffULL /* present, DPL 0, execute/read, D, G */
+#define GDT_DATA    0x00cf93000000ffffULL /* present, DPL 0, read/write, B, G */
 #define GDT_ENTRIES 4
 _Static_assert(BOOT_GDT_ADDR + GDT_ENTRIES * 8 <= BOOT_IDT_ADDR, "GDT fits below the IDT");
 

@@ -105,9 +105,8 @@ static void put_mres(struct aml *a)
 
 /* An ISA device NAME with _HID ID (an EISA id, or a string when STR_HID), UID and N port
  * ranges PORTS/LENS, plus IRQ (or none when IRQ < 0). */
-static void put_isa_dev(struct aml *a, const char *name, const char *id, bool str_hid,
-                        unsigned uid, const uint16_t *ports, const uint8_t *lens, unsigned n,
-                        int irq)
+static void put_isa_dev(struct aml *a, const char *name, const char *id, bool str_hid, unsigned uid,
+                        const uint16_t *ports, const uint8_t *lens, unsigned n, int irq)
 {
     aml_device_open(a, name);
     aml_name(a, "_HID");

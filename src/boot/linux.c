@@ -50,9 +50,10 @@ static int check_features(const struct linux_setup_header *h, char *err, size_t 
         return -EINVAL;
     }
     if (h->version < LINUX_XLF_VERSION || !(h->xloadflags & LINUX_XLF_KERNEL_64)) {
-        snprintf(err, errlen, "no 64-bit entry point (xloadflags lacks XLF_KERNEL_64; boot "
-                 "protocol %u.%02u): a 64-bit kernel is needed", h->version >> 8,
-                 h->version & 0xff);
+        snprintf(err, errlen,
+                 "no 64-bit entry point (xloadflags lacks XLF_KERNEL_64; boot "
+                 "protocol %u.%02u): a 64-bit kernel is needed",
+                 h->version >> 8, h->version & 0xff);
         return -EINVAL;
     }
     if (!h->relocatable_kernel) {
@@ -69,8 +70,7 @@ static int check_features(const struct linux_setup_header *h, char *err, size_t 
         return -EINVAL;
     }
     if (h->kernel_alignment & (h->kernel_alignment - 1)) {
-        snprintf(err, errlen, "kernel_alignment 0x%x is not a power of two",
-                 h->kernel_alignment);
+        snprintf(err, errlen, "kernel_alignment 0x%x is not a power of two", h->kernel_alignment);
         return -EINVAL;
     }
     return 0;
@@ -83,13 +83,16 @@ int linux_check_bzimage(const uint8_t *img, size_t len, char *err, size_t errlen
 
     if (len < HDR_MIN_LEN || rd16(img + 0x1fe) != LINUX_BOOT_FLAG ||
         rd32(img + 0x202) != LINUX_HDRS_MAGIC) {
-        snprintf(err, errlen, "not a kernel: neither a bzImage (boot flag 0xAA55 and \"HdrS\" "
+        snprintf(err, errlen,
+                 "not a kernel: neither a bzImage (boot flag 0xAA55 and \"HdrS\" "
                  "setup header) nor an ELF vmlinux");
         return -EINVAL;
     }
     if (len < hdr_end(img) || len < 0x208) {
-        snprintf(err, errlen, "truncated: the setup header ends at 0x%zx but the file has %zu "
-                 "bytes", MAX(hdr_end(img), (size_t)0x208), len);
+        snprintf(err, errlen,
+                 "truncated: the setup header ends at 0x%zx but the file has %zu "
+                 "bytes",
+                 MAX(hdr_end(img), (size_t)0x208), len);
         return -EINVAL;
     }
     hdr_read(img, len, &h);
@@ -118,8 +121,7 @@ int linux_check_bzimage(const uint8_t *img, size_t len, char *err, size_t errlen
 static uint64_t load_address(const struct linux_setup_header *h, uint64_t low_end)
 {
     uint64_t align = h->kernel_alignment ? h->kernel_alignment : 4096;
-    if (h->pref_address >= BOOT_HIMEM && h->pref_address < low_end &&
-        h->pref_address % align == 0)
+    if (h->pref_address >= BOOT_HIMEM && h->pref_address < low_end && h->pref_address % align == 0)
         return h->pref_address;
     return BOOT_HIMEM;
 }
@@ -150,6 +152,9 @@ static int write_zero_page(struct vm *vm, const uint8_t *img, size_t len, uint64
     memset(bp, 0, sizeof(*bp));
     hdr_read(img, len, &bp->hdr);
     bp->hdr.type_of_loader = LINUX_LOADER_UNKNOWN;
+    bp->hdr.setup_data = 0;       /* no setup_data list, whatever the image says */
+    bp->hdr.hardware_subarch = 0; /* X86_SUBARCH_PC */
+    bp->hdr.hardware_subarch_data = 0;
     bp->hdr.code32_start = (uint32_t)load;
     bp->hdr.cmd_line_ptr = (uint32_t)BOOT_CMDLINE;
     bp->ext_cmd_line_ptr = (uint32_t)(BOOT_CMDLINE >> 32);
@@ -179,16 +184,19 @@ int linux_load(struct vm *vm, const uint8_t *img, size_t len, uint64_t rsdp, cha
     uint64_t load = load_address(&h, low_end);
     uint64_t kend = footprint_end(&h, load, ksize);
     if (kend > low_end) {
-        snprintf(err, errlen, "kernel needs RAM up to %llu MiB (init_size %u KiB from 0x%llx) "
-                 "but --memory gives %llu MiB below 4 GiB", (unsigned long long)(kend / MiB),
-                 h.init_size / 1024, (unsigned long long)run_address(&h, load),
-                 (unsigned long long)(low_end / MiB));
+        snprintf(err, errlen,
+                 "kernel needs RAM up to %llu MiB (init_size %u KiB from 0x%llx) "
+                 "but --memory gives %llu MiB below 4 GiB",
+                 (unsigned long long)(kend / MiB), h.init_size / 1024,
+                 (unsigned long long)run_address(&h, load), (unsigned long long)(low_end / MiB));
         return -EFBIG;
     }
     size_t clen = strnlen(vm->cfg.cmdline, sizeof(vm->cfg.cmdline));
     if (clen > h.cmdline_size) {
-        snprintf(err, errlen, "--cmdline is %zu bytes; this kernel accepts at most %u "
-                 "(cmdline_size)", clen, h.cmdline_size);
+        snprintf(err, errlen,
+                 "--cmdline is %zu bytes; this kernel accepts at most %u "
+                 "(cmdline_size)",
+                 clen, h.cmdline_size);
         return -EINVAL;
     }
     if (guest_mem_write(&vm->mem, load, img + setup_size(&h), ksize) < 0 ||

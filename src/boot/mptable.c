@@ -80,9 +80,9 @@ struct mpc_int {
 _Static_assert(sizeof(struct mpc_int) == 8, "MP interrupt entry");
 
 #define MP_MAX_ENTRIES (CFG_MAX_CPUS + 2 + 1 + MP_ISA_IRQS + MP_PCI_SLOTS * 4 + 2)
-#define MP_MAX_SIZE                                                                             \
-    (sizeof(struct mpf_intel) + sizeof(struct mpc_table) +                                      \
-     CFG_MAX_CPUS * sizeof(struct mpc_cpu) + MP_MAX_ENTRIES * 8)
+#define MP_MAX_SIZE                                                                                \
+    (sizeof(struct mpf_intel) + sizeof(struct mpc_table) + CFG_MAX_CPUS * sizeof(struct mpc_cpu) + \
+     MP_MAX_ENTRIES * 8)
 _Static_assert(BOOT_MPTABLE + MP_MAX_SIZE <= BOOT_ACPI_ALT, "MP table below the option ROMs");
 
 /* Append N bytes of P at *OFF in BUF. */
@@ -106,12 +106,15 @@ static unsigned put_entries(uint8_t *buf, size_t *off, unsigned ncpus)
     unsigned count = 0;
 
     for (unsigned i = 0; i < ncpus; i++, count++) {
-        struct mpc_cpu c = {.type = MP_ENT_CPU, .apicid = (uint8_t)i, .apicver = MP_APIC_VER,
+        struct mpc_cpu c = {.type = MP_ENT_CPU,
+                            .apicid = (uint8_t)i,
+                            .apicver = MP_APIC_VER,
                             .cpuflag = MP_CPU_EN | (i == 0 ? MP_CPU_BP : 0),
                             .features = MP_CPU_FEATURES};
         put(buf, off, &c, sizeof(c));
     }
-    struct mpc_bus isa = {MP_ENT_BUS, MP_BUS_ISA, "ISA   "}, pci = {MP_ENT_BUS, MP_BUS_PCI, "PCI   "};
+    struct mpc_bus isa = {MP_ENT_BUS, MP_BUS_ISA, "ISA   "},
+                   pci = {MP_ENT_BUS, MP_BUS_PCI, "PCI   "};
     put(buf, off, &pci, sizeof(pci));
     put(buf, off, &isa, sizeof(isa));
     struct mpc_ioapic io = {MP_ENT_IOAPIC, ioapic_id, MP_IOAPIC_VER, 1, (uint32_t)LAYOUT_IOAPIC};
@@ -119,20 +122,20 @@ static unsigned put_entries(uint8_t *buf, size_t *off, unsigned ncpus)
     count += 3;
 
     for (unsigned irq = 0; irq < MP_ISA_IRQS; irq++, count++) {
-        struct mpc_int e = mp_int(MP_ENT_IOINT, MP_IRQ_INT, MP_FLAGS_CONF, MP_BUS_ISA,
-                                  (uint8_t)irq, ioapic_id, (uint8_t)(irq == 0 ? 2 : irq));
+        struct mpc_int e = mp_int(MP_ENT_IOINT, MP_IRQ_INT, MP_FLAGS_CONF, MP_BUS_ISA, (uint8_t)irq,
+                                  ioapic_id, (uint8_t)(irq == 0 ? 2 : irq));
         put(buf, off, &e, sizeof(e));
     }
     for (unsigned slot = 0; slot < MP_PCI_SLOTS; slot++) {
         for (unsigned pin = 0; pin < 4; pin++, count++) {
-            struct mpc_int e = mp_int(MP_ENT_IOINT, MP_IRQ_INT, MP_FLAGS_PCI, MP_BUS_PCI,
-                                      (uint8_t)(slot << 2 | pin), ioapic_id,
-                                      (uint8_t)PCI_INTX_GSI(slot, pin));
+            struct mpc_int e =
+                mp_int(MP_ENT_IOINT, MP_IRQ_INT, MP_FLAGS_PCI, MP_BUS_PCI,
+                       (uint8_t)(slot << 2 | pin), ioapic_id, (uint8_t)PCI_INTX_GSI(slot, pin));
             put(buf, off, &e, sizeof(e));
         }
     }
-    struct mpc_int extint = mp_int(MP_ENT_LINT, MP_IRQ_EXTINT, MP_FLAGS_CONF, MP_BUS_ISA, 0,
-                                   0xff, 0);
+    struct mpc_int extint =
+        mp_int(MP_ENT_LINT, MP_IRQ_EXTINT, MP_FLAGS_CONF, MP_BUS_ISA, 0, 0xff, 0);
     struct mpc_int nmi = mp_int(MP_ENT_LINT, MP_IRQ_NMI, MP_FLAGS_CONF, MP_BUS_ISA, 0, 0xff, 1);
     put(buf, off, &extint, sizeof(extint));
     put(buf, off, &nmi, sizeof(nmi));

@@ -63,8 +63,10 @@ static int elf_parse(const uint8_t *img, size_t len, struct elf_info *e, char *e
         return -EINVAL;
     }
     if (e->phoff > len || (uint64_t)e->phnum * phentsize > len - e->phoff) {
-        snprintf(err, errlen, "truncated: ELF program headers at 0x%llx lie past the end (%zu "
-                 "bytes)", (unsigned long long)e->phoff, len);
+        snprintf(err, errlen,
+                 "truncated: ELF program headers at 0x%llx lie past the end (%zu "
+                 "bytes)",
+                 (unsigned long long)e->phoff, len);
         return -EINVAL;
     }
     return 0;
@@ -80,9 +82,14 @@ static Elf64_Phdr elf_phdr(const uint8_t *img, const struct elf_info *e, unsigne
     }
     Elf32_Phdr q;
     memcpy(&q, img + e->phoff + (uint64_t)i * sizeof(q), sizeof(q));
-    return (Elf64_Phdr){.p_type = q.p_type, .p_flags = q.p_flags, .p_offset = q.p_offset,
-                        .p_vaddr = q.p_vaddr, .p_paddr = q.p_paddr, .p_filesz = q.p_filesz,
-                        .p_memsz = q.p_memsz, .p_align = q.p_align};
+    return (Elf64_Phdr){.p_type = q.p_type,
+                        .p_flags = q.p_flags,
+                        .p_offset = q.p_offset,
+                        .p_vaddr = q.p_vaddr,
+                        .p_paddr = q.p_paddr,
+                        .p_filesz = q.p_filesz,
+                        .p_memsz = q.p_memsz,
+                        .p_align = q.p_align};
 }
 
 /* Walk the notes in N[0..len). Returns 1 with *ENTRY set on a PVH note, 0 when there is none,
@@ -130,17 +137,18 @@ int pvh_find_entry(const uint8_t *img, size_t len, uint32_t *entry, char *err, s
         if (p.p_type != PT_NOTE)
             continue;
         if (p.p_offset > len || p.p_filesz > len - p.p_offset) {
-            snprintf(err, errlen, "PT_NOTE %u (offset 0x%llx, 0x%llx bytes) lies past the end of "
-                     "the file (%zu bytes)", i, (unsigned long long)p.p_offset,
-                     (unsigned long long)p.p_filesz, len);
+            snprintf(err, errlen,
+                     "PT_NOTE %u (offset 0x%llx, 0x%llx bytes) lies past the end of "
+                     "the file (%zu bytes)",
+                     i, (unsigned long long)p.p_offset, (unsigned long long)p.p_filesz, len);
             return -EINVAL;
         }
-        ret = scan_notes(img + p.p_offset, p.p_filesz, p.p_align == 8 ? 8 : 4, entry, err,
-                         errlen);
+        ret = scan_notes(img + p.p_offset, p.p_filesz, p.p_align == 8 ? 8 : 4, entry, err, errlen);
         if (ret != 0)
             return ret < 0 ? ret : 0;
     }
-    snprintf(err, errlen, "ELF has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY): build the "
+    snprintf(err, errlen,
+             "ELF has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY): build the "
              "kernel with CONFIG_PVH=y");
     return -EINVAL;
 }
@@ -161,15 +169,17 @@ static int load_segments(struct vm *vm, const uint8_t *img, size_t len, uint32_t
         if (p.p_type != PT_LOAD || p.p_memsz == 0)
             continue;
         if (p.p_filesz > p.p_memsz) {
-            snprintf(err, errlen, "PT_LOAD %u has more file bytes (0x%llx) than memory bytes "
-                     "(0x%llx)", i, (unsigned long long)p.p_filesz,
-                     (unsigned long long)p.p_memsz);
+            snprintf(err, errlen,
+                     "PT_LOAD %u has more file bytes (0x%llx) than memory bytes "
+                     "(0x%llx)",
+                     i, (unsigned long long)p.p_filesz, (unsigned long long)p.p_memsz);
             return -EINVAL;
         }
         if (p.p_offset > len || p.p_filesz > len - p.p_offset) {
-            snprintf(err, errlen, "truncated: PT_LOAD %u (offset 0x%llx, 0x%llx bytes) lies "
-                     "past the end of the file (%zu bytes)", i, (unsigned long long)p.p_offset,
-                     (unsigned long long)p.p_filesz, len);
+            snprintf(err, errlen,
+                     "truncated: PT_LOAD %u (offset 0x%llx, 0x%llx bytes) lies "
+                     "past the end of the file (%zu bytes)",
+                     i, (unsigned long long)p.p_offset, (unsigned long long)p.p_filesz, len);
             return -EINVAL;
         }
         if (p.p_paddr < BOOT_HIMEM) {
@@ -179,9 +189,10 @@ static int load_segments(struct vm *vm, const uint8_t *img, size_t len, uint32_t
         }
         uint8_t *dst = gpa_to_hva(&vm->mem, p.p_paddr, p.p_memsz);
         if (!dst) {
-            snprintf(err, errlen, "PT_LOAD %u [0x%llx, +0x%llx) is outside guest RAM; raise "
-                     "--memory", i, (unsigned long long)p.p_paddr,
-                     (unsigned long long)p.p_memsz);
+            snprintf(err, errlen,
+                     "PT_LOAD %u [0x%llx, +0x%llx) is outside guest RAM; raise "
+                     "--memory",
+                     i, (unsigned long long)p.p_paddr, (unsigned long long)p.p_memsz);
             return -EFBIG;
         }
         memcpy(dst, img + p.p_offset, p.p_filesz);
@@ -220,8 +231,7 @@ static int write_start_info(struct vm *vm, uint64_t initrd, uint64_t initrd_size
     return 0;
 }
 
-int pvh_load(struct vm *vm, const uint8_t *img, size_t len, uint64_t rsdp, char *err,
-             size_t errlen)
+int pvh_load(struct vm *vm, const uint8_t *img, size_t len, uint64_t rsdp, char *err, size_t errlen)
 {
     uint32_t entry = 0;
     uint64_t end, initrd, initrd_size;

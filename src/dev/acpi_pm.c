@@ -9,10 +9,10 @@
 #include "util/util.h"
 #include "vm/vm.h"
 
-#define SLP_EN          0x20 /* SLEEP_CONTROL_REG bit 5 */
-#define SLP_TYP_SHIFT   2    /* SLEEP_CONTROL_REG bits 2-4 */
-#define SLP_TYP_MASK    0x7
-#define RESET_CPU       0x04 /* reset control register: do the reset (0x06 warm, 0x0e cold) */
+#define SLP_EN        0x20 /* SLEEP_CONTROL_REG bit 5 */
+#define SLP_TYP_SHIFT 2    /* SLEEP_CONTROL_REG bits 2-4 */
+#define SLP_TYP_MASK  0x7
+#define RESET_CPU     0x04 /* reset control register: do the reset (0x06 warm, 0x0e cold) */
 
 struct acpi_pm {
     struct vm *vm;
@@ -74,8 +74,8 @@ static int pm_create(struct vm *vm, char *err, size_t errlen)
     if (!rc && (rc = device_add(vm, &pm_dev_ops, pm)))
         io_bus_unregister(&vm->pio, PORT_ACPI_SLEEP_CTL);
     if (rc) {
-        snprintf(err, errlen, "acpi-pm: cannot register ports 0x%x-0x%x: %s",
-                 PORT_ACPI_SLEEP_CTL, PORT_ACPI_SLEEP_STS, strerror(-rc));
+        snprintf(err, errlen, "acpi-pm: cannot register ports 0x%x-0x%x: %s", PORT_ACPI_SLEEP_CTL,
+                 PORT_ACPI_SLEEP_STS, strerror(-rc));
         free(pm);
     }
     return rc;
@@ -90,8 +90,7 @@ static int reset_create(struct vm *vm, char *err, size_t errlen)
     if (rc == -EEXIST)
         return 0;
     if (rc)
-        snprintf(err, errlen, "acpi-pm: cannot register port 0x%x: %s", PORT_RESET,
-                 strerror(-rc));
+        snprintf(err, errlen, "acpi-pm: cannot register port 0x%x: %s", PORT_RESET, strerror(-rc));
     return rc;
 }
 

@@ -43,9 +43,9 @@ struct cmos {
     pthread_mutex_t lock;
     uint8_t index;
     uint8_t ram[128];
-    int64_t offset;   /* guest seconds - host seconds */
-    bool frozen;      /* SET: the time registers hold what the guest writes, the clock is held */
-    int64_t last_uf;  /* guest second at the last read of register C */
+    int64_t offset;  /* guest seconds - host seconds */
+    bool frozen;     /* SET: the time registers hold what the guest writes, the clock is held */
+    int64_t last_uf; /* guest second at the last read of register C */
 };
 
 static uint8_t to_bcd(unsigned v)
@@ -113,8 +113,8 @@ static int64_t load_time(const struct cmos *c)
     if (cent < 19 || cent > 99)
         cent = year < 70 ? 20 : 19;
     tm.tm_year = (int)(cent * 100 + year) - 1900;
-    if (tm.tm_sec > 59 || tm.tm_min > 59 || tm.tm_hour > 23 || tm.tm_mday < 1 ||
-        tm.tm_mday > 31 || tm.tm_mon < 0 || tm.tm_mon > 11 || year > 99)
+    if (tm.tm_sec > 59 || tm.tm_min > 59 || tm.tm_hour > 23 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+        tm.tm_mon < 0 || tm.tm_mon > 11 || year > 99)
         return -1;
     return (int64_t)timegm(&tm);
 }
@@ -279,8 +279,8 @@ static int cmos_create(struct vm *vm, char *err, size_t errlen)
     cmos_set_memory(c, &vm->mem);
     int rc = io_bus_register(&vm->pio, PORT_CMOS, 2, &cmos_io_ops, c, "cmos");
     if (rc) {
-        snprintf(err, errlen, "cmos: cannot register ports 0x%x-0x%x: %s", PORT_CMOS,
-                 PORT_CMOS + 1, strerror(-rc));
+        snprintf(err, errlen, "cmos: cannot register ports 0x%x-0x%x: %s", PORT_CMOS, PORT_CMOS + 1,
+                 strerror(-rc));
         goto fail;
     }
     rc = device_add(vm, &cmos_dev_ops, c);

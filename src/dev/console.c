@@ -23,9 +23,9 @@
  * The values a fatal signal handler or atexit needs, kept where they can read them without
  * locks. Only the console that changed the terminal fills them. */
 static struct termios term_saved;
-static atomic_int term_fd = -1;     /* tty to restore with term_saved */
-static atomic_int nb_fd = -1;       /* descriptor we set O_NONBLOCK on (shared with others) */
-static int nb_flags;                /* its original flags */
+static atomic_int term_fd = -1; /* tty to restore with term_saved */
+static atomic_int nb_fd = -1;   /* descriptor we set O_NONBLOCK on (shared with others) */
+static int nb_flags;            /* its original flags */
 static pthread_mutex_t term_lock = PTHREAD_MUTEX_INITIALIZER; /* claiming the slots above */
 static pthread_once_t term_once = PTHREAD_ONCE_INIT;
 

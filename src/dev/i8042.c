@@ -18,11 +18,11 @@
 #define STS_TIMEOUT 0x40
 
 /* controller configuration byte (CTR, internal RAM byte 0) */
-#define CTR_KBDINT 0x01
-#define CTR_SYS    0x04
-#define CTR_KBDDIS 0x10
-#define CTR_AUXDIS 0x20
-#define CTR_XLATE  0x40
+#define CTR_KBDINT  0x01
+#define CTR_SYS     0x04
+#define CTR_KBDDIS  0x10
+#define CTR_AUXDIS  0x20
+#define CTR_XLATE   0x40
 #define CTR_POWERON (CTR_KBDINT | CTR_SYS | CTR_AUXDIS | CTR_XLATE) /* as a BIOS leaves it */
 
 #define OUTPORT_RESET 0x01 /* system reset line, active low */
@@ -403,7 +403,8 @@ int i8042_send_ctrl_alt_del(struct vm *vm)
 {
     /* make LCtrl, LAlt, Delete; break in reverse order — keyboard-side codes per scan set */
     static const uint8_t set1[] = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};
-    static const uint8_t set2[] = {0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0, 0x71, 0xf0, 0x11, 0xf0, 0x14};
+    static const uint8_t set2[] = {0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0,
+                                   0x71, 0xf0, 0x11, 0xf0, 0x14};
     static const uint8_t set3[] = {0x11, 0x19, 0x64, 0xf0, 0x64, 0xf0, 0x19, 0xf0, 0x11};
     struct i8042 *k = device_find(vm, &i8042_dev_ops);
     if (!k)

@@ -65,8 +65,8 @@ uint8_t uart_iir(const struct uart *u)
  * and report a change. */
 static void update_irq(struct uart *u)
 {
-    int level = !(uart_iir(u) & UART_IIR_NO_INT) && (u->mcr & UART_MCR_OUT2) &&
-                !(u->mcr & UART_MCR_LOOP);
+    int level =
+        !(uart_iir(u) & UART_IIR_NO_INT) && (u->mcr & UART_MCR_OUT2) && !(u->mcr & UART_MCR_LOOP);
     if (level != u->irq_level) {
         u->irq_level = level;
         if (u->ops && u->ops->irq)
@@ -349,6 +349,9 @@ static const struct device_ops com_dev_ops = {
  * discarded and it takes no input. Returns 0 or <0 with ERR. */
 static int com_create(struct vm *vm, char *err, size_t errlen)
 {
+    int rc = console_open(vm, err, errlen); /* no-op when vm_create opened it already */
+    if (rc)
+        return rc;
     struct uart8250 *d = calloc(1, sizeof(*d));
     if (!d) {
         snprintf(err, errlen, "uart: out of memory");
@@ -357,7 +360,7 @@ static int com_create(struct vm *vm, char *err, size_t errlen)
     pthread_mutex_init(&d->lock, NULL);
     d->vm = vm;
     uart_init(&d->u, &com_uart_ops, d);
-    int rc = io_bus_register(&vm->pio, PORT_COM1, UART_NREGS, &com_io_ops, d, "com1");
+    rc = io_bus_register(&vm->pio, PORT_COM1, UART_NREGS, &com_io_ops, d, "com1");
     if (rc) {
         snprintf(err, errlen, "uart: cannot register ports 0x%x-0x%x: %s", PORT_COM1,
                  PORT_COM1 + UART_NREGS - 1, strerror(-rc));

@@ -7,18 +7,18 @@
 #include <stdint.h>
 
 /* Register offsets (DLAB selects DLL/DLM at 0 and 1). */
-#define UART_RBR 0 /* read, DLAB=0: receive buffer */
-#define UART_THR 0 /* write, DLAB=0: transmit holding */
-#define UART_DLL 0 /* DLAB=1 */
-#define UART_IER 1 /* DLAB=0 */
-#define UART_DLM 1 /* DLAB=1 */
-#define UART_IIR 2 /* read */
-#define UART_FCR 2 /* write */
-#define UART_LCR 3
-#define UART_MCR 4
-#define UART_LSR 5
-#define UART_MSR 6
-#define UART_SCR 7
+#define UART_RBR   0 /* read, DLAB=0: receive buffer */
+#define UART_THR   0 /* write, DLAB=0: transmit holding */
+#define UART_DLL   0 /* DLAB=1 */
+#define UART_IER   1 /* DLAB=0 */
+#define UART_DLM   1 /* DLAB=1 */
+#define UART_IIR   2 /* read */
+#define UART_FCR   2 /* write */
+#define UART_LCR   3
+#define UART_MCR   4
+#define UART_LSR   5
+#define UART_MSR   6
+#define UART_SCR   7
 #define UART_NREGS 8
 
 #define UART_IER_RDI  0x01 /* received data available (and character timeout) */
@@ -65,9 +65,9 @@
 /* Outputs of the model; each may be NULL. They are called from inside uart_read/uart_write/
  * uart_receive, i.e. with whatever lock the caller holds. */
 struct uart_ops {
-    void (*irq)(void *opaque, int level);    /* interrupt output changed */
-    void (*tx)(void *opaque, uint8_t byte);  /* a byte left the transmitter (not in loopback) */
-    void (*rx_drained)(void *opaque);        /* the guest emptied the receive FIFO */
+    void (*irq)(void *opaque, int level);   /* interrupt output changed */
+    void (*tx)(void *opaque, uint8_t byte); /* a byte left the transmitter (not in loopback) */
+    void (*rx_drained)(void *opaque);       /* the guest emptied the receive FIFO */
 };
 
 /* Complete guest-visible state: a plain struct (snapshot-ready). Transmission is instantaneous,

@@ -67,9 +67,10 @@ void virtio_config_changed(struct virtio_dev *vdev)
 
 void virtio_set_needs_reset(struct virtio_dev *vdev, const char *why)
 {
-    if (!vdev->needs_reset_logged) {
+    if (!vdev->needs_reset_logged && vdev->needs_reset_logs < 8) { /* a guest cannot flood */
         log_warn("%s: driver error, device needs reset: %s", vdev->name, why);
         vdev->needs_reset_logged = true;
+        vdev->needs_reset_logs++;
     }
     if (vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET)
         return;

@@ -191,7 +191,8 @@ struct virtio_dev {
     uint8_t isr;          /* bit 0 queue, bit 1 config (read-to-clear, INTx mode) */
     /* the device lock (see the thread rules above) */
     pthread_mutex_t lock;
-    bool needs_reset_logged;
+    bool needs_reset_logged; /* this reset cycle */
+    unsigned needs_reset_logs; /* lifetime count, bounds the log */
     struct virtio_watch watch[VIRTIO_MAX_WATCHES];
     unsigned nwatch;
     /* transport */

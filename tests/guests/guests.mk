@@ -5,7 +5,7 @@ GUEST_CFLAGS := -ffreestanding -mgeneral-regs-only -fno-pic -fno-pie -fno-stack-
 GUEST_LD     := ld --build-id=none -nostdlib -z noexecstack --no-warn-rwx-segments
 GUESTS       := build/guests/realmode.rom build/guests/pvh64.elf \
                 build/guests/smp.elf build/guests/mmio.elf build/guests/triple32.elf \
-                build/guests/actions.elf
+                build/guests/actions.elf build/guests/bzimage.bin
 
 guests: $(GUESTS)
 
@@ -50,3 +50,9 @@ build/guests/triple32.elf: build/guests/entry32.o32 build/guests/pvh_note.o32 bu
 
 build/guests/actions.elf: build/guests/entry32.o32 build/guests/pvh_note.o32 build/guests/actions.o32
 	$(Q)$(GUEST_LD) -m elf_i386 -T tests/guests/pvh.ld -o $@ $^
+
+build/guests/bzimage.bin: tests/guests/bzimage.S tests/guests/bzimage.ld
+	@mkdir -p $(dir $@)
+	@echo "  GUEST   $@"
+	$(Q)$(CC) -m64 -c -o build/guests/bzimage.o $<
+	$(Q)$(GUEST_LD) -m elf_x86_64 -T tests/guests/bzimage.ld -o $@ build/guests/bzimage.o

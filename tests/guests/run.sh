@@ -50,6 +50,8 @@ case_ pvh64-ram 65 "ram 6[0-9] MiB" -- --kernel $G/pvh64.elf --memory 64M
 case_ pvh64-highmem 65 "ram 409[0-9] MiB" -- --kernel $G/pvh64.elf --memory 4G
 case_ pvh64-64g 65 "ram 6553[0-9] MiB" -- --kernel $G/pvh64.elf --memory 64G
 case_ pvh64-64cpus 65 "pvh64 ok" -- --kernel $G/pvh64.elf --cpus 64
+case_ bzimage-64bit 69 "cmdline 'bz test" -- --kernel $G/bzimage.bin --cmdline "bz test"
+case_ bzimage-highmem 69 "zero page ok" -- --kernel $G/bzimage.bin --memory 5G
 case_ smp-2cpu 97 "cpu1 up, apic id 1" -- --kernel $G/smp.elf --cpus 2
 case_ smp-2cpu-bsp 97 "cpu0 apic id 0, logical cpus 2" -- --kernel $G/smp.elf --cpus 2
 case_ triple-fault 8 "loading an empty IDT" -- --kernel $G/triple32.elf
@@ -102,4 +104,19 @@ if [ -w /proc/sys/vm/nr_hugepages ]; then
     WANT=4 bad_ hugepages-pool-too-small '--hugepages: not enough' run --kernel $G/pvh64.elf \
         --memory 64G --hugepages --console none
     echo "$old" >/proc/sys/vm/nr_hugepages
+fi
+
+# `truce check` must recognise this host's kind of /dev/kvm and say so plainly.
+check_out=$("$TRUCE" check 2>&1)
+check_rc=$?
+if [ -d /sys/module/kvm_pvm ]; then
+    if [ $check_rc = 1 ] && grep -q "PVM-backed" <<<"$check_out"; then
+        echo "PASS check-recognises-pvm"
+    else
+        echo "FAIL check-recognises-pvm: status $check_rc, output: $(tail -n1 <<<"$check_out")"
+    fi
+elif grep -qwE 'vmx|svm' /proc/cpuinfo; then
+    [ $check_rc = 0 ] && echo "PASS check-hw-virt" || echo "FAIL check-hw-virt: status $check_rc"
+else
+    [ $check_rc = 1 ] && echo "PASS check-no-hw-virt" || echo "FAIL check-no-hw-virt: status $check_rc"
 fi

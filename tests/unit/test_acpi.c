@@ -14,17 +14,17 @@
 /* ---- AML encoder ---------------------------------------------------------------------------- */
 
 /* Encode with FN into a fresh buffer and compare with the EXPECTED bytes. */
-#define AML_EXPECT(stmts, ...)                                                                  \
-    do {                                                                                        \
-        uint8_t buf_[256];                                                                      \
-        const uint8_t exp_[] = {__VA_ARGS__};                                                   \
-        struct aml a_;                                                                          \
-        aml_init(&a_, buf_, sizeof(buf_));                                                      \
-        struct aml *a = &a_;                                                                    \
-        stmts;                                                                                  \
-        assert_true(aml_ok(a));                                                                 \
-        assert_int_equal(a->len, sizeof(exp_));                                                 \
-        assert_memory_equal(buf_, exp_, sizeof(exp_));                                          \
+#define AML_EXPECT(stmts, ...)                                                                     \
+    do {                                                                                           \
+        uint8_t buf_[256];                                                                         \
+        const uint8_t exp_[] = {__VA_ARGS__};                                                      \
+        struct aml a_;                                                                             \
+        aml_init(&a_, buf_, sizeof(buf_));                                                         \
+        struct aml *a = &a_;                                                                       \
+        stmts;                                                                                     \
+        assert_true(aml_ok(a));                                                                    \
+        assert_int_equal(a->len, sizeof(exp_));                                                    \
+        assert_memory_equal(buf_, exp_, sizeof(exp_));                                             \
     } while (0)
 
 static void pkglen(void **state)
@@ -62,8 +62,7 @@ static void integers_and_names(void **state)
     AML_EXPECT(aml_string(a, "AB"), 0x0d, 'A', 'B', 0);
     AML_EXPECT(aml_namestring(a, "_HID"), '_', 'H', 'I', 'D');
     AML_EXPECT(aml_namestring(a, "\\_SB"), 0x5c, '_', 'S', 'B', '_');
-    AML_EXPECT(aml_namestring(a, "\\_SB.PCI0"), 0x5c, 0x2e, '_', 'S', 'B', '_', 'P', 'C', 'I',
-               '0');
+    AML_EXPECT(aml_namestring(a, "\\_SB.PCI0"), 0x5c, 0x2e, '_', 'S', 'B', '_', 'P', 'C', 'I', '0');
     AML_EXPECT(aml_namestring(a, "^FOO"), 0x5e, 'F', 'O', 'O', '_');
     AML_EXPECT(aml_namestring(a, "A.B.C"), 0x2f, 3, 'A', '_', '_', '_', 'B', '_', '_', '_', 'C',
                '_', '_', '_');
@@ -80,16 +79,15 @@ static void integers_and_names(void **state)
 static void objects(void **state)
 {
     /* Device(DEV) { Name(_UID, 1) } */
-    AML_EXPECT(aml_device_open(a, "DEV"); aml_name(a, "_UID"); aml_integer(a, 1); aml_close(a),
-               0x5b, 0x82, 11, 'D', 'E', 'V', '_', 0x08, '_', 'U', 'I', 'D', 0x01);
+    AML_EXPECT(aml_device_open(a, "DEV"); aml_name(a, "_UID"); aml_integer(a, 1);
+               aml_close(a), 0x5b, 0x82, 11, 'D', 'E', 'V', '_', 0x08, '_', 'U', 'I', 'D', 0x01);
     /* Package(2) { 1, 2 } */
-    AML_EXPECT(aml_package_open(a, 2); aml_integer(a, 1); aml_integer(a, 2); aml_close(a), 0x12,
-               5, 2, 0x01, 0x0a, 0x02);
+    AML_EXPECT(aml_package_open(a, 2); aml_integer(a, 1); aml_integer(a, 2);
+               aml_close(a), 0x12, 5, 2, 0x01, 0x0a, 0x02);
     /* ResourceTemplate() { IO(Decode16, 0x3f8, 0x3f8, 1, 8) IRQNoFlags() {4} } */
     AML_EXPECT(aml_buffer_open(a); aml_res_io(a, 0x3f8, 0x3f8, 1, 8); aml_res_irq(a, 4);
-               aml_res_end(a); aml_close(a),
-               0x11, 16, 0x0a, 13, 0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08, 0x22, 0x10,
-               0x00, 0x79, 0x00);
+               aml_res_end(a); aml_close(a), 0x11, 16, 0x0a, 13, 0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03,
+                               0x01, 0x08, 0x22, 0x10, 0x00, 0x79, 0x00);
     /* Scope(\_SB) { } */
     AML_EXPECT(aml_scope_open(a, "\\_SB"); aml_close(a), 0x10, 6, 0x5c, '_', 'S', 'B', '_');
 }
@@ -270,8 +268,8 @@ static void check_dsdt(struct fixture *f, uint64_t gpa)
     const struct acpi_header *h = table_at(f, gpa, "DSDT");
     const uint8_t *aml = (const uint8_t *)(h + 1);
     size_t len = h->length - sizeof(*h);
-    const char *names[] = {"_S5_", "_SB_", "PCI0", "_CRS", "_PRT", "_SEG", "_BBN", "COM1",
-                           "KBD_", "PEVT", "QEMU0001", "MRES"};
+    const char *names[] = {"_S5_", "_SB_", "PCI0", "_CRS", "_PRT",     "_SEG",
+                           "_BBN", "COM1", "KBD_", "PEVT", "QEMU0001", "MRES"};
     for (size_t i = 0; i < ARRAY_SIZE(names); i++)
         if (!memmem(aml, len, names[i], strlen(names[i])))
             fail_msg("DSDT lacks %s", names[i]);
@@ -333,8 +331,7 @@ static void acpi_bad_area(void **state)
 {
     struct fixture *f = fix_new(64 * MiB, 2);
     uint64_t rsdp = 0;
-    assert_int_equal(acpi_build_at(f->vm, BOOT_ACPI_START, BOOT_ACPI_START + 256, &rsdp),
-                     -ENOSPC);
+    assert_int_equal(acpi_build_at(f->vm, BOOT_ACPI_START, BOOT_ACPI_START + 256, &rsdp), -ENOSPC);
     assert_int_equal(acpi_build_at(f->vm, BOOT_ACPI_START + 4, BOOT_HIMEM, &rsdp), -EINVAL);
     assert_int_equal(acpi_build_at(f->vm, 200 * MiB, 200 * MiB + 64 * KiB, &rsdp), -EFAULT);
     assert_int_equal(rsdp, 0);
@@ -418,14 +415,10 @@ static void mp_table(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(pkglen),
-        cmocka_unit_test(integers_and_names),
-        cmocka_unit_test(objects),
-        cmocka_unit_test(large_package_length),
-        cmocka_unit_test(misuse_is_caught),
-        cmocka_unit_test(acpi_tables),
-        cmocka_unit_test(acpi_bad_area),
-        cmocka_unit_test(mp_table),
+        cmocka_unit_test(pkglen),           cmocka_unit_test(integers_and_names),
+        cmocka_unit_test(objects),          cmocka_unit_test(large_package_length),
+        cmocka_unit_test(misuse_is_caught), cmocka_unit_test(acpi_tables),
+        cmocka_unit_test(acpi_bad_area),    cmocka_unit_test(mp_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

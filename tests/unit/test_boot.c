@@ -24,9 +24,16 @@ struct bz {
 
 static struct bz bz_default(void)
 {
-    return (struct bz){.version = 0x020f, .setup_sects = 4, .loadflags = 0x01, .reloc = 1,
-                       .xlf = 0x3, .cmdline_size = 2047, .init_size = 8 * MiB,
-                       .initrd_max = 0x7fffffff, .align = 2 * MiB, .pref = PREF,
+    return (struct bz){.version = 0x020f,
+                       .setup_sects = 4,
+                       .loadflags = 0x01,
+                       .reloc = 1,
+                       .xlf = 0x3,
+                       .cmdline_size = 2047,
+                       .init_size = 8 * MiB,
+                       .initrd_max = 0x7fffffff,
+                       .align = 2 * MiB,
+                       .pref = PREF,
                        .ksize = 64 * KiB};
 }
 
@@ -129,7 +136,7 @@ static void bzimage_at_1mib_without_pref(void **state)
 {
     struct fixture *f = fix_new(MEM_64M, 1);
     struct bz o = bz_default();
-    o.pref = 0x12345; /* unusable: below 1 MiB */
+    o.pref = 0x12345;   /* unusable: below 1 MiB */
     o.version = 0x020c; /* no acpi_rsdp_addr */
     assert_int_equal(load_bz(f, &o, 0), 0);
     assert_int_equal(f->vm->boot.entry, BOOT_HIMEM + 0x200);
@@ -416,18 +423,12 @@ static void real_mode_state(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(bzimage_zero_page),
-        cmocka_unit_test(bzimage_at_1mib_without_pref),
-        cmocka_unit_test(e820_maps),
-        cmocka_unit_test(pci_window_above_ram),
-        cmocka_unit_test(hostile_headers),
-        cmocka_unit_test(not_a_kernel),
-        cmocka_unit_test(truncated_images),
-        cmocka_unit_test(too_big_for_ram),
-        cmocka_unit_test(initrd_errors),
-        cmocka_unit_test(cmdline_limits),
-        cmocka_unit_test(firmware_rom),
-        cmocka_unit_test(linux_vcpu_state),
+        cmocka_unit_test(bzimage_zero_page), cmocka_unit_test(bzimage_at_1mib_without_pref),
+        cmocka_unit_test(e820_maps),         cmocka_unit_test(pci_window_above_ram),
+        cmocka_unit_test(hostile_headers),   cmocka_unit_test(not_a_kernel),
+        cmocka_unit_test(truncated_images),  cmocka_unit_test(too_big_for_ram),
+        cmocka_unit_test(initrd_errors),     cmocka_unit_test(cmdline_limits),
+        cmocka_unit_test(firmware_rom),      cmocka_unit_test(linux_vcpu_state),
         cmocka_unit_test(real_mode_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,14 +28,18 @@ struct el {
 
 static struct el el_default(void)
 {
-    return (struct el){.machine = EM_X86_64, .phnum = 2, .paddr = SEG_PADDR,
-                       .note_off = NOTE_OFF, .filesz = 8192, .memsz = 12288,
-                       .entry = SEG_PADDR + 0x40, .desc_size = 8};
+    return (struct el){.machine = EM_X86_64,
+                       .phnum = 2,
+                       .paddr = SEG_PADDR,
+                       .note_off = NOTE_OFF,
+                       .filesz = 8192,
+                       .memsz = 12288,
+                       .entry = SEG_PADDR + 0x40,
+                       .desc_size = 8};
 }
 
 /* Append a note NAME/TYPE/DESC at P (4-byte aligned). Returns bytes written. */
-static size_t put_note(uint8_t *p, const char *name, uint32_t type, const void *desc,
-                       uint32_t dsz)
+static size_t put_note(uint8_t *p, const char *name, uint32_t type, const void *desc, uint32_t dsz)
 {
     Elf64_Nhdr nh = {.n_namesz = (uint32_t)strlen(name) + 1, .n_descsz = dsz, .n_type = type};
     size_t nsz = ALIGN_UP((size_t)nh.n_namesz, 4);
@@ -64,25 +68,38 @@ static uint8_t *make_elf(const struct el *o, size_t *len)
     img[EI_DATA] = ELFDATA2LSB;
     img[EI_VERSION] = EV_CURRENT;
     if (o->elf32) {
-        Elf32_Ehdr h = {.e_type = ET_EXEC, .e_machine = o->machine, .e_phoff = 52,
-                        .e_phentsize = sizeof(Elf32_Phdr), .e_phnum = o->phnum};
+        Elf32_Ehdr h = {.e_type = ET_EXEC,
+                        .e_machine = o->machine,
+                        .e_phoff = 52,
+                        .e_phentsize = sizeof(Elf32_Phdr),
+                        .e_phnum = o->phnum};
         Elf32_Phdr p[2] = {
-            {.p_type = PT_NOTE, .p_offset = (uint32_t)o->note_off, .p_filesz = (uint32_t)nlen,
+            {.p_type = PT_NOTE,
+             .p_offset = (uint32_t)o->note_off,
+             .p_filesz = (uint32_t)nlen,
              .p_align = 4},
-            {.p_type = PT_LOAD, .p_offset = LOAD_OFF, .p_paddr = (uint32_t)o->paddr,
-             .p_filesz = (uint32_t)o->filesz, .p_memsz = (uint32_t)o->memsz},
+            {.p_type = PT_LOAD,
+             .p_offset = LOAD_OFF,
+             .p_paddr = (uint32_t)o->paddr,
+             .p_filesz = (uint32_t)o->filesz,
+             .p_memsz = (uint32_t)o->memsz},
         };
         memcpy(h.e_ident, img, EI_NIDENT);
         memcpy(img, &h, sizeof(h));
         memcpy(img + 52, p, sizeof(p));
         return img;
     }
-    Elf64_Ehdr h = {.e_type = ET_EXEC, .e_machine = o->machine,
-                    .e_phoff = o->phoff ? o->phoff : 64, .e_phentsize = sizeof(Elf64_Phdr),
+    Elf64_Ehdr h = {.e_type = ET_EXEC,
+                    .e_machine = o->machine,
+                    .e_phoff = o->phoff ? o->phoff : 64,
+                    .e_phentsize = sizeof(Elf64_Phdr),
                     .e_phnum = o->phnum};
     Elf64_Phdr p[2] = {
         {.p_type = PT_NOTE, .p_offset = o->note_off, .p_filesz = nlen, .p_align = 4},
-        {.p_type = PT_LOAD, .p_offset = LOAD_OFF, .p_paddr = o->paddr, .p_filesz = o->filesz,
+        {.p_type = PT_LOAD,
+         .p_offset = LOAD_OFF,
+         .p_paddr = o->paddr,
+         .p_filesz = o->filesz,
          .p_memsz = o->memsz},
     };
     memcpy(h.e_ident, img, EI_NIDENT);
@@ -293,10 +310,8 @@ static void malformed_headers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(start_info),
-        cmocka_unit_test(pvh_vcpu_state),
-        cmocka_unit_test(elf32_and_4byte_note),
-        cmocka_unit_test(hostile_elves),
+        cmocka_unit_test(start_info),           cmocka_unit_test(pvh_vcpu_state),
+        cmocka_unit_test(elf32_and_4byte_note), cmocka_unit_test(hostile_elves),
         cmocka_unit_test(malformed_headers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,311 @@
+/* blk.c — virtio-blk on raw images: request execution through the disk backend, one queue. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "dev/dev.h"
+#include "virtio/blk.h"
+#include "vm/vm.h"
+
+_Static_assert(sizeof(struct virtio_blk_outhdr) == 16, "virtio-blk request header");
+_Static_assert(sizeof(struct virtio_blk_discard_write_zeroes) == 16, "discard segment");
+_Static_assert(BLK_QUEUE_SIZE <= VIRTQ_MAX_SIZE, "queue size");
+
+/* ---- request pool -------------------------------------------------------------------------- */
+
+static struct blk_req *req_get(struct virtio_blk *b)
+{
+    if (!b->nfree)
+        return NULL;
+    struct blk_req *r = &b->req[b->free[--b->nfree]];
+    r->chain = (struct virtq_chain){.iov = r->iov, .max_iov = BLK_MAX_IOV};
+    return r;
+}
+
+static void req_put(struct virtio_blk *b, struct blk_req *r)
+{
+    b->free[b->nfree++] = (uint16_t)(r - b->req);
+}
+
+/* Report STATUS for R to the driver and retire R. */
+static void req_complete(struct virtio_blk *b, struct blk_req *r, uint8_t status)
+{
+    uint32_t written = 0;
+    if (r->status) {
+        *r->status = status;
+        written = 1;
+        if (status == VIRTIO_BLK_S_OK &&
+            (r->type == VIRTIO_BLK_T_IN || r->type == VIRTIO_BLK_T_GET_ID))
+            written += (uint32_t)r->data_len;
+    }
+    if (status == VIRTIO_BLK_S_IOERR)
+        b->nerrors++;
+    virtq_push(r->q, r->chain.head, written);
+    req_put(b, r);
+}
+
+/* ---- execution ----------------------------------------------------------------------------- */
+
+/* GET_ID: the serial, zero-padded to 20 bytes (truncated to what the driver gave). */
+static uint8_t do_get_id(struct virtio_blk *b, struct blk_req *r)
+{
+    uint8_t id[VIRTIO_BLK_ID_BYTES] = {0};
+    memcpy(id, b->serial, strnlen(b->serial, sizeof(id)));
+    size_t done = 0;
+    for (unsigned i = 0; i < r->ndata; i++) {
+        memcpy(r->data[i].iov_base, id + done, r->data[i].iov_len);
+        done += r->data[i].iov_len;
+    }
+    return VIRTIO_BLK_S_OK;
+}
+
+/* Hand a parsed request to the backend (or finish it now). */
+static void req_start(struct virtio_blk *b, struct blk_req *r)
+{
+    uint8_t st = blk_parse(b, r);
+    if (st == BLK_NO_STATUS) {
+        virtq_push(r->q, r->chain.head, 0); /* nowhere to put a status: the driver's loss */
+        req_put(b, r);
+        return;
+    }
+    if (st != VIRTIO_BLK_S_OK) {
+        req_complete(b, r, st);
+        return;
+    }
+    uint64_t off = r->sector * DISK_SECTOR;
+    int rc = 0;
+    switch (r->type) {
+    case VIRTIO_BLK_T_IN:
+    case VIRTIO_BLK_T_OUT:
+        if (!r->data_len) {
+            req_complete(b, r, VIRTIO_BLK_S_OK);
+            return;
+        }
+        rc = r->type == VIRTIO_BLK_T_IN ? disk_readv(&b->disk, off, r->data, r->ndata, r)
+                                        : disk_writev(&b->disk, off, r->data, r->ndata, r);
+        break;
+    case VIRTIO_BLK_T_FLUSH:
+        rc = disk_flush(&b->disk, r);
+        break;
+    case VIRTIO_BLK_T_GET_ID:
+        req_complete(b, r, do_get_id(b, r));
+        return;
+    case VIRTIO_BLK_T_DISCARD:
+        rc = disk_discard(&b->disk, off, r->nsect * DISK_SECTOR, r);
+        break;
+    case VIRTIO_BLK_T_WRITE_ZEROES:
+        rc = disk_write_zeroes(&b->disk, off, r->nsect * DISK_SECTOR, r);
+        break;
+    }
+    if (rc < 0)
+        req_complete(b, r, rc == -EOPNOTSUPP ? VIRTIO_BLK_S_UNSUPP : VIRTIO_BLK_S_IOERR);
+}
+
+/* disk_reap callback: map the backend result to a virtio-blk status. */
+static void req_done(void *opaque, void *tag, int res)
+{
+    struct virtio_blk *b = opaque;
+    struct blk_req *r = tag;
+    uint8_t st = VIRTIO_BLK_S_OK;
+    if (r->type == VIRTIO_BLK_T_IN || r->type == VIRTIO_BLK_T_OUT) {
+        if (res < 0 || (uint64_t)res != r->data_len)
+            st = VIRTIO_BLK_S_IOERR;
+        else if (r->type == VIRTIO_BLK_T_IN)
+            b->nreads++, b->bytes_read += r->data_len;
+        else
+            b->nwrites++, b->bytes_written += r->data_len;
+    } else if (res < 0) {
+        st = res == -EOPNOTSUPP ? VIRTIO_BLK_S_UNSUPP : VIRTIO_BLK_S_IOERR;
+    } else {
+        b->nflushes += r->type == VIRTIO_BLK_T_FLUSH;
+        b->ndiscards += r->type != VIRTIO_BLK_T_FLUSH;
+    }
+    if (st == VIRTIO_BLK_S_IOERR && !b->nerrors)
+        log_warn("%s: I/O error on %s (type %u, sector %llu): %s", b->vdev.name, b->path,
+                 r->type, (unsigned long long)r->sector,
+                 res < 0 ? strerror(-res) : "short transfer");
+    req_complete(b, r, st);
+}
+
+/* Pop and start requests from Q until it is empty or the pool is dry. Lock held. */
+static void blk_process(struct virtio_blk *b, struct virtq *q)
+{
+    int rc = 0;
+    b->throttled = false;
+    do {
+        virtq_disable_notify(q);
+        struct blk_req *r;
+        while ((r = req_get(b))) {
+            r->q = q;
+            rc = virtq_pop(q, &r->chain);
+            if (rc <= 0) {
+                req_put(b, r);
+                break;
+            }
+            req_start(b, r);
+        }
+        if (!r) {
+            b->throttled = true; /* completions free requests and call us again */
+            break;
+        }
+    } while (rc == 0 && virtq_enable_notify(q));
+    if (disk_submit(&b->disk) < 0)
+        log_warn("%s: io_uring submit failed", b->vdev.name);
+    virtio_interrupt(&b->vdev, q);
+}
+
+/* ---- virtio ops ---------------------------------------------------------------------------- */
+
+static void blk_queue_notify(void *opaque, struct virtq *q)
+{
+    blk_process(opaque, q);
+}
+
+/* I/O thread, lock held: the backend completed operations. */
+static void blk_disk_event(void *opaque, uint32_t events)
+{
+    struct virtio_blk *b = opaque;
+    struct virtq *q = &b->vdev.vq[0];
+    if (!disk_reap(&b->disk, req_done, b))
+        return;
+    if (b->throttled && q->avail && !q->broken)
+        blk_process(b, q);
+    else
+        virtio_interrupt(&b->vdev, q);
+}
+
+static void blk_config_read(void *opaque, uint32_t off, uint8_t *data, unsigned size)
+{
+    struct virtio_blk *b = opaque;
+    memcpy(data, (uint8_t *)&b->config + off, size);
+}
+
+/* Forget in-flight requests after their I/O finished: the queues are being reset. */
+static void req_drop(void *opaque, void *tag, int res)
+{
+    req_put(opaque, tag);
+}
+
+static void blk_reset(void *opaque)
+{
+    struct virtio_blk *b = opaque;
+    disk_drain(&b->disk, req_drop, b);
+    b->throttled = false;
+}
+
+static void blk_stop(void *opaque)
+{
+    struct virtio_blk *b = opaque;
+    virtio_lock(&b->vdev);
+    disk_drain(&b->disk, req_done, b);
+    virtio_unlock(&b->vdev);
+}
+
+static void blk_destroy(void *opaque)
+{
+    struct virtio_blk *b = opaque;
+    disk_close(&b->disk);
+    free(b);
+}
+
+static const struct virtio_dev_ops blk_ops = {
+    .config_read = blk_config_read,
+    .queue_notify = blk_queue_notify,
+    .reset = blk_reset,
+    .stop = blk_stop,
+    .destroy = blk_destroy,
+};
+
+/* ---- creation ------------------------------------------------------------------------------ */
+
+/* Fill the config image and return the offered device features. */
+static uint64_t blk_setup_config(struct virtio_blk *b)
+{
+    struct virtio_blk_config *c = &b->config;
+    uint64_t f = 1ULL << VIRTIO_BLK_F_SEG_MAX | 1ULL << VIRTIO_BLK_F_BLK_SIZE |
+                 1ULL << VIRTIO_BLK_F_FLUSH;
+    c->capacity = b->capacity;
+    c->seg_max = BLK_SEG_MAX;
+    c->blk_size = DISK_SECTOR;
+    c->num_queues = 1;
+    if (b->readonly)
+        f |= 1ULL << VIRTIO_BLK_F_RO;
+    if (b->disk.can_punch) {
+        f |= 1ULL << VIRTIO_BLK_F_DISCARD | 1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
+        c->max_discard_sectors = BLK_MAX_DISCARD;
+        c->max_discard_seg = 1;
+        c->discard_sector_alignment = BLK_DISCARD_ALIGN;
+        c->max_write_zeroes_sectors = BLK_MAX_DISCARD;
+        c->max_write_zeroes_seg = 1;
+        c->write_zeroes_may_unmap = 1;
+    }
+    return f;
+}
+
+int virtio_blk_create(struct vm *vm, const struct disk_config *dc, char *err, size_t errlen)
+{
+    struct virtio_blk *b = calloc(1, sizeof(*b));
+    if (!b) {
+        snprintf(err, errlen, "disk %s: out of memory", dc->path);
+        return -ENOMEM;
+    }
+    snprintf(b->path, sizeof(b->path), "%s", dc->path);
+    snprintf(b->serial, sizeof(b->serial), "%s", dc->serial);
+    b->readonly = dc->readonly;
+    int rc = disk_open(&b->disk, dc->path, dc->readonly, BLK_QUEUE_SIZE, err, errlen);
+    if (rc < 0) {
+        free(b);
+        return rc;
+    }
+    /* a size that is not a multiple of 512: the partial tail is not exposed (never read or
+     * written), so the guest sees a whole number of sectors */
+    b->capacity = b->disk.size / DISK_SECTOR;
+    if (b->disk.size % DISK_SECTOR)
+        log_warn("disk %s: size is not a multiple of 512; the last %llu bytes are not used",
+                 dc->path, (unsigned long long)(b->disk.size % DISK_SECTOR));
+    for (unsigned i = 0; i < BLK_QUEUE_SIZE; i++)
+        b->free[i] = (uint16_t)(BLK_QUEUE_SIZE - 1 - i);
+    b->nfree = BLK_QUEUE_SIZE;
+    uint64_t features = blk_setup_config(b);
+    rc = virtio_dev_init(&b->vdev, vm, "virtio-blk", VIRTIO_ID_BLOCK, 0x018000, features, 1,
+                         BLK_QUEUE_SIZE, sizeof(b->config), &blk_ops, b);
+    if (rc < 0) {
+        snprintf(err, errlen, "disk %s: bad device parameters", dc->path);
+        disk_close(&b->disk);
+        free(b);
+        return rc;
+    }
+    rc = virtio_watch_fd(&b->vdev, b->disk.efd, EPOLLIN, blk_disk_event, b);
+    if (rc < 0) {
+        snprintf(err, errlen, "disk %s: cannot watch completions: %s", dc->path, strerror(-rc));
+        goto fail;
+    }
+    rc = virtio_pci_add(vm, &b->vdev, err, errlen);
+    if (rc < 0)
+        goto fail;
+    return 0;
+fail:
+    virtio_unwatch_all(&b->vdev);
+    virtio_dev_fini(&b->vdev);
+    disk_close(&b->disk);
+    free(b);
+    return rc;
+}
+
+static int blk_class_create(struct vm *vm, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < vm->cfg.ndisks; i++) {
+        int rc = virtio_blk_create(vm, &vm->cfg.disks[i], err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static const struct device_class virtio_blk_class = {
+    .name = "virtio-blk",
+    .order = DEV_ORDER_PCI,
+    .create = blk_class_create,
+};
+DEVICE_CLASS(virtio_blk_class);

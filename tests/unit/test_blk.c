@@ -1,0 +1,405 @@
+/* test_blk.c — virtio-blk: the request parser with malformed requests, and real I/O on a file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "virtio/blk.h"
+#include "virtio_fixture.h"
+
+#define V1 (1ULL << VIRTIO_F_VERSION_1)
+
+/* ---- parser ------------------------------------------------------------------------------ */
+
+struct pfix {
+    struct virtio_blk b;
+    struct blk_req r;
+    struct virtio_blk_outhdr hdr;
+    uint8_t data[4096];
+    uint8_t status;
+};
+
+static int psetup(void **state)
+{
+    struct pfix *p = calloc(1, sizeof(*p));
+    p->b.capacity = 100;
+    p->b.vdev.guest_features = V1 | 1ULL << VIRTIO_BLK_F_FLUSH | 1ULL << VIRTIO_BLK_F_DISCARD |
+                               1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
+    *state = p;
+    return 0;
+}
+
+static int pteardown(void **state)
+{
+    free(*state);
+    return 0;
+}
+
+/* Chain: header (readable), LEN bytes of data (readable when OUT), status (writable). */
+static uint8_t parse(struct pfix *p, uint32_t type, uint64_t sector, size_t len, bool out)
+{
+    struct virtq_chain *c = &p->r.chain;
+    p->hdr = (struct virtio_blk_outhdr){.type = type, .sector = sector};
+    *c = (struct virtq_chain){.iov = p->r.iov, .max_iov = BLK_MAX_IOV};
+    c->iov[c->nout++] = (struct iovec){&p->hdr, sizeof(p->hdr)};
+    c->out_len = sizeof(p->hdr);
+    if (len && out) {
+        c->iov[c->nout++] = (struct iovec){p->data, len};
+        c->out_len += (uint32_t)len;
+    } else if (len) {
+        c->iov[c->nout + c->nin++] = (struct iovec){p->data, len};
+        c->in_len += (uint32_t)len;
+    }
+    c->iov[c->nout + c->nin++] = (struct iovec){&p->status, 1};
+    c->in_len += 1;
+    return blk_parse(&p->b, &p->r);
+}
+
+static void parses_reads_and_writes(void **state)
+{
+    struct pfix *p = *state;
+    assert_int_equal(parse(p, VIRTIO_BLK_T_IN, 3, 1024, false), VIRTIO_BLK_S_OK);
+    assert_int_equal(p->r.data_len, 1024);
+    assert_int_equal(p->r.ndata, 1);
+    assert_ptr_equal(p->r.status, &p->status);
+    assert_int_equal(parse(p, VIRTIO_BLK_T_OUT, 98, 1024, true), VIRTIO_BLK_S_OK);
+    assert_int_equal(p->r.sector, 98);
+    assert_ptr_equal(p->r.data[0].iov_base, p->data);
+    assert_int_equal(parse(p, VIRTIO_BLK_T_IN, 100, 0, false), VIRTIO_BLK_S_OK); /* empty */
+    assert_int_equal(parse(p, VIRTIO_BLK_T_FLUSH, 0, 0, false), VIRTIO_BLK_S_OK);
+}
+
+static void rejects_bad_ranges_and_lengths(void **state)
+{
+    struct pfix *p = *state;
+    assert_int_equal(parse(p, VIRTIO_BLK_T_IN, 0, 100, false), VIRTIO_BLK_S_IOERR);
+    assert_int_equal(parse(p, VIRTIO_BLK_T_IN, 99, 1024, false), VIRTIO_BLK_S_IOERR);
+    assert_int_equal(parse(p, VIRTIO_BLK_T_IN, 101, 0, false), VIRTIO_BLK_S_IOERR);
+    assert_int_equal(parse(p, VIRTIO_BLK_T_OUT, UINT64_MAX, 512, true), VIRTIO_BLK_S_IOERR);
+    assert_int_equal(parse(p, VIRTIO_BLK_T_OUT, UINT64_MAX / 512 + 1, 512, true),
+                     VIRTIO_BLK_S_IOERR);
+}
+
+static void rejects_malformed_headers(void **state)
+{
+    struct pfix *p = *state;
+    struct virtq_chain *c = &p->r.chain;
+    /* header shorter than 16 bytes */
+    parse(p, VIRTIO_BLK_T_IN, 0, 512, false);
+    c->iov[0].iov_len = 8;
+    c->out_len = 8;
+    assert_int_equal(blk_parse(&p->b, &p->r), VIRTIO_BLK_S_IOERR);
+    /* header split over two descriptors is fine */
+    parse(p, VIRTIO_BLK_T_IN, 7, 512, false);
+    memmove(&c->iov[2], &c->iov[1], 2 * sizeof(struct iovec));
+    c->iov[0].iov_len = 5;
+    c->iov[1] = (struct iovec){(uint8_t *)&p->hdr + 5, 11};
+    c->nout = 2;
+    assert_int_equal(blk_parse(&p->b, &p->r), VIRTIO_BLK_S_OK);
+    assert_int_equal(p->r.sector, 7);
+    /* no writable byte at all: nothing can be reported */
+    parse(p, VIRTIO_BLK_T_OUT, 0, 512, true);
+    c->nin = 0;
+    c->in_len = 0;
+    assert_int_equal(blk_parse(&p->b, &p->r), BLK_NO_STATUS);
+    /* unknown and unsupported types */
+    assert_int_equal(parse(p, 0x1234, 0, 0, false), VIRTIO_BLK_S_UNSUPP);
+    assert_int_equal(parse(p, VIRTIO_BLK_T_SCSI_CMD, 0, 0, false), VIRTIO_BLK_S_UNSUPP);
+    assert_int_equal(parse(p, VIRTIO_BLK_T_SECURE_ERASE, 0, 16, true), VIRTIO_BLK_S_UNSUPP);
+    assert_int_equal(parse(p, VIRTIO_BLK_T_IN | VIRTIO_BLK_T_BARRIER, 0, 512, false),
+                     VIRTIO_BLK_S_UNSUPP);
+}
+
+static void status_byte_shares_data_descriptor(void **state)
+{
+    struct pfix *p = *state;
+    struct virtq_chain *c = &p->r.chain;
+    parse(p, VIRTIO_BLK_T_IN, 0, 0, false);
+    c->iov[1] = (struct iovec){p->data, 513}; /* data + status in one buffer */
+    c->in_len = 513;
+    assert_int_equal(blk_parse(&p->b, &p->r), VIRTIO_BLK_S_OK);
+    assert_int_equal(p->r.data_len, 512);
+    assert_ptr_equal(p->r.status, p->data + 512);
+}
+
+static void read_only_refuses_writes(void **state)
+{
+    struct pfix *p = *state;
+    p->b.readonly = true;
+    assert_int_equal(parse(p, VIRTIO_BLK_T_OUT, 0, 512, true), VIRTIO_BLK_S_IOERR);
+    struct virtio_blk_discard_write_zeroes s = {.sector = 0, .num_sectors = 1};
+    memcpy(p->data, &s, sizeof(s));
+    assert_int_equal(parse(p, VIRTIO_BLK_T_DISCARD, 0, 16, true), VIRTIO_BLK_S_IOERR);
+    assert_int_equal(parse(p, VIRTIO_BLK_T_WRITE_ZEROES, 0, 16, true), VIRTIO_BLK_S_IOERR);
+    assert_int_equal(parse(p, VIRTIO_BLK_T_IN, 0, 512, false), VIRTIO_BLK_S_OK);
+    assert_int_equal(parse(p, VIRTIO_BLK_T_FLUSH, 0, 0, false), VIRTIO_BLK_S_OK);
+}
+
+static uint8_t parse_seg(struct pfix *p, uint32_t type, uint64_t sector, uint32_t n,
+                         uint32_t flags, size_t len)
+{
+    struct virtio_blk_discard_write_zeroes s = {.sector = sector, .num_sectors = n, .flags = flags};
+    memcpy(p->data, &s, sizeof(s));
+    memcpy(p->data + 16, &s, sizeof(s));
+    return parse(p, type, 0, len, true);
+}
+
+static void discard_and_write_zeroes_segments(void **state)
+{
+    struct pfix *p = *state;
+    assert_int_equal(parse_seg(p, VIRTIO_BLK_T_DISCARD, 8, 16, 0, 16), VIRTIO_BLK_S_OK);
+    assert_int_equal(p->r.sector, 8);
+    assert_int_equal(p->r.nsect, 16);
+    assert_int_equal(parse_seg(p, VIRTIO_BLK_T_WRITE_ZEROES, 0, 100,
+                               VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP, 16),
+                     VIRTIO_BLK_S_OK);
+    assert_int_equal(parse_seg(p, VIRTIO_BLK_T_DISCARD, 0, 1, 1, 16), VIRTIO_BLK_S_UNSUPP);
+    assert_int_equal(parse_seg(p, VIRTIO_BLK_T_DISCARD, 0, 1, 0, 32), VIRTIO_BLK_S_UNSUPP);
+    assert_int_equal(parse_seg(p, VIRTIO_BLK_T_DISCARD, 0, 1, 0, 8), VIRTIO_BLK_S_UNSUPP);
+    assert_int_equal(parse_seg(p, VIRTIO_BLK_T_DISCARD, 0, 0, 0, 16), VIRTIO_BLK_S_IOERR);
+    assert_int_equal(parse_seg(p, VIRTIO_BLK_T_DISCARD, 90, 11, 0, 16), VIRTIO_BLK_S_IOERR);
+    assert_int_equal(parse_seg(p, VIRTIO_BLK_T_WRITE_ZEROES, UINT64_MAX, 1, 0, 16),
+                     VIRTIO_BLK_S_IOERR);
+    p->b.vdev.guest_features = V1; /* not negotiated */
+    assert_int_equal(parse_seg(p, VIRTIO_BLK_T_DISCARD, 0, 1, 0, 16), VIRTIO_BLK_S_UNSUPP);
+    assert_int_equal(parse(p, VIRTIO_BLK_T_FLUSH, 0, 0, false), VIRTIO_BLK_S_UNSUPP);
+}
+
+static void get_id_bounded(void **state)
+{
+    struct pfix *p = *state;
+    assert_int_equal(parse(p, VIRTIO_BLK_T_GET_ID, 0, 5, false), VIRTIO_BLK_S_OK);
+    assert_int_equal(p->r.data_len, 5);
+    assert_int_equal(parse(p, VIRTIO_BLK_T_GET_ID, 0, 64, false), VIRTIO_BLK_S_OK);
+    assert_int_equal(p->r.data_len, VIRTIO_BLK_ID_BYTES);
+}
+
+/* ---- device on a real file --------------------------------------------------------------- */
+
+struct dfix {
+    struct vfix f;
+    char path[64];
+};
+
+static struct dfix *dev_open(off_t size, bool readonly, const char *serial)
+{
+    struct dfix *x = calloc(1, sizeof(*x));
+    snprintf(x->path, sizeof(x->path), "/tmp/truce-blk-XXXXXX");
+    int fd = mkstemp(x->path);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, size), 0);
+    close(fd);
+    vf_init(&x->f);
+    struct disk_config dc = {.readonly = readonly};
+    snprintf(dc.path, sizeof(dc.path), "%s", x->path);
+    snprintf(dc.serial, sizeof(dc.serial), "%s", serial);
+    char err[256] = "";
+    assert_int_equal(virtio_blk_create(&x->f.vm, &dc, err, sizeof(err)), 0);
+    vf_probe(&x->f, 1);
+    vf_bringup(&x->f, vf_features(&x->f), 1);
+    return x;
+}
+
+static void dev_close(struct dfix *x)
+{
+    vf_fini(&x->f);
+    unlink(x->path);
+    free(x);
+}
+
+#define HDR(k)    (VF_BUF + 0x100000 * (k))
+#define STS(k)    (HDR(k) + 0x100)
+#define DATA(k)   (HDR(k) + 0x1000)
+
+/* Post request K (descs 3K..3K+2) of TYPE on SECTOR with LEN data bytes. */
+static void post(struct dfix *x, unsigned k, uint32_t type, uint64_t sector, uint32_t len,
+                 bool dev_writes)
+{
+    struct vfix *f = &x->f;
+    struct virtio_blk_outhdr h = {.type = type, .sector = sector};
+    uint8_t st = 0xee;
+    guest_mem_write(&f->vm.mem, HDR(k), &h, sizeof(h));
+    guest_mem_write(&f->vm.mem, STS(k), &st, 1);
+    unsigned d = 3 * k;
+    vf_desc(f, 0, d, HDR(k), sizeof(h), VRING_DESC_F_NEXT, (uint16_t)(d + (len ? 1 : 2)));
+    if (len)
+        vf_desc(f, 0, d + 1, DATA(k), len,
+                VRING_DESC_F_NEXT | (dev_writes ? VRING_DESC_F_WRITE : 0), (uint16_t)(d + 2));
+    vf_desc(f, 0, d + 2, STS(k), 1, VRING_DESC_F_WRITE, 0);
+    vf_offer(f, 0, (uint16_t)d);
+}
+
+static uint8_t status_of(struct dfix *x, unsigned k)
+{
+    uint8_t st;
+    guest_mem_read(&x->f.vm.mem, STS(k), &st, 1);
+    return st;
+}
+
+/* Post one request and wait for it; returns its status. */
+static uint8_t run1(struct dfix *x, uint32_t type, uint64_t sector, uint32_t len, bool dev_writes)
+{
+    uint16_t want = (uint16_t)(vf_used_idx(&x->f, 0) + 1);
+    post(x, 0, type, sector, len, dev_writes);
+    assert_true(vf_wait_used(&x->f, 0, want));
+    return status_of(x, 0);
+}
+
+static void write_read_back_many_in_flight(void **state)
+{
+    struct dfix *x = dev_open(1 * MiB, false, "S1");
+    struct vfix *f = &x->f;
+    for (unsigned k = 0; k < 8; k++) {
+        memset(gpa_to_hva(&f->vm.mem, DATA(k), 4096), 0x30 + k, 4096);
+        post(x, k, VIRTIO_BLK_T_OUT, 8 * k, 4096, false);
+    }
+    assert_true(vf_wait_used(f, 0, 8));
+    for (unsigned k = 0; k < 8; k++)
+        assert_int_equal(status_of(x, k), VIRTIO_BLK_S_OK);
+    assert_int_equal(run1(x, VIRTIO_BLK_T_FLUSH, 0, 0, false), VIRTIO_BLK_S_OK);
+    for (unsigned k = 0; k < 8; k++) {
+        memset(gpa_to_hva(&f->vm.mem, DATA(k), 4096), 0, 4096);
+        post(x, k, VIRTIO_BLK_T_IN, 8 * k, 4096, true);
+    }
+    assert_true(vf_wait_used(f, 0, 17));
+    for (unsigned k = 0; k < 8; k++) {
+        assert_int_equal(status_of(x, k), VIRTIO_BLK_S_OK);
+        uint8_t *p = gpa_to_hva(&f->vm.mem, DATA(k), 4096);
+        assert_int_equal(p[0], 0x30 + k);
+        assert_int_equal(p[4095], 0x30 + k);
+    }
+    /* the bytes really are in the file */
+    uint8_t b = 0;
+    int fd = open(x->path, O_RDONLY);
+    assert_int_equal(pread(fd, &b, 1, 5 * 4096 + 7), 1);
+    close(fd);
+    assert_int_equal(b, 0x35);
+    dev_close(x);
+}
+
+static void get_id_returns_serial(void **state)
+{
+    struct dfix *x = dev_open(64 * KiB, false, "TRUCE-SERIAL-01");
+    assert_int_equal(run1(x, VIRTIO_BLK_T_GET_ID, 0, 20, true), VIRTIO_BLK_S_OK);
+    char id[21] = {0};
+    guest_mem_read(&x->f.vm.mem, DATA(0), id, 20);
+    assert_string_equal(id, "TRUCE-SERIAL-01");
+    struct vring_used_elem e = vf_used(&x->f, 0, 0);
+    assert_int_equal(e.len, 21);
+    dev_close(x);
+}
+
+static void read_only_device(void **state)
+{
+    struct dfix *x = dev_open(64 * KiB, true, "");
+    assert_true(vf_features(&x->f) & 1ULL << VIRTIO_BLK_F_RO);
+    assert_false(vf_features(&x->f) & 1ULL << VIRTIO_BLK_F_DISCARD);
+    memset(gpa_to_hva(&x->f.vm.mem, DATA(0), 512), 0x77, 512);
+    assert_int_equal(run1(x, VIRTIO_BLK_T_OUT, 0, 512, false), VIRTIO_BLK_S_IOERR);
+    assert_int_equal(run1(x, VIRTIO_BLK_T_IN, 0, 512, true), VIRTIO_BLK_S_OK);
+    assert_int_equal(*(uint8_t *)gpa_to_hva(&x->f.vm.mem, DATA(0), 1), 0);
+    dev_close(x);
+}
+
+static void size_not_multiple_of_512(void **state)
+{
+    struct dfix *x = dev_open(1000, false, "");
+    uint64_t cap = vf_rd(&x->f, x->f.devcfg, 8);
+    assert_int_equal(cap, 1);
+    assert_int_equal(run1(x, VIRTIO_BLK_T_IN, 0, 512, true), VIRTIO_BLK_S_OK);
+    assert_int_equal(run1(x, VIRTIO_BLK_T_IN, 1, 512, true), VIRTIO_BLK_S_IOERR);
+    assert_int_equal(run1(x, VIRTIO_BLK_T_OUT, 0, 1024, false), VIRTIO_BLK_S_IOERR);
+    struct stat st;
+    stat(x->path, &st);
+    assert_int_equal(st.st_size, 1000); /* the tail was never touched */
+    dev_close(x);
+}
+
+static void write_zeroes_and_discard(void **state)
+{
+    struct dfix *x = dev_open(1 * MiB, false, "");
+    struct vfix *f = &x->f;
+    if (!(vf_features(f) & 1ULL << VIRTIO_BLK_F_WRITE_ZEROES)) {
+        dev_close(x); /* file system without hole punching: nothing offered, nothing to test */
+        skip();
+    }
+    memset(gpa_to_hva(&f->vm.mem, DATA(0), 8192), 0x5a, 8192);
+    assert_int_equal(run1(x, VIRTIO_BLK_T_OUT, 16, 8192, false), VIRTIO_BLK_S_OK);
+    struct virtio_blk_discard_write_zeroes s = {.sector = 16, .num_sectors = 8};
+    guest_mem_write(&f->vm.mem, DATA(0), &s, sizeof(s));
+    assert_int_equal(run1(x, VIRTIO_BLK_T_WRITE_ZEROES, 0, 16, false), VIRTIO_BLK_S_OK);
+    s.sector = 24;
+    guest_mem_write(&f->vm.mem, DATA(0), &s, sizeof(s));
+    assert_int_equal(run1(x, VIRTIO_BLK_T_DISCARD, 0, 16, false), VIRTIO_BLK_S_OK);
+    assert_int_equal(run1(x, VIRTIO_BLK_T_IN, 16, 8192, true), VIRTIO_BLK_S_OK);
+    uint8_t *p = gpa_to_hva(&f->vm.mem, DATA(0), 8192);
+    for (unsigned i = 0; i < 8192; i += 511)
+        assert_int_equal(p[i], 0);
+    dev_close(x);
+}
+
+static void io_error_reaches_guest(void **state)
+{
+    struct dfix *x = dev_open(1 * MiB, false, "");
+    assert_int_equal(truncate(x->path, 0), 0); /* the image shrinks under the VM */
+    assert_int_equal(run1(x, VIRTIO_BLK_T_IN, 0, 4096, true), VIRTIO_BLK_S_IOERR);
+    /* the device keeps working */
+    assert_int_equal(run1(x, VIRTIO_BLK_T_OUT, 0, 4096, false), VIRTIO_BLK_S_OK);
+    assert_int_equal(run1(x, VIRTIO_BLK_T_IN, 0, 4096, true), VIRTIO_BLK_S_OK);
+    dev_close(x);
+}
+
+static void reset_with_requests_in_flight(void **state)
+{
+    struct dfix *x = dev_open(4 * MiB, false, "");
+    struct vfix *f = &x->f;
+    for (unsigned k = 0; k < 16; k++)
+        post(x, k, VIRTIO_BLK_T_OUT, 64 * k, 32768, false);
+    vf_set_status(f, 0); /* rmmod while busy */
+    assert_int_equal(vf_status(f), 0);
+    vf_bringup(f, V1, 1); /* insmod */
+    assert_int_equal(run1(x, VIRTIO_BLK_T_IN, 0, 512, true), VIRTIO_BLK_S_OK);
+    dev_close(x);
+}
+
+static void busy_device_refuses_second_writer(void **state)
+{
+    struct dfix *x = dev_open(64 * KiB, false, "");
+    struct disk d;
+    char err[256];
+    assert_int_equal(disk_open(&d, x->path, false, 4, err, sizeof(err)), -EWOULDBLOCK);
+    assert_non_null(strstr(err, "in use"));
+    assert_int_equal(disk_open(&d, "/nonexistent/x.img", true, 4, err, sizeof(err)), -ENOENT);
+    assert_non_null(strstr(err, "/nonexistent/x.img"));
+    dev_close(x);
+}
+
+int main(void)
+{
+#define P(fn) cmocka_unit_test_setup_teardown(fn, psetup, pteardown)
+    const struct CMUnitTest tests[] = {
+        P(parses_reads_and_writes),
+        P(rejects_bad_ranges_and_lengths),
+        P(rejects_malformed_headers),
+        P(status_byte_shares_data_descriptor),
+        P(read_only_refuses_writes),
+        P(discard_and_write_zeroes_segments),
+        P(get_id_bounded),
+        cmocka_unit_test(write_read_back_many_in_flight),
+        cmocka_unit_test(get_id_returns_serial),
+        cmocka_unit_test(read_only_device),
+        cmocka_unit_test(size_not_multiple_of_512),
+        cmocka_unit_test(write_zeroes_and_discard),
+        cmocka_unit_test(io_error_reaches_guest),
+        cmocka_unit_test(reset_with_requests_in_flight),
+        cmocka_unit_test(busy_device_refuses_second_writer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
