@@ -32,8 +32,8 @@ void api_free(struct api *api);
 
 /* Handle one request: METHOD and PATH (no query string) with BODY of LEN bytes (LEN 0: no body).
  * Fills OUT (the caller frees it with api_reply_free). Thread-safe; never blocks on the guest. */
-void api_handle(struct api *api, const char *method, const char *path, const char *body,
-                size_t len, struct api_reply *out);
+void api_handle(struct api *api, const char *method, const char *path, const char *body, size_t len,
+                struct api_reply *out);
 void api_reply_free(struct api_reply *r);
 
 /* Apply a Firecracker full-configuration JSON document (boot-source, drives, machine-config,

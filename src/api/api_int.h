@@ -12,11 +12,11 @@
 #include "util/util.h"
 #include "vm/vm.h"
 
-#define API_APP_NAME     "truce"
-#define API_DEFAULT_ID   "anonymous-instance"
-#define API_MAX_VCPUS    32 /* the spec's MachineConfiguration.vcpu_count maximum */
-#define API_ERR_LEN      512
-#define API_MAX_ROUTES   48
+#define API_APP_NAME   "truce"
+#define API_DEFAULT_ID "anonymous-instance"
+#define API_MAX_VCPUS  32 /* the spec's MachineConfiguration.vcpu_count maximum */
+#define API_ERR_LEN    512
+#define API_MAX_ROUTES 48
 
 /* ---- strict JSON reading (api/json.c) -------------------------------------------------------
  * Every reader names the offending field by its JSON path: "<where>.<field>" ("vcpu_count" for
@@ -110,9 +110,9 @@ struct api {
     int start_efd; /* eventfd written once the VM started: wakes api_wait() */
 };
 
-extern const char *const api_io_engines[];   /* "Sync", "Async" */
-extern const char *const api_cache_types[];  /* "Unsafe", "Writeback" */
-extern const char *const api_huge_pages[];   /* "None", "Transparent", "2M" */
+extern const char *const api_io_engines[];  /* "Sync", "Async" */
+extern const char *const api_cache_types[]; /* "Unsafe", "Writeback" */
+extern const char *const api_huge_pages[];  /* "None", "Transparent", "2M" */
 
 /* ---- configuration sections (api/sections_*.c) ----------------------------------------------
  * Each reads one spec object into API (lock held, VM not started). ID is the path parameter
@@ -154,6 +154,13 @@ int api_wait(struct api *api);
  * <0 with one line in ERR. */
 int virtio_blk_swap(struct vm *vm, const char *drive_id, const char *path, char *err,
                     size_t errlen);
+
+/* Copy the vsock device's counters (vsock_proto.h). Returns 0, or -ENODEV without a vsock device.
+ * Provided by virtio/vsock.c. */
+struct vsock_stats;
+int virtio_vsock_stats(struct vm *vm, struct vsock_stats *out);
+/* {"block": {id: counters}, "net": {id: counters}, "vsock": counters} of VM (api/metrics_dev.c). */
+json_t *api_metrics_devices(struct vm *vm);
 
 /* ---- telemetry (api/telemetry.c) ------------------------------------------------------------ */
 /* Open the metrics file or FIFO (non-blocking). Returns 0 or -errno. */

@@ -8,13 +8,23 @@
 
 #include "api/api_int.h"
 
-#define CONFIG_FILE_MAX   (1 << 20)
-#define METRICS_PERIOD_S  60
+#define CONFIG_FILE_MAX  (1 << 20)
+#define METRICS_PERIOD_S 60
 
 enum {
-    OPT_API_SOCK = 256, OPT_CONFIG_FILE, OPT_NO_API, OPT_ID, OPT_LOG_PATH, OPT_LEVEL,
-    OPT_SHOW_LEVEL, OPT_SHOW_ORIGIN, OPT_METRICS_PATH, OPT_MAX_PAYLOAD, OPT_JAILER_TIME,
-    OPT_HELP, OPT_VERSION,
+    OPT_API_SOCK = 256,
+    OPT_CONFIG_FILE,
+    OPT_NO_API,
+    OPT_ID,
+    OPT_LOG_PATH,
+    OPT_LEVEL,
+    OPT_SHOW_LEVEL,
+    OPT_SHOW_ORIGIN,
+    OPT_METRICS_PATH,
+    OPT_MAX_PAYLOAD,
+    OPT_JAILER_TIME,
+    OPT_HELP,
+    OPT_VERSION,
 };
 
 static const struct option opts[] = {
@@ -84,21 +94,46 @@ static int parse_flags(int argc, char **argv, struct flags *f, char *err, size_t
         if (opt == -1)
             break;
         switch (opt) {
-        case OPT_API_SOCK: f->api_sock = optarg; break;
-        case OPT_CONFIG_FILE: f->config_file = optarg; break;
-        case OPT_NO_API: f->no_api = true; break;
-        case OPT_ID: f->id = optarg; break;
-        case OPT_LOG_PATH: f->log_path = optarg; break;
-        case OPT_LEVEL: f->level = optarg; break;
-        case OPT_SHOW_LEVEL: f->show_level = true; break;
-        case OPT_SHOW_ORIGIN: f->show_origin = true; break;
-        case OPT_METRICS_PATH: f->metrics_path = optarg; break;
-        case OPT_HELP: f->help = true; break;
-        case OPT_VERSION: f->version = true; break;
+        case OPT_API_SOCK:
+            f->api_sock = optarg;
+            break;
+        case OPT_CONFIG_FILE:
+            f->config_file = optarg;
+            break;
+        case OPT_NO_API:
+            f->no_api = true;
+            break;
+        case OPT_ID:
+            f->id = optarg;
+            break;
+        case OPT_LOG_PATH:
+            f->log_path = optarg;
+            break;
+        case OPT_LEVEL:
+            f->level = optarg;
+            break;
+        case OPT_SHOW_LEVEL:
+            f->show_level = true;
+            break;
+        case OPT_SHOW_ORIGIN:
+            f->show_origin = true;
+            break;
+        case OPT_METRICS_PATH:
+            f->metrics_path = optarg;
+            break;
+        case OPT_HELP:
+            f->help = true;
+            break;
+        case OPT_VERSION:
+            f->version = true;
+            break;
         case OPT_MAX_PAYLOAD:
             if (parse_uint(optarg, 1024, 16 << 20, &f->max_payload) < 0)
-                return snprintf(err, errlen, "--http-api-max-payload-size: '%s': expected "
-                                             "1024 to %d bytes", optarg, 16 << 20), -EINVAL;
+                return snprintf(err, errlen,
+                                "--http-api-max-payload-size: '%s': expected "
+                                "1024 to %d bytes",
+                                optarg, 16 << 20),
+                       -EINVAL;
             break;
         case OPT_JAILER_TIME:
             if (parse_uint(optarg, 0, UINT64_MAX, &v) < 0)
@@ -108,7 +143,8 @@ static int parse_flags(int argc, char **argv, struct flags *f, char *err, size_t
         default:
             return snprintf(err, errlen, "%s: %s (see truce --help)",
                             prev < argc ? argv[prev] : "?",
-                            optopt ? "missing value" : "unknown option"), -EINVAL;
+                            optopt ? "missing value" : "unknown option"),
+                   -EINVAL;
         }
     }
     if (optind < argc)
@@ -132,15 +168,17 @@ static int setup(struct api *api, const struct flags *f, char *err, size_t errle
     enum log_level lvl = LOG_LVL_WARN;
     int rc;
     if (f->level && log_level_parse(f->level, &lvl) < 0)
-        return snprintf(err, errlen, "--level: '%s': expected Error, Warning, Info, Debug, "
-                                     "Trace or Off", f->level), -EINVAL;
+        return snprintf(err, errlen,
+                        "--level: '%s': expected Error, Warning, Info, Debug, "
+                        "Trace or Off",
+                        f->level),
+               -EINVAL;
     if (f->level || f->show_level || f->show_origin)
         log_configure(lvl, f->show_level, f->show_origin);
     if (f->log_path && (rc = log_set_path(f->log_path)) < 0)
         return snprintf(err, errlen, "--log-path: %s: %s", f->log_path, strerror(-rc)), rc;
     if (f->metrics_path && (rc = api_metrics_open(&api->metrics, f->metrics_path)) < 0)
-        return snprintf(err, errlen, "--metrics-path: %s: %s", f->metrics_path, strerror(-rc)),
-               rc;
+        return snprintf(err, errlen, "--metrics-path: %s: %s", f->metrics_path, strerror(-rc)), rc;
     api->max_payload = f->max_payload;
     if (!f->config_file)
         return 0;

@@ -41,8 +41,7 @@ static int cpu_config(struct api *api, const json_t *v, const struct jctx *c)
     size_t len;
     int rc = read_file(json_string_value(v), CPU_TEMPLATE_MAX, &buf, &len);
     if (rc < 0)
-        return jfail(c, "cpu-config", "cannot read '%s': %s", json_string_value(v),
-                     strerror(-rc));
+        return jfail(c, "cpu-config", "cannot read '%s': %s", json_string_value(v), strerror(-rc));
     json_error_t je;
     json_t *o = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
     free(buf);
@@ -69,9 +68,9 @@ static int apply(struct api *api, const json_t *root, const struct jctx *c)
         section_fn fn;
         bool required;
     } sections[] = {
-        {"logger", api_put_logger, false},   {"metrics", api_put_metrics, false},
+        {"logger", api_put_logger, false},      {"metrics", api_put_metrics, false},
         {"machine-config", machine_put, false}, {"boot-source", api_put_boot_source, true},
-        {"vsock", api_put_vsock, false},     {"entropy", api_put_entropy, false},
+        {"vsock", api_put_vsock, false},        {"entropy", api_put_entropy, false},
         {"serial", api_put_serial, false},
     };
     for (size_t i = 0; i < ARRAY_SIZE(sections); i++) {
@@ -96,18 +95,28 @@ static int apply(struct api *api, const json_t *root, const struct jctx *c)
 
 int api_load_config(struct api *api, const char *json, size_t len, char *err, size_t errlen)
 {
-    static const char *const keys[] = {
-        "boot-source", "drives", "machine-config", "network-interfaces", "vsock", "entropy",
-        "serial", "logger", "metrics", "cpu-config", "balloon", "mmds-config", "pmem",
-        "memory-hotplug", NULL};
+    static const char *const keys[] = {"boot-source",
+                                       "drives",
+                                       "machine-config",
+                                       "network-interfaces",
+                                       "vsock",
+                                       "entropy",
+                                       "serial",
+                                       "logger",
+                                       "metrics",
+                                       "cpu-config",
+                                       "balloon",
+                                       "mmds-config",
+                                       "pmem",
+                                       "memory-hotplug",
+                                       NULL};
     static const char *const unsupported[] = {"balloon", "mmds-config", "pmem", "memory-hotplug"};
     struct jctx c;
     jctx_init(&c, "", err, errlen);
     json_error_t je;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        snprintf(err, errlen, "invalid JSON: %s (line %d, column %d)", je.text, je.line,
-                 je.column);
+        snprintf(err, errlen, "invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
         return -EINVAL;
     }
     int rc = jobject(&c, root, keys);

@@ -42,8 +42,8 @@ static json_t *drives(const struct api *api)
         json_array_append_new(
             a, json_pack("{s:s, s:s, s:b, s:b, s:s, s:s}", "drive_id", d->id, "path_on_host",
                          d->path, "is_root_device", d->is_root, "is_read_only", d->readonly,
-                         "cache_type", api_cache_types[api->drive_extra[i].cache_type],
-                         "io_engine", api_io_engines[api->drive_extra[i].io_engine]));
+                         "cache_type", api_cache_types[api->drive_extra[i].cache_type], "io_engine",
+                         api_io_engines[api->drive_extra[i].io_engine]));
     }
     return a;
 }

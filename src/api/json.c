@@ -20,8 +20,7 @@ void jctx_child(const struct jctx *c, struct jctx *child, const char *field, int
     const char *dot = c->where[0] ? "." : "";
     int n;
     if (index >= 0)
-        n = snprintf(child->where, sizeof(child->where), "%s%s%s[%d]", c->where, dot, field,
-                     index);
+        n = snprintf(child->where, sizeof(child->where), "%s%s%s[%d]", c->where, dot, field, index);
     else
         n = snprintf(child->where, sizeof(child->where), "%s%s%s", c->where, dot, field);
     if (n < 0 || (size_t)n >= sizeof(child->where)) /* deep paths end in "..." */

@@ -68,10 +68,14 @@ static void cli_to_json_names(char *err, size_t errlen)
     static const struct {
         const char *flag, *field;
     } map[] = {
-        {"--kernel", "boot-source.kernel_image_path"}, {"--initrd", "boot-source.initrd_path"},
-        {"--cmdline", "boot-source.boot_args"},        {"--cpus", "machine-config.vcpu_count"},
-        {"--memory", "machine-config.mem_size_mib"},   {"--disk", "drives"},
-        {"--firmware", "boot-source"},                 {"--hugepages", "machine-config.huge_pages"},
+        {"--kernel", "boot-source.kernel_image_path"},
+        {"--initrd", "boot-source.initrd_path"},
+        {"--cmdline", "boot-source.boot_args"},
+        {"--cpus", "machine-config.vcpu_count"},
+        {"--memory", "machine-config.mem_size_mib"},
+        {"--disk", "drives"},
+        {"--firmware", "boot-source"},
+        {"--hugepages", "machine-config.huge_pages"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
         size_t n = strlen(map[i].flag);

@@ -20,8 +20,8 @@ struct route {
     const char *method;
     const char *path; /* with has_id: the prefix before the id ("/drives/") */
     bool has_id;
-    bool body;       /* a JSON body is required */
-    handler_fn fn;   /* NULL: in the spec, not supported yet */
+    bool body;     /* a JSON body is required */
+    handler_fn fn; /* NULL: in the spec, not supported yet */
     const char *name;
 };
 
@@ -168,8 +168,7 @@ static void get_vm_config(struct api *api, const struct req *rq, struct api_repl
 static void put_actions(struct api *api, const struct req *rq, struct api_reply *out)
 {
     static const char *const fields[] = {"action_type", NULL};
-    static const char *const actions[] = {"FlushMetrics", "InstanceStart", "SendCtrlAltDel",
-                                          NULL};
+    static const char *const actions[] = {"FlushMetrics", "InstanceStart", "SendCtrlAltDel", NULL};
     char err[API_ERR_LEN];
     struct jctx c;
     int a, rc = 0;
@@ -180,8 +179,9 @@ static void put_actions(struct api *api, const struct req *rq, struct api_reply 
     if (a == 0) {
         rc = api_metrics_flush(api);
         if (rc == -ENOENT)
-            return reply_error(out, 400, "FlushMetrics: the metrics system is not initialized "
-                                         "(PUT /metrics first)");
+            return reply_error(out, 400,
+                               "FlushMetrics: the metrics system is not initialized "
+                               "(PUT /metrics first)");
         return reply_ok(out); /* a line lost to a full pipe is counted, not an API error */
     }
     if (a == 1) {
@@ -228,8 +228,8 @@ static void patch_drive(struct api *api, const struct req *rq, struct api_reply 
         api_rate_limiter_refused(&c, rq->body, "rate_limiter") < 0)
         return reply_error(out, 400, "%s", err);
     if (strcmp(id, rq->id))
-        return reply_error(out, 400, "drive_id: '%s' does not match the id in the path ('%s')",
-                           id, rq->id);
+        return reply_error(out, 400, "drive_id: '%s' does not match the id in the path ('%s')", id,
+                           rq->id);
     if (!postboot(api, rq, out))
         return;
     if (!have_path)
@@ -251,8 +251,8 @@ static void patch_net(struct api *api, const struct req *rq, struct api_reply *o
         api_rate_limiter_refused(&c, rq->body, "tx_rate_limiter") < 0)
         return reply_error(out, 400, "%s", err);
     if (strcmp(id, rq->id))
-        return reply_error(out, 400, "iface_id: '%s' does not match the id in the path ('%s')",
-                           id, rq->id);
+        return reply_error(out, 400, "iface_id: '%s' does not match the id in the path ('%s')", id,
+                           rq->id);
     if (!postboot(api, rq, out))
         return;
     for (unsigned i = 0; i < api->cfg.nnets; i++)
@@ -261,8 +261,14 @@ static void patch_net(struct api *api, const struct req *rq, struct api_reply *o
     reply_error(out, 400, "iface_id: no network interface '%s'", id);
 }
 
-#define R(m, p, body, fn)  {m, p, false, body, fn, m " " p}
-#define RI(m, p, body, fn) {m, p, true, body, fn, m " " p "{id}"}
+#define R(m, p, body, fn)                                                                          \
+    {                                                                                              \
+        m, p, false, body, fn, m " " p                                                             \
+    }
+#define RI(m, p, body, fn)                                                                         \
+    {                                                                                              \
+        m, p, true, body, fn, m " " p "{id}"                                                       \
+    }
 static const struct route routes[] = {
     R("GET", "/", false, get_instance),
     R("PUT", "/actions", true, put_actions),
@@ -370,8 +376,8 @@ static bool parse_body(const struct route *r, struct req *rq, const char *body, 
     return true;
 }
 
-void api_handle(struct api *api, const char *method, const char *path, const char *body,
-                size_t len, struct api_reply *out)
+void api_handle(struct api *api, const char *method, const char *path, const char *body, size_t len,
+                struct api_reply *out)
 {
     uint64_t t0 = now_ns();
     struct req rq = {.method = method, .path = path};

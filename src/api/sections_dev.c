@@ -85,10 +85,9 @@ static void store_disk(struct api *api, int i, const struct disk_config *d,
 
 int api_put_drive(struct api *api, const json_t *o, const char *id, struct jctx *c)
 {
-    static const char *const fields[] = {"drive_id",     "partuuid",     "is_root_device",
-                                         "cache_type",   "is_read_only", "path_on_host",
-                                         "rate_limiter", "io_engine",    "socket",
-                                         NULL};
+    static const char *const fields[] = {
+        "drive_id",     "partuuid",     "is_root_device", "cache_type", "is_read_only",
+        "path_on_host", "rate_limiter", "io_engine",      "socket",     NULL};
     struct disk_config d = {0};
     struct api_drive_extra x = {0};
     char partuuid[64], sock[108];
@@ -131,9 +130,8 @@ static int parse_mac(const char *s, uint8_t mac[6])
 {
     unsigned v[6];
     char tail;
-    if (strlen(s) != 17 ||
-        sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-               &tail) != 6)
+    if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4],
+                                  &v[5], &tail) != 6)
         return -EINVAL;
     for (int i = 0; i < 6; i++) {
         if (s[i * 3] == ' ' || s[i * 3 + 1] == ' ' || s[i * 3] == '+' || s[i * 3] == '-')

@@ -61,8 +61,10 @@ static int machine_check(const struct jctx *c, const struct machine *m)
         return jfail(c, "vcpu_count", "must be 1 or even when smt is enabled (got %llu)",
                      (unsigned long long)m->vcpus);
     if (m->tmpl != 0)
-        return jfail(c, "cpu_template", "not supported yet: static CPU template %s "
-                     "(use PUT /cpu-config)", cpu_templates[m->tmpl]);
+        return jfail(c, "cpu_template",
+                     "not supported yet: static CPU template %s "
+                     "(use PUT /cpu-config)",
+                     cpu_templates[m->tmpl]);
     if (m->huge == 1)
         return jfail(c, "huge_pages", "not supported yet: Transparent");
     if (m->huge == 2 && m->mem_mib % 2)
@@ -72,21 +74,19 @@ static int machine_check(const struct jctx *c, const struct machine *m)
 
 int api_put_machine(struct api *api, const json_t *o, bool patch, struct jctx *c)
 {
-    static const char *const fields[] = {"vcpu_count", "mem_size_mib", "smt",
-                                         "track_dirty_pages", "cpu_template", "huge_pages",
-                                         NULL};
+    static const char *const fields[] = {"vcpu_count",   "mem_size_mib", "smt", "track_dirty_pages",
+                                         "cpu_template", "huge_pages",   NULL};
     struct vm_config *cfg = &api->cfg;
     struct machine m = {.vcpus = 1, .mem_mib = 128};
     if (patch) {
-        m = (struct machine){cfg->cpus, cfg->mem_bytes >> 20, cfg->smt, api->track_dirty_pages,
-                             api->huge_pages, 0};
+        m = (struct machine){
+            cfg->cpus, cfg->mem_bytes >> 20, cfg->smt, api->track_dirty_pages, api->huge_pages, 0};
     }
     bool s1, s2, s3, s4, s5, s6;
     if (jobject(c, o, fields) < 0 ||
-        juint(c, o, "vcpu_count", !patch, 1, MIN(API_MAX_VCPUS, CFG_MAX_CPUS), &m.vcpus, &s1) <
+        juint(c, o, "vcpu_count", !patch, 1, MIN(API_MAX_VCPUS, CFG_MAX_CPUS), &m.vcpus, &s1) < 0 ||
+        juint(c, o, "mem_size_mib", !patch, CFG_MIN_MEM >> 20, CFG_MAX_MEM >> 20, &m.mem_mib, &s2) <
             0 ||
-        juint(c, o, "mem_size_mib", !patch, CFG_MIN_MEM >> 20, CFG_MAX_MEM >> 20, &m.mem_mib,
-              &s2) < 0 ||
         jbool(c, o, "smt", false, &m.smt, &s3) < 0 ||
         jbool(c, o, "track_dirty_pages", false, &m.dirty, &s4) < 0 ||
         jenum(c, o, "cpu_template", false, cpu_templates, &m.tmpl, &s5) < 0 ||
@@ -121,8 +121,7 @@ static int numeric_string(const struct jctx *c, const json_t *o, const char *fie
     errno = 0;
     unsigned long long v = *p && *p != '-' && *p != '+' ? strtoull(p, &end, base) : 0;
     if (!*p || *p == '-' || *p == '+' || *end || errno || v > UINT32_MAX)
-        return jfail(c, field, "'%s' is not a 32-bit hex (0x), binary (0b) or decimal number",
-                     s);
+        return jfail(c, field, "'%s' is not a 32-bit hex (0x), binary (0b) or decimal number", s);
     return 0;
 }
 
@@ -174,8 +173,7 @@ static int check_capability(const struct jctx *c, const json_t *e)
     const char *p = s[0] == '!' ? s + 1 : s;
     uint64_t v;
     if (parse_uint(p, 0, UINT32_MAX, &v) < 0)
-        return jfail(c, NULL, "'%s' is not a KVM capability number (optionally prefixed by !)",
-                     s);
+        return jfail(c, NULL, "'%s' is not a KVM capability number (optionally prefixed by !)", s);
     return 0;
 }
 
@@ -215,7 +213,7 @@ static int check_msr(const struct jctx *c, const json_t *e)
 int api_put_cpu_config(struct api *api, const json_t *o, struct jctx *c)
 {
     static const char *const fields[] = {"kvm_capabilities", "cpuid_modifiers", "msr_modifiers",
-                                         "reg_modifiers", "vcpu_features", NULL};
+                                         "reg_modifiers",    "vcpu_features",   NULL};
     if (jobject(c, o, fields) < 0)
         return -EINVAL;
     static const char *const arm[] = {"reg_modifiers", "vcpu_features"};

@@ -81,8 +81,9 @@ static enum MHD_Result request_begin(struct api *api, struct MHD_Connection *c, 
     const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     if (te && strcasecmp(te, "identity"))
-        return refuse(api, c, 400, "Transfer-Encoding '%s' is not supported: send the body "
-                                   "with a Content-Length",
+        return refuse(api, c, 400,
+                      "Transfer-Encoding '%s' is not supported: send the body "
+                      "with a Content-Length",
                       te);
     uint64_t len = 0;
     if (cl && parse_uint(cl, 0, UINT64_MAX, &len) < 0)
@@ -180,13 +181,13 @@ struct api_server *api_server_start(struct api *api, const char *path, char *err
         return NULL;
     }
     snprintf(s->path, sizeof(s->path), "%s", path);
-    s->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        on_request, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
-        s->fd, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_MEMORY_LIMIT,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVER_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)SERVER_IDLE_TIMEOUT, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG,
+                                 0, NULL, NULL, on_request, api, MHD_OPTION_EXTERNAL_LOGGER,
+                                 mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, s->fd,
+                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_MEMORY_LIMIT,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVER_MAX_CONNS,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_IDLE_TIMEOUT,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(err, errlen, "--api-sock: cannot start the HTTP server on %s", path);
         close(s->fd);

@@ -125,17 +125,26 @@ void api_stats_record(struct api *api, int route, int status, uint64_t latency_u
 }
 
 static const char *const exit_names[] = {
-    [KVM_EXIT_UNKNOWN] = "unknown",     [KVM_EXIT_EXCEPTION] = "exception",
-    [KVM_EXIT_IO] = "io",               [KVM_EXIT_HYPERCALL] = "hypercall",
-    [KVM_EXIT_DEBUG] = "debug",         [KVM_EXIT_HLT] = "hlt",
-    [KVM_EXIT_MMIO] = "mmio",           [KVM_EXIT_IRQ_WINDOW_OPEN] = "irq_window_open",
-    [KVM_EXIT_SHUTDOWN] = "shutdown",   [KVM_EXIT_FAIL_ENTRY] = "fail_entry",
-    [KVM_EXIT_INTR] = "intr",           [KVM_EXIT_NMI] = "nmi",
+    [KVM_EXIT_UNKNOWN] = "unknown",
+    [KVM_EXIT_EXCEPTION] = "exception",
+    [KVM_EXIT_IO] = "io",
+    [KVM_EXIT_HYPERCALL] = "hypercall",
+    [KVM_EXIT_DEBUG] = "debug",
+    [KVM_EXIT_HLT] = "hlt",
+    [KVM_EXIT_MMIO] = "mmio",
+    [KVM_EXIT_IRQ_WINDOW_OPEN] = "irq_window_open",
+    [KVM_EXIT_SHUTDOWN] = "shutdown",
+    [KVM_EXIT_FAIL_ENTRY] = "fail_entry",
+    [KVM_EXIT_INTR] = "intr",
+    [KVM_EXIT_NMI] = "nmi",
     [KVM_EXIT_INTERNAL_ERROR] = "internal_error",
     [KVM_EXIT_SYSTEM_EVENT] = "system_event",
-    [KVM_EXIT_IOAPIC_EOI] = "ioapic_eoi", [KVM_EXIT_X86_RDMSR] = "rdmsr",
-    [KVM_EXIT_X86_WRMSR] = "wrmsr",     [KVM_EXIT_DIRTY_RING_FULL] = "dirty_ring_full",
-    [KVM_EXIT_X86_BUS_LOCK] = "bus_lock", [KVM_EXIT_NOTIFY] = "notify",
+    [KVM_EXIT_IOAPIC_EOI] = "ioapic_eoi",
+    [KVM_EXIT_X86_RDMSR] = "rdmsr",
+    [KVM_EXIT_X86_WRMSR] = "wrmsr",
+    [KVM_EXIT_DIRTY_RING_FULL] = "dirty_ring_full",
+    [KVM_EXIT_X86_BUS_LOCK] = "bus_lock",
+    [KVM_EXIT_NOTIFY] = "notify",
 };
 
 static json_t *vcpu_metrics(struct vm *vm)
@@ -165,9 +174,9 @@ static json_t *api_server_metrics(const struct api *api)
     for (int i = 0; i < API_MAX_ROUTES; i++) {
         if (!s->route_count[i])
             continue;
-        json_object_set_new(routes, api_route_name(i), json_pack("{s:I, s:I}", "count",
-                                                   (json_int_t)s->route_count[i], "fail",
-                                                   (json_int_t)s->route_fail[i]));
+        json_object_set_new(routes, api_route_name(i),
+                            json_pack("{s:I, s:I}", "count", (json_int_t)s->route_count[i], "fail",
+                                      (json_int_t)s->route_fail[i]));
     }
     return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "requests", (json_int_t)s->requests,
                      "status_2xx", (json_int_t)s->status_2xx, "status_4xx",
@@ -196,19 +205,22 @@ int api_metrics_flush(struct api *api)
         return -ENOENT;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    json_t *j = json_pack("{s:I}", "utc_timestamp_ms",
-                          (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    json_t *j =
+        json_pack("{s:I}", "utc_timestamp_ms", (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
     if (m->emit_id)
         json_object_set_new(j, "id", json_string(api->id));
     if (m->properties)
         json_object_set(j, "properties", m->properties);
     json_object_set_new(j, "api_server", api_server_metrics(api));
-    if (api->vm)
+    if (api->vm) {
         json_object_set_new(j, "vcpu", vcpu_metrics(api->vm));
+        json_object_set_new(j, "devices", api_metrics_devices(api->vm));
+    }
     json_object_set_new(j, "logger",
                         json_pack("{s:I}", "missed_log_count", (json_int_t)log_lost()));
-    json_object_set_new(j, "metrics", json_pack("{s:I, s:I}", "lines", (json_int_t)m->lines,
-                                                "missed_metrics_count", (json_int_t)m->lost));
+    json_object_set_new(j, "metrics",
+                        json_pack("{s:I, s:I}", "lines", (json_int_t)m->lines,
+                                  "missed_metrics_count", (json_int_t)m->lost));
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     int rc = -EAGAIN;

@@ -41,12 +41,12 @@ struct disk {
     bool no_zero_range; /* FALLOC_FL_ZERO_RANGE refused once: punch holes instead */
     bool uring;         /* io_uring in use (else synchronous fallback) */
     struct io_uring ring;
-    unsigned depth;     /* most operations in flight */
-    unsigned inflight;  /* queued, submitted or completed, not yet reaped */
-    struct disk_req *req;   /* depth entries */
-    uint16_t *free;         /* stack of free req indices */
+    unsigned depth;       /* most operations in flight */
+    unsigned inflight;    /* queued, submitted or completed, not yet reaped */
+    struct disk_req *req; /* depth entries */
+    uint16_t *free;       /* stack of free req indices */
     unsigned nfree;
-    uint16_t *done;         /* fallback: completed req indices, not yet reaped */
+    uint16_t *done; /* fallback: completed req indices, not yet reaped */
     unsigned ndone;
 };
 

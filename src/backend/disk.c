@@ -1,4 +1,5 @@
-/* disk.c — raw disk images: open/lock/size once, asynchronous I/O through io_uring (sync fallback). */
+/* disk.c — raw disk images: open/lock/size once, asynchronous I/O through io_uring (sync fallback).
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -229,8 +230,7 @@ static void finish(struct disk *d, struct disk_req *r, int res, disk_done_fn don
 /* A write-zeroes the file system refused as ZERO_RANGE: retry it as a hole. True if resent. */
 static bool retry_as_punch(struct disk *d, struct disk_req *r, int res)
 {
-    if (r->op != DISK_WRITE_ZEROES || res != -EOPNOTSUPP || r->mode != FALLOC_ZERO ||
-        !d->can_punch)
+    if (r->op != DISK_WRITE_ZEROES || res != -EOPNOTSUPP || r->mode != FALLOC_ZERO || !d->can_punch)
         return false;
     d->no_zero_range = true;
     r->mode = FALLOC_PUNCH;

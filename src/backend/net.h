@@ -16,7 +16,7 @@ struct evloop;
  * (VERSION_1 or MRG_RXBUF framing), the same layout the tap device is told to use. */
 #define NET_VNET_HDR_LEN 12
 /* Largest frame a backend hands over: a 64 KiB GSO frame plus Ethernet + VLAN headers. */
-#define NET_MAX_FRAME    (65535 + 14 + 4)
+#define NET_MAX_FRAME (65535 + 14 + 4)
 
 /* Offloads the guest can take in (received frames with partial checksums / GSO); the tap device
  * is told to use exactly these. Bit values are the tun TUN_F_* flags. */
@@ -69,7 +69,7 @@ struct net_backend {
     unsigned hdr_len;      /* 0 (plain Ethernet frames) or NET_VNET_HDR_LEN */
     unsigned offload_caps; /* NET_OFFLOAD_* the backend can deliver and accept from the guest */
     bool link_up;
-    uint64_t rx_dropped; /* frames for the guest the backend dropped (its queue was full) */
+    uint64_t rx_dropped;        /* frames for the guest the backend dropped (its queue was full) */
     char desc[CFG_ID_LEN + 16]; /* for logs: "tap tap0", "user net0" */
 };
 
@@ -79,7 +79,7 @@ int tap_backend_open(const struct net_config *nc, struct evloop *loop,
                      const struct net_backend_client *client, struct net_backend **out, char *err,
                      size_t errlen);
 int slirp_backend_open(const struct net_config *nc, struct evloop *loop,
-                       const struct net_backend_client *client, struct net_backend **out,
-                       char *err, size_t errlen);
+                       const struct net_backend_client *client, struct net_backend **out, char *err,
+                       size_t errlen);
 
 #endif

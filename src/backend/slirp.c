@@ -22,8 +22,8 @@
 #include "backend/net.h"
 #include "util/util.h"
 
-#define SLIRP_RXQ      256     /* frames waiting for the guest */
-#define SLIRP_MAX_FDS  65536   /* fd numbers tracked for the inner epoll set */
+#define SLIRP_RXQ      256   /* frames waiting for the guest */
+#define SLIRP_MAX_FDS  65536 /* fd numbers tracked for the inner epoll set */
 #define SLIRP_GUEST_IP "10.0.2.15"
 
 struct slirp_frame {
@@ -187,7 +187,8 @@ static const SlirpCb slirp_callbacks = {
     .timer_new_opaque = cb_timer_new_opaque,
 };
 
-/* ---- the poll cycle --------------------------------------------------------------------------- */
+/* ---- the poll cycle ---------------------------------------------------------------------------
+ */
 
 static int cb_add_poll(int fd, int events, void *opaque)
 {
@@ -320,7 +321,8 @@ static void sb_kick(void *opaque, uint32_t events)
         sb->be.client.rx_ready(sb->be.client.opaque);
 }
 
-/* ---- backend ops ------------------------------------------------------------------------------ */
+/* ---- backend ops ------------------------------------------------------------------------------
+ */
 
 static int sb_send(struct net_backend *be, const struct iovec *iov, unsigned iovcnt)
 {
@@ -465,8 +467,8 @@ static int sb_open_fds(struct slirp_backend *sb, struct evloop *loop)
 }
 
 int slirp_backend_open(const struct net_config *nc, struct evloop *loop,
-                       const struct net_backend_client *client, struct net_backend **out,
-                       char *err, size_t errlen)
+                       const struct net_backend_client *client, struct net_backend **out, char *err,
+                       size_t errlen)
 {
     struct slirp_backend *sb = calloc(1, sizeof(*sb));
     if (!sb) {

@@ -170,8 +170,7 @@ static int tap_attach(int fd, const char *name, bool existed, char *err, size_t 
                      "ip tuntap add dev %s mode tap user $USER)",
                      name, name);
         else if (e == EINVAL)
-            snprintf(err, errlen, "--net tap=%s: exists but is not a tap with vnet headers",
-                     name);
+            snprintf(err, errlen, "--net tap=%s: exists but is not a tap with vnet headers", name);
         else
             snprintf(err, errlen, "--net tap=%s: TUNSETIFF: %s", name, strerror(e));
         return -e;

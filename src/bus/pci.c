@@ -1,4 +1,4 @@
-/* pci.c — PCI host bridge: bus 0 config space (mechanism #1 and ECAM), BAR placement and moves. */
+/* pci.c — PCI functions: description, config space semantics, BAR placement and moves. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,26 +8,22 @@
 #include "util/util.h"
 #include "vm/vm.h"
 
-#define PCI_COMMAND        0x04
-#define PCI_CMD_IO         0x0001
-#define PCI_CMD_MEM        0x0002
-#define PCI_CMD_MASTER     0x0004
-#define PCI_CMD_INTX_OFF   0x0400
-#define PCI_STATUS         0x06
-#define PCI_STATUS_INTX    0x0008
-#define PCI_STATUS_CAPS    0x0010
-#define PCI_BAR0           0x10
-#define PCI_BAR_END        0x28
-#define PCI_CAP_PTR        0x34
-#define PCI_INT_LINE       0x3c
-#define PCI_INT_PIN        0x3d
-#define PCI_CAPS_START     0x40
-#define PCI_BAR_MEM64      0x4
-#define PCI_BAR_PREFETCH   0x8
-
-/* Host bridge identity: Red Hat's generic PCIe host bridge IDs, which Linux binds nothing to. */
-#define HOST_VENDOR 0x1b36
-#define HOST_DEVICE 0x0008
+#define PCI_COMMAND      0x04
+#define PCI_CMD_IO       0x0001
+#define PCI_CMD_MEM      0x0002
+#define PCI_CMD_MASTER   0x0004
+#define PCI_CMD_INTX_OFF 0x0400
+#define PCI_STATUS       0x06
+#define PCI_STATUS_INTX  0x0008
+#define PCI_STATUS_CAPS  0x0010
+#define PCI_BAR0         0x10
+#define PCI_BAR_END      0x28
+#define PCI_CAP_PTR      0x34
+#define PCI_INT_LINE     0x3c
+#define PCI_INT_PIN      0x3d
+#define PCI_CAPS_START   0x40
+#define PCI_BAR_MEM64    0x4
+#define PCI_BAR_PREFETCH 0x8
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -301,155 +297,6 @@ out:
     pthread_mutex_unlock(&bus->lock);
 }
 
-/* ---- mechanism #1 (0xCF8/0xCFC), the reset control register (0xCF9), ECAM ------------------ */
-
-static void cf8_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
-{
-    struct pci_bus *bus = opaque;
-    if (off == 0 && size == 4) {
-        pthread_mutex_lock(&bus->lock);
-        put32(data, bus->cf8);
-        pthread_mutex_unlock(&bus->lock);
-    } else if (off == 1 && size == 1) {
-        data[0] = 0; /* reset control: nothing latched */
-    }
-}
-
-static void cf8_write(void *opaque, uint64_t off, const uint8_t *data, unsigned size)
-{
-    struct pci_bus *bus = opaque;
-    if (off == 0 && size == 4) {
-        pthread_mutex_lock(&bus->lock);
-        bus->cf8 = get32(data);
-        pthread_mutex_unlock(&bus->lock);
-    } else if (off == 1 && size == 1 && (data[0] & 0x04)) {
-        /* PORT_RESET shares this dword with the address register (as on PIIX/ICH chipsets) */
-        vm_request_stop(bus->vm, TRUCE_EXIT_REBOOT, "guest reset through port 0xcf9");
-    }
-}
-
-/* Decode the latched address for a data-port access at OFF: slot and register, or false. */
-static bool cf8_decode(struct pci_bus *bus, uint64_t off, unsigned *slot, unsigned *reg)
-{
-    pthread_mutex_lock(&bus->lock);
-    uint32_t a = bus->cf8;
-    pthread_mutex_unlock(&bus->lock);
-    if (!(a & 0x80000000u) || ((a >> 16) & 0xff) || ((a >> 8) & 7))
-        return false; /* disabled, bus != 0 or function != 0 */
-    *slot = (a >> 11) & 0x1f;
-    *reg = (a & 0xfc) + (unsigned)off;
-    return true;
-}
-
-static void cfc_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
-{
-    unsigned slot, reg;
-    uint32_t v = 0xffffffffu;
-    if (cf8_decode(opaque, off, &slot, &reg))
-        v = pci_cfg_read(opaque, slot, reg, size);
-    for (unsigned i = 0; i < size; i++)
-        data[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void cfc_write(void *opaque, uint64_t off, const uint8_t *data, unsigned size)
-{
-    unsigned slot, reg;
-    if (size > 4 || !cf8_decode(opaque, off, &slot, &reg))
-        return;
-    uint32_t v = 0;
-    for (unsigned i = 0; i < size; i++)
-        v |= (uint32_t)data[i] << (8 * i);
-    pci_cfg_write(opaque, slot, reg, size, v);
-}
-
-/* ECAM: bus[27:20] dev[19:15] fn[14:12] reg[11:0]; only bus 0 function 0 exist. */
-static void ecam_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
-{
-    uint32_t v = 0xffffffffu;
-    if (!(off >> 20) && !((off >> 12) & 7) && size <= 4)
-        v = pci_cfg_read(opaque, (off >> 15) & 0x1f, off & 0xfff, size);
-    for (unsigned i = 0; i < size; i++)
-        data[i] = i < 4 ? (uint8_t)(v >> (8 * i)) : 0xff;
-}
-
-static void ecam_write(void *opaque, uint64_t off, const uint8_t *data, unsigned size)
-{
-    if ((off >> 20) || ((off >> 12) & 7) || size > 4)
-        return;
-    uint32_t v = 0;
-    for (unsigned i = 0; i < size; i++)
-        v |= (uint32_t)data[i] << (8 * i);
-    pci_cfg_write(opaque, (off >> 15) & 0x1f, off & 0xfff, size, v);
-}
-
-static const struct io_ops cf8_ops = {.read = cf8_read, .write = cf8_write};
-static const struct io_ops cfc_ops = {.read = cfc_read, .write = cfc_write};
-static const struct io_ops ecam_ops = {.read = ecam_read, .write = ecam_write};
-
-/* ---- bus ----------------------------------------------------------------------------------- */
-
-void pci_mmio64_window(const struct vm *vm, uint64_t *base, uint64_t *size)
-{
-    uint64_t b = MAX(LAYOUT_4G, ALIGN_UP(guest_mem_end(&vm->mem), PCI_MMIO64_ALIGN));
-    *base = b;
-    *size = b >= LAYOUT_MAX_GPA ? 0 : MIN(PCI_MMIO64_SIZE, LAYOUT_MAX_GPA - b);
-}
-
-int pci_bus_create(struct vm *vm)
-{
-    struct pci_bus *bus = calloc(1, sizeof(*bus));
-    if (!bus)
-        return -ENOMEM;
-    bus->vm = vm;
-    pthread_mutex_init(&bus->lock, NULL);
-    bus->irq.msi = irq_msi;
-    bus->irq.line = irq_line;
-    bus->mmio32_next = LAYOUT_PCI_MMIO32;
-    pci_mmio64_window(vm, &bus->mmio64_base, &bus->mmio64_size);
-    bus->mmio64_next = bus->mmio64_base;
-    pci_dev_init(&bus->host, "host-bridge", HOST_VENDOR, HOST_DEVICE, 0x060000, 0, HOST_VENDOR,
-                 0x1100, NULL, NULL);
-    bus->host.cfg[PCI_INT_PIN] = 0;
-    bus->host.bus = bus;
-    bus->host.slot = 0;
-    bus->dev[0] = &bus->host;
-    int rc = io_bus_register(&vm->pio, PORT_PCI_CONFIG, 4, &cf8_ops, bus, "pci-cf8");
-    if (rc < 0)
-        goto fail;
-    rc = io_bus_register(&vm->pio, PORT_PCI_CONFIG + 4, 4, &cfc_ops, bus, "pci-cfc");
-    if (rc < 0)
-        goto fail_cf8;
-    rc = io_bus_register(&vm->mmio, LAYOUT_PCI_ECAM, LAYOUT_PCI_ECAM_SIZE, &ecam_ops, bus,
-                         "pci-ecam");
-    if (rc < 0)
-        goto fail_cfc;
-    vm->pci = bus;
-    return 0;
-fail_cfc:
-    io_bus_unregister(&vm->pio, PORT_PCI_CONFIG + 4);
-fail_cf8:
-    io_bus_unregister(&vm->pio, PORT_PCI_CONFIG);
-fail:
-    pthread_mutex_destroy(&bus->host.irq_lock);
-    pthread_mutex_destroy(&bus->lock);
-    free(bus);
-    return rc;
-}
-
-void pci_bus_destroy(struct vm *vm)
-{
-    struct pci_bus *bus = vm->pci;
-    if (!bus)
-        return;
-    io_bus_unregister(&vm->mmio, LAYOUT_PCI_ECAM);
-    io_bus_unregister(&vm->pio, PORT_PCI_CONFIG + 4);
-    io_bus_unregister(&vm->pio, PORT_PCI_CONFIG);
-    pthread_mutex_destroy(&bus->host.irq_lock);
-    pthread_mutex_destroy(&bus->lock);
-    free(bus);
-    vm->pci = NULL;
-}
-
 int pci_dev_add(struct vm *vm, struct pci_dev *d)
 {
     struct pci_bus *bus = vm->pci;
@@ -507,36 +354,3 @@ void pci_dev_remove(struct pci_dev *d)
     d->bus = NULL;
     pthread_mutex_unlock(&bus->lock);
 }
-
-/* The host bridge class: creates vm->pci before any PCI device. */
-static void host_bridge_destroy(void *dev)
-{
-    pci_bus_destroy(dev);
-}
-
-static const struct device_ops host_bridge_ops = {
-    .name = "pci-host",
-    .destroy = host_bridge_destroy,
-};
-
-static int host_bridge_create(struct vm *vm, char *err, size_t errlen)
-{
-    int rc = pci_bus_create(vm);
-    if (rc < 0) {
-        snprintf(err, errlen, "pci: cannot create the host bridge: %s", strerror(-rc));
-        return rc;
-    }
-    rc = device_add(vm, &host_bridge_ops, vm);
-    if (rc < 0) {
-        pci_bus_destroy(vm);
-        snprintf(err, errlen, "pci: out of memory");
-    }
-    return rc;
-}
-
-static const struct device_class pci_host_class = {
-    .name = "pci-host",
-    .order = DEV_ORDER_BUS,
-    .create = host_bridge_create,
-};
-DEVICE_CLASS(pci_host_class);

@@ -1,4 +1,5 @@
-/* pci.h — contracts of the PCI host bridge: config space, BARs, MSI-X and INTx for PCI functions. */
+/* pci.h — contracts of the PCI host bridge: config space, BARs, MSI-X and INTx for PCI functions.
+ */
 #ifndef TRUCE_PCI_H
 #define TRUCE_PCI_H
 
@@ -55,7 +56,7 @@ struct pci_msix {
     unsigned bar;
     uint64_t table_off, pba_off;
     struct pci_msix_entry table[PCI_MSIX_MAX_VEC];
-    uint64_t pba; /* pending bits */
+    uint64_t pba;         /* pending bits */
     bool enabled, masked; /* Message Control: MSI-X Enable, Function Mask */
 };
 
@@ -78,7 +79,7 @@ struct pci_dev {
     uint8_t cap_end;             /* next free config offset for capabilities */
     struct pci_bar bar[PCI_NUM_BARS];
     struct pci_msix msix;
-    bool intx_level;        /* current INTx line level (as driven by the device) */
+    bool intx_level;          /* current INTx line level (as driven by the device) */
     pthread_mutex_t irq_lock; /* msix state and intx_level: vCPU threads vs the I/O thread */
     const struct pci_dev_ops *ops;
     void *opaque;
@@ -96,7 +97,7 @@ struct pci_bus {
     pthread_mutex_t lock; /* config space of every function, the 0xCF8 latch */
     uint32_t cf8;         /* mechanism #1 address register */
     struct pci_dev *dev[PCI_SLOTS];
-    struct pci_dev host; /* 00:00.0 */
+    struct pci_dev host;  /* 00:00.0 */
     uint64_t mmio32_next; /* next free address in the 32-bit window */
     uint64_t mmio64_base, mmio64_size, mmio64_next;
     struct pci_irq_ops irq;

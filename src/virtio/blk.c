@@ -122,9 +122,8 @@ static void req_done(void *opaque, void *tag, int res)
         b->ndiscards += r->type != VIRTIO_BLK_T_FLUSH;
     }
     if (st == VIRTIO_BLK_S_IOERR && !b->nerrors)
-        log_warn("%s: I/O error on %s (type %u, sector %llu): %s", b->vdev.name, b->path,
-                 r->type, (unsigned long long)r->sector,
-                 res < 0 ? strerror(-res) : "short transfer");
+        log_warn("%s: I/O error on %s (type %u, sector %llu): %s", b->vdev.name, b->path, r->type,
+                 (unsigned long long)r->sector, res < 0 ? strerror(-res) : "short transfer");
     req_complete(b, r, st);
 }
 
@@ -223,8 +222,8 @@ static const struct virtio_dev_ops blk_ops = {
 static uint64_t blk_setup_config(struct virtio_blk *b)
 {
     struct virtio_blk_config *c = &b->config;
-    uint64_t f = 1ULL << VIRTIO_BLK_F_SEG_MAX | 1ULL << VIRTIO_BLK_F_BLK_SIZE |
-                 1ULL << VIRTIO_BLK_F_FLUSH;
+    uint64_t f =
+        1ULL << VIRTIO_BLK_F_SEG_MAX | 1ULL << VIRTIO_BLK_F_BLK_SIZE | 1ULL << VIRTIO_BLK_F_FLUSH;
     c->capacity = b->capacity;
     c->seg_max = BLK_SEG_MAX;
     c->blk_size = DISK_SECTOR;

@@ -11,12 +11,12 @@
 #include "config.h"
 #include "virtio/virtio.h"
 
-#define BLK_QUEUE_SIZE   256
-#define BLK_SEG_MAX      126                /* data segments per request (config seg_max) */
-#define BLK_MAX_IOV      (BLK_SEG_MAX + 2)  /* + header + status */
-#define BLK_MAX_DISCARD  (1u << 22)         /* sectors per discard / write-zeroes (2 GiB) */
+#define BLK_QUEUE_SIZE    256
+#define BLK_SEG_MAX       254               /* data segments per request (config seg_max) */
+#define BLK_MAX_IOV       (BLK_SEG_MAX + 2) /* + header + status */
+#define BLK_MAX_DISCARD   (1u << 22)        /* sectors per discard / write-zeroes (2 GiB) */
 #define BLK_DISCARD_ALIGN 8                 /* sectors (4 KiB) */
-#define BLK_NO_STATUS    0xff               /* blk_parse: the chain has no byte for a status */
+#define BLK_NO_STATUS     0xff              /* blk_parse: the chain has no byte for a status */
 
 /* One request in flight: the popped chain and what the parser found in it. */
 struct blk_req {

@@ -1,4 +1,5 @@
-/* blk_parse.c — the virtio-blk request parser: header, data and status of a chain, never trusted. */
+/* blk_parse.c — the virtio-blk request parser: header, data and status of a chain, never trusted.
+ */
 #include <string.h>
 
 #include "virtio/blk.h"
@@ -62,7 +63,8 @@ static uint8_t parse_range(const struct virtio_blk *b, struct blk_req *r, uint64
     if (c->out_len - hdr != sizeof(seg))
         return VIRTIO_BLK_S_UNSUPP; /* zero or several segments: more than max_*_seg */
     virtq_chain_read(c, hdr, &seg, sizeof(seg));
-    uint32_t allowed = r->type == VIRTIO_BLK_T_WRITE_ZEROES ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0;
+    uint32_t allowed =
+        r->type == VIRTIO_BLK_T_WRITE_ZEROES ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0;
     if (seg.flags & ~allowed)
         return VIRTIO_BLK_S_UNSUPP;
     if (!seg.num_sectors || seg.num_sectors > BLK_MAX_DISCARD ||

@@ -115,7 +115,8 @@ static void net_start(void *opaque)
     net_rx_ready(opaque);
 }
 
-/* ---- virtio device ops (device lock held) ----------------------------------------------------- */
+/* ---- virtio device ops (device lock held) -----------------------------------------------------
+ */
 
 static void net_config_read(void *opaque, uint32_t off, uint8_t *data, unsigned size)
 {
@@ -194,7 +195,8 @@ static const struct virtio_dev_ops net_ops = {
     .destroy = net_destroy,
 };
 
-/* ---- host-side API ---------------------------------------------------------------------------- */
+/* ---- host-side API ----------------------------------------------------------------------------
+ */
 
 void virtio_net_counters(struct virtio_net *n, struct net_counters *out)
 {
@@ -230,13 +232,14 @@ struct virtio_net *virtio_net_find(struct vm *vm, const char *id)
     return NULL;
 }
 
-/* ---- creation --------------------------------------------------------------------------------- */
+/* ---- creation ---------------------------------------------------------------------------------
+ */
 
 static int net_open_backend(struct virtio_net *n, const struct net_config *nc, struct vm *vm,
                             char *err, size_t errlen)
 {
-    struct net_backend_client cl = {.rx_ready = net_rx_ready, .tx_ready = net_tx_ready,
-                                    .opaque = n};
+    struct net_backend_client cl = {
+        .rx_ready = net_rx_ready, .tx_ready = net_tx_ready, .opaque = n};
     if (nc->kind == NET_TAP)
         return tap_backend_open(nc, vm->loop, &cl, &n->be, err, errlen);
     return slirp_backend_open(nc, vm->loop, &cl, &n->be, err, errlen);
@@ -265,8 +268,8 @@ int virtio_net_create(struct vm *vm, unsigned index, char *err, size_t errlen)
     if (rc < 0)
         goto fail;
     rc = virtio_dev_init(&n->vdev, vm, "virtio-net", VIRTIO_ID_NET, PCI_CLASS_ETHERNET,
-                         net_host_features(n->be->offload_caps), 2, NET_QUEUE_SIZE,
-                         NET_CONFIG_SIZE, &net_ops, n);
+                         net_host_features(n->be->offload_caps), 2, NET_QUEUE_SIZE, NET_CONFIG_SIZE,
+                         &net_ops, n);
     if (rc < 0) {
         snprintf(err, errlen, "--net %s: virtio_dev_init failed", nc->id);
         goto fail;
@@ -276,8 +279,8 @@ int virtio_net_create(struct vm *vm, unsigned index, char *err, size_t errlen)
         virtio_dev_fini(&n->vdev);
         goto fail;
     }
-    log_info("%s: %s, mac %02x:%02x:%02x:%02x:%02x:%02x", nc->id, n->be->desc, n->mac[0],
-             n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
+    log_info("%s: %s, mac %02x:%02x:%02x:%02x:%02x:%02x", nc->id, n->be->desc, n->mac[0], n->mac[1],
+             n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
     return 0;
 fail:
     if (n && n->be)

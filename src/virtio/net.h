@@ -15,8 +15,8 @@
 #define NET_RXQ        0
 #define NET_TXQ        1
 #define NET_MTU        1500
-#define NET_RX_IOV     32 /* segments per receive chain (Linux uses at most MAX_SKB_FRAGS + 2) */
-#define NET_TX_IOV     64 /* segments per transmit chain */
+#define NET_RX_IOV     32  /* segments per receive chain (Linux uses at most MAX_SKB_FRAGS + 2) */
+#define NET_TX_IOV     64  /* segments per transmit chain */
 #define NET_TX_BUDGET  256 /* chains per queue run before yielding to other work */
 #define NET_RX_BUDGET  256 /* frames per run */
 
@@ -44,8 +44,8 @@ struct virtio_net {
     char id[CFG_ID_LEN];
     unsigned index; /* position in vm->cfg.nets */
     uint8_t mac[6];
-    bool admin_up; /* link state set from the host (API) */
-    bool stopped;  /* VM teardown started: backend callbacks do nothing */
+    bool admin_up;     /* link state set from the host (API) */
+    bool stopped;      /* VM teardown started: backend callbacks do nothing */
     uint32_t tx_limit; /* largest frame (without the vnet header) the guest may send */
     /* receive */
     uint8_t *rxbuf; /* vnet header + frame read from the backend */
@@ -61,7 +61,8 @@ struct virtio_net {
     struct net_counters stats;
 };
 
-/* ---- net.c ------------------------------------------------------------------------------------ */
+/* ---- net.c ------------------------------------------------------------------------------------
+ */
 /* Create the virtio-net device for vm->cfg.nets[INDEX] (opens the backend now). Returns 0 or <0
  * with one line in ERR. */
 int virtio_net_create(struct vm *vm, unsigned index, char *err, size_t errlen);
@@ -78,7 +79,8 @@ void net_rx_pump(struct virtio_net *n);
 /* Forget held chains and the pending frame (device reset). */
 void net_rx_reset(struct virtio_net *n);
 
-/* ---- net_hdr.c: pure helpers (unit-tested) ---------------------------------------------------- */
+/* ---- net_hdr.c: pure helpers (unit-tested) ----------------------------------------------------
+ */
 /* The default MAC of interface INDEX of VM_ID: stable, unicast, locally administered. */
 void net_default_mac(const char *vm_id, unsigned index, uint8_t mac[6]);
 /* Feature bits to offer for a backend with OFFLOAD_CAPS (NET_OFFLOAD_*). */
@@ -97,7 +99,6 @@ int net_tx_hdr_check(const struct virtio_net_hdr_v1 *h, uint64_t features, size_
 int net_rx_hdr_check(const struct virtio_net_hdr_v1 *h, uint64_t features);
 /* Build in DST (at most MAX entries) the segments of SRC (N entries) that follow the first SKIP
  * bytes. Returns the number of entries, or -E2BIG / -EINVAL (SRC shorter than SKIP). */
-int net_iov_skip(struct iovec *dst, unsigned max, const struct iovec *src, unsigned n,
-                 size_t skip);
+int net_iov_skip(struct iovec *dst, unsigned max, const struct iovec *src, unsigned n, size_t skip);
 
 #endif

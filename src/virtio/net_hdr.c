@@ -5,7 +5,7 @@
 
 #include "virtio/net.h"
 
-#define BIT(n) (1ULL << (n))
+#define BIT(n)       (1ULL << (n))
 #define ETH_HLEN_MIN 14
 #define VLAN_HLEN    4
 
@@ -122,8 +122,7 @@ int net_rx_hdr_check(const struct virtio_net_hdr_v1 *h, uint64_t f)
     return 0;
 }
 
-int net_iov_skip(struct iovec *dst, unsigned max, const struct iovec *src, unsigned n,
-                 size_t skip)
+int net_iov_skip(struct iovec *dst, unsigned max, const struct iovec *src, unsigned n, size_t skip)
 {
     unsigned k = 0;
     for (unsigned i = 0; i < n; i++) {

@@ -129,8 +129,8 @@ static bool rx_active(struct virtio_net *n)
 {
     struct virtq *q = &n->vdev.vq[NET_RXQ];
     uint8_t st = n->vdev.status;
-    return !n->stopped && (st & VIRTIO_CONFIG_S_DRIVER_OK) &&
-           !(st & VIRTIO_CONFIG_S_NEEDS_RESET) && q->enabled && !q->broken && q->avail;
+    return !n->stopped && (st & VIRTIO_CONFIG_S_DRIVER_OK) && !(st & VIRTIO_CONFIG_S_NEEDS_RESET) &&
+           q->enabled && !q->broken && q->avail;
 }
 
 void net_rx_pump(struct virtio_net *n)
@@ -141,7 +141,7 @@ void net_rx_pump(struct virtio_net *n)
         be->ops->rx_enable(be, false);
         return;
     }
-    virtq_disable_notify(q); /* buffers are only waited for when none are left */
+    virtq_disable_notify(q);         /* buffers are only waited for when none are left */
     unsigned budget = NET_RX_BUDGET; /* frames delivered or dropped in this run */
     while (budget) {
         if (!n->rx_len) {

@@ -1,4 +1,5 @@
-/* pci.c — the virtio 1.2 modern PCI transport: capabilities, BAR registers, ioeventfd, MSI-X/INTx. */
+/* pci.c — the virtio 1.2 modern PCI transport: capabilities, BAR registers, ioeventfd, MSI-X/INTx.
+ */
 #include <errno.h>
 #include <linux/virtio_pci.h>
 #include <stdlib.h>
@@ -61,6 +62,7 @@ static void notify_write(void *opaque, uint64_t off, const uint8_t *data, unsign
     unsigned qi = (unsigned)(off / VPCI_NOTIFY_MULT);
     if (qi >= vp->vdev->nqueues || vp->vdev->vq[qi].kick_fd < 0)
         return;
+    vp->slow_kicks++;
     eventfd_write(vp->vdev->vq[qi].kick_fd, 1);
 }
 
@@ -123,7 +125,13 @@ static void ioeventfds_move(struct virtio_pci *vp, uint64_t old_base, uint64_t n
     for (unsigned i = 0; i < vp->vdev->nqueues; i++) {
         if (old_base && vp->ioeventfd[i])
             ioeventfd_set(vp, i, old_base, false);
-        vp->ioeventfd[i] = new_base && ioeventfd_set(vp, i, new_base, true) == 0;
+        int rc = new_base ? ioeventfd_set(vp, i, new_base, true) : -ENOENT;
+        vp->ioeventfd[i] = rc == 0;
+        if (new_base && rc < 0 && rc != -EBADF && !vp->ioeventfd_warned) {
+            log_warn("%s: KVM_IOEVENTFD failed (%s): queue notifications exit to the vCPU thread",
+                     vp->vdev->name, strerror(-rc));
+            vp->ioeventfd_warned = true;
+        }
     }
 }
 
@@ -161,8 +169,8 @@ static int add_vcap(struct pci_dev *d, uint8_t type, uint32_t off, uint32_t len,
 {
     struct virtio_pci_notify_cap c = {
         .cap = {.cap_vndr = 0x09, /* PCI_CAP_ID_VNDR */
-                .cap_len = notify ? sizeof(struct virtio_pci_notify_cap)
-                                  : sizeof(struct virtio_pci_cap),
+                .cap_len =
+                    notify ? sizeof(struct virtio_pci_notify_cap) : sizeof(struct virtio_pci_cap),
                 .cfg_type = type,
                 .bar = VPCI_BAR,
                 .offset = off,
@@ -178,19 +186,17 @@ static int vpci_layout(struct virtio_pci *vp)
 {
     struct virtio_dev *vdev = vp->vdev;
     struct pci_dev *d = &vp->pci;
-    pci_dev_init(d, vdev->name, VPCI_VENDOR, (uint16_t)(0x1040 + vdev->device_id),
-                 vdev->pci_class, 1, VPCI_VENDOR, vdev->device_id, &vpci_pci_ops, vp);
+    pci_dev_init(d, vdev->name, VPCI_VENDOR, (uint16_t)(0x1040 + vdev->device_id), vdev->pci_class,
+                 1, VPCI_VENDOR, vdev->device_id, &vpci_pci_ops, vp);
     int rc = pci_bar_init(d, VPCI_BAR, VPCI_BAR_SIZE, true, false);
     if (!rc)
         rc = pci_bar_add_region(d, VPCI_BAR, VPCI_COMMON_OFF, 0x1000, &common_ops, vp, vdev->name);
     if (!rc)
         rc = pci_bar_add_region(d, VPCI_BAR, VPCI_ISR_OFF, 0x1000, &isr_ops, vp, vdev->name);
     if (!rc && vdev->config_size)
-        rc = pci_bar_add_region(d, VPCI_BAR, VPCI_DEVCFG_OFF, 0x1000, &devcfg_ops, vp,
-                                vdev->name);
+        rc = pci_bar_add_region(d, VPCI_BAR, VPCI_DEVCFG_OFF, 0x1000, &devcfg_ops, vp, vdev->name);
     if (!rc)
-        rc = pci_bar_add_region(d, VPCI_BAR, VPCI_NOTIFY_OFF, 0x1000, &notify_ops, vp,
-                                vdev->name);
+        rc = pci_bar_add_region(d, VPCI_BAR, VPCI_NOTIFY_OFF, 0x1000, &notify_ops, vp, vdev->name);
     if (!rc)
         rc = add_vcap(d, VIRTIO_PCI_CAP_COMMON_CFG, VPCI_COMMON_OFF, VPCI_COMMON_LEN, false);
     if (!rc)
@@ -242,10 +248,11 @@ static void vpci_inst_destroy(void *opaque)
     struct virtio_pci *vp = opaque;
     struct virtio_dev *vdev = vp->vdev;
     vpci_inst_stop(vp); /* idempotent: covers a VM that never ran devices_stop */
-    ioeventfds_move(vp, vp->pci.bar[VPCI_BAR].mapped ? vp->pci.bar[VPCI_BAR].mapped +
-                                                           VPCI_NOTIFY_OFF
-                                                     : 0,
-                    0);
+    if (vp->slow_kicks)
+        log_info("%s: %llu queue notifications came through vCPU exits", vdev->name,
+                 (unsigned long long)vp->slow_kicks);
+    ioeventfds_move(
+        vp, vp->pci.bar[VPCI_BAR].mapped ? vp->pci.bar[VPCI_BAR].mapped + VPCI_NOTIFY_OFF : 0, 0);
     pci_dev_remove(&vp->pci);
     vpci_close_kicks(vp);
     pthread_mutex_destroy(&vp->pci.irq_lock);
@@ -272,8 +279,7 @@ static int vpci_kicks_open(struct virtio_pci *vp)
             return -errno;
     }
     for (unsigned i = 0; i < vdev->nqueues; i++) {
-        int rc = evloop_add(vdev->vm->loop, vdev->vq[i].kick_fd, EPOLLIN, kick_cb,
-                            &vdev->vq[i]);
+        int rc = evloop_add(vdev->vm->loop, vdev->vq[i].kick_fd, EPOLLIN, kick_cb, &vdev->vq[i]);
         if (rc < 0) {
             while (i--)
                 evloop_del(vdev->vm->loop, vdev->vq[i].kick_fd);

@@ -23,8 +23,8 @@ static void common_image(struct virtio_pci *vp, struct virtio_pci_common_cfg *c)
     struct virtq *q = selected(vdev);
     memset(c, 0, sizeof(*c));
     c->device_feature_select = vdev->dfselect;
-    c->device_feature = vdev->dfselect < 2 ? (uint32_t)(vdev->host_features >> (32 * vdev->dfselect))
-                                           : 0;
+    c->device_feature =
+        vdev->dfselect < 2 ? (uint32_t)(vdev->host_features >> (32 * vdev->dfselect)) : 0;
     c->guest_feature_select = vdev->gfselect;
     c->guest_feature =
         vdev->gfselect < 2 ? (uint32_t)(vdev->guest_features >> (32 * vdev->gfselect)) : 0;
@@ -114,8 +114,7 @@ static void status_write(struct virtio_pci *vp, uint8_t v)
     }
     if ((add & VIRTIO_CONFIG_S_FEATURES_OK) && !features_acceptable(vdev))
         add &= ~VIRTIO_CONFIG_S_FEATURES_OK; /* refused: the driver reads it back clear */
-    if ((add & VIRTIO_CONFIG_S_DRIVER_OK) &&
-        !((old | add) & VIRTIO_CONFIG_S_FEATURES_OK)) {
+    if ((add & VIRTIO_CONFIG_S_DRIVER_OK) && !((old | add) & VIRTIO_CONFIG_S_FEATURES_OK)) {
         virtio_set_needs_reset(vdev, "DRIVER_OK without FEATURES_OK");
         return;
     }
@@ -223,6 +222,13 @@ void vpci_common_write(void *opaque, uint64_t off, const uint8_t *data, unsigned
 {
     struct virtio_pci *vp = opaque;
     struct virtio_dev *vdev = vp->vdev;
+    if (size == 8 && field_width(off) == 4 && field_width(off + 4) == 4 &&
+        (off == COMMON(queue_desc_lo) || off == COMMON(queue_avail_lo) ||
+         off == COMMON(queue_used_lo))) {
+        vpci_common_write(opaque, off, data, 4); /* a 64-bit address in one access */
+        vpci_common_write(opaque, off + 4, data + 4, 4);
+        return;
+    }
     if (size != field_width(off))
         return; /* partial or read-only field: ignored */
     uint32_t v = 0;
@@ -239,9 +245,9 @@ void vpci_common_write(void *opaque, uint64_t off, const uint8_t *data, unsigned
         if (vdev->status & VIRTIO_CONFIG_S_FEATURES_OK)
             virtio_set_needs_reset(vdev, "features written after FEATURES_OK");
         else if (vdev->gfselect < 2)
-            vdev->guest_features = (vdev->guest_features &
-                                    ~(0xffffffffULL << (32 * vdev->gfselect))) |
-                                   (uint64_t)v << (32 * vdev->gfselect);
+            vdev->guest_features =
+                (vdev->guest_features & ~(0xffffffffULL << (32 * vdev->gfselect))) |
+                (uint64_t)v << (32 * vdev->gfselect);
         break;
     case COMMON(msix_config):
         vdev->msix_config = v < vp->pci.msix.nvec ? (uint16_t)v : VIRTIO_MSI_NO_VECTOR;

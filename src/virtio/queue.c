@@ -1,4 +1,5 @@
-/* queue.c — the split virtqueue walker: the single guarded path from guest descriptors to iovecs. */
+/* queue.c — the split virtqueue walker: the single guarded path from guest descriptors to iovecs.
+ */
 #include <errno.h>
 #include <string.h>
 
@@ -156,8 +157,7 @@ static int enter_indirect(const struct virtq *q, const struct vring_desc *d, con
 }
 
 /* Walk the chain starting at HEAD into C. Returns 0 or -errno with *WHY. */
-static int walk_chain(const struct virtq *q, uint16_t head, struct virtq_chain *c,
-                      const char **why)
+static int walk_chain(const struct virtq *q, uint16_t head, struct virtq_chain *c, const char **why)
 {
     const uint8_t *table = (const uint8_t *)q->desc;
     unsigned tsize = q->size, seen = 0, idx = head;

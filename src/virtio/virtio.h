@@ -64,13 +64,13 @@ struct virtq {
     uint16_t msix_vector; /* VIRTIO_MSI_NO_VECTOR when none */
     uint64_t desc_gpa, avail_gpa, used_gpa;
     /* device-side state */
-    uint16_t last_avail;  /* next avail ring index to consume */
-    uint16_t used_idx;    /* next used ring index to publish */
+    uint16_t last_avail;     /* next avail ring index to consume */
+    uint16_t used_idx;       /* next used ring index to publish */
     uint16_t signalled_used; /* used_idx at the last interrupt (EVENT_IDX) */
     bool signalled_valid;
-    bool event_idx;       /* VIRTIO_RING_F_EVENT_IDX negotiated */
-    bool indirect;        /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
-    bool broken;          /* the driver violated the ring protocol: no use until reset */
+    bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
+    bool indirect;  /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+    bool broken;    /* the driver violated the ring protocol: no use until reset */
     unsigned index;
     struct virtio_dev *vdev;
     /* derived, valid while the device is live (checked through gpa_to_hva at activation) */
@@ -171,27 +171,27 @@ struct virtio_watch {
 /* The transport-independent state of one virtio device (plain values: snapshots save it). */
 struct virtio_dev {
     /* identity, set by the device (virtio_dev_init + adjustments) before virtio_pci_add() */
-    const char *name;     /* "virtio-blk": logs, range names */
-    uint16_t device_id;   /* VIRTIO_ID_* */
-    uint32_t pci_class;   /* PCI class code 0xCCSSPP */
+    const char *name;       /* "virtio-blk": logs, range names */
+    uint16_t device_id;     /* VIRTIO_ID_* */
+    uint32_t pci_class;     /* PCI class code 0xCCSSPP */
     uint64_t host_features; /* offered; virtio_dev_init() sets VIRTIO_TRANSPORT_FEATURES */
-    uint32_t config_size; /* bytes of device-specific config */
-    unsigned nqueues;     /* queues 0 .. nqueues-1, each with vq[i].max_size > 0 */
+    uint32_t config_size;   /* bytes of device-specific config */
+    unsigned nqueues;       /* queues 0 .. nqueues-1, each with vq[i].max_size > 0 */
     struct virtq vq[VIRTIO_MAX_QUEUES];
     const struct virtio_dev_ops *ops;
     void *opaque;
     struct vm *vm;
     /* negotiated state (written by the driver through the transport) */
-    uint8_t status;       /* VIRTIO_CONFIG_S_* */
+    uint8_t status; /* VIRTIO_CONFIG_S_* */
     uint64_t guest_features;
     uint32_t dfselect, gfselect;
     uint16_t queue_select;
     uint16_t msix_config; /* vector for config changes */
     uint8_t config_generation;
-    uint8_t isr;          /* bit 0 queue, bit 1 config (read-to-clear, INTx mode) */
+    uint8_t isr; /* bit 0 queue, bit 1 config (read-to-clear, INTx mode) */
     /* the device lock (see the thread rules above) */
     pthread_mutex_t lock;
-    bool needs_reset_logged; /* this reset cycle */
+    bool needs_reset_logged;   /* this reset cycle */
     unsigned needs_reset_logs; /* lifetime count, bounds the log */
     struct virtio_watch watch[VIRTIO_MAX_WATCHES];
     unsigned nwatch;

@@ -2,6 +2,7 @@
 #ifndef TRUCE_VIRTIO_PCI_H
 #define TRUCE_VIRTIO_PCI_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -25,7 +26,7 @@
 
 _Static_assert((VIRTIO_MAX_QUEUES + 1) * 16 <= VPCI_MSIX_PBA_OFF - VPCI_MSIX_TABLE_OFF,
                "MSI-X table fits its page");
-_Static_assert(VIRTIO_MAX_QUEUES * VPCI_NOTIFY_MULT <= 0x1000, "notify area fits its page");
+_Static_assert(VIRTIO_MAX_QUEUES *VPCI_NOTIFY_MULT <= 0x1000, "notify area fits its page");
 
 /* Transport state of one device (the PCI function is in here; the virtio state in vdev). */
 struct virtio_pci {
@@ -33,6 +34,8 @@ struct virtio_pci {
     struct virtio_dev *vdev;
     bool ioeventfd[VIRTIO_MAX_QUEUES]; /* KVM ioeventfd assigned for the queue */
     bool kicks_watched;
+    bool ioeventfd_warned;
+    _Atomic uint64_t slow_kicks; /* notifications that came through a vCPU exit (no ioeventfd) */
 };
 
 /* Common configuration structure accesses (pci_common.c); vCPU threads. */

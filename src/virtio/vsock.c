@@ -59,8 +59,8 @@ static unsigned iov_after(struct iovec *payload, const struct iovec *seg, unsign
 static bool vs_live(struct virtio_vsock *v, struct virtq *q)
 {
     uint8_t st = v->vdev.status;
-    return !v->stopped && (st & VIRTIO_CONFIG_S_DRIVER_OK) &&
-           !(st & VIRTIO_CONFIG_S_NEEDS_RESET) && q->enabled && !q->broken && q->avail;
+    return !v->stopped && (st & VIRTIO_CONFIG_S_DRIVER_OK) && !(st & VIRTIO_CONFIG_S_NEEDS_RESET) &&
+           q->enabled && !q->broken && q->avail;
 }
 
 /* Fill receive chains with packets from the engine until either runs out. Lock held. */
@@ -128,7 +128,8 @@ static void vs_tx(struct virtio_vsock *v)
     virtio_interrupt(&v->vdev, q);
 }
 
-/* ---- callbacks --------------------------------------------------------------------------------- */
+/* ---- callbacks ---------------------------------------------------------------------------------
+ */
 
 /* The engine's epoll fd is readable (host sockets, timers). I/O thread, lock held. */
 static void vs_engine_event(void *opaque, uint32_t events)

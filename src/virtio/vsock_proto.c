@@ -144,8 +144,7 @@ void vconn_refresh(struct vsock_engine *e, struct vconn *c)
     if (c->fwd_cnt - c->fwd_cnt_sent >= VSOCK_CONN_BUF / 4)
         c->ctl |= VC_CTL_CREDIT_UPDATE;
     if (!c->queued && (c->ctl || vconn_can_send_data(c))) {
-        e->ready[(e->ready_head + e->ready_count++) % VSOCK_MAX_CONNS] =
-            (uint16_t)(c - e->conns);
+        e->ready[(e->ready_head + e->ready_count++) % VSOCK_MAX_CONNS] = (uint16_t)(c - e->conns);
         c->queued = true;
     }
     vsock_host_update_events(e, c);

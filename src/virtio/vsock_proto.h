@@ -1,4 +1,5 @@
-/* vsock_proto.h — virtio-vsock packet and connection engine: guest packets <-> host UNIX sockets. */
+/* vsock_proto.h — virtio-vsock packet and connection engine: guest packets <-> host UNIX sockets.
+ */
 #ifndef TRUCE_VSOCK_PROTO_H
 #define TRUCE_VSOCK_PROTO_H
 
@@ -24,7 +25,7 @@ _Static_assert(sizeof(struct vsock_hdr) == 44, "virtio_vsock_hdr is 44 bytes");
 
 #define VSOCK_HOST_CID       2
 #define VSOCK_TYPE_STREAM    1
-#define VSOCK_MAX_CONNS      256         /* connections, including host clients in handshake */
+#define VSOCK_MAX_CONNS      256          /* connections, including host clients in handshake */
 #define VSOCK_CONN_BUF       (256 * 1024) /* buf_alloc advertised to the guest, per connection */
 #define VSOCK_MAX_PKT        (64 * 1024)  /* largest payload accepted from or sent to the guest */
 #define VSOCK_RST_QUEUE      256          /* RSTs waiting for the guest */
@@ -105,12 +106,12 @@ enum vconn_state {
 
 struct vconn {
     enum vconn_state state;
-    int fd;              /* host UNIX socket */
-    uint32_t local_port; /* host side */
-    uint32_t peer_port;  /* guest side */
-    uint32_t ctl;        /* VC_CTL_* owed to the guest */
-    uint32_t events;     /* epoll interest now (0: not in the epoll set) */
-    bool queued;         /* in the ready FIFO */
+    int fd;               /* host UNIX socket */
+    uint32_t local_port;  /* host side */
+    uint32_t peer_port;   /* guest side */
+    uint32_t ctl;         /* VC_CTL_* owed to the guest */
+    uint32_t events;      /* epoll interest now (0: not in the epoll set) */
+    bool queued;          /* in the ready FIFO */
     uint64_t deadline_ns; /* 0: none */
     /* guest -> host */
     uint32_t rx_cnt;       /* payload bytes received from the guest */

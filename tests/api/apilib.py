@@ -113,9 +113,13 @@ def raw_exchange(path, data, timeout=10, shut=True):
             if r is None:
                 break
             out.append(r)
-    except (ConnectionResetError, socket.timeout):
+    except ConnectionResetError:
         pass
-    s.close()
+    except socket.timeout:
+        raise TimeoutError(f"the server neither answered nor closed within {timeout} s "
+                           f"(got {len(out)} responses)")
+    finally:
+        s.close()
     return out
 
 

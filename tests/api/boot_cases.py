@@ -82,7 +82,9 @@ def metrics_line(c, res):
             last = json.loads(f.read().splitlines()[-1])
         io = last["vcpu"]["exits"].get("io", 0)
         reqs = last["api_server"]["requests"]
-        why = None if io > 0 and reqs > 0 else f"io exits {io}, api requests {reqs}"
+        blk = last["devices"]["block"].get("data", {})
+        why = None if io > 0 and reqs > 0 and "read_count" in blk else \
+            f"io exits {io}, api requests {reqs}, block 'data' {blk}"
     except Exception as e:
         why = f"{type(e).__name__}: {e}"
     res.report("post-metrics-line", why)

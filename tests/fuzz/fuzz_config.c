@@ -10,12 +10,22 @@
 static const struct {
     const char *method, *path;
 } routes[] = {
-    {"PUT", "/boot-source"},        {"PUT", "/machine-config"},  {"PATCH", "/machine-config"},
-    {"PUT", "/cpu-config"},         {"PUT", "/drives/d0"},       {"PATCH", "/drives/d0"},
-    {"PUT", "/network-interfaces/eth0"}, {"PATCH", "/network-interfaces/eth0"},
-    {"PUT", "/vsock"},              {"PUT", "/entropy"},         {"PUT", "/serial"},
-    {"PUT", "/logger"},             {"PUT", "/metrics"},         {"PUT", "/actions"},
-    {"PATCH", "/vm"},               {"GET", "/vm/config"},
+    {"PUT", "/boot-source"},
+    {"PUT", "/machine-config"},
+    {"PATCH", "/machine-config"},
+    {"PUT", "/cpu-config"},
+    {"PUT", "/drives/d0"},
+    {"PATCH", "/drives/d0"},
+    {"PUT", "/network-interfaces/eth0"},
+    {"PATCH", "/network-interfaces/eth0"},
+    {"PUT", "/vsock"},
+    {"PUT", "/entropy"},
+    {"PUT", "/serial"},
+    {"PUT", "/logger"},
+    {"PUT", "/metrics"},
+    {"PUT", "/actions"},
+    {"PATCH", "/vm"},
+    {"GET", "/vm/config"},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -14,6 +14,7 @@
 #include "fuzz_sandbox.h"
 
 static struct api *api;
+static struct api_server *server; /* lives as long as the fuzzer */
 static struct sockaddr_un addr = {.sun_family = AF_UNIX};
 
 /* Read until the server closes; bounded by a generous idle limit so a hang is reported. */
@@ -44,7 +45,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/api.sock", fuzz_dir);
     unlink(addr.sun_path);
     api = api_new("fuzz");
-    if (!api || !api_server_start(api, addr.sun_path, err, sizeof(err))) {
+    if (!api || !(server = api_server_start(api, addr.sun_path, err, sizeof(err)))) {
         fprintf(stderr, "fuzz_http: %s\n", err);
         __builtin_trap();
     }

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
+#include <unistd.h>
 
 #include "vm/vm.h"
 
@@ -23,8 +25,8 @@ int __wrap_open(const char *path, int flags, ...)
     mode_t mode = (flags & O_CREAT) ? va_arg(ap, mode_t) : 0;
     va_end(ap);
     bool writes = (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) != 0;
-    if (writes && (!fuzz_dir[0] || strncmp(path, fuzz_dir, strlen(fuzz_dir)) ||
-                   strstr(path, ".."))) {
+    if (writes &&
+        (!fuzz_dir[0] || strncmp(path, fuzz_dir, strlen(fuzz_dir)) || strstr(path, ".."))) {
         errno = EACCES;
         return -1;
     }
@@ -37,7 +39,17 @@ int __wrap_kvm_host_open(struct kvm_host *kvm, char *err, size_t errlen)
     return -ENODEV;
 }
 
-/* Create the fuzzer's directory once. */
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+static void fuzz_sandbox_cleanup(void)
+{
+    nftw(fuzz_dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Create the fuzzer's directory once; it is removed when the fuzzer exits. */
 static void fuzz_sandbox_init(void)
 {
     if (fuzz_dir[0])
@@ -45,6 +57,7 @@ static void fuzz_sandbox_init(void)
     snprintf(fuzz_dir, sizeof(fuzz_dir), "/tmp/truce-fuzz-XXXXXX");
     if (!mkdtemp(fuzz_dir))
         abort();
+    atexit(fuzz_sandbox_cleanup);
 }
 
 #endif

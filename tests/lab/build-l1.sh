@@ -39,7 +39,7 @@ part() {
         lab_cpio "$root" "$out"
         rm -rf "$root"
         # keep the three newest of each part
-        ls -1t "$PARTS/$name"-*.cpio | tail -n +4 | xargs -r rm -f
+        ls -1t "$PARTS/$name"-*.cpio | tail -n +7 | xargs -r rm -f
     fi
     echo "$out"
 }
@@ -60,6 +60,7 @@ build_base() {
         cp -L "/usr/share/qemu/$f" "$root/lab/qemu/"
     done
     gcc -O2 -Wall -Wextra -static -o "$root/lab/bin/labrun" "$LAB_DIR/tools/labrun.c"
+    for f in $L1_TOOLS; do lab_copy_elf "$root" "$f"; done
 }
 
 build_guests() {
@@ -103,9 +104,12 @@ TRUCE=
 [ -x "$REPO_DIR/build/truce" ] && TRUCE=$REPO_DIR/build/truce
 qemu=$(command -v qemu-system-x86_64) || lab_die "apt-get install qemu-system-x86"
 
+L1_TOOLS=$(sed '/^#/d' "$LAB_DIR/l1/tools.list" | while read -r t; do
+    [ -n "$t" ] && command -v "$t" || true
+done)
 files=(
     "$(part base "$(lab_hash "$0" "$LAB_DIR/lib.sh" "$LAB_DIR/tools" "$qemu" "$(command -v busybox)" \
-        -- "$KVER" $L1_MODS $QEMU_FW)" build_base)"
+        $L1_TOOLS -- "$KVER" $L1_MODS $QEMU_FW $L1_TOOLS)" build_base)"
     "$(part guests "$(lab_hash "$KIMG" "$GUEST_INITRD" ${SMALL:+"$SMALL"})" build_guests)"
     "$(part truce "$(lab_hash ${TRUCE:+"$TRUCE"} -- "${TRUCE:-none}")" build_truce)"
     "$(part lab "$(lab_hash "$0" "$LAB_DIR/l1" "$LAB_DIR/scenarios")" build_lab)"
@@ -118,8 +122,8 @@ key=$(printf '%s\n' "${files[@]}" | sha256sum | cut -c1-16)
 out=$LAB_CACHE/l1/initrd-$key.cpio
 if [ ! -f "$out" ]; then
     mkdir -p "$LAB_CACHE/l1"
-    cat "${files[@]}" >"$out.tmp"
-    mv "$out.tmp" "$out"
-    ls -1t "$LAB_CACHE"/l1/initrd-*.cpio | tail -n +4 | xargs -r rm -f
+    cat "${files[@]}" >"$out.tmp.$$"
+    mv "$out.tmp.$$" "$out"
+    ls -1t "$LAB_CACHE"/l1/initrd-*.cpio | tail -n +7 | xargs -r rm -f
 fi
 echo "$out"

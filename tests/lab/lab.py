@@ -144,7 +144,7 @@ def run_boot(args, names, failed, timeouts, results, boot_no):
                 current = None
                 deadline = time.monotonic() + L1_BOOT_TIMEOUT
             elif "LAB-READY" in line:
-                log(line.strip())
+                log("L1 ready: " + line.split("LAB-READY", 1)[1].strip())
                 deadline = time.monotonic() + L1_BOOT_TIMEOUT
             elif "LAB-END" in line:
                 ended = True

@@ -15,8 +15,7 @@ lab_die() {
     exit 1
 }
 
-# The Debian cloud kernel version to use: the newest installed in /boot, else the one in the
-# extracted linux-image-cloud-amd64 package under the cache (see lab_cloud_kernel).
+# The newest Debian cloud kernel version with modules installed on this host (LAB_KVER overrides).
 lab_kver() {
     if [ -n "$LAB_KVER" ]; then
         echo "$LAB_KVER"
@@ -24,33 +23,35 @@ lab_kver() {
     fi
     local v
     v=$(ls -1 /lib/modules 2>/dev/null | grep -- '-cloud-amd64$' | sort -V | tail -n 1)
-    [ -n "$v" ] || v=$(ls -1 "$LAB_CACHE/cloud-kernel/lib/modules" 2>/dev/null | sort -V | tail -n 1)
     [ -n "$v" ] || return 1
     echo "$v"
 }
 
-# Set KIMG (vmlinuz) and KMOD (modules dir) for the cloud kernel. When the host does not have it
-# installed, extract the linux-image-cloud-amd64 .deb (apt-get download) into the cache with
-# dpkg-deb, so the lab does not need it to be the running kernel.
+# Set KVER, KIMG (vmlinuz) and KMOD (modules dir) for the Debian cloud kernel: the installed one,
+# or (when it is not installed, or LAB_KERNEL_FROM_DEB=1) linux-image-cloud-amd64 fetched with
+# apt-get download and unpacked into the cache with dpkg-deb, so it need not be the host kernel.
 lab_cloud_kernel() {
-    local v
-    if v=$(lab_kver) && [ -f "/boot/vmlinuz-$v" ] && [ -d "/lib/modules/$v" ]; then
+    local v d=$LAB_CACHE/cloud-kernel meta img
+    if [ -z "${LAB_KERNEL_FROM_DEB:-}" ] && v=$(lab_kver) && [ -f "/boot/vmlinuz-$v" ] &&
+        [ -d "/lib/modules/$v" ]; then
         KVER=$v KIMG=/boot/vmlinuz-$v KMOD=/lib/modules/$v
         return 0
     fi
-    local d=$LAB_CACHE/cloud-kernel
+    v=$(ls -1 "$d/lib/modules" 2>/dev/null | sort -V | tail -n 1)
     if [ -z "$v" ] || [ ! -f "$d/boot/vmlinuz-$v" ]; then
-        lab_log "extracting the Debian cloud kernel package into $d"
+        lab_log "unpacking the Debian cloud kernel package into $d"
+        rm -rf "$d"
         mkdir -p "$d/deb" || return 1
-        local meta img
         (cd "$d/deb" && apt-get download linux-image-cloud-amd64 >/dev/null) || return 1
         meta=$(ls -1t "$d"/deb/linux-image-cloud-amd64_*.deb | head -n 1)
-        img=$(dpkg-deb -f "$meta" Depends | tr ',' '\n' | grep -o 'linux-image-[^ ]*-cloud-amd64' |
+        img=$(dpkg-deb -f "$meta" Depends | tr ',|' '\n\n' | grep -o 'linux-image-[^ ]*-cloud-amd64' |
             head -n 1)
         [ -n "$img" ] || return 1
         (cd "$d/deb" && apt-get download "$img" >/dev/null) || return 1
         dpkg-deb -x "$(ls -1t "$d"/deb/"$img"_*.deb | head -n 1)" "$d" || return 1
         v=${img#linux-image-}
+        depmod -b "$d" "$v" || return 1 # the package ships no modules.dep
+        rm -rf "$d/deb"
     fi
     KVER=$v KIMG=$d/boot/vmlinuz-$v KMOD=$d/lib/modules/$v
 }
@@ -86,8 +87,8 @@ lab_copy_elf() {
 
 # Pack directory DIR as an uncompressed newc cpio archive into OUT (owner root).
 lab_cpio() {
-    (cd "$1" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc -R 0:0 --quiet) >"$2.tmp" &&
-        mv "$2.tmp" "$2"
+    (cd "$1" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc -R 0:0 --quiet) >"$2.tmp.$$" &&
+        mv "$2.tmp.$$" "$2"
 }
 
 # Print, deps first and each once, the module files (relative to KMOD) needed to load the named
@@ -136,8 +137,10 @@ lab_copy_modules() {
 lab_busybox() {
     local root=$1 bb a
     bb=$(command -v busybox || echo /bin/busybox)
-    file -L "$bb" 2>/dev/null | grep -q 'statically linked' ||
-        lab_die "$bb is not static: apt-get install busybox-static"
+    case "$(ldd "$bb" 2>&1)" in
+    *"not a dynamic executable"*) ;;
+    *) lab_die "$bb is not static: apt-get install busybox-static" ;;
+    esac
     mkdir -p "$root/bin" "$root/sbin" "$root/usr/bin" "$root/usr/sbin"
     cp "$bb" "$root/bin/busybox"
     for a in $("$bb" --list); do

@@ -7,11 +7,11 @@
 #include <stdint.h>
 #include <string.h>
 
-#define ETH_HLEN_    14
-#define ETHTYPE_IP   0x0800
-#define ETHTYPE_ARP  0x0806
+#define ETH_HLEN_     14
+#define ETHTYPE_IP    0x0800
+#define ETHTYPE_ARP   0x0806
 #define IPPROTO_ICMP_ 1
-#define IPPROTO_UDP_ 17
+#define IPPROTO_UDP_  17
 
 static const uint8_t nf_bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
@@ -108,8 +108,7 @@ static inline size_t nf_udp(uint8_t *f, const uint8_t *dmac, const uint8_t *smac
 
 /* ICMP echo request with ID/SEQ and LEN payload bytes. */
 static inline size_t nf_icmp_echo(uint8_t *f, const uint8_t *dmac, const uint8_t *smac,
-                                  uint32_t sip, uint32_t dip, uint16_t id, uint16_t seq,
-                                  size_t len)
+                                  uint32_t sip, uint32_t dip, uint16_t id, uint16_t seq, size_t len)
 {
     size_t n = nf_eth(f, dmac, smac, ETHTYPE_IP);
     uint8_t *ip = f + n, *ic = ip + 20;

@@ -49,14 +49,15 @@ static void test_full_config(void **state)
 {
     struct api *api;
     char err[512] = "";
-    int rc = load(&api, err, sizeof(err),
-                  "{\"boot-source\": {\"kernel_image_path\": \"%s\", \"boot_args\": \"quiet\"},"
-                  " \"drives\": [{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\","
-                  " \"is_root_device\": true, \"is_read_only\": false}],"
-                  " \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 256},"
-                  " \"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}],"
-                  " \"vsock\": {\"guest_cid\": 7, \"uds_path\": \"/tmp/x.vsock\"},"
-                  " \"entropy\": {}}");
+    int rc =
+        load(&api, err, sizeof(err),
+             "{\"boot-source\": {\"kernel_image_path\": \"%s\", \"boot_args\": \"quiet\"},"
+             " \"drives\": [{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\","
+             " \"is_root_device\": true, \"is_read_only\": false}],"
+             " \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 256},"
+             " \"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}],"
+             " \"vsock\": {\"guest_cid\": 7, \"uds_path\": \"/tmp/x.vsock\"},"
+             " \"entropy\": {}}");
     if (rc)
         fail_msg("%s", err);
     assert_int_equal(api->cfg.cpus, 2);
@@ -127,8 +128,7 @@ static void test_metrics_file(void **state)
     char path[96], body[256];
     snprintf(path, sizeof(path), "%s/metrics.json", dir);
     snprintf(body, sizeof(body),
-             "{\"metrics_path\": \"%s\", \"emit_id\": true, \"properties\": {\"k\": \"v\"}}",
-             path);
+             "{\"metrics_path\": \"%s\", \"emit_id\": true, \"properties\": {\"k\": \"v\"}}", path);
     struct api_reply r;
     api_handle(api, "PUT", "/metrics", body, strlen(body), &r);
     assert_int_equal(r.status, 204);

@@ -41,8 +41,7 @@ static int teardown(void **state)
 }
 
 /* Send a request; return the status and keep the body (or "") in BODY (caller frees). */
-static int req(struct api *api, const char *method, const char *path, const char *body,
-               char **out)
+static int req(struct api *api, const char *method, const char *path, const char *body, char **out)
 {
     struct api_reply r;
     api_handle(api, method, path, body, body ? strlen(body) : 0, &r);
@@ -59,8 +58,8 @@ static void expect(struct api *api, const char *method, const char *path, const 
     char *b;
     int s = req(api, method, path, body, &b);
     if (s != status || (needle && !strstr(b, needle)))
-        fail_msg("%s %s %s: got %d %s, want %d containing '%s'", method, path, body ? body : "",
-                 s, b, status, needle ? needle : "");
+        fail_msg("%s %s %s: got %d %s, want %d containing '%s'", method, path, body ? body : "", s,
+                 b, status, needle ? needle : "");
     if (status >= 400) {
         json_t *j = json_loads(b, 0, NULL);
         assert_non_null(j);
@@ -105,8 +104,7 @@ static void test_routing_errors(void **state)
 static void test_machine_config(void **state)
 {
     struct api *api = ((struct fixture *)*state)->api;
-    expect(api, "PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 256}", 204,
-           NULL);
+    expect(api, "PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 256}", 204, NULL);
     assert_int_equal(api->cfg.cpus, 2);
     assert_int_equal(api->cfg.mem_bytes, 256ULL << 20);
     expect(api, "PUT", "/machine-config", "{\"vcpu_count\": 0, \"mem_size_mib\": 256}", 400,
@@ -146,8 +144,8 @@ static void test_boot_source(void **state)
 {
     struct fixture *f = *state;
     char body[256];
-    expect(f->api, "PUT", "/boot-source", "{\"kernel_image_path\": \"/nonexistent/vmlinux\"}",
-           400, "kernel_image_path: cannot read '/nonexistent/vmlinux'");
+    expect(f->api, "PUT", "/boot-source", "{\"kernel_image_path\": \"/nonexistent/vmlinux\"}", 400,
+           "kernel_image_path: cannot read '/nonexistent/vmlinux'");
     expect(f->api, "PUT", "/boot-source", "{\"boot_args\": \"console=ttyS0\"}", 400,
            "kernel_image_path: missing required field");
     snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\", \"boot_args\": 7}", f->kernel);
@@ -262,8 +260,7 @@ static void test_actions_preboot(void **state)
     expect(api, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", 400,
            "boot-source: not configured");
     expect(api, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", 400, "not started");
-    expect(api, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}", 400,
-           "not initialized");
+    expect(api, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}", 400, "not initialized");
     expect(api, "PUT", "/actions", "{\"action_type\": \"Reboot\"}", 400, "action_type");
     expect(api, "PUT", "/actions", "{}", 400, "action_type: missing");
 }

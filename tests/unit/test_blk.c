@@ -142,8 +142,8 @@ static void read_only_refuses_writes(void **state)
     assert_int_equal(parse(p, VIRTIO_BLK_T_FLUSH, 0, 0, false), VIRTIO_BLK_S_OK);
 }
 
-static uint8_t parse_seg(struct pfix *p, uint32_t type, uint64_t sector, uint32_t n,
-                         uint32_t flags, size_t len)
+static uint8_t parse_seg(struct pfix *p, uint32_t type, uint64_t sector, uint32_t n, uint32_t flags,
+                         size_t len)
 {
     struct virtio_blk_discard_write_zeroes s = {.sector = sector, .num_sectors = n, .flags = flags};
     memcpy(p->data, &s, sizeof(s));
@@ -157,9 +157,9 @@ static void discard_and_write_zeroes_segments(void **state)
     assert_int_equal(parse_seg(p, VIRTIO_BLK_T_DISCARD, 8, 16, 0, 16), VIRTIO_BLK_S_OK);
     assert_int_equal(p->r.sector, 8);
     assert_int_equal(p->r.nsect, 16);
-    assert_int_equal(parse_seg(p, VIRTIO_BLK_T_WRITE_ZEROES, 0, 100,
-                               VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP, 16),
-                     VIRTIO_BLK_S_OK);
+    assert_int_equal(
+        parse_seg(p, VIRTIO_BLK_T_WRITE_ZEROES, 0, 100, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP, 16),
+        VIRTIO_BLK_S_OK);
     assert_int_equal(parse_seg(p, VIRTIO_BLK_T_DISCARD, 0, 1, 1, 16), VIRTIO_BLK_S_UNSUPP);
     assert_int_equal(parse_seg(p, VIRTIO_BLK_T_DISCARD, 0, 1, 0, 32), VIRTIO_BLK_S_UNSUPP);
     assert_int_equal(parse_seg(p, VIRTIO_BLK_T_DISCARD, 0, 1, 0, 8), VIRTIO_BLK_S_UNSUPP);
@@ -214,9 +214,9 @@ static void dev_close(struct dfix *x)
     free(x);
 }
 
-#define HDR(k)    (VF_BUF + 0x100000 * (k))
-#define STS(k)    (HDR(k) + 0x100)
-#define DATA(k)   (HDR(k) + 0x1000)
+#define HDR(k)  (VF_BUF + 0x100000 * (k))
+#define STS(k)  (HDR(k) + 0x100)
+#define DATA(k) (HDR(k) + 0x1000)
 
 /* Post request K (descs 3K..3K+2) of TYPE on SECTOR with LEN data bytes. */
 static void post(struct dfix *x, unsigned k, uint32_t type, uint64_t sector, uint32_t len,

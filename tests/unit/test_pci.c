@@ -196,7 +196,7 @@ static void msix_delivery_and_masking(void **state)
     struct pci_dev *d = &x->t.pci;
     uint64_t bar = d->bar[0].mapped;
     assert_int_equal(pci_msix_notify(d, 0), -EINVAL); /* MSI-X disabled */
-    vf_cfg_write(f, 1, 0x42, 2, 0xc000); /* enable + function mask */
+    vf_cfg_write(f, 1, 0x42, 2, 0xc000);              /* enable + function mask */
     uint32_t v = 0xfee00000;
     io_bus_access(&f->vm.mmio, bar + 0x4000 + 16 * 2, (uint8_t *)&v, 4, true);
     v = 0x55;
@@ -232,7 +232,7 @@ static void intx_follows_disable_bit(void **state)
     pci_intx_set(&x->t.pci, true);
     assert_int_equal(atomic_load(&f->line[gsi]), 1);
     assert_true(vf_cfg_read(f, 1, 6, 2) & 0x8); /* interrupt status */
-    vf_cfg_write(f, 1, 4, 2, 0x0402); /* INTx disable */
+    vf_cfg_write(f, 1, 4, 2, 0x0402);           /* INTx disable */
     assert_int_equal(atomic_load(&f->line[gsi]), 0);
     vf_cfg_write(f, 1, 4, 2, 0x0002);
     assert_int_equal(atomic_load(&f->line[gsi]), 1);
@@ -275,9 +275,14 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(mechanism1_and_ecam_agree), T(bar_sizing),          T(bar_move_remaps_regions),
-        T(capability_list),           T(msix_delivery_and_masking), T(intx_follows_disable_bit),
-        T(mmio64_window),             T(slots_run_out_cleanly),
+        T(mechanism1_and_ecam_agree),
+        T(bar_sizing),
+        T(bar_move_remaps_regions),
+        T(capability_list),
+        T(msix_delivery_and_masking),
+        T(intx_follows_disable_bit),
+        T(mmio64_window),
+        T(slots_run_out_cleanly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

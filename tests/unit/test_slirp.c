@@ -276,8 +276,8 @@ static void test_hostfwd(void **state)
     on_loop(f, do_rx_enable, f);
     dhcp(f);
     int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int rc = connect(c, (struct sockaddr *)&a, sizeof(a));
     assert_true(rc == 0 || errno == EINPROGRESS);
     uint8_t fr[1500];
@@ -336,10 +336,8 @@ static void test_queue_bounded(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dhcp),
-        cmocka_unit_test(test_udp_nat_to_host),
-        cmocka_unit_test(test_hostfwd),
-        cmocka_unit_test(test_hostfwd_port_in_use),
+        cmocka_unit_test(test_dhcp),          cmocka_unit_test(test_udp_nat_to_host),
+        cmocka_unit_test(test_hostfwd),       cmocka_unit_test(test_hostfwd_port_in_use),
         cmocka_unit_test(test_queue_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,5 @@
-/* test_virtio_pci.c — the modern virtio-pci transport: capabilities, status machine, queues, irqs. */
+/* test_virtio_pci.c — the modern virtio-pci transport: capabilities, status machine, queues, irqs.
+ */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,12 +11,12 @@
 
 #include "virtio_fixture.h"
 
-#define ACK      VIRTIO_CONFIG_S_ACKNOWLEDGE
-#define DRV      VIRTIO_CONFIG_S_DRIVER
-#define FOK      VIRTIO_CONFIG_S_FEATURES_OK
-#define DOK      VIRTIO_CONFIG_S_DRIVER_OK
-#define NRESET   VIRTIO_CONFIG_S_NEEDS_RESET
-#define V1       (1ULL << VIRTIO_F_VERSION_1)
+#define ACK    VIRTIO_CONFIG_S_ACKNOWLEDGE
+#define DRV    VIRTIO_CONFIG_S_DRIVER
+#define FOK    VIRTIO_CONFIG_S_FEATURES_OK
+#define DOK    VIRTIO_CONFIG_S_DRIVER_OK
+#define NRESET VIRTIO_CONFIG_S_NEEDS_RESET
+#define V1     (1ULL << VIRTIO_F_VERSION_1)
 
 /* A VM with one virtio-rng (the simplest real device) in slot 1. */
 static int setup(void **state)
@@ -44,7 +45,7 @@ static void identity_and_layout(void **state)
 {
     struct vfix *f = *state;
     assert_int_equal(vf_cfg_read(f, 1, 2, 2), 0x1040 + VIRTIO_ID_RNG);
-    assert_int_equal(vf_cfg_read(f, 1, 8, 1), 1); /* revision 1: modern */
+    assert_int_equal(vf_cfg_read(f, 1, 8, 1), 1);    /* revision 1: modern */
     assert_int_equal(vf_cfg_read(f, 1, 0x3d, 1), 1); /* INTA */
     assert_int_equal(vf_cfg_read(f, 1, 0x3c, 1), PCI_INTX_GSI(1, 0));
     assert_true(f->bar >= LAYOUT_PCI_MMIO32 && f->bar < LAYOUT_PCI_ECAM);
@@ -88,7 +89,7 @@ static void intx_and_isr_without_msix(void **state)
     for (int i = 0; i < 5000 && !atomic_load(&f->line[gsi]); i++)
         usleep(1000);
     assert_int_equal(atomic_load(&f->line[gsi]), 1);
-    assert_int_equal(vf_rd(f, f->isr, 1), 1);  /* queue interrupt, read clears */
+    assert_int_equal(vf_rd(f, f->isr, 1), 1); /* queue interrupt, read clears */
     assert_int_equal(atomic_load(&f->line[gsi]), 0);
     assert_int_equal(vf_rd(f, f->isr, 1), 0);
     assert_int_equal(atomic_load(&f->msis), 0);

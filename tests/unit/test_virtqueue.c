@@ -12,13 +12,13 @@
 #include "virtio/virtio.h"
 #include "vm/vm.h"
 
-#define RAM     (16 * MiB)
-#define QSIZE   8
-#define DESC    0x10000ULL
-#define AVAIL   0x20000ULL
-#define USED    0x30000ULL
-#define INDIR   0x40000ULL
-#define BUF     0x100000ULL
+#define RAM   (16 * MiB)
+#define QSIZE 8
+#define DESC  0x10000ULL
+#define AVAIL 0x20000ULL
+#define USED  0x30000ULL
+#define INDIR 0x40000ULL
+#define BUF   0x100000ULL
 
 struct fix {
     struct vm vm;
@@ -34,9 +34,9 @@ static const struct virtio_dev_ops no_ops = {0};
 /* Set up a queue of N entries with FEATURES negotiated. */
 static void fix_queue(struct fix *f, uint16_t n, uint64_t features)
 {
-    assert_int_equal(virtio_dev_init(&f->vdev, &f->vm, "test", VIRTIO_ID_RNG, 0, 0, 1, 1024, 0,
-                                     &no_ops, NULL),
-                     0);
+    assert_int_equal(
+        virtio_dev_init(&f->vdev, &f->vm, "test", VIRTIO_ID_RNG, 0, 0, 1, 1024, 0, &no_ops, NULL),
+        0);
     f->vdev.status = VIRTIO_CONFIG_S_DRIVER_OK;
     f->q = &f->vdev.vq[0];
     f->q->size = n;
@@ -324,11 +324,11 @@ static void rejects_bad_indirect_tables(void **state)
         uint16_t flags;
         int err;
     } cases[] = {
-        {INDIR, 24, VRING_DESC_F_INDIRECT, -EINVAL},                          /* not 16*n */
-        {INDIR, 0, VRING_DESC_F_INDIRECT, -EINVAL},                           /* empty */
-        {INDIR, 16 * 2048, VRING_DESC_F_INDIRECT, -EINVAL},                   /* too large */
-        {INDIR, 32, VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, -EINVAL},     /* with NEXT */
-        {RAM - 16, 32, VRING_DESC_F_INDIRECT, -EFAULT},                       /* outside RAM */
+        {INDIR, 24, VRING_DESC_F_INDIRECT, -EINVAL},                     /* not 16*n */
+        {INDIR, 0, VRING_DESC_F_INDIRECT, -EINVAL},                      /* empty */
+        {INDIR, 16 * 2048, VRING_DESC_F_INDIRECT, -EINVAL},              /* too large */
+        {INDIR, 32, VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, -EINVAL}, /* with NEXT */
+        {RAM - 16, 32, VRING_DESC_F_INDIRECT, -EFAULT},                  /* outside RAM */
     };
     for (unsigned i = 0; i < ARRAY_SIZE(cases); i++) {
         fix_queue(f, QSIZE, VIRTIO_TRANSPORT_FEATURES);

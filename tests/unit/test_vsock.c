@@ -16,6 +16,7 @@
 
 #include "util/util.h"
 #include "virtio/vsock_proto.h"
+#include "virtio_fixture.h"
 
 #define GUEST_CID 3
 
@@ -147,8 +148,8 @@ static void test_peer_credit(void **state)
     assert_int_equal(vsock_peer_credit(1000, 0, 0), 1000);
     assert_int_equal(vsock_peer_credit(1000, 100, 600), 500);
     assert_int_equal(vsock_peer_credit(1000, 0, 1000), 0);
-    assert_int_equal(vsock_peer_credit(1000, 0, 1001), 0);           /* shrunk buffer */
-    assert_int_equal(vsock_peer_credit(1000, 50, 10), 0);            /* fwd_cnt beyond tx */
+    assert_int_equal(vsock_peer_credit(1000, 0, 1001), 0);              /* shrunk buffer */
+    assert_int_equal(vsock_peer_credit(1000, 50, 10), 0);               /* fwd_cnt beyond tx */
     assert_int_equal(vsock_peer_credit(1000, UINT32_MAX - 9, 10), 980); /* counters wrap */
 }
 
@@ -355,6 +356,152 @@ static void test_connection_table_bounded(void **state)
     }
 }
 
+/* ---- the device over the real virtio-pci transport --------------------------------------------
+ */
+
+#define RXQ 0
+#define TXQ 1
+#define V1  (1ULL << VIRTIO_F_VERSION_1)
+
+struct dfx {
+    struct vfix vf;
+    struct fx fx; /* dir, uds, listener for port 1234 (fx.e unused) */
+    uint16_t tx_desc, tx_n, rx_desc;
+};
+
+static int dev_setup(void **state)
+{
+    struct dfx *d = calloc(1, sizeof(*d));
+    strcpy(d->fx.dir, "/tmp/truce-vsockdev-XXXXXX");
+    assert_non_null(mkdtemp(d->fx.dir));
+    snprintf(d->fx.uds, sizeof(d->fx.uds), "%s/v.sock", d->fx.dir);
+    char p[160], err[256] = "";
+    snprintf(p, sizeof(p), "%s_1234", d->fx.uds);
+    d->fx.lfd = listen_unix(p);
+    vf_init(&d->vf);
+    d->vf.vm.cfg.vsock.enabled = true;
+    d->vf.vm.cfg.vsock.guest_cid = GUEST_CID;
+    strcpy(d->vf.vm.cfg.vsock.uds_path, d->fx.uds);
+    const struct device_class *cls = device_class_find("virtio-vsock");
+    assert_non_null(cls);
+    assert_int_equal(cls->create(&d->vf.vm, err, sizeof(err)), 0);
+    vf_probe(&d->vf, 1);
+    assert_int_equal(vf_rd(&d->vf, d->vf.devcfg, 8), GUEST_CID);
+    vf_bringup(&d->vf, V1, 3);
+    *state = d;
+    return 0;
+}
+
+static int dev_teardown(void **state)
+{
+    struct dfx *d = *state;
+    char p[160];
+    vf_fini(&d->vf); /* closes the engine: unlinks the uds */
+    close(d->fx.lfd);
+    snprintf(p, sizeof(p), "%s_1234", d->fx.uds);
+    unlink(p);
+    rmdir(d->fx.dir);
+    free(d);
+    return 0;
+}
+
+/* Guest transmit of one packet laid out as SEGS pieces (sizes in LENS) of HDR + DATA. */
+static void dtx(struct dfx *d, uint16_t op, const char *data, uint32_t len, const uint32_t *lens,
+                unsigned segs)
+{
+    struct vfix *f = &d->vf;
+    uint8_t pkt[128];
+    struct vsock_hdr h = {0};
+    h.src_cid = htole64(GUEST_CID);
+    h.dst_cid = htole64(VSOCK_HOST_CID);
+    h.src_port = htole32(5000);
+    h.dst_port = htole32(1234);
+    h.len = htole32(len);
+    h.type = htole16(VSOCK_TYPE_STREAM);
+    h.op = htole16(op);
+    h.buf_alloc = htole32(65536);
+    memcpy(pkt, &h, sizeof(h));
+    if (len)
+        memcpy(pkt + sizeof(h), data, len);
+    uint64_t buf = VF_BUF + 0x1000ULL * d->tx_n;
+    guest_mem_write(&f->vm.mem, buf, pkt, sizeof(h) + len);
+    uint16_t head = d->tx_desc;
+    for (unsigned i = 0, off = 0; i < segs; off += lens[i++]) {
+        uint16_t idx = (uint16_t)(d->tx_desc++ % f->qsize[TXQ]);
+        vf_desc(f, TXQ, idx, buf + off, lens[i], i + 1 < segs ? VRING_DESC_F_NEXT : 0,
+                (uint16_t)((idx + 1) % f->qsize[TXQ]));
+    }
+    vf_offer(f, TXQ, head);
+    assert_true(vf_wait_used(f, TXQ, ++d->tx_n));
+}
+
+/* Offer a receive chain: one descriptor of 4 KiB, or a 44-byte header descriptor + 4 KiB. */
+static uint64_t drx_offer(struct dfx *d, bool split)
+{
+    struct vfix *f = &d->vf;
+    uint64_t buf = VF_BUF + 0x100000ULL + 0x2000ULL * d->rx_desc;
+    uint16_t head = d->rx_desc;
+    if (split) {
+        vf_desc(f, RXQ, d->rx_desc, buf, 44, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT,
+                (uint16_t)(d->rx_desc + 1));
+        d->rx_desc++;
+        vf_desc(f, RXQ, d->rx_desc++, buf + 44, 4096, VRING_DESC_F_WRITE, 0);
+    } else {
+        vf_desc(f, RXQ, d->rx_desc++, buf, 4096, VRING_DESC_F_WRITE, 0);
+    }
+    vf_offer(f, RXQ, head);
+    return buf;
+}
+
+static void device_both_layouts(void **state)
+{
+    struct dfx *d = *state;
+    struct vfix *f = &d->vf;
+    char b[64];
+    uint64_t r0 = drx_offer(d, false);
+    dtx(d, 1, NULL, 0, (uint32_t[]){44}, 1); /* REQUEST */
+    assert_true(vf_wait_used(f, RXQ, 1));
+    struct vsock_hdr h;
+    guest_mem_read(&f->vm.mem, r0, &h, sizeof(h));
+    assert_int_equal(le16toh(h.op), 2 /* RESPONSE */);
+    assert_int_equal(vf_used(f, RXQ, 0).len, 44);
+    int hfd = accept(d->fx.lfd, NULL, NULL);
+    assert_true(hfd >= 0);
+    dtx(d, 5, "hello", 5, (uint32_t[]){49}, 1); /* header and payload share */
+    assert_int_equal(read(hfd, b, sizeof(b)), 5);
+    assert_memory_equal(b, "hello", 5);
+    dtx(d, 5, "world", 5, (uint32_t[]){20, 24, 2, 3}, 4); /* header split, payload split */
+    assert_int_equal(read(hfd, b, sizeof(b)), 5);
+    assert_memory_equal(b, "world", 5);
+    uint64_t r1 = drx_offer(d, true);
+    assert_int_equal(write(hfd, "back", 4), 4);
+    assert_true(vf_wait_used(f, RXQ, 2));
+    assert_int_equal(vf_used(f, RXQ, 1).len, 48);
+    guest_mem_read(&f->vm.mem, r1, &h, sizeof(h));
+    assert_int_equal(le16toh(h.op), 5);
+    assert_int_equal(le32toh(h.len), 4);
+    guest_mem_read(&f->vm.mem, r1 + 44, b, 4);
+    assert_memory_equal(b, "back", 4);
+    close(hfd);
+}
+
+/* A chain too short for a header is returned; a header claiming more payload than the chain has
+ * is dropped; neither hurts the device. */
+static void device_short_chains(void **state)
+{
+    struct dfx *d = *state;
+    struct vfix *f = &d->vf;
+    dtx(d, 1, NULL, 0, (uint32_t[]){30}, 1);
+    dtx(d, 5, "x", 1, (uint32_t[]){44}, 1); /* len 1, but no payload bytes in the chain */
+    assert_false(vf_status(f) & VIRTIO_CONFIG_S_NEEDS_RESET);
+    uint64_t r0 = drx_offer(d, false);
+    dtx(d, 1, NULL, 0, (uint32_t[]){44}, 1); /* still answers */
+    assert_true(vf_wait_used(f, RXQ, 1));
+    struct vsock_hdr h;
+    guest_mem_read(&f->vm.mem, r0, &h, sizeof(h));
+    assert_true(le16toh(h.op) == 3 || le16toh(h.op) == 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +515,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_host_respects_guest_credit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_initiated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_table_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(device_both_layouts, dev_setup, dev_teardown),
+        cmocka_unit_test_setup_teardown(device_short_chains, dev_setup, dev_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

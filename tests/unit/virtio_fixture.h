@@ -1,4 +1,5 @@
-/* virtio_fixture.h — a hand-built VM with a PCI bus and I/O thread, and a tiny virtio-pci driver. */
+/* virtio_fixture.h — a hand-built VM with a PCI bus and I/O thread, and a tiny virtio-pci driver.
+ */
 #ifndef TRUCE_TEST_VIRTIO_FIXTURE_H
 #define TRUCE_TEST_VIRTIO_FIXTURE_H
 
@@ -13,9 +14,9 @@
 #include "virtio/virtio.h"
 #include "vm/vm.h"
 
-#define VF_RAM    (64 * MiB)
+#define VF_RAM     (64 * MiB)
 #define VF_RING(q) (0x100000ULL + 0x10000ULL * (q)) /* desc; avail +0x4000; used +0x8000 */
-#define VF_BUF    0x800000ULL
+#define VF_BUF     0x800000ULL
 
 struct vfix {
     struct vm vm; /* first: the irq hooks find the fixture from the vm pointer */

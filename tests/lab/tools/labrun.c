@@ -19,12 +19,12 @@
 
 struct opts {
     double timeout_s;
-    const char *marker;  /* time to the first occurrence of this string */
-    const char *hold;    /* sample memory when this string appears */
-    const char *out;     /* all VMM output goes here */
-    const char *result;  /* key=value result line goes here (default stderr) */
-    int echo;            /* also copy the output to our stdout */
-    int interactive;     /* keep our stdin as the VMM's stdin */
+    const char *marker; /* time to the first occurrence of this string */
+    const char *hold;   /* sample memory when this string appears */
+    const char *out;    /* all VMM output goes here */
+    const char *result; /* key=value result line goes here (default stderr) */
+    int echo;           /* also copy the output to our stdout */
+    int interactive;    /* keep our stdin as the VMM's stdin */
     char **argv;
 };
 
@@ -132,17 +132,33 @@ static void parse(int argc, char **argv, struct opts *o)
     o->timeout_s = 60;
     while ((c = getopt(argc, argv, "+t:m:H:o:r:ei")) != -1) {
         switch (c) {
-        case 't': o->timeout_s = atof(optarg); break;
-        case 'm': o->marker = optarg; break;
-        case 'H': o->hold = optarg; break;
-        case 'o': o->out = optarg; break;
-        case 'r': o->result = optarg; break;
-        case 'e': o->echo = 1; break;
-        case 'i': o->interactive = 1; break;
-        default: usage();
+        case 't':
+            o->timeout_s = atof(optarg);
+            break;
+        case 'm':
+            o->marker = optarg;
+            break;
+        case 'H':
+            o->hold = optarg;
+            break;
+        case 'o':
+            o->out = optarg;
+            break;
+        case 'r':
+            o->result = optarg;
+            break;
+        case 'e':
+            o->echo = 1;
+            break;
+        case 'i':
+            o->interactive = 1;
+            break;
+        default:
+            usage();
         }
     }
-    if (optind >= argc || o->timeout_s <= 0 || (o->marker && (!*o->marker || strlen(o->marker) > 255)) ||
+    if (optind >= argc || o->timeout_s <= 0 ||
+        (o->marker && (!*o->marker || strlen(o->marker) > 255)) ||
         (o->hold && (!*o->hold || strlen(o->hold) > 255)))
         usage();
     o->argv = argv + optind;
@@ -207,8 +223,8 @@ static void enforce_deadline(struct run_state *st, pid_t target, double deadline
 int main(int argc, char **argv)
 {
     struct opts o = {0};
-    struct run_state st = {.mem = {-1, -1, -1, -1}, .t_marker = -1, .t_hold = -1, .t_kill = -1,
-                           .outfd = -1};
+    struct run_state st = {
+        .mem = {-1, -1, -1, -1}, .t_marker = -1, .t_hold = -1, .t_kill = -1, .outfd = -1};
     struct rusage ru = {0};
     char buf[65536];
     int fd, status = 0, reaped = 0, eof = 0;
@@ -262,8 +278,8 @@ int main(int argc, char **argv)
     fprintf(res,
             "status=%d timed_out=%d marker_ms=%.1f exit_ms=%.1f maxrss_kb=%ld hold_hwm_kb=%ld "
             "hold_rss_kb=%ld guest_rss_kb=%ld guest_map_kb=%ld\n",
-            code, st.timed_out, st.t_marker < 0 ? -1 : st.t_marker - t0, t_exit - t0,
-            ru.ru_maxrss, st.mem.hwm_kb, st.mem.rss_kb, st.mem.guest_kb, st.mem.guest_size);
+            code, st.timed_out, st.t_marker < 0 ? -1 : st.t_marker - t0, t_exit - t0, ru.ru_maxrss,
+            st.mem.hwm_kb, st.mem.rss_kb, st.mem.guest_kb, st.mem.guest_size);
     if (res != stderr)
         fclose(res);
     return code;

@@ -1,0 +1,111 @@
+# lib.sh — the boot benchmark's two halves (POSIX sh): bench_l1_main runs inside the lab's L1
+# (sourced by its init in lab.mode=bench) and prints one BENCH line per VMM run; bench_table runs
+# on the host and turns those lines into the Markdown table of bench/RESULTS.md.
+
+BENCH_CMDLINE="console=ttyS0 quiet"
+
+# Print, one argument a line, the command that boots KERNEL with INITRD and CMDLINE under VMM with
+# 1 vCPU and 128 MiB — the same guest for both VMMs.
+bench_cmd() {
+    case "$1" in
+    truce)
+        printf '%s\n' truce run --kernel "$2" --initrd "$3" --cmdline "$4" --cpus 1 \
+            --memory 128M --console stdio
+        ;;
+    qemu)
+        printf '%s\n' qemu-system-x86_64 -L /lab/qemu -M microvm -accel kvm -cpu host -smp 1 \
+            -m 128 -kernel "$2" -initrd "$3" -append "$4" -nodefaults -no-user-config \
+            -display none -serial stdio -no-reboot
+        ;;
+    esac
+}
+
+# One run: VMM, KIND (small|cloud), MODE (time: the guest powers off at once; mem: it holds 1 s
+# after /init so labrun samples the VMM's memory), RUN number. Prints a BENCH line.
+bench_once() {
+    local vmm=$1 kind=$2 mode=$3 run=$4 end=poweroff kernel a
+    [ "$mode" = mem ] && end=hold
+    kernel=$(lab_kernel "$kind") || return 0
+    set --
+    while IFS= read -r a; do set -- "$@" "$a"; done <<EOF
+$(bench_cmd "$vmm" "$kernel" "$LAB_GUESTS/initrd.cpio" "$BENCH_CMDLINE lab.end=$end")
+EOF
+    labrun -t 60 -m TRUCE-INIT -H GUEST-HOLD -o /tmp/bench.out -r /tmp/bench.res -- "$@"
+    echo "BENCH kernel=$kind vmm=$vmm mode=$mode run=$run $(cat /tmp/bench.res)"
+    if ! grep -q TRUCE-INIT /tmp/bench.out; then
+        tail -n 5 /tmp/bench.out | sed 's/^/  | /'
+    fi
+}
+
+# Inside L1: lab.runs= runs (default 5) of each VMM on each kernel, alternating VMMs and
+# swapping which goes first every run; run 0 is a warm-up and is not counted.
+bench_l1_main() {
+    local runs=5 arg i kind first second mode
+    for arg in $(cat /proc/cmdline); do
+        case "$arg" in lab.runs=*) runs=${arg#lab.runs=} ;; esac
+    done
+    command -v truce >/dev/null || echo "BENCH-NOTE truce is not in the L1 image"
+    for kind in small cloud; do
+        if ! lab_kernel "$kind" >/dev/null; then
+            echo "BENCH-NOTE kernel $kind not built"
+            continue
+        fi
+        for i in $(seq 0 "$runs"); do
+            first=truce second=qemu
+            [ $((i % 2)) = 1 ] && first=qemu second=truce
+            for mode in time mem; do
+                bench_once $first "$kind" $mode "$i"
+                bench_once $second "$kind" $mode "$i"
+            done
+        done
+    done
+}
+
+# On the host: read BENCH lines on stdin, print the Markdown table. A run counts when the VMM
+# reached the /init marker and exited 0 without the timeout.
+bench_table() {
+    tr -d '\r' | grep '^BENCH kernel=' | sed 's/^BENCH //' | awk '
+    function median(list, n,    a, i, j, t) {
+        n = split(list, a, " ")
+        if (n == 0) return -1
+        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    function fmt(v, unit) { return v < 0 ? "n/a" : sprintf("%.0f %s", v, unit) }
+    function ratio(a, b) { return (a < 0 || b <= 0) ? "n/a" : sprintf("%.2f", a / b) }
+    {
+        for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+        if (f["run"] == 0) next
+        k = f["kernel"] SUBSEP f["vmm"]
+        tried[k]++
+        ok = f["status"] == 0 && f["timed_out"] == 0 && f["marker_ms"] >= 0
+        if (!ok) next
+        if (f["mode"] == "time") { init[k] = init[k] " " f["marker_ms"]; ex[k] = ex[k] " " f["exit_ms"]; good[k]++ }
+        else if (f["guest_rss_kb"] >= 0) {
+            over[k] = over[k] " " (f["maxrss_kb"] - f["guest_rss_kb"]) / 1024
+            peak[k] = peak[k] " " f["maxrss_kb"] / 1024
+            guest[k] = guest[k] " " f["guest_rss_kb"] / 1024
+        }
+    }
+    END {
+        print "| guest kernel | VMM | good runs | start -> /init | start -> exit | peak RSS | guest RAM touched | VMM overhead |"
+        print "|---|---|---|---|---|---|---|---|"
+        nk = split("small cloud", kinds, " ")
+        for (x = 1; x <= nk; x++) {
+            kd = kinds[x]
+            name = kd == "small" ? "small (PVH vmlinux)" : "Debian cloud (bzImage)"
+            for (y = 1; y <= 2; y++) {
+                v = y == 1 ? "truce" : "qemu"
+                k = kd SUBSEP v
+                if (!(k in tried)) continue
+                mi[v] = median(init[k]); me[v] = median(ex[k]); mo[v] = median(over[k])
+                printf "| %s | %s | %d/%d | %s | %s | %s | %s | %s |\n", name, v == "qemu" ? "QEMU microvm" : v,
+                    good[k], tried[k] / 2, fmt(mi[v], "ms"), fmt(me[v], "ms"),
+                    fmt(median(peak[k]), "MiB"), fmt(median(guest[k]), "MiB"), fmt(mo[v], "MiB")
+            }
+            if ((kd SUBSEP "truce") in tried && (kd SUBSEP "qemu") in tried)
+                printf "| %s | **truce/QEMU** | | **%s** | **%s** | | | **%s** |\n", name,
+                    ratio(mi["truce"], mi["qemu"]), ratio(me["truce"], me["qemu"]), ratio(mo["truce"], mo["qemu"])
+        }
+    }'
+}

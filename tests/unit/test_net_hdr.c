@@ -1,0 +1,336 @@
+/* test_net_hdr.c — virtio-net: header/feature rules, and the device over a real PCI transport
+ * with the user-mode backend (mergeable RX, waiting for buffers, drops that are counted). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+
+#include "netframes.h"
+#include "virtio/net.h"
+#include "virtio_fixture.h"
+
+#define BIT(n) (1ULL << (n))
+#define V1     BIT(VIRTIO_F_VERSION_1)
+#define MRG    BIT(VIRTIO_NET_F_MRG_RXBUF)
+#define DOK    VIRTIO_CONFIG_S_DRIVER_OK
+
+/* ---- pure helpers ------------------------------------------------------------------------------
+ */
+
+static void default_mac(void **state)
+{
+    uint8_t a[6], b[6], c[6], d[6];
+    net_default_mac("vm-a", 0, a);
+    net_default_mac("vm-a", 0, b);
+    net_default_mac("vm-a", 1, c);
+    net_default_mac("vm-b", 0, d);
+    assert_memory_equal(a, b, 6);        /* stable */
+    assert_memory_not_equal(a, c, 6);    /* per interface */
+    assert_memory_not_equal(a, d, 6);    /* per VM */
+    assert_int_equal(a[0] & 0x03, 0x02); /* unicast, locally administered */
+    assert_int_equal(c[0] & 0x03, 0x02);
+}
+
+static void features_follow_backend(void **state)
+{
+    uint64_t user = net_host_features(0);
+    uint64_t tap =
+        net_host_features(NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6 | NET_OFFLOAD_ECN);
+    assert_true(user & MRG);
+    assert_false(user & BIT(VIRTIO_NET_F_CSUM));
+    assert_false(user & BIT(VIRTIO_NET_F_GUEST_TSO4));
+    uint64_t want = BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) |
+                    BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) |
+                    BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6) |
+                    BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS) | MRG;
+    assert_int_equal(tap & want, want);
+    assert_true(net_features_valid(tap));
+    assert_true(net_features_valid(user));
+    /* dependencies of the spec */
+    assert_false(net_features_valid(BIT(VIRTIO_NET_F_GUEST_TSO4)));
+    assert_false(net_features_valid(BIT(VIRTIO_NET_F_HOST_TSO6)));
+    assert_false(net_features_valid(BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_ECN)));
+    assert_true(net_features_valid(BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4)));
+    /* the tap is told exactly what the guest takes */
+    assert_int_equal(net_guest_offloads(tap),
+                     NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6 | NET_OFFLOAD_ECN);
+    assert_int_equal(net_guest_offloads(BIT(VIRTIO_NET_F_GUEST_TSO4)), 0);
+    assert_int_equal(net_guest_offloads(BIT(VIRTIO_NET_F_GUEST_CSUM)), NET_OFFLOAD_CSUM);
+    assert_int_equal(net_tx_limit(0), 1518);
+    assert_int_equal(net_tx_limit(tap), NET_MAX_FRAME);
+}
+
+static void tx_header_rules(void **state)
+{
+    uint64_t csum = BIT(VIRTIO_NET_F_CSUM), tso4 = csum | BIT(VIRTIO_NET_F_HOST_TSO4);
+    struct virtio_net_hdr_v1 h = {0};
+    assert_int_equal(net_tx_hdr_check(&h, 0, 60), 0);
+    assert_int_equal(net_tx_hdr_check(&h, 0, 13), -EINVAL);   /* runt */
+    assert_int_equal(net_tx_hdr_check(&h, 0, 1519), -EINVAL); /* beyond MTU without TSO */
+    assert_int_equal(net_tx_hdr_check(&h, tso4, 60000), 0);
+    assert_int_equal(net_tx_hdr_check(&h, tso4, NET_MAX_FRAME + 1), -EINVAL);
+    h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    h.csum_start = htole16(34);
+    h.csum_offset = htole16(6);
+    assert_int_equal(net_tx_hdr_check(&h, 0, 60), -EINVAL); /* CSUM not negotiated */
+    assert_int_equal(net_tx_hdr_check(&h, csum, 60), 0);
+    assert_int_equal(net_tx_hdr_check(&h, csum, 41), -EINVAL); /* checksum field past the end */
+    h.csum_start = htole16(0xffff);
+    h.csum_offset = htole16(0xffff);
+    assert_int_equal(net_tx_hdr_check(&h, csum, 60), -EINVAL);
+    h.csum_start = htole16(34);
+    h.csum_offset = htole16(16);
+    h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+    h.gso_size = htole16(1448);
+    assert_int_equal(net_tx_hdr_check(&h, csum, 60), -EINVAL); /* TSO4 not negotiated */
+    assert_int_equal(net_tx_hdr_check(&h, tso4, 60), 0);
+    h.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
+    assert_int_equal(net_tx_hdr_check(&h, tso4, 60), -EINVAL);
+    h.gso_type = VIRTIO_NET_HDR_GSO_UDP;
+    assert_int_equal(net_tx_hdr_check(&h, tso4, 60), -EINVAL); /* UFO never offered */
+    h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN;
+    assert_int_equal(net_tx_hdr_check(&h, tso4, 60), -EINVAL); /* ECN not negotiated */
+    h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+    h.gso_size = 0;
+    assert_int_equal(net_tx_hdr_check(&h, tso4, 60), -EINVAL);
+    h.gso_size = htole16(1448);
+    h.flags = 0;
+    assert_int_equal(net_tx_hdr_check(&h, tso4, 60), -EINVAL); /* GSO without a partial csum */
+    h.flags = 0x80;
+    h.gso_type = 0;
+    assert_int_equal(net_tx_hdr_check(&h, tso4, 60), -EINVAL); /* unknown flag */
+}
+
+static void rx_header_rules(void **state)
+{
+    uint64_t gcsum = BIT(VIRTIO_NET_F_GUEST_CSUM);
+    struct virtio_net_hdr_v1 h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM};
+    assert_int_equal(net_rx_hdr_check(&h, 0), -EINVAL);
+    assert_int_equal(net_rx_hdr_check(&h, gcsum), 0);
+    h.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
+    assert_int_equal(net_rx_hdr_check(&h, gcsum), -EINVAL);
+    assert_int_equal(net_rx_hdr_check(&h, gcsum | BIT(VIRTIO_NET_F_GUEST_TSO6)), 0);
+}
+
+static void iov_skip(void **state)
+{
+    uint8_t a[5], b[10], c[3];
+    struct iovec src[3] = {{a, 5}, {b, 10}, {c, 3}}, dst[3];
+    assert_int_equal(net_iov_skip(dst, 3, src, 3, 12), 2); /* header spans a and b */
+    assert_ptr_equal(dst[0].iov_base, b + 7);
+    assert_int_equal(dst[0].iov_len, 3);
+    assert_ptr_equal(dst[1].iov_base, c);
+    assert_int_equal(net_iov_skip(dst, 3, src, 3, 18), 0);
+    assert_int_equal(net_iov_skip(dst, 3, src, 3, 19), -EINVAL);
+    assert_int_equal(net_iov_skip(dst, 1, src, 3, 0), -E2BIG);
+}
+
+/* ---- the device, user-mode backend, real transport ----------------------------------------------
+ */
+
+#define RXQ 0
+#define TXQ 1
+static const uint8_t gmac[6] = {0x52, 0x54, 0x00, 0x01, 0x02, 0x03};
+
+struct nfx {
+    struct vfix vf;
+    struct virtio_net *n;
+    uint16_t tx_head, rx_head;
+};
+
+static int dev_setup(void **state)
+{
+    struct nfx *x = calloc(1, sizeof(*x));
+    struct vfix *f = &x->vf;
+    vf_init(f);
+    strcpy(f->vm.cfg.vm_id, "vm-test");
+    f->vm.cfg.nnets = 1;
+    strcpy(f->vm.cfg.nets[0].id, "net0");
+    f->vm.cfg.nets[0].kind = NET_USER;
+    char err[256] = "";
+    assert_int_equal(virtio_net_create(&f->vm, 0, err, sizeof(err)), 0);
+    vf_probe(f, 1);
+    x->n = virtio_net_find(&f->vm, "net0");
+    assert_non_null(x->n);
+    assert_null(virtio_net_find(&f->vm, "net1"));
+    *state = x;
+    return 0;
+}
+
+static int dev_teardown(void **state)
+{
+    struct nfx *x = *state;
+    vf_fini(&x->vf);
+    free(x);
+    return 0;
+}
+
+/* Transmit FRAME with a zero vnet header as two descriptors (header, frame) and wait for it. */
+static void tx_frame(struct nfx *x, const void *hdr, const void *frame, uint32_t len)
+{
+    struct vfix *f = &x->vf;
+    uint16_t d = (uint16_t)((x->tx_head * 2) % f->qsize[TXQ]);
+    uint64_t buf = VF_BUF + 0x20000ULL * (x->tx_head % 4);
+    static const struct virtio_net_hdr_v1 zero;
+    guest_mem_write(&f->vm.mem, buf, hdr ? hdr : &zero, NET_VNET_HDR_LEN);
+    guest_mem_write(&f->vm.mem, buf + 0x100, frame, len);
+    vf_desc(f, TXQ, d, buf, NET_VNET_HDR_LEN, VRING_DESC_F_NEXT, (uint16_t)(d + 1));
+    vf_desc(f, TXQ, d + 1u, buf + 0x100, len, 0, 0);
+    vf_offer(f, TXQ, d);
+    x->tx_head++;
+    assert_true(vf_wait_used(f, TXQ, x->tx_head));
+}
+
+/* Offer one receive buffer of LEN bytes; returns its guest address. */
+static uint64_t rx_offer(struct nfx *x, uint32_t len)
+{
+    struct vfix *f = &x->vf;
+    uint16_t d = (uint16_t)(x->rx_head % f->qsize[RXQ]);
+    uint64_t buf = VF_BUF + 0x100000ULL + 0x1000ULL * d;
+    vf_desc(f, RXQ, d, buf, len, VRING_DESC_F_WRITE, 0);
+    vf_offer(f, RXQ, d);
+    x->rx_head++;
+    return buf;
+}
+
+static size_t arp_request(uint8_t *fr)
+{
+    uint32_t sip, tip;
+    inet_pton(AF_INET, "10.0.2.15", &sip);
+    inet_pton(AF_INET, "10.0.2.2", &tip);
+    return nf_arp_request(fr, gmac, sip, tip);
+}
+
+static void config_space(void **state)
+{
+    struct nfx *x = *state;
+    struct vfix *f = &x->vf;
+    uint8_t mac[6];
+    net_default_mac("vm-test", 0, mac);
+    for (unsigned i = 0; i < 6; i++)
+        assert_int_equal(vf_rd(f, f->devcfg + i, 1), mac[i]);
+    assert_int_equal(vf_rd(f, f->devcfg + 6, 2), VIRTIO_NET_S_LINK_UP);
+    assert_int_equal(vf_rd(f, f->devcfg + 10, 2), NET_MTU);
+    uint64_t feat = vf_features(f);
+    assert_true(feat & MRG);
+    assert_false(feat & BIT(VIRTIO_NET_F_CSUM)); /* user-mode backend: no offloads */
+    assert_int_equal(vf_rd(f, COMMON_OFF(num_queues), 2), 2);
+}
+
+/* The reply waits while the guest has no buffers, then spans two mergeable buffers. */
+static void rx_waits_then_merges(void **state)
+{
+    struct nfx *x = *state;
+    struct vfix *f = &x->vf;
+    struct net_counters c;
+    uint8_t fr[64];
+    vf_bringup(f, V1 | MRG, 2);
+    size_t n = arp_request(fr);
+    tx_frame(x, NULL, fr, (uint32_t)n);
+    virtio_net_counters(x->n, &c);
+    assert_int_equal(c.tx_packets, 1);
+    assert_int_equal(c.rx_packets, 0);
+    /* slirp pads its ARP reply to 64 bytes: 76 with the header, more than one 48-byte buffer */
+    uint64_t b0 = rx_offer(x, 48), b1 = rx_offer(x, 48);
+    assert_true(vf_wait_used(f, RXQ, 2));
+    struct vring_used_elem e0 = vf_used(f, RXQ, 0), e1 = vf_used(f, RXQ, 1);
+    assert_int_equal(e0.len, 48);
+    assert_true(e1.len > 0 && e1.len <= 48);
+    size_t flen = e0.len + e1.len - NET_VNET_HDR_LEN;
+    uint8_t got[96];
+    guest_mem_read(&f->vm.mem, b0, got, 48);
+    guest_mem_read(&f->vm.mem, b1, got + 48, e1.len);
+    struct virtio_net_hdr_v1 *h = (struct virtio_net_hdr_v1 *)got;
+    assert_int_equal(le16toh(h->num_buffers), 2);
+    assert_true(nf_is_arp_reply(got + NET_VNET_HDR_LEN, flen));
+    assert_memory_equal(got + NET_VNET_HDR_LEN, gmac, 6);
+    virtio_net_counters(x->n, &c);
+    assert_int_equal(c.rx_packets, 1);
+    assert_int_equal(c.rx_bytes, flen);
+    assert_int_equal(c.rx_dropped, 0); /* waiting for buffers is not dropping */
+}
+
+/* Without mergeable buffers a frame that cannot fit is dropped, counted, its buffer returned. */
+static void rx_too_small_buffer(void **state)
+{
+    struct nfx *x = *state;
+    struct vfix *f = &x->vf;
+    struct net_counters c;
+    uint8_t fr[64];
+    vf_bringup(f, V1, 2);
+    rx_offer(x, 40);
+    size_t n = arp_request(fr);
+    tx_frame(x, NULL, fr, (uint32_t)n);
+    assert_true(vf_wait_used(f, RXQ, 1));
+    assert_int_equal(vf_used(f, RXQ, 0).len, 0);
+    uint64_t b = rx_offer(x, 128);
+    tx_frame(x, NULL, fr, (uint32_t)n);
+    assert_true(vf_wait_used(f, RXQ, 2));
+    assert_true(vf_used(f, RXQ, 1).len > 40);
+    struct virtio_net_hdr_v1 h;
+    guest_mem_read(&f->vm.mem, b, &h, sizeof(h));
+    assert_int_equal(le16toh(h.num_buffers), 1);
+    virtio_net_counters(x->n, &c);
+    assert_int_equal(c.rx_dropped, 1);
+    assert_int_equal(c.rx_packets, 1);
+}
+
+static void tx_bad_frames_dropped(void **state)
+{
+    struct nfx *x = *state;
+    struct net_counters c;
+    static uint8_t big[2000];
+    uint8_t fr[64];
+    vf_bringup(&x->vf, V1 | MRG, 2);
+    size_t n = arp_request(fr);
+    memcpy(big, fr, n);
+    tx_frame(x, NULL, big, sizeof(big)); /* larger than the MTU allows without TSO */
+    tx_frame(x, NULL, fr, 10);           /* runt */
+    struct virtio_net_hdr_v1 h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 20};
+    tx_frame(x, &h, fr, (uint32_t)n); /* offload that was never offered */
+    virtio_net_counters(x->n, &c);
+    assert_int_equal(c.tx_dropped, 3);
+    assert_int_equal(c.tx_packets, 0);
+    tx_frame(x, NULL, fr, (uint32_t)n);
+    virtio_net_counters(x->n, &c);
+    assert_int_equal(c.tx_packets, 1);
+}
+
+static void link_down(void **state)
+{
+    struct nfx *x = *state;
+    struct vfix *f = &x->vf;
+    struct net_counters c;
+    uint8_t fr[64];
+    vf_bringup(f, V1 | MRG, 2);
+    int before = atomic_load(&f->msis);
+    virtio_net_set_link(x->n, false);
+    assert_int_equal(vf_rd(f, f->devcfg + 6, 2), 0);
+    assert_int_equal(atomic_load(&f->msis), before + 1); /* config-change interrupt */
+    tx_frame(x, NULL, fr, (uint32_t)arp_request(fr));
+    virtio_net_counters(x->n, &c);
+    assert_int_equal(c.tx_dropped, 1);
+    virtio_net_set_link(x->n, true);
+    assert_int_equal(vf_rd(f, f->devcfg + 6, 2), VIRTIO_NET_S_LINK_UP);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(default_mac),
+        cmocka_unit_test(features_follow_backend),
+        cmocka_unit_test(tx_header_rules),
+        cmocka_unit_test(rx_header_rules),
+        cmocka_unit_test(iov_skip),
+        cmocka_unit_test_setup_teardown(config_space, dev_setup, dev_teardown),
+        cmocka_unit_test_setup_teardown(rx_waits_then_merges, dev_setup, dev_teardown),
+        cmocka_unit_test_setup_teardown(rx_too_small_buffer, dev_setup, dev_teardown),
+        cmocka_unit_test_setup_teardown(tx_bad_frames_dropped, dev_setup, dev_teardown),
+        cmocka_unit_test_setup_teardown(link_down, dev_setup, dev_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
