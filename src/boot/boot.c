@@ -140,6 +140,21 @@ static int firmware_acpi(struct vm *vm, uint64_t rom_base, uint64_t *rsdp)
     return acpi_build_at(vm, BOOT_ACPI_ALT, MIN(rom_base, BOOT_ACPI_START), rsdp);
 }
 
+/* Without firmware, a guest that reboots by jumping to the BIOS reset vector F000:FFF0 (Linux
+ * does when ACPI and EFI reboot are unavailable) finds code that resets through port 0xCF9
+ * instead of running zeros. It lives in the e820-reserved BIOS area. */
+static int boot_reset_stub(struct vm *vm)
+{
+    static const uint8_t stub[] = {
+        0xb0, 0x06,             /* mov al, 6 */
+        0xba, PORT_RESET & 0xff, PORT_RESET >> 8, /* mov dx, PORT_RESET */
+        0xee,                   /* out dx, al */
+        0xf4,                   /* hlt */
+        0xeb, 0xfd,             /* jmp hlt */
+    };
+    return guest_mem_write(&vm->mem, BOOT_RESET_VECTOR, stub, sizeof(stub));
+}
+
 /* Load the image IMG of LEN bytes per its kind; tables first so the RSDP address is known. */
 static int boot_dispatch(struct vm *vm, const uint8_t *img, size_t len, bool firmware, char *err,
                          size_t errlen)
@@ -164,6 +179,11 @@ static int boot_dispatch(struct vm *vm, const uint8_t *img, size_t len, bool fir
     }
     if (firmware)
         return 0;
+    ret = boot_reset_stub(vm);
+    if (ret < 0) {
+        snprintf(err, errlen, "cannot write the reset vector: %s", strerror(-ret));
+        return ret;
+    }
     if (len >= 4 && memcmp(img, "\177ELF", 4) == 0)
         return pvh_load(vm, img, len, rsdp, err, errlen);
     return linux_load(vm, img, len, rsdp, err, errlen);

@@ -30,6 +30,7 @@ enum boot_mode {
 #define BOOT_BIOS_START 0xe0000ULL /* ACPI RSDP + tables live in 0xE0000-0xFFFFF */
 #define BOOT_ACPI_START 0xe0000ULL
 #define BOOT_ACPI_ALT   0xc0000ULL  /* ACPI when a firmware ROM covers 0xE0000 (option-ROM area) */
+#define BOOT_RESET_VECTOR 0xffff0ULL /* F000:FFF0 */
 #define BOOT_HIMEM      0x100000ULL /* 1 MiB: bzImage protected-mode code */
 
 /* Load the configured kernel (bzImage or PVH ELF, detected from its bytes) or firmware into

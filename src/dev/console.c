@@ -29,14 +29,26 @@ static int nb_flags;            /* its original flags */
 static pthread_mutex_t term_lock = PTHREAD_MUTEX_INITIALIZER; /* claiming the slots above */
 static pthread_once_t term_once = PTHREAD_ONCE_INIT;
 
-void console_restore_tty(void)
+/* Put the saved terminal mode back (async-signal-safe, once). */
+static void restore_term(void)
 {
     int fd = atomic_exchange(&term_fd, -1);
     if (fd >= 0)
         tcsetattr(fd, TCSANOW, &term_saved);
-    fd = atomic_exchange(&nb_fd, -1);
+}
+
+/* Clear the O_NONBLOCK we set on a shared description (async-signal-safe, once). */
+static void restore_nonblock(void)
+{
+    int fd = atomic_exchange(&nb_fd, -1);
     if (fd >= 0)
         fcntl(fd, F_SETFL, nb_flags);
+}
+
+void console_restore_tty(void)
+{
+    restore_term();
+    restore_nonblock();
 }
 
 static void fatal_signal(int sig)
@@ -392,7 +404,7 @@ void console_close(struct console *c)
     if (c->out_fd >= 0)
         out_drain(c);
     if (c->raw) {
-        console_restore_tty();
+        restore_term();
         c->raw = false;
     }
     if (c->out_dropped)
@@ -409,12 +421,12 @@ static void console_dev_destroy(void *dev)
 {
     struct console *c = dev;
     console_close(c);
+    if (c->out_fd >= 0 && atomic_load(&nb_fd) == c->out_fd)
+        restore_nonblock(); /* through our descriptor: before closing it */
     if (c->in_fd >= 0)
         close(c->in_fd);
     if (c->out_fd >= 0)
         close(c->out_fd);
-    if (atomic_load(&nb_fd) == c->out_fd)
-        console_restore_tty(); /* before the descriptor number can be reused */
     if (c->vm->console == c)
         c->vm->console = NULL;
     pthread_mutex_destroy(&c->rx_lock);

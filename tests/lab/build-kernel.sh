@@ -55,5 +55,6 @@ cp "$obj/vmlinux" "$out/vmlinux.tmp"
 strip --strip-debug "$out/vmlinux.tmp" 2>/dev/null || true
 cp "$obj/.config" "$out/config"
 mv "$out/vmlinux.tmp" "$out/vmlinux"
+lab_prune "$LAB_CACHE/small-kernel" 3
 lab_log "small kernel built in $((SECONDS - start)) s: $out/vmlinux"
 echo "$out/vmlinux"
