@@ -27,9 +27,10 @@ lab_log "benchmark done in $((SECONDS - start)) s"
 table=$(bench_table <"$log")
 notes=$(tr -d '\r' <"$log" | sed -n 's/^BENCH-NOTE //p')
 truce_ver=$(build/truce --version 2>/dev/null | head -n 1)
-cat >bench/RESULTS.md <<EOF
-# Benchmarks
-
+section=$(mktemp)
+trap 'rm -f "$section"' EXIT
+cat >"$section" <<EOF
+<!-- bench/boot.sh begin: this section is rewritten by bench/boot.sh -->
 ## Boot: truce vs QEMU microvm, nested lab
 
 Produced by \`bench/boot.sh $runs\` on $(date -u +%Y-%m-%d) (${truce_ver:-truce}), $(nproc) host
@@ -52,12 +53,29 @@ $table
 - VMM overhead = peak RSS (wait4's ru_maxrss) minus the guest RAM the guest touched, taken as the
   Rss of the VMM's largest mapping (its guest RAM) from /proc/PID/smaps while the guest holds
   for 1 s after /init (separate runs with \`lab.end=hold\`; guest RAM is never returned, so this is
-  all it touches). peak RSS and guest RAM touched are medians of their own.
+  all it touches). peak RSS and guest RAM touched are medians of their own. The peak includes
+  what the VMM held only while loading (e.g. the kernel file), when little guest RAM was
+  touched yet. VMM RSS after /init = VmRSS minus that guest RAM Rss at the same moment: what
+  the VMM keeps while the guest runs.
 - For scale: kvmtool-class VMMs reach /init on the small kernel in about 2.4 s in this lab
   (../shared/DESIGN.md, "The nested lab recipe"; not measured by this script).
 - Every run's raw figures: the \`BENCH\` lines of tests/lab/out/bench-boot.log.
 EOF
 if [ -n "$notes" ]; then
-    printf '\nNotes from the run: %s\n' "$(echo "$notes" | paste -sd ';' | sed 's/;/; /g')" >>bench/RESULTS.md
+    printf '\nNotes from the run: %s\n' "$(echo "$notes" | paste -sd ';' | sed 's/;/; /g')" >>"$section"
 fi
-cat bench/RESULTS.md
+echo "<!-- bench/boot.sh end -->" >>"$section"
+
+# Replace this script's section of bench/RESULTS.md, keeping every other section.
+results=bench/RESULTS.md
+[ -f "$results" ] || printf '# Benchmarks\n\n' >"$results"
+if grep -q '^<!-- bench/boot.sh begin' "$results"; then
+    awk -v f="$section" '
+        /^<!-- bench\/boot.sh begin/ { while ((getline l < f) > 0) print l; skip = 1; next }
+        /^<!-- bench\/boot.sh end/ { skip = 0; next }
+        !skip' "$results" >"$results.tmp"
+else
+    cat "$results" "$section" >"$results.tmp"
+fi
+mv "$results.tmp" "$results"
+cat "$section"

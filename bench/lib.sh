@@ -1,6 +1,7 @@
 # lib.sh — the boot benchmark's two halves (POSIX sh): bench_l1_main runs inside the lab's L1
 # (sourced by its init in lab.mode=bench) and prints one BENCH line per VMM run; bench_table runs
 # on the host and turns those lines into the Markdown table of bench/RESULTS.md.
+# shellcheck shell=dash
 
 BENCH_CMDLINE="console=ttyS0 quiet"
 
@@ -71,7 +72,7 @@ bench_table() {
         for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
         return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
     }
-    function fmt(v, unit) { return v < 0 ? "n/a" : sprintf("%.0f %s", v, unit) }
+    function fmt(v, unit) { return v == "" || v < 0 ? "n/a" : sprintf(unit == "MiB" ? "%.1f %s" : "%.0f %s", v, unit) }
     function ratio(a, b) { return (a < 0 || b <= 0) ? "n/a" : sprintf("%.2f", a / b) }
     {
         for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
@@ -85,11 +86,12 @@ bench_table() {
             over[k] = over[k] " " (f["maxrss_kb"] - f["guest_rss_kb"]) / 1024
             peak[k] = peak[k] " " f["maxrss_kb"] / 1024
             guest[k] = guest[k] " " f["guest_rss_kb"] / 1024
+            steady[k] = steady[k] " " (f["hold_rss_kb"] - f["guest_rss_kb"]) / 1024
         }
     }
     END {
-        print "| guest kernel | VMM | good runs | start -> /init | start -> exit | peak RSS | guest RAM touched | VMM overhead |"
-        print "|---|---|---|---|---|---|---|---|"
+        print "| guest kernel | VMM | good runs | start -> /init | start -> exit | peak RSS | guest RAM touched | VMM overhead (peak) | VMM RSS after /init |"
+        print "|---|---|---|---|---|---|---|---|---|"
         nk = split("small cloud", kinds, " ")
         for (x = 1; x <= nk; x++) {
             kd = kinds[x]
@@ -99,13 +101,15 @@ bench_table() {
                 k = kd SUBSEP v
                 if (!(k in tried)) continue
                 mi[v] = median(init[k]); me[v] = median(ex[k]); mo[v] = median(over[k])
-                printf "| %s | %s | %d/%d | %s | %s | %s | %s | %s |\n", name, v == "qemu" ? "QEMU microvm" : v,
+                ms[v] = median(steady[k])
+                printf "| %s | %s | %d/%d | %s | %s | %s | %s | %s | %s |\n", name, v == "qemu" ? "QEMU microvm" : v,
                     good[k], tried[k] / 2, fmt(mi[v], "ms"), fmt(me[v], "ms"),
-                    fmt(median(peak[k]), "MiB"), fmt(median(guest[k]), "MiB"), fmt(mo[v], "MiB")
+                    fmt(median(peak[k]), "MiB"), fmt(median(guest[k]), "MiB"), fmt(mo[v], "MiB"), fmt(ms[v], "MiB")
             }
             if ((kd SUBSEP "truce") in tried && (kd SUBSEP "qemu") in tried)
-                printf "| %s | **truce/QEMU** | | **%s** | **%s** | | | **%s** |\n", name,
-                    ratio(mi["truce"], mi["qemu"]), ratio(me["truce"], me["qemu"]), ratio(mo["truce"], mo["qemu"])
+                printf "| %s | **truce/QEMU** | | **%s** | **%s** | | | **%s** | **%s** |\n", name,
+                    ratio(mi["truce"], mi["qemu"]), ratio(me["truce"], me["qemu"]), ratio(mo["truce"], mo["qemu"]),
+                    ratio(ms["truce"], ms["qemu"])
         }
     }'
 }

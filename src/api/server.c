@@ -1,141 +1,278 @@
-/* server.c — HTTP/1.1 on a UNIX socket through libmicrohttpd, one server thread, bounded input. */
+/* server.c — the API's HTTP/1.1 server on a UNIX socket: one thread, poll, bounded buffers. */
 #include <errno.h>
-#include <microhttpd.h>
-#include <stdarg.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "api/api_int.h"
+#include "api/http.h"
 
-#define SERVER_MEMORY_LIMIT (32 * 1024) /* per connection: request line + headers + read buffer */
-#define SERVER_MAX_CONNS    32
-#define SERVER_IDLE_TIMEOUT 60 /* seconds without a byte before a connection is closed */
-#define SERVER_BACKLOG      32
+#define SERVER_MAX_CONNS 32
+#define SERVER_BACKLOG   32
+/* A request must arrive whole, and a response leave, within this many ms of the previous
+ * exchange on the connection (or of the accept): trickling bytes does not extend it. Idle
+ * keep-alive connections are closed after it too. */
+#define SERVER_DEADLINE_MS 30000
+#define SERVER_OUT_MAX     (256 * 1024) /* pending response bytes before reading stops */
+
+struct conn {
+    int fd;
+    char *in; /* received bytes: the current request, then what was pipelined after it */
+    size_t ilen, icap;
+    char *out; /* responses not yet written */
+    size_t olen, ocap;
+    bool continued; /* "100 Continue" sent for the current request */
+    bool eof;       /* the client shut down its side */
+    bool closing;   /* close once OUT is written (error, Connection: close, EOF) */
+    uint64_t deadline;
+};
 
 struct api_server {
     struct api *api;
-    struct MHD_Daemon *daemon;
     int fd;
+    int wake[2]; /* written by api_server_stop */
+    pthread_t thread;
+    struct conn *conns[SERVER_MAX_CONNS];
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
-/* One request being received on a connection. */
-struct request {
-    char *buf;
-    size_t len, cap;
-    bool too_big;
-};
-
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+static const char *reason(int status)
 {
-    char line[256];
-    vsnprintf(line, sizeof(line), fmt, ap);
-    line[strcspn(line, "\n")] = '\0';
-    log_debug("api: http: %s", line);
+    switch (status) {
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 417:
+        return "Expectation Failed";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Internal Server Error";
+    }
 }
 
-/* Queue STATUS with BODY (may be NULL: no body). */
-static enum MHD_Result send_reply(struct MHD_Connection *c, int status, const char *body)
+/* Append LEN bytes to C's output. Returns false (and marks C closing) when out of memory. */
+static bool out_append(struct conn *c, const char *p, size_t len)
 {
-    size_t len = body ? strlen(body) : 0;
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)(body ? body : ""), MHD_RESPMEM_MUST_COPY);
-    if (!r)
-        return MHD_NO;
-    if (body)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, r);
-    MHD_destroy_response(r);
-    return rc;
+    if (c->olen + len > c->ocap) {
+        size_t cap = MAX(c->ocap * 2, c->olen + len);
+        char *n = realloc(c->out, cap);
+        if (!n) {
+            c->closing = true;
+            return false;
+        }
+        c->out = n;
+        c->ocap = cap;
+    }
+    memcpy(c->out + c->olen, p, len);
+    c->olen += len;
+    return true;
 }
 
-/* Refuse a request before its body is read (the connection closes after the reply). */
-static enum MHD_Result refuse(struct api *api, struct MHD_Connection *c, int status,
-                              const char *fmt, ...)
+/* Queue a response: STATUS with BODY (NULL: none); CLOSE adds "Connection: close". */
+static void respond(struct conn *c, int status, const char *body, bool close)
 {
-    char msg[API_ERR_LEN];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
+    char head[256];
+    size_t blen = body ? strlen(body) : 0;
+    int n =
+        snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nServer: truce\r\n", status, reason(status));
+    if (status != 204)
+        n += snprintf(head + n, sizeof(head) - n, "Content-Length: %zu\r\n", blen);
+    if (blen)
+        n += snprintf(head + n, sizeof(head) - n, "Content-Type: application/json\r\n");
+    n += snprintf(head + n, sizeof(head) - n, "%s\r\n", close ? "Connection: close\r\n" : "");
+    if (out_append(c, head, (size_t)n) && blen)
+        out_append(c, body, blen);
+    c->closing |= close;
+}
+
+/* Refuse the request at the HTTP level: STATUS with a fault_message, then close. */
+static void refuse(struct api *api, struct conn *c, int status, const char *msg)
+{
     json_t *j = json_pack("{s:s}", "fault_message", msg);
     char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     pthread_mutex_lock(&api->lock);
     api_stats_record(api, -1, status, 0);
     pthread_mutex_unlock(&api->lock);
-    enum MHD_Result rc = send_reply(c, status, body);
+    respond(c, status, body, true);
     free(body);
-    return rc;
+    c->ilen = 0;
 }
 
-/* First call for a request: headers are in. Checks framing and size before any body byte. */
-static enum MHD_Result request_begin(struct api *api, struct MHD_Connection *c, void **cls)
+/* Handle every complete request in C's input (in order). */
+static void process(struct api *api, struct conn *c)
 {
-    const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-    if (te && strcasecmp(te, "identity"))
-        return refuse(api, c, 400,
-                      "Transfer-Encoding '%s' is not supported: send the body "
-                      "with a Content-Length",
-                      te);
-    uint64_t len = 0;
-    if (cl && parse_uint(cl, 0, UINT64_MAX, &len) < 0)
-        return refuse(api, c, 400, "invalid Content-Length '%s'", cl);
-    if (len > api->max_payload)
-        return refuse(api, c, 413, "request body of %llu bytes exceeds the limit of %zu bytes",
-                      (unsigned long long)len, api->max_payload);
-    struct request *rq = calloc(1, sizeof(*rq));
-    if (!rq || (len && !(rq->buf = malloc(len)))) {
-        free(rq);
-        return refuse(api, c, 500, "out of memory");
+    while (!c->closing && c->ilen && c->olen < SERVER_OUT_MAX) {
+        struct http_head h;
+        int rc = http_parse_head(c->in, c->ilen, api->max_payload, &h);
+        if (rc < 0)
+            return refuse(api, c, h.status, h.error);
+        if (rc == 0)
+            return;
+        if (!strcmp(h.method, "HEAD")) /* its response could not carry the fault_message */
+            return refuse(api, c, 400, "invalid request method: HEAD");
+        if (h.head_len + h.content_length > c->ilen) {
+            if (h.expect_continue && !c->continued && !c->eof)
+                out_append(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+            c->continued = true;
+            return; /* the body is still on its way */
+        }
+        struct api_reply r;
+        api_handle(api, h.method, h.path, c->in + h.head_len, h.content_length, &r);
+        respond(c, r.status, r.body, !h.keep_alive);
+        api_reply_free(&r);
+        size_t used = h.head_len + h.content_length;
+        memmove(c->in, c->in + used, c->ilen - used);
+        c->ilen -= used;
+        c->continued = false;
+        c->deadline = now_ns() + SERVER_DEADLINE_MS * 1000000ULL;
     }
-    rq->cap = len;
-    *cls = rq;
-    return MHD_YES;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *data,
-                                  size_t *size, void **req_cls)
+static void conn_free(struct conn *c)
 {
-    struct api *api = cls;
-    struct request *rq = *req_cls;
-    if (!rq)
-        return request_begin(api, c, req_cls);
-    if (*size) {
-        /* MHD enforces Content-Length; the check only guards our buffer. */
-        if (*size > rq->cap - rq->len)
-            rq->too_big = true;
-        else
-            memcpy(rq->buf + rq->len, data, *size);
-        rq->len += rq->too_big ? 0 : *size;
-        *size = 0;
-        return MHD_YES;
+    close(c->fd);
+    free(c->in);
+    free(c->out);
+    free(c);
+}
+
+/* Read what C has sent. Returns false when C must be closed now. */
+static bool conn_read(struct api *api, struct conn *c)
+{
+    if (c->ilen == c->icap || c->eof)
+        return true; /* no room (or nothing more to come): process() makes room */
+    ssize_t n = recv(c->fd, c->in + c->ilen, c->icap - c->ilen, MSG_DONTWAIT);
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR;
+    if (n == 0)
+        c->eof = true;
+    c->ilen += (size_t)n;
+    process(api, c);
+    if (c->eof)
+        c->closing = true; /* answer what is complete, then close */
+    return true;
+}
+
+/* Write pending output. Returns false when C must be closed now. */
+static bool conn_write(struct conn *c)
+{
+    ssize_t n = send(c->fd, c->out, c->olen, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR;
+    memmove(c->out, c->out + n, c->olen - (size_t)n);
+    c->olen -= (size_t)n;
+    c->deadline = now_ns() + SERVER_DEADLINE_MS * 1000000ULL;
+    return true;
+}
+
+static void accept_one(struct api_server *s)
+{
+    int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0)
+        return;
+    for (int i = 0; i < SERVER_MAX_CONNS; i++) {
+        if (s->conns[i])
+            continue;
+        struct conn *c = calloc(1, sizeof(*c));
+        if (c) {
+            c->icap = HTTP_MAX_HEAD + s->api->max_payload;
+            c->in = malloc(c->icap);
+        }
+        if (!c || !c->in) {
+            free(c);
+            break;
+        }
+        c->fd = fd;
+        c->deadline = now_ns() + SERVER_DEADLINE_MS * 1000000ULL;
+        s->conns[i] = c;
+        return;
     }
-    if (rq->too_big)
-        return refuse(api, c, 413, "request body exceeds its Content-Length");
-    struct api_reply reply;
-    api_handle(api, method, url, rq->buf, rq->len, &reply);
-    enum MHD_Result rc = send_reply(c, reply.status, reply.body);
-    api_reply_free(&reply);
-    return rc;
+    close(fd); /* out of memory */
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
-                         enum MHD_RequestTerminationCode why)
+/* The poll set: wake pipe, listener (while a slot is free), connections. Returns the count. */
+static nfds_t poll_set(struct api_server *s, struct pollfd *p, int *idx, int *timeout)
 {
-    struct request *rq = *req_cls;
-    if (rq)
-        free(rq->buf);
-    free(rq);
-    *req_cls = NULL;
+    nfds_t n = 0;
+    bool slot = false;
+    uint64_t now = now_ns(), first = UINT64_MAX;
+    p[n++] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
+    for (int i = 0; i < SERVER_MAX_CONNS; i++) {
+        struct conn *c = s->conns[i];
+        slot |= !c;
+        if (!c)
+            continue;
+        short ev = 0;
+        if (!c->closing && !c->eof && c->ilen < c->icap && c->olen < SERVER_OUT_MAX)
+            ev |= POLLIN;
+        if (c->olen)
+            ev |= POLLOUT;
+        idx[n] = i;
+        p[n++] = (struct pollfd){.fd = c->fd, .events = ev};
+        first = MIN(first, c->deadline);
+    }
+    if (slot)
+        p[n++] = (struct pollfd){.fd = s->fd, .events = POLLIN};
+    *timeout = first == UINT64_MAX ? -1 : first <= now ? 0 : (int)((first - now) / 1000000 + 1);
+    return n;
+}
+
+static void *server_thread(void *arg)
+{
+    struct api_server *s = arg;
+    struct pollfd p[SERVER_MAX_CONNS + 2];
+    int idx[SERVER_MAX_CONNS + 2];
+    for (;;) {
+        int timeout;
+        nfds_t n = poll_set(s, p, idx, &timeout);
+        if (poll(p, n, timeout) < 0 && errno != EINTR)
+            break;
+        if (p[0].revents)
+            break; /* api_server_stop */
+        uint64_t now = now_ns();
+        for (nfds_t i = 1; i < n; i++) {
+            if (p[i].fd == s->fd) {
+                if (p[i].revents)
+                    accept_one(s);
+                continue;
+            }
+            struct conn *c = s->conns[idx[i]];
+            bool ok = true;
+            if (p[i].revents & (POLLIN | POLLHUP | POLLERR))
+                ok = conn_read(s->api, c);
+            if (ok && (p[i].revents & POLLOUT))
+                ok = conn_write(c);
+            if (ok && p[i].revents)
+                process(s->api, c); /* requests left waiting while the output was full */
+            if (ok && c->olen && !(p[i].revents & POLLOUT))
+                ok = conn_write(c); /* a response queued just now: try at once */
+            if (!ok || (c->closing && !c->olen) || now > c->deadline) {
+                conn_free(c);
+                s->conns[idx[i]] = NULL;
+            }
+        }
+    }
+    return NULL;
 }
 
 /* A new listening UNIX socket at PATH (mode 0600). Returns the fd or -errno with ERR. */
@@ -147,7 +284,7 @@ static int listen_unix(const char *path, char *err, size_t errlen)
         return -EINVAL;
     }
     memcpy(a.sun_path, path, strlen(path) + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
         int e = errno;
         snprintf(err, errlen, "--api-sock: cannot bind %s: %s%s", path, strerror(e),
@@ -181,15 +318,8 @@ struct api_server *api_server_start(struct api *api, const char *path, char *err
         return NULL;
     }
     snprintf(s->path, sizeof(s->path), "%s", path);
-    s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG,
-                                 0, NULL, NULL, on_request, api, MHD_OPTION_EXTERNAL_LOGGER,
-                                 mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, s->fd,
-                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_MEMORY_LIMIT,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)SERVER_MAX_CONNS,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SERVER_IDLE_TIMEOUT,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
-    if (!s->daemon) {
-        snprintf(err, errlen, "--api-sock: cannot start the HTTP server on %s", path);
+    if (pipe2(s->wake, O_CLOEXEC) < 0 || pthread_create(&s->thread, NULL, server_thread, s)) {
+        snprintf(err, errlen, "--api-sock: cannot start the server thread");
         close(s->fd);
         unlink(path);
         free(s);
@@ -203,7 +333,15 @@ void api_server_stop(struct api_server *s)
 {
     if (!s)
         return;
-    MHD_stop_daemon(s->daemon); /* joins the server thread, closes connections and s->fd */
+    if (write(s->wake[1], "x", 1) != 1)
+        log_err("api: cannot wake the server thread: %s", strerror(errno));
+    pthread_join(s->thread, NULL);
+    for (int i = 0; i < SERVER_MAX_CONNS; i++)
+        if (s->conns[i])
+            conn_free(s->conns[i]);
+    close(s->wake[0]);
+    close(s->wake[1]);
+    close(s->fd);
     unlink(s->path);
     free(s);
 }

@@ -55,6 +55,9 @@ struct disk {
  * 0 or -errno with one line naming PATH in ERR. */
 int disk_open(struct disk *d, const char *path, bool readonly, unsigned depth, char *err,
               size_t errlen);
+/* Switch an idle disk (nothing in flight) to the synchronous fallback, e.g. where a sandbox
+ * forbids io_uring. Returns 0 or -EBUSY. */
+int disk_use_sync(struct disk *d);
 /* Wait for every operation in flight (completions are dropped), then close. Idempotent. */
 void disk_close(struct disk *d);
 

@@ -284,6 +284,16 @@ void disk_drain(struct disk *d, disk_done_fn done, void *opaque)
     }
 }
 
+int disk_use_sync(struct disk *d)
+{
+    if (d->inflight)
+        return -EBUSY;
+    if (d->uring)
+        io_uring_queue_exit(&d->ring);
+    d->uring = false;
+    return 0;
+}
+
 void disk_close(struct disk *d)
 {
     if (d->req) {

@@ -21,10 +21,8 @@ struct vm;
 #define PCI_MAX_REGIONS  8 /* io_bus ranges inside one BAR */
 #define PCI_MSIX_MAX_VEC 64
 
-/* The 64-bit BAR window: [max(4 GiB, guest_mem_end rounded up to 1 GiB), + PCI_MMIO64_SIZE),
- * clamped below LAYOUT_MAX_GPA. ACPI's _CRS describes the same window via pci_mmio64_window(). */
-#define PCI_MMIO64_ALIGN (1ULL << 30)
-#define PCI_MMIO64_SIZE  (64ULL << 30)
+/* The 64-bit BAR window is the one the DSDT describes (boot_pci_mmio64, boot/boot.h): from the
+ * first 1 GiB boundary at or above max(4 GiB, end of RAM), below LAYOUT_MAX_GPA. */
 
 /* A range of a BAR handled by a device (e.g. virtio common config) or by pci.c (MSI-X). */
 struct pci_region {

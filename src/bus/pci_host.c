@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "boot/boot.h"
 #include "bus/pci.h"
 #include "dev/dev.h"
 #include "util/util.h"
@@ -115,9 +116,7 @@ static const struct io_ops ecam_ops = {.read = ecam_read, .write = ecam_write};
 
 void pci_mmio64_window(const struct vm *vm, uint64_t *base, uint64_t *size)
 {
-    uint64_t b = MAX(LAYOUT_4G, ALIGN_UP(guest_mem_end(&vm->mem), PCI_MMIO64_ALIGN));
-    *base = b;
-    *size = b >= LAYOUT_MAX_GPA ? 0 : MIN(PCI_MMIO64_SIZE, LAYOUT_MAX_GPA - b);
+    boot_pci_mmio64(&vm->mem, base, size);
 }
 
 int pci_bus_create(struct vm *vm)

@@ -77,7 +77,11 @@ static const struct io_ops notify_ops = {.read = notify_read, .write = notify_wr
 
 /* ---- interrupts ---------------------------------------------------------------------------- */
 
-/* tops->interrupt: MSI-X vector of Q (or the config vector), or ISR + INTx. Device lock held. */
+/* tops->interrupt: MSI-X vector of Q (or the config vector), or ISR + INTx. Device lock held.
+ * MSIs go out with KVM_SIGNAL_MSI (irq_msi): one ioctl from the I/O thread per interrupt. An
+ * irqfd would cost the same one syscall (an eventfd write) from the same thread, and needs a
+ * GSI route per vector kept in step with the guest's MSI-X table in the VM-wide routing table;
+ * it only pays off when the kernel signals the eventfd itself (vhost), so it waits for that. */
 static void vpci_interrupt(struct virtio_dev *vdev, struct virtq *q)
 {
     struct virtio_pci *vp = vdev->transport;
@@ -341,4 +345,20 @@ fail:
     vdev->transport = NULL;
     free(vp);
     return rc;
+}
+
+struct virtio_dev *virtio_find(struct vm *vm, uint16_t device_id, struct virtio_dev *prev)
+{
+    bool past = !prev;
+    for (struct device_instance *d = vm->devices; d; d = d->next) {
+        if (d->ops != &vpci_inst_ops)
+            continue;
+        struct virtio_dev *vdev = ((struct virtio_pci *)d->dev)->vdev;
+        if (vdev->device_id != device_id)
+            continue;
+        if (past)
+            return vdev;
+        past = vdev == prev;
+    }
+    return NULL;
 }

@@ -249,5 +249,8 @@ void virtio_unwatch_all(struct virtio_dev *vdev);
  * MSI-X is disabled. Adds the device_instance (reset/stop/destroy) to the VM. On failure returns
  * <0 with one line in ERR; nothing stays registered and the caller frees its state. */
 int virtio_pci_add(struct vm *vm, struct virtio_dev *vdev, char *err, size_t errlen);
+/* Iterate VM's virtio devices of type DEVICE_ID (VIRTIO_ID_*) in creation order: the first when
+ * PREV is NULL, else the one after PREV. Returns NULL at the end. (API, metrics, snapshots.) */
+struct virtio_dev *virtio_find(struct vm *vm, uint16_t device_id, struct virtio_dev *prev);
 
 #endif

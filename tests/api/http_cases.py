@@ -2,7 +2,7 @@
 framing the server refuses, and clients that stall. Each prints one PASS/FAIL line."""
 import socket
 
-from apilib import Client, build_request, raw_exchange
+from apilib import Client, build_request, raw_exchange, read_response
 
 
 def alive(t):
@@ -63,9 +63,36 @@ def body_too_large_expect(t):
 def headers_too_large(t):
     data = build_request("GET", "/", None, {"X-Filler": "a" * 40000})
     rs = raw_exchange(t.sock, data)
-    if not rs or rs[0].status not in (413, 431, 400):
-        return f"got {[r.status for r in rs]}, want 431 (or 413/400)"
+    if len(rs) != 1 or rs[0].status != 431 or not rs[0].fault():
+        return f"got {[r.status for r in rs]}, want one 431 with a fault_message"
     return None
+
+
+def expect_continue(t):
+    """Expect: 100-continue gets the interim response, then the body is taken."""
+    body = b'{"vcpu_count": 1, "mem_size_mib": 128}'
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(t.sock)
+    try:
+        s.sendall(b"PUT /machine-config HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body))
+        interim = s.recv(25)
+        if interim != b"HTTP/1.1 100 Continue\r\n\r\n":
+            return f"interim response {interim!r}"
+        s.sendall(body)
+        r, _ = read_response(s)
+        return None if r and r.status == 204 else f"final response {r and r.status}"
+    finally:
+        s.close()
+
+
+def half_close_pipelined(t):
+    """Two complete requests and part of a third, then the client shuts its side: both are
+    answered, then the server closes."""
+    data = build_request("GET", "/version") + build_request("GET", "/") + b"GET /vm/con"
+    rs = raw_exchange(t.sock, data)
+    return None if [r.status for r in rs] == [200, 200] else f"got {[r.status for r in rs]}"
 
 
 def chunked(t):
@@ -79,7 +106,8 @@ def chunked(t):
 
 def garbage(t):
     rs = raw_exchange(t.sock, b"\x00\x01GARBAGE\xff\r\n\r\n")
-    return None if all(r.status == 400 for r in rs) else f"got {[r.status for r in rs]}"
+    ok = len(rs) == 1 and rs[0].status == 400 and rs[0].fault()
+    return None if ok else f"got {[(r.status, r.body[:60]) for r in rs]}, want one 400"
 
 
 def bad_content_length(t):
@@ -139,6 +167,7 @@ CASES = [
     ("keep-alive", keep_alive), ("pipelined", pipelined), ("body-too-large", body_too_large),
     ("body-too-large-expect-continue", body_too_large_expect),
     ("headers-too-large", headers_too_large), ("chunked-refused", chunked),
+    ("expect-100-continue", expect_continue), ("half-close-after-pipelined", half_close_pipelined),
     ("garbage-request", garbage), ("bad-content-length", bad_content_length),
     ("truncated-body", truncated_body), ("stalled-client", stalled_client),
     ("many-idle-connections", many_idle), ("http-1.0", http10),

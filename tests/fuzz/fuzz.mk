@@ -1,26 +1,24 @@
 # fuzz.mk — libFuzzer targets (clang-14 + libclang-rt-14-dev): `make fuzz` runs each one for
 # FUZZ_SECONDS; tests/fuzz/run.sh (make test) runs each briefly. Included by the top Makefile.
 
-# The API server links libmicrohttpd (Debian: libmicrohttpd-dev). Until the top Makefile lists it
-# in PKGS, it is added here, where every binary of the tree picks it up.
-ifeq ($(findstring libmicrohttpd,$(PKGS)),)
-CFLAGS += $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
-LDLIBS += $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
-endif
-
 FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 300
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 # Everything but -Werror and -O2 from CFLAGS: clang warns about other things than gcc does.
 FUZZ_CFLAGS   = $(filter-out -Werror -O2,$(CFLAGS)) -O1 -g $(FUZZ_SAN) -Wno-unknown-warning-option
 FUZZ_OBJS    := $(LIBSRCS:%.c=build/fuzz/obj/%.o)
-FUZZ_TARGETS := build/fuzz/fuzz_http build/fuzz/fuzz_config
+FUZZ_TARGETS := build/fuzz/fuzz_http build/fuzz/fuzz_http_parse build/fuzz/fuzz_config
 # Fuzzed requests must not reach KVM or write outside the fuzzer's directory (fuzz_sandbox.h).
 FUZZ_WRAP    := -Wl,--wrap=open,--wrap=kvm_host_open
 
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+# The parser alone: no sockets, no sandbox needed.
+build/fuzz/fuzz_http_parse: tests/fuzz/fuzz_http_parse.c build/fuzz/obj/src/api/http.o
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^
 
 build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_sandbox.h $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
@@ -34,7 +32,7 @@ fuzz: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do \
 		n=$$(basename $$t); mkdir -p build/fuzz/corpus/$$n; \
 		echo "== $$n for $(FUZZ_SECONDS) s"; \
-		$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=30 \
+		$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=90 \
 			build/fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
 	done
 

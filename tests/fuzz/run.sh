@@ -21,7 +21,7 @@ for t in build/fuzz/fuzz_*; do
     work=$(mktemp -d)
     log="$OUT/$n.log"
     # nice: fuzzing shares the machine with other tests
-    if nice timeout $((BRIEF + 120)) "$t" -max_total_time="$BRIEF" -max_len=8192 -timeout=30 \
+    if nice timeout $((BRIEF + 120)) "$t" -max_total_time="$BRIEF" -max_len=8192 -timeout=90 \
         -artifact_prefix="$OUT/$n-" "$work" "tests/fuzz/corpus/$n" >"$log" 2>&1; then
         echo "PASS fuzz/$n ($(grep -Eo 'Done [0-9]+ runs' "$log" | tail -1))"
     else

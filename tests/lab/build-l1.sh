@@ -1,7 +1,7 @@
 #!/bin/bash
 # build-l1.sh — build (or find in the cache) the lab's L1 initramfs and print its path. It is the
 # concatenation of cpio parts, each cached under a hash of its inputs: base (busybox, L1 modules,
-# QEMU, labrun), guests (L2 kernels + initramfs), truce (build/truce + libraries), lab (L1 init,
+# QEMU, tools/*.c), guests (L2 kernels + initramfs), truce (build/truce + libraries), lab (L1 init,
 # scenario API, scenarios) and extra (files given with --extra SRC:DEST).
 # LAB_SMALL_KERNEL=build (default: build it if not cached) | cached (use only if cached) | skip.
 set -euo pipefail
@@ -59,7 +59,10 @@ build_base() {
     for f in $QEMU_FW; do
         cp -L "/usr/share/qemu/$f" "$root/lab/qemu/"
     done
-    gcc -O2 -Wall -Wextra -static -o "$root/lab/bin/labrun" "$LAB_DIR/tools/labrun.c"
+    # every tools/NAME.c is a static helper, /lab/bin/NAME in L1 (static: guests can carry it too)
+    for f in "$LAB_DIR"/tools/*.c; do
+        gcc -O2 -Wall -Wextra -static -o "$root/lab/bin/$(basename "$f" .c)" "$f" || return 1
+    done
     for f in $L1_TOOLS; do lab_copy_elf "$root" "$f"; done
 }
 

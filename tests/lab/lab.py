@@ -18,14 +18,20 @@ CMDLINE_ROOM = 1700  # the L1 kernel command line is limited to 2048 bytes
 RESULT_RE = re.compile(r"LAB-RESULT (PASS|FAIL) (\S+) ?(.*)")
 
 
+def emit(stream, text):
+    """Write TEXT as one whole line with a single write(2): stdout and stderr often share one
+    pipe (run-tests.sh reads `2>&1`), where a line split in two writes could be torn apart."""
+    os.write(stream.fileno(), (text + "\n").encode("utf-8", "replace"))
+
+
 def log(msg):
     """Progress on stderr; stdout carries only PASS/FAIL lines."""
-    print(f"lab: {msg}", file=sys.stderr, flush=True)
+    emit(sys.stderr, f"lab: {msg}")
 
 
 def report(name, ok, reason=""):
     """Print one result line in the test-tier format."""
-    print(f"PASS {name}" if ok else f"FAIL {name}: {reason}", flush=True)
+    emit(sys.stdout, f"PASS {name}" if ok else f"FAIL {name}: {reason}")
 
 
 class L1:
@@ -58,7 +64,7 @@ class L1:
         self.log.write(text + "\n")
         self.log.flush()
         if self.verbose:
-            print(f"  L1| {text}", file=sys.stderr, flush=True)
+            emit(sys.stderr, f"  L1| {text}")
         return text if text else " "
 
     def stop(self):
@@ -174,7 +180,8 @@ def main():
         boot_no += 1
         done = run_boot(args, batch(pending, failed), failed, timeouts, results, boot_no)
         for n in done:
-            pending.remove(n)
+            if n in pending:
+                pending.remove(n)
             if not results[n][0]:
                 failed.append(n)
         if not done or boot_no > len(timeouts) + 2:

@@ -1,5 +1,6 @@
 # lib.sh — host-side helpers shared by the lab scripts: paths, the artefact cache, input hashing.
 # Sourced (bash). Every built artefact lives under $LAB_CACHE/<kind>/<hash of its inputs>/.
+# shellcheck shell=bash disable=SC2034 # variables set here are used by the scripts that source it
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$LAB_DIR/../.." && pwd)
@@ -22,7 +23,7 @@ lab_kver() {
         return
     fi
     local v
-    v=$(ls -1 /lib/modules 2>/dev/null | grep -- '-cloud-amd64$' | sort -V | tail -n 1)
+    v=$(cd /lib/modules 2>/dev/null && printf '%s\n' *-cloud-amd64 | grep -v '^\*' | sort -V | tail -n 1)
     [ -n "$v" ] || return 1
     echo "$v"
 }

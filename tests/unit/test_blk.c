@@ -381,6 +381,82 @@ static void busy_device_refuses_second_writer(void **state)
     dev_close(x);
 }
 
+struct done_rec {
+    int n;
+    void *tag[8];
+    int res[8];
+};
+
+static void on_done(void *opaque, void *tag, int res)
+{
+    struct done_rec *r = opaque;
+    r->tag[r->n] = tag;
+    r->res[r->n++] = res;
+}
+
+/* Run the backend's operations through one path (io_uring or the synchronous fallback). */
+static void backend_ops(bool sync)
+{
+    char path[] = "/tmp/truce-disk-XXXXXX", err[256];
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 1 * MiB), 0);
+    close(fd);
+    struct disk d;
+    assert_int_equal(disk_open(&d, path, false, 4, err, sizeof(err)), 0);
+    if (sync) {
+        assert_int_equal(disk_use_sync(&d), 0);
+        assert_false(d.uring);
+    }
+    uint8_t wbuf[4096], rbuf[4096] = {0};
+    memset(wbuf, 0xc3, sizeof(wbuf));
+    struct iovec w = {wbuf, sizeof(wbuf)}, r = {rbuf, sizeof(rbuf)};
+    struct done_rec rec = {0};
+    assert_int_equal(disk_writev(&d, 8192, &w, 1, (void *)1), 0);
+    assert_int_equal(disk_flush(&d, (void *)2), 0);
+    assert_int_equal(disk_submit(&d), 0);
+    disk_drain(&d, on_done, &rec);
+    assert_int_equal(rec.n, 2);
+    assert_int_equal(rec.res[0] + rec.res[1], 4096); /* write 4096 + flush 0, in any order */
+    assert_int_equal(disk_readv(&d, 8192, &r, 1, (void *)3), 0);
+    assert_int_equal(disk_submit(&d), 0);
+    disk_drain(&d, on_done, &rec);
+    assert_int_equal(rec.res[2], 4096);
+    assert_memory_equal(rbuf, wbuf, sizeof(rbuf));
+    if (d.can_punch) {
+        assert_int_equal(disk_write_zeroes(&d, 8192, 4096, (void *)4), 0);
+        assert_int_equal(disk_submit(&d), 0);
+        disk_drain(&d, on_done, &rec);
+        assert_int_equal(rec.res[3], 0);
+        assert_int_equal(disk_readv(&d, 8192, &r, 1, (void *)5), 0);
+        assert_int_equal(disk_submit(&d), 0);
+        disk_drain(&d, on_done, &rec);
+        assert_int_equal(rbuf[0] | rbuf[4095], 0);
+    }
+    /* the depth bounds what is in flight */
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(disk_flush(&d, NULL), 0);
+    assert_int_equal(disk_flush(&d, NULL), -EBUSY);
+    assert_int_equal(disk_use_sync(&d), -EBUSY);
+    disk_close(&d);
+    struct disk ro;
+    assert_int_equal(disk_open(&ro, path, true, 2, err, sizeof(err)), 0);
+    assert_int_equal(disk_writev(&ro, 0, &w, 1, NULL), -EROFS);
+    assert_int_equal(disk_write_zeroes(&ro, 0, 512, NULL), -EROFS);
+    disk_close(&ro);
+    unlink(path);
+}
+
+static void disk_backend_io_uring(void **state)
+{
+    backend_ops(false);
+}
+
+static void disk_backend_sync_fallback(void **state)
+{
+    backend_ops(true);
+}
+
 int main(void)
 {
 #define P(fn) cmocka_unit_test_setup_teardown(fn, psetup, pteardown)
@@ -400,6 +476,8 @@ int main(void)
         cmocka_unit_test(io_error_reaches_guest),
         cmocka_unit_test(reset_with_requests_in_flight),
         cmocka_unit_test(busy_device_refuses_second_writer),
+        cmocka_unit_test(disk_backend_io_uring),
+        cmocka_unit_test(disk_backend_sync_fallback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,6 +44,11 @@ static int teardown(void **state)
 static void identity_and_layout(void **state)
 {
     struct vfix *f = *state;
+    struct virtio_dev *rng = virtio_find(&f->vm, VIRTIO_ID_RNG, NULL);
+    assert_non_null(rng);
+    assert_string_equal(rng->name, "virtio-rng");
+    assert_null(virtio_find(&f->vm, VIRTIO_ID_RNG, rng));
+    assert_null(virtio_find(&f->vm, VIRTIO_ID_BLOCK, NULL));
     assert_int_equal(vf_cfg_read(f, 1, 2, 2), 0x1040 + VIRTIO_ID_RNG);
     assert_int_equal(vf_cfg_read(f, 1, 8, 1), 1);    /* revision 1: modern */
     assert_int_equal(vf_cfg_read(f, 1, 0x3d, 1), 1); /* INTA */

@@ -1,6 +1,7 @@
 # lib.sh — the scenario API inside the lab's L1 machine (busybox sh). Scenario files in
 # /lab/scenarios/ are sourced in a subshell with these functions and $LAB_VMM (truce or qemu) set;
 # see tests/lab/README.md for the convention.
+# shellcheck shell=dash disable=SC2034,SC1090,SC2120 # sourced; its variables serve the scenarios
 
 LAB_GUESTS=/lab/guests
 LAB_BASE_CMDLINE="console=ttyS0 quiet"
@@ -131,7 +132,7 @@ lab_vmm_args() {
 # Sets GUEST_OUT (the VMM's output), GUEST_STATUS, GUEST_TIMED_OUT, GUEST_MARKER_MS,
 # GUEST_EXIT_MS, GUEST_CMDLINE. Fails the scenario only when the guest cannot be started.
 guest_boot() {
-    local kind=cloud cpus=1 mem=256 args= timeout=60 kernel initrd o src dest f extra=
+    local kind=cloud cpus=1 mem=256 args='' timeout=60 kernel initrd o src dest f extra=''
     local OPTIND=1
     rm -rf extra-root extra-args
     : >extra-args
@@ -170,9 +171,10 @@ guest_boot() {
     set --
     while IFS= read -r f; do set -- "$@" "$f"; done <vmm-args
     labrun -t "$timeout" -m TRUCE-INIT -o "$GUEST_OUT" -r result -- "$@"
-    eval "$(cat result)"
-    GUEST_STATUS=$status GUEST_TIMED_OUT=$timed_out GUEST_MARKER_MS=$marker_ms
-    GUEST_EXIT_MS=$exit_ms GUEST_TIMEOUT=$timeout
+    eval "$(cat result)" # status= timed_out= marker_ms= exit_ms= ... (written by labrun)
+    # shellcheck disable=SC2154
+    GUEST_STATUS=$status GUEST_TIMED_OUT=$timed_out GUEST_MARKER_MS=$marker_ms GUEST_EXIT_MS=$exit_ms
+    GUEST_TIMEOUT=$timeout
 }
 
 # The status $LAB_VMM exits with when the guest ends by ACTION (poweroff, reboot, panic).

@@ -11,8 +11,10 @@ r() { echo "GUEST-RESULT $1 blkprep $2"; exit 0; }
 [ -b /dev/vda ] || r FAIL "no /dev/vda"
 if command -v mkfs.ext4 >/dev/null; then
     mkfs.ext4 -q -F /dev/vda || r FAIL "mkfs.ext4 failed"
-else
-    mke2fs -F /dev/vda >/dev/null || r FAIL "mke2fs failed" # mounted by the ext4 driver below
+    echo "blkprep: file system made by mkfs.ext4"
+else # busybox only: ext2 layout, mounted and written by the ext4 driver below
+    mke2fs -F /dev/vda >/dev/null || r FAIL "mke2fs failed"
+    echo "blkprep: file system made by busybox mke2fs (no mkfs.ext4 in the guest)"
 fi
 mkdir -p /mnt && mount -t ext4 /dev/vda /mnt || r FAIL "mount -t ext4 /dev/vda failed"
 mkdir -p /mnt/bin && cp /bin/busybox /mnt/bin/busybox && ln -s busybox /mnt/bin/sh &&

@@ -2,6 +2,36 @@
 # each other, then 100 MiB moves each way over TCP (busybox httpd + wget) with the sha256 checked
 # by the receiver: the guest checks L1's file, L1 checks the guest's.
 # lab: vmm=truce timeout=600 needs=boot-bzimage
+cat >check <<'EOF'
+#!/bin/sh
+# net-tap — check (ARG: sha256 of L1's 100 MiB file): on --net tap, eth0 is 10.9.0.2/24 and L1 is
+# 10.9.0.1. Ping L1; fetch http://10.9.0.1:8080/big (L1's httpd) and compare its sha256 with ARG;
+# serve 100 MiB of fresh random data on port 8080 for L1 to fetch, printing its sha256; then wait
+# (at most 300 s) for L1 to say "done" on port 5003 (L1 checks what it got; the scenario compares).
+r() { echo "GUEST-RESULT $1 net-tap${2:+ $2}"; exit 0; }
+ip addr add 10.9.0.2/24 dev eth0 && ip link set eth0 up || r FAIL "no eth0"
+i=0
+until ping -c 1 -W 1 10.9.0.1 >/dev/null 2>&1; do
+    i=$((i + 1))
+    [ $i -lt 60 ] || r FAIL "L1 (10.9.0.1) never answered ping"
+done
+ping -c 3 10.9.0.1 | grep -q ' 0% packet loss' || r FAIL "ping to L1 lost packets"
+echo "net-tap: ping to L1 ok"
+# L1 -> guest
+got=$(wget -q -O - http://10.9.0.1:8080/big | sha256sum | cut -d' ' -f1)
+[ "$got" = "$1" ] || r FAIL "received sha256 $got, L1 sent $1"
+echo "net-tap: 100 MiB from L1 intact"
+# guest -> L1
+mkdir -p /tmp/www
+head -c 104857600 /dev/urandom >/tmp/gen || r FAIL "cannot make the payload"
+echo "net-tap: sent-sha256 $(sha256sum /tmp/gen | cut -d' ' -f1)"
+mv /tmp/gen /tmp/www/big
+httpd -p 8080 -h /tmp/www || r FAIL "httpd did not start"
+verdict=$(timeout 300 nc -l -p 5003 </dev/null)
+[ "$verdict" = done ] || r FAIL "L1 did not finish fetching: ${verdict:-no word on port 5003}"
+r PASS
+EOF
+chmod +x check
 l1_modprobe tun || fail "insmod tun failed"
 ip link set lo up
 mkdir -p www
@@ -41,7 +71,8 @@ sum=$(sha256sum www/big | cut -d' ' -f1)
     kill "$httpd"
 ) &
 helper=$!
-guest_boot -m 512 -x --net -x tap=tap0 -a "lab.check=net-tap:$sum" -t 500
+guest_boot -m 512 -f check:/checks/net-tap -x --net -x tap=tap0 -a "lab.check=net-tap:$sum" \
+    -t 500
 kill "$helper" 2>/dev/null
 expect_init
 [ -f l1-ping ] || fail "L1 never got a ping reply from the guest"

@@ -297,33 +297,51 @@ static int cmd_recv(const struct addr *a)
     return n < 0;
 }
 
-/* Copy stdin to the socket and the socket to stdout until the peer closes. */
+/* Copy stdin to the socket and the socket to stdout until the peer closes. The socket is
+ * non-blocking so a full send direction never stops the receive direction (an echo peer would
+ * otherwise deadlock us). */
 static int cmd_connect(const struct addr *a)
 {
-    static uint8_t buf[65536];
-    int fd = addr_connect(a);
+    static uint8_t in[65536], out[65536];
+    size_t have = 0, off = 0;
+    int fd = addr_connect(a), eof = 0;
     if (fd < 0)
         die("connect: %s", strerror(errno));
-    struct pollfd p[2] = {{.fd = 0, .events = POLLIN}, {.fd = fd, .events = POLLIN}};
+    fcntl(fd, F_SETFL, O_NONBLOCK);
     for (;;) {
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
+        struct pollfd p[2] = {{.fd = (!eof && !have) ? 0 : -1, .events = POLLIN},
+                              {.fd = fd, .events = POLLIN | (have ? POLLOUT : 0)}};
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
             return 1;
+        }
         if (p[0].revents) {
-            ssize_t n = read(0, buf, sizeof(buf));
+            ssize_t n = read(0, in, sizeof(in));
             if (n <= 0) {
+                eof = 1;
                 shutdown(fd, SHUT_WR);
-                p[0].fd = -1;
-            } else if (write_all(fd, buf, (size_t)n) < 0) {
-                die("write: %s", strerror(errno));
+            } else {
+                have = (size_t)n;
+                off = 0;
             }
         }
-        if (p[1].revents) {
-            ssize_t n = read(fd, buf, sizeof(buf));
-            if (n < 0)
+        if (have && (p[1].revents & (POLLOUT | POLLERR))) {
+            ssize_t w = write(fd, in + off, have);
+            if (w < 0 && errno != EAGAIN)
+                die("write: %s", strerror(errno));
+            if (w > 0) {
+                off += (size_t)w;
+                have -= (size_t)w;
+            }
+        }
+        if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t n = read(fd, out, sizeof(out));
+            if (n < 0 && errno != EAGAIN)
                 die("read: %s", strerror(errno));
             if (n == 0)
                 return 0;
-            if (write_all(1, buf, (size_t)n) < 0)
+            if (n > 0 && write_all(1, out, (size_t)n) < 0)
                 die("stdout: %s", strerror(errno));
         }
     }
@@ -369,7 +387,8 @@ static int cmd_parallel(const struct addr *a, unsigned n, uint64_t bytes)
         }
         for (unsigned k = 0; k < n; k++) {
             if ((p[k].revents & POLLOUT) && c[k].sent < bytes) {
-                size_t m = (size_t)(bytes - c[k].sent < sizeof(buf) ? bytes - c[k].sent : sizeof(buf));
+                size_t m =
+                    (size_t)(bytes - c[k].sent < sizeof(buf) ? bytes - c[k].sent : sizeof(buf));
                 for (size_t i = 0; i < m; i++)
                     buf[i] = stream_byte(k, c[k].sent + i);
                 ssize_t w = write(c[k].fd, buf, m);
