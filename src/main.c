@@ -4,17 +4,14 @@
 
 #include "api/api.h"
 #include "cli.h"
+#include "util/util.h"
 
 int main(int argc, char **argv)
 {
     /* Termination signals are taken synchronously (signalfd) by whoever waits for the VM, so
      * every thread created from here on has them blocked. A closed pipe is an error return. */
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signals_block_termination(&set);
     signal(SIGPIPE, SIG_IGN);
     if (argc > 1 && api_is_api_flag(argv[1])) /* Firecracker-style top-level flags */
         return api_main(argc, argv);

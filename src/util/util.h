@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -67,6 +68,9 @@ int read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
 /* snprintf into a fixed buffer; returns -ENAMETOOLONG when truncated. */
 int str_copy(char *dst, size_t dstlen, const char *src);
 uint64_t now_ns(void);
+/* Fill SET with the signals that ask truce to stop (SIGINT, SIGTERM, SIGHUP) and block them in
+ * the calling thread; whoever waits for the VM takes them through a signalfd on SET. */
+void signals_block_termination(sigset_t *set);
 /* write()/read() retrying on EINTR and short counts; return 0 or -errno. */
 int write_full(int fd, const void *buf, size_t len);
 int read_full(int fd, void *buf, size_t len);
