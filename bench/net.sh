@@ -22,12 +22,10 @@ lab_cloud_kernel || lab_die "no Debian cloud kernel: apt-get install linux-image
 [ -x "$REPO_DIR/build/truce" ] || lab_die "build truce first (make)"
 work=$LAB_CACHE/bench-net
 mkdir -p "$work"
-gcc -O2 -Wall -Wextra -static -o "$work/nettool" "$LAB_DIR/tools/nettool.c" 2>/dev/null ||
-    lab_die "cannot build tests/lab/tools/nettool.c statically (apt-get install libc6-dev)"
 printf 'REPS=%s BYTES=%s\n' "$reps" "$((mib * 1024 * 1024))" >"$work/net.conf"
 
-initrd=$("$LAB_DIR/build-l1.sh" --extra "$work/nettool:/lab/bin/nettool" \
-    --extra "$work/net.conf:/lab/bench/net.conf" \
+# nettool (tests/lab/tools/nettool.c) is in L1 already: build-l1.sh builds every tools/*.c
+initrd=$("$LAB_DIR/build-l1.sh" --extra "$work/net.conf:/lab/bench/net.conf" \
     --extra "$BENCH_DIR/lab/net-scenario.sh:/lab/scenarios/bench-net.sh") ||
     lab_die "building the lab image failed"
 out=$work/out

@@ -9,12 +9,12 @@
 #include <sys/uio.h>
 
 /* ---- disk images (backend/disk.c) ------------------------------------------------------------
- * A raw image file (or block device) opened once at VM creation. I/O is asynchronous through
- * io_uring: submissions are queued by disk_*() and sent by disk_submit(); completions are
- * signalled on disk.efd (watch it on the I/O thread) and collected by disk_reap(). When io_uring
- * is unavailable (kernel too old, disabled by sysctl) each operation runs synchronously at
- * submission and its completion is reported the same way, so callers see one behaviour.
- * Not thread-safe: one thread (the device's, under its lock) uses a disk at a time. */
+ * A raw image file (or block device) opened at VM creation (disk_swap() replaces it). I/O is
+ * asynchronous through io_uring: submissions are queued by disk_*() and sent by disk_submit();
+ * completions are signalled on disk.efd (watch it on the I/O thread) and collected by disk_reap().
+ * When io_uring is unavailable (kernel too old, disabled by sysctl) each operation runs
+ * synchronously at submission and its completion is reported the same way, so callers see one
+ * behaviour. Not thread-safe: one thread (the device's, under its lock) uses a disk at a time. */
 #define DISK_SECTOR 512
 
 enum disk_op { DISK_READ, DISK_WRITE, DISK_FLUSH, DISK_DISCARD, DISK_WRITE_ZEROES };
@@ -54,6 +54,15 @@ struct disk {
  * lock (shared when read-only, exclusive otherwise) so two VMs do not write one image. Returns
  * 0 or -errno with one line naming PATH in ERR. */
 int disk_open(struct disk *d, const char *path, bool readonly, unsigned depth, char *err,
+              size_t errlen);
+/* Open PATH for disk_swap() in D's mode (read-only or not); a regular file or block device. May
+ * block: call it without locks. Returns the fd or -errno with one line naming PATH in ERR. */
+int disk_open_file(const struct disk *d, const char *path, char *err, size_t errlen);
+/* Switch D to FD (from disk_open_file; PATH for messages): lock it as disk_open() does (FD naming
+ * the file D already uses keeps the current descriptor and its lock), find its size, wait for
+ * every operation in flight (completions go to DONE), close the old file. FD is consumed. On
+ * error D is unchanged. Returns 0 or -errno with one line naming PATH in ERR. */
+int disk_swap(struct disk *d, int fd, const char *path, disk_done_fn done, void *opaque, char *err,
               size_t errlen);
 /* Switch an idle disk (nothing in flight) to the synchronous fallback, e.g. where a sandbox
  * forbids io_uring. Returns 0 or -EBUSY. */

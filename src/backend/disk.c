@@ -51,6 +51,52 @@ static int disk_setup_queue(struct disk *d, const char *path)
     return 0;
 }
 
+/* Open PATH (read-only when READONLY) and check it is a regular file or block device. Returns the
+ * fd or -errno with one line naming PATH in ERR. */
+static int open_image(const char *path, bool readonly, char *err, size_t errlen)
+{
+    int fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    if (fd < 0) {
+        int rc = -errno;
+        snprintf(err, errlen, "disk %s: cannot open: %s", path, strerror(errno));
+        return rc;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+        snprintf(err, errlen, "disk %s: not a regular file or block device", path);
+        close(fd);
+        return -EINVAL;
+    }
+    return fd;
+}
+
+/* Take the advisory lock on FD: shared when READONLY, else exclusive. Returns 0 or -errno. */
+static int lock_image(int fd, const char *path, bool readonly, char *err, size_t errlen)
+{
+    if (flock(fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0)
+        return 0;
+    int rc = -errno;
+    snprintf(err, errlen, "disk %s: in use by another process (%s)", path, strerror(errno));
+    return rc;
+}
+
+/* Find FD's size and whether holes can be punched in it (never when READONLY). Returns 0 or
+ * -errno. */
+static int measure_image(int fd, const char *path, bool readonly, uint64_t *size, bool *can_punch,
+                         char *err, size_t errlen)
+{
+    struct stat st;
+    off_t end = lseek(fd, 0, SEEK_END);
+    if (end < 0 || fstat(fd, &st) < 0) {
+        int rc = -errno;
+        snprintf(err, errlen, "disk %s: cannot find its size: %s", path, strerror(errno));
+        return rc;
+    }
+    *size = (uint64_t)end;
+    *can_punch = !readonly && S_ISREG(st.st_mode) && probe_punch(fd, *size);
+    return 0;
+}
+
 int disk_open(struct disk *d, const char *path, bool readonly, unsigned depth, char *err,
               size_t errlen)
 {
@@ -58,36 +104,20 @@ int disk_open(struct disk *d, const char *path, bool readonly, unsigned depth, c
     d->fd = d->efd = -1;
     d->readonly = readonly;
     d->depth = depth;
-    int rc;
     if (!depth || depth > 4096) {
         snprintf(err, errlen, "disk %s: bad queue depth %u", path, depth);
         return -EINVAL;
     }
-    d->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-    if (d->fd < 0) {
-        rc = -errno;
-        snprintf(err, errlen, "disk %s: cannot open: %s", path, strerror(errno));
+    int rc = open_image(path, readonly, err, errlen);
+    if (rc < 0)
         return rc;
-    }
-    struct stat st;
-    if (fstat(d->fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
-        snprintf(err, errlen, "disk %s: not a regular file or block device", path);
-        rc = -EINVAL;
+    d->fd = rc;
+    rc = lock_image(d->fd, path, readonly, err, errlen);
+    if (rc < 0)
         goto fail;
-    }
-    if (flock(d->fd, (readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-        rc = -errno;
-        snprintf(err, errlen, "disk %s: in use by another process (%s)", path, strerror(errno));
+    rc = measure_image(d->fd, path, readonly, &d->size, &d->can_punch, err, errlen);
+    if (rc < 0)
         goto fail;
-    }
-    off_t end = lseek(d->fd, 0, SEEK_END);
-    if (end < 0) {
-        rc = -errno;
-        snprintf(err, errlen, "disk %s: cannot find its size: %s", path, strerror(errno));
-        goto fail;
-    }
-    d->size = (uint64_t)end;
-    d->can_punch = !readonly && S_ISREG(st.st_mode) && probe_punch(d->fd, d->size);
     rc = disk_setup_queue(d, path);
     if (rc < 0) {
         snprintf(err, errlen, "disk %s: %s", path, strerror(-rc));
@@ -96,6 +126,47 @@ int disk_open(struct disk *d, const char *path, bool readonly, unsigned depth, c
     return 0;
 fail:
     disk_close(d);
+    return rc;
+}
+
+int disk_open_file(const struct disk *d, const char *path, char *err, size_t errlen)
+{
+    return open_image(path, d->readonly, err, errlen);
+}
+
+int disk_swap(struct disk *d, int fd, const char *path, disk_done_fn done, void *opaque, char *err,
+              size_t errlen)
+{
+    struct stat cur, st;
+    uint64_t size;
+    bool can_punch;
+    int rc;
+    if (fstat(fd, &st) == 0 && fstat(d->fd, &cur) == 0 && st.st_dev == cur.st_dev &&
+        st.st_ino == cur.st_ino) {
+        close(fd); /* the file in use (resized?): keep the descriptor that holds the lock */
+        fd = d->fd;
+    } else if ((rc = lock_image(fd, path, d->readonly, err, errlen)) < 0) {
+        goto fail;
+    }
+    rc = measure_image(fd, path, d->readonly, &size, &can_punch, err, errlen);
+    if (rc < 0)
+        goto fail;
+    disk_drain(d, done, opaque); /* nothing may complete against the old descriptor */
+    if (d->inflight) {
+        snprintf(err, errlen, "disk %s: I/O on the old image did not finish", path);
+        rc = -EIO;
+        goto fail;
+    }
+    if (fd != d->fd)
+        close(d->fd);
+    d->fd = fd;
+    d->size = size;
+    d->can_punch = can_punch;
+    d->no_zero_range = false;
+    return 0;
+fail:
+    if (fd != d->fd)
+        close(fd);
     return rc;
 }
 

@@ -161,17 +161,22 @@ static void blk_queue_notify(void *opaque, struct virtq *q)
     blk_process(opaque, q);
 }
 
-/* I/O thread, lock held: the backend completed operations. */
-static void blk_disk_event(void *opaque, uint32_t events)
+/* Requests were completed (lock held): re-run a throttled queue, else interrupt the driver. */
+static void blk_after_completions(struct virtio_blk *b)
 {
-    struct virtio_blk *b = opaque;
     struct virtq *q = &b->vdev.vq[0];
-    if (!disk_reap(&b->disk, req_done, b))
-        return;
     if (b->throttled && q->avail && !q->broken)
         blk_process(b, q);
     else
         virtio_interrupt(&b->vdev, q);
+}
+
+/* I/O thread, lock held: the backend completed operations. */
+static void blk_disk_event(void *opaque, uint32_t events)
+{
+    struct virtio_blk *b = opaque;
+    if (disk_reap(&b->disk, req_done, b))
+        blk_after_completions(b);
 }
 
 static void blk_config_read(void *opaque, uint32_t off, uint8_t *data, unsigned size)
@@ -224,6 +229,7 @@ static uint64_t blk_setup_config(struct virtio_blk *b)
     struct virtio_blk_config *c = &b->config;
     uint64_t f =
         1ULL << VIRTIO_BLK_F_SEG_MAX | 1ULL << VIRTIO_BLK_F_BLK_SIZE | 1ULL << VIRTIO_BLK_F_FLUSH;
+    *c = (struct virtio_blk_config){0};
     c->capacity = b->capacity;
     c->seg_max = BLK_SEG_MAX;
     c->blk_size = DISK_SECTOR;
@@ -242,6 +248,16 @@ static uint64_t blk_setup_config(struct virtio_blk *b)
     return f;
 }
 
+/* Capacity from the image size. A size that is not a multiple of 512: the partial tail is not
+ * exposed (never read or written), so the guest sees a whole number of sectors. */
+static void blk_set_capacity(struct virtio_blk *b)
+{
+    b->capacity = b->disk.size / DISK_SECTOR;
+    if (b->disk.size % DISK_SECTOR)
+        log_warn("disk %s: size is not a multiple of 512; the last %llu bytes are not used",
+                 b->path, (unsigned long long)(b->disk.size % DISK_SECTOR));
+}
+
 int virtio_blk_create(struct vm *vm, const struct disk_config *dc, char *err, size_t errlen)
 {
     struct virtio_blk *b = calloc(1, sizeof(*b));
@@ -249,6 +265,7 @@ int virtio_blk_create(struct vm *vm, const struct disk_config *dc, char *err, si
         snprintf(err, errlen, "disk %s: out of memory", dc->path);
         return -ENOMEM;
     }
+    snprintf(b->id, sizeof(b->id), "%s", dc->id);
     snprintf(b->path, sizeof(b->path), "%s", dc->path);
     snprintf(b->serial, sizeof(b->serial), "%s", dc->serial);
     b->readonly = dc->readonly;
@@ -257,12 +274,7 @@ int virtio_blk_create(struct vm *vm, const struct disk_config *dc, char *err, si
         free(b);
         return rc;
     }
-    /* a size that is not a multiple of 512: the partial tail is not exposed (never read or
-     * written), so the guest sees a whole number of sectors */
-    b->capacity = b->disk.size / DISK_SECTOR;
-    if (b->disk.size % DISK_SECTOR)
-        log_warn("disk %s: size is not a multiple of 512; the last %llu bytes are not used",
-                 dc->path, (unsigned long long)(b->disk.size % DISK_SECTOR));
+    blk_set_capacity(b);
     for (unsigned i = 0; i < BLK_QUEUE_SIZE; i++)
         b->free[i] = (uint16_t)(BLK_QUEUE_SIZE - 1 - i);
     b->nfree = BLK_QUEUE_SIZE;
@@ -290,6 +302,59 @@ fail:
     disk_close(&b->disk);
     free(b);
     return rc;
+}
+
+/* ---- swapping the backing file (API) ------------------------------------------------------- */
+
+#define BLK_IMAGE_FEATURES (1ULL << VIRTIO_BLK_F_DISCARD | 1ULL << VIRTIO_BLK_F_WRITE_ZEROES)
+
+/* The virtio-blk device of VM created for drive ID, or NULL. */
+static struct virtio_blk *blk_find(struct vm *vm, const char *id)
+{
+    struct virtio_dev *v = NULL;
+    while ((v = virtio_find(vm, VIRTIO_ID_BLOCK, v)))
+        if (!strcmp(((struct virtio_blk *)v->opaque)->id, id))
+            return v->opaque;
+    return NULL;
+}
+
+/* The disk now holds the image at PATH (lock held): refresh what depends on it, tell the driver. */
+static void blk_image_changed(struct virtio_blk *b, const char *path)
+{
+    struct vm *vm = b->vdev.vm;
+    snprintf(b->path, sizeof(b->path), "%s", path);
+    for (unsigned i = 0; i < vm->cfg.ndisks; i++)
+        if (!strcmp(vm->cfg.disks[i].id, b->id))
+            snprintf(vm->cfg.disks[i].path, sizeof(vm->cfg.disks[i].path), "%s", path);
+    blk_set_capacity(b);
+    /* offered for the next negotiation; a driver that negotiated discard on a file that cannot
+     * punch holes gets VIRTIO_BLK_S_UNSUPP */
+    uint64_t f = blk_setup_config(b) & BLK_IMAGE_FEATURES;
+    b->vdev.host_features = (b->vdev.host_features & ~BLK_IMAGE_FEATURES) | f;
+    virtio_config_changed(&b->vdev);
+}
+
+int virtio_blk_swap(struct vm *vm, const char *drive_id, const char *path, char *err, size_t errlen)
+{
+    struct virtio_blk *b = drive_id && *drive_id ? blk_find(vm, drive_id) : NULL;
+    if (!b) {
+        snprintf(err, errlen, "drive %s: no such virtio-blk drive", drive_id ? drive_id : "");
+        return -ENOENT;
+    }
+    if (!path || !*path || strlen(path) >= sizeof(b->path)) {
+        snprintf(err, errlen, "drive %s: the path is empty or too long", drive_id);
+        return -EINVAL;
+    }
+    int fd = disk_open_file(&b->disk, path, err, errlen); /* may block: not under the lock */
+    if (fd < 0)
+        return -EINVAL;
+    virtio_lock(&b->vdev);
+    int rc = disk_swap(&b->disk, fd, path, req_done, b, err, errlen);
+    if (rc == 0)
+        blk_image_changed(b, path);
+    blk_after_completions(b); /* the drain may have completed requests */
+    virtio_unlock(&b->vdev);
+    return rc < 0 ? -EINVAL : 0;
 }
 
 static int blk_class_create(struct vm *vm, char *err, size_t errlen)

@@ -36,6 +36,7 @@ struct blk_req {
 struct virtio_blk {
     struct virtio_dev vdev;
     struct disk disk;
+    char id[CFG_ID_LEN]; /* the drive's disk_config id (API) */
     char path[PATH_MAX];
     char serial[CFG_SERIAL_LEN];
     bool readonly;
@@ -57,5 +58,14 @@ uint8_t blk_parse(const struct virtio_blk *b, struct blk_req *r);
 /* Create a virtio-blk device for disk config DC on VM (opens the image now). Returns 0 or <0
  * with one line in ERR. */
 int virtio_blk_create(struct vm *vm, const struct disk_config *dc, char *err, size_t errlen);
+
+/* Swap the backing file of the virtio-blk drive whose disk_config id is DRIVE_ID for PATH, opened
+ * and locked like at creation (same read-only mode), while the VM runs (from a thread not holding
+ * the device lock, e.g. the API thread). In-flight I/O on the old file completes first; then
+ * capacity and discard support are recomputed, the old file closed, vm->cfg.disks[].path updated
+ * and the driver gets a configuration-change interrupt. Returns 0, -ENOENT (no such drive) or
+ * -EINVAL (PATH cannot be used: the old file stays in place), with one line in ERR. */
+int virtio_blk_swap(struct vm *vm, const char *drive_id, const char *path, char *err,
+                    size_t errlen);
 
 #endif

@@ -184,9 +184,17 @@ static void get_id_bounded(void **state)
 /* ---- device on a real file --------------------------------------------------------------- */
 
 struct dfix {
-    struct vfix f;
+    struct vfix f; /* first: the MSI hook finds the fixture from the vm pointer */
     char path[64];
+    atomic_int cfg_msis; /* MSIs on the configuration vector (vf_bringup: vector 0, data 0x40) */
 };
+
+static int count_msi(struct vm *vm, uint64_t addr, uint32_t data)
+{
+    if (data == 0x40)
+        atomic_fetch_add(&((struct dfix *)vm)->cfg_msis, 1);
+    return vf_msi(vm, addr, data);
+}
 
 static struct dfix *dev_open(off_t size, bool readonly, const char *serial)
 {
@@ -197,11 +205,14 @@ static struct dfix *dev_open(off_t size, bool readonly, const char *serial)
     assert_int_equal(ftruncate(fd, size), 0);
     close(fd);
     vf_init(&x->f);
-    struct disk_config dc = {.readonly = readonly};
-    snprintf(dc.path, sizeof(dc.path), "%s", x->path);
-    snprintf(dc.serial, sizeof(dc.serial), "%s", serial);
+    x->f.vm.pci->irq.msi = count_msi;
+    struct disk_config *dc = &x->f.vm.cfg.disks[x->f.vm.cfg.ndisks++];
+    *dc = (struct disk_config){.readonly = readonly};
+    snprintf(dc->id, sizeof(dc->id), "drive0");
+    snprintf(dc->path, sizeof(dc->path), "%s", x->path);
+    snprintf(dc->serial, sizeof(dc->serial), "%s", serial);
     char err[256] = "";
-    assert_int_equal(virtio_blk_create(&x->f.vm, &dc, err, sizeof(err)), 0);
+    assert_int_equal(virtio_blk_create(&x->f.vm, dc, err, sizeof(err)), 0);
     vf_probe(&x->f, 1);
     vf_bringup(&x->f, vf_features(&x->f), 1);
     return x;
@@ -457,6 +468,158 @@ static void disk_backend_sync_fallback(void **state)
     backend_ops(true);
 }
 
+/* ---- swapping the backing file ------------------------------------------------------------ */
+
+/* Create a temporary image of SIZE bytes at PATH (a mkstemp template) filled with BYTE. */
+static void mk_image(char *path, off_t size, uint8_t byte)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, size), 0);
+    uint8_t buf[4096];
+    memset(buf, byte, sizeof(buf));
+    for (off_t o = 0; o < size; o += (off_t)sizeof(buf))
+        assert_true(pwrite(fd, buf, (size_t)MIN((off_t)sizeof(buf), size - o), o) > 0);
+    close(fd);
+}
+
+static uint8_t generation(struct vfix *f)
+{
+    return (uint8_t)vf_rd(f, COMMON_OFF(config_generation), 1);
+}
+
+static struct virtio_blk *blk_of(struct dfix *x)
+{
+    return virtio_find(&x->f.vm, VIRTIO_ID_BLOCK, NULL)->opaque;
+}
+
+static void swap_to_bigger_file(void **state)
+{
+    struct dfix *x = dev_open(64 * KiB, false, "");
+    struct vfix *f = &x->f;
+    char path[] = "/tmp/truce-blk2-XXXXXX", err[256] = "";
+    mk_image(path, 2 * MiB, 0xab);
+    assert_int_equal(vf_rd(f, f->devcfg, 8), 128);
+    uint8_t gen = generation(f);
+    int msis = atomic_load(&x->cfg_msis);
+    assert_int_equal(virtio_blk_swap(&f->vm, "drive0", path, err, sizeof(err)), 0);
+    assert_int_equal(vf_rd(f, f->devcfg, 8), 4096);
+    assert_int_equal(generation(f), (uint8_t)(gen + 1));
+    assert_int_equal(atomic_load(&x->cfg_msis), msis + 1);
+    assert_string_equal(f->vm.cfg.disks[0].path, path);
+    /* the new file's bytes, also past the old end */
+    assert_int_equal(run1(x, VIRTIO_BLK_T_IN, 4095, 512, true), VIRTIO_BLK_S_OK);
+    assert_int_equal(*(uint8_t *)gpa_to_hva(&f->vm.mem, DATA(0), 1), 0xab);
+    assert_int_equal(run1(x, VIRTIO_BLK_T_IN, 4096, 512, true), VIRTIO_BLK_S_IOERR);
+    /* the old file is closed and unlocked: another writer may take it */
+    struct disk d;
+    assert_int_equal(disk_open(&d, x->path, false, 2, err, sizeof(err)), 0);
+    disk_close(&d);
+    /* the same file again after it grew (still locked by us, not "in use by another") */
+    assert_int_equal(truncate(path, 3 * MiB), 0);
+    assert_int_equal(virtio_blk_swap(&f->vm, "drive0", path, err, sizeof(err)), 0);
+    assert_int_equal(vf_rd(f, f->devcfg, 8), 6144);
+    assert_int_equal(disk_open(&d, path, false, 2, err, sizeof(err)), -EWOULDBLOCK);
+    dev_close(x);
+    unlink(path);
+}
+
+static void swap_failures_keep_old_file(void **state)
+{
+    struct dfix *x = dev_open(64 * KiB, false, "");
+    struct vfix *f = &x->f;
+    char busy[] = "/tmp/truce-blk3-XXXXXX", err[256] = "";
+    memset(gpa_to_hva(&f->vm.mem, DATA(0), 512), 0x42, 512);
+    assert_int_equal(run1(x, VIRTIO_BLK_T_OUT, 3, 512, false), VIRTIO_BLK_S_OK);
+    uint8_t gen = generation(f);
+    assert_int_equal(virtio_blk_swap(&f->vm, "drive0", "/nonexistent/y.img", err, sizeof(err)),
+                     -EINVAL);
+    assert_non_null(strstr(err, "/nonexistent/y.img"));
+    mk_image(busy, 1 * MiB, 0);
+    struct disk other;
+    assert_int_equal(disk_open(&other, busy, false, 2, err, sizeof(err)), 0);
+    assert_int_equal(virtio_blk_swap(&f->vm, "drive0", busy, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "in use"));
+    disk_close(&other);
+    assert_int_equal(virtio_blk_swap(&f->vm, "nope", busy, err, sizeof(err)), -ENOENT);
+    assert_non_null(strstr(err, "nope"));
+    /* nothing changed: same capacity, generation, path, and the old bytes are served */
+    assert_int_equal(vf_rd(f, f->devcfg, 8), 128);
+    assert_int_equal(generation(f), gen);
+    assert_string_equal(f->vm.cfg.disks[0].path, x->path);
+    memset(gpa_to_hva(&f->vm.mem, DATA(0), 512), 0, 512);
+    assert_int_equal(run1(x, VIRTIO_BLK_T_IN, 3, 512, true), VIRTIO_BLK_S_OK);
+    assert_int_equal(*(uint8_t *)gpa_to_hva(&f->vm.mem, DATA(0), 1), 0x42);
+    dev_close(x);
+    unlink(busy);
+}
+
+static void swap_read_only_stays_read_only(void **state)
+{
+    struct dfix *x = dev_open(64 * KiB, true, "");
+    struct vfix *f = &x->f;
+    char path[] = "/tmp/truce-blk4-XXXXXX", err[256] = "";
+    mk_image(path, 128 * KiB, 0x5c);
+    assert_int_equal(virtio_blk_swap(&f->vm, "drive0", path, err, sizeof(err)), 0);
+    assert_true(blk_of(x)->disk.readonly);
+    assert_true(vf_features(f) & 1ULL << VIRTIO_BLK_F_RO);
+    assert_false(vf_features(f) & 1ULL << VIRTIO_BLK_F_DISCARD);
+    assert_int_equal(vf_rd(f, f->devcfg, 8), 256);
+    assert_int_equal(run1(x, VIRTIO_BLK_T_OUT, 0, 512, false), VIRTIO_BLK_S_IOERR);
+    assert_int_equal(run1(x, VIRTIO_BLK_T_IN, 0, 512, true), VIRTIO_BLK_S_OK);
+    assert_int_equal(*(uint8_t *)gpa_to_hva(&f->vm.mem, DATA(0), 1), 0x5c);
+    /* a shared lock: readers may join, a writer may not */
+    struct disk d;
+    assert_int_equal(disk_open(&d, path, true, 2, err, sizeof(err)), 0);
+    disk_close(&d);
+    assert_int_equal(disk_open(&d, path, false, 2, err, sizeof(err)), -EWOULDBLOCK);
+    dev_close(x);
+    unlink(path);
+}
+
+/* Byte at OFF of the file at PATH. */
+static uint8_t byte_at(const char *path, off_t off)
+{
+    uint8_t b = 0;
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, &b, 1, off), 1);
+    close(fd);
+    return b;
+}
+
+static void swap_with_requests_in_flight(void **state)
+{
+    struct dfix *x = dev_open(4 * MiB, false, "");
+    struct vfix *f = &x->f;
+    char other[] = "/tmp/truce-blk5-XXXXXX", err[256] = "";
+    mk_image(other, 4 * MiB, 0);
+    const char *paths[2] = {x->path, other};
+    uint16_t used = 0;
+    for (unsigned round = 0; round < 4; round++) {
+        for (unsigned k = 0; k < 16; k++) {
+            memset(gpa_to_hva(&f->vm.mem, DATA(k), 32768), 0x10 * round + k + 1, 32768);
+            post(x, k, VIRTIO_BLK_T_OUT, 1024 * round + 64 * k, 32768, false);
+        }
+        assert_int_equal(
+            virtio_blk_swap(&f->vm, "drive0", paths[(round + 1) % 2], err, sizeof(err)), 0);
+        used += 16;
+        assert_true(vf_wait_used(f, 0, used)); /* no completion lost */
+        for (unsigned k = 0; k < 16; k++) {
+            assert_int_equal(status_of(x, k), VIRTIO_BLK_S_OK);
+            /* each write landed in exactly one of the files, whole */
+            off_t off = (off_t)(1024 * round + 64 * k) * 512;
+            uint8_t want = (uint8_t)(0x10 * round + k + 1);
+            uint8_t a = byte_at(paths[0], off), b = byte_at(paths[1], off);
+            assert_true((a == want) != (b == want));
+            assert_int_equal(byte_at(paths[a == want ? 0 : 1], off + 32767), want);
+        }
+    }
+    assert_string_equal(f->vm.cfg.disks[0].path, x->path); /* four swaps: back to the first */
+    dev_close(x);
+    unlink(other);
+}
+
 int main(void)
 {
 #define P(fn) cmocka_unit_test_setup_teardown(fn, psetup, pteardown)
@@ -478,6 +641,10 @@ int main(void)
         cmocka_unit_test(busy_device_refuses_second_writer),
         cmocka_unit_test(disk_backend_io_uring),
         cmocka_unit_test(disk_backend_sync_fallback),
+        cmocka_unit_test(swap_to_bigger_file),
+        cmocka_unit_test(swap_failures_keep_old_file),
+        cmocka_unit_test(swap_read_only_stays_read_only),
+        cmocka_unit_test(swap_with_requests_in_flight),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
