@@ -66,8 +66,8 @@ struct virtq {
     /* device-side state */
     uint16_t last_avail;     /* next avail ring index to consume */
     uint16_t used_idx;       /* next used ring index to publish */
-    uint16_t signalled_used; /* used_idx at the last interrupt (EVENT_IDX) */
-    bool signalled_valid;
+    uint16_t signalled_used; /* used_idx at the last virtq_should_interrupt() */
+    bool signalled_valid;    /* an interrupt check saw pushed chains since activation */
     bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
     bool indirect;  /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
     bool broken;    /* the driver violated the ring protocol: no use until reset */
@@ -117,8 +117,10 @@ bool virtq_has_avail(struct virtq *q);
 void virtq_disable_notify(struct virtq *q);
 /* Ask the driver to notify again. Returns true when chains arrived meanwhile (process them). */
 bool virtq_enable_notify(struct virtq *q);
-/* True when the driver wants an interrupt for what was pushed since the last interrupt
- * (VRING_AVAIL_F_NO_INTERRUPT or used_event). Updates the signalled state when it returns true. */
+/* True when chains were pushed since the last call (or since activation) and the driver wants an
+ * interrupt for them (VRING_AVAIL_F_NO_INTERRUPT or used_event); never true with nothing new,
+ * so an empty pass over the queue (the DRIVER_OK kick, a spurious notify) sends nothing.
+ * Records used_idx for the next call. */
 bool virtq_should_interrupt(struct virtq *q);
 
 /* Helpers to move bytes between a flat buffer and a chain's segments. OFF is a byte offset into

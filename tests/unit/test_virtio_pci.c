@@ -82,6 +82,29 @@ static void request_served_with_msix(void **state)
     assert_int_equal(atomic_load(&f->last_msi_data), 0x41); /* queue 0 -> vector 1 */
 }
 
+/* An interrupt only for new used buffers: not for the DRIVER_OK look at the rings, not for a
+ * notification that brings nothing; with and without EVENT_IDX. */
+static void no_interrupt_without_used_buffers(void **state)
+{
+    struct vfix *f = *state;
+    const uint64_t feats[] = {V1 | (1ULL << VIRTIO_RING_F_EVENT_IDX), V1};
+    for (unsigned k = 0; k < ARRAY_SIZE(feats); k++) {
+        atomic_store(&f->msis, 0);
+        vf_bringup(f, feats[k], 1);
+        vf_quiesce(f); /* the DRIVER_OK kick has been handled: empty queue */
+        assert_int_equal(atomic_load(&f->msis), 0);
+        vf_desc(f, 0, 0, VF_BUF, 8, VRING_DESC_F_WRITE, 0);
+        vf_offer(f, 0, 0);
+        assert_true(vf_wait_used(f, 0, 1));
+        vf_quiesce(f);
+        assert_int_equal(atomic_load(&f->msis), 1);
+        vf_wr(f, f->notify, 2, 0); /* a kick with nothing new */
+        vf_quiesce(f);
+        assert_int_equal(atomic_load(&f->msis), 1);
+        assert_int_equal(vf_used_idx(f, 0), 1);
+    }
+}
+
 static void intx_and_isr_without_msix(void **state)
 {
     struct vfix *f = *state;
@@ -287,6 +310,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(identity_and_layout),
         T(request_served_with_msix),
+        T(no_interrupt_without_used_buffers),
         T(intx_and_isr_without_msix),
         T(masked_vector_is_pending_then_delivered),
         T(features_must_be_subset_with_version_1),

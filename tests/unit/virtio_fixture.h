@@ -90,6 +90,45 @@ static inline void vf_fini(struct vfix *f)
     guest_mem_free(&f->vm.mem);
 }
 
+/* One evloop_call barrier: DONE is set (under LOCK) when the I/O thread runs it. */
+struct vf_barrier {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+};
+
+static void vf_barrier_cb(void *opaque)
+{
+    struct vf_barrier *b = opaque;
+    pthread_mutex_lock(&b->lock);
+    b->done = true;
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+}
+
+/* Run one barrier through the I/O thread and wait until it ran. */
+static inline void vf_barrier(struct vfix *f)
+{
+    struct vf_barrier b = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    assert_int_equal(evloop_call(f->vm.loop, vf_barrier_cb, &b), 0);
+    pthread_mutex_lock(&b.lock);
+    while (!b.done)
+        pthread_cond_wait(&b.cond, &b.lock);
+    pthread_mutex_unlock(&b.lock);
+    pthread_cond_destroy(&b.cond);
+    pthread_mutex_destroy(&b.lock);
+}
+
+/* Wait until the I/O thread has handled every notification made before this call (and the
+ * interrupts they send). An fd made ready before the first barrier is reported by the same
+ * epoll_wait as that barrier or an earlier one; the second barrier runs in a later loop
+ * iteration, after that whole batch was dispatched. */
+static inline void vf_quiesce(struct vfix *f)
+{
+    vf_barrier(f);
+    vf_barrier(f);
+}
+
 /* ---- config space through ECAM, BAR registers through the MMIO bus ---- */
 static inline uint32_t vf_cfg_read(struct vfix *f, unsigned slot, unsigned off, unsigned size)
 {
