@@ -259,7 +259,7 @@ bool virtq_should_interrupt(struct virtq *q)
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     uint16_t old = q->signalled_used, now = q->used_idx;
     if (old == now)
-        return false; /* nothing used since the last interrupt (or since activation) */
+        return false; /* nothing used since the last check (or since activation) */
     bool need;
     if (q->event_idx) {
         uint16_t ev = load16((uint8_t *)q->avail + 4 + 2 * (size_t)q->size); /* used_event */

@@ -68,9 +68,9 @@ struct virtq {
     uint16_t used_idx;       /* next used ring index to publish */
     uint16_t signalled_used; /* used_idx at the last virtq_should_interrupt() */
     bool signalled_valid;    /* an interrupt check saw pushed chains since activation */
-    bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
-    bool indirect;  /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
-    bool broken;    /* the driver violated the ring protocol: no use until reset */
+    bool event_idx;          /* VIRTIO_RING_F_EVENT_IDX negotiated */
+    bool indirect;           /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+    bool broken;             /* the driver violated the ring protocol: no use until reset */
     unsigned index;
     struct virtio_dev *vdev;
     /* derived, valid while the device is live (checked through gpa_to_hva at activation) */

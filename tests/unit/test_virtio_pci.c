@@ -76,8 +76,7 @@ static void request_served_with_msix(void **state)
     vf_offer(f, 0, 0);
     assert_true(vf_wait_used(f, 0, 1));
     assert_int_equal(vf_used(f, 0, 0).len, 64);
-    for (int i = 0; i < 5000 && !atomic_load(&f->msis); i++)
-        usleep(1000);
+    vf_quiesce(f); /* every interrupt the request causes has been sent */
     assert_int_equal(atomic_load(&f->msis), 1);
     assert_int_equal(atomic_load(&f->last_msi_data), 0x41); /* queue 0 -> vector 1 */
 }
@@ -114,8 +113,7 @@ static void intx_and_isr_without_msix(void **state)
     vf_offer(f, 0, 0);
     assert_true(vf_wait_used(f, 0, 1));
     unsigned gsi = PCI_INTX_GSI(1, 0);
-    for (int i = 0; i < 5000 && !atomic_load(&f->line[gsi]); i++)
-        usleep(1000);
+    vf_quiesce(f);
     assert_int_equal(atomic_load(&f->line[gsi]), 1);
     assert_int_equal(vf_rd(f, f->isr, 1), 1); /* queue interrupt, read clears */
     assert_int_equal(atomic_load(&f->line[gsi]), 0);
@@ -131,8 +129,7 @@ static void masked_vector_is_pending_then_delivered(void **state)
     vf_desc(f, 0, 0, VF_BUF, 16, VRING_DESC_F_WRITE, 0);
     vf_offer(f, 0, 0);
     assert_true(vf_wait_used(f, 0, 1));
-    for (int i = 0; i < 5000 && !(vf_rd(f, 0x5000, 4) & 2); i++)
-        usleep(1000);
+    vf_quiesce(f);
     assert_int_equal(vf_rd(f, 0x5000, 4), 2); /* PBA bit 1 */
     assert_int_equal(atomic_load(&f->msis), 0);
     vf_wr(f, 0x4000 + 16 * 1 + 12, 4, 0); /* unmask: delivered now */
@@ -219,8 +216,7 @@ static void hostile_ring_needs_reset_then_recovers(void **state)
     vf_bringup(f, V1, 1);
     vf_desc(f, 0, 0, VF_BUF, 16, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 0); /* self loop */
     vf_offer(f, 0, 0);
-    for (int i = 0; i < 5000 && !(vf_status(f) & NRESET); i++)
-        usleep(1000);
+    vf_quiesce(f);
     assert_true(vf_status(f) & NRESET);
     /* the driver resets and starts again (rmmod/insmod): the device works */
     vf_bringup(f, V1, 1);
@@ -277,8 +273,8 @@ static void notify_before_driver_ok_is_served_after(void **state)
     vf_set_status(f, ACK | DRV | FOK);
     vf_queue(f, 0, 0, 1);
     vf_desc(f, 0, 0, VF_BUF, 8, VRING_DESC_F_WRITE, 0);
-    vf_offer(f, 0, 0); /* before DRIVER_OK: not processed yet */
-    usleep(20000);
+    vf_offer(f, 0, 0); /* before DRIVER_OK: the I/O thread sees the kick and ignores it */
+    vf_quiesce(f);
     assert_int_equal(vf_used_idx(f, 0), 0);
     vf_set_status(f, ACK | DRV | FOK | DOK);
     assert_true(vf_wait_used(f, 0, 1));
