@@ -9,7 +9,7 @@ RUNS=${RUNS:-100}
 TRUCE=${TRUCE:-build/truce}
 [ -x "$TRUCE" ] || { echo "api.sh: build $TRUCE first (make)" >&2; exit 1; }
 
-section=$(python3 - "$TRUCE" "$RUNS" <<'EOF'
+section=$(PYTHONDONTWRITEBYTECODE=1 python3 - "$TRUCE" "$RUNS" <<'EOF'
 import os, socket, statistics, subprocess, sys, tempfile, time
 sys.path.insert(0, "tests/api")
 from apilib import Client

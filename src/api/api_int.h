@@ -149,16 +149,6 @@ int api_swap_drive(struct api *api, const char *id, const char *path, char *err,
  * Takes the lock itself. */
 int api_wait(struct api *api);
 
-/* Swap the backing file of drive DRIVE_ID of a running VM for PATH; the guest gets a
- * configuration-change notification with the new capacity. Provided by virtio/blk.c. Returns 0 or
- * <0 with one line in ERR. */
-int virtio_blk_swap(struct vm *vm, const char *drive_id, const char *path, char *err,
-                    size_t errlen);
-
-/* Copy the vsock device's counters (vsock_proto.h). Returns 0, or -ENODEV without a vsock device.
- * Provided by virtio/vsock.c. */
-struct vsock_stats;
-int virtio_vsock_stats(struct vm *vm, struct vsock_stats *out);
 /* {"block": {id: counters}, "net": {id: counters}, "vsock": counters} of VM (api/metrics_dev.c). */
 json_t *api_metrics_devices(struct vm *vm);
 

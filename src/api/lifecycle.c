@@ -11,11 +11,7 @@
 
 #include "api/api_int.h"
 #include "dev/dev.h"
-
-/* Provided by dev/i8042.c and virtio/blk.c; weak so the API links (and answers "not supported
- * yet") in a tree where those devices have not landed. */
-#pragma weak i8042_send_ctrl_alt_del
-#pragma weak virtio_blk_swap
+#include "virtio/blk.h"
 
 struct api *api_new(const char *id)
 {
@@ -166,10 +162,6 @@ int api_pause(struct api *api, bool pause, char *err, size_t errlen)
 
 int api_ctrl_alt_del(struct api *api, char *err, size_t errlen)
 {
-    if (!i8042_send_ctrl_alt_del) {
-        snprintf(err, errlen, "not supported yet: this build has no i8042 keyboard controller");
-        return -ENOSYS;
-    }
     int rc = i8042_send_ctrl_alt_del(api->vm);
     if (rc == -ENODEV)
         snprintf(err, errlen, "the microVM has no i8042 keyboard controller");
@@ -191,10 +183,6 @@ int api_swap_drive(struct api *api, const char *id, const char *path, char *err,
     if (i < 0) {
         snprintf(err, errlen, "drive_id: no drive '%s'", id);
         return -ENOENT;
-    }
-    if (!virtio_blk_swap) {
-        snprintf(err, errlen, "not supported yet: PATCH /drives/{id} (swapping a backing file)");
-        return -ENOSYS;
     }
     char why[API_ERR_LEN] = "";
     int rc = virtio_blk_swap(api->vm, id, path, why, sizeof(why));

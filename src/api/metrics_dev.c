@@ -8,9 +8,6 @@
 #include "virtio/virtio_pci.h"
 #include "virtio/vsock_proto.h"
 
-/* Provided by virtio/vsock.c once it exposes its engine's counters; weak until then. */
-#pragma weak virtio_vsock_stats
-
 /* The virtio devices of VM with DEVICE_ID, in creation order; calls FN for each. */
 static void each_virtio(struct vm *vm, uint16_t device_id,
                         void (*fn)(struct virtio_dev *vdev, unsigned index, void *arg), void *arg)
@@ -69,7 +66,7 @@ static json_t *net_metrics(struct vm *vm)
 static json_t *vsock_metrics(struct vm *vm)
 {
     struct vsock_stats s;
-    if (!virtio_vsock_stats || virtio_vsock_stats(vm, &s) < 0)
+    if (virtio_vsock_stats(vm, &s) < 0)
         return NULL;
     return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "rx_packets",
                      (json_int_t)s.rx_packets, "rx_bytes", (json_int_t)s.rx_bytes, "tx_packets",

@@ -238,3 +238,15 @@ static const struct device_class vsock_class = {
     .create = vsock_class_create,
 };
 DEVICE_CLASS(vsock_class);
+
+int virtio_vsock_stats(struct vm *vm, struct vsock_stats *out)
+{
+    struct virtio_dev *vdev = virtio_find(vm, VIRTIO_ID_VSOCK, NULL);
+    if (!vdev)
+        return -ENODEV;
+    struct virtio_vsock *v = (struct virtio_vsock *)vdev; /* vdev is the first member */
+    virtio_lock(vdev);
+    *out = *vsock_engine_stats(v->eng);
+    virtio_unlock(vdev);
+    return 0;
+}

@@ -77,6 +77,9 @@ int vsock_engine_guest_rx(struct vsock_engine *e, struct vsock_hdr *hdr,
                           const struct iovec *payload, unsigned niov, size_t cap);
 
 const struct vsock_stats *vsock_engine_stats(const struct vsock_engine *e);
+struct vm;
+/* The counters of VM's vsock device (for metrics). Returns 0, or -ENODEV without one. */
+int virtio_vsock_stats(struct vm *vm, struct vsock_stats *out);
 /* Connections currently open (any state). */
 unsigned vsock_engine_nconns(const struct vsock_engine *e);
 

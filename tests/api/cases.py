@@ -161,9 +161,8 @@ def pre_cases(c):
     ] + unsupported_cases()
 
 
-def post_cases(c, can_swap):
+def post_cases(c):
     """After InstanceStart of the ticker guest (it has drive 'data' backed by C['disk'])."""
-    swap_good = (204, None) if can_swap else (400, NOT_YET + ": PATCH /drives/{id}")
     drive = {"drive_id": "late", "path_on_host": c["disk"], "is_root_device": False}
     return [
         ("bad", "PUT", "/actions", "/actions", {"action_type": "InstanceStart"}, 400,
@@ -188,7 +187,9 @@ def post_cases(c, can_swap):
         ("good", "GET", "/vm/config", "/vm/config", None, 200, None),
         ("good", "PUT", "/actions", "/actions", {"action_type": "FlushMetrics"}, 204, None),
         ("good", "PATCH", "/drives/{drive_id}", "/drives/data",
-         {"drive_id": "data", "path_on_host": c["disk2"]}, *swap_good),
+         {"drive_id": "data", "path_on_host": c["disk2"]}, 204, None),
+        ("bad", "PATCH", "/drives/{drive_id}", "/drives/data",
+         {"drive_id": "data", "path_on_host": "/nonexistent.img"}, 400, "path_on_host"),
         ("bad", "PATCH", "/drives/{drive_id}", "/drives/nodisk",
          {"drive_id": "nodisk", "path_on_host": c["disk2"]}, 400, "no drive 'nodisk'"),
         ("bad", "PATCH", "/drives/{drive_id}", "/drives/data",

@@ -19,7 +19,7 @@ if ! python3 -c 'import yaml, jsonschema' 2>/dev/null; then
     echo "FAIL api: python3-yaml and python3-jsonschema are needed"
     exit 0
 fi
-timeout 600 python3 tests/api/api_test.py --truce "$TRUCE" --spec "$SPEC" \
+PYTHONDONTWRITEBYTECODE=1 timeout 600 python3 tests/api/api_test.py --truce "$TRUCE" --spec "$SPEC" \
     --ticker build/api/ticker.elf --pvh64 build/guests/pvh64.elf
 rc=$?
 [ $rc = 0 ] || echo "FAIL api: the test script stopped with status $rc"

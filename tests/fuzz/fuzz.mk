@@ -7,7 +7,8 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fn
 # Everything but -Werror and -O2 from CFLAGS: clang warns about other things than gcc does.
 FUZZ_CFLAGS   = $(filter-out -Werror -O2,$(CFLAGS)) -O1 -g $(FUZZ_SAN) -Wno-unknown-warning-option
 FUZZ_OBJS    := $(LIBSRCS:%.c=build/fuzz/obj/%.o)
-FUZZ_TARGETS := build/fuzz/fuzz_http build/fuzz/fuzz_http_parse build/fuzz/fuzz_config
+FUZZ_TARGETS := build/fuzz/fuzz_http build/fuzz/fuzz_http_parse build/fuzz/fuzz_config \
+                build/fuzz/fuzz_virtq build/fuzz/fuzz_vsock
 # Fuzzed requests must not reach KVM or write outside the fuzzer's directory (fuzz_sandbox.h).
 FUZZ_WRAP    := -Wl,--wrap=open,--wrap=kvm_host_open
 
@@ -19,6 +20,12 @@ build/fuzz/obj/%.o: %.c
 build/fuzz/fuzz_http_parse: tests/fuzz/fuzz_http_parse.c build/fuzz/obj/src/api/http.o
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^
+
+# Device parsers: guest memory only, no files or KVM to fence off.
+FUZZ_PLAIN   := build/fuzz/fuzz_virtq build/fuzz/fuzz_vsock
+$(FUZZ_PLAIN): build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
 
 build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_sandbox.h $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
