@@ -46,6 +46,9 @@ build/unit/%: tests/unit/%.c $(ASANOBJS)
 
 unit: $(UNITBINS)
 
+# Objects are kept between builds (make would delete pattern-rule intermediates).
+.SECONDARY: $(ASANOBJS) $(OBJS)
+
 include tests/guests/guests.mk
 -include tests/lab/lab.mk
 -include tests/fuzz/fuzz.mk

@@ -22,7 +22,7 @@ build/fuzz/fuzz_http_parse: tests/fuzz/fuzz_http_parse.c build/fuzz/obj/src/api/
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^
 
 # Device parsers: guest memory only, no files or KVM to fence off.
-FUZZ_PLAIN   := build/fuzz/fuzz_virtq build/fuzz/fuzz_vsock
+FUZZ_PLAIN   := build/fuzz/fuzz_vsock
 $(FUZZ_PLAIN): build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
