@@ -10,52 +10,74 @@
 #include "vm/vm.h"
 
 enum {
-    OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE, OPT_FIRMWARE,
-    OPT_HUGEPAGES, OPT_DISK, OPT_NET, OPT_VSOCK, OPT_RNG, OPT_ID, OPT_LOG_LEVEL, OPT_HELP,
+    OPT_KERNEL = 256,
+    OPT_INITRD,
+    OPT_CMDLINE,
+    OPT_CPUS,
+    OPT_MEMORY,
+    OPT_CONSOLE,
+    OPT_FIRMWARE,
+    OPT_HUGEPAGES,
+    OPT_DISK,
+    OPT_NET,
+    OPT_VSOCK,
+    OPT_RNG,
+    OPT_ID,
+    OPT_LOG_LEVEL,
+    OPT_HELP,
 };
 
 static const struct option run_opts[] = {
-    {"kernel", required_argument, 0, OPT_KERNEL},   {"initrd", required_argument, 0, OPT_INITRD},
-    {"cmdline", required_argument, 0, OPT_CMDLINE}, {"cpus", required_argument, 0, OPT_CPUS},
-    {"memory", required_argument, 0, OPT_MEMORY},   {"console", required_argument, 0, OPT_CONSOLE},
-    {"firmware", required_argument, 0, OPT_FIRMWARE}, {"hugepages", no_argument, 0, OPT_HUGEPAGES},
-    {"disk", required_argument, 0, OPT_DISK},       {"net", required_argument, 0, OPT_NET},
-    {"vsock", required_argument, 0, OPT_VSOCK},     {"rng", no_argument, 0, OPT_RNG},
-    {"id", required_argument, 0, OPT_ID},           {"log-level", required_argument, 0, OPT_LOG_LEVEL},
-    {"help", no_argument, 0, OPT_HELP},             {0, 0, 0, 0},
+    {"kernel", required_argument, 0, OPT_KERNEL},
+    {"initrd", required_argument, 0, OPT_INITRD},
+    {"cmdline", required_argument, 0, OPT_CMDLINE},
+    {"cpus", required_argument, 0, OPT_CPUS},
+    {"memory", required_argument, 0, OPT_MEMORY},
+    {"console", required_argument, 0, OPT_CONSOLE},
+    {"firmware", required_argument, 0, OPT_FIRMWARE},
+    {"hugepages", no_argument, 0, OPT_HUGEPAGES},
+    {"disk", required_argument, 0, OPT_DISK},
+    {"net", required_argument, 0, OPT_NET},
+    {"vsock", required_argument, 0, OPT_VSOCK},
+    {"rng", no_argument, 0, OPT_RNG},
+    {"id", required_argument, 0, OPT_ID},
+    {"log-level", required_argument, 0, OPT_LOG_LEVEL},
+    {"help", no_argument, 0, OPT_HELP},
+    {0, 0, 0, 0},
 };
 
 void cli_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: truce run --kernel PATH [options]    boot a VM on this terminal\n"
-            "       truce check                          what /dev/kvm offers here\n"
-            "       truce --api-sock PATH [--config-file FILE] [--no-api]\n"
-            "                                            Firecracker-compatible API server\n"
-            "       truce --help | --version\n"
-            "\n"
-            "run options:\n"
-            "  --kernel PATH        bzImage (64-bit boot protocol) or ELF vmlinux with a PVH note\n"
-            "  --firmware PATH      raw ROM image started in real mode at F000:FFF0 (no --kernel)\n"
-            "  --initrd PATH        initial ramdisk\n"
-            "  --cmdline STR        kernel command line (default: console=ttyS0)\n"
-            "  --cpus N             vCPUs, 1 to %d (default 1)\n"
-            "  --memory SIZE        guest RAM, 16M to 1T, e.g. 512M, 4G (default 128M)\n"
-            "  --hugepages          back guest RAM with 2 MiB huge pages\n"
-            "  --console KIND       stdio (default) | file:PATH | none | virtio\n"
-            "  --disk SPEC          path=FILE[,readonly=on][,serial=ID][,id=ID][,root=on] (repeat)\n"
-            "  --net SPEC           tap=NAME[,mac=MAC] | user[,hostfwd=tcp::HP-:GP][,mac=MAC]\n"
-            "  --vsock SPEC         cid=N,uds=PATH\n"
-            "  --rng                virtio-rng entropy device\n"
-            "  --id ID              VM id (default truce-PID)\n"
-            "  --log-level LEVEL    error | warning | info | debug (default warning)\n"
-            "\n"
-            "On the console, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n"
-            "Exit status: 0 poweroff, 2 bad usage/input, 4 host error, 6 guest reboot,\n"
-            "8 triple fault, 10 all vCPUs halted with interrupts off, 12 guest panic,\n"
-            "14 guest broke the exit policy, 16 stopped by a signal or Ctrl-A x,\n"
-            "odd N = debug-exit port 0xf4 written with (N - 1) / 2.\n",
-            CFG_MAX_CPUS);
+    fprintf(
+        out,
+        "usage: truce run --kernel PATH [options]    boot a VM on this terminal\n"
+        "       truce check                          what /dev/kvm offers here\n"
+        "       truce --api-sock PATH [--config-file FILE] [--no-api]\n"
+        "                                            Firecracker-compatible API server\n"
+        "       truce --help | --version\n"
+        "\n"
+        "run options:\n"
+        "  --kernel PATH        bzImage (64-bit boot protocol) or ELF vmlinux with a PVH note\n"
+        "  --firmware PATH      raw ROM image started in real mode at F000:FFF0 (no --kernel)\n"
+        "  --initrd PATH        initial ramdisk\n"
+        "  --cmdline STR        kernel command line (default: console=ttyS0)\n"
+        "  --cpus N             vCPUs, 1 to %d (default 1)\n"
+        "  --memory SIZE        guest RAM, 16M to 1T, e.g. 512M, 4G (default 128M)\n"
+        "  --hugepages          back guest RAM with 2 MiB huge pages\n"
+        "  --console KIND       stdio (default) | file:PATH | none | virtio\n"
+        "  --disk SPEC          path=FILE[,readonly=on][,serial=ID][,id=ID][,root=on] (repeat)\n"
+        "  --net SPEC           tap=NAME[,mac=MAC] | user[,hostfwd=tcp::HP-:GP][,mac=MAC]\n"
+        "  --vsock SPEC         cid=N,uds=PATH\n"
+        "  --rng                virtio-rng entropy device\n"
+        "  --id ID              VM id (default truce-PID)\n"
+        "  --log-level LEVEL    error | warning | info | debug (default warning)\n"
+        "\n"
+        "On the console, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n"
+        "Exit status: 0 poweroff, 2 bad usage/input, 4 host error, 6 guest reboot,\n"
+        "8 triple fault, 10 all vCPUs halted with interrupts off, 12 guest panic,\n"
+        "14 guest broke the exit policy, 16 stopped by a signal or Ctrl-A x,\n"
+        "odd N = debug-exit port 0xf4 written with (N - 1) / 2.\n",
+        CFG_MAX_CPUS);
 }
 
 static int parse_one(struct vm_config *cfg, int opt, const char *arg, char *err, size_t errlen)
@@ -66,8 +88,9 @@ static int parse_one(struct vm_config *cfg, int opt, const char *arg, char *err,
     case OPT_KERNEL:
     case OPT_INITRD:
     case OPT_FIRMWARE: {
-        char *dst = opt == OPT_KERNEL ? cfg->kernel : opt == OPT_INITRD ? cfg->initrd
-                                                                         : cfg->firmware;
+        char *dst = opt == OPT_KERNEL   ? cfg->kernel
+                    : opt == OPT_INITRD ? cfg->initrd
+                                        : cfg->firmware;
         if (str_copy(dst, PATH_MAX, arg))
             return snprintf(err, errlen, "path too long: %s", arg), -EINVAL;
         return 0;
@@ -112,8 +135,10 @@ static int parse_one(struct vm_config *cfg, int opt, const char *arg, char *err,
     case OPT_LOG_LEVEL: {
         enum log_level lvl;
         if (log_level_parse(arg, &lvl))
-            return snprintf(err, errlen, "--log-level: '%s': expected error, warning, info or "
-                                         "debug", arg),
+            return snprintf(err, errlen,
+                            "--log-level: '%s': expected error, warning, info or "
+                            "debug",
+                            arg),
                    -EINVAL;
         log_configure(lvl, true, false);
         return 0;

@@ -99,8 +99,8 @@ static int parse_mac(const char *s, uint8_t mac[6])
 {
     unsigned b[6];
     char tail;
-    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-               &tail) != 6)
+    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) !=
+        6)
         return -EINVAL;
     for (int i = 0; i < 6; i++)
         mac[i] = b[i];
@@ -183,8 +183,7 @@ static int vsock_kv(void *ctx, const char *k, const char *v, char *err, size_t e
         vs->guest_cid = cid;
     } else if (!strcmp(k, "uds")) {
         if (!*v || str_copy(vs->uds_path, sizeof(vs->uds_path), v))
-            return ERR("--vsock: uds=%s: path of 1 to %zu characters", v,
-                       sizeof(vs->uds_path) - 1);
+            return ERR("--vsock: uds=%s: path of 1 to %zu characters", v, sizeof(vs->uds_path) - 1);
     } else {
         return ERR("--vsock: unknown key '%s' (expected cid, uds)", k);
     }
@@ -259,8 +258,8 @@ int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
         return ERR("--memory: expected 16M to 1T, got %llu bytes",
                    (unsigned long long)cfg->mem_bytes);
     if (cfg->mem_bytes % (cfg->hugepages ? 2 * MiB : 4 * KiB))
-        return ERR("--memory: must be a multiple of %s", cfg->hugepages ? "2 MiB (--hugepages)"
-                                                                        : "4 KiB");
+        return ERR("--memory: must be a multiple of %s",
+                   cfg->hugepages ? "2 MiB (--hugepages)" : "4 KiB");
     if (!cfg->kernel[0] && !cfg->firmware[0])
         return ERR("--kernel: no kernel given (or --firmware for a raw ROM image)");
     if (cfg->kernel[0] && cfg->firmware[0])

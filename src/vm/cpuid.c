@@ -32,7 +32,7 @@ static void fix_leaf4(struct kvm_cpuid_entry2 *e, unsigned ncpus)
 {
     unsigned level = (e->eax >> 5) & 7;
     unsigned sharing = level >= 3 ? ncpus - 1 : 0; /* L3 shared by the package */
-    e->eax &= 0x3fffu;                              /* keep type, level, flags */
+    e->eax &= 0x3fffu;                             /* keep type, level, flags */
     e->eax |= ((ncpus - 1) & 0x3f) << 26;
     e->eax |= (sharing & 0xfff) << 14;
 }
@@ -59,9 +59,9 @@ static void fix_leaf_topology(struct kvm_cpuid_entry2 *e, unsigned id, unsigned 
 
 static void fix_leaf_amd_topology(struct kvm_cpuid_entry2 *e, unsigned id)
 {
-    e->eax = id;         /* extended APIC id */
-    e->ebx = id & 0xff;  /* core id; threads per core - 1 = 0 */
-    e->ecx = 0;          /* node 0, one node per package */
+    e->eax = id;        /* extended APIC id */
+    e->ebx = id & 0xff; /* core id; threads per core - 1 = 0 */
+    e->ecx = 0;         /* node 0, one node per package */
     e->edx = 0;
 }
 

@@ -104,8 +104,8 @@ static int handle_system_event(struct vm *vm, struct vcpu *v, struct vm_exit *e)
         vm_request_stop(vm, TRUCE_EXIT_PANIC, "guest crash (system event)");
         break;
     default:
-        vm_request_stop(vm, TRUCE_EXIT_GUEST, "unknown system event %u on vCPU %u",
-                        e->system.type, vcpu_id(v));
+        vm_request_stop(vm, TRUCE_EXIT_GUEST, "unknown system event %u on vCPU %u", e->system.type,
+                        vcpu_id(v));
         break;
     }
     return EXIT_STOP;

@@ -15,20 +15,19 @@ struct cap {
     bool required;
 };
 
-#define CAP(c, req) {KVM_CAP_##c, #c, req}
+#define CAP(c, req)                                                                                \
+    {                                                                                              \
+        KVM_CAP_##c, #c, req                                                                       \
+    }
 static const struct cap caps[] = {
-    CAP(USER_MEMORY, true),   CAP(SET_TSS_ADDR, true),
-    CAP(SET_IDENTITY_MAP_ADDR, true), CAP(EXT_CPUID, true),
-    CAP(IRQCHIP, true),       CAP(PIT2, true),
-    CAP(IOEVENTFD, true),     CAP(IRQFD, true),
-    CAP(SIGNAL_MSI, true),    CAP(IRQ_ROUTING, true),
-    CAP(IMMEDIATE_EXIT, true), CAP(MP_STATE, true),
-    CAP(READONLY_MEM, true),  CAP(VCPU_EVENTS, false),
-    CAP(XSAVE, false),        CAP(KVMCLOCK_CTRL, false),
-    CAP(SPLIT_IRQCHIP, false), CAP(X2APIC_API, false),
-    CAP(COALESCED_MMIO, false), CAP(DIRTY_LOG_RING, false),
-    CAP(MANUAL_DIRTY_LOG_PROTECT2, false), CAP(TSC_CONTROL, false),
-    CAP(NESTED_STATE, false), CAP(HYPERV, false),
+    CAP(USER_MEMORY, true),     CAP(SET_TSS_ADDR, true),    CAP(SET_IDENTITY_MAP_ADDR, true),
+    CAP(EXT_CPUID, true),       CAP(IRQCHIP, true),         CAP(PIT2, true),
+    CAP(IOEVENTFD, true),       CAP(IRQFD, true),           CAP(SIGNAL_MSI, true),
+    CAP(IRQ_ROUTING, true),     CAP(IMMEDIATE_EXIT, true),  CAP(MP_STATE, true),
+    CAP(READONLY_MEM, true),    CAP(VCPU_EVENTS, false),    CAP(XSAVE, false),
+    CAP(KVMCLOCK_CTRL, false),  CAP(SPLIT_IRQCHIP, false),  CAP(X2APIC_API, false),
+    CAP(COALESCED_MMIO, false), CAP(DIRTY_LOG_RING, false), CAP(MANUAL_DIRTY_LOG_PROTECT2, false),
+    CAP(TSC_CONTROL, false),    CAP(NESTED_STATE, false),   CAP(HYPERV, false),
 };
 
 static bool file_exists(const char *path)
@@ -117,9 +116,10 @@ int kvm_host_report(FILE *out)
     int rc;
     if (kvm.pvm) {
         fprintf(out, "backend: kvm_pvm (PVM: KVM without VT-x/AMD-V, shadow paging)\n");
-        fprintf(out, "verdict: PVM-backed /dev/kvm: stock guests run in KVM's instruction emulator and "
-                     "cannot boot Linux here; test guests and PVM-aware kernels run; real Linux "
-                     "guests run in the nested lab (make demo, make lab)\n");
+        fprintf(out,
+                "verdict: PVM-backed /dev/kvm: stock guests run in KVM's instruction emulator and "
+                "cannot boot Linux here; test guests and PVM-aware kernels run; real Linux "
+                "guests run in the nested lab (make demo, make lab)\n");
         rc = 1;
     } else if (!kvm.hw_virt) {
         fprintf(out, "verdict: /dev/kvm without hardware virtualisation: stock guests will not "

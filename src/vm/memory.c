@@ -30,8 +30,8 @@ int guest_mem_init(struct guest_mem *m, uint64_t ram_size, bool hugepages)
     m->r[0] = (struct mem_region){.gpa = 0, .size = low, .hva = p};
     m->nr = 1;
     if (ram_size > low) {
-        m->r[1] = (struct mem_region){.gpa = LAYOUT_4G, .size = ram_size - low,
-                                      .hva = (uint8_t *)p + low};
+        m->r[1] = (struct mem_region){
+            .gpa = LAYOUT_4G, .size = ram_size - low, .hva = (uint8_t *)p + low};
         m->nr = 2;
     }
     return 0;

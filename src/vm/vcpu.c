@@ -11,9 +11,9 @@
 #include "util/util.h"
 #include "vm/vm.h"
 
-#define SIG_KICK       SIGUSR1
-#define APIC_LVT0      0x350
-#define APIC_LVT1      0x360
+#define SIG_KICK         SIGUSR1
+#define APIC_LVT0        0x350
+#define APIC_LVT1        0x360
 #define APIC_MODE_NMI    (4u << 8)
 #define APIC_MODE_EXTINT (7u << 8)
 

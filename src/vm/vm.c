@@ -75,8 +75,9 @@ static int vm_create_memory(struct vm *vm, char *err, size_t errlen)
     int rc = guest_mem_init(&vm->mem, vm->cfg.mem_bytes, vm->cfg.hugepages);
     if (rc) {
         if (vm->cfg.hugepages && rc == -ENOMEM)
-            snprintf(err, errlen, "--hugepages: not enough free 2 MiB huge pages for %llu MiB "
-                                  "(see /proc/sys/vm/nr_hugepages)",
+            snprintf(err, errlen,
+                     "--hugepages: not enough free 2 MiB huge pages for %llu MiB "
+                     "(see /proc/sys/vm/nr_hugepages)",
                      (unsigned long long)(vm->cfg.mem_bytes >> 20));
         else
             snprintf(err, errlen, "--memory: cannot map %llu bytes of guest RAM: %s",

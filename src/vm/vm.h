@@ -1,4 +1,5 @@
-/* vm.h — contracts of the VM core: KVM handle, guest memory, vCPUs, exits, interrupts, lifecycle. */
+/* vm.h — contracts of the VM core: KVM handle, guest memory, vCPUs, exits, interrupts, lifecycle.
+ */
 #ifndef TRUCE_VM_H
 #define TRUCE_VM_H
 
@@ -15,25 +16,25 @@
 /* ---- guest physical layout ------------------------------------------------------------------
  * RAM [0, min(mem, 3 GiB)) and, for larger guests, [4 GiB, 4 GiB + rest). The 1 GiB hole below
  * 4 GiB holds 32-bit PCI BARs, ECAM, the IOAPIC and LAPIC. 64-bit BARs go above the end of RAM. */
-#define LAYOUT_MMIO_HOLE    0xC0000000ULL /* 3 GiB */
-#define LAYOUT_PCI_MMIO32   0xC0000000ULL /* 32-bit BAR window */
+#define LAYOUT_MMIO_HOLE       0xC0000000ULL /* 3 GiB */
+#define LAYOUT_PCI_MMIO32      0xC0000000ULL /* 32-bit BAR window */
 #define LAYOUT_PCI_MMIO32_SIZE 0x20000000ULL
-#define LAYOUT_PCI_ECAM     0xE0000000ULL /* ECAM, bus 0 only: 1 MiB used, 256 MiB reserved */
-#define LAYOUT_PCI_ECAM_SIZE 0x10000000ULL
-#define LAYOUT_IOAPIC       0xFEC00000ULL
-#define LAYOUT_LAPIC        0xFEE00000ULL
-#define LAYOUT_4G           0x100000000ULL
-#define LAYOUT_TSS_ADDR     0xFFFBD000ULL /* KVM_SET_TSS_ADDR: 3 pages */
-#define LAYOUT_IDENTITY_MAP 0xFFFBC000ULL /* KVM_SET_IDENTITY_MAP_ADDR: 1 page */
-#define LAYOUT_MAX_GPA      (1ULL << 43)  /* PVM limit; respected everywhere */
+#define LAYOUT_PCI_ECAM        0xE0000000ULL /* ECAM, bus 0 only: 1 MiB used, 256 MiB reserved */
+#define LAYOUT_PCI_ECAM_SIZE   0x10000000ULL
+#define LAYOUT_IOAPIC          0xFEC00000ULL
+#define LAYOUT_LAPIC           0xFEE00000ULL
+#define LAYOUT_4G              0x100000000ULL
+#define LAYOUT_TSS_ADDR        0xFFFBD000ULL /* KVM_SET_TSS_ADDR: 3 pages */
+#define LAYOUT_IDENTITY_MAP    0xFFFBC000ULL /* KVM_SET_IDENTITY_MAP_ADDR: 1 page */
+#define LAYOUT_MAX_GPA         (1ULL << 43)  /* PVM limit; respected everywhere */
 
 /* Fixed platform: ports and interrupts that devices use and ACPI/MP tables describe. */
 #define PORT_COM1           0x3f8 /* 16550A, GSI 4 */
 #define GSI_COM1            4
-#define PORT_I8042_DATA     0x60  /* i8042 data, GSI 1; command/status at 0x64 */
+#define PORT_I8042_DATA     0x60 /* i8042 data, GSI 1; command/status at 0x64 */
 #define PORT_I8042_CMD      0x64
 #define GSI_I8042_KBD       1
-#define PORT_CMOS           0x70  /* 0x70 index, 0x71 data */
+#define PORT_CMOS           0x70 /* 0x70 index, 0x71 data */
 #define PORT_POST           0x80
 #define PORT_DEBUG_EXIT     0xf4  /* QEMU isa-debug-exit compatible */
 #define PORT_PVPANIC        0x505 /* QEMU pvpanic ISA (ACPI _HID QEMU0001) */
@@ -44,7 +45,7 @@
 #define PORT_PCI_CONFIG     0xcf8 /* config mechanism #1: 0xcf8 address, 0xcfc-0xcff data */
 /* PCI INTx: slot S pin P (0 = INTA) -> GSI PCI_INTX_GSI_BASE + (S + P) % 4, level, active low
  * (IOAPIC pins 16-19). ACPI _PRT and the MP table are generated from this same rule. */
-#define PCI_INTX_GSI_BASE   16
+#define PCI_INTX_GSI_BASE       16
 #define PCI_INTX_GSI(slot, pin) (PCI_INTX_GSI_BASE + ((slot) + (pin)) % 4)
 
 /* ---- KVM handle (vm/kvm.c) ----------------------------------------------------------------- */
@@ -52,8 +53,8 @@ struct kvm_host {
     int fd;
     int run_size;
     int max_vcpus;
-    bool pvm;          /* /dev/kvm is kvm_pvm: no VT-x/AMD-V, stock guests run in the emulator */
-    bool hw_virt;      /* the CPU advertises vmx or svm */
+    bool pvm;     /* /dev/kvm is kvm_pvm: no VT-x/AMD-V, stock guests run in the emulator */
+    bool hw_virt; /* the CPU advertises vmx or svm */
 };
 
 /* Open /dev/kvm, check the API version and every capability truce needs. On failure returns
@@ -182,15 +183,15 @@ int irq_msi(struct vm *vm, uint64_t addr, uint32_t data);
  * Every way truce ends has its own status. Odd statuses belong to the debug-exit device
  * ((value << 1) | 1, QEMU isa-debug-exit compatible); truce's own are even. */
 enum truce_status {
-    TRUCE_EXIT_POWEROFF = 0,  /* guest powered off (ACPI S5 / KVM system event) */
-    TRUCE_EXIT_USAGE = 2,     /* bad flag, config or image: nothing ran */
-    TRUCE_EXIT_HOST = 4,      /* host failure: KVM ioctl, out of memory, I/O thread */
-    TRUCE_EXIT_REBOOT = 6,    /* guest asked for a reset (i8042, 0xCF9, ACPI, system event) */
-    TRUCE_EXIT_TRIPLE = 8,    /* triple fault (KVM_EXIT_SHUTDOWN) */
-    TRUCE_EXIT_HALTED = 10,   /* every vCPU halted with interrupts off: the guest can never run */
-    TRUCE_EXIT_PANIC = 12,    /* guest kernel panic reported through pvpanic */
-    TRUCE_EXIT_GUEST = 14,    /* guest broke the exit policy (emulation failure, unknown exit) */
-    TRUCE_EXIT_SIGNAL = 16,   /* stopped from the host: SIGTERM/SIGINT, Ctrl-A x */
+    TRUCE_EXIT_POWEROFF = 0, /* guest powered off (ACPI S5 / KVM system event) */
+    TRUCE_EXIT_USAGE = 2,    /* bad flag, config or image: nothing ran */
+    TRUCE_EXIT_HOST = 4,     /* host failure: KVM ioctl, out of memory, I/O thread */
+    TRUCE_EXIT_REBOOT = 6,   /* guest asked for a reset (i8042, 0xCF9, ACPI, system event) */
+    TRUCE_EXIT_TRIPLE = 8,   /* triple fault (KVM_EXIT_SHUTDOWN) */
+    TRUCE_EXIT_HALTED = 10,  /* every vCPU halted with interrupts off: the guest can never run */
+    TRUCE_EXIT_PANIC = 12,   /* guest kernel panic reported through pvpanic */
+    TRUCE_EXIT_GUEST = 14,   /* guest broke the exit policy (emulation failure, unknown exit) */
+    TRUCE_EXIT_SIGNAL = 16,  /* stopped from the host: SIGTERM/SIGINT, Ctrl-A x */
 };
 
 /* ---- the VM --------------------------------------------------------------------------------- */
@@ -224,9 +225,9 @@ struct vm {
     struct {
         int mode; /* enum boot_mode (boot/boot.h) */
         uint64_t entry;
-        uint64_t rsi;  /* linux 64-bit: zero page */
-        uint64_t rbx;  /* PVH: hvm_start_info */
-        uint64_t cr3;  /* linux 64-bit: page tables */
+        uint64_t rsi; /* linux 64-bit: zero page */
+        uint64_t rbx; /* PVH: hvm_start_info */
+        uint64_t cr3; /* linux 64-bit: page tables */
         uint64_t gdt;
     } boot;
 

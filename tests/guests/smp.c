@@ -40,8 +40,8 @@ void main32(const struct hvm_start_info *si)
     for (uintptr_t i = 0; i < (uintptr_t)tramp_size; i++)
         tramp_start[i] = tramp_load[i]; /* the AP's real-mode code, down to 0x8000 */
     lapic_write(LAPIC_SVR, 0x1ff);
-    send_ipi(1, 0x4500);          /* INIT, assert */
-    send_ipi(1, 0x4600 | 0x08);   /* SIPI: AP starts at 0x8000 */
+    send_ipi(1, 0x4500);        /* INIT, assert */
+    send_ipi(1, 0x4600 | 0x08); /* SIPI: AP starts at 0x8000 */
     for (uint32_t i = 0; i < 300000 && !ap_flag; i++)
         __asm__ volatile("pause");
     if (!ap_flag) {

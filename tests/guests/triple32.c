@@ -1,4 +1,5 @@
-/* triple32.c — protected-mode test guest that triple-faults: an empty IDT, then ud2 (#UD -> #DF -> shutdown). */
+/* triple32.c — protected-mode test guest that triple-faults: an empty IDT, then ud2 (#UD -> #DF ->
+ * shutdown). */
 #include "lib.h"
 
 void main32(const struct hvm_start_info *si)

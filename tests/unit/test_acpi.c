@@ -268,8 +268,8 @@ static void check_dsdt(struct fixture *f, uint64_t gpa)
     const struct acpi_header *h = table_at(f, gpa, "DSDT");
     const uint8_t *aml = (const uint8_t *)(h + 1);
     size_t len = h->length - sizeof(*h);
-    const char *names[] = {"_S5_", "_SB_", "PCI0", "_CRS", "_PRT",     "_SEG",
-                           "_BBN", "COM1", "KBD_", "PEVT", "QEMU0001", "RTC_", "MRES"};
+    const char *names[] = {"_S5_", "_SB_", "PCI0", "_CRS",     "_PRT", "_SEG", "_BBN",
+                           "COM1", "KBD_", "PEVT", "QEMU0001", "RTC_", "MRES"};
     for (size_t i = 0; i < ARRAY_SIZE(names); i++)
         if (!memmem(aml, len, names[i], strlen(names[i])))
             fail_msg("DSDT lacks %s", names[i]);

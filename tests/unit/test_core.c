@@ -80,8 +80,8 @@ static void mem_small_guest_is_one_region(void **state)
     assert_null(gpa_to_hva(&m, 0, (64 << 20) + 1));
     assert_non_null(gpa_to_hva(&m, (64 << 20) - 1, 1));
     assert_null(gpa_to_hva(&m, 64 << 20, 1));
-    assert_null(gpa_to_hva(&m, UINT64_MAX, 2));       /* overflow */
-    assert_null(gpa_to_hva(&m, 16, UINT64_MAX - 8));  /* overflow */
+    assert_null(gpa_to_hva(&m, UINT64_MAX, 2));      /* overflow */
+    assert_null(gpa_to_hva(&m, 16, UINT64_MAX - 8)); /* overflow */
     assert_int_equal(guest_mem_end(&m), 64 << 20);
     uint32_t v = 0xdeadbeef, r = 0;
     assert_int_equal(guest_mem_write(&m, 0x1000, &v, 4), 0);

@@ -36,7 +36,7 @@ static struct kvm_cpuid2 *host(void)
     struct kvm_cpuid2 *c = alloc_cpuid(32);
     add(c, 0x0, 0, 0x1f, 0x756e6547, 0x6c65746e, 0x49656e69);
     add(c, 0x1, 0, 0x000906ea, 0x07080800, 0x7ffafbff, 0xbfebfbff & ~(1u << 28));
-    add(c, 0x4, 0, 0x1c004121, 0x01c0003f, 0x3f, 0); /* L1d, 8 cores, 2 sharing */
+    add(c, 0x4, 0, 0x1c004121, 0x01c0003f, 0x3f, 0);   /* L1d, 8 cores, 2 sharing */
     add(c, 0x4, 3, 0x1c03c163, 0x03c0003f, 0x3fff, 6); /* L3 */
     add(c, 0xb, 0, 1, 2, 0x100, 7);
     add(c, 0xb, 1, 4, 8, 0x201, 7);
