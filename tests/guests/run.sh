@@ -120,3 +120,31 @@ elif grep -qwE 'vmx|svm' /proc/cpuinfo; then
 else
     [ $check_rc = 1 ] && echo "PASS check-no-hw-virt" || echo "FAIL check-no-hw-virt: status $check_rc"
 fi
+
+# The terminal is restored on every exit path: run truce on a pseudo-terminal (script(1)) and
+# compare `stty -g` before and after. tty_ NAME INPUT KILL -- truce run args...
+tty_() {
+    local name=$1 input=$2 kill=$3
+    shift 4
+    local d="$OUT/$name" t
+    mkdir -p "$d"
+    t="$TRUCE run --console stdio $*"
+    [ "$kill" = 1 ] && t="$t & p=\$!; sleep 1; kill -TERM \$p; wait \$p"
+    (sleep 1; printf "$input"; sleep 3) | timeout 30 script -qfec \
+        "stty -g >$d/before; $t; stty -g >$d/after" \
+        /dev/null >"$d/out" 2>&1
+    if [ ! -s "$d/before" ] || [ ! -s "$d/after" ]; then
+        echo "FAIL $name: no terminal state captured: $(tail -n2 "$d/out" | tr '\n' '|')"
+    elif ! cmp -s "$d/before" "$d/after"; then
+        echo "FAIL $name: terminal settings changed: $(cat "$d/before") -> $(cat "$d/after")"
+    else
+        echo "PASS $name"
+    fi
+}
+if command -v script >/dev/null; then
+    tty_ tty-restored-ctrl-a-x '\001x' 0 -- --kernel $A --cmdline spin
+    tty_ tty-restored-sigterm '' 1 -- --kernel $A --cmdline spin
+    tty_ tty-restored-guest-exit '' 0 -- --kernel $A --cmdline exit
+else
+    echo "FAIL tty-restored: script(1) missing (apt-get install bsdutils)"
+fi
