@@ -55,6 +55,15 @@ static int parse_bool(const char *v, bool *out)
     return 0;
 }
 
+/* The id=V of option OPT ("--disk") into ID of IDLEN bytes. Returns 0 or -EINVAL with ERR. */
+static int parse_id(const char *opt, const char *v, char *id, size_t idlen, char *err,
+                    size_t errlen)
+{
+    if (!*v || str_copy(id, idlen, v))
+        return ERR("%s: id=%s: 1 to %zu characters", opt, v, idlen - 1);
+    return 0;
+}
+
 static int disk_kv(void *ctx, const char *k, const char *v, char *err, size_t errlen)
 {
     struct disk_config *d = ctx;
@@ -68,8 +77,7 @@ static int disk_kv(void *ctx, const char *k, const char *v, char *err, size_t er
         if (str_copy(d->serial, sizeof(d->serial), v))
             return ERR("--disk: serial=%s: at most %d characters", v, CFG_SERIAL_LEN - 1);
     } else if (!strcmp(k, "id")) {
-        if (!*v || str_copy(d->id, sizeof(d->id), v))
-            return ERR("--disk: id=%s: 1 to %d characters", v, CFG_ID_LEN - 1);
+        return parse_id("--disk", v, d->id, sizeof(d->id), err, errlen);
     } else if (!strcmp(k, "root")) {
         if (parse_bool(*v ? v : "on", &d->is_root))
             return ERR("--disk: root=%s: expected on or off", v);
@@ -95,18 +103,25 @@ int config_parse_disk(struct vm_config *cfg, const char *spec, char *err, size_t
     return 0;
 }
 
-static int parse_mac(const char *s, uint8_t mac[6])
+static int hex_digit(char c)
 {
-    unsigned b[6];
-    char tail;
-    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) !=
-        6)
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int config_parse_mac(const char *s, uint8_t mac[6])
+{
+    if (strlen(s) != 17)
         return -EINVAL;
-    for (int i = 0; i < 6; i++)
-        mac[i] = b[i];
-    if (mac[0] & 1)
-        return -EINVAL; /* multicast */
-    return 0;
+    for (int i = 0; i < 6; i++) {
+        int hi = hex_digit(s[i * 3]), lo = hex_digit(s[i * 3 + 1]);
+        if (hi < 0 || lo < 0 || (i < 5 && s[i * 3 + 2] != ':'))
+            return -EINVAL;
+        mac[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return mac[0] & 1 ? -ERANGE : 0; /* multicast */
 }
 
 int config_parse_hostfwd(struct hostfwd *fwd, const char *spec)
@@ -137,7 +152,7 @@ static int net_kv(void *ctx, const char *k, const char *v, char *err, size_t err
     } else if (!strcmp(k, "user") && !*v) {
         n->kind = NET_USER;
     } else if (!strcmp(k, "mac")) {
-        if (parse_mac(v, n->mac))
+        if (config_parse_mac(v, n->mac))
             return ERR("--net: mac=%s: expected a unicast xx:xx:xx:xx:xx:xx", v);
         n->mac_set = true;
     } else if (!strcmp(k, "hostfwd")) {
@@ -147,8 +162,7 @@ static int net_kv(void *ctx, const char *k, const char *v, char *err, size_t err
             return ERR("--net: hostfwd=%s: expected tcp::HOSTPORT-:GUESTPORT", v);
         n->nfwd++;
     } else if (!strcmp(k, "id")) {
-        if (!*v || str_copy(n->id, sizeof(n->id), v))
-            return ERR("--net: id=%s: 1 to %d characters", v, CFG_ID_LEN - 1);
+        return parse_id("--net", v, n->id, sizeof(n->id), err, errlen);
     } else {
         return ERR("--net: unknown key '%s' (expected tap=NAME or user, mac, hostfwd, id)", k);
     }

@@ -89,6 +89,9 @@ int config_parse_disk(struct vm_config *cfg, const char *spec, char *err, size_t
 int config_parse_net(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
 int config_parse_vsock(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
 int config_parse_console(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
+/* Parse a MAC "xx:xx:xx:xx:xx:xx" (exactly). Returns 0, -EINVAL (format) or -ERANGE (a multicast
+ * address, unusable for an interface). */
+int config_parse_mac(const char *s, uint8_t mac[6]);
 /* Parse "tcp::HOSTPORT-:GUESTPORT" or "udp::..." (QEMU's hostfwd form). */
 int config_parse_hostfwd(struct hostfwd *fwd, const char *spec);
 

@@ -49,6 +49,10 @@ int juint(const struct jctx *c, const json_t *obj, const char *field, bool requi
 /* A string member that must be one of NAMES (NULL-terminated); *OUT gets its index. */
 int jenum(const struct jctx *c, const json_t *obj, const char *field, bool required,
           const char *const *names, int *out, bool *set);
+/* FN(ARG, context of FIELD[i], element) on each element of the array member FIELD of OBJ (absent
+ * or null: none). Returns 0, or -EINVAL when FIELD is not an array or FN returns < 0. */
+int jeach(const struct jctx *c, const json_t *obj, const char *field,
+          int (*fn)(void *arg, struct jctx *ec, const json_t *e), void *arg);
 
 /* ---- the api object -------------------------------------------------------------------------- */
 enum api_vm_state { API_VM_NOT_STARTED, API_VM_RUNNING, API_VM_PAUSED, API_VM_STOPPED };
@@ -130,6 +134,9 @@ int api_put_logger(struct api *api, const json_t *o, struct jctx *c);
 int api_put_metrics(struct api *api, const json_t *o, struct jctx *c);
 /* Validate a RateLimiter object; truce does not rate-limit yet, so a present one is refused. */
 int api_rate_limiter_refused(const struct jctx *c, const json_t *o, const char *field);
+/* FIELD's ID must equal the id in the request path PATH_ID (NULL: no path id). Returns 0 or
+ * -EINVAL with the error in C. */
+int api_check_path_id(const struct jctx *c, const char *field, const char *id, const char *path_id);
 
 /* ---- exports (api/export.c): JSON views of the configuration, lock held ------------------- */
 json_t *api_export_machine(const struct api *api);

@@ -8,26 +8,24 @@
 
 #define CPU_TEMPLATE_MAX (1 << 20) /* a cpu-config file given by path */
 
+struct put_each {
+    struct api *api;
+    int (*put)(struct api *, const json_t *, const char *, struct jctx *);
+};
+
+static int put_one(void *arg, struct jctx *ec, const json_t *e)
+{
+    const struct put_each *p = arg;
+    return p->put(p->api, e, NULL, ec);
+}
+
 /* Each element of the array member FIELD through PUT (drives, network-interfaces). */
 static int each_device(struct api *api, const json_t *root, const char *field,
                        int (*put)(struct api *, const json_t *, const char *, struct jctx *),
                        const struct jctx *c)
 {
-    json_t *a = json_object_get(root, field);
-    if (!a || json_is_null(a))
-        return 0;
-    if (!json_is_array(a))
-        return jfail(c, field, "must be an array");
-    size_t i;
-    json_t *e;
-    json_array_foreach(a, i, e)
-    {
-        struct jctx ec;
-        jctx_child(c, &ec, field, (int)i);
-        if (put(api, e, NULL, &ec) < 0)
-            return -EINVAL;
-    }
-    return 0;
+    struct put_each p = {.api = api, .put = put};
+    return jeach(c, root, field, put_one, &p);
 }
 
 /* "cpu-config" is a CpuConfig object, or (as in Firecracker's config files) a path to one. */

@@ -45,9 +45,10 @@ int jfail(const struct jctx *c, const char *field, const char *fmt, ...)
     return -EINVAL;
 }
 
-static const char *type_name(const json_t *v)
+/* The noun for JSON type T in error messages ("a string"). */
+static const char *type_noun(json_type t)
 {
-    switch (json_typeof(v)) {
+    switch (t) {
     case JSON_OBJECT:
         return "an object";
     case JSON_ARRAY:
@@ -66,6 +67,20 @@ static const char *type_name(const json_t *v)
     }
 }
 
+static const char *type_name(const json_t *v)
+{
+    return type_noun(json_typeof(v));
+}
+
+/* Join the NULL-terminated NAMES with ", " into LIST of LEN bytes (cut short when it fills). */
+static void join_names(const char *const *names, char *list, size_t len)
+{
+    size_t n = 0;
+    list[0] = '\0';
+    for (const char *const *a = names; *a && n < len; a++)
+        n += snprintf(list + n, len - n, "%s%s", n ? ", " : "", *a);
+}
+
 int jobject(const struct jctx *c, const json_t *obj, const char *const *allowed)
 {
     if (!json_is_object(obj))
@@ -78,10 +93,8 @@ int jobject(const struct jctx *c, const json_t *obj, const char *const *allowed)
         for (const char *const *a = allowed; *a && !ok; a++)
             ok = !strcmp(key, *a);
         if (!ok) {
-            char list[256] = "";
-            size_t n = 0;
-            for (const char *const *a = allowed; *a && n < sizeof(list); a++)
-                n += snprintf(list + n, sizeof(list) - n, "%s%s", n ? ", " : "", *a);
+            char list[256];
+            join_names(allowed, list, sizeof(list));
             return jfail(c, key, "unknown field (expected one of: %s)", list);
         }
     }
@@ -108,17 +121,33 @@ static void set_flag(bool *set, bool v)
         *set = v;
 }
 
-int jstring(const struct jctx *c, const json_t *obj, const char *field, bool required, char *out,
-            size_t outlen, bool *set)
+/* The member FIELD of OBJ into *OUT when present and of type WANT (JSON_TRUE: any boolean);
+ * *OUT is NULL when absent or null. Clears *SET. Returns 0, or -EINVAL when missing but
+ * REQUIRED or of another type. */
+static int typed_member(const struct jctx *c, const json_t *obj, const char *field, bool required,
+                        json_type want, json_t **out, bool *set)
 {
     json_t *v;
     set_flag(set, false);
     if (member(c, obj, field, required, &v) < 0)
         return -EINVAL;
+    *out = v;
     if (!v)
         return 0;
-    if (!json_is_string(v))
-        return jfail(c, field, "must be a string, not %s", type_name(v));
+    bool ok = want == JSON_TRUE ? json_is_boolean(v) : json_typeof(v) == want;
+    if (!ok)
+        return jfail(c, field, "must be %s, not %s", type_noun(want), type_name(v));
+    return 0;
+}
+
+int jstring(const struct jctx *c, const json_t *obj, const char *field, bool required, char *out,
+            size_t outlen, bool *set)
+{
+    json_t *v;
+    if (typed_member(c, obj, field, required, JSON_STRING, &v, set) < 0)
+        return -EINVAL;
+    if (!v)
+        return 0;
     size_t len = json_string_length(v);
     const char *s = json_string_value(v);
     if (strlen(s) != len)
@@ -134,13 +163,10 @@ int jbool(const struct jctx *c, const json_t *obj, const char *field, bool requi
           bool *set)
 {
     json_t *v;
-    set_flag(set, false);
-    if (member(c, obj, field, required, &v) < 0)
+    if (typed_member(c, obj, field, required, JSON_TRUE, &v, set) < 0)
         return -EINVAL;
     if (!v)
         return 0;
-    if (!json_is_boolean(v))
-        return jfail(c, field, "must be a boolean, not %s", type_name(v));
     *out = json_is_true(v);
     set_flag(set, true);
     return 0;
@@ -150,13 +176,10 @@ int juint(const struct jctx *c, const json_t *obj, const char *field, bool requi
           uint64_t max, uint64_t *out, bool *set)
 {
     json_t *v;
-    set_flag(set, false);
-    if (member(c, obj, field, required, &v) < 0)
+    if (typed_member(c, obj, field, required, JSON_INTEGER, &v, set) < 0)
         return -EINVAL;
     if (!v)
         return 0;
-    if (!json_is_integer(v))
-        return jfail(c, field, "must be an integer, not %s", type_name(v));
     json_int_t i = json_integer_value(v);
     if (i < 0 || (uint64_t)i < min || (uint64_t)i > max)
         return jfail(c, field, "%lld is out of range [%llu, %llu]", (long long)i,
@@ -189,9 +212,27 @@ int jenum(const struct jctx *c, const json_t *obj, const char *field, bool requi
             return 0;
         }
     }
-    char list[160] = "";
-    size_t n = 0;
-    for (int i = 0; names[i] && n < sizeof(list); i++)
-        n += snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "", names[i]);
+    char list[160];
+    join_names(names, list, sizeof(list));
     return jfail(c, field, "invalid value (expected one of: %s)", list);
+}
+
+int jeach(const struct jctx *c, const json_t *obj, const char *field,
+          int (*fn)(void *arg, struct jctx *ec, const json_t *e), void *arg)
+{
+    json_t *a = json_object_get(obj, field);
+    if (!a || json_is_null(a))
+        return 0;
+    if (!json_is_array(a))
+        return jfail(c, field, "must be an array");
+    size_t i;
+    json_t *e;
+    json_array_foreach(a, i, e)
+    {
+        struct jctx ec;
+        jctx_child(c, &ec, field, (int)i);
+        if (fn(arg, &ec, e) < 0)
+            return -EINVAL;
+    }
+    return 0;
 }

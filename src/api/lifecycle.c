@@ -199,11 +199,7 @@ int api_swap_drive(struct api *api, const char *id, const char *path, char *err,
 static bool wait_for_start(struct api *api)
 {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signals_block_termination(&set);
     int sfd = signalfd(-1, &set, SFD_CLOEXEC);
     bool signalled = false;
     for (;;) {

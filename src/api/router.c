@@ -227,9 +227,8 @@ static void patch_drive(struct api *api, const struct req *rq, struct api_reply 
         jstring(&c, rq->body, "path_on_host", false, path, sizeof(path), &have_path) < 0 ||
         api_rate_limiter_refused(&c, rq->body, "rate_limiter") < 0)
         return reply_error(out, 400, "%s", err);
-    if (strcmp(id, rq->id))
-        return reply_error(out, 400, "drive_id: '%s' does not match the id in the path ('%s')", id,
-                           rq->id);
+    if (api_check_path_id(&c, "drive_id", id, rq->id) < 0)
+        return reply_error(out, 400, "%s", err);
     if (!postboot(api, rq, out))
         return;
     if (!have_path)
@@ -250,9 +249,8 @@ static void patch_net(struct api *api, const struct req *rq, struct api_reply *o
         api_rate_limiter_refused(&c, rq->body, "rx_rate_limiter") < 0 ||
         api_rate_limiter_refused(&c, rq->body, "tx_rate_limiter") < 0)
         return reply_error(out, 400, "%s", err);
-    if (strcmp(id, rq->id))
-        return reply_error(out, 400, "iface_id: '%s' does not match the id in the path ('%s')", id,
-                           rq->id);
+    if (api_check_path_id(&c, "iface_id", id, rq->id) < 0)
+        return reply_error(out, 400, "%s", err);
     if (!postboot(api, rq, out))
         return;
     for (unsigned i = 0; i < api->cfg.nnets; i++)

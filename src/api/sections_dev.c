@@ -20,6 +20,11 @@ static int check_id(const struct jctx *c, const char *field, const char *id, con
         if (!ok)
             return jfail(c, field, "'%s' may only contain letters, digits and _", id);
     }
+    return api_check_path_id(c, field, id, path_id);
+}
+
+int api_check_path_id(const struct jctx *c, const char *field, const char *id, const char *path_id)
+{
     if (path_id && strcmp(id, path_id))
         return jfail(c, field, "'%s' does not match the id in the path ('%s')", id, path_id);
     return 0;
@@ -126,21 +131,6 @@ int api_put_drive(struct api *api, const json_t *o, const char *id, struct jctx 
     return 0;
 }
 
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-    unsigned v[6];
-    char tail;
-    if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4],
-                                  &v[5], &tail) != 6)
-        return -EINVAL;
-    for (int i = 0; i < 6; i++) {
-        if (s[i * 3] == ' ' || s[i * 3 + 1] == ' ' || s[i * 3] == '+' || s[i * 3] == '-')
-            return -EINVAL;
-        mac[i] = (uint8_t)v[i];
-    }
-    return 0;
-}
-
 int api_put_net(struct api *api, const json_t *o, const char *id, struct jctx *c)
 {
     static const char *const fields[] = {"iface_id",        "host_dev_name",   "guest_mac", "mtu",
@@ -160,9 +150,10 @@ int api_put_net(struct api *api, const json_t *o, const char *id, struct jctx *c
         return -EINVAL;
     if (!n.tap[0])
         return jfail(c, "host_dev_name", "must not be empty");
-    if (n.mac_set && parse_mac(mac, n.mac) < 0)
+    int mrc = n.mac_set ? config_parse_mac(mac, n.mac) : 0;
+    if (mrc == -EINVAL)
         return jfail(c, "guest_mac", "'%s' is not a MAC address like 06:00:ac:10:00:02", mac);
-    if (n.mac_set && (n.mac[0] & 1))
+    if (mrc == -ERANGE)
         return jfail(c, "guest_mac", "'%s' is a multicast address", mac);
     if (have_mtu)
         return jfail(c, "mtu", "not supported yet: advertising an MTU");

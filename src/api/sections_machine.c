@@ -144,25 +144,18 @@ static int bitmap_string(const struct jctx *c, const json_t *o, unsigned bits)
     return 0;
 }
 
-/* Run CHECK on every element of the array member FIELD of O (absent: nothing to check). */
-static int each(const struct jctx *c, const json_t *o, const char *field,
-                int (*check)(const struct jctx *c, const json_t *e))
+typedef int check_fn(const struct jctx *c, const json_t *e);
+
+static int check_one(void *arg, struct jctx *ec, const json_t *e)
 {
-    json_t *a = json_object_get(o, field);
-    if (!a || json_is_null(a))
-        return 0;
-    if (!json_is_array(a))
-        return jfail(c, field, "must be an array");
-    size_t i;
-    json_t *e;
-    json_array_foreach(a, i, e)
-    {
-        struct jctx ec;
-        jctx_child(c, &ec, field, (int)i);
-        if (check(&ec, e) < 0)
-            return -EINVAL;
-    }
-    return 0;
+    check_fn *const *check = arg;
+    return (*check)(ec, e);
+}
+
+/* Run CHECK on every element of the array member FIELD of O (absent: nothing to check). */
+static int each(const struct jctx *c, const json_t *o, const char *field, check_fn *check)
+{
+    return jeach(c, o, field, check_one, &check);
 }
 
 static int check_capability(const struct jctx *c, const json_t *e)

@@ -48,16 +48,10 @@ int api_put_logger(struct api *api, const json_t *o, struct jctx *c)
 
 int api_metrics_open(struct api_metrics *m, const char *path)
 {
-    struct stat st;
-    int fd;
-    /* A FIFO is opened read-write so that opening never fails or blocks without a reader; a
-     * full FIFO then loses lines (counted) instead of blocking. */
-    if (stat(path, &st) == 0 && S_ISFIFO(st.st_mode))
-        fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    else
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0640);
+    /* a full FIFO loses lines (counted in m->lost) instead of blocking */
+    int fd = line_sink_open(path);
     if (fd < 0)
-        return -errno;
+        return fd;
     m->fd = fd;
     snprintf(m->path, sizeof(m->path), "%s", path);
     m->set = true;

@@ -146,11 +146,15 @@ static int firmware_acpi(struct vm *vm, uint64_t rom_base, uint64_t *rsdp)
 static int boot_reset_stub(struct vm *vm)
 {
     static const uint8_t stub[] = {
-        0xb0, 0x06,             /* mov al, 6 */
-        0xba, PORT_RESET & 0xff, PORT_RESET >> 8, /* mov dx, PORT_RESET */
-        0xee,                   /* out dx, al */
-        0xf4,                   /* hlt */
-        0xeb, 0xfd,             /* jmp hlt */
+        0xb0,
+        0x06, /* mov al, 6 */
+        0xba,
+        PORT_RESET & 0xff,
+        PORT_RESET >> 8, /* mov dx, PORT_RESET */
+        0xee,            /* out dx, al */
+        0xf4,            /* hlt */
+        0xeb,
+        0xfd, /* jmp hlt */
     };
     return guest_mem_write(&vm->mem, BOOT_RESET_VECTOR, stub, sizeof(stub));
 }

@@ -11,16 +11,6 @@
 #define HDR_MIN_LEN 0x206 /* through the "HdrS" magic */
 #define HDR_MAX_END (LINUX_HDR_OFFSET + sizeof(struct linux_setup_header))
 
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)rd16(p) | (uint32_t)rd16(p + 2) << 16;
-}
-
 /* End of the setup header in IMG: 0x202 + the jump's byte offset (boot.rst). */
 static size_t hdr_end(const uint8_t *img)
 {
@@ -81,8 +71,8 @@ int linux_check_bzimage(const uint8_t *img, size_t len, char *err, size_t errlen
     struct linux_setup_header h;
     int ret;
 
-    if (len < HDR_MIN_LEN || rd16(img + 0x1fe) != LINUX_BOOT_FLAG ||
-        rd32(img + 0x202) != LINUX_HDRS_MAGIC) {
+    if (len < HDR_MIN_LEN || get_le16(img + 0x1fe) != LINUX_BOOT_FLAG ||
+        get_le32(img + 0x202) != LINUX_HDRS_MAGIC) {
         snprintf(err, errlen,
                  "not a kernel: neither a bzImage (boot flag 0xAA55 and \"HdrS\" "
                  "setup header) nor an ELF vmlinux");

@@ -92,6 +92,19 @@ static Elf64_Phdr elf_phdr(const uint8_t *img, const struct elf_info *e, unsigne
                         .p_align = q.p_align};
 }
 
+/* Do the file bytes of segment P (program header I, named WHAT in the message) lie within the
+ * LEN-byte image? Returns 0, or -EINVAL with ERR. */
+static int segment_in_file(const Elf64_Phdr *p, unsigned i, const char *what, size_t len, char *err,
+                           size_t errlen)
+{
+    if (p->p_offset <= len && p->p_filesz <= len - p->p_offset)
+        return 0;
+    snprintf(err, errlen,
+             "%s %u (offset 0x%llx, 0x%llx bytes) lies past the end of the file (%zu bytes)", what,
+             i, (unsigned long long)p->p_offset, (unsigned long long)p->p_filesz, len);
+    return -EINVAL;
+}
+
 /* Walk the notes in N[0..len). Returns 1 with *ENTRY set on a PVH note, 0 when there is none,
  * or -EINVAL with ERR for a malformed PVH note. */
 static int scan_notes(const uint8_t *n, uint64_t len, uint64_t align, uint32_t *entry, char *err,
@@ -136,13 +149,9 @@ int pvh_find_entry(const uint8_t *img, size_t len, uint32_t *entry, char *err, s
         Elf64_Phdr p = elf_phdr(img, &e, i);
         if (p.p_type != PT_NOTE)
             continue;
-        if (p.p_offset > len || p.p_filesz > len - p.p_offset) {
-            snprintf(err, errlen,
-                     "PT_NOTE %u (offset 0x%llx, 0x%llx bytes) lies past the end of "
-                     "the file (%zu bytes)",
-                     i, (unsigned long long)p.p_offset, (unsigned long long)p.p_filesz, len);
-            return -EINVAL;
-        }
+        ret = segment_in_file(&p, i, "PT_NOTE", len, err, errlen);
+        if (ret < 0)
+            return ret;
         ret = scan_notes(img + p.p_offset, p.p_filesz, p.p_align == 8 ? 8 : 4, entry, err, errlen);
         if (ret != 0)
             return ret < 0 ? ret : 0;
@@ -175,13 +184,9 @@ static int load_segments(struct vm *vm, const uint8_t *img, size_t len, uint32_t
                      i, (unsigned long long)p.p_filesz, (unsigned long long)p.p_memsz);
             return -EINVAL;
         }
-        if (p.p_offset > len || p.p_filesz > len - p.p_offset) {
-            snprintf(err, errlen,
-                     "truncated: PT_LOAD %u (offset 0x%llx, 0x%llx bytes) lies "
-                     "past the end of the file (%zu bytes)",
-                     i, (unsigned long long)p.p_offset, (unsigned long long)p.p_filesz, len);
-            return -EINVAL;
-        }
+        ret = segment_in_file(&p, i, "truncated: PT_LOAD", len, err, errlen);
+        if (ret < 0)
+            return ret;
         if (p.p_paddr < BOOT_HIMEM) {
             snprintf(err, errlen, "PT_LOAD %u at 0x%llx overlaps the boot area below 1 MiB", i,
                      (unsigned long long)p.p_paddr);

@@ -20,27 +20,9 @@
 #define PCI_BAR_END      0x28
 #define PCI_CAP_PTR      0x34
 #define PCI_INT_LINE     0x3c
-#define PCI_INT_PIN      0x3d
 #define PCI_CAPS_START   0x40
 #define PCI_BAR_MEM64    0x4
 #define PCI_BAR_PREFETCH 0x8
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)v);
-    put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 /* ---- function description ------------------------------------------------------------------ */
 
@@ -54,16 +36,16 @@ void pci_dev_init(struct pci_dev *d, const char *name, uint16_t vendor, uint16_t
     d->ops = ops;
     d->opaque = opaque;
     pthread_mutex_init(&d->irq_lock, NULL);
-    put16(d->cfg + 0x00, vendor);
-    put16(d->cfg + 0x02, device);
+    put_le16(d->cfg + 0x00, vendor);
+    put_le16(d->cfg + 0x02, device);
     d->cfg[0x08] = revision;
     d->cfg[0x09] = (uint8_t)class_code;
     d->cfg[0x0a] = (uint8_t)(class_code >> 8);
     d->cfg[0x0b] = (uint8_t)(class_code >> 16);
-    put16(d->cfg + 0x2c, subsys_vendor);
-    put16(d->cfg + 0x2e, subsys);
+    put_le16(d->cfg + 0x2c, subsys_vendor);
+    put_le16(d->cfg + 0x2e, subsys);
     d->cfg[PCI_INT_PIN] = 1; /* INTA */
-    put16(d->wmask + PCI_COMMAND, PCI_CMD_IO | PCI_CMD_MEM | PCI_CMD_MASTER | PCI_CMD_INTX_OFF);
+    put_le16(d->wmask + PCI_COMMAND, PCI_CMD_IO | PCI_CMD_MEM | PCI_CMD_MASTER | PCI_CMD_INTX_OFF);
     d->wmask[0x0c] = 0xff; /* cache line size */
     d->wmask[0x0d] = 0xff; /* latency timer */
     d->wmask[PCI_INT_LINE] = 0xff;
@@ -181,9 +163,9 @@ static void bar_store(struct pci_dev *d, unsigned n)
     const struct pci_bar *b = &d->bar[n];
     uint32_t lo = (uint32_t)(b->addr & ~(b->size - 1)) & ~0xfu;
     lo |= (b->mem64 ? PCI_BAR_MEM64 : 0) | (b->prefetch ? PCI_BAR_PREFETCH : 0);
-    put32(d->cfg + PCI_BAR0 + 4 * n, lo);
+    put_le32(d->cfg + PCI_BAR0 + 4 * n, lo);
     if (b->mem64)
-        put32(d->cfg + PCI_BAR0 + 4 * (n + 1), (uint32_t)(b->addr >> 32));
+        put_le32(d->cfg + PCI_BAR0 + 4 * (n + 1), (uint32_t)(b->addr >> 32));
 }
 
 /* The guest wrote dword register REG (0..5) of the BAR area with VAL. */
@@ -283,7 +265,7 @@ void pci_cfg_write(struct pci_bus *bus, unsigned slot, unsigned off, unsigned si
     uint16_t old_cmd = d->cfg[PCI_COMMAND] | d->cfg[PCI_COMMAND + 1] << 8;
     if (off >= PCI_BAR0 && off < PCI_BAR_END) {
         unsigned reg = (off - PCI_BAR0) / 4, shift = 8 * (off & 3);
-        uint32_t cur = get32(d->cfg + PCI_BAR0 + 4 * reg);
+        uint32_t cur = get_le32(d->cfg + PCI_BAR0 + 4 * reg);
         uint32_t mask = (size == 4 ? 0xffffffffu : ((1u << (8 * size)) - 1)) << shift;
         bar_write(d, reg, (cur & ~mask) | ((val << shift) & mask));
         goto out;

@@ -20,6 +20,7 @@ struct vm;
 #define PCI_NUM_BARS     6
 #define PCI_MAX_REGIONS  8 /* io_bus ranges inside one BAR */
 #define PCI_MSIX_MAX_VEC 64
+#define PCI_INT_PIN      0x3d /* config space: interrupt pin (1 = INTA, 0 = none) */
 
 /* The 64-bit BAR window is the one the DSDT describes (boot_pci_mmio64, boot/boot.h): from the
  * first 1 GiB boundary at or above max(4 GiB, end of RAM), below LAYOUT_MAX_GPA. */

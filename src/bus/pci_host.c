@@ -12,20 +12,6 @@
 /* Host bridge identity: Red Hat's generic PCIe host bridge IDs, which Linux binds nothing to. */
 #define HOST_VENDOR 0x1b36
 #define HOST_DEVICE 0x0008
-#define PCI_INT_PIN 0x3d
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 /* ---- mechanism #1 (0xCF8/0xCFC), the reset control register (0xCF9), ECAM ------------------ */
 
@@ -34,7 +20,7 @@ static void cf8_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
     struct pci_bus *bus = opaque;
     if (off == 0 && size == 4) {
         pthread_mutex_lock(&bus->lock);
-        put32(data, bus->cf8);
+        put_le32(data, bus->cf8);
         pthread_mutex_unlock(&bus->lock);
     } else if (off == 1 && size == 1) {
         data[0] = 0; /* reset control: nothing latched */
@@ -46,7 +32,7 @@ static void cf8_write(void *opaque, uint64_t off, const uint8_t *data, unsigned 
     struct pci_bus *bus = opaque;
     if (off == 0 && size == 4) {
         pthread_mutex_lock(&bus->lock);
-        bus->cf8 = get32(data);
+        bus->cf8 = get_le32(data);
         pthread_mutex_unlock(&bus->lock);
     } else if (off == 1 && size == 1 && (data[0] & 0x04)) {
         /* PORT_RESET shares this dword with the address register (as on PIIX/ICH chipsets) */
@@ -67,6 +53,15 @@ static bool cf8_decode(struct pci_bus *bus, uint64_t off, unsigned *slot, unsign
     return true;
 }
 
+/* The SIZE-byte (at most 4) little-endian value of a config data access DATA. */
+static uint32_t access_value(const uint8_t *data, unsigned size)
+{
+    uint32_t v = 0;
+    for (unsigned i = 0; i < size; i++)
+        v |= (uint32_t)data[i] << (8 * i);
+    return v;
+}
+
 static void cfc_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
 {
     unsigned slot, reg;
@@ -82,10 +77,7 @@ static void cfc_write(void *opaque, uint64_t off, const uint8_t *data, unsigned 
     unsigned slot, reg;
     if (size > 4 || !cf8_decode(opaque, off, &slot, &reg))
         return;
-    uint32_t v = 0;
-    for (unsigned i = 0; i < size; i++)
-        v |= (uint32_t)data[i] << (8 * i);
-    pci_cfg_write(opaque, slot, reg, size, v);
+    pci_cfg_write(opaque, slot, reg, size, access_value(data, size));
 }
 
 /* ECAM: bus[27:20] dev[19:15] fn[14:12] reg[11:0]; only bus 0 function 0 exist. */
@@ -102,10 +94,7 @@ static void ecam_write(void *opaque, uint64_t off, const uint8_t *data, unsigned
 {
     if ((off >> 20) || ((off >> 12) & 7) || size > 4)
         return;
-    uint32_t v = 0;
-    for (unsigned i = 0; i < size; i++)
-        v |= (uint32_t)data[i] << (8 * i);
-    pci_cfg_write(opaque, (off >> 15) & 0x1f, off & 0xfff, size, v);
+    pci_cfg_write(opaque, (off >> 15) & 0x1f, off & 0xfff, size, access_value(data, size));
 }
 
 static const struct io_ops cf8_ops = {.read = cf8_read, .write = cf8_write};

@@ -70,14 +70,11 @@ static int pm_create(struct vm *vm, char *err, size_t errlen)
         return -ENOMEM;
     }
     pm->vm = vm;
-    int rc = io_bus_register(&vm->pio, PORT_ACPI_SLEEP_CTL, 2, &pm_io_ops, pm, "acpi-sleep");
-    if (!rc && (rc = device_add(vm, &pm_dev_ops, pm)))
-        io_bus_unregister(&vm->pio, PORT_ACPI_SLEEP_CTL);
-    if (rc) {
-        snprintf(err, errlen, "acpi-pm: cannot register ports 0x%x-0x%x: %s", PORT_ACPI_SLEEP_CTL,
-                 PORT_ACPI_SLEEP_STS, strerror(-rc));
+    _Static_assert(PORT_ACPI_SLEEP_STS == PORT_ACPI_SLEEP_CTL + 1, "two adjacent ports");
+    int rc = device_add_pio(vm, PORT_ACPI_SLEEP_CTL, 2, &pm_io_ops, "acpi-sleep", &pm_dev_ops, pm,
+                            err, errlen);
+    if (rc)
         free(pm);
-    }
     return rc;
 }
 

@@ -50,6 +50,13 @@ struct device_instance {
 
 /* Add an instance to VM (destroyed in reverse order by vm_destroy). Returns 0 or -ENOMEM. */
 int device_add(struct vm *vm, const struct device_ops *ops, void *dev);
+struct io_ops;
+/* Register IO for DEV on the LEN I/O ports from PORT (called IONAME on the bus), then add DEV as
+ * an instance with OPS; the ports are released when adding fails. Returns 0 or <0 with ERR
+ * "<OPS->name>: cannot register port(s) ...". */
+int device_add_pio(struct vm *vm, uint16_t port, unsigned len, const struct io_ops *io,
+                   const char *ioname, const struct device_ops *ops, void *dev, char *err,
+                   size_t errlen);
 /* Create every registered class in order. Returns 0 or the first error (ERR filled). */
 int devices_create(struct vm *vm, char *err, size_t errlen);
 /* Stop (before threads are joined) and destroy (after) every instance, last created first. */

@@ -1,5 +1,6 @@
 /* devices.c — the device registry: classes from the truce_devices section, instances per VM. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +70,21 @@ int device_add(struct vm *vm, const struct device_ops *ops, void *dev)
     return 0;
 }
 
+int device_add_pio(struct vm *vm, uint16_t port, unsigned len, const struct io_ops *io,
+                   const char *ioname, const struct device_ops *ops, void *dev, char *err,
+                   size_t errlen)
+{
+    int rc = io_bus_register(&vm->pio, port, len, io, dev, ioname);
+    if (!rc && (rc = device_add(vm, ops, dev)))
+        io_bus_unregister(&vm->pio, port);
+    if (rc && len == 1)
+        snprintf(err, errlen, "%s: cannot register port 0x%x: %s", ops->name, port, strerror(-rc));
+    else if (rc)
+        snprintf(err, errlen, "%s: cannot register ports 0x%x-0x%x: %s", ops->name, port,
+                 port + len - 1, strerror(-rc));
+    return rc;
+}
+
 void *device_find(struct vm *vm, const struct device_ops *ops)
 {
     for (struct device_instance *d = vm->devices; d; d = d->next)
@@ -99,28 +115,30 @@ int devices_create(struct vm *vm, char *err, size_t errlen)
     return rc;
 }
 
-/* Stop instance D and everything after it, last first. Recursion depth is the number of
+/* FN on instance D and everything after it, last first. Recursion depth is the number of
  * devices (a few dozen); no allocation, so it works when memory is short. */
-static void stop_from(struct device_instance *d)
+static void each_last_first(struct device_instance *d, void (*fn)(struct device_instance *d))
 {
     if (!d)
         return;
-    stop_from(d->next);
+    each_last_first(d->next, fn);
+    fn(d);
+}
+
+static void stop_one(struct device_instance *d)
+{
     if (d->ops->stop)
         d->ops->stop(d->dev);
 }
 
 void devices_stop(struct vm *vm)
 {
-    stop_from(vm->devices);
+    each_last_first(vm->devices, stop_one);
 }
 
-/* Destroy and free instance D and everything after it, last first. */
-static void destroy_from(struct device_instance *d)
+/* Destroy and free D (its successors are gone already). */
+static void destroy_one(struct device_instance *d)
 {
-    if (!d)
-        return;
-    destroy_from(d->next);
     if (d->ops->destroy)
         d->ops->destroy(d->dev);
     free(d);
@@ -130,7 +148,7 @@ void devices_destroy(struct vm *vm)
 {
     struct device_instance *head = vm->devices;
     vm->devices = NULL;
-    destroy_from(head);
+    each_last_first(head, destroy_one);
 }
 
 void devices_reset(struct vm *vm)

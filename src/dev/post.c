@@ -41,13 +41,9 @@ static int post_create(struct vm *vm, char *err, size_t errlen)
         snprintf(err, errlen, "post: out of memory");
         return -ENOMEM;
     }
-    int rc = io_bus_register(&vm->pio, PORT_POST, 1, &post_io_ops, p, "post");
-    if (!rc && (rc = device_add(vm, &post_dev_ops, p)))
-        io_bus_unregister(&vm->pio, PORT_POST);
-    if (rc) {
-        snprintf(err, errlen, "post: cannot register port 0x%x: %s", PORT_POST, strerror(-rc));
+    int rc = device_add_pio(vm, PORT_POST, 1, &post_io_ops, "post", &post_dev_ops, p, err, errlen);
+    if (rc)
         free(p);
-    }
     return rc;
 }
 

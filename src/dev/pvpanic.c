@@ -49,14 +49,10 @@ static int pvpanic_create(struct vm *vm, char *err, size_t errlen)
         return -ENOMEM;
     }
     p->vm = vm;
-    int rc = io_bus_register(&vm->pio, PORT_PVPANIC, 1, &pvpanic_io_ops, p, "pvpanic");
-    if (!rc && (rc = device_add(vm, &pvpanic_dev_ops, p)))
-        io_bus_unregister(&vm->pio, PORT_PVPANIC);
-    if (rc) {
-        snprintf(err, errlen, "pvpanic: cannot register port 0x%x: %s", PORT_PVPANIC,
-                 strerror(-rc));
+    int rc = device_add_pio(vm, PORT_PVPANIC, 1, &pvpanic_io_ops, "pvpanic", &pvpanic_dev_ops, p,
+                            err, errlen);
+    if (rc)
         free(p);
-    }
     return rc;
 }
 

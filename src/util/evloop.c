@@ -34,7 +34,7 @@ struct evloop {
     bool stop;
     bool running;
     pthread_t thread;
-    uint64_t iter;        /* completed dispatch iterations */
+    uint64_t iter; /* completed dispatch iterations */
     bool in_dispatch;
 };
 

@@ -54,19 +54,25 @@ int log_level_parse(const char *s, enum log_level *out)
     return -EINVAL;
 }
 
-int log_set_path(const char *path)
+int line_sink_open(const char *path)
 {
     /* O_NONBLOCK: a full FIFO must not block us. A FIFO is opened read-write (Firecracker does
      * the same) so that opening succeeds without a reader and writes never raise EPIPE: lines
-     * that do not fit are lost and counted. */
+     * that do not fit are lost and counted by the writer. */
     struct stat st;
     int fd;
     if (stat(path, &st) == 0 && S_ISFIFO(st.st_mode))
         fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
     else
         fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0640);
+    return fd < 0 ? -errno : fd;
+}
+
+int log_set_path(const char *path)
+{
+    int fd = line_sink_open(path);
     if (fd < 0)
-        return -errno;
+        return fd;
     pthread_mutex_lock(&logger.lock);
     if (logger.fd > 2)
         close(logger.fd);

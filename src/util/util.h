@@ -10,14 +10,14 @@
 #include <signal.h>
 #include <sys/types.h>
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define MIN(a, b)     ((a) < (b) ? (a) : (b))
-#define MAX(a, b)     ((a) > (b) ? (a) : (b))
-#define ALIGN_UP(x, a) (((x) + ((a)-1)) & ~((__typeof__(x))(a)-1))
+#define ARRAY_SIZE(a)    (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b)        ((a) < (b) ? (a) : (b))
+#define MAX(a, b)        ((a) > (b) ? (a) : (b))
+#define ALIGN_UP(x, a)   (((x) + ((a)-1)) & ~((__typeof__(x))(a)-1))
 #define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a)-1))
-#define KiB           (1024ULL)
-#define MiB           (1024ULL * KiB)
-#define GiB           (1024ULL * MiB)
+#define KiB              (1024ULL)
+#define MiB              (1024ULL * KiB)
+#define GiB              (1024ULL * MiB)
 
 /* ---- logging (util/log.c) -------------------------------------------------------------------
  * Process-wide logger. Lines go to stderr by default, or to a file / named pipe opened
@@ -31,6 +31,9 @@ void log_msg(enum log_level lvl, const char *file, int line, const char *fmt, ..
 void log_configure(enum log_level lvl, bool show_level, bool show_origin);
 /* Redirect to PATH (file appended, or FIFO). Returns 0 or -errno. */
 int log_set_path(const char *path);
+/* Open PATH for appending lines without ever blocking: a FIFO read-write (opening needs no reader,
+ * writes never raise EPIPE), anything else write-only, created 0640. Returns the fd or -errno. */
+int line_sink_open(const char *path);
 /* Parse "Error"/"Warning"/"Info"/"Debug"/"Trace"/"Off" (case-insensitive). Returns 0 or -EINVAL. */
 int log_level_parse(const char *s, enum log_level *out);
 uint64_t log_lost(void);
@@ -71,8 +74,38 @@ uint64_t now_ns(void);
 /* Fill SET with the signals that ask truce to stop (SIGINT, SIGTERM, SIGHUP) and block them in
  * the calling thread; whoever waits for the VM takes them through a signalfd on SET. */
 void signals_block_termination(sigset_t *set);
+/* Little-endian 16/32-bit fields at any alignment (PCI config space, boot headers). */
+static inline uint16_t get_le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+static inline uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)get_le16(p) | (uint32_t)get_le16(p + 2) << 16;
+}
+static inline void put_le16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void put_le32(uint8_t *p, uint32_t v)
+{
+    put_le16(p, (uint16_t)v);
+    put_le16(p + 2, (uint16_t)(v >> 16));
+}
 /* write()/read() retrying on EINTR and short counts; return 0 or -errno. */
 int write_full(int fd, const void *buf, size_t len);
 int read_full(int fd, void *buf, size_t len);
+
+/* ---- scatter-gather lists (util/iov.c) ------------------------------------------------------ */
+struct iovec;
+/* Describe bytes [OFF, OFF + LEN) of the N segments SRC as at most MAX segments in DST, leaving
+ * out empty ones. Returns the number of DST segments written. */
+unsigned iov_slice(const struct iovec *src, unsigned n, size_t off, size_t len, struct iovec *dst,
+                   unsigned max);
+/* Copy LEN bytes starting at byte OFF of the N segments IOV into BUF, or from BUF into them.
+ * Return the bytes copied (short when the segments end first). */
+size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len);
+size_t iov_from_buf(const struct iovec *iov, unsigned n, size_t off, const void *buf, size_t len);
 
 #endif

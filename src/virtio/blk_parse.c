@@ -4,26 +4,6 @@
 
 #include "virtio/blk.h"
 
-/* Copy the part [off, off + len) of the N segments SRC into DST (room for MAX). Returns the
- * number of segments written. */
-static unsigned iov_slice(const struct iovec *src, unsigned n, uint64_t off, uint64_t len,
-                          struct iovec *dst, unsigned max)
-{
-    unsigned k = 0;
-    for (unsigned i = 0; i < n && len && k < max; i++) {
-        uint64_t l = src[i].iov_len;
-        if (off >= l) {
-            off -= l;
-            continue;
-        }
-        uint64_t take = MIN(l - off, len);
-        dst[k++] = (struct iovec){(uint8_t *)src[i].iov_base + off, take};
-        len -= take;
-        off = 0;
-    }
-    return k;
-}
-
 /* True when [sector, sector + nsect) lies inside a disk of CAPACITY sectors. */
 static bool in_range(uint64_t capacity, uint64_t sector, uint64_t nsect)
 {

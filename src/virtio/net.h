@@ -19,6 +19,7 @@
 #define NET_TX_IOV     64  /* segments per transmit chain */
 #define NET_TX_BUDGET  256 /* chains per queue run before yielding to other work */
 #define NET_RX_BUDGET  256 /* frames per run */
+#define NET_BULK_QUIET 64  /* small frames each way after which bulk mode ends */
 
 _Static_assert(sizeof(struct virtio_net_hdr_v1) == NET_VNET_HDR_LEN, "virtio_net_hdr_v1 size");
 _Static_assert(sizeof(struct virtio_net_config) >= 12, "virtio_net_config has mac/status/mtu");
@@ -30,6 +31,13 @@ struct net_counters {
     uint64_t rx_dropped;           /* frames that never reached the guest */
     uint64_t tx_packets, tx_bytes; /* accepted by the backend */
     uint64_t tx_dropped;           /* malformed, oversized, link down or refused by the host */
+};
+
+/* Bulk-traffic detector (net_bulk_frame): on while large or GSO frames flow in either direction,
+ * off once NET_BULK_QUIET small frames passed each way since the last large one. */
+struct net_bulk {
+    uint32_t quiet[2]; /* small frames since the last large one: [0] receive, [1] transmit */
+    bool on;
 };
 
 /* A receive chain popped from the ring but not yet returned (mergeable buffers gather several). */
@@ -58,6 +66,10 @@ struct virtio_net {
     struct iovec tx_send[NET_TX_IOV + 1];
     struct virtio_net_hdr_v1 tx_hdr;
     bool tx_pending; /* tx_chain popped, backend said EAGAIN */
+    /* I/O thread scheduling while bulk traffic flows (net.c, I/O thread only) */
+    struct net_bulk bulk;
+    bool bulk_counted; /* this device counts in its I/O thread's bulk devices */
+    bool bulk_off;     /* the I/O thread's policy is not ours to change */
     struct net_counters stats;
 };
 
@@ -79,6 +91,12 @@ void net_rx_pump(struct virtio_net *n);
 /* Forget held chains and the pending frame (device reset). */
 void net_rx_reset(struct virtio_net *n);
 
+/* ---- net.c, for net_rx.c (I/O thread, device lock held) -------------------------------------- */
+/* Account one frame of FRAME_LEN bytes (no vnet header) with GSO_TYPE moved in direction DIR
+ * (0 receive, 1 transmit) for the bulk-traffic detector; switches the I/O thread's scheduling
+ * when bulk mode starts or ends. */
+void net_bulk_account(struct virtio_net *n, unsigned dir, size_t frame_len, uint8_t gso_type);
+
 /* ---- net_hdr.c: pure helpers (unit-tested) ----------------------------------------------------
  */
 /* The default MAC of interface INDEX of VM_ID: stable, unicast, locally administered. */
@@ -97,6 +115,12 @@ int net_tx_hdr_check(const struct virtio_net_hdr_v1 *h, uint64_t features, size_
 /* Check a received frame's header (from a vnet-header backend) against what the guest
  * negotiated. Returns 0 or -EINVAL (drop the frame). */
 int net_rx_hdr_check(const struct virtio_net_hdr_v1 *h, uint64_t features);
+/* Start B in the quiet state (not in bulk mode). */
+void net_bulk_init(struct net_bulk *b);
+/* Feed one frame to B: FRAME_LEN bytes (no vnet header) with GSO_TYPE, in direction DIR (0
+ * receive, 1 transmit). A frame is large when it is a GSO frame or longer than NET_MTU. Returns
+ * 1 when bulk mode starts, -1 when it ends, 0 otherwise. */
+int net_bulk_frame(struct net_bulk *b, unsigned dir, size_t frame_len, uint8_t gso_type);
 /* Build in DST (at most MAX entries) the segments of SRC (N entries) that follow the first SKIP
  * bytes. Returns the number of entries, or -E2BIG / -EINVAL (SRC shorter than SKIP). */
 int net_iov_skip(struct iovec *dst, unsigned max, const struct iovec *src, unsigned n, size_t skip);

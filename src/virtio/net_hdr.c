@@ -122,6 +122,30 @@ int net_rx_hdr_check(const struct virtio_net_hdr_v1 *h, uint64_t f)
     return 0;
 }
 
+void net_bulk_init(struct net_bulk *b)
+{
+    b->quiet[0] = b->quiet[1] = NET_BULK_QUIET;
+    b->on = false;
+}
+
+int net_bulk_frame(struct net_bulk *b, unsigned dir, size_t frame_len, uint8_t gso_type)
+{
+    dir = dir ? 1 : 0;
+    if (gso_type != VIRTIO_NET_HDR_GSO_NONE || frame_len > NET_MTU) {
+        b->quiet[dir] = 0;
+        if (b->on)
+            return 0;
+        b->on = true;
+        return 1;
+    }
+    if (b->quiet[dir] < NET_BULK_QUIET)
+        b->quiet[dir]++;
+    if (!b->on || b->quiet[0] < NET_BULK_QUIET || b->quiet[1] < NET_BULK_QUIET)
+        return 0;
+    b->on = false;
+    return -1;
+}
+
 int net_iov_skip(struct iovec *dst, unsigned max, const struct iovec *src, unsigned n, size_t skip)
 {
     unsigned k = 0;

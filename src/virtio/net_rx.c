@@ -95,6 +95,7 @@ static int rx_deliver(struct virtio_net *n, struct virtq *q)
     unhold(n, k);
     n->stats.rx_packets++;
     n->stats.rx_bytes += need - NET_VNET_HDR_LEN;
+    net_bulk_account(n, 0, need - NET_VNET_HDR_LEN, h->gso_type);
     return 1;
 }
 

@@ -274,34 +274,10 @@ bool virtq_should_interrupt(struct virtq *q)
 
 size_t virtq_chain_read(const struct virtq_chain *c, size_t off, void *buf, size_t len)
 {
-    size_t done = 0;
-    for (unsigned i = 0; i < c->nout && done < len; i++) {
-        size_t l = c->iov[i].iov_len;
-        if (off >= l) {
-            off -= l;
-            continue;
-        }
-        size_t n = MIN(l - off, len - done);
-        memcpy((uint8_t *)buf + done, (uint8_t *)c->iov[i].iov_base + off, n);
-        done += n;
-        off = 0;
-    }
-    return done;
+    return iov_to_buf(c->iov, c->nout, off, buf, len);
 }
 
 size_t virtq_chain_write(const struct virtq_chain *c, size_t off, const void *buf, size_t len)
 {
-    size_t done = 0;
-    for (unsigned i = c->nout; i < (unsigned)c->nout + c->nin && done < len; i++) {
-        size_t l = c->iov[i].iov_len;
-        if (off >= l) {
-            off -= l;
-            continue;
-        }
-        size_t n = MIN(l - off, len - done);
-        memcpy((uint8_t *)c->iov[i].iov_base + off, (const uint8_t *)buf + done, n);
-        done += n;
-        off = 0;
-    }
-    return done;
+    return iov_from_buf(c->iov + c->nout, c->nin, off, buf, len);
 }

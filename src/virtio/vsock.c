@@ -40,22 +40,6 @@ struct virtio_vsock {
     struct iovec payload[VSOCK_CHAIN_IOV];
 };
 
-/* PAYLOAD = the segments of SEG (N entries) after the first SKIP bytes. Returns the count. */
-static unsigned iov_after(struct iovec *payload, const struct iovec *seg, unsigned n, size_t skip)
-{
-    unsigned k = 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (skip >= seg[i].iov_len) {
-            skip -= seg[i].iov_len;
-            continue;
-        }
-        payload[k].iov_base = (uint8_t *)seg[i].iov_base + skip;
-        payload[k++].iov_len = seg[i].iov_len - skip;
-        skip = 0;
-    }
-    return k;
-}
-
 static bool vs_live(struct virtio_vsock *v, struct virtq *q)
 {
     uint8_t st = v->vdev.status;
@@ -93,7 +77,8 @@ static void vs_rx(struct virtio_vsock *v)
             v->rx_held = true;
         }
         struct vsock_hdr h;
-        unsigned np = iov_after(v->payload, c->iov + c->nout, c->nin, VSOCK_HDR_LEN);
+        unsigned np = iov_slice(c->iov + c->nout, c->nin, VSOCK_HDR_LEN, SIZE_MAX, v->payload,
+                                ARRAY_SIZE(v->payload));
         if (!vsock_engine_guest_rx(v->eng, &h, v->payload, np, c->in_len - VSOCK_HDR_LEN))
             break; /* nothing after all: keep the chain for the next packet */
         virtq_chain_write(c, 0, &h, VSOCK_HDR_LEN);
@@ -119,7 +104,8 @@ static void vs_tx(struct virtio_vsock *v)
                 v->bad_chains++;
             } else {
                 virtq_chain_read(c, 0, &h, VSOCK_HDR_LEN);
-                unsigned np = iov_after(v->payload, c->iov, c->nout, VSOCK_HDR_LEN);
+                unsigned np = iov_slice(c->iov, c->nout, VSOCK_HDR_LEN, SIZE_MAX, v->payload,
+                                        ARRAY_SIZE(v->payload));
                 vsock_engine_guest_tx(v->eng, &h, v->payload, np, c->out_len - VSOCK_HDR_LEN);
             }
             virtq_push(q, c->head, 0);

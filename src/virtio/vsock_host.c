@@ -13,39 +13,6 @@
 #include "util/util.h"
 #include "virtio/vsock_proto.h"
 
-/* Copy the first LEN bytes of SRC (N segments) into DST (at most VSOCK_MAX_IOV segments).
- * Returns the number of segments used. */
-static unsigned iov_trim(struct iovec *dst, const struct iovec *src, unsigned n, size_t len)
-{
-    unsigned k = 0;
-    for (unsigned i = 0; i < n && k < VSOCK_MAX_IOV && len; i++) {
-        size_t l = MIN(src[i].iov_len, len);
-        if (!l)
-            continue;
-        dst[k].iov_base = src[i].iov_base;
-        dst[k++].iov_len = l;
-        len -= l;
-    }
-    return k;
-}
-
-/* Copy LEN bytes starting at byte OFF of SRC (N segments) into BUF. Returns bytes copied. */
-static size_t iov_copy_out(const struct iovec *src, unsigned n, size_t off, void *buf, size_t len)
-{
-    size_t done = 0;
-    for (unsigned i = 0; i < n && done < len; i++) {
-        if (off >= src[i].iov_len) {
-            off -= src[i].iov_len;
-            continue;
-        }
-        size_t l = MIN(src[i].iov_len - off, len - done);
-        memcpy((uint8_t *)buf + done, (uint8_t *)src[i].iov_base + off, l);
-        done += l;
-        off = 0;
-    }
-    return done;
-}
-
 static int sockaddr_for(struct sockaddr_un *sa, const char *path)
 {
     memset(sa, 0, sizeof(*sa));
@@ -181,7 +148,8 @@ int vsock_host_write(struct vsock_engine *e, struct vconn *c, const struct iovec
     size_t done = 0;
     if (c->buf_len == 0) {
         struct iovec t[VSOCK_MAX_IOV];
-        struct msghdr m = {.msg_iov = t, .msg_iovlen = iov_trim(t, iov, niov, len)};
+        struct msghdr m = {.msg_iov = t,
+                           .msg_iovlen = iov_slice(iov, niov, 0, len, t, ARRAY_SIZE(t))};
         ssize_t n = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno != EAGAIN)
             return -errno;
@@ -197,8 +165,8 @@ int vsock_host_write(struct vsock_engine *e, struct vconn *c, const struct iovec
         return -ENOMEM;
     uint32_t tail = (c->buf_off + c->buf_len) % VSOCK_CONN_BUF;
     size_t first = MIN(rest, (size_t)(VSOCK_CONN_BUF - tail));
-    iov_copy_out(iov, niov, done, c->buf + tail, first);
-    iov_copy_out(iov, niov, done + first, c->buf, rest - first);
+    iov_to_buf(iov, niov, done, c->buf + tail, first);
+    iov_to_buf(iov, niov, done + first, c->buf, rest - first);
     c->buf_len += (uint32_t)rest;
     return 0;
 }
@@ -229,7 +197,7 @@ int vsock_host_flush(struct vsock_engine *e, struct vconn *c)
 ssize_t vsock_host_read(struct vconn *c, const struct iovec *iov, unsigned niov, size_t cap)
 {
     struct iovec t[VSOCK_MAX_IOV];
-    struct msghdr m = {.msg_iov = t, .msg_iovlen = iov_trim(t, iov, niov, cap)};
+    struct msghdr m = {.msg_iov = t, .msg_iovlen = iov_slice(iov, niov, 0, cap, t, ARRAY_SIZE(t))};
     ssize_t n = recvmsg(c->fd, &m, MSG_DONTWAIT);
     return n < 0 ? -errno : n;
 }

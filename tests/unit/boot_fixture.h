@@ -4,10 +4,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 #include "boot/boot.h"
 #include "boot/boot_priv.h"
@@ -80,6 +86,26 @@ static inline int fix_kernel(struct fixture *f, const void *img, size_t len, boo
     return 0;
 }
 
+/* boot_load F's VM from the kernel IMG of LEN bytes and, when INITRD is nonzero, an initrd of
+ * INITRD bytes whose byte i is FILL(i). Asserts that the files were written; returns boot_load's
+ * result (its message in F->err). */
+static inline int fix_boot_load(struct fixture *f, const void *img, size_t len, size_t initrd,
+                                uint8_t (*fill)(size_t i))
+{
+    assert_int_equal(fix_kernel(f, img, len, false), 0);
+    if (initrd) {
+        uint8_t *rd = malloc(initrd);
+        assert_non_null(rd);
+        for (size_t i = 0; i < initrd; i++)
+            rd[i] = fill(i);
+        const char *p = fix_file(f, rd, initrd);
+        free(rd);
+        assert_non_null(p);
+        snprintf(f->vm->cfg.initrd, PATH_MAX, "%s", p);
+    }
+    return boot_load(f->vm, f->err, sizeof(f->err));
+}
+
 /* Guest pointer for [GPA, GPA + LEN) or NULL. */
 static inline void *fix_gpa(struct fixture *f, uint64_t gpa, uint64_t len)
 {
@@ -90,6 +116,17 @@ static inline void *fix_gpa(struct fixture *f, uint64_t gpa, uint64_t len)
 static inline bool one_line(const char *err)
 {
     return err[0] && !strchr(err, '\n');
+}
+
+/* Expect boot_load's result RC to be RET with a one-line error in F containing WHAT. */
+static inline void fix_expect_fail(struct fixture *f, int rc, int ret, const char *what)
+{
+    if (getenv("TRUCE_TEST_VERBOSE"))
+        print_message("rc %d: %s\n", rc, f->err);
+    assert_int_equal(rc, ret);
+    assert_true(one_line(f->err));
+    if (!strstr(f->err, what))
+        fail_msg("error \"%s\" lacks \"%s\"", f->err, what);
 }
 
 #endif

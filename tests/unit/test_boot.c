@@ -70,24 +70,20 @@ static uint8_t *make_bz(const struct bz *o, size_t *len)
     return img;
 }
 
+/* Byte I of the initrd load_bz writes. */
+static uint8_t rdbyte(size_t i)
+{
+    return (uint8_t)(i ^ 0x5a);
+}
+
 /* boot_load with a crafted image O (and an initrd of INITRD bytes when nonzero). */
 static int load_bz(struct fixture *f, const struct bz *o, size_t initrd)
 {
     size_t len;
     uint8_t *img = make_bz(o, &len);
-    assert_int_equal(fix_kernel(f, img, len, false), 0);
+    int rc = fix_boot_load(f, img, len, initrd, rdbyte);
     free(img);
-    if (initrd) {
-        uint8_t *rd = malloc(initrd);
-        assert_non_null(rd);
-        for (size_t i = 0; i < initrd; i++)
-            rd[i] = (uint8_t)(i ^ 0x5a);
-        const char *p = fix_file(f, rd, initrd);
-        free(rd);
-        assert_non_null(p);
-        snprintf(f->vm->cfg.initrd, PATH_MAX, "%s", p);
-    }
-    return boot_load(f->vm, f->err, sizeof(f->err));
+    return rc;
 }
 
 static void bzimage_zero_page(void **state)
@@ -196,22 +192,11 @@ static void pci_window_above_ram(void **state)
     guest_mem_free(&m);
 }
 
-/* Expect boot_load to fail with RET and an error line containing WHAT. */
-static void expect_fail(struct fixture *f, int rc, int ret, const char *what)
-{
-    if (getenv("TRUCE_TEST_VERBOSE"))
-        print_message("rc %d: %s\n", rc, f->err);
-    assert_int_equal(rc, ret);
-    assert_true(one_line(f->err));
-    if (!strstr(f->err, what))
-        fail_msg("error \"%s\" lacks \"%s\"", f->err, what);
-}
-
 /* Load the crafted image O and expect RET with WHAT in the error. */
 static void expect_bz_fail(struct bz o, size_t initrd, int ret, const char *what)
 {
     struct fixture *f = fix_new(MEM_64M, 1);
-    expect_fail(f, load_bz(f, &o, initrd), ret, what);
+    fix_expect_fail(f, load_bz(f, &o, initrd), ret, what);
     fix_free(f);
 }
 
@@ -242,16 +227,16 @@ static void not_a_kernel(void **state)
     const char text[] = "#!/bin/sh\necho this is not a kernel\n";
     uint8_t *zeros = calloc(1, 8192);
     assert_int_equal(fix_kernel(f, text, sizeof(text), false), 0);
-    expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EINVAL, "not a kernel");
+    fix_expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EINVAL, "not a kernel");
     assert_non_null(strstr(f->err, f->vm->cfg.kernel)); /* names the image */
     assert_int_equal(fix_kernel(f, zeros, 8192, false), 0);
-    expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EINVAL, "not a kernel");
+    fix_expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EINVAL, "not a kernel");
     assert_int_equal(fix_kernel(f, zeros, 0, false), 0);
-    expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EINVAL, "not a kernel");
+    fix_expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EINVAL, "not a kernel");
     snprintf(f->vm->cfg.kernel, PATH_MAX, "/nonexistent/truce/bzImage");
-    expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -ENOENT, "No such file");
+    fix_expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -ENOENT, "No such file");
     f->vm->cfg.kernel[0] = 0;
-    expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EINVAL, "--kernel");
+    fix_expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EINVAL, "--kernel");
     free(zeros);
     fix_free(f);
 }
@@ -265,7 +250,7 @@ static void truncated_images(void **state)
         struct fixture *f = fix_new(MEM_64M, 1);
         assert_int_equal(fix_kernel(f, img, cuts[i], false), 0);
         int rc = boot_load(f->vm, f->err, sizeof(f->err));
-        expect_fail(f, rc, -EINVAL, cuts[i] < 0x206 ? "not a kernel" : "truncated");
+        fix_expect_fail(f, rc, -EINVAL, cuts[i] < 0x206 ? "not a kernel" : "truncated");
         assert_int_equal(f->vm->boot.mode, 0);
         fix_free(f);
     }
@@ -295,12 +280,12 @@ static void initrd_errors(void **state)
     free(img);
     const char *huge = fix_file(f, NULL, 3 * GiB); /* sparse: never read */
     snprintf(f->vm->cfg.initrd, PATH_MAX, "%s", huge);
-    expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EFBIG, "larger than");
+    fix_expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EFBIG, "larger than");
     const char *empty = fix_file(f, "", 0);
     snprintf(f->vm->cfg.initrd, PATH_MAX, "%s", empty);
-    expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EINVAL, "empty");
+    fix_expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EINVAL, "empty");
     snprintf(f->vm->cfg.initrd, PATH_MAX, "/nonexistent/initrd.img");
-    expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -ENOENT, "initrd");
+    fix_expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -ENOENT, "initrd");
     fix_free(f);
 
     o.initrd_max = 20 * MiB - 1; /* below the kernel's footprint: no room */
@@ -315,7 +300,7 @@ static void cmdline_limits(void **state)
     memset(f->vm->cfg.cmdline, 'x', 16);
     assert_int_equal(load_bz(f, &o, 0), 0); /* exactly cmdline_size is fine */
     f->vm->cfg.cmdline[16] = 'y';
-    expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EINVAL, "--cmdline");
+    fix_expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EINVAL, "--cmdline");
     assert_non_null(strstr(f->err, "at most 16"));
     fix_free(f);
 }
@@ -340,16 +325,16 @@ static void firmware_rom(void **state)
     assert_memory_equal(fix_gpa(f, BOOT_ACPI_ALT, 8), "RSD PTR ", 8);
 
     assert_int_equal(fix_kernel(f, rom, 8, true), 0);
-    expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EINVAL, "too small");
+    fix_expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EINVAL, "too small");
     assert_int_equal(fix_kernel(f, NULL, 17 * MiB, true), 0);
-    expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EFBIG, "larger than 16 MiB");
+    fix_expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EFBIG, "larger than 16 MiB");
     struct bz o = bz_default();
     size_t len;
     uint8_t *img = make_bz(&o, &len);
     assert_int_equal(fix_kernel(f, img, len, true), 0);
-    expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EINVAL, "--kernel");
+    fix_expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EINVAL, "--kernel");
     snprintf(f->vm->cfg.kernel, PATH_MAX, "%s", f->vm->cfg.firmware);
-    expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EINVAL, "exclude");
+    fix_expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EINVAL, "exclude");
     free(img);
     free(rom);
     fix_free(f);

@@ -100,6 +100,8 @@ static void bad_flags_name_the_field(void **state)
         {{"--net", "tap="}, "--net"},
         {{"--net", "wifi"}, "wifi"},
         {{"--net", "user,mac=01:00:00:00:00:01"}, "mac"},
+        {{"--net", "user,mac=2:00:00:00:00:01"}, "mac"},
+        {{"--net", "user,mac=02:00:00:00:00:01:"}, "mac"},
         {{"--net", "user,hostfwd=tcp::0-:80"}, "hostfwd"},
         {{"--net", "tap=t0,hostfwd=tcp::80-:80"}, "hostfwd"},
         {{"--vsock", "cid=2,uds=/x"}, "cid"},

@@ -7,6 +7,8 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "netframes.h"
@@ -127,6 +129,34 @@ static void iov_skip(void **state)
     assert_int_equal(net_iov_skip(dst, 3, src, 3, 18), 0);
     assert_int_equal(net_iov_skip(dst, 3, src, 3, 19), -EINVAL);
     assert_int_equal(net_iov_skip(dst, 1, src, 3, 0), -E2BIG);
+}
+
+/* Bulk mode: on with the first large or GSO frame either way, off after NET_BULK_QUIET small
+ * frames in each direction since the last large one. */
+static void bulk_detector(void **state)
+{
+    struct net_bulk b;
+    net_bulk_init(&b);
+    assert_false(b.on);
+    for (unsigned i = 0; i < 3 * NET_BULK_QUIET; i++) /* interactive traffic stays off */
+        assert_int_equal(net_bulk_frame(&b, i & 1, NET_MTU, VIRTIO_NET_HDR_GSO_NONE), 0);
+    assert_int_equal(net_bulk_frame(&b, 1, 20000, VIRTIO_NET_HDR_GSO_TCPV4), 1); /* TSO send */
+    assert_true(b.on);
+    assert_int_equal(net_bulk_frame(&b, 1, 60, VIRTIO_NET_HDR_GSO_TCPV6), 0);  /* GSO, any size */
+    assert_int_equal(net_bulk_frame(&b, 0, 1514, VIRTIO_NET_HDR_GSO_NONE), 0); /* full frame */
+    /* the receive side went quiet first; the transmit side decides */
+    for (unsigned i = 0; i < NET_BULK_QUIET; i++)
+        assert_int_equal(net_bulk_frame(&b, 0, 54, VIRTIO_NET_HDR_GSO_NONE), 0);
+    for (unsigned i = 0; i + 1 < NET_BULK_QUIET; i++)
+        assert_int_equal(net_bulk_frame(&b, 1, 54, VIRTIO_NET_HDR_GSO_NONE), 0);
+    assert_true(b.on);
+    assert_int_equal(net_bulk_frame(&b, 1, 54, VIRTIO_NET_HDR_GSO_NONE), -1);
+    assert_false(b.on);
+    /* acknowledgements flowing back never end a bulk receive */
+    assert_int_equal(net_bulk_frame(&b, 0, 65000, VIRTIO_NET_HDR_GSO_TCPV4), 1);
+    for (unsigned i = 0; i < 4 * NET_BULK_QUIET; i++)
+        assert_int_equal(net_bulk_frame(&b, 1, 54, VIRTIO_NET_HDR_GSO_NONE), 0);
+    assert_true(b.on);
 }
 
 /* ---- the device, user-mode backend, real transport ----------------------------------------------
@@ -318,6 +348,39 @@ static void link_down(void **state)
     assert_int_equal(vf_rd(f, f->devcfg + 6, 2), VIRTIO_NET_S_LINK_UP);
 }
 
+/* The scheduling policy of the fixture's I/O thread. */
+static int io_policy(struct vfix *f)
+{
+    struct sched_param sp;
+    int policy = -1;
+    assert_int_equal(pthread_getschedparam(f->loop_thread, &policy, &sp), 0);
+    return policy;
+}
+
+/* Full-size frames switch the I/O thread to SCHED_BATCH; small frames switch it back. */
+static void bulk_mode_io_thread(void **state)
+{
+    struct nfx *x = *state;
+    struct vfix *f = &x->vf;
+    static uint8_t big[NET_MTU + 14];
+    uint8_t fr[64];
+    vf_bringup(f, V1 | MRG, 2);
+    assert_int_equal(io_policy(f), SCHED_OTHER);
+    size_t n = arp_request(fr);
+    memcpy(big, fr, n); /* an ARP request padded to a full Ethernet frame */
+    tx_frame(x, NULL, big, sizeof(big));
+    assert_int_equal(io_policy(f), SCHED_BATCH);
+    for (unsigned i = 0; i + 1 < NET_BULK_QUIET; i++)
+        tx_frame(x, NULL, fr, (uint32_t)n);
+    assert_int_equal(io_policy(f), SCHED_BATCH);
+    tx_frame(x, NULL, fr, (uint32_t)n);
+    assert_int_equal(io_policy(f), SCHED_OTHER);
+    struct net_counters c;
+    virtio_net_counters(x->n, &c);
+    assert_int_equal(c.tx_packets, NET_BULK_QUIET + 1);
+    assert_int_equal(c.tx_dropped, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,11 +389,13 @@ int main(void)
         cmocka_unit_test(tx_header_rules),
         cmocka_unit_test(rx_header_rules),
         cmocka_unit_test(iov_skip),
+        cmocka_unit_test(bulk_detector),
         cmocka_unit_test_setup_teardown(config_space, dev_setup, dev_teardown),
         cmocka_unit_test_setup_teardown(rx_waits_then_merges, dev_setup, dev_teardown),
         cmocka_unit_test_setup_teardown(rx_too_small_buffer, dev_setup, dev_teardown),
         cmocka_unit_test_setup_teardown(tx_bad_frames_dropped, dev_setup, dev_teardown),
         cmocka_unit_test_setup_teardown(link_down, dev_setup, dev_teardown),
+        cmocka_unit_test_setup_teardown(bulk_mode_io_thread, dev_setup, dev_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
