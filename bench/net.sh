@@ -3,26 +3,31 @@
 # vhost off) on the same tap inside one nested-lab run (tests/lab), alternating VMMs, median of
 # REPS boots, ratio truce/QEMU: guest->L1 and L1->guest TCP throughput and TCP round-trip time,
 # measured with tests/lab/tools/nettool.c. Writes the "virtio-net" section of bench/RESULTS.md.
-# Usage: bench/net.sh [--reps N] [--mib M]
+# --trace counts instead (RESULTS.md untouched): queue notifications, MSIs, exits, HLT exits, VMM
+# syscalls and preemptions of the VMM's threads in L1, per MiB moved (per round trip for the RTT
+# test), median of REPS, into the run's trace.txt and on stdout.
+# Usage: bench/net.sh [--reps N] [--mib M] [--trace]
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO_DIR=$(dirname "$BENCH_DIR")
 LAB_DIR=$REPO_DIR/tests/lab
 . "$LAB_DIR/lib.sh"
 
-reps=5 mib=128
+reps=5 mib=128 trace=0 rtts=2000
 while [ $# -gt 0 ]; do
     case "$1" in
     --reps) reps=$2 && shift 2 ;;
     --mib) mib=$2 && shift 2 ;;
-    *) echo "usage: bench/net.sh [--reps N] [--mib MIB]" >&2 && exit 2 ;;
+    --trace) trace=1 && shift ;;
+    *) echo "usage: bench/net.sh [--reps N] [--mib MIB] [--trace]" >&2 && exit 2 ;;
     esac
 done
 lab_cloud_kernel || lab_die "no Debian cloud kernel: apt-get install linux-image-cloud-amd64"
 [ -x "$REPO_DIR/build/truce" ] || lab_die "build truce first (make)"
 work=$LAB_CACHE/bench-net
 mkdir -p "$work"
-printf 'REPS=%s BYTES=%s\n' "$reps" "$((mib * 1024 * 1024))" >"$work/net.conf"
+printf 'REPS=%s BYTES=%s RTTS=%s TRACE=%s\n' "$reps" "$((mib * 1024 * 1024))" "$rtts" "$trace" \
+    >"$work/net.conf"
 
 # nettool (tests/lab/tools/nettool.c) is in L1 already: build-l1.sh builds every tools/*.c
 initrd=$("$LAB_DIR/build-l1.sh" --extra "$work/net.conf:/lab/bench/net.conf" \
@@ -39,6 +44,28 @@ python3 "$LAB_DIR/lab.py" --log-dir "$out" --scenario "truce/bench-net:$timeout"
 log=$(ls -1t "$out"/l1-*.log | head -n 1)
 tr -d '\r' <"$log" | grep '^BENCH-NET ' >"$out/samples.txt" || true
 [ -s "$out/samples.txt" ] || lab_die "no samples; see $log"
+
+if [ "$trace" = 1 ]; then # counters per MiB (per round trip): median per VMM, test and counter
+    tr -d '\r' <"$log" | grep '^BENCH-NET-TRACE ' >"$out/trace-samples.txt" || true
+    python3 - "$out/trace-samples.txt" "$mib" "$rtts" <<'TRACE_EOF' | tee "$out/trace.txt"
+import statistics, sys
+vals = {}
+for line in open(sys.argv[1]):
+    _, vmm, _, test, counter, v = line.split()
+    vals.setdefault((test, counter, vmm), []).append(float(v))
+print("| test | counter | truce | QEMU |\n|---|---|---:|---:|")
+for test, unit in (("guest_to_l1_Mbps", "MiB"), ("l1_to_guest_Mbps", "MiB"),
+                   ("rtt_us", "round trip")):
+    div = float(sys.argv[2] if unit == "MiB" else sys.argv[3])
+    for counter in ("notifications", "msis", "exits", "hlt_exits", "vmm_syscalls",
+                    "vmm_preemptions"):
+        def cell(vmm):
+            v = vals.get((test, counter, vmm))
+            return "%.2f" % (statistics.median(v) / div) if v else "n/a"
+        print(f"| {test} | {counter} per {unit} | {cell('truce')} | {cell('qemu')} |")
+TRACE_EOF
+    exit 0
+fi
 
 # median per VMM and test, ratio truce/QEMU -> the RESULTS.md section between the markers
 python3 - "$out/samples.txt" "$BENCH_DIR/RESULTS.md" "$reps" "$mib" \
@@ -62,7 +89,8 @@ lines = [B, "## virtio-net: truce vs QEMU", "",
          f"QEMU: {qver}, `-M microvm,pcie=on`, `-netdev tap,vhost=off`, `virtio-net-pci`. "
          "truce: `--net tap=tap0` (tap with vnet headers, offloads as negotiated). Guest: Debian "
          "cloud kernel, 1 vCPU, 512 MiB. The lab's L2 runs under nested SVM in a TCG-emulated "
-         "L1, so absolute numbers are only lab figures; the ratio is the result.", "",
+         "L1, so absolute numbers are only lab figures; the ratio is the result. Where the "
+         "time goes (notifications, MSIs, exits, syscalls per MiB): `bench/net.sh --trace`.", "",
          "| test | truce | QEMU | truce/QEMU |", "|---|---:|---:|---:|"]
 for key, label in rows:
     t, q = vals.get((key, "truce"), []), vals.get((key, "qemu"), [])

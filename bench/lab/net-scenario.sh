@@ -3,8 +3,11 @@
 # measures, from L1 (10.9.0.1) against nettool servers in the guest (10.9.0.2): guest->L1 and
 # L1->guest TCP throughput (BYTES each) and the median TCP round trip of 1-byte messages.
 # Prints "BENCH-NET vmm rep test value" lines for the host. Parameters in /lab/bench/net.conf.
+# With TRACE=1 every measurement also prints "BENCH-NET-TRACE vmm rep test counter value" lines:
+# kernel event counts in L1 during that transfer (hist triggers on KVM and syscall tracepoints),
+# which cost some speed: traced runs are for counting, not for the results table.
 # lab: vmm=truce timeout=3600
-REPS=5 BYTES=134217728 RTTS=2000
+REPS=5 BYTES=134217728 RTTS=2000 TRACE=0
 [ -f /lab/bench/net.conf ] && . /lab/bench/net.conf
 nt=$(command -v nettool) || fail "nettool is not in the L1 image"
 l1_modprobe tun || fail "insmod tun failed"
@@ -25,20 +28,80 @@ echo "GUEST-RESULT PASS netbench"
 EOF
 chmod +x netbench
 
+# ---- TRACE=1: what a transfer costs in notifications, interrupts, exits and syscalls ----------
+TR=/sys/kernel/tracing
+# event:hist-trigger pairs; kvm_mmio counts the guest's MMIO writes handled in L1's kernel (the
+# queue notifications, through ioeventfd), kvm_exit's SVM exit code 120 is HLT
+HISTS="kvm/kvm_exit:hist:keys=exit_reason:vals=hitcount
+kvm/kvm_mmio:hist:keys=type:vals=hitcount
+kvm/kvm_msi_set_irq:hist:keys=common_pid:vals=hitcount
+raw_syscalls/sys_enter:hist:keys=common_pid:vals=hitcount:size=2048"
+trace_on() {
+    local h
+    [ -d $TR/events ] || mount -t tracefs tracefs $TR || fail "no tracefs in L1"
+    for h in $HISTS; do
+        echo "${h#*:}" >>"$TR/events/${h%%:*}/trigger" || fail "hist trigger ${h%%:*}"
+    done
+}
+# Zero the counts (before a transfer).
+trace_clear() {
+    local h
+    for h in $HISTS; do echo "${h#*:}:clear" >>"$TR/events/${h%%:*}/trigger"; done
+}
+# Sum of the hit counts of EVENT's hist lines matching the extended regex KEY.
+hist_sum() {
+    grep -E "$2" "$TR/events/$1/hist" | sed 's/.*hitcount: *//' | awk '{s += $1} END {print s + 0}'
+}
+# Involuntary context switches of the VMM's threads so far.
+vmm_preempted() {
+    cat /proc/"$1"/task/*/status 2>/dev/null |
+        awk '/^nonvoluntary_ctxt_switches/ {s += $2} END {print s + 0}'
+}
+# Print the counters of the transfer TEST since trace_clear; PID is the VMM, PRE its
+# vmm_preempted before the transfer.
+trace_report() {
+    local test=$1 pid=$2 pre=$3 tids
+    tids=$(ls /proc/"$pid"/task | tr '\n' '|')
+    {
+        echo "notifications $(hist_sum kvm/kvm_mmio 'type: +2 ')"
+        echo "msis $(hist_sum kvm/kvm_msi_set_irq hitcount)"
+        echo "exits $(hist_sum kvm/kvm_exit hitcount)"
+        echo "hlt_exits $(hist_sum kvm/kvm_exit 'exit_reason: +120 ')"
+        echo "vmm_syscalls $(hist_sum raw_syscalls/sys_enter "common_pid: +(${tids%|}) ")"
+        echo "vmm_preemptions $(($(vmm_preempted "$pid") - pre))"
+    } | sed "s/^/$test /"
+}
+
+# Measure one transfer: CMD prints "KEY=VALUE" among others; "TEST VALUE" goes into FILE (and
+# the counters into FILE.trace with TRACE=1).
+measure_one() {
+    local file=$1 test=$2 key=$3 pid pre r
+    shift 3
+    pid=$(pidof truce qemu-system-x86_64 | cut -d' ' -f1)
+    if [ "$TRACE" = 1 ]; then
+        pre=$(vmm_preempted "$pid")
+        trace_clear
+    fi
+    r=$("$@") && echo "$test $(echo "$r" | sed "s/.*$key=\([0-9.]*\).*/\1/")" >>"$file"
+    [ "$TRACE" != 1 ] || trace_report "$test" "$pid" "$pre" >>"$file.trace"
+}
+
 # Measure against the guest once its servers answer; print "test value" lines into FILE.
 measure() {
-    local file=$1 i=0 r
+    local file=$1 i=0
     : >"$file"
+    : >"$file.trace"
     until nettool rtt tcp:10.9.0.2:5201 1 >/dev/null 2>&1; do
         sleep 1
         i=$((i + 1))
         [ $i -lt 300 ] || return 0
     done
-    r=$(nettool recvrate tcp:10.9.0.2:5203) && echo "guest_to_l1_Mbps ${r##*mbps=}" >>"$file"
-    r=$(nettool sendrate tcp:10.9.0.2:5202 "$BYTES") && echo "l1_to_guest_Mbps ${r##*mbps=}" >>"$file"
-    r=$(nettool rtt tcp:10.9.0.2:5201 "$RTTS") && echo "rtt_us $(echo "$r" | sed 's/rtt_us=\([0-9.]*\).*/\1/')" >>"$file"
+    measure_one "$file" guest_to_l1_Mbps mbps nettool recvrate tcp:10.9.0.2:5203
+    measure_one "$file" l1_to_guest_Mbps mbps nettool sendrate tcp:10.9.0.2:5202 "$BYTES"
+    measure_one "$file" rtt_us rtt_us nettool rtt tcp:10.9.0.2:5201 "$RTTS"
     echo done | nettool connect tcp:10.9.0.2:5204 >/dev/null 2>&1
 }
+[ "$TRACE" != 1 ] || trace_on
 
 for rep in $(seq "$REPS"); do
     order="truce qemu"
@@ -60,6 +123,7 @@ for rep in $(seq "$REPS"); do
         wait "$helper"
         expect_guest netbench
         sed "s/^/BENCH-NET $vmm $rep /" "m-$vmm-$rep"
+        sed "s/^/BENCH-NET-TRACE $vmm $rep /" "m-$vmm-$rep.trace"
     done
 done
 LAB_VMM=truce

@@ -50,6 +50,9 @@ struct net_backend_ops {
      * enough). Returns the frame length (header included when hdr_len > 0), -EAGAIN when no
      * frame is waiting, or another -errno. */
     ssize_t (*recv)(struct net_backend *be, void *buf, size_t len);
+    /* Like recv, into the segments IOV (IOVCNT entries; the caller offers at least hdr_len +
+     * NET_MAX_FRAME bytes). NULL when the backend cannot (the frontend then uses recv). */
+    ssize_t (*recvv)(struct net_backend *be, const struct iovec *iov, unsigned iovcnt);
     /* Start (ON) or stop watching the host side for received frames. While stopped the backend
      * does not read from the host and does not call rx_ready. */
     void (*rx_enable)(struct net_backend *be, bool on);

@@ -92,6 +92,15 @@ static ssize_t tap_recv(struct net_backend *be, void *buf, size_t len)
     return n < 0 ? -errno : n;
 }
 
+static ssize_t tap_recvv(struct net_backend *be, const struct iovec *iov, unsigned iovcnt)
+{
+    struct tap_backend *t = (struct tap_backend *)be;
+    if (t->dead)
+        return -EIO;
+    ssize_t n = readv(t->fd, iov, (int)iovcnt);
+    return n < 0 ? -errno : n;
+}
+
 static void tap_rx_enable(struct net_backend *be, bool on)
 {
     struct tap_backend *t = (struct tap_backend *)be;
@@ -123,6 +132,7 @@ static const struct net_backend_ops tap_ops = {
     .name = "tap",
     .send = tap_send,
     .recv = tap_recv,
+    .recvv = tap_recvv,
     .rx_enable = tap_rx_enable,
     .set_offload = tap_set_offload,
     .close = tap_close,

@@ -11,15 +11,16 @@
 #include "config.h"
 #include "virtio/virtio.h"
 
-#define NET_QUEUE_SIZE 256
-#define NET_RXQ        0
-#define NET_TXQ        1
-#define NET_MTU        1500
-#define NET_RX_IOV     32  /* segments per receive chain (Linux uses at most MAX_SKB_FRAGS + 2) */
-#define NET_TX_IOV     64  /* segments per transmit chain */
-#define NET_TX_BUDGET  256 /* chains per queue run before yielding to other work */
-#define NET_RX_BUDGET  256 /* frames per run */
-#define NET_BULK_QUIET 64  /* small frames each way after which bulk mode ends */
+#define NET_QUEUE_SIZE    256
+#define NET_RXQ           0
+#define NET_TXQ           1
+#define NET_MTU           1500
+#define NET_RX_IOV        32 /* segments per receive chain (Linux uses at most MAX_SKB_FRAGS + 2) */
+#define NET_TX_IOV        64 /* segments per transmit chain */
+#define NET_TX_BUDGET     256 /* chains per queue run before yielding to other work */
+#define NET_RX_BUDGET     256 /* frames per run */
+#define NET_RX_DIRECT_IOV 128 /* segments one frame may be read into straight (net_rx.c) */
+#define NET_BULK_QUIET    64  /* small frames each way after which bulk mode ends */
 
 _Static_assert(sizeof(struct virtio_net_hdr_v1) == NET_VNET_HDR_LEN, "virtio_net_hdr_v1 size");
 _Static_assert(sizeof(struct virtio_net_config) >= 12, "virtio_net_config has mac/status/mtu");
@@ -58,8 +59,10 @@ struct virtio_net {
     /* receive */
     uint8_t *rxbuf; /* vnet header + frame read from the backend */
     size_t rx_len;  /* bytes of the pending frame in rxbuf including the header; 0: none */
-    struct net_rx_chain *held; /* NET_QUEUE_SIZE entries */
-    unsigned nheld;
+    struct net_rx_chain *held; /* ring of NET_QUEUE_SIZE entries, oldest at held_first */
+    unsigned held_first, nheld;
+    size_t held_cap;                        /* writable bytes of the held chains */
+    struct iovec rx_iov[NET_RX_DIRECT_IOV]; /* the held chains' segments for one read */
     /* transmit */
     struct virtq_chain tx_chain;
     struct iovec tx_iov[NET_TX_IOV];

@@ -7,9 +7,14 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "netframes.h"
 #include "virtio/net.h"
@@ -162,8 +167,9 @@ static void bulk_detector(void **state)
 /* ---- the device, user-mode backend, real transport ----------------------------------------------
  */
 
-#define RXQ 0
-#define TXQ 1
+#define RXQ      0
+#define TXQ      1
+#define TAP_NAME "trtap1"
 static const uint8_t gmac[6] = {0x52, 0x54, 0x00, 0x01, 0x02, 0x03};
 
 struct nfx {
@@ -172,7 +178,10 @@ struct nfx {
     uint16_t tx_head, rx_head;
 };
 
-static int dev_setup(void **state)
+static bool in_netns; /* root in a throwaway network namespace: the tap tests can run */
+
+/* The device on PCI slot 1 with a backend of KIND (NET_TAP: the tap TAP_NAME, created). */
+static struct nfx *nfx_new(enum net_kind kind)
 {
     struct nfx *x = calloc(1, sizeof(*x));
     struct vfix *f = &x->vf;
@@ -180,20 +189,36 @@ static int dev_setup(void **state)
     strcpy(f->vm.cfg.vm_id, "vm-test");
     f->vm.cfg.nnets = 1;
     strcpy(f->vm.cfg.nets[0].id, "net0");
-    f->vm.cfg.nets[0].kind = NET_USER;
+    f->vm.cfg.nets[0].kind = kind;
+    strcpy(f->vm.cfg.nets[0].tap, TAP_NAME);
     char err[256] = "";
-    assert_int_equal(virtio_net_create(&f->vm, 0, err, sizeof(err)), 0);
+    int rc = virtio_net_create(&f->vm, 0, err, sizeof(err));
+    if (rc)
+        fail_msg("virtio_net_create: %s", err);
     vf_probe(f, 1);
     x->n = virtio_net_find(&f->vm, "net0");
     assert_non_null(x->n);
     assert_null(virtio_net_find(&f->vm, "net1"));
-    *state = x;
+    return x;
+}
+
+static int dev_setup(void **state)
+{
+    *state = nfx_new(NET_USER);
+    return 0;
+}
+
+static int tap_setup(void **state)
+{
+    *state = in_netns ? nfx_new(NET_TAP) : NULL;
     return 0;
 }
 
 static int dev_teardown(void **state)
 {
     struct nfx *x = *state;
+    if (!x)
+        return 0;
     vf_fini(&x->vf);
     free(x);
     return 0;
@@ -381,8 +406,143 @@ static void bulk_mode_io_thread(void **state)
     assert_int_equal(c.tx_dropped, 0);
 }
 
+/* ---- the device on a real tap: frames read straight into mergeable buffers ------------------ */
+
+/* Send an Ethernet frame of LEN bytes (to the guest, a test EtherType, payload bytes I * 7 + SEED)
+ * out of the tap from the host side, so that the device reads it. Returns the frame in FR. */
+static void host_send(uint8_t *fr, size_t len, uint8_t seed)
+{
+    int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+    assert_true(s >= 0);
+    struct sockaddr_ll a = {.sll_family = AF_PACKET, .sll_ifindex = (int)if_nametoindex(TAP_NAME)};
+    assert_true(a.sll_ifindex > 0);
+    static const uint8_t src[6] = {0x02, 0, 0, 0, 0, 0x01};
+    uint8_t mac[6];
+    net_default_mac("vm-test", 0, mac);
+    nf_eth(fr, mac, src, 0x88b5); /* IEEE local experimental */
+    for (size_t i = 14; i < len; i++)
+        fr[i] = (uint8_t)(i * 7 + seed);
+    assert_int_equal(sendto(s, fr, len, 0, (struct sockaddr *)&a, sizeof(a)), (ssize_t)len);
+    close(s);
+}
+
+/* Check that used entries FIRST.. hold FR (LEN bytes) behind a header naming K buffers, each
+ * buffer SIZE bytes at the guest addresses in BUFS (indexed like the used ring). */
+static void expect_frame(struct nfx *x, uint16_t first, unsigned k, const uint64_t *bufs,
+                         uint32_t size, const uint8_t *fr, size_t len)
+{
+    struct vfix *f = &x->vf;
+    static uint8_t got[4096];
+    size_t off = 0;
+    assert_true(vf_wait_used(f, RXQ, (uint16_t)(first + k)));
+    for (unsigned i = 0; i < k; i++) {
+        struct vring_used_elem e = vf_used(f, RXQ, (uint16_t)(first + i));
+        assert_int_equal(e.len, MIN((size_t)size, NET_VNET_HDR_LEN + len - off));
+        assert_true(off + e.len <= sizeof(got));
+        guest_mem_read(&f->vm.mem, bufs[e.id], got + off, e.len);
+        off += e.len;
+    }
+    assert_int_equal(off, NET_VNET_HDR_LEN + len);
+    struct virtio_net_hdr_v1 h;
+    memcpy(&h, got, sizeof(h));
+    assert_int_equal(le16toh(h.num_buffers), k);
+    assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+    assert_memory_equal(got + NET_VNET_HDR_LEN, fr, len);
+}
+
+/* Offer buffers of SIZE bytes for the largest frame, send frames of 1000, 60 and 1514 bytes: they
+ * land in the buffers in order, each spanning as many as it needs, the rest staying for the next
+ * frames. */
+static void rx_frames_in_order(struct nfx *x, uint32_t size)
+{
+    struct vfix *f = &x->vf;
+    static uint64_t bufs[256];
+    static uint8_t fr[NET_MTU + 14];
+    vf_bringup(f, V1 | MRG, 2);
+    unsigned nbuf = (NET_VNET_HDR_LEN + NET_MAX_FRAME) / size + 2;
+    for (unsigned i = 0; i < nbuf; i++)
+        bufs[i] = rx_offer(x, size);
+    const size_t lens[3] = {1000, 60, sizeof(fr)};
+    uint16_t used = 0;
+    for (unsigned i = 0; i < 3; i++) {
+        host_send(fr, lens[i], (uint8_t)i);
+        unsigned k = (unsigned)((NET_VNET_HDR_LEN + lens[i] + size - 1) / size);
+        expect_frame(x, used, k, bufs, size, fr, lens[i]);
+        used = (uint16_t)(used + k);
+    }
+    struct net_counters c;
+    virtio_net_counters(x->n, &c);
+    assert_int_equal(c.rx_packets, 3);
+    assert_int_equal(c.rx_bytes, 1000 + 60 + sizeof(fr));
+    assert_int_equal(c.rx_dropped, 0);
+}
+
+/* Straight into the guest's buffers (they can take the largest frame in few segments). */
+static void tap_rx_direct(void **state)
+{
+    struct nfx *x = *state;
+    if (!x)
+        skip();
+    rx_frames_in_order(x, 1024);
+}
+
+/* Buffers so small that the largest frame needs more than NET_RX_DIRECT_IOV of them: the same
+ * result through the bounce buffer. */
+static void tap_rx_tiny_buffers(void **state)
+{
+    struct nfx *x = *state;
+    if (!x)
+        skip();
+    assert_true((NET_VNET_HDR_LEN + NET_MAX_FRAME + 511) / 512 > NET_RX_DIRECT_IOV);
+    rx_frames_in_order(x, 512);
+}
+
+/* Fewer buffers than the largest frame needs: frames still arrive (through the bounce buffer),
+ * and a frame waits for the buffers the guest adds later. */
+static void tap_rx_few_buffers(void **state)
+{
+    struct nfx *x = *state;
+    if (!x)
+        skip();
+    struct vfix *f = &x->vf;
+    static uint64_t bufs[256];
+    static uint8_t fr[NET_MTU + 14];
+    vf_bringup(f, V1 | MRG, 2);
+    for (unsigned i = 0; i < 3; i++)
+        bufs[i] = rx_offer(x, 512);
+    host_send(fr, 1000, 4);
+    expect_frame(x, 0, 2, bufs, 512, fr, 1000);
+    host_send(fr, 1200, 5); /* 1212 bytes: one buffer left, the frame waits for two more */
+    usleep(20000);
+    assert_int_equal(vf_used_idx(f, RXQ), 2);
+    for (unsigned i = 3; i < 5; i++)
+        bufs[i] = rx_offer(x, 512);
+    expect_frame(x, 2, 3, bufs, 512, fr, 1200);
+    struct net_counters c;
+    virtio_net_counters(x->n, &c);
+    assert_int_equal(c.rx_packets, 2);
+    assert_int_equal(c.rx_dropped, 0);
+}
+
+/* Enter a network namespace of our own without IPv6 (no stray frames on the tap). */
+static void enter_netns(void)
+{
+    if (geteuid() != 0 || unshare(CLONE_NEWNET) != 0) {
+        fprintf(stderr, "test_net_hdr: not root or no network namespaces: tap tests skipped\n");
+        return;
+    }
+    in_netns = true;
+    int fd = open("/proc/sys/net/ipv6/conf/default/disable_ipv6", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (write(fd, "1", 1) != 1)
+            fprintf(stderr, "test_net_hdr: IPv6 stays on\n");
+        close(fd);
+    }
+}
+
 int main(void)
 {
+    enter_netns();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(default_mac),
         cmocka_unit_test(features_follow_backend),
@@ -396,6 +556,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(tx_bad_frames_dropped, dev_setup, dev_teardown),
         cmocka_unit_test_setup_teardown(link_down, dev_setup, dev_teardown),
         cmocka_unit_test_setup_teardown(bulk_mode_io_thread, dev_setup, dev_teardown),
+        cmocka_unit_test_setup_teardown(tap_rx_direct, tap_setup, dev_teardown),
+        cmocka_unit_test_setup_teardown(tap_rx_tiny_buffers, tap_setup, dev_teardown),
+        cmocka_unit_test_setup_teardown(tap_rx_few_buffers, tap_setup, dev_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
