@@ -124,6 +124,24 @@ lab_vmm_args() {
     esac
 }
 
+# Write ./dhcp.script: a udhcpc hook that applies the lease (address, default route, DNS) to
+# the interface. User-networking scenarios pass it with -f dhcp.script:/lab/dhcp.script.
+lab_dhcp_script() {
+    cat >dhcp.script <<'EOF'
+#!/bin/sh
+case "$1" in
+bound | renew)
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    [ -n "$router" ] && ip route add default via "${router%% *}" dev "$interface"
+    : >/etc/resolv.conf
+    for d in $dns; do echo "nameserver $d" >>/etc/resolv.conf; done
+    ;;
+esac
+exit 0
+EOF
+    chmod +x dhcp.script
+}
+
 # Boot the lab guest under $LAB_VMM and wait for the VMM to exit (or the timeout).
 # Options: -k cloud|small (kernel, default cloud)  -c CPUS (1)  -m MiB (256)
 #          -a ARGS (added to the kernel command line; repeatable)

@@ -2,19 +2,7 @@
 # fetched from L1 at 127.0.0.1:8081 with its sha256 intact; L1 tells the guest the sum it got
 # through a second forward (8082 -> 81), and both ends compare.
 # lab: vmm=truce timeout=200 needs=boot-bzimage
-cat >dhcp.script <<'EOF'
-#!/bin/sh
-# udhcpc hook: apply the lease (address, default route, DNS server) to the interface.
-case "$1" in
-bound | renew)
-    ip addr add "$ip/${mask:-24}" dev "$interface"
-    [ -n "$router" ] && ip route add default via "${router%% *}" dev "$interface"
-    : >/etc/resolv.conf
-    for d in $dns; do echo "nameserver $d" >>/etc/resolv.conf; done
-    ;;
-esac
-exit 0
-EOF
+lab_dhcp_script # ./dhcp.script, the guest's udhcpc hook (l1/lib.sh)
 cat >check <<'EOF'
 #!/bin/sh
 # net-hostfwd — check: DHCP, serve /lab/payload with httpd on port 80, then wait (at most 150 s)

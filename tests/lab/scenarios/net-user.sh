@@ -2,19 +2,7 @@
 # a busybox httpd on L1's loopback (reached as 10.0.2.2 through the NAT; sha256 verified), and
 # resolves a name through the forwarded DNS at 10.0.2.3 (answered by nettool on L1's 127.0.0.1:53).
 # lab: vmm=truce timeout=200 needs=boot-bzimage
-cat >dhcp.script <<'EOF'
-#!/bin/sh
-# udhcpc hook: apply the lease (address, default route, DNS server) to the interface.
-case "$1" in
-bound | renew)
-    ip addr add "$ip/${mask:-24}" dev "$interface"
-    [ -n "$router" ] && ip route add default via "${router%% *}" dev "$interface"
-    : >/etc/resolv.conf
-    for d in $dns; do echo "nameserver $d" >>/etc/resolv.conf; done
-    ;;
-esac
-exit 0
-EOF
+lab_dhcp_script # ./dhcp.script, the guest's udhcpc hook (l1/lib.sh)
 cat >check <<'EOF'
 #!/bin/sh
 # net-user — check: eth0 gets 10.0.2.15/24 by DHCP with gateway 10.0.2.2 and DNS 10.0.2.3;
