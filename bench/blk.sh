@@ -62,12 +62,11 @@ tr -d '\r' <"$log" | grep '^BENCH-BLK ' >"$out/samples.txt" || true
 # median per VMM and test, ratio truce/QEMU -> the RESULTS.md section between the markers
 python3 - "$out/samples.txt" "$BENCH_DIR/RESULTS.md" "$reps" "$runtime" "$size_mb" \
     "$(qemu-system-x86_64 --version | head -n 1)" "$(fio --version)" <<'EOF'
-import statistics, sys, time
+import os, sys, time
+sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[2])))
+from ratio import load_samples, ratio_table, samples_text, write_section
 samples, results, reps, runtime, size, qver, fver = sys.argv[1:8]
-vals = {}
-for line in open(samples):
-    _, vmm, _, test, v = line.split()
-    vals.setdefault((test, vmm), []).append(float(v))
+vals = load_samples(samples)
 rows = [("seqread_MBps", "sequential read 1 MiB, QD8 (MB/s)"),
         ("seqwrite_MBps", "sequential write 1 MiB, QD8 (MB/s)"),
         ("randread_IOPS", "random read 4 KiB, QD32 (IOPS)")]
@@ -77,29 +76,12 @@ lines = ["<!-- blk:begin -->", "## virtio-blk: truce vs QEMU", "",
          f"QEMU: {qver}, `-M microvm,pcie=on`, `virtio-blk-pci`, `cache=writeback,aio=io_uring`. "
          f"truce: `--disk path=...` (page cache + io_uring). Guest: Debian cloud kernel, 1 vCPU, "
          f"512 MiB. {fver}. The lab's L2 runs under nested SVM in a TCG-emulated L1, so absolute "
-         "numbers are only lab figures; the ratio is the result (goal: truce >= QEMU).", "",
-         "| test | truce | QEMU | truce/QEMU |", "|---|---:|---:|---:|"]
-for key, label in rows:
-    t, q = vals.get((key, "truce"), []), vals.get((key, "qemu"), [])
-    if not t or not q:
-        lines.append(f"| {label} | {'n/a' if not t else statistics.median(t)} | "
-                     f"{'n/a' if not q else statistics.median(q)} | n/a |")
-        continue
-    mt, mq = statistics.median(t), statistics.median(q)
-    lines.append(f"| {label} | {mt:.1f} | {mq:.1f} | {mt / mq:.2f} |")
+         "numbers are only lab figures; the ratio is the result (goal: truce >= QEMU).", ""]
+lines += ratio_table(vals, rows)
 lines += ["", f"Command: `bench/blk.sh --reps {reps} --runtime {runtime}` "
           f"({time.strftime('%Y-%m-%d')}). Samples: "
-          + "; ".join(f"{k[1]} {k[0]} {v}" for k, v in sorted(vals.items())), "<!-- blk:end -->"]
+          + samples_text(vals), "<!-- blk:end -->"]
 section = "\n".join(lines) + "\n"
-try:
-    text = open(results).read()
-except FileNotFoundError:
-    text = "# truce benchmark results\n\n"
-b, e = text.find("<!-- blk:begin -->"), text.find("<!-- blk:end -->")
-if b >= 0 and e > b:
-    text = text[:b] + section + text[e + len("<!-- blk:end -->\n"):]
-else:
-    text = text.rstrip("\n") + "\n\n" + section
-open(results, "w").write(text)
+write_section(results, "<!-- blk:begin -->", "<!-- blk:end -->", section)
 print(section)
 EOF

@@ -70,12 +70,11 @@ fi
 # median per VMM and test, ratio truce/QEMU -> the RESULTS.md section between the markers
 python3 - "$out/samples.txt" "$BENCH_DIR/RESULTS.md" "$reps" "$mib" \
     "$(qemu-system-x86_64 --version | head -n 1)" <<'EOF'
-import statistics, sys, time
+import os, sys, time
+sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[2])))
+from ratio import load_samples, ratio_table, samples_text, write_section
 samples, results, reps, mib, qver = sys.argv[1:6]
-vals = {}
-for line in open(samples):
-    _, vmm, _, test, v = line.split()
-    vals.setdefault((test, vmm), []).append(float(v))
+vals = load_samples(samples)
 rows = [("guest_to_l1_Mbps", "TCP guest -> L1 (Mbit/s, higher is better)"),
         ("l1_to_guest_Mbps", "TCP L1 -> guest (Mbit/s, higher is better)"),
         ("rtt_us", "TCP round trip, 1-byte messages (µs, lower is better)")]
@@ -90,29 +89,12 @@ lines = [B, "## virtio-net: truce vs QEMU", "",
          "truce: `--net tap=tap0` (tap with vnet headers, offloads as negotiated). Guest: Debian "
          "cloud kernel, 1 vCPU, 512 MiB. The lab's L2 runs under nested SVM in a TCG-emulated "
          "L1, so absolute numbers are only lab figures; the ratio is the result. Where the "
-         "time goes (notifications, MSIs, exits, syscalls per MiB): `bench/net.sh --trace`.", "",
-         "| test | truce | QEMU | truce/QEMU |", "|---|---:|---:|---:|"]
-for key, label in rows:
-    t, q = vals.get((key, "truce"), []), vals.get((key, "qemu"), [])
-    if not t or not q:
-        lines.append(f"| {label} | {statistics.median(t) if t else 'n/a'} | "
-                     f"{statistics.median(q) if q else 'n/a'} | n/a |")
-        continue
-    mt, mq = statistics.median(t), statistics.median(q)
-    lines.append(f"| {label} | {mt:.1f} | {mq:.1f} | {mt / mq:.2f} |")
+         "time goes (notifications, MSIs, exits, syscalls per MiB): `bench/net.sh --trace`.", ""]
+lines += ratio_table(vals, rows)
 lines += ["", f"Command: `bench/net.sh --reps {reps} --mib {mib}` "
           f"({time.strftime('%Y-%m-%d')}). Samples: "
-          + "; ".join(f"{k[1]} {k[0]} {v}" for k, v in sorted(vals.items())), E]
+          + samples_text(vals), E]
 section = "\n".join(lines) + "\n"
-try:
-    text = open(results).read()
-except FileNotFoundError:
-    text = "# Benchmark results\n\n"
-b, e = text.find(B), text.find(E)
-if b >= 0 and e > b:
-    text = text[:b] + section + text[e + len(E) + 1:]
-else:
-    text = text.rstrip("\n") + "\n\n" + section
-open(results, "w").write(text)
+write_section(results, B, E, section)
 print(section)
 EOF
