@@ -26,6 +26,16 @@ unit_tests() {
     done
 }
 
+format_check() { # every C file clang-format clean against the repo's .clang-format
+    command -v clang-format >/dev/null || { echo "FAIL format: clang-format missing"; return; }
+    local bad
+    bad=$(for f in $(git ls-files '*.c' '*.h' 2>/dev/null); do
+        clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || echo "$f"
+    done)
+    [ -z "$bad" ] && echo "PASS format" || echo "FAIL format: not clang-format clean: $bad"
+}
+
+tier format format_check
 tier unit unit_tests
 tier guests tests/guests/run.sh
 [ -x tests/api/run.sh ] && tier api tests/api/run.sh
