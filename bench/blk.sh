@@ -51,13 +51,7 @@ out=$work/out
 mkdir -p "$out"
 timeout=$((reps * 2 * (3 * runtime + 120) + 120))
 lab_log "running $reps x 2 boots in the lab (up to $timeout s)"
-python3 "$LAB_DIR/lab.py" --log-dir "$out" --scenario "truce/bench-blk:$timeout" -- \
-    qemu-system-x86_64 -accel tcg -cpu EPYC,+svm,+npt -M pc -m "${LAB_L1_MEM:-3072}" -smp 1 \
-    -kernel "$KIMG" -initrd "$initrd" -nographic -no-reboot -nodefaults -serial stdio |
-    tee "$out/result.txt"
-log=$(ls -1t "$out"/l1-*.log | head -n 1)
-tr -d '\r' <"$log" | grep '^BENCH-BLK ' >"$out/samples.txt" || true
-[ -s "$out/samples.txt" ] || lab_die "no samples; see $log"
+lab_bench_run truce/bench-blk "$timeout" 3072 "$initrd" BENCH-BLK "$out"
 
 # median per VMM and test, ratio truce/QEMU -> the RESULTS.md section between the markers
 python3 - "$out/samples.txt" "$BENCH_DIR/RESULTS.md" "$reps" "$runtime" "$size_mb" \

@@ -17,10 +17,10 @@ mkdir -p "${LAB_OUT:=tests/lab/out}"
 log=$LAB_OUT/bench-boot.log
 lab_log "running the benchmark in L1 ($runs runs per VMM and kernel; log $log)"
 start=$SECONDS
-timeout -k 10 $((600 + runs * 240)) qemu-system-x86_64 -accel tcg -cpu EPYC,+svm,+npt -M pc \
-    -m 2048 -kernel "$KIMG" -initrd "$l1" \
+lab_l1_qemu "$l1" 2048
+timeout -k 10 $((600 + runs * 240)) "${L1_QEMU[@]}" \
     -append "console=ttyS0 quiet panic=-1 lab.mode=bench lab.runs=$runs" \
-    -nographic -no-reboot -nodefaults -serial stdio </dev/null >"$log" 2>&1 || true
+    -nographic -serial stdio </dev/null >"$log" 2>&1 || true
 grep -q '^BENCH kernel=' "$log" || lab_die "no BENCH lines in $log: $(tail -n 3 "$log")"
 lab_log "benchmark done in $((SECONDS - start)) s"
 

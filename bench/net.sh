@@ -37,16 +37,10 @@ out=$work/out
 mkdir -p "$out"
 timeout=$((reps * 2 * 600 + 120))
 lab_log "running $reps x 2 boots in the lab (up to $timeout s)"
-python3 "$LAB_DIR/lab.py" --log-dir "$out" --scenario "truce/bench-net:$timeout" -- \
-    qemu-system-x86_64 -accel tcg -cpu EPYC,+svm,+npt -M pc -m "${LAB_L1_MEM:-2048}" -smp 1 \
-    -kernel "$KIMG" -initrd "$initrd" -nographic -no-reboot -nodefaults -serial stdio |
-    tee "$out/result.txt"
-log=$(ls -1t "$out"/l1-*.log | head -n 1)
-tr -d '\r' <"$log" | grep '^BENCH-NET ' >"$out/samples.txt" || true
-[ -s "$out/samples.txt" ] || lab_die "no samples; see $log"
+lab_bench_run truce/bench-net "$timeout" 2048 "$initrd" BENCH-NET "$out"
 
 if [ "$trace" = 1 ]; then # counters per MiB (per round trip): median per VMM, test and counter
-    tr -d '\r' <"$log" | grep '^BENCH-NET-TRACE ' >"$out/trace-samples.txt" || true
+    tr -d '\r' <"$LAB_BENCH_LOG" | grep '^BENCH-NET-TRACE ' >"$out/trace-samples.txt" || true
     python3 - "$out/trace-samples.txt" "$mib" "$rtts" <<'TRACE_EOF' | tee "$out/trace.txt"
 import statistics, sys
 vals = {}

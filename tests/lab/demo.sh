@@ -23,7 +23,7 @@ why=$(printf '%s\n' "${check:-}" | sed -n 's/^verdict: //p' | cut -d: -f1)
 [ "${TRUCE_DEMO_VMM:-truce}" = truce ] || why="TRUCE_DEMO_VMM=$TRUCE_DEMO_VMM"
 echo "demo: cannot run the guest directly here ($why); booting it inside the nested lab (about 10 s)"
 l1=$(LAB_SMALL_KERNEL=cached "$LAB_DIR/build-l1.sh")
-exec qemu-system-x86_64 -accel tcg -cpu EPYC,+svm,+npt -M pc -m 2048 -kernel "$KIMG" \
-    -initrd "$l1" -append "console=ttyS0 quiet loglevel=1 panic=-1 lab.mode=demo lab.vmm=${TRUCE_DEMO_VMM:-truce}" \
-    -display none -no-reboot -nodefaults -chardev stdio,id=con,signal=off -serial chardev:con \
+lab_l1_qemu "$l1" 2048
+exec "${L1_QEMU[@]}" "${LAB_L1_TTY[@]}" \
+    -append "console=ttyS0 quiet loglevel=1 panic=-1 lab.mode=demo lab.vmm=${TRUCE_DEMO_VMM:-truce}" \
     2> >(grep -v "TCG doesn't support" >&2)

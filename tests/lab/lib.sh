@@ -10,6 +10,29 @@ LAB_KVER=${LAB_KVER:-}
 # Print a progress line on stderr (stdout carries PASS/FAIL lines only).
 lab_log() { printf 'lab: %s\n' "$*" >&2; }
 
+# The L1 machine: QEMU TCG with nested AMD-V booting the cloud kernel $KIMG (lab_cloud_kernel)
+# with INITRD and MEM MiB ($LAB_L1_MEM overrides; $LAB_L1_CPUS CPUs, default 1). Fills the array
+# L1_QEMU; callers add the console (-nographic -serial stdio, or LAB_L1_TTY) and -append.
+lab_l1_qemu() { # INITRD MEM
+    L1_QEMU=(qemu-system-x86_64 -accel tcg -cpu EPYC,+svm,+npt -M pc -m "${LAB_L1_MEM:-$2}"
+        -smp "${LAB_L1_CPUS:-1}" -kernel "$KIMG" -initrd "$1" -no-reboot -nodefaults)
+}
+# L1's console on this terminal, for interactive use (make demo, make lab-shell).
+LAB_L1_TTY=(-display none -chardev stdio,id=con,signal=off -serial chardev:con)
+
+# Run the benchmark scenario NAME (at most TIMEOUT s) in one L1 of MEM MiB booted from INITRD,
+# logs under OUT; the lines of L1's serial log that start with TAG go to OUT/samples.txt. Sets
+# LAB_BENCH_LOG to that serial log.
+lab_bench_run() { # NAME TIMEOUT MEM INITRD TAG OUT
+    local name=$1 timeout=$2 mem=$3 initrd=$4 tag=$5 out=$6
+    lab_l1_qemu "$initrd" "$mem"
+    python3 "$LAB_DIR/lab.py" --log-dir "$out" --scenario "$name:$timeout" -- \
+        "${L1_QEMU[@]}" -nographic -serial stdio | tee "$out/result.txt"
+    LAB_BENCH_LOG=$(ls -1t "$out"/l1-*.log | head -n 1)
+    tr -d '\r' <"$LAB_BENCH_LOG" | grep "^$tag " >"$out/samples.txt" || true
+    [ -s "$out/samples.txt" ] || lab_die "no samples; see $LAB_BENCH_LOG"
+}
+
 # Print one line and exit 1.
 lab_die() {
     lab_log "error: $*"

@@ -64,10 +64,9 @@ lab_log "lab image ready after $((SECONDS - start)) s"
 args=()
 for s in "${specs[@]}"; do args+=(--scenario "$s"); done
 [ -n "${LAB_VERBOSE:-}" ] && args+=(--verbose)
+lab_l1_qemu "$initrd" 2048
 python3 "$LAB_DIR/lab.py" --log-dir "$LAB_OUT" "${args[@]}" -- \
-    qemu-system-x86_64 -accel tcg -cpu EPYC,+svm,+npt -M pc -m "${LAB_L1_MEM:-2048}" \
-    -smp "${LAB_L1_CPUS:-1}" -kernel "$KIMG" -initrd "$initrd" \
-    -nographic -no-reboot -nodefaults -serial stdio | tee "$LAB_OUT/results.txt"
+    "${L1_QEMU[@]}" -nographic -serial stdio | tee "$LAB_OUT/results.txt"
 lab_log "lab finished in $((SECONDS - start)) s"
 if [ $summary = 1 ]; then
     echo "$(grep -c '^PASS ' "$LAB_OUT/results.txt") passed, $(grep -c '^FAIL ' "$LAB_OUT/results.txt") failed"

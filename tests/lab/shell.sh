@@ -6,7 +6,6 @@ set -euo pipefail
 lab_cloud_kernel || lab_die "no Debian cloud kernel: apt-get install linux-image-cloud-amd64"
 l1=$(LAB_SMALL_KERNEL=cached "$LAB_DIR/build-l1.sh")
 echo "lab: L1 shell; '. /lab/lib.sh; LAB_VMM=truce guest_boot ...' boots a guest; exit powers off"
-exec qemu-system-x86_64 -accel tcg -cpu EPYC,+svm,+npt -M pc -m "${LAB_L1_MEM:-2048}" \
-    -smp "${LAB_L1_CPUS:-1}" -kernel "$KIMG" -initrd "$l1" \
-    -append "console=ttyS0 quiet panic=-1 lab.mode=shell" -display none -no-reboot -nodefaults \
-    -chardev stdio,id=con,signal=off -serial chardev:con 2> >(grep -v "TCG doesn't support" >&2)
+lab_l1_qemu "$l1" 2048
+exec "${L1_QEMU[@]}" "${LAB_L1_TTY[@]}" -append "console=ttyS0 quiet panic=-1 lab.mode=shell" \
+    2> >(grep -v "TCG doesn't support" >&2)
