@@ -80,6 +80,15 @@ static int lock_image(int fd, const char *path, bool readonly, char *err, size_t
     return rc;
 }
 
+/* Drop FD's image lock, then FD. The unlock is explicit because io_uring may keep the open file
+ * (and so a flock on it) alive for a moment after close(), which would make reopening the same
+ * image (swapping back to it) fail as "in use". */
+static void release_image(int fd)
+{
+    flock(fd, LOCK_UN);
+    close(fd);
+}
+
 /* Find FD's size and whether holes can be punched in it (never when READONLY). Returns 0 or
  * -errno. */
 static int measure_image(int fd, const char *path, bool readonly, uint64_t *size, bool *can_punch,
@@ -158,7 +167,7 @@ int disk_swap(struct disk *d, int fd, const char *path, disk_done_fn done, void 
         goto fail;
     }
     if (fd != d->fd)
-        close(d->fd);
+        release_image(d->fd);
     d->fd = fd;
     d->size = size;
     d->can_punch = can_punch;
@@ -166,7 +175,7 @@ int disk_swap(struct disk *d, int fd, const char *path, disk_done_fn done, void 
     return 0;
 fail:
     if (fd != d->fd)
-        close(fd);
+        release_image(fd);
     return rc;
 }
 
@@ -376,7 +385,7 @@ void disk_close(struct disk *d)
     if (d->efd >= 0)
         close(d->efd);
     if (d->fd >= 0)
-        close(d->fd);
+        release_image(d->fd);
     d->fd = d->efd = -1;
     free(d->req);
     free(d->free);
