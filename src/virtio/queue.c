@@ -126,15 +126,16 @@ static int chain_add(const struct virtq *q, struct virtq_chain *c, const struct 
     return 0;
 }
 
-/* Switch the walk to the indirect table D describes. Returns 0 or -errno with *WHY. */
+/* Switch the walk to the indirect table D describes (once per chain: *IN_INDIRECT is set and a
+ * second INDIRECT is refused, wherever its table lies). Returns 0 or -errno with *WHY. */
 static int enter_indirect(const struct virtq *q, const struct vring_desc *d, const uint8_t **table,
-                          unsigned *tsize, const char **why)
+                          unsigned *tsize, bool *in_indirect, const char **why)
 {
     if (!q->indirect) {
         *why = "indirect descriptor without VIRTIO_RING_F_INDIRECT_DESC";
         return -EINVAL;
     }
-    if (*table != (const uint8_t *)q->desc) {
+    if (*in_indirect) {
         *why = "indirect table inside an indirect table";
         return -EINVAL;
     }
@@ -153,31 +154,35 @@ static int enter_indirect(const struct virtq *q, const struct vring_desc *d, con
     }
     *table = t;
     *tsize = d->len / 16;
+    *in_indirect = true;
     return 0;
 }
 
-/* Walk the chain starting at HEAD into C. Returns 0 or -errno with *WHY. */
+/* Walk the chain starting at HEAD into C. One budget bounds the whole walk, whatever mix of
+ * direct and indirect descriptors: the queue size, plus the size of the (single) indirect table
+ * once entered; it is never reset. Returns 0 or -errno with *WHY. */
 static int walk_chain(const struct virtq *q, uint16_t head, struct virtq_chain *c, const char **why)
 {
     const uint8_t *table = (const uint8_t *)q->desc;
-    unsigned tsize = q->size, seen = 0, idx = head;
+    unsigned tsize = q->size, seen = 0, budget = q->size, idx = head;
+    bool in_indirect = false;
     for (;;) {
         struct vring_desc d;
         if (idx >= tsize) {
             *why = "descriptor index out of range";
             return -EINVAL;
         }
-        if (++seen > tsize) {
+        if (++seen > budget) {
             *why = "descriptor chain loops or is longer than its table";
             return -ELOOP;
         }
         desc_load(table, idx, &d);
         if (d.flags & VRING_DESC_F_INDIRECT) {
-            int rc = enter_indirect(q, &d, &table, &tsize, why);
+            int rc = enter_indirect(q, &d, &table, &tsize, &in_indirect, why);
             if (rc < 0)
                 return rc;
+            budget += tsize;
             idx = 0;
-            seen = 0;
             continue;
         }
         int rc = chain_add(q, c, &d, why);

@@ -315,6 +315,44 @@ static void rejects_indirect_loop(void **state)
     assert_broken(f);
 }
 
+/* Regression (a hostile guest hung the I/O thread): an INDIRECT descriptor whose table is the
+ * queue's own descriptor table re-enters that table; the old walker took it for a fresh,
+ * non-nested table and reset its loop bound each time, so the walk never ended. */
+static void rejects_indirect_into_own_table(void **state)
+{
+    struct fix *f = *state;
+    put_desc(f, DESC, 0, DESC, 16 * QSIZE, VRING_DESC_F_INDIRECT, 0);
+    offer(f, 0);
+    assert_int_equal(virtq_pop(f->q, &f->c), -EINVAL);
+    assert_broken(f);
+}
+
+/* The same reached through zero-length direct descriptors first (skipped, but counted). */
+static void rejects_zero_length_chain_into_own_table(void **state)
+{
+    struct fix *f = *state;
+    put_desc(f, DESC, 0, BUF, 0, VRING_DESC_F_NEXT, 1);
+    put_desc(f, DESC, 1, BUF, 0, VRING_DESC_F_NEXT, 2);
+    put_desc(f, DESC, 2, DESC, 16 * QSIZE, VRING_DESC_F_INDIRECT, 0);
+    offer(f, 0);
+    assert_int_equal(virtq_pop(f->q, &f->c), -EINVAL);
+    assert_broken(f);
+}
+
+/* An indirect table of zero-length descriptors that loops inside itself ends with -ELOOP: the
+ * budget is the queue size plus the table size, for the whole walk. */
+static void bounds_whole_walk_across_tables(void **state)
+{
+    struct fix *f = *state;
+    put_desc(f, DESC, 0, BUF, 0, VRING_DESC_F_NEXT, 1);
+    put_desc(f, DESC, 1, INDIR, 16 * 4, VRING_DESC_F_INDIRECT, 0);
+    for (unsigned i = 0; i < 4; i++)
+        put_desc(f, INDIR, i, BUF, 0, VRING_DESC_F_NEXT, (uint16_t)((i + 1) % 4));
+    offer(f, 0);
+    assert_int_equal(virtq_pop(f->q, &f->c), -ELOOP);
+    assert_broken(f);
+}
+
 static void rejects_bad_indirect_tables(void **state)
 {
     struct fix *f = *state;
@@ -458,6 +496,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(walks_indirect_table, setup, teardown),
         cmocka_unit_test_setup_teardown(rejects_nested_indirect, setup, teardown),
         cmocka_unit_test_setup_teardown(rejects_indirect_loop, setup, teardown),
+        cmocka_unit_test_setup_teardown(rejects_indirect_into_own_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(rejects_zero_length_chain_into_own_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(bounds_whole_walk_across_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(rejects_bad_indirect_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(rejects_indirect_without_feature, setup, teardown),
         cmocka_unit_test_setup_teardown(activate_checks_rings, setup, teardown),
