@@ -23,6 +23,7 @@
 #define VSOCK_EVQ        2
 #define VSOCK_CHAIN_IOV  (VSOCK_MAX_IOV + 2)
 #define VSOCK_HDR_LEN    sizeof(struct vsock_hdr)
+#define VSOCK_RX_BUDGET  VSOCK_QUEUE_SIZE /* receive chains filled per wake-up */
 #define PCI_CLASS_OTHER  0xff0000
 
 struct virtio_vsock {
@@ -35,6 +36,7 @@ struct virtio_vsock {
     struct virtq_chain rx_chain;
     struct iovec rx_iov[VSOCK_CHAIN_IOV];
     bool rx_held;
+    bool rx_deferred; /* vs_rx_deferred is queued on the I/O thread */
     struct virtq_chain tx_chain;
     struct iovec tx_iov[VSOCK_CHAIN_IOV];
     struct iovec payload[VSOCK_CHAIN_IOV];
@@ -47,40 +49,82 @@ static bool vs_live(struct virtio_vsock *v, struct virtq *q)
            q->enabled && !q->broken && q->avail;
 }
 
-/* Fill receive chains with packets from the engine until either runs out. Lock held. */
+static void vs_rx(struct virtio_vsock *v);
+
+/* The deferred rest of a receive pass that used its budget (I/O thread, lock not held). */
+static void vs_rx_deferred(void *opaque)
+{
+    struct virtio_vsock *v = opaque;
+    virtio_lock(&v->vdev);
+    v->rx_deferred = false;
+    vs_rx(v);
+    virtio_unlock(&v->vdev);
+}
+
+/* Pop the next receive chain into v->rx_chain, dropping chains too short for a header.
+ * Returns 1 with the chain held, 0 when the ring is empty (notifications re-enabled), <0 when
+ * the queue broke. *PUSHED is set when a chain went back to the guest. */
+static int vs_rx_take(struct virtio_vsock *v, struct virtq *q, bool *pushed)
+{
+    struct virtq_chain *c = &v->rx_chain;
+    c->iov = v->rx_iov;
+    c->max_iov = VSOCK_CHAIN_IOV;
+    int r = virtq_pop(q, c);
+    if (r == 0 && virtq_enable_notify(q))
+        r = virtq_pop(q, c); /* buffers arrived meanwhile */
+    if (r <= 0)
+        return r;
+    if (c->in_len < VSOCK_HDR_LEN) {
+        v->bad_chains++;
+        virtq_push(q, c->head, 0);
+        *pushed = true;
+        return 2; /* consumed, try the next one */
+    }
+    v->rx_held = true;
+    return 1;
+}
+
+/* Fill receive chains with packets from the engine until either runs out, at most
+ * VSOCK_RX_BUDGET chains per call; the rest is deferred to the next loop iteration, so the I/O
+ * thread serves other devices meanwhile whatever the guest posts. Lock held. */
 static void vs_rx(struct virtio_vsock *v)
 {
     struct virtq *q = &v->vdev.vq[VSOCK_RXQ];
     if (!vs_live(v, q))
         return;
     bool pushed = false;
+    unsigned budget = VSOCK_RX_BUDGET;
     virtq_disable_notify(q);
     while (vsock_engine_has_rx(v->eng)) {
+        if (!budget--) {
+            if (!v->rx_deferred && evloop_call(v->vdev.vm->loop, vs_rx_deferred, v) == 0)
+                v->rx_deferred = true;
+            break;
+        }
         struct virtq_chain *c = &v->rx_chain;
         if (!v->rx_held) {
-            c->iov = v->rx_iov;
-            c->max_iov = VSOCK_CHAIN_IOV;
-            int r = virtq_pop(q, c);
-            if (r < 0)
-                break;
-            if (r == 0) {
-                if (virtq_enable_notify(q))
-                    continue; /* buffers arrived meanwhile */
-                break;        /* the guest's next refill kicks us */
-            }
-            if (c->in_len < VSOCK_HDR_LEN) {
-                v->bad_chains++;
-                virtq_push(q, c->head, 0);
-                pushed = true;
+            int r = vs_rx_take(v, q, &pushed);
+            if (r <= 0)
+                break; /* empty: the guest's next refill kicks us; or broken */
+            if (r == 2)
                 continue;
-            }
-            v->rx_held = true;
         }
         struct vsock_hdr h;
+        size_t cap = c->in_len - VSOCK_HDR_LEN;
         unsigned np = iov_slice(c->iov + c->nout, c->nin, VSOCK_HDR_LEN, SIZE_MAX, v->payload,
                                 ARRAY_SIZE(v->payload));
-        if (!vsock_engine_guest_rx(v->eng, &h, v->payload, np, c->in_len - VSOCK_HDR_LEN))
-            break; /* nothing after all: keep the chain for the next packet */
+        if (!vsock_engine_guest_rx(v->eng, &h, v->payload, np, cap)) {
+            if (cap)
+                break; /* nothing after all: keep the chain for the next packet */
+            /* Only data waits and this chain has no room for any: give it back unused, so
+             * the guest's next, larger buffer gets the data (a header-only buffer must not
+             * stall the connection, nor be retried forever). */
+            v->bad_chains++;
+            virtq_push(q, c->head, 0);
+            v->rx_held = false;
+            pushed = true;
+            continue;
+        }
         virtq_chain_write(c, 0, &h, VSOCK_HDR_LEN);
         virtq_push(q, c->head, (uint32_t)(VSOCK_HDR_LEN + le32toh(h.len)));
         v->rx_held = false;

@@ -438,7 +438,9 @@ int vsock_engine_guest_rx(struct vsock_engine *e, struct vsock_hdr *hdr,
         e->stats.rx_packets++;
         return 1;
     }
-    while (e->ready_count) {
+    /* Each connection queued now is visited at most once: one that cannot build a packet (no
+     * room for payload, no credit) goes back to the end and must not be retried in this call. */
+    for (unsigned budget = e->ready_count; budget && e->ready_count; budget--) {
         struct vconn *c = &e->conns[e->ready[e->ready_head]];
         e->ready_head = (e->ready_head + 1) % VSOCK_MAX_CONNS;
         e->ready_count--;

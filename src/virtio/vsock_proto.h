@@ -72,7 +72,8 @@ void vsock_engine_guest_tx(struct vsock_engine *e, const struct vsock_hdr *hdr,
 bool vsock_engine_has_rx(const struct vsock_engine *e);
 /* Build the next packet for the guest: the header into HDR and up to CAP payload bytes read
  * straight into PAYLOAD (NIOV segments). Returns 1 when HDR was filled (payload length is
- * HDR->len), 0 when nothing is waiting. */
+ * HDR->len), 0 when nothing could be built (nothing waiting, or only data and CAP is 0). Visits
+ * each queued connection at most once per call. */
 int vsock_engine_guest_rx(struct vsock_engine *e, struct vsock_hdr *hdr,
                           const struct iovec *payload, unsigned niov, size_t cap);
 

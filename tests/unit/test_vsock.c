@@ -192,6 +192,24 @@ static void test_echo_both_ways(void **state)
     assert_int_equal(vsock_engine_nconns(f->e), 0);
 }
 
+/* Regression: with data waiting and no room for payload (CAP 0), the engine answers "nothing"
+ * at once instead of requeueing the connection forever; the data waits for a real buffer. */
+static void test_rx_without_payload_room(void **state)
+{
+    struct fx *f = *state;
+    struct vsock_hdr h;
+    char b[16];
+    int hfd = establish(f, 65536);
+    assert_int_equal(write(hfd, "wait", 4), 4);
+    pump(f);
+    assert_true(vsock_engine_has_rx(f->e));
+    assert_int_equal(grecv(f, &h, b, 0), 0);
+    assert_int_equal(grecv(f, &h, b, sizeof(b)), 5 /* RW */);
+    assert_int_equal(le32toh(h.len), 4);
+    assert_memory_equal(b, "wait", 4);
+    close(hfd);
+}
+
 static void test_unknown_ports_rst(void **state)
 {
     struct fx *f = *state;
@@ -502,12 +520,59 @@ static void device_short_chains(void **state)
     assert_true(le16toh(h.op) == 3 || le16toh(h.op) == 2);
 }
 
+/* Offer a receive chain of one descriptor of LEN bytes. */
+static uint64_t drx_offer_len(struct dfx *d, uint32_t len)
+{
+    struct vfix *f = &d->vf;
+    uint64_t buf = VF_BUF + 0x100000ULL + 0x2000ULL * d->rx_desc;
+    uint16_t head = d->rx_desc;
+    vf_desc(f, RXQ, d->rx_desc++, buf, len, VRING_DESC_F_WRITE, 0);
+    vf_offer(f, RXQ, head);
+    return buf;
+}
+
+/* Regression (a hostile guest spun the I/O thread forever, holding the device lock): receive
+ * buffers of exactly the header size while the host has data to send. Each goes back unused;
+ * the data then arrives in the guest's next, larger buffer, and the device still answers. */
+static void device_header_only_rx_buffers(void **state)
+{
+    struct dfx *d = *state;
+    struct vfix *f = &d->vf;
+    uint64_t r0 = drx_offer_len(d, 4096);
+    dtx(d, 1, NULL, 0, (uint32_t[]){44}, 1); /* REQUEST -> RESPONSE in r0 */
+    assert_true(vf_wait_used(f, RXQ, 1));
+    struct vsock_hdr h;
+    guest_mem_read(&f->vm.mem, r0, &h, sizeof(h));
+    assert_int_equal(le16toh(h.op), 2);
+    int hfd = accept(d->fx.lfd, NULL, NULL);
+    assert_true(hfd >= 0);
+    for (int i = 0; i < 3; i++)
+        drx_offer_len(d, 44);
+    assert_int_equal(write(hfd, "data", 4), 4);
+    assert_true(vf_wait_used(f, RXQ, 4)); /* all three returned, empty */
+    for (int i = 1; i < 4; i++)
+        assert_int_equal(vf_used(f, RXQ, i).len, 0);
+    uint64_t r4 = drx_offer_len(d, 4096);
+    dtx(d, 5, "ping", 4, (uint32_t[]){48}, 1); /* a guest kick refills the receive side */
+    assert_true(vf_wait_used(f, RXQ, 5));
+    guest_mem_read(&f->vm.mem, r4, &h, sizeof(h));
+    assert_int_equal(le16toh(h.op), 5 /* RW */);
+    assert_int_equal(le32toh(h.len), 4);
+    char b[8];
+    guest_mem_read(&f->vm.mem, r4 + 44, b, 4);
+    assert_memory_equal(b, "data", 4);
+    assert_int_equal(read(hfd, b, sizeof(b)), 4);
+    assert_false(vf_status(f) & VIRTIO_CONFIG_S_NEEDS_RESET);
+    close(hfd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_connect),
         cmocka_unit_test(test_peer_credit),
         cmocka_unit_test_setup_teardown(test_echo_both_ways, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rx_without_payload_room, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_ports_rst, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_credit_abuse, setup, teardown),
@@ -517,6 +582,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connection_table_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(device_both_layouts, dev_setup, dev_teardown),
         cmocka_unit_test_setup_teardown(device_short_chains, dev_setup, dev_teardown),
+        cmocka_unit_test_setup_teardown(device_header_only_rx_buffers, dev_setup, dev_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
