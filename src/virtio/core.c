@@ -1,6 +1,7 @@
 /* core.c — transport-independent virtio device state: init, lock, interrupts, reset, fd watches. */
 #include <errno.h>
 #include <string.h>
+#include <sys/eventfd.h>
 
 #include "virtio/virtio.h"
 #include "vm/vm.h"
@@ -48,6 +49,12 @@ void virtio_lock(struct virtio_dev *vdev)
 void virtio_unlock(struct virtio_dev *vdev)
 {
     pthread_mutex_unlock(&vdev->lock);
+}
+
+void virtio_queue_defer(struct virtq *q)
+{
+    if (q->kick_fd >= 0)
+        eventfd_write(q->kick_fd, 1);
 }
 
 void virtio_interrupt(struct virtio_dev *vdev, struct virtq *q)

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 
 #include "dev/dev.h"
 #include "util/util.h"
@@ -136,8 +135,7 @@ static void net_tx(struct virtio_net *n)
             virtq_push(q, n->tx_chain.head, 0);
         }
         if (!budget) { /* more later: re-kick ourselves through the queue's eventfd */
-            if (q->kick_fd >= 0)
-                eventfd_write(q->kick_fd, 1);
+            virtio_queue_defer(q);
             goto out;
         }
     } while (r == 0 && virtq_enable_notify(q));

@@ -43,13 +43,19 @@ static void rng_queue_notify(void *opaque, struct virtq *q)
     struct virtio_rng *r = opaque;
     struct iovec iov[RNG_MAX_IOV];
     struct virtq_chain c = {.iov = iov, .max_iov = RNG_MAX_IOV};
+    unsigned budget = VIRTQ_BUDGET(q);
     int rc;
     do {
         virtq_disable_notify(q);
-        while ((rc = virtq_pop(q, &c)) > 0) {
+        while (budget && (rc = virtq_pop(q, &c)) > 0) {
+            budget--;
             uint32_t n = rng_fill(&c, RNG_MAX_CHAIN);
             r->bytes += n;
             virtq_push(q, c.head, n);
+        }
+        if (!budget) {
+            virtio_queue_defer(q);
+            break;
         }
     } while (rc == 0 && virtq_enable_notify(q));
     virtio_interrupt(&r->vdev, q);

@@ -226,6 +226,11 @@ static inline bool virtio_has_feature(const struct virtio_dev *vdev, unsigned bi
 void virtio_lock(struct virtio_dev *vdev);
 void virtio_unlock(struct virtio_dev *vdev);
 
+/* Every loop a guest can drive is bounded per wake-up: a device handles at most
+ * VIRTQ_BUDGET(q) chains of Q per call, then calls virtio_queue_defer(Q), which notifies Q
+ * again through its kick eventfd, so queue_notify runs once more after the other ready fds. */
+#define VIRTQ_BUDGET(q) ((unsigned)(q)->size)
+void virtio_queue_defer(struct virtq *q);
 /* Send Q's used-buffer interrupt if the driver wants one (virtq_should_interrupt). Lock held. */
 void virtio_interrupt(struct virtio_dev *vdev, struct virtq *q);
 /* Device-specific config changed: bump config_generation, send the config interrupt. Lock held. */

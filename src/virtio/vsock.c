@@ -23,7 +23,6 @@
 #define VSOCK_EVQ        2
 #define VSOCK_CHAIN_IOV  (VSOCK_MAX_IOV + 2)
 #define VSOCK_HDR_LEN    sizeof(struct vsock_hdr)
-#define VSOCK_RX_BUDGET  VSOCK_QUEUE_SIZE /* receive chains filled per wake-up */
 #define PCI_CLASS_OTHER  0xff0000
 
 struct virtio_vsock {
@@ -36,7 +35,6 @@ struct virtio_vsock {
     struct virtq_chain rx_chain;
     struct iovec rx_iov[VSOCK_CHAIN_IOV];
     bool rx_held;
-    bool rx_deferred; /* vs_rx_deferred is queued on the I/O thread */
     struct virtq_chain tx_chain;
     struct iovec tx_iov[VSOCK_CHAIN_IOV];
     struct iovec payload[VSOCK_CHAIN_IOV];
@@ -47,18 +45,6 @@ static bool vs_live(struct virtio_vsock *v, struct virtq *q)
     uint8_t st = v->vdev.status;
     return !v->stopped && (st & VIRTIO_CONFIG_S_DRIVER_OK) && !(st & VIRTIO_CONFIG_S_NEEDS_RESET) &&
            q->enabled && !q->broken && q->avail;
-}
-
-static void vs_rx(struct virtio_vsock *v);
-
-/* The deferred rest of a receive pass that used its budget (I/O thread, lock not held). */
-static void vs_rx_deferred(void *opaque)
-{
-    struct virtio_vsock *v = opaque;
-    virtio_lock(&v->vdev);
-    v->rx_deferred = false;
-    vs_rx(v);
-    virtio_unlock(&v->vdev);
 }
 
 /* Pop the next receive chain into v->rx_chain, dropping chains too short for a header.
@@ -85,7 +71,7 @@ static int vs_rx_take(struct virtio_vsock *v, struct virtq *q, bool *pushed)
 }
 
 /* Fill receive chains with packets from the engine until either runs out, at most
- * VSOCK_RX_BUDGET chains per call; the rest is deferred to the next loop iteration, so the I/O
+ * VIRTQ_BUDGET chains per call; the rest is deferred to the next loop iteration, so the I/O
  * thread serves other devices meanwhile whatever the guest posts. Lock held. */
 static void vs_rx(struct virtio_vsock *v)
 {
@@ -93,12 +79,11 @@ static void vs_rx(struct virtio_vsock *v)
     if (!vs_live(v, q))
         return;
     bool pushed = false;
-    unsigned budget = VSOCK_RX_BUDGET;
+    unsigned budget = VIRTQ_BUDGET(q);
     virtq_disable_notify(q);
     while (vsock_engine_has_rx(v->eng)) {
         if (!budget--) {
-            if (!v->rx_deferred && evloop_call(v->vdev.vm->loop, vs_rx_deferred, v) == 0)
-                v->rx_deferred = true;
+            virtio_queue_defer(q); /* vs_queue_notify(RXQ) continues */
             break;
         }
         struct virtq_chain *c = &v->rx_chain;
