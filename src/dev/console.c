@@ -62,6 +62,7 @@ static void term_install(void)
 {
     static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
     atexit(console_restore_tty);
+    proc_at_forced_exit(console_restore_tty); /* the shutdown watchdog's _exit */
     for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
         struct sigaction old;
         if (sigaction(sigs[i], NULL, &old) || old.sa_handler != SIG_DFL ||

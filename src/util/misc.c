@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,4 +170,26 @@ int read_full(int fd, void *buf, size_t len)
         len -= n;
     }
     return 0;
+}
+
+/* Hooks run by proc_forced_exit (the terminal, ...): process-wide, registered once each. */
+static void (*forced_exit_hooks[4])(void);
+static _Atomic unsigned nforced_exit_hooks;
+
+int proc_at_forced_exit(void (*fn)(void))
+{
+    unsigned i = atomic_fetch_add(&nforced_exit_hooks, 1);
+    if (i >= ARRAY_SIZE(forced_exit_hooks))
+        return -ENOSPC;
+    forced_exit_hooks[i] = fn;
+    return 0;
+}
+
+void proc_forced_exit(int status)
+{
+    unsigned n = MIN(atomic_load(&nforced_exit_hooks), (unsigned)ARRAY_SIZE(forced_exit_hooks));
+    for (unsigned i = 0; i < n; i++)
+        if (forced_exit_hooks[i])
+            forced_exit_hooks[i]();
+    _exit(status);
 }

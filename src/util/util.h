@@ -74,6 +74,12 @@ uint64_t now_ns(void);
 /* Fill SET with the signals that ask truce to stop (SIGINT, SIGTERM, SIGHUP) and block them in
  * the calling thread; whoever waits for the VM takes them through a signalfd on SET. */
 void signals_block_termination(sigset_t *set);
+/* Register FN to run when the process must end while other threads are stuck (the terminal
+ * restore, ...): FN must be async-signal-safe-ish (no locks, no allocation). At most 4.
+ * Returns 0 or -ENOSPC. */
+int proc_at_forced_exit(void (*fn)(void));
+/* Run those hooks and _exit(STATUS) at once: no atexit handlers, no joins. */
+void proc_forced_exit(int status) __attribute__((noreturn));
 /* Little-endian 16/32-bit fields at any alignment (PCI config space, boot headers). */
 static inline uint16_t get_le16(const uint8_t *p)
 {

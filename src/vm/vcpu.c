@@ -157,6 +157,7 @@ static void *vcpu_thread(void *arg)
             break;
     }
     tls_run = NULL;
+    atomic_store(&v->exited, true);
     return NULL;
 }
 

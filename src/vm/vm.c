@@ -143,6 +143,7 @@ static void *io_thread(void *arg)
     int rc = evloop_run(vm->loop);
     if (rc)
         vm_request_stop(vm, TRUCE_EXIT_HOST, "I/O thread: %s", strerror(-rc));
+    atomic_store(&vm->io_thread_exited, true);
     return NULL;
 }
 
@@ -301,15 +302,21 @@ void vm_destroy(struct vm *vm)
     pthread_mutex_unlock(&vm->lock);
     if (live)
         vm_request_stop(vm, TRUCE_EXIT_HOST, "VM destroyed");
+    shutdown_watch_start(vm);
+    shutdown_watch_step(vm, "joining the vCPU threads");
     for (unsigned i = 0; vm->vcpus && i < vm->ncpus; i++)
         vcpu_join(&vm->vcpus[i]);
+    shutdown_watch_step(vm, "stopping the devices");
     devices_stop(vm);
     if (vm->io_thread_started) {
+        shutdown_watch_step(vm, "joining the I/O thread");
         evloop_stop(vm->loop);
         pthread_join(vm->io_thread, NULL);
         vm->io_thread_started = false;
     }
+    shutdown_watch_step(vm, "destroying the devices");
     devices_destroy(vm);
+    shutdown_watch_end(vm);
     if (vm->console)
         console_close(vm->console);
     for (unsigned i = 0; vm->vcpus && i < vm->ncpus; i++)

@@ -157,6 +157,7 @@ struct vcpu {
     bool started;
     _Atomic bool check_idle; /* the monitor asks: report your idle state on the next exit */
     _Atomic int idle;        /* enum vcpu_idle, as last reported */
+    _Atomic bool exited;     /* the thread left its loop (the shutdown watchdog reads it) */
 };
 
 enum vcpu_idle {
@@ -197,6 +198,17 @@ enum truce_status {
 /* ---- the VM --------------------------------------------------------------------------------- */
 enum vm_state { VM_CREATED, VM_RUNNING, VM_PAUSED, VM_STOPPING };
 
+/* The teardown watchdog (vm/shutdown.c). */
+#define TRUCE_SHUTDOWN_GRACE_MS 3000 /* a teardown longer than this ends the process anyway */
+struct shutdown_watch {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool armed, done;
+    unsigned grace_ms;        /* 0: TRUCE_SHUTDOWN_GRACE_MS */
+    const char *_Atomic step; /* what the teardown is doing now (a string literal) */
+};
+
 struct device_instance; /* dev/dev.h */
 struct console;         /* dev/dev.h */
 struct pci_bus;         /* bus/pci.h */
@@ -214,6 +226,8 @@ struct vm {
     struct evloop *loop; /* device I/O thread */
     pthread_t io_thread;
     bool io_thread_started;
+    _Atomic bool io_thread_exited;
+    struct shutdown_watch shutdown;
 
     struct device_instance *devices; /* created devices, in creation order */
     struct console *console;         /* host side of the active console */
@@ -257,8 +271,15 @@ bool vm_stopping(struct vm *vm);
  * -errno (-EINVAL in the wrong state). */
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
-/* Tear everything down (threads joined, fds closed, memory unmapped). Safe on a partial VM. */
+/* Tear everything down (threads joined, fds closed, memory unmapped). Safe on a partial VM.
+ * Guarded by the shutdown watchdog: when a thread the guest kept busy does not end within
+ * TRUCE_SHUTDOWN_GRACE_MS, the process exits with the VM's status and a line naming it. */
 void vm_destroy(struct vm *vm);
+
+/* shutdown.c: arm the watchdog (idempotent), say what the teardown does now, disarm it. */
+void shutdown_watch_start(struct vm *vm);
+void shutdown_watch_step(struct vm *vm, const char *step);
+void shutdown_watch_end(struct vm *vm);
 
 /* vcpu.c internals used by vm.c */
 int vcpu_create(struct vm *vm, struct vcpu *v, unsigned id);
