@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "sandbox/jail.h"
 #include "util/util.h"
 #include "vm/vm.h"
 
@@ -52,6 +53,8 @@ void cli_usage(FILE *out)
         out,
         "usage: truce run --kernel PATH [options]    boot a VM on this terminal\n"
         "       truce check                          what /dev/kvm offers here\n"
+        "       truce jail --id ID --exec-file PATH --uid N --gid N [...] [-- ARGS]\n"
+        "                                            run a binary in a Firecracker-style jail\n"
         "       truce --api-sock PATH [--config-file FILE] [--no-api]\n"
         "                                            Firecracker-compatible API server\n"
         "       truce --help | --version\n"
@@ -207,6 +210,10 @@ int cli_run_vm(const struct vm_config *cfg)
     if (kvm.pvm && cfg->kernel[0])
         log_warn("/dev/kvm is PVM-backed: a kernel that is not PVM-aware runs in KVM's "
                  "instruction emulator and will not boot Linux here (see truce check)");
+    if ((rc = landlock_vm(cfg)) < 0) { /* last thing before the threads: they inherit it */
+        fprintf(stderr, "truce: cannot restrict file access with Landlock: %s\n", strerror(-rc));
+        goto out;
+    }
     rc = vm_start(vm);
     if (rc) {
         fprintf(stderr, "truce: cannot start the VM: %s\n", strerror(-rc));
@@ -233,6 +240,8 @@ int cli_main(int argc, char **argv)
         printf("truce %s\n", TRUCE_VERSION);
         return 0;
     }
+    if (!strcmp(argv[1], "jail"))
+        return jail_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "check"))
         return kvm_host_report(stdout);
     if (!strcmp(argv[1], "run")) {

@@ -1,0 +1,303 @@
+/* jail_fs.c — the jail's file system: the binary, its shared libraries, device nodes, cleanup. */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/jail.h"
+#include "util/util.h"
+
+#define JAIL_MAX_LIBS 64
+
+/* The device nodes truce may need, made in the jail when the host has them. */
+static const char *const jail_devices[] = {"/dev/kvm", "/dev/net/tun", "/dev/userfaultfd"};
+
+/* PT_INTERP of the ELF file FD into OUT ("" for a static binary). Returns 0 or -errno. */
+static int elf_interp(int fd, char *out, size_t outlen)
+{
+    Elf64_Ehdr eh;
+    out[0] = 0;
+    if (pread(fd, &eh, sizeof(eh), 0) != sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+        eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr))
+        return -ENOEXEC;
+    for (unsigned i = 0; i < eh.e_phnum && i < 256; i++) {
+        Elf64_Phdr ph;
+        if (pread(fd, &ph, sizeof(ph), eh.e_phoff + (off_t)i * sizeof(ph)) != sizeof(ph))
+            return -ENOEXEC;
+        if (ph.p_type != PT_INTERP)
+            continue;
+        if (ph.p_filesz < 2 || ph.p_filesz > outlen)
+            return -ENOEXEC;
+        if (pread(fd, out, ph.p_filesz, ph.p_offset) != (ssize_t)ph.p_filesz ||
+            out[ph.p_filesz - 1] || out[0] != '/')
+            return -ENOEXEC;
+        return 0;
+    }
+    return 0;
+}
+
+/* Run INTERP --list EXEC (what ldd does) with an empty environment; its output into BUF. */
+static int loader_list(const char *interp, const char *exec, char *buf, size_t len)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -errno;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -errno;
+    }
+    if (pid == 0) {
+        char *argv[] = {(char *)interp, "--list", (char *)exec, NULL};
+        char *envp[] = {NULL};
+        dup2(p[1], 1);
+        execve(interp, argv, envp);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t got = 0;
+    ssize_t n;
+    while ((n = read(p[0], buf + got, len - 1 - got)) > 0 && got < len - 1)
+        got += n;
+    buf[got] = 0;
+    close(p[0]);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -ENOEXEC;
+}
+
+int jail_elf_deps(const char *exec, char (*paths)[PATH_MAX], int max, char *err, size_t errlen)
+{
+    char interp[PATH_MAX];
+    int fd = open(exec, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return snprintf(err, errlen, "--exec-file: %s: %s", exec, strerror(errno)), -errno;
+    int rc = elf_interp(fd, interp, sizeof(interp));
+    close(fd);
+    if (rc)
+        return snprintf(err, errlen, "--exec-file: %s: not a 64-bit ELF executable", exec), rc;
+    if (!interp[0])
+        return 0; /* static: nothing else to place */
+    size_t buflen = 64 * 1024;
+    char *buf = malloc(buflen);
+    if (!buf)
+        return -ENOMEM;
+    rc = loader_list(interp, exec, buf, buflen);
+    if (rc) {
+        snprintf(err, errlen, "--exec-file: %s: %s --list failed (missing libraries?)", exec,
+                 interp);
+        goto out;
+    }
+    int n = 0;
+    bool has_interp = false;
+    char *save = NULL;
+    for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strstr(line, "not found")) {
+            snprintf(err, errlen, "--exec-file: %s: a library is missing:%s", exec, line);
+            rc = -ENOENT;
+            goto out;
+        }
+        char *arrow = strstr(line, "=> ");
+        char *p = arrow ? arrow + 3 : line + strspn(line, " \t");
+        if (*p != '/')
+            continue; /* linux-vdso.so.1 and the like */
+        size_t l = strcspn(p, " \t");
+        if (n >= max || l >= PATH_MAX) {
+            snprintf(err, errlen, "--exec-file: %s: more than %d libraries", exec, max);
+            rc = -E2BIG;
+            goto out;
+        }
+        memcpy(paths[n], p, l);
+        paths[n][l] = 0;
+        has_interp |= !strcmp(paths[n], interp);
+        n++;
+    }
+    if (!has_interp && n < max)
+        strcpy(paths[n++], interp);
+    rc = n;
+out:
+    free(buf);
+    return rc;
+}
+
+/* mkdir -p PATH (each missing component with MODE). Returns 0 or -errno. */
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char tmp[PATH_MAX];
+    if (str_copy(tmp, sizeof(tmp), path))
+        return -ENAMETOOLONG;
+    for (char *p = tmp + 1;; p++) {
+        if (*p != '/' && *p)
+            continue;
+        char c = *p;
+        *p = 0;
+        if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+            return -errno;
+        if (!c)
+            return 0;
+        *p = c;
+    }
+}
+
+/* Place SRC at DST: a hard link to SRC's real file when the file systems allow, else a copy with
+ * SRC's permission bits. An existing DST is replaced. Returns 0 or -errno. */
+static int link_or_copy(const char *src, const char *dst)
+{
+    char real[PATH_MAX];
+    if (!realpath(src, real))
+        return -errno;
+    unlink(dst);
+    if (link(real, dst) == 0)
+        return 0;
+    int in = open(real, O_RDONLY | O_CLOEXEC), rc = 0;
+    struct stat st;
+    if (in < 0 || fstat(in, &st) < 0) {
+        rc = -errno;
+        if (in >= 0)
+            close(in);
+        return rc;
+    }
+    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 0755);
+    if (out < 0) {
+        rc = -errno;
+        close(in);
+        return rc;
+    }
+    for (off_t off = 0; off < st.st_size;) {
+        ssize_t n = sendfile(out, in, &off, st.st_size - off);
+        if (n <= 0) {
+            rc = n < 0 ? -errno : -EIO;
+            break;
+        }
+    }
+    close(in);
+    if (close(out) < 0 && !rc)
+        rc = -errno;
+    if (rc)
+        unlink(dst);
+    return rc;
+}
+
+/* Place the host file PATH at ROOT/PATH (parents made 0755). */
+static int place(const char *root, const char *path, const char *dst_rel, char *err, size_t errlen)
+{
+    char dst[PATH_MAX], dir[PATH_MAX];
+    if (snprintf(dst, sizeof(dst), "%s%s", root, dst_rel) >= (int)sizeof(dst))
+        return snprintf(err, errlen, "jail path too long: %s%s", root, dst_rel), -ENAMETOOLONG;
+    strcpy(dir, dst);
+    *strrchr(dir, '/') = 0;
+    int rc = mkdir_p(dir, 0755);
+    if (!rc)
+        rc = link_or_copy(path, dst);
+    if (rc)
+        snprintf(err, errlen, "cannot place %s at %s: %s", path, dst, strerror(-rc));
+    return rc;
+}
+
+/* mknod ROOT/DEV like the host's DEV (character device, mode 0600, owned by uid:gid). */
+static int make_device(const struct jail_config *jc, const char *root, const char *dev, char *err,
+                       size_t errlen)
+{
+    struct stat st;
+    char dst[PATH_MAX], dir[PATH_MAX];
+    if (stat(dev, &st) < 0 || !S_ISCHR(st.st_mode))
+        return 0; /* the host has no such device: neither does the jail */
+    snprintf(dst, sizeof(dst), "%s%s", root, dev);
+    strcpy(dir, dst);
+    *strrchr(dir, '/') = 0;
+    int rc = mkdir_p(dir, 0755);
+    unlink(dst);
+    if (!rc && (mknod(dst, S_IFCHR | 0600, st.st_rdev) < 0 || chown(dst, jc->uid, jc->gid) < 0))
+        rc = -errno;
+    if (rc)
+        snprintf(err, errlen, "cannot make device node %s (%u:%u): %s", dst, major(st.st_rdev),
+                 minor(st.st_rdev), strerror(-rc));
+    return rc;
+}
+
+int jail_build_root(const struct jail_config *jc, const char *root, char *err, size_t errlen)
+{
+    char exec_rel[NAME_MAX + 2];
+    int rc = mkdir_p(root, 0700);
+    if (rc)
+        return snprintf(err, errlen, "cannot create %s: %s", root, strerror(-rc)), rc;
+    snprintf(exec_rel, sizeof(exec_rel), "/%s", jc->exec_name);
+    if ((rc = place(root, jc->exec_file, exec_rel, err, errlen)))
+        return rc;
+    char(*libs)[PATH_MAX] = calloc(JAIL_MAX_LIBS, PATH_MAX);
+    if (!libs)
+        return -ENOMEM;
+    int n = jail_elf_deps(jc->exec_file, libs, JAIL_MAX_LIBS, err, errlen);
+    for (int i = 0; i < n && !rc; i++)
+        rc = place(root, libs[i], libs[i], err, errlen);
+    free(libs);
+    if (n < 0)
+        return n;
+    for (size_t i = 0; i < ARRAY_SIZE(jail_devices) && !rc; i++)
+        rc = make_device(jc, root, jail_devices[i], err, errlen);
+    if (!rc && (chown(root, jc->uid, jc->gid) < 0 || chmod(root, 0700) < 0)) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot give %s to %u:%u: %s", root, jc->uid, jc->gid, strerror(-rc));
+    }
+    return rc;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    int rc = flag == FTW_DP ? rmdir(path) : unlink(path);
+    if (rc < 0 && errno != ENOENT)
+        fprintf(stderr, "truce jail: cannot remove %s: %s\n", path, strerror(errno));
+    return 0;
+}
+
+/* rm -rf DIR, never crossing into another file system or following a symbolic link. */
+static int remove_tree(const char *dir)
+{
+    struct stat st;
+    if (lstat(dir, &st) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    return lstat(dir, &st) == 0 ? -ENOTEMPTY : 0;
+}
+
+int jail_cleanup(const struct jail_config *jc)
+{
+    char dir[PATH_MAX], mnt[PATH_MAX], cg[PATH_MAX];
+    int status = 0;
+    if (jail_cgroup2_mount(mnt, sizeof(mnt)) == 0 &&
+        jail_cgroup_path(jc, mnt, cg, sizeof(cg)) == 0) {
+        if (rmdir(cg) < 0 && errno != ENOENT) {
+            fprintf(stderr, "truce jail: --cleanup: cannot remove cgroup %s: %s%s\n", cg,
+                    strerror(errno), errno == EBUSY ? " (processes still run in it)" : "");
+            status = 4;
+        }
+        /* the default parent (<mount>/<exec name>) too, once no other VM uses it; a parent
+         * named by --parent-cgroup is the administrator's and stays */
+        if (!jc->parent_cgroup[0]) {
+            *strrchr(cg, '/') = 0;
+            rmdir(cg);
+        }
+    }
+    if (jail_dir_path(jc, dir, sizeof(dir)) == 0) {
+        int rc = remove_tree(dir);
+        if (rc) {
+            fprintf(stderr, "truce jail: --cleanup: cannot remove %s: %s\n", dir, strerror(-rc));
+            status = 4;
+        }
+        *strrchr(dir, '/') = 0; /* <base>/<exec name>, once empty */
+        rmdir(dir);
+    }
+    return status;
+}
