@@ -210,6 +210,19 @@ static int bars_assign(struct pci_bus *bus, struct pci_dev *d)
     return 0;
 }
 
+void pci_bars_refresh(struct pci_dev *d)
+{
+    for (unsigned n = 0; n < PCI_NUM_BARS; n++) {
+        struct pci_bar *b = &d->bar[n];
+        if (!b->size)
+            continue;
+        uint64_t lo = get_le32(d->cfg + PCI_BAR0 + 4 * n) & ~0xfu;
+        uint64_t hi = b->mem64 ? get_le32(d->cfg + PCI_BAR0 + 4 * (n + 1)) : 0;
+        b->addr = hi << 32 | lo;
+        bar_update(d, n);
+    }
+}
+
 /* ---- config space -------------------------------------------------------------------------- */
 
 /* Side effects of a config write that touched [off, off + size). Bus lock held. */

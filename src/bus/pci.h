@@ -151,6 +151,20 @@ void pci_intx_set(struct pci_dev *d, bool level);
 uint32_t pci_cfg_read(struct pci_bus *bus, unsigned slot, unsigned off, unsigned size);
 void pci_cfg_write(struct pci_bus *bus, unsigned slot, unsigned off, unsigned size, uint32_t val);
 
+/* ---- state (bus/pci_state.c) -----------------------------------------------------------------
+ * The guest-visible state of a function is its config space (BAR registers, command, MSI-X
+ * control included), the MSI-X table and pending bits, and the INTx level its device drives;
+ * everything else in struct pci_dev is layout fixed at creation, or follows from those (BAR
+ * mappings, MSI-X enable/mask). Save appends one "pci-fn" section; restore checks it against
+ * D's layout (read-only bytes unchanged, BAR flags and alignment, vector counts), then remaps
+ * the BARs (bar_moved hooks run) and redrives INTx. Return 0 or V's error. */
+struct state_visitor;
+int pci_dev_save(struct pci_dev *d, struct state_visitor *v);
+int pci_dev_restore(struct pci_dev *d, struct state_visitor *v);
+
+/* Internal to bus/pci.c, pci_irq.c and pci_state.c: BAR mappings follow the BAR registers of
+ * D's config image (bus lock held). */
+void pci_bars_refresh(struct pci_dev *d);
 /* Internal to bus/pci.c and bus/pci_irq.c: the command register's INTx Disable changed (irq_lock
  * held); the MSI-X Message Control was written (bus lock held). */
 void pci_intx_apply(struct pci_dev *d);

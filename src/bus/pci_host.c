@@ -6,6 +6,7 @@
 #include "boot/boot.h"
 #include "bus/pci.h"
 #include "dev/dev.h"
+#include "util/state.h"
 #include "util/util.h"
 #include "vm/vm.h"
 
@@ -169,8 +170,42 @@ static void host_bridge_destroy(void *dev)
     pci_bus_destroy(dev);
 }
 
+/* The bus's own state: the mechanism #1 address latch and the host bridge function. */
+static void host_bridge_state_visit(struct state_visitor *v, uint32_t *cf8)
+{
+    if (!state_begin(v, "pci-host", 1))
+        return;
+    STATE_U32(v, *cf8);
+    state_end(v);
+}
+
+static int host_bridge_save(void *dev, struct state_visitor *v)
+{
+    struct pci_bus *bus = ((struct vm *)dev)->pci;
+    pthread_mutex_lock(&bus->lock);
+    uint32_t cf8 = bus->cf8;
+    pthread_mutex_unlock(&bus->lock);
+    host_bridge_state_visit(v, &cf8);
+    return pci_dev_save(&bus->host, v);
+}
+
+static int host_bridge_restore(void *dev, struct state_visitor *v)
+{
+    struct pci_bus *bus = ((struct vm *)dev)->pci;
+    uint32_t cf8 = 0;
+    host_bridge_state_visit(v, &cf8);
+    if (!state_error(v) && !pci_dev_restore(&bus->host, v)) {
+        pthread_mutex_lock(&bus->lock);
+        bus->cf8 = cf8;
+        pthread_mutex_unlock(&bus->lock);
+    }
+    return state_error(v);
+}
+
 static const struct device_ops host_bridge_ops = {
     .name = "pci-host",
+    .save = host_bridge_save,
+    .restore = host_bridge_restore,
     .destroy = host_bridge_destroy,
 };
 

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "dev/dev.h"
+#include "util/state.h"
 #include "util/util.h"
 #include "vm/vm.h"
 
@@ -39,14 +40,36 @@
 
 #define UIP_WINDOW_NS 244000 /* UIP is high this long before each update */
 
-struct cmos {
-    pthread_mutex_t lock;
+/* Guest-visible state (what a snapshot holds). The clock is kept as an offset from the host's
+ * UTC clock, so a restored VM's RTC goes on from the host's time plus that offset, as a PC's RTC
+ * keeps running while the machine is off. */
+#define CMOS_STATE_VERSION 1
+struct cmos_state {
     uint8_t index;
     uint8_t ram[128];
     int64_t offset;  /* guest seconds - host seconds */
     bool frozen;     /* SET: the time registers hold what the guest writes, the clock is held */
     int64_t last_uf; /* guest second at the last read of register C */
 };
+
+struct cmos {
+    pthread_mutex_t lock;
+    struct cmos_state s;
+};
+
+static void cmos_state_visit(struct state_visitor *v, struct cmos_state *s)
+{
+    if (!state_begin(v, "cmos", CMOS_STATE_VERSION))
+        return;
+    STATE_U8_MAX(v, s->index, 0x7f);
+    STATE_BYTES(v, s->ram);
+    STATE_CHECK(v, !(s->ram[RTC_REG_A] & REG_A_UIP));
+    STATE_I64(v, s->offset);
+    STATE_BOOL(v, s->frozen);
+    STATE_CHECK(v, s->frozen == !!(s->ram[RTC_REG_B] & REG_B_SET));
+    STATE_I64(v, s->last_uf);
+    state_end(v);
+}
 
 static uint8_t to_bcd(unsigned v)
 {
@@ -60,17 +83,17 @@ static unsigned from_bcd(uint8_t v)
 
 static uint8_t enc(const struct cmos *c, unsigned v)
 {
-    return (c->ram[RTC_REG_B] & REG_B_DM_BIN) ? (uint8_t)v : to_bcd(v);
+    return (c->s.ram[RTC_REG_B] & REG_B_DM_BIN) ? (uint8_t)v : to_bcd(v);
 }
 
 static unsigned dec(const struct cmos *c, uint8_t v)
 {
-    return (c->ram[RTC_REG_B] & REG_B_DM_BIN) ? v : from_bcd(v);
+    return (c->s.ram[RTC_REG_B] & REG_B_DM_BIN) ? v : from_bcd(v);
 }
 
 static int64_t guest_seconds(const struct cmos *c, const struct timespec *now)
 {
-    return (int64_t)now->tv_sec + c->offset;
+    return (int64_t)now->tv_sec + c->s.offset;
 }
 
 /* Write the guest time SECS into the time registers, in the current format. */
@@ -80,36 +103,36 @@ static void store_time(struct cmos *c, int64_t secs)
     struct tm tm;
     if (!gmtime_r(&t, &tm))
         return;
-    c->ram[RTC_SEC] = enc(c, (unsigned)tm.tm_sec);
-    c->ram[RTC_MIN] = enc(c, (unsigned)tm.tm_min);
-    if (c->ram[RTC_REG_B] & REG_B_24H) {
-        c->ram[RTC_HOUR] = enc(c, (unsigned)tm.tm_hour);
+    c->s.ram[RTC_SEC] = enc(c, (unsigned)tm.tm_sec);
+    c->s.ram[RTC_MIN] = enc(c, (unsigned)tm.tm_min);
+    if (c->s.ram[RTC_REG_B] & REG_B_24H) {
+        c->s.ram[RTC_HOUR] = enc(c, (unsigned)tm.tm_hour);
     } else {
         unsigned h = (unsigned)tm.tm_hour % 12;
-        c->ram[RTC_HOUR] = enc(c, h ? h : 12) | (tm.tm_hour >= 12 ? 0x80 : 0);
+        c->s.ram[RTC_HOUR] = enc(c, h ? h : 12) | (tm.tm_hour >= 12 ? 0x80 : 0);
     }
-    c->ram[RTC_WDAY] = enc(c, (unsigned)tm.tm_wday + 1);
-    c->ram[RTC_MDAY] = enc(c, (unsigned)tm.tm_mday);
-    c->ram[RTC_MON] = enc(c, (unsigned)tm.tm_mon + 1);
+    c->s.ram[RTC_WDAY] = enc(c, (unsigned)tm.tm_wday + 1);
+    c->s.ram[RTC_MDAY] = enc(c, (unsigned)tm.tm_mday);
+    c->s.ram[RTC_MON] = enc(c, (unsigned)tm.tm_mon + 1);
     unsigned year = (unsigned)tm.tm_year + 1900;
-    c->ram[RTC_YEAR] = enc(c, year % 100);
-    c->ram[RTC_CENTURY] = enc(c, year / 100);
+    c->s.ram[RTC_YEAR] = enc(c, year % 100);
+    c->s.ram[RTC_CENTURY] = enc(c, year / 100);
 }
 
 /* The guest time the time registers hold, or -1 when they do not form a date. */
 static int64_t load_time(const struct cmos *c)
 {
     struct tm tm = {0};
-    tm.tm_sec = (int)dec(c, c->ram[RTC_SEC]);
-    tm.tm_min = (int)dec(c, c->ram[RTC_MIN]);
-    uint8_t h = c->ram[RTC_HOUR];
-    if (c->ram[RTC_REG_B] & REG_B_24H)
+    tm.tm_sec = (int)dec(c, c->s.ram[RTC_SEC]);
+    tm.tm_min = (int)dec(c, c->s.ram[RTC_MIN]);
+    uint8_t h = c->s.ram[RTC_HOUR];
+    if (c->s.ram[RTC_REG_B] & REG_B_24H)
         tm.tm_hour = (int)dec(c, h);
     else
         tm.tm_hour = (int)(dec(c, h & 0x7f) % 12) + ((h & 0x80) ? 12 : 0);
-    tm.tm_mday = (int)dec(c, c->ram[RTC_MDAY]);
-    tm.tm_mon = (int)dec(c, c->ram[RTC_MON]) - 1;
-    unsigned cent = dec(c, c->ram[RTC_CENTURY]), year = dec(c, c->ram[RTC_YEAR]);
+    tm.tm_mday = (int)dec(c, c->s.ram[RTC_MDAY]);
+    tm.tm_mon = (int)dec(c, c->s.ram[RTC_MON]) - 1;
+    unsigned cent = dec(c, c->s.ram[RTC_CENTURY]), year = dec(c, c->s.ram[RTC_YEAR]);
     if (cent < 19 || cent > 99)
         cent = year < 70 ? 20 : 19;
     tm.tm_year = (int)(cent * 100 + year) - 1900;
@@ -124,7 +147,7 @@ static void set_offset(struct cmos *c, const struct timespec *now)
 {
     int64_t t = load_time(c);
     if (t >= 0)
-        c->offset = t - (int64_t)now->tv_sec;
+        c->s.offset = t - (int64_t)now->tv_sec;
 }
 
 static bool is_time_reg(unsigned i)
@@ -135,62 +158,62 @@ static bool is_time_reg(unsigned i)
 
 static uint8_t cmos_read(struct cmos *c, const struct timespec *now)
 {
-    unsigned i = c->index;
-    if (is_time_reg(i) && !c->frozen)
+    unsigned i = c->s.index;
+    if (is_time_reg(i) && !c->s.frozen)
         store_time(c, guest_seconds(c, now));
     switch (i) {
     case RTC_REG_A: {
-        bool running = !c->frozen && (c->ram[RTC_REG_A] & REG_A_DV_MASK) == REG_A_DV_RUN;
+        bool running = !c->s.frozen && (c->s.ram[RTC_REG_A] & REG_A_DV_MASK) == REG_A_DV_RUN;
         bool uip = running && now->tv_nsec >= 1000000000L - UIP_WINDOW_NS;
-        return (c->ram[RTC_REG_A] & ~REG_A_UIP) | (uip ? REG_A_UIP : 0);
+        return (c->s.ram[RTC_REG_A] & ~REG_A_UIP) | (uip ? REG_A_UIP : 0);
     }
     case RTC_REG_C: {
         /* Flags are cleared by reading; only "an update ended since the last read" exists. */
         int64_t s = guest_seconds(c, now);
         uint8_t v = 0;
-        if (!c->frozen && s != c->last_uf) {
+        if (!c->s.frozen && s != c->s.last_uf) {
             v = REG_C_UF;
-            if (c->ram[RTC_REG_B] & REG_B_UIE)
+            if (c->s.ram[RTC_REG_B] & REG_B_UIE)
                 v |= REG_C_IRQF;
         }
-        c->last_uf = s;
+        c->s.last_uf = s;
         return v;
     }
     case RTC_REG_D:
         return REG_D_VRT;
     default:
-        return c->ram[i];
+        return c->s.ram[i];
     }
 }
 
 static void cmos_write(struct cmos *c, uint8_t v, const struct timespec *now)
 {
-    unsigned i = c->index;
+    unsigned i = c->s.index;
     switch (i) {
     case RTC_REG_A:
-        c->ram[i] = v & ~REG_A_UIP;
+        c->s.ram[i] = v & ~REG_A_UIP;
         return;
     case RTC_REG_B: {
         bool set = v & REG_B_SET;
-        c->ram[i] = v; /* a new data mode applies to everything from here on */
-        if (set && !c->frozen)
+        c->s.ram[i] = v; /* a new data mode applies to everything from here on */
+        if (set && !c->s.frozen)
             store_time(c, guest_seconds(c, now)); /* hold the clock */
-        else if (!set && c->frozen)
+        else if (!set && c->s.frozen)
             set_offset(c, now); /* run again from what the guest wrote */
-        c->frozen = set;
+        c->s.frozen = set;
         return;
     }
     case RTC_REG_C:
     case RTC_REG_D:
         return; /* read-only */
     default:
-        if (is_time_reg(i) && !c->frozen) {
+        if (is_time_reg(i) && !c->s.frozen) {
             store_time(c, guest_seconds(c, now));
-            c->ram[i] = v;
+            c->s.ram[i] = v;
             set_offset(c, now);
             return;
         }
-        c->ram[i] = v;
+        c->s.ram[i] = v;
     }
 }
 
@@ -208,21 +231,21 @@ static void cmos_set_memory(struct cmos *c, const struct guest_mem *m)
     uint64_t ext = low > MiB ? MIN((low - MiB) / KiB, 0xffffULL) : 0;
     uint64_t above16 = low > 16 * MiB ? MIN((low - 16 * MiB) / (64 * KiB), 0xffffULL) : 0;
     uint64_t above4g = MIN(high / (64 * KiB), 0xffffffULL);
-    c->ram[0x14] = 0x02; /* equipment: FPU present, VGA/EGA, no floppy */
-    c->ram[0x15] = 640 & 0xff;
-    c->ram[0x16] = 640 >> 8;
-    c->ram[0x17] = c->ram[0x30] = (uint8_t)ext;
-    c->ram[0x18] = c->ram[0x31] = (uint8_t)(ext >> 8);
-    c->ram[0x34] = (uint8_t)above16;
-    c->ram[0x35] = (uint8_t)(above16 >> 8);
-    c->ram[0x5b] = (uint8_t)above4g;
-    c->ram[0x5c] = (uint8_t)(above4g >> 8);
-    c->ram[0x5d] = (uint8_t)(above4g >> 16);
+    c->s.ram[0x14] = 0x02; /* equipment: FPU present, VGA/EGA, no floppy */
+    c->s.ram[0x15] = 640 & 0xff;
+    c->s.ram[0x16] = 640 >> 8;
+    c->s.ram[0x17] = c->s.ram[0x30] = (uint8_t)ext;
+    c->s.ram[0x18] = c->s.ram[0x31] = (uint8_t)(ext >> 8);
+    c->s.ram[0x34] = (uint8_t)above16;
+    c->s.ram[0x35] = (uint8_t)(above16 >> 8);
+    c->s.ram[0x5b] = (uint8_t)above4g;
+    c->s.ram[0x5c] = (uint8_t)(above4g >> 8);
+    c->s.ram[0x5d] = (uint8_t)(above4g >> 16);
     unsigned sum = 0;
     for (unsigned i = 0x10; i <= 0x2d; i++)
-        sum += c->ram[i];
-    c->ram[0x2e] = (uint8_t)(sum >> 8);
-    c->ram[0x2f] = (uint8_t)sum;
+        sum += c->s.ram[i];
+    c->s.ram[0x2e] = (uint8_t)(sum >> 8);
+    c->s.ram[0x2f] = (uint8_t)sum;
 }
 
 static void cmos_pio_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
@@ -244,7 +267,7 @@ static void cmos_pio_write(void *opaque, uint64_t off, const uint8_t *data, unsi
     clock_gettime(CLOCK_REALTIME, &now);
     pthread_mutex_lock(&c->lock);
     if (off == 0)
-        c->index = data[0] & 0x7f; /* bit 7 is the NMI mask: ignored */
+        c->s.index = data[0] & 0x7f; /* bit 7 is the NMI mask: ignored */
     else
         cmos_write(c, data[0], &now);
     pthread_mutex_unlock(&c->lock);
@@ -259,9 +282,34 @@ static void cmos_destroy(void *dev)
     free(c);
 }
 
+static int cmos_save(void *dev, struct state_visitor *v)
+{
+    struct cmos *c = dev;
+    pthread_mutex_lock(&c->lock);
+    struct cmos_state s = c->s;
+    pthread_mutex_unlock(&c->lock);
+    cmos_state_visit(v, &s);
+    return state_error(v);
+}
+
+static int cmos_restore(void *dev, struct state_visitor *v)
+{
+    struct cmos *c = dev;
+    struct cmos_state s = {0};
+    cmos_state_visit(v, &s);
+    if (state_error(v))
+        return state_error(v);
+    pthread_mutex_lock(&c->lock);
+    c->s = s;
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+}
+
 /* NVRAM survives a reset, as on a battery-backed chip; so does the clock. */
 static const struct device_ops cmos_dev_ops = {
     .name = "cmos",
+    .save = cmos_save,
+    .restore = cmos_restore,
     .destroy = cmos_destroy,
 };
 
@@ -274,8 +322,8 @@ static int cmos_create(struct vm *vm, char *err, size_t errlen)
         return -ENOMEM;
     }
     pthread_mutex_init(&c->lock, NULL);
-    c->ram[RTC_REG_A] = REG_A_DV_RUN | 0x06; /* 1024 Hz periodic rate selected */
-    c->ram[RTC_REG_B] = REG_B_24H;           /* BCD, 24 hours */
+    c->s.ram[RTC_REG_A] = REG_A_DV_RUN | 0x06; /* 1024 Hz periodic rate selected */
+    c->s.ram[RTC_REG_B] = REG_B_24H;           /* BCD, 24 hours */
     cmos_set_memory(c, &vm->mem);
     int rc = io_bus_register(&vm->pio, PORT_CMOS, 2, &cmos_io_ops, c, "cmos");
     if (rc) {

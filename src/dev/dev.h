@@ -33,13 +33,34 @@ struct device_class {
     static const struct device_class *const __devcls_##cls                                         \
         __attribute__((used, section("truce_devices"), aligned(sizeof(void *)))) = &cls
 
-/* Per-instance operations. Device state lives in one plain struct per instance (snapshots will
- * save it through save/restore, added with the snapshot work). */
+/* Per-instance operations: the device contract.
+ * A device keeps its guest-visible state (registers, queue configuration and ring indices,
+ * negotiated features, interrupt state) in one versioned plain struct, apart from its runtime
+ * part (locks, fds, threads, host pointers, counters), and describes that struct in one visit
+ * function (util/state.h) used by both save and restore. A snapshot is the concatenation of the
+ * sections of every instance in creation order (devices_save). */
+struct state_visitor;
 struct device_ops {
     const char *name;
     void (*reset)(void *dev);   /* guest or VMM reset; may be NULL */
     void (*stop)(void *dev);    /* before threads are joined: quiesce I/O; may be NULL */
     void (*destroy)(void *dev); /* after every thread stopped: free everything; may be NULL */
+    /* The VM is pausing and its vCPUs are already out of KVM_RUN: stop everything that changes
+     * guest-visible state on other threads (queue processing, host input, backend frames) and
+     * finish in-flight I/O before returning; work that arrives meanwhile (a queue kick, host
+     * input) stays pending. Called on the pausing thread with the I/O thread running and no
+     * device lock held. May be NULL: nothing runs besides vCPU accesses. */
+    void (*pause)(void *dev);
+    /* Undo pause: pending work is processed now. Same thread rules. May be NULL. */
+    void (*resume)(void *dev);
+    /* Append the guest-visible state (its sections) to V. The device is paused (or the VM never
+     * ran). Returns 0 or V's error. May be NULL: the device has no guest-visible state. */
+    int (*save)(void *dev, struct state_visitor *v);
+    /* Read what save wrote into this freshly created instance (same configuration, VM
+     * paused or never started), check every value, then rebuild the runtime part (interrupt
+     * lines, host pointers into guest RAM). All or nothing: on error the device is unchanged and
+     * V holds the message. May be NULL exactly when save is. */
+    int (*restore)(void *dev, struct state_visitor *v);
 };
 
 struct device_instance {
@@ -64,6 +85,15 @@ void devices_stop(struct vm *vm);
 void devices_destroy(struct vm *vm);
 /* Reset every instance, in creation order. */
 void devices_reset(struct vm *vm);
+/* Pause every instance (last created first) / resume them (first created first). */
+void devices_pause(struct vm *vm);
+void devices_resume(struct vm *vm);
+/* Save every instance's state in creation order into V / restore it from V into a VM created
+ * with the same configuration. Restore checks that V holds exactly the sections this VM's
+ * devices expect; a failed restore leaves some devices restored: discard the VM. Return 0 or
+ * V's error (message in v->msg). */
+int devices_save(struct vm *vm, struct state_visitor *v);
+int devices_restore(struct vm *vm, struct state_visitor *v);
 /* The first instance of VM created with OPS, or NULL. */
 void *device_find(struct vm *vm, const struct device_ops *ops);
 /* The registered classes in creation order (by order, then name): fills OUT when MAX is large

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dev/dev.h"
+#include "util/state.h"
 #include "util/util.h"
 #include "vm/vm.h"
 
@@ -156,4 +157,44 @@ void devices_reset(struct vm *vm)
     for (struct device_instance *d = vm->devices; d; d = d->next)
         if (d->ops->reset)
             d->ops->reset(d->dev);
+}
+
+static void pause_one(struct device_instance *d)
+{
+    if (d->ops->pause)
+        d->ops->pause(d->dev);
+}
+
+void devices_pause(struct vm *vm)
+{
+    each_last_first(vm->devices, pause_one);
+}
+
+void devices_resume(struct vm *vm)
+{
+    for (struct device_instance *d = vm->devices; d; d = d->next)
+        if (d->ops->resume)
+            d->ops->resume(d->dev);
+}
+
+int devices_save(struct vm *vm, struct state_visitor *v)
+{
+    if (!state_begin(v, "devices", 1))
+        return state_error(v);
+    for (struct device_instance *d = vm->devices; d && !state_error(v); d = d->next)
+        if (d->ops->save)
+            d->ops->save(d->dev, v);
+    state_end(v);
+    return state_error(v);
+}
+
+int devices_restore(struct vm *vm, struct state_visitor *v)
+{
+    if (!state_begin(v, "devices", 1))
+        return state_error(v);
+    for (struct device_instance *d = vm->devices; d && !state_error(v); d = d->next)
+        if (d->ops->restore)
+            d->ops->restore(d->dev, v);
+    state_end(v);
+    return state_error(v);
 }

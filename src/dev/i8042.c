@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dev/dev.h"
+#include "util/state.h"
 #include "util/util.h"
 #include "vm/vm.h"
 
@@ -38,9 +39,9 @@
 #define KBD_BAT_OK 0xaa
 #define QUEUE_SIZE 16 /* Linux's i8042_flush gives up after 16 bytes */
 
-struct i8042 {
-    pthread_mutex_t lock;
-    struct vm *vm;
+/* Guest-visible state (what a snapshot holds); IRQ 1 follows from it. */
+#define I8042_STATE_VERSION 1
+struct i8042_state {
     /* controller */
     uint8_t ram[32]; /* ram[0] is the CTR */
     uint8_t outport;
@@ -50,13 +51,45 @@ struct i8042 {
     uint8_t qhead, qcount;
     uint8_t last_out;
     bool xlate_break; /* translation: F0 seen, the next byte is a break code */
-    int irq_level;
     /* keyboard */
     uint8_t kbd_cmd; /* command waiting for its parameter (0xed, 0xf0, 0xf3), 0: none */
     bool kbd_scan;   /* scanning enabled */
     uint8_t kbd_set; /* scan code set 1-3 */
     uint8_t kbd_leds, kbd_rate, kbd_last;
 };
+
+struct i8042 {
+    pthread_mutex_t lock;
+    struct vm *vm;
+    struct i8042_state s;
+    int irq_level; /* last level driven on GSI 1 */
+};
+
+static void i8042_state_visit(struct state_visitor *v, struct i8042_state *s)
+{
+    if (!state_begin(v, "i8042", I8042_STATE_VERSION))
+        return;
+    STATE_BYTES(v, s->ram);
+    STATE_U8(v, s->outport);
+    STATE_U8(v, s->ctl_cmd);
+    STATE_BOOL(v, s->last_cmd);
+    STATE_BYTES(v, s->q);
+    STATE_BYTES(v, s->qflags);
+    for (unsigned i = 0; i < QUEUE_SIZE; i++)
+        STATE_CHECK(v, !(s->qflags[i] & ~(BYTE_AUX | BYTE_TIMEOUT)));
+    STATE_U8_MAX(v, s->qhead, QUEUE_SIZE - 1);
+    STATE_U8_MAX(v, s->qcount, QUEUE_SIZE);
+    STATE_U8(v, s->last_out);
+    STATE_BOOL(v, s->xlate_break);
+    STATE_U8(v, s->kbd_cmd);
+    STATE_BOOL(v, s->kbd_scan);
+    STATE_U8(v, s->kbd_set);
+    STATE_CHECK(v, s->kbd_set >= 1 && s->kbd_set <= 3);
+    STATE_U8(v, s->kbd_leds);
+    STATE_U8(v, s->kbd_rate);
+    STATE_U8(v, s->kbd_last);
+    state_end(v);
+}
 
 /* ---- output buffer and IRQ 1 ----------------------------------------------------------------- */
 
@@ -71,18 +104,18 @@ static void set_irq(struct i8042 *k, int level)
 /* IRQ 1 follows OBF for keyboard-channel bytes while the CTR enables it. There is no IRQ 12. */
 static void update_irq(struct i8042 *k)
 {
-    set_irq(k, k->qcount && !(k->qflags[k->qhead] & BYTE_AUX) && (k->ram[0] & CTR_KBDINT));
+    set_irq(k, k->s.qcount && !(k->s.qflags[k->s.qhead] & BYTE_AUX) && (k->s.ram[0] & CTR_KBDINT));
 }
 
 /* Queue a byte for the guest; a full queue drops it (bounded whatever the guest does). */
 static void out_byte(struct i8042 *k, uint8_t b, uint8_t flags)
 {
-    if (k->qcount >= QUEUE_SIZE)
+    if (k->s.qcount >= QUEUE_SIZE)
         return;
-    unsigned i = (k->qhead + k->qcount) % QUEUE_SIZE;
-    k->q[i] = b;
-    k->qflags[i] = flags;
-    k->qcount++;
+    unsigned i = (k->s.qhead + k->s.qcount) % QUEUE_SIZE;
+    k->s.q[i] = b;
+    k->s.qflags[i] = flags;
+    k->s.qcount++;
     update_irq(k);
 }
 
@@ -101,41 +134,41 @@ static uint8_t xlate(uint8_t b)
 /* A byte from the keyboard, translated by the controller when the CTR asks for it. */
 static void kbd_send(struct i8042 *k, uint8_t b)
 {
-    k->kbd_last = b;
-    if (!(k->ram[0] & CTR_XLATE)) {
+    k->s.kbd_last = b;
+    if (!(k->s.ram[0] & CTR_XLATE)) {
         out_byte(k, b, 0);
         return;
     }
     if (b == 0xf0) {
-        k->xlate_break = true;
+        k->s.xlate_break = true;
         return;
     }
     uint8_t t = xlate(b);
-    if (k->xlate_break && b < 0xe0)
+    if (k->s.xlate_break && b < 0xe0)
         t |= 0x80;
-    k->xlate_break = false;
+    k->s.xlate_break = false;
     out_byte(k, t, 0);
 }
 
 static uint8_t read_data(struct i8042 *k)
 {
-    if (!k->qcount)
-        return k->last_out;
-    k->last_out = k->q[k->qhead];
-    k->qhead = (k->qhead + 1) % QUEUE_SIZE;
-    k->qcount--;
+    if (!k->s.qcount)
+        return k->s.last_out;
+    k->s.last_out = k->s.q[k->s.qhead];
+    k->s.qhead = (k->s.qhead + 1) % QUEUE_SIZE;
+    k->s.qcount--;
     set_irq(k, 0); /* OBF dropped: the next byte makes a new edge */
     update_irq(k);
-    return k->last_out;
+    return k->s.last_out;
 }
 
 static uint8_t read_status(struct i8042 *k)
 {
-    uint8_t s = STS_UNLOCK | (k->ram[0] & CTR_SYS ? STS_SYS : 0) | (k->last_cmd ? STS_CMD : 0);
-    if (k->qcount) {
+    uint8_t s = STS_UNLOCK | (k->s.ram[0] & CTR_SYS ? STS_SYS : 0) | (k->s.last_cmd ? STS_CMD : 0);
+    if (k->s.qcount) {
         s |= STS_OBF;
-        s |= (k->qflags[k->qhead] & BYTE_AUX) ? STS_AUXDATA : 0;
-        s |= (k->qflags[k->qhead] & BYTE_TIMEOUT) ? STS_TIMEOUT : 0;
+        s |= (k->s.qflags[k->s.qhead] & BYTE_AUX) ? STS_AUXDATA : 0;
+        s |= (k->s.qflags[k->s.qhead] & BYTE_TIMEOUT) ? STS_TIMEOUT : 0;
     }
     return s;
 }
@@ -144,29 +177,29 @@ static uint8_t read_status(struct i8042 *k)
 
 static void kbd_defaults(struct i8042 *k)
 {
-    k->kbd_set = 2;
-    k->kbd_leds = 0;
-    k->kbd_rate = 0x2b;
-    k->kbd_cmd = 0;
+    k->s.kbd_set = 2;
+    k->s.kbd_leds = 0;
+    k->s.kbd_rate = 0x2b;
+    k->s.kbd_cmd = 0;
 }
 
 /* The parameter byte of a pending keyboard command. */
 static void kbd_param(struct i8042 *k, uint8_t v)
 {
-    uint8_t cmd = k->kbd_cmd;
-    k->kbd_cmd = 0;
+    uint8_t cmd = k->s.kbd_cmd;
+    k->s.kbd_cmd = 0;
     if (cmd == 0xed) {
-        k->kbd_leds = v & 7;
+        k->s.kbd_leds = v & 7;
     } else if (cmd == 0xf3) {
-        k->kbd_rate = v & 0x7f;
+        k->s.kbd_rate = v & 0x7f;
     } else if (v > 3) { /* 0xf0 with a set that does not exist */
         kbd_send(k, KBD_RESEND);
         return;
     } else if (v) {
-        k->kbd_set = v;
+        k->s.kbd_set = v;
     } else {
         kbd_send(k, KBD_ACK);
-        kbd_send(k, k->kbd_set); /* translated into 0x43/0x41/0x3f, as Linux expects */
+        kbd_send(k, k->s.kbd_set); /* translated into 0x43/0x41/0x3f, as Linux expects */
         return;
     }
     kbd_send(k, KBD_ACK);
@@ -175,16 +208,16 @@ static void kbd_param(struct i8042 *k, uint8_t v)
 /* A byte written to the keyboard (data port, no controller command pending). */
 static void kbd_write(struct i8042 *k, uint8_t v)
 {
-    if (k->kbd_cmd && v < 0xed) {
+    if (k->s.kbd_cmd && v < 0xed) {
         kbd_param(k, v);
         return;
     }
-    k->kbd_cmd = 0;
+    k->s.kbd_cmd = 0;
     switch (v) {
     case 0xed: /* set LEDs */
     case 0xf0: /* get/set scan code set */
     case 0xf3: /* set typematic rate */
-        k->kbd_cmd = v;
+        k->s.kbd_cmd = v;
         kbd_send(k, KBD_ACK);
         break;
     case 0xee: /* echo */
@@ -196,24 +229,24 @@ static void kbd_write(struct i8042 *k, uint8_t v)
         kbd_send(k, 0x83);
         break;
     case 0xf4:
-        k->kbd_scan = true;
+        k->s.kbd_scan = true;
         kbd_send(k, KBD_ACK);
         break;
     case 0xf5: /* disable scanning and set defaults */
     case 0xf6: /* set defaults (scanning on) */
         kbd_defaults(k);
-        k->kbd_scan = v == 0xf6;
+        k->s.kbd_scan = v == 0xf6;
         kbd_send(k, KBD_ACK);
         break;
     case 0xf7 ... 0xfd: /* set 3 key types: accepted, no effect */
         kbd_send(k, KBD_ACK);
         break;
     case 0xfe: /* resend */
-        kbd_send(k, k->kbd_last);
+        kbd_send(k, k->s.kbd_last);
         break;
     case 0xff: /* reset with self-test */
         kbd_defaults(k);
-        k->kbd_scan = true;
+        k->s.kbd_scan = true;
         kbd_send(k, KBD_ACK);
         kbd_send(k, KBD_BAT_OK);
         break;
@@ -233,51 +266,51 @@ static void system_reset(struct i8042 *k, uint8_t cmd)
 /* A command byte written to 0x64. */
 static void ctl_command(struct i8042 *k, uint8_t cmd)
 {
-    k->ctl_cmd = 0;
+    k->s.ctl_cmd = 0;
     switch (cmd) {
     case 0x20 ... 0x3f: /* read internal RAM; 0x20 is the CTR */
-        out_byte(k, k->ram[cmd & 0x1f], 0);
+        out_byte(k, k->s.ram[cmd & 0x1f], 0);
         break;
     case 0x60 ... 0x7f: /* write internal RAM: data byte follows */
     case 0xd1:          /* write output port */
     case 0xd2:          /* write keyboard output buffer */
     case 0xd3:          /* write AUX output buffer (AUX loopback) */
     case 0xd4:          /* write to the AUX device */
-        k->ctl_cmd = cmd;
+        k->s.ctl_cmd = cmd;
         break;
     case 0xa7:
-        k->ram[0] |= CTR_AUXDIS;
+        k->s.ram[0] |= CTR_AUXDIS;
         break;
     case 0xa8:
-        k->ram[0] &= ~CTR_AUXDIS;
+        k->s.ram[0] &= ~CTR_AUXDIS;
         break;
     case 0xa9: /* AUX interface test: no AUX port, its clock line floats high */
         out_byte(k, 0x02, 0);
         break;
     case 0xaa: /* controller self-test */
-        k->ram[0] |= CTR_SYS;
+        k->s.ram[0] |= CTR_SYS;
         out_byte(k, 0x55, 0);
         break;
     case 0xab: /* keyboard interface test: OK */
         out_byte(k, 0x00, 0);
         break;
     case 0xad:
-        k->ram[0] |= CTR_KBDDIS;
+        k->s.ram[0] |= CTR_KBDDIS;
         break;
     case 0xae:
-        k->ram[0] &= ~CTR_KBDDIS;
+        k->s.ram[0] &= ~CTR_KBDDIS;
         break;
     case 0xc0: /* input port: keyboard not inhibited */
         out_byte(k, 0x80, 0);
         break;
     case 0xd0: /* output port */
-        out_byte(k, k->outport | (k->qcount ? OUTPORT_OBF : 0), 0);
+        out_byte(k, k->s.outport | (k->s.qcount ? OUTPORT_OBF : 0), 0);
         break;
     case 0xdd:
-        k->outport &= ~OUTPORT_A20;
+        k->s.outport &= ~OUTPORT_A20;
         break;
     case 0xdf:
-        k->outport |= OUTPORT_A20;
+        k->s.outport |= OUTPORT_A20;
         break;
     case 0xe0: /* test inputs */
         out_byte(k, 0x00, 0);
@@ -295,14 +328,14 @@ static void ctl_command(struct i8042 *k, uint8_t cmd)
 /* A byte written to 0x60: the data of a controller command, or a byte for the keyboard. */
 static void ctl_data(struct i8042 *k, uint8_t v)
 {
-    uint8_t cmd = k->ctl_cmd;
-    k->ctl_cmd = 0;
+    uint8_t cmd = k->s.ctl_cmd;
+    k->s.ctl_cmd = 0;
     switch (cmd) {
     case 0x60 ... 0x7f:
-        k->ram[cmd & 0x1f] = v;
+        k->s.ram[cmd & 0x1f] = v;
         break;
     case 0xd1:
-        k->outport = v & ~OUTPORT_OBF;
+        k->s.outport = v & ~OUTPORT_OBF;
         if (!(v & OUTPORT_RESET))
             system_reset(k, cmd);
         break;
@@ -318,7 +351,7 @@ static void ctl_data(struct i8042 *k, uint8_t v)
         out_byte(k, KBD_RESEND, BYTE_AUX | BYTE_TIMEOUT);
         break;
     default:
-        k->ram[0] &= ~CTR_KBDDIS; /* sending to the keyboard enables its interface */
+        k->s.ram[0] &= ~CTR_KBDDIS; /* sending to the keyboard enables its interface */
         kbd_write(k, v);
         break;
     }
@@ -327,17 +360,17 @@ static void ctl_data(struct i8042 *k, uint8_t v)
 
 static void i8042_poweron(struct i8042 *k)
 {
-    memset(k->ram, 0, sizeof(k->ram));
-    k->ram[0] = CTR_POWERON;
-    k->outport = OUTPORT_RESET | OUTPORT_A20;
-    k->ctl_cmd = 0;
-    k->last_cmd = false;
-    k->qhead = k->qcount = 0;
-    k->last_out = 0;
-    k->xlate_break = false;
+    memset(k->s.ram, 0, sizeof(k->s.ram));
+    k->s.ram[0] = CTR_POWERON;
+    k->s.outport = OUTPORT_RESET | OUTPORT_A20;
+    k->s.ctl_cmd = 0;
+    k->s.last_cmd = false;
+    k->s.qhead = k->s.qcount = 0;
+    k->s.last_out = 0;
+    k->s.xlate_break = false;
     kbd_defaults(k);
-    k->kbd_scan = true;
-    k->kbd_last = KBD_ACK;
+    k->s.kbd_scan = true;
+    k->s.kbd_last = KBD_ACK;
     update_irq(k);
 }
 
@@ -355,7 +388,7 @@ static void i8042_pio_write(void *opaque, uint64_t off, const uint8_t *data, uns
 {
     struct i8042 *k = opaque;
     pthread_mutex_lock(&k->lock);
-    k->last_cmd = off != 0;
+    k->s.last_cmd = off != 0;
     if (off)
         ctl_command(k, data[0]);
     else
@@ -393,9 +426,35 @@ static void i8042_destroy(void *dev)
     free(k);
 }
 
+static int i8042_save(void *dev, struct state_visitor *v)
+{
+    struct i8042 *k = dev;
+    pthread_mutex_lock(&k->lock);
+    struct i8042_state s = k->s;
+    pthread_mutex_unlock(&k->lock);
+    i8042_state_visit(v, &s);
+    return state_error(v);
+}
+
+static int i8042_restore(void *dev, struct state_visitor *v)
+{
+    struct i8042 *k = dev;
+    struct i8042_state s = {0};
+    i8042_state_visit(v, &s);
+    if (state_error(v))
+        return state_error(v);
+    pthread_mutex_lock(&k->lock);
+    k->s = s;
+    update_irq(k);
+    pthread_mutex_unlock(&k->lock);
+    return 0;
+}
+
 static const struct device_ops i8042_dev_ops = {
     .name = "i8042",
     .reset = i8042_reset,
+    .save = i8042_save,
+    .restore = i8042_restore,
     .destroy = i8042_destroy,
 };
 
@@ -410,12 +469,12 @@ int i8042_send_ctrl_alt_del(struct vm *vm)
     if (!k)
         return -ENODEV;
     pthread_mutex_lock(&k->lock);
-    const uint8_t *seq = k->kbd_set == 1 ? set1 : k->kbd_set == 3 ? set3 : set2;
-    size_t n = k->kbd_set == 1 ? sizeof(set1) : k->kbd_set == 3 ? sizeof(set3) : sizeof(set2);
+    const uint8_t *seq = k->s.kbd_set == 1 ? set1 : k->s.kbd_set == 3 ? set3 : set2;
+    size_t n = k->s.kbd_set == 1 ? sizeof(set1) : k->s.kbd_set == 3 ? sizeof(set3) : sizeof(set2);
     int rc = 0;
-    if (!k->kbd_scan || (k->ram[0] & CTR_KBDDIS))
+    if (!k->s.kbd_scan || (k->s.ram[0] & CTR_KBDDIS))
         rc = -EAGAIN;
-    else if ((size_t)(QUEUE_SIZE - k->qcount) < n) /* translation only shortens it */
+    else if ((size_t)(QUEUE_SIZE - k->s.qcount) < n) /* translation only shortens it */
         rc = -ENOSPC;
     for (size_t i = 0; !rc && i < n; i++)
         kbd_send(k, seq[i]);

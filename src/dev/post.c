@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dev/dev.h"
+#include "util/state.h"
 #include "util/util.h"
 #include "vm/vm.h"
 
@@ -31,7 +32,39 @@ static void post_destroy(void *dev)
     free(dev);
 }
 
-static const struct device_ops post_dev_ops = {.name = "post", .destroy = post_destroy};
+/* The last code is the whole guest-visible state (it reads back). */
+static void post_state_visit(struct state_visitor *v, uint8_t *last)
+{
+    if (!state_begin(v, "post", 1))
+        return;
+    STATE_U8(v, *last);
+    state_end(v);
+}
+
+static int post_save(void *dev, struct state_visitor *v)
+{
+    struct post *p = dev;
+    uint8_t last = atomic_load(&p->last);
+    post_state_visit(v, &last);
+    return state_error(v);
+}
+
+static int post_restore(void *dev, struct state_visitor *v)
+{
+    struct post *p = dev;
+    uint8_t last = 0;
+    post_state_visit(v, &last);
+    if (!state_error(v))
+        atomic_store(&p->last, last);
+    return state_error(v);
+}
+
+static const struct device_ops post_dev_ops = {
+    .name = "post",
+    .save = post_save,
+    .restore = post_restore,
+    .destroy = post_destroy,
+};
 
 /* Register port 0x80 (byte accesses; wider ones are unmapped). Returns 0 or <0 with ERR. */
 static int post_create(struct vm *vm, char *err, size_t errlen)

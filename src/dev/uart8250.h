@@ -70,9 +70,10 @@ struct uart_ops {
     void (*rx_drained)(void *opaque);       /* the guest emptied the receive FIFO */
 };
 
-/* Complete guest-visible state: a plain struct (snapshot-ready). Transmission is instantaneous,
- * so THR and the transmit shift register are always empty. */
-struct uart {
+/* Guest-visible state (what a snapshot holds). Transmission is instantaneous, so THR and the
+ * transmit shift register are always empty. The interrupt line follows from it. */
+#define UART_STATE_VERSION 1
+struct uart_state {
     uint8_t ier, lcr, mcr, scr, dll, dlm;
     uint8_t lsr_err;   /* sticky line errors (OE) until LSR is read */
     uint8_t msr_delta; /* DCTS/DDSR/TERI/DDCD until MSR is read */
@@ -83,12 +84,24 @@ struct uart {
     uint8_t rx[UART_FIFO_SIZE];
     uint8_t rx_head, rx_count;
     uint8_t last_rx; /* what RBR reads when the FIFO is empty */
-    int irq_level;   /* last level reported through ops->irq */
+};
+
+/* The model: state plus its outputs (runtime). */
+struct uart {
+    struct uart_state s;
+    int irq_level; /* last level reported through ops->irq */
     uint64_t overruns;
 
     const struct uart_ops *ops;
     void *opaque;
 };
+
+struct state_visitor;
+/* Describe S for saving or loading (util/state.h); loading checks every range. */
+void uart_state_visit(struct state_visitor *v, struct uart_state *s);
+/* Replace U's state with S (already checked by uart_state_visit) and drive the interrupt output
+ * it implies. */
+void uart_set_state(struct uart *u, const struct uart_state *s);
 
 /* Initialise U to its power-on state with OPS/OPAQUE as outputs (no callback is made). */
 void uart_init(struct uart *u, const struct uart_ops *ops, void *opaque);

@@ -79,8 +79,9 @@ static void t_destroy(void *dev)
     rec('d', dev);
 }
 
-static const struct device_ops ops1 = {"one", t_reset, t_stop, t_destroy};
-static const struct device_ops ops2 = {"two", t_reset, NULL, t_destroy};
+static const struct device_ops ops1 = {
+    .name = "one", .reset = t_reset, .stop = t_stop, .destroy = t_destroy};
+static const struct device_ops ops2 = {.name = "two", .reset = t_reset, .destroy = t_destroy};
 
 static void test_lifecycle(void **state)
 {
