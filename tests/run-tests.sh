@@ -38,6 +38,7 @@ format_check() { # every C file clang-format clean against the repo's .clang-for
 tier format format_check
 tier unit unit_tests
 tier guests tests/guests/run.sh
+tier jail tests/guests/jail.sh
 [ -x tests/api/run.sh ] && tier api tests/api/run.sh
 [ -x tests/fuzz/run.sh ] && tier fuzz tests/fuzz/run.sh
 [ -x tests/lab/run.sh ] && [ "${TRUCE_SKIP_LAB:-0}" != 1 ] && tier lab tests/lab/run.sh
