@@ -31,6 +31,14 @@ struct slirp_frame {
     uint8_t data[];
 };
 
+/* One fd number's place in the inner epoll set. */
+struct fd_reg {
+    uint32_t ev;   /* events registered; 0: not in the set */
+    uint32_t want; /* events the fill stamped GEN asks for */
+    uint32_t gen;  /* the last fill that listed the fd */
+    uint32_t slot; /* index in live[] while ev != 0 */
+};
+
 struct slirp_timer {
     struct slirp_backend *sb;
     SlirpTimerId id;
@@ -52,9 +60,12 @@ struct slirp_backend {
     /* pollfds of the last slirp_pollfds_fill */
     struct pollfd *pfd;
     unsigned npfd, cap_pfd;
-    /* epoll events registered per fd number (0: not in the inner set) */
-    uint32_t *reg;
+    /* the inner set: per fd number, and the list of fds in it (for the sweep) */
+    struct fd_reg *reg;
     unsigned nreg;
+    int *live;
+    unsigned nlive, cap_live;
+    uint32_t fill_gen; /* bumped on every fill */
     struct slirp_frame *rxq[SLIRP_RXQ];
     unsigned rxq_head, rxq_count;
     struct slirp_timer *timers;
@@ -159,14 +170,14 @@ static void cb_register_poll_fd(int fd, void *opaque)
     /* Sockets are picked up by the next slirp_pollfds_fill. */
 }
 
+static void reg_set(struct slirp_backend *sb, int fd, uint32_t ev);
+
 /* Called before slirp closes FD: take it out of the inner set while it is still open. */
 static void cb_unregister_poll_fd(int fd, void *opaque)
 {
     struct slirp_backend *sb = opaque;
-    if (fd >= 0 && (unsigned)fd < sb->nreg && sb->reg[fd]) {
-        epoll_ctl(sb->epfd, EPOLL_CTL_DEL, fd, NULL);
-        sb->reg[fd] = 0;
-    }
+    if (fd >= 0 && (unsigned)fd < sb->nreg)
+        reg_set(sb, fd, 0);
 }
 
 static void cb_notify(void *opaque)
@@ -224,35 +235,99 @@ static int cb_get_revents(int idx, void *opaque)
     return ev;
 }
 
-/* Bring the inner epoll set in line with the fds of the last fill. */
+/* ---- the inner epoll set ------------------------------------------------------------------
+ * It holds exactly the fds of the last fill, with the events asked for. libslirp can stop listing
+ * a socket without closing it (the host closed and nothing is left to write; its buffer toward
+ * the guest is half full): a registration left behind would keep the level-triggered set ready
+ * (a readable EOF, unread data) and the I/O thread would cycle without end. Each fill stamps
+ * its fds with a new generation; a sweep over the registered fds drops the unstamped ones, so a
+ * cycle costs O(fds listed + fds registered). */
+
+/* The record of FD, growing the table to hold it. NULL when FD cannot be watched. */
+static struct fd_reg *reg_get(struct slirp_backend *sb, int fd)
+{
+    if (fd < 0 || fd >= SLIRP_MAX_FDS)
+        return NULL;
+    if ((unsigned)fd >= sb->nreg) {
+        unsigned n = MAX((unsigned)fd + 1, sb->nreg * 2);
+        struct fd_reg *r = realloc(sb->reg, n * sizeof(*r));
+        if (!r)
+            return NULL; /* not watched: slirp's timers still poll it */
+        memset(r + sb->nreg, 0, (n - sb->nreg) * sizeof(*r));
+        sb->reg = r;
+        sb->nreg = n;
+    }
+    return &sb->reg[fd];
+}
+
+/* Put FD in the set with EV (0: take it out), keeping live[] in step. */
+static void reg_set(struct slirp_backend *sb, int fd, uint32_t ev)
+{
+    struct fd_reg *r = &sb->reg[fd];
+    if (r->ev == ev)
+        return;
+    struct epoll_event e = {.events = ev, .data.fd = fd};
+    if (!ev) {
+        epoll_ctl(sb->epfd, EPOLL_CTL_DEL, fd, NULL); /* ENOENT/EBADF: closed behind our back */
+        sb->live[r->slot] = sb->live[--sb->nlive];
+        sb->reg[sb->live[r->slot]].slot = r->slot;
+        r->ev = 0;
+        return;
+    }
+    if (r->ev) {
+        if (epoll_ctl(sb->epfd, EPOLL_CTL_MOD, fd, &e) == 0 || errno != ENOENT ||
+            epoll_ctl(sb->epfd, EPOLL_CTL_ADD, fd, &e) == 0) /* closed and reused: add again */
+            r->ev = ev;
+        return;
+    }
+    if (sb->nlive == sb->cap_live) {
+        unsigned cap = sb->cap_live ? sb->cap_live * 2 : 32;
+        int *l = realloc(sb->live, cap * sizeof(*l));
+        if (!l)
+            return; /* not watched: slirp's timers still poll it */
+        sb->live = l;
+        sb->cap_live = cap;
+    }
+    if (epoll_ctl(sb->epfd, EPOLL_CTL_ADD, fd, &e) < 0)
+        return;
+    r->ev = ev;
+    r->slot = sb->nlive;
+    sb->live[sb->nlive++] = fd;
+}
+
+/* The epoll events for one pollfd of the fill: none while throttled and only reading is asked. */
+static uint32_t want_events(const struct slirp_backend *sb, const struct pollfd *p)
+{
+    short want = p->events;
+    if (sb->throttled)
+        want &= ~POLLIN;
+    return want ? EPOLLERR | EPOLLHUP | (uint32_t)want : 0; /* POLLIN/OUT/PRI == EPOLL* */
+}
+
+/* Bring the inner epoll set in line with the fds of the fill just made. */
 static void sync_epoll(struct slirp_backend *sb)
 {
+    uint32_t gen = ++sb->fill_gen;
+    for (unsigned i = 0; i < sb->npfd; i++) { /* stamp, merging an fd listed twice */
+        struct fd_reg *r = reg_get(sb, sb->pfd[i].fd);
+        if (!r)
+            continue;
+        if (r->gen != gen)
+            r->want = 0;
+        r->gen = gen;
+        r->want |= want_events(sb, &sb->pfd[i]);
+    }
     for (unsigned i = 0; i < sb->npfd; i++) {
         int fd = sb->pfd[i].fd;
-        if (fd < 0 || fd >= SLIRP_MAX_FDS)
-            continue;
-        if ((unsigned)fd >= sb->nreg) {
-            unsigned n = MAX((unsigned)fd + 1, sb->nreg * 2);
-            uint32_t *r = realloc(sb->reg, n * sizeof(*r));
-            if (!r)
-                continue; /* not watched: its timers still poll it every second */
-            memset(r + sb->nreg, 0, (n - sb->nreg) * sizeof(*r));
-            sb->reg = r;
-            sb->nreg = n;
-        }
-        short want = sb->pfd[i].events;
-        if (sb->throttled)
-            want &= ~POLLIN;
-        uint32_t ev = EPOLLERR | EPOLLHUP | (uint32_t)want; /* POLLIN/OUT/PRI == EPOLL* */
-        if (want == 0)
-            ev = 0;
-        if (sb->reg[fd] == ev)
-            continue;
-        struct epoll_event e = {.events = ev, .data.fd = fd};
-        int op = !sb->reg[fd] ? EPOLL_CTL_ADD : !ev ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
-        if (epoll_ctl(sb->epfd, op, fd, &e) < 0 && op == EPOLL_CTL_MOD && errno == ENOENT)
-            epoll_ctl(sb->epfd, EPOLL_CTL_ADD, fd, &e); /* closed and reused behind our back */
-        sb->reg[fd] = ev;
+        if (fd >= 0 && (unsigned)fd < sb->nreg && sb->reg[fd].gen == gen)
+            reg_set(sb, fd, sb->reg[fd].want);
+    }
+    for (unsigned i = 0; i < sb->nlive;) { /* sweep: registered, but not in this fill */
+        int fd = sb->live[i];
+        if (sb->reg[fd].gen != gen)
+            reg_set(sb, fd, 0); /* moves the last entry into slot i */
+        else
+            i++;
     }
 }
 
@@ -397,6 +472,7 @@ static void sb_close(struct net_backend *be)
     }
     free(sb->pfd);
     free(sb->reg);
+    free(sb->live);
     free(sb);
 }
 

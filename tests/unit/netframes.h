@@ -12,6 +12,12 @@
 #define ETHTYPE_ARP   0x0806
 #define IPPROTO_ICMP_ 1
 #define IPPROTO_UDP_  17
+#define IPPROTO_TCP_  6
+#define NF_FIN        0x01
+#define NF_SYN        0x02
+#define NF_RST        0x04
+#define NF_PSH        0x08
+#define NF_ACK        0x10
 
 static const uint8_t nf_bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
@@ -41,6 +47,17 @@ static inline void nf_put16(uint8_t *p, uint16_t v)
 static inline uint16_t nf_get16(const uint8_t *p)
 {
     return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline void nf_put32(uint8_t *p, uint32_t v)
+{
+    nf_put16(p, (uint16_t)(v >> 16));
+    nf_put16(p + 2, (uint16_t)v);
+}
+
+static inline uint32_t nf_get32(const uint8_t *p)
+{
+    return (uint32_t)nf_get16(p) << 16 | nf_get16(p + 2);
 }
 
 static inline size_t nf_eth(uint8_t *f, const uint8_t *dst, const uint8_t *src, uint16_t type)
@@ -121,6 +138,36 @@ static inline size_t nf_icmp_echo(uint8_t *f, const uint8_t *dmac, const uint8_t
         ic[8 + i] = (uint8_t)i;
     nf_put16(ic + 2, nf_fold(nf_sum(ic, 8 + len, 0)));
     return n + 20 + 8 + len;
+}
+
+/* TCP segment with FLAGS (NF_*), window WIN and LEN payload bytes; a SYN carries an MSS option
+ * of 1460 (and no window scaling). */
+static inline size_t nf_tcp(uint8_t *f, const uint8_t *dmac, const uint8_t *smac, uint32_t sip,
+                            uint32_t dip, uint16_t sport, uint16_t dport, uint32_t seq,
+                            uint32_t ack, uint8_t flags, uint16_t win, const void *data, size_t len)
+{
+    size_t n = nf_eth(f, dmac, smac, ETHTYPE_IP);
+    size_t hl = (flags & NF_SYN) ? 24 : 20;
+    uint8_t *ip = f + n, *t = ip + 20;
+    nf_ipv4(ip, IPPROTO_TCP_, sip, dip, hl + len);
+    memset(t, 0, hl);
+    nf_put16(t, sport);
+    nf_put16(t + 2, dport);
+    nf_put32(t + 4, seq);
+    nf_put32(t + 8, ack);
+    t[12] = (uint8_t)(hl / 4) << 4;
+    t[13] = flags;
+    nf_put16(t + 14, win);
+    if (flags & NF_SYN) {
+        t[20] = 2; /* MSS */
+        t[21] = 4;
+        nf_put16(t + 22, 1460);
+    }
+    if (len)
+        memcpy(t + hl, data, len);
+    uint32_t pseudo = nf_sum(ip + 12, 8, 0) + IPPROTO_TCP_ + (uint32_t)(hl + len);
+    nf_put16(t + 16, nf_fold(nf_sum(t, hl + len, pseudo)));
+    return n + 20 + hl + len;
 }
 
 /* Frame classification: returns the IPv4 protocol (or 0 when F is not IPv4) and sets *L4 to
