@@ -1,15 +1,47 @@
 /* config.c — struct vm_config: defaults, option-value parsers and the one validation path. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "util/util.h"
 
 #define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
+
+_Static_assert(CFG_VSOCK_PATH_MAX + sizeof("_4294967295") ==
+                   sizeof(((struct sockaddr_un *)0)->sun_path),
+               "room for \"_<port>\" after the vsock uds_path");
+_Static_assert(sizeof(((struct vsock_config *)0)->uds_path) > CFG_VSOCK_PATH_MAX,
+               "uds_path holds it");
+
+const char *config_tap_name_error(const char *name)
+{
+    size_t n = strlen(name);
+    if (!n || n >= IFNAMSIZ)
+        return "an interface name is 1 to 15 characters";
+    if (!strcmp(name, ".") || !strcmp(name, ".."))
+        return "'.' and '..' are not interface names";
+    for (const char *p = name; *p; p++)
+        if (!isgraph((unsigned char)*p) || (unsigned char)*p > 0x7e || strchr("/:%", *p))
+            return "an interface name has no '/', ':', '%', spaces or control characters";
+    return NULL;
+}
+
+const char *config_vsock_path_error(const char *path)
+{
+    size_t n = strlen(path);
+    if (!n)
+        return "must not be empty";
+    if (n > CFG_VSOCK_PATH_MAX)
+        return "longer than 96 characters (host connections to guest port P use "
+               "\"<path>_<P>\", which must fit a UNIX socket address)";
+    return NULL;
+}
 
 void config_defaults(struct vm_config *cfg)
 {
@@ -147,8 +179,10 @@ static int net_kv(void *ctx, const char *k, const char *v, char *err, size_t err
     struct net_config *n = ctx;
     if (!strcmp(k, "tap")) {
         n->kind = NET_TAP;
-        if (!*v || str_copy(n->tap, sizeof(n->tap), v))
-            return ERR("--net: tap=%s: interface name of 1 to %d characters", v, IFNAMSIZ - 1);
+        const char *why = config_tap_name_error(v);
+        if (why)
+            return ERR("--net: tap=%s: %s", v, why);
+        str_copy(n->tap, sizeof(n->tap), v);
     } else if (!strcmp(k, "user") && !*v) {
         n->kind = NET_USER;
     } else if (!strcmp(k, "mac")) {
@@ -196,8 +230,10 @@ static int vsock_kv(void *ctx, const char *k, const char *v, char *err, size_t e
             return ERR("--vsock: cid=%s: expected a number from 3 to %u", v, UINT32_MAX - 1);
         vs->guest_cid = cid;
     } else if (!strcmp(k, "uds")) {
-        if (!*v || str_copy(vs->uds_path, sizeof(vs->uds_path), v))
-            return ERR("--vsock: uds=%s: path of 1 to %zu characters", v, sizeof(vs->uds_path) - 1);
+        const char *why = config_vsock_path_error(v);
+        if (why)
+            return ERR("--vsock: uds=%s: %s", v, why);
+        str_copy(vs->uds_path, sizeof(vs->uds_path), v);
     } else {
         return ERR("--vsock: unknown key '%s' (expected cid, uds)", k);
     }
@@ -261,6 +297,13 @@ static int validate_devices(const struct vm_config *cfg, char *err, size_t errle
                 return ERR("network interface id '%s' used twice", cfg->nets[i].id);
     if (cfg->vsock.enabled && cfg->vsock.guest_cid < 3)
         return ERR("vsock: guest_cid must be 3 or more");
+    if (cfg->vsock.enabled && config_vsock_path_error(cfg->vsock.uds_path))
+        return ERR("vsock: uds_path %s: %s", cfg->vsock.uds_path,
+                   config_vsock_path_error(cfg->vsock.uds_path));
+    for (unsigned i = 0; i < cfg->nnets; i++)
+        if (cfg->nets[i].kind == NET_TAP && config_tap_name_error(cfg->nets[i].tap))
+            return ERR("network interface '%s': tap %s: %s", cfg->nets[i].id, cfg->nets[i].tap,
+                       config_tap_name_error(cfg->nets[i].tap));
     return 0;
 }
 

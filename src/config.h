@@ -45,6 +45,10 @@ struct net_config {
     unsigned nfwd;
 };
 
+/* Longest vsock uds_path: host connections to guest port P go to "<uds_path>_<P>" (P up to 10
+ * digits), which must fit a UNIX socket address too. */
+#define CFG_VSOCK_PATH_MAX 96 /* sizeof(sun_path) - strlen("_4294967295") - 1 */
+
 struct vsock_config {
     bool enabled;
     uint32_t guest_cid;
@@ -92,6 +96,12 @@ int config_parse_console(struct vm_config *cfg, const char *spec, char *err, siz
 /* Parse a MAC "xx:xx:xx:xx:xx:xx" (exactly). Returns 0, -EINVAL (format) or -ERANGE (a multicast
  * address, unusable for an interface). */
 int config_parse_mac(const char *s, uint8_t mac[6]);
+/* Why NAME cannot name a tap interface (NULL: it can): 1 to IFNAMSIZ-1 printable characters,
+ * not "." or "..", none of '/', ':' (the kernel refuses them) or '%' (TUNSETIFF would take the
+ * name as a pattern and create an interface with another name). */
+const char *config_tap_name_error(const char *name);
+/* Why PATH cannot be a vsock uds_path (NULL: it can): 1 to CFG_VSOCK_PATH_MAX characters. */
+const char *config_vsock_path_error(const char *path);
 /* Parse "tcp::HOSTPORT-:GUESTPORT" or "udp::..." (QEMU's hostfwd form). */
 int config_parse_hostfwd(struct hostfwd *fwd, const char *spec);
 

@@ -148,8 +148,9 @@ int api_put_net(struct api *api, const json_t *o, const char *id, struct jctx *c
         api_rate_limiter_refused(c, o, "rx_rate_limiter") < 0 ||
         api_rate_limiter_refused(c, o, "tx_rate_limiter") < 0)
         return -EINVAL;
-    if (!n.tap[0])
-        return jfail(c, "host_dev_name", "must not be empty");
+    const char *why = config_tap_name_error(n.tap);
+    if (why)
+        return jfail(c, "host_dev_name", "'%s': %s", n.tap, why);
     int mrc = n.mac_set ? config_parse_mac(mac, n.mac) : 0;
     if (mrc == -EINVAL)
         return jfail(c, "guest_mac", "'%s' is not a MAC address like 06:00:ac:10:00:02", mac);
@@ -190,8 +191,9 @@ int api_put_vsock(struct api *api, const json_t *o, struct jctx *c)
         jstring(c, o, "uds_path", true, v.uds_path, sizeof(v.uds_path), NULL) < 0 ||
         jstring(c, o, "vsock_id", false, old_id, sizeof(old_id), NULL) < 0)
         return -EINVAL;
-    if (!v.uds_path[0])
-        return jfail(c, "uds_path", "must not be empty");
+    const char *why = config_vsock_path_error(v.uds_path);
+    if (why)
+        return jfail(c, "uds_path", "%s", why);
     v.guest_cid = (uint32_t)cid;
     api->cfg.vsock = v;
     return 0;

@@ -117,10 +117,13 @@ static int numeric_string(const struct jctx *c, const json_t *o, const char *fie
         base = 16, p += 2;
     else if (!strncmp(p, "0b", 2) || !strncmp(p, "0B", 2))
         base = 2, p += 2;
-    char *end;
+    /* Only digits of the base after the prefix: strtoull alone would skip spaces, take a sign
+     * and a second "0x". */
+    const char *digits = base == 16 ? "0123456789abcdefABCDEF" : base == 2 ? "01" : "0123456789";
+    size_t len = strlen(p);
     errno = 0;
-    unsigned long long v = *p && *p != '-' && *p != '+' ? strtoull(p, &end, base) : 0;
-    if (!*p || *p == '-' || *p == '+' || *end || errno || v > UINT32_MAX)
+    unsigned long long v = len && strspn(p, digits) == len ? strtoull(p, NULL, base) : 0;
+    if (!len || strspn(p, digits) != len || errno || v > UINT32_MAX)
         return jfail(c, field, "'%s' is not a 32-bit hex (0x), binary (0b) or decimal number", s);
     return 0;
 }

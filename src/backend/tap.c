@@ -156,8 +156,9 @@ static int tap_bring_up(const char *name)
     return rc;
 }
 
-/* Attach FD to NAME as a tap with vnet headers. Returns 0 or -errno with ERR filled. */
-static int tap_attach(int fd, const char *name, bool existed, char *err, size_t errlen)
+/* Attach FD to NAME as a tap with vnet headers; GOT receives the name of the interface the
+ * kernel attached (IFNAMSIZ bytes). Returns 0 or -errno with ERR filled. */
+static int tap_attach(int fd, const char *name, bool existed, char *got, char *err, size_t errlen)
 {
     unsigned features = 0;
     if (ioctl(fd, TUNGETFEATURES, &features) < 0 || !(features & IFF_VNET_HDR)) {
@@ -185,6 +186,12 @@ static int tap_attach(int fd, const char *name, bool existed, char *err, size_t 
             snprintf(err, errlen, "--net tap=%s: TUNSETIFF: %s", name, strerror(e));
         return -e;
     }
+    memcpy(got, ifr.ifr_name, IFNAMSIZ);
+    got[IFNAMSIZ - 1] = '\0';
+    if (strcmp(got, name)) { /* cannot happen for a validated name; never use the wrong one */
+        snprintf(err, errlen, "--net tap=%s: the kernel attached interface %s instead", name, got);
+        return -EINVAL;
+    }
     int hdr = NET_VNET_HDR_LEN;
     if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 || ioctl(fd, TUNSETOFFLOAD, 0UL) < 0) {
         int e = errno;
@@ -204,6 +211,13 @@ int tap_backend_open(const struct net_config *nc, struct evloop *loop,
         return -ENOMEM;
     }
     int rc;
+    char name[IFNAMSIZ];
+    const char *why = config_tap_name_error(nc->tap);
+    if (why) {
+        snprintf(err, errlen, "--net tap=%s: %s", nc->tap, why);
+        free(t);
+        return -EINVAL;
+    }
     t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (t->fd < 0) {
         rc = -errno;
@@ -212,18 +226,18 @@ int tap_backend_open(const struct net_config *nc, struct evloop *loop,
         goto fail;
     }
     bool existed = if_nametoindex(nc->tap) != 0;
-    rc = tap_attach(t->fd, nc->tap, existed, err, errlen);
+    rc = tap_attach(t->fd, nc->tap, existed, name, err, errlen);
     if (rc < 0)
         goto fail;
-    if (!existed && tap_bring_up(nc->tap) < 0)
-        log_warn("--net tap=%s: created but could not bring it up", nc->tap);
+    if (!existed && tap_bring_up(name) < 0)
+        log_warn("--net tap=%s: created but could not bring it up", name);
     t->be.ops = &tap_ops;
     t->be.loop = loop;
     t->be.client = *client;
     t->be.hdr_len = NET_VNET_HDR_LEN;
     t->be.offload_caps = NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6 | NET_OFFLOAD_ECN;
     t->be.link_up = true;
-    snprintf(t->be.desc, sizeof(t->be.desc), "tap %s", nc->tap);
+    snprintf(t->be.desc, sizeof(t->be.desc), "tap %s", name);
     rc = evloop_add(loop, t->fd, 0, tap_event, t);
     if (rc < 0) {
         snprintf(err, errlen, "--net tap=%s: cannot watch the fd: %s", nc->tap, strerror(-rc));

@@ -15,7 +15,7 @@
 
 int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+    if (!s || *s < '0' || *s > '9') /* strtoull would skip white space and take a sign */
         return -EINVAL;
     char *end;
     errno = 0;

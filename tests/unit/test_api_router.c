@@ -225,6 +225,20 @@ static void test_net_vsock_entropy_serial(void **state)
     expect(api, "PUT", "/vsock", "{\"guest_cid\": 2, \"uds_path\": \"/tmp/v.sock\"}", 400,
            "guest_cid");
     expect(api, "PUT", "/vsock", "{\"guest_cid\": 3}", 400, "uds_path: missing");
+    /* the path must leave room for "_<port>": 96 characters are fine, 97 are refused at once */
+    char body[256], path[128];
+    snprintf(path, sizeof(path), "/tmp/%091d", 0);
+    snprintf(body, sizeof(body), "{\"guest_cid\": 3, \"uds_path\": \"%s\"}", path);
+    expect(api, "PUT", "/vsock", body, 204, NULL);
+    snprintf(path, sizeof(path), "/tmp/%092d", 0);
+    snprintf(body, sizeof(body), "{\"guest_cid\": 3, \"uds_path\": \"%s\"}", path);
+    expect(api, "PUT", "/vsock", body, 400, "uds_path: longer than 96");
+    static const char *const taps[] = {"tap%d", "a/b", "..", "a b", "a:b"};
+    for (size_t i = 0; i < sizeof(taps) / sizeof(taps[0]); i++) {
+        snprintf(body, sizeof(body), "{\"iface_id\": \"eth1\", \"host_dev_name\": \"%s\"}",
+                 taps[i]);
+        expect(api, "PUT", "/network-interfaces/eth1", body, 400, "host_dev_name: '");
+    }
     expect(api, "PUT", "/entropy", "{}", 204, NULL);
     expect(api, "PUT", "/entropy", "{\"rate\": 1}", 400, "rate: unknown field");
     expect(api, "PUT", "/serial", "{\"serial_out_path\": \"/tmp/truce-serial.log\"}", 204, NULL);
@@ -252,6 +266,25 @@ static void test_cpu_config(void **state)
            400, "cpuid_modifiers[0].modifiers[0].bitmap");
     expect(api, "PUT", "/cpu-config", "{\"reg_modifiers\": [{\"addr\": \"0\"}]}", 400,
            "aarch64 only");
+    /* numbers: only digits of the base after its prefix (strtoull alone takes all of these) */
+    static const char *const bad[] = {"0x0x5", " 0", "\\t7", "+5", "0x-1", "0b0b1", "0x", "1 "};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char body[256];
+        snprintf(body, sizeof(body),
+                 "{\"msr_modifiers\": [{\"addr\": \"%s\", \"bitmap\": \"0b%064d\"}]}", bad[i], 0);
+        expect(api, "PUT", "/cpu-config", body, 400, "msr_modifiers[0].addr");
+        snprintf(body, sizeof(body),
+                 "{\"cpuid_modifiers\": [{\"leaf\": \"0x1\", \"subleaf\": \"%s\", "
+                 "\"flags\": 0, \"modifiers\": []}]}",
+                 bad[i]);
+        expect(api, "PUT", "/cpu-config", body, 400, "cpuid_modifiers[0].subleaf");
+    }
+    expect(api, "PUT", "/cpu-config",
+           "{\"cpuid_modifiers\": [{\"leaf\": \"0X1F\", \"subleaf\": \"0b10\", \"flags\": 0, "
+           "\"modifiers\": []}], \"kvm_capabilities\": [\"!0\"]}",
+           204, NULL);
+    expect(api, "PUT", "/cpu-config", "{\"kvm_capabilities\": [\" 5\"]}", 400,
+           "kvm_capabilities[0]");
 }
 
 static void test_actions_preboot(void **state)

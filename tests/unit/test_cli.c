@@ -106,6 +106,14 @@ static void bad_flags_name_the_field(void **state)
         {{"--net", "tap=t0,hostfwd=tcp::80-:80"}, "hostfwd"},
         {{"--vsock", "cid=2,uds=/x"}, "cid"},
         {{"--vsock", "cid=3"}, "--vsock"},
+        {{"--vsock", "cid=3,uds=/tmp/"
+                     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                     "xxxxxxxxxxxxxxxx"},
+         "_<P>"}, /* 97 characters: no room for "_<port>" */
+        {{"--net", "tap=tr%d"}, "'%'"},
+        {{"--net", "tap=tr/x"}, "'/'"},
+        {{"--net", "tap=.."}, "'..'"},
+        {{"--net", "tap=tr x"}, "spaces"},
         {{"--initrd", "/nonexistent"}, "--initrd"},
         {{"extra"}, "extra"},
     };

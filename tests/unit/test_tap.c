@@ -189,6 +189,30 @@ static void test_not_a_tap(void **state)
     close(fd);
 }
 
+/* Names the kernel refuses, or takes as a pattern ("%d": TUNSETIFF would create tr0 and truce
+ * would go on with the literal name), are refused up front with the rule they break. */
+static void test_bad_names(void **state)
+{
+    if (!in_netns)
+        skip();
+    static const char *const bad[] = {"tr%d", "tr/x", "tr x", "tr:0", ".", "..", "tr\tx", ""};
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        struct evloop *l = evloop_new();
+        struct net_config nc = {.kind = NET_TAP};
+        str_copy(nc.tap, sizeof(nc.tap), bad[i]);
+        struct net_backend_client cl = {0};
+        struct net_backend *be = NULL;
+        char err[256] = "";
+        int rc = tap_backend_open(&nc, l, &cl, &be, err, sizeof(err));
+        if (rc != -EINVAL || !strstr(err, "interface name") || strstr(err, "exists"))
+            fail_msg("tap=%s: rc %d, err '%s'", bad[i], rc, err);
+        if (be)
+            be->ops->close(be);
+        evloop_free(l);
+    }
+    assert_int_equal(if_nametoindex("tr0"), 0); /* nothing was created from the pattern */
+}
+
 static void test_arp_and_ping(void **state)
 {
     if (!in_netns)
@@ -336,6 +360,7 @@ int main(void)
         fprintf(stderr, "test_tap: not root or no network namespaces: tests skipped\n");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_not_a_tap),
+        cmocka_unit_test(test_bad_names),
         cmocka_unit_test_setup_teardown(test_arp_and_ping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tx_checksum_offload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rx_offload_follows_guest, setup, teardown),
