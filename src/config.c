@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "util/modlist.h"
 #include "util/util.h"
 
 #define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
@@ -280,6 +281,30 @@ static int check_file(const char *what, const char *path, int mode, char *err, s
     return 0;
 }
 
+/* --initrd: one file, or (multiboot) a list of modules "PATH [ARGS],..." (util/modlist.h). */
+static int check_initrd(const char *spec, char *err, size_t errlen)
+{
+    char item[PATH_MAX], path[PATH_MAX];
+    const char *cur = spec;
+    unsigned n = 0;
+    int rc;
+
+    if (!modlist_is_list(spec))
+        return check_file("--initrd", spec, R_OK, err, errlen);
+    while ((rc = modlist_next(&cur, item, sizeof(item))) > 0) {
+        if (++n > MODLIST_MAX)
+            return ERR("--initrd: more than %d modules", MODLIST_MAX);
+        if (modlist_path(item, path, sizeof(path)) < 0)
+            return ERR("--initrd: module %u: path too long", n);
+        if ((rc = check_file("--initrd", path, R_OK, err, errlen)))
+            return rc;
+    }
+    if (rc < 0)
+        return ERR("--initrd: module %u: %s", n + 1,
+                   rc == -EINVAL ? "empty, or starts with a space" : "too long");
+    return 0;
+}
+
 static int validate_devices(const struct vm_config *cfg, char *err, size_t errlen)
 {
     for (unsigned i = 0; i < cfg->ndisks; i++) {
@@ -329,7 +354,7 @@ int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
     if (!rc && cfg->initrd[0]) {
         if (!cfg->kernel[0])
             return ERR("--initrd: needs --kernel");
-        rc = check_file("--initrd", cfg->initrd, R_OK, err, errlen);
+        rc = check_initrd(cfg->initrd, err, errlen);
     }
     if (rc)
         return rc;

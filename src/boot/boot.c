@@ -6,6 +6,8 @@
 
 #include "boot/boot.h"
 #include "boot/boot_priv.h"
+#include "boot/multiboot.h"
+#include "util/modlist.h"
 #include "util/util.h"
 #include "vm/vm.h"
 
@@ -159,6 +161,31 @@ static int boot_reset_stub(struct vm *vm)
     return guest_mem_write(&vm->mem, BOOT_RESET_VECTOR, stub, sizeof(stub));
 }
 
+/* A kernel: bzImage, ELF with a PVH note, then multiboot; an ELF without either gets PVH's
+ * message. Several --initrd modules are for multiboot kernels only. */
+static int boot_kernel(struct vm *vm, const uint8_t *img, size_t len, uint64_t rsdp, char *err,
+                       size_t errlen)
+{
+    bool elf = len >= 4 && memcmp(img, "\177ELF", 4) == 0;
+    bool bzimage = len >= 0x206 && memcmp(img + 0x202, "HdrS", 4) == 0;
+    uint32_t entry;
+    if (!bzimage && !(elf && pvh_find_entry(img, len, &entry, err, errlen) == 0)) {
+        long mb = multiboot_find(img, len, err, errlen);
+        if (mb >= 0)
+            return multiboot_load(vm, img, len, (size_t)mb, err, errlen);
+        if (mb != -ENOENT)
+            return (int)mb;
+    }
+    if (vm->cfg.initrd[0] && modlist_is_list(vm->cfg.initrd)) {
+        snprintf(err, errlen,
+                 "--initrd: several modules, or one with arguments, need a multiboot kernel");
+        return -EINVAL;
+    }
+    if (elf)
+        return pvh_load(vm, img, len, rsdp, err, errlen);
+    return linux_load(vm, img, len, rsdp, err, errlen);
+}
+
 /* Load the image IMG of LEN bytes per its kind; tables first so the RSDP address is known. */
 static int boot_dispatch(struct vm *vm, const uint8_t *img, size_t len, bool firmware, char *err,
                          size_t errlen)
@@ -188,9 +215,7 @@ static int boot_dispatch(struct vm *vm, const uint8_t *img, size_t len, bool fir
         snprintf(err, errlen, "cannot write the reset vector: %s", strerror(-ret));
         return ret;
     }
-    if (len >= 4 && memcmp(img, "\177ELF", 4) == 0)
-        return pvh_load(vm, img, len, rsdp, err, errlen);
-    return linux_load(vm, img, len, rsdp, err, errlen);
+    return boot_kernel(vm, img, len, rsdp, err, errlen);
 }
 
 int boot_load(struct vm *vm, char *err, size_t errlen)

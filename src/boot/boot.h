@@ -11,9 +11,10 @@ struct vm;
 struct guest_mem;
 
 enum boot_mode {
-    BOOT_LINUX64 = 1, /* bzImage, 64-bit boot protocol: long mode, RSI = zero page */
-    BOOT_PVH32 = 2,   /* ELF PVH entry: 32-bit protected mode, paging off, EBX = start info */
-    BOOT_REAL16 = 3,  /* raw firmware image: real mode at F000:FFF0 */
+    BOOT_LINUX64 = 1,     /* bzImage, 64-bit boot protocol: long mode, RSI = zero page */
+    BOOT_PVH32 = 2,       /* ELF PVH entry: 32-bit protected mode, paging off, EBX = start info */
+    BOOT_REAL16 = 3,      /* raw firmware image: real mode at F000:FFF0 */
+    BOOT_MULTIBOOT32 = 4, /* multiboot v1: as PVH32 with EAX = 0x2BADB002, EBX = boot info */
 };
 
 /* ---- low-memory map (guest physical) -------------------------------------------------------- */

@@ -2,6 +2,8 @@
 #ifndef TRUCE_BOOT_PRIV_H
 #define TRUCE_BOOT_PRIV_H
 
+#include <elf.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -149,6 +151,22 @@ int pvh_load(struct vm *vm, const uint8_t *img, size_t len, uint64_t rsdp, char 
  * Returns 0 or -EINVAL / -EFBIG with one line in ERR. */
 int firmware_load(struct vm *vm, const uint8_t *img, size_t len, uint64_t *rom_base, char *err,
                   size_t errlen);
+
+/* ELF images (pvh.c): the parts of an ELF header truce uses, for either class. */
+struct elf_info {
+    bool is64;
+    uint64_t phoff;
+    unsigned phnum;
+    uint64_t entry; /* e_entry */
+};
+/* Validate the ELF header of IMG and its program header table bounds. Returns 0 or -EINVAL. */
+int boot_elf_parse(const uint8_t *img, size_t len, struct elf_info *e, char *err, size_t errlen);
+/* Program header I (bounds checked by boot_elf_parse), widened to the 64-bit form. */
+Elf64_Phdr boot_elf_phdr(const uint8_t *img, const struct elf_info *e, unsigned i);
+/* Copy every PT_LOAD segment to its physical address (at or above 1 MiB). *END gets the highest
+ * end, *HAS_ENTRY whether ENTRY lies in a segment. Returns 0, -EINVAL or -EFBIG with ERR. */
+int boot_elf_load(struct vm *vm, const uint8_t *img, size_t len, uint32_t entry, uint64_t *end,
+                  bool *has_entry, char *err, size_t errlen);
 
 /* Read vm->cfg.initrd (when set) and place it page-aligned as high as possible inside
  * [LO, HI). *ADDR and *SIZE get its place (0/0 without an initrd). Returns 0 or -errno with ERR. */

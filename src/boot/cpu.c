@@ -4,6 +4,7 @@
 
 #include "boot/boot.h"
 #include "boot/boot_priv.h"
+#include "boot/multiboot.h"
 #include "util/util.h"
 #include "vm/vm.h"
 
@@ -169,6 +170,10 @@ void boot_vcpu_regs(const struct vm *vm, unsigned id, struct kvm_regs *regs,
         break;
     case BOOT_REAL16:
         regs_real16(regs, sregs);
+        break;
+    case BOOT_MULTIBOOT32:
+        regs_pvh32(vm, regs, sregs);
+        regs->rax = MB_BOOTLOADER_MAGIC;
         break;
     default:
         break; /* no image loaded: leave the reset state */

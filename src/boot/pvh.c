@@ -11,15 +11,7 @@
 
 #define PVH_MAX_PHDRS 128
 
-/* The parts of an ELF header truce uses, for either class. */
-struct elf_info {
-    bool is64;
-    uint64_t phoff;
-    unsigned phnum;
-};
-
-/* Validate the ELF header of IMG and its program header table bounds. Returns 0 or -EINVAL. */
-static int elf_parse(const uint8_t *img, size_t len, struct elf_info *e, char *err, size_t errlen)
+int boot_elf_parse(const uint8_t *img, size_t len, struct elf_info *e, char *err, size_t errlen)
 {
     uint16_t machine, phentsize;
     if (len < EI_NIDENT || memcmp(img, ELFMAG, SELFMAG) != 0) {
@@ -42,12 +34,12 @@ static int elf_parse(const uint8_t *img, size_t len, struct elf_info *e, char *e
         Elf64_Ehdr h;
         memcpy(&h, img, sizeof(h));
         machine = h.e_machine, phentsize = h.e_phentsize;
-        e->phoff = h.e_phoff, e->phnum = h.e_phnum;
+        e->phoff = h.e_phoff, e->phnum = h.e_phnum, e->entry = h.e_entry;
     } else {
         Elf32_Ehdr h;
         memcpy(&h, img, sizeof(h));
         machine = h.e_machine, phentsize = h.e_phentsize;
-        e->phoff = h.e_phoff, e->phnum = h.e_phnum;
+        e->phoff = h.e_phoff, e->phnum = h.e_phnum, e->entry = h.e_entry;
     }
     if (machine != EM_X86_64 && machine != EM_386) {
         snprintf(err, errlen, "ELF machine %u is not x86", machine);
@@ -72,8 +64,7 @@ static int elf_parse(const uint8_t *img, size_t len, struct elf_info *e, char *e
     return 0;
 }
 
-/* Program header I (bounds checked by elf_parse), widened to the 64-bit form. */
-static Elf64_Phdr elf_phdr(const uint8_t *img, const struct elf_info *e, unsigned i)
+Elf64_Phdr boot_elf_phdr(const uint8_t *img, const struct elf_info *e, unsigned i)
 {
     Elf64_Phdr p;
     if (e->is64) {
@@ -142,11 +133,11 @@ static int scan_notes(const uint8_t *n, uint64_t len, uint64_t align, uint32_t *
 int pvh_find_entry(const uint8_t *img, size_t len, uint32_t *entry, char *err, size_t errlen)
 {
     struct elf_info e;
-    int ret = elf_parse(img, len, &e, err, errlen);
+    int ret = boot_elf_parse(img, len, &e, err, errlen);
     if (ret < 0)
         return ret;
     for (unsigned i = 0; i < e.phnum; i++) {
-        Elf64_Phdr p = elf_phdr(img, &e, i);
+        Elf64_Phdr p = boot_elf_phdr(img, &e, i);
         if (p.p_type != PT_NOTE)
             continue;
         ret = segment_in_file(&p, i, "PT_NOTE", len, err, errlen);
@@ -162,19 +153,17 @@ int pvh_find_entry(const uint8_t *img, size_t len, uint32_t *entry, char *err, s
     return -EINVAL;
 }
 
-/* Copy every PT_LOAD segment to its physical address. *END gets the highest end, *HAS_ENTRY
- * whether ENTRY lies in a segment. Returns 0, -EINVAL or -EFBIG with ERR. */
-static int load_segments(struct vm *vm, const uint8_t *img, size_t len, uint32_t entry,
-                         uint64_t *end, bool *has_entry, char *err, size_t errlen)
+int boot_elf_load(struct vm *vm, const uint8_t *img, size_t len, uint32_t entry, uint64_t *end,
+                  bool *has_entry, char *err, size_t errlen)
 {
     struct elf_info e;
-    int ret = elf_parse(img, len, &e, err, errlen);
+    int ret = boot_elf_parse(img, len, &e, err, errlen);
     if (ret < 0)
         return ret;
     *end = BOOT_HIMEM;
     *has_entry = false;
     for (unsigned i = 0; i < e.phnum; i++) {
-        Elf64_Phdr p = elf_phdr(img, &e, i);
+        Elf64_Phdr p = boot_elf_phdr(img, &e, i);
         if (p.p_type != PT_LOAD || p.p_memsz == 0)
             continue;
         if (p.p_filesz > p.p_memsz) {
@@ -244,7 +233,7 @@ int pvh_load(struct vm *vm, const uint8_t *img, size_t len, uint64_t rsdp, char 
     int ret = pvh_find_entry(img, len, &entry, err, errlen);
     if (ret < 0)
         return ret;
-    ret = load_segments(vm, img, len, entry, &end, &has_entry, err, errlen);
+    ret = boot_elf_load(vm, img, len, entry, &end, &has_entry, err, errlen);
     if (ret < 0)
         return ret;
     if (!has_entry) {

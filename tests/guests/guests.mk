@@ -5,7 +5,8 @@ GUEST_CFLAGS := -ffreestanding -mgeneral-regs-only -fno-pic -fno-pie -fno-stack-
 GUEST_LD     := ld --build-id=none -nostdlib -z noexecstack --no-warn-rwx-segments
 GUESTS       := build/guests/realmode.rom build/guests/pvh64.elf \
                 build/guests/smp.elf build/guests/mmio.elf build/guests/triple32.elf \
-                build/guests/actions.elf build/guests/bzimage.bin
+                build/guests/actions.elf build/guests/bzimage.bin \
+                build/guests/multiboot.elf build/guests/multiboot.bin
 
 guests: $(GUESTS)
 
@@ -56,3 +57,18 @@ build/guests/bzimage.bin: tests/guests/bzimage.S tests/guests/bzimage.ld
 	@echo "  GUEST   $@"
 	$(Q)$(CC) -m64 -c -o build/guests/bzimage.o $<
 	$(Q)$(GUEST_LD) -m elf_x86_64 -T tests/guests/bzimage.ld -o $@ build/guests/bzimage.o
+
+build/guests/multiboot.elf: build/guests/multiboot_entry.o32 build/guests/multiboot.o32 \
+                            tests/guests/multiboot.ld
+	$(Q)$(GUEST_LD) -m elf_i386 -T tests/guests/multiboot.ld -o $@ $(filter %.o32,$^)
+
+build/guests/multiboot_aout.o32: tests/guests/multiboot_entry.S
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -m32 -DAOUT -c -o $@ $<
+
+# The a.out-kludge flavour: a flat binary, the load addresses in its multiboot header.
+build/guests/multiboot.bin: build/guests/multiboot_aout.o32 build/guests/multiboot.o32 \
+                            tests/guests/multiboot.ld
+	$(Q)$(GUEST_LD) -m elf_i386 -T tests/guests/multiboot.ld -o build/guests/multiboot_aout.elf \
+	    $(filter %.o32,$^)
+	$(Q)objcopy -O binary build/guests/multiboot_aout.elf $@

@@ -67,6 +67,22 @@ SIGNAL=TERM case_ sigterm 16 "actions 'spin'" -- --kernel $A --cmdline spin
 SIGNAL=INT case_ sigint 16 "actions 'spin'" -- --kernel $A --cmdline spin
 case_ unmapped-mmio-halts 10 "unmapped reads all-ones; halting" -- --kernel $G/mmio.elf
 
+# Multiboot v1: an ELF kernel and a flat a.out-kludge one, with two modules and their arguments.
+printf 'first module\n' >"$OUT/mod1.txt"
+printf 'second\001module' >"$OUT/mod2.bin"
+MODS="$OUT/mod1.txt arg1 arg2,$OUT/mod2.bin x,,y"
+for mb in elf bin; do
+    case_ multiboot-$mb-cmdline 85 "multiboot cmdline '$G/multiboot.$mb hello mb'" -- \
+        --kernel $G/multiboot.$mb --cmdline "hello mb" --initrd "$MODS" --memory 64M
+    case_ multiboot-$mb-modules 85 "module 1 '$OUT/mod2.bin x,y' 13 bytes: second.module" -- \
+        --kernel $G/multiboot.$mb --cmdline "hello mb" --initrd "$MODS" --memory 64M
+done
+case_ multiboot-memory 85 "mem_lower 639 KiB, mem_upper 64512 KiB" -- --kernel $G/multiboot.elf \
+    --memory 64M
+case_ multiboot-highmem 85 "mem_upper 3144704 KiB" -- --kernel $G/multiboot.elf --memory 4G
+case_ multiboot-one-module 85 "module 0 '$OUT/mod1.txt' 13 bytes: first module." -- \
+    --kernel $G/multiboot.bin --initrd "$OUT/mod1.txt"
+
 # Bad input: one clear line, status 2, before any guest runs.
 bad_() {
     local name=$1 pattern=$2
@@ -94,6 +110,14 @@ bad_ bad-unknown-flag '--bogus' run --kernel $G/pvh64.elf --bogus
 bad_ bad-console '--console' run --kernel $G/pvh64.elf --console tty
 bad_ bad-not-a-kernel 'garbage.img' run --kernel "$OUT/garbage.img"
 bad_ bad-truncated-elf 'truncated.elf' run --kernel "$OUT/truncated.elf"
+head -c 600 $G/multiboot.bin >"$OUT/mb-truncated.bin"
+bad_ bad-multiboot-truncated 'truncated: load_end_addr' run --kernel "$OUT/mb-truncated.bin"
+bad_ bad-multiboot-module-missing '--initrd: /nonexistent' run --kernel $G/multiboot.elf \
+    --initrd "$OUT/mod1.txt,/nonexistent"
+bad_ bad-modules-for-pvh 'need a multiboot kernel' run --kernel $G/pvh64.elf \
+    --initrd "$OUT/mod1.txt,$OUT/mod2.bin"
+bad_ bad-multiboot-too-little-ram 'does not fit in guest RAM' run --kernel $G/multiboot.elf --memory 16M \
+    --initrd "$OUT/big.img"
 bad_ bad-initrd-too-big 'initrd' run --kernel $G/pvh64.elf --memory 16M --initrd "$OUT/big.img"
 
 # Huge pages: a reserved pool backs the guest; a pool too small is a clear error, not a SIGBUS.

@@ -17,6 +17,21 @@ lab_l1_qemu() { # INITRD MEM
     L1_QEMU=(qemu-system-x86_64 -accel tcg -cpu EPYC,+svm,+npt -M pc -m "${LAB_L1_MEM:-$2}"
         -smp "${LAB_L1_CPUS:-1}" -kernel "$KIMG" -initrd "$1" -no-reboot -nodefaults)
 }
+# The lab's patched L0 QEMU (build-l0.sh): configure flags, source version, cached binary path.
+LAB_L0_CONFIGURE=(--target-list=x86_64-softmmu --prefix=/usr --without-default-features
+    --disable-docs --disable-werror --disable-debug-info --disable-tools)
+# The Debian source version of the installed qemu-system-x86 (else the newest one apt knows).
+lab_l0_version() {
+    dpkg-query -W -f='${source:Version}' qemu-system-x86 2>/dev/null && return 0
+    apt-cache showsrc qemu 2>/dev/null | sed -n 's/^Version: //p' | sort -V | tail -n 1
+}
+# Print where build-l0.sh caches the L0 binary for the current inputs (it may not exist yet).
+lab_l0_path() {
+    local ver
+    ver=$(lab_l0_version) && [ -n "$ver" ] || return 1
+    echo "$LAB_CACHE/l0-qemu/$(lab_hash "$LAB_DIR/l0-cr8-bql.patch" -- "$ver" "${LAB_L0_CONFIGURE[@]}")/qemu-system-x86_64"
+}
+
 # L1's console on this terminal, for interactive use (make demo, make lab-shell).
 LAB_L1_TTY=(-display none -chardev stdio,id=con,signal=off -serial chardev:con)
 
