@@ -21,6 +21,9 @@
  * keep-alive connections are closed after it too. */
 #define SERVER_DEADLINE_MS 30000
 #define SERVER_OUT_MAX     (256 * 1024) /* pending response bytes before reading stops */
+/* accept() out of descriptors or memory leaves the connection queued and the listener readable:
+ * stop polling it for this long instead of spinning on it. */
+#define SERVER_ACCEPT_PAUSE_MS 100
 
 struct conn {
     int fd;
@@ -40,6 +43,7 @@ struct api_server {
     int wake[2]; /* written by api_server_stop */
     pthread_t thread;
     struct conn *conns[SERVER_MAX_CONNS];
+    uint64_t accept_paused_until; /* listener not polled before this (now_ns), 0: polled */
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
@@ -188,8 +192,16 @@ static bool conn_write(struct conn *c)
 static void accept_one(struct api_server *s)
 {
     int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0)
+    if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            if (!s->accept_paused_until)
+                log_warn("api: cannot accept a connection: %s; retrying every %d ms",
+                         strerror(errno), SERVER_ACCEPT_PAUSE_MS);
+            s->accept_paused_until = now_ns() + SERVER_ACCEPT_PAUSE_MS * 1000000ULL;
+        }
         return;
+    }
+    s->accept_paused_until = 0;
     for (int i = 0; i < SERVER_MAX_CONNS; i++) {
         if (s->conns[i])
             continue;
@@ -231,7 +243,9 @@ static nfds_t poll_set(struct api_server *s, struct pollfd *p, int *idx, int *ti
         p[n++] = (struct pollfd){.fd = c->fd, .events = ev};
         first = MIN(first, c->deadline);
     }
-    if (slot)
+    if (slot && s->accept_paused_until > now)
+        first = MIN(first, s->accept_paused_until);
+    else if (slot)
         p[n++] = (struct pollfd){.fd = s->fd, .events = POLLIN};
     *timeout = first == UINT64_MAX ? -1 : first <= now ? 0 : (int)((first - now) / 1000000 + 1);
     return n;

@@ -13,6 +13,9 @@
 #include "util/util.h"
 #include "virtio/vsock_proto.h"
 
+/* After accept() ran out of fds, the listener stays out of the set this long. */
+#define VSOCK_ACCEPT_PAUSE_MS 100
+
 static int sockaddr_for(struct sockaddr_un *sa, const char *path)
 {
     memset(sa, 0, sizeof(*sa));
@@ -116,6 +119,8 @@ void vsock_host_arm_timer(struct vsock_engine *e)
         if (d && (!first || d < first))
             first = d;
     }
+    if (e->listen_retry_ns && (!first || e->listen_retry_ns < first))
+        first = e->listen_retry_ns;
     struct itimerspec its = {0};
     its.it_value.tv_sec = (time_t)(first / 1000000000ULL);
     its.it_value.tv_nsec = (long)(first % 1000000000ULL);
@@ -252,6 +257,14 @@ static void accept_clients(struct vsock_engine *e)
 {
     for (unsigned i = 0; i < 64; i++) {
         int fd = accept4(e->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+            /* The client stays queued and the listener readable: watching it now would spin. */
+            log_warn("vsock: cannot accept a connection: %s; retrying in %d ms", strerror(errno),
+                     VSOCK_ACCEPT_PAUSE_MS);
+            epoll_ctl(e->epfd, EPOLL_CTL_DEL, e->listen_fd, NULL);
+            e->listen_retry_ns = now_ns() + VSOCK_ACCEPT_PAUSE_MS * 1000000ULL;
+            e->timer_dirty = true;
+        }
         if (fd < 0)
             return;
         struct vconn *c = e->nconns < VSOCK_MAX_CONNS ? vconn_alloc(e) : NULL;
@@ -284,6 +297,9 @@ static void expire(struct vsock_engine *e)
         else
             vconn_reset(e, c);
     }
+    if (e->listen_retry_ns && e->listen_retry_ns <= now &&
+        ep_add(e->epfd, e->listen_fd, EPOLLIN, VSOCK_EV_LISTEN) == 0)
+        e->listen_retry_ns = 0;
     e->timer_dirty = true;
 }
 

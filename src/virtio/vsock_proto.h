@@ -144,6 +144,7 @@ struct vsock_engine {
     char uds_path[108];
     int listen_fd, epfd, timer_fd;
     bool timer_dirty;
+    uint64_t listen_retry_ns; /* listener out of the set until then (0: in it) */
     struct vconn conns[VSOCK_MAX_CONNS];
     unsigned nconns;
     uint16_t ready[VSOCK_MAX_CONNS]; /* FIFO of connection indices with something to send */
