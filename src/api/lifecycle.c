@@ -11,6 +11,7 @@
 
 #include "api/api_int.h"
 #include "dev/dev.h"
+#include "sandbox/jail.h"
 #include "virtio/blk.h"
 
 struct api *api_new(const char *id)
@@ -119,7 +120,7 @@ int api_start_vm(struct api *api, char *err, size_t errlen)
         goto out;
     if ((rc = vm_create(api->vm, &api->kvm, cfg, err, errlen)) < 0)
         goto fail;
-    if ((rc = vm_start(api->vm)) < 0) {
+    if ((rc = landlock_vm_start(api->vm, cfg)) < 0) { /* vCPU and I/O threads under Landlock */
         snprintf(err, errlen, "cannot start the VM threads: %s", strerror(-rc));
         goto fail;
     }

@@ -112,12 +112,26 @@ int landlock_abi(void);
  * enforced, 1 when the kernel has no Landlock (one log line says so), -errno on failure. */
 int landlock_apply(const struct landlock_rule *rules, size_t n);
 
+/* Run FN(ARG) on a new thread restricted to RULES and wait for it: the threads FN creates inherit
+ * the restriction, the caller and its other threads keep theirs. Returns landlock_apply()'s error
+ * (FN not run) or FN's result. */
+int landlock_run_restricted(const struct landlock_rule *rules, size_t n, int (*fn)(void *),
+                            void *arg);
+
 /* The rules for a VM of configuration CFG (kernel/initrd/firmware read, disks read or read-write
  * as configured, the console file, the vsock socket's directory, /dev/kvm, /dev/net/tun,
- * /dev/userfaultfd), applied with landlock_apply(). Call it on the thread that then creates every
- * other thread, once the VM's files are open and before its first instruction. The environment
- * variable TRUCE_NO_LANDLOCK turns it off (one warning). Returns as landlock_apply(). */
+ * /dev/userfaultfd, and /etc/resolv.conf for user networking), applied with landlock_apply(). Call
+ * it on the thread that then creates every other thread, once the VM's files are open and before
+ * its first instruction. The environment variable TRUCE_NO_LANDLOCK turns it off (one warning).
+ * Returns as landlock_apply(). */
 struct vm_config;
 int landlock_vm(const struct vm_config *cfg);
+
+/* vm_start(VM) from a thread restricted by CFG's rules (landlock_run_restricted): the vCPU and
+ * I/O threads, which face the guest, are bound; the calling thread (the API server) is not, so it
+ * can still open what the API names later (PATCH /drives). Returns as vm_start(), or -errno when
+ * Landlock failed (nothing started). */
+struct vm;
+int landlock_vm_start(struct vm *vm, const struct vm_config *cfg);
 
 #endif

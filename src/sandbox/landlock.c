@@ -2,6 +2,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/landlock.h>
 #include <stdio.h>
 #include <string.h>
@@ -120,4 +121,33 @@ int landlock_apply(const struct landlock_rule *rules, size_t n)
     if (!rc)
         log_info("landlock: ABI %d, file access restricted to %zu path(s)", abi, n);
     return rc;
+}
+
+struct restricted_call {
+    const struct landlock_rule *rules;
+    size_t n;
+    int (*fn)(void *);
+    void *arg;
+    int rc;
+};
+
+static void *restricted_thread(void *opaque)
+{
+    struct restricted_call *c = opaque;
+    c->rc = landlock_apply(c->rules, c->n);
+    if (c->rc >= 0)
+        c->rc = c->fn(c->arg);
+    return NULL;
+}
+
+int landlock_run_restricted(const struct landlock_rule *rules, size_t n, int (*fn)(void *),
+                            void *arg)
+{
+    struct restricted_call c = {rules, n, fn, arg, 0};
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, restricted_thread, &c);
+    if (rc)
+        return -rc;
+    pthread_join(t, NULL);
+    return c.rc;
 }

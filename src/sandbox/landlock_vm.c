@@ -7,39 +7,73 @@
 #include "config.h"
 #include "sandbox/jail.h"
 #include "util/util.h"
+#include "vm/vm.h"
 
-#define LL_MAX_RULES (8 + CFG_MAX_DISKS)
+#define LL_MAX_RULES (9 + CFG_MAX_DISKS)
+
+struct vm_rules {
+    struct landlock_rule r[LL_MAX_RULES];
+    size_t n;
+    char uds_dir[sizeof(((struct vsock_config *)0)->uds_path)];
+};
+
+static void add(struct vm_rules *v, const char *path, unsigned perm)
+{
+    v->r[v->n++] = (struct landlock_rule){path, perm};
+}
+
+/* Fill V from CFG; false when TRUCE_NO_LANDLOCK asks for none (one warning). */
+static bool vm_rules(struct vm_rules *v, const struct vm_config *cfg)
+{
+    v->n = 0;
+    if (getenv("TRUCE_NO_LANDLOCK")) {
+        log_warn("landlock: off (TRUCE_NO_LANDLOCK is set)");
+        return false;
+    }
+    add(v, "/dev/kvm", LL_DEV);
+    if (cfg->nnets)
+        add(v, "/dev/net/tun", LL_DEV);
+    add(v, "/dev/userfaultfd", LL_DEV);
+    for (unsigned i = 0; i < cfg->nnets; i++)
+        if (cfg->nets[i].kind == NET_USER) { /* libslirp reads it to forward the guest's DNS */
+            add(v, "/etc/resolv.conf", LL_READ);
+            break;
+        }
+    if (cfg->kernel[0])
+        add(v, cfg->kernel, LL_READ);
+    if (cfg->initrd[0])
+        add(v, cfg->initrd, LL_READ);
+    if (cfg->firmware[0])
+        add(v, cfg->firmware, LL_READ);
+    if (cfg->console == CONSOLE_FILE && cfg->console_path[0])
+        add(v, cfg->console_path, LL_READ | LL_WRITE);
+    for (unsigned i = 0; i < cfg->ndisks; i++)
+        add(v, cfg->disks[i].path, cfg->disks[i].readonly ? LL_READ : LL_READ | LL_WRITE);
+    if (cfg->vsock.enabled && cfg->vsock.uds_path[0]) {
+        /* the listening socket is made (and at the end removed) in its directory */
+        char tmp[sizeof(v->uds_dir)];
+        strcpy(tmp, cfg->vsock.uds_path);
+        strcpy(v->uds_dir, dirname(tmp));
+        add(v, v->uds_dir, LL_SOCKDIR);
+    }
+    return true;
+}
 
 int landlock_vm(const struct vm_config *cfg)
 {
-    struct landlock_rule rules[LL_MAX_RULES];
-    static char uds_dir[sizeof(cfg->vsock.uds_path)];
-    size_t n = 0;
-    if (getenv("TRUCE_NO_LANDLOCK")) {
-        log_warn("landlock: off (TRUCE_NO_LANDLOCK is set)");
-        return 1;
-    }
-    rules[n++] = (struct landlock_rule){"/dev/kvm", LL_DEV};
-    if (cfg->nnets)
-        rules[n++] = (struct landlock_rule){"/dev/net/tun", LL_DEV};
-    rules[n++] = (struct landlock_rule){"/dev/userfaultfd", LL_DEV};
-    if (cfg->kernel[0])
-        rules[n++] = (struct landlock_rule){cfg->kernel, LL_READ};
-    if (cfg->initrd[0])
-        rules[n++] = (struct landlock_rule){cfg->initrd, LL_READ};
-    if (cfg->firmware[0])
-        rules[n++] = (struct landlock_rule){cfg->firmware, LL_READ};
-    if (cfg->console == CONSOLE_FILE && cfg->console_path[0])
-        rules[n++] = (struct landlock_rule){cfg->console_path, LL_READ | LL_WRITE};
-    for (unsigned i = 0; i < cfg->ndisks; i++)
-        rules[n++] = (struct landlock_rule){cfg->disks[i].path,
-                                            cfg->disks[i].readonly ? LL_READ : LL_READ | LL_WRITE};
-    if (cfg->vsock.enabled && cfg->vsock.uds_path[0]) {
-        /* the listening socket is made (and at the end removed) in its directory */
-        char tmp[sizeof(uds_dir)];
-        strcpy(tmp, cfg->vsock.uds_path);
-        strcpy(uds_dir, dirname(tmp));
-        rules[n++] = (struct landlock_rule){uds_dir, LL_SOCKDIR};
-    }
-    return landlock_apply(rules, n);
+    struct vm_rules v;
+    return vm_rules(&v, cfg) ? landlock_apply(v.r, v.n) : 1;
+}
+
+static int start(void *vm)
+{
+    return vm_start(vm);
+}
+
+int landlock_vm_start(struct vm *vm, const struct vm_config *cfg)
+{
+    struct vm_rules v;
+    if (!vm_rules(&v, cfg))
+        return vm_start(vm);
+    return landlock_run_restricted(v.r, v.n, start, vm);
 }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -313,6 +314,57 @@ static void landlock_restricts(void **state)
     unlink(b);
 }
 
+struct probe {
+    const char *allowed, *denied;
+    int allowed_errno, denied_errno;
+};
+
+static void *probe_thread(void *opaque)
+{
+    struct probe *p = opaque;
+    int fd = open(p->allowed, O_RDONLY | O_CLOEXEC);
+    p->allowed_errno = fd < 0 ? errno : 0;
+    if (fd >= 0)
+        close(fd);
+    fd = open(p->denied, O_RDONLY | O_CLOEXEC);
+    p->denied_errno = fd < 0 ? errno : 0;
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+/* What landlock_vm_start() relies on: FN runs restricted, the threads it starts inherit the
+ * restriction, the caller keeps its own access. */
+static int spawn_probe(void *opaque)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, probe_thread, opaque))
+        return -1;
+    pthread_join(t, NULL);
+    return 42;
+}
+
+static void landlock_restricts_threads_started_inside(void **state)
+{
+    if (landlock_abi() <= 0)
+        skip();
+    char a[] = "/tmp/truce-ll-aXXXXXX", b[] = "/tmp/truce-ll-bXXXXXX";
+    int fa = mkstemp(a), fb = mkstemp(b);
+    assert_true(fa >= 0 && fb >= 0);
+    close(fa);
+    close(fb);
+    struct landlock_rule rules[] = {{a, LL_READ}};
+    struct probe p = {a, b, -1, -1};
+    assert_int_equal(landlock_run_restricted(rules, 1, spawn_probe, &p), 42);
+    assert_int_equal(p.allowed_errno, 0);
+    assert_int_equal(p.denied_errno, EACCES);
+    probe_thread(&p); /* this thread was never restricted */
+    assert_int_equal(p.allowed_errno, 0);
+    assert_int_equal(p.denied_errno, 0);
+    unlink(a);
+    unlink(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,6 +375,7 @@ int main(void)
         cmocka_unit_test(elf_deps),
         cmocka_unit_test(build_root_and_cleanup),
         cmocka_unit_test(landlock_restricts),
+        cmocka_unit_test(landlock_restricts_threads_started_inside),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
