@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -149,15 +150,24 @@ static int mkdir_p(const char *path, mode_t mode)
     }
 }
 
-/* Place SRC at DST: a hard link to SRC's real file when the file systems allow, else a copy with
- * SRC's permission bits. An existing DST is replaced. Returns 0 or -errno. */
-static int link_or_copy(const char *src, const char *dst)
+/* Could UID:GID write to a file of this owner and mode (without capabilities)? */
+static bool writable_by(const struct stat *st, uid_t uid, gid_t gid)
+{
+    return (st->st_uid == uid && (st->st_mode & 0200)) ||
+           (st->st_gid == gid && (st->st_mode & 0020)) || (st->st_mode & 0002);
+}
+
+/* Place SRC at DST: a hard link to SRC's real file when the file systems allow and the jailed
+ * UID:GID could not write to it (a hard link shares the host's file), else a copy with SRC's
+ * permission bits. An existing DST is replaced. Returns 0 or -errno. */
+static int link_or_copy(const char *src, const char *dst, uid_t uid, gid_t gid)
 {
     char real[PATH_MAX];
-    if (!realpath(src, real))
+    struct stat lst;
+    if (!realpath(src, real) || stat(real, &lst) < 0)
         return -errno;
     unlink(dst);
-    if (link(real, dst) == 0)
+    if (!writable_by(&lst, uid, gid) && link(real, dst) == 0)
         return 0;
     int in = open(real, O_RDONLY | O_CLOEXEC), rc = 0;
     struct stat st;
@@ -188,8 +198,9 @@ static int link_or_copy(const char *src, const char *dst)
     return rc;
 }
 
-/* Place the host file PATH at ROOT/PATH (parents made 0755). */
-static int place(const char *root, const char *path, const char *dst_rel, char *err, size_t errlen)
+/* Place the host file PATH at ROOT/DST_REL (parents made 0755). */
+static int place(const struct jail_config *jc, const char *root, const char *path,
+                 const char *dst_rel, char *err, size_t errlen)
 {
     char dst[PATH_MAX], dir[PATH_MAX];
     if (snprintf(dst, sizeof(dst), "%s%s", root, dst_rel) >= (int)sizeof(dst))
@@ -198,7 +209,7 @@ static int place(const char *root, const char *path, const char *dst_rel, char *
     *strrchr(dir, '/') = 0;
     int rc = mkdir_p(dir, 0755);
     if (!rc)
-        rc = link_or_copy(path, dst);
+        rc = link_or_copy(path, dst, jc->uid, jc->gid);
     if (rc)
         snprintf(err, errlen, "cannot place %s at %s: %s", path, dst, strerror(-rc));
     return rc;
@@ -231,15 +242,22 @@ int jail_build_root(const struct jail_config *jc, const char *root, char *err, s
     int rc = mkdir_p(root, 0700);
     if (rc)
         return snprintf(err, errlen, "cannot create %s: %s", root, strerror(-rc)), rc;
+    struct statvfs vfs;
+    if (statvfs(root, &vfs) == 0 && (vfs.f_flag & ST_NODEV))
+        return snprintf(err, errlen,
+                        "--chroot-base-dir: %s is on a nodev mount: /dev/kvm could not be "
+                        "opened in the jail",
+                        root),
+               -EPERM;
     snprintf(exec_rel, sizeof(exec_rel), "/%s", jc->exec_name);
-    if ((rc = place(root, jc->exec_file, exec_rel, err, errlen)))
+    if ((rc = place(jc, root, jc->exec_file, exec_rel, err, errlen)))
         return rc;
     char(*libs)[PATH_MAX] = calloc(JAIL_MAX_LIBS, PATH_MAX);
     if (!libs)
         return -ENOMEM;
     int n = jail_elf_deps(jc->exec_file, libs, JAIL_MAX_LIBS, err, errlen);
     for (int i = 0; i < n && !rc; i++)
-        rc = place(root, libs[i], libs[i], err, errlen);
+        rc = place(jc, root, libs[i], libs[i], err, errlen);
     free(libs);
     if (n < 0)
         return n;

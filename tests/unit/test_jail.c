@@ -278,6 +278,35 @@ static void build_root_and_cleanup(void **state)
     free(jc);
 }
 
+/* A jailed uid that could write to a host file never gets a hard link to it: with --uid set to
+ * the owner of this binary, the jail holds a copy (another inode), so writing it cannot change
+ * the host's file. */
+static void no_hard_link_the_jailed_uid_could_write(void **state)
+{
+    if (geteuid() != 0)
+        skip();
+    char base[] = "/tmp/truce-jail-baseXXXXXX", err[512] = "", root[PATH_MAX], uid[16];
+    char p[PATH_MAX + 32];
+    struct stat host, st;
+    assert_int_equal(stat(self, &host), 0);
+    assert_non_null(mkdtemp(base));
+    snprintf(uid, sizeof(uid), "%u", (unsigned)host.st_uid);
+    struct jail_config *jc = malloc(sizeof(*jc));
+    assert_int_equal(PARSE(jc, err, "--id", "unit-2", "--exec-file", self, "--uid", uid, "--gid",
+                           "4343", "--chroot-base-dir", base),
+                     0);
+    assert_int_equal(jail_root_path(jc, root, sizeof(root)), 0);
+    if (jail_build_root(jc, root, err, sizeof(err)))
+        fail_msg("jail_build_root: %s", err);
+    snprintf(p, sizeof(p), "%s/test_jail", root);
+    assert_int_equal(stat(p, &st), 0);
+    assert_true(st.st_ino != host.st_ino || st.st_dev != host.st_dev);
+    assert_int_equal(st.st_size, host.st_size);
+    assert_int_equal(jail_cleanup(jc), 0);
+    assert_int_equal(rmdir(base), 0);
+    free(jc);
+}
+
 /* In a child: after landlock_apply() allowing only file A, A opens and B does not. */
 static void landlock_restricts(void **state)
 {
@@ -374,6 +403,7 @@ int main(void)
         cmocka_unit_test(exec_argv),
         cmocka_unit_test(elf_deps),
         cmocka_unit_test(build_root_and_cleanup),
+        cmocka_unit_test(no_hard_link_the_jailed_uid_could_write),
         cmocka_unit_test(landlock_restricts),
         cmocka_unit_test(landlock_restricts_threads_started_inside),
     };
