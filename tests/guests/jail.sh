@@ -14,7 +14,7 @@ PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
     ip netns del "$NETNS" 2>/dev/null
-    rm -rf "$BASE"
+    [ -n "${JAIL_KEEP:-}" ] || rm -rf "$BASE"
 }
 trap cleanup EXIT
 
@@ -168,7 +168,31 @@ else
 fi
 "$TRUCE" jail --cleanup --id $ID --exec-file "$TRUCE" --chroot-base-dir "$BASE"
 
-# ---- 4. bad flags: one line naming the flag, status 2, nothing created
+# ---- 4. Firecracker's way: the API server in the jail (`-- --api-sock /api.sock`), driven from
+# outside through <root>/api.sock; the id the jailer passes (--id=) is the instance's id
+ID=host-4
+prep $ID
+ROOT=$BASE/truce/$ID/root
+"$TRUCE" jail --id $ID --exec-file "$TRUCE" --uid "$JUID" --gid "$JGID" --chroot-base-dir "$BASE" \
+    -- --api-sock /api.sock </dev/null >"$BASE/jail4.out" 2>&1 &
+P=$!
+PIDS+=("$P")
+api() { curl -s --unix-socket "$ROOT/api.sock" -X "$1" "http://localhost$2" ${3:+-d "$3"} \
+    -o "$BASE/api.body" -w '%{http_code}'; }
+for _ in $(seq 100); do [ -S "$ROOT/api.sock" ] && break; sleep 0.1; done
+info=$(api GET / && cat "$BASE/api.body")
+check api-id "GET / answered '$info'" grep -q "\"id\": *\"$ID\"" <<<"$info"
+api PUT /boot-source '{"kernel_image_path": "/actions.elf", "boot_args": "spin"}' >"$BASE/api.code"
+api PUT /actions '{"action_type": "InstanceStart"}' >>"$BASE/api.code"
+check api-boot "boot-source, InstanceStart: HTTP $(tr '\n' ' ' <"$BASE/api.code") $(cat "$BASE/api.body")" \
+    wait_for "$BASE/jail4.out" "actions 'spin'"
+check api-jailed "API truce runs as $(status_of "$P" Uid)" \
+    [ "$(status_of "$P" Uid)" = "$JUID $JUID $JUID $JUID" ]
+kill -TERM "$P"
+wait "$P"
+"$TRUCE" jail --cleanup --id $ID --exec-file "$TRUCE" --chroot-base-dir "$BASE"
+
+# ---- 5. bad flags: one line naming the flag, status 2, nothing created
 bad() { # NAME PATTERN ARGS...
     local name=$1 pat=$2
     shift 2
