@@ -2,7 +2,8 @@
 # jail.sh — `truce jail` for real (needs root and /dev/kvm): a tiny guest runs under a jailed
 # truce; from outside, the process is checked for its uid/gid, capabilities, no_new_privs, mount
 # and pid namespaces, network namespace, cgroup and limits, rlimits, closed fds, empty environment
-# and the chroot's contents; then --cleanup leaves nothing behind. One PASS/FAIL line per case.
+# and the chroot's contents; the API server jailed Firecracker's way; then --cleanup leaves
+# nothing behind. One PASS/FAIL line per case (JAIL_KEEP=1 keeps the work directory).
 set -u
 cd "$(dirname "$0")/../.."
 TRUCE=$(realpath "${TRUCE:-build/truce}")
