@@ -161,6 +161,9 @@ int jail_run(const struct jail_config *jc)
 {
     char root[PATH_MAX], times[2][24];
     int netfd = -1, devnull = -1, rc;
+    if (geteuid() != 0)
+        JFAIL("must run as root: it makes device nodes, a cgroup and namespaces, then drops to "
+              "--uid/--gid");
     if (jail_root_path(jc, root, sizeof(root)))
         JFAIL("--chroot-base-dir: path too long");
     char **argv = jail_exec_argv(jc, times);
