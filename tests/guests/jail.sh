@@ -132,7 +132,8 @@ check sigterm "truce still running 10 s after SIGTERM" [ ! -d "/proc/$P" ]
     >"$BASE/cleanup.out" 2>&1
 rc=$?
 left=$(find "$BASE" -mindepth 1 ! -name '*.out'; [ -n "$CGMNT" ] && ls -d "$CGMNT/truce" 2>/dev/null)
-check cleanup "status $rc, left behind: $left $(cat "$BASE/cleanup.out")" [ $rc = 0 ] && [ -z "$left" ]
+cleaned() { [ $rc = 0 ] && [ -z "$left" ]; }
+check cleanup "status $rc, left behind: $left $(cat "$BASE/cleanup.out")" cleaned
 
 # ---- 2. without --new-pid-ns the jailer becomes truce: its pid and its exit status
 ID=host-2
@@ -209,5 +210,10 @@ bad bad-id '--id' --id 'a/b' --exec-file "$TRUCE" --uid 1 --gid 1 --chroot-base-
 bad bad-exec-file '--exec-file' --id a --exec-file /nonexistent --uid 1 --gid 1
 bad bad-cgroup-version '--cgroup-version' --id a --exec-file "$TRUCE" --uid 1 --gid 1 \
     --cgroup-version 1
+setpriv --reuid "$JUID" --regid "$JGID" --clear-groups "$TRUCE" jail --id a --exec-file "$TRUCE" \
+    --uid 1 --gid 1 --chroot-base-dir "$BASE" >/dev/null 2>"$BASE/bad.err"
+rc=$?
+not_root_refused() { [ $rc = 4 ] && grep -q "must run as root" "$BASE/bad.err"; }
+check not-root "status $rc: $(cat "$BASE/bad.err")" not_root_refused
 check bad-nothing-created "$(find "$BASE" -mindepth 1 -type d)" \
     [ -z "$(find "$BASE" -mindepth 1 -type d)" ]
