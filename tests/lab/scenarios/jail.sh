@@ -12,8 +12,8 @@ if ! grep -q "^[^ ]* $CG cgroup2 " /proc/mounts; then
 fi
 grep -qw memory $CG/cgroup.controllers || fail "L1's cgroup v2 has no memory controller"
 l1_modprobe tun || fail "insmod tun failed"
-mktap tap0 $JUID $JGID || fail "mktap tap0 $JUID $JGID failed"
-ip addr add 10.9.1.1/24 dev tap0 && ip link set tap0 up || fail "cannot configure tap0"
+mktap jtap0 $JUID $JGID || fail "mktap jtap0 $JUID $JGID failed"
+ip addr add 10.9.1.1/24 dev jtap0 && ip link set jtap0 up || fail "cannot configure jtap0"
 ip link set lo up
 
 cat >jail-dev <<'EOF'
@@ -104,7 +104,7 @@ truncate -s 8M "$ROOT/disk.img" && chown $JUID:$JGID "$ROOT/disk.img" || fail "n
 ) &
 helper=$!
 jailed_boot $ID 200 256 "lab.check=jail-dev:$sum" --cgroup memory.max=512M --cgroup pids.max=64 \
-    --resource-limit no-file=256 -- run --disk path=/disk.img --net tap=tap0
+    --resource-limit no-file=256 -- run --disk path=/disk.img --net tap=jtap0
 kill $helper 2>/dev/null
 expect_init
 expect_guest jail-dev
@@ -160,4 +160,4 @@ truce jail --cleanup --id $ID --exec-file "$TRUCE_BIN" --chroot-base-dir "$BASE"
 # ---- nothing left behind: no cgroup, no jail directory, the tap is L1's own (made by mktap)
 [ ! -e $CG/truce ] || fail "cgroup $CG/truce left behind: $(ls $CG/truce)"
 [ -z "$(ls -A "$BASE")" ] || fail "left in $BASE: $(cd "$BASE" && find . | head -n 5)"
-mktap -d tap0
+mktap -d jtap0
