@@ -13,6 +13,9 @@ fi
 grep -qw memory $CG/cgroup.controllers || fail "L1's cgroup v2 has no memory controller"
 l1_modprobe tun || fail "insmod tun failed"
 mktap jtap0 $JUID $JGID || fail "mktap jtap0 $JUID $JGID failed"
+# on any failure too: no cgroup, jail or tap survives into the next scenario
+trap 'for i in lab-1 lab-2; do truce jail --cleanup --id $i --exec-file "$TRUCE_BIN" \
+    --chroot-base-dir "$BASE" 2>/dev/null; done; mktap -d jtap0 2>/dev/null' EXIT
 ip addr add 10.9.1.1/24 dev jtap0 && ip link set jtap0 up || fail "cannot configure jtap0"
 ip link set lo up
 
@@ -160,4 +163,3 @@ truce jail --cleanup --id $ID --exec-file "$TRUCE_BIN" --chroot-base-dir "$BASE"
 # ---- nothing left behind: no cgroup, no jail directory, the tap is L1's own (made by mktap)
 [ ! -e $CG/truce ] || fail "cgroup $CG/truce left behind: $(ls $CG/truce)"
 [ -z "$(ls -A "$BASE")" ] || fail "left in $BASE: $(cd "$BASE" && find . | head -n 5)"
-mktap -d jtap0
