@@ -24,6 +24,8 @@ L1_MODS="irqbypass kvm kvm-amd tun tap bridge veth vhost_net vhost_vsock vsock v
 vmw_vsock_virtio_transport_common"
 QEMU_FW="qboot.rom bios-microvm.bin pvh.bin linuxboot_dma.bin linuxboot.bin kvmvapic.bin
 multiboot_dma.bin"
+# Copied only when installed: OVMF.fd (apt-get install ovmf) for the ovmf scenario.
+QEMU_FW_OPT=$(cd /usr/share/qemu && ls OVMF.fd 2>/dev/null || true)
 
 # Build part NAME with KEY by running the function BUILDER ROOT, unless cached. Prints the path.
 part() {
@@ -56,7 +58,7 @@ build_base() {
         echo "$m $(lab_mod_order "$KMOD" "$m" | sed 's/\.\(xz\|zst\)$//' | tr '\n' ' ')"
     done >"$root/lib/modules/$KVER/chains"
     lab_copy_elf "$root" "$(command -v qemu-system-x86_64)" /usr/bin/qemu-system-x86_64
-    for f in $QEMU_FW; do
+    for f in $QEMU_FW $QEMU_FW_OPT; do
         cp -L "/usr/share/qemu/$f" "$root/lab/qemu/"
     done
     # every tools/NAME.c is a static helper, /lab/bin/NAME in L1 (static: guests can carry it too)
@@ -112,7 +114,7 @@ L1_TOOLS=$(sed '/^#/d' "$LAB_DIR/l1/tools.list" | while read -r t; do
 done)
 files=(
     "$(part base "$(lab_hash "$0" "$LAB_DIR/lib.sh" "$LAB_DIR/tools" "$qemu" "$(command -v busybox)" \
-        $L1_TOOLS -- "$KVER" $L1_MODS $QEMU_FW $L1_TOOLS)" build_base)"
+        $L1_TOOLS -- "$KVER" $L1_MODS $QEMU_FW $QEMU_FW_OPT $L1_TOOLS)" build_base)"
     "$(part guests "$(lab_hash "$KIMG" "$GUEST_INITRD" ${SMALL:+"$SMALL"})" build_guests)"
     "$(part truce "$(lab_hash ${TRUCE:+"$TRUCE"} -- "${TRUCE:-none}")" build_truce)"
     "$(part lab "$(lab_hash "$0" "$LAB_DIR/l1" "$LAB_DIR/scenarios")" build_lab)"

@@ -13,8 +13,15 @@ lab_log() { printf 'lab: %s\n' "$*" >&2; }
 # The L1 machine: QEMU TCG with nested AMD-V booting the cloud kernel $KIMG (lab_cloud_kernel)
 # with INITRD and MEM MiB ($LAB_L1_MEM overrides; $LAB_L1_CPUS CPUs, default 1). Fills the array
 # L1_QEMU; callers add the console (-nographic -serial stdio, or LAB_L1_TTY) and -append.
+# The QEMU is the lab's patched L0 (build-l0.sh) when it is built, else Debian's (LAB_L0=stock
+# forces Debian's); LAB_L0_KIND says which.
 lab_l1_qemu() { # INITRD MEM
-    L1_QEMU=(qemu-system-x86_64 -accel tcg -cpu EPYC,+svm,+npt -M pc -m "${LAB_L1_MEM:-$2}"
+    local l0
+    L1_QEMU=(qemu-system-x86_64) LAB_L0_KIND=stock
+    if [ "${LAB_L0:-}" != stock ] && l0=$(lab_l0_path) && [ -x "$l0" ]; then
+        L1_QEMU=("$l0" -L /usr/share/qemu) LAB_L0_KIND=patched
+    fi
+    L1_QEMU+=(-accel tcg -cpu EPYC,+svm,+npt -M pc -m "${LAB_L1_MEM:-$2}"
         -smp "${LAB_L1_CPUS:-1}" -kernel "$KIMG" -initrd "$1" -no-reboot -nodefaults)
 }
 # The lab's patched L0 QEMU (build-l0.sh): configure flags, source version, cached binary path.
