@@ -7,6 +7,7 @@
 #include "boot/boot.h"
 #include "boot/boot_priv.h"
 #include "boot/multiboot.h"
+#include "dev/fw_cfg.h"
 #include "util/modlist.h"
 #include "util/util.h"
 #include "vm/vm.h"
@@ -218,6 +219,21 @@ static int boot_dispatch(struct vm *vm, const uint8_t *img, size_t len, bool fir
     return boot_kernel(vm, img, len, rsdp, err, errlen);
 }
 
+/* What firmware and test kernels read from fw_cfg besides the device's own items: the memory
+ * map as etc/e820. Nothing when the VM has no fw_cfg device (unit-test fixtures). */
+static int boot_fw_cfg(struct vm *vm, char *err, size_t errlen)
+{
+    struct fw_cfg *f = fw_cfg_find(vm);
+    struct e820_entry map[BOOT_E820_MAX];
+    if (!f)
+        return 0;
+    unsigned n = boot_e820(&vm->mem, map, BOOT_E820_MAX);
+    int ret = fw_cfg_add_file(f, "etc/e820", map, n * sizeof(map[0]));
+    if (ret < 0)
+        snprintf(err, errlen, "cannot build the fw_cfg items: %s", strerror(-ret));
+    return ret;
+}
+
 int boot_load(struct vm *vm, char *err, size_t errlen)
 {
     bool firmware = vm->cfg.firmware[0] != 0;
@@ -244,6 +260,8 @@ int boot_load(struct vm *vm, char *err, size_t errlen)
         snprintf(why, sizeof(why), "%s", strerror(-ret));
     else
         ret = boot_dispatch(vm, img, len, firmware, why, sizeof(why));
+    if (ret == 0)
+        ret = boot_fw_cfg(vm, why, sizeof(why));
     if (ret < 0)
         snprintf(err, errlen, "%s %s: %s", what, path, why);
     free(img);

@@ -1,4 +1,5 @@
-/* dsdt.c — the DSDT in AML: \_S5, PCI host bridge (_CRS, _PRT), COM1, i8042, pvpanic, RTC, ECAM. */
+/* dsdt.c — the DSDT in AML: \_S5, PCI host bridge (_CRS, _PRT), COM1, i8042, pvpanic, RTC, fw_cfg,
+ * ECAM. */
 #include <errno.h>
 #include <string.h>
 
@@ -129,14 +130,16 @@ static void put_isa_dev(struct aml *a, const char *name, const char *id, bool st
 static void put_devices(struct aml *a)
 {
     const uint16_t com1[] = {PORT_COM1}, kbd[] = {PORT_I8042_DATA, PORT_I8042_CMD};
-    const uint16_t pvp[] = {PORT_PVPANIC}, rtc[] = {PORT_CMOS};
+    const uint16_t pvp[] = {PORT_PVPANIC}, rtc[] = {PORT_CMOS}, fwc[] = {PORT_FW_CFG};
     const uint8_t com1_len[] = {8}, kbd_len[] = {1, 1}, pvp_len[] = {1}, rtc_len[] = {2};
+    const uint8_t fwc_len[] = {12}; /* selector, data, DMA address */
 
     put_isa_dev(a, "COM1", "PNP0501", false, 1, com1, com1_len, 1, GSI_COM1);
     put_isa_dev(a, "KBD", "PNP0303", false, 0, kbd, kbd_len, 2, GSI_I8042_KBD);
     put_isa_dev(a, "PEVT", "QEMU0001", true, 0, pvp, pvp_len, 1, -1);
     /* The RTC without an interrupt: HW-reduced ACPI maps no IRQ 8; rtc_cmos binds polled. */
     put_isa_dev(a, "RTC", "PNP0B00", false, 0, rtc, rtc_len, 1, -1);
+    put_isa_dev(a, "FWCF", "QEMU0002", true, 0, fwc, fwc_len, 1, -1); /* fw_cfg (qemu_fw_cfg) */
 }
 
 int dsdt_build(const struct vm *vm, uint8_t *buf, size_t cap)

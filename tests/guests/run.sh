@@ -80,6 +80,12 @@ done
 case_ multiboot-memory 85 "mem_lower 639 KiB, mem_upper 64512 KiB" -- --kernel $G/multiboot.elf \
     --memory 64M
 case_ multiboot-highmem 85 "mem_upper 3144704 KiB" -- --kernel $G/multiboot.elf --memory 4G
+case_ fw-cfg-items 85 "fw_cfg id 3, cpus 2, ram 64 MiB" -- --kernel $G/multiboot.elf \
+    --cmdline fwcfg --cpus 2 --memory 64M
+case_ fw-cfg-e820-dma 85 "fw_cfg etc/e820 5 entries match the memory map" -- \
+    --kernel $G/multiboot.elf --cmdline fwcfg --memory 64M
+case_ fw-cfg-dma-errors 85 "fw_cfg dma errors reported" -- --kernel $G/multiboot.elf \
+    --cmdline fwcfg --memory 5G
 case_ multiboot-one-module 85 "module 0 '$OUT/mod1.txt' 13 bytes: first module." -- \
     --kernel $G/multiboot.bin --initrd "$OUT/mod1.txt"
 

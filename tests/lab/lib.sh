@@ -19,7 +19,7 @@ lab_l1_qemu() { # INITRD MEM
     local l0
     L1_QEMU=(qemu-system-x86_64) LAB_L0_KIND=stock
     if [ "${LAB_L0:-}" != stock ] && l0=$(lab_l0_path) && [ -x "$l0" ]; then
-        L1_QEMU=("$l0" -L /usr/share/qemu) LAB_L0_KIND=patched
+        L1_QEMU=("$l0" -L /usr/share/seabios -L /usr/share/qemu) LAB_L0_KIND=patched
     fi
     L1_QEMU+=(-accel tcg -cpu EPYC,+svm,+npt -M pc -m "${LAB_L1_MEM:-$2}"
         -smp "${LAB_L1_CPUS:-1}" -kernel "$KIMG" -initrd "$1" -no-reboot -nodefaults)
