@@ -344,8 +344,6 @@ int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
                    cfg->hugepages ? "2 MiB (--hugepages)" : "4 KiB");
     if (!cfg->kernel[0] && !cfg->firmware[0])
         return ERR("--kernel: no kernel given (or --firmware for a raw ROM image)");
-    if (cfg->kernel[0] && cfg->firmware[0])
-        return ERR("--firmware: give either --kernel or --firmware, not both");
     int rc = 0;
     if (cfg->kernel[0])
         rc = check_file("--kernel", cfg->kernel, R_OK, err, errlen);

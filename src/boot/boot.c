@@ -234,6 +234,23 @@ static int boot_fw_cfg(struct vm *vm, char *err, size_t errlen)
     return ret;
 }
 
+/* --firmware with --kernel: the firmware boots the kernel it finds in fw_cfg. */
+static int boot_firmware_kernel(struct vm *vm, char *err, size_t errlen)
+{
+    char why[256] = "";
+    uint8_t *img = NULL;
+    size_t len = 0;
+    int ret = read_file(vm->cfg.kernel, BOOT_KERNEL_MAX, &img, &len);
+    if (ret < 0)
+        snprintf(why, sizeof(why), "%s", ret == -EFBIG ? "too large" : strerror(-ret));
+    else
+        ret = boot_fw_cfg_linux(vm, img, len, why, sizeof(why));
+    if (ret < 0)
+        snprintf(err, errlen, "kernel %s (for the firmware): %s", vm->cfg.kernel, why);
+    free(img);
+    return ret;
+}
+
 int boot_load(struct vm *vm, char *err, size_t errlen)
 {
     bool firmware = vm->cfg.firmware[0] != 0;
@@ -245,10 +262,6 @@ int boot_load(struct vm *vm, char *err, size_t errlen)
     size_t len = 0;
     int ret;
 
-    if (firmware && vm->cfg.kernel[0]) {
-        snprintf(err, errlen, "--kernel and --firmware exclude each other");
-        return -EINVAL;
-    }
     if (!path[0]) {
         snprintf(err, errlen, "no boot image: give --kernel or --firmware");
         return -EINVAL;
@@ -265,5 +278,7 @@ int boot_load(struct vm *vm, char *err, size_t errlen)
     if (ret < 0)
         snprintf(err, errlen, "%s %s: %s", what, path, why);
     free(img);
+    if (ret == 0 && firmware && vm->cfg.kernel[0])
+        ret = boot_firmware_kernel(vm, err, errlen);
     return ret;
 }

@@ -168,6 +168,10 @@ Elf64_Phdr boot_elf_phdr(const uint8_t *img, const struct elf_info *e, unsigned 
 int boot_elf_load(struct vm *vm, const uint8_t *img, size_t len, uint32_t entry, uint64_t *end,
                   bool *has_entry, char *err, size_t errlen);
 
+/* Hand the bzImage IMG, vm->cfg.initrd and vm->cfg.cmdline to the firmware as fw_cfg items
+ * (fw_cfg_linux.c), as QEMU's -kernel does. Returns 0, or -EINVAL / -EFBIG with ERR. */
+int boot_fw_cfg_linux(struct vm *vm, const uint8_t *img, size_t len, char *err, size_t errlen);
+
 /* Read vm->cfg.initrd (when set) and place it page-aligned as high as possible inside
  * [LO, HI). *ADDR and *SIZE get its place (0/0 without an initrd). Returns 0 or -errno with ERR. */
 int boot_place_initrd(struct vm *vm, uint64_t lo, uint64_t hi, uint64_t *addr, uint64_t *size,

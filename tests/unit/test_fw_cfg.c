@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "boot/boot_priv.h"
 #include "dev/fw_cfg.h"
 #include "devtest.h"
 #include "statetest.h"
@@ -239,6 +240,103 @@ static void state_round_trip(void **state)
     t_free(b);
 }
 
+/* A minimal 64-bit bzImage: 4 setup sectors + the boot sector, then KSIZE kernel bytes. */
+static uint8_t *make_bz(size_t ksize, size_t *len)
+{
+    size_t setup = 5 * 512;
+    uint8_t *img = calloc(1, setup + ksize);
+    assert_non_null(img);
+    struct linux_setup_header h = {.setup_sects = 4,
+                                   .syssize = (uint32_t)(ksize / 16),
+                                   .boot_flag = 0xaa55,
+                                   .jump = (uint16_t)(0xeb | (0x26c - 0x202) << 8),
+                                   .header = 0x53726448,
+                                   .version = 0x020f,
+                                   .loadflags = 0x01,
+                                   .initrd_addr_max = 0x7fffffff,
+                                   .kernel_alignment = 2 * MiB,
+                                   .relocatable_kernel = 1,
+                                   .xloadflags = 0x3,
+                                   .cmdline_size = 64,
+                                   .init_size = 4 * MiB};
+    memcpy(img + LINUX_HDR_OFFSET, &h, sizeof(h));
+    for (size_t i = 0; i < ksize; i++)
+        img[setup + i] = (uint8_t)(i * 5 + 1);
+    *len = setup + ksize;
+    return img;
+}
+
+static uint32_t t_u32(struct t *t, uint16_t key)
+{
+    uint32_t v;
+    t_read(t, key, &v, 4);
+    return le32toh(v);
+}
+
+static void linux_through_firmware(void **state)
+{
+    struct t *t = t_new();
+    char path[] = "/tmp/truce-fwcfg-initrdXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    uint8_t rd[10000];
+    for (size_t i = 0; i < sizeof(rd); i++)
+        rd[i] = (uint8_t)(i ^ 0x3c);
+    assert_int_equal(write_full(fd, rd, sizeof(rd)), 0);
+    close(fd);
+    snprintf(t->vm.cfg.initrd, PATH_MAX, "%s", path);
+    snprintf(t->vm.cfg.cmdline, CFG_CMDLINE_LEN, "console=ttyS0 fw");
+    size_t len;
+    uint8_t *img = make_bz(64 * KiB, &len);
+    char err[256] = "";
+    assert_int_equal(boot_fw_cfg_linux(&t->vm, img, len, err, sizeof(err)), 0);
+
+    assert_int_equal(t_u32(t, FW_CFG_SETUP_ADDR), 0x10000);
+    assert_int_equal(t_u32(t, FW_CFG_SETUP_SIZE), 5 * 512);
+    assert_int_equal(t_u32(t, FW_CFG_KERNEL_ADDR), 0x100000);
+    assert_int_equal(t_u32(t, FW_CFG_KERNEL_SIZE), 64 * KiB);
+    assert_int_equal(t_u32(t, FW_CFG_CMDLINE_ADDR), 0x20000);
+    assert_int_equal(t_u32(t, FW_CFG_CMDLINE_SIZE), 17);
+    uint32_t rd_addr = t_u32(t, FW_CFG_INITRD_ADDR);
+    assert_int_equal(t_u32(t, FW_CFG_INITRD_SIZE), sizeof(rd));
+    assert_int_equal(rd_addr % 4096, 0);
+    assert_true(rd_addr >= 0x100000 + 4 * MiB && rd_addr + sizeof(rd) <= RAM - 128 * KiB);
+
+    uint8_t *setup = malloc(5 * 512), *kernel = malloc(64 * KiB), *initrd = malloc(sizeof(rd));
+    char cmdline[17];
+    t_read(t, FW_CFG_SETUP_DATA, setup, 5 * 512);
+    t_read(t, FW_CFG_KERNEL_DATA, kernel, 64 * KiB);
+    t_read(t, FW_CFG_INITRD_DATA, initrd, sizeof(rd));
+    t_read(t, FW_CFG_CMDLINE_DATA, cmdline, sizeof(cmdline));
+    assert_string_equal(cmdline, "console=ttyS0 fw");
+    assert_memory_equal(kernel, img + 5 * 512, 64 * KiB);
+    assert_memory_equal(initrd, rd, sizeof(rd));
+    struct linux_setup_header h;
+    memcpy(&h, setup + LINUX_HDR_OFFSET, sizeof(h));
+    assert_int_equal(h.type_of_loader, 0xb0);
+    assert_int_equal(h.cmd_line_ptr, 0x20000);
+    assert_int_equal(h.ramdisk_image, rd_addr);
+    assert_int_equal(h.ramdisk_size, sizeof(rd));
+    assert_true(h.loadflags & LINUX_CAN_USE_HEAP);
+    assert_int_equal(h.heap_end_ptr, 0x20000 - 0x10000 - 0x200);
+    assert_memory_equal(setup, img, LINUX_HDR_OFFSET); /* only the header changed */
+    free(setup), free(kernel), free(initrd);
+
+    /* bad input: not a bzImage, a command line too long for it, an initrd too big for RAM */
+    assert_int_equal(boot_fw_cfg_linux(&t->vm, img, 100, err, sizeof(err)), -EINVAL);
+    memset(t->vm.cfg.cmdline, 'x', 100);
+    t->vm.cfg.cmdline[100] = 0;
+    assert_int_equal(boot_fw_cfg_linux(&t->vm, img, len, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "at most 64"));
+    t->vm.cfg.cmdline[0] = 0;
+    assert_int_equal(truncate(path, RAM), 0);
+    assert_int_equal(boot_fw_cfg_linux(&t->vm, img, len, err, sizeof(err)), -EFBIG);
+    assert_non_null(strstr(err, "raise --memory"));
+    unlink(path);
+    free(img);
+    t_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +344,7 @@ int main(void)
         cmocka_unit_test(file_directory),
         cmocka_unit_test(dma),
         cmocka_unit_test(state_round_trip),
+        cmocka_unit_test(linux_through_firmware),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
