@@ -1,7 +1,7 @@
 # truce build: `make` builds build/truce, `make test` runs every test tier.
 CC       ?= gcc
 VERSION  := 0.1.0
-PKGS     := liburing libseccomp jansson slirp glib-2.0
+PKGS     := liburing libseccomp jansson slirp glib-2.0 zlib
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvla \
             -fno-strict-aliasing -D_GNU_SOURCE -DTRUCE_VERSION=\"$(VERSION)\" -Isrc \

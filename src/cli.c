@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "machine/snapshot.h"
 #include "sandbox/jail.h"
 #include "util/util.h"
 #include "vm/vm.h"
@@ -52,6 +53,7 @@ void cli_usage(FILE *out)
     fprintf(
         out,
         "usage: truce run --kernel PATH [options]    boot a VM on this terminal\n"
+        "       truce restore --snapshot F --mem F [options]  resume a snapshot on this terminal\n"
         "       truce check                          what /dev/kvm offers here\n"
         "       truce jail --id ID --exec-file PATH --uid N --gid N [...] [-- ARGS]\n"
         "                                            run a binary in a Firecracker-style jail\n"
@@ -189,6 +191,12 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err, size_
 
 int cli_run_vm(const struct vm_config *cfg)
 {
+    return cli_run(&(struct cli_vm_source){.cfg = cfg});
+}
+
+int cli_run(const struct cli_vm_source *src)
+{
+    const struct vm_config *cfg = src->cfg;
     struct kvm_host kvm;
     char err[512] = "";
     if (kvm_host_open(&kvm, err, sizeof(err)) < 0) {
@@ -201,7 +209,11 @@ int cli_run_vm(const struct vm_config *cfg)
         return TRUCE_EXIT_HOST;
     }
     int status = TRUCE_EXIT_HOST;
-    int rc = vm_create(vm, &kvm, cfg, err, sizeof(err));
+    int rc = src->snapshot
+                 ? snapshot_restore(vm, &kvm, src->snapshot, src->mem, src->ov, err, sizeof(err))
+                 : vm_create(vm, &kvm, cfg, err, sizeof(err));
+    if (src->snapshot)
+        cfg = &vm->cfg;
     if (rc) {
         fprintf(stderr, "truce: %s\n", err[0] ? err : strerror(-rc));
         if (rc == -EINVAL || rc == -EFBIG)
@@ -243,6 +255,8 @@ int cli_main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "jail"))
         return jail_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "restore"))
+        return cli_restore_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "check"))
         return kvm_host_report(stdout);
     if (!strcmp(argv[1], "run")) {

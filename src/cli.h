@@ -15,6 +15,18 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err, size_
  * wait, print the one-line reason, tear down. Returns the process exit status. */
 int cli_run_vm(const struct vm_config *cfg);
 
+/* Where cli_run gets its VM: CFG booted afresh, or SNAPSHOT + MEM restored (OV applied). */
+struct snapshot_overrides;
+struct cli_vm_source {
+    const struct vm_config *cfg;
+    const char *snapshot, *mem;
+    const struct snapshot_overrides *ov;
+};
+int cli_run(const struct cli_vm_source *src);
+
+/* `truce restore` (ARGV[0] is "restore"): parse, restore, run. Returns the exit status. */
+int cli_restore_main(int argc, char **argv);
+
 int cli_main(int argc, char **argv);
 void cli_usage(FILE *out);
 

@@ -150,6 +150,17 @@ int api_validate(const struct api *api, struct vm_config *out, char *err, size_t
 /* InstanceStart: api_validate, vm_create, vm_start. Returns 0 or <0 with ERR. */
 int api_start_vm(struct api *api, char *err, size_t errlen);
 int api_pause(struct api *api, bool pause, char *err, size_t errlen);
+/* PUT /snapshot/load once parsed: restore STATE + MEM with OV into a new VM and start it,
+ * running when RESUME, else paused. Returns 0 or <0 with ERR. */
+struct snapshot_overrides;
+int api_restore_vm(struct api *api, const char *state, const char *mem,
+                   const struct snapshot_overrides *ov, bool resume, char *err, size_t errlen);
+
+/* ---- snapshots (api/snapshot.c), lock held -------------------------------------------------- */
+/* PUT /snapshot/create (VM paused) and PUT /snapshot/load (fresh process). Return 0 or <0 with
+ * C's error filled. */
+int api_snapshot_create(struct api *api, const json_t *o, struct jctx *c);
+int api_snapshot_load(struct api *api, const json_t *o, struct jctx *c);
 int api_ctrl_alt_del(struct api *api, char *err, size_t errlen);
 int api_swap_drive(struct api *api, const char *id, const char *path, char *err, size_t errlen);
 /* Block until a VM started and stopped (or a quit before start); returns the exit status.

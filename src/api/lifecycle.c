@@ -11,6 +11,7 @@
 
 #include "api/api_int.h"
 #include "dev/dev.h"
+#include "machine/snapshot.h"
 #include "sandbox/jail.h"
 #include "virtio/blk.h"
 
@@ -101,6 +102,26 @@ int api_validate(const struct api *api, struct vm_config *out, char *err, size_t
     return rc;
 }
 
+/* The VM is built: start its threads (paused unless RUNNING), publish the state, wake
+ * api_wait. Returns 0 or <0 with ERR; on failure the VM is destroyed. */
+static int api_launch(struct api *api, bool running, char *err, size_t errlen)
+{
+    int rc = landlock_vm_start(api->vm, &api->vm->cfg, !running); /* threads under Landlock */
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot start the VM threads: %s", strerror(-rc));
+        vm_destroy(api->vm);
+        free(api->vm);
+        api->vm = NULL;
+        return rc;
+    }
+    api->state = running ? API_VM_RUNNING : API_VM_PAUSED;
+    uint64_t one = 1;
+    if (write(api->start_efd, &one, sizeof(one)) < 0)
+        log_err("api: cannot signal the VM start: %s", strerror(errno));
+    pthread_cond_broadcast(&api->cond);
+    return 0;
+}
+
 int api_start_vm(struct api *api, char *err, size_t errlen)
 {
     struct vm_config *cfg = malloc(sizeof(*cfg));
@@ -120,17 +141,8 @@ int api_start_vm(struct api *api, char *err, size_t errlen)
         goto out;
     if ((rc = vm_create(api->vm, &api->kvm, cfg, err, errlen)) < 0)
         goto fail;
-    if ((rc = landlock_vm_start(api->vm, cfg)) < 0) { /* vCPU and I/O threads under Landlock */
-        snprintf(err, errlen, "cannot start the VM threads: %s", strerror(-rc));
-        goto fail;
-    }
-    api->state = API_VM_RUNNING;
-    log_info("microVM %s started", api->id);
-    uint64_t one = 1;
-    if (write(api->start_efd, &one, sizeof(one)) < 0)
-        log_err("api: cannot signal the VM start: %s", strerror(errno));
-    pthread_cond_broadcast(&api->cond);
-    rc = 0;
+    if ((rc = api_launch(api, true, err, errlen)) == 0)
+        log_info("microVM %s started", api->id);
     goto out;
 fail:
     if (!err[0])
@@ -142,6 +154,30 @@ out:
     if (rc == -ENOMEM && !err[0])
         snprintf(err, errlen, "out of memory");
     free(cfg);
+    return rc;
+}
+
+int api_restore_vm(struct api *api, const char *state, const char *mem,
+                   const struct snapshot_overrides *ov, bool resume, char *err, size_t errlen)
+{
+    int rc = 0;
+    if (!api->kvm_open && (rc = kvm_host_open(&api->kvm, err, errlen)) < 0)
+        return rc;
+    api->kvm_open = true;
+    if (!(api->vm = calloc(1, sizeof(*api->vm))))
+        return snprintf(err, errlen, "out of memory"), -ENOMEM;
+    rc = snapshot_restore(api->vm, &api->kvm, state, mem, ov, err, errlen);
+    if (rc < 0) {
+        vm_destroy(api->vm);
+        free(api->vm);
+        api->vm = NULL;
+        return rc;
+    }
+    api->cfg = api->vm->cfg;
+    api->boot_source_set = true;
+    rc = api_launch(api, resume, err, errlen);
+    if (!rc)
+        log_info("microVM %s restored from %s (%s)", api->id, state, resume ? "running" : "paused");
     return rc;
 }
 

@@ -259,6 +259,17 @@ static void patch_net(struct api *api, const struct req *rq, struct api_reply *o
     reply_error(out, 400, "iface_id: no network interface '%s'", id);
 }
 
+static void put_snapshot_create(struct api *api, const struct req *rq, struct api_reply *out)
+{
+    if (postboot(api, rq, out))
+        SECTION(api_snapshot_create(api, rq->body, c));
+}
+
+static void put_snapshot_load(struct api *api, const struct req *rq, struct api_reply *out)
+{
+    SECTION(api_snapshot_load(api, rq->body, c));
+}
+
 #define R(m, p, body, fn)                                                                          \
     {                                                                                              \
         m, p, false, body, fn, m " " p                                                             \
@@ -300,8 +311,8 @@ static const struct route routes[] = {
     R("GET", "/hotplug/memory", false, NULL),
     RI("PUT", "/network-interfaces/", true, put_net),
     RI("PATCH", "/network-interfaces/", true, patch_net),
-    R("PUT", "/snapshot/create", true, NULL),
-    R("PUT", "/snapshot/load", true, NULL),
+    R("PUT", "/snapshot/create", true, put_snapshot_create),
+    R("PUT", "/snapshot/load", true, put_snapshot_load),
     R("GET", "/version", false, get_version),
     R("PATCH", "/vm", true, patch_vm),
     R("GET", "/vm/config", false, get_vm_config),

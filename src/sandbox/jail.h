@@ -127,11 +127,11 @@ int landlock_run_restricted(const struct landlock_rule *rules, size_t n, int (*f
 struct vm_config;
 int landlock_vm(const struct vm_config *cfg);
 
-/* vm_start(VM) from a thread restricted by CFG's rules (landlock_run_restricted): the vCPU and
- * I/O threads, which face the guest, are bound; the calling thread (the API server) is not, so it
- * can still open what the API names later (PATCH /drives). Returns as vm_start(), or -errno when
- * Landlock failed (nothing started). */
+/* vm_start_in(VM, PAUSED) from a thread restricted by CFG's rules (landlock_run_restricted): the
+ * vCPU and I/O threads, which face the guest, are bound; the calling thread (the API server) is
+ * not, so it can still open what the API names later (PATCH /drives). Returns as vm_start(), or
+ * -errno when Landlock failed (nothing started). */
 struct vm;
-int landlock_vm_start(struct vm *vm, const struct vm_config *cfg);
+int landlock_vm_start(struct vm *vm, const struct vm_config *cfg, bool paused);
 
 #endif

@@ -65,15 +65,22 @@ int landlock_vm(const struct vm_config *cfg)
     return vm_rules(&v, cfg) ? landlock_apply(v.r, v.n) : 1;
 }
 
-static int start(void *vm)
+struct start_args {
+    struct vm *vm;
+    bool paused;
+};
+
+static int start(void *arg)
 {
-    return vm_start(vm);
+    struct start_args *a = arg;
+    return vm_start_in(a->vm, a->paused);
 }
 
-int landlock_vm_start(struct vm *vm, const struct vm_config *cfg)
+int landlock_vm_start(struct vm *vm, const struct vm_config *cfg, bool paused)
 {
     struct vm_rules v;
+    struct start_args a = {vm, paused};
     if (!vm_rules(&v, cfg))
-        return vm_start(vm);
-    return landlock_run_restricted(v.r, v.n, start, vm);
+        return start(&a);
+    return landlock_run_restricted(v.r, v.n, start, &a);
 }

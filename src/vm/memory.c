@@ -6,6 +6,18 @@
 #include "util/util.h"
 #include "vm/vm.h"
 
+/* Split the mapping at P around the MMIO hole into M's regions. */
+static void mem_layout(struct guest_mem *m, uint8_t *p, uint64_t ram_size)
+{
+    uint64_t low = MIN(ram_size, LAYOUT_MMIO_HOLE);
+    m->r[0] = (struct mem_region){.gpa = 0, .size = low, .hva = p};
+    m->nr = 1;
+    if (ram_size > low) {
+        m->r[1] = (struct mem_region){.gpa = LAYOUT_4G, .size = ram_size - low, .hva = p + low};
+        m->nr = 2;
+    }
+}
+
 int guest_mem_init(struct guest_mem *m, uint64_t ram_size, bool hugepages)
 {
     memset(m, 0, sizeof(*m));
@@ -25,15 +37,25 @@ int guest_mem_init(struct guest_mem *m, uint64_t ram_size, bool hugepages)
     m->map_size = ram_size;
     m->ram_size = ram_size;
     m->hugepages = hugepages;
+    mem_layout(m, p, ram_size);
+    return 0;
+}
 
-    uint64_t low = MIN(ram_size, LAYOUT_MMIO_HOLE);
-    m->r[0] = (struct mem_region){.gpa = 0, .size = low, .hva = p};
-    m->nr = 1;
-    if (ram_size > low) {
-        m->r[1] = (struct mem_region){
-            .gpa = LAYOUT_4G, .size = ram_size - low, .hva = (uint8_t *)p + low};
-        m->nr = 2;
-    }
+int guest_mem_init_file(struct guest_mem *m, uint64_t ram_size, int fd)
+{
+    memset(m, 0, sizeof(*m));
+    if (ram_size < CFG_MIN_MEM || ram_size > CFG_MAX_MEM || ram_size % (4 * KiB))
+        return -EINVAL;
+    /* Private: the guest's writes stay in this process; pages load from the file on first
+     * touch, so restoring a large guest costs only what it then uses. */
+    void *p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    madvise(p, ram_size, MADV_DONTFORK);
+    m->base = p;
+    m->map_size = ram_size;
+    m->ram_size = ram_size;
+    mem_layout(m, p, ram_size);
     return 0;
 }
 

@@ -64,8 +64,8 @@ static int setup_regs(struct vcpu *v)
 {
     struct kvm_regs regs;
     struct kvm_sregs sregs;
-    if (v->id != 0)
-        return 0; /* APs wait for INIT/SIPI in KVM's reset state */
+    if (v->id != 0 || v->vm->restoring)
+        return 0; /* APs wait for INIT/SIPI in KVM's reset state; a restore sets everything */
     if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0 || ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
         return -errno;
     boot_vcpu_regs(v->vm, v->id, &regs, &sregs);

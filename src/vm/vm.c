@@ -70,9 +70,10 @@ fail:;
     return -e;
 }
 
-static int vm_create_memory(struct vm *vm, char *err, size_t errlen)
+static int vm_create_memory(struct vm *vm, int mem_fd, char *err, size_t errlen)
 {
-    int rc = guest_mem_init(&vm->mem, vm->cfg.mem_bytes, vm->cfg.hugepages);
+    int rc = mem_fd >= 0 ? guest_mem_init_file(&vm->mem, vm->cfg.mem_bytes, mem_fd)
+                         : guest_mem_init(&vm->mem, vm->cfg.mem_bytes, vm->cfg.hugepages);
     if (rc) {
         if (vm->cfg.hugepages && rc == -ENOMEM)
             snprintf(err, errlen,
@@ -90,8 +91,9 @@ static int vm_create_memory(struct vm *vm, char *err, size_t errlen)
     return rc;
 }
 
-int vm_create(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, char *err,
-              size_t errlen)
+/* vm_create, and vm_create_restore when MEM_FD >= 0. */
+static int vm_build(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, int mem_fd,
+                    char *err, size_t errlen)
 {
     memset(vm, 0, sizeof(*vm));
     vm->kvm = kvm;
@@ -99,6 +101,7 @@ int vm_create(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, 
     vm->cfg = *cfg;
     vm->ncpus = cfg->cpus;
     vm->stop_pipe[0] = vm->stop_pipe[1] = -1;
+    vm->restoring = mem_fd >= 0;
     pthread_mutex_init(&vm->lock, NULL);
     pthread_cond_init(&vm->cond, NULL);
     io_bus_init(&vm->pio, "pio");
@@ -110,14 +113,14 @@ int vm_create(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, 
         snprintf(err, errlen, "host: cannot create the event loop: %s", strerror(errno));
         return -ENOMEM;
     }
-    if ((rc = vm_create_kvm(vm, err, errlen)) || (rc = vm_create_memory(vm, err, errlen)))
+    if ((rc = vm_create_kvm(vm, err, errlen)) || (rc = vm_create_memory(vm, mem_fd, err, errlen)))
         return rc;
     if ((rc = vm_fetch_cpuid(vm))) {
         snprintf(err, errlen, "kvm: KVM_GET_SUPPORTED_CPUID: %s", strerror(-rc));
         return rc;
     }
     if ((rc = console_open(vm, err, errlen)) || (rc = devices_create(vm, err, errlen)) ||
-        (rc = boot_load(vm, err, errlen)))
+        (!vm->restoring && (rc = boot_load(vm, err, errlen))))
         return rc;
     vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
     if (!vm->vcpus)
@@ -132,6 +135,20 @@ int vm_create(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, 
         }
     }
     return 0;
+}
+
+int vm_create(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, char *err,
+              size_t errlen)
+{
+    return vm_build(vm, kvm, cfg, -1, err, errlen);
+}
+
+int vm_create_restore(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, int mem_fd,
+                      char *err, size_t errlen)
+{
+    if (mem_fd < 0)
+        return snprintf(err, errlen, "snapshot: no memory file"), -EINVAL;
+    return vm_build(vm, kvm, cfg, mem_fd, err, errlen);
 }
 
 static void *io_thread(void *arg)
@@ -149,12 +166,17 @@ static void *io_thread(void *arg)
 
 int vm_start(struct vm *vm)
 {
+    return vm_start_in(vm, false);
+}
+
+int vm_start_in(struct vm *vm, bool paused)
+{
     pthread_mutex_lock(&vm->lock);
     if (vm->state != VM_CREATED) {
         pthread_mutex_unlock(&vm->lock);
         return -EINVAL;
     }
-    vm->state = VM_RUNNING;
+    vm->state = paused ? VM_PAUSED : VM_RUNNING;
     pthread_mutex_unlock(&vm->lock);
     int rc = pthread_create(&vm->io_thread, NULL, io_thread, vm);
     if (rc)

@@ -86,6 +86,8 @@ struct guest_mem {
 /* Map RAM_SIZE bytes (anonymous, MAP_NORESERVE, optionally hugetlb) and lay out the regions
  * around the MMIO hole. Returns 0 or -errno (-EINVAL for a size out of range). */
 int guest_mem_init(struct guest_mem *m, uint64_t ram_size, bool hugepages);
+/* The same layout, mapped privately from FD (a snapshot's memory file of RAM_SIZE bytes). */
+int guest_mem_init_file(struct guest_mem *m, uint64_t ram_size, int fd);
 void guest_mem_free(struct guest_mem *m);
 /* THE checked translation: the host pointer for [gpa, gpa + len) when that range lies entirely
  * inside one RAM region (overflow-safe), else NULL. len 0 is treated as 1. Nothing else in truce
@@ -173,6 +175,52 @@ enum vcpu_idle {
 void cpuid_normalise(const struct kvm_cpuid2 *sup, struct kvm_cpuid2 *out, unsigned id,
                      unsigned ncpus);
 
+/* ---- KVM-held state for snapshots (vm/kvm_state.c) ----------------------------------------- */
+struct state_visitor; /* util/state.h */
+#define VCPU_STATE_VERSION   1
+#define VM_KVM_STATE_VERSION 1
+#define VCPU_STATE_MAX_MSRS  96
+
+/* The MSRs a snapshot saves: KVM_GET_MSR_INDEX_LIST filtered to what this vCPU answers, plus
+ * the MSR_PVM_* range on PVM hosts. Built once per VM from vCPU 0. */
+struct vcpu_msr_list {
+    unsigned n;
+    uint32_t index[VCPU_STATE_MAX_MSRS];
+};
+
+struct vcpu_state {
+    struct kvm_mp_state mp;
+    struct kvm_regs regs;
+    struct kvm_sregs sregs;
+    struct kvm_xsave xsave;
+    struct kvm_xcrs xcrs;
+    struct kvm_debugregs dregs;
+    struct kvm_lapic_state lapic;
+    struct kvm_vcpu_events events;
+    uint32_t nmsrs;
+    struct kvm_msr_entry msrs[VCPU_STATE_MAX_MSRS];
+};
+
+struct vm_kvm_state {
+    struct kvm_clock_data clock;
+    struct kvm_irqchip chip[3]; /* PIC master, PIC slave, IOAPIC */
+    struct kvm_pit_state2 pit;
+};
+
+/* Build the MSR save list. Returns 0 or -errno. */
+int vcpu_msr_list_build(const struct kvm_host *kvm, int vcpu_fd, struct vcpu_msr_list *out);
+/* Read / write every piece of V's KVM state (V's thread stopped: the VM is paused). On failure
+ * return -errno with *WHAT naming the ioctl. */
+int vcpu_state_get(struct vcpu *v, const struct vcpu_msr_list *msrs, struct vcpu_state *s,
+                   const char **what);
+int vcpu_state_set(struct vcpu *v, const struct vcpu_state *s, const char **what);
+/* The one description of a vCPU's state for saving and loading (util/state.h). */
+void vcpu_state_visit(struct state_visitor *v, struct vcpu_state *s);
+/* The same for kvmclock, PIC, IOAPIC and PIT (VM paused). */
+int vm_kvm_state_get(struct vm *vm, struct vm_kvm_state *s, const char **what);
+int vm_kvm_state_set(struct vm *vm, const struct vm_kvm_state *s, const char **what);
+void vm_kvm_state_visit(struct state_visitor *v, struct vm_kvm_state *s);
+
 /* ---- interrupts (vm/irq.c) ------------------------------------------------------------------ */
 /* Set a GSI level on the in-kernel PIC/IOAPIC. Returns 0 or -errno. */
 int irq_line(struct vm *vm, uint32_t gsi, int level);
@@ -253,14 +301,22 @@ struct vm {
     int exit_status;
     char exit_reason[160];
     int stop_pipe[2]; /* written once when the VM stops; lets event loops wake up */
+    bool restoring;   /* built for a snapshot restore: no boot image, no boot registers */
 };
 
 /* Create the VM: KVM VM fd, memory, irqchip + PIT, devices, boot image. CFG must have passed
  * config_validate. On error returns <0 with one line in ERR; vm_destroy still must be called. */
 int vm_create(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, char *err,
               size_t errlen);
+/* The same for a snapshot restore: RAM mapped privately from MEM_FD, no boot image loaded and
+ * no boot registers set (the snapshot's state is restored next). */
+int vm_create_restore(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, int mem_fd,
+                      char *err, size_t errlen);
 /* Start the I/O thread and every vCPU thread. Returns 0 or -errno. */
 int vm_start(struct vm *vm);
+/* The same, with the VM PAUSED from the start when asked (a restored VM not resumed yet): its
+ * vCPUs wait before their first KVM_RUN until vm_resume. */
+int vm_start_in(struct vm *vm, bool paused);
 /* Block until the VM stops; returns its enum truce_status (or debug-exit status). */
 int vm_wait(struct vm *vm);
 /* Ask the VM to stop with STATUS; the first caller's status and reason win. Thread-safe,

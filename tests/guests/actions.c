@@ -36,6 +36,27 @@ static void echo(void)
     }
 }
 
+/* Count ticks 1..40 with a busy delay between them, keeping a running sum in memory; print the
+ * sum at the end and exit through debug-exit (status 67). A snapshot taken mid-count and
+ * restored must continue the count and end with the same sum (registers, RAM, UART restored). */
+static volatile uint32_t count_sum;
+
+static void count(void)
+{
+    for (uint32_t i = 1; i <= 40; i++) {
+        for (volatile uint32_t d = 0; d < 20000; d++)
+            ;
+        count_sum += i;
+        puts_("truce-guest: tick ");
+        putdec(i);
+        putc_('\n');
+    }
+    puts_("truce-guest: count done, sum ");
+    putdec(count_sum);
+    putc_('\n');
+    debug_exit(0x21);
+}
+
 void main32(const struct hvm_start_info *si)
 {
     const char *cmd = (const char *)(uintptr_t)si->cmdline_paddr;
@@ -57,6 +78,8 @@ void main32(const struct hvm_start_info *si)
     else if (has_word(cmd, "spin"))
         for (;;)
             __asm__ volatile("sti; hlt"); /* idle with interrupts on: only the host ends it */
+    else if (has_word(cmd, "count"))
+        count();
     else if (has_word(cmd, "exit"))
         debug_exit(0x7f);
     puts_("truce-guest: still running after the action\n");

@@ -1,0 +1,161 @@
+/* snapshot.c — PUT /snapshot/create and PUT /snapshot/load, Firecracker's semantics. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api_int.h"
+#include "machine/snapshot.h"
+
+int api_snapshot_create(struct api *api, const json_t *o, struct jctx *c)
+{
+    static const char *const fields[] = {"mem_file_path", "snapshot_path", "snapshot_type", NULL};
+    static const char *const types[] = {"Full", "Diff", NULL};
+    char state[PATH_MAX], mem[PATH_MAX];
+    int type = 0;
+    if (jobject(c, o, fields) < 0 ||
+        jstring(c, o, "snapshot_path", true, state, sizeof(state), NULL) < 0 ||
+        jstring(c, o, "mem_file_path", true, mem, sizeof(mem), NULL) < 0 ||
+        jenum(c, o, "snapshot_type", false, types, &type, NULL) < 0)
+        return -EINVAL;
+    if (type == 1)
+        return jfail(c, "snapshot_type", "not supported yet: Diff snapshots");
+    if (api->state != API_VM_PAUSED)
+        return jfail(c, NULL, "the microVM must be paused (PATCH /vm) before a snapshot");
+    if (!strcmp(state, mem))
+        return jfail(c, "mem_file_path", "must differ from snapshot_path");
+    int rc = snapshot_create(api->vm, state, mem, c->err, c->errlen);
+    if (!rc)
+        log_info("snapshot of %s written to %s (memory %s)", api->id, state, mem);
+    return rc;
+}
+
+/* Only a fresh process loads a snapshot: nothing but the logger and metrics configured. */
+static const char *configured_resource(const struct api *api)
+{
+    if (api->state != API_VM_NOT_STARTED)
+        return "the microVM was already started";
+    if (api->boot_source_set)
+        return "boot-source";
+    if (api->cfg.ndisks)
+        return "drives";
+    if (api->cfg.nnets)
+        return "network-interfaces";
+    if (api->cfg.vsock.enabled)
+        return "vsock";
+    if (api->cfg.entropy)
+        return "entropy";
+    if (api->cpu_config)
+        return "cpu-config";
+    return NULL;
+}
+
+/* The memory file: mem_backend {File, path} or the deprecated mem_file_path; exactly one. */
+static int load_mem_path(const json_t *o, struct jctx *c, char *mem, size_t len)
+{
+    static const char *const mb_fields[] = {"backend_type", "backend_path", NULL};
+    static const char *const backends[] = {"File", "Uffd", NULL};
+    bool have_file = false;
+    json_t *mb = json_object_get(o, "mem_backend");
+    if (jstring(c, o, "mem_file_path", false, mem, len, &have_file) < 0)
+        return -EINVAL;
+    if (have_file == (mb != NULL && !json_is_null(mb)))
+        return jfail(c, NULL, "give exactly one of mem_backend and mem_file_path");
+    if (have_file)
+        return 0;
+    struct jctx mc;
+    int backend = 0;
+    jctx_child(c, &mc, "mem_backend", -1);
+    if (jobject(&mc, mb, mb_fields) < 0 ||
+        jenum(&mc, mb, "backend_type", true, backends, &backend, NULL) < 0 ||
+        jstring(&mc, mb, "backend_path", true, mem, len, NULL) < 0)
+        return -EINVAL;
+    if (backend == 1)
+        return jfail(&mc, "backend_type", "not supported yet: Uffd");
+    return 0;
+}
+
+static int add_net_override(void *arg, struct jctx *ec, const json_t *e)
+{
+    static const char *const fields[] = {"iface_id", "host_dev_name", NULL};
+    struct snapshot_overrides *ov = arg;
+    if (ov->nnets == CFG_MAX_NETS)
+        return jfail(ec, NULL, "more than %d overrides", CFG_MAX_NETS);
+    if (jobject(ec, e, fields) < 0 ||
+        jstring(ec, e, "iface_id", true, ov->net[ov->nnets].iface_id, sizeof(ov->net[0].iface_id),
+                NULL) < 0 ||
+        jstring(ec, e, "host_dev_name", true, ov->net[ov->nnets].tap, sizeof(ov->net[0].tap),
+                NULL) < 0)
+        return -EINVAL;
+    ov->nnets++;
+    return 0;
+}
+
+/* The request's overrides and flags truce does not offer yet (refused, never ignored). */
+static int load_options(const json_t *o, struct jctx *c, struct snapshot_overrides *ov,
+                        bool *resume)
+{
+    static const char *const hp[] = {"None", "Snapshot", "Transparent", NULL};
+    bool diff = false, track = false, realtime = false;
+    int huge = 0;
+    json_t *vo = json_object_get(o, "vsock_override");
+    if (jbool(c, o, "resume_vm", false, resume, NULL) < 0 ||
+        jbool(c, o, "enable_diff_snapshots", false, &diff, NULL) < 0 ||
+        jbool(c, o, "track_dirty_pages", false, &track, NULL) < 0 ||
+        jbool(c, o, "clock_realtime", false, &realtime, NULL) < 0 ||
+        jenum(c, o, "huge_pages", false, hp, &huge, NULL) < 0 ||
+        jeach(c, o, "network_overrides", add_net_override, ov) < 0)
+        return -EINVAL;
+    if (diff || track)
+        return jfail(c, track ? "track_dirty_pages" : "enable_diff_snapshots",
+                     "not supported yet: dirty page tracking (Diff snapshots)");
+    if (realtime)
+        return jfail(c, "clock_realtime", "not supported yet");
+    if (huge != 0)
+        return jfail(c, "huge_pages", "not supported yet: %s", hp[huge]);
+    if (vo && !json_is_null(vo)) {
+        static const char *const vf[] = {"uds_path", NULL};
+        struct jctx vc;
+        jctx_child(c, &vc, "vsock_override", -1);
+        if (jobject(&vc, vo, vf) < 0 ||
+            jstring(&vc, vo, "uds_path", true, ov->vsock_uds, sizeof(ov->vsock_uds), NULL) < 0)
+            return -EINVAL;
+        ov->vsock_set = true;
+    }
+    return 0;
+}
+
+int api_snapshot_load(struct api *api, const json_t *o, struct jctx *c)
+{
+    static const char *const fields[] = {"snapshot_path",
+                                         "mem_file_path",
+                                         "mem_backend",
+                                         "enable_diff_snapshots",
+                                         "track_dirty_pages",
+                                         "resume_vm",
+                                         "network_overrides",
+                                         "vsock_override",
+                                         "clock_realtime",
+                                         "huge_pages",
+                                         NULL};
+    char state[PATH_MAX], mem[PATH_MAX];
+    bool resume = false;
+    struct snapshot_overrides *ov = calloc(1, sizeof(*ov));
+    if (!ov)
+        return jfail(c, NULL, "out of memory");
+    int rc = -EINVAL;
+    const char *busy = configured_resource(api);
+    if (jobject(c, o, fields) < 0 ||
+        jstring(c, o, "snapshot_path", true, state, sizeof(state), NULL) < 0 ||
+        load_mem_path(o, c, mem, sizeof(mem)) < 0 || load_options(o, c, ov, &resume) < 0)
+        goto out;
+    if (busy) {
+        rc = jfail(c, NULL, "only a fresh truce loads a snapshot (already configured: %s)", busy);
+        goto out;
+    }
+    rc = api_restore_vm(api, state, mem, ov, resume, c->err, c->errlen);
+out:
+    free(ov);
+    return rc;
+}

@@ -1,0 +1,137 @@
+/* cli_restore.c — `truce restore`: resume a snapshot in this process, on this terminal. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "machine/snapshot.h"
+#include "util/util.h"
+#include "vm/vm.h"
+
+enum { OPT_SNAPSHOT = 256, OPT_MEM, OPT_CONSOLE, OPT_NET_OVERRIDE, OPT_VSOCK_UDS, OPT_HELP };
+
+static const struct option restore_opts[] = {
+    {"snapshot", required_argument, 0, OPT_SNAPSHOT},
+    {"mem", required_argument, 0, OPT_MEM},
+    {"console", required_argument, 0, OPT_CONSOLE},
+    {"net-override", required_argument, 0, OPT_NET_OVERRIDE},
+    {"vsock-uds", required_argument, 0, OPT_VSOCK_UDS},
+    {"help", no_argument, 0, OPT_HELP},
+    {0, 0, 0, 0},
+};
+
+static void restore_usage(FILE *out)
+{
+    fprintf(out, "usage: truce restore --snapshot STATE --mem MEMORY [options]\n"
+                 "  --snapshot PATH        state file written by PUT /snapshot/create\n"
+                 "  --mem PATH             its memory file (mapped privately, loaded on demand)\n"
+                 "  --console KIND         stdio, file:PATH or none (default: as saved)\n"
+                 "  --net-override ID=TAP  attach interface ID to another tap (repeatable)\n"
+                 "  --vsock-uds PATH       serve the vsock device on another UNIX socket\n");
+}
+
+/* "ID=TAP" into the next network override. Returns 0 or -EINVAL with ERR. */
+static int parse_net_override(struct snapshot_overrides *ov, const char *s, char *err,
+                              size_t errlen)
+{
+    const char *eq = strchr(s, '=');
+    if (!eq || eq == s || !eq[1] || ov->nnets == CFG_MAX_NETS ||
+        (size_t)(eq - s) >= sizeof(ov->net[0].iface_id) || strlen(eq + 1) >= IFNAMSIZ) {
+        snprintf(err, errlen, "--net-override: '%s' is not ID=TAP (at most %d)", s, CFG_MAX_NETS);
+        return -EINVAL;
+    }
+    snprintf(ov->net[ov->nnets].iface_id, sizeof(ov->net[0].iface_id), "%.*s", (int)(eq - s), s);
+    snprintf(ov->net[ov->nnets].tap, sizeof(ov->net[0].tap), "%s", eq + 1);
+    ov->nnets++;
+    return 0;
+}
+
+/* The console option, through the same parser as `truce run`. */
+static int parse_console(struct snapshot_overrides *ov, const char *s, char *err, size_t errlen)
+{
+    struct vm_config *tmp = calloc(1, sizeof(*tmp));
+    if (!tmp)
+        return -ENOMEM;
+    int rc = config_parse_console(tmp, s, err, errlen);
+    ov->console_set = rc == 0;
+    ov->console = tmp->console;
+    snprintf(ov->console_path, sizeof(ov->console_path), "%s", tmp->console_path);
+    free(tmp);
+    return rc;
+}
+
+/* Format the one error line into ERR. Returns -EINVAL. */
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+static int parse_restore(int argc, char **argv, struct cli_vm_source *src,
+                         struct snapshot_overrides *ov, char *err, size_t errlen)
+{
+    int opt, rc = 0;
+    optind = 1;
+    opterr = 0;
+    while (!rc && (opt = getopt_long(argc, argv, "", restore_opts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_SNAPSHOT:
+            src->snapshot = optarg;
+            break;
+        case OPT_MEM:
+            src->mem = optarg;
+            break;
+        case OPT_CONSOLE:
+            rc = parse_console(ov, optarg, err, errlen);
+            break;
+        case OPT_NET_OVERRIDE:
+            rc = parse_net_override(ov, optarg, err, errlen);
+            break;
+        case OPT_VSOCK_UDS:
+            ov->vsock_set = true;
+            if (str_copy(ov->vsock_uds, sizeof(ov->vsock_uds), optarg) < 0)
+                rc = bad(err, errlen, "--vsock-uds: path too long");
+            break;
+        case OPT_HELP:
+            return 1;
+        default:
+            snprintf(err, errlen, "%s: unknown or incomplete option (see truce restore --help)",
+                     argv[optind - 1]);
+            return -EINVAL;
+        }
+    }
+    if (!rc && optind < argc)
+        rc = bad(err, errlen, "%s: unexpected argument", argv[optind]);
+    if (!rc && (!src->snapshot || !src->mem))
+        rc = bad(err, errlen, "give --snapshot PATH and --mem PATH");
+    return rc;
+}
+
+int cli_restore_main(int argc, char **argv)
+{
+    struct snapshot_overrides *ov = calloc(1, sizeof(*ov));
+    struct cli_vm_source src = {.ov = ov};
+    char err[512] = "";
+    if (!ov)
+        return TRUCE_EXIT_HOST;
+    int rc = parse_restore(argc, argv, &src, ov, err, sizeof(err));
+    int status = TRUCE_EXIT_USAGE;
+    if (rc == 1) {
+        restore_usage(stdout);
+        status = 0;
+    } else if (rc) {
+        fprintf(stderr, "truce: %s\n", err);
+    } else {
+        status = cli_run(&src);
+    }
+    free(ov);
+    return status;
+}

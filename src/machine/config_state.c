@@ -1,0 +1,69 @@
+/* config_state.c — the VM configuration as a state section, so a snapshot carries its machine. */
+#include <string.h>
+
+#include "config.h"
+#include "machine/snapshot.h"
+#include "util/state.h"
+
+/* A fixed char array: saved whole, loaded only when NUL-terminated. */
+#define STATE_STR(v, a)                                                                            \
+    (STATE_BYTES(v, a), state_check((v), memchr((a), 0, sizeof(a)) != NULL, #a " terminated"))
+
+static void disk_visit(struct state_visitor *v, struct disk_config *d)
+{
+    STATE_STR(v, d->id);
+    STATE_STR(v, d->path);
+    STATE_STR(v, d->serial);
+    STATE_BOOL(v, d->readonly);
+    STATE_BOOL(v, d->is_root);
+}
+
+static void net_visit(struct state_visitor *v, struct net_config *n)
+{
+    uint32_t kind = n->kind;
+    STATE_STR(v, n->id);
+    STATE_U32_MAX(v, kind, NET_USER);
+    n->kind = (enum net_kind)kind;
+    STATE_STR(v, n->tap);
+    STATE_BYTES(v, n->mac);
+    STATE_BOOL(v, n->mac_set);
+    STATE_U32_MAX(v, n->nfwd, CFG_MAX_HOSTFWD);
+    for (unsigned i = 0; i < n->nfwd && !state_error(v); i++) {
+        STATE_BOOL(v, n->fwd[i].udp);
+        STATE_U16(v, n->fwd[i].host_port);
+        STATE_U16(v, n->fwd[i].guest_port);
+    }
+}
+
+void config_state_visit(struct state_visitor *v, struct vm_config *c)
+{
+    if (!state_begin(v, "machine", CONFIG_STATE_VERSION))
+        return;
+    uint32_t console = c->console;
+    STATE_STR(v, c->vm_id);
+    STATE_STR(v, c->kernel);
+    STATE_STR(v, c->initrd);
+    STATE_STR(v, c->firmware);
+    STATE_STR(v, c->cmdline);
+    STATE_BOOL(v, c->cmdline_set);
+    STATE_U32(v, c->cpus);
+    STATE_CHECK(v, c->cpus >= 1 && c->cpus <= CFG_MAX_CPUS);
+    STATE_U64(v, c->mem_bytes);
+    STATE_CHECK(v, c->mem_bytes >= CFG_MIN_MEM && c->mem_bytes <= CFG_MAX_MEM);
+    STATE_BOOL(v, c->hugepages);
+    STATE_BOOL(v, c->smt);
+    STATE_U32_MAX(v, console, CONSOLE_VIRTIO);
+    c->console = (enum console_kind)console;
+    STATE_STR(v, c->console_path);
+    STATE_U32_MAX(v, c->ndisks, CFG_MAX_DISKS);
+    for (unsigned i = 0; i < c->ndisks && !state_error(v); i++)
+        disk_visit(v, &c->disks[i]);
+    STATE_U32_MAX(v, c->nnets, CFG_MAX_NETS);
+    for (unsigned i = 0; i < c->nnets && !state_error(v); i++)
+        net_visit(v, &c->nets[i]);
+    STATE_BOOL(v, c->vsock.enabled);
+    STATE_U32(v, c->vsock.guest_cid);
+    STATE_STR(v, c->vsock.uds_path);
+    STATE_BOOL(v, c->entropy);
+    state_end(v);
+}

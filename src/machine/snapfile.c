@@ -1,0 +1,123 @@
+/* snapfile.c — the snapshot state file: header, checksums, atomic write, bounded read. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "machine/snapshot.h"
+#include "util/util.h"
+
+static uint32_t crc(const void *p, size_t len)
+{
+    uLong c = crc32(0L, Z_NULL, 0);
+    const uint8_t *b = p;
+    while (len) { /* zlib takes uInt lengths */
+        uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
+        c = crc32(c, b, n);
+        b += n;
+        len -= n;
+    }
+    return (uint32_t)c;
+}
+
+void snapfile_header(struct snap_header *hdr, const void *payload, size_t len)
+{
+    memset(hdr, 0, sizeof(*hdr));
+    memcpy(hdr->magic, SNAP_MAGIC, sizeof(hdr->magic));
+    hdr->format_version = SNAP_FORMAT_VERSION;
+    hdr->payload_len = len;
+    hdr->payload_crc32 = crc(payload, len);
+    hdr->header_crc32 = crc(hdr, offsetof(struct snap_header, header_crc32));
+    snprintf(hdr->truce_version, sizeof(hdr->truce_version), "%s", TRUCE_VERSION);
+}
+
+int snapfile_parse(const uint8_t *buf, size_t len, const uint8_t **payload, size_t *plen, char *err,
+                   size_t errlen)
+{
+    struct snap_header h;
+    if (len < sizeof(h))
+        return snprintf(err, errlen, "snapshot: %zu bytes is too short for a header", len), -EINVAL;
+    memcpy(&h, buf, sizeof(h));
+    if (memcmp(h.magic, SNAP_MAGIC, sizeof(h.magic)))
+        return snprintf(err, errlen, "snapshot: not a truce snapshot (bad magic)"), -EINVAL;
+    if (h.header_crc32 != crc(&h, offsetof(struct snap_header, header_crc32)))
+        return snprintf(err, errlen, "snapshot: header checksum mismatch (corrupted)"), -EINVAL;
+    if (h.format_version != SNAP_FORMAT_VERSION)
+        return snprintf(err, errlen, "snapshot: format version %u, this truce reads %u",
+                        h.format_version, SNAP_FORMAT_VERSION),
+               -EINVAL;
+    if (h.flags)
+        return snprintf(err, errlen, "snapshot: unknown flags 0x%x", h.flags), -EINVAL;
+    if (h.payload_len > SNAP_MAX_PAYLOAD)
+        return snprintf(err, errlen, "snapshot: state of %llu bytes exceeds the %u limit",
+                        (unsigned long long)h.payload_len, SNAP_MAX_PAYLOAD),
+               -EINVAL;
+    if (h.payload_len != len - sizeof(h))
+        return snprintf(err, errlen, "snapshot: %zu bytes of state, the header says %llu%s",
+                        len - sizeof(h), (unsigned long long)h.payload_len,
+                        len - sizeof(h) < h.payload_len ? " (truncated)" : ""),
+               -EINVAL;
+    if (h.payload_crc32 != crc(buf + sizeof(h), h.payload_len))
+        return snprintf(err, errlen, "snapshot: state checksum mismatch (corrupted)"), -EINVAL;
+    *payload = buf + sizeof(h);
+    *plen = h.payload_len;
+    return 0;
+}
+
+/* Write all of BUF at OFF. Returns 0 or -errno. */
+static int write_all(int fd, const void *buf, size_t len, off_t off)
+{
+    const uint8_t *p = buf;
+    while (len) {
+        ssize_t n = pwrite(fd, p, len, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        p += n;
+        off += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int snapfile_write(const char *path, const void *payload, size_t len, char *err, size_t errlen)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, (int)getpid()) >= (int)sizeof(tmp))
+        return snprintf(err, errlen, "snapshot_path: too long"), -ENAMETOOLONG;
+    struct snap_header h;
+    snapfile_header(&h, payload, len);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int e = errno;
+        return snprintf(err, errlen, "snapshot_path: cannot create %s: %s", tmp, strerror(e)), -e;
+    }
+    int rc = write_all(fd, &h, sizeof(h), 0);
+    if (!rc)
+        rc = write_all(fd, payload, len, sizeof(h));
+    if (!rc && fsync(fd) < 0)
+        rc = -errno;
+    close(fd);
+    if (!rc && rename(tmp, path) < 0)
+        rc = -errno;
+    if (rc) {
+        unlink(tmp);
+        snprintf(err, errlen, "snapshot_path: cannot write %s: %s", path, strerror(-rc));
+    }
+    return rc;
+}
+
+int snapfile_read(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen)
+{
+    int rc = read_file(path, sizeof(struct snap_header) + SNAP_MAX_PAYLOAD, buf, len);
+    if (rc == -EFBIG)
+        snprintf(err, errlen, "snapshot_path: %s is larger than any snapshot state", path);
+    else if (rc)
+        snprintf(err, errlen, "snapshot_path: cannot read %s: %s", path, strerror(-rc));
+    return rc;
+}

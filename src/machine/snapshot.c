@@ -1,0 +1,260 @@
+/* snapshot.c — snapshot create and restore: the VM's RAM to a memory file, everything else (the
+ * configuration, KVM's vCPU and VM state, every device) to a checked state file, and back. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dev/dev.h"
+#include "machine/snapshot.h"
+#include "util/state.h"
+#include "util/util.h"
+#include "vm/vm.h"
+
+#define PAGE 4096u
+
+static bool page_is_zero(const uint8_t *p)
+{
+    static const uint8_t zero[PAGE];
+    return !memcmp(p, zero, PAGE);
+}
+
+/* Write LEN bytes at P to FD at OFF, leaving zero pages as holes. Returns 0 or -errno. */
+static int write_sparse(int fd, const uint8_t *p, uint64_t len, uint64_t off)
+{
+    for (uint64_t i = 0; i < len;) {
+        if (page_is_zero(p + i)) {
+            i += PAGE;
+            continue;
+        }
+        uint64_t run = i;
+        while (run < len && run - i < 64 * MiB && !page_is_zero(p + run))
+            run += PAGE;
+        for (uint64_t done = i; done < run;) {
+            ssize_t n = pwrite(fd, p + done, run - done, (off_t)(off + done));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                return n < 0 ? -errno : -EIO;
+            done += (uint64_t)n;
+        }
+        i = run;
+    }
+    return 0;
+}
+
+/* Guest RAM, in region order (the layout of the one mapping), to MEM_PATH atomically. */
+static int save_memory(struct vm *vm, const char *mem_path, char *err, size_t errlen)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp-%d", mem_path, (int)getpid()) >= (int)sizeof(tmp))
+        return snprintf(err, errlen, "mem_file_path: too long"), -ENAMETOOLONG;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int e = errno;
+        return snprintf(err, errlen, "mem_file_path: cannot create %s: %s", tmp, strerror(e)), -e;
+    }
+    int rc = ftruncate(fd, (off_t)vm->mem.ram_size) < 0 ? -errno : 0;
+    uint64_t off = 0;
+    for (unsigned i = 0; !rc && i < vm->mem.nr; i++) {
+        rc = write_sparse(fd, vm->mem.r[i].hva, vm->mem.r[i].size, off);
+        off += vm->mem.r[i].size;
+    }
+    if (!rc && fsync(fd) < 0)
+        rc = -errno;
+    close(fd);
+    if (!rc && rename(tmp, mem_path) < 0)
+        rc = -errno;
+    if (rc) {
+        unlink(tmp);
+        snprintf(err, errlen, "mem_file_path: cannot write %s: %s", mem_path, strerror(-rc));
+    }
+    return rc;
+}
+
+/* KVM's VM state and every vCPU's, into V. */
+static int save_kvm(struct vm *vm, struct state_visitor *v, char *err, size_t errlen)
+{
+    const char *what = "";
+    struct vm_kvm_state ks;
+    struct vcpu_msr_list msrs;
+    struct vcpu_state *vs = malloc(sizeof(*vs));
+    int rc = vs ? 0 : -ENOMEM;
+    if (!rc)
+        rc = vm_kvm_state_get(vm, &ks, &what);
+    if (!rc) {
+        vm_kvm_state_visit(v, &ks);
+        what = "KVM_GET_MSR_INDEX_LIST";
+        rc = vcpu_msr_list_build(vm->kvm, vm->vcpus[0].fd, &msrs);
+    }
+    for (unsigned i = 0; !rc && i < vm->ncpus; i++) {
+        rc = vcpu_state_get(&vm->vcpus[i], &msrs, vs, &what);
+        if (!rc)
+            vcpu_state_visit(v, vs);
+    }
+    free(vs);
+    if (rc)
+        snprintf(err, errlen, "snapshot: %s: %s", what, strerror(-rc));
+    return rc;
+}
+
+int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path, char *err,
+                    size_t errlen)
+{
+    pthread_mutex_lock(&vm->lock);
+    bool paused = vm->state == VM_PAUSED;
+    pthread_mutex_unlock(&vm->lock);
+    if (!paused)
+        return snprintf(err, errlen, "snapshot: the VM must be paused first"), -EINVAL;
+    struct state_visitor v;
+    state_save_init(&v);
+    struct vm_config cfg = vm->cfg;
+    int rc = 0;
+    if (state_begin(&v, "snapshot", SNAP_STATE_VERSION)) {
+        config_state_visit(&v, &cfg);
+        rc = save_kvm(vm, &v, err, errlen);
+        if (!rc)
+            devices_save(vm, &v);
+        state_end(&v);
+    }
+    if (!rc && state_finish(&v)) {
+        snprintf(err, errlen, "snapshot: %s", v.msg);
+        rc = state_error(&v);
+    }
+    if (!rc)
+        rc = save_memory(vm, mem_path, err, errlen);
+    if (!rc)
+        rc = snapfile_write(state_path, v.buf, v.len, err, errlen);
+    state_free(&v);
+    return rc;
+}
+
+/* Open MEM_PATH and check it holds exactly the RAM CFG describes. Returns the fd or -errno. */
+static int open_memory(const struct vm_config *cfg, const char *mem_path, char *err, size_t errlen)
+{
+    int fd = open(mem_path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return snprintf(err, errlen, "mem_backend: cannot open %s: %s", mem_path, strerror(e)), -e;
+    }
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != cfg->mem_bytes) {
+        close(fd);
+        return snprintf(err, errlen,
+                        "mem_backend: %s holds %lld bytes, the snapshot's machine has %llu",
+                        mem_path, (long long)st.st_size, (unsigned long long)cfg->mem_bytes),
+               -EINVAL;
+    }
+    return fd;
+}
+
+/* Set KVM's VM state and every vCPU's from V. */
+static int restore_kvm(struct vm *vm, struct state_visitor *v, char *err, size_t errlen)
+{
+    const char *what = "";
+    struct vm_kvm_state ks;
+    struct vcpu_state *vs = malloc(sizeof(*vs));
+    if (!vs)
+        return -ENOMEM;
+    int rc = 0;
+    vm_kvm_state_visit(v, &ks);
+    if (!state_error(v))
+        rc = vm_kvm_state_set(vm, &ks, &what);
+    for (unsigned i = 0; !rc && !state_error(v) && i < vm->ncpus; i++) {
+        vcpu_state_visit(v, vs);
+        if (!state_error(v))
+            rc = vcpu_state_set(&vm->vcpus[i], vs, &what);
+    }
+    free(vs);
+    if (rc)
+        snprintf(err, errlen, "snapshot: restoring with %s: %s", what, strerror(-rc));
+    return rc;
+}
+
+/* A state error MSG as the one line in ERR. Returns -EINVAL. */
+static int snap_fail(char *err, size_t errlen, const char *msg)
+{
+    snprintf(err, errlen, "snapshot: %s", msg);
+    return -EINVAL;
+}
+
+int snapshot_apply_overrides(struct vm_config *cfg, const struct snapshot_overrides *ov, char *err,
+                             size_t errlen)
+{
+    for (unsigned i = 0; i < ov->nnets; i++) {
+        unsigned j = 0;
+        while (j < cfg->nnets && strcmp(cfg->nets[j].id, ov->net[i].iface_id))
+            j++;
+        if (j == cfg->nnets || cfg->nets[j].kind != NET_TAP) {
+            snprintf(err, errlen,
+                     "network_overrides[%u].iface_id: the snapshot has no tap interface '%s'", i,
+                     ov->net[i].iface_id);
+            return -EINVAL;
+        }
+        snprintf(cfg->nets[j].tap, sizeof(cfg->nets[j].tap), "%s", ov->net[i].tap);
+    }
+    if (ov->vsock_set) {
+        if (!cfg->vsock.enabled) {
+            snprintf(err, errlen, "vsock_override: the snapshot has no vsock device");
+            return -EINVAL;
+        }
+        snprintf(cfg->vsock.uds_path, sizeof(cfg->vsock.uds_path), "%s", ov->vsock_uds);
+    }
+    if (ov->console_set) {
+        cfg->console = ov->console;
+        snprintf(cfg->console_path, sizeof(cfg->console_path), "%s", ov->console_path);
+    }
+    return 0;
+}
+
+int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path,
+                     const char *mem_path, const struct snapshot_overrides *ov, char *err,
+                     size_t errlen)
+{
+    uint8_t *file = NULL;
+    size_t flen = 0, plen = 0;
+    const uint8_t *payload;
+    memset(vm, 0, sizeof(*vm));
+    vm->fd = -1;
+    vm->stop_pipe[0] = vm->stop_pipe[1] = -1;
+    int rc = snapfile_read(state_path, &file, &flen, err, errlen);
+    if (!rc)
+        rc = snapfile_parse(file, flen, &payload, &plen, err, errlen);
+    struct state_visitor v;
+    struct vm_config cfg;
+    config_defaults(&cfg);
+    int memfd = -1;
+    if (!rc) {
+        state_load_init(&v, payload, plen);
+        if (state_begin(&v, "snapshot", SNAP_STATE_VERSION))
+            config_state_visit(&v, &cfg);
+        if (state_error(&v))
+            rc = snap_fail(err, errlen, v.msg);
+    }
+    if (!rc && ov)
+        rc = snapshot_apply_overrides(&cfg, ov, err, errlen);
+    if (!rc)
+        rc = config_validate(&cfg, err, errlen);
+    if (!rc && (memfd = open_memory(&cfg, mem_path, err, errlen)) < 0)
+        rc = memfd;
+    if (!rc)
+        rc = vm_create_restore(vm, kvm, &cfg, memfd, err, errlen);
+    if (!rc)
+        rc = restore_kvm(vm, &v, err, errlen);
+    if (!rc && !state_error(&v))
+        devices_restore(vm, &v);
+    if (!rc) {
+        state_end(&v);
+        if (state_finish(&v))
+            rc = snap_fail(err, errlen, v.msg);
+    }
+    if (memfd >= 0)
+        close(memfd);
+    free(file);
+    return rc;
+}

@@ -1,0 +1,84 @@
+/* snapshot.h — contracts of snapshots: the state file format and the create/restore coordinator. */
+#ifndef TRUCE_SNAPSHOT_H
+#define TRUCE_SNAPSHOT_H
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct vm;
+struct kvm_host;
+struct state_visitor;
+
+/* ---- the state file (machine/snapfile.c) -----------------------------------------------------
+ * A header, then one payload of state sections (util/state.h): "snapshot" holding "machine"
+ * (the configuration), "kvm-vm", one "vcpu" per vCPU, then every device's sections in creation
+ * order. Little-endian. The header carries its own CRC32 and the payload's; a reader checks
+ * magic, format version, sizes and both checksums before anything is parsed. */
+#define SNAP_MAGIC           "TRUCESNP"
+#define SNAP_FORMAT_VERSION  1
+#define SNAP_MAX_PAYLOAD     (64u << 20) /* far above any real state; bounds the allocation */
+#define SNAP_STATE_VERSION   1           /* the "snapshot" section */
+#define CONFIG_STATE_VERSION 1           /* the "machine" section */
+
+struct snap_header {
+    char magic[8];
+    uint32_t format_version;
+    uint32_t flags; /* 0 */
+    uint64_t payload_len;
+    uint32_t payload_crc32;
+    uint32_t header_crc32;  /* of every byte before this field */
+    char truce_version[16]; /* who wrote it, NUL-padded (informational) */
+};
+static_assert(sizeof(struct snap_header) == 48, "snapshot header is 48 bytes");
+
+/* Check the file image BUF of LEN bytes: on success point *PAYLOAD and *PLEN into BUF and return 0,
+ * else return -EINVAL with one line in ERR naming what is wrong. Pure (fuzzed). */
+int snapfile_parse(const uint8_t *buf, size_t len, const uint8_t **payload, size_t *plen, char *err,
+                   size_t errlen);
+/* Fill HDR for a payload. */
+void snapfile_header(struct snap_header *hdr, const void *payload, size_t len);
+/* Write header + payload to PATH atomically (temporary file, fsync, rename): an existing file
+ * there is replaced only by a complete one. Returns 0 or -errno with ERR. */
+int snapfile_write(const char *path, const void *payload, size_t len, char *err, size_t errlen);
+/* Read PATH whole (at most header + SNAP_MAX_PAYLOAD) into a malloc'd *BUF. Returns 0 or
+ * -errno with ERR. */
+int snapfile_read(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen);
+
+/* The configuration as a section (machine/config_state.c). */
+void config_state_visit(struct state_visitor *v, struct vm_config *c);
+
+/* ---- the coordinator (machine/snapshot.c) ---------------------------------------------- */
+/* What a restore may change in the saved configuration (Firecracker's network_overrides and
+ * vsock_override, and where the console goes). */
+struct snapshot_overrides {
+    unsigned nnets;
+    struct {
+        char iface_id[CFG_ID_LEN];
+        char tap[IFNAMSIZ];
+    } net[CFG_MAX_NETS];
+    bool vsock_set;
+    char vsock_uds[108];
+    bool console_set;
+    enum console_kind console;
+    char console_path[PATH_MAX];
+};
+/* Apply OV to CFG. Returns 0 or -EINVAL with ERR naming an interface the snapshot lacks. */
+int snapshot_apply_overrides(struct vm_config *cfg, const struct snapshot_overrides *ov, char *err,
+                             size_t errlen);
+/* Save paused VM: guest RAM to MEM_PATH (sparse: zero pages are holes), then the state file to
+ * STATE_PATH, each written whole or not at all. Returns 0 or -errno with ERR (-EINVAL: the VM
+ * is not paused). */
+int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path, char *err,
+                    size_t errlen);
+/* Read and check STATE_PATH completely, then create VM from the configuration it holds with RAM
+ * mapped privately from MEM_PATH (lazily: pages load on first touch) and every vCPU, KVM and
+ * device state restored; the VM is left paused-ready (created, not started). On error returns
+ * <0 with ERR; the caller must still vm_destroy VM. */
+int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path,
+                     const char *mem_path, const struct snapshot_overrides *ov, char *err,
+                     size_t errlen);
+
+#endif

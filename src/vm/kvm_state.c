@@ -1,0 +1,213 @@
+/* kvm_state.c — the KVM-held state of a VM and of each vCPU, read and written for snapshots.
+ *
+ * A vCPU's state is every register file KVM exposes (regs, sregs, XSAVE area, XCRs, debug
+ * registers), its MSRs (KVM's save list, plus the MSR_PVM_* ones a PVM host answers), the LAPIC,
+ * mp_state and pending events. The VM's state is kvmclock, the PIC pair, the IOAPIC and the PIT.
+ * The structs are KVM's own ABI, stored as bytes inside versioned state sections; a restore
+ * checks what it can (counts, enum values) and KVM checks the rest on the SET ioctls. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "util/state.h"
+#include "util/util.h"
+#include "vm/vm.h"
+
+#define MSR_PVM_FIRST 0x4b564df0U /* MSR_PVM_LINEAR_ADDRESS_RANGE .. (pvm-spec.rst) */
+#define MSR_PVM_LAST  0x4b564dffU
+
+/* Add INDEX to L unless present or full. */
+static void msr_list_add(struct vcpu_msr_list *l, uint32_t index)
+{
+    for (unsigned i = 0; i < l->n; i++)
+        if (l->index[i] == index)
+            return;
+    if (l->n < VCPU_STATE_MAX_MSRS)
+        l->index[l->n++] = index;
+}
+
+/* True when the vCPU answers KVM_GET_MSRS for INDEX. */
+static bool msr_readable(int vcpu_fd, uint32_t index)
+{
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e;
+    } one = {.hdr.nmsrs = 1, .e.index = index};
+    return ioctl(vcpu_fd, KVM_GET_MSRS, &one) == 1;
+}
+
+int vcpu_msr_list_build(const struct kvm_host *kvm, int vcpu_fd, struct vcpu_msr_list *out)
+{
+    struct kvm_msr_list *kl = calloc(1, sizeof(*kl) + 512 * sizeof(uint32_t));
+    if (!kl)
+        return -ENOMEM;
+    kl->nmsrs = 512;
+    int rc = ioctl(kvm->fd, KVM_GET_MSR_INDEX_LIST, kl) < 0 ? -errno : 0;
+    memset(out, 0, sizeof(*out));
+    for (unsigned i = 0; !rc && i < kl->nmsrs; i++)
+        if (msr_readable(vcpu_fd, kl->indices[i]))
+            msr_list_add(out, kl->indices[i]);
+    free(kl);
+    for (uint32_t m = MSR_PVM_FIRST; !rc && kvm->pvm && m <= MSR_PVM_LAST; m++)
+        if (msr_readable(vcpu_fd, m))
+            msr_list_add(out, m);
+    return rc;
+}
+
+/* Read the MSRS listed in L into S. Returns 0 or -errno. */
+static int get_msrs(int fd, const struct vcpu_msr_list *l, struct vcpu_state *s)
+{
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e[VCPU_STATE_MAX_MSRS];
+    } m;
+    memset(&m, 0, sizeof(m));
+    m.hdr.nmsrs = l->n;
+    for (unsigned i = 0; i < l->n; i++)
+        m.e[i].index = l->index[i];
+    int n = ioctl(fd, KVM_GET_MSRS, &m);
+    if (n < 0)
+        return -errno;
+    if ((unsigned)n != l->n)
+        return -EIO; /* an MSR readable when the list was built is not any more */
+    s->nmsrs = l->n;
+    memcpy(s->msrs, m.e, l->n * sizeof(m.e[0]));
+    return 0;
+}
+
+static int set_msrs(int fd, const struct vcpu_state *s)
+{
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e[VCPU_STATE_MAX_MSRS];
+    } m;
+    memset(&m, 0, sizeof(m));
+    m.hdr.nmsrs = s->nmsrs;
+    memcpy(m.e, s->msrs, s->nmsrs * sizeof(m.e[0]));
+    int n = ioctl(fd, KVM_SET_MSRS, &m);
+    if (n < 0)
+        return -errno;
+    return (unsigned)n == s->nmsrs ? 0 : -EINVAL;
+}
+
+int vcpu_state_get(struct vcpu *v, const struct vcpu_msr_list *msrs, struct vcpu_state *s,
+                   const char **what)
+{
+    memset(s, 0, sizeof(*s));
+    int fd = v->fd;
+#define GET(req, field)                                                                            \
+    do {                                                                                           \
+        *what = #req;                                                                              \
+        if (ioctl(fd, req, &s->field) < 0)                                                         \
+            return -errno;                                                                         \
+    } while (0)
+    GET(KVM_GET_MP_STATE, mp);
+    GET(KVM_GET_REGS, regs);
+    GET(KVM_GET_SREGS, sregs);
+    GET(KVM_GET_XSAVE, xsave);
+    GET(KVM_GET_XCRS, xcrs);
+    GET(KVM_GET_DEBUGREGS, dregs);
+    GET(KVM_GET_LAPIC, lapic);
+    GET(KVM_GET_VCPU_EVENTS, events);
+#undef GET
+    *what = "KVM_GET_MSRS";
+    return get_msrs(fd, msrs, s);
+}
+
+int vcpu_state_set(struct vcpu *v, const struct vcpu_state *s, const char **what)
+{
+    int fd = v->fd;
+    /* Order matters: sregs (APIC base, EFER) before the LAPIC; MSRs (TSC) before events. */
+#define SET(req, field)                                                                            \
+    do {                                                                                           \
+        *what = #req;                                                                              \
+        if (ioctl(fd, req, &s->field) < 0)                                                         \
+            return -errno;                                                                         \
+    } while (0)
+    SET(KVM_SET_MP_STATE, mp);
+    SET(KVM_SET_SREGS, sregs);
+    SET(KVM_SET_REGS, regs);
+    SET(KVM_SET_XSAVE, xsave);
+    SET(KVM_SET_XCRS, xcrs);
+    SET(KVM_SET_DEBUGREGS, dregs);
+    SET(KVM_SET_LAPIC, lapic);
+#undef SET
+    *what = "KVM_SET_MSRS";
+    int rc = set_msrs(fd, s);
+    if (rc)
+        return rc;
+    *what = "KVM_SET_VCPU_EVENTS";
+    return ioctl(fd, KVM_SET_VCPU_EVENTS, &s->events) < 0 ? -errno : 0;
+}
+
+void vcpu_state_visit(struct state_visitor *v, struct vcpu_state *s)
+{
+    if (!state_begin(v, "vcpu", VCPU_STATE_VERSION))
+        return;
+    STATE_U32(v, s->mp.mp_state);
+    STATE_CHECK(v, s->mp.mp_state <= KVM_MP_STATE_SIPI_RECEIVED);
+    state_bytes(v, &s->regs, sizeof(s->regs), "regs");
+    state_bytes(v, &s->sregs, sizeof(s->sregs), "sregs");
+    state_bytes(v, &s->xsave, sizeof(s->xsave), "xsave");
+    state_bytes(v, &s->xcrs, sizeof(s->xcrs), "xcrs");
+    STATE_CHECK(v, s->xcrs.nr_xcrs <= KVM_MAX_XCRS);
+    state_bytes(v, &s->dregs, sizeof(s->dregs), "debugregs");
+    state_bytes(v, &s->lapic, sizeof(s->lapic), "lapic");
+    state_bytes(v, &s->events, sizeof(s->events), "events");
+    STATE_U32_MAX(v, s->nmsrs, VCPU_STATE_MAX_MSRS);
+    for (unsigned i = 0; i < s->nmsrs && !state_error(v); i++) {
+        STATE_U32(v, s->msrs[i].index);
+        state_u64(v, (uint64_t *)&s->msrs[i].data, "msr data");
+    }
+    state_end(v);
+}
+
+/* ---- the VM ---------------------------------------------------------------------------------- */
+
+int vm_kvm_state_get(struct vm *vm, struct vm_kvm_state *s, const char **what)
+{
+    memset(s, 0, sizeof(*s));
+    *what = "KVM_GET_CLOCK";
+    if (ioctl(vm->fd, KVM_GET_CLOCK, &s->clock) < 0)
+        return -errno;
+    for (unsigned i = 0; i < ARRAY_SIZE(s->chip); i++) {
+        s->chip[i].chip_id = i; /* KVM_IRQCHIP_PIC_MASTER, _SLAVE, _IOAPIC */
+        *what = "KVM_GET_IRQCHIP";
+        if (ioctl(vm->fd, KVM_GET_IRQCHIP, &s->chip[i]) < 0)
+            return -errno;
+    }
+    *what = "KVM_GET_PIT2";
+    return ioctl(vm->fd, KVM_GET_PIT2, &s->pit) < 0 ? -errno : 0;
+}
+
+int vm_kvm_state_set(struct vm *vm, const struct vm_kvm_state *s, const char **what)
+{
+    for (unsigned i = 0; i < ARRAY_SIZE(s->chip); i++) {
+        *what = "KVM_SET_IRQCHIP";
+        if (ioctl(vm->fd, KVM_SET_IRQCHIP, &s->chip[i]) < 0)
+            return -errno;
+    }
+    *what = "KVM_SET_PIT2";
+    if (ioctl(vm->fd, KVM_SET_PIT2, &s->pit) < 0)
+        return -errno;
+    /* Only the clock value: the guest's time continues from where it was saved, never back. */
+    struct kvm_clock_data c = {.clock = s->clock.clock};
+    *what = "KVM_SET_CLOCK";
+    return ioctl(vm->fd, KVM_SET_CLOCK, &c) < 0 ? -errno : 0;
+}
+
+void vm_kvm_state_visit(struct state_visitor *v, struct vm_kvm_state *s)
+{
+    if (!state_begin(v, "kvm-vm", VM_KVM_STATE_VERSION))
+        return;
+    state_u64(v, (uint64_t *)&s->clock.clock, "clock");
+    STATE_U32(v, s->clock.flags);
+    for (unsigned i = 0; i < ARRAY_SIZE(s->chip); i++) {
+        STATE_U32(v, s->chip[i].chip_id);
+        STATE_CHECK(v, s->chip[i].chip_id == i);
+        state_bytes(v, &s->chip[i].chip, sizeof(s->chip[i].chip), "irqchip");
+    }
+    state_bytes(v, &s->pit, sizeof(s->pit), "pit2");
+    state_end(v);
+}
