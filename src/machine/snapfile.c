@@ -119,5 +119,5 @@ int snapfile_read(const char *path, uint8_t **buf, size_t *len, char *err, size_
         snprintf(err, errlen, "snapshot_path: %s is larger than any snapshot state", path);
     else if (rc)
         snprintf(err, errlen, "snapshot_path: cannot read %s: %s", path, strerror(-rc));
-    return rc;
+    return rc ? -EINVAL : 0; /* the user's input, whatever the errno */
 }

@@ -141,7 +141,8 @@ static int open_memory(const struct vm_config *cfg, const char *mem_path, char *
         int e = errno;
         if (fd >= 0)
             close(fd);
-        return snprintf(err, errlen, "mem_backend: cannot open %s: %s", mem_path, strerror(e)), -e;
+        snprintf(err, errlen, "mem_backend: cannot open %s: %s", mem_path, strerror(e));
+        return -EINVAL;
     }
     if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != cfg->mem_bytes) {
         close(fd);
@@ -183,6 +184,34 @@ static int snap_fail(char *err, size_t errlen, const char *msg)
     return -EINVAL;
 }
 
+int snapshot_check(const uint8_t *payload, size_t len, struct vm_config *cfg, char *err,
+                   size_t errlen)
+{
+    struct state_visitor v;
+    struct vm_kvm_state *ks = malloc(sizeof(*ks));
+    struct vcpu_state *vs = malloc(sizeof(*vs));
+    int rc = 0;
+    if (!ks || !vs) {
+        rc = -ENOMEM;
+        snprintf(err, errlen, "snapshot: out of memory");
+        goto out;
+    }
+    config_defaults(cfg);
+    state_load_init(&v, payload, len);
+    if (state_begin(&v, "snapshot", SNAP_STATE_VERSION)) {
+        config_state_visit(&v, cfg);
+        vm_kvm_state_visit(&v, ks);
+        for (unsigned i = 0; i < cfg->cpus && !state_error(&v); i++)
+            vcpu_state_visit(&v, vs);
+    }
+    if (state_error(&v))
+        rc = snap_fail(err, errlen, v.msg);
+out:
+    free(ks);
+    free(vs);
+    return rc;
+}
+
 int snapshot_apply_overrides(struct vm_config *cfg, const struct snapshot_overrides *ov, char *err,
                              size_t errlen)
 {
@@ -212,38 +241,47 @@ int snapshot_apply_overrides(struct vm_config *cfg, const struct snapshot_overri
     return 0;
 }
 
+/* Position V after the configuration section of PAYLOAD (checked before by snapshot_check). */
+static int skip_config(struct state_visitor *v, const uint8_t *payload, size_t len)
+{
+    struct vm_config *scratch = malloc(sizeof(*scratch));
+    if (!scratch)
+        return -ENOMEM;
+    state_load_init(v, payload, len);
+    if (state_begin(v, "snapshot", SNAP_STATE_VERSION))
+        config_state_visit(v, scratch);
+    free(scratch);
+    return state_error(v);
+}
+
 int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path,
                      const char *mem_path, const struct snapshot_overrides *ov, char *err,
                      size_t errlen)
 {
     uint8_t *file = NULL;
     size_t flen = 0, plen = 0;
-    const uint8_t *payload;
+    const uint8_t *payload = NULL;
+    struct state_visitor v;
+    struct vm_config *cfg = malloc(sizeof(*cfg));
+    int memfd = -1;
     memset(vm, 0, sizeof(*vm));
     vm->fd = -1;
     vm->stop_pipe[0] = vm->stop_pipe[1] = -1;
-    int rc = snapfile_read(state_path, &file, &flen, err, errlen);
+    int rc = cfg ? snapfile_read(state_path, &file, &flen, err, errlen) : -ENOMEM;
     if (!rc)
         rc = snapfile_parse(file, flen, &payload, &plen, err, errlen);
-    struct state_visitor v;
-    struct vm_config cfg;
-    config_defaults(&cfg);
-    int memfd = -1;
-    if (!rc) {
-        state_load_init(&v, payload, plen);
-        if (state_begin(&v, "snapshot", SNAP_STATE_VERSION))
-            config_state_visit(&v, &cfg);
-        if (state_error(&v))
-            rc = snap_fail(err, errlen, v.msg);
-    }
+    if (!rc) /* everything but the devices' sections, before KVM is touched */
+        rc = snapshot_check(payload, plen, cfg, err, errlen);
     if (!rc && ov)
-        rc = snapshot_apply_overrides(&cfg, ov, err, errlen);
+        rc = snapshot_apply_overrides(cfg, ov, err, errlen);
     if (!rc)
-        rc = config_validate(&cfg, err, errlen);
-    if (!rc && (memfd = open_memory(&cfg, mem_path, err, errlen)) < 0)
+        rc = config_validate(cfg, err, errlen);
+    if (!rc && (memfd = open_memory(cfg, mem_path, err, errlen)) < 0)
         rc = memfd;
     if (!rc)
-        rc = vm_create_restore(vm, kvm, &cfg, memfd, err, errlen);
+        rc = vm_create_restore(vm, kvm, cfg, memfd, err, errlen);
+    if (!rc)
+        rc = skip_config(&v, payload, plen);
     if (!rc)
         rc = restore_kvm(vm, &v, err, errlen);
     if (!rc && !state_error(&v))
@@ -256,5 +294,6 @@ int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path
     if (memfd >= 0)
         close(memfd);
     free(file);
+    free(cfg);
     return rc;
 }

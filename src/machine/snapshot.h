@@ -47,6 +47,11 @@ int snapfile_write(const char *path, const void *payload, size_t len, char *err,
  * -errno with ERR. */
 int snapfile_read(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen);
 
+/* Check every section of PAYLOAD up to the devices' (configuration, KVM VM state, each vCPU)
+ * without touching KVM, and return the saved configuration in CFG. Returns 0 or -EINVAL with
+ * ERR naming the section and field. Pure (fuzzed). */
+int snapshot_check(const uint8_t *payload, size_t len, struct vm_config *cfg, char *err,
+                   size_t errlen);
 /* The configuration as a section (machine/config_state.c). */
 void config_state_visit(struct state_visitor *v, struct vm_config *c);
 

@@ -53,7 +53,7 @@ def run_case(t, spec, res, phase, i, case):
 
 def files(work, a):
     c = {k: os.path.join(work, k) for k in
-         ("disk", "disk2", "logpath", "metrics", "serial", "vsock")}
+         ("disk", "disk2", "logpath", "metrics", "serial", "vsock", "snap", "snapmem")}
     c["kernel"] = a.ticker
     for k in ("disk", "disk2"):
         with open(c[k], "wb") as f:

@@ -178,3 +178,6 @@ if command -v script >/dev/null; then
 else
     echo "FAIL tty-restored: script(1) missing (apt-get install bsdutils)"
 fi
+
+# Snapshots of a running guest, restored by the CLI and the API; bad state files refused.
+tests/guests/snapshot.sh

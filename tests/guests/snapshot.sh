@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# snapshot.sh — snapshot and restore of a running tiny guest on this host's /dev/kvm: the "count"
+# guest ticks 1..40 keeping a sum in RAM; a snapshot mid-count restored in a new process (CLI and
+# API) must go on from the next tick and end with the right sum. Hostile or mismatched state and
+# memory files are refused with exit status 2 and a line naming the problem.
+set -u
+cd "$(dirname "$0")/../.."
+TRUCE=${TRUCE:-build/truce}
+A=build/guests/actions.elf
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+
+api() { curl -s -o "$W/reply" -w '%{http_code}' --unix-socket "$1" -X "$2" "http://l$3" -d "$4"; }
+
+# Boot the count guest under the API, pause it after a few ticks and snapshot it into DIR.
+# Prints nothing; DIR/st, DIR/mem, DIR/src.log hold the result; returns non-zero on failure.
+take_snapshot() {
+    local d=$1
+    mkdir -p "$d"
+    cat >"$d/vm.json" <<JSON
+{"boot-source": {"kernel_image_path": "$PWD/$A", "boot_args": "count"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 32},
+ "serial": {"serial_out_path": "$d/src.log"}}
+JSON
+    "$TRUCE" --api-sock "$d/api" --config-file "$d/vm.json" 2>"$d/src.err" &
+    local p=$!
+    for _ in $(seq 200); do grep -q "tick 3" "$d/src.log" 2>/dev/null && break; sleep 0.05; done
+    local a b
+    a=$(api "$d/api" PATCH /vm '{"state":"Paused"}')
+    b=$(api "$d/api" PUT /snapshot/create "{\"snapshot_path\":\"$d/st\",\"mem_file_path\":\"$d/mem\"}")
+    kill -TERM $p
+    wait $p
+    [ "$a" = 204 ] && [ "$b" = 204 ] || { echo "pause $a, create $b: $(cat "$W/reply")"; return 1; }
+}
+
+# The restored run in LOG must go on where SRC stopped and finish the count correctly.
+judge() {
+    local name=$1 src=$2 log=$3 status=$4
+    local last first
+    last=$(grep -o 'tick [0-9]*' "$src" | tail -1 | cut -d' ' -f2)
+    first=$(grep -o 'tick [0-9]*' "$log" | head -1 | cut -d' ' -f2)
+    if [ "$status" != 67 ]; then
+        echo "FAIL $name: exit status $status, want 67 ($(tr '\n' '|' <"$log" | tail -c 200))"
+    elif [ -z "$first" ] || [ "$first" -le 1 ] || [ "$first" -gt $((last + 1)) ]; then
+        echo "FAIL $name: restored guest starts at tick '$first' after tick $last"
+    elif ! grep -q "count done, sum 820" "$log"; then
+        echo "FAIL $name: wrong end: $(tail -n1 "$log")"
+    else
+        echo "PASS $name (saved at tick $last, resumed at tick $first)"
+    fi
+}
+
+if ! take_snapshot "$W/one"; then
+    echo "FAIL snapshot-create: $(tail -n1 "$W/one/src.err")"
+    exit 0
+fi
+cp "$W/one/src.log" "$W/one/saved.log"
+echo "PASS snapshot-create ($(du -k "$W/one/mem" | cut -f1) KiB of 32 MiB memory on disk)"
+
+timeout 120 "$TRUCE" restore --snapshot "$W/one/st" --mem "$W/one/mem" \
+    --console "file:$W/one/cli.log" 2>"$W/one/cli.err"
+judge snapshot-restore-cli "$W/one/src.log" "$W/one/cli.log" $?
+
+# The same snapshot twice more, through the API: resumed at once, and loaded paused then resumed.
+for mode in resume paused; do
+    d="$W/$mode"
+    mkdir -p "$d"
+    cp "$W/one/st" "$W/one/mem" "$d/"
+    "$TRUCE" --api-sock "$d/api" 2>"$d/err" &
+    p=$!
+    for _ in $(seq 100); do [ -S "$d/api" ] && break; sleep 0.05; done
+    r=$( [ $mode = resume ] && echo true || echo false )
+    # The saved serial path is the source's log: the restored guest appends to it.
+    cp "$W/one/saved.log" "$W/one/src.log"
+    cp "$W/one/saved.log" "$d/before.log"
+    c=$(api "$d/api" PUT /snapshot/load "{\"snapshot_path\":\"$d/st\",\"mem_backend\":{\"backend_type\":\"File\",\"backend_path\":\"$d/mem\"},\"resume_vm\":$r}")
+    [ $mode = paused ] && sleep 0.5 && c="$c $(api "$d/api" PATCH /vm '{"state":"Resumed"}')"
+    timeout 120 tail --pid=$p -f /dev/null
+    wait $p
+    st=$?
+    if [ "$c" != 204 ] && [ "$c" != "204 204" ]; then
+        echo "FAIL snapshot-load-$mode: load answered $c: $(cat "$W/reply")"
+    else
+        tail -n +$(($(wc -l <"$d/before.log") + 1)) "$W/one/src.log" >"$d/restored.log"
+        judge snapshot-load-$mode "$d/before.log" "$d/restored.log" $st
+    fi
+done
+
+# Bad input: each refused with status 2 and the named reason, before any guest code runs.
+bad() { # bad NAME PATTERN STATE MEM
+    local name=$1 pat=$2
+    timeout 30 "$TRUCE" restore --snapshot "$3" --mem "$4" --console none 2>"$W/bad.err"
+    local st=$?
+    if [ $st != 2 ] || ! grep -q -- "$pat" "$W/bad.err"; then
+        echo "FAIL $name: status $st, want 2 with /$pat/: $(tail -n1 "$W/bad.err")"
+    else
+        echo "PASS $name"
+    fi
+}
+S=$W/one/st M=$W/one/mem
+size=$(stat -c %s "$S")
+head -c $((size - 100)) "$S" >"$W/trunc"
+bad snapshot-bad-truncated "truncated" "$W/trunc" "$M"
+cp "$S" "$W/flip" && printf '\xff' | dd of="$W/flip" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+bad snapshot-bad-corrupted "checksum mismatch" "$W/flip" "$M"
+bad snapshot-bad-magic "bad magic" "$A" "$M"
+bad snapshot-bad-missing "cannot read" "$W/nonexistent" "$M"
+head -c 16M "$M" >"$W/shortmem"
+bad snapshot-bad-memsize "holds 16777216 bytes" "$S" "$W/shortmem"
+cp "$S" "$W/ver" && printf '\x02' | dd of="$W/ver" bs=1 seek=8 conv=notrunc 2>/dev/null
+bad snapshot-bad-header "header checksum" "$W/ver" "$M"
+exit 0
