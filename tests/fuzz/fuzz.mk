@@ -7,8 +7,10 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fn
 # Everything but -Werror and -O2 from CFLAGS: clang warns about other things than gcc does.
 FUZZ_CFLAGS   = $(filter-out -Werror -O2,$(CFLAGS)) -O1 -g $(FUZZ_SAN) -Wno-unknown-warning-option
 FUZZ_OBJS    := $(LIBSRCS:%.c=build/fuzz/obj/%.o)
+FUZZ_VIRTIO  := build/fuzz/fuzz_blk build/fuzz/fuzz_net build/fuzz/fuzz_vsock_dev \
+                build/fuzz/fuzz_console build/fuzz/fuzz_rng
 FUZZ_TARGETS := build/fuzz/fuzz_http build/fuzz/fuzz_http_parse build/fuzz/fuzz_config \
-                build/fuzz/fuzz_virtq build/fuzz/fuzz_vsock
+                build/fuzz/fuzz_virtq build/fuzz/fuzz_vsock $(FUZZ_VIRTIO)
 # Fuzzed requests must not reach KVM or write outside the fuzzer's directory (fuzz_sandbox.h).
 FUZZ_WRAP    := -Wl,--wrap=open,--wrap=kvm_host_open
 
@@ -26,6 +28,14 @@ FUZZ_PLAIN   := build/fuzz/fuzz_vsock
 $(FUZZ_PLAIN): build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
+
+build/fuzz/fuzz_net: FUZZ_VIRTIO_WRAP := -Wl,--wrap=tap_backend_open
+# Virtio devices driven by a hostile driver through the unit tests' fake VM (fuzz_virtio.h).
+$(FUZZ_VIRTIO): build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_virtio.h tests/unit/virtio_fixture.h \
+		$(FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -Itests/unit -o $@ $< $(FUZZ_OBJS) \
+		$(FUZZ_VIRTIO_WRAP) $(LDLIBS) -lcmocka
 
 build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_sandbox.h $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)

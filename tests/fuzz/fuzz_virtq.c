@@ -28,10 +28,16 @@ static void take(const uint8_t **p, size_t *left, void *dst, size_t n)
     *left -= k;
 }
 
-/* Most addresses land in the arena (so chains get walked); top-bit ones stay wild. */
+/* Where a descriptor's address points: top-bit ones stay wild; bit 62 points into the queue's own
+ * descriptor table (an indirect table aliasing the ring, a buffer overlapping descriptors); the
+ * rest land in the arena, where chains, buffers and indirect tables are built from the input. */
 static uint64_t place(uint64_t a)
 {
-    return (a >> 63) ? a : ARENA + a % ARENA_SIZE;
+    if (a >> 63)
+        return a;
+    if ((a >> 62) & 1)
+        return DESC + (a & 0xfff);
+    return ARENA + a % ARENA_SIZE;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
