@@ -9,8 +9,9 @@ FUZZ_CFLAGS   = $(filter-out -Werror -O2,$(CFLAGS)) -O1 -g $(FUZZ_SAN) -Wno-unkn
 FUZZ_OBJS    := $(LIBSRCS:%.c=build/fuzz/obj/%.o)
 FUZZ_VIRTIO  := build/fuzz/fuzz_blk build/fuzz/fuzz_net build/fuzz/fuzz_vsock_dev \
                 build/fuzz/fuzz_console build/fuzz/fuzz_rng
+FUZZ_DEVICES := build/fuzz/fuzz_legacy build/fuzz/fuzz_pci build/fuzz/fuzz_boot
 FUZZ_TARGETS := build/fuzz/fuzz_http build/fuzz/fuzz_http_parse build/fuzz/fuzz_config \
-                build/fuzz/fuzz_virtq build/fuzz/fuzz_vsock $(FUZZ_VIRTIO)
+                build/fuzz/fuzz_virtq build/fuzz/fuzz_vsock $(FUZZ_VIRTIO) $(FUZZ_DEVICES) build/fuzz/fuzz_cli
 # Fuzzed requests must not reach KVM or write outside the fuzzer's directory (fuzz_sandbox.h).
 FUZZ_WRAP    := -Wl,--wrap=open,--wrap=kvm_host_open
 
@@ -24,15 +25,16 @@ build/fuzz/fuzz_http_parse: tests/fuzz/fuzz_http_parse.c build/fuzz/obj/src/api/
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^
 
 # Device parsers: guest memory only, no files or KVM to fence off.
-FUZZ_PLAIN   := build/fuzz/fuzz_vsock
+FUZZ_PLAIN   := build/fuzz/fuzz_vsock build/fuzz/fuzz_cli
 $(FUZZ_PLAIN): build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
 
 build/fuzz/fuzz_net: FUZZ_VIRTIO_WRAP := -Wl,--wrap=tap_backend_open
 # Virtio devices driven by a hostile driver through the unit tests' fake VM (fuzz_virtio.h).
-$(FUZZ_VIRTIO): build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_virtio.h tests/unit/virtio_fixture.h \
-		$(FUZZ_OBJS)
+# Legacy and PCI register models and the boot loaders on the unit tests' hand-built VM (devtest.h, virtio_fixture.h).
+$(FUZZ_VIRTIO) $(FUZZ_DEVICES): build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_virtio.h \
+		tests/unit/virtio_fixture.h tests/unit/devtest.h tests/unit/boot_fixture.h $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -Itests/unit -o $@ $< $(FUZZ_OBJS) \
 		$(FUZZ_VIRTIO_WRAP) $(LDLIBS) -lcmocka
