@@ -1,5 +1,6 @@
 # fuzz.mk — libFuzzer targets (clang-14 + libclang-rt-14-dev): `make fuzz` runs each one for
-# FUZZ_SECONDS; tests/fuzz/run.sh (make test) runs each briefly. Included by the top Makefile.
+# FUZZ_RUNS executions or FUZZ_SECONDS and writes tests/fuzz/RESULTS.md; tests/fuzz/run.sh
+# (make test) runs each briefly with its seeds. Included by the top Makefile.
 
 FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 300
@@ -46,14 +47,23 @@ build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_sandbox.h $(FUZZ_OBJS)
 
 fuzz-build: $(FUZZ_TARGETS)
 
-# The longer run: each target for FUZZ_SECONDS, growing its corpus under build/fuzz/corpus.
+# The longer run: each target until FUZZ_RUNS executions or FUZZ_SECONDS, whichever comes first
+# (nice'd, one after the other), growing its corpus under build/fuzz/corpus; then report.py writes
+# the table to tests/fuzz/RESULTS.md and fails when any target crashed, hung or leaked.
+FUZZ_RUNS    ?= 10000000
 fuzz: $(FUZZ_TARGETS)
+	@rm -rf build/fuzz/logs build/fuzz/artifacts
+	@mkdir -p build/fuzz/logs build/fuzz/artifacts
 	@for t in $(FUZZ_TARGETS); do \
 		n=$$(basename $$t); mkdir -p build/fuzz/corpus/$$n; \
-		echo "== $$n for $(FUZZ_SECONDS) s"; \
-		$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=90 \
-			build/fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+		echo "== $$n: up to $(FUZZ_RUNS) runs or $(FUZZ_SECONDS) s"; \
+		nice $$t -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) -max_len=8192 -timeout=60 \
+			-print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/$$n- \
+			build/fuzz/corpus/$$n tests/fuzz/corpus/$$n >build/fuzz/logs/$$n.log 2>&1; \
+		tail -n 12 build/fuzz/logs/$$n.log | grep -E '^#[0-9]+|SUMMARY' | tail -n 1; \
 	done
+	@python3 tests/fuzz/report.py --seconds $(FUZZ_SECONDS) --runs $(FUZZ_RUNS) \
+		$(notdir $(FUZZ_TARGETS))
 
 .PHONY: fuzz-build
 

@@ -27,6 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     f->err[0] = 0;
     int rc = boot_load(f->vm, f->err, sizeof(f->err));
+    if (getenv("FUZZ_VERBOSE")) /* to check what a seed reaches */
+        fprintf(stderr, "fuzz_boot: boot_load: %d %s\n", rc, f->err);
     if (rc > 0 || (rc < 0 && !one_line(f->err))) {
         fprintf(stderr, "fuzz_boot: boot_load returned %d with \"%s\"\n", rc, f->err);
         abort(); /* the contract: 0, or <0 with one line naming the image and the problem */

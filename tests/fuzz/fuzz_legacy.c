@@ -4,7 +4,7 @@
  * port ranges the devices registered (a few bytes past each end too). A fresh VM per input. */
 #include "devtest.h"
 
-static const char *const classes[] = {"uart8250", "i8042",      "cmos", "acpi-pm",
+static const char *const classes[] = {"uart8250",   "i8042",      "cmos", "acpi-pm",
                                       "reset-port", "debug-exit", "post", "pvpanic"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -89,8 +89,7 @@ int __wrap_tap_backend_open(const struct net_config *nc, struct evloop *loop,
         .loop = loop,
         .client = *client,
         .hdr_len = NET_VNET_HDR_LEN,
-        .offload_caps =
-            NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6 | NET_OFFLOAD_ECN,
+        .offload_caps = NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6 | NET_OFFLOAD_ECN,
         .link_up = true,
     };
     snprintf(fake.be.desc, sizeof(fake.be.desc), "fuzz %s", nc->id);

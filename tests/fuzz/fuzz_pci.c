@@ -44,8 +44,8 @@ static void op(struct vfix *f, const uint8_t *p)
         io_bus_access(&f->vm.pio, PORT_PCI_CONFIG + 4 + off % 4, v + 4, MIN(width, 4), write);
         break;
     case 1: /* ECAM: slots 0-3 (host bridge, the two functions, an empty slot), any offset */
-        io_bus_access(&f->vm.mmio, LAYOUT_PCI_ECAM + ((uint64_t)slot << 15) + off % 4096, v,
-                      width, write);
+        io_bus_access(&f->vm.mmio, LAYOUT_PCI_ECAM + ((uint64_t)slot << 15) + off % 4096, v, width,
+                      write);
         break;
     case 2: /* BAR 0 wherever it is now, a bit past its end too */
         io_bus_access(&f->vm.mmio, bar0(f, slot) + off % 0x8100, v, width, write);

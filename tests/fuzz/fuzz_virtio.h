@@ -4,8 +4,8 @@
  *
  * A target includes this header, which defines the libFuzzer entry points, and then defines
  * `static const struct fv_device fv_device` (how to create its device, what its host-side
- * operation does). Input: [8 bytes feature mask][1 byte queue size][operations...], each operation one
- * opcode byte followed by its arguments (missing bytes read as zero). */
+ * operation does). Input: [8 bytes feature mask][1 byte queue size][operations...], each operation
+ * one opcode byte followed by its arguments (missing bytes read as zero). */
 #ifndef TRUCE_FUZZ_VIRTIO_H
 #define TRUCE_FUZZ_VIRTIO_H
 
@@ -270,6 +270,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (unsigned n = 0; in.left && n < 4096; n++)
         fv_op(f, &in, feat, qsize);
     fv_quiesce(f);
+    if (getenv("FUZZ_VERBOSE")) { /* to check what a seed reaches */
+        fprintf(stderr, "%s: status 0x%x, used", fv_device.name, vf_status(f));
+        for (unsigned q = 0; q < fv_nq; q++)
+            fprintf(stderr, " q%u:%u", q, vf_used_idx(f, q));
+        fprintf(stderr, "\n");
+    }
     vf_set_status(f, 0); /* reset: waits for in-flight requests */
     if (fv_device.end)
         fv_device.end(f);

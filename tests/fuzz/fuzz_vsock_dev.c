@@ -60,8 +60,7 @@ static void vs_host(struct vfix *f, const uint8_t *arg, size_t len)
         if (*fd >= 0)
             close(*fd);
         *fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (*fd >= 0 && connect(*fd, (struct sockaddr *)&uds, sizeof(uds)) < 0 &&
-            errno != EAGAIN) {
+        if (*fd >= 0 && connect(*fd, (struct sockaddr *)&uds, sizeof(uds)) < 0 && errno != EAGAIN) {
             close(*fd);
             *fd = -1;
         }

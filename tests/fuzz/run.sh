@@ -3,7 +3,7 @@
 # for FUZZ_BRIEF seconds. One PASS/FAIL line per target; exits 0 even when one fails.
 set -u
 cd "$(dirname "$0")/../.."
-BRIEF=${FUZZ_BRIEF:-15}
+BRIEF=${FUZZ_BRIEF:-10}
 OUT=build/fuzz/run
 mkdir -p "$OUT"
 

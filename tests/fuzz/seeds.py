@@ -282,19 +282,44 @@ def note(name, typ, desc):
     return struct.pack("<III", len(n), len(desc), typ) + pad(n) + pad(desc)
 
 
-def pvh_elf(filesz=2048, memsz=12288, paddr=2 << 20):
+def pvh_elf(filesz=2048, memsz=12288, paddr=2 << 20, pvh=True):
     # test_pvh.c make_elf() with el_default(): PT_NOTE + PT_LOAD, the PVH entry note
-    notes = note(b"GNU", 3, b"\x01\x02\x03\x04") + note(b"Xen", 18, p64(paddr + 0x40))
+    notes = note(b"GNU", 3, b"\x01\x02\x03\x04")
+    if pvh:
+        notes += note(b"Xen", 18, p64(paddr + 0x40))
     img = bytearray(0x1000 + filesz)
     img[0x200:0x200 + len(notes)] = notes
     for i in range(filesz):
         img[0x1000 + i] = (i * 13 + 1) & 0xFF
     ident = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
-    ehdr = ident + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0, 64, 0, 0, 64, 56, 2, 64, 0, 0)
+    ehdr = ident + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, paddr + 0x40, 64, 0, 0, 64, 56, 2,
+                                 64, 0, 0)
     img[0:64] = ehdr
     ph = struct.pack("<IIQQQQQQ", 4, 0, 0x200, 0, 0, len(notes), len(notes), 4)
     ph += struct.pack("<IIQQQQQQ", 1, 0, 0x1000, paddr, paddr, filesz, memsz, 0)
     img[64:64 + len(ph)] = ph
+    return bytes(img)
+
+
+MB_MAGIC, MB_PAGE_ALIGN, MB_MEMORY, MB_AOUT = 0x1BADB002, 1, 2, 0x10000
+
+
+def multiboot_aout():
+    # test_multiboot.c make_aout() with aout_default(): a flat image loading at 2 MiB
+    load, hdr_off, file_len = 2 << 20, 0x40, 0x3000
+    img = bytearray((i * 7 + 3) & 0xFF for i in range(file_len))
+    flags = MB_AOUT | MB_PAGE_ALIGN | MB_MEMORY
+    h = struct.pack("<IIIIIIII", MB_MAGIC, flags, (-(MB_MAGIC + flags)) & 0xFFFFFFFF,
+                    load + hdr_off, load, load + file_len, load + file_len + 0x2000, load + 0x100)
+    img[hdr_off:hdr_off + len(h)] = h
+    return bytes(img)
+
+
+def multiboot_elf():
+    # an ELF without a PVH note whose first 8 KiB hold a multiboot header (test_multiboot.c)
+    img = bytearray(pvh_elf(pvh=False))
+    mh = struct.pack("<III", MB_MAGIC, MB_PAGE_ALIGN, (-(MB_MAGIC + MB_PAGE_ALIGN)) & 0xFFFFFFFF)
+    img[0x1000:0x1000 + len(mh)] = mh
     return bytes(img)
 
 
@@ -304,6 +329,8 @@ def boot_seeds():
     write("fuzz_boot", "bzimage-old", bytes([0x02, 0]) + bzimage(version=0x0206, xlf=0))
     write("fuzz_boot", "pvh", bytes([0x02, 0]) + pvh_elf())
     write("fuzz_boot", "pvh-initrd-high", bytes([0x06, 16]) + pvh_elf())
+    write("fuzz_boot", "multiboot-aout", bytes([0x02, 0]) + multiboot_aout())
+    write("fuzz_boot", "multiboot-elf", bytes([0x02, 4]) + multiboot_elf())
     write("fuzz_boot", "firmware", bytes([0x03, 0]) + b"\xf4" * 4096)
 
 
