@@ -1,8 +1,9 @@
 # jail — `truce jail` (Firecracker-jailer layout) boots the Debian guest with a disk and a tap as
-# uid 1000 with no capabilities, in its own mount namespace and cgroup v2 (memory.max, pids.max);
-# L1 checks the process from outside while the guest pings L1 and reads/writes its disk. A second
-# jailed VM whose memory.max is below what the guest touches is killed by the cgroup's OOM killer
-# (status 137, memory.events oom_kill) and L1 lives on. `truce jail --cleanup` leaves nothing.
+# uid 1000 with no capabilities, in its own mount namespace and cgroup v2 (memory.max, pids.max,
+# cpu.max); L1 checks the process from outside while the guest pings L1 and reads/writes its
+# disk. A second jailed VM whose memory.max is below what the guest touches is killed by the
+# cgroup's OOM killer (status 137, memory.events oom_kill) and L1 lives on. `truce jail
+# --cleanup` leaves nothing behind.
 # lab: vmm=truce timeout=420 needs=boot-bzimage
 JUID=1000 JGID=1000 BASE=$PWD/jail
 TRUCE_BIN=$(command -v truce) || fail "no truce in L1"
@@ -95,6 +96,7 @@ truncate -s 8M "$ROOT/disk.img" && chown $JUID:$JGID "$ROOT/disk.img" || fail "n
         echo "cgroup $(sed -n 's/^0:://p' "/proc/$P/cgroup")"
         echo "memory.max $(cat $CG/truce/$ID/memory.max)"
         echo "pids.max $(cat $CG/truce/$ID/pids.max)"
+        echo "cpu.max $(cat $CG/truce/$ID/cpu.max)"
         echo "nofile $(awk '/^Max open files/ {print $4}' "/proc/$P/limits")"
         echo "files $(cd "$ROOT" && find . ! -type d | sort | tr '\n' ' ')"
     } >facts
@@ -107,6 +109,7 @@ truncate -s 8M "$ROOT/disk.img" && chown $JUID:$JGID "$ROOT/disk.img" || fail "n
 ) &
 helper=$!
 jailed_boot $ID 200 256 "lab.check=jail-dev:$sum" --cgroup memory.max=512M --cgroup pids.max=64 \
+    --cgroup "cpu.max=50000 100000" \
     --resource-limit no-file=256 -- run --disk path=/disk.img --net tap=jtap0
 kill $helper 2>/dev/null
 expect_init
@@ -129,6 +132,7 @@ set -- $(fact mnt-ns)
 [ "$(fact cgroup)" = "/truce/$ID" ] || fail "jailed truce is in cgroup '$(fact cgroup)'"
 [ "$(fact memory.max)" = 536870912 ] || fail "memory.max is '$(fact memory.max)'"
 [ "$(fact pids.max)" = 64 ] || fail "pids.max is '$(fact pids.max)'"
+[ "$(fact cpu.max)" = "50000 100000" ] || fail "cpu.max is '$(fact cpu.max)'"
 [ "$(fact nofile)" = 256 ] || fail "RLIMIT_NOFILE is '$(fact nofile)'"
 want="./dev/kvm ./dev/net/tun ./disk.img ./initrd.img ./truce ./truce.pid ./vmlinuz"
 for f in $want; do
