@@ -5,9 +5,22 @@
 #include "machine/snapshot.h"
 #include "util/state.h"
 
-/* A fixed char array: saved whole, loaded only when NUL-terminated. */
-#define STATE_STR(v, a)                                                                            \
-    (STATE_BYTES(v, a), state_check((v), memchr((a), 0, sizeof(a)) != NULL, #a " terminated"))
+/* A string held in a fixed char array, stored as its length (u16) and bytes: loading refuses a
+ * length that does not fit the array with its NUL, or a NUL inside. */
+static void str_visit(struct state_visitor *v, char *a, size_t size, const char *what)
+{
+    uint16_t len = (uint16_t)strnlen(a, size - 1);
+    state_u16(v, &len, what);
+    state_check(v, len < size, what);
+    if (state_error(v))
+        return;
+    state_bytes(v, a, len, what);
+    if (v->loading && !state_error(v)) {
+        state_check(v, memchr(a, 0, len) == NULL, what);
+        a[len] = 0;
+    }
+}
+#define STATE_STR(v, a) str_visit((v), (a), sizeof(a), #a)
 
 static void disk_visit(struct state_visitor *v, struct disk_config *d)
 {

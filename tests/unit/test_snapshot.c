@@ -132,13 +132,21 @@ static void config_round_trip(void **state)
     config_state_visit(&l, b);
     assert_int_equal(state_finish(&l), 0);
     assert_memory_equal(a, b, sizeof(*a));
-    /* a string without its NUL, and a vCPU count out of range, are refused */
-    size_t off = (size_t)((uint8_t *)memmem(v.buf, v.len, "snap-vm", 7) - v.buf);
-    memset(v.buf + off, 'x', CFG_ID_LEN);
+    /* a string length beyond its array, or a NUL inside a string, is refused */
+    uint8_t *str = memmem(v.buf, v.len, "snap-vm", 7);
+    uint16_t len = CFG_ID_LEN;
+    memcpy(str - 2, &len, 2);
     state_load_init(&l, v.buf, v.len);
     config_state_visit(&l, b);
     assert_int_equal(state_error(&l), -EINVAL);
-    assert_non_null(strstr(l.msg, "vm_id terminated"));
+    assert_non_null(strstr(l.msg, "vm_id"));
+    len = 7;
+    memcpy(str - 2, &len, 2);
+    str[3] = 0;
+    state_load_init(&l, v.buf, v.len);
+    config_state_visit(&l, b);
+    assert_int_equal(state_error(&l), -EINVAL);
+    assert_non_null(strstr(l.msg, "vm_id"));
     state_free(&v);
     a->cpus = 0;
     state_save_init(&v);
