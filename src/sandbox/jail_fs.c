@@ -157,116 +157,178 @@ static bool writable_by(const struct stat *st, uid_t uid, gid_t gid)
            (st->st_gid == gid && (st->st_mode & 0020)) || (st->st_mode & 0002);
 }
 
-/* Place SRC at DST: a hard link to SRC's real file when the file systems allow and the jailed
- * UID:GID could not write to it (a hard link shares the host's file), else a copy with SRC's
- * permission bits. An existing DST is replaced. Returns 0 or -errno. */
-static int link_or_copy(const char *src, const char *dst, uid_t uid, gid_t gid)
+/* The directory REL ("dev/net", "" for the root itself) under ROOTFD, made 0755 where missing,
+ * opened without following a symbolic link anywhere: a previous jailed process owned the root and
+ * may have left links pointing out of it. Returns an fd or -errno (-ELOOP/-ENOTDIR for a link or
+ * a file in the way). */
+static int open_subdir(int rootfd, const char *rel)
 {
-    char real[PATH_MAX];
-    struct stat lst;
-    if (!realpath(src, real) || stat(real, &lst) < 0)
+    char tmp[PATH_MAX];
+    int fd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+    if (fd < 0 || str_copy(tmp, sizeof(tmp), rel))
+        return fd < 0 ? -errno : (close(fd), -ENAMETOOLONG);
+    char *save = NULL;
+    for (char *c = strtok_r(tmp, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+        if (mkdirat(fd, c, 0755) < 0 && errno != EEXIST) {
+            int e = -errno;
+            close(fd);
+            return e;
+        }
+        int nfd = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int e = -errno;
+        close(fd);
+        if (nfd < 0)
+            return e;
+        fd = nfd;
+    }
+    return fd;
+}
+
+/* Copy the open file IN (of status ST) to DIRFD/NAME, made new. Returns 0 or -errno. */
+static int copy_at(int in, const struct stat *st, int dirfd, const char *name)
+{
+    int out = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                     st->st_mode & 0755);
+    int rc = 0;
+    if (out < 0)
         return -errno;
-    unlink(dst);
-    if (!writable_by(&lst, uid, gid) && link(real, dst) == 0)
-        return 0;
-    int in = open(real, O_RDONLY | O_CLOEXEC), rc = 0;
-    struct stat st;
-    if (in < 0 || fstat(in, &st) < 0) {
-        rc = -errno;
-        if (in >= 0)
-            close(in);
-        return rc;
-    }
-    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 0755);
-    if (out < 0) {
-        rc = -errno;
-        close(in);
-        return rc;
-    }
-    for (off_t off = 0; off < st.st_size;) {
-        ssize_t n = sendfile(out, in, &off, st.st_size - off);
+    for (off_t off = 0; off < st->st_size;) {
+        ssize_t n = sendfile(out, in, &off, st->st_size - off);
         if (n <= 0) {
             rc = n < 0 ? -errno : -EIO;
             break;
         }
     }
-    close(in);
     if (close(out) < 0 && !rc)
         rc = -errno;
     if (rc)
-        unlink(dst);
+        unlinkat(dirfd, name, 0);
     return rc;
 }
 
-/* Place the host file PATH at ROOT/DST_REL (parents made 0755). */
-static int place(const struct jail_config *jc, const char *root, const char *path,
-                 const char *dst_rel, char *err, size_t errlen)
+/* Place the host file SRC at DIRFD/NAME: a hard link to SRC's real file when the file systems
+ * allow and the jailed UID:GID could not write to it (a hard link shares the host's file), else
+ * a copy with SRC's permission bits. Whatever was at NAME (file or link) is replaced, never
+ * followed. Returns 0 or -errno. */
+static int link_or_copy(const char *src, int dirfd, const char *name, uid_t uid, gid_t gid)
 {
-    char dst[PATH_MAX], dir[PATH_MAX];
-    if (snprintf(dst, sizeof(dst), "%s%s", root, dst_rel) >= (int)sizeof(dst))
-        return snprintf(err, errlen, "jail path too long: %s%s", root, dst_rel), -ENAMETOOLONG;
-    strcpy(dir, dst);
-    *strrchr(dir, '/') = 0;
-    int rc = mkdir_p(dir, 0755);
-    if (!rc)
-        rc = link_or_copy(path, dst, jc->uid, jc->gid);
+    char real[PATH_MAX];
+    struct stat st;
+    if (!realpath(src, real))
+        return -errno;
+    int in = open(real, O_RDONLY | O_CLOEXEC);
+    if (in < 0 || fstat(in, &st) < 0) {
+        int e = -errno;
+        if (in >= 0)
+            close(in);
+        return e;
+    }
+    int rc = 0;
+    if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+        rc = -errno;
+    else if (writable_by(&st, uid, gid) || linkat(AT_FDCWD, real, dirfd, name, 0) < 0)
+        rc = copy_at(in, &st, dirfd, name);
+    close(in);
+    return rc;
+}
+
+/* Split the absolute path P into its directory (without the leading '/') and its name. */
+static void split(const char *p, char *dir, size_t dirlen, const char **name)
+{
+    const char *slash = strrchr(p, '/');
+    snprintf(dir, dirlen, "%.*s", (int)(slash - p), p);
+    memmove(dir, dir + strspn(dir, "/"), strlen(dir + strspn(dir, "/")) + 1);
+    *name = slash + 1;
+}
+
+/* Place the host file PATH at ROOT/DST (DST absolute inside the jail; parents made 0755). */
+static int place(const struct jail_config *jc, int rootfd, const char *root, const char *path,
+                 const char *dst, char *err, size_t errlen)
+{
+    char dir[PATH_MAX];
+    const char *name;
+    split(dst, dir, sizeof(dir), &name);
+    int fd = open_subdir(rootfd, dir), rc = fd < 0 ? fd : 0;
+    if (fd >= 0) {
+        rc = link_or_copy(path, fd, name, jc->uid, jc->gid);
+        close(fd);
+    }
     if (rc)
-        snprintf(err, errlen, "cannot place %s at %s: %s", path, dst, strerror(-rc));
+        snprintf(err, errlen, "cannot place %s at %s%s: %s%s", path, root, dst, strerror(-rc),
+                 rc == -ELOOP || rc == -ENOTDIR ? " (a symbolic link or a file in the way)" : "");
     return rc;
 }
 
 /* mknod ROOT/DEV like the host's DEV (character device, mode 0600, owned by uid:gid). */
-static int make_device(const struct jail_config *jc, const char *root, const char *dev, char *err,
-                       size_t errlen)
+static int make_device(const struct jail_config *jc, int rootfd, const char *root, const char *dev,
+                       char *err, size_t errlen)
 {
     struct stat st;
-    char dst[PATH_MAX], dir[PATH_MAX];
+    char dir[PATH_MAX];
+    const char *name;
     if (stat(dev, &st) < 0 || !S_ISCHR(st.st_mode))
         return 0; /* the host has no such device: neither does the jail */
-    snprintf(dst, sizeof(dst), "%s%s", root, dev);
-    strcpy(dir, dst);
-    *strrchr(dir, '/') = 0;
-    int rc = mkdir_p(dir, 0755);
-    unlink(dst);
-    if (!rc && (mknod(dst, S_IFCHR | 0600, st.st_rdev) < 0 || chown(dst, jc->uid, jc->gid) < 0))
-        rc = -errno;
+    split(dev, dir, sizeof(dir), &name);
+    int fd = open_subdir(rootfd, dir), rc = fd < 0 ? fd : 0;
+    if (fd >= 0) {
+        if ((unlinkat(fd, name, 0) < 0 && errno != ENOENT) ||
+            mknodat(fd, name, S_IFCHR | 0600, st.st_rdev) < 0 ||
+            fchownat(fd, name, jc->uid, jc->gid, AT_SYMLINK_NOFOLLOW) < 0)
+            rc = -errno;
+        close(fd);
+    }
     if (rc)
-        snprintf(err, errlen, "cannot make device node %s (%u:%u): %s", dst, major(st.st_rdev),
-                 minor(st.st_rdev), strerror(-rc));
+        snprintf(err, errlen, "cannot make device node %s%s (%u:%u): %s%s", root, dev,
+                 major(st.st_rdev), minor(st.st_rdev), strerror(-rc),
+                 rc == -ELOOP || rc == -ENOTDIR ? " (a symbolic link or a file in the way)" : "");
     return rc;
 }
 
-int jail_build_root(const struct jail_config *jc, const char *root, char *err, size_t errlen)
+static int place_all(const struct jail_config *jc, int rootfd, const char *root, char *err,
+                     size_t errlen)
 {
-    char exec_rel[NAME_MAX + 2];
-    int rc = mkdir_p(root, 0700);
+    char exec_dst[NAME_MAX + 2];
+    snprintf(exec_dst, sizeof(exec_dst), "/%s", jc->exec_name);
+    int rc = place(jc, rootfd, root, jc->exec_file, exec_dst, err, errlen);
     if (rc)
-        return snprintf(err, errlen, "cannot create %s: %s", root, strerror(-rc)), rc;
-    struct statvfs vfs;
-    if (statvfs(root, &vfs) == 0 && (vfs.f_flag & ST_NODEV))
-        return snprintf(err, errlen,
-                        "--chroot-base-dir: %s is on a nodev mount: /dev/kvm could not be "
-                        "opened in the jail",
-                        root),
-               -EPERM;
-    snprintf(exec_rel, sizeof(exec_rel), "/%s", jc->exec_name);
-    if ((rc = place(jc, root, jc->exec_file, exec_rel, err, errlen)))
         return rc;
     char(*libs)[PATH_MAX] = calloc(JAIL_MAX_LIBS, PATH_MAX);
     if (!libs)
         return -ENOMEM;
     int n = jail_elf_deps(jc->exec_file, libs, JAIL_MAX_LIBS, err, errlen);
     for (int i = 0; i < n && !rc; i++)
-        rc = place(jc, root, libs[i], libs[i], err, errlen);
+        rc = place(jc, rootfd, root, libs[i], libs[i], err, errlen);
     free(libs);
     if (n < 0)
         return n;
     for (size_t i = 0; i < ARRAY_SIZE(jail_devices) && !rc; i++)
-        rc = make_device(jc, root, jail_devices[i], err, errlen);
-    if (!rc && (chown(root, jc->uid, jc->gid) < 0 || chmod(root, 0700) < 0)) {
+        rc = make_device(jc, rootfd, root, jail_devices[i], err, errlen);
+    return rc;
+}
+
+int jail_build_root(const struct jail_config *jc, const char *root, char *err, size_t errlen)
+{
+    int rc = mkdir_p(root, 0700);
+    if (rc)
+        return snprintf(err, errlen, "cannot create %s: %s", root, strerror(-rc)), rc;
+    int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (rootfd < 0)
+        return snprintf(err, errlen, "cannot open %s: %s", root, strerror(errno)), -errno;
+    struct statvfs vfs;
+    if (fstatvfs(rootfd, &vfs) == 0 && (vfs.f_flag & ST_NODEV)) {
+        snprintf(err, errlen,
+                 "--chroot-base-dir: %s is on a nodev mount: /dev/kvm could not be opened in "
+                 "the jail",
+                 root);
+        rc = -EPERM;
+    }
+    if (!rc)
+        rc = place_all(jc, rootfd, root, err, errlen);
+    if (!rc && (fchown(rootfd, jc->uid, jc->gid) < 0 || fchmod(rootfd, 0700) < 0)) {
         rc = -errno;
         snprintf(err, errlen, "cannot give %s to %u:%u: %s", root, jc->uid, jc->gid, strerror(-rc));
     }
+    close(rootfd);
     return rc;
 }
 

@@ -307,6 +307,55 @@ static void no_hard_link_the_jailed_uid_could_write(void **state)
     free(jc);
 }
 
+/* A previous jailed process owned the root and may have left symbolic links there (dev -> some
+ * host directory): building the root again must refuse them, never write through them. */
+static void symlinks_in_an_old_root_are_refused(void **state)
+{
+    if (geteuid() != 0)
+        skip();
+    char base[] = "/tmp/truce-jail-baseXXXXXX", outside[] = "/tmp/truce-jail-outXXXXXX";
+    char err[512] = "", root[PATH_MAX], p[PATH_MAX + 32];
+    assert_non_null(mkdtemp(base));
+    assert_non_null(mkdtemp(outside));
+    struct jail_config *jc = malloc(sizeof(*jc));
+    assert_int_equal(PARSE(jc, err, "--id", "unit-3", "--exec-file", self, "--uid", "4242", "--gid",
+                           "4343", "--chroot-base-dir", base),
+                     0);
+    assert_int_equal(jail_root_path(jc, root, sizeof(root)), 0);
+    assert_int_equal(jail_build_root(jc, root, err, sizeof(err)), 0);
+    const char *const planted[] = {"dev", "lib", "lib64", "test_jail"};
+    for (size_t i = 0; i < 4; i++) {
+        char moved[PATH_MAX + 40];
+        snprintf(p, sizeof(p), "%s/%s", root, planted[i]);
+        snprintf(moved, sizeof(moved), "%s.old", p);
+        assert_int_equal(rename(p, moved), 0);
+        assert_int_equal(symlink(outside, p), 0);
+        err[0] = 0;
+        int rc = jail_build_root(jc, root, err, sizeof(err));
+        if (!strcmp(planted[i], "test_jail")) {
+            /* the binary's own name: the link itself is replaced, its target untouched */
+            assert_int_equal(rc, 0);
+            struct stat st;
+            assert_int_equal(lstat(p, &st), 0);
+            assert_true(S_ISREG(st.st_mode));
+        } else {
+            assert_true(rc < 0);
+            if (!strstr(err, "symbolic link"))
+                fail_msg("error '%s' does not say why", err);
+            assert_int_equal(unlink(p), 0);
+            assert_int_equal(rename(moved, p), 0);
+        }
+        assert_int_equal(rmdir(outside), 0); /* still empty: nothing went through the link */
+        assert_non_null(mkdtemp(strcpy(outside, "/tmp/truce-jail-outXXXXXX")));
+    }
+    rmdir(outside);
+    snprintf(p, sizeof(p), "%s/test_jail.old", root);
+    unlink(p);
+    assert_int_equal(jail_cleanup(jc), 0);
+    assert_int_equal(rmdir(base), 0);
+    free(jc);
+}
+
 /* In a child: after landlock_apply() allowing only file A, A opens and B does not. */
 static void landlock_restricts(void **state)
 {
@@ -404,6 +453,7 @@ int main(void)
         cmocka_unit_test(elf_deps),
         cmocka_unit_test(build_root_and_cleanup),
         cmocka_unit_test(no_hard_link_the_jailed_uid_could_write),
+        cmocka_unit_test(symlinks_in_an_old_root_are_refused),
         cmocka_unit_test(landlock_restricts),
         cmocka_unit_test(landlock_restricts_threads_started_inside),
     };
