@@ -40,11 +40,29 @@ static int set_rlimits(const struct jail_config *jc)
     return 0;
 }
 
+/* Is / the initramfs (the first mount, "rootfs", which pivot_root cannot move away)? */
+static bool root_is_initramfs(void)
+{
+    char dev[64], dir[8], type[16];
+    FILE *f = fopen("/proc/self/mounts", "re");
+    bool yes = false;
+    if (!f)
+        return false;
+    while (fscanf(f, "%63s %7s %15s %*[^\n]", dev, dir, type) == 3)
+        if (!strcmp(dir, "/")) {
+            yes = !strcmp(type, "rootfs");
+            break;
+        }
+    fclose(f);
+    return yes;
+}
+
 /* New mount namespace, ROOT made the root: pivot_root as Firecracker's jailer does; when the host
  * root is the initramfs (rootfs cannot be pivoted away), the jail is moved over / and chroot'ed
  * into instead, which holds because the jailed process keeps no CAP_SYS_CHROOT. */
 static int enter_root(const char *root)
 {
+    bool initramfs = root_is_initramfs();
     if (unshare(CLONE_NEWNS) < 0)
         JFAIL("unshare(CLONE_NEWNS): %s", strerror(errno));
     if (mount(NULL, "/", NULL, MS_PRIVATE | MS_REC, NULL) < 0)
@@ -53,14 +71,17 @@ static int enter_root(const char *root)
         JFAIL("bind-mounting %s on itself: %s", root, strerror(errno));
     if (chdir(root) < 0)
         JFAIL("chdir %s: %s", root, strerror(errno));
-    if (mkdir("old_root", 0700) < 0 && errno != EEXIST)
-        JFAIL("mkdir %s/old_root: %s", root, strerror(errno));
+    struct stat st;
+    unlink("old_root"); /* whatever a previous jailed process may have left there */
+    if ((mkdir("old_root", 0700) < 0 && errno != EEXIST) || lstat("old_root", &st) < 0 ||
+        !S_ISDIR(st.st_mode))
+        JFAIL("cannot make the directory %s/old_root", root);
     if (syscall(SYS_pivot_root, ".", "old_root") == 0) {
         if (umount2("old_root", MNT_DETACH) < 0)
             JFAIL("unmounting the old root: %s", strerror(errno));
         if (rmdir("old_root") < 0)
             JFAIL("rmdir old_root: %s", strerror(errno));
-    } else if (errno == EINVAL) {
+    } else if (errno == EINVAL && initramfs) {
         rmdir("old_root");
         if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
             JFAIL("pivot_root: EINVAL, and moving %s over /: %s", root, strerror(errno));
@@ -79,6 +100,7 @@ static int write_pid_file(const struct jail_config *jc, pid_t pid)
 {
     char path[NAME_MAX + 8], line[24];
     snprintf(path, sizeof(path), "/%s.pid", jc->exec_name);
+    unlink(path);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0)
         JFAIL("cannot write the pid file %s: %s", path, strerror(errno));
