@@ -176,7 +176,7 @@ ID=host-4
 prep $ID
 ROOT=$BASE/truce/$ID/root
 "$TRUCE" jail --id $ID --exec-file "$TRUCE" --uid "$JUID" --gid "$JGID" --chroot-base-dir "$BASE" \
-    -- --api-sock /api.sock </dev/null >"$BASE/jail4.out" 2>&1 &
+    -- --api-sock /api.sock --level Info </dev/null >"$BASE/jail4.out" 2>&1 &
 P=$!
 PIDS+=("$P")
 api() { curl -s --unix-socket "$ROOT/api.sock" -X "$1" "http://localhost$2" ${3:+-d "$3"} \
@@ -188,6 +188,8 @@ api PUT /boot-source '{"kernel_image_path": "/actions.elf", "boot_args": "spin"}
 api PUT /actions '{"action_type": "InstanceStart"}' >>"$BASE/api.code"
 check api-boot "boot-source, InstanceStart: HTTP $(tr '\n' ' ' <"$BASE/api.code") $(cat "$BASE/api.body")" \
     wait_for "$BASE/jail4.out" "actions 'spin'"
+check api-landlock "no landlock line: $(grep -i landlock "$BASE/jail4.out")" \
+    grep -Eq 'landlock: (ABI [0-9]+, file access restricted|not available)' "$BASE/jail4.out"
 check api-jailed "API truce runs as $(status_of "$P" Uid)" \
     [ "$(status_of "$P" Uid)" = "$JUID $JUID $JUID $JUID" ]
 kill -TERM "$P"
