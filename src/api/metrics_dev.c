@@ -5,7 +5,6 @@
 #include "dev/dev.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
-#include "virtio/virtio_pci.h"
 #include "virtio/vsock_proto.h"
 
 /* The virtio devices of VM with DEVICE_ID, in creation order; calls FN for each. */
@@ -13,13 +12,9 @@ static void each_virtio(struct vm *vm, uint16_t device_id,
                         void (*fn)(struct virtio_dev *vdev, unsigned index, void *arg), void *arg)
 {
     unsigned index = 0;
-    for (struct device_instance *d = vm->devices; d; d = d->next) {
-        if (!d->ops || !d->ops->name || strcmp(d->ops->name, "virtio-pci"))
-            continue;
-        struct virtio_dev *vdev = ((struct virtio_pci *)d->dev)->vdev;
-        if (vdev && vdev->device_id == device_id)
-            fn(vdev, index++, arg);
-    }
+    struct virtio_dev *vdev = NULL;
+    while ((vdev = virtio_find(vm, device_id, vdev)))
+        fn(vdev, index++, arg);
 }
 
 struct blk_walk {

@@ -161,6 +161,16 @@ void pci_cfg_write(struct pci_bus *bus, unsigned slot, unsigned off, unsigned si
 struct state_visitor;
 int pci_dev_save(struct pci_dev *d, struct state_visitor *v);
 int pci_dev_restore(struct pci_dev *d, struct state_visitor *v);
+/* The same in steps, for owners that restore several sections all or nothing: read and check
+ * the section into S (D unchanged), later make S D's state. */
+struct pci_dev_state {
+    uint8_t cfg[PCI_CFG_SIZE];
+    struct pci_msix_entry table[PCI_MSIX_MAX_VEC];
+    uint64_t pba;
+    bool intx_level;
+};
+void pci_dev_state_load(struct pci_dev *d, struct state_visitor *v, struct pci_dev_state *s);
+void pci_dev_state_set(struct pci_dev *d, const struct pci_dev_state *s);
 
 /* Internal to bus/pci.c, pci_irq.c and pci_state.c: BAR mappings follow the BAR registers of
  * D's config image (bus lock held). */

@@ -11,14 +11,6 @@
 #define CFG_BAR0          0x10
 #define CFG_BAR_END       0x28
 
-/* The saved part of a function (see pci.h). */
-struct pci_dev_state {
-    uint8_t cfg[PCI_CFG_SIZE];
-    struct pci_msix_entry table[PCI_MSIX_MAX_VEC];
-    uint64_t pba;
-    bool intx_level;
-};
-
 /* True when config byte I may differ from the fresh function L: guest-writable bits, the BAR
  * registers (checked apart) and the INTx status bit. */
 static bool cfg_byte_ok(const struct pci_dev *l, unsigned i, uint8_t val)
@@ -86,25 +78,35 @@ int pci_dev_save(struct pci_dev *d, struct state_visitor *v)
     return state_error(v);
 }
 
-int pci_dev_restore(struct pci_dev *d, struct state_visitor *v)
+void pci_dev_state_load(struct pci_dev *d, struct state_visitor *v, struct pci_dev_state *s)
 {
-    struct pci_dev_state s = {0};
-    pci_dev_state_visit(v, &s, d);
-    if (state_error(v))
-        return state_error(v);
-    if (!d->bus)
-        return state_fail(v, -ENODEV, "pci %s: not on a bus", d->name);
+    memset(s, 0, sizeof(*s));
+    pci_dev_state_visit(v, s, d);
+    if (!state_error(v) && !d->bus)
+        state_fail(v, -ENODEV, "pci %s: not on a bus", d->name);
+}
+
+void pci_dev_state_set(struct pci_dev *d, const struct pci_dev_state *s)
+{
     pthread_mutex_lock(&d->bus->lock);
     pthread_mutex_lock(&d->irq_lock);
-    memcpy(d->cfg, s.cfg, sizeof(d->cfg));
-    memcpy(d->msix.table, s.table, sizeof(d->msix.table));
-    d->msix.pba = s.pba;
-    d->intx_level = s.intx_level;
+    memcpy(d->cfg, s->cfg, sizeof(d->cfg));
+    memcpy(d->msix.table, s->table, sizeof(d->msix.table));
+    d->msix.pba = s->pba;
+    d->intx_level = s->intx_level;
     pci_intx_apply(d);
     pthread_mutex_unlock(&d->irq_lock);
     pci_bars_refresh(d);
     if (d->msix.nvec)
         pci_msix_ctrl_written(d); /* enable/mask from the control word; sends what is due */
     pthread_mutex_unlock(&d->bus->lock);
-    return 0;
+}
+
+int pci_dev_restore(struct pci_dev *d, struct state_visitor *v)
+{
+    struct pci_dev_state s;
+    pci_dev_state_load(d, v, &s);
+    if (!state_error(v))
+        pci_dev_state_set(d, &s);
+    return state_error(v);
 }

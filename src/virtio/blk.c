@@ -131,6 +131,8 @@ static void req_done(void *opaque, void *tag, int res)
 static void blk_process(struct virtio_blk *b, struct virtq *q)
 {
     int rc = 0;
+    if (b->vdev.paused)
+        return; /* resume kicks the queue */
     b->throttled = false;
     do {
         virtq_disable_notify(q);
@@ -198,6 +200,18 @@ static void blk_reset(void *opaque)
     b->throttled = false;
 }
 
+/* Pause: no new requests (blk_process looks at vdev.paused), every in-flight one completed and
+ * handed back to the driver. Nothing else of the device is guest-visible beyond the common
+ * state: a snapshot taken now holds no request in flight. */
+static void blk_pause(void *opaque)
+{
+    struct virtio_blk *b = opaque;
+    virtio_lock(&b->vdev);
+    disk_drain(&b->disk, req_done, b);
+    virtio_interrupt(&b->vdev, &b->vdev.vq[0]);
+    virtio_unlock(&b->vdev);
+}
+
 static void blk_stop(void *opaque)
 {
     struct virtio_blk *b = opaque;
@@ -217,6 +231,7 @@ static const struct virtio_dev_ops blk_ops = {
     .config_read = blk_config_read,
     .queue_notify = blk_queue_notify,
     .reset = blk_reset,
+    .pause = blk_pause,
     .stop = blk_stop,
     .destroy = blk_destroy,
 };

@@ -56,8 +56,9 @@ static size_t vcon_rx(void *opaque, const uint8_t *buf, size_t len)
     struct virtq_chain c = {.iov = iov, .max_iov = VCON_MAX_IOV};
     size_t done = 0;
     virtio_lock(&v->vdev);
+    /* while paused nothing is taken: the console holds the input until resume re-kicks rx */
     if ((v->vdev.status & VIRTIO_CONFIG_S_DRIVER_OK) &&
-        !(v->vdev.status & VIRTIO_CONFIG_S_NEEDS_RESET) && q->enabled) {
+        !(v->vdev.status & VIRTIO_CONFIG_S_NEEDS_RESET) && q->enabled && !v->vdev.paused) {
         while (done < len && virtq_pop(q, &c) > 0) {
             size_t n = virtq_chain_write(&c, 0, buf + done, len - done);
             virtq_push(q, c.head, (uint32_t)n);

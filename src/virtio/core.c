@@ -119,7 +119,8 @@ int virtio_watch_fd(struct virtio_dev *vdev, int fd, uint32_t events, evloop_cb 
     if (!vdev->vm || !vdev->vm->loop)
         return -ENODEV;
     struct virtio_watch *w = &vdev->watch[vdev->nwatch];
-    *w = (struct virtio_watch){.vdev = vdev, .fd = fd, .cb = cb, .opaque = opaque};
+    *w =
+        (struct virtio_watch){.vdev = vdev, .fd = fd, .events = events, .cb = cb, .opaque = opaque};
     int rc = evloop_add(vdev->vm->loop, fd, events, watch_cb, w);
     if (rc < 0)
         return rc;
@@ -129,8 +130,33 @@ int virtio_watch_fd(struct virtio_dev *vdev, int fd, uint32_t events, evloop_cb 
 
 void virtio_unwatch_all(struct virtio_dev *vdev)
 {
-    for (unsigned i = 0; i < vdev->nwatch; i++)
+    for (unsigned i = 0; i < vdev->nwatch && !vdev->watches_parked; i++)
         if (vdev->vm && vdev->vm->loop)
             evloop_del(vdev->vm->loop, vdev->watch[i].fd);
     vdev->nwatch = 0;
+    vdev->watches_parked = false;
+}
+
+void virtio_watches_park(struct virtio_dev *vdev)
+{
+    if (vdev->watches_parked || !vdev->vm || !vdev->vm->loop)
+        return;
+    for (unsigned i = 0; i < vdev->nwatch; i++)
+        evloop_del(vdev->vm->loop, vdev->watch[i].fd);
+    vdev->watches_parked = true;
+}
+
+int virtio_watches_unpark(struct virtio_dev *vdev)
+{
+    int rc = 0;
+    if (!vdev->watches_parked)
+        return 0;
+    for (unsigned i = 0; i < vdev->nwatch; i++) {
+        struct virtio_watch *w = &vdev->watch[i];
+        int r = evloop_add(vdev->vm->loop, w->fd, w->events, watch_cb, w);
+        if (r < 0 && !rc)
+            rc = r;
+    }
+    vdev->watches_parked = false;
+    return rc;
 }

@@ -10,7 +10,6 @@
 #include "dev/dev.h"
 #include "util/util.h"
 #include "virtio/net.h"
-#include "virtio/virtio_pci.h"
 #include "vm/vm.h"
 
 #define PCI_CLASS_ETHERNET 0x020000
@@ -18,7 +17,8 @@
 static bool dev_live(struct virtio_net *n)
 {
     uint8_t st = n->vdev.status;
-    return !n->stopped && (st & VIRTIO_CONFIG_S_DRIVER_OK) && !(st & VIRTIO_CONFIG_S_NEEDS_RESET);
+    return !n->stopped && !n->vdev.paused && (st & VIRTIO_CONFIG_S_DRIVER_OK) &&
+           !(st & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
 /* ---- bulk mode: how the I/O thread shares a CPU with its guest ---------------------------------
@@ -219,6 +219,23 @@ static void net_reset(void *opaque)
     /* the backend's rx is switched off by the next rx_ready, on the I/O thread */
 }
 
+/* Pause (vdev.paused set: backend callbacks touch no ring and switch the backend's rx off, so
+ * frames wait in the tap's queue or slirp's). Chains popped and not used go back to the driver's
+ * avail ring (they are the newest pops of their queue), so the ring indices are all a snapshot
+ * needs: receive chains held for a frame, and a transmit chain the backend refused (EAGAIN). The
+ * frame already read into rxbuf stays there and is delivered after resume. */
+static void net_pause(void *opaque)
+{
+    struct virtio_net *n = opaque;
+    virtio_lock(&n->vdev);
+    net_rx_unpop(n);
+    if (n->tx_pending) {
+        n->vdev.vq[NET_TXQ].last_avail--;
+        n->tx_pending = false;
+    }
+    virtio_unlock(&n->vdev);
+}
+
 static void net_stop(void *opaque)
 {
     struct virtio_net *n = opaque;
@@ -243,6 +260,7 @@ static const struct virtio_dev_ops net_ops = {
     .activate = net_activate,
     .queue_notify = net_queue_notify,
     .reset = net_reset,
+    .pause = net_pause,
     .stop = net_stop,
     .destroy = net_destroy,
 };
@@ -271,16 +289,10 @@ void virtio_net_set_link(struct virtio_net *n, bool up)
 
 struct virtio_net *virtio_net_find(struct vm *vm, const char *id)
 {
-    for (struct device_instance *d = vm->devices; d; d = d->next) {
-        if (!d->ops || !d->ops->name || strcmp(d->ops->name, "virtio-pci"))
-            continue;
-        struct virtio_dev *vdev = ((struct virtio_pci *)d->dev)->vdev;
-        if (vdev->device_id != VIRTIO_ID_NET)
-            continue;
-        struct virtio_net *n = vdev->opaque;
-        if (!strcmp(n->id, id))
-            return n;
-    }
+    struct virtio_dev *vdev = NULL;
+    while ((vdev = virtio_find(vm, VIRTIO_ID_NET, vdev)))
+        if (!strcmp(((struct virtio_net *)vdev->opaque)->id, id))
+            return vdev->opaque;
     return NULL;
 }
 

@@ -91,6 +91,8 @@ void virtio_net_set_link(struct virtio_net *n, bool up);
 /* ---- net_rx.c (I/O thread, device lock held) ------------------------------------------------- */
 /* Move frames from the backend into the receive queue until one of them runs dry. */
 void net_rx_pump(struct virtio_net *n);
+/* Give the held receive chains back to the avail ring (lock held; pause). */
+void net_rx_unpop(struct virtio_net *n);
 /* Forget held chains and the pending frame (device reset). */
 void net_rx_reset(struct virtio_net *n);
 

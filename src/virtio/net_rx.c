@@ -22,6 +22,13 @@ static struct net_rx_chain *held_at(struct virtio_net *n, unsigned i)
     return &n->held[(n->held_first + i) % NET_QUEUE_SIZE];
 }
 
+void net_rx_unpop(struct virtio_net *n)
+{
+    n->vdev.vq[NET_RXQ].last_avail -= (uint16_t)n->nheld;
+    n->held_first = n->nheld = 0;
+    n->held_cap = 0;
+}
+
 void net_rx_reset(struct virtio_net *n)
 {
     n->held_first = n->nheld = 0;
@@ -246,8 +253,8 @@ static bool rx_active(struct virtio_net *n)
 {
     struct virtq *q = &n->vdev.vq[NET_RXQ];
     uint8_t st = n->vdev.status;
-    return !n->stopped && (st & VIRTIO_CONFIG_S_DRIVER_OK) && !(st & VIRTIO_CONFIG_S_NEEDS_RESET) &&
-           q->enabled && !q->broken && q->avail;
+    return !n->stopped && !n->vdev.paused && (st & VIRTIO_CONFIG_S_DRIVER_OK) &&
+           !(st & VIRTIO_CONFIG_S_NEEDS_RESET) && q->enabled && !q->broken && q->avail;
 }
 
 /* Receive one frame: straight into guest buffers when possible, else into rxbuf (then pending).

@@ -11,6 +11,7 @@
 
 #include "bus/pci.h"
 #include "dev/dev.h"
+#include "util/state.h"
 #include "virtio/virtio_pci.h"
 #include "vm/vm.h"
 
@@ -161,7 +162,7 @@ static void kick_cb(void *opaque, uint32_t events)
     virtio_lock(vdev);
     uint8_t st = vdev->status;
     if ((st & VIRTIO_CONFIG_S_DRIVER_OK) && !(st & VIRTIO_CONFIG_S_NEEDS_RESET) && q->enabled &&
-        !q->broken && q->avail)
+        !q->broken && q->avail && !vdev->paused)
         vdev->ops->queue_notify(vdev->opaque, q);
     virtio_unlock(vdev);
 }
@@ -266,9 +267,103 @@ static void vpci_inst_destroy(void *opaque)
     free(vp);
 }
 
+/* Watch every queue's eventfd on the I/O thread. Returns 0 or -errno (none left watched). */
+static int vpci_kicks_watch(struct virtio_pci *vp)
+{
+    struct virtio_dev *vdev = vp->vdev;
+    for (unsigned i = 0; i < vdev->nqueues; i++) {
+        int rc = evloop_add(vdev->vm->loop, vdev->vq[i].kick_fd, EPOLLIN, kick_cb, &vdev->vq[i]);
+        if (rc < 0) {
+            while (i--)
+                evloop_del(vdev->vm->loop, vdev->vq[i].kick_fd);
+            return rc;
+        }
+    }
+    vp->kicks_watched = true;
+    return 0;
+}
+
+/* Pause: kicks stop being read (a notification stays pending in its eventfd), the device
+ * finishes in-flight work, backend watches come off the loop. */
+static void vpci_inst_pause(void *opaque)
+{
+    struct virtio_pci *vp = opaque;
+    struct virtio_dev *vdev = vp->vdev;
+    for (unsigned i = 0; i < vdev->nqueues && vp->kicks_watched; i++)
+        evloop_del(vdev->vm->loop, vdev->vq[i].kick_fd);
+    vp->kicks_watched = false;
+    virtio_lock(vdev);
+    vdev->paused = true;
+    virtio_unlock(vdev);
+    if (vdev->ops->pause)
+        vdev->ops->pause(vdev->opaque);
+    virtio_watches_park(vdev);
+}
+
+/* Resume: watches and kicks back on the loop, then every enabled queue of a live device is
+ * kicked once, so work that arrived while paused (or was restored) is looked at. */
+static void vpci_inst_resume(void *opaque)
+{
+    struct virtio_pci *vp = opaque;
+    struct virtio_dev *vdev = vp->vdev;
+    int rc = virtio_watches_unpark(vdev);
+    virtio_lock(vdev);
+    vdev->paused = false;
+    virtio_unlock(vdev);
+    if (vdev->ops->resume)
+        vdev->ops->resume(vdev->opaque);
+    if (!rc && !vp->kicks_watched)
+        rc = vpci_kicks_watch(vp);
+    if (rc < 0) {
+        vm_request_stop(vdev->vm, TRUCE_EXIT_HOST, "%s: cannot resume: %s", vdev->name,
+                        strerror(-rc));
+        return;
+    }
+    virtio_lock(vdev);
+    for (unsigned i = 0; i < vdev->nqueues; i++)
+        if ((vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) && vdev->vq[i].enabled)
+            virtio_queue_defer(&vdev->vq[i]);
+    virtio_unlock(vdev);
+}
+
+/* The PCI function (config space, MSI-X), then the virtio state. */
+static int vpci_inst_save(void *opaque, struct state_visitor *v)
+{
+    struct virtio_pci *vp = opaque;
+    struct virtio_state s;
+    if (pci_dev_save(&vp->pci, v))
+        return state_error(v);
+    virtio_lock(vp->vdev);
+    virtio_state_get(vp->vdev, &s);
+    virtio_unlock(vp->vdev);
+    virtio_state_visit(v, &s, vp->vdev, vp->pci.msix.nvec);
+    return state_error(v);
+}
+
+/* Both sections are read and checked before either is applied. */
+static int vpci_inst_restore(void *opaque, struct state_visitor *v)
+{
+    struct virtio_pci *vp = opaque;
+    struct pci_dev_state ps;
+    struct virtio_state s = {0};
+    pci_dev_state_load(&vp->pci, v, &ps);
+    virtio_state_visit(v, &s, vp->vdev, vp->pci.msix.nvec);
+    if (state_error(v))
+        return state_error(v);
+    pci_dev_state_set(&vp->pci, &ps); /* BAR moves carry the ioeventfds along */
+    virtio_lock(vp->vdev);
+    virtio_state_set(vp->vdev, &s);
+    virtio_unlock(vp->vdev);
+    return 0;
+}
+
 static const struct device_ops vpci_inst_ops = {
     .name = "virtio-pci",
     .reset = vpci_inst_reset,
+    .pause = vpci_inst_pause,
+    .resume = vpci_inst_resume,
+    .save = vpci_inst_save,
+    .restore = vpci_inst_restore,
     .stop = vpci_inst_stop,
     .destroy = vpci_inst_destroy,
 };
@@ -282,16 +377,7 @@ static int vpci_kicks_open(struct virtio_pci *vp)
         if (vdev->vq[i].kick_fd < 0)
             return -errno;
     }
-    for (unsigned i = 0; i < vdev->nqueues; i++) {
-        int rc = evloop_add(vdev->vm->loop, vdev->vq[i].kick_fd, EPOLLIN, kick_cb, &vdev->vq[i]);
-        if (rc < 0) {
-            while (i--)
-                evloop_del(vdev->vm->loop, vdev->vq[i].kick_fd);
-            return rc;
-        }
-    }
-    vp->kicks_watched = true;
-    return 0;
+    return vpci_kicks_watch(vp);
 }
 
 int virtio_pci_add(struct vm *vm, struct virtio_dev *vdev, char *err, size_t errlen)

@@ -15,6 +15,7 @@
 
 struct vm;
 struct guest_mem;
+struct state_visitor;
 struct virtio_dev;
 
 /* ---- how a device is written ---------------------------------------------------------------
@@ -147,6 +148,11 @@ struct virtio_dev_ops {
      * in-flight I/O, return device-specific state to its power-on values. The transport resets
      * the queues and the common state after this returns. May be NULL. */
     void (*reset)(void *opaque);
+    /* VM pause (util contract in dev/dev.h): the transport has already stopped the queue kicks
+     * and set vdev->paused; pause finishes in-flight work (lock NOT held, I/O thread running),
+     * resume follows it (the transport then re-kicks every enabled queue). May be NULL. */
+    void (*pause)(void *opaque);
+    void (*resume)(void *opaque);
     /* VM teardown. stop: quiesce (I/O thread still running, lock NOT held); destroy: close
      * backends and free the state (every thread joined, lock not held). May be NULL. */
     void (*stop)(void *opaque);
@@ -166,6 +172,7 @@ struct virtio_transport_ops {
 struct virtio_watch {
     struct virtio_dev *vdev;
     int fd;
+    uint32_t events;
     evloop_cb cb;
     void *opaque;
 };
@@ -197,6 +204,8 @@ struct virtio_dev {
     unsigned needs_reset_logs; /* lifetime count, bounds the log */
     struct virtio_watch watch[VIRTIO_MAX_WATCHES];
     unsigned nwatch;
+    bool watches_parked; /* paused: the watches are off the event loop */
+    bool paused;         /* VM paused: no queue processing, no backend events (lock held) */
     /* transport */
     const struct virtio_transport_ops *tops;
     void *transport;
@@ -247,6 +256,40 @@ void virtio_reset(struct virtio_dev *vdev);
 int virtio_watch_fd(struct virtio_dev *vdev, int fd, uint32_t events, evloop_cb cb, void *opaque);
 /* Stop every watch (the transport calls it at stop, lock not held). */
 void virtio_unwatch_all(struct virtio_dev *vdev);
+/* Take every watch off the event loop (pause) and put them back (resume); after park returns no
+ * watch callback runs. Lock not held. Resume returns 0 or the first -errno of evloop_add. */
+void virtio_watches_park(struct virtio_dev *vdev);
+int virtio_watches_unpark(struct virtio_dev *vdev);
+
+/* ---- state (virtio/state.c) ------------------------------------------------------------------
+ * The guest-visible state of a device beyond its PCI function: the common state (status,
+ * features, selectors, config vector and generation, ISR) and each queue's configuration and
+ * ring indices. Host pointers, fds and watches are runtime, rebuilt on restore. */
+#define VIRTIO_STATE_VERSION 1
+struct virtq_state {
+    uint16_t size, msix_vector;
+    bool enabled;
+    uint64_t desc_gpa, avail_gpa, used_gpa;
+    uint16_t last_avail, used_idx, signalled_used;
+    bool signalled_valid, broken;
+};
+struct virtio_state {
+    uint8_t status, config_generation, isr;
+    uint64_t host_features, guest_features; /* host_features: must match the device */
+    uint32_t dfselect, gfselect;
+    uint16_t queue_select, msix_config;
+    struct virtq_state q[VIRTIO_MAX_QUEUES];
+};
+/* Copy VDEV's state into S (lock held). */
+void virtio_state_get(struct virtio_dev *vdev, struct virtio_state *s);
+/* One section named vdev->name. Loading checks every value against VDEV (same device type,
+ * offered features and queue sizes; features negotiated from the offered ones; vectors below
+ * NVEC; rings of live queues inside guest RAM) without changing VDEV. */
+void virtio_state_visit(struct state_visitor *v, struct virtio_state *s, struct virtio_dev *vdev,
+                        unsigned nvec);
+/* Make S VDEV's state (lock held; S checked by virtio_state_visit): queues of a live device are
+ * resolved again at their saved ring indices, and ops->activate rebuilds the device's runtime. */
+void virtio_state_set(struct virtio_dev *vdev, const struct virtio_state *s);
 
 /* ---- the PCI transport (virtio/pci.c) --------------------------------------------------------
  * Creates a PCI function (vendor 0x1af4, device 0x1040 + device_id, revision 1) on vm->pci with

@@ -298,6 +298,7 @@ int vm_pause(struct vm *vm)
         log_warn("KVM_GET_CLOCK: %s", strerror(errno));
     for (unsigned i = 0; i < vm->ncpus; i++)
         ioctl(vm->vcpus[i].fd, KVM_KVMCLOCK_CTRL, 0); /* fails when the guest has no kvmclock */
+    devices_pause(vm); /* no queue processing, disk I/O completed, frames held (dev/dev.h) */
     return 0;
 }
 
@@ -305,6 +306,13 @@ int vm_resume(struct vm *vm)
 {
     pthread_mutex_lock(&vm->lock);
     if (vm->state != VM_PAUSED) {
+        pthread_mutex_unlock(&vm->lock);
+        return -EINVAL;
+    }
+    pthread_mutex_unlock(&vm->lock);
+    devices_resume(vm); /* devices first: the vCPUs find them running */
+    pthread_mutex_lock(&vm->lock);
+    if (vm->state != VM_PAUSED) { /* stopped meanwhile */
         pthread_mutex_unlock(&vm->lock);
         return -EINVAL;
     }

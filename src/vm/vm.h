@@ -324,8 +324,10 @@ int vm_wait(struct vm *vm);
 void vm_request_stop(struct vm *vm, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 bool vm_stopping(struct vm *vm);
-/* Pause / resume every vCPU (they leave KVM_RUN and wait; kvmclock is frozen). Return 0 or
- * -errno (-EINVAL in the wrong state). */
+/* Pause: every vCPU leaves KVM_RUN and waits, kvmclock is frozen, then every device is paused
+ * (devices_pause: no queue processing, in-flight disk I/O completed, backends hold frames and
+ * input). Resume: devices first, then the vCPUs. Return 0 or -errno (-EINVAL in the wrong
+ * state). */
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
 /* Tear everything down (threads joined, fds closed, memory unmapped). Safe on a partial VM.

@@ -3,7 +3,10 @@
 #ifndef TRUCE_STATETEST_H
 #define TRUCE_STATETEST_H
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dev/dev.h"
 #include "util/state.h"
@@ -53,7 +56,8 @@ static inline void st_expect_reject(struct device_instance *d, const uint8_t *bu
     char msg[256] = "";
     int rc = st_restore(d, buf, len, msg, sizeof(msg));
     if (rc == 0)
-        fail_msg("%s: restore of a bad buffer (%zu bytes) succeeded", d->ops->name, len);
+        fail_msg("%s: restore of a bad buffer (%zu bytes, %s) succeeded", d->ops->name, len,
+                 what ? what : "truncated");
     assert_int_equal(rc, -EINVAL);
     assert_true(msg[0] != '\0');
     if (what && !strstr(msg, what))
