@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "config.h"
+#include "platform/config.h"
 
 /* Parse `run` options (ARGV[0] is "run") into CFG (defaults applied first) and validate them.
  * Returns 0, 1 when --help was asked (usage printed), or -EINVAL with one line in ERR. */

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "api/api.h"
-#include "config.h"
+#include "platform/config.h"
 #include "util/util.h"
 #include "vm/vm.h"
 

@@ -8,7 +8,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#include "config.h"
+#include "platform/config.h"
 
 struct evloop;
 

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bus/bus.h"
+#include "vm/iobus.h"
 
 struct vm;
 

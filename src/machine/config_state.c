@@ -1,7 +1,7 @@
 /* config_state.c — the VM configuration as a state section, so a snapshot carries its machine. */
 #include <string.h>
 
-#include "config.h"
+#include "platform/config.h"
 #include "machine/snapshot.h"
 #include "util/state.h"
 

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "platform/config.h"
 
 struct vm;
 struct kvm_host;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "platform/config.h"
 #include "sandbox/jail.h"
 #include "util/util.h"
 #include "vm/vm.h"

@@ -8,7 +8,7 @@
 #include <sys/uio.h>
 
 #include "backend/backend.h"
-#include "config.h"
+#include "platform/config.h"
 #include "virtio/virtio.h"
 
 #define BLK_QUEUE_SIZE    256

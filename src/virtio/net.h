@@ -8,7 +8,7 @@
 #include <sys/uio.h>
 
 #include "backend/net.h"
-#include "config.h"
+#include "platform/config.h"
 #include "virtio/virtio.h"
 
 #define NET_QUEUE_SIZE    256

@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "bus/bus.h"
-#include "config.h"
+#include "vm/iobus.h"
+#include "platform/config.h"
 
 /* ---- guest physical layout ------------------------------------------------------------------
  * RAM [0, min(mem, 3 GiB)) and, for larger guests, [4 GiB, 4 GiB + rest). The 1 GiB hole below

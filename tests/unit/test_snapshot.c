@@ -11,7 +11,7 @@
 #include <cmocka.h>
 #include <zlib.h>
 
-#include "config.h"
+#include "platform/config.h"
 #include "machine/snapshot.h"
 #include "util/state.h"
 #include "vm/vm.h"

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bus/bus.h"
+#include "vm/iobus.h"
 
 void io_bus_init(struct io_bus *b, const char *name)
 {

@@ -1,6 +1,6 @@
-/* bus.h — contracts for the port-I/O and MMIO range maps that route guest accesses to devices. */
-#ifndef TRUCE_BUS_H
-#define TRUCE_BUS_H
+/* iobus.h — contracts for the port-I/O and MMIO range maps that route guest accesses to devices. */
+#ifndef TRUCE_IOBUS_H
+#define TRUCE_IOBUS_H
 
 #include <pthread.h>
 #include <stdbool.h>

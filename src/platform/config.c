@@ -8,7 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "platform/config.h"
 #include "util/modlist.h"
 #include "util/util.h"
 

@@ -1,4 +1,4 @@
-/* vm.c — VM lifecycle: create, start, monitor (signals, idle guests), pause, stop, destroy. */
+/* lifecycle.c — VM lifecycle: create, start, monitor (signals, idle guests), pause, stop, destroy. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
