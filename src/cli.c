@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "machine/snapshot.h"
+#include "machine/machine.h"
 #include "sandbox/jail.h"
 #include "util/util.h"
 #include "vm/vm.h"

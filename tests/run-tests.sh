@@ -36,6 +36,7 @@ format_check() { # every C file clang-format clean against the repo's .clang-for
 }
 
 tier format format_check
+tier layers tests/layers.sh
 tier unit unit_tests
 tier guests tests/guests/run.sh
 tier jail tests/guests/jail.sh

@@ -12,6 +12,7 @@
 #include "api/api_int.h"
 #include "dev/dev.h"
 #include "machine/snapshot.h"
+#include "machine/machine.h"
 #include "sandbox/jail.h"
 #include "virtio/blk.h"
 

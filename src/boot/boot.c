@@ -15,7 +15,6 @@
 #define BOOT_KERNEL_MAX   (2 * GiB)  /* an ELF vmlinux with debug info can be large */
 #define BOOT_FIRMWARE_MAX (16 * MiB) /* a flash image */
 #define BOOT_ACPI_ROOM    (16 * KiB) /* what the ACPI tables need at most, for 64 vCPUs */
-#define BOOT_MMIO64_SIZE  (64 * GiB)
 
 /* Append [ADDR, ADDR + SIZE) of TYPE to LIST (room for BOOT_E820_MAX). */
 static void e820_add(struct e820_entry *list, unsigned *n, uint64_t addr, uint64_t size,
@@ -60,9 +59,7 @@ unsigned boot_e820(const struct guest_mem *m, struct e820_entry *out, unsigned m
 
 void boot_pci_mmio64(const struct guest_mem *m, uint64_t *base, uint64_t *size)
 {
-    uint64_t b = ALIGN_UP(MAX(guest_mem_end(m), LAYOUT_4G), GiB);
-    *base = b;
-    *size = b < LAYOUT_MAX_GPA ? MIN(BOOT_MMIO64_SIZE, LAYOUT_MAX_GPA - b) : 0;
+    layout_pci_mmio64(guest_mem_end(m), base, size);
 }
 
 int boot_write_cmdline(struct vm *vm)

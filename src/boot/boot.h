@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "platform/layout.h"
+
 struct vm;
 struct guest_mem;
 
@@ -16,23 +18,6 @@ enum boot_mode {
     BOOT_REAL16 = 3,      /* raw firmware image: real mode at F000:FFF0 */
     BOOT_MULTIBOOT32 = 4, /* multiboot v1: as PVH32 with EAX = 0x2BADB002, EBX = boot info */
 };
-
-/* ---- low-memory map (guest physical) -------------------------------------------------------- */
-#define BOOT_GDT_ADDR     0x500ULL
-#define BOOT_IDT_ADDR     0x520ULL
-#define BOOT_PVH_INFO     0x6000ULL /* hvm_start_info + memmap + modules */
-#define BOOT_ZERO_PAGE    0x7000ULL /* struct boot_params */
-#define BOOT_PML4         0x9000ULL /* identity page tables (first 4 GiB), 0x9000-0xEFFF */
-#define BOOT_PT_END       0xf000ULL /* end of the page tables */
-#define BOOT_STACK        0x8ff0ULL
-#define BOOT_CMDLINE      0x20000ULL /* up to CFG_CMDLINE_LEN bytes */
-#define BOOT_MPTABLE      0x9fc00ULL /* EBDA: MP floating pointer + table */
-#define BOOT_EBDA_START   0x9fc00ULL
-#define BOOT_BIOS_START   0xe0000ULL /* ACPI RSDP + tables live in 0xE0000-0xFFFFF */
-#define BOOT_ACPI_START   0xe0000ULL
-#define BOOT_ACPI_ALT     0xc0000ULL /* ACPI when a firmware ROM covers 0xE0000 (option-ROM area) */
-#define BOOT_RESET_VECTOR 0xffff0ULL /* F000:FFF0 */
-#define BOOT_HIMEM        0x100000ULL /* 1 MiB: bzImage protected-mode code */
 
 /* Load the configured kernel (bzImage or PVH ELF, detected from its bytes) or firmware into
  * guest memory, place initrd, command line, e820/memmap, and fill vm->boot. Builds the MP table

@@ -10,7 +10,7 @@
 #include "vm/vm.h"
 
 #define PCI_SLOTS      32
-#define PCI_IO_CFG_END 0x0cff /* 0xcf8-0xcff: configuration mechanism #1 */
+#define PCI_IO_CFG_END (PORT_PCI_CONFIG + 7) /* 0xcf8-0xcff: configuration mechanism #1 */
 
 /* Name(NAME, EisaId(ID)) */
 static void name_eisaid(struct aml *a, const char *name, const char *id)

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dev/dev.h"
+#include "bus/device.h"
 #include "util/state.h"
 #include "util/util.h"
 #include "vm/vm.h"

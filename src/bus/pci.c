@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "bus/pci.h"
-#include "dev/dev.h"
 #include "util/util.h"
 #include "vm/vm.h"
 

@@ -22,8 +22,8 @@ struct vm;
 #define PCI_MSIX_MAX_VEC 64
 #define PCI_INT_PIN      0x3d /* config space: interrupt pin (1 = INTA, 0 = none) */
 
-/* The 64-bit BAR window is the one the DSDT describes (boot_pci_mmio64, boot/boot.h): from the
- * first 1 GiB boundary at or above max(4 GiB, end of RAM), below LAYOUT_MAX_GPA. */
+/* The 64-bit BAR window is the one the DSDT describes (layout_pci_mmio64, platform/layout.h): from
+ * the first 1 GiB boundary at or above max(4 GiB, end of RAM), below LAYOUT_MAX_GPA. */
 
 /* A range of a BAR handled by a device (e.g. virtio common config) or by pci.c (MSI-X). */
 struct pci_region {

@@ -3,9 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "boot/boot.h"
 #include "bus/pci.h"
-#include "dev/dev.h"
+#include "bus/device.h"
 #include "util/state.h"
 #include "util/util.h"
 #include "vm/vm.h"
@@ -106,7 +105,7 @@ static const struct io_ops ecam_ops = {.read = ecam_read, .write = ecam_write};
 
 void pci_mmio64_window(const struct vm *vm, uint64_t *base, uint64_t *size)
 {
-    boot_pci_mmio64(&vm->mem, base, size);
+    layout_pci_mmio64(guest_mem_end(&vm->mem), base, size);
 }
 
 int pci_bus_create(struct vm *vm)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "dev/dev.h"
+#include "machine/machine.h"
 #include "machine/snapshot.h"
 #include "util/state.h"
 #include "util/util.h"

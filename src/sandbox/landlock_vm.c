@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "machine/machine.h"
 #include "platform/config.h"
 #include "sandbox/jail.h"
 #include "util/util.h"

@@ -7,7 +7,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "boot/boot.h"
 #include "util/util.h"
 #include "vm/vm.h"
 
@@ -60,15 +59,14 @@ static int setup_cpuid(struct vcpu *v)
     return rc;
 }
 
-static int setup_regs(struct vcpu *v)
+int vcpu_set_regs(struct vcpu *v, void (*fill)(const struct vm *vm, unsigned id,
+                                               struct kvm_regs *regs, struct kvm_sregs *sregs))
 {
     struct kvm_regs regs;
     struct kvm_sregs sregs;
-    if (v->id != 0 || v->vm->restoring)
-        return 0; /* APs wait for INIT/SIPI in KVM's reset state; a restore sets everything */
     if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0 || ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
         return -errno;
-    boot_vcpu_regs(v->vm, v->id, &regs, &sregs);
+    fill(v->vm, v->id, &regs, &sregs);
     if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(v->fd, KVM_SET_REGS, &regs) < 0)
         return -errno;
     return 0;
@@ -89,8 +87,6 @@ int vcpu_create(struct vm *vm, struct vcpu *v, unsigned id)
     int rc = setup_cpuid(v);
     if (!rc)
         rc = setup_lapic(v);
-    if (!rc)
-        rc = setup_regs(v);
     return rc;
 }
 

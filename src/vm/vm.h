@@ -12,42 +12,7 @@
 
 #include "vm/iobus.h"
 #include "platform/config.h"
-
-/* ---- guest physical layout ------------------------------------------------------------------
- * RAM [0, min(mem, 3 GiB)) and, for larger guests, [4 GiB, 4 GiB + rest). The 1 GiB hole below
- * 4 GiB holds 32-bit PCI BARs, ECAM, the IOAPIC and LAPIC. 64-bit BARs go above the end of RAM. */
-#define LAYOUT_MMIO_HOLE       0xC0000000ULL /* 3 GiB */
-#define LAYOUT_PCI_MMIO32      0xC0000000ULL /* 32-bit BAR window */
-#define LAYOUT_PCI_MMIO32_SIZE 0x20000000ULL
-#define LAYOUT_PCI_ECAM        0xE0000000ULL /* ECAM, bus 0 only: 1 MiB used, 256 MiB reserved */
-#define LAYOUT_PCI_ECAM_SIZE   0x10000000ULL
-#define LAYOUT_IOAPIC          0xFEC00000ULL
-#define LAYOUT_LAPIC           0xFEE00000ULL
-#define LAYOUT_4G              0x100000000ULL
-#define LAYOUT_TSS_ADDR        0xFFFBD000ULL /* KVM_SET_TSS_ADDR: 3 pages */
-#define LAYOUT_IDENTITY_MAP    0xFFFBC000ULL /* KVM_SET_IDENTITY_MAP_ADDR: 1 page */
-#define LAYOUT_MAX_GPA         (1ULL << 43)  /* PVM limit; respected everywhere */
-
-/* Fixed platform: ports and interrupts that devices use and ACPI/MP tables describe. */
-#define PORT_COM1           0x3f8 /* 16550A, GSI 4 */
-#define GSI_COM1            4
-#define PORT_I8042_DATA     0x60 /* i8042 data, GSI 1; command/status at 0x64 */
-#define PORT_I8042_CMD      0x64
-#define GSI_I8042_KBD       1
-#define PORT_CMOS           0x70 /* 0x70 index, 0x71 data */
-#define PORT_POST           0x80
-#define PORT_DEBUG_EXIT     0xf4  /* QEMU isa-debug-exit compatible */
-#define PORT_PVPANIC        0x505 /* QEMU pvpanic ISA (ACPI _HID QEMU0001) */
-#define PORT_FW_CFG         0x510 /* QEMU fw_cfg: 0x510 selector, 0x511 data, 0x514-0x51b DMA */
-#define PORT_ACPI_SLEEP_CTL 0x600 /* HW-reduced ACPI SLEEP_CONTROL_REG (1 byte) */
-#define PORT_ACPI_SLEEP_STS 0x601 /* HW-reduced ACPI SLEEP_STATUS_REG (1 byte) */
-#define ACPI_S5_SLP_TYP     5     /* _S5 package value written by the guest to power off */
-#define PORT_RESET          0xcf9 /* reset control: write 0x06 (also FADT RESET_REG) */
-#define PORT_PCI_CONFIG     0xcf8 /* config mechanism #1: 0xcf8 address, 0xcfc-0xcff data */
-/* PCI INTx: slot S pin P (0 = INTA) -> GSI PCI_INTX_GSI_BASE + (S + P) % 4, level, active low
- * (IOAPIC pins 16-19). ACPI _PRT and the MP table are generated from this same rule. */
-#define PCI_INTX_GSI_BASE       16
-#define PCI_INTX_GSI(slot, pin) (PCI_INTX_GSI_BASE + ((slot) + (pin)) % 4)
+#include "platform/layout.h"
 
 /* ---- KVM handle (vm/kvm.c) ----------------------------------------------------------------- */
 struct kvm_host {
@@ -304,44 +269,23 @@ struct vm {
     bool restoring;   /* built for a snapshot restore: no boot image, no boot registers */
 };
 
-/* Create the VM: KVM VM fd, memory, irqchip + PIT, devices, boot image. CFG must have passed
- * config_validate. On error returns <0 with one line in ERR; vm_destroy still must be called. */
-int vm_create(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, char *err,
-              size_t errlen);
-/* The same for a snapshot restore: RAM mapped privately from MEM_FD, no boot image loaded and
- * no boot registers set (the snapshot's state is restored next). */
-int vm_create_restore(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, int mem_fd,
-                      char *err, size_t errlen);
-/* Start the I/O thread and every vCPU thread. Returns 0 or -errno. */
-int vm_start(struct vm *vm);
-/* The same, with the VM PAUSED from the start when asked (a restored VM not resumed yet): its
- * vCPUs wait before their first KVM_RUN until vm_resume. */
-int vm_start_in(struct vm *vm, bool paused);
-/* Block until the VM stops; returns its enum truce_status (or debug-exit status). */
-int vm_wait(struct vm *vm);
 /* Ask the VM to stop with STATUS; the first caller's status and reason win. Thread-safe,
  * callable from vCPU, I/O and signal-watching threads. */
 void vm_request_stop(struct vm *vm, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 bool vm_stopping(struct vm *vm);
-/* Pause: every vCPU leaves KVM_RUN and waits, kvmclock is frozen, then every device is paused
- * (devices_pause: no queue processing, in-flight disk I/O completed, backends hold frames and
- * input). Resume: devices first, then the vCPUs. Return 0 or -errno (-EINVAL in the wrong
- * state). */
-int vm_pause(struct vm *vm);
-int vm_resume(struct vm *vm);
-/* Tear everything down (threads joined, fds closed, memory unmapped). Safe on a partial VM.
- * Guarded by the shutdown watchdog: when a thread the guest kept busy does not end within
- * TRUCE_SHUTDOWN_GRACE_MS, the process exits with the VM's status and a line naming it. */
-void vm_destroy(struct vm *vm);
-
 /* shutdown.c: arm the watchdog (idempotent), say what the teardown does now, disarm it. */
 void shutdown_watch_start(struct vm *vm);
 void shutdown_watch_step(struct vm *vm, const char *step);
 void shutdown_watch_end(struct vm *vm);
 
-/* vcpu.c internals used by vm.c */
+/* Make every vCPU leave KVM_RUN soon and look at the VM's state. */
+void vm_kick_all(struct vm *vm);
+/* vCPUs (vm/vcpu.c), used by the machine layer */
 int vcpu_create(struct vm *vm, struct vcpu *v, unsigned id);
+/* Set V's registers: FILL changes what it needs in V's current (reset) state. 0 or -errno. */
+int vcpu_set_regs(struct vcpu *v, void (*fill)(const struct vm *vm, unsigned id,
+                                               struct kvm_regs *regs, struct kvm_sregs *sregs));
 int vcpu_start(struct vcpu *v);
 /* Make V leave KVM_RUN soon and look at the VM's state (stop, pause, idle check). */
 void vcpu_kick(struct vcpu *v);

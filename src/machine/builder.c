@@ -1,0 +1,153 @@
+/* builder.c — VM construction: KVM VM, guest memory, CPUID, console, devices, boot image,
+ * vCPUs, in that order. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "boot/boot.h"
+#include "dev/dev.h"
+#include "machine/machine.h"
+#include "util/util.h"
+#include "vm/vm.h"
+
+#define CPUID_MAX_ENTRIES 256
+
+static int vm_set_memory(struct vm *vm)
+{
+    for (unsigned i = 0; i < vm->mem.nr; i++) {
+        struct kvm_userspace_memory_region r = {
+            .slot = i,
+            .guest_phys_addr = vm->mem.r[i].gpa,
+            .memory_size = vm->mem.r[i].size,
+            .userspace_addr = (uintptr_t)vm->mem.r[i].hva,
+        };
+        if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+            return -errno;
+    }
+    return 0;
+}
+
+static int vm_fetch_cpuid(struct vm *vm)
+{
+    vm->cpuid = calloc(1, sizeof(*vm->cpuid) + CPUID_MAX_ENTRIES * sizeof(vm->cpuid->entries[0]));
+    if (!vm->cpuid)
+        return -ENOMEM;
+    vm->cpuid->nent = CPUID_MAX_ENTRIES;
+    return ioctl(vm->kvm->fd, KVM_GET_SUPPORTED_CPUID, vm->cpuid) < 0 ? -errno : 0;
+}
+
+/* KVM VM fd, TSS/identity map, in-kernel PIC+IOAPIC+LAPIC and PIT. */
+static int vm_create_kvm(struct vm *vm, char *err, size_t errlen)
+{
+    uint64_t idmap = LAYOUT_IDENTITY_MAP;
+    struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+    const char *what = "KVM_CREATE_VM";
+    vm->fd = ioctl(vm->kvm->fd, KVM_CREATE_VM, 0);
+    if (vm->fd < 0)
+        goto fail;
+    what = "KVM_SET_TSS_ADDR";
+    if (ioctl(vm->fd, KVM_SET_TSS_ADDR, LAYOUT_TSS_ADDR) < 0)
+        goto fail;
+    what = "KVM_SET_IDENTITY_MAP_ADDR";
+    if (ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
+        goto fail;
+    what = "KVM_CREATE_IRQCHIP";
+    if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0)
+        goto fail;
+    what = "KVM_CREATE_PIT2";
+    if (ioctl(vm->fd, KVM_CREATE_PIT2, &pit) < 0)
+        goto fail;
+    return 0;
+fail:;
+    int e = errno;
+    snprintf(err, errlen, "kvm: %s: %s", what, strerror(e));
+    return -e;
+}
+
+static int vm_create_memory(struct vm *vm, int mem_fd, char *err, size_t errlen)
+{
+    int rc = mem_fd >= 0 ? guest_mem_init_file(&vm->mem, vm->cfg.mem_bytes, mem_fd)
+                         : guest_mem_init(&vm->mem, vm->cfg.mem_bytes, vm->cfg.hugepages);
+    if (rc) {
+        if (vm->cfg.hugepages && rc == -ENOMEM)
+            snprintf(err, errlen,
+                     "--hugepages: not enough free 2 MiB huge pages for %llu MiB "
+                     "(see /proc/sys/vm/nr_hugepages)",
+                     (unsigned long long)(vm->cfg.mem_bytes >> 20));
+        else
+            snprintf(err, errlen, "--memory: cannot map %llu bytes of guest RAM: %s",
+                     (unsigned long long)vm->cfg.mem_bytes, strerror(-rc));
+        return rc;
+    }
+    rc = vm_set_memory(vm);
+    if (rc)
+        snprintf(err, errlen, "kvm: KVM_SET_USER_MEMORY_REGION: %s", strerror(-rc));
+    return rc;
+}
+
+/* vm_create, and vm_create_restore when MEM_FD >= 0. */
+static int vm_build(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, int mem_fd,
+                    char *err, size_t errlen)
+{
+    memset(vm, 0, sizeof(*vm));
+    vm->kvm = kvm;
+    vm->fd = -1;
+    vm->cfg = *cfg;
+    vm->ncpus = cfg->cpus;
+    vm->stop_pipe[0] = vm->stop_pipe[1] = -1;
+    vm->restoring = mem_fd >= 0;
+    pthread_mutex_init(&vm->lock, NULL);
+    pthread_cond_init(&vm->cond, NULL);
+    io_bus_init(&vm->pio, "pio");
+    io_bus_init(&vm->mmio, "mmio");
+    vm->state = VM_CREATED;
+
+    int rc;
+    if (pipe2(vm->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0 || !(vm->loop = evloop_new())) {
+        snprintf(err, errlen, "host: cannot create the event loop: %s", strerror(errno));
+        return -ENOMEM;
+    }
+    if ((rc = vm_create_kvm(vm, err, errlen)) || (rc = vm_create_memory(vm, mem_fd, err, errlen)))
+        return rc;
+    if ((rc = vm_fetch_cpuid(vm))) {
+        snprintf(err, errlen, "kvm: KVM_GET_SUPPORTED_CPUID: %s", strerror(-rc));
+        return rc;
+    }
+    if ((rc = console_open(vm, err, errlen)) || (rc = devices_create(vm, err, errlen)) ||
+        (!vm->restoring && (rc = boot_load(vm, err, errlen))))
+        return rc;
+    vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
+    if (!vm->vcpus)
+        return -ENOMEM;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        vm->vcpus[i].fd = -1;
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        rc = vcpu_create(vm, &vm->vcpus[i], i);
+        if (rc) {
+            snprintf(err, errlen, "kvm: creating vCPU %u: %s", i, strerror(-rc));
+            return rc;
+        }
+    }
+    /* the boot processor starts where the loader says; APs wait for INIT/SIPI; a restore sets
+     * every register from the snapshot instead */
+    if (!vm->restoring && (rc = vcpu_set_regs(&vm->vcpus[0], boot_vcpu_regs)))
+        snprintf(err, errlen, "kvm: setting vCPU 0 registers: %s", strerror(-rc));
+    return rc;
+}
+
+int vm_create(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, char *err,
+              size_t errlen)
+{
+    return vm_build(vm, kvm, cfg, -1, err, errlen);
+}
+
+int vm_create_restore(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, int mem_fd,
+                      char *err, size_t errlen)
+{
+    if (mem_fd < 0)
+        return snprintf(err, errlen, "snapshot: no memory file"), -EINVAL;
+    return vm_build(vm, kvm, cfg, mem_fd, err, errlen);
+}

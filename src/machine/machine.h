@@ -1,0 +1,38 @@
+/* machine.h — building a VM from its configuration and driving its lifecycle. */
+#ifndef TRUCE_MACHINE_H
+#define TRUCE_MACHINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vm/vm.h"
+
+/* ---- builder (machine/builder.c) ------------------------------------------------------------ */
+/* Create the VM: KVM VM fd, memory, irqchip + PIT, devices, boot image. CFG must have passed
+ * config_validate. On error returns <0 with one line in ERR; vm_destroy still must be called. */
+int vm_create(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, char *err,
+              size_t errlen);
+/* The same for a snapshot restore: RAM mapped privately from MEM_FD, no boot image loaded and
+ * no boot registers set (the snapshot's state is restored next). */
+int vm_create_restore(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, int mem_fd,
+                      char *err, size_t errlen);
+/* ---- lifecycle (machine/lifecycle.c) -------------------------------------------------------- */
+/* Start the I/O thread and every vCPU thread. Returns 0 or -errno. */
+int vm_start(struct vm *vm);
+/* The same, with the VM PAUSED from the start when asked (a restored VM not resumed yet): its
+ * vCPUs wait before their first KVM_RUN until vm_resume. */
+int vm_start_in(struct vm *vm, bool paused);
+/* Block until the VM stops; returns its enum truce_status (or debug-exit status). */
+int vm_wait(struct vm *vm);
+/* Pause: every vCPU leaves KVM_RUN and waits, kvmclock is frozen, then every device is paused
+ * (devices_pause: no queue processing, in-flight disk I/O completed, backends hold frames and
+ * input). Resume: devices first, then the vCPUs. Return 0 or -errno (-EINVAL in the wrong
+ * state). */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+/* Tear everything down (threads joined, fds closed, memory unmapped). Safe on a partial VM.
+ * Guarded by the shutdown watchdog: when a thread the guest kept busy does not end within
+ * TRUCE_SHUTDOWN_GRACE_MS, the process exits with the VM's status and a line naming it. */
+void vm_destroy(struct vm *vm);
+
+#endif
