@@ -10,7 +10,8 @@ FUZZ_CFLAGS   = $(filter-out -Werror -O2,$(CFLAGS)) -O1 -g $(FUZZ_SAN) -Wno-unkn
 FUZZ_OBJS    := $(LIBSRCS:%.c=build/fuzz/obj/%.o)
 FUZZ_VIRTIO  := build/fuzz/fuzz_blk build/fuzz/fuzz_net build/fuzz/fuzz_vsock_dev \
                 build/fuzz/fuzz_console build/fuzz/fuzz_rng
-FUZZ_DEVICES := build/fuzz/fuzz_legacy build/fuzz/fuzz_pci build/fuzz/fuzz_boot
+FUZZ_DEVICES := build/fuzz/fuzz_legacy build/fuzz/fuzz_pci build/fuzz/fuzz_boot \
+                build/fuzz/fuzz_snapshot
 FUZZ_TARGETS := build/fuzz/fuzz_http build/fuzz/fuzz_http_parse build/fuzz/fuzz_config \
                 build/fuzz/fuzz_virtq build/fuzz/fuzz_vsock $(FUZZ_VIRTIO) $(FUZZ_DEVICES) build/fuzz/fuzz_cli
 # Fuzzed requests must not reach KVM or write outside the fuzzer's directory (fuzz_sandbox.h).
@@ -35,7 +36,7 @@ build/fuzz/fuzz_net: FUZZ_VIRTIO_WRAP := -Wl,--wrap=tap_backend_open
 # Virtio devices driven by a hostile driver through the unit tests' fake VM (fuzz_virtio.h).
 # Legacy and PCI register models and the boot loaders on the unit tests' hand-built VM (devtest.h, virtio_fixture.h).
 $(FUZZ_VIRTIO) $(FUZZ_DEVICES): build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_virtio.h \
-		tests/unit/virtio_fixture.h tests/unit/devtest.h tests/unit/boot_fixture.h $(FUZZ_OBJS)
+		tests/fuzz/fuzz_platform.h tests/unit/virtio_fixture.h tests/unit/devtest.h tests/unit/boot_fixture.h $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -Itests/unit -o $@ $< $(FUZZ_OBJS) \
 		$(FUZZ_VIRTIO_WRAP) $(LDLIBS) -lcmocka
@@ -57,7 +58,9 @@ fuzz: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do \
 		n=$$(basename $$t); mkdir -p build/fuzz/corpus/$$n; \
 		echo "== $$n: up to $(FUZZ_RUNS) runs or $(FUZZ_SECONDS) s"; \
-		nice $$t -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) -max_len=8192 -timeout=60 \
+		ml=$$(find tests/fuzz/corpus/$$n -type f -printf '%s\n' | sort -n | tail -1); \
+		ml=$$(( $${ml:-0} > 8192 ? $${ml:-0} : 8192 )); \
+		nice $$t -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) -max_len=$$ml -timeout=60 \
 			-print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/$$n- \
 			build/fuzz/corpus/$$n tests/fuzz/corpus/$$n >build/fuzz/logs/$$n.log 2>&1; \
 		tail -n 12 build/fuzz/logs/$$n.log | grep -E '^#[0-9]+|SUMMARY' | tail -n 1; \

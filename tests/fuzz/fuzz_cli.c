@@ -1,21 +1,24 @@
-/* fuzz_cli.c — libFuzzer target: `truce run` flag parsing and config validation. The input is
- * the argument list after "run", NUL-separated. The contract: 0 (parsed and valid), 1 (--help) or
- * -EINVAL with a message naming what is wrong (one line, unless it quotes an argument that itself
- * holds a newline). */
+/* fuzz_cli.c — libFuzzer target: the command-line parsers, `truce run` (flags and config
+ * validation) and `truce jail` (Firecracker jailer flags). The input is the argument list,
+ * NUL-separated; a first argument "jail" selects the jail parser, anything else is parsed as the
+ * arguments of `run`. The contract of both: 0 (parsed and valid), 1 (--help) or -EINVAL with a
+ * message naming what is wrong (one line, unless it quotes an argument that holds a newline). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "sandbox/jail.h"
 
 #define MAX_ARGS 64
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct vm_config cfg;
+    static struct jail_config jc;
     char *buf = malloc(size + 1), *argv[MAX_ARGS + 2], err[512] = "";
-    int argc = 0;
+    int argc = 0, rc;
     if (!buf)
         return 0;
     memcpy(buf, data, size);
@@ -24,9 +27,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (char *p = buf; p <= buf + size && argc <= MAX_ARGS; p += strlen(p) + 1)
         argv[argc++] = p;
     argv[argc] = NULL;
-    int rc = cli_parse_run(argc, argv, &cfg, err, sizeof(err));
+    if (argc > 1 && !strcmp(argv[1], "jail"))
+        rc = jail_parse(argc - 1, argv + 1, &jc, err, sizeof(err));
+    else
+        rc = cli_parse_run(argc, argv, &cfg, err, sizeof(err));
     if ((rc != 0 && rc != 1 && rc != -EINVAL) || (rc < 0 && !err[0])) {
-        fprintf(stderr, "fuzz_cli: cli_parse_run returned %d with \"%s\"\n", rc, err);
+        fprintf(stderr, "fuzz_cli: %s parser returned %d with \"%s\"\n", argv[1], rc, err);
         abort();
     }
     free(buf);

@@ -17,7 +17,7 @@ WHAT = {
     "fuzz_http": "HTTP server on its UNIX socket: framing, pipelining, router, handlers",
     "fuzz_http_parse": "HTTP request-head parser (every prefix)",
     "fuzz_config": "--config-file JSON and every configuring PUT/PATCH body",
-    "fuzz_cli": "`truce run` flags and config validation",
+    "fuzz_cli": "`truce run` flags + config validation, `truce jail` flags",
     "fuzz_virtq": "split-virtqueue walker (indirect, aliasing, loops) + blk request parser",
     "fuzz_vsock": "vsock engine: guest packet streams, host sockets",
     "fuzz_blk": "virtio-blk through virtio-pci: a hostile driver program",
@@ -25,9 +25,10 @@ WHAT = {
     "fuzz_vsock_dev": "virtio-vsock device + host UDS programs",
     "fuzz_console": "virtio-console TX, RX with host input, emerg_wr",
     "fuzz_rng": "virtio-rng requests",
-    "fuzz_legacy": "UART, i8042, CMOS/RTC, ACPI PM, reset, debug-exit, POST, pvpanic ports",
+    "fuzz_legacy": "every non-PCI device's ports (UART, i8042, CMOS, fw_cfg + DMA, ACPI PM, ...)",
     "fuzz_pci": "PCI config (CF8/CFC, ECAM), BAR sizing/moves, MSI-X table/PBA",
-    "fuzz_boot": "boot_load: bzImage, PVH ELF, firmware ROM, initrd, MP/ACPI tables",
+    "fuzz_boot": "boot_load: bzImage, PVH ELF, multiboot, firmware ROM, initrd, MP/ACPI",
+    "fuzz_snapshot": "snapshot file: header, snapshot_check, every device's restore",
 }
 
 STATUS = re.compile(r"^#(\d+)\s+(?:INITED|NEW|REDUCE|pulse|DONE|RELOAD)\s+cov: (\d+) ft: (\d+) "

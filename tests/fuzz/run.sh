@@ -20,8 +20,11 @@ for t in build/fuzz/fuzz_*; do
     n=$(basename "$t")
     work=$(mktemp -d)
     log="$OUT/$n.log"
+    # inputs as long as the longest seed (a saved snapshot is larger than the default)
+    maxlen=$(find "tests/fuzz/corpus/$n" -type f -printf '%s\n' 2>/dev/null | sort -n | tail -1)
+    maxlen=$((${maxlen:-0} > 8192 ? ${maxlen:-0} : 8192))
     # nice: fuzzing shares the machine with other tests
-    if nice timeout $((BRIEF + 120)) "$t" -max_total_time="$BRIEF" -max_len=8192 -timeout=90 \
+    if nice timeout $((BRIEF + 120)) "$t" -max_total_time="$BRIEF" -max_len="$maxlen" -timeout=90 \
         -artifact_prefix="$OUT/$n-" "$work" "tests/fuzz/corpus/$n" >"$log" 2>&1; then
         echo "PASS fuzz/$n ($(grep -Eo 'Done [0-9]+ runs' "$log" | tail -1))"
     else

@@ -5,6 +5,7 @@ input format. Run it after changing a format; regression inputs (crashes found) 
 as files named regress-*, and are never rewritten."""
 import os
 import struct
+import subprocess
 import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
@@ -347,13 +348,34 @@ def cli_seeds():
         "firmware": ["--firmware", k, "--initrd", "/nonexistent", "--log-level", "debug"],
         "help": ["--help"],
     }
+    # test_jail.c good_flags(): the Firecracker jailer's flags, then truce's own after `--`
+    jail = ["jail", "--id", "vm-1", "--exec-file", "/bin/sh", "--uid", "123", "--gid", "100"]
+    cases["jail"] = jail + ["--cgroup", "memory.max=64M", "--cgroup", "cpu.max=50000 100000",
+                            "--resource-limit", "fsize=1000,no-file=64", "--new-pid-ns",
+                            "--daemonize", "--cgroup-version", "2", "--parent-cgroup", "vms/ext",
+                            "--netns", "/proc/self/ns/net", "--", "run", "--kernel", "/k"]
+    cases["jail-short"] = ["jail", "--id", "a" * 64, "--exec-file=/bin/sh", "--uid=0", "--gid=0",
+                           "--resource-limit", "fsize=5", "--chroot-base-dir", "/var/jail"]
+    cases["jail-cleanup"] = ["jail", "--cleanup", "--id", "x", "--exec-file", "/bin/sh"]
     for name, args in cases.items():
         write("fuzz_cli", name, b"\0".join(a.encode() for a in args))
 
 
+def snapshot_seeds():
+    # a real saved payload: the target itself saves the platform's devices (needs the build)
+    exe = os.path.join(ROOT, "..", "..", "..", "build", "fuzz", "fuzz_snapshot")
+    d = os.path.join(ROOT, "fuzz_snapshot")
+    if not os.access(exe, os.X_OK):
+        print("seeds.py: build/fuzz/fuzz_snapshot is not built; fuzz_snapshot seed unchanged")
+        return
+    os.makedirs(d, exist_ok=True)
+    subprocess.run([exe], env=dict(os.environ, FUZZ_SEED_DIR=d), check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def main():
     for fn in (blk_seeds, rng_seeds, console_seeds, net_seeds, vsock_seeds, legacy_seeds,
-               pci_seeds, boot_seeds, cli_seeds):
+               pci_seeds, boot_seeds, cli_seeds, snapshot_seeds):
         fn()
     return 0
 
