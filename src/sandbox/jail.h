@@ -95,7 +95,7 @@ enum landlock_perm {
     LL_READ = 1,     /* read a file */
     LL_WRITE = 2,    /* write (and truncate) a file */
     LL_DEV = 4,      /* a device: read, write, ioctl */
-    LL_SOCKDIR = 8,  /* a directory where UNIX sockets are made and removed */
+    LL_SOCKDIR = 8,  /* a directory where a UNIX socket (bound before) is removed at the end */
     LL_FILEDIR = 16, /* a directory where files are created, written and removed */
 };
 

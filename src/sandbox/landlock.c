@@ -54,7 +54,7 @@ static __u64 rights_for(unsigned perm, bool dir, __u64 handled)
     if (perm & LL_DEV)
         r |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
     if (dir && (perm & LL_SOCKDIR))
-        r |= LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_REMOVE_FILE;
+        r |= LANDLOCK_ACCESS_FS_REMOVE_FILE;
     if (dir && (perm & LL_FILEDIR))
         r |= LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_REMOVE_FILE |
              LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |

@@ -51,7 +51,7 @@ static bool vm_rules(struct vm_rules *v, const struct vm_config *cfg)
     for (unsigned i = 0; i < cfg->ndisks; i++)
         add(v, cfg->disks[i].path, cfg->disks[i].readonly ? LL_READ : LL_READ | LL_WRITE);
     if (cfg->vsock.enabled && cfg->vsock.uds_path[0]) {
-        /* the listening socket is made (and at the end removed) in its directory */
+        /* the listening socket, bound in vm_create, is removed from its directory at the end */
         char tmp[sizeof(v->uds_dir)];
         strcpy(tmp, cfg->vsock.uds_path);
         strcpy(v->uds_dir, dirname(tmp));
