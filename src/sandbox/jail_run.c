@@ -162,10 +162,10 @@ static int prepare(const struct jail_config *jc, const char *root, int *netfd, i
     char err[768];
     close_range(3, ~0U, 0);
     clearenv();
-    if (set_rlimits(jc))
-        return TRUCE_EXIT_HOST;
     if (jail_cgroup_setup(jc, err, sizeof(err)) || jail_build_root(jc, root, err, sizeof(err)))
         JFAIL("%s", err);
+    if (set_rlimits(jc)) /* after the copies, which a small fsize would cut short (SIGXFSZ) */
+        return TRUCE_EXIT_HOST;
     if (jc->netns[0] && (*netfd = open(jc->netns, O_RDONLY | O_CLOEXEC)) < 0)
         JFAIL("--netns %s: %s", jc->netns, strerror(errno));
     if (jc->daemonize && (*devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
