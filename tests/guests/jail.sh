@@ -149,6 +149,20 @@ check exec-pid "pid file $(cat "$BASE/truce/$ID/root/truce.pid"), jailer $P" \
     [ "$(cat "$BASE/truce/$ID/root/truce.pid")" = "$P" ]
 "$TRUCE" jail --cleanup --id $ID --exec-file "$TRUCE" --chroot-base-dir "$BASE"
 
+# ---- 2b. --uid 0: still no capabilities; the binary and libraries are copies (root could write
+# the host's files through hard links); a small fsize limit applies only after the copies
+ID=host-2b
+prep $ID
+ROOT=$BASE/truce/$ID/root
+"$TRUCE" jail --id $ID --exec-file "$TRUCE" --uid 0 --gid 0 --chroot-base-dir "$BASE" \
+    --resource-limit fsize=4096 -- run --kernel /actions.elf --cmdline acpi-poweroff \
+    --console file:/serial.log </dev/null >"$BASE/jail2b.out" 2>&1
+rc=$?
+check uid0-status "status $rc: $(tail -n 1 "$BASE/jail2b.out")" [ $rc = 0 ]
+check uid0-copies "the jail's truce is the host's inode" \
+    [ "$(stat -c %d:%i "$ROOT/truce")" != "$(stat -c %d:%i "$TRUCE")" ]
+"$TRUCE" jail --cleanup --id $ID --exec-file "$TRUCE" --chroot-base-dir "$BASE"
+
 # ---- 3. --daemonize: a new session, standard I/O on /dev/null
 ID=host-3
 prep $ID
