@@ -65,7 +65,8 @@ void cli_usage(FILE *out)
         "run options:\n"
         "  --kernel PATH        bzImage (64-bit boot protocol), ELF vmlinux with a PVH note,\n"
         "                       or a multiboot v1 kernel (ELF or a.out kludge)\n"
-        "  --firmware PATH      raw ROM image started in real mode at F000:FFF0 (no --kernel)\n"
+        "  --firmware PATH      ROM image started in real mode at F000:FFF0; \"seabios\" is\n"
+        "                       Debian's SeaBIOS; with --kernel the kernel goes to it by fw_cfg\n"
         "  --initrd PATH        initial ramdisk; multiboot: modules \"PATH [ARGS],PATH...\"\n"
         "  --cmdline STR        kernel command line (default: console=ttyS0)\n"
         "  --cpus N             vCPUs, 1 to %d (default 1)\n"
@@ -98,6 +99,8 @@ static int parse_one(struct vm_config *cfg, int opt, const char *arg, char *err,
         char *dst = opt == OPT_KERNEL   ? cfg->kernel
                     : opt == OPT_INITRD ? cfg->initrd
                                         : cfg->firmware;
+        if (opt == OPT_FIRMWARE && !strcmp(arg, "seabios"))
+            arg = CFG_FIRMWARE_SEABIOS;
         if (str_copy(dst, PATH_MAX, arg))
             return snprintf(err, errlen, "path too long: %s", arg), -EINVAL;
         return 0;

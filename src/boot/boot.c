@@ -226,6 +226,9 @@ static int boot_fw_cfg(struct vm *vm, char *err, size_t errlen)
         return 0;
     unsigned n = boot_e820(&vm->mem, map, BOOT_E820_MAX);
     int ret = fw_cfg_add_file(f, "etc/e820", map, n * sizeof(map[0]));
+    uint16_t sercon = PORT_COM1; /* SeaBIOS: its console on COM1, as QEMU's -nographic */
+    if (!ret && vm->cfg.firmware[0])
+        ret = fw_cfg_add_file(f, "etc/sercon-port", &sercon, sizeof(sercon));
     if (ret < 0)
         snprintf(err, errlen, "cannot build the fw_cfg items: %s", strerror(-ret));
     return ret;

@@ -1,10 +1,15 @@
-/* firmware.c — raw firmware ROM: its top 128 KiB copied to end at 1 MiB, started at F000:FFF0. */
+/* firmware.c — raw firmware ROM: its top 128 KiB copied to end at 1 MiB, the whole image mapped
+ * read-only to end at 4 GiB, started at F000:FFF0. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 
 #include "boot/boot.h"
 #include "boot/boot_priv.h"
+#include "dev/dev.h"
 #include "util/util.h"
 #include "vm/vm.h"
 
@@ -25,6 +30,64 @@ static bool looks_like_kernel(const uint8_t *img, size_t len, char *err, size_t 
         return true;
     }
     return false;
+}
+
+#define FW_ROM_SLOT 8 /* KVM memory slot of the ROM below 4 GiB (RAM uses 0 and 1) */
+
+/* The read-only copy of the image below 4 GiB: a device instance so vm_destroy unmaps it. */
+struct fw_rom {
+    void *map;
+    size_t size;
+};
+
+static void fw_rom_destroy(void *dev)
+{
+    struct fw_rom *r = dev;
+    munmap(r->map, r->size);
+    free(r);
+}
+
+static const struct device_ops fw_rom_ops = {.name = "firmware-rom", .destroy = fw_rom_destroy};
+
+/* Map IMG read-only at [4 GiB - LEN, 4 GiB), as the flash of a PC: guest writes there exit as
+ * unmapped MMIO (counted, dropped) and never reach the file. An image whose window would cover
+ * KVM's TSS or identity map below it is only copied below 1 MiB. Returns 0 or -errno with ERR. */
+static int firmware_map_high(struct vm *vm, const uint8_t *img, size_t len, char *err,
+                             size_t errlen)
+{
+    size_t size = ALIGN_UP(len, 4 * KiB);
+    uint64_t base = LAYOUT_4G - size;
+    if (base < LAYOUT_TSS_ADDR + 3 * 4 * KiB) {
+        log_info("firmware: %llu KiB image not mapped below 4 GiB (it would cover KVM's TSS)",
+                 (unsigned long long)(len / KiB));
+        return 0;
+    }
+    if (!vm->kvm)
+        return 0; /* unit-test fixture: no KVM VM */
+    struct fw_rom *r = calloc(1, sizeof(*r));
+    void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (!r || map == MAP_FAILED) {
+        free(r);
+        snprintf(err, errlen, "cannot map the ROM: out of memory");
+        return -ENOMEM;
+    }
+    memcpy((uint8_t *)map + (size - len), img, len);
+    mprotect(map, size, PROT_READ);
+    *r = (struct fw_rom){.map = map, .size = size};
+    struct kvm_userspace_memory_region reg = {.slot = FW_ROM_SLOT,
+                                              .flags = KVM_MEM_READONLY,
+                                              .guest_phys_addr = base,
+                                              .memory_size = size,
+                                              .userspace_addr = (uintptr_t)map};
+    int rc = ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &reg) < 0 ? -errno : 0;
+    if (!rc)
+        rc = device_add(vm, &fw_rom_ops, r);
+    if (rc) {
+        fw_rom_destroy(r);
+        snprintf(err, errlen, "cannot map the ROM read-only at 0x%llx: %s",
+                 (unsigned long long)base, strerror(-rc));
+    }
+    return rc;
 }
 
 int firmware_load(struct vm *vm, const uint8_t *img, size_t len, uint64_t *rom_base, char *err,
@@ -49,6 +112,9 @@ int firmware_load(struct vm *vm, const uint8_t *img, size_t len, uint64_t *rom_b
                  (unsigned long long)base);
         return -EFAULT;
     }
+    int rc = firmware_map_high(vm, img, len, err, errlen);
+    if (rc)
+        return rc;
     *rom_base = base;
     vm->boot.mode = BOOT_REAL16;
     vm->boot.entry = 0xffff0; /* F000:FFF0 */

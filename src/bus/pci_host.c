@@ -120,8 +120,9 @@ int pci_bus_create(struct vm *vm)
     bus->mmio32_next = LAYOUT_PCI_MMIO32;
     pci_mmio64_window(vm, &bus->mmio64_base, &bus->mmio64_size);
     bus->mmio64_next = bus->mmio64_base;
-    pci_dev_init(&bus->host, "host-bridge", HOST_VENDOR, HOST_DEVICE, 0x060000, 0, HOST_VENDOR,
-                 0x1100, NULL, NULL);
+    /* subsystem 1af4:1100 ("QEMU virtual machine"): SeaBIOS uses fw_cfg only when it sees it */
+    pci_dev_init(&bus->host, "host-bridge", HOST_VENDOR, HOST_DEVICE, 0x060000, 0, 0x1af4, 0x1100,
+                 NULL, NULL);
     bus->host.cfg[PCI_INT_PIN] = 0;
     bus->host.bus = bus;
     bus->host.slot = 0;

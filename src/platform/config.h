@@ -8,15 +8,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CFG_MAX_CPUS    64
-#define CFG_MIN_MEM     (16ULL << 20)
-#define CFG_MAX_MEM     (1ULL << 40) /* 1 TiB: keeps every gpa inside PVM's 43 bits */
-#define CFG_MAX_DISKS   16
-#define CFG_MAX_NETS    8
-#define CFG_MAX_HOSTFWD 8
-#define CFG_ID_LEN      64
-#define CFG_CMDLINE_LEN 4096
-#define CFG_SERIAL_LEN  21 /* virtio-blk serial: 20 bytes + NUL */
+#define CFG_MAX_CPUS         64
+#define CFG_MIN_MEM          (16ULL << 20)
+#define CFG_MAX_MEM          (1ULL << 40) /* 1 TiB: keeps every gpa inside PVM's 43 bits */
+#define CFG_MAX_DISKS        16
+#define CFG_MAX_NETS         8
+#define CFG_MAX_HOSTFWD      8
+#define CFG_ID_LEN           64
+#define CFG_CMDLINE_LEN      4096
+#define CFG_FIRMWARE_SEABIOS "/usr/share/seabios/bios-256k.bin" /* --firmware seabios */
+#define CFG_SERIAL_LEN       21 /* virtio-blk serial: 20 bytes + NUL */
 
 enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE, CONSOLE_VIRTIO };
 enum net_kind { NET_TAP, NET_USER };

@@ -31,6 +31,7 @@
 #define PORT_POST           0x80
 #define PORT_DEBUG_EXIT     0xf4  /* QEMU isa-debug-exit compatible */
 #define PORT_PVPANIC        0x505 /* QEMU pvpanic ISA (ACPI _HID QEMU0001) */
+#define PORT_DEBUGCON       0x402 /* QEMU debugcon: firmware debug output (with --firmware) */
 #define PORT_FW_CFG         0x510 /* QEMU fw_cfg: 0x510 selector, 0x511 data, 0x514-0x51b DMA */
 #define PORT_ACPI_SLEEP_CTL 0x600 /* HW-reduced ACPI SLEEP_CONTROL_REG (1 byte) */
 #define PORT_ACPI_SLEEP_STS 0x601 /* HW-reduced ACPI SLEEP_STATUS_REG (1 byte) */

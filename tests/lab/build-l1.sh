@@ -61,6 +61,9 @@ build_base() {
     for f in $QEMU_FW $QEMU_FW_OPT; do
         cp -L "/usr/share/qemu/$f" "$root/lab/qemu/"
     done
+    # Debian's SeaBIOS where `truce run --firmware seabios` looks for it
+    mkdir -p "$root/usr/share/seabios"
+    cp -L /usr/share/seabios/bios-256k.bin "$root/usr/share/seabios/"
     # every tools/NAME.c is a static helper, /lab/bin/NAME in L1 (static: guests can carry it too)
     for f in "$LAB_DIR"/tools/*.c; do
         gcc -O2 -Wall -Wextra -static -o "$root/lab/bin/$(basename "$f" .c)" "$f" || return 1
@@ -114,7 +117,8 @@ L1_TOOLS=$(sed '/^#/d' "$LAB_DIR/l1/tools.list" | while read -r t; do
 done)
 files=(
     "$(part base "$(lab_hash "$0" "$LAB_DIR/lib.sh" "$LAB_DIR/tools" "$qemu" "$(command -v busybox)" \
-        $L1_TOOLS -- "$KVER" $L1_MODS $QEMU_FW $QEMU_FW_OPT $L1_TOOLS)" build_base)"
+        /usr/share/seabios/bios-256k.bin $L1_TOOLS -- "$KVER" $L1_MODS $QEMU_FW $QEMU_FW_OPT \
+        $L1_TOOLS)" build_base)"
     "$(part guests "$(lab_hash "$KIMG" "$GUEST_INITRD" ${SMALL:+"$SMALL"})" build_guests)"
     "$(part truce "$(lab_hash ${TRUCE:+"$TRUCE"} -- "${TRUCE:-none}")" build_truce)"
     "$(part lab "$(lab_hash "$0" "$LAB_DIR/l1" "$LAB_DIR/scenarios")" build_lab)"
