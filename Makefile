@@ -19,7 +19,7 @@ ASANOBJS := $(LIBSRCS:%.c=build/asan/%.o)
 UNITSRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNITBINS := $(UNITSRCS:tests/unit/%.c=build/unit/%)
 
-.PHONY: all test unit guests lab demo fuzz bench clean format check-format
+.PHONY: all test unit guests hostile lab demo fuzz bench clean format check-format
 all: build/truce
 
 # `make V=1` shows the full commands.
@@ -50,10 +50,11 @@ unit: $(UNITBINS)
 .SECONDARY: $(ASANOBJS) $(OBJS)
 
 include tests/guests/guests.mk
+include tests/hostile/hostile.mk
 -include tests/lab/lab.mk
 -include tests/fuzz/fuzz.mk
 
-test: build/truce unit guests
+test: build/truce unit guests hostile
 	@tests/run-tests.sh
 
 demo: build/truce
