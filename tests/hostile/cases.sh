@@ -45,3 +45,45 @@ c vq-reset-mid-blk vq_reset_mid blk 85 "$OK"
 c vq-reset-mid-rng vq_reset_mid rng 85 "$OK"
 c vq-ring-outside-blk vq_ring_outside blk 85 "$OK"
 c vq-ring-outside-vsock vq_ring_outside vsock 85 "$OK"
+
+# Device-specific request handling.
+c vsock-garbage vsock_garbage vsock 85 "$OK"
+c net-rx-tiny net_rx_tiny net 85 "$OK"
+c net-tx-garbage net_tx_garbage net 85 "$OK"
+c blk-bad-requests blk_bad_req blk 85 "$OK"
+c rng-big rng_big rng 85 "$OK"
+c console-flood cons_flood cons 85 'virtio-console fresh ok' --console-virtio
+
+# PCI: BARs over RAM, over each other, over the ECAM window and the APICs; config space; MSI-X.
+c pci-bar-over-ram pci_bar_ram blk 85 "$OK"
+c pci-bar-overlap pci_bar_overlap "" 85 "$OK"
+c pci-bar-over-ecam pci_bar_ecam net 85 "$OK"
+c pci-config-fuzz pci_cfg_fuzz "" 85 "$OK"
+c pci-cf8 pci_cf8 "" 85 "$OK"
+c msix-table-blk msix_table blk 85 "$OK"
+c msix-table-vsock msix_table vsock 85 "$OK"
+c msix-config-rng msix_cfg rng 85 "$OK"
+
+# Legacy devices, port and MMIO sweeps, string I/O.
+c legacy-uart legacy_uart "" 85 "$OK"
+c legacy-i8042 legacy_i8042 "" 85 "$OK"
+c legacy-cmos legacy_cmos "" 85 "$OK"
+c legacy-power-ports legacy_power "" 85 "$OK"
+c string-io-flood strio_flood "" 85 "$OK"
+c mmio-unmapped mmio_unmapped "" 85 "$OK"
+c pio-sweep pio_sweep "" 85 "$OK"
+
+# Every shutdown path, idle and with devices busy: the README's statuses.
+c shutdown-s5 shutdown s5 0 'ending the VM'
+c shutdown-s5-busy shutdown "s5 busy" 0 'devices busy'
+c shutdown-i8042 shutdown i8042 6 'ending the VM'
+c shutdown-i8042-pulse shutdown i8042-pulse 6 'ending the VM'
+c shutdown-i8042-outport shutdown i8042-outport 6 'ending the VM'
+c shutdown-cf9-busy shutdown "cf9 busy" 6 'devices busy'
+c shutdown-triple shutdown triple 8 'ending the VM'
+c shutdown-triple-busy shutdown "triple busy" 8 'devices busy'
+c shutdown-hlt shutdown hlt 10 'ending the VM'
+c shutdown-pvpanic-busy shutdown "pvpanic busy" 12 'devices busy'
+c shutdown-debug-exit shutdown debug-exit 33 'ending the VM'
+c shutdown-emulation shutdown emulation "14|85" 'ending the VM'
+c shutdown-sigterm-busy shutdown "busy park" 16 'devices busy'

@@ -245,6 +245,8 @@ int vio_begin(struct vio *d, uint64_t want)
     return (vio_status(d) & VIO_FEATURES_OK) ? 0 : -1;
 }
 
+int vq_use_msix;
+
 int vq_setup(struct vio *d, struct vq *q, uint16_t index, uint16_t size)
 {
     memset_(q, 0, sizeof(*q));
@@ -267,6 +269,8 @@ int vq_setup(struct vio *d, struct vq *q, uint16_t index, uint16_t size)
     wr64(d->common + CC_QDESC, q->desc_gpa);
     wr64(d->common + CC_QAVAIL, q->avail_gpa);
     wr64(d->common + CC_QUSED, q->used_gpa);
+    if (vq_use_msix)
+        wr16(d->common + CC_QMSIX, index);
     wr16(d->common + CC_QENABLE, 1);
     return 0;
 }

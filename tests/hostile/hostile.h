@@ -217,6 +217,8 @@ int vio_begin(struct vio *d, uint64_t want);
 /* Configure queue INDEX with SIZE entries (0: the offered maximum, capped at 64) in fresh
  * memory and enable it. Returns 0 or -1. */
 int vq_setup(struct vio *d, struct vq *q, uint16_t index, uint16_t size);
+/* When set, vq_setup gives queue N MSI-X vector N. */
+extern int vq_use_msix;
 static inline void vio_driver_ok(struct vio *d)
 {
     wr8(d->common + CC_STATUS, vio_status(d) | VIO_DRIVER_OK);
