@@ -40,6 +40,7 @@ tier layers tests/layers.sh
 tier unit unit_tests
 tier guests tests/guests/run.sh
 tier jail tests/guests/jail.sh
+tier hostile tests/hostile/run.sh
 [ -x tests/api/run.sh ] && tier api tests/api/run.sh
 [ -x tests/fuzz/run.sh ] && tier fuzz tests/fuzz/run.sh
 [ -x tests/lab/run.sh ] && [ "${TRUCE_SKIP_LAB:-0}" != 1 ] && tier lab tests/lab/run.sh

@@ -28,19 +28,19 @@ void hostile_case(void)
     CHECK(req(0, 2048, buf, 512) != 0, "read past the end succeeded");
     CHECK(req(0, 0xffffffffffffffffULL, buf, 512) != 0, "read at sector 2^64-1 succeeded");
     CHECK(req(1, 0x00ffffffffffffffULL, buf, 512) != 0, "write near 2^56 succeeded");
-    req(0, 0, buf, 100);  /* not a multiple of 512 */
+    req(0, 0, buf, 100);     /* not a multiple of 512 */
     req(0, 2047, buf, 1024); /* crosses the end */
     req(99, 5, buf, 512);
     req(0xffffffffu, 5, buf, 512);
-    req(8, 0, buf, 1); /* GET_ID into one byte */
-    req(4, 0, buf, 512); /* FLUSH with data */
+    req(8, 0, buf, 1);               /* GET_ID into one byte */
+    req(4, 0, buf, 512);             /* FLUSH with data */
     uint32_t *seg = (uint32_t *)buf; /* discard/write-zeroes: {sector u64, num u32, flags u32} */
     for (unsigned t = 11; t <= 13; t += 2) {
         seg[0] = 5, seg[1] = 0, seg[2] = 0xffffffffu, seg[3] = 0;
         req(t, 0, buf, 16); /* 2^32-1 sectors from sector 5 */
         seg[0] = 0xfffffff0u, seg[1] = 0xffffffffu, seg[2] = 64, seg[3] = 0xffffffffu;
-        req(t, 0, buf, 16); /* wrapping start, unknown flags */
-        req(t, 0, buf, 15); /* not a whole segment */
+        req(t, 0, buf, 16);                    /* wrapping start, unknown flags */
+        req(t, 0, buf, 15);                    /* not a whole segment */
         for (unsigned i = 0; i < 4096; i += 4) /* 4096 segments of garbage */
             seg[i] = 0x7fffffff, seg[i + 1] = 0, seg[i + 2] = 1, seg[i + 3] = 0;
         req(t, 0, buf, 65536);

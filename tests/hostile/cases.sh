@@ -87,3 +87,11 @@ c shutdown-pvpanic-busy shutdown "pvpanic busy" 12 'devices busy'
 c shutdown-debug-exit shutdown debug-exit 33 'ending the VM'
 c shutdown-emulation shutdown emulation "14|85" 'ending the VM'
 c shutdown-sigterm-busy shutdown "busy park" 16 'devices busy'
+
+# Added after the first full run: negotiation, a BAR driven above RAM, a vsock sink overfilled.
+c vio-features-blk vio_features blk 85 "$OK"
+c vio-features-net vio_features net 85 "$OK"
+c vio-features-vsock vio_features vsock 85 "$OK"
+c pci-bar-high-blk pci_bar_high blk 85 "$OK"
+c pci-bar-high-rng pci_bar_high rng 85 "$OK"
+c vsock-flood-sink vsock_flood vsock 85 "$OK"

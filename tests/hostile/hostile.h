@@ -183,8 +183,8 @@ struct vdesc {
 struct vio {
     int slot;
     uint16_t id;
-    uint64_t bar;                           /* BAR0 as found */
-    uint64_t common, isr, devcfg, notify;   /* absolute addresses */
+    uint64_t bar;                                 /* BAR0 as found */
+    uint64_t common, isr, devcfg, notify;         /* absolute addresses */
     uint64_t common_o, isr_o, devcfg_o, notify_o; /* offsets in the BAR */
     uint32_t notify_mult;
     uint64_t features; /* negotiated */

@@ -22,7 +22,7 @@ void hostile_case(void)
 {
     struct vio d;
     CHECK(!vio_find(VIO_RNG, &d), "no virtio-rng");
-    static const uint64_t holes[] = {0xc8000000u, 0xdffff000u, 0xe0100000u, 0xefff0000u,
+    static const uint64_t holes[] = {0xc8000000u, 0xdffff000u, 0xe0100000u,    0xefff0000u,
                                      0xfebff000u, 0xfed00000u, 0xfffff000u - 8};
     for (unsigned i = 0; i < sizeof(holes) / sizeof(holes[0]); i++)
         poke(holes[i]);

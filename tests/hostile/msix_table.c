@@ -27,8 +27,8 @@ void hostile_case(void)
             }
         }
     /* enable MSI-X with every vector aimed somewhere absurd, then make the device use them */
-    static const uint64_t aims[] = {0, 0x100000, 0xfee00000u, 0xfeefffffu, 0xffffffffffffffffULL,
-                                    1ULL << 43};
+    static const uint64_t aims[] = {
+        0, 0x100000, 0xfee00000u, 0xfeefffffu, 0xffffffffffffffffULL, 1ULL << 43};
     unsigned nvec = (cfg_read(s, cap + 2, 2) & 0x7ff) + 1;
     for (unsigned v = 0; v < nvec; v++) {
         uint64_t a = aims[v % 6];
@@ -47,7 +47,7 @@ void hostile_case(void)
         say_hex("queue vector", rd16(d.common + CC_QMSIX));
     }
     wr16(d.common + CC_MSIX, 0);
-    t->fresh(); /* with MSI-X enabled and the absurd vectors in place */
+    t->fresh();                       /* with MSI-X enabled and the absurd vectors in place */
     cfg_write(s, cap + 2, 2, 0xc000); /* function mask: interrupts go pending */
     t->fresh();
     say_hex("PBA", rd64(pb));

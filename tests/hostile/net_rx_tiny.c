@@ -7,8 +7,8 @@ static void arp_probe(struct vq *tx)
 {
     uint8_t *f = alloc(12 + 42, 64), *e = f + 12;
     static const uint8_t hdr[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0, 0x12, 0x34,
-                                  0x56, 0x08, 0x06, 0,    1,    8,    0,    6,    4,    0,    1,
-                                  0x52, 0x54, 0,    0x12, 0x34, 0x56, 10,   0,    2,    15};
+                                  0x56, 0x08, 0x06, 0,    1,    8,    0,    6,    4, 0,    1,
+                                  0x52, 0x54, 0,    0x12, 0x34, 0x56, 10,   0,    2, 15};
     for (unsigned i = 0; i < sizeof(hdr); i++)
         e[i] = hdr[i];
     e[38] = 10, e[39] = 0, e[40] = 2, e[41] = 2;

@@ -10,10 +10,9 @@ void hostile_case(void)
     CHECK(!vio_find(t->id, &d), "device not found");
     unsigned s = (unsigned)d.slot;
     uint64_t home = bar0_get(s);
-    const uint64_t over[] = {ECAM_BASE,   ECAM_BASE + ((uint64_t)s << 15),
-                                    0xfec00000u, 0xfee00000u,
-                                    0xffff8000u, 1ULL << 43,
-                                    (1ULL << 52) - 0x8000, 0xffffffffffff8000ULL};
+    const uint64_t over[] = {
+        ECAM_BASE,  ECAM_BASE + ((uint64_t)s << 15), 0xfec00000u,          0xfee00000u, 0xffff8000u,
+        1ULL << 43, (1ULL << 52) - 0x8000,           0xffffffffffff8000ULL};
     for (unsigned k = 0; k < sizeof(over) / sizeof(over[0]); k++) {
         cf8_write(s, 0x10, 4, (uint32_t)over[k]);
         cf8_write(s, 0x14, 4, (uint32_t)(over[k] >> 32));

@@ -5,8 +5,8 @@
 
 static int keep_out(uint32_t p)
 {
-    return p == 0x60 || p == 0x64 || (p >= 0xf4 && p <= 0xf7) || p == 0x505 || p == 0x600 || p == 0x601 ||
-           (p >= 0xcf8 && p <= 0xcff) || (p >= COM1 && p <= COM1 + 7) || p == 0x70 ||
+    return p == 0x60 || p == 0x64 || (p >= 0xf4 && p <= 0xf7) || p == 0x505 || p == 0x600 ||
+           p == 0x601 || (p >= 0xcf8 && p <= 0xcff) || (p >= COM1 && p <= COM1 + 7) || p == 0x70 ||
            p == 0x71;
 }
 

@@ -4,15 +4,16 @@
 # A case fails on: a status other than the one it documents, a sanitizer report, a death by
 # signal, no serial progress for $HANG_S seconds, SIGTERM not honoured within 5 s (sent to every
 # case still running at its end), a busy process while the guest idles, or peak RSS above guest
-# RAM plus a generous bound. HOSTILE_BUILDS and HOSTILE_CASES (a regex) narrow the run.
+# RAM plus a generous bound. HOSTILE_BUILDS and HOSTILE_CASES (a regex) narrow the run;
+# HOSTILE_KEEP=1 keeps the outputs (serial, stdout, stderr per case) and prints where.
 set -u
 cd "$(dirname "$0")/../.."
 BUILDS=${HOSTILE_BUILDS:-build/truce build/truce-asan}
 HANG_S=${HANG_S:-30}
 G=build/hostile
 OUT=$(mktemp -d /tmp/hostile.XXXXXX)
-PEERS=()
-trap 'for p in "${PEERS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$OUT"' EXIT
+[ -n "${HOSTILE_KEEP:-}" ] && echo "outputs in $OUT"
+trap '[ -n "${HOSTILE_KEEP:-}" ] || rm -rf "$OUT"' EXIT
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:exitcode=99
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99
 
@@ -53,9 +54,9 @@ one() {
         *) args+=("$a") ;;
         esac
     done
-    python3 tests/hostile/vsock_peer.py "$d/v.sock_5000" 120 &
+    python3 tests/hostile/vsock_peer.py "$d/v.sock" 120 &
     local peer=$!
-    for _ in $(seq 50); do [ -S "$d/v.sock_5000" ] && break; sleep 0.05; done
+    for _ in $(seq 50); do [ -S "$d/v.sock_5000" ] && [ -S "$d/v.sock_5001" ] && break; sleep 0.05; done
     : >"$d/serial"
     "$build" run --kernel "$G/$guest.elf" --cmdline "$cmdline" --memory "${mem_mib}M" \
         --disk "path=$d/disk.img" --rng --net user --vsock "cid=3,uds=$d/v.sock" \

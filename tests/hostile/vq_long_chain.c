@@ -15,8 +15,8 @@ static void big_indirect(struct vq *a)
 {
     volatile struct vdesc *t = alloc(16 * 1024, 4096);
     for (unsigned i = 0; i < 1024; i++)
-        t[i] = (struct vdesc){0x400000 + i, 1, VD_WRITE | (i < 1023 ? VD_NEXT : 0),
-                              (uint16_t)(i + 1)};
+        t[i] =
+            (struct vdesc){0x400000 + i, 1, VD_WRITE | (i < 1023 ? VD_NEXT : 0), (uint16_t)(i + 1)};
     set_desc(a, 0, (uintptr_t)t, 16 * 1024, VD_INDIRECT, 0);
     vq_publish(a, 0);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""vsock_peer.py — the host end of the hostile vsock cases: listens on PATH (truce's
---vsock uds=X gives guest port P as X_P), writes "hostile-peer\n" plus 64 KiB on each connection,
-then echoes what it reads. Stops after LIFETIME seconds."""
+"""vsock_peer.py — the host end of the hostile vsock cases. truce's --vsock uds=X gives guest
+port P as the UNIX socket X_P. Listens on X_5000 (writes "hostile-peer\n" plus 64 KiB on each
+connection, then echoes what it reads) and X_5001 (accepts and never reads: a sink the guest can
+try to overfill). Usage: vsock_peer.py X LIFETIME_SECONDS."""
 import os
 import socket
 import sys
@@ -22,17 +23,26 @@ def serve(conn):
         conn.close()
 
 
-def main():
-    path, lifetime = sys.argv[1], float(sys.argv[2])
+def listen(path, handler):
     if os.path.exists(path):
         os.unlink(path)
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(path)
     srv.listen(512)
-    threading.Timer(lifetime, lambda: os._exit(0)).start()
+    held = []
     while True:
         conn, _ = srv.accept()
-        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+        if handler:
+            threading.Thread(target=handler, args=(conn,), daemon=True).start()
+        else:
+            held.append(conn)  # never read
+
+
+def main():
+    base, lifetime = sys.argv[1], float(sys.argv[2])
+    threading.Timer(lifetime, lambda: os._exit(0)).start()
+    threading.Thread(target=listen, args=(base + "_5001", None), daemon=True).start()
+    listen(base + "_5000", serve)
 
 
 main()
