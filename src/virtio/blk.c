@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 
 #include "dev/dev.h"
+#include "util/state.h"
 #include "virtio/blk.h"
 #include "vm/vm.h"
 
@@ -227,7 +228,23 @@ static void blk_destroy(void *opaque)
     free(b);
 }
 
+/* The capacity the guest saw must be the image's now: a snapshot restored onto a disk of
+ * another size is refused. */
+static void blk_state_check(void *opaque, struct state_visitor *v)
+{
+    struct virtio_blk *b = opaque;
+    uint64_t capacity = b->capacity;
+    if (!state_begin(v, "blk", 1))
+        return;
+    STATE_U64(v, capacity);
+    if (v->loading && !state_error(v) && capacity != b->capacity)
+        state_fail(v, -EINVAL, "disk %s: the image has %llu sectors, the saved device had %llu",
+                   b->id, (unsigned long long)b->capacity, (unsigned long long)capacity);
+    state_end(v);
+}
+
 static const struct virtio_dev_ops blk_ops = {
+    .state_check = blk_state_check,
     .config_read = blk_config_read,
     .queue_notify = blk_queue_notify,
     .reset = blk_reset,

@@ -335,8 +335,8 @@ static int vpci_inst_save(void *opaque, struct state_visitor *v)
         return state_error(v);
     virtio_lock(vp->vdev);
     virtio_state_get(vp->vdev, &s);
-    virtio_unlock(vp->vdev);
     virtio_state_visit(v, &s, vp->vdev, vp->pci.msix.nvec);
+    virtio_unlock(vp->vdev);
     return state_error(v);
 }
 
@@ -347,7 +347,9 @@ static int vpci_inst_restore(void *opaque, struct state_visitor *v)
     struct pci_dev_state ps;
     struct virtio_state s = {0};
     pci_dev_state_load(&vp->pci, v, &ps);
+    virtio_lock(vp->vdev);
     virtio_state_visit(v, &s, vp->vdev, vp->pci.msix.nvec);
+    virtio_unlock(vp->vdev);
     if (state_error(v))
         return state_error(v);
     pci_dev_state_set(&vp->pci, &ps); /* BAR moves carry the ioeventfds along */

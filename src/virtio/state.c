@@ -107,6 +107,8 @@ void virtio_state_visit(struct state_visitor *v, struct virtio_state *s, struct 
     STATE_CHECK(v, s->msix_config == NO_VECTOR || s->msix_config < nvec);
     for (unsigned i = 0; i < vdev->nqueues; i++)
         queue_visit(v, s, &s->q[i], &vdev->vq[i], nvec);
+    if (vdev->ops->state_check && !state_error(v))
+        vdev->ops->state_check(vdev->opaque, v);
     state_end(v);
 }
 

@@ -148,7 +148,12 @@ struct virtio_dev_ops {
      * in-flight I/O, return device-specific state to its power-on values. The transport resets
      * the queues and the common state after this returns. May be NULL. */
     void (*reset)(void *opaque);
-    /* VM pause (util contract in dev/dev.h): the transport has already stopped the queue kicks
+    /* Guest-visible facts of the device outside the common state that a restore cannot change
+     * but must find equal (a disk's capacity): one section, written when saving, read and
+     * compared with this device when loading (state_fail names the difference). It changes
+     * nothing, so a failed restore leaves the device as it was. May be NULL. Lock held. */
+    void (*state_check)(void *opaque, struct state_visitor *v);
+    /* VM pause (the contract is in bus/device.h): the transport has already stopped the queue kicks
      * and set vdev->paused; pause finishes in-flight work (lock NOT held, I/O thread running),
      * resume follows it (the transport then re-kicks every enabled queue). May be NULL. */
     void (*pause)(void *opaque);
@@ -284,7 +289,8 @@ struct virtio_state {
 void virtio_state_get(struct virtio_dev *vdev, struct virtio_state *s);
 /* One section named vdev->name. Loading checks every value against VDEV (same device type,
  * offered features and queue sizes; features negotiated from the offered ones; vectors below
- * NVEC; rings of live queues inside guest RAM) without changing VDEV. */
+ * NVEC; rings of live queues inside guest RAM; ops->state_check) without changing VDEV. Lock
+ * held. */
 void virtio_state_visit(struct state_visitor *v, struct virtio_state *s, struct virtio_dev *vdev,
                         unsigned nvec);
 /* Make S VDEV's state (lock held; S checked by virtio_state_visit): queues of a live device are

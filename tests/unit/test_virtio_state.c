@@ -151,26 +151,38 @@ static void test_pause_holds_kicks(void **state)
     vfix_free(f);
 }
 
-/* virtio-blk: a paused disk has no request in flight, and its state restores into a fresh one. */
-static void test_blk_pause_roundtrip(void **state)
+/* A VM with one read-only virtio-blk on PATH, probed, not brought up. */
+static struct vfix *blk_new(const char *path)
 {
-    char path[] = "/tmp/truce-state-XXXXXX";
+    struct vfix *f = calloc(1, sizeof(*f));
+    vf_init(f);
+    struct disk_config *dc = &f->vm.cfg.disks[f->vm.cfg.ndisks++];
+    *dc = (struct disk_config){.readonly = true};
+    snprintf(dc->id, sizeof(dc->id), "drive0");
+    snprintf(dc->path, sizeof(dc->path), "%s", path);
+    char err[256] = "";
+    assert_int_equal(virtio_blk_create(&f->vm, dc, err, sizeof(err)), 0);
+    vf_probe(f, 1);
+    return f;
+}
+
+/* Create a sparse image of SIZE bytes at PATH (a mkstemp template). */
+static void image(char *path, off_t size)
+{
     int fd = mkstemp(path);
     assert_true(fd >= 0);
-    assert_int_equal(ftruncate(fd, 1 << 20), 0);
+    assert_int_equal(ftruncate(fd, size), 0);
     close(fd);
-    struct vfix *f[2];
-    for (int i = 0; i < 2; i++) {
-        f[i] = calloc(1, sizeof(*f[i]));
-        vf_init(f[i]);
-        struct disk_config *dc = &f[i]->vm.cfg.disks[f[i]->vm.cfg.ndisks++];
-        *dc = (struct disk_config){.readonly = true};
-        snprintf(dc->id, sizeof(dc->id), "drive0");
-        snprintf(dc->path, sizeof(dc->path), "%s", path);
-        char err[256] = "";
-        assert_int_equal(virtio_blk_create(&f[i]->vm, dc, err, sizeof(err)), 0);
-        vf_probe(f[i], 1);
-    }
+}
+
+/* virtio-blk: a paused disk has no request in flight, its state restores into a fresh one, and
+ * not into a disk of another size. */
+static void test_blk_pause_roundtrip(void **state)
+{
+    char path[] = "/tmp/truce-state-XXXXXX", other[] = "/tmp/truce-state-XXXXXX";
+    image(path, 1 << 20);
+    image(other, 2 << 20);
+    struct vfix *f[3] = {blk_new(path), blk_new(path), blk_new(other)};
     vf_bringup(f[0], vf_features(f[0]), 1);
     /* a read: header, 4 KiB of data, status */
     struct virtio_blk_outhdr h = {.type = VIRTIO_BLK_T_IN, .sector = 8};
@@ -183,14 +195,18 @@ static void test_blk_pause_roundtrip(void **state)
     struct device_instance *da = st_last(&f[0]->vm), *db = st_last(&f[1]->vm);
     da->ops->pause(da->dev);
     size_t len;
-    free(st_roundtrip(da, db, &len));
+    uint8_t *buf = st_roundtrip(da, db, &len);
     assert_int_equal(vf_status(f[1]), vf_status(f[0]));
+    st_expect_reject(st_last(&f[2]->vm), buf, len,
+                     "disk drive0: the image has 4096 sectors, the saved device had 2048");
+    free(buf);
     da->ops->resume(da->dev);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         vf_fini(f[i]);
         free(f[i]);
     }
     unlink(path);
+    unlink(other);
 }
 
 /* ---- the other virtio devices: one VM each, A brought up, B fresh ---------------------------- */
