@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -104,6 +105,24 @@ static inline void test_loop_start(struct vm *vm, struct test_loop *t)
     assert_non_null(t->loop);
     vm->loop = t->loop;
     assert_int_equal(pthread_create(&t->thread, NULL, test_loop_main, t->loop), 0);
+}
+
+static inline void test_barrier_cb(void *arg)
+{
+    atomic_store((atomic_bool *)arg, true);
+}
+
+/* Wait until T's loop has dispatched everything made ready before this call: an fd ready before
+ * the first call is reported by the same epoll_wait as that call or an earlier one; the second
+ * call runs in a later iteration, after that whole batch. */
+static inline void test_loop_quiesce(struct test_loop *t)
+{
+    for (int i = 0; i < 2; i++) {
+        atomic_bool done = false;
+        assert_int_equal(evloop_call(t->loop, test_barrier_cb, &done), 0);
+        while (!atomic_load(&done))
+            usleep(100);
+    }
 }
 
 /* Tear down VM the way vm_destroy does: stop devices, stop the I/O thread (LOOP, may be NULL),

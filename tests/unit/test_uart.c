@@ -339,6 +339,37 @@ static void test_com1_console(void **state)
     }
 }
 
+/* A paused UART takes no console input: it waits in the console until resume. */
+static void test_com1_paused_input(void **state)
+{
+    struct com_env e;
+    test_vm_init(&e.vm, 64 * MiB);
+    assert_int_equal(pipe(e.in), 0);
+    assert_int_equal(pipe(e.out), 0);
+    test_loop_start(&e.vm, &e.loop);
+    char err[256];
+    assert_int_equal(console_open_fds(&e.vm, e.in[0], e.out[1], err, sizeof(err)), 0);
+    test_create(&e.vm, "uart8250");
+    struct device_instance *d = e.vm.devices;
+    while (d->next)
+        d = d->next;
+    test_outb(&e.vm, PORT_COM1 + UART_FCR, UART_FCR_ENABLE);
+    d->ops->pause(d->dev);
+    assert_int_equal(write_full(e.in[1], "xy", 2), 0);
+    test_loop_quiesce(&e.loop); /* the console saw the bytes and offered them */
+    assert_int_equal(test_inb(&e.vm, PORT_COM1 + UART_LSR) & UART_LSR_DR, 0);
+    d->ops->resume(d->dev);
+    assert_true(test_wait(rx_ready, &e.vm));
+    assert_int_equal(test_inb(&e.vm, PORT_COM1 + UART_RBR), 'x');
+    assert_true(test_wait(rx_ready, &e.vm));
+    assert_int_equal(test_inb(&e.vm, PORT_COM1 + UART_RBR), 'y');
+    test_vm_free(&e.vm, &e.loop);
+    for (int i = 0; i < 2; i++) {
+        close(e.in[i]);
+        close(e.out[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -348,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_fifo_triggers),       cmocka_unit_test(test_fifo_clear),
         cmocka_unit_test(test_loopback_priorities), cmocka_unit_test(test_msr_deltas),
         cmocka_unit_test(test_scratch_and_reset),   cmocka_unit_test(test_com1_console),
+        cmocka_unit_test(test_com1_paused_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
