@@ -11,6 +11,13 @@
  *   nettool sendrate ADDR BYTES       write BYTES, wait for the peer to close; print MB/s
  *   nettool rtt ADDR N                N one-byte round trips through an echo server; print the
  *                                     median in microseconds
+ *   nettool slowrecv ADDR CHUNK PAUSE_MS HOLD_AT HOLD_S
+ *                                     read a connection to its end slowly (64 KiB receive buffer,
+ *                                     PAUSE_MS after every CHUNK bytes; after HOLD_AT bytes no
+ *                                     reading for HOLD_S s between "nettool: hold start"/"end"
+ *                                     lines); print the byte count
+ *   nettool holdopen ADDR HOLD_S      read a connection until the peer closes, then keep the
+ *                                     socket half-open for HOLD_S s (same hold lines); close
  * ADDR: vsock:CID:PORT | unix:PATH | fc:PATH:PORT (Firecracker's host side: connect to PATH,
  * send "CONNECT PORT\n", expect "OK ...") | tcp:IPV4:PORT (tcp::PORT listens on every address).
  * Prints one line and exits 1 on failure. */
@@ -254,6 +261,68 @@ static int cmd_sendrate(const struct addr *a, uint64_t bytes)
     double dt = now_s() - t0;
     printf("bytes=%llu seconds=%.3f mbps=%.1f\n", (unsigned long long)bytes, dt,
            dt > 0 ? (double)bytes * 8 / dt / 1e6 : 0);
+    return 0;
+}
+
+/* Stop using the connection for S seconds, between two lines a lab scenario can watch for. */
+static void hold(unsigned s)
+{
+    printf("nettool: hold start\n");
+    fflush(stdout);
+    sleep(s);
+    printf("nettool: hold end\n");
+    fflush(stdout);
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static int cmd_slowrecv(const struct addr *a, uint64_t chunk, unsigned pause_ms, uint64_t hold_at,
+                        unsigned hold_s)
+{
+    static uint8_t buf[65536];
+    int fd = addr_connect(a), rcvbuf = 65536;
+    if (fd < 0 || !chunk)
+        die("connect: %s", strerror(errno));
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)); /* the window closes soon */
+    uint64_t total = 0, next_pause = chunk;
+    int held = 0;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        total += (uint64_t)n;
+        if (!held && total >= hold_at) {
+            held = 1;
+            hold(hold_s);
+        }
+        if (total >= next_pause) {
+            next_pause += chunk;
+            sleep_ms(pause_ms);
+        }
+    }
+    printf("bytes=%llu\n", (unsigned long long)total);
+    return n < 0;
+}
+
+static int cmd_holdopen(const struct addr *a, unsigned hold_s)
+{
+    static uint8_t buf[65536];
+    int fd = addr_connect(a);
+    if (fd < 0)
+        die("connect: %s", strerror(errno));
+    uint64_t total = 0;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        total += (uint64_t)n;
+    if (n < 0)
+        die("read: %s", strerror(errno));
+    printf("nettool: peer closed after %llu bytes; keeping our side open\n",
+           (unsigned long long)total);
+    hold(hold_s);
+    close(fd);
     return 0;
 }
 
@@ -509,9 +578,20 @@ int main(int argc, char **argv)
         parse_addr(argv[2], &a);
         return cmd_parallel(&a, (unsigned)atoi(argv[3]), strtoull(argv[4], NULL, 0));
     }
+    if (argc == 7 && !strcmp(argv[1], "slowrecv")) {
+        parse_addr(argv[2], &a);
+        return cmd_slowrecv(&a, strtoull(argv[3], NULL, 0), (unsigned)atoi(argv[4]),
+                            strtoull(argv[5], NULL, 0), (unsigned)atoi(argv[6]));
+    }
+    if (argc == 4 && !strcmp(argv[1], "holdopen")) {
+        parse_addr(argv[2], &a);
+        return cmd_holdopen(&a, (unsigned)atoi(argv[3]));
+    }
     if (argc == 4 && !strcmp(argv[1], "dns"))
         return cmd_dns(argv[2], argv[3]);
-    fprintf(stderr, "usage: nettool echo|connect|recv|sink|recvrate ADDR | source|sendrate ADDR "
-                    "BYTES | parallel ADDR N BYTES | rtt ADDR N | dns NAME IP\n");
+    fprintf(stderr,
+            "usage: nettool echo|connect|recv|sink|recvrate ADDR | source|sendrate ADDR "
+            "BYTES | parallel ADDR N BYTES | rtt ADDR N | dns NAME IP | slowrecv ADDR CHUNK "
+            "PAUSE_MS HOLD_AT HOLD_S | holdopen ADDR HOLD_S\n");
     return 2;
 }
