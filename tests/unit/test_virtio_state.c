@@ -370,6 +370,36 @@ static void test_net_pause_gives_chains_back(void **state)
     vfix_free(f);
 }
 
+/* virtio-console while paused takes no host input: it waits in the console until resume. */
+static void test_console_paused_input(void **state)
+{
+    struct vfix *f = calloc(1, sizeof(*f));
+    vf_init(f);
+    int in[2];
+    assert_int_equal(pipe(in), 0);
+    char err[256] = "";
+    f->vm.cfg.console = CONSOLE_VIRTIO;
+    assert_int_equal(console_open_fds(&f->vm, in[0], -1, err, sizeof(err)), 0);
+    assert_int_equal(device_class_find("virtio-console")->create(&f->vm, err, sizeof(err)), 0);
+    vf_probe(f, 1);
+    vf_bringup(f, vf_features(f), 2);
+    vf_desc(f, 0, 0, VF_BUF, 64, VRING_DESC_F_WRITE, 0); /* receiveq: one buffer */
+    vf_offer(f, 0, 0);
+    vf_quiesce(f);
+    devices_pause(&f->vm);
+    assert_int_equal(write_full(in[1], "hi", 2), 0);
+    vf_quiesce(f); /* the console read the bytes and offered them */
+    vf_quiesce(f);
+    assert_int_equal(vf_used_idx(f, 0), 0);
+    devices_resume(&f->vm);
+    assert_true(vf_wait_used(f, 0, 1));
+    assert_int_equal(vf_used(f, 0, 0).len, 2);
+    assert_memory_equal(gpa_to_hva(&f->vm.mem, VF_BUF, 2), "hi", 2);
+    vfix_free(f);
+    close(in[0]);
+    close(in[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -381,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_console_roundtrip),
         cmocka_unit_test(test_vsock_roundtrip),
         cmocka_unit_test(test_net_pause_gives_chains_back),
+        cmocka_unit_test(test_console_paused_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
