@@ -95,3 +95,11 @@ c vio-features-vsock vio_features vsock 85 "$OK"
 c pci-bar-high-blk pci_bar_high blk 85 "$OK"
 c pci-bar-high-rng pci_bar_high rng 85 "$OK"
 c vsock-flood-sink vsock_flood vsock 85 "$OK"
+
+# Two vCPUs: the second hammers a reset, a BAR move, MSI-X enable/mask or a notify while the
+# first keeps requests in flight.
+c race-reset-blk race "blk reset" 85 "$OK" --cpus 2
+c race-reset-vsock race "vsock reset" 85 "$OK" --cpus 2
+c race-bar-blk race "blk bar" 85 "$OK" --cpus 2
+c race-msix-rng race "rng msix" 85 "$OK" --cpus 2
+c race-notify-rng race "rng notify" 85 "$OK" --cpus 2

@@ -299,12 +299,14 @@ void vq_publish(struct vq *q, uint16_t head)
     barrier();
 }
 
+uint64_t vq_wait_cycles = 4000000000ULL;
+
 int vq_wait(struct vq *q, uint32_t *len)
 {
     uint64_t start = rdtsc();
     volatile uint16_t *used_idx = (volatile uint16_t *)(q->used + 2);
     while (*used_idx == q->used_seen) {
-        if (rdtsc() - start > 4000000000ULL)
+        if (rdtsc() - start > vq_wait_cycles)
             return -1;
         __asm__ volatile("pause");
     }

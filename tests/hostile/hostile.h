@@ -236,6 +236,8 @@ void vq_publish(struct vq *q, uint16_t head);
 /* Wait (bounded, about a second) for the next used element. Returns its id, or -1 on timeout;
  * *LEN gets the length written. */
 int vq_wait(struct vq *q, uint32_t *len);
+/* vq_wait's bound in TSC cycles (default 4e9, about 1.5 s here). */
+extern uint64_t vq_wait_cycles;
 /* Wait until status shows NEEDS_RESET or MS budget passes. Returns the last status. */
 uint8_t vio_wait_needs_reset(struct vio *d);
 

@@ -16,6 +16,14 @@ build/hostile/%.o: tests/hostile/%.c tests/hostile/hostile.h tests/guests/lib.h
 build/hostile/%.elf: build/hostile/%.o $(HOSTILE_OBJS) tests/guests/pvh.ld
 	$(Q)$(GUEST_LD) -m elf_x86_64 -T tests/guests/pvh.ld -o $@ $< $(HOSTILE_OBJS)
 
+# The race guest's second vCPU starts in real mode from a trampoline (tests/guests/pvh.ld .tramp).
+build/hostile/race_ap.o: tests/hostile/race_ap.S
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -m64 -c -o $@ $<
+
+build/hostile/race.elf: build/hostile/race.o build/hostile/race_ap.o $(HOSTILE_OBJS) tests/guests/pvh.ld
+	$(Q)$(GUEST_LD) -m elf_x86_64 -T tests/guests/pvh.ld -o $@ $< build/hostile/race_ap.o $(HOSTILE_OBJS)
+
 # truce with ASan+UBSan: the unit tests' objects plus main.c.
 build/truce-asan: build/asan/src/main.o $(ASANOBJS)
 	@echo "  LD      $@"
