@@ -137,7 +137,10 @@ static int firmware_acpi(struct vm *vm, uint64_t rom_base, uint64_t *rsdp)
 {
     if (rom_base >= BOOT_ACPI_START + BOOT_ACPI_ROOM)
         return acpi_build_at(vm, BOOT_ACPI_START, rom_base, rsdp);
-    return acpi_build_at(vm, BOOT_ACPI_ALT, MIN(rom_base, BOOT_ACPI_START), rsdp);
+    if (rom_base >= BOOT_ACPI_ALT + BOOT_ACPI_ROOM)
+        return acpi_build_at(vm, BOOT_ACPI_ALT, MIN(rom_base, BOOT_ACPI_START), rsdp);
+    log_info("firmware: the ROM fills 0xC0000-0xFFFFF; no truce ACPI tables below 1 MiB");
+    return 0; /* a firmware that large (SeaBIOS) builds its own */
 }
 
 /* Without firmware, a guest that reboots by jumping to the BIOS reset vector F000:FFF0 (Linux
@@ -226,11 +229,35 @@ static int boot_fw_cfg(struct vm *vm, char *err, size_t errlen)
         return 0;
     unsigned n = boot_e820(&vm->mem, map, BOOT_E820_MAX);
     int ret = fw_cfg_add_file(f, "etc/e820", map, n * sizeof(map[0]));
-    uint16_t sercon = PORT_COM1; /* SeaBIOS: its console on COM1, as QEMU's -nographic */
+    /* SeaBIOS: its console on COM1 (as QEMU's -nographic); with nothing to boot it reboots at
+     * once (truce then exits with the reboot status) instead of retrying every 60 s */
+    uint16_t sercon = PORT_COM1;
+    uint32_t fail_wait = 0;
     if (!ret && vm->cfg.firmware[0])
         ret = fw_cfg_add_file(f, "etc/sercon-port", &sercon, sizeof(sercon));
+    if (!ret && vm->cfg.firmware[0])
+        ret = fw_cfg_add_file(f, "etc/boot-fail-wait", &fail_wait, sizeof(fail_wait));
     if (ret < 0)
         snprintf(err, errlen, "cannot build the fw_cfg items: %s", strerror(-ret));
+    return ret;
+}
+
+/* SeaBIOS boots a fw_cfg kernel through QEMU's linuxboot option ROM, given to it as the fw_cfg
+ * file genroms/linuxboot_dma.bin (Debian's qemu-system-data); OVMF reads the items itself. */
+static int boot_linuxboot_rom(struct vm *vm, char *err, size_t errlen)
+{
+    uint8_t *rom = NULL;
+    size_t len = 0;
+    int ret = read_file(CFG_LINUXBOOT_ROM, 64 * KiB, &rom, &len);
+    if (ret < 0) {
+        log_warn("%s: %s: SeaBIOS cannot boot --kernel without it (apt-get install "
+                 "qemu-system-data)",
+                 CFG_LINUXBOOT_ROM, strerror(-ret));
+        return 0;
+    }
+    ret = fw_cfg_add_file_owned(fw_cfg_find(vm), "genroms/linuxboot_dma.bin", rom, len);
+    if (ret < 0)
+        snprintf(err, errlen, "cannot add the linuxboot option ROM: %s", strerror(-ret));
     return ret;
 }
 
@@ -245,6 +272,8 @@ static int boot_firmware_kernel(struct vm *vm, char *err, size_t errlen)
         snprintf(why, sizeof(why), "%s", ret == -EFBIG ? "too large" : strerror(-ret));
     else
         ret = boot_fw_cfg_linux(vm, img, len, why, sizeof(why));
+    if (ret == 0)
+        ret = boot_linuxboot_rom(vm, why, sizeof(why));
     if (ret < 0)
         snprintf(err, errlen, "kernel %s (for the firmware): %s", vm->cfg.kernel, why);
     free(img);

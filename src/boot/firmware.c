@@ -1,4 +1,4 @@
-/* firmware.c — raw firmware ROM: its top 128 KiB copied to end at 1 MiB, the whole image mapped
+/* firmware.c — raw firmware ROM: its top 256 KiB copied to end at 1 MiB, the whole image mapped
  * read-only to end at 4 GiB, started at F000:FFF0. */
 #include <errno.h>
 #include <stdio.h>
@@ -13,9 +13,12 @@
 #include "util/util.h"
 #include "vm/vm.h"
 
-#define FW_MAX_SIZE   (16 * MiB)
-#define FW_LEGACY_MAX (128 * KiB) /* 0xE0000-0xFFFFF: what real mode sees below 1 MiB */
-#define FW_MIN_SIZE   16          /* must hold the reset vector at 0xFFFF0 */
+#define FW_MAX_SIZE (16 * MiB)
+/* 0xC0000-0xFFFFF: the legacy window below 1 MiB. A 256 KiB SeaBIOS is linked for all of it and
+ * copies its lower half there through the chipset's PAM registers, which truce does not model;
+ * the window is RAM pre-filled with the image's top 256 KiB instead. */
+#define FW_LEGACY_MAX (256 * KiB)
+#define FW_MIN_SIZE   16 /* must hold the reset vector at 0xFFFF0 */
 
 /* One line in ERR when IMG looks like something that should go through --kernel. */
 static bool looks_like_kernel(const uint8_t *img, size_t len, char *err, size_t errlen)

@@ -16,7 +16,8 @@
 #define CFG_MAX_HOSTFWD      8
 #define CFG_ID_LEN           64
 #define CFG_CMDLINE_LEN      4096
-#define CFG_FIRMWARE_SEABIOS "/usr/share/seabios/bios-256k.bin" /* --firmware seabios */
+#define CFG_FIRMWARE_SEABIOS "/usr/share/seabios/bios-256k.bin"  /* --firmware seabios */
+#define CFG_LINUXBOOT_ROM    "/usr/share/qemu/linuxboot_dma.bin" /* SeaBIOS + --kernel */
 #define CFG_SERIAL_LEN       21 /* virtio-blk serial: 20 bytes + NUL */
 
 enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE, CONSOLE_VIRTIO };

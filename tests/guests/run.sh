@@ -86,6 +86,12 @@ case_ fw-cfg-e820-dma 85 "fw_cfg etc/e820 5 entries match the memory map" -- \
     --kernel $G/multiboot.elf --cmdline fwcfg --memory 64M
 case_ fw-cfg-dma-errors 85 "fw_cfg dma errors reported" -- --kernel $G/multiboot.elf \
     --cmdline fwcfg --memory 5G
+# Debian's SeaBIOS: POST through to "nothing to boot", then its reboot (status 6).
+if [ -f /usr/share/seabios/bios-256k.bin ]; then
+    case_ seabios-post 6 "No bootable device" -- --firmware seabios --memory 128M
+else
+    echo "FAIL seabios-post: /usr/share/seabios/bios-256k.bin missing (apt-get install seabios)"
+fi
 case_ multiboot-one-module 85 "module 0 '$OUT/mod1.txt' 13 bytes: first module." -- \
     --kernel $G/multiboot.bin --initrd "$OUT/mod1.txt"
 
@@ -120,6 +126,8 @@ head -c 600 $G/multiboot.bin >"$OUT/mb-truncated.bin"
 bad_ bad-multiboot-truncated 'truncated: load_end_addr' run --kernel "$OUT/mb-truncated.bin"
 bad_ bad-multiboot-module-missing '--initrd: /nonexistent' run --kernel $G/multiboot.elf \
     --initrd "$OUT/mod1.txt,/nonexistent"
+bad_ bad-firmware-kernel-not-bzimage 'for the firmware' run --firmware $G/realmode.rom \
+    --kernel $G/multiboot.elf
 bad_ bad-modules-for-pvh 'need a multiboot kernel' run --kernel $G/pvh64.elf \
     --initrd "$OUT/mod1.txt,$OUT/mod2.bin"
 bad_ bad-multiboot-too-little-ram 'does not fit in guest RAM' run --kernel $G/multiboot.elf --memory 16M \

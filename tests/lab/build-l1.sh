@@ -61,9 +61,10 @@ build_base() {
     for f in $QEMU_FW $QEMU_FW_OPT; do
         cp -L "/usr/share/qemu/$f" "$root/lab/qemu/"
     done
-    # Debian's SeaBIOS where `truce run --firmware seabios` looks for it
-    mkdir -p "$root/usr/share/seabios"
+    # Debian's SeaBIOS and QEMU's linuxboot ROM where `truce run --firmware seabios` looks
+    mkdir -p "$root/usr/share/seabios" "$root/usr/share/qemu"
     cp -L /usr/share/seabios/bios-256k.bin "$root/usr/share/seabios/"
+    cp -L /usr/share/qemu/linuxboot_dma.bin "$root/usr/share/qemu/"
     # every tools/NAME.c is a static helper, /lab/bin/NAME in L1 (static: guests can carry it too)
     for f in "$LAB_DIR"/tools/*.c; do
         gcc -O2 -Wall -Wextra -static -o "$root/lab/bin/$(basename "$f" .c)" "$f" || return 1

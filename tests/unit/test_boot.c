@@ -318,11 +318,17 @@ static void firmware_rom(void **state)
     assert_memory_equal(fix_gpa(f, BOOT_HIMEM - 4 * KiB, 4 * KiB), rom + 252 * KiB, 4 * KiB);
     assert_memory_equal(fix_gpa(f, BOOT_ACPI_START, 8), "RSD PTR ", 8);
 
-    /* 256 KiB ROM: its top 128 KiB covers 0xE0000, so ACPI moves to the option-ROM area */
+    /* 192 KiB ROM: it covers 0xD0000-0xFFFFF, so ACPI moves to the option-ROM area */
+    assert_int_equal(fix_kernel(f, rom + 64 * KiB, 192 * KiB, true), 0);
+    assert_int_equal(boot_load(f->vm, f->err, sizeof(f->err)), 0);
+    assert_memory_equal(fix_gpa(f, 0xd0000, 192 * KiB), rom + 64 * KiB, 192 * KiB);
+    assert_memory_equal(fix_gpa(f, BOOT_ACPI_ALT, 8), "RSD PTR ", 8);
+
+    /* 256 KiB ROM (SeaBIOS): the whole legacy window 0xC0000-0xFFFFF, no truce ACPI there */
+    memset(fix_gpa(f, BOOT_ACPI_ALT, 256 * KiB), 0, 256 * KiB);
     assert_int_equal(fix_kernel(f, rom, 256 * KiB, true), 0);
     assert_int_equal(boot_load(f->vm, f->err, sizeof(f->err)), 0);
-    assert_memory_equal(fix_gpa(f, BOOT_ACPI_START, 128 * KiB), rom + 128 * KiB, 128 * KiB);
-    assert_memory_equal(fix_gpa(f, BOOT_ACPI_ALT, 8), "RSD PTR ", 8);
+    assert_memory_equal(fix_gpa(f, BOOT_ACPI_ALT, 256 * KiB), rom, 256 * KiB);
 
     assert_int_equal(fix_kernel(f, rom, 8, true), 0);
     fix_expect_fail(f, boot_load(f->vm, f->err, sizeof(f->err)), -EINVAL, "too small");
