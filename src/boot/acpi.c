@@ -102,9 +102,8 @@ static void build_mcfg(struct acpi_mcfg *m)
     acpi_seal(m);
 }
 
-/* Lay out every table in BUF (SIZE bytes) that will live at guest BASE. Returns the bytes used
- * or -ENOSPC. */
-static long acpi_layout(const struct vm *vm, uint8_t *buf, size_t size, uint64_t base)
+long acpi_layout(const struct vm *vm, uint8_t *buf, size_t size, uint64_t base,
+                 struct acpi_offsets *o)
 {
     unsigned ncpus = vm->cfg.cpus;
     size_t off_xsdt = ALIGN_UP(sizeof(struct acpi_rsdp), 16);
@@ -129,6 +128,9 @@ static long acpi_layout(const struct vm *vm, uint8_t *buf, size_t size, uint64_t
     x->entry[2] = base + off_mcfg;
     acpi_seal(x);
 
+    if (o)
+        *o = (struct acpi_offsets){off_xsdt, off_fadt, off_madt,
+                                   off_mcfg, off_dsdt, off_dsdt + (size_t)dlen};
     struct acpi_rsdp *r = (struct acpi_rsdp *)buf;
     memcpy(r->signature, "RSD PTR ", 8);
     memcpy(r->oem_id, ACPI_OEM_ID, 6);
@@ -149,7 +151,7 @@ int acpi_build_at(struct vm *vm, uint64_t base, uint64_t limit, uint64_t *rsdp)
     uint8_t *buf = calloc(1, size);
     if (!buf)
         return -ENOMEM;
-    long used = acpi_layout(vm, buf, size, base);
+    long used = acpi_layout(vm, buf, size, base, NULL);
     int ret = used < 0 ? (int)used : guest_mem_write(&vm->mem, base, buf, (uint64_t)used);
     free(buf);
     if (ret == 0)

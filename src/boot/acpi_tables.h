@@ -170,4 +170,13 @@ void acpi_header(struct acpi_header *h, const char *sig, uint32_t len, uint8_t r
 /* Build the DSDT for VM into BUF (CAP bytes). Returns its length, or -ENOSPC / -EINVAL. */
 int dsdt_build(const struct vm *vm, uint8_t *buf, size_t cap);
 
+/* Where acpi_layout put each table: offsets from the RSDP at 0; END is the bytes used. */
+struct acpi_offsets {
+    size_t xsdt, fadt, madt, mcfg, dsdt, end;
+};
+/* Lay out every table (RSDP first) in BUF (SIZE bytes) as if it lived at guest BASE; *O (may be
+ * NULL) gets the offsets. Returns the bytes used or -ENOSPC. */
+long acpi_layout(const struct vm *vm, uint8_t *buf, size_t size, uint64_t base,
+                 struct acpi_offsets *o);
+
 #endif

@@ -172,6 +172,10 @@ int boot_elf_load(struct vm *vm, const uint8_t *img, size_t len, uint32_t entry,
  * (fw_cfg_linux.c), as QEMU's -kernel does. Returns 0, or -EINVAL / -EFBIG with ERR. */
 int boot_fw_cfg_linux(struct vm *vm, const uint8_t *img, size_t len, char *err, size_t errlen);
 
+/* Give the firmware truce's ACPI tables through fw_cfg: etc/acpi/tables, etc/acpi/rsdp and the
+ * etc/table-loader commands that place and link them (acpi_loader.c). Returns 0 or -errno. */
+int acpi_fw_cfg(struct vm *vm);
+
 /* Read vm->cfg.initrd (when set) and place it page-aligned as high as possible inside
  * [LO, HI). *ADDR and *SIZE get its place (0/0 without an initrd). Returns 0 or -errno with ERR. */
 int boot_place_initrd(struct vm *vm, uint64_t lo, uint64_t hi, uint64_t *addr, uint64_t *size,

@@ -1,9 +1,12 @@
 # seabios-kernel — direct Linux boot through firmware: `--firmware seabios --kernel` hands the
 # cloud kernel, initramfs and command line to SeaBIOS through fw_cfg; QEMU's linuxboot option
-# ROM (fw_cfg genroms/) loads them and the kernel boots to /init. SeaBIOS gives the guest no
-# ACPI yet (no fw_cfg table loader), so the guest ends by rebooting (i8042), not by ACPI S5.
+# ROM (fw_cfg genroms/) loads them and the kernel boots to /init. SeaBIOS installs truce's ACPI
+# tables from fw_cfg's table loader and starts the second vCPU itself (INIT/SIPI): the guest sees
+# 2 CPUs and powers off through ACPI (truce: status 0).
 # lab: vmm=truce timeout=180 needs=seabios
-guest_boot -a lab.end=reboot -x --firmware -x seabios -t 120
+guest_boot -c 2 -a "lab.end=poweroff lab.check=nproc:2" -x --firmware -x seabios -t 120
 expect_init
+expect_guest nproc
 grep -q 'SeaBIOS (version' "$GUEST_OUT" || fail "the kernel did not come through SeaBIOS"
-expect_end reboot
+grep -q 'valid RSDP was not found' "$GUEST_OUT" && fail "the guest found no ACPI tables"
+expect_end poweroff
