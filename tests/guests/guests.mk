@@ -6,7 +6,7 @@ GUEST_LD     := ld --build-id=none -nostdlib -z noexecstack --no-warn-rwx-segmen
 GUESTS       := build/guests/realmode.rom build/guests/pvh64.elf \
                 build/guests/smp.elf build/guests/mmio.elf build/guests/triple32.elf \
                 build/guests/actions.elf build/guests/bzimage.bin \
-                build/guests/multiboot.elf build/guests/multiboot.bin
+                build/guests/multiboot.elf build/guests/multiboot.bin build/guests/bootsector.img
 
 guests: $(GUESTS)
 
@@ -72,3 +72,11 @@ build/guests/multiboot.bin: build/guests/multiboot_aout.o32 build/guests/multibo
 	$(Q)$(GUEST_LD) -m elf_i386 -T tests/guests/multiboot.ld -o build/guests/multiboot_aout.elf \
 	    $(filter %.o32,$^)
 	$(Q)objcopy -O binary build/guests/multiboot_aout.elf $@
+
+# A raw disk whose MBR boots under firmware (1 MiB, the rest zeros).
+build/guests/bootsector.img: tests/guests/bootsector.S tests/guests/bootsector.ld
+	@mkdir -p $(dir $@)
+	@echo "  GUEST   $@"
+	$(Q)$(CC) -m16 -c -o build/guests/bootsector.o $<
+	$(Q)$(GUEST_LD) -m elf_i386 -T tests/guests/bootsector.ld -o $@ build/guests/bootsector.o
+	$(Q)truncate -s 1M $@

@@ -89,6 +89,9 @@ case_ fw-cfg-dma-errors 85 "fw_cfg dma errors reported" -- --kernel $G/multiboot
 # Debian's SeaBIOS: POST through to "nothing to boot", then its reboot (status 6).
 if [ -f /usr/share/seabios/bios-256k.bin ]; then
     case_ seabios-post 6 "No bootable device" -- --firmware seabios --memory 128M
+    # boot from disk: SeaBIOS's virtio-blk driver loads the MBR, which reads sector 2 by INT 13h
+    case_ seabios-disk-boot 37 "second sector read through int 13h" -- --firmware seabios \
+        --disk "path=$G/bootsector.img,readonly=on"
 else
     echo "FAIL seabios-post: /usr/share/seabios/bios-256k.bin missing (apt-get install seabios)"
 fi
