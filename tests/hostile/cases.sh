@@ -103,3 +103,8 @@ c race-reset-vsock race "vsock reset" 85 "$OK" --cpus 2
 c race-bar-blk race "blk bar" 85 "$OK" --cpus 2
 c race-msix-rng race "rng msix" 85 "$OK" --cpus 2
 c race-notify-rng race "rng notify" 85 "$OK" --cpus 2
+
+# fw_cfg (selector, data, DMA) and receive queues that are only walked when host data arrives.
+c legacy-fw-cfg legacy_fw_cfg "" 85 "$OK"
+c vq-rx-bad-net vq_rx_bad net 85 "$OK"
+c vq-rx-bad-vsock vq_rx_bad vsock 85 "$OK"

@@ -1,6 +1,6 @@
-/* pio_sweep.c — every I/O port from 0 to 0xFFFF read at byte, word and dword width, and written
- * with garbage except the ports whose writes end the VM or reprogram PCI (each of those has its
- * own case). The VM keeps running; a fresh driver works. */
+/* pio_sweep.c — every I/O port from 0 to 0xFFFF read (byte, word and dword widths in turn), and
+ * written with garbage except the ports whose writes end the VM or reprogram PCI (each of those has
+ * its own case). The VM keeps running; a fresh driver works. */
 #include "hostile.h"
 
 static int keep_out(uint32_t p)
@@ -14,20 +14,23 @@ void hostile_case(void)
 {
     uint64_t sum = 0;
     for (uint32_t p = 0; p < 0x10000; p++) {
+        if (!(p & 0x1fff))
+            say_hex("reading from port", p);
         sum += inb((uint16_t)p);
-        if (!(p & 1))
+        if ((p & 3) == 2)
             sum += inw((uint16_t)p);
         if (!(p & 3))
             sum += inl((uint16_t)p);
     }
     say_hex("read every port, sum", sum);
     for (uint32_t p = 0; p < 0x10000; p++) {
+        if (!(p & 0x1fff))
+            say_hex("writing from port", p);
         if (keep_out(p) || keep_out(p + 1) || keep_out(p + 2) || keep_out(p + 3))
             continue;
-        outb((uint16_t)p, 0xa5);
-        if (!(p & 1))
-            outw((uint16_t)p, 0xa5a5);
-        if (!(p & 3))
+        if (p & 3)
+            outb((uint16_t)p, 0xa5);
+        else
             outl((uint16_t)p, 0xa5a5a5a5u);
     }
     say("wrote every other port");

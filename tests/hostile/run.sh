@@ -118,7 +118,7 @@ one() {
     elif [ "$hwm" -gt "$limit" ]; then
         echo "FAIL $tag: peak RSS $((hwm / 1024)) MiB above $((limit / 1024)) MiB"
     else
-        echo "PASS $tag (status $got, peak RSS $((hwm / 1024)) MiB${term_ms:+, SIGTERM took $term_ms ms})"
+        echo "PASS $tag (status $got, $((($(now_ms) - start_ms) / 1000)) s, peak RSS $((hwm / 1024)) MiB${term_ms:+, SIGTERM took $term_ms ms})"
     fi
 }
 

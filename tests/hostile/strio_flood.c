@@ -31,7 +31,8 @@ void hostile_case(void)
     uint8_t *buf = (uint8_t *)0x2000000;
     for (unsigned i = 0; i < 0x10000; i += 64)
         buf[i] = (uint8_t)('a' + i % 26);
-    static const uint16_t ports[] = {0x80, 0x100, 0x3f8 + 7, 0x71, 0xcfc, 0x60, 0x1234, 0xfff0};
+    static const uint16_t ports[] = {0x80, 0x100, 0x3f8 + 7, 0x71,   0xcfc,
+                                     0x60, 0x402, 0x511,     0x1234, 0xfff0};
     for (unsigned p = 0; p < sizeof(ports) / sizeof(ports[0]); p++)
         for (unsigned w = 1; w <= 4; w *= 2) {
             outs(ports[p], buf + 0xffff - 0x800, 0x2000 / w, w); /* crosses a page */
