@@ -108,3 +108,5 @@ c race-notify-rng race "rng notify" 85 "$OK" --cpus 2
 c legacy-fw-cfg legacy_fw_cfg "" 85 "$OK"
 c vq-rx-bad-net vq_rx_bad net 85 "$OK"
 c vq-rx-bad-vsock vq_rx_bad vsock 85 "$OK"
+c net-flood-user net_flood net 85 "$OK"
+c console-rx cons_rx cons 85 'virtio-console fresh ok' --console-virtio --input=65536

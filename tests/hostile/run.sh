@@ -51,6 +51,7 @@ one() {
         case $a in
         --memory=*) mem_mib=${a#--memory=}; mem_mib=${mem_mib%M}; args+=(--memory "${mem_mib}M") ;;
         --console-virtio) console=(--console virtio) ;;
+        --input=*) head -c "${a#--input=}" /dev/zero | tr '\0' y >"$d/stdin" ;;
         *) args+=("$a") ;;
         esac
     done
@@ -58,9 +59,11 @@ one() {
     local peer=$!
     for _ in $(seq 50); do [ -S "$d/v.sock_5000" ] && [ -S "$d/v.sock_5001" ] && break; sleep 0.05; done
     : >"$d/serial"
-    "$build" run --kernel "$G/$guest.elf" --cmdline "$cmdline" --memory "${mem_mib}M" \
-        --disk "path=$d/disk.img" --rng --net user --vsock "cid=3,uds=$d/v.sock" \
-        "${console[@]}" "${args[@]}" </dev/null >"$d/stdout" 2>"$d/stderr" &
+    [ -e "$d/stdin" ] || : >"$d/stdin"
+    # stdin is a pipe (a console cannot watch a regular file), holding --input's bytes
+    cat "$d/stdin" | "$build" run --kernel "$G/$guest.elf" --cmdline "$cmdline" \
+        --memory "${mem_mib}M" --disk "path=$d/disk.img" --rng --net user \
+        --vsock "cid=3,uds=$d/v.sock" "${console[@]}" "${args[@]}" >"$d/stdout" 2>"$d/stderr" &
     local pid=$! hwm=0 last_size=-1 last_ms start_ms why=""
     start_ms=$(now_ms)
     last_ms=$start_ms
