@@ -25,6 +25,7 @@ enum {
     OPT_NET,
     OPT_VSOCK,
     OPT_RNG,
+    OPT_CPU_TEMPLATE,
     OPT_ID,
     OPT_LOG_LEVEL,
     OPT_HELP,
@@ -43,6 +44,7 @@ static const struct option run_opts[] = {
     {"net", required_argument, 0, OPT_NET},
     {"vsock", required_argument, 0, OPT_VSOCK},
     {"rng", no_argument, 0, OPT_RNG},
+    {"cpu-template", required_argument, 0, OPT_CPU_TEMPLATE},
     {"id", required_argument, 0, OPT_ID},
     {"log-level", required_argument, 0, OPT_LOG_LEVEL},
     {"help", no_argument, 0, OPT_HELP},
@@ -77,6 +79,7 @@ void cli_usage(FILE *out)
         "  --net SPEC           tap=NAME[,mac=MAC] | user[,hostfwd=tcp::HP-:GP][,mac=MAC]\n"
         "  --vsock SPEC         cid=N,uds=PATH\n"
         "  --rng                virtio-rng entropy device\n"
+        "  --cpu-template FILE  custom CPU template (Firecracker's CpuConfig JSON)\n"
         "  --id ID              VM id (default truce-PID)\n"
         "  --log-level LEVEL    error | warning | info | debug (default warning)\n"
         "\n"
@@ -138,6 +141,8 @@ static int parse_one(struct vm_config *cfg, int opt, const char *arg, char *err,
     case OPT_RNG:
         cfg->entropy = true;
         return 0;
+    case OPT_CPU_TEMPLATE:
+        return cli_load_cpu_template(arg, &cfg->cpu_template, err, errlen);
     case OPT_ID:
         if (!*arg || str_copy(cfg->vm_id, sizeof(cfg->vm_id), arg))
             return snprintf(err, errlen, "--id: 1 to %d characters", CFG_ID_LEN - 1), -EINVAL;
@@ -259,6 +264,8 @@ int cli_main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "jail"))
         return jail_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "cpu-template"))
+        return cli_cpu_template_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "restore"))
         return cli_restore_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "check"))

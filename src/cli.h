@@ -27,6 +27,12 @@ int cli_run(const struct cli_vm_source *src);
 /* `truce restore` (ARGV[0] is "restore"): parse, restore, run. Returns the exit status. */
 int cli_restore_main(int argc, char **argv);
 
+/* Read the CpuConfig JSON file PATH into T. Returns 0 or -EINVAL with ERR naming the field. */
+struct cpu_template;
+int cli_load_cpu_template(const char *path, struct cpu_template *t, char *err, size_t errlen);
+/* `truce cpu-template ...` (ARGV[0] is "cpu-template"). Returns the exit status. */
+int cli_cpu_template_main(int argc, char **argv);
+
 int cli_main(int argc, char **argv);
 void cli_usage(FILE *out);
 

@@ -125,6 +125,10 @@ extern const char *const api_huge_pages[];  /* "None", "Transparent", "2M" */
 int api_put_boot_source(struct api *api, const json_t *o, struct jctx *c);
 int api_put_machine(struct api *api, const json_t *o, bool patch, struct jctx *c);
 int api_put_cpu_config(struct api *api, const json_t *o, struct jctx *c);
+/* A CpuConfig object (Firecracker's custom CPU template) into T (api/cpu_config.c); also used by
+ * `truce run --cpu-template` and `truce cpu-template verify`. Returns 0 or -EINVAL with C's error.
+ */
+int api_parse_cpu_config(const json_t *o, struct jctx *c, struct cpu_template *t);
 int api_put_drive(struct api *api, const json_t *o, const char *id, struct jctx *c);
 int api_put_net(struct api *api, const json_t *o, const char *id, struct jctx *c);
 int api_put_vsock(struct api *api, const json_t *o, struct jctx *c);

@@ -88,6 +88,52 @@ static int vm_create_memory(struct vm *vm, int mem_fd, char *err, size_t errlen)
     return rc;
 }
 
+/* The configuration's CPU template fits this host: its KVM capabilities, its CPUID leaves, and
+ * no feature bit the host lacks (checked on vCPU 0's CPUID, before any vCPU exists). */
+static int vm_check_template(struct vm *vm, char *err, size_t errlen)
+{
+    const struct cpu_template *t = &vm->cfg.cpu_template;
+    int rc = cpu_template_check_caps(t, vm->kvm->fd, err, errlen);
+    if (rc || !t->ncpuid)
+        return rc;
+    size_t n = vm->cpuid->nent + 8;
+    struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+    if (!c)
+        return -ENOMEM;
+    cpuid_normalise(vm->cpuid, c, 0, vm->ncpus);
+    char lack[400];
+    rc = cpu_template_apply_cpuid(t, c, err, errlen);
+    if (!rc && (rc = cpuid_check_host(c, vm->cpuid, lack, sizeof(lack))) < 0)
+        snprintf(err, errlen, "cpu template: %s", lack);
+    free(c);
+    return rc;
+}
+
+/* What vCPU V reports holds every CPUID bit of the template (a host whose KVM keeps the CPU's
+ * own CPUID, as PVM does, cannot hide anything: refuse rather than pretend). */
+static int vm_verify_template(struct vm *vm, struct vcpu *v, char *err, size_t errlen)
+{
+    const struct cpu_template *t = &vm->cfg.cpu_template;
+    struct {
+        struct kvm_cpuid2 hdr;
+        struct kvm_cpuid_entry2 e[VCPU_STATE_MAX_CPUID];
+    } seen = {.hdr.nent = VCPU_STATE_MAX_CPUID};
+    char why[300];
+    if (!t->ncpuid || vm->restoring)
+        return 0;
+    if (ioctl(v->fd, KVM_GET_CPUID2, &seen) < 0) {
+        int e = errno;
+        snprintf(err, errlen, "kvm: KVM_GET_CPUID2: %s", strerror(e));
+        return -e;
+    }
+    if (cpu_template_verify_cpuid(t, &seen.hdr, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "cpu template: this host's KVM does not apply it (%s)%s", why,
+                 vm->kvm->pvm ? "; PVM-backed KVM keeps the CPU's own CPUID" : "");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* vm_create, and vm_create_restore when MEM_FD >= 0. */
 static int vm_build(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, int mem_fd,
                     char *err, size_t errlen)
@@ -116,6 +162,8 @@ static int vm_build(struct vm *vm, struct kvm_host *kvm, const struct vm_config 
         snprintf(err, errlen, "kvm: KVM_GET_SUPPORTED_CPUID: %s", strerror(-rc));
         return rc;
     }
+    if ((rc = vm_check_template(vm, err, errlen)))
+        return rc == -ENOTSUP ? -EINVAL : rc;
     if ((rc = console_open(vm, err, errlen)) || (rc = devices_create(vm, err, errlen)) ||
         (!vm->restoring && (rc = boot_load(vm, err, errlen))))
         return rc;
@@ -130,6 +178,9 @@ static int vm_build(struct vm *vm, struct kvm_host *kvm, const struct vm_config 
             snprintf(err, errlen, "kvm: creating vCPU %u: %s", i, strerror(-rc));
             return rc;
         }
+        if ((rc = cpu_template_apply_msrs(&cfg->cpu_template, vm->vcpus[i].fd, err, errlen)) ||
+            (rc = vm_verify_template(vm, &vm->vcpus[i], err, errlen)))
+            return -EINVAL;
     }
     /* the boot processor starts where the loader says; APs wait for INIT/SIPI; a restore sets
      * every register from the snapshot instead */

@@ -48,6 +48,32 @@ static void net_visit(struct state_visitor *v, struct net_config *n)
     }
 }
 
+/* The CPU template (reported again by GET /vm/config after a restore; the vCPUs' own state
+ * carries the CPUID and MSR values it produced). */
+static void template_visit(struct state_visitor *v, struct cpu_template *t)
+{
+    STATE_U32_MAX(v, t->ncpuid, CPU_TMPL_MAX_CPUID);
+    for (unsigned i = 0; i < t->ncpuid && !state_error(v); i++) {
+        struct cpuid_modifier *m = &t->cpuid[i];
+        STATE_U32(v, m->leaf);
+        STATE_U32(v, m->subleaf);
+        STATE_U32(v, m->flags);
+        for (unsigned r = 0; r < 4; r++) {
+            STATE_U32(v, m->mask[r]);
+            STATE_U32(v, m->value[r]);
+        }
+    }
+    STATE_U32_MAX(v, t->nmsr, CPU_TMPL_MAX_MSR);
+    for (unsigned i = 0; i < t->nmsr && !state_error(v); i++) {
+        STATE_U32(v, t->msr[i].addr);
+        STATE_U64(v, t->msr[i].mask);
+        STATE_U64(v, t->msr[i].value);
+    }
+    STATE_U32_MAX(v, t->ncaps, CPU_TMPL_MAX_CAPS);
+    for (unsigned i = 0; i < t->ncaps && !state_error(v); i++)
+        STATE_I64(v, t->caps[i]);
+}
+
 void config_state_visit(struct state_visitor *v, struct vm_config *c)
 {
     if (!state_begin(v, "machine", CONFIG_STATE_VERSION))
@@ -78,5 +104,6 @@ void config_state_visit(struct state_visitor *v, struct vm_config *c)
     STATE_U32(v, c->vsock.guest_cid);
     STATE_STR(v, c->vsock.uds_path);
     STATE_BOOL(v, c->entropy);
+    template_visit(v, &c->cpu_template);
     state_end(v);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -155,6 +156,27 @@ static int open_memory(const struct vm_config *cfg, const char *mem_path, char *
     return fd;
 }
 
+/* The CPU the saved vCPU saw must be one this host gives a new vCPU (compared with what the
+ * fresh vCPU V reports, which on PVM hosts differs from KVM_GET_SUPPORTED_CPUID). Returns 0 or
+ * -ENOTSUP with ERR naming every missing feature. */
+static int check_cpu(struct vcpu *v, const struct vcpu_state *s, char *err, size_t errlen)
+{
+    struct {
+        struct kvm_cpuid2 hdr;
+        struct kvm_cpuid_entry2 e[VCPU_STATE_MAX_CPUID];
+    } here = {.hdr.nent = VCPU_STATE_MAX_CPUID};
+    char lack[400];
+    if (ioctl(v->fd, KVM_GET_CPUID2, &here) < 0) {
+        snprintf(err, errlen, "snapshot: KVM_GET_CPUID2: %s", strerror(errno));
+        return -ENOTSUP;
+    }
+    if (cpuid_check_host((struct kvm_cpuid2 *)&s->cpuid, &here.hdr, lack, sizeof(lack)) < 0) {
+        snprintf(err, errlen, "snapshot: this host cannot give the guest its CPU: %s", lack);
+        return -ENOTSUP;
+    }
+    return 0;
+}
+
 /* Set KVM's VM state and every vCPU's from V. */
 static int restore_kvm(struct vm *vm, struct state_visitor *v, char *err, size_t errlen)
 {
@@ -169,10 +191,15 @@ static int restore_kvm(struct vm *vm, struct state_visitor *v, char *err, size_t
         rc = vm_kvm_state_set(vm, &ks, &what);
     for (unsigned i = 0; !rc && !state_error(v) && i < vm->ncpus; i++) {
         vcpu_state_visit(v, vs);
-        if (!state_error(v))
-            rc = vcpu_state_set(&vm->vcpus[i], vs, &what);
+        if (state_error(v))
+            break;
+        if ((rc = check_cpu(&vm->vcpus[i], vs, err, errlen)) < 0)
+            break;
+        rc = vcpu_state_set(&vm->vcpus[i], vs, &what);
     }
     free(vs);
+    if (rc == -ENOTSUP)
+        return -EINVAL; /* check_cpu wrote ERR */
     if (rc)
         snprintf(err, errlen, "snapshot: restoring with %s: %s", what, strerror(-rc));
     return rc;

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "platform/cpu_template.h"
+
 #define CFG_MAX_CPUS         64
 #define CFG_MIN_MEM          (16ULL << 20)
 #define CFG_MAX_MEM          (1ULL << 40) /* 1 TiB: keeps every gpa inside PVM's 43 bits */
@@ -79,7 +81,8 @@ struct vm_config {
     struct net_config nets[CFG_MAX_NETS];
     unsigned nnets;
     struct vsock_config vsock;
-    bool entropy; /* virtio-rng */
+    bool entropy;                     /* virtio-rng */
+    struct cpu_template cpu_template; /* PUT /cpu-config, --cpu-template: empty by default */
 };
 
 /* Fill CFG with the defaults (1 vCPU, 128 MiB, stdio console, no devices). */

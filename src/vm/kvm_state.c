@@ -6,6 +6,7 @@
  * The structs are KVM's own ABI, stored as bytes inside versioned state sections; a restore
  * checks what it can (counts, enum values) and KVM checks the rest on the SET ioctls. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -13,6 +14,10 @@
 #include "util/state.h"
 #include "util/util.h"
 #include "vm/vm.h"
+
+static_assert(offsetof(struct vcpu_state, cpuid_entries) ==
+                  offsetof(struct vcpu_state, cpuid) + sizeof(struct kvm_cpuid2),
+              "the saved CPUID entries follow their kvm_cpuid2 header");
 
 #define MSR_PVM_FIRST 0x4b564df0U /* MSR_PVM_LINEAR_ADDRESS_RANGE .. (pvm-spec.rst) */
 #define MSR_PVM_LAST  0x4b564dffU
@@ -111,6 +116,10 @@ int vcpu_state_get(struct vcpu *v, const struct vcpu_msr_list *msrs, struct vcpu
     GET(KVM_GET_LAPIC, lapic);
     GET(KVM_GET_VCPU_EVENTS, events);
 #undef GET
+    *what = "KVM_GET_CPUID2";
+    s->cpuid.nent = VCPU_STATE_MAX_CPUID;
+    if (ioctl(fd, KVM_GET_CPUID2, &s->cpuid) < 0)
+        return -errno;
     *what = "KVM_GET_MSRS";
     return get_msrs(fd, msrs, s);
 }
@@ -118,7 +127,11 @@ int vcpu_state_get(struct vcpu *v, const struct vcpu_msr_list *msrs, struct vcpu
 int vcpu_state_set(struct vcpu *v, const struct vcpu_state *s, const char **what)
 {
     int fd = v->fd;
-    /* Order matters: sregs (APIC base, EFER) before the LAPIC; MSRs (TSC) before events. */
+    /* Order matters: CPUID first (what XSAVE and the MSRs may hold depends on it); sregs (APIC
+     * base, EFER) before the LAPIC; MSRs (TSC) before events. */
+    *what = "KVM_SET_CPUID2";
+    if (ioctl(fd, KVM_SET_CPUID2, &s->cpuid) < 0)
+        return -errno;
 #define SET(req, field)                                                                            \
     do {                                                                                           \
         *what = #req;                                                                              \
@@ -160,6 +173,9 @@ void vcpu_state_visit(struct state_visitor *v, struct vcpu_state *s)
         STATE_U32(v, s->msrs[i].index);
         state_u64(v, (uint64_t *)&s->msrs[i].data, "msr data");
     }
+    STATE_U32_MAX(v, s->cpuid.nent, VCPU_STATE_MAX_CPUID);
+    if (!state_error(v))
+        state_bytes(v, s->cpuid_entries, s->cpuid.nent * sizeof(s->cpuid_entries[0]), "cpuid");
     state_end(v);
 }
 

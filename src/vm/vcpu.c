@@ -54,7 +54,10 @@ static int setup_cpuid(struct vcpu *v)
     if (!c)
         return -ENOMEM;
     cpuid_normalise(vm->cpuid, c, v->id, vm->ncpus);
-    int rc = ioctl(v->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
+    char err[8];
+    int rc = cpu_template_apply_cpuid(&vm->cfg.cpu_template, c, err, sizeof(err));
+    if (!rc) /* (the builder checked the template first: no error is expected here) */
+        rc = ioctl(v->fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
     free(c);
     return rc;
 }

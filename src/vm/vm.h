@@ -145,6 +145,7 @@ struct state_visitor; /* util/state.h */
 #define VCPU_STATE_VERSION   1
 #define VM_KVM_STATE_VERSION 1
 #define VCPU_STATE_MAX_MSRS  96
+#define VCPU_STATE_MAX_CPUID 128
 
 /* The MSRs a snapshot saves: KVM_GET_MSR_INDEX_LIST filtered to what this vCPU answers, plus
  * the MSR_PVM_* range on PVM hosts. Built once per VM from vCPU 0. */
@@ -164,6 +165,9 @@ struct vcpu_state {
     struct kvm_vcpu_events events;
     uint32_t nmsrs;
     struct kvm_msr_entry msrs[VCPU_STATE_MAX_MSRS];
+    /* the CPUID the guest saw (template applied): restored as is, on a host that offers it */
+    struct kvm_cpuid2 cpuid;
+    struct kvm_cpuid_entry2 cpuid_entries[VCPU_STATE_MAX_CPUID];
 };
 
 struct vm_kvm_state {
@@ -185,6 +189,39 @@ void vcpu_state_visit(struct state_visitor *v, struct vcpu_state *s);
 int vm_kvm_state_get(struct vm *vm, struct vm_kvm_state *s, const char **what);
 int vm_kvm_state_set(struct vm *vm, const struct vm_kvm_state *s, const char **what);
 void vm_kvm_state_visit(struct state_visitor *v, struct vm_kvm_state *s);
+
+/* ---- CPU templates (vm/cpu_template.c) ------------------------------------------------------ */
+/* The entry of C for LEAF/SUBLEAF (the subleaf counts only for entries flagged
+ * KVM_CPUID_FLAG_SIGNIFCANT_INDEX), or NULL. */
+struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t leaf, uint32_t subleaf);
+/* Fix the bits each modifier of T names in C (the normalised CPUID of one vCPU). Returns 0, or
+ * -ENOTSUP with ERR naming a leaf this host does not offer. Pure. */
+int cpu_template_apply_cpuid(const struct cpu_template *t, struct kvm_cpuid2 *c, char *err,
+                             size_t errlen);
+/* Every feature bit WANT sets (leaves 0x1, 0x7, 0xd.1, 0x80000001) must be offered by HOST
+ * (KVM_GET_SUPPORTED_CPUID). Returns 0, or -ENOTSUP with ERR listing each missing one by leaf,
+ * register, bit and name ("... ebx bit 16 (avx512f)"). Pure. */
+int cpuid_check_host(struct kvm_cpuid2 *want, struct kvm_cpuid2 *host, char *err, size_t errlen);
+/* The bits of register REG (enum cpuid_reg) of LEAF/SUBLEAF that announce features. */
+uint32_t cpuid_feature_bits(uint32_t leaf, uint32_t subleaf, unsigned reg);
+/* SEEN (KVM_GET_CPUID2 of a vCPU) carries every bit T fixes. Returns 0 or -EINVAL with ERR. */
+int cpu_template_verify_cpuid(const struct cpu_template *t, struct kvm_cpuid2 *seen, char *err,
+                              size_t errlen);
+/* Apply T's MSR modifiers to the vCPU VCPU_FD (read, fix bits, write). Returns 0 or -errno. */
+int cpu_template_apply_msrs(const struct cpu_template *t, int vcpu_fd, char *err, size_t errlen);
+/* T's required KVM capabilities are present on KVM_FD. Returns 0 or -ENOTSUP with ERR. */
+int cpu_template_check_caps(const struct cpu_template *t, int kvm_fd, char *err, size_t errlen);
+/* What vCPU 0 of a 1-vCPU guest would see here (normalised CPUID, template T applied when not
+ * NULL): its CPUID and every MSR of the save list with its value. Builds and drops a scratch VM.
+ * Returns 0 or <0 with ERR. (truce cpu-template dump / verify.) */
+struct cpu_probe {
+    struct kvm_cpuid2 cpuid;
+    struct kvm_cpuid_entry2 entries[VCPU_STATE_MAX_CPUID];
+    struct vcpu_msr_list msrs;
+    uint64_t msr_value[VCPU_STATE_MAX_MSRS];
+};
+int cpu_probe(struct kvm_host *kvm, const struct cpu_template *t, struct cpu_probe *out, char *err,
+              size_t errlen);
 
 /* ---- interrupts (vm/irq.c) ------------------------------------------------------------------ */
 /* Set a GSI level on the in-kernel PIC/IOAPIC. Returns 0 or -errno. */

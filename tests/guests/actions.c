@@ -57,6 +57,22 @@ static void count(void)
     debug_exit(0x21);
 }
 
+/* Print CPUID leaf 1 ECX/EDX and leaf 7 EBX (what a CPU template changes), then exit (67). */
+static void show_cpuid(void)
+{
+    uint32_t a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    puts_("truce-guest: cpuid 1 ecx ");
+    puthex(c, 8);
+    puts_(" edx ");
+    puthex(d, 8);
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
+    puts_(" 7 ebx ");
+    puthex(b, 8);
+    putc_('\n');
+    debug_exit(0x21);
+}
+
 void main32(const struct hvm_start_info *si)
 {
     const char *cmd = (const char *)(uintptr_t)si->cmdline_paddr;
@@ -78,6 +94,8 @@ void main32(const struct hvm_start_info *si)
     else if (has_word(cmd, "spin"))
         for (;;)
             __asm__ volatile("sti; hlt"); /* idle with interrupts on: only the host ends it */
+    else if (has_word(cmd, "cpuid"))
+        show_cpuid();
     else if (has_word(cmd, "count"))
         count();
     else if (has_word(cmd, "exit"))

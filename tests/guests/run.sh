@@ -192,3 +192,6 @@ fi
 
 # Snapshots of a running guest, restored by the CLI and the API; bad state files refused.
 tests/guests/snapshot.sh
+
+# CPU templates: dump, verify, baseline, applied or refused, bad files.
+tests/guests/cputemplate.sh

@@ -75,7 +75,7 @@ for mode in resume paused; do
     cp "$W/one/saved.log" "$d/before.log"
     c=$(api "$d/api" PUT /snapshot/load "{\"snapshot_path\":\"$d/st\",\"mem_backend\":{\"backend_type\":\"File\",\"backend_path\":\"$d/mem\"},\"resume_vm\":$r}")
     [ $mode = paused ] && sleep 0.5 && c="$c $(api "$d/api" PATCH /vm '{"state":"Resumed"}')"
-    timeout 120 tail --pid=$p -f /dev/null
+    timeout 120 tail --pid=$p -f /dev/null || kill -KILL $p # a hang fails the case, not the tier
     wait $p
     st=$?
     if [ "$c" != 204 ] && [ "$c" != "204 204" ]; then
