@@ -6,7 +6,9 @@ cat >flag <<'CHECK'
 # flag — check: ARG "NAME" must be among /proc/cpuinfo's flags, "!NAME" must not.
 name=${1#!}
 if grep -qw "$name" /proc/cpuinfo; then has=1; else has=0; fi
-if [ "$1" = "$name" ] && [ $has = 1 ] || [ "$1" != "$name" ] && [ $has = 0 ]; then
+want=1
+[ "$1" != "$name" ] && want=0
+if [ $has = $want ]; then
     echo "GUEST-RESULT PASS flag"
 else
     echo "GUEST-RESULT FAIL flag $1 (has=$has)"
