@@ -81,9 +81,10 @@ build_guests() {
 }
 
 build_truce() {
-    local root=$1
-    mkdir -p "$root/usr/local/bin"
+    local root=$1 g
+    mkdir -p "$root/usr/local/bin" "$root/lab/tguests"
     [ -z "$TRUCE" ] || lab_copy_elf "$root" "$TRUCE" /usr/local/bin/truce
+    for g in $TGUESTS; do cp "$g" "$root/lab/tguests/"; done
 }
 
 build_lab() {
@@ -111,6 +112,9 @@ cached) SMALL=$("$LAB_DIR/build-kernel.sh" --check) || SMALL= ;;
 esac
 TRUCE=
 [ -x "$REPO_DIR/build/truce" ] && TRUCE=$REPO_DIR/build/truce
+# freestanding test guests scenarios run in L1 (/lab/tguests/NAME.elf), when built (make lab)
+TGUESTS=$(ls "$REPO_DIR"/build/guests/triple32.elf "$REPO_DIR"/build/hostile/vq_indirect_self.elf \
+    2>/dev/null || true)
 qemu=$(command -v qemu-system-x86_64) || lab_die "apt-get install qemu-system-x86"
 
 L1_TOOLS=$(sed '/^#/d' "$LAB_DIR/l1/tools.list" | while read -r t; do
@@ -121,7 +125,7 @@ files=(
         /usr/share/seabios/bios-256k.bin $L1_TOOLS -- "$KVER" $L1_MODS $QEMU_FW $QEMU_FW_OPT \
         $L1_TOOLS)" build_base)"
     "$(part guests "$(lab_hash "$KIMG" "$GUEST_INITRD" ${SMALL:+"$SMALL"})" build_guests)"
-    "$(part truce "$(lab_hash ${TRUCE:+"$TRUCE"} -- "${TRUCE:-none}")" build_truce)"
+    "$(part truce "$(lab_hash ${TRUCE:+"$TRUCE"} $TGUESTS -- "${TRUCE:-none}" $TGUESTS)" build_truce)"
     "$(part lab "$(lab_hash "$0" "$LAB_DIR/l1" "$LAB_DIR/scenarios")" build_lab)"
 )
 if [ ${#EXTRA[@]} -gt 0 ]; then

@@ -2,7 +2,7 @@
 .PHONY: lab lab-image lab-kernel lab-shell bench-boot
 
 # Every scenario in tests/lab/scenarios under every VMM it names; ends with "N passed, N failed".
-lab: build/truce
+lab: build/truce build/guests/triple32.elf build/hostile/vq_indirect_self.elf
 	@tests/lab/run.sh --summary
 
 # Build (or find in the cache) the L1 image and the small PVH kernel.
