@@ -64,7 +64,7 @@ fuzz: $(FUZZ_TARGETS)
 		nice $$t -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) -max_len=$$ml -timeout=60 \
 			-print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/$$n- \
 			build/fuzz/corpus/$$n tests/fuzz/corpus/$$n >build/fuzz/logs/$$n.log 2>&1; \
-		tail -n 12 build/fuzz/logs/$$n.log | grep -E '^#[0-9]+|SUMMARY' | tail -n 1; \
+		grep -E '^#[0-9]+.*DONE|^SUMMARY' build/fuzz/logs/$$n.log | tail -n 1; \
 	done
 	@python3 tests/fuzz/report.py --seconds $(FUZZ_SECONDS) --runs $(FUZZ_RUNS) \
 		$(notdir $(FUZZ_TARGETS))

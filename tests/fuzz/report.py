@@ -37,22 +37,23 @@ STATUS = re.compile(r"^#(\d+)\s+(?:INITED|NEW|REDUCE|pulse|DONE|RELOAD)\s+cov: (
 
 def parse(log):
     """Last status line's figures, the executed count, and how the run ended."""
-    last, execs, end = None, None, "no output"
+    last, execs, end, secs = None, None, "no output", None
     with open(log, errors="replace") as f:
         for line in f:
             m = STATUS.match(line)
             if m:
                 last = m
-                if " DONE " in line:
+                if re.match(r"^#\d+\s+DONE\s", line):
                     end = "done"
+            m3 = re.match(r"Done \d+ runs in (\d+) second", line)
+            if m3:
+                secs = int(m3.group(1))
             m2 = re.match(r"stat::number_of_executed_units: (\d+)", line)
             if m2:
                 execs = int(m2.group(1))
-            for what in ("deadly signal", "timeout", "out-of-memory", "detected memory leaks",
-                         "AddressSanitizer", "UndefinedBehaviorSanitizer", "fuzz target exited",
-                         "is stuck"):
-                if what in line and end != "done":
-                    end = what
+            # libFuzzer's own verdict (crash, timeout, leak, OOM, sanitizer) or a stuck device
+            if line.startswith("SUMMARY: ") or "is stuck" in line:
+                end = line.strip()[:120]
     if not last:
         return None
     return {
@@ -61,6 +62,7 @@ def parse(log):
         "ft": int(last.group(3)),
         "corp": "%s / %s" % (last.group(4), last.group(5)),
         "end": end,
+        "secs": secs,
     }
 
 
@@ -81,12 +83,13 @@ def main():
         crashes = sorted(x for x in arts if x.startswith(t + "-"))
         if r is None:
             bad.append("%s: no statistics in %s" % (t, log))
-            rows.append("| %s | - | - | - | - | - | no run | %s |" % (t, WHAT.get(t, "")))
+            rows.append("| %s | - | - | - | - | - | - | no run | %s |" % (t, WHAT.get(t, "")))
             continue
         if crashes or r["end"] != "done":
             bad.append("%s: %s %s" % (t, r["end"], " ".join(crashes)))
-        rows.append("| %s | %d | %d | %d | %s | %d | %s | %s |" % (
-            t, r["execs"], r["cov"], r["ft"], r["corp"], len(crashes),
+        rows.append("| %s | %s | %d | %d | %d | %s | %d | %s | %s |" % (
+            t, r["secs"] if r["secs"] is not None else "-", r["execs"], r["cov"], r["ft"],
+            r["corp"], len(crashes),
             "completed" if r["end"] == "done" else r["end"], WHAT.get(t, "")))
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
@@ -99,12 +102,19 @@ def main():
                 "on a 2-core machine shared with other work. A crash, hang, leak or sanitizer "
                 "report stops that target and leaves its input in build/fuzz/artifacts/.\n\n"
                 % (a.runs, a.seconds))
-        f.write("Columns: execs = inputs run; cov = edges covered (libFuzzer's `cov:` at the end); "
+        f.write("Columns: s = seconds run; execs = inputs run; cov = edges covered (libFuzzer's `cov:` at the end); "
                 "ft = features; corpus = inputs / bytes in the corpus at the end (seeds from "
                 "tests/fuzz/corpus/<target>/ plus what the run added under build/fuzz/corpus/).\n\n")
-        f.write("| target | execs | cov | ft | corpus | crashes | end | fuzzes |\n")
-        f.write("|---|---:|---:|---:|---:|---:|---|---|\n")
+        f.write("| target | s | execs | cov | ft | corpus | crashes | end | fuzzes |\n")
+        f.write("|---|---:|---:|---:|---:|---:|---:|---|---|\n")
         f.write("\n".join(rows) + "\n")
+        regress = sorted("%s/%s" % (t, x) for t in a.targets
+                         for x in (os.listdir(os.path.join(HERE, "corpus", t))
+                                   if os.path.isdir(os.path.join(HERE, "corpus", t)) else [])
+                         if x.startswith("regress-"))
+        f.write("\nRegression inputs kept in tests/fuzz/corpus (each once crashed or hung truce; "
+                "every brief run in `make test` replays them): %s.\n"
+                % (", ".join("`%s`" % r for r in regress) if regress else "none"))
         if bad:
             f.write("\nFindings of this run:\n\n" + "".join("- %s\n" % b for b in bad))
     print(open(a.out).read())

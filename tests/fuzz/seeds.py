@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """seeds.py — writes the seed inputs of the fuzz targets under tests/fuzz/corpus/<target>/: the
 requests, images and arguments the unit tests use (tests/unit/test_*.c), encoded in each target's
-input format. Run it after changing a format; regression inputs (crashes found) are kept apart,
-as files named regress-*, and are never rewritten."""
+input format. Run it after changing a format. Files named regress-* are inputs that once crashed
+or hung truce; the ones a fuzzer found are kept as found and are not written here."""
 import os
 import struct
 import subprocess
@@ -192,7 +192,7 @@ def vsock_seeds():
     p = rx_buffers(Prog(), 8, 44)
     p.data(0, vsock_hdr(REQUEST)).desc(1, 0, 0, 44).offer(1, 0).quiesce()
     p.host(b"\x01" + b"x" * 200).quiesce()
-    write("fuzz_vsock_dev", "header-only-rx", p.b)
+    write("fuzz_vsock_dev", "regress-header-only-rx", p.b)  # hung the I/O thread before 7fd5308
     p = Prog().data(0, vsock_hdr(CREDIT_REQUEST)).desc(1, 0, 0, 44).offer(1, 0)
     p.data(0x100, vsock_hdr(RST)).desc(1, 1, 0x100, 44).offer(1, 1).devcfg(0, 3).quiesce()
     write("fuzz_vsock_dev", "credit-rst-cid", p.b)
@@ -368,6 +368,8 @@ def snapshot_seeds():
     if not os.access(exe, os.X_OK):
         print("seeds.py: build/fuzz/fuzz_snapshot is not built; fuzz_snapshot seed unchanged")
         return
+    if os.path.exists(os.path.join(d, "saved")):
+        return  # the saved state holds the clock: rewrite it only when removed
     os.makedirs(d, exist_ok=True)
     subprocess.run([exe], env=dict(os.environ, FUZZ_SEED_DIR=d), check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
