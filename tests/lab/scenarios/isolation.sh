@@ -6,7 +6,7 @@
 # pattern from their disk, write their own, and fetch a blob from L1 over their tap (sha256
 # checked both ways). Then nothing is left: no truce process, no iso* tap, no flock on an image,
 # no vsock socket file (the SIGKILLed VM's file stays, but nothing is bound to it).
-# lab: vmm=truce timeout=420 needs=boot-pvh
+# lab: vmm=truce timeout=600 needs=boot-pvh
 cat >check <<'EOF'
 #!/bin/sh
 # iso — check ARG "N,PATTERN-SHA,BLOB-SHA[,panic]": eth0 gets 10.10.N.2; wait for L1's "go" on
@@ -59,7 +59,7 @@ httpd=$!
 linux() { # I [panic]
     cp pattern "disk$1.img"
     dd if=/dev/zero of="disk$1.img" bs=512 seek=8191 count=1 conv=notrunc 2>/dev/null
-    labrun -t 300 -m TRUCE-INIT -o "out$1" -r "res$1" -- truce run --kernel "$k" --initrd initrd.img \
+    labrun -t 540 -m TRUCE-INIT -o "out$1" -r "res$1" -- truce run --kernel "$k" --initrd initrd.img \
         --cmdline "console=ttyS0 quiet lab.check=iso:$1,$pat,$blob${2:+,$2}${2:+ lab.end=panic panic=-1}" \
         --memory 64M --disk "path=$PWD/disk$1.img" --net "tap=iso$1" \
         --vsock "cid=3,uds=$PWD/v$1.sock" --console stdio &
@@ -83,7 +83,7 @@ stop_all() { # on failure: end everything this scenario started
 }
 
 # Start the eight together (in turn is no faster on L1's one emulated CPU: waiting guests cost
-# little but not nothing); each must wait for its go within 300 s; each tap gets its L1 address.
+# little but not nothing); each must wait for its go within 420 s; each tap gets its L1 address.
 t0=$(uptime_s)
 for i in 0 1 4 5 6 7 8 9; do linux "$i" $([ "$i" = 1 ] && echo panic); done
 pending="0 1 4 5 6 7 8 9" notap="$pending"
@@ -97,9 +97,9 @@ while [ -n "$pending" ]; do
         grep -q "iso: vm$i waiting" "out$i" 2>/dev/null && pending=$(echo " $pending " | sed "s/ $i / /")
     done
     pending=$(echo $pending) notap=$(echo $notap)
-    [ $(($(uptime_s) - t0)) -lt 300 ] || {
+    [ $(($(uptime_s) - t0)) -lt 420 ] || {
         stop_all
-        fail "Linux guests $pending did not come up within 300 s"
+        fail "Linux guests $pending did not come up within 420 s"
     }
 done
 [ -z "$notap" ] || {
