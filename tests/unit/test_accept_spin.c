@@ -45,9 +45,11 @@ static void fd_exhaust(struct fdfill *ff)
     struct rlimit r = ff->old;
     r.rlim_cur = FD_LIMIT;
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &r), 0);
-    int fd;
+    int fd, null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_true(null >= 0);
     ff->n = 0;
-    while ((fd = dup(0)) >= 0)
+    ff->fds[ff->n++] = null;
+    while ((fd = dup(null)) >= 0)
         ff->fds[ff->n++] = fd;
     assert_int_equal(errno, EMFILE);
 }
