@@ -18,18 +18,15 @@ static void mem_layout(struct guest_mem *m, uint8_t *p, uint64_t ram_size)
     }
 }
 
-int guest_mem_init(struct guest_mem *m, uint64_t ram_size, bool hugepages)
+/* Map RAM_SIZE bytes with FLAGS (from FD, or anonymous when FD < 0) and lay M out on them. */
+static int mem_map(struct guest_mem *m, uint64_t ram_size, int flags, int fd, bool hugepages)
 {
     memset(m, 0, sizeof(*m));
     if (ram_size < CFG_MIN_MEM || ram_size > CFG_MAX_MEM || ram_size % (4 * KiB))
         return -EINVAL;
     if (hugepages && ram_size % (2 * MiB))
         return -EINVAL;
-    /* Normal pages: MAP_NORESERVE, the guest only costs what it touches. Huge pages are
-     * reserved up front instead, so a short pool fails here, not as a SIGBUS mid-run. */
-    int flags = MAP_PRIVATE | MAP_ANONYMOUS;
-    flags |= hugepages ? MAP_HUGETLB : MAP_NORESERVE;
-    void *p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, flags, -1, 0);
+    void *p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, flags, fd, 0);
     if (p == MAP_FAILED)
         return -errno;
     madvise(p, ram_size, MADV_DONTFORK);
@@ -41,22 +38,19 @@ int guest_mem_init(struct guest_mem *m, uint64_t ram_size, bool hugepages)
     return 0;
 }
 
+int guest_mem_init(struct guest_mem *m, uint64_t ram_size, bool hugepages)
+{
+    /* Normal pages: MAP_NORESERVE, the guest only costs what it touches. Huge pages are
+     * reserved up front instead, so a short pool fails here, not as a SIGBUS mid-run. */
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | (hugepages ? MAP_HUGETLB : MAP_NORESERVE);
+    return mem_map(m, ram_size, flags, -1, hugepages);
+}
+
 int guest_mem_init_file(struct guest_mem *m, uint64_t ram_size, int fd)
 {
-    memset(m, 0, sizeof(*m));
-    if (ram_size < CFG_MIN_MEM || ram_size > CFG_MAX_MEM || ram_size % (4 * KiB))
-        return -EINVAL;
     /* Private: the guest's writes stay in this process; pages load from the file on first
      * touch, so restoring a large guest costs only what it then uses. */
-    void *p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
-    if (p == MAP_FAILED)
-        return -errno;
-    madvise(p, ram_size, MADV_DONTFORK);
-    m->base = p;
-    m->map_size = ram_size;
-    m->ram_size = ram_size;
-    mem_layout(m, p, ram_size);
-    return 0;
+    return mem_map(m, ram_size, MAP_PRIVATE | MAP_NORESERVE, fd, false);
 }
 
 void guest_mem_free(struct guest_mem *m)

@@ -97,6 +97,17 @@ lab_run_scenario() {
 # ---- booting a guest ------------------------------------------------------------------------
 
 # Print the kernel file for KIND (cloud: Debian cloud bzImage, small: the PVH vmlinux).
+# lab_api SOCK METHOD PATH [JSON]: one API request to the truce serving SOCK; prints the HTTP
+# status, the body goes to ./api.body.
+lab_api() {
+    if [ -n "${4:-}" ]; then
+        curl -s -o api.body -w '%{http_code}' --unix-socket "$1" -X "$2" \
+            -H 'Content-Type: application/json' -d "$4" "http://localhost$3"
+    else
+        curl -s -o api.body -w '%{http_code}' --unix-socket "$1" -X "$2" "http://localhost$3"
+    fi
+}
+
 lab_kernel() {
     case "$1" in
     cloud) echo "$LAB_GUESTS/vmlinuz" ;;

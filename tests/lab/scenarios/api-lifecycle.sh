@@ -8,14 +8,7 @@ GUEST_OUT=$PWD/guest.out
 SOCK=$PWD/api.sock
 
 # api METHOD PATH [JSON]: print the HTTP status; the body goes to api.body.
-api() {
-    if [ -n "${3:-}" ]; then
-        curl -s -o api.body -w '%{http_code}' --unix-socket "$SOCK" -X "$1" \
-            -H 'Content-Type: application/json' -d "$3" "http://localhost$2"
-    else
-        curl -s -o api.body -w '%{http_code}' --unix-socket "$SOCK" -X "$1" "http://localhost$2"
-    fi
-}
+api() { lab_api "$SOCK" "$@"; }
 
 # want STATUS METHOD PATH [JSON]: the request must answer STATUS.
 want() {
