@@ -103,9 +103,9 @@ void hostile_case(void)
     if (arg("reset")) {
         /* device reset, over and over: back to back, then spaced so requests get in flight */
         ap_do(2, d.common + CC_STATUS, 0, 0);
-        traffic(t, 4);
+        traffic(t, t->id == VIO_VSOCK ? 2 : 4);
         ap_do(5, d.common + CC_STATUS, 0, 100000);
-        traffic(t, t->id == VIO_VSOCK ? 4 : 12);
+        traffic(t, t->id == VIO_VSOCK ? 3 : 12);
     } else if (arg("bar")) {
         ap_do(3, ecam(d.slot, 0x10), (uint32_t)d.bar + 0x100000, (uint32_t)d.bar);
         traffic(t, 12);

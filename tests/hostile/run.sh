@@ -2,14 +2,16 @@
 # run.sh — the hostile-guest suite: each case (a guest from tests/hostile/ and its command line)
 # runs under build/truce and build/truce-asan, at most two at a time; one PASS/FAIL line each.
 # A case fails on: a status other than the one it documents, a sanitizer report, a death by
-# signal, no serial progress for $HANG_S seconds, SIGTERM not honoured within 5 s (sent to every
-# case still running at its end), a busy process while the guest idles, or peak RSS above guest
-# RAM plus a generous bound. HOSTILE_BUILDS and HOSTILE_CASES (a regex) narrow the run;
-# HOSTILE_KEEP=1 keeps the outputs (serial, stdout, stderr per case) and prints where.
+# signal, no serial progress for $HANG_S seconds (or a case running over $CASE_S seconds), SIGTERM
+# not honoured within 5 s (sent to every case still running at its end), a busy process while
+# the guest idles, or peak RSS above guest RAM plus a generous bound. HOSTILE_BUILDS and
+# HOSTILE_CASES (a regex) narrow the run; HOSTILE_KEEP=1 keeps the outputs (serial, stdout,
+# stderr per case) and prints where.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BUILDS=${HOSTILE_BUILDS:-build/truce build/truce-asan}
 HANG_S=${HANG_S:-30}
+CASE_S=${CASE_S:-180}
 G=build/hostile
 OUT=$(mktemp -d /tmp/hostile.XXXXXX)
 [ -n "${HOSTILE_KEEP:-}" ] && echo "outputs in $OUT"
@@ -43,7 +45,8 @@ one() {
     shift 6
     local tag
     tag="$name$([ "$build" = build/truce-asan ] && echo ' [asan]')"
-    local d="$OUT/$name.$(basename "$build")"
+    local d
+    d="$OUT/$name.$(basename "$build")"
     mkdir -p "$d"
     cp "$OUT/disk.img" "$d/disk.img"
     local mem_mib=128 args=() console=(--console "file:$d/serial")
@@ -57,7 +60,10 @@ one() {
     done
     python3 tests/hostile/vsock_peer.py "$d/v.sock" 120 &
     local peer=$!
-    for _ in $(seq 50); do [ -S "$d/v.sock_5000" ] && [ -S "$d/v.sock_5001" ] && break; sleep 0.05; done
+    for _ in $(seq 50); do
+        [ -S "$d/v.sock_5000" ] && [ -S "$d/v.sock_5001" ] && break
+        sleep 0.05
+    done
     : >"$d/serial"
     [ -e "$d/stdin" ] || : >"$d/stdin"
     # stdin is a pipe (a console cannot watch a regular file), holding --input's bytes
@@ -77,6 +83,10 @@ one() {
         grep -q 'hostile-verdict: ok (parked)' "$d/serial" "$d/stdout" 2>/dev/null && break
         if [ $((t - last_ms)) -gt $((HANG_S * 1000)) ]; then
             why="hang: no serial progress for ${HANG_S}s"
+            break
+        fi
+        if [ $((t - start_ms)) -gt $((CASE_S * 1000)) ]; then
+            why="still running after ${CASE_S}s"
             break
         fi
         sleep 0.2
@@ -111,17 +121,20 @@ one() {
     if [ -n "$why" ]; then
         echo "FAIL $tag: $why (serial: $out)"
     elif grep -Eq 'Sanitizer|runtime error:' "$d/stderr"; then
-        echo "FAIL $tag: sanitizer report: $(grep -Em2 'Sanitizer|runtime error:|#[0-9] ' "$d/stderr" | tr '\n' ' ' | cut -c1-300)"
+        echo "FAIL $tag: sanitizer report: $(grep -Em2 'Sanitizer|runtime error:|#[0-9] ' \
+            "$d/stderr" | tr '\n' ' ' | cut -c1-300)"
     elif ! [[ "$got" =~ ^($want)$ ]] && [ "$got" -gt 128 ] && ! grep -q debug-exit "$d/stderr"; then
         echo "FAIL $tag: killed by signal $((got - 128)) ($(tail -n1 "$d/stderr"))"
     elif ! [[ "$got" =~ ^($want)$ ]]; then
-        echo "FAIL $tag: exit status $got, want $want ($(grep -v WARN "$d/stderr" | tail -n1); serial: $out)"
+        echo "FAIL $tag: exit status $got, want $want" \
+            "($(grep -v WARN "$d/stderr" | tail -n1); serial: $out)"
     elif ! grep -Eq -- "$pattern" "$d/serial" "$d/stdout"; then
         echo "FAIL $tag: output lacks /$pattern/ (serial: $out)"
     elif [ "$hwm" -gt "$limit" ]; then
         echo "FAIL $tag: peak RSS $((hwm / 1024)) MiB above $((limit / 1024)) MiB"
     else
-        echo "PASS $tag (status $got, $((($(now_ms) - start_ms) / 1000)) s, peak RSS $((hwm / 1024)) MiB${term_ms:+, SIGTERM took $term_ms ms})"
+        echo "PASS $tag (status $got, $((($(now_ms) - start_ms) / 1000)) s," \
+            "peak RSS $((hwm / 1024)) MiB${term_ms:+, SIGTERM took $term_ms ms})"
     fi
 }
 
