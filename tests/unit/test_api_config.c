@@ -100,6 +100,13 @@ static void test_errors_name_the_path(void **state)
         {"{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"cpu-config\": \"/nonexistent\"}",
          "cpu-config: cannot read"},
         {"{\"boot-source\": {\"kernel_image_path\": \"%s\"}", "invalid JSON"},
+        {"{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"network-interfaces\": "
+         "[{\"iface_id\": \"e0\", \"host_dev_name\": \"tap%%d\"}]}",
+         "network-interfaces[0].host_dev_name: 'tap%d'"},
+        {"{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"vsock\": {\"guest_cid\": 3, "
+         "\"uds_path\": \"/tmp/0000000000000000000000000000000000000000000000000000000000000000"
+         "0000000000000000000000000000\"}}",
+         "vsock.uds_path: longer than 96"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct api *api;
