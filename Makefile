@@ -6,7 +6,10 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvla \
             -fno-strict-aliasing -D_GNU_SOURCE -DTRUCE_VERSION=\"$(VERSION)\" -Isrc \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += -lpthread $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libslirp (and glib with it) is dlopen'ed by a VM with --net user (backend/slirp_lib.c): its
+# headers are used, never linked, so a VM without user networking maps neither.
+LDPKGS   := $(filter-out slirp glib-2.0,$(PKGS))
+LDLIBS   += -lpthread $(shell pkg-config --libs $(LDPKGS) 2>/dev/null)
 
 SRCS     := $(shell find src -name '*.c' | sort)
 LIBSRCS  := $(filter-out src/main.c,$(SRCS))

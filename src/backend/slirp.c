@@ -9,7 +9,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
-#include <slirp/libslirp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 
 #include "backend/net.h"
+#include "backend/slirp_lib.h"
 #include "util/util.h"
 
 #define SLIRP_RXQ      256   /* frames waiting for the guest */
@@ -50,6 +50,7 @@ struct slirp_timer {
 
 struct slirp_backend {
     struct net_backend be; /* first */
+    const struct slirp_lib *lib;
     Slirp *slirp;
     int epfd;     /* slirp's sockets */
     int timer_fd; /* next slirp timeout or timer */
@@ -359,20 +360,20 @@ static void slirp_cycle(struct slirp_backend *sb)
         if (t->cb)
             t->cb(t->cb_opaque);
         else
-            slirp_handle_timer(sb->slirp, t->id, t->cb_opaque);
+            sb->lib->handle_timer(sb->slirp, t->id, t->cb_opaque);
     }
     if (sb->npfd) {
         int rc = poll(sb->pfd, sb->npfd, 0);
         if (sb->throttled)
             for (unsigned i = 0; i < sb->npfd; i++)
                 sb->pfd[i].revents &= ~POLLIN;
-        slirp_pollfds_poll(sb->slirp, rc < 0, cb_get_revents, sb);
+        sb->lib->pollfds_poll(sb->slirp, rc < 0, cb_get_revents, sb);
     } else {
-        slirp_pollfds_poll(sb->slirp, 0, cb_get_revents, sb); /* runs slirp's TCP timers */
+        sb->lib->pollfds_poll(sb->slirp, 0, cb_get_revents, sb); /* runs slirp's TCP timers */
     }
     uint32_t timeout = UINT32_MAX;
     sb->npfd = 0;
-    slirp_pollfds_fill(sb->slirp, &timeout, cb_add_poll, sb);
+    sb->lib->pollfds_fill(sb->slirp, &timeout, cb_add_poll, sb);
     sync_epoll(sb);
     arm_timer(sb, timeout);
 }
@@ -409,7 +410,7 @@ static int sb_send(struct net_backend *be, const struct iovec *iov, unsigned iov
         memcpy(sb->txbuf + len, iov[i].iov_base, iov[i].iov_len);
         len += iov[i].iov_len;
     }
-    slirp_input(sb->slirp, sb->txbuf, (int)len);
+    sb->lib->input(sb->slirp, sb->txbuf, (int)len);
     sb_request_cycle(sb); /* new sockets to watch, or replies to flush */
     return 0;
 }
@@ -456,7 +457,7 @@ static void sb_close(struct net_backend *be)
         if (fds[i] >= 0)
             evloop_del(be->loop, fds[i]);
     if (sb->slirp)
-        slirp_cleanup(sb->slirp);
+        sb->lib->cleanup(sb->slirp);
     for (unsigned i = 0; i < ARRAY_SIZE(fds); i++)
         if (fds[i] >= 0)
             close(fds[i]);
@@ -502,7 +503,7 @@ static int sb_slirp_new(struct slirp_backend *sb)
     inet_pton(AF_INET6, "fec0::", &cfg.vprefix_addr6);
     inet_pton(AF_INET6, "fec0::2", &cfg.vhost6);
     inet_pton(AF_INET6, "fec0::3", &cfg.vnameserver6);
-    sb->slirp = slirp_new(&cfg, &slirp_callbacks, sb);
+    sb->slirp = sb->lib->new_(&cfg, &slirp_callbacks, sb);
     return sb->slirp ? 0 : -ENOMEM;
 }
 
@@ -514,7 +515,7 @@ static int sb_add_forwards(struct slirp_backend *sb, const struct net_config *nc
     inet_pton(AF_INET, SLIRP_GUEST_IP, &guest);
     for (unsigned i = 0; i < nc->nfwd; i++) {
         const struct hostfwd *h = &nc->fwd[i];
-        if (slirp_add_hostfwd(sb->slirp, h->udp, any, h->host_port, guest, h->guest_port) < 0) {
+        if (sb->lib->add_hostfwd(sb->slirp, h->udp, any, h->host_port, guest, h->guest_port) < 0) {
             snprintf(err, errlen, "--net user: hostfwd=%s::%u-:%u: cannot listen on host port %u",
                      h->udp ? "udp" : "tcp", h->host_port, h->guest_port, h->host_port);
             return -EADDRINUSE;
@@ -557,7 +558,13 @@ int slirp_backend_open(const struct net_config *nc, struct evloop *loop,
     sb->be.link_up = true;
     snprintf(sb->be.desc, sizeof(sb->be.desc), "user %s", nc->id);
     sb->epfd = sb->timer_fd = sb->kick_fd = sb->work_fd = -1;
-    int rc = sb_slirp_new(sb);
+    char why[256];
+    int rc = -ENOENT;
+    if (!(sb->lib = slirp_lib_get(why, sizeof(why)))) {
+        snprintf(err, errlen, "--net user: %s", why);
+        goto fail;
+    }
+    rc = sb_slirp_new(sb);
     if (rc < 0) {
         snprintf(err, errlen, "--net user: cannot create the user-mode network stack");
         goto fail;

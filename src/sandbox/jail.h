@@ -65,6 +65,10 @@ char **jail_exec_argv(const struct jail_config *jc, char times[2][24]);
  * absolute path each, into PATHS (up to MAX). Returns how many (0 for a static binary) or -errno
  * with ERR filled. */
 int jail_elf_deps(const char *exec, char (*paths)[PATH_MAX], int max, char *err, size_t errlen);
+/* The same for the library SONAME that EXEC may dlopen (as this host resolves it), with the
+ * library itself last; 0 when SONAME is not installed here or EXEC is static. */
+int jail_plugin_deps(const char *exec, const char *soname, char (*paths)[PATH_MAX], int max,
+                     char *err, size_t errlen);
 
 /* The mount point of the cgroup v2 hierarchy (first "cgroup2" in /proc/mounts) into OUT.
  * Returns 0 or -ENOENT. */

@@ -1,7 +1,9 @@
 /* jail_fs.c — the jail's file system: the binary, its shared libraries, device nodes, cleanup. */
+#include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backend/slirp_lib.h"
 #include "sandbox/jail.h"
 #include "util/util.h"
 
@@ -77,18 +80,11 @@ static int loader_list(const char *interp, const char *exec, char *buf, size_t l
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -ENOEXEC;
 }
 
-int jail_elf_deps(const char *exec, char (*paths)[PATH_MAX], int max, char *err, size_t errlen)
+/* The libraries INTERP --list EXEC names (and INTERP itself), into PATHS. As jail_elf_deps. */
+static int list_deps(const char *interp, const char *exec, char (*paths)[PATH_MAX], int max,
+                     char *err, size_t errlen)
 {
-    char interp[PATH_MAX];
-    int fd = open(exec, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return snprintf(err, errlen, "--exec-file: %s: %s", exec, strerror(errno)), -errno;
-    int rc = elf_interp(fd, interp, sizeof(interp));
-    close(fd);
-    if (rc)
-        return snprintf(err, errlen, "--exec-file: %s: not a 64-bit ELF executable", exec), rc;
-    if (!interp[0])
-        return 0; /* static: nothing else to place */
+    int rc;
     size_t buflen = 64 * 1024;
     char *buf = malloc(buflen);
     if (!buf)
@@ -128,6 +124,51 @@ int jail_elf_deps(const char *exec, char (*paths)[PATH_MAX], int max, char *err,
     rc = n;
 out:
     free(buf);
+    return rc;
+}
+
+/* The PT_INTERP of EXEC into INTERP ("" for a static binary). Returns 0 or <0 with ERR. */
+static int exec_interp(const char *exec, char *interp, size_t len, char *err, size_t errlen)
+{
+    int fd = open(exec, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return snprintf(err, errlen, "--exec-file: %s: %s", exec, strerror(errno)), -errno;
+    int rc = elf_interp(fd, interp, len);
+    close(fd);
+    if (rc)
+        snprintf(err, errlen, "--exec-file: %s: not a 64-bit ELF executable", exec);
+    return rc;
+}
+
+int jail_elf_deps(const char *exec, char (*paths)[PATH_MAX], int max, char *err, size_t errlen)
+{
+    char interp[PATH_MAX];
+    int rc = exec_interp(exec, interp, sizeof(interp), err, errlen);
+    if (rc || !interp[0])
+        return rc; /* static: nothing else to place */
+    return list_deps(interp, exec, paths, max, err, errlen);
+}
+
+int jail_plugin_deps(const char *exec, const char *soname, char (*paths)[PATH_MAX], int max,
+                     char *err, size_t errlen)
+{
+    char interp[PATH_MAX];
+    struct link_map *lm = NULL;
+    int rc = exec_interp(exec, interp, sizeof(interp), err, errlen);
+    if (rc || !interp[0])
+        return rc; /* a static binary cannot dlopen */
+    void *h = dlopen(soname, RTLD_LAZY | RTLD_LOCAL);
+    if (!h || dlinfo(h, RTLD_DI_LINKMAP, &lm) < 0 || !lm || lm->l_name[0] != '/') {
+        if (h)
+            dlclose(h);
+        return 0; /* not installed here: the jailed process reports it if it needs it */
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s", lm->l_name);
+    dlclose(h);
+    rc = list_deps(interp, path, paths, max - 1, err, errlen);
+    if (rc >= 0)
+        snprintf(paths[rc++], PATH_MAX, "%s", path);
     return rc;
 }
 
@@ -298,9 +339,15 @@ static int place_all(const struct jail_config *jc, int rootfd, const char *root,
     int n = jail_elf_deps(jc->exec_file, libs, JAIL_MAX_LIBS, err, errlen);
     for (int i = 0; i < n && !rc; i++)
         rc = place(jc, rootfd, root, libs[i], libs[i], err, errlen);
+    /* and what truce loads only when a VM asks for it (user networking) */
+    int m =
+        n < 0 ? 0 : jail_plugin_deps(jc->exec_file, SLIRP_SONAME, libs, JAIL_MAX_LIBS, err, errlen);
+    for (int i = 0; i < m && !rc; i++)
+        if (faccessat(rootfd, libs[i] + 1, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
+            rc = place(jc, rootfd, root, libs[i], libs[i], err, errlen);
     free(libs);
-    if (n < 0)
-        return n;
+    if (n < 0 || m < 0)
+        return n < 0 ? n : m;
     for (size_t i = 0; i < ARRAY_SIZE(jail_devices) && !rc; i++)
         rc = make_device(jc, rootfd, root, jail_devices[i], err, errlen);
     return rc;

@@ -110,12 +110,15 @@ check fds-closed "the caller's fd 7 (/etc/hostname) reached truce" \
 check environment "environment: $(tr '\0' ' ' <"/proc/$P/environ")" [ ! -s "/proc/$P/environ" ]
 check landlock "no landlock line: $(tail -n 2 "$BASE/jail1.out" | tr '\n' '|')" \
     grep -Eq 'landlock: (ABI [0-9]+, file access restricted|not available)' "$BASE/jail1.out"
-# the chroot holds the binary, its libraries and loader, the devices, the guest's files, nothing
+# the chroot holds the binary, its libraries (linked and dlopen'ed) and loader, the devices, the guest's files, nothing
 # else; the root is the jailed user's, the devices are its and 0600
 want=$( (
     printf "%s\n" ./truce ./truce.pid ./actions.elf ./serial.log
     for d in /dev/kvm /dev/net/tun /dev/userfaultfd; do [ -c $d ] && echo ".$d"; done
     ldd "$TRUCE" | grep -o '/[^ ]*' | sed 's|^|.|'
+    # and libslirp with its own libraries, which truce dlopens for --net user
+    slirp=$(ldconfig -p | awk '/libslirp\.so\.0 / { print $NF; exit }')
+    [ -z "$slirp" ] || { echo ".$slirp"; ldd "$slirp" | grep -o '/[^ ]*' | sed 's|^|.|'; }
 ) | sort -u)
 got=$(cd "$ROOT" && find . ! -type d | sort)
 check chroot-contents "chroot holds: $(diff <(echo "$want") <(echo "$got") | grep '^[<>]' | tr '\n' ' ')" \

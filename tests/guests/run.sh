@@ -195,3 +195,24 @@ tests/guests/snapshot.sh
 
 # CPU templates: dump, verify, baseline, applied or refused, bad files.
 tests/guests/cputemplate.sh
+
+# Optional parts cost nothing unused: libslirp and glib are mapped only with --net user.
+maps_() { # maps_ NAME WANT(0|1) -- truce run args
+    local name=$1 want=$2
+    shift 3
+    "$TRUCE" run --kernel $A --cmdline spin --console none "$@" 2>/dev/null &
+    local p=$! n=0
+    sleep 1.5
+    n=$(grep -cE 'libslirp|libglib' "/proc/$p/maps" 2>/dev/null)
+    kill -TERM $p
+    wait $p
+    local got=0
+    [ "${n:-0}" -gt 0 ] && got=1
+    if [ "$got" = "$want" ]; then
+        echo "PASS $name"
+    else
+        echo "FAIL $name: $n libslirp/glib mappings"
+    fi
+}
+maps_ footprint-no-slirp-without-user-net 0 --
+maps_ footprint-slirp-with-user-net 1 -- --net user

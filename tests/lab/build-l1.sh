@@ -84,6 +84,10 @@ build_truce() {
     local root=$1 g
     mkdir -p "$root/usr/local/bin" "$root/lab/tguests"
     [ -z "$TRUCE" ] || lab_copy_elf "$root" "$TRUCE" /usr/local/bin/truce
+    # libslirp is dlopen'ed by truce for --net user: ldd does not list it
+    local slirp
+    slirp=$(ldconfig -p | awk '/libslirp\.so\.0 / { print $NF; exit }')
+    [ -z "$TRUCE" ] || [ -z "$slirp" ] || lab_copy_elf "$root" "$slirp"
     for g in $TGUESTS; do cp "$g" "$root/lab/tguests/"; done
 }
 
