@@ -16,7 +16,7 @@
 #define CFG_MAX_DISKS        16
 #define CFG_MAX_NETS         8
 #define CFG_MAX_HOSTFWD      8
-#define CFG_ID_LEN           64
+#define CFG_ID_LEN           65 /* ids of 1 to 64 characters, as Firecracker (+ NUL) */
 #define CFG_CMDLINE_LEN      4096
 #define CFG_FIRMWARE_SEABIOS "/usr/share/seabios/bios-256k.bin"  /* --firmware seabios */
 #define CFG_LINUXBOOT_ROM    "/usr/share/qemu/linuxboot_dma.bin" /* SeaBIOS + --kernel */
