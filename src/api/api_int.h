@@ -79,6 +79,7 @@ struct api_metrics {
     json_t *properties; /* object of strings, or NULL */
     uint64_t lines;     /* lines written */
     uint64_t lost;      /* lines dropped: full pipe, short write, write error */
+    json_t *prev;       /* the cumulative values of the last line (its deltas' base) */
 };
 
 struct api_stats {
@@ -178,6 +179,9 @@ json_t *api_metrics_devices(struct vm *vm);
 /* Open the metrics file or FIFO (non-blocking). Returns 0 or -errno. */
 int api_metrics_open(struct api_metrics *m, const char *path);
 void api_metrics_close(struct api_metrics *m);
+/* NOW minus PREV for every integer counter, objects recursively (PREV may be NULL: all of NOW);
+ * the gauges (utc_timestamp_ms, latency_us_max) and non-integers are copied. New reference. */
+json_t *api_metrics_delta(const json_t *now, const json_t *prev);
 /* Write one metrics line now (lock held). Returns 0, -ENOENT when metrics are not configured, or
  * -EAGAIN when the line was lost (counted). */
 int api_metrics_flush(struct api *api);

@@ -63,6 +63,7 @@ void api_metrics_close(struct api_metrics *m)
     if (m->set && m->fd >= 0)
         close(m->fd);
     json_decref(m->properties);
+    json_decref(m->prev);
     *m = (struct api_metrics){.fd = -1};
 }
 
@@ -192,6 +193,31 @@ static int write_whole(int fd, const char *line, size_t len)
     return w == (ssize_t)len ? 0 : -EAGAIN;
 }
 
+static bool is_gauge(const char *key)
+{
+    return !strcmp(key, "utc_timestamp_ms") || !strcmp(key, "latency_us_max");
+}
+
+json_t *api_metrics_delta(const json_t *now, const json_t *prev)
+{
+    json_t *out = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)now, key, v)
+    {
+        json_t *p = prev ? json_object_get(prev, key) : NULL;
+        if (json_is_object(v))
+            json_object_set_new(out, key, api_metrics_delta(v, json_is_object(p) ? p : NULL));
+        else if (json_is_integer(v) && !is_gauge(key))
+            json_object_set_new(out, key,
+                                json_integer(json_integer_value(v) -
+                                             (json_is_integer(p) ? json_integer_value(p) : 0)));
+        else
+            json_object_set(out, key, v);
+    }
+    return out;
+}
+
 int api_metrics_flush(struct api *api)
 {
     struct api_metrics *m = &api->metrics;
@@ -215,8 +241,14 @@ int api_metrics_flush(struct api *api)
     json_object_set_new(j, "metrics",
                         json_pack("{s:I, s:I}", "lines", (json_int_t)m->lines,
                                   "missed_metrics_count", (json_int_t)m->lost));
-    char *s = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
+    /* Firecracker's counters are deltas since the last line; the running totals stay under
+     * a truce-specific key */
+    json_t *line = api_metrics_delta(j, m->prev);
+    json_object_set(line, "truce_cumulative", j);
+    json_decref(m->prev);
+    m->prev = j;
+    char *s = json_dumps(line, JSON_COMPACT);
+    json_decref(line);
     int rc = -EAGAIN;
     if (s) {
         size_t n = strlen(s);

@@ -72,7 +72,7 @@ def pause_resume(t, c, res):
 def metrics_line(c, res):
     try:
         with open(c["metrics2"]) as f:
-            last = json.loads(f.read().splitlines()[-1])
+            last = json.loads(f.read().splitlines()[-1])["truce_cumulative"]
         io = last["vcpu"]["exits"].get("io", 0)
         reqs = last["api_server"]["requests"]
         blk = last["devices"]["block"].get("data", {})

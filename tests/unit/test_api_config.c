@@ -167,6 +167,34 @@ static void test_metrics_file(void **state)
     unlink(path);
 }
 
+/* Firecracker's counters are deltas since the previous line; gauges stay absolute; the totals are
+ * under truce_cumulative. */
+static void test_metrics_deltas(void **state)
+{
+    json_t *prev = json_pack("{s:I, s:{s:I, s:I, s:I}, s:s}", "utc_timestamp_ms", (json_int_t)1000,
+                             "api_server", "requests", (json_int_t)5, "latency_us_max",
+                             (json_int_t)90, "status_4xx", (json_int_t)1, "path", "x");
+    json_t *now =
+        json_pack("{s:I, s:{s:I, s:I, s:I, s:I}, s:s}", "utc_timestamp_ms", (json_int_t)2000,
+                  "api_server", "requests", (json_int_t)8, "latency_us_max", (json_int_t)70,
+                  "status_4xx", (json_int_t)1, "status_5xx", (json_int_t)2, "path", "x");
+    json_t *d = api_metrics_delta(now, prev);
+    json_t *srv = json_object_get(d, "api_server");
+    assert_int_equal(json_integer_value(json_object_get(d, "utc_timestamp_ms")), 2000);
+    assert_int_equal(json_integer_value(json_object_get(srv, "requests")), 3);
+    assert_int_equal(json_integer_value(json_object_get(srv, "status_4xx")), 0);
+    assert_int_equal(json_integer_value(json_object_get(srv, "status_5xx")), 2); /* new: all */
+    assert_int_equal(json_integer_value(json_object_get(srv, "latency_us_max")), 70);
+    assert_string_equal(json_string_value(json_object_get(d, "path")), "x");
+    json_decref(d);
+    d = api_metrics_delta(now, NULL); /* the first line: everything since start */
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(d, "api_server"), "requests")), 8);
+    json_decref(d);
+    json_decref(now);
+    json_decref(prev);
+}
+
 /* A FIFO without a reader: opening works, lines fill the pipe, then are lost and counted. */
 static void test_metrics_fifo_never_blocks(void **state)
 {
@@ -225,6 +253,7 @@ int main(void)
         cmocka_unit_test(test_errors_name_the_path),
         cmocka_unit_test(test_validate_names_json_field),
         cmocka_unit_test(test_metrics_file),
+        cmocka_unit_test(test_metrics_deltas),
         cmocka_unit_test(test_metrics_fifo_never_blocks),
         cmocka_unit_test(test_logger),
     };
