@@ -110,3 +110,4 @@ c vq-rx-bad-net vq_rx_bad net 85 "$OK"
 c vq-rx-bad-vsock vq_rx_bad vsock 85 "$OK"
 c net-flood-user net_flood net 85 "$OK"
 c console-rx cons_rx cons 85 'virtio-console fresh ok' --console-virtio --input=65536
+c blk-readonly blk_readonly blk 85 "$OK" --disk-ro

@@ -4,9 +4,9 @@
 # A case fails on: a status other than the one it documents, a sanitizer report, a death by
 # signal, no serial progress for $HANG_S seconds (or a case running over $CASE_S seconds), SIGTERM
 # not honoured within 5 s (sent to every case still running at its end), a busy process while
-# the guest idles, or peak RSS above guest RAM plus a generous bound. HOSTILE_BUILDS and
-# HOSTILE_CASES (a regex) narrow the run; HOSTILE_KEEP=1 keeps the outputs (serial, stdout,
-# stderr per case) and prints where.
+# the guest idles, peak RSS above guest RAM plus a generous bound, more than $HOSTILE_FDS open
+# files (4096), or a disk image whose size changed. HOSTILE_BUILDS and HOSTILE_CASES (a regex)
+# narrow the run; HOSTILE_KEEP=1 keeps the outputs (serial, stdout, stderr per case).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 BUILDS=${HOSTILE_BUILDS:-build/truce build/truce-asan}
@@ -49,11 +49,12 @@ one() {
     d="$OUT/$name.$(basename "$build")"
     mkdir -p "$d"
     cp "$OUT/disk.img" "$d/disk.img"
-    local mem_mib=128 args=() console=(--console "file:$d/serial")
+    local mem_mib=128 args=() console=(--console "file:$d/serial") disk="path=$d/disk.img"
     for a in "$@"; do
         case $a in
         --memory=*) mem_mib=${a#--memory=}; mem_mib=${mem_mib%M}; args+=(--memory "${mem_mib}M") ;;
         --console-virtio) console=(--console virtio) ;;
+        --disk-ro) disk="$disk,readonly=on" ;;
         --input=*) head -c "${a#--input=}" /dev/zero | tr '\0' y >"$d/stdin" ;;
         *) args+=("$a") ;;
         esac
@@ -68,15 +69,17 @@ one() {
     [ -e "$d/stdin" ] || : >"$d/stdin"
     # stdin is a pipe (a console cannot watch a regular file), holding --input's bytes
     cat "$d/stdin" | "$build" run --kernel "$G/$guest.elf" --cmdline "$cmdline" \
-        --memory "${mem_mib}M" --disk "path=$d/disk.img" --rng --net user \
+        --memory "${mem_mib}M" --disk "$disk" --rng --net user \
         --vsock "cid=3,uds=$d/v.sock" "${console[@]}" "${args[@]}" >"$d/stdout" 2>"$d/stderr" &
-    local pid=$! hwm=0 last_size=-1 last_ms start_ms why=""
+    local pid=$! hwm=0 fds=0 last_size=-1 last_ms start_ms why=""
     start_ms=$(now_ms)
     last_ms=$start_ms
     while kill -0 $pid 2>/dev/null; do
         local h size t
         h=$(awk '/^VmHWM/ {print $2}' /proc/$pid/status 2>/dev/null)
         [ -n "$h" ] && [ "$h" -gt "$hwm" ] && hwm=$h
+        h=$(find /proc/$pid/fd -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+        [ "$h" -gt "$fds" ] && fds=$h
         size=$(cat "$d/serial" "$d/stdout" 2>/dev/null | wc -c)
         t=$(now_ms)
         [ "$size" != "$last_size" ] && last_size=$size && last_ms=$t
@@ -132,9 +135,13 @@ one() {
         echo "FAIL $tag: output lacks /$pattern/ (serial: $out)"
     elif [ "$hwm" -gt "$limit" ]; then
         echo "FAIL $tag: peak RSS $((hwm / 1024)) MiB above $((limit / 1024)) MiB"
+    elif [ "$fds" -gt "${HOSTILE_FDS:-4096}" ]; then
+        echo "FAIL $tag: $fds open files at the peak, above ${HOSTILE_FDS:-4096}"
+    elif [ "$(stat -c %s "$d/disk.img")" != 1048576 ]; then
+        echo "FAIL $tag: the guest changed the size of the host's disk image"
     else
         echo "PASS $tag (status $got, $((($(now_ms) - start_ms) / 1000)) s," \
-            "peak RSS $((hwm / 1024)) MiB${term_ms:+, SIGTERM took $term_ms ms})"
+            "peak RSS $((hwm / 1024)) MiB, $fds fds${term_ms:+, SIGTERM took $term_ms ms})"
     fi
 }
 
