@@ -9,8 +9,10 @@ mkdir -p build
 tier() { # tier NAME COMMAND...: run a tier script, keep its PASS/FAIL lines
     local name=$1
     shift
+    local t0=$SECONDS
     echo "== $name" >&2
     "$@" 2>&1 | tee -a build/test-$name.log | grep -E '^(PASS|FAIL) ' | tee -a "$LOG" >&2
+    echo "== $name took $((SECONDS - t0)) s" >&2
 }
 
 unit_tests() {
