@@ -101,6 +101,7 @@ c vsock-flood-sink vsock_flood vsock 85 "$OK"
 c race-reset-blk race "blk reset" 85 "$OK" --cpus 2
 c race-reset-vsock race "vsock reset" 85 "$OK" --cpus 2
 c race-bar-blk race "blk bar" 85 "$OK" --cpus 2
+c race-decode-rng race "rng decode" 85 "$OK" --cpus 2
 c race-msix-rng race "rng msix" 85 "$OK" --cpus 2
 c race-notify-rng race "rng notify" 85 "$OK" --cpus 2
 

@@ -1,8 +1,8 @@
-/* race.c — two vCPUs against one device: the AP (race_ap.S) hammers a reset, a BAR move, MSI-X
- * enable/mask or a notify while the BSP keeps requests in flight (disk reads, entropy, vsock
- * connects); the races between vCPU threads, the I/O thread and io_uring completions are where
- * a use-after-free or a lost request would show (the ASan build runs this too). Then the AP
- * stops and a fresh driver must work. Needs --cpus 2. */
+/* race.c — two vCPUs against one device: the AP (race_ap.S) hammers a reset, a BAR move, memory
+ * decoding, MSI-X enable/mask or a notify while the BSP keeps requests in flight (disk reads,
+ * entropy, vsock connects); the races between vCPU threads, the I/O thread and io_uring
+ * completions are where a use-after-free or a lost request would show (the ASan build runs this
+ * too). Then the AP stops and a fresh driver must work. Needs --cpus 2. */
 #include "hostile.h"
 
 #define LAPIC 0xfee00000u
@@ -108,6 +108,9 @@ void hostile_case(void)
         traffic(t, t->id == VIO_VSOCK ? 3 : 12);
     } else if (arg("bar")) {
         ap_do(3, ecam(d.slot, 0x10), (uint32_t)d.bar + 0x100000, (uint32_t)d.bar);
+        traffic(t, 12);
+    } else if (arg("decode")) { /* memory decoding and bus mastering on/off */
+        ap_do(3, ecam(d.slot, 4), 0x0, 0x6);
         traffic(t, 12);
     } else if (arg("msix")) {
         unsigned cap = 0;
