@@ -18,7 +18,9 @@ void hostile_case(void)
     uint64_t table = d.bar + (tbl & ~7u), pb = d.bar + (pba & ~7u);
     say_hex("MSI-X table", table);
     uint32_t seed = 7;
-    for (unsigned off = 0; off < 0x1000; off += off < 0x400 ? 1 : 13) /* the tables, then past */
+    for (unsigned off = 0; off < 0x1000; off += off < 0x400 ? 1 : 13) { /* tables, then past */
+        if (!(off & 0xff))
+            say_hex("MSI-X pages at offset", off);
         for (unsigned w = 1; w <= 8; w *= 2) {
             rdw(table + off, w);
             rdw(pb + off, w);
@@ -27,6 +29,7 @@ void hostile_case(void)
                 wrw(pb + off, w, ~0ULL);
             }
         }
+    }
     /* enable MSI-X with every vector aimed somewhere absurd, then make the device use them */
     static const uint64_t aims[] = {
         0, 0x100000, 0xfee00000u, 0xfeefffffu, 0xffffffffffffffffULL, 1ULL << 43};

@@ -14,6 +14,8 @@ void hostile_case(void)
     uint32_t seed = 0x9e3779b9u;
     for (unsigned s = 0; s < 32; s++) {
         int present = cfg_read(s, 0, 4) != 0xffffffffu;
+        if (present)
+            say_hex("fuzzing the config space of slot", s);
         unsigned top = present ? 0x1000 : 0x100, step = present ? 1 : 7;
         for (unsigned off = 0; off < top; off += (off < 0x100 ? step : 61)) {
             unsigned w = 1u << (rnd(&seed) % 3);
