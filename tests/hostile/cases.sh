@@ -49,6 +49,7 @@ c vq-ring-outside-vsock vq_ring_outside vsock 85 "$OK"
 # Device-specific request handling.
 c vsock-garbage vsock_garbage vsock 85 "$OK"
 c net-rx-tiny net_rx_tiny net 85 "$OK"
+c net-rx-tiny-mergeable net_rx_tiny "net all" 85 "$OK"
 c net-tx-garbage net_tx_garbage net 85 "$OK"
 c blk-bad-requests blk_bad_req blk 85 "$OK"
 c rng-big rng_big rng 85 "$OK"

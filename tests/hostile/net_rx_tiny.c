@@ -1,6 +1,7 @@
 /* net_rx_tiny.c — receive buffers that cannot hold a frame: 1 byte, shorter than the virtio-net
- * header, readable-only; then frames arrive (ARP replies from user networking). The device drops
- * or flags; the process lives; a fresh driver works. */
+ * header, readable-only (with every offered feature on "all", mergeable buffers included); then
+ * frames arrive (ARP replies from user networking). The device drops or flags; the process lives;
+ * a fresh driver works. */
 #include "hostile.h"
 
 static void arp_probe(struct vq *tx)
@@ -24,7 +25,7 @@ void hostile_case(void)
     for (unsigned k = 0; k < 5; k++) {
         struct vio d;
         struct vq q[2];
-        rig(target(), 0, &d, q);
+        rig(target(), arg("all") ? 0xffffffffULL : 0, &d, q); /* "all": mergeable buffers etc. */
         for (unsigned i = 0; i < 16; i++) {
             struct vdesc rx = {(uintptr_t)alloc(64, 64), k < 4 ? sizes[k] : 64,
                                k < 4 ? VD_WRITE : 0, 0};
