@@ -134,9 +134,9 @@ static int vm_verify_template(struct vm *vm, struct vcpu *v, char *err, size_t e
     return 0;
 }
 
-/* vm_create, and vm_create_restore when MEM_FD >= 0. */
-static int vm_build(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, int mem_fd,
-                    char *err, size_t errlen)
+/* vm_create, and vm_create_restore when RESTORING (RAM from MEM_FD when >= 0). */
+static int vm_build(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg,
+                    bool restoring, int mem_fd, char *err, size_t errlen)
 {
     memset(vm, 0, sizeof(*vm));
     vm->kvm = kvm;
@@ -144,7 +144,7 @@ static int vm_build(struct vm *vm, struct kvm_host *kvm, const struct vm_config 
     vm->cfg = *cfg;
     vm->ncpus = cfg->cpus;
     vm->stop_pipe[0] = vm->stop_pipe[1] = -1;
-    vm->restoring = mem_fd >= 0;
+    vm->restoring = restoring;
     pthread_mutex_init(&vm->lock, NULL);
     pthread_cond_init(&vm->cond, NULL);
     io_bus_init(&vm->pio, "pio");
@@ -192,13 +192,11 @@ static int vm_build(struct vm *vm, struct kvm_host *kvm, const struct vm_config 
 int vm_create(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, char *err,
               size_t errlen)
 {
-    return vm_build(vm, kvm, cfg, -1, err, errlen);
+    return vm_build(vm, kvm, cfg, false, -1, err, errlen);
 }
 
 int vm_create_restore(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, int mem_fd,
                       char *err, size_t errlen)
 {
-    if (mem_fd < 0)
-        return snprintf(err, errlen, "snapshot: no memory file"), -EINVAL;
-    return vm_build(vm, kvm, cfg, mem_fd, err, errlen);
+    return vm_build(vm, kvm, cfg, true, mem_fd, err, errlen);
 }

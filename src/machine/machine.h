@@ -12,8 +12,9 @@
  * config_validate. On error returns <0 with one line in ERR; vm_destroy still must be called. */
 int vm_create(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, char *err,
               size_t errlen);
-/* The same for a snapshot restore: RAM mapped privately from MEM_FD, no boot image loaded and
- * no boot registers set (the snapshot's state is restored next). */
+/* The same for a snapshot restore or an incoming migration: RAM mapped privately from MEM_FD
+ * (or anonymous when MEM_FD < 0: the caller fills it), no boot image loaded and no boot
+ * registers set (the saved state is restored next). */
 int vm_create_restore(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, int mem_fd,
                       char *err, size_t errlen);
 /* ---- lifecycle (machine/lifecycle.c) -------------------------------------------------------- */

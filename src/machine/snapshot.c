@@ -103,31 +103,40 @@ static int save_kvm(struct vm *vm, struct state_visitor *v, char *err, size_t er
     return rc;
 }
 
-int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path, char *err,
-                    size_t errlen)
+int snapshot_state(struct vm *vm, struct state_visitor *v, char *err, size_t errlen)
 {
     pthread_mutex_lock(&vm->lock);
     bool paused = vm->state == VM_PAUSED;
     pthread_mutex_unlock(&vm->lock);
     if (!paused)
         return snprintf(err, errlen, "snapshot: the VM must be paused first"), -EINVAL;
-    struct state_visitor v;
-    state_save_init(&v);
+    state_save_init(v);
     struct vm_config cfg = vm->cfg;
     int rc = 0;
-    if (state_begin(&v, "snapshot", SNAP_STATE_VERSION)) {
-        config_state_visit(&v, &cfg);
-        rc = save_kvm(vm, &v, err, errlen);
+    if (state_begin(v, "snapshot", SNAP_STATE_VERSION)) {
+        config_state_visit(v, &cfg);
+        rc = save_kvm(vm, v, err, errlen);
         if (!rc)
-            devices_save(vm, &v);
-        state_end(&v);
+            devices_save(vm, v);
+        state_end(v);
     }
-    if (!rc && state_finish(&v)) {
-        snprintf(err, errlen, "snapshot: %s", v.msg);
-        rc = state_error(&v);
+    if (!rc && state_finish(v)) {
+        snprintf(err, errlen, "snapshot: %s", v->msg);
+        rc = state_error(v);
     }
-    if (!rc)
-        rc = save_memory(vm, mem_path, err, errlen);
+    if (rc)
+        state_free(v);
+    return rc;
+}
+
+int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path, char *err,
+                    size_t errlen)
+{
+    struct state_visitor v;
+    int rc = snapshot_state(vm, &v, err, errlen);
+    if (rc)
+        return rc;
+    rc = save_memory(vm, mem_path, err, errlen);
     if (!rc)
         rc = snapfile_write(state_path, v.buf, v.len, err, errlen);
     state_free(&v);
@@ -282,32 +291,29 @@ static int skip_config(struct state_visitor *v, const uint8_t *payload, size_t l
     return state_error(v);
 }
 
-int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path,
-                     const char *mem_path, const struct snapshot_overrides *ov, char *err,
-                     size_t errlen)
+int snapshot_restore_payload(struct vm *vm, struct kvm_host *kvm, const uint8_t *payload,
+                             size_t plen, const char *mem_path, const struct snapshot_overrides *ov,
+                             int (*fill)(struct vm *vm, void *arg, char *err, size_t errlen),
+                             void *fill_arg, char *err, size_t errlen)
 {
-    uint8_t *file = NULL;
-    size_t flen = 0, plen = 0;
-    const uint8_t *payload = NULL;
     struct state_visitor v;
     struct vm_config *cfg = malloc(sizeof(*cfg));
     int memfd = -1;
     memset(vm, 0, sizeof(*vm));
     vm->fd = -1;
     vm->stop_pipe[0] = vm->stop_pipe[1] = -1;
-    int rc = cfg ? snapfile_read(state_path, &file, &flen, err, errlen) : -ENOMEM;
-    if (!rc)
-        rc = snapfile_parse(file, flen, &payload, &plen, err, errlen);
-    if (!rc) /* everything but the devices' sections, before KVM is touched */
-        rc = snapshot_check(payload, plen, cfg, err, errlen);
+    /* everything but the devices' sections, before KVM is touched */
+    int rc = cfg ? snapshot_check(payload, plen, cfg, err, errlen) : -ENOMEM;
     if (!rc && ov)
         rc = snapshot_apply_overrides(cfg, ov, err, errlen);
     if (!rc)
         rc = config_validate(cfg, err, errlen);
-    if (!rc && (memfd = open_memory(cfg, mem_path, err, errlen)) < 0)
+    if (!rc && mem_path && (memfd = open_memory(cfg, mem_path, err, errlen)) < 0)
         rc = memfd;
     if (!rc)
         rc = vm_create_restore(vm, kvm, cfg, memfd, err, errlen);
+    if (!rc && fill)
+        rc = fill(vm, fill_arg, err, errlen);
     if (!rc)
         rc = skip_config(&v, payload, plen);
     if (!rc)
@@ -321,7 +327,26 @@ int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path
     }
     if (memfd >= 0)
         close(memfd);
-    free(file);
     free(cfg);
+    return rc;
+}
+
+int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path,
+                     const char *mem_path, const struct snapshot_overrides *ov, char *err,
+                     size_t errlen)
+{
+    uint8_t *file = NULL;
+    size_t flen = 0, plen = 0;
+    const uint8_t *payload = NULL;
+    memset(vm, 0, sizeof(*vm));
+    vm->fd = -1;
+    vm->stop_pipe[0] = vm->stop_pipe[1] = -1;
+    int rc = snapfile_read(state_path, &file, &flen, err, errlen);
+    if (!rc)
+        rc = snapfile_parse(file, flen, &payload, &plen, err, errlen);
+    if (!rc)
+        rc =
+            snapshot_restore_payload(vm, kvm, payload, plen, mem_path, ov, NULL, NULL, err, errlen);
+    free(file);
     return rc;
 }

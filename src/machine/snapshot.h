@@ -78,6 +78,16 @@ int snapshot_apply_overrides(struct vm_config *cfg, const struct snapshot_overri
  * is not paused). */
 int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path, char *err,
                     size_t errlen);
+/* The state of paused VM (the payload of a state file) into a new save buffer V (the caller
+ * frees it with state_free). Returns 0 or <0 with ERR (-EINVAL: not paused). */
+int snapshot_state(struct vm *vm, struct state_visitor *v, char *err, size_t errlen);
+/* Restore PAYLOAD (checked first without KVM) into a new VM: RAM mapped from MEM_PATH, or
+ * anonymous when MEM_PATH is NULL and then filled by FILL(VM, FILL_ARG) before any state is
+ * set. Otherwise as snapshot_restore. */
+int snapshot_restore_payload(struct vm *vm, struct kvm_host *kvm, const uint8_t *payload,
+                             size_t plen, const char *mem_path, const struct snapshot_overrides *ov,
+                             int (*fill)(struct vm *vm, void *arg, char *err, size_t errlen),
+                             void *fill_arg, char *err, size_t errlen);
 /* Read and check STATE_PATH completely, then create VM from the configuration it holds with RAM
  * mapped privately from MEM_PATH (lazily: pages load on first touch) and every vCPU, KVM and
  * device state restored; the VM is left paused-ready (created, not started). On error returns
