@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "machine/migrate.h"
 #include "machine/snapshot.h"
 #include "machine/machine.h"
 #include "sandbox/jail.h"
@@ -57,6 +58,7 @@ void cli_usage(FILE *out)
         out,
         "usage: truce run --kernel PATH [options]    boot a VM on this terminal\n"
         "       truce restore --snapshot F --mem F [options]  resume a snapshot on this terminal\n"
+        "       truce migrate-receive --listen URL [options]  run a VM migrated here\n"
         "       truce check                          what /dev/kvm offers here\n"
         "       truce jail --id ID --exec-file PATH --uid N --gid N [...] [-- ARGS]\n"
         "                                            run a binary in a Firecracker-style jail\n"
@@ -203,6 +205,29 @@ int cli_run_vm(const struct vm_config *cfg)
     return cli_run(&(struct cli_vm_source){.cfg = cfg});
 }
 
+/* migrate-receive: listen, take one source, build its VM here. Returns 0 or <0 with ERR. */
+static int cli_receive(struct vm *vm, struct kvm_host *kvm, const struct cli_vm_source *src,
+                       char *err, size_t errlen)
+{
+    struct mig_stats st;
+    memset(vm, 0, sizeof(*vm));
+    vm->fd = -1;
+    vm->stop_pipe[0] = vm->stop_pipe[1] = -1;
+    int lfd = migrate_listen(src->listen, err, errlen);
+    if (lfd < 0)
+        return -EINVAL;
+    log_info("migration: waiting for a source on %s", src->listen);
+    int rc = migrate_receive(vm, kvm, lfd, src->ov, &st, err, errlen);
+    close(lfd);
+    if (!strncmp(src->listen, "unix:", 5))
+        unlink(src->listen + 5);
+    if (!rc)
+        log_info("migration: received %llu MiB (%llu pages) in %llu ms",
+                 (unsigned long long)(st.bytes >> 20), (unsigned long long)st.pages,
+                 (unsigned long long)st.total_ms);
+    return rc;
+}
+
 int cli_run(const struct cli_vm_source *src)
 {
     const struct vm_config *cfg = src->cfg;
@@ -220,8 +245,9 @@ int cli_run(const struct cli_vm_source *src)
     int status = TRUCE_EXIT_HOST;
     int rc = src->snapshot
                  ? snapshot_restore(vm, &kvm, src->snapshot, src->mem, src->ov, err, sizeof(err))
-                 : vm_create(vm, &kvm, cfg, err, sizeof(err));
-    if (src->snapshot)
+             : src->listen ? cli_receive(vm, &kvm, src, err, sizeof(err))
+                           : vm_create(vm, &kvm, cfg, err, sizeof(err));
+    if (src->snapshot || src->listen)
         cfg = &vm->cfg;
     if (rc) {
         fprintf(stderr, "truce: %s\n", err[0] ? err : strerror(-rc));
@@ -266,7 +292,7 @@ int cli_main(int argc, char **argv)
         return jail_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "cpu-template"))
         return cli_cpu_template_main(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "restore"))
+    if (!strcmp(argv[1], "restore") || !strcmp(argv[1], "migrate-receive"))
         return cli_restore_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "check"))
         return kvm_host_report(stdout);

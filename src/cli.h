@@ -20,11 +20,13 @@ struct snapshot_overrides;
 struct cli_vm_source {
     const struct vm_config *cfg;
     const char *snapshot, *mem;
+    const char *listen; /* migrate-receive: build the VM from the source that connects here */
     const struct snapshot_overrides *ov;
 };
 int cli_run(const struct cli_vm_source *src);
 
-/* `truce restore` (ARGV[0] is "restore"): parse, restore, run. Returns the exit status. */
+/* `truce restore` / `truce migrate-receive` (ARGV[0] is the command): parse, build the VM from
+ * the snapshot or the incoming migration, run it here. Returns the exit status. */
 int cli_restore_main(int argc, char **argv);
 
 /* Read the CpuConfig JSON file PATH into T. Returns 0 or -EINVAL with ERR naming the field. */

@@ -11,11 +11,20 @@
 #include "util/util.h"
 #include "vm/vm.h"
 
-enum { OPT_SNAPSHOT = 256, OPT_MEM, OPT_CONSOLE, OPT_NET_OVERRIDE, OPT_VSOCK_UDS, OPT_HELP };
+enum {
+    OPT_SNAPSHOT = 256,
+    OPT_MEM,
+    OPT_LISTEN,
+    OPT_CONSOLE,
+    OPT_NET_OVERRIDE,
+    OPT_VSOCK_UDS,
+    OPT_HELP
+};
 
 static const struct option restore_opts[] = {
     {"snapshot", required_argument, 0, OPT_SNAPSHOT},
     {"mem", required_argument, 0, OPT_MEM},
+    {"listen", required_argument, 0, OPT_LISTEN},
     {"console", required_argument, 0, OPT_CONSOLE},
     {"net-override", required_argument, 0, OPT_NET_OVERRIDE},
     {"vsock-uds", required_argument, 0, OPT_VSOCK_UDS},
@@ -26,8 +35,10 @@ static const struct option restore_opts[] = {
 static void restore_usage(FILE *out)
 {
     fprintf(out, "usage: truce restore --snapshot STATE --mem MEMORY [options]\n"
+                 "       truce migrate-receive --listen unix:PATH|tcp:HOST:PORT [options]\n"
                  "  --snapshot PATH        state file written by PUT /snapshot/create\n"
                  "  --mem PATH             its memory file (mapped privately, loaded on demand)\n"
+                 "  --listen URL           wait there for one source (PUT /migration on it)\n"
                  "  --console KIND         stdio, file:PATH or none (default: as saved)\n"
                  "  --net-override ID=TAP  attach interface ID to another tap (repeatable)\n"
                  "  --vsock-uds PATH       serve the vsock device on another UNIX socket\n");
@@ -89,6 +100,9 @@ static int parse_restore(int argc, char **argv, struct cli_vm_source *src,
         case OPT_MEM:
             src->mem = optarg;
             break;
+        case OPT_LISTEN:
+            src->listen = optarg;
+            break;
         case OPT_CONSOLE:
             rc = parse_console(ov, optarg, err, errlen);
             break;
@@ -110,7 +124,10 @@ static int parse_restore(int argc, char **argv, struct cli_vm_source *src,
     }
     if (!rc && optind < argc)
         rc = bad(err, errlen, "%s: unexpected argument", argv[optind]);
-    if (!rc && (!src->snapshot || !src->mem))
+    bool receive = !strcmp(argv[0], "migrate-receive");
+    if (!rc && receive && (!src->listen || src->snapshot || src->mem))
+        rc = bad(err, errlen, "give --listen unix:PATH or tcp:HOST:PORT (and no snapshot)");
+    if (!rc && !receive && (!src->snapshot || !src->mem || src->listen))
         rc = bad(err, errlen, "give --snapshot PATH and --mem PATH");
     return rc;
 }

@@ -166,6 +166,10 @@ int api_restore_vm(struct api *api, const char *state, const char *mem,
  * C's error filled. */
 int api_snapshot_create(struct api *api, const json_t *o, struct jctx *c);
 int api_snapshot_load(struct api *api, const json_t *o, struct jctx *c);
+/* PUT /migration (a truce extension): send the running or paused VM to destination_url
+ * (machine/migrate.h); on success the VM stops here with TRUCE_EXIT_MIGRATED, on failure it goes
+ * on. Returns 0 or <0 with C's error. */
+int api_migrate(struct api *api, const json_t *o, struct jctx *c);
 int api_ctrl_alt_del(struct api *api, char *err, size_t errlen);
 int api_swap_drive(struct api *api, const char *id, const char *path, char *err, size_t errlen);
 /* Block until a VM started and stopped (or a quit before start); returns the exit status.

@@ -265,6 +265,12 @@ static void put_snapshot_create(struct api *api, const struct req *rq, struct ap
         SECTION(api_snapshot_create(api, rq->body, c));
 }
 
+static void put_migration(struct api *api, const struct req *rq, struct api_reply *out)
+{
+    if (postboot(api, rq, out))
+        SECTION(api_migrate(api, rq->body, c));
+}
+
 static void put_snapshot_load(struct api *api, const struct req *rq, struct api_reply *out)
 {
     SECTION(api_snapshot_load(api, rq->body, c));
@@ -313,6 +319,7 @@ static const struct route routes[] = {
     RI("PATCH", "/network-interfaces/", true, patch_net),
     R("PUT", "/snapshot/create", true, put_snapshot_create),
     R("PUT", "/snapshot/load", true, put_snapshot_load),
+    R("PUT", "/migration", true, put_migration), /* truce extension */
     R("GET", "/version", false, get_version),
     R("PATCH", "/vm", true, patch_vm),
     R("GET", "/vm/config", false, get_vm_config),

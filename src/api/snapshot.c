@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "api/api_int.h"
+#include "machine/migrate.h"
 #include "machine/snapshot.h"
 
 int api_snapshot_create(struct api *api, const json_t *o, struct jctx *c)
@@ -29,6 +30,34 @@ int api_snapshot_create(struct api *api, const json_t *o, struct jctx *c)
     if (!rc)
         log_info("snapshot of %s written to %s (memory %s)", api->id, state, mem);
     return rc;
+}
+
+int api_migrate(struct api *api, const json_t *o, struct jctx *c)
+{
+    static const char *const fields[] = {"destination_url", "max_downtime_ms", NULL};
+    char url[PATH_MAX];
+    uint64_t downtime;
+    bool have_downtime = false;
+    if (jobject(c, o, fields) < 0 ||
+        jstring(c, o, "destination_url", true, url, sizeof(url), NULL) < 0 ||
+        juint(c, o, "max_downtime_ms", false, 1, UINT32_MAX, &downtime, &have_downtime) < 0)
+        return -EINVAL;
+    if (have_downtime)
+        return jfail(c, "max_downtime_ms",
+                     "not supported yet: pre-copy (truce migrates stop-and-copy: the guest is "
+                     "paused for the whole transfer)");
+    struct mig_stats st;
+    int rc = migrate_send(api->vm, url, &st, c->err, c->errlen);
+    if (rc) {
+        log_warn("migration to %s failed, the VM goes on here: %s", url, c->err);
+        return rc;
+    }
+    log_info("migrated to %s: %llu MiB (%llu pages) in %llu ms", url,
+             (unsigned long long)(st.bytes >> 20), (unsigned long long)st.pages,
+             (unsigned long long)st.total_ms);
+    vm_request_stop(api->vm, TRUCE_EXIT_MIGRATED, "migrated to %s (%llu MiB in %llu ms)", url,
+                    (unsigned long long)(st.bytes >> 20), (unsigned long long)st.total_ms);
+    return 0;
 }
 
 /* Only a fresh process loads a snapshot: nothing but the logger and metrics configured. */
