@@ -235,15 +235,15 @@ int irq_msi(struct vm *vm, uint64_t addr, uint32_t data);
  * Every way truce ends has its own status. Odd statuses belong to the debug-exit device
  * ((value << 1) | 1, QEMU isa-debug-exit compatible); truce's own are even. */
 enum truce_status {
-    TRUCE_EXIT_POWEROFF = 0, /* guest powered off (ACPI S5 / KVM system event) */
-    TRUCE_EXIT_USAGE = 2,    /* bad flag, config or image: nothing ran */
-    TRUCE_EXIT_HOST = 4,     /* host failure: KVM ioctl, out of memory, I/O thread */
-    TRUCE_EXIT_REBOOT = 6,   /* guest asked for a reset (i8042, 0xCF9, ACPI, system event) */
-    TRUCE_EXIT_TRIPLE = 8,   /* triple fault (KVM_EXIT_SHUTDOWN) */
-    TRUCE_EXIT_HALTED = 10,  /* every vCPU halted with interrupts off: the guest can never run */
-    TRUCE_EXIT_PANIC = 12,   /* guest kernel panic reported through pvpanic */
-    TRUCE_EXIT_GUEST = 14,   /* guest broke the exit policy (emulation failure, unknown exit) */
-    TRUCE_EXIT_SIGNAL = 16,  /* stopped from the host: SIGTERM/SIGINT, Ctrl-A x */
+    TRUCE_EXIT_POWEROFF = 0,  /* guest powered off (ACPI S5 / KVM system event) */
+    TRUCE_EXIT_USAGE = 2,     /* bad flag, config or image: nothing ran */
+    TRUCE_EXIT_HOST = 4,      /* host failure: KVM ioctl, out of memory, I/O thread */
+    TRUCE_EXIT_REBOOT = 6,    /* guest asked for a reset (i8042, 0xCF9, ACPI, system event) */
+    TRUCE_EXIT_TRIPLE = 8,    /* triple fault (KVM_EXIT_SHUTDOWN) */
+    TRUCE_EXIT_HALTED = 10,   /* every vCPU halted with interrupts off: the guest can never run */
+    TRUCE_EXIT_PANIC = 12,    /* guest kernel panic reported through pvpanic */
+    TRUCE_EXIT_GUEST = 14,    /* guest broke the exit policy (emulation failure, unknown exit) */
+    TRUCE_EXIT_SIGNAL = 16,   /* stopped from the host: SIGTERM/SIGINT, Ctrl-A x */
     TRUCE_EXIT_MIGRATED = 20, /* the VM now runs on a migration's destination */
 };
 
