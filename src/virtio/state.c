@@ -140,7 +140,10 @@ void virtio_state_set(struct virtio_dev *vdev, const struct virtio_state *s)
         q->signalled_valid = qs->signalled_valid;
         q->broken = qs->broken;
     }
-    if ((s->status & VIRTIO_CONFIG_S_DRIVER_OK) && !(s->status & VIRTIO_CONFIG_S_NEEDS_RESET) &&
-        vdev->ops->activate && vdev->ops->activate(vdev->opaque) < 0)
+    bool live =
+        (s->status & VIRTIO_CONFIG_S_DRIVER_OK) && !(s->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+    if (live && vdev->ops->activate && vdev->ops->activate(vdev->opaque) < 0)
         virtio_set_needs_reset(vdev, "device could not start after restore");
+    else if (live && vdev->ops->restored)
+        vdev->ops->restored(vdev->opaque);
 }

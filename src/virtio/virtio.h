@@ -153,6 +153,9 @@ struct virtio_dev_ops {
      * compared with this device when loading (state_fail names the difference). It changes
      * nothing, so a failed restore leaves the device as it was. May be NULL. Lock held. */
     void (*state_check)(void *opaque, struct state_visitor *v);
+    /* A restore made the device live again (after activate): tell the driver what the host
+     * side lost (vsock: VIRTIO_VSOCK_EVENT_TRANSPORT_RESET). May be NULL. Lock held. */
+    void (*restored)(void *opaque);
     /* VM pause (the contract is in bus/device.h): the transport has already stopped the queue kicks
      * and set vdev->paused; pause finishes in-flight work (lock NOT held, I/O thread running),
      * resume follows it (the transport then re-kicks every enabled queue). May be NULL. */

@@ -17,13 +17,14 @@
 #include "virtio/vsock_proto.h"
 #include "vm/vm.h"
 
-#define VSOCK_QUEUE_SIZE 256
-#define VSOCK_RXQ        0
-#define VSOCK_TXQ        1
-#define VSOCK_EVQ        2
-#define VSOCK_CHAIN_IOV  (VSOCK_MAX_IOV + 2)
-#define VSOCK_HDR_LEN    sizeof(struct vsock_hdr)
-#define PCI_CLASS_OTHER  0xff0000
+#define VSOCK_QUEUE_SIZE            256
+#define VSOCK_RXQ                   0
+#define VSOCK_TXQ                   1
+#define VSOCK_EVQ                   2
+#define VSOCK_EVENT_TRANSPORT_RESET 0 /* virtio_vsock_event.id */
+#define VSOCK_CHAIN_IOV             (VSOCK_MAX_IOV + 2)
+#define VSOCK_HDR_LEN               sizeof(struct vsock_hdr)
+#define PCI_CLASS_OTHER             0xff0000
 
 struct virtio_vsock {
     struct virtio_dev vdev;
@@ -35,6 +36,7 @@ struct virtio_vsock {
     struct virtq_chain rx_chain;
     struct iovec rx_iov[VSOCK_CHAIN_IOV];
     bool rx_held;
+    bool reset_owed; /* a TRANSPORT_RESET event waits for an event buffer */
     struct virtq_chain tx_chain;
     struct iovec tx_iov[VSOCK_CHAIN_IOV];
     struct iovec payload[VSOCK_CHAIN_IOV];
@@ -165,6 +167,21 @@ static void vs_config_read(void *opaque, uint32_t off, uint8_t *data, unsigned s
         memcpy(data, (uint8_t *)&cid + off, MIN((size_t)size, sizeof(cid) - off));
 }
 
+/* Give the driver a VIRTIO_VSOCK_EVENT_TRANSPORT_RESET if one is owed and it posted an event
+ * buffer (else it waits for the next one). Lock held. */
+static void vs_deliver_reset(struct virtio_vsock *v)
+{
+    struct virtq *q = &v->vdev.vq[VSOCK_EVQ];
+    struct iovec iov[2];
+    struct virtq_chain c = {.iov = iov, .max_iov = 2};
+    if (!v->reset_owed || !vs_live(v, q) || virtq_pop(q, &c) <= 0)
+        return;
+    uint32_t id = htole32(VSOCK_EVENT_TRANSPORT_RESET);
+    virtq_push(q, c.head, (uint32_t)virtq_chain_write(&c, 0, &id, sizeof(id)));
+    v->reset_owed = false;
+    virtio_interrupt(&v->vdev, q);
+}
+
 static void vs_queue_notify(void *opaque, struct virtq *q)
 {
     struct virtio_vsock *v = opaque;
@@ -172,6 +189,8 @@ static void vs_queue_notify(void *opaque, struct virtq *q)
         vs_tx(v);
     if (q->index != VSOCK_EVQ)
         vs_rx(v); /* replies to what was sent, or buffers for what waits */
+    else
+        vs_deliver_reset(v);
 }
 
 static void vs_reset(void *opaque)
@@ -179,6 +198,7 @@ static void vs_reset(void *opaque)
     struct virtio_vsock *v = opaque;
     vsock_engine_reset(v->eng); /* the guest forgot every connection */
     v->rx_held = false;
+    v->reset_owed = false;
 }
 
 static void vs_stop(void *opaque)
@@ -196,7 +216,17 @@ static void vs_destroy(void *opaque)
     free(v);
 }
 
+/* After a restore the host side has no connection left (as Firecracker documents): the guest
+ * is told to drop its own and read its CID again. */
+static void vs_restored(void *opaque)
+{
+    struct virtio_vsock *v = opaque;
+    v->reset_owed = true;
+    vs_deliver_reset(v);
+}
+
 static const struct virtio_dev_ops vsock_ops = {
+    .restored = vs_restored,
     .config_read = vs_config_read,
     .queue_notify = vs_queue_notify,
     .reset = vs_reset,

@@ -566,6 +566,41 @@ static void device_header_only_rx_buffers(void **state)
     close(hfd);
 }
 
+/* After a restore the driver gets VIRTIO_VSOCK_EVENT_TRANSPORT_RESET in its event buffer (at
+ * once, or in the next buffer it posts), and only then; a plain run sends no event. */
+static void device_transport_reset_after_restore(void **state)
+{
+    struct dfx *d = *state;
+    struct vfix *f = &d->vf;
+    const unsigned EVQ = 2;
+    vf_desc(f, EVQ, 0, VF_BUF + 0x200000, 8, VRING_DESC_F_WRITE, 0);
+    vf_offer(f, EVQ, 0);
+    vf_quiesce(f);
+    assert_int_equal(vf_used_idx(f, EVQ), 0); /* nothing to say before a restore */
+    struct virtio_dev *vdev = virtio_find(&f->vm, VIRTIO_ID_VSOCK, NULL);
+    assert_non_null(vdev);
+    struct virtio_state st;
+    virtio_lock(vdev);
+    virtio_state_get(vdev, &st);
+    virtio_state_set(vdev, &st); /* what a restore does with the saved state */
+    virtio_unlock(vdev);
+    assert_true(vf_wait_used(f, EVQ, 1));
+    assert_int_equal(vf_used(f, EVQ, 0).len, 4);
+    uint32_t id = 0xffffffff;
+    guest_mem_read(&f->vm.mem, VF_BUF + 0x200000, &id, 4);
+    assert_int_equal(le32toh(id), 0 /* VIRTIO_VSOCK_EVENT_TRANSPORT_RESET */);
+    /* a second restore with no buffer posted: owed until the driver posts one */
+    virtio_lock(vdev);
+    virtio_state_get(vdev, &st);
+    virtio_state_set(vdev, &st);
+    virtio_unlock(vdev);
+    vf_quiesce(f);
+    assert_int_equal(vf_used_idx(f, EVQ), 1);
+    vf_desc(f, EVQ, 1, VF_BUF + 0x200010, 8, VRING_DESC_F_WRITE, 0);
+    vf_offer(f, EVQ, 1);
+    assert_true(vf_wait_used(f, EVQ, 2));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -583,6 +618,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(device_both_layouts, dev_setup, dev_teardown),
         cmocka_unit_test_setup_teardown(device_short_chains, dev_setup, dev_teardown),
         cmocka_unit_test_setup_teardown(device_header_only_rx_buffers, dev_setup, dev_teardown),
+        cmocka_unit_test_setup_teardown(device_transport_reset_after_restore, dev_setup,
+                                        dev_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
