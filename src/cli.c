@@ -30,6 +30,7 @@ enum {
     OPT_ID,
     OPT_LOG_LEVEL,
     OPT_HELP,
+    OPT_TRANSPORT,
 };
 
 static const struct option run_opts[] = {
@@ -49,6 +50,7 @@ static const struct option run_opts[] = {
     {"id", required_argument, 0, OPT_ID},
     {"log-level", required_argument, 0, OPT_LOG_LEVEL},
     {"help", no_argument, 0, OPT_HELP},
+    {"transport", required_argument, 0, OPT_TRANSPORT},
     {0, 0, 0, 0},
 };
 
@@ -81,6 +83,7 @@ void cli_usage(FILE *out)
         "  --net SPEC           tap=NAME[,mac=MAC] | user[,hostfwd=tcp::HP-:GP][,mac=MAC]\n"
         "  --vsock SPEC         cid=N,uds=PATH\n"
         "  --rng                virtio-rng entropy device\n"
+        "  --transport KIND     virtio over pci (default) | mmio (virtio_mmio.device= added)\n"
         "  --cpu-template FILE  custom CPU template (Firecracker's CpuConfig JSON)\n"
         "  --id ID              VM id (default truce-PID)\n"
         "  --log-level LEVEL    error | warning | info | debug (default warning)\n"
@@ -142,6 +145,11 @@ static int parse_one(struct vm_config *cfg, int opt, const char *arg, char *err,
         return config_parse_vsock(cfg, arg, err, errlen);
     case OPT_RNG:
         cfg->entropy = true;
+        return 0;
+    case OPT_TRANSPORT:
+        if (strcmp(arg, "pci") && strcmp(arg, "mmio"))
+            return snprintf(err, errlen, "--transport: '%s': expected pci or mmio", arg), -EINVAL;
+        cfg->transport = strcmp(arg, "mmio") ? TRANSPORT_PCI : TRANSPORT_MMIO;
         return 0;
     case OPT_CPU_TEMPLATE:
         return cli_load_cpu_template(arg, &cfg->cpu_template, err, errlen);

@@ -25,6 +25,7 @@ enum {
     OPT_JAILER_TIME,
     OPT_HELP,
     OPT_VERSION,
+    OPT_ENABLE_PCI,
 };
 
 static const struct option opts[] = {
@@ -44,12 +45,13 @@ static const struct option opts[] = {
     {"parent-cpu-time-us", required_argument, 0, OPT_JAILER_TIME},
     {"help", no_argument, 0, OPT_HELP},
     {"version", no_argument, 0, OPT_VERSION},
+    {"enable-pci", no_argument, 0, OPT_ENABLE_PCI},
     {0, 0, 0, 0},
 };
 
 struct flags {
     const char *api_sock, *config_file, *id, *log_path, *level, *metrics_path;
-    bool no_api, show_level, show_origin, help, version;
+    bool no_api, show_level, show_origin, help, version, enable_pci;
     uint64_t max_payload;
 };
 
@@ -67,20 +69,22 @@ bool api_is_api_flag(const char *arg)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: truce --api-sock PATH [--config-file FILE] [options]\n"
-            "       truce --config-file FILE [--no-api] [options]\n"
-            "  --api-sock PATH          serve the Firecracker REST API on this UNIX socket\n"
-            "  --config-file FILE       Firecracker full-configuration JSON: boot it at once\n"
-            "  --no-api                 no API socket (needs --config-file)\n"
-            "  --id ID                  instance id (default %s)\n"
-            "  --log-path PATH          log to this file or named pipe\n"
-            "  --level LEVEL            Error | Warning | Info | Debug | Trace | Off\n"
-            "  --show-level             prefix log lines with their level\n"
-            "  --show-log-origin        prefix log lines with file:line\n"
-            "  --metrics-path PATH      metrics JSON lines to this file or named pipe\n"
-            "  --http-api-max-payload-size N   largest request body (default %d bytes)\n",
-            API_DEFAULT_ID, API_MAX_PAYLOAD_DEFAULT);
+    fprintf(
+        out,
+        "usage: truce --api-sock PATH [--config-file FILE] [options]\n"
+        "       truce --config-file FILE [--no-api] [options]\n"
+        "  --api-sock PATH          serve the Firecracker REST API on this UNIX socket\n"
+        "  --config-file FILE       Firecracker full-configuration JSON: boot it at once\n"
+        "  --no-api                 no API socket (needs --config-file)\n"
+        "  --id ID                  instance id (default %s)\n"
+        "  --log-path PATH          log to this file or named pipe\n"
+        "  --level LEVEL            Error | Warning | Info | Debug | Trace | Off\n"
+        "  --show-level             prefix log lines with their level\n"
+        "  --show-log-origin        prefix log lines with file:line\n"
+        "  --metrics-path PATH      metrics JSON lines to this file or named pipe\n"
+        "  --http-api-max-payload-size N   largest request body (default %d bytes)\n"
+        "  --enable-pci             virtio devices on PCI (default: virtio-mmio, as Firecracker)\n",
+        API_DEFAULT_ID, API_MAX_PAYLOAD_DEFAULT);
 }
 
 static int parse_flags(int argc, char **argv, struct flags *f, char *err, size_t errlen)
@@ -126,6 +130,9 @@ static int parse_flags(int argc, char **argv, struct flags *f, char *err, size_t
             break;
         case OPT_VERSION:
             f->version = true;
+            break;
+        case OPT_ENABLE_PCI:
+            f->enable_pci = true;
             break;
         case OPT_MAX_PAYLOAD:
             if (parse_uint(optarg, 1024, 16 << 20, &f->max_payload) < 0)
@@ -279,6 +286,7 @@ int api_main(int argc, char **argv)
     int status = TRUCE_EXIT_HOST;
     if (!api)
         return TRUCE_EXIT_HOST;
+    api->cfg.transport = f.enable_pci ? TRANSPORT_PCI : TRANSPORT_MMIO; /* as Firecracker */
     if (setup(api, &f, err, sizeof(err)) < 0) {
         fprintf(stderr, "truce: %s\n", err);
         status = TRUCE_EXIT_USAGE;

@@ -10,6 +10,7 @@
 #include "dev/fw_cfg.h"
 #include "util/modlist.h"
 #include "util/util.h"
+#include "virtio/virtio_mmio.h"
 #include "vm/vm.h"
 
 #define BOOT_KERNEL_MAX   (2 * GiB)  /* an ELF vmlinux with debug info can be large */
@@ -295,6 +296,10 @@ int boot_load(struct vm *vm, char *err, size_t errlen)
 
     if (!path[0]) {
         snprintf(err, errlen, "no boot image: give --kernel or --firmware");
+        return -EINVAL;
+    }
+    if (virtio_mmio_cmdline(vm, vm->cfg.cmdline, sizeof(vm->cfg.cmdline)) < 0) {
+        snprintf(err, errlen, "--cmdline: no room for the virtio_mmio.device= entries");
         return -EINVAL;
     }
     ret = read_file(path, max, &img, &len);

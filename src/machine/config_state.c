@@ -105,5 +105,10 @@ void config_state_visit(struct state_visitor *v, struct vm_config *c)
     STATE_STR(v, c->vsock.uds_path);
     STATE_BOOL(v, c->entropy);
     template_visit(v, &c->cpu_template);
+    if (v->version >= 2) { /* version 1 snapshots are PCI */
+        uint32_t transport = c->transport;
+        STATE_U32_MAX(v, transport, TRANSPORT_MMIO);
+        c->transport = (enum virtio_transport)transport;
+    }
     state_end(v);
 }

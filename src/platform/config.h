@@ -24,6 +24,9 @@
 
 enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE, CONSOLE_VIRTIO };
 enum net_kind { NET_TAP, NET_USER };
+/* How virtio devices reach the guest: `truce run` defaults to PCI (--transport), the API and
+ * --config-file to MMIO as Firecracker (--enable-pci selects PCI). */
+enum virtio_transport { TRANSPORT_PCI, TRANSPORT_MMIO };
 
 struct disk_config {
     char id[CFG_ID_LEN];
@@ -83,6 +86,7 @@ struct vm_config {
     struct vsock_config vsock;
     bool entropy;                     /* virtio-rng */
     struct cpu_template cpu_template; /* PUT /cpu-config, --cpu-template: empty by default */
+    enum virtio_transport transport;  /* --transport, --enable-pci */
 };
 
 /* Fill CFG with the defaults (1 vCPU, 128 MiB, stdio console, no devices). */

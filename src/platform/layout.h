@@ -10,16 +10,21 @@
  * 4 GiB holds 32-bit PCI BARs, ECAM, the IOAPIC and LAPIC. 64-bit BARs go above the end of RAM. */
 #define LAYOUT_MMIO_HOLE       0xC0000000ULL /* 3 GiB */
 #define LAYOUT_PCI_MMIO32      0xC0000000ULL /* 32-bit BAR window */
-#define LAYOUT_PCI_MMIO32_SIZE 0x20000000ULL
-#define LAYOUT_PCI_ECAM        0xE0000000ULL /* ECAM, bus 0 only: 1 MiB used, 256 MiB reserved */
-#define LAYOUT_PCI_ECAM_SIZE   0x10000000ULL
-#define LAYOUT_IOAPIC          0xFEC00000ULL
-#define LAYOUT_LAPIC           0xFEE00000ULL
-#define LAYOUT_4G              0x100000000ULL
-#define LAYOUT_TSS_ADDR        0xFFFBD000ULL /* KVM_SET_TSS_ADDR: 3 pages */
-#define LAYOUT_IDENTITY_MAP    0xFFFBC000ULL /* KVM_SET_IDENTITY_MAP_ADDR: 1 page */
-#define LAYOUT_MAX_GPA         (1ULL << 43)  /* PVM limit; respected everywhere */
-#define LAYOUT_PCI_MMIO64_SIZE (64ULL << 30) /* 64-bit BAR window, at most */
+#define LAYOUT_PCI_MMIO32_SIZE 0x10000000ULL /* 256 MiB: 0xD0000000 up is virtio-mmio's */
+/* virtio-mmio (as Firecracker on x86_64): device N of the VM at LAYOUT_VIRTIO_MMIO + N * 4 KiB,
+ * its interrupt on VIRTIO_MMIO_GSI(N) */
+#define LAYOUT_VIRTIO_MMIO      0xD0000000ULL
+#define LAYOUT_VIRTIO_MMIO_SIZE 0x10000000ULL
+#define LAYOUT_VIRTIO_MMIO_DEV  0x1000ULL
+#define LAYOUT_PCI_ECAM         0xE0000000ULL /* ECAM, bus 0 only: 1 MiB used, 256 MiB reserved */
+#define LAYOUT_PCI_ECAM_SIZE    0x10000000ULL
+#define LAYOUT_IOAPIC           0xFEC00000ULL
+#define LAYOUT_LAPIC            0xFEE00000ULL
+#define LAYOUT_4G               0x100000000ULL
+#define LAYOUT_TSS_ADDR         0xFFFBD000ULL /* KVM_SET_TSS_ADDR: 3 pages */
+#define LAYOUT_IDENTITY_MAP     0xFFFBC000ULL /* KVM_SET_IDENTITY_MAP_ADDR: 1 page */
+#define LAYOUT_MAX_GPA          (1ULL << 43)  /* PVM limit; respected everywhere */
+#define LAYOUT_PCI_MMIO64_SIZE  (64ULL << 30) /* 64-bit BAR window, at most */
 
 /* Fixed platform: ports and interrupts that devices use and ACPI/MP tables describe. */
 #define PORT_COM1           0x3f8 /* 16550A, GSI 4 */
@@ -42,6 +47,11 @@
  * (IOAPIC pins 16-19). ACPI _PRT and the MP table are generated from this same rule. */
 #define PCI_INTX_GSI_BASE       16
 #define PCI_INTX_GSI(slot, pin) (PCI_INTX_GSI_BASE + ((slot) + (pin)) % 4)
+/* virtio-mmio device N: GSIs 5-15 then 20-23 (the PCI INTx pins 16-19 are skipped), so at most
+ * VIRTIO_MMIO_MAX devices; ISA numbering as Firecracker (IRQ 5 upward) */
+#define VIRTIO_MMIO_GSI_BASE 5
+#define VIRTIO_MMIO_MAX      15
+#define VIRTIO_MMIO_GSI(n)   ((n) < 11 ? VIRTIO_MMIO_GSI_BASE + (n) : 20 + (n)-11)
 
 /* ---- low-memory map (guest physical) -------------------------------------------------------- */
 #define BOOT_GDT_ADDR     0x500ULL

@@ -324,7 +324,7 @@ int virtio_blk_create(struct vm *vm, const struct disk_config *dc, char *err, si
         snprintf(err, errlen, "disk %s: cannot watch completions: %s", dc->path, strerror(-rc));
         goto fail;
     }
-    rc = virtio_pci_add(vm, &b->vdev, err, errlen);
+    rc = virtio_dev_add(vm, &b->vdev, err, errlen);
     if (rc < 0)
         goto fail;
     return 0;

@@ -138,7 +138,7 @@ static int vcon_class_create(struct vm *vm, char *err, size_t errlen)
     if (rc < 0)
         snprintf(err, errlen, "virtio-console: bad device parameters");
     else
-        rc = virtio_pci_add(vm, &v->vdev, err, errlen);
+        rc = virtio_dev_add(vm, &v->vdev, err, errlen);
     if (rc < 0) {
         virtio_dev_fini(&v->vdev);
         free(v);

@@ -103,6 +103,82 @@ void virtio_reset(struct virtio_dev *vdev)
         vdev->tops->reset(vdev);
 }
 
+/* ---- status machine ------------------------------------------------------------------------ */
+
+/* Features the driver may accept: a subset of the offered ones including VERSION_1. */
+static bool features_acceptable(struct virtio_dev *vdev)
+{
+    uint64_t f = vdev->guest_features;
+    if (f & ~vdev->host_features || !(f >> VIRTIO_F_VERSION_1 & 1))
+        return false;
+    return !vdev->ops->features_ok || vdev->ops->features_ok(vdev->opaque, f);
+}
+
+/* DRIVER_OK: resolve the enabled queues, start the device, look at buffers queued early. */
+static void driver_ok(struct virtio_dev *vdev)
+{
+    for (unsigned i = 0; i < vdev->nqueues; i++) {
+        struct virtq *q = &vdev->vq[i];
+        if (q->enabled && virtq_activate(q, &vdev->vm->mem, vdev->guest_features) < 0) {
+            q->broken = true;
+            virtio_set_needs_reset(vdev, "queue rings outside guest RAM or misaligned");
+            return;
+        }
+    }
+    if (vdev->ops->activate && vdev->ops->activate(vdev->opaque) < 0) {
+        virtio_set_needs_reset(vdev, "device could not start");
+        return;
+    }
+    for (unsigned i = 0; i < vdev->nqueues; i++)
+        if (vdev->vq[i].enabled && vdev->vq[i].kick_fd >= 0)
+            eventfd_write(vdev->vq[i].kick_fd, 1);
+}
+
+void virtio_status_write(struct virtio_dev *vdev, uint8_t v)
+{
+    if (v == 0) {
+        virtio_reset(vdev);
+        return;
+    }
+    uint8_t old = vdev->status & ~VIRTIO_CONFIG_S_NEEDS_RESET;
+    uint8_t nv = v & ~VIRTIO_CONFIG_S_NEEDS_RESET;
+    uint8_t add = nv & ~old;
+    if (old & ~nv) {
+        virtio_set_needs_reset(vdev, "status bits cleared without a reset");
+        return;
+    }
+    if (((add & VIRTIO_CONFIG_S_DRIVER) && !(nv & VIRTIO_CONFIG_S_ACKNOWLEDGE)) ||
+        ((add & VIRTIO_CONFIG_S_FEATURES_OK) && !(nv & VIRTIO_CONFIG_S_DRIVER))) {
+        virtio_set_needs_reset(vdev, "status bits set out of order");
+        return;
+    }
+    if ((add & VIRTIO_CONFIG_S_FEATURES_OK) && !features_acceptable(vdev))
+        add &= ~VIRTIO_CONFIG_S_FEATURES_OK; /* refused: the driver reads it back clear */
+    if ((add & VIRTIO_CONFIG_S_DRIVER_OK) && !((old | add) & VIRTIO_CONFIG_S_FEATURES_OK)) {
+        virtio_set_needs_reset(vdev, "DRIVER_OK without FEATURES_OK");
+        return;
+    }
+    vdev->status |= add;
+    if (add & VIRTIO_CONFIG_S_DRIVER_OK)
+        driver_ok(vdev);
+}
+
+/* I/O thread: queue Q's eventfd fired. */
+void virtio_kick_cb(void *opaque, uint32_t events)
+{
+    struct virtq *q = opaque;
+    struct virtio_dev *vdev = q->vdev;
+    eventfd_t v;
+    if (eventfd_read(q->kick_fd, &v) < 0)
+        return;
+    virtio_lock(vdev);
+    uint8_t st = vdev->status;
+    if ((st & VIRTIO_CONFIG_S_DRIVER_OK) && !(st & VIRTIO_CONFIG_S_NEEDS_RESET) && q->enabled &&
+        !q->broken && q->avail && !vdev->paused)
+        vdev->ops->queue_notify(vdev->opaque, q);
+    virtio_unlock(vdev);
+}
+
 /* evloop callback of a watch: run the device's callback with the device lock held. */
 static void watch_cb(void *opaque, uint32_t events)
 {

@@ -339,7 +339,7 @@ int virtio_net_create(struct vm *vm, unsigned index, char *err, size_t errlen)
         snprintf(err, errlen, "--net %s: virtio_dev_init failed", nc->id);
         goto fail;
     }
-    rc = virtio_pci_add(vm, &n->vdev, err, errlen);
+    rc = virtio_dev_add(vm, &n->vdev, err, errlen);
     if (rc < 0) {
         virtio_dev_fini(&n->vdev);
         goto fail;

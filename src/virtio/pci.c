@@ -12,6 +12,7 @@
 #include "bus/pci.h"
 #include "dev/dev.h"
 #include "util/state.h"
+#include "virtio/virtio_mmio.h"
 #include "virtio/virtio_pci.h"
 #include "vm/vm.h"
 
@@ -151,22 +152,6 @@ static void vpci_bar_moved(void *opaque, unsigned bar, uint64_t old_gpa, uint64_
 
 static const struct pci_dev_ops vpci_pci_ops = {.bar_moved = vpci_bar_moved};
 
-/* I/O thread: queue Q's eventfd fired. */
-static void kick_cb(void *opaque, uint32_t events)
-{
-    struct virtq *q = opaque;
-    struct virtio_dev *vdev = q->vdev;
-    eventfd_t v;
-    if (eventfd_read(q->kick_fd, &v) < 0)
-        return;
-    virtio_lock(vdev);
-    uint8_t st = vdev->status;
-    if ((st & VIRTIO_CONFIG_S_DRIVER_OK) && !(st & VIRTIO_CONFIG_S_NEEDS_RESET) && q->enabled &&
-        !q->broken && q->avail && !vdev->paused)
-        vdev->ops->queue_notify(vdev->opaque, q);
-    virtio_unlock(vdev);
-}
-
 /* ---- PCI function layout ------------------------------------------------------------------- */
 
 /* Append one virtio vendor capability describing [off, off + len) of the BAR. */
@@ -272,7 +257,8 @@ static int vpci_kicks_watch(struct virtio_pci *vp)
 {
     struct virtio_dev *vdev = vp->vdev;
     for (unsigned i = 0; i < vdev->nqueues; i++) {
-        int rc = evloop_add(vdev->vm->loop, vdev->vq[i].kick_fd, EPOLLIN, kick_cb, &vdev->vq[i]);
+        int rc =
+            evloop_add(vdev->vm->loop, vdev->vq[i].kick_fd, EPOLLIN, virtio_kick_cb, &vdev->vq[i]);
         if (rc < 0) {
             while (i--)
                 evloop_del(vdev->vm->loop, vdev->vq[i].kick_fd);
@@ -439,10 +425,9 @@ struct virtio_dev *virtio_find(struct vm *vm, uint16_t device_id, struct virtio_
 {
     bool past = !prev;
     for (struct device_instance *d = vm->devices; d; d = d->next) {
-        if (d->ops != &vpci_inst_ops)
-            continue;
-        struct virtio_dev *vdev = ((struct virtio_pci *)d->dev)->vdev;
-        if (vdev->device_id != device_id)
+        struct virtio_dev *vdev =
+            d->ops == &vpci_inst_ops ? ((struct virtio_pci *)d->dev)->vdev : virtio_mmio_vdev(d);
+        if (!vdev || vdev->device_id != device_id)
             continue;
         if (past)
             return vdev;

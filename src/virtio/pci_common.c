@@ -60,69 +60,6 @@ void vpci_common_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
     memcpy(data, (uint8_t *)&c + off, size);
 }
 
-/* ---- status machine ------------------------------------------------------------------------ */
-
-/* Features the driver may accept: a subset of the offered ones including VERSION_1. */
-static bool features_acceptable(struct virtio_dev *vdev)
-{
-    uint64_t f = vdev->guest_features;
-    if (f & ~vdev->host_features || !(f >> VIRTIO_F_VERSION_1 & 1))
-        return false;
-    return !vdev->ops->features_ok || vdev->ops->features_ok(vdev->opaque, f);
-}
-
-/* DRIVER_OK: resolve the enabled queues, start the device, look at buffers queued early. */
-static void driver_ok(struct virtio_pci *vp)
-{
-    struct virtio_dev *vdev = vp->vdev;
-    for (unsigned i = 0; i < vdev->nqueues; i++) {
-        struct virtq *q = &vdev->vq[i];
-        if (q->enabled && virtq_activate(q, &vdev->vm->mem, vdev->guest_features) < 0) {
-            q->broken = true;
-            virtio_set_needs_reset(vdev, "queue rings outside guest RAM or misaligned");
-            return;
-        }
-    }
-    if (vdev->ops->activate && vdev->ops->activate(vdev->opaque) < 0) {
-        virtio_set_needs_reset(vdev, "device could not start");
-        return;
-    }
-    for (unsigned i = 0; i < vdev->nqueues; i++)
-        if (vdev->vq[i].enabled && vdev->vq[i].kick_fd >= 0)
-            eventfd_write(vdev->vq[i].kick_fd, 1);
-}
-
-/* The driver wrote V to device_status. Device lock held. */
-static void status_write(struct virtio_pci *vp, uint8_t v)
-{
-    struct virtio_dev *vdev = vp->vdev;
-    if (v == 0) {
-        virtio_reset(vdev);
-        return;
-    }
-    uint8_t old = vdev->status & ~VIRTIO_CONFIG_S_NEEDS_RESET;
-    uint8_t nv = v & ~VIRTIO_CONFIG_S_NEEDS_RESET;
-    uint8_t add = nv & ~old;
-    if (old & ~nv) {
-        virtio_set_needs_reset(vdev, "status bits cleared without a reset");
-        return;
-    }
-    if (((add & VIRTIO_CONFIG_S_DRIVER) && !(nv & VIRTIO_CONFIG_S_ACKNOWLEDGE)) ||
-        ((add & VIRTIO_CONFIG_S_FEATURES_OK) && !(nv & VIRTIO_CONFIG_S_DRIVER))) {
-        virtio_set_needs_reset(vdev, "status bits set out of order");
-        return;
-    }
-    if ((add & VIRTIO_CONFIG_S_FEATURES_OK) && !features_acceptable(vdev))
-        add &= ~VIRTIO_CONFIG_S_FEATURES_OK; /* refused: the driver reads it back clear */
-    if ((add & VIRTIO_CONFIG_S_DRIVER_OK) && !((old | add) & VIRTIO_CONFIG_S_FEATURES_OK)) {
-        virtio_set_needs_reset(vdev, "DRIVER_OK without FEATURES_OK");
-        return;
-    }
-    vdev->status |= add;
-    if (add & VIRTIO_CONFIG_S_DRIVER_OK)
-        driver_ok(vp);
-}
-
 /* ---- register writes ----------------------------------------------------------------------- */
 
 /* Queue configuration is legal only between FEATURES_OK and DRIVER_OK, before the queue is
@@ -253,7 +190,7 @@ void vpci_common_write(void *opaque, uint64_t off, const uint8_t *data, unsigned
         vdev->msix_config = v < vp->pci.msix.nvec ? (uint16_t)v : VIRTIO_MSI_NO_VECTOR;
         break;
     case COMMON(device_status):
-        status_write(vp, (uint8_t)v);
+        virtio_status_write(vdev, (uint8_t)v);
         break;
     case COMMON(queue_select):
         vdev->queue_select = (uint16_t)v;

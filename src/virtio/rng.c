@@ -85,7 +85,7 @@ static int rng_class_create(struct vm *vm, char *err, size_t errlen)
     if (rc < 0)
         snprintf(err, errlen, "virtio-rng: bad device parameters");
     else
-        rc = virtio_pci_add(vm, &r->vdev, err, errlen);
+        rc = virtio_dev_add(vm, &r->vdev, err, errlen);
     if (rc < 0) {
         virtio_dev_fini(&r->vdev);
         free(r);

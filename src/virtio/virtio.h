@@ -258,6 +258,15 @@ void virtio_set_needs_reset(struct virtio_dev *vdev, const char *why);
 /* Full device reset (ops->reset, then queues and common state). Lock held. */
 void virtio_reset(struct virtio_dev *vdev);
 
+/* ---- transport helpers (virtio/core.c), shared by the PCI and MMIO transports --------------
+ * The driver wrote V to the device status: reset on 0, checks the order of the bits, offers the
+ * features to ops->features_ok at FEATURES_OK, resolves the enabled queues and calls
+ * ops->activate at DRIVER_OK (errors set DEVICE_NEEDS_RESET). Device lock held. */
+void virtio_status_write(struct virtio_dev *vdev, uint8_t v);
+/* evloop callback of queue Q's kick eventfd (OPAQUE is the struct virtq): runs queue_notify
+ * with the lock held when the device is live, the queue enabled and the VM not paused. */
+void virtio_kick_cb(void *opaque, uint32_t events);
+
 /* Watch a backend FD on vm->loop for the device's lifetime; CB runs on the I/O thread with the
  * device lock held. At most VIRTIO_MAX_WATCHES per device. Call it before or after
  * virtio_pci_add(), not with the lock held. Returns 0 or -errno (-ENOSPC when full). */
@@ -308,6 +317,9 @@ void virtio_state_set(struct virtio_dev *vdev, const struct virtio_state *s);
  * MSI-X is disabled. Adds the device_instance (reset/stop/destroy) to the VM. On failure returns
  * <0 with one line in ERR; nothing stays registered and the caller frees its state. */
 int virtio_pci_add(struct vm *vm, struct virtio_dev *vdev, char *err, size_t errlen);
+/* Add VDEV on the transport the VM configuration names (vm->cfg.transport): virtio_pci_add() or
+ * virtio_mmio_add() (virtio/mmio.c). Same contract. Devices call this one. */
+int virtio_dev_add(struct vm *vm, struct virtio_dev *vdev, char *err, size_t errlen);
 /* Iterate VM's virtio devices of type DEVICE_ID (VIRTIO_ID_*) in creation order: the first when
  * PREV is NULL, else the one after PREV. Returns NULL at the end. (API, metrics, snapshots.) */
 struct virtio_dev *virtio_find(struct vm *vm, uint16_t device_id, struct virtio_dev *prev);

@@ -261,7 +261,7 @@ static int vsock_class_create(struct vm *vm, char *err, size_t errlen)
         snprintf(err, errlen, "--vsock: virtio_dev_init failed");
         goto fail;
     }
-    rc = virtio_pci_add(vm, &v->vdev, err, errlen);
+    rc = virtio_dev_add(vm, &v->vdev, err, errlen);
     if (rc < 0) {
         virtio_dev_fini(&v->vdev);
         goto fail;

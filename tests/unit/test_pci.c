@@ -256,16 +256,16 @@ static void large_bars_go_above_4g(void **state)
     struct pci_dev *big = calloc(4, sizeof(*big));
     for (int i = 0; i < 4; i++) {
         pci_dev_init(&big[i], "big", 0x1234, 2, 0xff0000, 0, 0, 0, NULL, NULL);
-        assert_int_equal(pci_bar_init(&big[i], 0, 256 * MiB, i < 3, false), 0);
+        assert_int_equal(pci_bar_init(&big[i], 0, 128 * MiB, i < 3, false), 0);
         assert_int_equal(pci_bar_add_region(&big[i], 0, 0, 4096, &t_ops, &x->t, "big"), 0);
     }
-    /* the 512 MiB 32-bit window already holds the test device: one big BAR fits */
+    /* the 256 MiB 32-bit window already holds the test device: one 128 MiB BAR fits */
     assert_int_equal(pci_dev_add(&x->f.vm, &big[0]), 0);
     assert_true(big[0].bar[0].addr < LAYOUT_4G);
     assert_int_equal(pci_dev_add(&x->f.vm, &big[1]), 0);
     assert_int_equal(big[1].bar[0].addr, LAYOUT_4G); /* 64-bit window, above RAM */
     assert_int_equal(pci_dev_add(&x->f.vm, &big[2]), 0);
-    assert_int_equal(big[2].bar[0].addr, LAYOUT_4G + 256 * MiB);
+    assert_int_equal(big[2].bar[0].addr, LAYOUT_4G + 128 * MiB);
     assert_int_equal(vf_cfg_read(&x->f, big[2].slot, 0x14, 4), 1); /* high dword */
     assert_int_equal(pci_dev_add(&x->f.vm, &big[3]), -ENOSPC);     /* 32-bit only: no room */
     uint8_t d[4];
