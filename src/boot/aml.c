@@ -31,6 +31,7 @@
 #define RES_DWORD     0x87
 #define RES_WORD      0x88
 #define RES_QWORD     0x8a
+#define RES_EXT_IRQ   0x89
 #define RES_TYPE_MEM  0
 #define RES_TYPE_IO   1
 #define RES_TYPE_BUS  2
@@ -386,6 +387,15 @@ void aml_res_mem32_fixed(struct aml *a, uint32_t base, uint32_t len)
     aml_byte(a, 1); /* read/write */
     put_le(a, base, 4);
     put_le(a, len, 4);
+}
+
+void aml_res_ext_irq_level(struct aml *a, uint32_t gsi)
+{
+    aml_byte(a, RES_EXT_IRQ);
+    put_le(a, 6, 2);
+    aml_byte(a, 0x01); /* consumer; level (bit 1 clear), active high, exclusive */
+    aml_byte(a, 1);    /* one interrupt */
+    put_le(a, gsi, 4);
 }
 
 void aml_res_end(struct aml *a)

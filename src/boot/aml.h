@@ -76,6 +76,8 @@ void aml_res_dword_mem(struct aml *a, uint32_t min, uint32_t max, unsigned cache
 void aml_res_qword_mem(struct aml *a, uint64_t min, uint64_t max, unsigned cache);
 /* Memory32Fixed(ReadWrite, BASE, LEN) */
 void aml_res_mem32_fixed(struct aml *a, uint32_t base, uint32_t len);
+/* Interrupt(ResourceConsumer, Level, ActiveHigh, Exclusive) {GSI}: the extended descriptor */
+void aml_res_ext_irq_level(struct aml *a, uint32_t gsi);
 /* EndTag with checksum 0 ("treat as valid"). */
 void aml_res_end(struct aml *a);
 

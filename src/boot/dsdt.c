@@ -1,12 +1,15 @@
 /* dsdt.c — the DSDT in AML: \_S5, PCI host bridge (_CRS, _PRT), COM1, i8042, pvpanic, RTC, fw_cfg,
- * ECAM. */
+ * ECAM, virtio-mmio devices. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "boot/acpi_tables.h"
 #include "boot/aml.h"
 #include "boot/boot.h"
+#include "bus/device.h"
 #include "util/util.h"
+#include "virtio/virtio_mmio.h"
 #include "vm/vm.h"
 
 #define PCI_SLOTS      32
@@ -142,6 +145,33 @@ static void put_devices(struct aml *a)
     put_isa_dev(a, "FWCF", "QEMU0002", true, 0, fwc, fwc_len, 1, -1); /* fw_cfg (qemu_fw_cfg) */
 }
 
+/* Every virtio-mmio device as Firecracker's ACPI describes it: _HID LNRO0005 (Linux's
+ * virtio_mmio ACPI match), its 4 KiB window and its GSI, so a kernel without
+ * CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES (Debian's) finds them too. */
+static void put_virtio_mmio(struct aml *a, const struct vm *vm)
+{
+    unsigned n = 0;
+    for (const struct device_instance *d = vm->devices; d; d = d->next) {
+        const struct virtio_dev *vdev = virtio_mmio_vdev(d);
+        if (!vdev)
+            continue;
+        const struct virtio_mmio *m = vdev->transport;
+        char name[8];
+        snprintf(name, sizeof(name), "VR%02u", n % 100);
+        aml_device_open(a, name);
+        aml_name(a, "_HID");
+        aml_string(a, "LNRO0005");
+        name_int(a, "_UID", n++);
+        aml_name(a, "_CRS");
+        aml_buffer_open(a);
+        aml_res_mem32_fixed(a, (uint32_t)m->base, (uint32_t)LAYOUT_VIRTIO_MMIO_DEV);
+        aml_res_ext_irq_level(a, m->gsi);
+        aml_res_end(a);
+        aml_close(a);
+        aml_close(a);
+    }
+}
+
 int dsdt_build(const struct vm *vm, uint8_t *buf, size_t cap)
 {
     struct aml a;
@@ -154,6 +184,7 @@ int dsdt_build(const struct vm *vm, uint8_t *buf, size_t cap)
     put_pci0(&a, &vm->mem);
     put_mres(&a);
     put_devices(&a);
+    put_virtio_mmio(&a, vm);
     aml_close(&a);
     if (!aml_ok(&a))
         return -ENOSPC; /* the only way out of a well-formed build */

@@ -1,0 +1,38 @@
+# virtio-mmio — `truce run --transport mmio` with a disk and --rng: the Debian cloud kernel finds
+# both as virtio-mmio platform devices (no virtio PCI function), reads /dev/vda byte-exact and
+# draws from /dev/hwrng through virtio_rng.
+# lab: vmm=truce timeout=150 needs=boot-bzimage
+seq 1 20000 >data # ~110 KB of known bytes: the disk's first bytes
+truncate -s 16M disk.img && dd if=data of=disk.img conv=notrunc 2>/dev/null ||
+    fail "cannot create the disk image"
+cat >mmio <<'EOS'
+#!/bin/sh
+# mmio — devices on virtio-mmio: /dev/vda holds the data, /dev/hwrng is virtio_rng.
+r() { echo "GUEST-RESULT $1 mmio $2"; exit 0; }
+grep -q "virtio_mmio.device=4K@0xd0000000:5" /proc/cmdline || r FAIL "no virtio_mmio.device= entry"
+n=$(ls -d /sys/bus/platform/drivers/virtio-mmio/*.* 2>/dev/null | wc -l)
+echo "mmio: $n virtio-mmio platform devices bound"
+[ "$n" -ge 2 ] || r FAIL "$n virtio-mmio devices bound, expected 2"
+p=$(ls /sys/bus/pci/drivers/virtio-pci 2>/dev/null | grep -c :)
+[ "$p" = 0 ] || r FAIL "$p virtio-pci functions: the transport was PCI"
+[ -b /dev/vda ] || r FAIL "no /dev/vda"
+len=$(wc -c </lab/mmio-data)
+dd if=/dev/vda of=/tmp/back bs=$len count=1 iflag=fullblock 2>/dev/null ||
+    dd if=/dev/vda of=/tmp/back bs=$len count=1 2>/dev/null
+cmp /tmp/back /lab/mmio-data || r FAIL "the data read from /dev/vda differs"
+cur=$(cat /sys/class/misc/hw_random/rng_current 2>/dev/null)
+case "$cur" in virtio_rng*) ;; *) r FAIL "rng_current is '$cur'" ;; esac
+a=$(dd if=/dev/hwrng bs=32 count=1 2>/dev/null | md5sum)
+b=$(dd if=/dev/hwrng bs=32 count=1 2>/dev/null | md5sum)
+[ "$a" != "$b" ] || r FAIL "two reads of /dev/hwrng returned the same bytes"
+n=$(dd if=/dev/hwrng bs=1024 count=64 2>/dev/null | wc -c)
+[ "$n" = 65536 ] || r FAIL "read $n bytes from /dev/hwrng, expected 65536"
+echo "mmio: irq $(grep -m1 virtio /proc/interrupts | tr -s ' ')"
+r PASS
+EOS
+chmod +x mmio
+guest_boot -f mmio:/checks/mmio -f data:/lab/mmio-data -x --transport -x mmio -x --rng \
+    -x --disk -x "path=$PWD/disk.img,readonly=on" -a lab.check=mmio
+expect_init
+expect_guest mmio
+expect_end poweroff
