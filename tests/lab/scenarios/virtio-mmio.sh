@@ -10,11 +10,15 @@ cat >mmio <<'EOS'
 # mmio — devices on virtio-mmio: /dev/vda holds the data, /dev/hwrng is virtio_rng.
 r() { echo "GUEST-RESULT $1 mmio $2"; exit 0; }
 grep -q "virtio_mmio.device=4K@0xd0000000:5" /proc/cmdline || r FAIL "no virtio_mmio.device= entry"
-n=$(ls -d /sys/bus/platform/drivers/virtio-mmio/*.* 2>/dev/null | wc -l)
-echo "mmio: $n virtio-mmio platform devices bound"
-[ "$n" -ge 2 ] || r FAIL "$n virtio-mmio devices bound, expected 2"
-p=$(ls /sys/bus/pci/drivers/virtio-pci 2>/dev/null | grep -c :)
-[ "$p" = 0 ] || r FAIL "$p virtio-pci functions: the transport was PCI"
+n=0 p=0
+for d in /sys/bus/virtio/devices/*; do
+    [ -e "$d" ] || continue
+    path=$(readlink -f "$d")
+    echo "mmio: $path"
+    case "$path" in */pci*) p=$((p + 1)) ;; *LNRO0005* | *virtio-mmio*) n=$((n + 1)) ;; esac
+done
+[ "$n" = 2 ] || r FAIL "$n virtio devices on virtio-mmio, expected 2 ($(ls /sys/bus/platform/drivers/virtio-mmio 2>&1 | tr '\n' ' '))"
+[ "$p" = 0 ] || r FAIL "$p virtio devices on PCI"
 [ -b /dev/vda ] || r FAIL "no /dev/vda"
 len=$(wc -c </lab/mmio-data)
 dd if=/dev/vda of=/tmp/back bs=$len count=1 iflag=fullblock 2>/dev/null ||
