@@ -72,6 +72,7 @@ c legacy-cmos legacy_cmos "" 85 "$OK"
 c legacy-power-ports legacy_power "" 85 "$OK"
 c string-io-flood strio_flood "" 85 "$OK"
 c mmio-unmapped mmio_unmapped "" 85 "$OK"
+c virtio-mmio-regs mmio_regs "" 85 "$OK" --transport mmio
 c pio-sweep pio_sweep "" 85 "$OK"
 
 # Every shutdown path, idle and with devices busy: the README's statuses.
