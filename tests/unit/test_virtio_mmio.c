@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "boot/acpi_tables.h"
 #include "statetest.h"
 #include "virtio/virtio_mmio.h"
 #include "virtio_fixture.h"
@@ -335,6 +336,38 @@ static void placement_and_cmdline(void **state)
     unlink(f->vm.cfg.vsock.uds_path);
 }
 
+/* Count the occurrences of NEEDLE (N bytes) in HAY (LEN bytes). */
+static unsigned count(const uint8_t *hay, size_t len, const void *needle, size_t n)
+{
+    unsigned c = 0;
+    for (size_t i = 0; i + n <= len; i++)
+        c += !memcmp(hay + i, needle, n);
+    return c;
+}
+
+/* The DSDT describes each device as Linux's virtio_mmio ACPI match wants it: _HID LNRO0005, its
+ * window (Memory32Fixed) and its GSI (level, active-high Interrupt). */
+static void dsdt_devices(void **state)
+{
+    struct vfix *f = *state;
+    static uint8_t buf[64 * 1024];
+    int len = dsdt_build(&f->vm, buf, sizeof(buf));
+    assert_true(len > 0);
+    assert_int_equal(count(buf, (size_t)len, "LNRO0005", 8), 1);
+    const uint8_t mem[] = {0x86, 9, 0, 1, 0x00, 0x00, 0x00, 0xd0, 0x00, 0x10, 0, 0};
+    const uint8_t irq[] = {0x89, 6, 0, 0x01, 1, GSI, 0, 0, 0};
+    assert_int_equal(count(buf, (size_t)len, mem, sizeof(mem)), 1);
+    assert_int_equal(count(buf, (size_t)len, irq, sizeof(irq)), 1);
+    /* a VM on PCI has none */
+    struct vfix *p = calloc(1, sizeof(*p));
+    vf_init(p);
+    len = dsdt_build(&p->vm, buf, sizeof(buf));
+    assert_true(len > 0);
+    assert_int_equal(count(buf, (size_t)len, "LNRO0005", 8), 0);
+    vf_fini(p);
+    free(p);
+}
+
 static void gsi_numbering(void **state)
 {
     (void)state;
@@ -355,6 +388,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(hostile_accesses, setup, teardown),
         cmocka_unit_test_setup_teardown(state_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(placement_and_cmdline, setup, teardown),
+        cmocka_unit_test_setup_teardown(dsdt_devices, setup, teardown),
         cmocka_unit_test(gsi_numbering),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
