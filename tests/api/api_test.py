@@ -100,6 +100,7 @@ def main():
         if os.access("/dev/kvm", os.R_OK | os.W_OK):
             boot_cases.post_boot(a, spec, res, work, files(work, a), run_case)
             boot_cases.config_file(a, res, work)
+            boot_cases.transport(a, res, work)
         else:
             res.report("post-boot", "cannot run: /dev/kvm is not usable here")
         boot_cases.flags(a, res, work)

@@ -152,6 +152,32 @@ def config_file(a, res, work):
     res.report("config-file-error-names-json-path", why)
 
 
+def transport(a, res, work):
+    """Driven by a config file, virtio devices are on virtio-mmio as Firecracker's (the log at
+    Info names each window and IRQ; the guest's command line gets virtio_mmio.device=);
+    --enable-pci puts them on PCI."""
+    serial = os.path.join(work, "tr-serial.log")
+    cfg = {"boot-source": {"kernel_image_path": a.pvh64, "boot_args": "tr"},
+           "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
+           "entropy": {}, "serial": {"serial_out_path": serial}}
+    path = os.path.join(work, "tr.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    for name, extra, want_mmio in [("default-mmio", [], True),
+                                   ("enable-pci", ["--enable-pci"], False)]:
+        if os.path.exists(serial):
+            os.remove(serial)
+        st, err = run_truce(a, ["--config-file", path, "--no-api", "--level", "Info", *extra])
+        with open(serial, errors="replace") as f:
+            out = f.read()
+        log_mmio = "virtio-rng: virtio-mmio at 0xd0000000, IRQ 5" in err
+        cmd_mmio = "virtio_mmio.device=4K@0xd0000000:5" in out
+        ok = "cmdline 'tr" in out and log_mmio == want_mmio and cmd_mmio == want_mmio
+        res.report(f"transport {name}", None if ok else
+                   f"exit status {st}, mmio in log {log_mmio}, in cmdline {cmd_mmio}, "
+                   f"serial {out[-200:]!r}, stderr {err[-300:]!r}")
+
+
 def flags(a, res, work):
     sock = os.path.join(work, "flags.sock")
     open(sock, "w").close()  # an existing path: bind must fail

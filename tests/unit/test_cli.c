@@ -163,12 +163,29 @@ static int teardown(void **state)
     return unlink(kernel);
 }
 
+/* --transport: pci by default, mmio on request, anything else named in the error. */
+static void transport_flag(void **state)
+{
+    struct vm_config *cfg = malloc(sizeof(*cfg));
+    char err[256] = "";
+    assert_int_equal(PARSE(cfg, err, "--kernel", kernel), 0);
+    assert_int_equal(cfg->transport, TRANSPORT_PCI);
+    assert_int_equal(PARSE(cfg, err, "--kernel", kernel, "--transport", "mmio"), 0);
+    assert_int_equal(cfg->transport, TRANSPORT_MMIO);
+    assert_int_equal(PARSE(cfg, err, "--kernel", kernel, "--transport", "pci"), 0);
+    assert_int_equal(cfg->transport, TRANSPORT_PCI);
+    assert_int_equal(PARSE(cfg, err, "--kernel", kernel, "--transport", "ccw"), -EINVAL);
+    assert_string_equal(err, "--transport: 'ccw': expected pci or mmio");
+    free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(good_flags),
         cmocka_unit_test(bad_flags_name_the_field),
         cmocka_unit_test(sizes_parse),
+        cmocka_unit_test(transport_flag),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

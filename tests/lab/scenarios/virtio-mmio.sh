@@ -17,7 +17,8 @@ for d in /sys/bus/virtio/devices/*; do
     echo "mmio: $path"
     case "$path" in */pci*) p=$((p + 1)) ;; *LNRO0005* | *virtio-mmio*) n=$((n + 1)) ;; esac
 done
-[ "$n" = 2 ] || r FAIL "$n virtio devices on virtio-mmio, expected 2 ($(ls /sys/bus/platform/drivers/virtio-mmio 2>&1 | tr '\n' ' '))"
+bound=$(ls /sys/bus/platform/drivers/virtio-mmio 2>&1 | tr '\n' ' ')
+[ "$n" = 2 ] || r FAIL "$n virtio devices on virtio-mmio, expected 2 (bound: $bound)"
 [ "$p" = 0 ] || r FAIL "$p virtio devices on PCI"
 [ -b /dev/vda ] || r FAIL "no /dev/vda"
 len=$(wc -c </lab/mmio-data)
