@@ -1,7 +1,8 @@
 # virtio-mmio — `truce run --transport mmio` with a disk and --rng: the Debian cloud kernel finds
 # both as virtio-mmio platform devices (no virtio PCI function), reads /dev/vda byte-exact and
-# draws from /dev/hwrng through virtio_rng.
-# lab: vmm=truce timeout=150 needs=boot-bzimage
+# draws from /dev/hwrng through virtio_rng; then with --net user: a DHCP lease and a 1 MiB page
+# from L1's httpd (sha256 compared) over virtio-net on MMIO.
+# lab: vmm=truce timeout=300 needs=boot-bzimage
 seq 1 20000 >data # ~110 KB of known bytes: the disk's first bytes
 truncate -s 16M disk.img && dd if=data of=disk.img conv=notrunc 2>/dev/null ||
     fail "cannot create the disk image"
@@ -40,4 +41,31 @@ guest_boot -f mmio:/checks/mmio -f data:/lab/mmio-data -x --transport -x mmio -x
     -x --disk -x "path=$PWD/disk.img,readonly=on" -a lab.check=mmio
 expect_init
 expect_guest mmio
+expect_end poweroff
+
+lab_dhcp_script # ./dhcp.script, the guest's udhcpc hook (l1/lib.sh)
+cat >mmionet <<'EOS'
+#!/bin/sh
+# mmionet — virtio-net on virtio-mmio: DHCP from user networking, then the page with sha256 ARG.
+r() { echo "GUEST-RESULT $1 mmionet${2:+ $2}"; exit 0; }
+readlink -f /sys/class/net/eth0/device | grep -q LNRO0005 || r FAIL "eth0 is not on virtio-mmio"
+ip link set eth0 up || r FAIL "no eth0"
+udhcpc -i eth0 -n -q -t 5 -T 2 -s /lab/dhcp.script || r FAIL "no DHCP lease"
+wget -q -O /tmp/page http://10.0.2.2:8080/page || r FAIL "wget http://10.0.2.2:8080/page failed"
+got=$(sha256sum /tmp/page | cut -d' ' -f1)
+[ "$got" = "$1" ] || r FAIL "page sha256 $got, expected $1"
+r PASS
+EOS
+chmod +x dhcp.script mmionet
+ip link set lo up
+mkdir -p www
+dd if=/dev/urandom of=www/page bs=1M count=1 2>/dev/null
+sum=$(sha256sum www/page | cut -d' ' -f1)
+httpd -f -p 127.0.0.1:8080 -h "$PWD/www" &
+httpd=$!
+guest_boot -t 120 -x --transport -x mmio -x --net -x user -f mmionet:/checks/mmionet \
+    -f dhcp.script:/lab/dhcp.script -a "lab.check=mmionet:$sum"
+kill "$httpd"
+expect_init
+expect_guest mmionet
 expect_end poweroff
