@@ -65,12 +65,13 @@ wait_count 5 180
 c=1
 while [ $c -le "$CYCLES" ]; do
     want 204 "$S" PATCH /vm '{"state": "Paused"}'
-    saved=$(last_count)
-    up=$(counts | tail -n 1 | cut -d' ' -f3)
     want 204 "$S" PUT /snapshot/create "{\"snapshot_path\": \"$PWD/vm.state\",
         \"mem_file_path\": \"$PWD/vm.mem\", \"snapshot_type\": \"Full\"}"
-    kill -KILL "$VMM_PID"
+    # the source ends (its console output flushed): what it printed is what the guest had done
+    kill -TERM "$VMM_PID"
     wait "$VMM_PID" 2>/dev/null
+    saved=$(last_count)
+    up=$(counts | tail -n 1 | cut -d' ' -f3)
     S=$PWD/api$c.sock
     start_truce "$S"
     want 204 "$S" PUT /snapshot/load "{\"snapshot_path\": \"$PWD/vm.state\",
