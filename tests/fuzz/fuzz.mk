@@ -13,7 +13,8 @@ FUZZ_VIRTIO  := build/fuzz/fuzz_blk build/fuzz/fuzz_net build/fuzz/fuzz_vsock_de
 FUZZ_DEVICES := build/fuzz/fuzz_legacy build/fuzz/fuzz_pci build/fuzz/fuzz_boot \
                 build/fuzz/fuzz_snapshot
 FUZZ_TARGETS := build/fuzz/fuzz_http build/fuzz/fuzz_http_parse build/fuzz/fuzz_config \
-                build/fuzz/fuzz_virtq build/fuzz/fuzz_vsock $(FUZZ_VIRTIO) $(FUZZ_DEVICES) build/fuzz/fuzz_cli
+                build/fuzz/fuzz_virtq build/fuzz/fuzz_vsock $(FUZZ_VIRTIO) $(FUZZ_DEVICES) \
+                build/fuzz/fuzz_cli
 FUZZ_TARGETS += build/fuzz/fuzz_multiboot
 # Fuzzed requests must not reach KVM or write outside the fuzzer's directory (fuzz_sandbox.h).
 FUZZ_WRAP    := -Wl,--wrap=open,--wrap=kvm_host_open
@@ -34,10 +35,12 @@ $(FUZZ_PLAIN): build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
 
 build/fuzz/fuzz_net: FUZZ_VIRTIO_WRAP := -Wl,--wrap=tap_backend_open
-# Virtio devices driven by a hostile driver through the unit tests' fake VM (fuzz_virtio.h).
-# Legacy and PCI register models and the boot loaders on the unit tests' hand-built VM (devtest.h, virtio_fixture.h).
-$(FUZZ_VIRTIO) $(FUZZ_DEVICES): build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_virtio.h \
-		tests/fuzz/fuzz_platform.h tests/unit/virtio_fixture.h tests/unit/devtest.h tests/unit/boot_fixture.h $(FUZZ_OBJS)
+# Virtio devices driven by a hostile driver through the unit tests' fake VM (fuzz_virtio.h);
+# the legacy platform, PCI, boot loaders and snapshot restore on the unit tests' hand-built VMs
+# (devtest.h, virtio_fixture.h, boot_fixture.h).
+FUZZ_FIXTURES := tests/fuzz/fuzz_virtio.h tests/fuzz/fuzz_platform.h tests/unit/virtio_fixture.h \
+                 tests/unit/devtest.h tests/unit/boot_fixture.h
+$(FUZZ_VIRTIO) $(FUZZ_DEVICES): build/fuzz/%: tests/fuzz/%.c $(FUZZ_FIXTURES) $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -Itests/unit -o $@ $< $(FUZZ_OBJS) \
 		$(FUZZ_VIRTIO_WRAP) $(LDLIBS) -lcmocka

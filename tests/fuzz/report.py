@@ -28,6 +28,7 @@ WHAT = {
     "fuzz_legacy": "every non-PCI device's ports (UART, i8042, CMOS, fw_cfg + DMA, ACPI PM, ...)",
     "fuzz_pci": "PCI config (CF8/CFC, ECAM), BAR sizing/moves, MSI-X table/PBA",
     "fuzz_boot": "boot_load: bzImage, PVH ELF, multiboot, firmware ROM, initrd, MP/ACPI",
+    "fuzz_multiboot": "multiboot images: header search, a.out kludge, ELF, boot information",
     "fuzz_snapshot": "snapshot file: header, snapshot_check, every device's restore",
 }
 
@@ -96,15 +97,17 @@ def main():
     now = datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC")
     with open(a.out, "w") as f:
         f.write("# Fuzzing results\n\n")
-        f.write("Written by `make fuzz` (tests/fuzz/report.py) on %s at commit %s.\n\n" % (now, commit))
+        f.write("Written by `make fuzz` (tests/fuzz/report.py) on %s at commit %s.\n\n"
+                % (now, commit))
         f.write("Budget: each target runs until %d executions or %d s, whichever comes first "
                 "(`FUZZ_RUNS`, `FUZZ_SECONDS`), one after the other, `nice`d, under ASan + UBSan, "
                 "on a 2-core machine shared with other work. A crash, hang, leak or sanitizer "
                 "report stops that target and leaves its input in build/fuzz/artifacts/.\n\n"
                 % (a.runs, a.seconds))
-        f.write("Columns: s = seconds run; execs = inputs run; cov = edges covered (libFuzzer's `cov:` at the end); "
-                "ft = features; corpus = inputs / bytes in the corpus at the end (seeds from "
-                "tests/fuzz/corpus/<target>/ plus what the run added under build/fuzz/corpus/).\n\n")
+        f.write("Columns: s = seconds run; execs = inputs run; cov = edges covered (libFuzzer's "
+                "`cov:` at the end); ft = features; corpus = inputs / bytes in the corpus at the "
+                "end (seeds from tests/fuzz/corpus/<target>/ plus what the run added under "
+                "build/fuzz/corpus/).\n\n")
         f.write("| target | s | execs | cov | ft | corpus | crashes | end | fuzzes |\n")
         f.write("|---|---:|---:|---:|---:|---:|---:|---|---|\n")
         f.write("\n".join(rows) + "\n")
