@@ -49,6 +49,11 @@ build/unit/%: tests/unit/%.c $(ASANOBJS)
 
 unit: $(UNITBINS)
 
+# build/truce plus a hook that makes one thread kind break its seccomp list (tests/seccomp/).
+build/truce-sectest: $(OBJS) build/obj/tests/seccomp/hook.o
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 # Objects are kept between builds (make would delete pattern-rule intermediates).
 .SECONDARY: $(ASANOBJS) $(OBJS)
 

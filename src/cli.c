@@ -10,6 +10,7 @@
 #include "machine/snapshot.h"
 #include "machine/machine.h"
 #include "sandbox/jail.h"
+#include "sandbox/sandbox.h"
 #include "util/util.h"
 #include "vm/vm.h"
 
@@ -31,6 +32,8 @@ enum {
     OPT_LOG_LEVEL,
     OPT_HELP,
     OPT_TRANSPORT,
+    OPT_NO_SECCOMP,
+    OPT_SECCOMP_FILTER,
 };
 
 static const struct option run_opts[] = {
@@ -51,6 +54,8 @@ static const struct option run_opts[] = {
     {"log-level", required_argument, 0, OPT_LOG_LEVEL},
     {"help", no_argument, 0, OPT_HELP},
     {"transport", required_argument, 0, OPT_TRANSPORT},
+    {"no-seccomp", no_argument, 0, OPT_NO_SECCOMP},
+    {"seccomp-filter", required_argument, 0, OPT_SECCOMP_FILTER},
     {0, 0, 0, 0},
 };
 
@@ -64,6 +69,7 @@ void cli_usage(FILE *out)
         "       truce check                          what /dev/kvm offers here\n"
         "       truce jail --id ID --exec-file PATH --uid N --gid N [...] [-- ARGS]\n"
         "                                            run a binary in a Firecracker-style jail\n"
+        "       truce seccomp dump                   the built-in seccomp lists\n"
         "       truce --api-sock PATH [--config-file FILE] [--no-api]\n"
         "                                            Firecracker-compatible API server\n"
         "       truce --help | --version\n"
@@ -86,12 +92,13 @@ void cli_usage(FILE *out)
         "  --transport KIND     virtio over pci (default) | mmio (virtio_mmio.device= added)\n"
         "  --cpu-template FILE  custom CPU template (Firecracker's CpuConfig JSON)\n"
         "  --id ID              VM id (default truce-PID)\n"
-        "  --log-level LEVEL    error | warning | info | debug (default warning)\n"
-        "\n"
+        "  --log-level LEVEL    error | warning | info | debug (default "
+        "warning)\n" SANDBOX_FLAGS_HELP "\n"
         "On the console, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n"
         "Exit status: 0 poweroff, 2 bad usage/input, 4 host error, 6 guest reboot,\n"
         "8 triple fault, 10 all vCPUs halted with interrupts off, 12 guest panic,\n"
         "14 guest broke the exit policy, 16 stopped by a signal or Ctrl-A x,\n"
+        "18 a thread made a syscall its seccomp list forbids,\n"
         "odd N = debug-exit port 0xf4 written with (N - 1) / 2.\n",
         CFG_MAX_CPUS);
 }
@@ -153,6 +160,11 @@ static int parse_one(struct vm_config *cfg, int opt, const char *arg, char *err,
         return 0;
     case OPT_CPU_TEMPLATE:
         return cli_load_cpu_template(arg, &cfg->cpu_template, err, errlen);
+    case OPT_NO_SECCOMP:
+    case OPT_SECCOMP_FILTER:
+        rc = sandbox_parse_flag(opt == OPT_NO_SECCOMP ? "--no-seccomp" : "--seccomp-filter", arg,
+                                err, errlen);
+        return rc < 0 ? rc : 0;
     case OPT_ID:
         if (!*arg || str_copy(cfg->vm_id, sizeof(cfg->vm_id), arg))
             return snprintf(err, errlen, "--id: 1 to %d characters", CFG_ID_LEN - 1), -EINVAL;
@@ -177,6 +189,7 @@ static int parse_one(struct vm_config *cfg, int opt, const char *arg, char *err,
 int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen)
 {
     config_defaults(cfg);
+    sandbox_reset();
     optind = 1;
     opterr = 0;
     for (;;) {
@@ -304,6 +317,8 @@ int cli_main(int argc, char **argv)
         return cli_restore_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "check"))
         return kvm_host_report(stdout);
+    if (!strcmp(argv[1], "seccomp"))
+        return sandbox_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "run")) {
         struct vm_config *cfg = calloc(1, sizeof(*cfg));
         char err[512];

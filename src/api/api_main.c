@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "api/api_int.h"
+#include "sandbox/sandbox.h"
 
 #define CONFIG_FILE_MAX  (1 << 20)
 #define METRICS_PERIOD_S 60
@@ -26,6 +27,8 @@ enum {
     OPT_HELP,
     OPT_VERSION,
     OPT_ENABLE_PCI,
+    OPT_NO_SECCOMP,
+    OPT_SECCOMP_FILTER,
 };
 
 static const struct option opts[] = {
@@ -46,6 +49,8 @@ static const struct option opts[] = {
     {"help", no_argument, 0, OPT_HELP},
     {"version", no_argument, 0, OPT_VERSION},
     {"enable-pci", no_argument, 0, OPT_ENABLE_PCI},
+    {"no-seccomp", no_argument, 0, OPT_NO_SECCOMP},
+    {"seccomp-filter", required_argument, 0, OPT_SECCOMP_FILTER},
     {0, 0, 0, 0},
 };
 
@@ -69,28 +74,29 @@ bool api_is_api_flag(const char *arg)
 
 static void usage(FILE *out)
 {
-    fprintf(
-        out,
-        "usage: truce --api-sock PATH [--config-file FILE] [options]\n"
-        "       truce --config-file FILE [--no-api] [options]\n"
-        "  --api-sock PATH          serve the Firecracker REST API on this UNIX socket\n"
-        "  --config-file FILE       Firecracker full-configuration JSON: boot it at once\n"
-        "  --no-api                 no API socket (needs --config-file)\n"
-        "  --id ID                  instance id (default %s)\n"
-        "  --log-path PATH          log to this file or named pipe\n"
-        "  --level LEVEL            Error | Warning | Info | Debug | Trace | Off\n"
-        "  --show-level             prefix log lines with their level\n"
-        "  --show-log-origin        prefix log lines with file:line\n"
-        "  --metrics-path PATH      metrics JSON lines to this file or named pipe\n"
-        "  --http-api-max-payload-size N   largest request body (default %d bytes)\n"
-        "  --enable-pci             virtio devices on PCI (default: virtio-mmio, as Firecracker)\n",
-        API_DEFAULT_ID, API_MAX_PAYLOAD_DEFAULT);
+    fprintf(out,
+            "usage: truce --api-sock PATH [--config-file FILE] [options]\n"
+            "       truce --config-file FILE [--no-api] [options]\n"
+            "  --api-sock PATH          serve the Firecracker REST API on this UNIX socket\n"
+            "  --config-file FILE       Firecracker full-configuration JSON: boot it at once\n"
+            "  --no-api                 no API socket (needs --config-file)\n"
+            "  --id ID                  instance id (default %s)\n"
+            "  --log-path PATH          log to this file or named pipe\n"
+            "  --level LEVEL            Error | Warning | Info | Debug | Trace | Off\n"
+            "  --show-level             prefix log lines with their level\n"
+            "  --show-log-origin        prefix log lines with file:line\n"
+            "  --metrics-path PATH      metrics JSON lines to this file or named pipe\n"
+            "  --http-api-max-payload-size N   largest request body (default %d bytes)\n"
+            "  --enable-pci             virtio devices on PCI (default: virtio-mmio, as "
+            "Firecracker)\n" SANDBOX_FLAGS_HELP,
+            API_DEFAULT_ID, API_MAX_PAYLOAD_DEFAULT);
 }
 
 static int parse_flags(int argc, char **argv, struct flags *f, char *err, size_t errlen)
 {
     uint64_t v;
     *f = (struct flags){.max_payload = API_MAX_PAYLOAD_DEFAULT};
+    sandbox_reset();
     optind = 1;
     opterr = 0;
     for (;;) {
@@ -141,6 +147,12 @@ static int parse_flags(int argc, char **argv, struct flags *f, char *err, size_t
                                 "1024 to %d bytes",
                                 optarg, 16 << 20),
                        -EINVAL;
+            break;
+        case OPT_NO_SECCOMP:
+        case OPT_SECCOMP_FILTER:
+            if (sandbox_parse_flag(opt == OPT_NO_SECCOMP ? "--no-seccomp" : "--seccomp-filter",
+                                   optarg, err, errlen) < 0)
+                return -EINVAL;
             break;
         case OPT_JAILER_TIME:
             if (parse_uint(optarg, 0, UINT64_MAX, &v) < 0)
@@ -213,6 +225,7 @@ struct ticker {
 static void *ticker_run(void *arg)
 {
     struct ticker *t = arg;
+    sandbox_enter(NULL, SANDBOX_API); /* it only writes metrics: filtered from its start */
     pthread_mutex_lock(&t->lock);
     while (!t->stop) {
         struct timespec ts;

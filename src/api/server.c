@@ -13,6 +13,7 @@
 
 #include "api/api_int.h"
 #include "api/http.h"
+#include "sandbox/sandbox.h"
 
 #define SERVER_MAX_CONNS 32
 #define SERVER_BACKLOG   32
@@ -40,7 +41,8 @@ struct conn {
 struct api_server {
     struct api *api;
     int fd;
-    int wake[2]; /* written by api_server_stop */
+    int wake[2];    /* written by api_server_stop */
+    bool sandboxed; /* this thread entered its seccomp filter (once the VM started) */
     pthread_t thread;
     struct conn *conns[SERVER_MAX_CONNS];
     uint64_t accept_paused_until; /* listener not polled before this (now_ns), 0: polled */
@@ -247,17 +249,34 @@ static nfds_t poll_set(struct api_server *s, struct pollfd *p, int *idx, int *ti
         first = MIN(first, s->accept_paused_until);
     else if (slot)
         p[n++] = (struct pollfd){.fd = s->fd, .events = POLLIN};
+    if (!s->sandboxed) /* a VM started by another thread (--config-file) wakes us */
+        p[n++] = (struct pollfd){.fd = s->api->start_efd, .events = POLLIN};
     *timeout = first == UINT64_MAX ? -1 : first <= now ? 0 : (int)((first - now) / 1000000 + 1);
     return n;
+}
+
+/* Once a VM runs, this thread enters the API seccomp filter (sandbox/sandbox.h): it built the
+ * VM itself (InstanceStart), so it cannot be filtered earlier. */
+static void server_sandbox(struct api_server *s)
+{
+    pthread_mutex_lock(&s->api->lock);
+    struct vm *vm = s->api->vm;
+    pthread_mutex_unlock(&s->api->lock);
+    if (vm) {
+        sandbox_enter(vm, SANDBOX_API); /* on failure the VM is stopping */
+        s->sandboxed = true;
+    }
 }
 
 static void *server_thread(void *arg)
 {
     struct api_server *s = arg;
-    struct pollfd p[SERVER_MAX_CONNS + 2];
-    int idx[SERVER_MAX_CONNS + 2];
+    struct pollfd p[SERVER_MAX_CONNS + 3];
+    int idx[SERVER_MAX_CONNS + 3];
     for (;;) {
         int timeout;
+        if (!s->sandboxed)
+            server_sandbox(s);
         nfds_t n = poll_set(s, p, idx, &timeout);
         if (poll(p, n, timeout) < 0 && errno != EINTR)
             break;
@@ -270,6 +289,8 @@ static void *server_thread(void *arg)
                     accept_one(s);
                 continue;
             }
+            if (p[i].fd == s->api->start_efd)
+                continue; /* handled at the top of the loop */
             struct conn *c = s->conns[idx[i]];
             bool ok = true;
             if (p[i].revents & (POLLIN | POLLHUP | POLLERR))

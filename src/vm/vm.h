@@ -244,6 +244,7 @@ enum truce_status {
     TRUCE_EXIT_PANIC = 12,    /* guest kernel panic reported through pvpanic */
     TRUCE_EXIT_GUEST = 14,    /* guest broke the exit policy (emulation failure, unknown exit) */
     TRUCE_EXIT_SIGNAL = 16,   /* stopped from the host: SIGTERM/SIGINT, Ctrl-A x */
+    TRUCE_EXIT_SECCOMP = 18,  /* a thread made a syscall its seccomp list forbids (sandbox/) */
     TRUCE_EXIT_MIGRATED = 20, /* the VM now runs on a migration's destination */
 };
 

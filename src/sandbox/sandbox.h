@@ -1,0 +1,110 @@
+/* sandbox.h — contracts of the sandbox layer: seccomp allowlists per thread kind (seccomp*.c). */
+#ifndef TRUCE_SANDBOX_H
+#define TRUCE_SANDBOX_H
+
+#include <seccomp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <linux/filter.h>
+
+/* ---- thread kinds -----------------------------------------------------------------------------
+ * Every thread truce runs while a guest is alive belongs to one kind, and each kind has its own
+ * allowlist. Installation is per thread (no SECCOMP_FILTER_FLAG_TSYNC): each thread installs its
+ * own kind's filter itself, once everything it needs is open and before it touches anything the
+ * guest controls:
+ *   SANDBOX_VCPU  a vCPU thread, at its start, before its first KVM_RUN (vm/vcpu.c)
+ *   SANDBOX_IO    the device I/O thread (vm->loop), before its event loop runs (vm/vm.c)
+ *   SANDBOX_API   the API server thread once its VM has started (api/server.c), and the metrics
+ *                 ticker at its start (api/api_main.c)
+ *   SANDBOX_MAIN  the main thread when it becomes the monitor, at the start of vm_wait (vm/vm.c)
+ * A thread inherits its creator's filter, so threads are created before their creator enters. */
+enum sandbox_kind {
+    SANDBOX_VCPU,
+    SANDBOX_IO,
+    SANDBOX_API,
+    SANDBOX_MAIN,
+    SANDBOX_NKINDS,
+};
+
+/* ---- the lists (sandbox/seccomp_lists.c): data, one commented rule per line -------------------
+ * A rule allows syscall NR when every comparison in ARGS holds (NARGS 0: always). Several rules
+ * for one syscall are alternatives (e.g. one per ioctl request). ARGTEXT says the comparison in
+ * words for `truce seccomp dump`; WHY says who needs it. */
+#define SANDBOX_MAX_ARGS 2
+struct sandbox_rule {
+    int nr;
+    const char *name;
+    unsigned nargs;
+    struct scmp_arg_cmp args[SANDBOX_MAX_ARGS];
+    const char *argtext; /* "" when NARGS is 0 */
+    const char *why;
+};
+
+struct sandbox_list {
+    const char *kind;  /* "vcpu", "io", "api", "main" */
+    const char *title; /* one line: which threads */
+    const struct sandbox_rule *rules;
+    size_t nrules;
+};
+
+/* Indexed by enum sandbox_kind. */
+extern const struct sandbox_list sandbox_lists[SANDBOX_NKINDS];
+
+/* Number of distinct syscalls LIST allows (what Firecracker's counts count). */
+unsigned sandbox_list_count(const struct sandbox_list *list);
+
+/* ---- policy (sandbox/seccomp.c) ----------------------------------------------------------------
+ * Process-wide, like seccomp itself: chosen once from the flags, before any VM thread starts.
+ * Built-in lists are the default. */
+enum sandbox_mode {
+    SANDBOX_BUILTIN, /* the lists above, violations trapped (SIGSYS, exit status 18) */
+    SANDBOX_OFF,     /* --no-seccomp */
+    SANDBOX_CUSTOM,  /* --seccomp-filter FILE: one raw BPF program for every thread kind */
+};
+
+/* The `sandbox_enter` exit status for a violation is TRUCE_EXIT_SECCOMP (vm/vm.h). */
+
+/* --no-seccomp. */
+void sandbox_disable(void);
+/* --seccomp-filter FILE: read and validate it (sandbox_filter_check). Returns 0 or -errno with
+ * one line in ERR naming the file and what is wrong. */
+int sandbox_use_filter_file(const char *path, char *err, size_t errlen);
+/* Check a raw filter: an array of struct sock_filter (8 bytes each, host byte order), not empty,
+ * at most BPF_MAXINSNS instructions, and accepted by the kernel's static checks that can be made
+ * here (every jump inside the program, the last instruction a return). Returns the instruction
+ * count or -EINVAL with ERR. Pure; unit-tested. */
+int sandbox_filter_check(const void *buf, size_t len, char *err, size_t errlen);
+enum sandbox_mode sandbox_mode(void);
+/* Back to the built-in lists (tests). */
+void sandbox_reset(void);
+
+/* Shared by `truce run` and `truce --api-sock`: when ARG (an argv element) is --no-seccomp or
+ * --seccomp-filter, apply it (VALUE: the next element, for the two-word form) and return how many
+ * elements it used (1 or 2); 0 when ARG is neither; -EINVAL with ERR on a bad value. */
+int sandbox_parse_flag(const char *arg, const char *value, char *err, size_t errlen);
+#define SANDBOX_FLAGS_HELP                                                                         \
+    "  --no-seccomp         run without the seccomp filters (not recommended)\n"                   \
+    "  --seccomp-filter FILE  raw BPF (struct sock_filter array) for every thread instead\n"
+
+/* Build the built-in filter of KIND into a new libseccomp context (default action: trap).
+ * Returns the context (seccomp_release it) or NULL. Does not load it. */
+scmp_filter_ctx sandbox_build(enum sandbox_kind kind);
+
+struct vm;
+/* Install KIND's filter on the calling thread according to the policy (nothing when off). Also
+ * unblocks SIGSYS in this thread and installs the process's SIGSYS handler, which writes one line
+ * naming the syscall and the thread kind, then exits with TRUCE_EXIT_SECCOMP. On failure stops
+ * VM (may be NULL) with TRUCE_EXIT_HOST and a reason, and returns -errno: the caller's thread
+ * must then end without running guest work. */
+int sandbox_enter(struct vm *vm, enum sandbox_kind kind);
+/* The kind the calling thread entered, or -1. */
+int sandbox_current(void);
+
+/* `truce seccomp dump`: every built-in rule as "kind syscall rule # why" lines, then the
+ * counts. `truce seccomp` subcommand entry; returns the exit status. */
+void sandbox_dump(FILE *out);
+int sandbox_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,284 @@
+/* seccomp.c — builds and installs the per-thread-kind seccomp filters; traps violations. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox.h"
+#include "util/util.h"
+#include "vm/vm.h"
+
+#define SYSCALL_NAMES   512 /* x86_64 numbers in use stay below this */
+#define FILTER_FILE_MAX (BPF_MAXINSNS * sizeof(struct sock_filter))
+
+/* Process-wide policy (seccomp applies to the process's threads; chosen once from the flags). */
+static struct {
+    enum sandbox_mode mode;
+    struct sock_filter *custom; /* SANDBOX_CUSTOM: the program */
+    unsigned short ncustom;
+} policy;
+
+/* Syscall names for the SIGSYS handler, resolved before any filter is installed: libseccomp's
+ * resolver allocates, which a signal handler must not do. */
+static const char *syscall_names[SYSCALL_NAMES];
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+static __thread int tls_kind = -1;
+
+static void resolve_names(void)
+{
+    for (int nr = 0; nr < SYSCALL_NAMES; nr++)
+        syscall_names[nr] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr); /* kept */
+}
+
+void sandbox_disable(void)
+{
+    sandbox_reset();
+    policy.mode = SANDBOX_OFF;
+}
+
+void sandbox_reset(void)
+{
+    free(policy.custom);
+    policy.custom = NULL;
+    policy.ncustom = 0;
+    policy.mode = SANDBOX_BUILTIN;
+}
+
+enum sandbox_mode sandbox_mode(void)
+{
+    return policy.mode;
+}
+
+int sandbox_current(void)
+{
+    return tls_kind;
+}
+
+/* ---- --seccomp-filter ------------------------------------------------------------------------ */
+
+int sandbox_filter_check(const void *buf, size_t len, char *err, size_t errlen)
+{
+    const size_t insn = sizeof(struct sock_filter);
+    if (len == 0)
+        return snprintf(err, errlen, "empty: a filter needs at least one instruction"), -EINVAL;
+    if (len % insn)
+        return snprintf(err, errlen,
+                        "%zu bytes is not a whole number of %zu-byte struct sock_filter "
+                        "instructions",
+                        len, insn),
+               -EINVAL;
+    size_t n = len / insn;
+    if (n > BPF_MAXINSNS)
+        return snprintf(err, errlen, "%zu instructions, more than BPF_MAXINSNS (%d)", n,
+                        BPF_MAXINSNS),
+               -EINVAL;
+    const struct sock_filter *f = buf;
+    for (size_t i = 0; i < n; i++) {
+        unsigned cls = BPF_CLASS(f[i].code);
+        if (cls == BPF_JMP && BPF_OP(f[i].code) == BPF_JA) {
+            if (f[i].k >= n - i - 1)
+                return snprintf(err, errlen, "instruction %zu jumps past the end", i), -EINVAL;
+        } else if (cls == BPF_JMP && (f[i].jt >= n - i - 1 || f[i].jf >= n - i - 1)) {
+            return snprintf(err, errlen, "instruction %zu jumps past the end", i), -EINVAL;
+        }
+    }
+    if (BPF_CLASS(f[n - 1].code) != BPF_RET)
+        return snprintf(err, errlen, "the last instruction is not a return (BPF_RET)"), -EINVAL;
+    return (int)n;
+}
+
+int sandbox_use_filter_file(const char *path, char *err, size_t errlen)
+{
+    uint8_t *buf;
+    size_t len;
+    char why[160];
+    int rc = read_file(path, FILTER_FILE_MAX + sizeof(struct sock_filter), &buf, &len);
+    if (rc == -EFBIG)
+        return snprintf(err, errlen,
+                        "--seccomp-filter: %s: more than BPF_MAXINSNS (%d) instructions", path,
+                        BPF_MAXINSNS),
+               rc;
+    if (rc < 0)
+        return snprintf(err, errlen, "--seccomp-filter: %s: %s", path, strerror(-rc)), rc;
+    rc = sandbox_filter_check(buf, len, why, sizeof(why));
+    if (rc < 0) {
+        free(buf);
+        return snprintf(err, errlen, "--seccomp-filter: %s: %s", path, why), rc;
+    }
+    sandbox_reset();
+    policy.custom = (struct sock_filter *)buf;
+    policy.ncustom = (unsigned short)rc;
+    policy.mode = SANDBOX_CUSTOM;
+    return 0;
+}
+
+int sandbox_parse_flag(const char *arg, const char *value, char *err, size_t errlen)
+{
+    static const char filter_flag[] = "--seccomp-filter";
+    size_t fl = sizeof(filter_flag) - 1;
+    if (!arg)
+        return 0;
+    if (!strcmp(arg, "--no-seccomp")) {
+        if (policy.mode == SANDBOX_CUSTOM)
+            return snprintf(err, errlen, "--no-seccomp: cannot be combined with --seccomp-filter"),
+                   -EINVAL;
+        sandbox_disable();
+        return 1;
+    }
+    if (strncmp(arg, filter_flag, fl) || (arg[fl] != '\0' && arg[fl] != '='))
+        return 0;
+    int used = arg[fl] == '=' ? 1 : 2;
+    const char *path = arg[fl] == '=' ? arg + fl + 1 : value;
+    if (!path || !*path)
+        return snprintf(err, errlen, "--seccomp-filter: missing value (a BPF file)"), -EINVAL;
+    if (policy.mode == SANDBOX_OFF)
+        return snprintf(err, errlen, "--seccomp-filter: cannot be combined with --no-seccomp"),
+               -EINVAL;
+    int rc = sandbox_use_filter_file(path, err, errlen);
+    return rc < 0 ? rc : used;
+}
+
+/* ---- building and installing ------------------------------------------------------------------
+ */
+
+scmp_filter_ctx sandbox_build(enum sandbox_kind kind)
+{
+    if ((unsigned)kind >= SANDBOX_NKINDS)
+        return NULL;
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
+    if (!ctx)
+        return NULL;
+    /* i386 (int 0x80) and x32 calls are foreign architectures here: trapped as well. */
+    if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_TRAP) < 0)
+        goto fail;
+    const struct sandbox_list *l = &sandbox_lists[kind];
+    for (size_t i = 0; i < l->nrules; i++) {
+        const struct sandbox_rule *r = &l->rules[i];
+        if (seccomp_rule_add_exact_array(ctx, SCMP_ACT_ALLOW, r->nr, r->nargs, r->args) < 0)
+            goto fail;
+    }
+    return ctx;
+fail:
+    seccomp_release(ctx);
+    return NULL;
+}
+
+/* Writes "<prefix><decimal N>" into P; returns the end. Async-signal-safe. */
+static char *put_str(char *p, const char *s)
+{
+    while (*s)
+        *p++ = *s++;
+    return p;
+}
+
+static char *put_num(char *p, long v)
+{
+    char d[24];
+    int n = 0;
+    if (v < 0) {
+        *p++ = '-';
+        v = -v;
+    }
+    do {
+        d[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = d[--n];
+    return p;
+}
+
+/* SIGSYS: the calling thread made a syscall its list does not allow. One line, then exit. */
+static void sigsys_handler(int sig, siginfo_t *si, void *uc)
+{
+    char line[256], *p = line;
+    int k = tls_kind;
+    int nr = si->si_syscall;
+    const char *name =
+        nr >= 0 && nr < SYSCALL_NAMES && syscall_names[nr] ? syscall_names[nr] : "unknown";
+    p = put_str(p, "truce: seccomp: the ");
+    p = put_str(p, k >= 0 && k < SANDBOX_NKINDS ? sandbox_lists[k].kind : "unsandboxed");
+    p = put_str(p, " thread made syscall ");
+    if (si->si_arch != AUDIT_ARCH_X86_64)
+        name = "of a foreign architecture";
+    p = put_str(p, name);
+    p = put_str(p, " (");
+    p = put_num(p, nr);
+    p = put_str(p, "), which its list does not allow (exit status ");
+    p = put_num(p, TRUCE_EXIT_SECCOMP);
+    p = put_str(p, ")\n");
+    /* raw syscalls: sanitizer builds intercept write and _exit (a leak check at _exit would make
+     * syscalls no list allows) */
+    syscall(SYS_write, STDERR_FILENO, line, (size_t)(p - line));
+    syscall(SYS_exit_group, TRUCE_EXIT_SECCOMP);
+}
+
+static int install_sigsys(void)
+{
+    struct sigaction sa = {.sa_sigaction = sigsys_handler, .sa_flags = SA_SIGINFO};
+    sigfillset(&sa.sa_mask);
+    pthread_once(&names_once, resolve_names);
+    if (sigaction(SIGSYS, &sa, NULL) < 0)
+        return -errno;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGSYS);
+    /* A blocked SIGSYS would make the kernel fall back to the default action (a core dump). */
+    return -pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+static int load_custom(void)
+{
+    struct sock_fprog prog = {.len = policy.ncustom, .filter = policy.custom};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return -errno;
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0 ? -errno : 0;
+}
+
+static int load_builtin(enum sandbox_kind kind)
+{
+    scmp_filter_ctx ctx = sandbox_build(kind);
+    if (!ctx)
+        return -ENOMEM;
+    int rc = seccomp_load(ctx); /* sets no_new_privs first */
+    seccomp_release(ctx);
+    return rc;
+}
+
+/* Defined only in the test binary build/truce-sectest (tests/sectest/hook.c): makes a chosen
+ * thread kind attempt a forbidden syscall right after entering. NULL in build/truce. */
+extern void sandbox_test_hook(enum sandbox_kind kind) __attribute__((weak));
+
+int sandbox_enter(struct vm *vm, enum sandbox_kind kind)
+{
+    if ((unsigned)kind >= SANDBOX_NKINDS)
+        return -EINVAL;
+    const char *name = sandbox_lists[kind].kind;
+    log_debug("sandbox: thread %ld is a %s thread (seccomp %s)", (long)syscall(SYS_gettid), name,
+              policy.mode == SANDBOX_OFF ? "off" : "on");
+    if (policy.mode == SANDBOX_OFF)
+        return 0;
+    int rc = install_sigsys();
+    tls_kind = kind; /* before loading: a trap from here on names the kind */
+    if (!rc)
+        rc = policy.mode == SANDBOX_CUSTOM ? load_custom() : load_builtin(kind);
+    if (rc < 0) {
+        tls_kind = -1;
+        if (vm)
+            vm_request_stop(vm, TRUCE_EXIT_HOST, "seccomp: cannot install the %s filter: %s", name,
+                            strerror(-rc));
+        else
+            log_err("seccomp: cannot install the %s filter: %s", name, strerror(-rc));
+        return rc;
+    }
+    if (sandbox_test_hook)
+        sandbox_test_hook(kind);
+    return 0;
+}

@@ -1,0 +1,188 @@
+/* seccomp_lists.c — the allowlists as data: one rule per line, per thread kind, with who needs it.
+ */
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <linux/kvm.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/ioctl.h>
+
+#include "sandbox/sandbox.h"
+#include "util/util.h"
+
+#define CMP(i, o, a, b)                                                                            \
+    {                                                                                              \
+        .arg = (i), .op = (o), .datum_a = (a), .datum_b = (b)                                      \
+    }
+/* Any arguments. */
+#define SYS(name, why)                                                                             \
+    {                                                                                              \
+        SCMP_SYS(name), #name, 0, {CMP(0, 0, 0, 0)}, "", why                                       \
+    }
+/* Argument I equals VAL. */
+#define SYS_EQ(name, i, val, why)                                                                  \
+    {                                                                                              \
+        SCMP_SYS(name), #name, 1, {CMP(i, SCMP_CMP_EQ, (val), 0)}, "arg" #i " == " #val, why       \
+    }
+/* ioctl with request REQ (compared on 32 bits: the kernel's cmd is an unsigned int). */
+#define IOCTL(req, why)                                                                            \
+    {                                                                                              \
+        SCMP_SYS(ioctl), "ioctl", 1, {CMP(1, SCMP_CMP_MASKED_EQ, 0xffffffffu, (req))}, #req, why   \
+    }
+#define FCNTL(cmd, why) SYS_EQ(fcntl, 1, cmd, why)
+/* Private anonymous memory, never executable (glibc malloc arenas and large blocks). */
+#define MAP_KIND (MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED)
+#define MMAP_ANON(why)                                                                             \
+    {                                                                                              \
+        SCMP_SYS(mmap), "mmap", 2,                                                                 \
+            {CMP(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0),                                             \
+             CMP(3, SCMP_CMP_MASKED_EQ, MAP_KIND, MAP_PRIVATE | MAP_ANONYMOUS)},                   \
+            "prot without PROT_EXEC, flags MAP_PRIVATE|MAP_ANONYMOUS (no MAP_FIXED)", why          \
+    }
+#define MPROTECT_NOEXEC(why)                                                                       \
+    {                                                                                              \
+        SCMP_SYS(mprotect), "mprotect", 1, {CMP(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)},             \
+            "prot without PROT_EXEC", why                                                          \
+    }
+#define SOCKET(dom, type, why)                                                                     \
+    {                                                                                              \
+        SCMP_SYS(socket), "socket", 2,                                                             \
+            {CMP(0, SCMP_CMP_EQ, dom, 0), CMP(1, SCMP_CMP_MASKED_EQ, 0xf, type)}, #dom ", " #type, \
+            why                                                                                    \
+    }
+
+/* ---- vCPU threads: KVM_RUN and the exits they handle ----------------------------------------- */
+static const struct sandbox_rule vcpu_rules[] = {
+    IOCTL(KVM_RUN, "vcpu fd: run the guest until the next exit"),
+    IOCTL(KVM_GET_MP_STATE, "vcpu fd: is this vCPU halted (idle check of the monitor)"),
+    IOCTL(KVM_GET_REGS, "vcpu fd: RFLAGS.IF of a halted vCPU (idle check)"),
+    IOCTL(KVM_IRQ_LINE, "vm fd: device interrupts raised from an exit (UART, i8042, ACPI)"),
+    IOCTL(KVM_SIGNAL_MSI, "vm fd: MSI-X interrupts raised from an exit"),
+    IOCTL(KVM_IOEVENTFD, "vm fd: virtio-pci notify eventfds follow the BAR the guest programs"),
+    IOCTL(TUNSETOFFLOAD, "tap fd: offloads follow what the guest's driver negotiated"),
+    SYS(epoll_ctl, "devices (de)activated by the driver add/remove their descriptors"),
+    SYS(futex, "VM, device and queue locks; condition variables (pause)"),
+    SYS(write, "eventfds (queue kicks to the I/O thread), stop pipe, console output, log"),
+    SYS(read, "draining an eventfd"),
+    SYS(tgkill, "pthread_kill: kicking the other vCPUs out of KVM_RUN on stop"),
+    SYS(getpid, "pthread_kill/raise: the thread group id"),
+    SYS(gettid, "pthread_kill of itself (a vCPU stopping the VM kicks every vCPU)"),
+    SYS(rt_sigreturn, "return from the kick signal handler"),
+    SYS(rt_sigprocmask, "glibc: signal masks around thread exit"),
+    MMAP_ANON("malloc: this thread's arena and large blocks"),
+    MPROTECT_NOEXEC("malloc: growing this thread's arena"),
+    SYS(munmap, "free of large blocks; thread exit"),
+    SYS(madvise, "glibc: releasing free memory and the stack at thread exit"),
+    SYS(exit, "thread exit"),
+    SYS(exit_group, "process exit (the SIGSYS handler's _exit)"),
+};
+
+/* ---- the device I/O thread: the event loop, virtio queues, backends ------------------------- */
+static const struct sandbox_rule io_rules[] = {
+    SYS(epoll_wait, "the event loop (util/evloop.c) and slirp's inner set"),
+    SYS(epoll_ctl, "backends adding and removing descriptors (slirp sockets, vsock connections)"),
+    SYS(read, "eventfds, tap frames, console input, UNIX sockets (vsock), slirp sockets"),
+    SYS(write, "eventfds, tap frames, console output, log lines"),
+    SYS(readv, "tap: frames into guest buffers"),
+    SYS(writev, "tap: frames from guest buffers"),
+    SYS(recvfrom, "slirp: TCP/UDP data from the host side"),
+    SYS(sendto, "slirp: TCP/UDP data to the host side; vsock: UNIX sockets"),
+    SYS(recvmsg, "vsock: UNIX socket data"),
+    SYS(sendmsg, "slirp: UDP datagrams"),
+    SYS(io_uring_enter, "disk: submitting and reaping block requests"),
+    IOCTL(KVM_IRQ_LINE, "vm fd: INTx from device completions"),
+    IOCTL(KVM_SIGNAL_MSI, "vm fd: MSI-X from device completions"),
+    SOCKET(AF_INET, SOCK_STREAM, "slirp: outgoing TCP for the guest"),
+    SOCKET(AF_INET, SOCK_DGRAM, "slirp: outgoing UDP and ICMP echo (ping sockets)"),
+    SOCKET(AF_INET6, SOCK_STREAM, "slirp: outgoing TCP over IPv6"),
+    SOCKET(AF_INET6, SOCK_DGRAM, "slirp: outgoing UDP over IPv6"),
+    SOCKET(AF_UNIX, SOCK_STREAM, "vsock: guest-initiated connections to UDS_PORT"),
+    SYS(connect, "slirp and vsock: the sockets above"),
+    SYS(accept4, "vsock: host-initiated connections; slirp: host forwards"),
+    SYS(setsockopt, "slirp: socket options (SO_REUSEADDR, TCP_NODELAY, buffers)"),
+    SYS(getsockopt, "slirp: SO_ERROR after a non-blocking connect"),
+    SYS(getsockname, "slirp: local addresses"),
+    SYS(getpeername, "slirp: peer addresses"),
+    SYS(shutdown, "slirp and vsock: half-closing connections"),
+    SYS(close, "closing connections and sockets"),
+    FCNTL(F_GETFL, "slirp: making sockets non-blocking"),
+    FCNTL(F_SETFL, "slirp: making sockets non-blocking"),
+    FCNTL(F_SETFD, "slirp: close-on-exec on sockets"),
+    SYS(timerfd_settime, "slirp: timers"),
+    SYS(futex, "device and VM locks"),
+    SYS(tgkill, "pthread_kill: kicking vCPUs when the I/O thread stops the VM"),
+    SYS(getpid, "pthread_kill: the thread group id"),
+    MMAP_ANON("malloc: this thread's arena and large blocks"),
+    MPROTECT_NOEXEC("malloc: growing this thread's arena"),
+    SYS(munmap, "free of large blocks"),
+    SYS(madvise, "glibc: releasing free memory; thread exit"),
+    SYS(rt_sigprocmask, "glibc: signal masks around thread exit"),
+    SYS(exit, "thread exit"),
+    SYS(exit_group, "process exit (the SIGSYS handler's _exit)"),
+};
+
+/* ---- the API server thread (after InstanceStart) and the metrics ticker --------------------- */
+static const struct sandbox_rule api_rules[] = {
+    SYS(poll, "the server loop"),
+    SYS(accept4, "new API connections"),
+    SYS(read, "requests; the wake pipe"),
+    SYS(write, "responses, metrics and log lines"),
+    SYS(close, "closed connections; the old image after PATCH /drives"),
+    SYS(openat, "PATCH /drives: the new backing file (only this thread kind may open)"),
+    SYS(fstat, "PATCH /drives: the new file's type and size; metrics: is the path a FIFO"),
+    SYS(lseek, "PATCH /drives: the new file's size"),
+    SYS(flock, "PATCH /drives: locking the new image"),
+    SYS(io_uring_enter, "PATCH /drives: draining the old image's requests"),
+    IOCTL(KVM_GET_CLOCK, "vm fd: PATCH /vm Paused freezes guest time"),
+    IOCTL(KVM_SET_CLOCK, "vm fd: PATCH /vm Resumed"),
+    IOCTL(KVM_KVMCLOCK_CTRL, "vcpu fd: PATCH /vm Paused tells the guest's kvmclock"),
+    IOCTL(KVM_IRQ_LINE, "vm fd: SendCtrlAltDel through the i8042"),
+    IOCTL(FIONREAD, "metrics: room left in a metrics FIFO"),
+    FCNTL(F_GETPIPE_SZ, "metrics: the metrics FIFO's size"),
+    SYS(futex, "the api and VM locks"),
+    SYS(tgkill, "pthread_kill: kicking vCPUs for pause"),
+    SYS(getpid, "pthread_kill: the thread group id"),
+    MMAP_ANON("malloc: JSON and buffers"),
+    MPROTECT_NOEXEC("malloc: growing this thread's arena"),
+    SYS(munmap, "free of large blocks"),
+    SYS(madvise, "glibc: releasing free memory"),
+    SYS(rt_sigprocmask, "glibc: signal masks around thread exit"),
+    SYS(exit, "thread exit"),
+    SYS(exit_group, "process exit (the SIGSYS handler's _exit)"),
+};
+
+/* ---- the main thread as monitor: signals, idle detection, then the teardown ------------------ */
+static const struct sandbox_rule main_rules[] = {
+    SYS(poll, "vm_wait: stop pipe, signalfd, idle tick"),
+    SYS(read, "vm_wait: signalfd"),
+    SYS(write, "stop pipe, event loop wake-up, the last status line, log"),
+    SYS(futex, "VM lock; joining the other threads"),
+    SYS(tgkill, "pthread_kill: kicking vCPUs (idle checks, stop)"),
+    SYS(getpid, "pthread_kill: the thread group id"),
+    SYS(close, "teardown: every descriptor of the VM"),
+    SYS(munmap, "teardown: guest RAM, kvm_run areas, io_uring rings"),
+    SYS(madvise, "glibc: releasing free memory"),
+    SYS(unlink, "teardown: the API socket, the vsock listening socket"),
+    SYS(epoll_ctl, "teardown: devices leaving the event loop"),
+    SYS(flock, "teardown: unlocking disk images"),
+    IOCTL(KVM_IOEVENTFD, "vm fd, teardown: deassigning virtio notify eventfds"),
+    IOCTL(TCGETS, "teardown: is the console a terminal"),
+    IOCTL(TCSETS, "teardown: restoring the terminal's mode"),
+    IOCTL(FIONREAD, "metrics: room left in a metrics FIFO before the last line"),
+    SYS(fstat, "metrics: is the metrics path a FIFO"),
+    FCNTL(F_GETPIPE_SZ, "metrics: the metrics FIFO's size"),
+    FCNTL(F_SETFL, "teardown: clearing O_NONBLOCK on a shared stdin"),
+    MMAP_ANON("malloc"),
+    MPROTECT_NOEXEC("malloc: growing an arena"),
+    SYS(rt_sigprocmask, "glibc"),
+    SYS(exit_group, "process exit"),
+};
+
+const struct sandbox_list sandbox_lists[SANDBOX_NKINDS] = {
+    [SANDBOX_VCPU] = {"vcpu", "vCPU threads (KVM_RUN loop)", vcpu_rules, ARRAY_SIZE(vcpu_rules)},
+    [SANDBOX_IO] = {"io", "the device I/O thread (event loop)", io_rules, ARRAY_SIZE(io_rules)},
+    [SANDBOX_API] = {"api", "the API server thread and the metrics ticker", api_rules,
+                     ARRAY_SIZE(api_rules)},
+    [SANDBOX_MAIN] = {"main", "the main thread as monitor and for the teardown", main_rules,
+                      ARRAY_SIZE(main_rules)},
+};
