@@ -41,6 +41,7 @@ tier format format_check
 tier layers tests/layers.sh
 tier unit unit_tests
 tier guests tests/guests/run.sh
+[ -x tests/seccomp/run.sh ] && tier seccomp tests/seccomp/run.sh
 tier jail tests/guests/jail.sh
 tier hostile tests/hostile/run.sh
 [ -x tests/api/run.sh ] && tier api tests/api/run.sh

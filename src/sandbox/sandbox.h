@@ -31,7 +31,8 @@ enum sandbox_kind {
 /* ---- the lists (sandbox/seccomp_lists.c): data, one commented rule per line -------------------
  * A rule allows syscall NR when every comparison in ARGS holds (NARGS 0: always). Several rules
  * for one syscall are alternatives (e.g. one per ioctl request). ARGTEXT says the comparison in
- * words for `truce seccomp dump`; WHY says who needs it. */
+ * words for `truce seccomp dump`; WHY says who needs it. A rule with FAIL_ERRNO makes the call
+ * fail instead (clone3 -> ENOSYS, so glibc falls back to clone, whose flags a filter can see). */
 #define SANDBOX_MAX_ARGS 2
 struct sandbox_rule {
     int nr;
@@ -40,6 +41,7 @@ struct sandbox_rule {
     struct scmp_arg_cmp args[SANDBOX_MAX_ARGS];
     const char *argtext; /* "" when NARGS is 0 */
     const char *why;
+    int fail_errno; /* 0: allow; else the call fails with this errno instead (not trapped) */
 };
 
 struct sandbox_list {

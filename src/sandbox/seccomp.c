@@ -161,7 +161,8 @@ scmp_filter_ctx sandbox_build(enum sandbox_kind kind)
     const struct sandbox_list *l = &sandbox_lists[kind];
     for (size_t i = 0; i < l->nrules; i++) {
         const struct sandbox_rule *r = &l->rules[i];
-        if (seccomp_rule_add_exact_array(ctx, SCMP_ACT_ALLOW, r->nr, r->nargs, r->args) < 0)
+        uint32_t act = r->fail_errno ? SCMP_ACT_ERRNO(r->fail_errno) : SCMP_ACT_ALLOW;
+        if (seccomp_rule_add_exact_array(ctx, act, r->nr, r->nargs, r->args) < 0)
             goto fail;
     }
     return ctx;
@@ -204,8 +205,10 @@ static void sigsys_handler(int sig, siginfo_t *si, void *uc)
     const char *name =
         nr >= 0 && nr < SYSCALL_NAMES && syscall_names[nr] ? syscall_names[nr] : "unknown";
     p = put_str(p, "truce: seccomp: the ");
-    p = put_str(p, k >= 0 && k < SANDBOX_NKINDS ? sandbox_lists[k].kind : "unsandboxed");
-    p = put_str(p, " thread made syscall ");
+    p = put_str(p, k >= 0 && k < SANDBOX_NKINDS ? sandbox_lists[k].kind : "unnamed");
+    /* a thread created by a filtered thread runs under its creator's filter */
+    p = put_str(p,
+                k >= 0 ? " thread made syscall " : " thread (its creator's filter) made syscall ");
     if (si->si_arch != AUDIT_ARCH_X86_64)
         name = "of a foreign architecture";
     p = put_str(p, name);

@@ -25,8 +25,11 @@ void sandbox_dump(FILE *out)
         const struct sandbox_list *l = &sandbox_lists[k];
         for (size_t i = 0; i < l->nrules; i++) {
             const struct sandbox_rule *r = &l->rules[i];
-            fprintf(out, "%-5s %-16s %-24s # %s\n", l->kind, r->name, r->nargs ? r->argtext : "any",
-                    r->why);
+            char rule[128];
+            snprintf(rule, sizeof(rule), "%s%s%s", r->nargs ? r->argtext : "any",
+                     r->fail_errno ? " -> fails with " : "",
+                     r->fail_errno ? strerrorname_np(r->fail_errno) : "");
+            fprintf(out, "%-5s %-16s %-24s # %s\n", l->kind, r->name, rule, r->why);
         }
     }
     fprintf(out, "# syscalls per kind:");

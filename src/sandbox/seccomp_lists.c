@@ -1,55 +1,83 @@
 /* seccomp_lists.c — the allowlists as data: one rule per line, per thread kind, with who needs it.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <sys/mman.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/ioctl.h>
 
 #include "sandbox/sandbox.h"
 #include "util/util.h"
 
-#define CMP(i, o, a, b)                                                                            \
-    {                                                                                              \
-        .arg = (i), .op = (o), .datum_a = (a), .datum_b = (b)                                      \
-    }
+/* clang-format off */
+#define CMP(i, o, a, b) {.arg = (i), .op = (o), .datum_a = (a), .datum_b = (b)}
 /* Any arguments. */
-#define SYS(name, why)                                                                             \
-    {                                                                                              \
-        SCMP_SYS(name), #name, 0, {CMP(0, 0, 0, 0)}, "", why                                       \
-    }
+#define SYS(sys, text) {.nr = SCMP_SYS(sys), .name = #sys, .argtext = "", .why = (text)}
 /* Argument I equals VAL. */
-#define SYS_EQ(name, i, val, why)                                                                  \
-    {                                                                                              \
-        SCMP_SYS(name), #name, 1, {CMP(i, SCMP_CMP_EQ, (val), 0)}, "arg" #i " == " #val, why       \
-    }
+#define SYS_EQ(sys, i, val, text)                                                                  \
+    {.nr = SCMP_SYS(sys),                                                                          \
+     .name = #sys,                                                                                 \
+     .nargs = 1,                                                                                   \
+     .args = {CMP(i, SCMP_CMP_EQ, (val), 0)},                                                      \
+     .argtext = "arg" #i " == " #val,                                                              \
+     .why = (text)}
 /* ioctl with request REQ (compared on 32 bits: the kernel's cmd is an unsigned int). */
-#define IOCTL(req, why)                                                                            \
-    {                                                                                              \
-        SCMP_SYS(ioctl), "ioctl", 1, {CMP(1, SCMP_CMP_MASKED_EQ, 0xffffffffu, (req))}, #req, why   \
-    }
-#define FCNTL(cmd, why) SYS_EQ(fcntl, 1, cmd, why)
+#define IOCTL(req, text)                                                                           \
+    {.nr = SCMP_SYS(ioctl),                                                                        \
+     .name = "ioctl",                                                                              \
+     .nargs = 1,                                                                                   \
+     .args = {CMP(1, SCMP_CMP_MASKED_EQ, 0xffffffffu, (req))},                                     \
+     .argtext = #req,                                                                              \
+     .why = (text)}
+#define FCNTL(cmd, text) SYS_EQ(fcntl, 1, cmd, text)
+/* Fails with ERR instead of running. */
+#define SYS_FAILS(sys, err, text)                                                                  \
+    {.nr = SCMP_SYS(sys), .name = #sys, .argtext = "", .why = (text), .fail_errno = (err)}
+/* clone of a thread (never a new process: CLONE_THREAD and CLONE_VM both set). */
+#define CLONE_THREADS(text)                                                                        \
+    {.nr = SCMP_SYS(clone),                                                                        \
+     .name = "clone",                                                                              \
+     .nargs = 1,                                                                                   \
+     .args = {CMP(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD | CLONE_VM, CLONE_THREAD | CLONE_VM)},       \
+     .argtext = "flags with CLONE_THREAD|CLONE_VM",                                                \
+     .why = (text)}
 /* Private anonymous memory, never executable (glibc malloc arenas and large blocks). */
 #define MAP_KIND (MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED)
-#define MMAP_ANON(why)                                                                             \
-    {                                                                                              \
-        SCMP_SYS(mmap), "mmap", 2,                                                                 \
-            {CMP(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0),                                             \
-             CMP(3, SCMP_CMP_MASKED_EQ, MAP_KIND, MAP_PRIVATE | MAP_ANONYMOUS)},                   \
-            "prot without PROT_EXEC, flags MAP_PRIVATE|MAP_ANONYMOUS (no MAP_FIXED)", why          \
-    }
-#define MPROTECT_NOEXEC(why)                                                                       \
-    {                                                                                              \
-        SCMP_SYS(mprotect), "mprotect", 1, {CMP(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)},             \
-            "prot without PROT_EXEC", why                                                          \
-    }
-#define SOCKET(dom, type, why)                                                                     \
-    {                                                                                              \
-        SCMP_SYS(socket), "socket", 2,                                                             \
-            {CMP(0, SCMP_CMP_EQ, dom, 0), CMP(1, SCMP_CMP_MASKED_EQ, 0xf, type)}, #dom ", " #type, \
-            why                                                                                    \
-    }
+#define MMAP_ANON(text)                                                                            \
+    {.nr = SCMP_SYS(mmap),                                                                         \
+     .name = "mmap",                                                                               \
+     .nargs = 2,                                                                                   \
+     .args = {CMP(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0),                                            \
+              CMP(3, SCMP_CMP_MASKED_EQ, MAP_KIND, MAP_PRIVATE | MAP_ANONYMOUS)},                  \
+     .argtext = "prot without PROT_EXEC, flags MAP_PRIVATE|MAP_ANONYMOUS (no MAP_FIXED)",          \
+     .why = (text)}
+#define MPROTECT_NOEXEC(text)                                                                      \
+    {.nr = SCMP_SYS(mprotect),                                                                     \
+     .name = "mprotect",                                                                           \
+     .nargs = 1,                                                                                   \
+     .args = {CMP(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)},                                           \
+     .argtext = "prot without PROT_EXEC",                                                          \
+     .why = (text)}
+/* fstat(2): glibc makes it newfstatat(fd, "", buf, AT_EMPTY_PATH); never a path lookup. */
+#define FSTAT(text)                                                                                \
+    {.nr = SCMP_SYS(newfstatat),                                                                   \
+     .name = "newfstatat",                                                                         \
+     .nargs = 1,                                                                                   \
+     .args = {CMP(3, SCMP_CMP_EQ, AT_EMPTY_PATH, 0)},                                              \
+     .argtext = "fstat only: flags == AT_EMPTY_PATH",                                              \
+     .why = (text)}
+#define SOCKET(dom, type, text)                                                                    \
+    {.nr = SCMP_SYS(socket),                                                                       \
+     .name = "socket",                                                                             \
+     .nargs = 2,                                                                                   \
+     .args = {CMP(0, SCMP_CMP_EQ, dom, 0), CMP(1, SCMP_CMP_MASKED_EQ, 0xf, type)},                 \
+     .argtext = #dom ", " #type,                                                                   \
+     .why = (text)}
+
+/* clang-format on */
 
 /* ---- vCPU threads: KVM_RUN and the exits they handle ----------------------------------------- */
 static const struct sandbox_rule vcpu_rules[] = {
@@ -61,6 +89,7 @@ static const struct sandbox_rule vcpu_rules[] = {
     IOCTL(KVM_IOEVENTFD, "vm fd: virtio-pci notify eventfds follow the BAR the guest programs"),
     IOCTL(TUNSETOFFLOAD, "tap fd: offloads follow what the guest's driver negotiated"),
     SYS(epoll_ctl, "devices (de)activated by the driver add/remove their descriptors"),
+    SYS(io_uring_enter, "disk: a driver resetting virtio-blk waits for requests in flight"),
     SYS(futex, "VM, device and queue locks; condition variables (pause)"),
     SYS(write, "eventfds (queue kicks to the I/O thread), stop pipe, console output, log"),
     SYS(read, "draining an eventfd"),
@@ -125,11 +154,13 @@ static const struct sandbox_rule io_rules[] = {
 static const struct sandbox_rule api_rules[] = {
     SYS(poll, "the server loop"),
     SYS(accept4, "new API connections"),
-    SYS(read, "requests; the wake pipe"),
     SYS(write, "responses, metrics and log lines"),
     SYS(close, "closed connections; the old image after PATCH /drives"),
     SYS(openat, "PATCH /drives: the new backing file (only this thread kind may open)"),
-    SYS(fstat, "PATCH /drives: the new file's type and size; metrics: is the path a FIFO"),
+    FSTAT("PATCH /drives: the new file's type and size; metrics: is the path a FIFO"),
+    SYS(fallocate, "PATCH /drives: can the new image punch holes (discard)"),
+    SYS(recvfrom, "requests (recv)"),
+    SYS(sendto, "responses (send)"),
     SYS(lseek, "PATCH /drives: the new file's size"),
     SYS(flock, "PATCH /drives: locking the new image"),
     SYS(io_uring_enter, "PATCH /drives: draining the old image's requests"),
@@ -169,12 +200,18 @@ static const struct sandbox_rule main_rules[] = {
     IOCTL(TCGETS, "teardown: is the console a terminal"),
     IOCTL(TCSETS, "teardown: restoring the terminal's mode"),
     IOCTL(FIONREAD, "metrics: room left in a metrics FIFO before the last line"),
-    SYS(fstat, "metrics: is the metrics path a FIFO"),
+    FSTAT("metrics: is the metrics path a FIFO"),
+    SYS(brk, "free: trimming the main heap"),
     FCNTL(F_GETPIPE_SZ, "metrics: the metrics FIFO's size"),
     FCNTL(F_SETFL, "teardown: clearing O_NONBLOCK on a shared stdin"),
-    MMAP_ANON("malloc"),
-    MPROTECT_NOEXEC("malloc: growing an arena"),
-    SYS(rt_sigprocmask, "glibc"),
+    MMAP_ANON("malloc; the watchdog thread's stack"),
+    MPROTECT_NOEXEC("malloc: growing an arena; the watchdog's stack guard"),
+    SYS(rt_sigprocmask, "glibc: signals blocked around thread creation"),
+    SYS_FAILS(clone3, ENOSYS, "its flags are out of a filter's sight: glibc falls back to clone"),
+    CLONE_THREADS("teardown: the shutdown watchdog thread (vm/shutdown.c)"),
+    SYS(set_robust_list, "the watchdog thread's start (glibc)"),
+    SYS(rseq, "the watchdog thread's start (glibc)"),
+    SYS(exit, "the watchdog thread's end"),
     SYS(exit_group, "process exit"),
 };
 
