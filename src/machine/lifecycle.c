@@ -13,6 +13,7 @@
 #include "dev/dev.h"
 #include "util/util.h"
 #include "machine/machine.h"
+#include "sandbox/sandbox.h"
 #include "vm/vm.h"
 
 #define IDLE_TICK_MS 100
@@ -23,7 +24,8 @@ static void *io_thread(void *arg)
     sigset_t set;
     sigfillset(&set);
     pthread_sigmask(SIG_SETMASK, &set, NULL);
-    int rc = evloop_run(vm->loop);
+    /* a sandbox failure has stopped the VM already */
+    int rc = sandbox_enter(vm, SANDBOX_IO) < 0 ? 0 : evloop_run(vm->loop);
     if (rc)
         vm_request_stop(vm, TRUCE_EXIT_HOST, "I/O thread: %s", strerror(-rc));
     atomic_store(&vm->io_thread_exited, true);
@@ -46,6 +48,7 @@ int vm_start_in(struct vm *vm, bool paused)
     pthread_mutex_unlock(&vm->lock);
     if (paused)
         devices_pause(vm); /* a paused VM's devices are paused too, until vm_resume */
+    vm->vcpu_thread_start = sandbox_vcpu_enter;
     int rc = pthread_create(&vm->io_thread, NULL, io_thread, vm);
     if (rc)
         return -rc;
@@ -86,6 +89,7 @@ static int open_signalfd(void)
 int vm_wait(struct vm *vm)
 {
     int sfd = open_signalfd();
+    sandbox_enter(vm, SANDBOX_MAIN); /* on failure the VM is stopping */
     unsigned idle_streak = 0;
     while (!vm_stopping(vm)) {
         struct pollfd p[2] = {{.fd = vm->stop_pipe[0], .events = POLLIN},

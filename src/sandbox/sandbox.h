@@ -101,6 +101,8 @@ struct vm;
  * VM (may be NULL) with TRUCE_EXIT_HOST and a reason, and returns -errno: the caller's thread
  * must then end without running guest work. */
 int sandbox_enter(struct vm *vm, enum sandbox_kind kind);
+/* sandbox_enter(VM, SANDBOX_VCPU), as vm->vcpu_thread_start (the vm layer cannot include this). */
+int sandbox_vcpu_enter(struct vm *vm);
 /* The kind the calling thread entered, or -1. */
 int sandbox_current(void);
 

@@ -6,9 +6,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/ucontext.h>
 #include <unistd.h>
 
 #include "sandbox/sandbox.h"
@@ -31,8 +33,12 @@ static const char *syscall_names[SYSCALL_NAMES];
 static pthread_once_t names_once = PTHREAD_ONCE_INIT;
 static __thread int tls_kind = -1;
 
-static void resolve_names(void)
+/* Once per process, before the first filter: what glibc would otherwise do lazily inside a
+ * filtered thread, and the names for the SIGSYS handler. */
+static void prepare_process(void)
 {
+    tzset(); /* the first gmtime_r (the CMOS clock) would open /etc/localtime */
+
     for (int nr = 0; nr < SYSCALL_NAMES; nr++)
         syscall_names[nr] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr); /* kept */
 }
@@ -179,6 +185,30 @@ static char *put_str(char *p, const char *s)
     return p;
 }
 
+static char *put_hex(char *p, unsigned long v)
+{
+    char d[16];
+    int n = 0;
+    do {
+        d[n++] = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v);
+    p = put_str(p, "0x");
+    while (n)
+        *p++ = d[--n];
+    return p;
+}
+
+/* Up to MAX bytes of the NUL-terminated string S (a syscall's path argument). */
+static char *put_path(char *p, const char *s, int max)
+{
+    *p++ = '"';
+    for (int i = 0; s && s[i] && i < max; i++)
+        *p++ = s[i] >= ' ' && s[i] < 127 ? s[i] : '?';
+    *p++ = '"';
+    return p;
+}
+
 static char *put_num(char *p, long v)
 {
     char d[24];
@@ -199,7 +229,7 @@ static char *put_num(char *p, long v)
 /* SIGSYS: the calling thread made a syscall its list does not allow. One line, then exit. */
 static void sigsys_handler(int sig, siginfo_t *si, void *uc)
 {
-    char line[256], *p = line;
+    char line[320], *p = line;
     int k = tls_kind;
     int nr = si->si_syscall;
     const char *name =
@@ -214,7 +244,14 @@ static void sigsys_handler(int sig, siginfo_t *si, void *uc)
     p = put_str(p, name);
     p = put_str(p, " (");
     p = put_num(p, nr);
-    p = put_str(p, "), which its list does not allow (exit status ");
+    p = put_str(p, ")");
+    /* what it was after: the request of an ioctl, the path of an open */
+    const greg_t *r = ((const ucontext_t *)uc)->uc_mcontext.gregs;
+    if (si->si_arch == AUDIT_ARCH_X86_64 && nr == SYS_ioctl)
+        p = put_hex(put_str(p, " with request "), (unsigned long)r[REG_RSI]);
+    else if (si->si_arch == AUDIT_ARCH_X86_64 && (nr == SYS_openat || nr == SYS_open))
+        p = put_path(put_str(p, " on "), (const char *)r[nr == SYS_open ? REG_RDI : REG_RSI], 96);
+    p = put_str(p, ", which its list does not allow (exit status ");
     p = put_num(p, TRUCE_EXIT_SECCOMP);
     p = put_str(p, ")\n");
     /* raw syscalls: sanitizer builds intercept write and _exit (a leak check at _exit would make
@@ -227,7 +264,7 @@ static int install_sigsys(void)
 {
     struct sigaction sa = {.sa_sigaction = sigsys_handler, .sa_flags = SA_SIGINFO};
     sigfillset(&sa.sa_mask);
-    pthread_once(&names_once, resolve_names);
+    pthread_once(&names_once, prepare_process);
     if (sigaction(SIGSYS, &sa, NULL) < 0)
         return -errno;
     sigset_t set;
@@ -258,6 +295,11 @@ static int load_builtin(enum sandbox_kind kind)
 /* Defined only in the test binary build/truce-sectest (tests/sectest/hook.c): makes a chosen
  * thread kind attempt a forbidden syscall right after entering. NULL in build/truce. */
 extern void sandbox_test_hook(enum sandbox_kind kind) __attribute__((weak));
+
+int sandbox_vcpu_enter(struct vm *vm)
+{
+    return sandbox_enter(vm, SANDBOX_VCPU);
+}
 
 int sandbox_enter(struct vm *vm, enum sandbox_kind kind)
 {

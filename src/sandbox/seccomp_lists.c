@@ -103,6 +103,7 @@ static const struct sandbox_rule vcpu_rules[] = {
     SYS(munmap, "free of large blocks; thread exit"),
     SYS(madvise, "glibc: releasing free memory and the stack at thread exit"),
     SYS(exit, "thread exit"),
+    SYS(clock_gettime, "time where the vDSO cannot read the clock (e.g. the lab's L1)"),
     SYS(exit_group, "process exit (the SIGSYS handler's _exit)"),
 };
 
@@ -147,6 +148,7 @@ static const struct sandbox_rule io_rules[] = {
     SYS(madvise, "glibc: releasing free memory; thread exit"),
     SYS(rt_sigprocmask, "glibc: signal masks around thread exit"),
     SYS(exit, "thread exit"),
+    SYS(clock_gettime, "time where the vDSO cannot read the clock (e.g. the lab's L1)"),
     SYS(exit_group, "process exit (the SIGSYS handler's _exit)"),
 };
 
@@ -156,7 +158,7 @@ static const struct sandbox_rule api_rules[] = {
     SYS(accept4, "new API connections"),
     SYS(write, "responses, metrics and log lines"),
     SYS(close, "closed connections; the old image after PATCH /drives"),
-    SYS(openat, "PATCH /drives: the new backing file (only this thread kind may open)"),
+    SYS(openat, "PATCH /drives: the new image; snapshot files (the only kind that opens)"),
     FSTAT("PATCH /drives: the new file's type and size; metrics: is the path a FIFO"),
     SYS(fallocate, "PATCH /drives: can the new image punch holes (discard)"),
     SYS(recvfrom, "requests (recv)"),
@@ -168,6 +170,23 @@ static const struct sandbox_rule api_rules[] = {
     IOCTL(KVM_SET_CLOCK, "vm fd: PATCH /vm Resumed"),
     IOCTL(KVM_KVMCLOCK_CTRL, "vcpu fd: PATCH /vm Paused tells the guest's kvmclock"),
     IOCTL(KVM_IRQ_LINE, "vm fd: SendCtrlAltDel through the i8042"),
+    IOCTL(KVM_GET_IRQCHIP, "vm fd, PUT /snapshot/create: PIC and IOAPIC state"),
+    IOCTL(KVM_GET_PIT2, "vm fd, snapshot: PIT state"),
+    IOCTL(KVM_GET_MSR_INDEX_LIST, "/dev/kvm fd, snapshot: which MSRs to save"),
+    IOCTL(KVM_GET_MP_STATE, "vcpu fd, snapshot (paused vCPUs)"),
+    IOCTL(KVM_GET_REGS, "vcpu fd, snapshot"),
+    IOCTL(KVM_GET_SREGS, "vcpu fd, snapshot"),
+    IOCTL(KVM_GET_XSAVE, "vcpu fd, snapshot"),
+    IOCTL(KVM_GET_XCRS, "vcpu fd, snapshot"),
+    IOCTL(KVM_GET_DEBUGREGS, "vcpu fd, snapshot"),
+    IOCTL(KVM_GET_LAPIC, "vcpu fd, snapshot"),
+    IOCTL(KVM_GET_VCPU_EVENTS, "vcpu fd, snapshot"),
+    IOCTL(KVM_GET_MSRS, "vcpu fd, snapshot"),
+    SYS(pwrite64, "snapshot: the state and memory files"),
+    SYS(ftruncate, "snapshot: sizing the memory file"),
+    SYS(fsync, "snapshot: the files are on disk before they are renamed"),
+    SYS(rename, "snapshot: the temporary files to their names"),
+    SYS(unlink, "snapshot: a temporary file after a failed write"),
     IOCTL(FIONREAD, "metrics: room left in a metrics FIFO"),
     FCNTL(F_GETPIPE_SZ, "metrics: the metrics FIFO's size"),
     SYS(futex, "the api and VM locks"),
@@ -179,6 +198,7 @@ static const struct sandbox_rule api_rules[] = {
     SYS(madvise, "glibc: releasing free memory"),
     SYS(rt_sigprocmask, "glibc: signal masks around thread exit"),
     SYS(exit, "thread exit"),
+    SYS(clock_gettime, "time where the vDSO cannot read the clock (e.g. the lab's L1)"),
     SYS(exit_group, "process exit (the SIGSYS handler's _exit)"),
 };
 
@@ -212,6 +232,7 @@ static const struct sandbox_rule main_rules[] = {
     SYS(set_robust_list, "the watchdog thread's start (glibc)"),
     SYS(rseq, "the watchdog thread's start (glibc)"),
     SYS(exit, "the watchdog thread's end"),
+    SYS(clock_gettime, "time where the vDSO cannot read the clock (e.g. the lab's L1)"),
     SYS(exit_group, "process exit"),
 };
 

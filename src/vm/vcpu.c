@@ -138,9 +138,9 @@ static void *vcpu_thread(void *arg)
     sigdelset(&set, SIG_KICK);
     pthread_sigmask(SIG_SETMASK, &set, NULL);
     tls_run = v->run;
-    bool sandboxed = sandbox_enter(vm, SANDBOX_VCPU) == 0; /* else the VM is stopping */
+    bool run = !vm->vcpu_thread_start || vm->vcpu_thread_start(vm) == 0; /* else stopping */
 
-    while (sandboxed) {
+    while (run) {
         if (vcpu_service(v))
             break;
         if (ioctl(v->fd, KVM_RUN, 0) < 0) {

@@ -281,6 +281,9 @@ struct vm {
     bool io_thread_started;
     _Atomic bool io_thread_exited;
     struct shutdown_watch shutdown;
+    /* Run by each vCPU thread before its first KVM_RUN (NULL: nothing); the machine layer sets it
+     * to install the vCPU seccomp filter (sandbox/). Returns 0, or <0 after stopping the VM. */
+    int (*vcpu_thread_start)(struct vm *vm);
 
     struct device_instance *devices; /* created devices, in creation order */
     struct console *console;         /* host side of the active console */
