@@ -42,7 +42,13 @@ struct sandbox_rule {
     const char *argtext; /* "" when NARGS is 0 */
     const char *why;
     int fail_errno; /* 0: allow; else the call fails with this errno instead (not trapped) */
+    unsigned only;  /* 0: always; else only for a VM with one of these SANDBOX_IF_* parts */
 };
+
+/* Parts of a VM that need rules the others do not (struct sandbox_rule.only). */
+#define SANDBOX_IF_USERNET (1u << 0) /* --net user: libslirp's sockets, poll, /etc/resolv.conf */
+#define SANDBOX_IF_VSOCK   (1u << 1) /* --vsock: UNIX sockets to the host side */
+#define SANDBOX_IF_RNG     (1u << 2) /* --rng: getrandom for virtio-rng */
 
 struct sandbox_list {
     const char *kind;  /* "vcpu", "io", "api", "main" */
@@ -90,9 +96,13 @@ int sandbox_parse_flag(const char *arg, const char *value, char *err, size_t err
     "  --no-seccomp         run without the seccomp filters (not recommended)\n"                   \
     "  --seccomp-filter FILE  raw BPF (struct sock_filter array) for every thread instead\n"
 
-/* Build the built-in filter of KIND into a new libseccomp context (default action: trap).
- * Returns the context (seccomp_release it) or NULL. Does not load it. */
-scmp_filter_ctx sandbox_build(enum sandbox_kind kind);
+/* Build the built-in filter of KIND for a VM with PARTS (SANDBOX_IF_*) into a new libseccomp
+ * context (default action: trap). Returns the context (seccomp_release it) or NULL. Does not
+ * load it. */
+scmp_filter_ctx sandbox_build(enum sandbox_kind kind, unsigned parts);
+struct vm_config;
+/* The SANDBOX_IF_* parts of CFG (NULL: none). */
+unsigned sandbox_parts(const struct vm_config *cfg);
 
 struct vm;
 /* Install KIND's filter on the calling thread according to the policy (nothing when off). Also

@@ -154,7 +154,20 @@ int sandbox_parse_flag(const char *arg, const char *value, char *err, size_t err
 /* ---- building and installing ------------------------------------------------------------------
  */
 
-scmp_filter_ctx sandbox_build(enum sandbox_kind kind)
+unsigned sandbox_parts(const struct vm_config *cfg)
+{
+    unsigned parts = 0;
+    for (unsigned i = 0; cfg && i < cfg->nnets; i++)
+        if (cfg->nets[i].kind == NET_USER)
+            parts |= SANDBOX_IF_USERNET;
+    if (cfg && cfg->vsock.enabled)
+        parts |= SANDBOX_IF_VSOCK;
+    if (cfg && cfg->entropy)
+        parts |= SANDBOX_IF_RNG;
+    return parts;
+}
+
+scmp_filter_ctx sandbox_build(enum sandbox_kind kind, unsigned parts)
 {
     if ((unsigned)kind >= SANDBOX_NKINDS)
         return NULL;
@@ -167,6 +180,8 @@ scmp_filter_ctx sandbox_build(enum sandbox_kind kind)
     const struct sandbox_list *l = &sandbox_lists[kind];
     for (size_t i = 0; i < l->nrules; i++) {
         const struct sandbox_rule *r = &l->rules[i];
+        if (r->only && !(r->only & parts))
+            continue;
         uint32_t act = r->fail_errno ? SCMP_ACT_ERRNO(r->fail_errno) : SCMP_ACT_ALLOW;
         if (seccomp_rule_add_exact_array(ctx, act, r->nr, r->nargs, r->args) < 0)
             goto fail;
@@ -282,9 +297,9 @@ static int load_custom(void)
     return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0 ? -errno : 0;
 }
 
-static int load_builtin(enum sandbox_kind kind)
+static int load_builtin(struct vm *vm, enum sandbox_kind kind)
 {
-    scmp_filter_ctx ctx = sandbox_build(kind);
+    scmp_filter_ctx ctx = sandbox_build(kind, sandbox_parts(vm ? &vm->cfg : NULL));
     if (!ctx)
         return -ENOMEM;
     int rc = seccomp_load(ctx); /* sets no_new_privs first */
@@ -313,7 +328,7 @@ int sandbox_enter(struct vm *vm, enum sandbox_kind kind)
     int rc = install_sigsys();
     tls_kind = kind; /* before loading: a trap from here on names the kind */
     if (!rc)
-        rc = policy.mode == SANDBOX_CUSTOM ? load_custom() : load_builtin(kind);
+        rc = policy.mode == SANDBOX_CUSTOM ? load_custom() : load_builtin(vm, kind);
     if (rc < 0) {
         tls_kind = -1;
         if (vm)

@@ -69,12 +69,32 @@
      .args = {CMP(3, SCMP_CMP_EQ, AT_EMPTY_PATH, 0)},                                              \
      .argtext = "fstat only: flags == AT_EMPTY_PATH",                                              \
      .why = (text)}
-#define SOCKET(dom, type, text)                                                                    \
+#define SOCKET(dom, type, part, text)                                                              \
     {.nr = SCMP_SYS(socket),                                                                       \
      .name = "socket",                                                                             \
      .nargs = 2,                                                                                   \
      .args = {CMP(0, SCMP_CMP_EQ, dom, 0), CMP(1, SCMP_CMP_MASKED_EQ, 0xf, type)},                 \
      .argtext = #dom ", " #type,                                                                   \
+     .why = (text),                                                                                \
+     .only = (part)}
+/* Only for a VM with PART (SANDBOX_IF_*). */
+#define SYS_IF(sys, part, text) {.nr = SCMP_SYS(sys), .name = #sys, .argtext = "", .why = (text), .only = (part)}
+/* open read-only, never creating or truncating; only for a VM with PART. */
+#define OPEN_RDONLY_IF(part, text)                                                                 \
+    {.nr = SCMP_SYS(openat),                                                                       \
+     .name = "openat",                                                                             \
+     .nargs = 1,                                                                                   \
+     .args = {CMP(2, SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY)},                \
+     .argtext = "flags O_RDONLY, no O_CREAT|O_TRUNC",                                              \
+     .why = (text),                                                                                \
+     .only = (part)}
+/* sched_setscheduler to POLICY only (never a real-time one). */
+#define SCHED_SET(policy, text)                                                                    \
+    {.nr = SCMP_SYS(sched_setscheduler),                                                           \
+     .name = "sched_setscheduler",                                                                 \
+     .nargs = 1,                                                                                   \
+     .args = {CMP(1, SCMP_CMP_EQ, policy, 0)},                                                     \
+     .argtext = "policy " #policy,                                                                 \
      .why = (text)}
 
 /* clang-format on */
@@ -90,6 +110,8 @@ static const struct sandbox_rule vcpu_rules[] = {
     IOCTL(TUNSETOFFLOAD, "tap fd: offloads follow what the guest's driver negotiated"),
     SYS(epoll_ctl, "devices (de)activated by the driver add/remove their descriptors"),
     SYS(io_uring_enter, "disk: a driver resetting virtio-blk waits for requests in flight"),
+    SYS_IF(timerfd_settime, SANDBOX_IF_VSOCK,
+           "vsock: the engine's timer, armed as the driver starts it"),
     SYS(futex, "VM, device and queue locks; condition variables (pause)"),
     SYS(write, "eventfds (queue kicks to the I/O thread), stop pipe, console output, log"),
     SYS(read, "draining an eventfd"),
@@ -122,11 +144,13 @@ static const struct sandbox_rule io_rules[] = {
     SYS(io_uring_enter, "disk: submitting and reaping block requests"),
     IOCTL(KVM_IRQ_LINE, "vm fd: INTx from device completions"),
     IOCTL(KVM_SIGNAL_MSI, "vm fd: MSI-X from device completions"),
-    SOCKET(AF_INET, SOCK_STREAM, "slirp: outgoing TCP for the guest"),
-    SOCKET(AF_INET, SOCK_DGRAM, "slirp: outgoing UDP and ICMP echo (ping sockets)"),
-    SOCKET(AF_INET6, SOCK_STREAM, "slirp: outgoing TCP over IPv6"),
-    SOCKET(AF_INET6, SOCK_DGRAM, "slirp: outgoing UDP over IPv6"),
-    SOCKET(AF_UNIX, SOCK_STREAM, "vsock: guest-initiated connections to UDS_PORT"),
+    SOCKET(AF_INET, SOCK_STREAM, SANDBOX_IF_USERNET, "slirp: outgoing TCP for the guest"),
+    SOCKET(AF_INET, SOCK_DGRAM, SANDBOX_IF_USERNET,
+           "slirp: outgoing UDP and ICMP echo (ping sockets)"),
+    SOCKET(AF_INET6, SOCK_STREAM, SANDBOX_IF_USERNET, "slirp: outgoing TCP over IPv6"),
+    SOCKET(AF_INET6, SOCK_DGRAM, SANDBOX_IF_USERNET, "slirp: outgoing UDP over IPv6"),
+    SOCKET(AF_UNIX, SOCK_STREAM, SANDBOX_IF_VSOCK,
+           "vsock: guest-initiated connections to UDS_PORT"),
     SYS(connect, "slirp and vsock: the sockets above"),
     SYS(accept4, "vsock: host-initiated connections; slirp: host forwards"),
     SYS(setsockopt, "slirp: socket options (SO_REUSEADDR, TCP_NODELAY, buffers)"),
@@ -139,6 +163,15 @@ static const struct sandbox_rule io_rules[] = {
     FCNTL(F_SETFL, "slirp: making sockets non-blocking"),
     FCNTL(F_SETFD, "slirp: close-on-exec on sockets"),
     SYS(timerfd_settime, "slirp: timers"),
+    SYS_IF(poll, SANDBOX_IF_USERNET, "slirp: polling its sockets (backend/slirp.c)"),
+    OPEN_RDONLY_IF(SANDBOX_IF_USERNET,
+                   "libslirp reads /etc/resolv.conf to forward DNS (Landlock limits the path)"),
+    SYS_IF(newfstatat, SANDBOX_IF_USERNET, "libslirp: has /etc/resolv.conf changed (stat)"),
+    SYS_IF(getrandom, SANDBOX_IF_RNG, "virtio-rng: entropy for the guest"),
+    SYS(sched_getscheduler, "net: the I/O thread reads its policy (bulk mode, virtio/net.c)"),
+    SYS(sched_getparam, "net: the I/O thread reads its priority (bulk mode)"),
+    SCHED_SET(SCHED_BATCH, "net: bulk traffic runs the I/O thread as SCHED_BATCH"),
+    SCHED_SET(SCHED_OTHER, "net: and back to SCHED_OTHER"),
     SYS(futex, "device and VM locks"),
     SYS(tgkill, "pthread_kill: kicking vCPUs when the I/O thread stops the VM"),
     SYS(getpid, "pthread_kill: the thread group id"),
@@ -169,7 +202,9 @@ static const struct sandbox_rule api_rules[] = {
     IOCTL(KVM_GET_CLOCK, "vm fd: PATCH /vm Paused freezes guest time"),
     IOCTL(KVM_SET_CLOCK, "vm fd: PATCH /vm Resumed"),
     IOCTL(KVM_KVMCLOCK_CTRL, "vcpu fd: PATCH /vm Paused tells the guest's kvmclock"),
-    IOCTL(KVM_IRQ_LINE, "vm fd: SendCtrlAltDel through the i8042"),
+    IOCTL(KVM_IRQ_LINE, "vm fd: SendCtrlAltDel through the i8042; INTx of a device pausing"),
+    IOCTL(KVM_SIGNAL_MSI, "vm fd: a virtio-blk device pausing completes its requests"),
+    SYS(epoll_ctl, "PATCH /vm: pausing devices takes their descriptors off the event loop"),
     IOCTL(KVM_GET_IRQCHIP, "vm fd, PUT /snapshot/create: PIC and IOAPIC state"),
     IOCTL(KVM_GET_PIT2, "vm fd, snapshot: PIT state"),
     IOCTL(KVM_GET_MSR_INDEX_LIST, "/dev/kvm fd, snapshot: which MSRs to save"),

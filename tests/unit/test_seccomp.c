@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -45,7 +46,7 @@ static bool allows(enum sandbox_kind k, int nr)
 {
     const struct sandbox_list *l = &sandbox_lists[k];
     for (size_t i = 0; i < l->nrules; i++)
-        if (l->rules[i].nr == nr && !l->rules[i].fail_errno)
+        if (l->rules[i].nr == nr && !l->rules[i].fail_errno && !l->rules[i].only)
             return true;
     return false;
 }
@@ -102,8 +103,9 @@ static void nothing_executes_or_opens(void **state)
 
 static void every_kind_builds(void **state)
 {
-    for (int k = 0; k < SANDBOX_NKINDS; k++) {
-        scmp_filter_ctx ctx = sandbox_build(k);
+    for (int k = 0; k < 2 * SANDBOX_NKINDS; k++) {
+        /* each kind without, then with every optional part */
+        scmp_filter_ctx ctx = sandbox_build(k % SANDBOX_NKINDS, k < SANDBOX_NKINDS ? 0 : ~0u);
         assert_non_null(ctx);
         /* the generated program fits the kernel's limit */
         int p[2];
@@ -117,7 +119,7 @@ static void every_kind_builds(void **state)
         assert_true(sandbox_filter_check(buf, n, err, sizeof(err)) > 0);
         seccomp_release(ctx);
     }
-    assert_null(sandbox_build(SANDBOX_NKINDS));
+    assert_null(sandbox_build(SANDBOX_NKINDS, 0));
 }
 
 /* ---- trapping, in a child process (a filter cannot be removed) ------------------------------ */
@@ -132,6 +134,10 @@ enum probe {
     PROBE_RAW_SOCKET,
     PROBE_OPENAT,
     PROBE_GETPPID,
+    PROBE_OPEN_RDONLY,
+    PROBE_OPEN_CREATE,
+    PROBE_SCHED_FIFO,
+    PROBE_SCHED_BATCH,
 };
 
 static void probe(enum probe p)
@@ -164,13 +170,32 @@ static void probe(enum probe p)
     case PROBE_GETPPID:
         syscall(SYS_getppid);
         break;
+    case PROBE_OPEN_RDONLY:
+        syscall(SYS_openat, AT_FDCWD, "/nonexistent-truce-test", O_RDONLY | O_CLOEXEC);
+        break;
+    case PROBE_OPEN_CREATE:
+        syscall(SYS_openat, AT_FDCWD, "/nonexistent-dir/x", O_WRONLY | O_CREAT, 0600);
+        break;
+    case PROBE_SCHED_FIFO:
+    case PROBE_SCHED_BATCH: {
+        struct sched_param sp = {.sched_priority = p == PROBE_SCHED_FIFO ? 1 : 0};
+        syscall(SYS_sched_setscheduler, 0, p == PROBE_SCHED_FIFO ? SCHED_FIFO : SCHED_BATCH, &sp);
+        break;
+    }
     }
 }
 
-/* Fork; the child enters KIND under the current policy and makes probe P, then exits 0. Returns
- * the child's exit status (or 128 + signal) and its stderr in OUT. */
-static int run_probe(enum sandbox_kind kind, enum probe p, char *out, size_t outlen)
+/* Fork; the child enters KIND under the current policy (for a VM with config CFG, may be NULL)
+ * and makes probe P, then exits 0. Returns the child's exit status (or 128 + signal) and its
+ * stderr in OUT. */
+static int run_probe_vm(const struct vm_config *cfg, enum sandbox_kind kind, enum probe p,
+                        char *out, size_t outlen)
 {
+    struct vm *vm = NULL;
+    if (cfg) {
+        vm = calloc(1, sizeof(*vm));
+        vm->cfg = *cfg;
+    }
     int pipefd[2];
     assert_int_equal(pipe(pipefd), 0);
     fflush(NULL);
@@ -179,7 +204,7 @@ static int run_probe(enum sandbox_kind kind, enum probe p, char *out, size_t out
     if (pid == 0) {
         dup2(pipefd[1], STDERR_FILENO);
         close(pipefd[0]);
-        if (sandbox_enter(NULL, kind) < 0)
+        if (sandbox_enter(vm, kind) < 0)
             syscall(SYS_exit_group, 99);
         probe(p);
         syscall(SYS_exit_group, 0); /* no atexit, no sanitizer reports after the filter */
@@ -189,7 +214,46 @@ static int run_probe(enum sandbox_kind kind, enum probe p, char *out, size_t out
     close(pipefd[0]);
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
+    free(vm);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int run_probe(enum sandbox_kind kind, enum probe p, char *out, size_t outlen)
+{
+    return run_probe_vm(NULL, kind, p, out, outlen);
+}
+
+/* Rules for one part of a VM apply only to a VM that has it. */
+static void optional_parts(void **state)
+{
+    char out[512];
+    struct vm_config *cfg = calloc(1, sizeof(*cfg));
+    config_defaults(cfg);
+    sandbox_reset();
+    assert_int_equal(sandbox_parts(NULL), 0);
+    assert_int_equal(sandbox_parts(cfg), 0);
+    /* no user networking: the I/O thread opens nothing */
+    assert_int_equal(run_probe_vm(cfg, SANDBOX_IO, PROBE_OPEN_RDONLY, out, sizeof(out)),
+                     TRUCE_EXIT_SECCOMP);
+    cfg->nnets = 1;
+    cfg->nets[0].kind = NET_USER;
+    assert_int_equal(sandbox_parts(cfg), SANDBOX_IF_USERNET);
+    /* with it, libslirp may read a file, but never create or write one */
+    assert_int_equal(run_probe_vm(cfg, SANDBOX_IO, PROBE_OPEN_RDONLY, out, sizeof(out)), 0);
+    assert_int_equal(run_probe_vm(cfg, SANDBOX_IO, PROBE_OPEN_CREATE, out, sizeof(out)),
+                     TRUCE_EXIT_SECCOMP);
+    assert_non_null(
+        strstr(out, "the io thread made syscall openat (257) on \"/nonexistent-dir/x\""));
+    /* the vCPU threads get nothing from it */
+    assert_int_equal(run_probe_vm(cfg, SANDBOX_VCPU, PROBE_OPEN_RDONLY, out, sizeof(out)),
+                     TRUCE_EXIT_SECCOMP);
+    cfg->vsock.enabled = true;
+    assert_int_equal(sandbox_parts(cfg), SANDBOX_IF_USERNET | SANDBOX_IF_VSOCK);
+    /* the I/O thread may batch itself, never become real-time */
+    assert_int_equal(run_probe(SANDBOX_IO, PROBE_SCHED_BATCH, out, sizeof(out)), 0);
+    assert_int_equal(run_probe(SANDBOX_IO, PROBE_SCHED_FIFO, out, sizeof(out)), TRUCE_EXIT_SECCOMP);
+    assert_non_null(strstr(out, "made syscall sched_setscheduler"));
+    free(cfg);
 }
 
 static void violations_name_syscall_and_kind(void **state)
@@ -406,6 +470,7 @@ int main(void)
         cmocka_unit_test(violations_name_syscall_and_kind),
         cmocka_unit_test(argument_rules_hold),
         cmocka_unit_test(no_seccomp_filters_nothing),
+        cmocka_unit_test(optional_parts),
         cmocka_unit_test(filter_file_checks),
         cmocka_unit_test(flags),
         cmocka_unit_test(dump_lists),
