@@ -32,6 +32,15 @@
      .args = {CMP(1, SCMP_CMP_MASKED_EQ, 0xffffffffu, (req))},                                     \
      .argtext = #req,                                                                              \
      .why = (text)}
+/* ioctl with request REQ, only for a VM with PART. */
+#define IOCTL_IF(req, part, text)                                                                  \
+    {.nr = SCMP_SYS(ioctl),                                                                        \
+     .name = "ioctl",                                                                              \
+     .nargs = 1,                                                                                   \
+     .args = {CMP(1, SCMP_CMP_MASKED_EQ, 0xffffffffu, (req))},                                     \
+     .argtext = #req,                                                                              \
+     .why = (text),                                                                                \
+     .only = (part)}
 #define FCNTL(cmd, text) SYS_EQ(fcntl, 1, cmd, text)
 /* Fails with ERR instead of running. */
 #define SYS_FAILS(sys, err, text)                                                                  \
@@ -152,7 +161,7 @@ static const struct sandbox_rule io_rules[] = {
     SOCKET(AF_UNIX, SOCK_STREAM, SANDBOX_IF_VSOCK,
            "vsock: guest-initiated connections to UDS_PORT"),
     SYS(connect, "slirp and vsock: the sockets above"),
-    SYS(accept4, "vsock: host-initiated connections; slirp: host forwards"),
+    SYS_IF(accept4, SANDBOX_IF_VSOCK, "vsock: host-initiated connections"),
     SYS(setsockopt, "slirp: socket options (SO_REUSEADDR, TCP_NODELAY, buffers)"),
     SYS(getsockopt, "slirp: SO_ERROR after a non-blocking connect"),
     SYS(getsockname, "slirp: local addresses"),
@@ -163,6 +172,8 @@ static const struct sandbox_rule io_rules[] = {
     FCNTL(F_SETFL, "slirp: making sockets non-blocking"),
     FCNTL(F_SETFD, "slirp: close-on-exec on sockets"),
     SYS(timerfd_settime, "slirp: timers"),
+    IOCTL_IF(FIONREAD, SANDBOX_IF_USERNET, "libslirp: bytes waiting on a socket"),
+    SYS_IF(accept, SANDBOX_IF_USERNET, "libslirp: connections to a hostfwd port"),
     SYS_IF(poll, SANDBOX_IF_USERNET, "slirp: polling its sockets (backend/slirp.c)"),
     OPEN_RDONLY_IF(SANDBOX_IF_USERNET,
                    "libslirp reads /etc/resolv.conf to forward DNS (Landlock limits the path)"),
