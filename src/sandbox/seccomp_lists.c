@@ -121,6 +121,7 @@ static const struct sandbox_rule vcpu_rules[] = {
     SYS(io_uring_enter, "disk: a driver resetting virtio-blk waits for requests in flight"),
     SYS_IF(timerfd_settime, SANDBOX_IF_VSOCK,
            "vsock: the engine's timer, armed as the driver starts it"),
+    SYS_IF(close, SANDBOX_IF_VSOCK, "vsock: a driver resetting the device closes its connections"),
     SYS(futex, "VM, device and queue locks; condition variables (pause)"),
     SYS(write, "eventfds (queue kicks to the I/O thread), stop pipe, console output, log"),
     SYS(read, "draining an eventfd"),
