@@ -59,6 +59,10 @@ struct sandbox_list {
 
 /* Indexed by enum sandbox_kind. */
 extern const struct sandbox_list sandbox_lists[SANDBOX_NKINDS];
+/* Added to every kind in sanitizer builds only (build/truce-asan): the sanitizer runtime's own
+ * syscalls. None in build/truce. */
+extern const struct sandbox_rule *const sandbox_sanitizer_rules;
+extern const size_t sandbox_sanitizer_nrules;
 
 /* Number of distinct syscalls LIST allows (what Firecracker's counts count). */
 unsigned sandbox_list_count(const struct sandbox_list *list);

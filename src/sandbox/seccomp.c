@@ -167,6 +167,22 @@ unsigned sandbox_parts(const struct vm_config *cfg)
     return parts;
 }
 
+/* Add N RULES (those PARTS calls for) to CTX. Returns 0 or <0. */
+static int add_rules(scmp_filter_ctx ctx, const struct sandbox_rule *rules, size_t n,
+                     unsigned parts)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct sandbox_rule *r = &rules[i];
+        if (r->only && !(r->only & parts))
+            continue;
+        uint32_t act = r->fail_errno ? SCMP_ACT_ERRNO(r->fail_errno) : SCMP_ACT_ALLOW;
+        int rc = seccomp_rule_add_exact_array(ctx, act, r->nr, r->nargs, r->args);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 scmp_filter_ctx sandbox_build(enum sandbox_kind kind, unsigned parts)
 {
     if ((unsigned)kind >= SANDBOX_NKINDS)
@@ -178,14 +194,9 @@ scmp_filter_ctx sandbox_build(enum sandbox_kind kind, unsigned parts)
     if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_TRAP) < 0)
         goto fail;
     const struct sandbox_list *l = &sandbox_lists[kind];
-    for (size_t i = 0; i < l->nrules; i++) {
-        const struct sandbox_rule *r = &l->rules[i];
-        if (r->only && !(r->only & parts))
-            continue;
-        uint32_t act = r->fail_errno ? SCMP_ACT_ERRNO(r->fail_errno) : SCMP_ACT_ALLOW;
-        if (seccomp_rule_add_exact_array(ctx, act, r->nr, r->nargs, r->args) < 0)
-            goto fail;
-    }
+    if (add_rules(ctx, l->rules, l->nrules, parts) < 0 ||
+        add_rules(ctx, sandbox_sanitizer_rules, sandbox_sanitizer_nrules, parts) < 0)
+        goto fail;
     return ctx;
 fail:
     seccomp_release(ctx);

@@ -229,6 +229,7 @@ static const struct sandbox_rule api_rules[] = {
     IOCTL(KVM_GET_LAPIC, "vcpu fd, snapshot"),
     IOCTL(KVM_GET_VCPU_EVENTS, "vcpu fd, snapshot"),
     IOCTL(KVM_GET_MSRS, "vcpu fd, snapshot"),
+    IOCTL(KVM_GET_CPUID2, "vcpu fd, snapshot: the CPUID each vCPU was given"),
     SYS(pwrite64, "snapshot: the state and memory files"),
     SYS(ftruncate, "snapshot: sizing the memory file"),
     SYS(fsync, "snapshot: the files are on disk before they are renamed"),
@@ -282,6 +283,26 @@ static const struct sandbox_rule main_rules[] = {
     SYS(clock_gettime, "time where the vDSO cannot read the clock (e.g. the lab's L1)"),
     SYS(exit_group, "process exit"),
 };
+
+/* ---- sanitizer builds only (build/truce-asan, unit tests): the runtime's own syscalls -------- */
+#if defined(__SANITIZE_ADDRESS__)
+static const struct sandbox_rule sanitizer_rule_table[] = {
+    SYS(gettid, "sanitizer: its thread registry"),
+    SYS(sigaltstack, "sanitizer: each thread's alternate signal stack, removed at its exit"),
+    {.nr = SCMP_SYS(mmap),
+     .name = "mmap",
+     .nargs = 1,
+     .args = {CMP(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)},
+     .argtext = "prot without PROT_EXEC (MAP_FIXED allowed)",
+     .why = "sanitizer: its allocator maps its reserved regions in place"},
+    SYS(sched_yield, "sanitizer: its spin locks"),
+};
+const struct sandbox_rule *const sandbox_sanitizer_rules = sanitizer_rule_table;
+const size_t sandbox_sanitizer_nrules = ARRAY_SIZE(sanitizer_rule_table);
+#else
+const struct sandbox_rule *const sandbox_sanitizer_rules = NULL;
+const size_t sandbox_sanitizer_nrules = 0;
+#endif
 
 const struct sandbox_list sandbox_lists[SANDBOX_NKINDS] = {
     [SANDBOX_VCPU] = {"vcpu", "vCPU threads (KVM_RUN loop)", vcpu_rules, ARRAY_SIZE(vcpu_rules)},
