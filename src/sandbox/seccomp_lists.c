@@ -296,6 +296,7 @@ static const struct sandbox_rule sanitizer_rule_table[] = {
      .argtext = "prot without PROT_EXEC (MAP_FIXED allowed)",
      .why = "sanitizer: its allocator maps its reserved regions in place"},
     SYS(sched_yield, "sanitizer: its spin locks"),
+    SYS(sched_getaffinity, "sanitizer: a new thread's attributes (pthread_getattr_np)"),
 };
 const struct sandbox_rule *const sandbox_sanitizer_rules = sanitizer_rule_table;
 const size_t sandbox_sanitizer_nrules = ARRAY_SIZE(sanitizer_rule_table);
