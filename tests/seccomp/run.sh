@@ -155,7 +155,7 @@ dump="$OUT/dump.txt"
 "$TRUCE" seccomp dump >"$dump"
 counts=$(sed -n 's/^# syscalls per kind: //p' "$dump")
 why=""
-for kv in "vcpu 27" "io 50" "api 31" "main 50"; do
+for kv in "vcpu 27" "io 50" "api 50" "main 50"; do
     set -- $kv
     n=$(echo "$counts" | grep -Eo "$1 [0-9]+" | cut -d' ' -f2)
     [ -n "$n" ] && [ "$n" -le "$2" ] && grep -q "^$1 " "$dump" || why="$why $1=${n:-missing}(max $2)"
