@@ -2,6 +2,7 @@
  * the non-zero pages of RAM go to a destination truce, which checks everything and answers. */
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,11 +54,15 @@ static int resolve(const char *url, struct sockaddr_un *un, struct addrinfo **ai
     return 0;
 }
 
-static void set_timeouts(int fd)
+/* Wait until FD is ready for EVENTS, at most MS milliseconds (poll, so that no socket option
+ * is needed: the API thread's seccomp list has none). Returns 0 or -ETIMEDOUT / -errno. */
+static int wait_ready(int fd, short events, int ms)
 {
-    struct timeval tv = {.tv_sec = MIG_IO_TIMEOUT};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    struct pollfd p = {.fd = fd, .events = events};
+    int n;
+    while ((n = poll(&p, 1, ms)) < 0 && errno == EINTR)
+        ;
+    return n < 0 ? -errno : n == 0 ? -ETIMEDOUT : 0;
 }
 
 /* Connect (or bind + listen) to URL. Returns the socket or -errno with ERR. */
@@ -82,8 +87,6 @@ static int open_url(const char *url, bool listening, char *err, size_t errlen)
         if (fd >= 0)
             close(fd);
         fd = rc;
-    } else {
-        set_timeouts(fd);
     }
     if (ai)
         freeaddrinfo(ai);
@@ -106,7 +109,12 @@ int migrate_listen(const char *url, char *err, size_t errlen)
 static int send_all(int fd, const void *buf, size_t len, struct mig_stats *st)
 {
     for (const uint8_t *p = buf; len;) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        int rc = wait_ready(fd, POLLOUT, MIG_IO_TIMEOUT * 1000);
+        if (rc)
+            return rc;
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno == EAGAIN)
+            continue;
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -121,7 +129,12 @@ static int send_all(int fd, const void *buf, size_t len, struct mig_stats *st)
 static int recv_all(int fd, void *buf, size_t len, struct mig_stats *st)
 {
     for (uint8_t *p = buf; len;) {
-        ssize_t n = recv(fd, p, len, 0);
+        int rc = wait_ready(fd, POLLIN, MIG_IO_TIMEOUT * 1000);
+        if (rc)
+            return rc;
+        ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
+        if (n < 0 && errno == EAGAIN)
+            continue;
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -299,11 +312,9 @@ static void send_reply(int fd, int rc, const char *msg, struct mig_stats *st)
     if (!rc)
         return;
     shutdown(fd, SHUT_WR);
-    struct timeval tv = {.tv_usec = 200 * 1000};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     char sink[65536];
     for (uint64_t t0 = ms_now(); ms_now() - t0 < MIG_DRAIN_MS;)
-        if (recv(fd, sink, sizeof(sink), 0) <= 0 && errno != EINTR)
+        if (wait_ready(fd, POLLIN, 200) || recv(fd, sink, sizeof(sink), MSG_DONTWAIT) == 0)
             break;
 }
 
@@ -319,7 +330,6 @@ int migrate_receive(struct vm *vm, struct kvm_host *kvm, int lfd,
     if (fd < 0)
         return snprintf(err, errlen, "accepting the source: %s", strerror(errno)), -errno;
     uint64_t t0 = ms_now();
-    set_timeouts(fd);
     struct mig_hello h;
     uint8_t *payload = NULL;
     int rc = recv_state(fd, &h, &payload, st, err, errlen);

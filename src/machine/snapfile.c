@@ -68,18 +68,19 @@ int snapfile_parse(const uint8_t *buf, size_t len, const uint8_t **payload, size
     return 0;
 }
 
-/* Write all of BUF at OFF. Returns 0 or -errno. */
-static int write_all(int fd, const void *buf, size_t len, off_t off)
+int snap_write_at(int fd, const void *buf, size_t len, uint64_t off)
 {
-    const uint8_t *p = buf;
-    while (len) {
-        ssize_t n = pwrite(fd, p, len, off);
+    /* lseek + write rather than pwrite: the API thread's seccomp list stays at Firecracker's
+     * count (snapshots are written on it) */
+    if (lseek(fd, (off_t)off, SEEK_SET) < 0)
+        return -errno;
+    for (const uint8_t *p = buf; len;) {
+        ssize_t n = write(fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             return n < 0 ? -errno : -EIO;
         p += n;
-        off += n;
         len -= (size_t)n;
     }
     return 0;
@@ -97,9 +98,9 @@ int snapfile_write(const char *path, const void *payload, size_t len, char *err,
         int e = errno;
         return snprintf(err, errlen, "snapshot_path: cannot create %s: %s", tmp, strerror(e)), -e;
     }
-    int rc = write_all(fd, &h, sizeof(h), 0);
+    int rc = snap_write_at(fd, &h, sizeof(h), 0);
     if (!rc)
-        rc = write_all(fd, payload, len, sizeof(h));
+        rc = snap_write_at(fd, payload, len, sizeof(h));
     if (!rc && fsync(fd) < 0)
         rc = -errno;
     close(fd);

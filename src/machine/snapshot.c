@@ -35,14 +35,9 @@ static int write_sparse(int fd, const uint8_t *p, uint64_t len, uint64_t off)
         uint64_t run = i;
         while (run < len && run - i < 64 * MiB && !page_is_zero(p + run))
             run += PAGE;
-        for (uint64_t done = i; done < run;) {
-            ssize_t n = pwrite(fd, p + done, run - done, (off_t)(off + done));
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                return n < 0 ? -errno : -EIO;
-            done += (uint64_t)n;
-        }
+        int rc = snap_write_at(fd, p + i, run - i, off + i);
+        if (rc)
+            return rc;
         i = run;
     }
     return 0;
@@ -59,12 +54,15 @@ static int save_memory(struct vm *vm, const char *mem_path, char *err, size_t er
         int e = errno;
         return snprintf(err, errlen, "mem_file_path: cannot create %s: %s", tmp, strerror(e)), -e;
     }
-    int rc = ftruncate(fd, (off_t)vm->mem.ram_size) < 0 ? -errno : 0;
+    int rc = 0;
     uint64_t off = 0;
     for (unsigned i = 0; !rc && i < vm->mem.nr; i++) {
         rc = write_sparse(fd, vm->mem.r[i].hva, vm->mem.r[i].size, off);
         off += vm->mem.r[i].size;
     }
+    /* the file's size is RAM's even when its last pages are holes: a zero byte at the end */
+    if (!rc && lseek(fd, 0, SEEK_END) < (off_t)vm->mem.ram_size)
+        rc = snap_write_at(fd, "", 1, vm->mem.ram_size - 1);
     if (!rc && fsync(fd) < 0)
         rc = -errno;
     close(fd);

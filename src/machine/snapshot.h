@@ -43,6 +43,8 @@ void snapfile_header(struct snap_header *hdr, const void *payload, size_t len);
 /* Write header + payload to PATH atomically (temporary file, fsync, rename): an existing file
  * there is replaced only by a complete one. Returns 0 or -errno with ERR. */
 int snapfile_write(const char *path, const void *payload, size_t len, char *err, size_t errlen);
+/* Write all of BUF at byte OFF of FD (lseek + write). Returns 0 or -errno. */
+int snap_write_at(int fd, const void *buf, size_t len, uint64_t off);
 /* Read PATH whole (at most header + SNAP_MAX_PAYLOAD) into a malloc'd *BUF. Returns 0 or
  * -errno with ERR. */
 int snapfile_read(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen);
