@@ -27,6 +27,7 @@ WHAT = {
     "fuzz_rng": "virtio-rng requests",
     "fuzz_legacy": "every non-PCI device's ports (UART, i8042, CMOS, fw_cfg + DMA, ACPI PM, ...)",
     "fuzz_pci": "PCI config (CF8/CFC, ECAM), BAR sizing/moves, MSI-X table/PBA",
+    "fuzz_mmio": "virtio-mmio transport registers, rings in RAM, notifications",
     "fuzz_boot": "boot_load: bzImage, PVH ELF, multiboot, firmware ROM, initrd, MP/ACPI",
     "fuzz_multiboot": "multiboot images: header search, a.out kludge, ELF, boot information",
     "fuzz_snapshot": "snapshot file: header, snapshot_check, every device's restore",

@@ -252,6 +252,36 @@ def pci_seeds():
     write("fuzz_pci", "msix", p)
 
 
+def mmio_seeds():
+    # test_virtio_mmio.c: a Linux driver's probe and one request on queue 0 of each device
+    def reg(dev, off, value=0, write=False, width_sel=0):
+        return bytes([dev << 2]) + p16(off) + bytes([width_sel | (0x80 if write else 0)]) \
+            + p32(value)
+
+    def ram(off, value):
+        return bytes([1]) + p16(off // 4) + b"\0" + p32(value)
+
+    mib = 1 << 20
+    for dev, name, flags in ((0, "rng", 2), (1, "console", 0)):
+        p = b"".join(reg(dev, o) for o in (0x000, 0x004, 0x008, 0x00C))
+        p += reg(dev, 0x070, 0, True) + reg(dev, 0x070, 1, True) + reg(dev, 0x070, 3, True)
+        p += reg(dev, 0x014, 0, True) + reg(dev, 0x010) + reg(dev, 0x014, 1, True) + reg(dev, 0x010)
+        p += reg(dev, 0x024, 1, True) + reg(dev, 0x020, 1, True) + reg(dev, 0x070, 0xB, True)
+        p += reg(dev, 0x070)
+        p += reg(dev, 0x030, 1 if dev else 0, True) + reg(dev, 0x034) + reg(dev, 0x038, 8, True)
+        p += reg(dev, 0x080, mib, True) + reg(dev, 0x084, 0, True)
+        p += reg(dev, 0x090, mib + 0x1000, True) + reg(dev, 0x094, 0, True)
+        p += reg(dev, 0x0A0, mib + 0x2000, True) + reg(dev, 0x0A4, 0, True)
+        p += reg(dev, 0x044, 1, True) + reg(dev, 0x070, 0xF, True)
+        # descriptor 0: 64 bytes at 1 MiB + 0x4000 (device-writable for rng, readable output
+        # "virt" for the console's transmit queue), offered in avail ring entry 0
+        p += ram(0, mib + 0x4000) + ram(4, 0) + ram(8, 64) + ram(12, flags)
+        p += ram(0x4000, 0x74726976) + ram(0x1000, 1 << 16) + ram(0x1004, 0)
+        p += reg(dev, 0x050, 1 if dev else 0, True) + bytes([2]) + b"\0" * 7
+        p += reg(dev, 0x060) + reg(dev, 0x064, 1, True) + reg(dev, 0x100) + reg(dev, 0x0FC)
+        write("fuzz_mmio", "probe-" + name, p)
+
+
 # ---- fuzz_boot, fuzz_cli ----------------------------------------------------------------------
 def bzimage(ksize=4096, version=0x020F, xlf=3):
     # test_boot.c make_bz() with bz_default()
@@ -377,7 +407,7 @@ def snapshot_seeds():
 
 def main():
     for fn in (blk_seeds, rng_seeds, console_seeds, net_seeds, vsock_seeds, legacy_seeds,
-               pci_seeds, boot_seeds, cli_seeds, snapshot_seeds):
+               pci_seeds, mmio_seeds, boot_seeds, cli_seeds, snapshot_seeds):
         fn()
     return 0
 
