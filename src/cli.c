@@ -164,7 +164,7 @@ static int parse_one(struct vm_config *cfg, int opt, const char *arg, char *err,
     case OPT_SECCOMP_FILTER:
         rc = sandbox_parse_flag(opt == OPT_NO_SECCOMP ? "--no-seccomp" : "--seccomp-filter", arg,
                                 err, errlen);
-        return rc < 0 ? rc : 0;
+        return rc < 0 ? -EINVAL : 0; /* the contract: bad input is -EINVAL, ERR says why */
     case OPT_ID:
         if (!*arg || str_copy(cfg->vm_id, sizeof(cfg->vm_id), arg))
             return snprintf(err, errlen, "--id: 1 to %d characters", CFG_ID_LEN - 1), -EINVAL;
