@@ -51,6 +51,53 @@ void virtio_unlock(struct virtio_dev *vdev)
     pthread_mutex_unlock(&vdev->lock);
 }
 
+struct virtq *virtio_queue_for_config(struct virtio_dev *vdev, const char *why)
+{
+    struct virtq *q = virtio_selected_queue(vdev);
+    uint8_t st = vdev->status;
+    if (!st)
+        return NULL;
+    if (!q || !(st & VIRTIO_CONFIG_S_FEATURES_OK) || (st & VIRTIO_CONFIG_S_DRIVER_OK) ||
+        q->enabled) {
+        virtio_set_needs_reset(vdev, why);
+        return NULL;
+    }
+    return q;
+}
+
+void virtio_dev_pause(struct virtio_dev *vdev)
+{
+    virtio_lock(vdev);
+    vdev->paused = true;
+    virtio_unlock(vdev);
+    if (vdev->ops->pause)
+        vdev->ops->pause(vdev->opaque);
+    virtio_watches_park(vdev);
+}
+
+void virtio_dev_resume(struct virtio_dev *vdev, int (*watch_kicks)(void *transport),
+                       void *transport)
+{
+    int rc = virtio_watches_unpark(vdev);
+    virtio_lock(vdev);
+    vdev->paused = false;
+    virtio_unlock(vdev);
+    if (vdev->ops->resume)
+        vdev->ops->resume(vdev->opaque);
+    if (!rc)
+        rc = watch_kicks(transport);
+    if (rc < 0) {
+        vm_request_stop(vdev->vm, TRUCE_EXIT_HOST, "%s: cannot resume: %s", vdev->name,
+                        strerror(-rc));
+        return;
+    }
+    virtio_lock(vdev);
+    for (unsigned i = 0; i < vdev->nqueues; i++)
+        if ((vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) && vdev->vq[i].enabled)
+            virtio_queue_defer(&vdev->vq[i]);
+    virtio_unlock(vdev);
+}
+
 void virtio_queue_defer(struct virtq *q)
 {
     if (q->kick_fd >= 0)

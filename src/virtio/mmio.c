@@ -5,12 +5,6 @@
 #include "virtio/virtio_mmio.h"
 #include "vm/vm.h"
 
-/* The selected queue, or NULL when QueueSel names no queue. */
-static struct virtq *selected(struct virtio_dev *vdev)
-{
-    return vdev->queue_select < vdev->nqueues ? &vdev->vq[vdev->queue_select] : NULL;
-}
-
 static void bad(struct virtio_mmio *m)
 {
     atomic_fetch_add(&m->bad_accesses, 1);
@@ -20,7 +14,7 @@ static void bad(struct virtio_mmio *m)
 
 static uint32_t queue_reg(struct virtio_dev *vdev, uint64_t off)
 {
-    struct virtq *q = selected(vdev);
+    struct virtq *q = virtio_selected_queue(vdev);
     if (!q)
         return 0; /* QueueNumMax 0: the queue is not available */
     switch (off) {
@@ -129,27 +123,11 @@ void vmmio_irq_sync(struct virtio_mmio *m)
 
 /* ---- writes -------------------------------------------------------------------------------- */
 
-/* Queue registers may be written only between FEATURES_OK and DRIVER_OK while the queue is not
- * ready (as the PCI transport); after a reset (status 0) writes are ignored. */
-static struct virtq *queue_for_config(struct virtio_dev *vdev, const char *why)
-{
-    struct virtq *q = selected(vdev);
-    uint8_t st = vdev->status;
-    if (!st)
-        return NULL;
-    if (!q || !(st & VIRTIO_CONFIG_S_FEATURES_OK) || (st & VIRTIO_CONFIG_S_DRIVER_OK) ||
-        q->enabled) {
-        virtio_set_needs_reset(vdev, why);
-        return NULL;
-    }
-    return q;
-}
-
 /* QueueReady: 1 checks the rings now (a driver learns of a bad ring at once), 0 takes back a
  * queue that is not in use (Linux writes 0 when deleting queues, after a reset). */
 static void queue_ready(struct virtio_dev *vdev, uint32_t v)
 {
-    struct virtq *q = selected(vdev);
+    struct virtq *q = virtio_selected_queue(vdev);
     if (v == 0) {
         if (q && q->enabled && (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK))
             virtio_set_needs_reset(vdev, "QueueReady cleared on a live queue");
@@ -157,7 +135,7 @@ static void queue_ready(struct virtio_dev *vdev, uint32_t v)
             q->enabled = false;
         return;
     }
-    if (v != 1 || !(q = queue_for_config(vdev, "QueueReady written outside queue setup")))
+    if (v != 1 || !(q = virtio_queue_for_config(vdev, "QueueReady written outside queue setup")))
         return;
     struct virtq t = {.size = q->size,
                       .max_size = q->max_size,
@@ -181,7 +159,8 @@ static void addr_half(uint64_t *gpa, bool high, uint32_t v)
 
 static void queue_write(struct virtio_dev *vdev, uint64_t off, uint32_t v)
 {
-    struct virtq *q = queue_for_config(vdev, "queue configuration written outside queue setup");
+    struct virtq *q =
+        virtio_queue_for_config(vdev, "queue configuration written outside queue setup");
     if (!q)
         return;
     switch (off) {

@@ -139,38 +139,21 @@ static void inst_destroy(void *opaque)
 static void inst_pause(void *opaque)
 {
     struct virtio_mmio *m = opaque;
-    struct virtio_dev *vdev = m->vdev;
     kicks_unwatch(m);
-    virtio_lock(vdev);
-    vdev->paused = true;
-    virtio_unlock(vdev);
-    if (vdev->ops->pause)
-        vdev->ops->pause(vdev->opaque);
-    virtio_watches_park(vdev);
+    virtio_dev_pause(m->vdev);
+}
+
+/* virtio_dev_resume's WATCH_KICKS: the queue eventfds back on the loop (once). */
+static int kicks_rewatch(void *opaque)
+{
+    struct virtio_mmio *m = opaque;
+    return m->kicks_watched ? 0 : kicks_watch(m);
 }
 
 static void inst_resume(void *opaque)
 {
     struct virtio_mmio *m = opaque;
-    struct virtio_dev *vdev = m->vdev;
-    int rc = virtio_watches_unpark(vdev);
-    virtio_lock(vdev);
-    vdev->paused = false;
-    virtio_unlock(vdev);
-    if (vdev->ops->resume)
-        vdev->ops->resume(vdev->opaque);
-    if (!rc && !m->kicks_watched)
-        rc = kicks_watch(m);
-    if (rc < 0) {
-        vm_request_stop(vdev->vm, TRUCE_EXIT_HOST, "%s: cannot resume: %s", vdev->name,
-                        strerror(-rc));
-        return;
-    }
-    virtio_lock(vdev);
-    for (unsigned i = 0; i < vdev->nqueues; i++)
-        if ((vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) && vdev->vq[i].enabled)
-            virtio_queue_defer(&vdev->vq[i]);
-    virtio_unlock(vdev);
+    virtio_dev_resume(m->vdev, kicks_rewatch, m);
 }
 
 /* The transport's own facts (window and GSI: fixed by the configuration, checked), then the

@@ -278,12 +278,14 @@ static void vpci_inst_pause(void *opaque)
     for (unsigned i = 0; i < vdev->nqueues && vp->kicks_watched; i++)
         evloop_del(vdev->vm->loop, vdev->vq[i].kick_fd);
     vp->kicks_watched = false;
-    virtio_lock(vdev);
-    vdev->paused = true;
-    virtio_unlock(vdev);
-    if (vdev->ops->pause)
-        vdev->ops->pause(vdev->opaque);
-    virtio_watches_park(vdev);
+    virtio_dev_pause(vdev);
+}
+
+/* virtio_dev_resume's WATCH_KICKS: the queue eventfds back on the loop (once). */
+static int vpci_kicks_rewatch(void *opaque)
+{
+    struct virtio_pci *vp = opaque;
+    return vp->kicks_watched ? 0 : vpci_kicks_watch(vp);
 }
 
 /* Resume: watches and kicks back on the loop, then every enabled queue of a live device is
@@ -291,25 +293,7 @@ static void vpci_inst_pause(void *opaque)
 static void vpci_inst_resume(void *opaque)
 {
     struct virtio_pci *vp = opaque;
-    struct virtio_dev *vdev = vp->vdev;
-    int rc = virtio_watches_unpark(vdev);
-    virtio_lock(vdev);
-    vdev->paused = false;
-    virtio_unlock(vdev);
-    if (vdev->ops->resume)
-        vdev->ops->resume(vdev->opaque);
-    if (!rc && !vp->kicks_watched)
-        rc = vpci_kicks_watch(vp);
-    if (rc < 0) {
-        vm_request_stop(vdev->vm, TRUCE_EXIT_HOST, "%s: cannot resume: %s", vdev->name,
-                        strerror(-rc));
-        return;
-    }
-    virtio_lock(vdev);
-    for (unsigned i = 0; i < vdev->nqueues; i++)
-        if ((vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) && vdev->vq[i].enabled)
-            virtio_queue_defer(&vdev->vq[i]);
-    virtio_unlock(vdev);
+    virtio_dev_resume(vp->vdev, vpci_kicks_rewatch, vp);
 }
 
 /* The PCI function (config space, MSI-X), then the virtio state. */

@@ -10,17 +10,11 @@
 #define COMMON(f) offsetof(struct virtio_pci_common_cfg, f)
 _Static_assert(sizeof(struct virtio_pci_common_cfg) == VPCI_COMMON_LEN, "common config layout");
 
-/* The selected queue, or NULL when queue_select names no queue. */
-static struct virtq *selected(struct virtio_dev *vdev)
-{
-    return vdev->queue_select < vdev->nqueues ? &vdev->vq[vdev->queue_select] : NULL;
-}
-
 /* Snapshot the common structure as the driver reads it. Device lock held. */
 static void common_image(struct virtio_pci *vp, struct virtio_pci_common_cfg *c)
 {
     struct virtio_dev *vdev = vp->vdev;
-    struct virtq *q = selected(vdev);
+    struct virtq *q = virtio_selected_queue(vdev);
     memset(c, 0, sizeof(*c));
     c->device_feature_select = vdev->dfselect;
     c->device_feature =
@@ -62,23 +56,6 @@ void vpci_common_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
 
 /* ---- register writes ----------------------------------------------------------------------- */
 
-/* Queue configuration is legal only between FEATURES_OK and DRIVER_OK, before the queue is
- * enabled. Outside that window a write is a driver error, except after a reset (status 0)
- * where drivers tear down vectors: ignored. Returns the queue to configure or NULL. */
-static struct virtq *queue_for_config(struct virtio_dev *vdev, const char *field)
-{
-    struct virtq *q = selected(vdev);
-    uint8_t st = vdev->status;
-    if (!st)
-        return NULL;
-    if (!q || !(st & VIRTIO_CONFIG_S_FEATURES_OK) || (st & VIRTIO_CONFIG_S_DRIVER_OK) ||
-        q->enabled) {
-        virtio_set_needs_reset(vdev, field);
-        return NULL;
-    }
-    return q;
-}
-
 /* Store the 32-bit half selected by OFF (lo/hi pair starting at BASE) into *GPA. */
 static void addr_half(uint64_t *gpa, uint64_t off, size_t base, uint32_t v)
 {
@@ -93,25 +70,25 @@ static void queue_write(struct virtio_pci *vp, uint64_t off, uint32_t v)
     struct virtio_dev *vdev = vp->vdev;
     struct virtq *q;
     if (off == COMMON(queue_msix_vector)) {
-        q = selected(vdev);
+        q = virtio_selected_queue(vdev);
         if (!q)
             return;
         if (v == VIRTIO_MSI_NO_VECTOR && !(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
             q->msix_vector = VIRTIO_MSI_NO_VECTOR; /* teardown, any time before/after use */
             return;
         }
-        if ((q = queue_for_config(vdev, "queue_msix_vector written outside queue setup")))
+        if ((q = virtio_queue_for_config(vdev, "queue_msix_vector written outside queue setup")))
             q->msix_vector = v < vp->pci.msix.nvec ? (uint16_t)v : VIRTIO_MSI_NO_VECTOR;
         return;
     }
     if (off == COMMON(queue_enable)) {
         if (v != 1) /* 0 needs VIRTIO_F_RING_RESET, which is not offered */
             return;
-        if ((q = queue_for_config(vdev, "queue_enable written outside queue setup")))
+        if ((q = virtio_queue_for_config(vdev, "queue_enable written outside queue setup")))
             q->enabled = true;
         return;
     }
-    if (!(q = queue_for_config(vdev, "queue configuration written outside queue setup")))
+    if (!(q = virtio_queue_for_config(vdev, "queue configuration written outside queue setup")))
         return;
     if (off == COMMON(queue_size)) {
         if (!v || v > q->max_size || (v & (v - 1)))

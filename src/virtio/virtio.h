@@ -248,6 +248,23 @@ void virtio_unlock(struct virtio_dev *vdev);
  * again through its kick eventfd, so queue_notify runs once more after the other ready fds. */
 #define VIRTQ_BUDGET(q) ((unsigned)(q)->size)
 void virtio_queue_defer(struct virtq *q);
+/* The queue queue_select names, or NULL when it names none. */
+static inline struct virtq *virtio_selected_queue(struct virtio_dev *vdev)
+{
+    return vdev->queue_select < vdev->nqueues ? &vdev->vq[vdev->queue_select] : NULL;
+}
+/* The selected queue when the driver may configure it (between FEATURES_OK and DRIVER_OK,
+ * not yet enabled); outside that window a write is a driver error (DEVICE_NEEDS_RESET, WHY),
+ * except after a reset (status 0), where drivers tear down vectors: ignored. Returns the
+ * queue or NULL. Lock held. Both transports' queue registers go through it. */
+struct virtq *virtio_queue_for_config(struct virtio_dev *vdev, const char *why);
+/* The transport-independent half of a VM pause / resume (the transport has taken its kicks off
+ * the loop before pause; resume puts them back with WATCH_KICKS(TRANSPORT), which returns 0 when
+ * they are already watched): the paused flag, ops->pause/resume, parked watches, and after
+ * resume one kick for every enabled queue of a live device. Lock not held. */
+void virtio_dev_pause(struct virtio_dev *vdev);
+void virtio_dev_resume(struct virtio_dev *vdev, int (*watch_kicks)(void *transport),
+                       void *transport);
 /* Send Q's used-buffer interrupt if the driver wants one (virtq_should_interrupt). Lock held. */
 void virtio_interrupt(struct virtio_dev *vdev, struct virtq *q);
 /* Device-specific config changed: bump config_generation, send the config interrupt. Lock held. */
