@@ -153,35 +153,30 @@ static uint64_t ms_now(void)
 
 /* ---- source ---------------------------------------------------------------------------------- */
 
-static bool page_zero(const uint8_t *p)
+struct send_ctx {
+    int fd;
+    struct mig_stats *st;
+};
+
+/* snap_mem_runs callback: one page run, header then data. */
+static int send_run(void *arg, uint64_t off, const uint8_t *p, uint64_t len)
 {
-    static const uint8_t zero[PAGE];
-    return !memcmp(p, zero, PAGE);
+    struct send_ctx *c = arg;
+    struct mig_run r = {.offset = off, .npages = (uint32_t)(len / PAGE)};
+    int rc = send_all(c->fd, &r, sizeof(r), c->st);
+    if (!rc)
+        rc = send_all(c->fd, p, len, c->st);
+    c->st->pages += r.npages;
+    return rc;
 }
 
 /* Every run of non-zero pages of RAM, then the end marker. */
 static int send_memory(int fd, const struct guest_mem *m, struct mig_stats *st)
 {
-    const uint8_t *base = m->base;
-    for (uint64_t off = 0; off < m->ram_size;) {
-        if (page_zero(base + off)) {
-            off += PAGE;
-            continue;
-        }
-        uint64_t end = off;
-        while (end < m->ram_size && (end - off) / PAGE < MIG_MAX_RUN && !page_zero(base + end))
-            end += PAGE;
-        struct mig_run r = {.offset = off, .npages = (uint32_t)((end - off) / PAGE)};
-        int rc = send_all(fd, &r, sizeof(r), st);
-        if (!rc)
-            rc = send_all(fd, base + off, end - off, st);
-        if (rc)
-            return rc;
-        st->pages += r.npages;
-        off = end;
-    }
+    struct send_ctx c = {fd, st};
+    int rc = snap_mem_runs(m, (uint64_t)MIG_MAX_RUN * PAGE, send_run, &c);
     struct mig_run last = {0};
-    return send_all(fd, &last, sizeof(last), st);
+    return rc ? rc : send_all(fd, &last, sizeof(last), st);
 }
 
 /* The destination's answer: 0, or -errno with its message in ERR. */

@@ -24,23 +24,30 @@ static bool page_is_zero(const uint8_t *p)
     return !memcmp(p, zero, PAGE);
 }
 
-/* Write LEN bytes at P to FD at OFF, leaving zero pages as holes. Returns 0 or -errno. */
-static int write_sparse(int fd, const uint8_t *p, uint64_t len, uint64_t off)
+int snap_mem_runs(const struct guest_mem *m, uint64_t max_run,
+                  int (*fn)(void *arg, uint64_t off, const uint8_t *p, uint64_t len), void *arg)
 {
-    for (uint64_t i = 0; i < len;) {
-        if (page_is_zero(p + i)) {
-            i += PAGE;
+    const uint8_t *base = m->base;
+    for (uint64_t off = 0; off < m->ram_size;) {
+        if (page_is_zero(base + off)) {
+            off += PAGE;
             continue;
         }
-        uint64_t run = i;
-        while (run < len && run - i < 64 * MiB && !page_is_zero(p + run))
-            run += PAGE;
-        int rc = snap_write_at(fd, p + i, run - i, off + i);
+        uint64_t end = off;
+        while (end < m->ram_size && end - off < max_run && !page_is_zero(base + end))
+            end += PAGE;
+        int rc = fn(arg, off, base + off, end - off);
         if (rc)
             return rc;
-        i = run;
+        off = end;
     }
     return 0;
+}
+
+/* snap_mem_runs callback: the run at the same offset of the memory file (*ARG is its fd). */
+static int write_run(void *arg, uint64_t off, const uint8_t *p, uint64_t len)
+{
+    return snap_write_at(*(int *)arg, p, len, off);
 }
 
 /* Guest RAM, in region order (the layout of the one mapping), to MEM_PATH atomically. */
@@ -54,12 +61,8 @@ static int save_memory(struct vm *vm, const char *mem_path, char *err, size_t er
         int e = errno;
         return snprintf(err, errlen, "mem_file_path: cannot create %s: %s", tmp, strerror(e)), -e;
     }
-    int rc = 0;
-    uint64_t off = 0;
-    for (unsigned i = 0; !rc && i < vm->mem.nr; i++) {
-        rc = write_sparse(fd, vm->mem.r[i].hva, vm->mem.r[i].size, off);
-        off += vm->mem.r[i].size;
-    }
+    /* RAM is one mapping, regions in order: the file is its image, zero pages left as holes */
+    int rc = snap_mem_runs(&vm->mem, 64 * MiB, write_run, &fd);
     /* the file's size is RAM's even when its last pages are holes: a zero byte at the end */
     if (!rc && lseek(fd, 0, SEEK_END) < (off_t)vm->mem.ram_size)
         rc = snap_write_at(fd, "", 1, vm->mem.ram_size - 1);

@@ -45,6 +45,12 @@ void snapfile_header(struct snap_header *hdr, const void *payload, size_t len);
 int snapfile_write(const char *path, const void *payload, size_t len, char *err, size_t errlen);
 /* Write all of BUF at byte OFF of FD (lseek + write). Returns 0 or -errno. */
 int snap_write_at(int fd, const void *buf, size_t len, uint64_t off);
+/* FN(ARG, OFF, P, LEN) for every run of non-zero pages of guest RAM (OFF: byte offset in region
+ * order, i.e. in the one mapping; at most MAX_RUN bytes a run), in order; zero pages are
+ * skipped. Stops at FN's first non-zero return and returns it. (Memory files, migration.) */
+struct guest_mem;
+int snap_mem_runs(const struct guest_mem *m, uint64_t max_run,
+                  int (*fn)(void *arg, uint64_t off, const uint8_t *p, uint64_t len), void *arg);
 /* Read PATH whole (at most header + SNAP_MAX_PAYLOAD) into a malloc'd *BUF. Returns 0 or
  * -errno with ERR. */
 int snapfile_read(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen);
