@@ -91,6 +91,7 @@ struct api_stats {
 };
 
 struct api_server; /* api/server.c */
+struct mmds;       /* mmds/mmds.h */
 
 struct api {
     pthread_mutex_t lock; /* everything below; held for the whole of a request */
@@ -107,6 +108,7 @@ struct api {
     struct api_metrics metrics;
     struct api_stats stats;
     size_t max_payload;
+    struct mmds *mmds; /* the MMDS data store (its own lock); the VM's interfaces answer from it */
     /* lifecycle */
     enum api_vm_state state;
     struct kvm_host kvm;
@@ -142,6 +144,16 @@ int api_rate_limiter_refused(const struct jctx *c, const json_t *o, const char *
 /* FIELD's ID must equal the id in the request path PATH_ID (NULL: no path id). Returns 0 or
  * -EINVAL with the error in C. */
 int api_check_path_id(const struct jctx *c, const char *field, const char *id, const char *path_id);
+
+/* ---- MMDS (api/mmds_api.c), lock held ------------------------------------------------------ */
+/* PUT /mmds/config, the config file's mmds-config: into api->cfg.mmds. */
+int api_put_mmds_config(struct api *api, const json_t *o, struct jctx *c);
+/* The MmdsConfig object of api->cfg.mmds (GET /vm/config). */
+json_t *api_export_mmds_config(const struct api *api);
+/* PUT (replace) or PATCH (merge) /mmds with BODY. Returns 0 or <0 with Firecracker's text. */
+int api_put_mmds(struct api *api, json_t *body, bool patch, char *err, size_t errlen);
+/* GET /mmds: the whole store ({} before the first PUT). New reference. */
+json_t *api_get_mmds(struct api *api);
 
 /* ---- exports (api/export.c): JSON views of the configuration, lock held ------------------- */
 json_t *api_export_machine(const struct api *api);

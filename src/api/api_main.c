@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "api/api_int.h"
+#include "mmds/mmds.h"
 #include "sandbox/sandbox.h"
 
 #define CONFIG_FILE_MAX  (1 << 20)
@@ -23,6 +24,8 @@ enum {
     OPT_SHOW_ORIGIN,
     OPT_METRICS_PATH,
     OPT_MAX_PAYLOAD,
+    OPT_MMDS_LIMIT,
+    OPT_METADATA,
     OPT_JAILER_TIME,
     OPT_HELP,
     OPT_VERSION,
@@ -42,6 +45,8 @@ static const struct option opts[] = {
     {"show-log-origin", no_argument, 0, OPT_SHOW_ORIGIN},
     {"metrics-path", required_argument, 0, OPT_METRICS_PATH},
     {"http-api-max-payload-size", required_argument, 0, OPT_MAX_PAYLOAD},
+    {"mmds-size-limit", required_argument, 0, OPT_MMDS_LIMIT},
+    {"metadata", required_argument, 0, OPT_METADATA},
     /* passed by Firecracker's jailer for boot-time metrics; accepted and checked */
     {"start-time-us", required_argument, 0, OPT_JAILER_TIME},
     {"start-time-cpu-us", required_argument, 0, OPT_JAILER_TIME},
@@ -55,9 +60,10 @@ static const struct option opts[] = {
 };
 
 struct flags {
-    const char *api_sock, *config_file, *id, *log_path, *level, *metrics_path;
+    const char *api_sock, *config_file, *id, *log_path, *level, *metrics_path, *metadata;
     bool no_api, show_level, show_origin, help, version, enable_pci;
     uint64_t max_payload;
+    uint64_t mmds_limit; /* 0: the payload limit, as Firecracker */
 };
 
 bool api_is_api_flag(const char *arg)
@@ -87,6 +93,9 @@ static void usage(FILE *out)
             "  --show-log-origin        prefix log lines with file:line\n"
             "  --metrics-path PATH      metrics JSON lines to this file or named pipe\n"
             "  --http-api-max-payload-size N   largest request body (default %d bytes)\n"
+            "  --mmds-size-limit N      largest MMDS data store, bytes (default: the payload "
+            "limit)\n"
+            "  --metadata FILE          JSON file to fill the MMDS data store with\n"
             "  --enable-pci             virtio devices on PCI (default: virtio-mmio, as "
             "Firecracker)\n" SANDBOX_FLAGS_HELP,
             API_DEFAULT_ID, API_MAX_PAYLOAD_DEFAULT);
@@ -148,6 +157,15 @@ static int parse_flags(int argc, char **argv, struct flags *f, char *err, size_t
                                 optarg, 16 << 20),
                        -EINVAL;
             break;
+        case OPT_MMDS_LIMIT:
+            if (parse_uint(optarg, 1, 1u << 30, &f->mmds_limit) < 0)
+                return snprintf(err, errlen, "--mmds-size-limit: '%s': expected 1 to %u bytes",
+                                optarg, 1u << 30),
+                       -EINVAL;
+            break;
+        case OPT_METADATA:
+            f->metadata = optarg;
+            break;
         case OPT_NO_SECCOMP:
         case OPT_SECCOMP_FILTER:
             if (sandbox_parse_flag(opt == OPT_NO_SECCOMP ? "--no-seccomp" : "--seccomp-filter",
@@ -181,6 +199,29 @@ static int parse_flags(int argc, char **argv, struct flags *f, char *err, size_t
     return 0;
 }
 
+/* --metadata FILE: the MMDS data store's first contents. Returns 0 or <0 with ERR. */
+static int load_metadata(struct api *api, const char *path, char *err, size_t errlen)
+{
+    uint8_t *buf;
+    size_t len;
+    int rc = read_file(path, CONFIG_FILE_MAX, &buf, &len);
+    if (rc < 0)
+        return snprintf(err, errlen, "--metadata: %s: %s", path, strerror(-rc)), rc;
+    json_error_t je;
+    json_t *j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
+    free(buf);
+    if (!j)
+        return snprintf(err, errlen, "--metadata: %s: invalid JSON: %s (line %d)", path, je.text,
+                        je.line),
+               -EINVAL;
+    char why[API_ERR_LEN];
+    rc = api_put_mmds(api, j, false, why, sizeof(why));
+    json_decref(j);
+    if (rc < 0)
+        snprintf(err, errlen, "--metadata: %s: %s", path, why);
+    return rc;
+}
+
 /* Logger and metrics flags, then the config file. Returns 0 or -errno with ERR. */
 static int setup(struct api *api, const struct flags *f, char *err, size_t errlen)
 {
@@ -199,10 +240,13 @@ static int setup(struct api *api, const struct flags *f, char *err, size_t errle
     if (f->metrics_path && (rc = api_metrics_open(&api->metrics, f->metrics_path)) < 0)
         return snprintf(err, errlen, "--metrics-path: %s: %s", f->metrics_path, strerror(-rc)), rc;
     api->max_payload = f->max_payload;
-    if (!f->config_file)
-        return 0;
+    mmds_set_limit(api->mmds, f->mmds_limit ? f->mmds_limit : f->max_payload);
     uint8_t *buf;
     size_t len;
+    if (f->metadata && (rc = load_metadata(api, f->metadata, err, errlen)) < 0)
+        return rc;
+    if (!f->config_file)
+        return 0;
     if ((rc = read_file(f->config_file, CONFIG_FILE_MAX, &buf, &len)) < 0)
         return snprintf(err, errlen, "--config-file: %s: %s", f->config_file, strerror(-rc)), rc;
     char why[API_ERR_LEN];

@@ -88,6 +88,11 @@ static int apply(struct api *api, const json_t *root, const struct jctx *c)
     if (each_device(api, root, "drives", api_put_drive, c) < 0 ||
         each_device(api, root, "network-interfaces", api_put_net, c) < 0)
         return -EINVAL;
+    json_t *mmds = json_object_get(root, "mmds-config"); /* names interfaces: after them */
+    struct jctx mc;
+    jctx_child(c, &mc, "mmds-config", -1);
+    if (mmds && !json_is_null(mmds) && api_put_mmds_config(api, mmds, &mc) < 0)
+        return -EINVAL;
     return 0;
 }
 
@@ -108,7 +113,7 @@ int api_load_config(struct api *api, const char *json, size_t len, char *err, si
                                        "pmem",
                                        "memory-hotplug",
                                        NULL};
-    static const char *const unsupported[] = {"balloon", "mmds-config", "pmem", "memory-hotplug"};
+    static const char *const unsupported[] = {"balloon", "pmem", "memory-hotplug"};
     struct jctx c;
     jctx_init(&c, "", err, errlen);
     json_error_t je;

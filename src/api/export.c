@@ -97,6 +97,8 @@ json_t *api_export_vm_config(const struct api *api)
                                       "uds_path", cfg->vsock.uds_path));
     if (cfg->entropy)
         json_object_set_new(j, "entropy", json_object());
+    if (cfg->mmds.enabled)
+        json_object_set_new(j, "mmds-config", api_export_mmds_config(api));
     if (api->logger.set)
         json_object_set_new(j, "logger", logger(&api->logger));
     if (api->metrics.set)

@@ -13,6 +13,7 @@
 #include "dev/dev.h"
 #include "machine/snapshot.h"
 #include "machine/machine.h"
+#include "mmds/mmds.h"
 #include "sandbox/jail.h"
 #include "virtio/blk.h"
 
@@ -29,7 +30,9 @@ struct api *api_new(const char *id)
     api->metrics.fd = -1;
     api->max_payload = API_MAX_PAYLOAD_DEFAULT;
     api->start_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (api->start_efd < 0) {
+    if (api->start_efd < 0 || !(api->mmds = mmds_new(0))) {
+        if (api->start_efd >= 0)
+            close(api->start_efd);
         free(api);
         return NULL;
     }
@@ -55,6 +58,7 @@ void api_free(struct api *api)
     destroy_vm(api);
     api_metrics_close(&api->metrics);
     json_decref(api->cpu_config);
+    mmds_free(api->mmds);
     close(api->start_efd);
     pthread_cond_destroy(&api->cond);
     pthread_mutex_destroy(&api->lock);
@@ -140,6 +144,7 @@ int api_start_vm(struct api *api, char *err, size_t errlen)
     rc = -ENOMEM;
     if (!(api->vm = calloc(1, sizeof(*api->vm))))
         goto out;
+    api->vm->mmds = api->mmds;
     if ((rc = vm_create(api->vm, &api->kvm, cfg, err, errlen)) < 0)
         goto fail;
     if ((rc = api_launch(api, true, err, errlen)) == 0)
@@ -167,6 +172,7 @@ int api_restore_vm(struct api *api, const char *state, const char *mem,
     api->kvm_open = true;
     if (!(api->vm = calloc(1, sizeof(*api->vm))))
         return snprintf(err, errlen, "out of memory"), -ENOMEM;
+    api->vm->mmds = api->mmds;
     rc = snapshot_restore(api->vm, &api->kvm, state, mem, ov, err, errlen);
     if (rc < 0) {
         vm_destroy(api->vm);

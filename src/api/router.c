@@ -259,6 +259,25 @@ static void patch_net(struct api *api, const struct req *rq, struct api_reply *o
     reply_error(out, 400, "iface_id: no network interface '%s'", id);
 }
 
+static void put_mmds(struct api *api, const struct req *rq, struct api_reply *out)
+{
+    char err[API_ERR_LEN];
+    if (api_put_mmds(api, rq->body, rq->method[1] == 'A', err, sizeof(err)) < 0)
+        return reply_error(out, 400, "%s", err);
+    reply_ok(out);
+}
+
+static void get_mmds(struct api *api, const struct req *rq, struct api_reply *out)
+{
+    reply_json(out, api_get_mmds(api));
+}
+
+static void put_mmds_config(struct api *api, const struct req *rq, struct api_reply *out)
+{
+    if (preboot(api, rq, out))
+        SECTION(api_put_mmds_config(api, rq->body, c));
+}
+
 static void put_snapshot_create(struct api *api, const struct req *rq, struct api_reply *out)
 {
     if (postboot(api, rq, out))
@@ -306,10 +325,10 @@ static const struct route routes[] = {
     R("PUT", "/machine-config", true, put_machine),
     R("PATCH", "/machine-config", true, put_machine),
     R("PUT", "/metrics", true, put_metrics),
-    R("PUT", "/mmds", false, NULL),
-    R("PATCH", "/mmds", false, NULL),
-    R("GET", "/mmds", false, NULL),
-    R("PUT", "/mmds/config", true, NULL),
+    R("PUT", "/mmds", true, put_mmds),
+    R("PATCH", "/mmds", true, put_mmds),
+    R("GET", "/mmds", false, get_mmds),
+    R("PUT", "/mmds/config", true, put_mmds_config),
     R("PUT", "/entropy", true, put_entropy),
     R("PUT", "/serial", true, put_serial),
     R("PUT", "/hotplug/memory", true, NULL),

@@ -138,7 +138,9 @@ static int vm_verify_template(struct vm *vm, struct vcpu *v, char *err, size_t e
 static int vm_build(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg,
                     bool restoring, int mem_fd, char *err, size_t errlen)
 {
+    struct mmds *mmds = vm->mmds; /* the caller's (vm.h) */
     memset(vm, 0, sizeof(*vm));
+    vm->mmds = mmds;
     vm->kvm = kvm;
     vm->fd = -1;
     vm->cfg = *cfg;

@@ -110,5 +110,14 @@ void config_state_visit(struct state_visitor *v, struct vm_config *c)
         STATE_U32_MAX(v, transport, TRANSPORT_MMIO);
         c->transport = (enum virtio_transport)transport;
     }
+    if (v->version >= 3) { /* the MMDS configuration (its data is not saved, as Firecracker) */
+        STATE_BOOL(v, c->mmds.enabled);
+        STATE_U8(v, c->mmds.version);
+        STATE_CHECK(v, !c->mmds.enabled || c->mmds.version == 1 || c->mmds.version == 2);
+        STATE_BOOL(v, c->mmds.imds_compat);
+        STATE_U32(v, c->mmds.ipv4);
+        STATE_U32(v, c->mmds.iface_mask);
+        STATE_CHECK(v, c->mmds.iface_mask < (1u << CFG_MAX_NETS));
+    }
     state_end(v);
 }

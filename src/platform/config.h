@@ -62,6 +62,15 @@ struct vsock_config {
     char uds_path[108]; /* sizeof(sun_path) */
 };
 
+/* The metadata service (PUT /mmds/config, the config file's mmds-config; src/mmds/). */
+struct mmds_config {
+    bool enabled;
+    uint8_t version;     /* 1 or 2 */
+    bool imds_compat;    /* always answer in IMDS format (text/plain) */
+    uint32_t ipv4;       /* host byte order; 169.254.169.254 by default */
+    uint32_t iface_mask; /* bit i: nets[i] carries MMDS requests */
+};
+
 struct vm_config {
     char vm_id[CFG_ID_LEN];
     /* boot source: exactly one of kernel or firmware */
@@ -87,6 +96,7 @@ struct vm_config {
     bool entropy;                     /* virtio-rng */
     struct cpu_template cpu_template; /* PUT /cpu-config, --cpu-template: empty by default */
     enum virtio_transport transport;  /* --transport, --enable-pci */
+    struct mmds_config mmds;
 };
 
 /* Fill CFG with the defaults (1 vCPU, 128 MiB, stdio console, no devices). */

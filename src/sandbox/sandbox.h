@@ -49,6 +49,7 @@ struct sandbox_rule {
 #define SANDBOX_IF_USERNET (1u << 0) /* --net user: libslirp's sockets, poll, /etc/resolv.conf */
 #define SANDBOX_IF_VSOCK   (1u << 1) /* --vsock: UNIX sockets to the host side */
 #define SANDBOX_IF_RNG     (1u << 2) /* --rng: getrandom for virtio-rng */
+#define SANDBOX_IF_MMDS    (1u << 3) /* MMDS configured: getrandom for tokens (src/mmds/) */
 
 struct sandbox_list {
     const char *kind;  /* "vcpu", "io", "api", "main" */

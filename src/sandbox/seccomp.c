@@ -164,6 +164,8 @@ unsigned sandbox_parts(const struct vm_config *cfg)
         parts |= SANDBOX_IF_VSOCK;
     if (cfg && cfg->entropy)
         parts |= SANDBOX_IF_RNG;
+    if (cfg && cfg->mmds.enabled)
+        parts |= SANDBOX_IF_MMDS;
     return parts;
 }
 

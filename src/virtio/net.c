@@ -9,6 +9,7 @@
 
 #include "dev/dev.h"
 #include "util/util.h"
+#include "mmds/mmds.h"
 #include "virtio/net.h"
 #include "vm/vm.h"
 
@@ -304,9 +305,15 @@ static int net_open_backend(struct virtio_net *n, const struct net_config *nc, s
 {
     struct net_backend_client cl = {
         .rx_ready = net_rx_ready, .tx_ready = net_tx_ready, .opaque = n};
-    if (nc->kind == NET_TAP)
-        return tap_backend_open(nc, vm->loop, &cl, &n->be, err, errlen);
-    return slirp_backend_open(nc, vm->loop, &cl, &n->be, err, errlen);
+    int rc = nc->kind == NET_TAP ? tap_backend_open(nc, vm->loop, &cl, &n->be, err, errlen)
+                                 : slirp_backend_open(nc, vm->loop, &cl, &n->be, err, errlen);
+    if (rc < 0 || !vm->cfg.mmds.enabled || !(vm->cfg.mmds.iface_mask & (1u << n->index)))
+        return rc;
+    if (!vm->mmds) { /* `truce run` has no MMDS: a restored snapshot's config is not served */
+        log_warn("--net %s: MMDS configured but no data store here; not answered", nc->id);
+        return 0;
+    }
+    return mmds_net_wrap(vm->mmds, &vm->cfg.mmds, vm->loop, &n->be, err, errlen);
 }
 
 int virtio_net_create(struct vm *vm, unsigned index, char *err, size_t errlen)

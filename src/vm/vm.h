@@ -309,6 +309,9 @@ struct vm {
     char exit_reason[160];
     int stop_pipe[2]; /* written once when the VM stops; lets event loops wake up */
     bool restoring;   /* built for a snapshot restore: no boot image, no boot registers */
+    /* The MMDS data store (src/mmds/) the interfaces named in cfg.mmds answer from; NULL: none.
+     * Set by the caller before vm_create (which keeps it); owned by the caller. */
+    struct mmds *mmds;
 };
 
 /* Ask the VM to stop with STATUS; the first caller's status and reason win. Thread-safe,

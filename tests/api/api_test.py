@@ -13,6 +13,7 @@ from apilib import Spec, Truce  # noqa: E402
 import cases  # noqa: E402
 import http_cases  # noqa: E402
 import boot_cases  # noqa: E402
+import mmds_cases  # noqa: E402
 
 
 class Results:
@@ -104,6 +105,7 @@ def main():
         else:
             res.report("post-boot", "cannot run: /dev/kvm is not usable here")
         boot_cases.flags(a, res, work)
+        mmds_cases.limits(a, res, work)
     coverage(spec, res)
     return 0
 

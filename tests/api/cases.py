@@ -2,6 +2,8 @@
 (kind, METHOD, spec path template, concrete path, body, wanted status, text the fault_message must
 contain or None). kind "good" is a well-formed request, "bad" a request that must be refused."""
 
+import mmds_cases
+
 NOT_YET = "not supported yet"
 
 # Endpoints of the spec truce answers with 400 "not supported yet: METHOD PATH".
@@ -16,10 +18,6 @@ UNSUPPORTED = [
     ("PATCH", "/balloon/hinting/stop", "/balloon/hinting/stop", None),
     ("PUT", "/pmem/{id}", "/pmem/pm0", {"id": "pm0", "path_on_host": "/tmp/x"}),
     ("PATCH", "/pmem/{id}", "/pmem/pm0", {"id": "pm0"}),
-    ("PUT", "/mmds", "/mmds", {"latest": {"meta-data": {}}}),
-    ("PATCH", "/mmds", "/mmds", {"latest": {}}),
-    ("GET", "/mmds", None, None),
-    ("PUT", "/mmds/config", "/mmds/config", {"network_interfaces": ["eth0"]}),
     ("PUT", "/hotplug/memory", "/hotplug/memory", {"total_size_mib": 1024}),
     ("PATCH", "/hotplug/memory", "/hotplug/memory", {"requested_size_mib": 512}),
     ("GET", "/hotplug/memory", None, None),
@@ -155,7 +153,7 @@ def pre_cases(c):
         ("bad", "GET", "/vm/config", "/vm/config", {"a": 1}, 400, "takes no body"),
         ("bad", "GET", "/vm/config", "/vm/configs", None, 400, "invalid request path"),
         ("bad", "PUT", "/vm/config", "/vm/config", {}, 400, "invalid request method"),
-    ] + unsupported_cases()
+    ] + unsupported_cases() + mmds_cases.pre_cases()
 
 
 def post_cases(c):
@@ -231,4 +229,4 @@ def post_cases(c):
          {"snapshot_path": c["snap"], "mem_file_path": c["snapmem"],
           "track_dirty_pages": True}, 400, "dirty page tracking"),
         ("bad", "PATCH", "/vm", "/vm", "[\"Paused\"]", 400, "must be a JSON object"),
-    ]
+    ] + mmds_cases.post_cases()
