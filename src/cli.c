@@ -34,6 +34,8 @@ enum {
     OPT_TRANSPORT,
     OPT_NO_SECCOMP,
     OPT_SECCOMP_FILTER,
+    OPT_PMEM,
+    OPT_MEMHP,
 };
 
 static const struct option run_opts[] = {
@@ -56,6 +58,8 @@ static const struct option run_opts[] = {
     {"transport", required_argument, 0, OPT_TRANSPORT},
     {"no-seccomp", no_argument, 0, OPT_NO_SECCOMP},
     {"seccomp-filter", required_argument, 0, OPT_SECCOMP_FILTER},
+    {"pmem", required_argument, 0, OPT_PMEM},
+    {"memory-hotplug", required_argument, 0, OPT_MEMHP},
     {0, 0, 0, 0},
 };
 
@@ -89,6 +93,8 @@ void cli_usage(FILE *out)
         "  --net SPEC           tap=NAME[,mac=MAC] | user[,hostfwd=tcp::HP-:GP][,mac=MAC]\n"
         "  --vsock SPEC         cid=N,uds=PATH\n"
         "  --rng                virtio-rng entropy device\n"
+        "  --pmem SPEC          path=FILE[,ro=on][,root=on][,id=ID]: virtio-pmem (repeat)\n"
+        "  --memory-hotplug SPEC size=SIZE[,block=2M][,slot=128M][,requested=SIZE]: virtio-mem\n"
         "  --transport KIND     virtio over pci (default) | mmio (virtio_mmio.device= added)\n"
         "  --cpu-template FILE  custom CPU template (Firecracker's CpuConfig JSON)\n"
         "  --id ID              VM id (default truce-PID)\n"
@@ -150,6 +156,10 @@ static int parse_one(struct vm_config *cfg, int opt, const char *arg, char *err,
         return config_parse_net(cfg, arg, err, errlen);
     case OPT_VSOCK:
         return config_parse_vsock(cfg, arg, err, errlen);
+    case OPT_PMEM:
+        return config_parse_pmem(cfg, arg, err, errlen);
+    case OPT_MEMHP:
+        return config_parse_memhp(cfg, arg, err, errlen);
     case OPT_RNG:
         cfg->entropy = true;
         return 0;

@@ -144,6 +144,14 @@ int api_rate_limiter_refused(const struct jctx *c, const json_t *o, const char *
 /* FIELD's ID must equal the id in the request path PATH_ID (NULL: no path id). Returns 0 or
  * -EINVAL with the error in C. */
 int api_check_path_id(const struct jctx *c, const char *field, const char *id, const char *path_id);
+/* Firecracker's device id rule (1..63 of [A-Za-z0-9_]) and then api_check_path_id. */
+int api_check_id(const struct jctx *c, const char *field, const char *id, const char *path_id);
+/* ---- memory devices (api/sections_mem.c) ----------------------------------------------------
+ * PUT /pmem/{id} and config-file "pmem" entries (pre-boot); PATCH /pmem/{id} (post-boot: only an
+ * empty rate limiter, nothing to change); the JSON list for GET /vm/config. */
+int api_put_pmem(struct api *api, const json_t *o, const char *id, struct jctx *c);
+int api_patch_pmem(struct api *api, const json_t *o, const char *id, struct jctx *c);
+json_t *api_export_pmem(const struct api *api);
 
 /* ---- MMDS (api/mmds_api.c), lock held ------------------------------------------------------ */
 /* PUT /mmds/config, the config file's mmds-config: into api->cfg.mmds. */

@@ -86,7 +86,8 @@ static int apply(struct api *api, const json_t *root, const struct jctx *c)
     if (cpu && !json_is_null(cpu) && cpu_config(api, cpu, c) < 0)
         return -EINVAL;
     if (each_device(api, root, "drives", api_put_drive, c) < 0 ||
-        each_device(api, root, "network-interfaces", api_put_net, c) < 0)
+        each_device(api, root, "network-interfaces", api_put_net, c) < 0 ||
+        each_device(api, root, "pmem", api_put_pmem, c) < 0)
         return -EINVAL;
     json_t *mmds = json_object_get(root, "mmds-config"); /* names interfaces: after them */
     struct jctx mc;
@@ -113,7 +114,7 @@ int api_load_config(struct api *api, const char *json, size_t len, char *err, si
                                        "pmem",
                                        "memory-hotplug",
                                        NULL};
-    static const char *const unsupported[] = {"balloon", "pmem", "memory-hotplug"};
+    static const char *const unsupported[] = {"balloon", "memory-hotplug"};
     struct jctx c;
     jctx_init(&c, "", err, errlen);
     json_error_t je;

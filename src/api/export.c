@@ -91,6 +91,8 @@ json_t *api_export_vm_config(const struct api *api)
     json_object_set_new(j, "machine-config", api_export_machine(api));
     json_object_set_new(j, "drives", drives(api));
     json_object_set_new(j, "network-interfaces", nets(cfg));
+    if (cfg->npmem)
+        json_object_set_new(j, "pmem", api_export_pmem(api));
     if (cfg->vsock.enabled)
         json_object_set_new(j, "vsock",
                             json_pack("{s:I, s:s}", "guest_cid", (json_int_t)cfg->vsock.guest_cid,

@@ -111,6 +111,18 @@ static void put_drive(struct api *api, const struct req *rq, struct api_reply *o
         SECTION(api_put_drive(api, rq->body, rq->id, c));
 }
 
+static void put_pmem(struct api *api, const struct req *rq, struct api_reply *out)
+{
+    if (preboot(api, rq, out))
+        SECTION(api_put_pmem(api, rq->body, rq->id, c));
+}
+
+static void patch_pmem(struct api *api, const struct req *rq, struct api_reply *out)
+{
+    if (postboot(api, rq, out))
+        SECTION(api_patch_pmem(api, rq->body, rq->id, c));
+}
+
 static void put_net(struct api *api, const struct req *rq, struct api_reply *out)
 {
     if (preboot(api, rq, out))
@@ -318,8 +330,8 @@ static const struct route routes[] = {
     R("PUT", "/cpu-config", true, put_cpu_config),
     RI("PUT", "/drives/", true, put_drive),
     RI("PATCH", "/drives/", true, patch_drive),
-    RI("PUT", "/pmem/", true, NULL),
-    RI("PATCH", "/pmem/", true, NULL),
+    RI("PUT", "/pmem/", true, put_pmem),
+    RI("PATCH", "/pmem/", true, patch_pmem),
     R("PUT", "/logger", true, put_logger),
     R("GET", "/machine-config", false, get_machine),
     R("PUT", "/machine-config", true, put_machine),

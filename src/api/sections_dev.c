@@ -10,7 +10,7 @@ const char *const api_io_engines[] = {"Sync", "Async", NULL};
 const char *const api_cache_types[] = {"Unsafe", "Writeback", NULL};
 
 /* Firecracker's id rule: 1..63 characters of [A-Za-z0-9_]. */
-static int check_id(const struct jctx *c, const char *field, const char *id, const char *path_id)
+int api_check_id(const struct jctx *c, const char *field, const char *id, const char *path_id)
 {
     if (!id[0])
         return jfail(c, field, "must not be empty");
@@ -99,7 +99,7 @@ int api_put_drive(struct api *api, const json_t *o, const char *id, struct jctx 
     bool have_part, have_sock;
     if (jobject(c, o, fields) < 0 ||
         jstring(c, o, "drive_id", true, d.id, sizeof(d.id), NULL) < 0 ||
-        check_id(c, "drive_id", d.id, id) < 0 ||
+        api_check_id(c, "drive_id", d.id, id) < 0 ||
         jbool(c, o, "is_root_device", true, &d.is_root, NULL) < 0 ||
         jbool(c, o, "is_read_only", false, &d.readonly, NULL) < 0 ||
         jstring(c, o, "partuuid", false, partuuid, sizeof(partuuid), &have_part) < 0 ||
@@ -141,7 +141,7 @@ int api_put_net(struct api *api, const json_t *o, const char *id, struct jctx *c
     bool have_mtu;
     if (jobject(c, o, fields) < 0 ||
         jstring(c, o, "iface_id", true, n.id, sizeof(n.id), NULL) < 0 ||
-        check_id(c, "iface_id", n.id, id) < 0 ||
+        api_check_id(c, "iface_id", n.id, id) < 0 ||
         jstring(c, o, "host_dev_name", true, n.tap, sizeof(n.tap), NULL) < 0 ||
         jstring(c, o, "guest_mac", false, mac, sizeof(mac), &n.mac_set) < 0 ||
         juint(c, o, "mtu", false, 68, 65535, &mtu, &have_mtu) < 0 ||

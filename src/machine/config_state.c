@@ -1,4 +1,5 @@
 /* config_state.c — the VM configuration as a state section, so a snapshot carries its machine. */
+#include <errno.h>
 #include <string.h>
 
 #include "platform/config.h"
@@ -45,6 +46,31 @@ static void net_visit(struct state_visitor *v, struct net_config *n)
         STATE_BOOL(v, n->fwd[i].udp);
         STATE_U16(v, n->fwd[i].host_port);
         STATE_U16(v, n->fwd[i].guest_port);
+    }
+}
+
+static void pmem_visit(struct state_visitor *v, struct pmem_config *p)
+{
+    STATE_STR(v, p->id);
+    STATE_STR(v, p->path);
+    STATE_BOOL(v, p->readonly);
+    STATE_BOOL(v, p->is_root);
+}
+
+/* The memory devices (version 3): pmem files and the hotplug region's shape. */
+static void memdev_visit(struct state_visitor *v, struct vm_config *c)
+{
+    STATE_U32_MAX(v, c->npmem, CFG_MAX_PMEM);
+    for (unsigned i = 0; i < c->npmem && !state_error(v); i++)
+        pmem_visit(v, &c->pmem[i]);
+    STATE_U64(v, c->memhp.total_bytes);
+    STATE_U64(v, c->memhp.block_bytes);
+    STATE_U64(v, c->memhp.slot_bytes);
+    STATE_U64(v, c->memhp.requested_bytes);
+    if (v->loading && !state_error(v) && c->memhp.total_bytes) {
+        char why[160];
+        if (config_check_memhp(&c->memhp, why, sizeof(why)))
+            state_fail(v, -EINVAL, "%s", why);
     }
 }
 
@@ -119,5 +145,7 @@ void config_state_visit(struct state_visitor *v, struct vm_config *c)
         STATE_U32(v, c->mmds.iface_mask);
         STATE_CHECK(v, c->mmds.iface_mask < (1u << CFG_MAX_NETS));
     }
+    if (v->version >= 4)
+        memdev_visit(v, c);
     state_end(v);
 }

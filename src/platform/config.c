@@ -53,11 +53,8 @@ void config_defaults(struct vm_config *cfg)
     cfg->console = CONSOLE_STDIO;
 }
 
-/* Split "key=value" items separated by commas. Calls FN for each; stops at the first error. */
-typedef int (*kv_fn)(void *ctx, const char *key, const char *val, char *err, size_t errlen);
-
-static int parse_kv_list(const char *spec, const char *opt, kv_fn fn, void *ctx, char *err,
-                         size_t errlen)
+int config_parse_kv(const char *spec, const char *opt, config_kv_fn fn, void *ctx, char *err,
+                    size_t errlen)
 {
     char buf[PATH_MAX + 256];
     if (str_copy(buf, sizeof(buf), spec))
@@ -77,7 +74,7 @@ static int parse_kv_list(const char *spec, const char *opt, kv_fn fn, void *ctx,
     return 0;
 }
 
-static int parse_bool(const char *v, bool *out)
+int config_parse_bool(const char *v, bool *out)
 {
     if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"))
         *out = true;
@@ -104,7 +101,7 @@ static int disk_kv(void *ctx, const char *k, const char *v, char *err, size_t er
         if (str_copy(d->path, sizeof(d->path), *v ? v : k))
             return ERR("--disk: path too long");
     } else if (!strcmp(k, "readonly") || !strcmp(k, "ro")) {
-        if (parse_bool(*v ? v : "on", &d->readonly))
+        if (config_parse_bool(*v ? v : "on", &d->readonly))
             return ERR("--disk: readonly=%s: expected on or off", v);
     } else if (!strcmp(k, "serial")) {
         if (str_copy(d->serial, sizeof(d->serial), v))
@@ -112,7 +109,7 @@ static int disk_kv(void *ctx, const char *k, const char *v, char *err, size_t er
     } else if (!strcmp(k, "id")) {
         return parse_id("--disk", v, d->id, sizeof(d->id), err, errlen);
     } else if (!strcmp(k, "root")) {
-        if (parse_bool(*v ? v : "on", &d->is_root))
+        if (config_parse_bool(*v ? v : "on", &d->is_root))
             return ERR("--disk: root=%s: expected on or off", v);
     } else {
         return ERR("--disk: unknown key '%s' (expected path, readonly, serial, id, root)", k);
@@ -125,7 +122,7 @@ int config_parse_disk(struct vm_config *cfg, const char *spec, char *err, size_t
     if (cfg->ndisks >= CFG_MAX_DISKS)
         return ERR("--disk: at most %d disks", CFG_MAX_DISKS);
     struct disk_config d = {0};
-    int rc = parse_kv_list(spec, "--disk", disk_kv, &d, err, errlen);
+    int rc = config_parse_kv(spec, "--disk", disk_kv, &d, err, errlen);
     if (rc)
         return rc;
     if (!d.path[0])
@@ -209,7 +206,7 @@ int config_parse_net(struct vm_config *cfg, const char *spec, char *err, size_t 
     if (cfg->nnets >= CFG_MAX_NETS)
         return ERR("--net: at most %d interfaces", CFG_MAX_NETS);
     struct net_config n = {.kind = -1};
-    int rc = parse_kv_list(spec, "--net", net_kv, &n, err, errlen);
+    int rc = config_parse_kv(spec, "--net", net_kv, &n, err, errlen);
     if (rc)
         return rc;
     if ((int)n.kind == -1)
@@ -244,7 +241,7 @@ static int vsock_kv(void *ctx, const char *k, const char *v, char *err, size_t e
 int config_parse_vsock(struct vm_config *cfg, const char *spec, char *err, size_t errlen)
 {
     struct vsock_config vs = {0};
-    int rc = parse_kv_list(spec, "--vsock", vsock_kv, &vs, err, errlen);
+    int rc = config_parse_kv(spec, "--vsock", vsock_kv, &vs, err, errlen);
     if (rc)
         return rc;
     if (!vs.guest_cid || !vs.uds_path[0])
@@ -358,5 +355,7 @@ int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
         return rc;
     if (strlen(cfg->cmdline) >= CFG_CMDLINE_LEN)
         return ERR("--cmdline: longer than %d bytes", CFG_CMDLINE_LEN - 1);
-    return validate_devices(cfg, err, errlen);
+    if ((rc = validate_devices(cfg, err, errlen)))
+        return rc;
+    return config_validate_memdev(cfg, err, errlen);
 }

@@ -21,6 +21,8 @@
 #define CFG_FIRMWARE_SEABIOS "/usr/share/seabios/bios-256k.bin"  /* --firmware seabios */
 #define CFG_LINUXBOOT_ROM    "/usr/share/qemu/linuxboot_dma.bin" /* SeaBIOS + --kernel */
 #define CFG_SERIAL_LEN       21 /* virtio-blk serial: 20 bytes + NUL */
+#define CFG_MAX_PMEM         8
+#define CFG_MAX_HOTPLUG      (1ULL << 40) /* virtio-mem region, at most (like RAM) */
 
 enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE, CONSOLE_VIRTIO };
 enum net_kind { NET_TAP, NET_USER };
@@ -34,6 +36,22 @@ struct disk_config {
     char serial[CFG_SERIAL_LEN];
     bool readonly;
     bool is_root; /* Firecracker's is_root_device: adds root=/dev/vdX to the command line */
+};
+
+/* A virtio-pmem device: a host file mapped into guest physical memory (Firecracker's Pmem). */
+struct pmem_config {
+    char id[CFG_ID_LEN];
+    char path[PATH_MAX];
+    bool readonly; /* mapped read-only: guest writes are refused, the file never changes */
+    bool is_root;  /* root_device: adds root=/dev/pmemN (rw, or ro) to the command line */
+};
+
+/* The virtio-mem device (Firecracker's MemoryHotplugConfig): total_bytes 0 means none. */
+struct memhp_config {
+    uint64_t total_bytes;     /* the region: the most that can be plugged */
+    uint64_t block_bytes;     /* plug granularity (power of 2, >= 2 MiB) */
+    uint64_t slot_bytes;      /* Firecracker's slot size (>= 128 MiB, multiple of the block) */
+    uint64_t requested_bytes; /* what the guest is asked to plug (PATCH changes it live) */
 };
 
 struct hostfwd {
@@ -97,6 +115,9 @@ struct vm_config {
     struct cpu_template cpu_template; /* PUT /cpu-config, --cpu-template: empty by default */
     enum virtio_transport transport;  /* --transport, --enable-pci */
     struct mmds_config mmds;
+    struct pmem_config pmem[CFG_MAX_PMEM]; /* --pmem, PUT /pmem/{id} */
+    unsigned npmem;
+    struct memhp_config memhp; /* --memory-hotplug, PUT /hotplug/memory */
 };
 
 /* Fill CFG with the defaults (1 vCPU, 128 MiB, stdio console, no devices). */
@@ -112,6 +133,24 @@ int config_parse_disk(struct vm_config *cfg, const char *spec, char *err, size_t
 int config_parse_net(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
 int config_parse_vsock(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
 int config_parse_console(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
+/* --pmem path=F[,ro=on][,root=on][,id=ID] and --memory-hotplug size=S[,block=S][,slot=S]
+ * [,requested=S] (platform/config_mem.c), same contract. */
+int config_parse_pmem(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
+int config_parse_memhp(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
+/* The pmem devices and the hotplug region of CFG: files, ids, one root device, sizes. 0 or
+ * -EINVAL with ERR (called by config_validate). */
+int config_validate_memdev(const struct vm_config *cfg, char *err, size_t errlen);
+/* Check a hotplug configuration (sizes in bytes) by Firecracker's rules. 0 or -EINVAL with one
+ * line in ERR naming the size that is wrong. */
+int config_check_memhp(const struct memhp_config *m, char *err, size_t errlen);
+/* Split "key=value" items separated by commas, calling FN for each; OPT names the option in
+ * errors. Returns 0 or FN's first error. */
+typedef int (*config_kv_fn)(void *ctx, const char *key, const char *val, char *err, size_t errlen);
+int config_parse_kv(const char *spec, const char *opt, config_kv_fn fn, void *ctx, char *err,
+                    size_t errlen);
+/* "on"/"true"/"1"/"yes" or "off"/"false"/"0"/"no". 0 or -EINVAL. */
+int config_parse_bool(const char *v, bool *out);
+
 /* Parse a MAC "xx:xx:xx:xx:xx:xx" (exactly). Returns 0, -EINVAL (format) or -ERANGE (a multicast
  * address, unusable for an interface). */
 int config_parse_mac(const char *s, uint8_t mac[6]);

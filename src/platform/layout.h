@@ -85,4 +85,18 @@ static inline void layout_pci_mmio64(uint64_t ram_end, uint64_t *base, uint64_t 
                 : 0;
 }
 
+/* ---- device memory ------------------------------------------------------------------------------
+ * virtio-pmem regions and the virtio-mem region live above the largest 64-bit PCI window (so
+ * neither moves a BAR), out of the e820/PVH memory map: Linux adds them itself (nvdimm region,
+ * add_memory_driver_managed). Regions follow each other in device creation order, each on a
+ * LAYOUT_DEVMEM_ALIGN boundary (a multiple of Linux's x86 memory block and of the 2 MiB that
+ * pmem's memremap_pages needs), all below LAYOUT_MAX_GPA. */
+#define LAYOUT_DEVMEM_ALIGN (1ULL << 30)
+static inline uint64_t layout_devmem_base(uint64_t ram_end)
+{
+    uint64_t base, size;
+    layout_pci_mmio64(ram_end, &base, &size);
+    return base + LAYOUT_PCI_MMIO64_SIZE;
+}
+
 #endif

@@ -181,6 +181,7 @@ static const struct sandbox_rule io_rules[] = {
     SYS_IF(newfstatat, SANDBOX_IF_USERNET, "libslirp: has /etc/resolv.conf changed (stat)"),
     SYS_IF(getrandom, SANDBOX_IF_RNG | SANDBOX_IF_MMDS,
            "virtio-rng: entropy for the guest; MMDS: session tokens, TCP sequence numbers"),
+    SYS(fdatasync, "virtio-pmem: a flush request makes the mapped file durable"),
     SYS(sched_getscheduler, "net: the I/O thread reads its policy (bulk mode, virtio/net.c)"),
     SYS(sched_getparam, "net: the I/O thread reads its priority (bulk mode)"),
     SCHED_SET(SCHED_BATCH, "net: bulk traffic runs the I/O thread as SCHED_BATCH"),

@@ -1,6 +1,7 @@
 /* memory.c — guest RAM: one anonymous mapping split around the MMIO hole; the checked gpa->hva. */
 #include <errno.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 
 #include "util/util.h"
@@ -74,7 +75,40 @@ void *gpa_to_hva(const struct guest_mem *m, uint64_t gpa, uint64_t len)
             return NULL;
         return r->hva + off;
     }
+    for (unsigned i = 0; i < m->ndev; i++) {
+        const struct mem_dev_region *r = &m->dev[i];
+        if (gpa < r->gpa || gpa - r->gpa >= r->size)
+            continue;
+        uint64_t off = gpa - r->gpa;
+        if (r->readonly || len > r->size - off)
+            return NULL;
+        return r->hva + off;
+    }
     return NULL;
+}
+
+int vm_add_device_memory(struct vm *vm, uint64_t size, void *hva, bool readonly, uint64_t *gpa)
+{
+    struct guest_mem *m = &vm->mem;
+    if (!size || size % (4 * KiB) || (uintptr_t)hva % (4 * KiB))
+        return -EINVAL;
+    uint64_t at = m->dev_next ? m->dev_next : layout_devmem_base(guest_mem_end(m));
+    if (m->ndev >= MEM_MAX_DEV_REGIONS || at >= LAYOUT_MAX_GPA || size > LAYOUT_MAX_GPA - at)
+        return -ENOSPC;
+    struct kvm_userspace_memory_region r = {
+        .slot = MEM_MAX_REGIONS + m->ndev,
+        .flags = readonly ? KVM_MEM_READONLY : 0,
+        .guest_phys_addr = at,
+        .memory_size = size,
+        .userspace_addr = (uintptr_t)hva,
+    };
+    if (vm->fd >= 0 && ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+        return -errno;
+    m->dev[m->ndev++] =
+        (struct mem_dev_region){.gpa = at, .size = size, .hva = hva, .readonly = readonly};
+    m->dev_next = ALIGN_UP(at + size, LAYOUT_DEVMEM_ALIGN);
+    *gpa = at;
+    return 0;
 }
 
 int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len)
@@ -101,4 +135,18 @@ uint64_t guest_mem_end(const struct guest_mem *m)
         return 0;
     const struct mem_region *r = &m->r[m->nr - 1];
     return r->gpa + r->size;
+}
+
+void vm_drop_device_memory(struct vm *vm)
+{
+    struct guest_mem *m = &vm->mem;
+    if (!m->ndev)
+        return;
+    struct mem_dev_region *r = &m->dev[--m->ndev];
+    struct kvm_userspace_memory_region k = {.slot = MEM_MAX_REGIONS + m->ndev,
+                                            .guest_phys_addr = r->gpa};
+    if (vm->fd >= 0)
+        ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &k); /* size 0: the slot goes */
+    m->dev_next = r->gpa;
+    memset(r, 0, sizeof(*r));
 }

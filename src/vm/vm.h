@@ -39,9 +39,22 @@ struct mem_region {
     uint8_t *hva;
 };
 
+/* Device memory (virtio-pmem, virtio-mem): mapped by its device, outside RAM and snapshots' memory
+ * file; KVM slot MEM_MAX_REGIONS + index. */
+#define MEM_MAX_DEV_REGIONS (CFG_MAX_PMEM + 1)
+struct mem_dev_region {
+    uint64_t gpa;
+    uint64_t size;
+    uint8_t *hva;
+    bool readonly; /* KVM_MEM_READONLY; gpa_to_hva does not resolve it (devices write there) */
+};
+
 struct guest_mem {
     struct mem_region r[MEM_MAX_REGIONS];
     unsigned nr;
+    struct mem_dev_region dev[MEM_MAX_DEV_REGIONS];
+    unsigned ndev;
+    uint64_t dev_next; /* gpa of the next device region (0: layout_devmem_base) */
     uint64_t ram_size; /* total bytes of RAM */
     void *base;        /* one mapping backing every region */
     size_t map_size;
@@ -55,14 +68,23 @@ int guest_mem_init(struct guest_mem *m, uint64_t ram_size, bool hugepages);
 int guest_mem_init_file(struct guest_mem *m, uint64_t ram_size, int fd);
 void guest_mem_free(struct guest_mem *m);
 /* THE checked translation: the host pointer for [gpa, gpa + len) when that range lies entirely
- * inside one RAM region (overflow-safe), else NULL. len 0 is treated as 1. Nothing else in truce
- * turns a guest physical address into a pointer. */
+ * inside one RAM region or one writable device-memory region (overflow-safe), else NULL. len 0 is
+ * treated as 1. Nothing else in truce turns a guest physical address into a pointer. */
 void *gpa_to_hva(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 /* Copy to/from guest RAM through gpa_to_hva. Return 0 or -EFAULT. */
 int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len);
 int guest_mem_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len);
 /* Highest gpa + 1 of RAM (end of the last region). */
 uint64_t guest_mem_end(const struct guest_mem *m);
+struct vm;
+/* Place SIZE bytes of device memory mapped at HVA (size and HVA 4 KiB aligned) at the next
+ * device-memory address of VM (layout_devmem_base), register it with KVM (read-only when READONLY:
+ * guest writes exit to the VMM and are dropped) and with gpa_to_hva. Device creation only (before
+ * any vCPU runs). Returns 0 with *GPA, -ENOSPC (no room below LAYOUT_MAX_GPA or no slot left),
+ * -EINVAL, or the ioctl's -errno. */
+int vm_add_device_memory(struct vm *vm, uint64_t size, void *hva, bool readonly, uint64_t *gpa);
+/* Undo the last vm_add_device_memory() (a device whose creation failed after it). */
+void vm_drop_device_memory(struct vm *vm);
 
 /* ---- exits (vm/exits.c) ---------------------------------------------------------------------
  * KVM_RUN results are decoded into a plain struct vm_exit, then dispatched through a table

@@ -6,10 +6,12 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 lab_cloud_kernel || lab_die "no Debian cloud kernel: apt-get install linux-image-cloud-amd64"
-# The guest's modules: virtio transport and devices, vsock, pvpanic (binds ACPI QEMU0001).
+# The guest's modules: virtio transport and devices, vsock, pvpanic (binds ACPI QEMU0001),
+# virtio-pmem with the nvdimm pmem block driver, virtio-mem (their dependencies come along).
 MODS="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_mmio
 virtio_blk failover net_failover virtio_net virtio_console virtio-rng vsock
-vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport pvpanic pvpanic-mmio"
+vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport pvpanic pvpanic-mmio
+virtio_pmem nd_pmem virtio_mem"
 TOOLS=$(sed "/^#/d" "$LAB_DIR/guest/tools.list" 2>/dev/null | while read -r t; do
     [ -n "$t" ] && command -v "$t" || true
 done)

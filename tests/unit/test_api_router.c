@@ -91,7 +91,7 @@ static void test_routing_errors(void **state)
     expect(api, "DELETE", "/boot-source", NULL, 400, "invalid request method");
     expect(api, "PUT", "/balloon", "{}", 400, "not supported yet: PUT /balloon");
     expect(api, "GET", "/mmds", NULL, 200, NULL);
-    expect(api, "PUT", "/pmem/p0", "{}", 400, "not supported yet: PUT /pmem/{id}");
+    expect(api, "PUT", "/pmem/p0", "{}", 400, "id: missing required field");
     expect(api, "PUT", "/drives/", "{}", 400, "needs an id");
     expect(api, "PUT", "/drives", "{}", 400, "needs an id");
     expect(api, "PUT", "/drives/a/b", "{}", 400, "invalid request path");
