@@ -17,12 +17,12 @@ struct state_visitor;
  * (the configuration), "kvm-vm", one "vcpu" per vCPU, then every device's sections in creation
  * order. Little-endian. The header carries its own CRC32 and the payload's; a reader checks
  * magic, format version, sizes and both checksums before anything is parsed. */
-#define SNAP_MAGIC           "TRUCESNP"
-#define SNAP_FORMAT_VERSION  1
-#define SNAP_MAX_PAYLOAD     (64u << 20) /* far above any real state; bounds the allocation */
-#define SNAP_STATE_VERSION   1           /* the "snapshot" section */
-#define CONFIG_STATE_VERSION 4 /* the "machine" section (2: transport, 3: MMDS, 4: pmem, hotplug)  \
-                                */
+#define SNAP_MAGIC          "TRUCESNP"
+#define SNAP_FORMAT_VERSION 1
+#define SNAP_MAX_PAYLOAD    (64u << 20) /* far above any real state; bounds the allocation */
+#define SNAP_STATE_VERSION  1           /* the "snapshot" section */
+/* the "machine" section: 2 virtio transport, 3 MMDS, 4 pmem and hotplug memory */
+#define CONFIG_STATE_VERSION 4
 
 struct snap_header {
     char magic[8];
