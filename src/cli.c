@@ -24,6 +24,7 @@ enum {
     OPT_FIRMWARE,
     OPT_HUGEPAGES,
     OPT_DISK,
+    OPT_CDROM,
     OPT_NET,
     OPT_VSOCK,
     OPT_RNG,
@@ -48,6 +49,7 @@ static const struct option run_opts[] = {
     {"firmware", required_argument, 0, OPT_FIRMWARE},
     {"hugepages", no_argument, 0, OPT_HUGEPAGES},
     {"disk", required_argument, 0, OPT_DISK},
+    {"cdrom", required_argument, 0, OPT_CDROM},
     {"net", required_argument, 0, OPT_NET},
     {"vsock", required_argument, 0, OPT_VSOCK},
     {"rng", no_argument, 0, OPT_RNG},
@@ -89,7 +91,9 @@ void cli_usage(FILE *out)
         "  --memory SIZE        guest RAM, 16M to 1T, e.g. 512M, 4G (default 128M)\n"
         "  --hugepages          back guest RAM with 2 MiB huge pages\n"
         "  --console KIND       stdio (default) | file:PATH | none | virtio\n"
-        "  --disk SPEC          path=FILE[,readonly=on][,serial=ID][,id=ID][,root=on] (repeat)\n"
+        "  --disk SPEC          path=FILE[,readonly=on][,serial=ID][,id=ID][,root=on]\n"
+        "                       [,if=virtio|ahci] (repeat)\n"
+        "  --cdrom PATH         ISO 9660 image in an ATAPI CD-ROM drive on AHCI (repeat)\n"
         "  --net SPEC           tap=NAME[,mac=MAC] | user[,hostfwd=tcp::HP-:GP][,mac=MAC]\n"
         "  --vsock SPEC         cid=N,uds=PATH\n"
         "  --rng                virtio-rng entropy device\n"
@@ -152,6 +156,8 @@ static int parse_one(struct vm_config *cfg, int opt, const char *arg, char *err,
         return config_parse_console(cfg, arg, err, errlen);
     case OPT_DISK:
         return config_parse_disk(cfg, arg, err, errlen);
+    case OPT_CDROM:
+        return config_parse_cdrom(cfg, arg, err, errlen);
     case OPT_NET:
         return config_parse_net(cfg, arg, err, errlen);
     case OPT_VSOCK:

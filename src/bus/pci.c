@@ -241,6 +241,8 @@ static void cfg_written(struct pci_dev *d, unsigned off, unsigned size, uint16_t
     }
     if (d->msix.nvec && off < d->msix.cap + 4u && off + size > d->msix.cap + 2u)
         pci_msix_ctrl_written(d);
+    if (d->msi.cap && off < d->msi.cap + 14u && off + size > d->msi.cap + 2u)
+        pci_msi_written(d);
 }
 
 static struct pci_dev *slot_dev(struct pci_bus *bus, unsigned slot)

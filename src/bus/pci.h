@@ -49,6 +49,14 @@ struct pci_msix_entry {
 };
 _Static_assert(sizeof(struct pci_msix_entry) == 16, "MSI-X table entry is 16 bytes");
 
+/* Plain MSI (one vector; bus/pci_msi.c): mirrors of the capability's registers. */
+struct pci_msi {
+    uint8_t cap; /* config offset of the capability; 0: none */
+    bool enabled;
+    uint64_t addr;
+    uint16_t data;
+};
+
 struct pci_msix {
     unsigned nvec; /* 0: no MSI-X capability */
     uint8_t cap;   /* config offset of the capability */
@@ -78,6 +86,7 @@ struct pci_dev {
     uint8_t cap_end;             /* next free config offset for capabilities */
     struct pci_bar bar[PCI_NUM_BARS];
     struct pci_msix msix;
+    struct pci_msi msi;
     bool intx_level;          /* current INTx line level (as driven by the device) */
     pthread_mutex_t irq_lock; /* msix state and intx_level: vCPU threads vs the I/O thread */
     const struct pci_dev_ops *ops;
@@ -142,6 +151,16 @@ bool pci_msix_enabled(struct pci_dev *d);
 /* Signal vector VEC of D: sent now, or left pending in the PBA while masked (sent on unmask).
  * Out-of-range vectors are ignored. Returns 0 or -errno from the irqchip. Any thread. */
 int pci_msix_notify(struct pci_dev *d, unsigned vec);
+/* Add a plain MSI capability (one vector, 64-bit address) to D (bus/pci_msi.c). Returns 0 or
+ * -EINVAL / -ENOSPC. */
+int pci_msi_init(struct pci_dev *d);
+/* True when the guest enabled D's MSI. Any thread. */
+bool pci_msi_enabled(struct pci_dev *d);
+/* Send D's MSI message. Returns 0, -EINVAL (MSI not enabled) or -errno from the irqchip. Any
+ * thread. */
+int pci_msi_notify(struct pci_dev *d);
+/* Internal to bus/: the MSI capability's registers changed (bus lock held). */
+void pci_msi_written(struct pci_dev *d);
 /* Drive D's INTx line (pin A, level-triggered, routed per PCI_INTX_GSI). Any thread. */
 void pci_intx_set(struct pci_dev *d, bool level);
 

@@ -99,6 +99,8 @@ void pci_dev_state_set(struct pci_dev *d, const struct pci_dev_state *s)
     pci_bars_refresh(d);
     if (d->msix.nvec)
         pci_msix_ctrl_written(d); /* enable/mask from the control word; sends what is due */
+    if (d->msi.cap)
+        pci_msi_written(d);
     pthread_mutex_unlock(&d->bus->lock);
 }
 

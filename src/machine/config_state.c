@@ -147,5 +147,9 @@ void config_state_visit(struct state_visitor *v, struct vm_config *c)
     }
     if (v->version >= 4)
         memdev_visit(v, c);
+    for (unsigned i = 0; v->version >= 5 && i < c->ndisks && !state_error(v); i++) {
+        STATE_U8_MAX(v, c->disks[i].iface, DISK_IF_AHCI); /* 5: AHCI disks and CD-ROMs */
+        STATE_BOOL(v, c->disks[i].cdrom);
+    }
     state_end(v);
 }

@@ -21,8 +21,8 @@ struct state_visitor;
 #define SNAP_FORMAT_VERSION 1
 #define SNAP_MAX_PAYLOAD    (64u << 20) /* far above any real state; bounds the allocation */
 #define SNAP_STATE_VERSION  1           /* the "snapshot" section */
-/* the "machine" section: 2 virtio transport, 3 MMDS, 4 pmem and hotplug memory */
-#define CONFIG_STATE_VERSION 4
+/* the "machine" section: 2 virtio transport, 3 MMDS, 4 pmem and hotplug memory, 5 AHCI drives */
+#define CONFIG_STATE_VERSION 5
 
 struct snap_header {
     char magic[8];

@@ -111,8 +111,15 @@ static int disk_kv(void *ctx, const char *k, const char *v, char *err, size_t er
     } else if (!strcmp(k, "root")) {
         if (config_parse_bool(*v ? v : "on", &d->is_root))
             return ERR("--disk: root=%s: expected on or off", v);
+    } else if (!strcmp(k, "if")) {
+        if (!strcmp(v, "virtio"))
+            d->iface = DISK_IF_VIRTIO;
+        else if (!strcmp(v, "ahci"))
+            d->iface = DISK_IF_AHCI;
+        else
+            return ERR("--disk: if=%s: expected virtio or ahci", v);
     } else {
-        return ERR("--disk: unknown key '%s' (expected path, readonly, serial, id, root)", k);
+        return ERR("--disk: unknown key '%s' (expected path, readonly, serial, id, root, if)", k);
     }
     return 0;
 }
@@ -131,6 +138,40 @@ int config_parse_disk(struct vm_config *cfg, const char *spec, char *err, size_t
         snprintf(d.id, sizeof(d.id), "disk%u", cfg->ndisks);
     cfg->disks[cfg->ndisks++] = d;
     return 0;
+}
+
+int config_parse_cdrom(struct vm_config *cfg, const char *path, char *err, size_t errlen)
+{
+    if (cfg->ndisks >= CFG_MAX_DISKS)
+        return ERR("--cdrom: at most %d disks and CD-ROM drives", CFG_MAX_DISKS);
+    struct disk_config d = {.readonly = true, .iface = DISK_IF_AHCI, .cdrom = true};
+    if (!*path || str_copy(d.path, sizeof(d.path), path))
+        return ERR("--cdrom: expected the path of an ISO image (at most %d bytes)", PATH_MAX - 1);
+    unsigned n = 0;
+    for (unsigned i = 0; i < cfg->ndisks; i++)
+        n += cfg->disks[i].cdrom;
+    snprintf(d.id, sizeof(d.id), "cdrom%u", n);
+    cfg->disks[cfg->ndisks++] = d;
+    return 0;
+}
+
+#define ISO_VD_OFFSET 32768 /* sector 16 of 2048 bytes: the first volume descriptor */
+
+const char *config_iso_error(const char *path, char *errbuf, size_t errlen)
+{
+    uint8_t vd[7];
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(errbuf, errlen, "cannot open: %s", strerror(errno));
+        return errbuf;
+    }
+    bool ok = fseek(f, ISO_VD_OFFSET, SEEK_SET) == 0 && fread(vd, 1, sizeof(vd), f) == sizeof(vd);
+    fclose(f);
+    if (!ok)
+        return "not an ISO 9660 image (shorter than 32 KiB + one volume descriptor)";
+    if (memcmp(vd + 1, "CD001", 5) || vd[6] != 1)
+        return "not an ISO 9660 image (no CD001 volume descriptor at byte 32768)";
+    return NULL;
 }
 
 static int hex_digit(char c)
@@ -302,17 +343,41 @@ static int check_initrd(const char *spec, char *err, size_t errlen)
     return 0;
 }
 
+/* AHCI drives: at most one per port; a CD-ROM is read-only with an ISO 9660 image. */
+static int validate_ahci(const struct vm_config *cfg, char *err, size_t errlen)
+{
+    unsigned n = 0;
+    char why[128];
+    for (unsigned i = 0; i < cfg->ndisks; i++) {
+        const struct disk_config *d = &cfg->disks[i];
+        if (d->iface > DISK_IF_AHCI)
+            return ERR("drive %s: unknown interface %u", d->id, d->iface);
+        if (d->cdrom && (d->iface != DISK_IF_AHCI || !d->readonly))
+            return ERR("drive %s: a CD-ROM drive is read-only on AHCI", d->id);
+        if (d->iface == DISK_IF_AHCI && ++n > CFG_MAX_AHCI)
+            return ERR("drive %s: at most %d AHCI disks and CD-ROM drives", d->id, CFG_MAX_AHCI);
+        const char *bad = d->cdrom ? config_iso_error(d->path, why, sizeof(why)) : NULL;
+        if (bad)
+            return ERR("--cdrom: %s: %s", d->path, bad);
+    }
+    return 0;
+}
+
 static int validate_devices(const struct vm_config *cfg, char *err, size_t errlen)
 {
     for (unsigned i = 0; i < cfg->ndisks; i++) {
         const struct disk_config *d = &cfg->disks[i];
-        int rc = check_file("--disk", d->path, d->readonly ? R_OK : R_OK | W_OK, err, errlen);
+        int rc = check_file(d->cdrom ? "--cdrom" : "--disk", d->path,
+                            d->readonly ? R_OK : R_OK | W_OK, err, errlen);
         if (rc)
             return rc;
         for (unsigned j = 0; j < i; j++)
             if (!strcmp(cfg->disks[j].id, d->id))
                 return ERR("drive id '%s' used twice", d->id);
     }
+    int rc = validate_ahci(cfg, err, errlen);
+    if (rc)
+        return rc;
     for (unsigned i = 0; i < cfg->nnets; i++)
         for (unsigned j = 0; j < i; j++)
             if (!strcmp(cfg->nets[j].id, cfg->nets[i].id))

@@ -30,12 +30,18 @@ enum net_kind { NET_TAP, NET_USER };
  * --config-file to MMIO as Firecracker (--enable-pci selects PCI). */
 enum virtio_transport { TRANSPORT_PCI, TRANSPORT_MMIO };
 
+/* The controller a disk is on: virtio-blk (default) or the AHCI SATA controller (dev/ahci.c). */
+enum disk_iface { DISK_IF_VIRTIO = 0, DISK_IF_AHCI = 1 };
+#define CFG_MAX_AHCI 6 /* ports of the AHCI controller (ICH9 has 6) */
+
 struct disk_config {
     char id[CFG_ID_LEN];
     char path[PATH_MAX];
     char serial[CFG_SERIAL_LEN];
     bool readonly;
-    bool is_root; /* Firecracker's is_root_device: adds root=/dev/vdX to the command line */
+    bool is_root;  /* Firecracker's is_root_device: adds root=/dev/vdX to the command line */
+    uint8_t iface; /* enum disk_iface */
+    bool cdrom;    /* an ATAPI CD-ROM drive (AHCI only; read-only, ISO 9660 media) */
 };
 
 /* A virtio-pmem device: a host file mapped into guest physical memory (Firecracker's Pmem). */
@@ -151,6 +157,11 @@ int config_parse_kv(const char *spec, const char *opt, config_kv_fn fn, void *ct
 /* "on"/"true"/"1"/"yes" or "off"/"false"/"0"/"no". 0 or -EINVAL. */
 int config_parse_bool(const char *v, bool *out);
 
+/* --cdrom PATH: an ATAPI CD-ROM drive on AHCI holding the ISO 9660 image PATH (read-only). */
+int config_parse_cdrom(struct vm_config *cfg, const char *path, char *err, size_t errlen);
+/* Why the file at PATH cannot be CD media (NULL: it is an ISO 9660 image: the volume descriptor
+ * signature "CD001" at byte 32769). ERRBUF holds an errno message when opening fails. */
+const char *config_iso_error(const char *path, char *errbuf, size_t errlen);
 /* Parse a MAC "xx:xx:xx:xx:xx:xx" (exactly). Returns 0, -EINVAL (format) or -ERANGE (a multicast
  * address, unusable for an interface). */
 int config_parse_mac(const char *s, uint8_t mac[6]);

@@ -392,6 +392,8 @@ int virtio_blk_swap(struct vm *vm, const char *drive_id, const char *path, char 
 static int blk_class_create(struct vm *vm, char *err, size_t errlen)
 {
     for (unsigned i = 0; i < vm->cfg.ndisks; i++) {
+        if (vm->cfg.disks[i].iface != DISK_IF_VIRTIO)
+            continue; /* on the AHCI controller (dev/ahci.c) */
         int rc = virtio_blk_create(vm, &vm->cfg.disks[i], err, errlen);
         if (rc < 0)
             return rc;
