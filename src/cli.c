@@ -37,6 +37,7 @@ enum {
     OPT_SECCOMP_FILTER,
     OPT_PMEM,
     OPT_MEMHP,
+    OPT_BALLOON,
 };
 
 static const struct option run_opts[] = {
@@ -62,6 +63,7 @@ static const struct option run_opts[] = {
     {"seccomp-filter", required_argument, 0, OPT_SECCOMP_FILTER},
     {"pmem", required_argument, 0, OPT_PMEM},
     {"memory-hotplug", required_argument, 0, OPT_MEMHP},
+    {"balloon", required_argument, 0, OPT_BALLOON},
     {0, 0, 0, 0},
 };
 
@@ -99,6 +101,8 @@ void cli_usage(FILE *out)
         "  --rng                virtio-rng entropy device\n"
         "  --pmem SPEC          path=FILE[,ro=on][,root=on][,id=ID]: virtio-pmem (repeat)\n"
         "  --memory-hotplug SPEC size=SIZE[,block=2M][,slot=128M][,requested=SIZE]: virtio-mem\n"
+        "  --balloon SPEC       amount_mib=N[,deflate_on_oom=on][,stats_polling_interval_s=N]\n"
+        "                       [,free_page_hinting=on][,free_page_reporting=on] (virtio-balloon)\n"
         "  --transport KIND     virtio over pci (default) | mmio (virtio_mmio.device= added)\n"
         "  --cpu-template FILE  custom CPU template (Firecracker's CpuConfig JSON)\n"
         "  --id ID              VM id (default truce-PID)\n"
@@ -169,6 +173,8 @@ static int parse_one(struct vm_config *cfg, int opt, const char *arg, char *err,
     case OPT_RNG:
         cfg->entropy = true;
         return 0;
+    case OPT_BALLOON:
+        return config_parse_balloon(cfg, arg, err, errlen);
     case OPT_TRANSPORT:
         if (strcmp(arg, "pci") && strcmp(arg, "mmio"))
             return snprintf(err, errlen, "--transport: '%s': expected pci or mmio", arg), -EINVAL;

@@ -137,6 +137,17 @@ int api_put_net(struct api *api, const json_t *o, const char *id, struct jctx *c
 int api_put_vsock(struct api *api, const json_t *o, struct jctx *c);
 int api_put_entropy(struct api *api, const json_t *o, struct jctx *c);
 int api_put_serial(struct api *api, const json_t *o, struct jctx *c);
+/* ---- the balloon (api/balloon_api.c) ----------------------------------------------------------
+ * PUT /balloon's object (also the config file's "balloon" section). */
+int api_put_balloon(struct api *api, const json_t *o, struct jctx *c);
+/* Every /balloon* route: METHOD PATH with BODY (may be NULL). Returns 0 with *OUT a JSON reply
+ * (NULL: 204), or -errno with ERR (a 400). Lock held. */
+int api_balloon(struct api *api, const char *method, const char *path, const json_t *body,
+                json_t **out, char *err, size_t errlen);
+/* GET /vm/config's "balloon" object, NULL without one. */
+json_t *api_export_balloon(const struct api *api);
+/* The metrics line's "balloon" object (Firecracker's names), NULL without a balloon. */
+json_t *api_metrics_balloon(struct vm *vm);
 int api_put_logger(struct api *api, const json_t *o, struct jctx *c);
 int api_put_metrics(struct api *api, const json_t *o, struct jctx *c);
 /* Validate a RateLimiter object; truce does not rate-limit yet, so a present one is refused. */

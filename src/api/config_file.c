@@ -69,7 +69,7 @@ static int apply(struct api *api, const json_t *root, const struct jctx *c)
         {"logger", api_put_logger, false},      {"metrics", api_put_metrics, false},
         {"machine-config", machine_put, false}, {"boot-source", api_put_boot_source, true},
         {"vsock", api_put_vsock, false},        {"entropy", api_put_entropy, false},
-        {"serial", api_put_serial, false},
+        {"serial", api_put_serial, false},      {"balloon", api_put_balloon, false},
     };
     for (size_t i = 0; i < ARRAY_SIZE(sections); i++) {
         json_t *v = json_object_get(root, sections[i].key);
@@ -114,7 +114,7 @@ int api_load_config(struct api *api, const char *json, size_t len, char *err, si
                                        "pmem",
                                        "memory-hotplug",
                                        NULL};
-    static const char *const unsupported[] = {"balloon", "memory-hotplug"};
+    static const char *const unsupported[] = {"memory-hotplug"};
     struct jctx c;
     jctx_init(&c, "", err, errlen);
     json_error_t je;

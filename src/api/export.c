@@ -101,6 +101,9 @@ json_t *api_export_vm_config(const struct api *api)
         json_object_set_new(j, "entropy", json_object());
     if (cfg->mmds.enabled)
         json_object_set_new(j, "mmds-config", api_export_mmds_config(api));
+    json_t *balloon = api_export_balloon(api);
+    if (balloon)
+        json_object_set_new(j, "balloon", balloon);
     if (api->logger.set)
         json_object_set_new(j, "logger", logger(&api->logger));
     if (api->metrics.set)

@@ -79,5 +79,8 @@ json_t *api_metrics_devices(struct vm *vm)
     json_t *vs = vsock_metrics(vm);
     if (vs)
         json_object_set_new(j, "vsock", vs);
+    json_t *balloon = api_metrics_balloon(vm);
+    if (balloon)
+        json_object_set_new(j, "balloon", balloon);
     return j;
 }

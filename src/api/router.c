@@ -147,6 +147,17 @@ static void put_serial(struct api *api, const struct req *rq, struct api_reply *
         SECTION(api_put_serial(api, rq->body, c));
 }
 
+static void balloon(struct api *api, const struct req *rq, struct api_reply *out)
+{
+    char err[API_ERR_LEN];
+    json_t *j = NULL;
+    if (api_balloon(api, rq->method, rq->path, rq->body, &j, err, sizeof(err)) < 0)
+        return reply_error(out, 400, "%s", err);
+    if (j)
+        return reply_json(out, j);
+    reply_ok(out);
+}
+
 static void put_logger(struct api *api, const struct req *rq, struct api_reply *out)
 {
     SECTION(api_put_logger(api, rq->body, c));
@@ -318,14 +329,14 @@ static void put_snapshot_load(struct api *api, const struct req *rq, struct api_
 static const struct route routes[] = {
     R("GET", "/", false, get_instance),
     R("PUT", "/actions", true, put_actions),
-    R("GET", "/balloon", false, NULL),
-    R("PUT", "/balloon", true, NULL),
-    R("PATCH", "/balloon", true, NULL),
-    R("GET", "/balloon/statistics", false, NULL),
-    R("PATCH", "/balloon/statistics", true, NULL),
-    R("PATCH", "/balloon/hinting/start", false, NULL),
-    R("GET", "/balloon/hinting/status", false, NULL),
-    R("PATCH", "/balloon/hinting/stop", false, NULL),
+    R("GET", "/balloon", false, balloon),
+    R("PUT", "/balloon", true, balloon),
+    R("PATCH", "/balloon", true, balloon),
+    R("GET", "/balloon/statistics", false, balloon),
+    R("PATCH", "/balloon/statistics", true, balloon),
+    R("PATCH", "/balloon/hinting/start", false, balloon),
+    R("GET", "/balloon/hinting/status", false, balloon),
+    R("PATCH", "/balloon/hinting/stop", false, balloon),
     R("PUT", "/boot-source", true, put_boot_source),
     R("PUT", "/cpu-config", true, put_cpu_config),
     RI("PUT", "/drives/", true, put_drive),

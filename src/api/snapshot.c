@@ -75,6 +75,8 @@ static const char *configured_resource(const struct api *api)
         return "vsock";
     if (api->cfg.entropy)
         return "entropy";
+    if (api->cfg.balloon.enabled)
+        return "balloon";
     if (api->cpu_config)
         return "cpu-config";
     return NULL;

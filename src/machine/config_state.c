@@ -151,5 +151,15 @@ void config_state_visit(struct state_visitor *v, struct vm_config *c)
         STATE_U8_MAX(v, c->disks[i].iface, DISK_IF_AHCI); /* 5: AHCI disks and CD-ROMs */
         STATE_BOOL(v, c->disks[i].cdrom);
     }
+    if (v->version >= 6) { /* the balloon (older snapshots have none) */
+        struct balloon_config *b = &c->balloon;
+        STATE_BOOL(v, b->enabled);
+        STATE_U32(v, b->amount_mib);
+        STATE_CHECK(v, (uint64_t)b->amount_mib * (1 << 20) <= c->mem_bytes);
+        STATE_BOOL(v, b->deflate_on_oom);
+        STATE_U16(v, b->stats_polling_interval_s);
+        STATE_BOOL(v, b->free_page_hinting);
+        STATE_BOOL(v, b->free_page_reporting);
+    }
     state_end(v);
 }

@@ -387,6 +387,9 @@ static int validate_devices(const struct vm_config *cfg, char *err, size_t errle
     if (cfg->vsock.enabled && config_vsock_path_error(cfg->vsock.uds_path))
         return ERR("vsock: uds_path %s: %s", cfg->vsock.uds_path,
                    config_vsock_path_error(cfg->vsock.uds_path));
+    if (cfg->balloon.enabled && (uint64_t)cfg->balloon.amount_mib * MiB > cfg->mem_bytes)
+        return ERR("balloon: amount_mib %u is more than the guest's %llu MiB of memory",
+                   cfg->balloon.amount_mib, (unsigned long long)(cfg->mem_bytes / MiB));
     for (unsigned i = 0; i < cfg->nnets; i++)
         if (cfg->nets[i].kind == NET_TAP && config_tap_name_error(cfg->nets[i].tap))
             return ERR("network interface '%s': tap %s: %s", cfg->nets[i].id, cfg->nets[i].tap,

@@ -95,6 +95,18 @@ struct mmds_config {
     uint32_t iface_mask; /* bit i: nets[i] carries MMDS requests */
 };
 
+/* virtio-balloon (Firecracker's Balloon object). amount_mib is the target: PATCH /balloon changes
+ * it while the guest runs. */
+#define CFG_BALLOON_MAX_STATS_INTERVAL 65535 /* Firecracker's u16 */
+struct balloon_config {
+    bool enabled;
+    uint32_t amount_mib;
+    bool deflate_on_oom;
+    uint16_t stats_polling_interval_s; /* 0: no statistics queue */
+    bool free_page_hinting;
+    bool free_page_reporting;
+};
+
 struct vm_config {
     char vm_id[CFG_ID_LEN];
     /* boot source: exactly one of kernel or firmware */
@@ -118,6 +130,7 @@ struct vm_config {
     unsigned nnets;
     struct vsock_config vsock;
     bool entropy;                     /* virtio-rng */
+    struct balloon_config balloon;    /* virtio-balloon */
     struct cpu_template cpu_template; /* PUT /cpu-config, --cpu-template: empty by default */
     enum virtio_transport transport;  /* --transport, --enable-pci */
     struct mmds_config mmds;
@@ -162,6 +175,9 @@ int config_parse_cdrom(struct vm_config *cfg, const char *path, char *err, size_
 /* Why the file at PATH cannot be CD media (NULL: it is an ISO 9660 image: the volume descriptor
  * signature "CD001" at byte 32769). ERRBUF holds an errno message when opening fails. */
 const char *config_iso_error(const char *path, char *errbuf, size_t errlen);
+/* --balloon amount_mib=N[,deflate_on_oom=on][,stats_polling_interval_s=N]
+ * [,free_page_hinting=on][,free_page_reporting=on] */
+int config_parse_balloon(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
 /* Parse a MAC "xx:xx:xx:xx:xx:xx" (exactly). Returns 0, -EINVAL (format) or -ERANGE (a multicast
  * address, unusable for an interface). */
 int config_parse_mac(const char *s, uint8_t mac[6]);

@@ -109,6 +109,8 @@ void virtio_state_visit(struct state_visitor *v, struct virtio_state *s, struct 
         queue_visit(v, s, &s->q[i], &vdev->vq[i], nvec);
     if (vdev->ops->state_check && !state_error(v))
         vdev->ops->state_check(vdev->opaque, v);
+    if (vdev->ops->state_visit && !state_error(v))
+        vdev->ops->state_visit(vdev->opaque, v);
     state_end(v);
 }
 
@@ -140,6 +142,8 @@ void virtio_state_set(struct virtio_dev *vdev, const struct virtio_state *s)
         q->signalled_valid = qs->signalled_valid;
         q->broken = qs->broken;
     }
+    if (vdev->ops->state_commit)
+        vdev->ops->state_commit(vdev->opaque);
     bool live =
         (s->status & VIRTIO_CONFIG_S_DRIVER_OK) && !(s->status & VIRTIO_CONFIG_S_NEEDS_RESET);
     if (live && vdev->ops->activate && vdev->ops->activate(vdev->opaque) < 0)

@@ -153,6 +153,13 @@ struct virtio_dev_ops {
      * compared with this device when loading (state_fail names the difference). It changes
      * nothing, so a failed restore leaves the device as it was. May be NULL. Lock held. */
     void (*state_check)(void *opaque, struct state_visitor *v);
+    /* Device-specific guest-visible state beyond the common one (virtio-balloon: its config
+     * values, a held statistics buffer): one section after the queues. Saving visits the live
+     * values; loading visits into the device's scratch copy and checks it, changing nothing
+     * live; state_commit then makes that copy live (before activate). Both may be NULL. Lock
+     * held. */
+    void (*state_visit)(void *opaque, struct state_visitor *v);
+    void (*state_commit)(void *opaque);
     /* A restore made the device live again (after activate): tell the driver what the host
      * side lost (vsock: VIRTIO_VSOCK_EVENT_TRANSPORT_RESET). May be NULL. Lock held. */
     void (*restored)(void *opaque);

@@ -150,3 +150,18 @@ void vm_drop_device_memory(struct vm *vm)
     m->dev_next = r->gpa;
     memset(r, 0, sizeof(*r));
 }
+
+int64_t guest_mem_discard(const struct guest_mem *m, void *hva, uint64_t len)
+{
+    uint8_t *base = m->base, *p = hva;
+    if (!base || p < base || len > m->map_size || (uint64_t)(p - base) > m->map_size - len)
+        return -EFAULT;
+    uint64_t page = m->hugepages ? 2 * MiB : 4 * KiB;
+    uint64_t off = (uint64_t)(p - base);
+    uint64_t start = ALIGN_UP(off, page), end = ALIGN_DOWN(off + len, page);
+    if (end <= start)
+        return 0;
+    if (madvise(base + start, end - start, m->shared ? MADV_REMOVE : MADV_DONTNEED) < 0)
+        return -errno;
+    return (int64_t)(end - start);
+}

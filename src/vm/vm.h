@@ -58,7 +58,9 @@ struct guest_mem {
     uint64_t ram_size; /* total bytes of RAM */
     void *base;        /* one mapping backing every region */
     size_t map_size;
-    bool hugepages;
+    bool hugepages; /* 2 MiB hugetlb pages: only whole ones can be given back */
+    bool shared;    /* MAP_SHARED on a file or memfd (none of truce's own mappings today): pages
+                       are given back by punching the file (MADV_REMOVE), not MADV_DONTNEED */
 };
 
 /* Map RAM_SIZE bytes (anonymous, MAP_NORESERVE, optionally hugetlb) and lay out the regions
@@ -85,6 +87,13 @@ struct vm;
 int vm_add_device_memory(struct vm *vm, uint64_t size, void *hva, bool readonly, uint64_t *gpa);
 /* Undo the last vm_add_device_memory() (a device whose creation failed after it). */
 void vm_drop_device_memory(struct vm *vm);
+/* Give the host memory behind [HVA, HVA + LEN) back (virtio-balloon): the whole pages inside it
+ * (4 KiB, or 2 MiB with hugepages: a partial huge page is kept) are dropped with MADV_DONTNEED
+ * (private mappings: the guest then reads zeroes, or a restored snapshot's file contents) or
+ * MADV_REMOVE (shared mappings: the file's blocks are freed). HVA must come from gpa_to_hva.
+ * Returns the bytes given back (0: no whole page inside), -EFAULT when the range is not inside
+ * guest RAM, or -errno from madvise. */
+int64_t guest_mem_discard(const struct guest_mem *m, void *hva, uint64_t len);
 
 /* ---- exits (vm/exits.c) ---------------------------------------------------------------------
  * KVM_RUN results are decoded into a plain struct vm_exit, then dispatched through a table

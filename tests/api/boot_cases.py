@@ -5,6 +5,7 @@ import os
 import subprocess
 import time
 
+import balloon_cases
 import cases
 from apilib import Truce
 
@@ -38,6 +39,7 @@ def start_ticker(t, c, res, run_case, spec):
          {"vcpu_count": 1, "mem_size_mib": 64}, 204, None),
         ("good", "PUT", "/drives/{drive_id}", "/drives/data",
          {"drive_id": "data", "path_on_host": c["disk"], "is_root_device": False}, 204, None),
+        balloon_cases.ticker_setup(),
         ("good", "PUT", "/actions", "/actions", {"action_type": "InstanceStart"}, 204, None),
     ]
     for i, case in enumerate(setup):

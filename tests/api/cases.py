@@ -2,20 +2,13 @@
 (kind, METHOD, spec path template, concrete path, body, wanted status, text the fault_message must
 contain or None). kind "good" is a well-formed request, "bad" a request that must be refused."""
 
+import balloon_cases
 import mmds_cases
 
 NOT_YET = "not supported yet"
 
 # Endpoints of the spec truce answers with 400 "not supported yet: METHOD PATH".
 UNSUPPORTED = [
-    ("GET", "/balloon", None, None),
-    ("PUT", "/balloon", "/balloon", {"amount_mib": 16, "deflate_on_oom": True}),
-    ("PATCH", "/balloon", "/balloon", {"amount_mib": 8}),
-    ("GET", "/balloon/statistics", None, None),
-    ("PATCH", "/balloon/statistics", "/balloon/statistics", {"stats_polling_interval_s": 1}),
-    ("PATCH", "/balloon/hinting/start", "/balloon/hinting/start", {"acknowledge_on_stop": True}),
-    ("GET", "/balloon/hinting/status", None, None),
-    ("PATCH", "/balloon/hinting/stop", "/balloon/hinting/stop", None),
     ("PUT", "/pmem/{id}", "/pmem/pm0", {"id": "pm0", "path_on_host": "/tmp/x"}),
     ("PATCH", "/pmem/{id}", "/pmem/pm0", {"id": "pm0"}),
     ("PUT", "/hotplug/memory", "/hotplug/memory", {"total_size_mib": 1024}),
@@ -153,7 +146,7 @@ def pre_cases(c):
         ("bad", "GET", "/vm/config", "/vm/config", {"a": 1}, 400, "takes no body"),
         ("bad", "GET", "/vm/config", "/vm/configs", None, 400, "invalid request path"),
         ("bad", "PUT", "/vm/config", "/vm/config", {}, 400, "invalid request method"),
-    ] + unsupported_cases() + mmds_cases.pre_cases()
+    ] + balloon_cases.pre() + unsupported_cases() + mmds_cases.pre_cases()
 
 
 def post_cases(c):
@@ -229,4 +222,4 @@ def post_cases(c):
          {"snapshot_path": c["snap"], "mem_file_path": c["snapmem"],
           "track_dirty_pages": True}, 400, "dirty page tracking"),
         ("bad", "PATCH", "/vm", "/vm", "[\"Paused\"]", 400, "must be a JSON object"),
-    ] + mmds_cases.post_cases()
+    ] + balloon_cases.post() + mmds_cases.post_cases()

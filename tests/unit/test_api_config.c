@@ -57,7 +57,8 @@ static void test_full_config(void **state)
              " \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 256},"
              " \"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}],"
              " \"vsock\": {\"guest_cid\": 7, \"uds_path\": \"/tmp/x.vsock\"},"
-             " \"entropy\": {}}");
+             " \"entropy\": {}, \"balloon\": {\"amount_mib\": 64, \"deflate_on_oom\": true,"
+             " \"stats_polling_interval_s\": 5, \"free_page_reporting\": true}}");
     if (rc)
         fail_msg("%s", err);
     assert_int_equal(api->cfg.cpus, 2);
@@ -66,6 +67,12 @@ static void test_full_config(void **state)
     assert_int_equal(api->cfg.nnets, 1);
     assert_int_equal(api->cfg.vsock.guest_cid, 7);
     assert_true(api->cfg.entropy);
+    assert_true(api->cfg.balloon.enabled);
+    assert_int_equal(api->cfg.balloon.amount_mib, 64);
+    assert_true(api->cfg.balloon.deflate_on_oom);
+    assert_int_equal(api->cfg.balloon.stats_polling_interval_s, 5);
+    assert_false(api->cfg.balloon.free_page_hinting);
+    assert_true(api->cfg.balloon.free_page_reporting);
     assert_string_equal(api->cfg.vm_id, "anonymous-instance");
     api_free(api);
 }
@@ -88,9 +95,9 @@ static void test_errors_name_the_path(void **state)
          "boot-source.kernel: unknown field"},
         {"{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"bogus\": {}}",
          "bogus: unknown field"},
-        {"{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"balloon\": {\"amount_mib\": 1,"
+        {"{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"balloon\": {\"amount_mib\": 4096,"
          " \"deflate_on_oom\": true}}",
-         "balloon: not supported yet"},
+         "balloon.amount_mib: Amount of pages requested is too large"},
         {"{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"network-interfaces\": "
          "[{\"iface_id\": \"e0\", \"host_dev_name\": \"tap0\", \"mtu\": 9000}]}",
          "network-interfaces[0].mtu: not supported yet"},

@@ -89,7 +89,7 @@ static void test_routing_errors(void **state)
     struct api *api = ((struct fixture *)*state)->api;
     expect(api, "GET", "/nope", NULL, 400, "invalid request path: /nope");
     expect(api, "DELETE", "/boot-source", NULL, 400, "invalid request method");
-    expect(api, "PUT", "/balloon", "{}", 400, "not supported yet: PUT /balloon");
+    expect(api, "PUT", "/balloon", "{}", 400, "amount_mib: missing");
     expect(api, "GET", "/mmds", NULL, 200, NULL);
     expect(api, "PUT", "/pmem/p0", "{}", 400, "id: missing required field");
     expect(api, "PUT", "/drives/", "{}", 400, "needs an id");

@@ -72,6 +72,15 @@ static void good_flags(void **state)
     assert_int_equal(cfg->nets[0].mac[5], 1);
     assert_int_equal(cfg->vsock.guest_cid, 3);
     assert_true(cfg->entropy);
+    assert_int_equal(PARSE(cfg, err, "--kernel", kernel, "--balloon",
+                           "amount_mib=32,deflate_on_oom=on,stats_polling_interval_s=2,"
+                           "free_page_hinting=on,free_page_reporting=yes"),
+                     0);
+    assert_true(cfg->balloon.enabled);
+    assert_int_equal(cfg->balloon.amount_mib, 32);
+    assert_true(cfg->balloon.deflate_on_oom);
+    assert_int_equal(cfg->balloon.stats_polling_interval_s, 2);
+    assert_true(cfg->balloon.free_page_hinting && cfg->balloon.free_page_reporting);
     free(cfg);
 }
 
@@ -115,6 +124,12 @@ static void bad_flags_name_the_field(void **state)
         {{"--net", "tap=.."}, "'..'"},
         {{"--net", "tap=tr x"}, "spaces"},
         {{"--initrd", "/nonexistent"}, "--initrd"},
+        {{"--balloon", "deflate_on_oom=on"}, "needs amount_mib"},
+        {{"--balloon", "amount_mib=ten"}, "amount_mib=ten"},
+        {{"--balloon", "amount_mib=1,stats_polling_interval_s=65536"}, "0 to 65535"},
+        {{"--balloon", "amount_mib=1,free_page_hinting=maybe"}, "free_page_hinting=maybe"},
+        {{"--balloon", "amount_mib=1,must_tell_host=on"}, "must_tell_host"},
+        {{"--balloon", "amount_mib=129"}, "more than the guest's 128 MiB"},
         {{"extra"}, "extra"},
     };
     struct vm_config *cfg = malloc(sizeof(*cfg));
