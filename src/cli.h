@@ -2,6 +2,7 @@
 #ifndef TRUCE_CLI_H
 #define TRUCE_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -34,6 +35,39 @@ struct cpu_template;
 int cli_load_cpu_template(const char *path, struct cpu_template *t, char *err, size_t errlen);
 /* `truce cpu-template ...` (ARGV[0] is "cpu-template"). Returns the exit status. */
 int cli_cpu_template_main(int argc, char **argv);
+
+/* ---- the firecracker command line (cli_firecracker.c) ----------------------------------------
+ * Started under the name `firecracker` (ARGV0's basename), truce takes Firecracker's process
+ * flags with Firecracker's rules: `--name value` only, no `=`; a value never starts with "--";
+ * each flag at most once; `--help`/`-h` or `--version` anywhere wins; arguments after "--" are
+ * ignored. */
+#define FC_COMPAT_VERSION   "1.17.0-dev" /* the Firecracker release whose API truce follows */
+#define FC_DEFAULT_API_SOCK "/run/firecracker.socket"
+#define FC_NFLAGS           23
+#define FC_MSG_UNEXPECTED                                                                          \
+    "Found argument '%s' which wasn't expected, or isn't valid in this context."
+struct fc_args {
+    bool help;
+    bool set[FC_NFLAGS];          /* flag given */
+    const char *value[FC_NFLAGS]; /* its value (flags that take one) */
+};
+bool cli_is_firecracker(const char *argv0);
+/* Parse ARGV (ARGV[0] is the program) into A. Returns 0 or -EINVAL with Firecracker's message for
+ * the first problem in ERR (unexpected or repeated flag, missing value, missing or forbidden
+ * companion flag). Values are not checked here. */
+int cli_fc_parse(int argc, char **argv, struct fc_args *a, char *err, size_t errlen);
+/* NAME's value: given, else Firecracker's default (api-sock, id, http-api-max-payload-size), else
+ * NULL. */
+const char *cli_fc_value(const struct fc_args *a, const char *name);
+/* NAME was given. */
+bool cli_fc_flag(const struct fc_args *a, const char *name);
+/* The values into O, checked (instance id, numbers). Returns 0 or -EINVAL with ERR. */
+struct api_opts;
+int cli_fc_options(const struct fc_args *a, struct api_opts *o, char *err, size_t errlen);
+/* Firecracker's exit code for the truce status STATUS (guest reboot and poweroff are 0). */
+int cli_fc_exit_status(int status);
+/* Run as Firecracker's binary: returns its exit code. */
+int cli_firecracker_main(int argc, char **argv);
 
 int cli_main(int argc, char **argv);
 void cli_usage(FILE *out);

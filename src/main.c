@@ -13,6 +13,8 @@ int main(int argc, char **argv)
     sigset_t set;
     signals_block_termination(&set);
     signal(SIGPIPE, SIG_IGN);
+    if (argc > 0 && cli_is_firecracker(argv[0])) /* a `firecracker -> truce` symlink */
+        return cli_firecracker_main(argc, argv);
     if (argc > 1 && api_is_api_flag(argv[1])) /* Firecracker-style top-level flags */
         return api_main(argc, argv);
     return cli_main(argc, argv);

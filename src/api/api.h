@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* ---- entry point (api/api_main.c) -----------------------------------------------------------
  * `truce --api-sock PATH [--config-file FILE] [--no-api] [--id ID] [--log-path P] [--level L]
@@ -14,6 +15,41 @@
 int api_main(int argc, char **argv);
 /* True when ARG (argv[1]) selects api_main rather than a subcommand. */
 bool api_is_api_flag(const char *arg);
+
+/* What api_main's flags (and the `firecracker` command line, cli_firecracker.c) ask for. */
+struct api_opts {
+    const char *api_sock;    /* NULL: no API socket */
+    const char *config_file; /* NULL: configured through the API */
+    const char *id;          /* NULL: API_DEFAULT_ID */
+    const char *log_path, *level, *metrics_path, *metadata;
+    bool show_level, show_origin;
+    bool enable_pci;          /* virtio over PCI; MMIO otherwise, as Firecracker */
+    bool boot_timer;          /* Firecracker's boot-timer device (--boot-timer) */
+    uint64_t max_payload;     /* --http-api-max-payload-size */
+    uint64_t mmds_size_limit; /* --mmds-size-limit; 0: max_payload, as Firecracker */
+};
+/* Where api_run failed, for callers that word the error their own way. */
+enum api_run_fail {
+    API_FAIL_NONE,
+    API_FAIL_LEVEL,      /* --level not a level */
+    API_FAIL_LOGGER,     /* --log-path cannot be opened */
+    API_FAIL_METRICS,    /* --metrics-path cannot be opened */
+    API_FAIL_METADATA,   /* --metadata */
+    API_FAIL_CONFIG,     /* --config-file unreadable or invalid */
+    API_FAIL_SOCK_INUSE, /* --api-sock exists */
+    API_FAIL_SOCK,       /* --api-sock: other bind failure */
+    API_FAIL_START,      /* the config-file VM's configuration was refused when it started */
+    API_FAIL_HOST,       /* the config-file VM could not be built: host failure */
+    API_FAIL_NOMEM,
+};
+/* Fill OPTS with the defaults (no socket, no config file, payload limit 51200). */
+void api_opts_defaults(struct api_opts *opts);
+/* Configure the logger and metrics, load the config file, serve the API, boot the config-file VM
+ * and wait for it. Returns the VM's exit status (enum truce_status) once it ran, or -1 with
+ * *FAIL and one line in ERR when it could not get that far. LISTENING (may be NULL) is called once
+ * the socket is bound. */
+int api_run(const struct api_opts *opts, void (*listening)(const char *path),
+            enum api_run_fail *fail, char *err, size_t errlen);
 
 /* ---- the API object, usable without a socket (unit tests, fuzzing) ---------------------------
  * One struct api holds one VM's configuration-in-progress, its telemetry and its lifecycle. */

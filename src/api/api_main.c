@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "api/api_int.h"
@@ -32,6 +33,7 @@ enum {
     OPT_ENABLE_PCI,
     OPT_NO_SECCOMP,
     OPT_SECCOMP_FILTER,
+    OPT_BOOT_TIMER,
 };
 
 static const struct option opts[] = {
@@ -56,14 +58,13 @@ static const struct option opts[] = {
     {"enable-pci", no_argument, 0, OPT_ENABLE_PCI},
     {"no-seccomp", no_argument, 0, OPT_NO_SECCOMP},
     {"seccomp-filter", required_argument, 0, OPT_SECCOMP_FILTER},
+    {"boot-timer", no_argument, 0, OPT_BOOT_TIMER},
     {0, 0, 0, 0},
 };
 
 struct flags {
-    const char *api_sock, *config_file, *id, *log_path, *level, *metrics_path, *metadata;
-    bool no_api, show_level, show_origin, help, version, enable_pci;
-    uint64_t max_payload;
-    uint64_t mmds_limit; /* 0: the payload limit, as Firecracker */
+    struct api_opts o;
+    bool no_api, help, version;
 };
 
 bool api_is_api_flag(const char *arg)
@@ -80,31 +81,36 @@ bool api_is_api_flag(const char *arg)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: truce --api-sock PATH [--config-file FILE] [options]\n"
-            "       truce --config-file FILE [--no-api] [options]\n"
-            "  --api-sock PATH          serve the Firecracker REST API on this UNIX socket\n"
-            "  --config-file FILE       Firecracker full-configuration JSON: boot it at once\n"
-            "  --no-api                 no API socket (needs --config-file)\n"
-            "  --id ID                  instance id (default %s)\n"
-            "  --log-path PATH          log to this file or named pipe\n"
-            "  --level LEVEL            Error | Warning | Info | Debug | Trace | Off\n"
-            "  --show-level             prefix log lines with their level\n"
-            "  --show-log-origin        prefix log lines with file:line\n"
-            "  --metrics-path PATH      metrics JSON lines to this file or named pipe\n"
-            "  --http-api-max-payload-size N   largest request body (default %d bytes)\n"
-            "  --mmds-size-limit N      largest MMDS data store, bytes (default: the payload "
-            "limit)\n"
-            "  --metadata FILE          JSON file to fill the MMDS data store with\n"
-            "  --enable-pci             virtio devices on PCI (default: virtio-mmio, as "
-            "Firecracker)\n" SANDBOX_FLAGS_HELP,
-            API_DEFAULT_ID, API_MAX_PAYLOAD_DEFAULT);
+    fprintf(
+        out,
+        "usage: truce --api-sock PATH [--config-file FILE] [options]\n"
+        "       truce --config-file FILE [--no-api] [options]\n"
+        "  --api-sock PATH          serve the Firecracker REST API on this UNIX socket\n"
+        "  --config-file FILE       Firecracker full-configuration JSON: boot it at once\n"
+        "  --no-api                 no API socket (needs --config-file)\n"
+        "  --id ID                  instance id (default %s)\n"
+        "  --log-path PATH          log to this file or named pipe\n"
+        "  --level LEVEL            Error | Warning | Info | Debug | Trace | Off\n"
+        "  --show-level             prefix log lines with their level\n"
+        "  --show-log-origin        prefix log lines with file:line\n"
+        "  --metrics-path PATH      metrics JSON lines to this file or named pipe\n"
+        "  --http-api-max-payload-size N   largest request body (default %d bytes)\n"
+        "  --mmds-size-limit N      largest MMDS data store, bytes (default: the payload "
+        "limit)\n"
+        "  --metadata FILE          JSON file to fill the MMDS data store with\n"
+        "  --enable-pci             virtio devices on PCI (default: virtio-mmio, as "
+        "Firecracker)\n"
+        "  --boot-timer             log the guest's boot time when it writes 123 to 0xc0000000\n"
+        "  (started as `firecracker`, truce takes Firecracker's command line "
+        "exactly)\n" SANDBOX_FLAGS_HELP,
+        API_DEFAULT_ID, API_MAX_PAYLOAD_DEFAULT);
 }
 
 static int parse_flags(int argc, char **argv, struct flags *f, char *err, size_t errlen)
 {
     uint64_t v;
-    *f = (struct flags){.max_payload = API_MAX_PAYLOAD_DEFAULT};
+    *f = (struct flags){0};
+    api_opts_defaults(&f->o);
     sandbox_reset();
     optind = 1;
     opterr = 0;
@@ -114,31 +120,31 @@ static int parse_flags(int argc, char **argv, struct flags *f, char *err, size_t
             break;
         switch (opt) {
         case OPT_API_SOCK:
-            f->api_sock = optarg;
+            f->o.api_sock = optarg;
             break;
         case OPT_CONFIG_FILE:
-            f->config_file = optarg;
+            f->o.config_file = optarg;
             break;
         case OPT_NO_API:
             f->no_api = true;
             break;
         case OPT_ID:
-            f->id = optarg;
+            f->o.id = optarg;
             break;
         case OPT_LOG_PATH:
-            f->log_path = optarg;
+            f->o.log_path = optarg;
             break;
         case OPT_LEVEL:
-            f->level = optarg;
+            f->o.level = optarg;
             break;
         case OPT_SHOW_LEVEL:
-            f->show_level = true;
+            f->o.show_level = true;
             break;
         case OPT_SHOW_ORIGIN:
-            f->show_origin = true;
+            f->o.show_origin = true;
             break;
         case OPT_METRICS_PATH:
-            f->metrics_path = optarg;
+            f->o.metrics_path = optarg;
             break;
         case OPT_HELP:
             f->help = true;
@@ -147,10 +153,10 @@ static int parse_flags(int argc, char **argv, struct flags *f, char *err, size_t
             f->version = true;
             break;
         case OPT_ENABLE_PCI:
-            f->enable_pci = true;
+            f->o.enable_pci = true;
             break;
         case OPT_MAX_PAYLOAD:
-            if (parse_uint(optarg, 1024, 16 << 20, &f->max_payload) < 0)
+            if (parse_uint(optarg, 1024, 16 << 20, &f->o.max_payload) < 0)
                 return snprintf(err, errlen,
                                 "--http-api-max-payload-size: '%s': expected "
                                 "1024 to %d bytes",
@@ -158,19 +164,22 @@ static int parse_flags(int argc, char **argv, struct flags *f, char *err, size_t
                        -EINVAL;
             break;
         case OPT_MMDS_LIMIT:
-            if (parse_uint(optarg, 1, 1u << 30, &f->mmds_limit) < 0)
+            if (parse_uint(optarg, 1, 1u << 30, &f->o.mmds_size_limit) < 0)
                 return snprintf(err, errlen, "--mmds-size-limit: '%s': expected 1 to %u bytes",
                                 optarg, 1u << 30),
                        -EINVAL;
             break;
         case OPT_METADATA:
-            f->metadata = optarg;
+            f->o.metadata = optarg;
             break;
         case OPT_NO_SECCOMP:
         case OPT_SECCOMP_FILTER:
             if (sandbox_parse_flag(opt == OPT_NO_SECCOMP ? "--no-seccomp" : "--seccomp-filter",
                                    optarg, err, errlen) < 0)
                 return -EINVAL;
+            break;
+        case OPT_BOOT_TIMER:
+            f->o.boot_timer = true;
             break;
         case OPT_JAILER_TIME:
             if (parse_uint(optarg, 0, UINT64_MAX, &v) < 0)
@@ -188,13 +197,13 @@ static int parse_flags(int argc, char **argv, struct flags *f, char *err, size_t
         return snprintf(err, errlen, "%s: unexpected argument", argv[optind]), -EINVAL;
     if (f->help || f->version)
         return 0;
-    if (f->no_api && f->api_sock)
+    if (f->no_api && f->o.api_sock)
         return snprintf(err, errlen, "--no-api: cannot be combined with --api-sock"), -EINVAL;
-    if (f->no_api && !f->config_file)
+    if (f->no_api && !f->o.config_file)
         return snprintf(err, errlen, "--no-api: needs --config-file"), -EINVAL;
-    if (!f->api_sock && !f->config_file)
+    if (!f->o.api_sock && !f->o.config_file)
         return snprintf(err, errlen, "give --api-sock PATH and/or --config-file FILE"), -EINVAL;
-    if (f->id && (!*f->id || strlen(f->id) >= CFG_ID_LEN))
+    if (f->o.id && (!*f->o.id || strlen(f->o.id) >= CFG_ID_LEN))
         return snprintf(err, errlen, "--id: 1 to %d characters", CFG_ID_LEN - 1), -EINVAL;
     return 0;
 }
@@ -222,41 +231,47 @@ static int load_metadata(struct api *api, const char *path, char *err, size_t er
     return rc;
 }
 
-/* Logger and metrics flags, then the config file. Returns 0 or -errno with ERR. */
-static int setup(struct api *api, const struct flags *f, char *err, size_t errlen)
+void api_opts_defaults(struct api_opts *o)
+{
+    *o = (struct api_opts){.max_payload = API_MAX_PAYLOAD_DEFAULT};
+}
+
+#define FAIL(kind, ...) (*fail = (kind), snprintf(err, errlen, __VA_ARGS__), -EINVAL)
+
+/* Logger and metrics flags, then the config file. Returns 0 or -EINVAL with *FAIL and ERR. */
+static int setup(struct api *api, const struct api_opts *o, enum api_run_fail *fail, char *err,
+                 size_t errlen)
 {
     enum log_level lvl = LOG_LVL_WARN;
     int rc;
-    if (f->level && log_level_parse(f->level, &lvl) < 0)
-        return snprintf(err, errlen,
-                        "--level: '%s': expected Error, Warning, Info, Debug, "
-                        "Trace or Off",
-                        f->level),
-               -EINVAL;
-    if (f->level || f->show_level || f->show_origin)
-        log_configure(lvl, f->show_level, f->show_origin);
-    if (f->log_path && (rc = log_set_path(f->log_path)) < 0)
-        return snprintf(err, errlen, "--log-path: %s: %s", f->log_path, strerror(-rc)), rc;
-    if (f->metrics_path && (rc = api_metrics_open(&api->metrics, f->metrics_path)) < 0)
-        return snprintf(err, errlen, "--metrics-path: %s: %s", f->metrics_path, strerror(-rc)), rc;
-    api->max_payload = f->max_payload;
-    mmds_set_limit(api->mmds, f->mmds_limit ? f->mmds_limit : f->max_payload);
+    if (o->level && log_level_parse(o->level, &lvl) < 0)
+        return FAIL(API_FAIL_LEVEL,
+                    "--level: '%s': expected Error, Warning, Info, Debug, Trace or Off", o->level);
+    if (o->level || o->show_level || o->show_origin)
+        log_configure(lvl, o->show_level, o->show_origin);
+    if (o->log_path && (rc = log_set_path(o->log_path)) < 0)
+        return FAIL(API_FAIL_LOGGER, "--log-path: %s: %s", o->log_path, strerror(-rc));
+    if (o->metrics_path && (rc = api_metrics_open(&api->metrics, o->metrics_path)) < 0)
+        return FAIL(API_FAIL_METRICS, "--metrics-path: %s: %s", o->metrics_path, strerror(-rc));
+    api->max_payload = o->max_payload;
+    mmds_set_limit(api->mmds, o->mmds_size_limit ? o->mmds_size_limit : o->max_payload);
+    if (o->metadata && load_metadata(api, o->metadata, err, errlen) < 0)
+        return *fail = API_FAIL_METADATA, -EINVAL;
+    api->cfg.transport = o->enable_pci ? TRANSPORT_PCI : TRANSPORT_MMIO; /* as Firecracker */
+    api->cfg.boot_timer = o->boot_timer;
+    if (!o->config_file)
+        return 0;
     uint8_t *buf;
     size_t len;
-    if (f->metadata && (rc = load_metadata(api, f->metadata, err, errlen)) < 0)
-        return rc;
-    if (!f->config_file)
-        return 0;
-    if ((rc = read_file(f->config_file, CONFIG_FILE_MAX, &buf, &len)) < 0)
-        return snprintf(err, errlen, "--config-file: %s: %s", f->config_file, strerror(-rc)), rc;
+    if ((rc = read_file(o->config_file, CONFIG_FILE_MAX, &buf, &len)) < 0)
+        return FAIL(API_FAIL_CONFIG, "--config-file: %s: %s", o->config_file, strerror(-rc));
     char why[API_ERR_LEN];
     rc = api_load_config(api, (const char *)buf, len, why, sizeof(why));
     free(buf);
     if (rc < 0)
-        snprintf(err, errlen, "--config-file: %s: %s", f->config_file, why);
-    return rc;
+        return FAIL(API_FAIL_CONFIG, "--config-file: %s: %s", o->config_file, why);
+    return 0;
 }
-
 /* Flushes metrics every METRICS_PERIOD_S seconds until stopped. */
 struct ticker {
     struct api *api;
@@ -311,51 +326,40 @@ static void ticker_stop(struct ticker *t)
     pthread_join(t->thread, NULL);
 }
 
-/* Boot the config-file VM now. Returns 0 or the exit status to leave with. */
-static int boot_now(struct api *api)
+/* Boot the config-file VM now. Returns 0 or -1 with *FAIL and ERR. */
+static int boot_now(struct api *api, enum api_run_fail *fail, char *err, size_t errlen)
 {
-    char err[API_ERR_LEN] = "";
     pthread_mutex_lock(&api->lock);
-    int rc = api_start_vm(api, err, sizeof(err));
+    int rc = api_start_vm(api, err, errlen);
     pthread_mutex_unlock(&api->lock);
-    if (!rc)
-        return 0;
-    fprintf(stderr, "truce: %s\n", err);
-    return rc == -EINVAL || rc == -EFBIG ? TRUCE_EXIT_USAGE : TRUCE_EXIT_HOST;
+    if (rc)
+        *fail = rc == -EINVAL || rc == -EFBIG ? API_FAIL_START : API_FAIL_HOST;
+    return rc ? -1 : 0;
 }
 
-int api_main(int argc, char **argv)
+int api_run(const struct api_opts *o, void (*listening)(const char *path), enum api_run_fail *fail,
+            char *err, size_t errlen)
 {
-    struct flags f;
-    char err[2 * API_ERR_LEN];
-    if (parse_flags(argc, argv, &f, err, sizeof(err)) < 0) {
-        fprintf(stderr, "truce: %s\n", err);
-        return TRUCE_EXIT_USAGE;
-    }
-    if (f.help || f.version) {
-        f.help ? usage(stdout) : (void)printf("truce %s\n", TRUCE_VERSION);
-        return 0;
-    }
-    struct api *api = api_new(f.id);
+    struct api *api = api_new(o->id);
     struct api_server *server = NULL;
     struct ticker ticker;
     bool ticking = false;
-    int status = TRUCE_EXIT_HOST;
+    int status = -1;
+    *fail = API_FAIL_NOMEM;
     if (!api)
-        return TRUCE_EXIT_HOST;
-    api->cfg.transport = f.enable_pci ? TRANSPORT_PCI : TRANSPORT_MMIO; /* as Firecracker */
-    if (setup(api, &f, err, sizeof(err)) < 0) {
-        fprintf(stderr, "truce: %s\n", err);
-        status = TRUCE_EXIT_USAGE;
+        return snprintf(err, errlen, "out of memory"), -1;
+    *fail = API_FAIL_NONE;
+    if (setup(api, o, fail, err, errlen) < 0)
+        goto out;
+    if (o->api_sock && !(server = api_server_start(api, o->api_sock, err, errlen))) {
+        struct stat st;
+        *fail = lstat(o->api_sock, &st) == 0 ? API_FAIL_SOCK_INUSE : API_FAIL_SOCK;
         goto out;
     }
-    if (f.api_sock && !(server = api_server_start(api, f.api_sock, err, sizeof(err)))) {
-        fprintf(stderr, "truce: %s\n", err);
-        status = TRUCE_EXIT_USAGE;
-        goto out;
-    }
+    if (server && listening)
+        listening(o->api_sock);
     ticking = ticker_start(&ticker, api) == 0;
-    if (f.config_file && (status = boot_now(api)) != 0)
+    if (o->config_file && boot_now(api, fail, err, errlen) < 0)
         goto out;
     status = api_wait(api);
 out:
@@ -369,4 +373,24 @@ out:
     pthread_mutex_unlock(&api->lock);
     api_free(api);
     return status;
+}
+
+int api_main(int argc, char **argv)
+{
+    struct flags f;
+    char err[2 * API_ERR_LEN];
+    enum api_run_fail fail;
+    if (parse_flags(argc, argv, &f, err, sizeof(err)) < 0) {
+        fprintf(stderr, "truce: %s\n", err);
+        return TRUCE_EXIT_USAGE;
+    }
+    if (f.help || f.version) {
+        f.help ? usage(stdout) : (void)printf("truce %s\n", TRUCE_VERSION);
+        return 0;
+    }
+    int status = api_run(&f.o, NULL, &fail, err, sizeof(err));
+    if (status >= 0)
+        return status;
+    fprintf(stderr, "truce: %s\n", err);
+    return fail == API_FAIL_NOMEM || fail == API_FAIL_HOST ? TRUCE_EXIT_HOST : TRUCE_EXIT_USAGE;
 }

@@ -97,6 +97,16 @@ static int apply(struct api *api, const json_t *root, const struct jctx *c)
     return 0;
 }
 
+/* "virtio-transport": "pci" | "mmio". Returns 0 or -EINVAL with C's error. */
+static int config_transport(struct api *api, const json_t *v, const struct jctx *c)
+{
+    const char *s = json_string_value(v);
+    if (!s || (strcmp(s, "pci") && strcmp(s, "mmio")))
+        return jfail(c, "virtio-transport", "expected \"pci\" or \"mmio\"");
+    api->cfg.transport = strcmp(s, "mmio") ? TRANSPORT_PCI : TRANSPORT_MMIO;
+    return 0;
+}
+
 int api_load_config(struct api *api, const char *json, size_t len, char *err, size_t errlen)
 {
     static const char *const keys[] = {"boot-source",
@@ -123,6 +133,9 @@ int api_load_config(struct api *api, const char *json, size_t len, char *err, si
         snprintf(err, errlen, "invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
         return -EINVAL;
     }
+    /* "virtio-transport" (a truce extension, as GET /vm/config writes it; else --enable-pci) */
+    json_t *transport = json_incref(json_object_get(root, "virtio-transport"));
+    json_object_del(root, "virtio-transport");
     int rc = jobject(&c, root, keys);
     for (size_t i = 0; !rc && i < ARRAY_SIZE(unsupported); i++) {
         json_t *v = json_object_get(root, unsupported[i]);
@@ -134,6 +147,9 @@ int api_load_config(struct api *api, const char *json, size_t len, char *err, si
         rc = jfail(&c, NULL, "the microVM was already started");
     if (!rc)
         rc = apply(api, root, &c);
+    if (!rc && transport)
+        rc = config_transport(api, transport, &c);
+    json_decref(transport);
     if (!rc) {
         struct vm_config *cfg = malloc(sizeof(*cfg));
         rc = cfg ? api_validate(api, cfg, err, errlen) : -ENOMEM;

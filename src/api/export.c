@@ -110,5 +110,9 @@ json_t *api_export_vm_config(const struct api *api)
         json_object_set_new(j, "metrics", metrics(&api->metrics));
     if (api->cpu_config)
         json_object_set(j, "cpu-config", api->cpu_config);
+    /* a truce extension: which virtio transport the VM uses (MMIO unless --enable-pci, as
+     * Firecracker; `truce run --transport`). Absent sections are left out, as the spec has them. */
+    json_object_set_new(j, "virtio-transport",
+                        json_string(api->cfg.transport == TRANSPORT_MMIO ? "mmio" : "pci"));
     return j;
 }

@@ -137,6 +137,7 @@ struct vm_config {
     struct pmem_config pmem[CFG_MAX_PMEM]; /* --pmem, PUT /pmem/{id} */
     unsigned npmem;
     struct memhp_config memhp; /* --memory-hotplug, PUT /hotplug/memory */
+    bool boot_timer;           /* --boot-timer: Firecracker's boot-time device */
 };
 
 /* Fill CFG with the defaults (1 vCPU, 128 MiB, stdio console, no devices). */

@@ -26,6 +26,11 @@
 #define LAYOUT_MAX_GPA          (1ULL << 43)  /* PVM limit; respected everywhere */
 #define LAYOUT_PCI_MMIO64_SIZE  (64ULL << 30) /* 64-bit BAR window, at most */
 
+/* Firecracker's boot-timer device (--boot-timer): the first page of the 32-bit MMIO space, where
+ * Firecracker's guests write; PCI BARs then start after it. */
+#define LAYOUT_BOOT_TIMER      0xC0000000ULL
+#define LAYOUT_BOOT_TIMER_SIZE 0x1000ULL
+
 /* Fixed platform: ports and interrupts that devices use and ACPI/MP tables describe. */
 #define PORT_COM1           0x3f8 /* 16550A, GSI 4 */
 #define GSI_COM1            4

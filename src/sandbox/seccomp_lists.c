@@ -262,6 +262,7 @@ static const struct sandbox_rule main_rules[] = {
     SYS(futex, "VM lock; joining the other threads"),
     SYS(tgkill, "pthread_kill: kicking vCPUs (idle checks, stop)"),
     SYS(getpid, "pthread_kill: the thread group id"),
+    SYS(gettid, "raise: `firecracker` ends killed by SIGTERM, as Firecracker (cli_firecracker.c)"),
     SYS(close, "teardown: every descriptor of the VM"),
     SYS(munmap, "teardown: guest RAM, kvm_run areas, io_uring rings"),
     SYS(madvise, "glibc: releasing free memory"),

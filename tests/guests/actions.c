@@ -1,4 +1,5 @@
-/* actions.c — test guest that does what its command line names: reset, power off, panic, echo. */
+/* actions.c — test guest that does what its command line names: reset, power off, panic, echo,
+ * signal the boot timer. */
 #include "lib.h"
 
 /* Does the space-separated command line contain WORD? */
@@ -79,6 +80,8 @@ void main32(const struct hvm_start_info *si)
     puts_("truce-guest: actions '");
     puts_(cmd);
     puts_("'\n");
+    if (has_word(cmd, "boot-timer")) /* Firecracker's boot-timer page; then the next action */
+        *(volatile uint8_t *)0xc0000000u = 123;
     if (has_word(cmd, "i8042-reset"))
         outb(0x64, 0xfe);
     else if (has_word(cmd, "cf9-reset"))

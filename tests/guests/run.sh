@@ -196,6 +196,9 @@ tests/guests/snapshot.sh
 # CPU templates: dump, verify, baseline, applied or refused, bad files.
 tests/guests/cputemplate.sh
 
+# Started through a `firecracker` symlink: Firecracker's command line, API flow and exit codes.
+tests/guests/firecracker.sh
+
 # Optional parts cost nothing unused: libslirp and glib are mapped only with --net user.
 maps_() { # maps_ NAME WANT(0|1) -- truce run args
     local name=$1 want=$2
