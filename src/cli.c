@@ -9,6 +9,7 @@
 #include "machine/migrate.h"
 #include "machine/snapshot.h"
 #include "machine/machine.h"
+#include "mmds/mmds.h"
 #include "sandbox/jail.h"
 #include "sandbox/sandbox.h"
 #include "util/util.h"
@@ -38,6 +39,7 @@ enum {
     OPT_PMEM,
     OPT_MEMHP,
     OPT_BALLOON,
+    OPT_MMDS,
 };
 
 static const struct option run_opts[] = {
@@ -64,6 +66,7 @@ static const struct option run_opts[] = {
     {"pmem", required_argument, 0, OPT_PMEM},
     {"memory-hotplug", required_argument, 0, OPT_MEMHP},
     {"balloon", required_argument, 0, OPT_BALLOON},
+    {"mmds", required_argument, 0, OPT_MMDS},
     {0, 0, 0, 0},
 };
 
@@ -103,6 +106,8 @@ void cli_usage(FILE *out)
         "  --memory-hotplug SPEC size=SIZE[,block=2M][,slot=128M][,requested=SIZE]: virtio-mem\n"
         "  --balloon SPEC       amount_mib=N[,deflate_on_oom=on][,stats_polling_interval_s=N]\n"
         "                       [,free_page_hinting=on][,free_page_reporting=on] (virtio-balloon)\n"
+        "  --mmds SPEC          metadata service on every --net: [version=V1|V2][,ipv4=ADDR]\n"
+        "                       [,imds_compat=on][,data=FILE] (JSON contents)\n"
         "  --transport KIND     virtio over pci (default) | mmio (virtio_mmio.device= added)\n"
         "  --cpu-template FILE  custom CPU template (Firecracker's CpuConfig JSON)\n"
         "  --id ID              VM id (default truce-PID)\n"
@@ -175,6 +180,8 @@ static int parse_one(struct vm_config *cfg, int opt, const char *arg, char *err,
         return 0;
     case OPT_BALLOON:
         return config_parse_balloon(cfg, arg, err, errlen);
+    case OPT_MMDS:
+        return cli_parse_mmds(cfg, arg, err, errlen);
     case OPT_TRANSPORT:
         if (strcmp(arg, "pci") && strcmp(arg, "mmio"))
             return snprintf(err, errlen, "--transport: '%s': expected pci or mmio", arg), -EINVAL;
@@ -240,6 +247,10 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err, size_
     if (!cfg->cmdline_set)
         snprintf(cfg->cmdline, sizeof(cfg->cmdline), "console=%s",
                  cfg->console == CONSOLE_VIRTIO ? "hvc0" : "ttyS0");
+    if (cfg->mmds.enabled && !cfg->nnets)
+        return snprintf(err, errlen, "--mmds: needs a --net interface"), -EINVAL;
+    if (cfg->mmds.enabled)
+        cfg->mmds.iface_mask = (1u << cfg->nnets) - 1; /* every interface */
     return config_validate(cfg, err, errlen);
 }
 
@@ -286,6 +297,15 @@ int cli_run(const struct cli_vm_source *src)
         return TRUCE_EXIT_HOST;
     }
     int status = TRUCE_EXIT_HOST;
+    /* the MMDS store: a restored VM's MMDS configuration starts with an empty one */
+    static const struct mmds_config no_data;
+    if ((src->snapshot || src->listen || (cfg && cfg->mmds.enabled)) &&
+        !(vm->mmds = cli_mmds_open(cfg ? &cfg->mmds : &no_data, err, sizeof(err)))) {
+        fprintf(stderr, "truce: %s\n", err);
+        free(vm);
+        kvm_host_close(&kvm);
+        return TRUCE_EXIT_USAGE;
+    }
     int rc = src->snapshot
                  ? snapshot_restore(vm, &kvm, src->snapshot, src->mem, src->ov, err, sizeof(err))
              : src->listen ? cli_receive(vm, &kvm, src, err, sizeof(err))
@@ -315,6 +335,7 @@ out:
     vm_destroy(vm);
     if (!rc)
         fprintf(stderr, "truce: %s (exit status %d)\n", vm->exit_reason, status);
+    mmds_free(vm->mmds);
     free(vm);
     kvm_host_close(&kvm);
     return status;

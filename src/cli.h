@@ -69,6 +69,13 @@ int cli_fc_exit_status(int status);
 /* Run as Firecracker's binary: returns its exit code. */
 int cli_firecracker_main(int argc, char **argv);
 
+/* `--mmds SPEC` (version=V1|V2, ipv4=ADDR, imds_compat=on|off, data=FILE) into cfg->mmds
+ * (cli_mmds.c). Returns 0 or -EINVAL with ERR. */
+int cli_parse_mmds(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
+/* The data store for M, filled from M->cli_data when set. NULL with ERR on failure. */
+struct mmds;
+struct mmds *cli_mmds_open(const struct mmds_config *m, char *err, size_t errlen);
+
 int cli_main(int argc, char **argv);
 void cli_usage(FILE *out);
 

@@ -89,10 +89,11 @@ struct vsock_config {
 /* The metadata service (PUT /mmds/config, the config file's mmds-config; src/mmds/). */
 struct mmds_config {
     bool enabled;
-    uint8_t version;     /* 1 or 2 */
-    bool imds_compat;    /* always answer in IMDS format (text/plain) */
-    uint32_t ipv4;       /* host byte order; 169.254.169.254 by default */
-    uint32_t iface_mask; /* bit i: nets[i] carries MMDS requests */
+    uint8_t version;         /* 1 or 2 */
+    bool imds_compat;        /* always answer in IMDS format (text/plain) */
+    uint32_t ipv4;           /* host byte order; 169.254.169.254 by default */
+    uint32_t iface_mask;     /* bit i: nets[i] carries MMDS requests */
+    char cli_data[PATH_MAX]; /* `truce run --mmds data=FILE`: the store's contents (not saved) */
 };
 
 /* virtio-balloon (Firecracker's Balloon object). amount_mib is the target: PATCH /balloon changes
