@@ -31,6 +31,7 @@ WHAT = {
     "fuzz_boot": "boot_load: bzImage, PVH ELF, multiboot, firmware ROM, initrd, MP/ACPI",
     "fuzz_multiboot": "multiboot images: header search, a.out kludge, ELF, boot information",
     "fuzz_snapshot": "snapshot file: header, snapshot_check, every device's restore",
+    "fuzz_mmds": "MMDS responder: guest ARP/TCP frame sequences, HTTP requests, tokens",
 }
 
 STATUS = re.compile(r"^#(\d+)\s+(?:INITED|NEW|REDUCE|pulse|DONE|RELOAD)\s+cov: (\d+) ft: (\d+) "

@@ -405,9 +405,25 @@ def snapshot_seeds():
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def mmds_seeds():
+    """fuzz_mmds programs (tests/fuzz/fuzz_mmds.c): handshakes, canned requests, acks."""
+    def seg(port, flags, mode, wnd=0xff, payload=b""):
+        return bytes([0, port, flags, mode, wnd, len(payload)]) + payload
+    syn = lambda port: seg(port, 0x02, 0, payload=p32(1000 + port)[::-1])  # noqa: E731
+    drain = bytes([3, 64])
+    for v in (0, 1, 3):
+        prog = bytes([v]) + bytes([1]) + drain
+        for port in range(3):
+            prog += syn(port) + drain + seg(port, 0x10, 3)
+            prog += seg(port, 0x18, 7, payload=bytes([port * 2 + 1])) + drain
+            prog += seg(port, 0x10, 3) + drain + seg(port, 0x11, 3) + drain
+        prog += bytes([4, 30]) + seg(0, 0x18, 7, payload=bytes([3])) + drain
+        write("fuzz_mmds", f"session-v{v}", prog)
+
+
 def main():
     for fn in (blk_seeds, rng_seeds, console_seeds, net_seeds, vsock_seeds, legacy_seeds,
-               pci_seeds, mmio_seeds, boot_seeds, cli_seeds, snapshot_seeds):
+               pci_seeds, mmio_seeds, boot_seeds, cli_seeds, snapshot_seeds, mmds_seeds):
         fn()
     return 0
 

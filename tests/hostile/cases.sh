@@ -51,6 +51,7 @@ c vsock-garbage vsock_garbage vsock 85 "$OK"
 c net-rx-tiny net_rx_tiny net 85 "$OK"
 c net-rx-tiny-mergeable net_rx_tiny "net all" 85 "$OK"
 c net-tx-garbage net_tx_garbage net 85 "$OK"
+c mmds-flood mmds_flood net 85 "$OK" --mmds version=V2
 c blk-bad-requests blk_bad_req blk 85 "$OK"
 c rng-big rng_big rng 85 "$OK"
 c console-flood cons_flood cons 85 'virtio-console fresh ok' --console-virtio
