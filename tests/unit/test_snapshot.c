@@ -116,6 +116,11 @@ static void fill_config(struct vm_config *c)
     c->vsock.guest_cid = 7;
     strcpy(c->vsock.uds_path, "/run/v.sock");
     c->entropy = true;
+    c->mmds = (struct mmds_config){.enabled = true,
+                                   .version = 2,
+                                   .imds_compat = true,
+                                   .ipv4 = 0xa9fe0102,
+                                   .iface_mask = 1}; /* saved, as Firecracker */
 }
 
 static void config_round_trip(void **state)
@@ -155,6 +160,16 @@ static void config_round_trip(void **state)
     config_state_visit(&l, b);
     assert_int_equal(state_error(&l), -EINVAL);
     assert_non_null(strstr(l.msg, "cpus"));
+    state_free(&v);
+    /* an MMDS version other than 1 or 2 is refused */
+    a->cpus = 3;
+    a->mmds.version = 3;
+    state_save_init(&v);
+    config_state_visit(&v, a);
+    state_load_init(&l, v.buf, v.len);
+    config_state_visit(&l, b);
+    assert_int_equal(state_error(&l), -EINVAL);
+    assert_non_null(strstr(l.msg, "mmds.version"));
     state_free(&v);
     free(a);
     free(b);
