@@ -55,7 +55,7 @@ static const struct option run_opts[] = {
     {"cdrom", required_argument, 0, OPT_CDROM},
     {"net", required_argument, 0, OPT_NET},
     {"vsock", required_argument, 0, OPT_VSOCK},
-    {"rng", no_argument, 0, OPT_RNG},
+    {"rng", optional_argument, 0, OPT_RNG},
     {"cpu-template", required_argument, 0, OPT_CPU_TEMPLATE},
     {"id", required_argument, 0, OPT_ID},
     {"log-level", required_argument, 0, OPT_LOG_LEVEL},
@@ -97,11 +97,14 @@ void cli_usage(FILE *out)
         "  --hugepages          back guest RAM with 2 MiB huge pages\n"
         "  --console KIND       stdio (default) | file:PATH | none | virtio\n"
         "  --disk SPEC          path=FILE[,readonly=on][,serial=ID][,id=ID][,root=on]\n"
-        "                       [,if=virtio|ahci] (repeat)\n"
+        "                       [,if=virtio|ahci][,bw=SIZE[/MS]][,ops=N[/MS]][,bw_burst=SIZE]\n"
+        "                       [,ops_burst=N] (repeat)\n"
         "  --cdrom PATH         ISO 9660 image in an ATAPI CD-ROM drive on AHCI (repeat)\n"
         "  --net SPEC           tap=NAME[,mac=MAC] | user[,hostfwd=tcp::HP-:GP][,mac=MAC]\n"
+        "                       [,rx_bw=..][,rx_ops=..][,tx_bw=..][,tx_ops=..][,*_burst=..]\n"
         "  --vsock SPEC         cid=N,uds=PATH\n"
-        "  --rng                virtio-rng entropy device\n"
+        "  --rng[=LIMITS]       virtio-rng entropy device; LIMITS bw=SIZE[/MS],ops=N[/MS]\n"
+        "                       (rate limits: SIZE bytes / N requests every MS ms, default 1000)\n"
         "  --pmem SPEC          path=FILE[,ro=on][,root=on][,id=ID]: virtio-pmem (repeat)\n"
         "  --memory-hotplug SPEC size=SIZE[,block=2M][,slot=128M][,requested=SIZE]: virtio-mem\n"
         "  --balloon SPEC       amount_mib=N[,deflate_on_oom=on][,stats_polling_interval_s=N]\n"
@@ -176,8 +179,7 @@ static int parse_one(struct vm_config *cfg, int opt, const char *arg, char *err,
     case OPT_MEMHP:
         return config_parse_memhp(cfg, arg, err, errlen);
     case OPT_RNG:
-        cfg->entropy = true;
-        return 0;
+        return config_parse_rng(cfg, arg, err, errlen);
     case OPT_BALLOON:
         return config_parse_balloon(cfg, arg, err, errlen);
     case OPT_MMDS:

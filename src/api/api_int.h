@@ -150,8 +150,26 @@ json_t *api_export_balloon(const struct api *api);
 json_t *api_metrics_balloon(struct vm *vm);
 int api_put_logger(struct api *api, const json_t *o, struct jctx *c);
 int api_put_metrics(struct api *api, const json_t *o, struct jctx *c);
-/* Validate a RateLimiter object; truce does not rate-limit yet, so a present one is refused. */
+/* ---- rate limiters (api/rate_limiter.c) ----------------------------------------------------
+ * A TokenBucket object at FIELD of O into *OUT (*SET: it was given; absent or null: not). A
+ * RateLimiter object at FIELD into *OUT, *BW / *OPS (may be NULL) saying which buckets were
+ * given: a PATCH changes only those. Both return 0 or -EINVAL naming the field. */
+int api_token_bucket(const struct jctx *c, const json_t *o, const char *field,
+                     struct tb_config *out, bool *set);
+int api_rate_limiter(const struct jctx *c, const json_t *o, const char *field,
+                     struct rl_config *out, bool *bw, bool *ops);
+/* A RateLimiter object for a device truce does not limit: validated, refused when it has a
+ * bucket. */
 int api_rate_limiter_refused(const struct jctx *c, const json_t *o, const char *field);
+/* Set FIELD of O to C as a RateLimiter object (nothing when C limits nothing). */
+void api_export_rate_limiter(json_t *o, const char *field, const struct rl_config *c);
+/* PATCH: the running VM's drive ID / interface ID gets the buckets given, live; the configuration
+ * (GET /vm/config, snapshots) follows. Lock held. Return 0 or <0 with ERR naming the field. */
+int api_update_drive_rl(struct api *api, const char *id, const struct rl_config *c, bool bw,
+                        bool ops, char *err, size_t errlen);
+int api_update_net_rl(struct api *api, const char *id, const struct rl_config *rx, bool rx_bw,
+                      bool rx_ops, const struct rl_config *tx, bool tx_bw, bool tx_ops, char *err,
+                      size_t errlen);
 /* FIELD's ID must equal the id in the request path PATH_ID (NULL: no path id). Returns 0 or
  * -EINVAL with the error in C. */
 int api_check_path_id(const struct jctx *c, const char *field, const char *id, const char *path_id);

@@ -39,11 +39,12 @@ static json_t *drives(const struct api *api)
     json_t *a = json_array();
     for (unsigned i = 0; i < api->cfg.ndisks; i++) {
         const struct disk_config *d = &api->cfg.disks[i];
-        json_array_append_new(
-            a, json_pack("{s:s, s:s, s:b, s:b, s:s, s:s}", "drive_id", d->id, "path_on_host",
-                         d->path, "is_root_device", d->is_root, "is_read_only", d->readonly,
-                         "cache_type", api_cache_types[api->drive_extra[i].cache_type], "io_engine",
-                         api_io_engines[api->drive_extra[i].io_engine]));
+        json_t *o = json_pack("{s:s, s:s, s:b, s:b, s:s, s:s}", "drive_id", d->id, "path_on_host",
+                              d->path, "is_root_device", d->is_root, "is_read_only", d->readonly,
+                              "cache_type", api_cache_types[api->drive_extra[i].cache_type],
+                              "io_engine", api_io_engines[api->drive_extra[i].io_engine]);
+        api_export_rate_limiter(o, "rate_limiter", &d->rate_limiter);
+        json_array_append_new(a, o);
     }
     return a;
 }
@@ -60,6 +61,8 @@ static json_t *nets(const struct vm_config *cfg)
                      n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
             json_object_set_new(o, "guest_mac", json_string(mac));
         }
+        api_export_rate_limiter(o, "rx_rate_limiter", &n->rx_rate_limiter);
+        api_export_rate_limiter(o, "tx_rate_limiter", &n->tx_rate_limiter);
         json_array_append_new(a, o);
     }
     return a;
@@ -97,8 +100,11 @@ json_t *api_export_vm_config(const struct api *api)
         json_object_set_new(j, "vsock",
                             json_pack("{s:I, s:s}", "guest_cid", (json_int_t)cfg->vsock.guest_cid,
                                       "uds_path", cfg->vsock.uds_path));
-    if (cfg->entropy)
-        json_object_set_new(j, "entropy", json_object());
+    if (cfg->entropy) {
+        json_t *e = json_object();
+        api_export_rate_limiter(e, "rate_limiter", &cfg->entropy_rate_limiter);
+        json_object_set_new(j, "entropy", e);
+    }
     if (cfg->mmds.enabled)
         json_object_set_new(j, "mmds-config", api_export_mmds_config(api));
     json_t *balloon = api_export_balloon(api);

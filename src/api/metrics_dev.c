@@ -1,4 +1,4 @@
-/* metrics_dev.c — per-device counters (virtio-blk, virtio-net, vsock) for the metrics lines. */
+/* metrics_dev.c — per-device counters (virtio-blk, -net, -rng, vsock) for the metrics lines. */
 #include <string.h>
 
 #include "api/api_int.h"
@@ -33,6 +33,9 @@ static void blk_one(struct virtio_dev *vdev, unsigned index, void *arg)
                   (json_int_t)b->nflushes, "discard_count", (json_int_t)b->ndiscards, "read_bytes",
                   (json_int_t)b->bytes_read, "write_bytes", (json_int_t)b->bytes_written, "errors",
                   (json_int_t)b->nerrors);
+    /* Firecracker's names for the drive's rate limiter */
+    json_object_set_new(o, "rate_limiter_throttled_events", json_integer(b->rl.throttled));
+    json_object_set_new(o, "rate_limiter_event_count", json_integer(b->rl.events));
     virtio_unlock(vdev);
     /* disks are created in configuration order, so the index names the drive */
     const char *id = index < w->cfg->ndisks ? w->cfg->disks[index].id : "?";
@@ -48,12 +51,17 @@ static json_t *net_metrics(struct vm *vm)
             continue;
         struct net_counters c;
         virtio_net_counters(n, &c);
-        json_object_set_new(out, vm->cfg.nets[i].id,
-                            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "rx_packets",
-                                      (json_int_t)c.rx_packets, "rx_bytes", (json_int_t)c.rx_bytes,
-                                      "rx_dropped", (json_int_t)c.rx_dropped, "tx_packets",
-                                      (json_int_t)c.tx_packets, "tx_bytes", (json_int_t)c.tx_bytes,
-                                      "tx_dropped", (json_int_t)c.tx_dropped));
+        json_t *o =
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "rx_packets", (json_int_t)c.rx_packets,
+                      "rx_bytes", (json_int_t)c.rx_bytes, "rx_dropped", (json_int_t)c.rx_dropped,
+                      "tx_packets", (json_int_t)c.tx_packets, "tx_bytes", (json_int_t)c.tx_bytes,
+                      "tx_dropped", (json_int_t)c.tx_dropped);
+        /* Firecracker's names for the interface's rate limiters */
+        json_object_set_new(o, "rx_rate_limiter_throttled", json_integer(c.rx_rl_throttled));
+        json_object_set_new(o, "rx_event_rate_limiter_count", json_integer(c.rx_rl_events));
+        json_object_set_new(o, "tx_rate_limiter_throttled", json_integer(c.tx_rl_throttled));
+        json_object_set_new(o, "tx_rate_limiter_event_count", json_integer(c.tx_rl_events));
+        json_object_set_new(out, vm->cfg.nets[i].id, o);
     }
     return out;
 }
@@ -71,6 +79,18 @@ static json_t *vsock_metrics(struct vm *vm)
                      (json_int_t)s.rst_sent);
 }
 
+/* Firecracker's "entropy" group, for the parts truce has. */
+static json_t *entropy_metrics(struct vm *vm)
+{
+    struct rng_counters c;
+    if (!vm->cfg.entropy)
+        return NULL;
+    virtio_rng_counters(vm, &c);
+    return json_pack("{s:I, s:I, s:I}", "entropy_bytes", (json_int_t)c.bytes,
+                     "entropy_rate_limiter_throttled", (json_int_t)c.throttled,
+                     "rate_limiter_event_count", (json_int_t)c.events);
+}
+
 json_t *api_metrics_devices(struct vm *vm)
 {
     struct blk_walk w = {&vm->cfg, json_object()};
@@ -82,5 +102,8 @@ json_t *api_metrics_devices(struct vm *vm)
     json_t *balloon = api_metrics_balloon(vm);
     if (balloon)
         json_object_set_new(j, "balloon", balloon);
+    json_t *en = entropy_metrics(vm);
+    if (en)
+        json_object_set_new(j, "entropy", en);
     return j;
 }

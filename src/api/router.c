@@ -242,21 +242,26 @@ static void patch_drive(struct api *api, const struct req *rq, struct api_reply 
 {
     static const char *const fields[] = {"drive_id", "path_on_host", "rate_limiter", NULL};
     char err[API_ERR_LEN], id[CFG_ID_LEN], path[PATH_MAX];
-    bool have_path;
+    bool have_path, bw, ops;
+    struct rl_config rl;
     struct jctx c;
     jctx_init(&c, "", err, sizeof(err));
     if (jobject(&c, rq->body, fields) < 0 ||
         jstring(&c, rq->body, "drive_id", true, id, sizeof(id), NULL) < 0 ||
         jstring(&c, rq->body, "path_on_host", false, path, sizeof(path), &have_path) < 0 ||
-        api_rate_limiter_refused(&c, rq->body, "rate_limiter") < 0)
+        api_rate_limiter(&c, rq->body, "rate_limiter", &rl, &bw, &ops) < 0)
         return reply_error(out, 400, "%s", err);
     if (api_check_path_id(&c, "drive_id", id, rq->id) < 0)
         return reply_error(out, 400, "%s", err);
     if (!postboot(api, rq, out))
         return;
-    if (!have_path)
+    json_t *rlj = json_object_get(rq->body, "rate_limiter");
+    bool have_rl = rlj && !json_is_null(rlj);
+    if (!have_path && !have_rl)
         return reply_error(out, 400, "path_on_host: missing; nothing to update");
-    if (api_swap_drive(api, id, path, err, sizeof(err)) < 0)
+    if (have_path && api_swap_drive(api, id, path, err, sizeof(err)) < 0)
+        return reply_error(out, 400, "%s", err);
+    if (have_rl && api_update_drive_rl(api, id, &rl, bw, ops, err, sizeof(err)) < 0)
         return reply_error(out, 400, "%s", err);
     reply_ok(out);
 }
@@ -265,21 +270,22 @@ static void patch_net(struct api *api, const struct req *rq, struct api_reply *o
 {
     static const char *const fields[] = {"iface_id", "rx_rate_limiter", "tx_rate_limiter", NULL};
     char err[API_ERR_LEN], id[CFG_ID_LEN];
+    struct rl_config rx, tx;
+    bool rx_bw, rx_ops, tx_bw, tx_ops;
     struct jctx c;
     jctx_init(&c, "", err, sizeof(err));
     if (jobject(&c, rq->body, fields) < 0 ||
         jstring(&c, rq->body, "iface_id", true, id, sizeof(id), NULL) < 0 ||
-        api_rate_limiter_refused(&c, rq->body, "rx_rate_limiter") < 0 ||
-        api_rate_limiter_refused(&c, rq->body, "tx_rate_limiter") < 0)
+        api_rate_limiter(&c, rq->body, "rx_rate_limiter", &rx, &rx_bw, &rx_ops) < 0 ||
+        api_rate_limiter(&c, rq->body, "tx_rate_limiter", &tx, &tx_bw, &tx_ops) < 0)
         return reply_error(out, 400, "%s", err);
     if (api_check_path_id(&c, "iface_id", id, rq->id) < 0)
         return reply_error(out, 400, "%s", err);
     if (!postboot(api, rq, out))
         return;
-    for (unsigned i = 0; i < api->cfg.nnets; i++)
-        if (!strcmp(api->cfg.nets[i].id, id))
-            return reply_ok(out); /* no limiter given: nothing changes */
-    reply_error(out, 400, "iface_id: no network interface '%s'", id);
+    if (api_update_net_rl(api, id, &rx, rx_bw, rx_ops, &tx, tx_bw, tx_ops, err, sizeof(err)) < 0)
+        return reply_error(out, 400, "%s", err);
+    reply_ok(out);
 }
 
 static void put_mmds(struct api *api, const struct req *rq, struct api_reply *out)

@@ -30,38 +30,6 @@ int api_check_path_id(const struct jctx *c, const char *field, const char *id, c
     return 0;
 }
 
-static int check_bucket(const struct jctx *c, const json_t *o, const char *field)
-{
-    static const char *const fields[] = {"size", "one_time_burst", "refill_time", NULL};
-    json_t *b = json_object_get(o, field);
-    if (!b || json_is_null(b))
-        return 0;
-    struct jctx bc;
-    uint64_t v;
-    jctx_child(c, &bc, field, -1);
-    if (jobject(&bc, b, fields) < 0 || juint(&bc, b, "size", true, 0, INT64_MAX, &v, NULL) < 0 ||
-        juint(&bc, b, "refill_time", true, 0, INT64_MAX, &v, NULL) < 0 ||
-        juint(&bc, b, "one_time_burst", false, 0, INT64_MAX, &v, NULL) < 0)
-        return -EINVAL;
-    return 0;
-}
-
-int api_rate_limiter_refused(const struct jctx *c, const json_t *o, const char *field)
-{
-    static const char *const fields[] = {"bandwidth", "ops", NULL};
-    json_t *rl = json_object_get(o, field);
-    if (!rl || json_is_null(rl))
-        return 0;
-    struct jctx rc;
-    jctx_child(c, &rc, field, -1);
-    if (jobject(&rc, rl, fields) < 0 || check_bucket(&rc, rl, "bandwidth") < 0 ||
-        check_bucket(&rc, rl, "ops") < 0)
-        return -EINVAL;
-    if (json_object_size(rl) == 0)
-        return 0; /* no bucket: no limit */
-    return jfail(c, field, "not supported yet: rate limiting");
-}
-
 /* Index of the disk with ID, or -1. */
 static int find_disk(const struct vm_config *cfg, const char *id)
 {
@@ -106,7 +74,7 @@ int api_put_drive(struct api *api, const json_t *o, const char *id, struct jctx 
         jstring(c, o, "socket", false, sock, sizeof(sock), &have_sock) < 0 ||
         jenum(c, o, "cache_type", false, api_cache_types, &x.cache_type, NULL) < 0 ||
         jenum(c, o, "io_engine", false, api_io_engines, &x.io_engine, NULL) < 0 ||
-        api_rate_limiter_refused(c, o, "rate_limiter") < 0)
+        api_rate_limiter(c, o, "rate_limiter", &d.rate_limiter, NULL, NULL) < 0)
         return -EINVAL;
     if (have_sock)
         return jfail(c, "socket", "not supported yet: vhost-user-block");
@@ -145,8 +113,8 @@ int api_put_net(struct api *api, const json_t *o, const char *id, struct jctx *c
         jstring(c, o, "host_dev_name", true, n.tap, sizeof(n.tap), NULL) < 0 ||
         jstring(c, o, "guest_mac", false, mac, sizeof(mac), &n.mac_set) < 0 ||
         juint(c, o, "mtu", false, 68, 65535, &mtu, &have_mtu) < 0 ||
-        api_rate_limiter_refused(c, o, "rx_rate_limiter") < 0 ||
-        api_rate_limiter_refused(c, o, "tx_rate_limiter") < 0)
+        api_rate_limiter(c, o, "rx_rate_limiter", &n.rx_rate_limiter, NULL, NULL) < 0 ||
+        api_rate_limiter(c, o, "tx_rate_limiter", &n.tx_rate_limiter, NULL, NULL) < 0)
         return -EINVAL;
     const char *why = config_tap_name_error(n.tap);
     if (why)
@@ -202,9 +170,11 @@ int api_put_vsock(struct api *api, const json_t *o, struct jctx *c)
 int api_put_entropy(struct api *api, const json_t *o, struct jctx *c)
 {
     static const char *const fields[] = {"rate_limiter", NULL};
-    if (jobject(c, o, fields) < 0 || api_rate_limiter_refused(c, o, "rate_limiter") < 0)
+    struct rl_config rl;
+    if (jobject(c, o, fields) < 0 || api_rate_limiter(c, o, "rate_limiter", &rl, NULL, NULL) < 0)
         return -EINVAL;
     api->cfg.entropy = true;
+    api->cfg.entropy_rate_limiter = rl;
     return 0;
 }
 
@@ -212,13 +182,13 @@ int api_put_serial(struct api *api, const json_t *o, struct jctx *c)
 {
     static const char *const fields[] = {"serial_out_path", "rate_limiter", NULL};
     char path[PATH_MAX];
-    bool have_path;
+    bool have_path, have_rl;
+    struct tb_config rl;
     if (jobject(c, o, fields) < 0 ||
         jstring(c, o, "serial_out_path", false, path, sizeof(path), &have_path) < 0 ||
-        check_bucket(c, o, "rate_limiter") < 0)
+        api_token_bucket(c, o, "rate_limiter", &rl, &have_rl) < 0)
         return -EINVAL;
-    json_t *rl = json_object_get(o, "rate_limiter");
-    if (rl && !json_is_null(rl))
+    if (have_rl)
         return jfail(c, "rate_limiter", "not supported yet: serial rate limiting");
     if (have_path && !path[0])
         return jfail(c, "serial_out_path", "must not be empty");

@@ -100,6 +100,18 @@ static void template_visit(struct state_visitor *v, struct cpu_template *t)
         STATE_I64(v, t->caps[i]);
 }
 
+/* A rate limiter's configuration (the buckets' saved state is the device's). */
+static void rl_config_visit(struct state_visitor *v, struct rl_config *r)
+{
+    struct tb_config *b[2] = {&r->bandwidth, &r->ops};
+    for (unsigned i = 0; i < 2 && !state_error(v); i++) {
+        STATE_U64(v, b[i]->size);
+        STATE_U64(v, b[i]->one_time_burst);
+        STATE_U64(v, b[i]->refill_time);
+        STATE_CHECK(v, tb_config_error(b[i]) == NULL);
+    }
+}
+
 void config_state_visit(struct state_visitor *v, struct vm_config *c)
 {
     if (!state_begin(v, "machine", CONFIG_STATE_VERSION))
@@ -160,6 +172,15 @@ void config_state_visit(struct state_visitor *v, struct vm_config *c)
         STATE_U16(v, b->stats_polling_interval_s);
         STATE_BOOL(v, b->free_page_hinting);
         STATE_BOOL(v, b->free_page_reporting);
+    }
+    if (v->version >= 7) { /* older snapshots have no rate limiters */
+        for (unsigned i = 0; i < c->ndisks && !state_error(v); i++)
+            rl_config_visit(v, &c->disks[i].rate_limiter);
+        for (unsigned i = 0; i < c->nnets && !state_error(v); i++) {
+            rl_config_visit(v, &c->nets[i].rx_rate_limiter);
+            rl_config_visit(v, &c->nets[i].tx_rate_limiter);
+        }
+        rl_config_visit(v, &c->entropy_rate_limiter);
     }
     state_end(v);
 }

@@ -119,7 +119,12 @@ static int disk_kv(void *ctx, const char *k, const char *v, char *err, size_t er
         else
             return ERR("--disk: if=%s: expected virtio or ahci", v);
     } else {
-        return ERR("--disk: unknown key '%s' (expected path, readonly, serial, id, root, if)", k);
+        int rc = config_rl_kv(&d->rate_limiter, "--disk", "", k, v, err, errlen);
+        if (rc == 0)
+            return ERR("--disk: unknown key '%s' (expected path, readonly, serial, id, root, if, "
+                       "bw, bw_burst, ops, ops_burst)",
+                       k);
+        return rc < 0 ? rc : 0;
     }
     return 0;
 }
@@ -134,6 +139,8 @@ int config_parse_disk(struct vm_config *cfg, const char *spec, char *err, size_t
         return rc;
     if (!d.path[0])
         return ERR("--disk: missing path=FILE");
+    if (d.iface == DISK_IF_AHCI && rl_config_on(&d.rate_limiter))
+        return ERR("--disk: bw and ops (rate limits) apply to virtio disks only, not if=ahci");
     if (!d.id[0])
         snprintf(d.id, sizeof(d.id), "disk%u", cfg->ndisks);
     cfg->disks[cfg->ndisks++] = d;
@@ -237,7 +244,15 @@ static int net_kv(void *ctx, const char *k, const char *v, char *err, size_t err
     } else if (!strcmp(k, "id")) {
         return parse_id("--net", v, n->id, sizeof(n->id), err, errlen);
     } else {
-        return ERR("--net: unknown key '%s' (expected tap=NAME or user, mac, hostfwd, id)", k);
+        /* rx_bw, tx_ops_burst...: the receive or transmit limiter's keys */
+        int rc = config_rl_kv(&n->rx_rate_limiter, "--net", "rx_", k, v, err, errlen);
+        if (rc == 0)
+            rc = config_rl_kv(&n->tx_rate_limiter, "--net", "tx_", k, v, err, errlen);
+        if (rc == 0)
+            return ERR("--net: unknown key '%s' (expected tap=NAME or user, mac, hostfwd, id, "
+                       "rx_bw, rx_ops, tx_bw, tx_ops and their _burst)",
+                       k);
+        return rc < 0 ? rc : 0;
     }
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "platform/cpu_template.h"
+#include "util/ratelimit.h"
 
 #define CFG_MAX_CPUS         64
 #define CFG_MIN_MEM          (16ULL << 20)
@@ -42,6 +43,7 @@ struct disk_config {
     bool is_root;  /* Firecracker's is_root_device: adds root=/dev/vdX to the command line */
     uint8_t iface; /* enum disk_iface */
     bool cdrom;    /* an ATAPI CD-ROM drive (AHCI only; read-only, ISO 9660 media) */
+    struct rl_config rate_limiter; /* bandwidth and ops buckets; all zero: not limited */
 };
 
 /* A virtio-pmem device: a host file mapped into guest physical memory (Firecracker's Pmem). */
@@ -74,6 +76,7 @@ struct net_config {
     bool mac_set; /* false: derived from the VM id and the interface index */
     struct hostfwd fwd[CFG_MAX_HOSTFWD];
     unsigned nfwd;
+    struct rl_config rx_rate_limiter, tx_rate_limiter; /* all zero: not limited */
 };
 
 /* Longest vsock uds_path: host connections to guest port P go to "<uds_path>_<P>" (P up to 10
@@ -130,8 +133,9 @@ struct vm_config {
     struct net_config nets[CFG_MAX_NETS];
     unsigned nnets;
     struct vsock_config vsock;
-    bool entropy;                     /* virtio-rng */
-    struct balloon_config balloon;    /* virtio-balloon */
+    bool entropy;                  /* virtio-rng */
+    struct balloon_config balloon; /* virtio-balloon */
+    struct rl_config entropy_rate_limiter;
     struct cpu_template cpu_template; /* PUT /cpu-config, --cpu-template: empty by default */
     enum virtio_transport transport;  /* --transport, --enable-pci */
     struct mmds_config mmds;
@@ -180,6 +184,13 @@ const char *config_iso_error(const char *path, char *errbuf, size_t errlen);
 /* --balloon amount_mib=N[,deflate_on_oom=on][,stats_polling_interval_s=N]
  * [,free_page_hinting=on][,free_page_reporting=on] */
 int config_parse_balloon(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
+/* The rate limiter keys of option OPT (config_rl.c), each after PREFIX ("", "rx_", "tx_"):
+ * bw=SIZE[/MS] (SIZE bytes every MS ms, default 1000), bw_burst=SIZE, ops=N[/MS], ops_burst=N
+ * into R. Returns 1 (K was one of them), 0 (it was not) or -EINVAL with ERR naming OPT and K. */
+int config_rl_kv(struct rl_config *r, const char *opt, const char *prefix, const char *k,
+                 const char *v, char *err, size_t errlen);
+/* Parse the value of --rng (may be empty: no limit) into CFG: entropy on, with its limiter. */
+int config_parse_rng(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
 /* Parse a MAC "xx:xx:xx:xx:xx:xx" (exactly). Returns 0, -EINVAL (format) or -ERANGE (a multicast
  * address, unusable for an interface). */
 int config_parse_mac(const char *s, uint8_t mac[6]);

@@ -61,10 +61,9 @@ static uint8_t do_get_id(struct virtio_blk *b, struct blk_req *r)
     return VIRTIO_BLK_S_OK;
 }
 
-/* Hand a parsed request to the backend (or finish it now). */
-static void req_start(struct virtio_blk *b, struct blk_req *r)
+/* Hand request R, parsed with status ST (blk_parse), to the backend (or finish it now). */
+static void req_start(struct virtio_blk *b, struct blk_req *r, uint8_t st)
 {
-    uint8_t st = blk_parse(b, r);
     if (st == BLK_NO_STATUS) {
         virtq_push(r->q, r->chain.head, 0); /* nowhere to put a status: the driver's loss */
         req_put(b, r);
@@ -128,7 +127,48 @@ static void req_done(void *opaque, void *tag, int res)
     req_complete(b, r, st);
 }
 
-/* Pop and start requests from Q until it is empty or the pool is dry. Lock held. */
+/* Take the rate limiter's tokens for R (parsed, to be executed), as Firecracker: the data bytes
+ * of a read or write, then one op; both or neither. False: refused, the limiter's timer armed. */
+static bool blk_rl_take(struct virtio_blk *b, const struct blk_req *r)
+{
+    struct ratelimiter *rl = &b->rl.rl;
+    bool data = r->type == VIRTIO_BLK_T_IN || r->type == VIRTIO_BLK_T_OUT;
+    if (data && !rl_consume(rl, r->data_len, RL_BYTES))
+        return false;
+    if (!rl_consume(rl, 1, RL_OPS)) {
+        if (data)
+            rl_replenish(rl, r->data_len, RL_BYTES);
+        return false;
+    }
+    return true;
+}
+
+/* Pop, parse and start one request of Q. Returns 1 (started), 0 (queue empty), -EBUSY (the pool
+ * is dry), -EAGAIN (the rate limiter refused it: it is back in the ring) or <0 (queue broken). */
+static int blk_one(struct virtio_blk *b, struct virtq *q)
+{
+    struct blk_req *r = req_get(b);
+    if (!r)
+        return -EBUSY;
+    r->q = q;
+    int rc = virtq_pop(q, &r->chain);
+    if (rc <= 0) {
+        req_put(b, r);
+        return rc;
+    }
+    uint8_t st = blk_parse(b, r);
+    if (st == VIRTIO_BLK_S_OK && !blk_rl_take(b, r)) {
+        q->last_avail--; /* undo the pop: the timer brings us back to it */
+        req_put(b, r);
+        b->rl.throttled++;
+        return -EAGAIN;
+    }
+    req_start(b, r, st);
+    return 1;
+}
+
+/* Pop and start requests from Q until it is empty, the pool is dry or the rate limiter says
+ * wait. Lock held. */
 static void blk_process(struct virtio_blk *b, struct virtq *q)
 {
     int rc = 0;
@@ -136,21 +176,13 @@ static void blk_process(struct virtio_blk *b, struct virtq *q)
         return; /* resume kicks the queue */
     b->throttled = false;
     do {
+        if (rl_blocked(&b->rl.rl))
+            break; /* the limiter's timer calls us again */
         virtq_disable_notify(q);
-        struct blk_req *r;
-        while ((r = req_get(b))) {
-            r->q = q;
-            rc = virtq_pop(q, &r->chain);
-            if (rc <= 0) {
-                req_put(b, r);
-                break;
-            }
-            req_start(b, r);
-        }
-        if (!r) {
+        while ((rc = blk_one(b, q)) > 0)
+            ;
+        if (rc == -EBUSY)
             b->throttled = true; /* completions free requests and call us again */
-            break;
-        }
     } while (rc == 0 && virtq_enable_notify(q));
     if (disk_submit(&b->disk) < 0)
         log_warn("%s: io_uring submit failed", b->vdev.name);
@@ -180,6 +212,16 @@ static void blk_disk_event(void *opaque, uint32_t events)
     struct virtio_blk *b = opaque;
     if (disk_reap(&b->disk, req_done, b))
         blk_after_completions(b);
+}
+
+/* The rate limiter lets requests go again (I/O thread, lock held). */
+static void blk_rl_resume(void *opaque)
+{
+    struct virtio_blk *b = opaque;
+    struct virtq *q = &b->vdev.vq[0];
+    if ((b->vdev.status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+        !(b->vdev.status & VIRTIO_CONFIG_S_NEEDS_RESET) && q->enabled && q->avail && !q->broken)
+        blk_process(b, q);
 }
 
 static void blk_config_read(void *opaque, uint32_t off, uint8_t *data, unsigned size)
@@ -224,6 +266,7 @@ static void blk_stop(void *opaque)
 static void blk_destroy(void *opaque)
 {
     struct virtio_blk *b = opaque;
+    virtio_rl_fini(&b->rl);
     disk_close(&b->disk);
     free(b);
 }
@@ -324,12 +367,19 @@ int virtio_blk_create(struct vm *vm, const struct disk_config *dc, char *err, si
         snprintf(err, errlen, "disk %s: cannot watch completions: %s", dc->path, strerror(-rc));
         goto fail;
     }
+    rc = virtio_rl_add(&b->vdev, &b->rl, &dc->rate_limiter, blk_rl_resume, b);
+    if (rc < 0) {
+        snprintf(err, errlen, "disk %s: cannot set up its rate limiter: %s", dc->path,
+                 strerror(-rc));
+        goto fail;
+    }
     rc = virtio_dev_add(vm, &b->vdev, err, errlen);
     if (rc < 0)
         goto fail;
     return 0;
 fail:
     virtio_unwatch_all(&b->vdev);
+    virtio_rl_fini(&b->rl);
     virtio_dev_fini(&b->vdev);
     disk_close(&b->disk);
     free(b);
@@ -387,6 +437,20 @@ int virtio_blk_swap(struct vm *vm, const char *drive_id, const char *path, char 
     blk_after_completions(b); /* the drain may have completed requests */
     virtio_unlock(&b->vdev);
     return rc < 0 ? -EINVAL : 0;
+}
+
+int virtio_blk_set_rate_limiter(struct vm *vm, const char *drive_id, const struct rl_config *c,
+                                bool bw, bool ops, char *err, size_t errlen)
+{
+    struct virtio_blk *b = drive_id && *drive_id ? blk_find(vm, drive_id) : NULL;
+    if (!b) {
+        snprintf(err, errlen, "drive %s: no such virtio-blk drive", drive_id ? drive_id : "");
+        return -ENOENT;
+    }
+    int rc = virtio_rl_update(&b->rl, c, bw, ops);
+    if (rc < 0)
+        snprintf(err, errlen, "drive %s: out of memory", drive_id);
+    return rc;
 }
 
 static int blk_class_create(struct vm *vm, char *err, size_t errlen)

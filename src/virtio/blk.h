@@ -45,7 +45,8 @@ struct virtio_blk {
     struct blk_req req[BLK_QUEUE_SIZE];
     uint16_t free[BLK_QUEUE_SIZE];
     unsigned nfree;
-    bool throttled; /* the pool ran dry: re-run the queue after completions */
+    bool throttled;      /* the pool ran dry: re-run the queue after completions */
+    struct virtio_rl rl; /* rate_limiter: requests it refuses stay in the queue */
     /* counters (metrics) */
     uint64_t nreads, nwrites, nflushes, ndiscards, nerrors, bytes_read, bytes_written;
 };
@@ -67,5 +68,11 @@ int virtio_blk_create(struct vm *vm, const struct disk_config *dc, char *err, si
  * -EINVAL (PATH cannot be used: the old file stays in place), with one line in ERR. */
 int virtio_blk_swap(struct vm *vm, const char *drive_id, const char *path, char *err,
                     size_t errlen);
+
+/* Replace the rate limiter buckets of drive DRIVE_ID named by BW / OPS with C's, live (any
+ * thread not holding the device lock). Returns 0, -ENOENT (no such drive, ERR filled) or
+ * -ENOMEM. */
+int virtio_blk_set_rate_limiter(struct vm *vm, const char *drive_id, const struct rl_config *c,
+                                bool bw, bool ops, char *err, size_t errlen);
 
 #endif

@@ -126,9 +126,17 @@ static void net_tx(struct virtio_net *n)
     unsigned budget = NET_TX_BUDGET;
     int r;
     do {
+        if (rl_blocked(&n->tx_rl.rl))
+            goto out; /* the limiter's timer calls us again */
         virtq_disable_notify(q);
         while (budget && (r = virtq_pop(q, &n->tx_chain)) > 0) {
             budget--;
+            /* the whole chain (vnet header included) counts, as in Firecracker */
+            if (!rl_request(&n->tx_rl.rl, n->tx_chain.out_len)) {
+                q->last_avail--; /* undo the pop: the frame waits in the ring */
+                n->tx_rl.throttled++;
+                goto out;
+            }
             if (tx_one(n) == -EAGAIN) {
                 n->tx_pending = true;
                 goto out;
@@ -160,6 +168,17 @@ static void net_tx_ready(void *opaque)
     virtio_lock(&n->vdev);
     net_tx(n);
     virtio_unlock(&n->vdev);
+}
+
+/* The rate limiters let frames go again (I/O thread, lock held). */
+static void net_rx_rl_resume(void *opaque)
+{
+    net_rx_pump(opaque);
+}
+
+static void net_tx_rl_resume(void *opaque)
+{
+    net_tx(opaque);
 }
 
 /* evloop_call target after DRIVER_OK: start receiving. */
@@ -250,6 +269,8 @@ static void net_destroy(void *opaque)
     struct virtio_net *n = opaque;
     if (n->be)
         n->be->ops->close(n->be);
+    virtio_rl_fini(&n->rx_rl);
+    virtio_rl_fini(&n->tx_rl);
     free(n->held);
     free(n->rxbuf);
     free(n);
@@ -274,7 +295,17 @@ void virtio_net_counters(struct virtio_net *n, struct net_counters *out)
     virtio_lock(&n->vdev);
     *out = n->stats;
     out->rx_dropped += n->be->rx_dropped;
+    out->rx_rl_throttled = n->rx_rl.throttled;
+    out->rx_rl_events = n->rx_rl.events;
+    out->tx_rl_throttled = n->tx_rl.throttled;
+    out->tx_rl_events = n->tx_rl.events;
     virtio_unlock(&n->vdev);
+}
+
+int virtio_net_set_rate_limiter(struct virtio_net *n, bool tx, const struct rl_config *c, bool bw,
+                                bool ops)
+{
+    return virtio_rl_update(tx ? &n->tx_rl : &n->rx_rl, c, bw, ops);
 }
 
 void virtio_net_set_link(struct virtio_net *n, bool up)
@@ -346,8 +377,18 @@ int virtio_net_create(struct vm *vm, unsigned index, char *err, size_t errlen)
         snprintf(err, errlen, "--net %s: virtio_dev_init failed", nc->id);
         goto fail;
     }
-    rc = virtio_dev_add(vm, &n->vdev, err, errlen);
+    rc = virtio_rl_add(&n->vdev, &n->rx_rl, &nc->rx_rate_limiter, net_rx_rl_resume, n);
+    if (rc == 0)
+        rc = virtio_rl_add(&n->vdev, &n->tx_rl, &nc->tx_rate_limiter, net_tx_rl_resume, n);
+    if (rc == 0)
+        rc = virtio_dev_add(vm, &n->vdev, err, errlen);
+    else
+        snprintf(err, errlen, "--net %s: cannot set up its rate limiters: %s", nc->id,
+                 strerror(-rc));
     if (rc < 0) {
+        virtio_unwatch_all(&n->vdev);
+        virtio_rl_fini(&n->rx_rl);
+        virtio_rl_fini(&n->tx_rl);
         virtio_dev_fini(&n->vdev);
         goto fail;
     }

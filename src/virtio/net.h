@@ -32,6 +32,8 @@ struct net_counters {
     uint64_t rx_dropped;           /* frames that never reached the guest */
     uint64_t tx_packets, tx_bytes; /* accepted by the backend */
     uint64_t tx_dropped;           /* malformed, oversized, link down or refused by the host */
+    /* rate limiters: frames held back, timer expirations */
+    uint64_t rx_rl_throttled, rx_rl_events, tx_rl_throttled, tx_rl_events;
 };
 
 /* Bulk-traffic detector (net_bulk_frame): on while large or GSO frames flow in either direction,
@@ -57,8 +59,9 @@ struct virtio_net {
     bool stopped;      /* VM teardown started: backend callbacks do nothing */
     uint32_t tx_limit; /* largest frame (without the vnet header) the guest may send */
     /* receive */
-    uint8_t *rxbuf; /* vnet header + frame read from the backend */
-    size_t rx_len;  /* bytes of the pending frame in rxbuf including the header; 0: none */
+    uint8_t *rxbuf;  /* vnet header + frame read from the backend */
+    size_t rx_len;   /* bytes of the pending frame in rxbuf including the header; 0: none */
+    bool rx_charged; /* the pending frame's tokens were taken from rx_rl */
     struct net_rx_chain *held; /* ring of NET_QUEUE_SIZE entries, oldest at held_first */
     unsigned held_first, nheld;
     size_t held_cap;                        /* writable bytes of the held chains */
@@ -74,6 +77,9 @@ struct virtio_net {
     bool bulk_counted; /* this device counts in its I/O thread's bulk devices */
     bool bulk_off;     /* the I/O thread's policy is not ours to change */
     struct net_counters stats;
+    /* rate limiters: a frame the receive limiter refuses stays in rxbuf (and the next ones in
+     * the backend); a chain the transmit limiter refuses stays in the queue */
+    struct virtio_rl rx_rl, tx_rl;
 };
 
 /* ---- net.c ------------------------------------------------------------------------------------
@@ -85,6 +91,10 @@ int virtio_net_create(struct vm *vm, unsigned index, char *err, size_t errlen);
 struct virtio_net *virtio_net_find(struct vm *vm, const char *id);
 /* Copy N's counters (backend drops included). Any thread. */
 void virtio_net_counters(struct virtio_net *n, struct net_counters *out);
+/* Replace the buckets named by BW / OPS of N's receive (TX false) or transmit limiter, live (any
+ * thread not holding the device lock). Returns 0 or -ENOMEM. */
+int virtio_net_set_rate_limiter(struct virtio_net *n, bool tx, const struct rl_config *c, bool bw,
+                                bool ops);
 /* Set the host side of the link up or down; the guest gets a config-change interrupt. */
 void virtio_net_set_link(struct virtio_net *n, bool up);
 

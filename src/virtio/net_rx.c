@@ -8,7 +8,12 @@
  * a time is read into rxbuf and copied into as many chains as it needs. When the queue runs dry
  * that frame stays pending, the backend stops being read and the queue's notifications are
  * enabled: the guest's next refill resumes delivery. Nothing is dropped for lack of buffers;
- * frames are dropped (and counted) only when the guest could never take them. */
+ * frames are dropped (and counted) only when the guest could never take them.
+ *
+ * With a receive rate limiter, frames go through rxbuf (their length must be known before the
+ * guest sees them): a frame the limiter refuses stays pending there, the backend stops being
+ * read (the next frames wait in the tap's queue or slirp's) and the limiter's timer resumes the
+ * pump. Nothing is dropped for the limiter either. */
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
@@ -37,6 +42,7 @@ void net_rx_reset(struct virtio_net *n)
         n->stats.rx_dropped++;
         n->rx_len = 0;
     }
+    n->rx_charged = false;
 }
 
 /* Pop one more receive chain. Returns 1, 0 (queue empty) or <0 (queue broken). */
@@ -128,8 +134,9 @@ static void rx_delivered(struct virtio_net *n, size_t len, uint8_t gso_type)
 static bool rx_direct_ok(struct virtio_net *n)
 {
     struct net_backend *be = n->be;
+    const struct ratelimiter *rl = &n->rx_rl.rl;
     return be->ops->recvv && be->hdr_len == NET_VNET_HDR_LEN &&
-           virtio_has_feature(&n->vdev, VIRTIO_NET_F_MRG_RXBUF);
+           virtio_has_feature(&n->vdev, VIRTIO_NET_F_MRG_RXBUF) && !rl->bw.on && !rl->ops.on;
 }
 
 /* Copy LEN bytes between BUF and the start of the segments IOV (CNT entries): TO_IOV or back. */
@@ -284,6 +291,10 @@ void net_rx_pump(struct virtio_net *n)
     virtq_disable_notify(q);         /* buffers are only waited for when none are left */
     unsigned budget = NET_RX_BUDGET; /* frames delivered or dropped in this run */
     while (budget) {
+        if (!n->rx_len && rl_blocked(&n->rx_rl.rl)) {
+            be->ops->rx_enable(be, false); /* frames wait in the backend for the timer */
+            break;
+        }
         if (!n->rx_len) {
             int r = rx_next(n, q);
             if (r == -EAGAIN) {
@@ -297,6 +308,13 @@ void net_rx_pump(struct virtio_net *n)
                 continue;
             }
         }
+        /* the whole frame (vnet header included) counts, as in Firecracker */
+        if (!n->rx_charged && !rl_request(&n->rx_rl.rl, n->rx_len)) {
+            n->rx_rl.throttled++;
+            be->ops->rx_enable(be, false); /* it stays in rxbuf, the next ones in the backend */
+            break;
+        }
+        n->rx_charged = true;
         int rc = rx_deliver(n, q);
         if (rc == -EAGAIN) {
             be->ops->rx_enable(be, false);
@@ -307,6 +325,7 @@ void net_rx_pump(struct virtio_net *n)
         if (rc < 0)
             break; /* queue broken: DEVICE_NEEDS_RESET is set */
         n->rx_len = 0;
+        n->rx_charged = false;
         budget--;
     }
     if (!budget) /* more may be waiting: come back through the event loop, after other work */

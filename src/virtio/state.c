@@ -39,6 +39,9 @@ void virtio_state_get(struct virtio_dev *vdev, struct virtio_state *s)
             .broken = q->broken,
         };
     }
+    s->nrl = vdev->nrl;
+    for (unsigned i = 0; i < vdev->nrl; i++)
+        rl_state_get(&vdev->rl[i]->rl, &s->rl[i]);
 }
 
 /* True when the queue's rings are in use: the device is live and the queue enabled. */
@@ -87,6 +90,7 @@ void virtio_state_visit(struct state_visitor *v, struct virtio_state *s, struct 
 {
     if (!state_begin(v, vdev->name, VIRTIO_STATE_VERSION))
         return;
+    uint32_t version = v->version;
     STATE_U64(v, s->host_features);
     STATE_CHECK(v, s->host_features == vdev->host_features);
     STATE_U64(v, s->guest_features);
@@ -107,6 +111,17 @@ void virtio_state_visit(struct state_visitor *v, struct virtio_state *s, struct 
     STATE_CHECK(v, s->msix_config == NO_VECTOR || s->msix_config < nvec);
     for (unsigned i = 0; i < vdev->nqueues; i++)
         queue_visit(v, s, &s->q[i], &vdev->vq[i], nvec);
+    s->nrl = 0;
+    if (version >= 2) { /* the rate limiters, in the device's order */
+        uint32_t nrl = vdev->nrl;
+        STATE_U32(v, nrl);
+        if (v->loading && !state_error(v) && nrl != vdev->nrl)
+            state_fail(v, -EINVAL, "%s: %u rate limiters saved, the device has %u", vdev->name, nrl,
+                       vdev->nrl);
+        for (unsigned i = 0; i < vdev->nrl && !state_error(v); i++)
+            rl_state_visit(v, &s->rl[i], &vdev->rl[i]->rl);
+        s->nrl = vdev->nrl;
+    }
     if (vdev->ops->state_check && !state_error(v))
         vdev->ops->state_check(vdev->opaque, v);
     if (vdev->ops->state_visit && !state_error(v))
@@ -142,6 +157,8 @@ void virtio_state_set(struct virtio_dev *vdev, const struct virtio_state *s)
         q->signalled_valid = qs->signalled_valid;
         q->broken = qs->broken;
     }
+    for (unsigned i = 0; i < s->nrl && i < vdev->nrl; i++)
+        rl_state_set(&vdev->rl[i]->rl, &s->rl[i]);
     if (vdev->ops->state_commit)
         vdev->ops->state_commit(vdev->opaque);
     bool live =

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "util/ratelimit.h"
 #include "util/util.h"
 
 struct vm;
@@ -182,6 +183,19 @@ struct virtio_transport_ops {
     void (*reset)(struct virtio_dev *vdev);
 };
 
+/* A device's rate limiter (virtio/rl.c): Firecracker's buckets, its timerfd watched on vm->loop. */
+#define VIRTIO_MAX_RL 2
+struct virtio_rl {
+    struct ratelimiter rl;
+    struct virtio_dev *vdev;
+    /* Work may go on (the timer fired, or an update lifted the block): look at the queues again.
+     * I/O thread, device lock held, VM not paused. */
+    void (*resume)(void *opaque);
+    void *opaque;
+    uint64_t throttled; /* requests refused and left in their queue (metrics) */
+    uint64_t events;    /* timer expirations handled (metrics) */
+};
+
 /* A backend fd watched on vm->loop for a device (virtio_watch_fd). */
 #define VIRTIO_MAX_WATCHES 8
 struct virtio_watch {
@@ -221,6 +235,8 @@ struct virtio_dev {
     unsigned nwatch;
     bool watches_parked; /* paused: the watches are off the event loop */
     bool paused;         /* VM paused: no queue processing, no backend events (lock held) */
+    struct virtio_rl *rl[VIRTIO_MAX_RL]; /* the device's rate limiters (saved with its state) */
+    unsigned nrl;
     /* transport */
     const struct virtio_transport_ops *tops;
     void *transport;
@@ -302,11 +318,37 @@ void virtio_unwatch_all(struct virtio_dev *vdev);
 void virtio_watches_park(struct virtio_dev *vdev);
 int virtio_watches_unpark(struct virtio_dev *vdev);
 
+/* ---- rate limiters (virtio/rl.c) --------------------------------------------------------------
+ * Set up R for VDEV from C (a timerfd even when C limits nothing, so a live update can start
+ * limiting; registered in vdev->rl so snapshots carry it), RESUME(OPAQUE) running when the
+ * limiter lets work go on. Call before virtio_dev_add, lock not held. Returns 0 or -errno. */
+int virtio_rl_add(struct virtio_dev *vdev, struct virtio_rl *r, const struct rl_config *c,
+                  void (*resume)(void *opaque), void *opaque);
+/* Close R's timer (ops->destroy). */
+void virtio_rl_fini(struct virtio_rl *r);
+/* Replace the buckets of R named by BW / OPS with C's, live, from any thread not holding the
+ * device lock; a limiter that was holding requests back is lifted at once on the I/O thread (the
+ * new buckets decide again). Returns 0 or -ENOMEM. */
+int virtio_rl_update(struct virtio_rl *r, const struct rl_config *c, bool bw, bool ops);
+
+/* ---- virtio-rng (virtio/rng.c), for the API and metrics -------------------------------------- */
+struct rng_counters {
+    uint64_t bytes;     /* entropy given */
+    uint64_t throttled; /* requests its rate limiter held back */
+    uint64_t events;    /* rate limiter timer expirations */
+};
+/* The entropy device's counters (all zero without one). Any thread not holding its lock. */
+void virtio_rng_counters(struct vm *vm, struct rng_counters *out);
+/* Replace its rate limiter's buckets named by BW / OPS, live. Returns 0, -ENOENT (no entropy
+ * device) or -ENOMEM. */
+int virtio_rng_set_rate_limiter(struct vm *vm, const struct rl_config *c, bool bw, bool ops);
+
 /* ---- state (virtio/state.c) ------------------------------------------------------------------
  * The guest-visible state of a device beyond its PCI function: the common state (status,
  * features, selectors, config vector and generation, ISR) and each queue's configuration and
  * ring indices. Host pointers, fds and watches are runtime, rebuilt on restore. */
-#define VIRTIO_STATE_VERSION 1
+/* Version 2 adds each rate limiter's buckets (Firecracker saves them too). */
+#define VIRTIO_STATE_VERSION 2
 struct virtq_state {
     uint16_t size, msix_vector;
     bool enabled;
@@ -320,6 +362,8 @@ struct virtio_state {
     uint32_t dfselect, gfselect;
     uint16_t queue_select, msix_config;
     struct virtq_state q[VIRTIO_MAX_QUEUES];
+    unsigned nrl; /* limiters loaded (0 from a version 1 state: they start full) */
+    struct rl_state rl[VIRTIO_MAX_RL];
 };
 /* Copy VDEV's state into S (lock held). */
 void virtio_state_get(struct virtio_dev *vdev, struct virtio_state *s);

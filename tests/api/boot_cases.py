@@ -78,7 +78,8 @@ def metrics_line(c, res):
         io = last["vcpu"]["exits"].get("io", 0)
         reqs = last["api_server"]["requests"]
         blk = last["devices"]["block"].get("data", {})
-        why = None if io > 0 and reqs > 0 and "read_count" in blk else \
+        why = None if io > 0 and reqs > 0 and "read_count" in blk and \
+            "rate_limiter_throttled_events" in blk else \
             f"io exits {io}, api requests {reqs}, block 'data' {blk}"
     except Exception as e:
         why = f"{type(e).__name__}: {e}"
@@ -97,6 +98,11 @@ def post_boot(a, spec, res, work, c, run_case):
         swapped = [d["path_on_host"] for d in vmc.get("drives", []) if d["drive_id"] == "data"]
         res.report("post-swap-shows-in-vm-config",
                    None if swapped == [c["disk2"]] else f"drive 'data' is {swapped}")
+        # PATCHed live: the bandwidth bucket set, then the ops bucket alone removed
+        rl = [d.get("rate_limiter") for d in vmc.get("drives", []) if d["drive_id"] == "data"]
+        want = {"bandwidth": {"size": 1048576, "one_time_burst": 0, "refill_time": 100}}
+        res.report("post-rate-limiter-patch-shows-in-vm-config",
+                   None if rl == [want] else f"drive 'data' rate_limiter {rl}, want {want}")
         pause_resume(t, c, res)
         metrics_line(c, res)
         before = lines(c["serial"])
@@ -161,7 +167,8 @@ def transport(a, res, work):
     serial = os.path.join(work, "tr-serial.log")
     cfg = {"boot-source": {"kernel_image_path": a.pvh64, "boot_args": "tr"},
            "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
-           "entropy": {}, "serial": {"serial_out_path": serial}}
+           "entropy": {"rate_limiter": {"ops": {"size": 100, "refill_time": 1000}}},
+           "serial": {"serial_out_path": serial}}
     path = os.path.join(work, "tr.json")
     with open(path, "w") as f:
         json.dump(cfg, f)

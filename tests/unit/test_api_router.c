@@ -190,18 +190,31 @@ static void test_drives(void **state)
              "{\"drive_id\": \"rl\", \"path_on_host\": \"%s\", \"is_root_device\": false, "
              "\"rate_limiter\": {\"bandwidth\": {\"size\": 1, \"refill_time\": 100}}}",
              f->disk);
-    expect(f->api, "PUT", "/drives/rl", body, 400, "rate_limiter: not supported yet");
+    expect(f->api, "PUT", "/drives/rl", body, 204, NULL);
     snprintf(body, sizeof(body),
              "{\"drive_id\": \"rl\", \"path_on_host\": \"%s\", \"is_root_device\": false, "
              "\"rate_limiter\": {\"bandwidth\": {\"size\": -1, \"refill_time\": 100}}}",
              f->disk);
     expect(f->api, "PUT", "/drives/rl", body, 400, "rate_limiter.bandwidth.size");
+    snprintf(body, sizeof(body),
+             "{\"drive_id\": \"rl\", \"path_on_host\": \"%s\", \"is_root_device\": false, "
+             "\"rate_limiter\": {\"ops\": {\"size\": 5, \"refill_time\": 18446744073710}}}",
+             f->disk);
+    expect(f->api, "PUT", "/drives/rl", body, 400,
+           "rate_limiter.ops.refill_time: refill_time is too large");
+    snprintf(body, sizeof(body),
+             "{\"drive_id\": \"rl\", \"path_on_host\": \"%s\", \"is_root_device\": false, "
+             "\"rate_limiter\": {\"ops\": {\"refill_time\": 100}}}",
+             f->disk);
+    expect(f->api, "PUT", "/drives/rl", body, 400, "rate_limiter.ops.size: missing");
     /* PATCH before boot is the wrong state */
     snprintf(body, sizeof(body), "{\"drive_id\": \"data\", \"path_on_host\": \"%s\"}", f->disk);
     expect(f->api, "PATCH", "/drives/data", body, 400, "not started");
     char *b;
     assert_int_equal(req(f->api, "GET", "/vm/config", NULL, &b), 200);
     assert_non_null(strstr(b, "\"io_engine\":\"Async\""));
+    assert_non_null(strstr(b, "\"rate_limiter\":{\"bandwidth\":{\"size\":1,\"one_time_burst\":0,"
+                              "\"refill_time\":100}}"));
     free(b);
 }
 
