@@ -117,9 +117,11 @@ struct api {
     int start_efd; /* eventfd written once the VM started: wakes api_wait() */
 };
 
-extern const char *const api_io_engines[];  /* "Sync", "Async" */
-extern const char *const api_cache_types[]; /* "Unsafe", "Writeback" */
-extern const char *const api_huge_pages[];  /* "None", "Transparent", "2M" */
+extern const char *const api_io_engines[];   /* "Sync", "Async" */
+extern const char *const api_cache_types[];  /* "Unsafe", "Writeback" */
+extern const char *const api_drive_ifaces[]; /* "virtio", "ahci" (truce extension) */
+extern const char *const api_drive_media[];  /* "disk", "cdrom" (truce extension) */
+extern const char *const api_huge_pages[];   /* "None", "Transparent", "2M" */
 
 /* ---- configuration sections (api/sections_*.c) ----------------------------------------------
  * Each reads one spec object into API (lock held, VM not started). ID is the path parameter

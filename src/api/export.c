@@ -44,6 +44,10 @@ static json_t *drives(const struct api *api)
                               "cache_type", api_cache_types[api->drive_extra[i].cache_type],
                               "io_engine", api_io_engines[api->drive_extra[i].io_engine]);
         api_export_rate_limiter(o, "rate_limiter", &d->rate_limiter);
+        if (d->iface == DISK_IF_AHCI) /* truce extensions, only when not the default */
+            json_object_set_new(o, "interface", json_string(api_drive_ifaces[d->iface]));
+        if (d->cdrom)
+            json_object_set_new(o, "media", json_string(api_drive_media[1]));
         json_array_append_new(a, o);
     }
     return a;

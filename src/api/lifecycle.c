@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "api/api_int.h"
+#include "dev/ahci.h"
 #include "dev/dev.h"
 #include "machine/snapshot.h"
 #include "machine/machine.h"
@@ -229,13 +230,22 @@ int api_swap_drive(struct api *api, const char *id, const char *path, char *err,
         return -ENOENT;
     }
     char why[API_ERR_LEN] = "";
-    int rc = virtio_blk_swap(api->vm, id, path, why, sizeof(why));
+    const struct disk_config *d = &api->cfg.disks[i];
+    if (d->iface == DISK_IF_AHCI && !d->cdrom) {
+        snprintf(err, errlen, "path_on_host: drive '%s' is an AHCI disk; only CD-ROM media change",
+                 id);
+        return -EINVAL;
+    }
+    /* a CD-ROM drive: insert PATH, or eject with "" (a truce extension) */
+    int rc = d->cdrom ? ahci_change_media(api->vm, id, path, why, sizeof(why))
+                      : virtio_blk_swap(api->vm, id, path, why, sizeof(why));
     if (rc < 0) {
         snprintf(err, errlen, "path_on_host: %s", why[0] ? why : strerror(-rc));
         return rc;
     }
-    snprintf(api->cfg.disks[i].path, sizeof(api->cfg.disks[i].path), "%s", path);
-    log_info("drive %s now backed by %s", id, path);
+    if (path[0]) /* an ejected CD-ROM drive keeps its last image in the configuration */
+        snprintf(api->cfg.disks[i].path, sizeof(api->cfg.disks[i].path), "%s", path);
+    log_info("drive %s now backed by %s", id, path[0] ? path : "nothing (ejected)");
     return 0;
 }
 

@@ -8,6 +8,9 @@
 
 const char *const api_io_engines[] = {"Sync", "Async", NULL};
 const char *const api_cache_types[] = {"Unsafe", "Writeback", NULL};
+/* truce extensions of a drive: its controller and kind */
+const char *const api_drive_ifaces[] = {"virtio", "ahci", NULL};
+const char *const api_drive_media[] = {"disk", "cdrom", NULL};
 
 /* Firecracker's id rule: 1..63 characters of [A-Za-z0-9_]. */
 int api_check_id(const struct jctx *c, const char *field, const char *id, const char *path_id)
@@ -59,12 +62,13 @@ static void store_disk(struct api *api, int i, const struct disk_config *d,
 int api_put_drive(struct api *api, const json_t *o, const char *id, struct jctx *c)
 {
     static const char *const fields[] = {
-        "drive_id",     "partuuid",     "is_root_device", "cache_type", "is_read_only",
-        "path_on_host", "rate_limiter", "io_engine",      "socket",     NULL};
+        "drive_id",     "partuuid",  "is_root_device", "cache_type", "is_read_only", "path_on_host",
+        "rate_limiter", "io_engine", "socket",         "interface",  "media",        NULL};
     struct disk_config d = {0};
     struct api_drive_extra x = {0};
     char partuuid[64], sock[108];
     bool have_part, have_sock;
+    int iface = DISK_IF_VIRTIO, media = 0;
     if (jobject(c, o, fields) < 0 ||
         jstring(c, o, "drive_id", true, d.id, sizeof(d.id), NULL) < 0 ||
         api_check_id(c, "drive_id", d.id, id) < 0 ||
@@ -74,6 +78,8 @@ int api_put_drive(struct api *api, const json_t *o, const char *id, struct jctx 
         jstring(c, o, "socket", false, sock, sizeof(sock), &have_sock) < 0 ||
         jenum(c, o, "cache_type", false, api_cache_types, &x.cache_type, NULL) < 0 ||
         jenum(c, o, "io_engine", false, api_io_engines, &x.io_engine, NULL) < 0 ||
+        jenum(c, o, "interface", false, api_drive_ifaces, &iface, NULL) < 0 ||
+        jenum(c, o, "media", false, api_drive_media, &media, NULL) < 0 ||
         api_rate_limiter(c, o, "rate_limiter", &d.rate_limiter, NULL, NULL) < 0)
         return -EINVAL;
     if (have_sock)
@@ -84,6 +90,18 @@ int api_put_drive(struct api *api, const json_t *o, const char *id, struct jctx 
         return jfail(c, "cache_type", "not supported yet: Writeback");
     if (jstring(c, o, "path_on_host", true, d.path, sizeof(d.path), NULL) < 0)
         return -EINVAL;
+    d.iface = (uint8_t)iface;
+    d.cdrom = media == 1;
+    if (d.cdrom && (d.iface != DISK_IF_AHCI || !d.readonly))
+        return jfail(c, "media",
+                     "a cdrom is read-only on AHCI (\"interface\": \"ahci\", "
+                     "\"is_read_only\": true)");
+    if (d.iface == DISK_IF_AHCI && rl_config_on(&d.rate_limiter))
+        return jfail(c, "rate_limiter", "not supported yet on AHCI drives");
+    char why[128];
+    const char *bad = d.cdrom ? config_iso_error(d.path, why, sizeof(why)) : NULL;
+    if (bad)
+        return jfail(c, "path_on_host", "'%s': %s", d.path, bad);
     if (access(d.path, R_OK | (d.readonly ? 0 : W_OK)) < 0)
         return jfail(c, "path_on_host", "cannot open '%s' for %s: %s", d.path,
                      d.readonly ? "reading" : "reading and writing", strerror(errno));

@@ -1,6 +1,7 @@
 /* config.c — struct vm_config: defaults, option-value parsers and the one validation path. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,14 +168,14 @@ int config_parse_cdrom(struct vm_config *cfg, const char *path, char *err, size_
 const char *config_iso_error(const char *path, char *errbuf, size_t errlen)
 {
     uint8_t vd[7];
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         snprintf(errbuf, errlen, "cannot open: %s", strerror(errno));
         return errbuf;
     }
-    bool ok = fseek(f, ISO_VD_OFFSET, SEEK_SET) == 0 && fread(vd, 1, sizeof(vd), f) == sizeof(vd);
-    fclose(f);
-    if (!ok)
+    ssize_t n = pread(fd, vd, sizeof(vd), ISO_VD_OFFSET);
+    close(fd);
+    if (n != (ssize_t)sizeof(vd))
         return "not an ISO 9660 image (shorter than 32 KiB + one volume descriptor)";
     if (memcmp(vd + 1, "CD001", 5) || vd[6] != 1)
         return "not an ISO 9660 image (no CD001 volume descriptor at byte 32768)";
