@@ -11,7 +11,7 @@ FUZZ_OBJS    := $(LIBSRCS:%.c=build/fuzz/obj/%.o)
 FUZZ_VIRTIO  := build/fuzz/fuzz_blk build/fuzz/fuzz_net build/fuzz/fuzz_vsock_dev \
                 build/fuzz/fuzz_console build/fuzz/fuzz_rng
 FUZZ_DEVICES := build/fuzz/fuzz_legacy build/fuzz/fuzz_pci build/fuzz/fuzz_mmio build/fuzz/fuzz_boot \
-                build/fuzz/fuzz_snapshot
+                build/fuzz/fuzz_snapshot build/fuzz/fuzz_ahci
 FUZZ_TARGETS := build/fuzz/fuzz_http build/fuzz/fuzz_http_parse build/fuzz/fuzz_config \
                 build/fuzz/fuzz_virtq build/fuzz/fuzz_vsock $(FUZZ_VIRTIO) $(FUZZ_DEVICES) \
                 build/fuzz/fuzz_cli

@@ -421,9 +421,29 @@ def mmds_seeds():
         write("fuzz_mmds", f"session-v{v}", prog)
 
 
+def ahci_seeds():
+    # fuzz_ahci.c: [kind][offset(2)][value(4)][port]; the slots start valid (test_ahci.c's reads)
+    def op(kind, off=0, value=0, port=0):
+        return p8(kind) + p16(off) + p32(value) + p8(port)
+    def ram(off, value):  # a byte-wise patch of the lists' window (a 4-byte little-endian write)
+        return op(2, off, value)
+    tbl = lambda port, slot: 0x8000 * port + 0x1000 + 0x200 * slot
+    write("fuzz_ahci", "read-disk", op(3, 0, 1) + op(3, 0, 0xffffffff))
+    write("fuzz_ahci", "inquiry-cd", op(3, 0, 1, 1) + op(1, 0x100 + 0x80 + 0x10))
+    write("fuzz_ahci", "identify", ram(tbl(0, 0), 0x00ec8027) + op(3, 0, 1))
+    write("fuzz_ahci", "ncq", ram(tbl(0, 2), 0x08608027) + ram(tbl(0, 2) + 12, 0x10) +
+          op(3, 0, 4, 2))
+    write("fuzz_ahci", "read10-cd", ram(tbl(1, 0) + 0x40, 0x00000028) + ram(tbl(1, 0) + 0x44,
+          0x00000010) + ram(tbl(1, 0) + 0x48, 0x00000001) + op(3, 0, 1, 1))
+    write("fuzz_ahci", "media", op(4, 0, 0, 0) + op(3, 0, 1, 1) + op(4, 0, 0, 2) +
+          op(3, 0, 3, 1))
+    write("fuzz_ahci", "comreset", op(0, 0x12c, 1) + op(0, 0x12c, 0) + op(3, 0, 1))
+
+
 def main():
     for fn in (blk_seeds, rng_seeds, console_seeds, net_seeds, vsock_seeds, legacy_seeds,
-               pci_seeds, mmio_seeds, boot_seeds, cli_seeds, snapshot_seeds, mmds_seeds):
+               pci_seeds, mmio_seeds, boot_seeds, cli_seeds, snapshot_seeds, mmds_seeds,
+               ahci_seeds):
         fn()
     return 0
 

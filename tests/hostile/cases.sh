@@ -54,6 +54,7 @@ c net-tx-garbage net_tx_garbage net 85 "$OK"
 c mmds-flood mmds_flood net 85 "$OK" --mmds version=V2
 c blk-bad-requests blk_bad_req blk 85 "$OK"
 c rng-big rng_big rng 85 "$OK"
+c ahci-commands ahci_cmds "" 85 "$OK" --disk-ahci
 c console-flood cons_flood cons 85 'virtio-console fresh ok' --console-virtio
 
 # PCI: BARs over RAM, over each other, over the ECAM window and the APICs; config space; MSI-X.

@@ -55,6 +55,7 @@ one() {
         --memory=*) mem_mib=${a#--memory=}; mem_mib=${mem_mib%M}; args+=(--memory "${mem_mib}M") ;;
         --console-virtio) console=(--console virtio) ;;
         --disk-ro) disk="$disk,readonly=on" ;;
+        --disk-ahci) disk="$disk,if=ahci" ;;
         --input=*) head -c "${a#--input=}" /dev/zero | tr '\0' y >"$d/stdin" ;;
         *) args+=("$a") ;;
         esac
