@@ -24,6 +24,12 @@
 
 static char disk_path[64], iso_path[64];
 
+static void remove_images(void)
+{
+    unlink(disk_path);
+    unlink(iso_path);
+}
+
 static void make_images(void)
 {
     static uint8_t buf[64 * 2048];
@@ -37,6 +43,7 @@ static void make_images(void)
         write(b, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
         abort();
     close(a), close(b);
+    atexit(remove_images);
 }
 
 static void reg_write(struct ahci *h, uint64_t off, uint32_t v)
@@ -87,15 +94,21 @@ static void op(struct vfix *f, struct ahci *h, const uint8_t *d)
         if ((off & 0xffc) != AHCI_GHC || !(v & AHCI_GHC_HR) || (d[7] & 0x80))
             reg_write(h, off & 0x3fc, v);
         break;
-    case 1: (void)reg_read(h, off & 0x3fc); break;
-    case 2: guest_mem_write(&f->vm.mem, WIN + off % (WIN_SIZE - 3), &v, 4); break;
+    case 1:
+        (void)reg_read(h, off & 0x3fc);
+        break;
+    case 2:
+        guest_mem_write(&f->vm.mem, WIN + off % (WIN_SIZE - 3), &v, 4);
+        break;
     case 3:
         reg_write(h, base + PX_SACT, v & (d[7] & 2 ? ~0u : 0));
         reg_write(h, base + PX_CI, v);
         for (int i = 0; i < 200 && (reg_read(h, base + PX_CI) | reg_read(h, base + PX_SACT)); i++)
             usleep(50);
         break;
-    case 4: ahci_change_media(&f->vm, "cd0", d[7] & 2 ? iso_path : "", err, sizeof(err)); break;
+    case 4:
+        ahci_change_media(&f->vm, "cd0", d[7] & 2 ? iso_path : "", err, sizeof(err));
+        break;
     }
 }
 
