@@ -196,6 +196,9 @@ static int count_msi(struct vm *vm, uint64_t addr, uint32_t data)
     return vf_msi(vm, addr, data);
 }
 
+/* The rate limiter of the next device dev_open creates. */
+static struct rl_config next_limit;
+
 static struct dfix *dev_open(off_t size, bool readonly, const char *serial)
 {
     struct dfix *x = calloc(1, sizeof(*x));
@@ -207,7 +210,7 @@ static struct dfix *dev_open(off_t size, bool readonly, const char *serial)
     vf_init(&x->f);
     x->f.vm.pci->irq.msi = count_msi;
     struct disk_config *dc = &x->f.vm.cfg.disks[x->f.vm.cfg.ndisks++];
-    *dc = (struct disk_config){.readonly = readonly};
+    *dc = (struct disk_config){.readonly = readonly, .rate_limiter = next_limit};
     snprintf(dc->id, sizeof(dc->id), "drive0");
     snprintf(dc->path, sizeof(dc->path), "%s", x->path);
     snprintf(dc->serial, sizeof(dc->serial), "%s", serial);
@@ -620,6 +623,43 @@ static void swap_with_requests_in_flight(void **state)
     unlink(other);
 }
 
+/* 8 KiB per 10 s: two 4 KiB writes go, the others wait in the ring (never failed) until a live
+ * update lifts the limit; then an ops limit of one request per 100 ms lets its timer bring the
+ * rest through. Every request completes with its data. */
+static void rate_limited_requests_wait(void **state)
+{
+    next_limit = (struct rl_config){.bandwidth = {.size = 8192, .refill_time = 10000}};
+    struct dfix *x = dev_open(1 * MiB, false, "RL");
+    next_limit = (struct rl_config){0};
+    struct vfix *f = &x->f;
+    struct virtio_blk *b = blk_of(x);
+    for (unsigned k = 0; k < 6; k++) {
+        memset(gpa_to_hva(&f->vm.mem, DATA(k), 4096), 0x50 + k, 4096);
+        post(x, k, VIRTIO_BLK_T_OUT, 8 * k, 4096, false);
+    }
+    assert_true(vf_wait_used(f, 0, 2));
+    vf_quiesce(f);
+    assert_int_equal(vf_used_idx(f, 0), 2); /* the next 4 KiB are 5 s away */
+    assert_true(b->rl.throttled >= 1);
+    char err[256];
+    struct rl_config c = {.ops = {.size = 1, .refill_time = 100}};
+    assert_int_equal(
+        virtio_blk_set_rate_limiter(&f->vm, "drive0", &c, true, true, err, sizeof(err)),
+        0); /* bandwidth off, ops on */
+    assert_true(vf_wait_used(f, 0, 6));
+    for (unsigned k = 0; k < 6; k++)
+        assert_int_equal(status_of(x, k), VIRTIO_BLK_S_OK);
+    assert_true(b->rl.events >= 1); /* the ops limit's timer let the last ones go */
+    uint8_t v = 0;
+    int fd = open(x->path, O_RDONLY);
+    assert_int_equal(pread(fd, &v, 1, 5 * 4096 + 9), 1);
+    close(fd);
+    assert_int_equal(v, 0x55);
+    assert_int_equal(virtio_blk_set_rate_limiter(&f->vm, "nope", &c, true, true, err, sizeof(err)),
+                     -ENOENT);
+    dev_close(x);
+}
+
 int main(void)
 {
 #define P(fn) cmocka_unit_test_setup_teardown(fn, psetup, pteardown)
@@ -632,6 +672,7 @@ int main(void)
         P(discard_and_write_zeroes_segments),
         P(get_id_bounded),
         cmocka_unit_test(write_read_back_many_in_flight),
+        cmocka_unit_test(rate_limited_requests_wait),
         cmocka_unit_test(get_id_returns_serial),
         cmocka_unit_test(read_only_device),
         cmocka_unit_test(size_not_multiple_of_512),
