@@ -183,6 +183,12 @@ int api_check_id(const struct jctx *c, const char *field, const char *id, const 
 int api_put_pmem(struct api *api, const json_t *o, const char *id, struct jctx *c);
 int api_patch_pmem(struct api *api, const json_t *o, const char *id, struct jctx *c);
 json_t *api_export_pmem(const struct api *api);
+/* PUT /hotplug/memory and the config file's "memory-hotplug" (pre-boot); PATCH (a new requested
+ * size: into the configuration before boot, to the virtio-mem device after); the status object
+ * of GET /hotplug/memory (NULL when none is configured). */
+int api_put_memory_hotplug(struct api *api, const json_t *o, struct jctx *c);
+int api_patch_memory_hotplug(struct api *api, const json_t *o, struct jctx *c);
+json_t *api_export_memory_hotplug(const struct api *api);
 
 /* ---- MMDS (api/mmds_api.c), lock held ------------------------------------------------------ */
 /* PUT /mmds/config, the config file's mmds-config: into api->cfg.mmds. */

@@ -66,10 +66,15 @@ static int apply(struct api *api, const json_t *root, const struct jctx *c)
         section_fn fn;
         bool required;
     } sections[] = {
-        {"logger", api_put_logger, false},      {"metrics", api_put_metrics, false},
-        {"machine-config", machine_put, false}, {"boot-source", api_put_boot_source, true},
-        {"vsock", api_put_vsock, false},        {"entropy", api_put_entropy, false},
-        {"serial", api_put_serial, false},      {"balloon", api_put_balloon, false},
+        {"logger", api_put_logger, false},
+        {"metrics", api_put_metrics, false},
+        {"machine-config", machine_put, false},
+        {"boot-source", api_put_boot_source, true},
+        {"vsock", api_put_vsock, false},
+        {"entropy", api_put_entropy, false},
+        {"serial", api_put_serial, false},
+        {"balloon", api_put_balloon, false},
+        {"memory-hotplug", api_put_memory_hotplug, false},
     };
     for (size_t i = 0; i < ARRAY_SIZE(sections); i++) {
         json_t *v = json_object_get(root, sections[i].key);
@@ -124,7 +129,6 @@ int api_load_config(struct api *api, const char *json, size_t len, char *err, si
                                        "pmem",
                                        "memory-hotplug",
                                        NULL};
-    static const char *const unsupported[] = {"memory-hotplug"};
     struct jctx c;
     jctx_init(&c, "", err, errlen);
     json_error_t je;
@@ -137,11 +141,6 @@ int api_load_config(struct api *api, const char *json, size_t len, char *err, si
     json_t *transport = json_incref(json_object_get(root, "virtio-transport"));
     json_object_del(root, "virtio-transport");
     int rc = jobject(&c, root, keys);
-    for (size_t i = 0; !rc && i < ARRAY_SIZE(unsupported); i++) {
-        json_t *v = json_object_get(root, unsupported[i]);
-        if (v && !json_is_null(v))
-            rc = jfail(&c, unsupported[i], "not supported yet");
-    }
     pthread_mutex_lock(&api->lock);
     if (!rc && api->state != API_VM_NOT_STARTED)
         rc = jfail(&c, NULL, "the microVM was already started");

@@ -100,6 +100,12 @@ json_t *api_export_vm_config(const struct api *api)
     json_object_set_new(j, "network-interfaces", nets(cfg));
     if (cfg->npmem)
         json_object_set_new(j, "pmem", api_export_pmem(api));
+    if (cfg->memhp.total_bytes)
+        json_object_set_new(j, "memory-hotplug",
+                            json_pack("{s:I, s:I, s:I}", "total_size_mib",
+                                      (json_int_t)(cfg->memhp.total_bytes / MiB), "slot_size_mib",
+                                      (json_int_t)(cfg->memhp.slot_bytes / MiB), "block_size_mib",
+                                      (json_int_t)(cfg->memhp.block_bytes / MiB)));
     if (cfg->vsock.enabled)
         json_object_set_new(j, "vsock",
                             json_pack("{s:I, s:s}", "guest_cid", (json_int_t)cfg->vsock.guest_cid,

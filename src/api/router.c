@@ -123,6 +123,25 @@ static void patch_pmem(struct api *api, const struct req *rq, struct api_reply *
         SECTION(api_patch_pmem(api, rq->body, rq->id, c));
 }
 
+static void put_memory_hotplug(struct api *api, const struct req *rq, struct api_reply *out)
+{
+    if (preboot(api, rq, out))
+        SECTION(api_put_memory_hotplug(api, rq->body, c));
+}
+
+static void patch_memory_hotplug(struct api *api, const struct req *rq, struct api_reply *out)
+{
+    SECTION(api_patch_memory_hotplug(api, rq->body, c));
+}
+
+static void get_memory_hotplug(struct api *api, const struct req *rq, struct api_reply *out)
+{
+    json_t *j = api_export_memory_hotplug(api);
+    if (!j)
+        return reply_error(out, 400, "no hotplug memory is configured");
+    reply_json(out, j);
+}
+
 static void put_net(struct api *api, const struct req *rq, struct api_reply *out)
 {
     if (preboot(api, rq, out))
@@ -360,9 +379,9 @@ static const struct route routes[] = {
     R("PUT", "/mmds/config", true, put_mmds_config),
     R("PUT", "/entropy", true, put_entropy),
     R("PUT", "/serial", true, put_serial),
-    R("PUT", "/hotplug/memory", true, NULL),
-    R("PATCH", "/hotplug/memory", true, NULL),
-    R("GET", "/hotplug/memory", false, NULL),
+    R("PUT", "/hotplug/memory", true, put_memory_hotplug),
+    R("PATCH", "/hotplug/memory", true, patch_memory_hotplug),
+    R("GET", "/hotplug/memory", false, get_memory_hotplug),
     RI("PUT", "/network-interfaces/", true, put_net),
     RI("PATCH", "/network-interfaces/", true, patch_net),
     R("PUT", "/snapshot/create", true, put_snapshot_create),

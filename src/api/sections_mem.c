@@ -1,10 +1,18 @@
-/* sections_mem.c — memory devices in the API: pmem objects (PUT/PATCH /pmem/{id}, config files). */
+/* sections_mem.c — memory devices in the API: pmem objects (PUT/PATCH /pmem/{id}, config files)
+ * and the hotplug memory (PUT/PATCH/GET /hotplug/memory, the config file's memory-hotplug). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "api/api_int.h"
+#include "virtio/mem.h"
+
+/* The VM exists and runs (or is paused): its devices answer. */
+static bool vm_live(const struct api *api)
+{
+    return api->vm && (api->state == API_VM_RUNNING || api->state == API_VM_PAUSED);
+}
 
 static int find_pmem(const struct vm_config *cfg, const char *id)
 {
@@ -68,4 +76,58 @@ json_t *api_export_pmem(const struct api *api)
                                            p->readonly));
     }
     return a;
+}
+
+int api_put_memory_hotplug(struct api *api, const json_t *o, struct jctx *c)
+{
+    static const char *const fields[] = {"total_size_mib", "slot_size_mib", "block_size_mib", NULL};
+    uint64_t total, slot = 128, block = 2;
+    if (jobject(c, o, fields) < 0 ||
+        juint(c, o, "total_size_mib", true, 0, UINT32_MAX, &total, NULL) < 0 ||
+        juint(c, o, "slot_size_mib", false, 128, UINT32_MAX, &slot, NULL) < 0 ||
+        juint(c, o, "block_size_mib", false, 2, UINT32_MAX, &block, NULL) < 0)
+        return -EINVAL;
+    struct memhp_config m = {
+        .total_bytes = total * MiB, .slot_bytes = slot * MiB, .block_bytes = block * MiB};
+    char why[API_ERR_LEN];
+    if (config_check_memhp(&m, why, sizeof(why)) < 0)
+        return jfail(c, NULL, "%s", why);
+    api->cfg.memhp = m; /* the region starts unplugged, as Firecracker's */
+    return 0;
+}
+
+int api_patch_memory_hotplug(struct api *api, const json_t *o, struct jctx *c)
+{
+    static const char *const fields[] = {"requested_size_mib", NULL};
+    uint64_t req;
+    if (jobject(c, o, fields) < 0 ||
+        juint(c, o, "requested_size_mib", true, 0, UINT32_MAX, &req, NULL) < 0)
+        return -EINVAL;
+    struct memhp_config *m = &api->cfg.memhp;
+    if (!m->total_bytes)
+        return jfail(c, NULL, "no hotplug memory is configured (PUT /hotplug/memory first)");
+    char why[API_ERR_LEN];
+    struct memhp_config want = *m;
+    want.requested_bytes = req * MiB;
+    if (config_check_memhp(&want, why, sizeof(why)) < 0)
+        return jfail(c, "requested_size_mib", "%s", why);
+    if (vm_live(api) && virtio_mem_request(api->vm, want.requested_bytes, why, sizeof(why)) < 0)
+        return jfail(c, "requested_size_mib", "%s", why);
+    *m = want;
+    return 0;
+}
+
+json_t *api_export_memory_hotplug(const struct api *api)
+{
+    const struct memhp_config *m = &api->cfg.memhp;
+    struct virtio_mem_status s = {.plugged_size = 0, .requested_size = m->requested_bytes};
+    if (!m->total_bytes)
+        return NULL;
+    if (vm_live(api))
+        virtio_mem_status(api->vm, &s);
+    return json_pack(
+        "{s:I, s:I, s:I, s:I, s:I}", "total_size_mib", (json_int_t)(m->total_bytes / MiB),
+        "slot_size_mib", (json_int_t)(m->slot_bytes / MiB), "block_size_mib",
+        (json_int_t)(m->block_bytes / MiB), "plugged_size_mib", (json_int_t)(s.plugged_size / MiB),
+        "requested_size_mib", (json_int_t)(s.requested_size / MiB));
 }

@@ -55,6 +55,9 @@ c mmds-flood mmds_flood net 85 "$OK" --mmds version=V2
 c blk-bad-requests blk_bad_req blk 85 "$OK"
 c rng-big rng_big rng 85 "$OK"
 c ahci-commands ahci_cmds "" 85 "$OK" --disk-ahci
+c pmem-bad pmem_bad "" 85 "$OK" --pmem-img
+c pmem-bad-ro pmem_bad ro 85 "$OK" --pmem-img-ro
+c vmem-bad vmem_bad "" 85 "$OK" --memory-hotplug size=256M,requested=64M
 c console-flood cons_flood cons 85 'virtio-console fresh ok' --console-virtio
 
 # PCI: BARs over RAM, over each other, over the ECAM window and the APICs; config space; MSI-X.

@@ -152,7 +152,15 @@ void bar0_set(unsigned slot, uint64_t addr);
 #define VD_WRITE        2
 #define VD_INDIRECT     4
 
-enum { VIO_NET = 1, VIO_BLK = 2, VIO_CONSOLE = 3, VIO_RNG = 4, VIO_VSOCK = 19 };
+enum {
+    VIO_NET = 1,
+    VIO_BLK = 2,
+    VIO_CONSOLE = 3,
+    VIO_RNG = 4,
+    VIO_VSOCK = 19,
+    VIO_MEM = 24,
+    VIO_PMEM = 27
+};
 
 /* Common configuration offsets (virtio 1.2 §4.1.4.3). */
 enum {

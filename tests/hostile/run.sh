@@ -36,6 +36,9 @@ with open(sys.argv[1], "wb") as f:
         f.write(s + b"\0" * (512 - len(s)))
 EOF
 
+# The pmem image (--pmem-img cases): 4 MiB of a repeated pattern.
+python3 -c 'import sys; n = 4 << 20; open(sys.argv[1], "wb").write(b"truce-hostile pmem\n" * (n // 19) + b"\0" * (n % 19))' "$OUT/pmem.img"
+
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
@@ -49,13 +52,17 @@ one() {
     d="$OUT/$name.$(basename "$build")"
     mkdir -p "$d"
     cp "$OUT/disk.img" "$d/disk.img"
-    local mem_mib=128 args=() console=(--console "file:$d/serial") disk="path=$d/disk.img"
+    local mem_mib=128 args=() console=(--console "file:$d/serial") disk="path=$d/disk.img" pmem_ro=0
     for a in "$@"; do
         case $a in
         --memory=*) mem_mib=${a#--memory=}; mem_mib=${mem_mib%M}; args+=(--memory "${mem_mib}M") ;;
         --console-virtio) console=(--console virtio) ;;
         --disk-ro) disk="$disk,readonly=on" ;;
         --disk-ahci) disk="$disk,if=ahci" ;;
+        --pmem-img | --pmem-img-ro) # a copy of the 4 MiB pmem image; read-only must keep it
+            cp "$OUT/pmem.img" "$d/pmem.img"
+            args+=(--pmem "path=$d/pmem.img$([ "$a" = --pmem-img-ro ] && echo ,ro=on)")
+            [ "$a" = --pmem-img-ro ] && pmem_ro=1 ;;
         --input=*) head -c "${a#--input=}" /dev/zero | tr '\0' y >"$d/stdin" ;;
         *) args+=("$a") ;;
         esac
@@ -140,6 +147,8 @@ one() {
         echo "FAIL $tag: $fds open files at the peak, above ${HOSTILE_FDS:-4096}"
     elif [ "$(stat -c %s "$d/disk.img")" != 1048576 ]; then
         echo "FAIL $tag: the guest changed the size of the host's disk image"
+    elif [ $pmem_ro = 1 ] && ! cmp -s "$OUT/pmem.img" "$d/pmem.img"; then
+        echo "FAIL $tag: the guest changed the read-only pmem image"
     else
         echo "PASS $tag (status $got, $((($(now_ms) - start_ms) / 1000)) s," \
             "peak RSS $((hwm / 1024)) MiB, $fds fds${term_ms:+, SIGTERM took $term_ms ms})"

@@ -1,5 +1,6 @@
-/* test_api_mem.c — the memory devices in the API: PUT/PATCH /pmem/{id}, the config file's "pmem"
- * array, GET /vm/config, driven without a socket or KVM. */
+/* test_api_mem.c — the memory devices in the API: PUT/PATCH /pmem/{id}, PUT/PATCH/GET
+ * /hotplug/memory, the config file's "pmem" and "memory-hotplug", GET /vm/config, driven without
+ * a socket or KVM. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -100,11 +101,64 @@ static void test_config_file(void **state)
     api_free(fresh);
 }
 
+static void test_hotplug(void **state)
+{
+    struct api *api = ((struct fixture *)*state)->api;
+    expect(api, "GET", "/hotplug/memory", NULL, 400, "no hotplug memory is configured");
+    expect(api, "PATCH", "/hotplug/memory", "{\"requested_size_mib\": 2}", 400,
+           "PUT /hotplug/memory first");
+    expect(api, "PUT", "/hotplug/memory", "{\"total_size_mib\": 100}", 400,
+           "multiple of the slot size");
+    expect(api, "PUT", "/hotplug/memory", "{\"total_size_mib\": 1024, \"block_size_mib\": 3}", 400,
+           "power of 2");
+    expect(api, "PUT", "/hotplug/memory", "{\"total_size_mib\": 1024, \"slot_size_mib\": 64}", 400,
+           "slot_size_mib");
+    expect(api, "PUT", "/hotplug/memory", "{\"block_size_mib\": 2}", 400, "total_size_mib");
+    expect(api, "PUT", "/hotplug/memory", "{\"total_size_mib\": 1024, \"x\": 1}", 400, "x");
+    expect(api, "PUT", "/hotplug/memory", "{\"total_size_mib\": 1024, \"block_size_mib\": 4}", 204,
+           NULL);
+    expect(api, "GET", "/hotplug/memory", NULL, 200,
+           "{\"total_size_mib\":1024,\"slot_size_mib\":128,\"block_size_mib\":4,"
+           "\"plugged_size_mib\":0,\"requested_size_mib\":0}");
+    /* before boot PATCH sets the size the guest starts with */
+    expect(api, "PATCH", "/hotplug/memory", "{\"requested_size_mib\": 256}", 204, NULL);
+    expect(api, "PATCH", "/hotplug/memory", "{\"requested_size_mib\": 2}", 400,
+           "multiple of the block size");
+    expect(api, "PATCH", "/hotplug/memory", "{\"requested_size_mib\": 2048}", 400,
+           "at most the total size");
+    expect(api, "GET", "/hotplug/memory", NULL, 200, "\"requested_size_mib\":256}");
+    expect(api, "GET", "/vm/config", NULL, 200,
+           "\"memory-hotplug\":{\"total_size_mib\":1024,\"slot_size_mib\":128,"
+           "\"block_size_mib\":4}");
+}
+
+static void test_hotplug_config_file(void **state)
+{
+    struct fixture *f = *state;
+    char json[512], err[256] = "";
+    snprintf(json, sizeof(json),
+             "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"memory-hotplug\": "
+             "{\"total_size_mib\": 512}}",
+             f->file);
+    assert_int_equal(api_load_config(f->api, json, strlen(json), err, sizeof(err)), 0);
+    expect(f->api, "GET", "/hotplug/memory", NULL, 200, "\"total_size_mib\":512");
+    snprintf(json, sizeof(json),
+             "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"memory-hotplug\": "
+             "{\"total_size_mib\": 500}}",
+             f->file);
+    struct api *fresh = api_new("unit-vm-3");
+    assert_int_equal(api_load_config(fresh, json, strlen(json), err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "memory-hotplug"));
+    api_free(fresh);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pmem, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hotplug, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hotplug_config_file, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
