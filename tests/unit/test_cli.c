@@ -89,6 +89,34 @@ struct bad {
     const char *needle;
 };
 
+/* Rate limits on --disk, --net and --rng (Firecracker's buckets: bw=SIZE[/MS], ops=N[/MS]). */
+static void rate_limit_keys(void **state)
+{
+    struct vm_config *cfg = malloc(sizeof(*cfg));
+    char err[256] = "";
+    assert_int_equal(PARSE(cfg, err, "--kernel", kernel, "--disk",
+                           "path=/etc/hostname,bw=10M,ops=100/10,bw_burst=1M,ops_burst=5", "--net",
+                           "tap=t0,rx_bw=2500000,tx_bw=250000/100,tx_ops=1000", "--rng=bw=64K"),
+                     0);
+    const struct rl_config *d = &cfg->disks[0].rate_limiter;
+    assert_int_equal(d->bandwidth.size, 10 * MiB);
+    assert_int_equal(d->bandwidth.refill_time, 1000);
+    assert_int_equal(d->bandwidth.one_time_burst, 1 * MiB);
+    assert_int_equal(d->ops.size, 100);
+    assert_int_equal(d->ops.refill_time, 10);
+    assert_int_equal(d->ops.one_time_burst, 5);
+    assert_int_equal(cfg->nets[0].rx_rate_limiter.bandwidth.size, 2500000);
+    assert_int_equal(cfg->nets[0].tx_rate_limiter.bandwidth.refill_time, 100);
+    assert_int_equal(cfg->nets[0].tx_rate_limiter.ops.size, 1000);
+    assert_false(tb_config_on(&cfg->nets[0].rx_rate_limiter.ops));
+    assert_true(cfg->entropy);
+    assert_int_equal(cfg->entropy_rate_limiter.bandwidth.size, 64 * KiB);
+    assert_int_equal(PARSE(cfg, err, "--kernel", kernel, "--rng"), 0);
+    assert_true(cfg->entropy);
+    assert_false(rl_config_on(&cfg->entropy_rate_limiter));
+    free(cfg);
+}
+
 static void bad_flags_name_the_field(void **state)
 {
     static const struct bad cases[] = {
@@ -105,6 +133,13 @@ static void bad_flags_name_the_field(void **state)
         {{"--bogus"}, "--bogus"},
         {{"--disk", "readonly=on"}, "--disk"},
         {{"--disk", "path=/etc/hostname,colour=red"}, "colour"},
+        {{"--disk", "path=/etc/hostname,bw=10Q"}, "bw=10Q"},
+        {{"--disk", "path=/etc/hostname,ops=100/0"}, "ops=100/0"},
+        {{"--disk", "path=/etc/hostname,bw_burst=x"}, "bw_burst"},
+        {{"--disk", "path=/etc/hostname,if=ahci,bw=1M"}, "virtio disks only"},
+        {{"--net", "tap=t0,tx_ops=abc"}, "tx_ops=abc"},
+        {{"--net", "tap=t0,up_bw=1M"}, "up_bw"},
+        {{"--rng=bw=1M,speed=2"}, "speed"},
         {{"--disk", "path=/etc/hostname,serial=123456789012345678901"}, "serial"},
         {{"--net", "tap="}, "--net"},
         {{"--net", "wifi"}, "wifi"},
@@ -197,9 +232,8 @@ static void transport_flag(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(good_flags),
-        cmocka_unit_test(bad_flags_name_the_field),
-        cmocka_unit_test(sizes_parse),
+        cmocka_unit_test(good_flags),      cmocka_unit_test(bad_flags_name_the_field),
+        cmocka_unit_test(rate_limit_keys), cmocka_unit_test(sizes_parse),
         cmocka_unit_test(transport_flag),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
