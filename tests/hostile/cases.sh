@@ -53,6 +53,13 @@ c net-rx-tiny-mergeable net_rx_tiny "net all" 85 "$OK"
 c net-tx-garbage net_tx_garbage net 85 "$OK"
 c mmds-flood mmds_flood net 85 "$OK" --mmds version=V2
 c blk-bad-requests blk_bad_req blk 85 "$OK"
+# Rate limiters holding requests back (they wait in the ring, never fail, never spin): big
+# entropy requests under a bandwidth limit, a reset while disk requests are held, shutdown with
+# requests held by a limit of one per second.
+c rng-big-limited rng_big rng 85 "$OK" --rng=bw=256K/100,ops=50/100
+c vq-reset-mid-blk-limited vq_reset_mid blk 85 "$OK" --disk-rl=bw=1M/100,ops=100/100
+c shutdown-s5-busy-limited shutdown "s5 busy" 0 'devices busy' --disk-rl=ops=1/1000 \
+    --rng=ops=1/1000
 c rng-big rng_big rng 85 "$OK"
 c ahci-commands ahci_cmds "" 85 "$OK" --disk-ahci
 c pmem-bad pmem_bad "" 85 "$OK" --pmem-img

@@ -59,6 +59,7 @@ one() {
         --console-virtio) console=(--console virtio) ;;
         --disk-ro) disk="$disk,readonly=on" ;;
         --disk-ahci) disk="$disk,if=ahci" ;;
+        --disk-rl=*) disk="$disk,${a#--disk-rl=}" ;; # rate limits: bw=..., ops=...
         --pmem-img | --pmem-img-ro) # a copy of the 4 MiB pmem image; read-only must keep it
             cp "$OUT/pmem.img" "$d/pmem.img"
             args+=(--pmem "path=$d/pmem.img$([ "$a" = --pmem-img-ro ] && echo ,ro=on)")
