@@ -318,7 +318,9 @@ int migrate_receive(struct vm *vm, struct kvm_host *kvm, int lfd,
                     size_t errlen)
 {
     memset(st, 0, sizeof(*st));
+    struct mmds *mmds = vm->mmds; /* the caller's store (vm.h) */
     memset(vm, 0, sizeof(*vm));
+    vm->mmds = mmds;
     vm->fd = -1;
     vm->stop_pipe[0] = vm->stop_pipe[1] = -1;
     int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);

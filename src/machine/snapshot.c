@@ -300,7 +300,9 @@ int snapshot_restore_payload(struct vm *vm, struct kvm_host *kvm, const uint8_t 
     struct state_visitor v;
     struct vm_config *cfg = malloc(sizeof(*cfg));
     int memfd = -1;
+    struct mmds *mmds = vm->mmds; /* the caller's store (vm.h) */
     memset(vm, 0, sizeof(*vm));
+    vm->mmds = mmds;
     vm->fd = -1;
     vm->stop_pipe[0] = vm->stop_pipe[1] = -1;
     /* everything but the devices' sections, before KVM is touched */
@@ -339,7 +341,9 @@ int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path
     uint8_t *file = NULL;
     size_t flen = 0, plen = 0;
     const uint8_t *payload = NULL;
+    struct mmds *mmds = vm->mmds; /* the caller's store (vm.h) */
     memset(vm, 0, sizeof(*vm));
+    vm->mmds = mmds;
     vm->fd = -1;
     vm->stop_pipe[0] = vm->stop_pipe[1] = -1;
     int rc = snapfile_read(state_path, &file, &flen, err, errlen);

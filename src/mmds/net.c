@@ -103,8 +103,6 @@ static int w_send(struct net_backend *be, const struct iovec *iov, unsigned iovc
 static size_t next_frame(struct mmds_net *w)
 {
     size_t h = w->be.hdr_len;
-    if (!w->rx_on)
-        return 0;
     size_t n = mmds_stack_output(w->stack, w->out + h, sizeof(w->out) - h);
     if (!n)
         return 0;

@@ -284,6 +284,16 @@ int mmds_token_new(struct mmds *m, uint32_t ttl, uint64_t now_ms, char tok[MMDS_
     return 0;
 }
 
+/* A and B (MMDS_TOKEN_CHARS bytes each) are equal; the time taken does not depend on where they
+ * differ, so a guest cannot find a token byte by byte by timing the answers. */
+static bool token_equal(const char *a, const char *b)
+{
+    unsigned char diff = 0;
+    for (unsigned i = 0; i < MMDS_TOKEN_CHARS; i++)
+        diff |= (unsigned char)(a[i] ^ b[i]);
+    return diff == 0;
+}
+
 bool mmds_token_valid(struct mmds *m, const char *tok, uint64_t now_ms)
 {
     if (strlen(tok) != MMDS_TOKEN_CHARS)
@@ -292,7 +302,7 @@ bool mmds_token_valid(struct mmds *m, const char *tok, uint64_t now_ms)
     pthread_mutex_lock(&m->lock);
     for (unsigned i = 0; i < MMDS_MAX_TOKENS && !ok; i++)
         ok = m->tokens[i].tok[0] && m->tokens[i].expiry_ms > now_ms &&
-             !memcmp(m->tokens[i].tok, tok, MMDS_TOKEN_CHARS);
+             token_equal(m->tokens[i].tok, tok);
     pthread_mutex_unlock(&m->lock);
     return ok;
 }

@@ -341,7 +341,8 @@ struct vm {
     int stop_pipe[2]; /* written once when the VM stops; lets event loops wake up */
     bool restoring;   /* built for a snapshot restore: no boot image, no boot registers */
     /* The MMDS data store (src/mmds/) the interfaces named in cfg.mmds answer from; NULL: none.
-     * Set by the caller before vm_create (which keeps it); owned by the caller. */
+     * Set by the caller before vm_create, snapshot_restore or migrate_receive (which keep it);
+     * owned by the caller. */
     struct mmds *mmds;
 };
 

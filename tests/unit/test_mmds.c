@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/net.h"
 #include "mmds/mmds.h"
+#include "util/util.h"
 
 static json_t *J(const char *s)
 {
@@ -659,6 +661,107 @@ static void tcp_bounds(void **state)
     mmds_free(m);
 }
 
+/* ---- net.c: the backend in front of another -------------------------------------------------- */
+struct fake_be {
+    struct net_backend be;
+    unsigned sent, recvs, closed;
+    size_t last_len;
+};
+
+static int fake_send(struct net_backend *be, const struct iovec *iov, unsigned n)
+{
+    struct fake_be *f = (struct fake_be *)be;
+    f->sent++;
+    f->last_len = 0;
+    for (unsigned i = 0; i < n; i++)
+        f->last_len += iov[i].iov_len;
+    return 0;
+}
+static ssize_t fake_recv(struct net_backend *be, void *buf, size_t len)
+{
+    ((struct fake_be *)be)->recvs++;
+    return -EAGAIN;
+}
+static void fake_rx_enable(struct net_backend *be, bool on)
+{
+}
+static void fake_close(struct net_backend *be)
+{
+    ((struct fake_be *)be)->closed++;
+}
+static const struct net_backend_ops fake_ops = {.name = "fake",
+                                                .send = fake_send,
+                                                .recv = fake_recv,
+                                                .rx_enable = fake_rx_enable,
+                                                .close = fake_close};
+
+/* An ARP request for TARGET behind a 12-byte vnet header, in two segments. */
+static void arp_iov(uint8_t *f, struct iovec iov[2], uint32_t target)
+{
+    memset(f, 0, 12 + 42);
+    uint8_t *e = f + 12;
+    memset(e, 0xff, 6);
+    memcpy(e + 6, guest_mac, 6);
+    put16(e + 12, 0x0806);
+    put16(e + 14, 1);
+    put16(e + 16, 0x0800);
+    e[18] = 6;
+    e[19] = 4;
+    put16(e + 20, 1);
+    memcpy(e + 22, guest_mac, 6);
+    put32(e + 28, GUEST_IP);
+    put32(e + 38, target);
+    iov[0] = (struct iovec){f, 20}; /* the header and part of the frame */
+    iov[1] = (struct iovec){f + 20, 12 + 42 - 20};
+}
+
+static void net_wrap(void **state)
+{
+    struct evloop *loop = evloop_new();
+    struct fake_be *f = calloc(1, sizeof(*f)), keep;
+    f->be = (struct net_backend){
+        .ops = &fake_ops, .loop = loop, .hdr_len = NET_VNET_HDR_LEN, .link_up = true};
+    struct net_backend *be = &f->be;
+    struct mmds *m = mmds_new(0);
+    struct mmds_config cfg = {.enabled = true, .version = 1, .ipv4 = MMDS_DEFAULT_IPV4};
+    char err[128];
+    assert_int_equal(mmds_net_wrap(m, &cfg, loop, &be, err, sizeof(err)), 0);
+    assert_ptr_not_equal(be, &f->be);
+    assert_true(be->link_up);
+    uint8_t frame[12 + 42], buf[NET_VNET_HDR_LEN + NET_MAX_FRAME];
+    struct iovec iov[2];
+    /* a frame for someone else goes to the wrapped backend as it is */
+    arp_iov(frame, iov, 0x0a000001);
+    assert_int_equal(be->ops->send(be, iov, 2), 0);
+    assert_int_equal(f->sent, 1);
+    assert_int_equal(f->last_len, sizeof(frame));
+    /* one for the MMDS is answered here: never sent on; the reply comes before the host's */
+    arp_iov(frame, iov, MMDS_DEFAULT_IPV4);
+    assert_int_equal(be->ops->send(be, iov, 2), 0);
+    assert_int_equal(f->sent, 1);
+    ssize_t n = be->ops->recv(be, buf, sizeof(buf));
+    assert_int_equal(n, NET_VNET_HDR_LEN + 42);
+    static const uint8_t zero[NET_VNET_HDR_LEN];
+    assert_memory_equal(buf, zero, NET_VNET_HDR_LEN); /* no offloads claimed */
+    assert_memory_equal(buf + NET_VNET_HDR_LEN + 22, mmds_mac, 6);
+    assert_int_equal(f->recvs, 0);
+    /* then the host's frames (none here) */
+    assert_int_equal(be->ops->recv(be, buf, sizeof(buf)), -EAGAIN);
+    assert_int_equal(f->recvs, 1);
+    /* recvv on a backend without it: the responder's frame scattered over segments */
+    assert_int_equal(be->ops->send(be, iov, 2), 0);
+    struct iovec out[3] = {{buf, 5}, {buf + 5, 30}, {buf + 35, sizeof(buf) - 35}};
+    assert_int_equal(be->ops->recvv(be, out, 3), NET_VNET_HDR_LEN + 42);
+    assert_memory_equal(buf + NET_VNET_HDR_LEN + 22, mmds_mac, 6);
+    assert_int_equal(be->ops->recvv(be, out, 3), -EAGAIN);
+    keep = *f;
+    be->ops->close(be); /* closes the wrapped backend too */
+    assert_int_equal(f->closed, keep.closed + 1);
+    free(f);
+    mmds_free(m);
+    evloop_free(loop);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -667,7 +770,7 @@ int main(void)
         cmocka_unit_test(http_parse),      cmocka_unit_test(http_respond),
         cmocka_unit_test(tcp_arp),         cmocka_unit_test(tcp_get),
         cmocka_unit_test(tcp_v2_token),    cmocka_unit_test(tcp_window_retransmit),
-        cmocka_unit_test(tcp_bounds),
+        cmocka_unit_test(tcp_bounds),      cmocka_unit_test(net_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

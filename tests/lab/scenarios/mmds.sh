@@ -1,5 +1,6 @@
 # mmds — Firecracker's metadata service seen from the Debian guest, over a tap (the VM driven by
-# the API: mmds/config V2, data PUT and later PATCHed by the host) and over `--net user`
+# the API: mmds/config V2, data PUT by the host; then the VM is snapshotted and restored in a new
+# process, whose store starts empty and is filled again by the host) and over `--net user`
 # (`truce run --mmds version=V2,data=FILE`). The guest (httpc, a static client it carries) gets
 # 401 without a token, a session token by PUT /latest/api/token, the host's data with it (IMDS
 # listing and JSON), and a token of TTL 1 refused after 2 s; a 1 MiB store is refused with
@@ -11,8 +12,8 @@ lab_dhcp_script # ./dhcp.script, the guest's udhcpc hook (l1/lib.sh)
 cat >check <<'EOS'
 #!/bin/sh
 # mmds — check (ARG: tap | user): reach the MMDS at 169.254.169.254 over eth0 and check the V2
-# token rules and the data the host stored (instance-id i-lab-ARG); with tap, wait for the host's
-# PATCH (stage "two") after printing "mmds: ready-for-patch".
+# token rules and the data the host stored (instance-id i-lab-ARG); with tap, after printing
+# "mmds: ready-for-snapshot", wait for stage "two" (a new token when the old one is refused).
 r() { echo "GUEST-RESULT $1 mmds${2:+ $2}"; exit 0; }
 A=http://169.254.169.254
 # get [httpc options] URL: "STATUS" in $st, the body in $body
@@ -57,23 +58,39 @@ sleep 2
 get -H "X-metadata-token: $short" $A/latest/meta-data/stage
 [ "$st" = 401 ] || r FAIL "a TTL-1 token still worked after 2 s ($st)"
 echo "mmds: TTL-1 token refused after 2 s: $st $body"
+t0=$(cut -d' ' -f1 /proc/uptime)
+n=0
+while [ $n -lt 20 ]; do
+    get -H "X-metadata-token: $tok" $A/latest/meta-data/instance-id
+    [ "$st" = 200 ] || r FAIL "GET $n answered $st"
+    n=$((n + 1))
+done
+echo "mmds: 20 GETs (httpc started for each) in $(awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.2f", b - a }') s"
 if [ "$1" = tap ]; then
-    echo "mmds: ready-for-patch"
+    echo "mmds: ready-for-snapshot"
     i=0
     while :; do
-        get -H "X-metadata-token: $tok" $A/latest/meta-data/stage
-        [ "$body" = two ] && break
+        # a connection cut by the snapshot is no answer: try again
+        out=$(/lab/httpc -t 3 -H "X-metadata-token: $tok" $A/latest/meta-data/stage) || out=none
+        st=$(echo "$out" | sed -n 1p)
+        body=$(echo "$out" | sed 1d)
+        [ "$st" = 200 ] && [ "$body" = two ] && break
+        if [ "$st" = 401 ]; then
+            echo "mmds: token refused ($body): a new one"
+            out=$(/lab/httpc -t 3 -X PUT -H "X-metadata-token-ttl-seconds: 60" \
+                $A/latest/api/token) && tok=$(echo "$out" | sed 1d)
+        fi
         i=$((i + 1))
-        [ $i -lt 60 ] || r FAIL "the host's PATCH never showed (stage '$body')"
+        [ $i -lt 240 ] || r FAIL "stage two never showed (last: $st '$body')"
         sleep 0.5
     done
-    echo "mmds: stage two after the host's PATCH"
+    echo "mmds: stage two from the restored VM"
 fi
 r PASS
 EOS
 chmod +x check dhcp.script
-data() { # data NAME: the store's contents for interface kind NAME
-    echo "{\"latest\": {\"meta-data\": {\"instance-id\": \"i-lab-$1\", \"stage\": \"one\",
+data() { # data NAME [STAGE]: the store's contents for interface kind NAME
+    echo "{\"latest\": {\"meta-data\": {\"instance-id\": \"i-lab-$1\", \"stage\": \"${2:-one}\",
         \"tags\": {\"b\": [1, 2], \"a\": \"1\"}}}}"
 }
 # the decoy: what a frame that escaped to L1 would fetch
@@ -99,12 +116,16 @@ cp check extra-root/checks/mmds && cp /lab/bin/httpc dhcp.script extra-root/lab/
     fail "cannot stage the guest files"
 (cd extra-root && find . | cpio -o -H newc 2>/dev/null) >extra.cpio
 cat "$LAB_GUESTS/initrd.cpio" extra.cpio >initrd.img || fail "cannot build the initrd"
-truce --api-sock "$SOCK" --id lab-mmds --http-api-max-payload-size 4194304 \
-    --mmds-size-limit 524288 </dev/null >truce.out 2>&1 &
-VMM_PID=$!
-i=0
-while [ ! -S "$SOCK" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-[ -S "$SOCK" ] || fail "truce --api-sock made no socket: $(tail -n 1 truce.out)"
+start_truce() { # start_truce SOCK: truce --api-sock SOCK in the background ($VMM_PID)
+    SOCK=$1
+    truce --api-sock "$SOCK" --id lab-mmds --http-api-max-payload-size 4194304 \
+        --mmds-size-limit 524288 </dev/null >>truce.out 2>&1 &
+    VMM_PID=$!
+    i=0
+    while [ ! -S "$SOCK" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    [ -S "$SOCK" ] || fail "truce --api-sock made no socket: $(tail -n 1 truce.out)"
+}
+start_truce "$PWD/api0.sock"
 want 204 PUT /boot-source "{\"kernel_image_path\": \"$(lab_kernel cloud)\",
     \"initrd_path\": \"$PWD/initrd.img\", \"boot_args\": \"$LAB_BASE_CMDLINE lab.check=mmds:tap\"}"
 want 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}'
@@ -121,14 +142,29 @@ want 204 PUT /mmds "$(data tap)"
 want 204 PUT /serial "{\"serial_out_path\": \"$GUEST_OUT\"}"
 want 204 PUT /actions '{"action_type": "InstanceStart"}'
 want 400 PUT /mmds/config '{"network_interfaces": ["eth0"]}' # pre-boot only
-ip link set tap0 up 2>/dev/null
 i=0
-until tr -d '\r' <"$GUEST_OUT" 2>/dev/null | grep -aq -e '^mmds: ready-for-patch' -e '^GUEST-RESULT'; do
+until tr -d '\r' <"$GUEST_OUT" 2>/dev/null | grep -aq -e '^mmds: ready-for-snapshot' -e '^GUEST-RESULT'; do
     i=$((i + 1))
     if [ $i -ge 900 ] || ! kill -0 "$VMM_PID" 2>/dev/null; then break; fi
     sleep 0.1
 done
-want 204 PATCH /mmds '{"latest": {"meta-data": {"stage": "two"}}}'
+# snapshot, a new process, restore: the MMDS configuration comes back, the data does not
+want 204 PATCH /vm '{"state": "Paused"}'
+want 204 PUT /snapshot/create "{\"snapshot_path\": \"$PWD/vm.state\",
+    \"mem_file_path\": \"$PWD/vm.mem\", \"snapshot_type\": \"Full\"}"
+kill -TERM "$VMM_PID"
+wait "$VMM_PID" 2>/dev/null
+start_truce "$PWD/api1.sock"
+want 204 PUT /snapshot/load "{\"snapshot_path\": \"$PWD/vm.state\",
+    \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$PWD/vm.mem\"},
+    \"resume_vm\": true}"
+want 200 GET /vm/config
+grep -q '"mmds-config":{"version":"V2","network_interfaces":\["eth0"\]' api.body ||
+    fail "the restored VM's configuration lacks the MMDS: $(cat api.body)"
+want 200 GET /mmds
+[ "$(cat api.body)" = "{}" ] || fail "the restored store is not empty: $(cat api.body)"
+want 204 PUT /mmds "$(data tap)"
+want 204 PATCH /mmds '{"latest": {"meta-data": {"stage": "two", "tags": null}}}'
 i=0
 while kill -0 "$VMM_PID" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
 kill "$VMM_PID" 2>/dev/null
