@@ -453,14 +453,35 @@ int virtio_blk_set_rate_limiter(struct vm *vm, const char *drive_id, const struc
     return rc;
 }
 
+/* is_root_device, as Firecracker: "root=/dev/vdX rw" (ro for a read-only disk) goes on the
+ * command line; X is the disk's letter among the virtio disks (their creation order). */
+static int blk_root_arg(struct vm *vm, unsigned letter, bool readonly, char *err, size_t errlen)
+{
+    char *cmd = vm->cfg.cmdline;
+    size_t n = strnlen(cmd, sizeof(vm->cfg.cmdline));
+    int w = snprintf(cmd + n, sizeof(vm->cfg.cmdline) - n, "%sroot=/dev/vd%c %s", n ? " " : "",
+                     'a' + letter, readonly ? "ro" : "rw");
+    if (w < 0 || (size_t)w >= sizeof(vm->cfg.cmdline) - n) {
+        cmd[n] = 0;
+        snprintf(err, errlen, "--cmdline: no room for the disk's root= argument");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static int blk_class_create(struct vm *vm, char *err, size_t errlen)
 {
+    unsigned letter = 0;
     for (unsigned i = 0; i < vm->cfg.ndisks; i++) {
-        if (vm->cfg.disks[i].iface != DISK_IF_VIRTIO)
+        const struct disk_config *d = &vm->cfg.disks[i];
+        if (d->iface != DISK_IF_VIRTIO)
             continue; /* on the AHCI controller (dev/ahci.c) */
         int rc = virtio_blk_create(vm, &vm->cfg.disks[i], err, errlen);
+        if (!rc && d->is_root && !vm->restoring)
+            rc = blk_root_arg(vm, letter, d->readonly, err, errlen);
         if (rc < 0)
             return rc;
+        letter++;
     }
     return 0;
 }

@@ -2,8 +2,8 @@
 # firecracker.sh — truce started through a `firecracker -> truce` symlink behaves as Firecracker's
 # binary: the API on --api-sock driven by curl (boot-source, InstanceStart), --boot-timer logging
 # the guest's boot time, guest reset ending the process with 0, --no-api --config-file, the
-# socket-in-use and argument errors with Firecracker's messages and exit codes, SIGTERM.
-# One PASS/FAIL line per case.
+# socket-in-use and argument errors with Firecracker's messages and exit codes, SIGTERM,
+# --snapshot-version and --describe-snapshot. One PASS/FAIL line per case.
 set -u
 cd "$(dirname "$0")/../.."
 TRUCE=$(realpath "${TRUCE:-build/truce}")
@@ -25,7 +25,8 @@ api() { # METHOD PATH [BODY]: prints the HTTP status, the body goes to $D/body
 }
 wait_sock() { for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.05; done; return 1; }
 
-# 1. Firecracker's getting-started sequence against the symlink, with the boot timer.
+# 1. Firecracker's getting-started sequence against the symlink (boot source, a root drive,
+# InstanceStart), with the boot timer.
 "$FC" --api-sock "$D/fc.sock" --id fc-guests --boot-timer --log-path "$D/log" --level Info \
     </dev/null >"$D/out" 2>"$D/err" &
 pid=$!
@@ -37,18 +38,20 @@ else
         failc vm-config-mmio "GET /vm/config $st: $(head -c 300 "$D/body")"
     s1=$(api PUT /boot-source "{\"kernel_image_path\": \"$G/actions.elf\", \"boot_args\": \"boot-timer i8042-reset\"}")
     s2=$(api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64}')
+    truncate -s 1M "$D/root.img"
+    s4=$(api PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$D/root.img\", \"is_root_device\": true, \"is_read_only\": false}")
     s3=$(api PUT /actions '{"action_type": "InstanceStart"}')
     timeout 60 tail --pid=$pid -f /dev/null
     wait $pid
     rc=$?
-    if [ "$s1$s2$s3" != 204204204 ]; then
-        failc api "PUT statuses $s1 $s2 $s3: $(head -c 300 "$D/body")"
+    if [ "$s1$s2$s4$s3" != 204204204204 ]; then
+        failc api "PUT statuses $s1 $s2 $s4 $s3: $(head -c 300 "$D/body")"
     elif [ $rc != 0 ]; then
         failc api "exit status $rc after the guest's i8042 reset, want 0: $(tail -n 2 "$D/err")"
-    elif ! grep -q "actions 'boot-timer i8042-reset'" "$D/out"; then
+    elif ! grep -q "actions 'boot-timer i8042-reset root=/dev/vda rw virtio_mmio.device=" "$D/out"; then
         failc api "the guest's serial output is not on stdout: $(head -c 300 "$D/out")"
     else
-        pass api
+        pass api # the root drive is on the command line as Firecracker puts it, then virtio-mmio
     fi
     grep -Eq 'Guest-boot-time = +[0-9]+ us [0-9]+ ms, +[0-9]+ CPU us [0-9]+ CPU ms' "$D/log" &&
         pass boot-timer || failc boot-timer "no Guest-boot-time line in the log: $(head -c 400 "$D/log")"
@@ -106,3 +109,24 @@ out=$("$FC" --version) && [ "$(head -n 1 <<<"$out")" = "Firecracker v1.17.0-dev"
     pass version || failc version "'$out'"
 "$FC" --help | grep -q -- '--api-sock <api-sock> .*\[default: "/run/firecracker.socket"\]' &&
     pass help || failc help "no api-sock default in --help"
+
+# 6. --snapshot-version and --describe-snapshot: the state-file format of a snapshot truce made.
+sv=$("$FC" --snapshot-version)
+rm -f "$D/fc.sock"
+"$FC" --api-sock "$D/fc.sock" --level Warning </dev/null >"$D/out6" 2>"$D/err6" &
+pid=$!
+if wait_sock "$D/fc.sock"; then
+    api PUT /boot-source "{\"kernel_image_path\": \"$G/actions.elf\", \"boot_args\": \"spin\"}" >/dev/null
+    api PUT /actions '{"action_type": "InstanceStart"}' >/dev/null
+    api PATCH /vm '{"state": "Paused"}' >/dev/null
+    st=$(api PUT /snapshot/create "{\"snapshot_path\": \"$D/snap\", \"mem_file_path\": \"$D/mem\"}")
+fi
+kill -TERM $pid 2>/dev/null
+wait $pid 2>/dev/null
+desc=$("$FC" --describe-snapshot "$D/snap" 2>&1)
+[ "${st:-}" = 204 ] && [ -n "$sv" ] && [ "$desc" = "$sv" ] && pass describe-snapshot ||
+    failc describe-snapshot "snapshot/create ${st:-none}, --snapshot-version '$sv', --describe-snapshot '$desc'"
+"$FC" --describe-snapshot "$G/actions.elf" >/dev/null 2>"$D/err7"
+rc=$?
+[ $rc = 1 ] && grep -q "Invalid data format version of snapshot file" "$D/err7" &&
+    pass describe-not-a-snapshot || failc describe-not-a-snapshot "exit $rc: $(head -c 200 "$D/err7")"
