@@ -77,6 +77,7 @@ void cli_usage(FILE *out)
         "usage: truce run --kernel PATH [options]    boot a VM on this terminal\n"
         "       truce restore --snapshot F --mem F [options]  resume a snapshot on this terminal\n"
         "       truce migrate-receive --listen URL [options]  run a VM migrated here\n"
+        "       truce snapshot-rebase --base-mem F --diff-mem D  merge a Diff snapshot's memory\n"
         "       truce check                          what /dev/kvm offers here\n"
         "       truce jail --id ID --exec-file PATH --uid N --gid N [...] [-- ARGS]\n"
         "                                            run a binary in a Firecracker-style jail\n"
@@ -362,6 +363,8 @@ int cli_main(int argc, char **argv)
         return cli_cpu_template_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "restore") || !strcmp(argv[1], "migrate-receive"))
         return cli_restore_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "snapshot-rebase"))
+        return cli_rebase_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "check"))
         return kvm_host_report(stdout);
     if (!strcmp(argv[1], "seccomp"))

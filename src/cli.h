@@ -29,6 +29,8 @@ int cli_run(const struct cli_vm_source *src);
 /* `truce restore` / `truce migrate-receive` (ARGV[0] is the command): parse, build the VM from
  * the snapshot or the incoming migration, run it here. Returns the exit status. */
 int cli_restore_main(int argc, char **argv);
+/* `truce snapshot-rebase --base-mem F --diff-mem D`. Returns the exit status. */
+int cli_rebase_main(int argc, char **argv);
 
 /* Read the CpuConfig JSON file PATH into T. Returns 0 or -EINVAL with ERR naming the field. */
 struct cpu_template;

@@ -18,6 +18,7 @@ enum {
     OPT_CONSOLE,
     OPT_NET_OVERRIDE,
     OPT_VSOCK_UDS,
+    OPT_TRACK_DIRTY,
     OPT_HELP
 };
 
@@ -28,6 +29,7 @@ static const struct option restore_opts[] = {
     {"console", required_argument, 0, OPT_CONSOLE},
     {"net-override", required_argument, 0, OPT_NET_OVERRIDE},
     {"vsock-uds", required_argument, 0, OPT_VSOCK_UDS},
+    {"track-dirty-pages", no_argument, 0, OPT_TRACK_DIRTY},
     {"help", no_argument, 0, OPT_HELP},
     {0, 0, 0, 0},
 };
@@ -41,7 +43,8 @@ static void restore_usage(FILE *out)
                  "  --listen URL           wait there for one source (PUT /migration on it)\n"
                  "  --console KIND         stdio, file:PATH or none (default: as saved)\n"
                  "  --net-override ID=TAP  attach interface ID to another tap (repeatable)\n"
-                 "  --vsock-uds PATH       serve the vsock device on another UNIX socket\n");
+                 "  --vsock-uds PATH       serve the vsock device on another UNIX socket\n"
+                 "  --track-dirty-pages    track written pages from here on (Diff snapshots)\n");
 }
 
 /* "ID=TAP" into the next network override. Returns 0 or -EINVAL with ERR. */
@@ -114,6 +117,9 @@ static int parse_restore(int argc, char **argv, struct cli_vm_source *src,
             if (str_copy(ov->vsock_uds, sizeof(ov->vsock_uds), optarg) < 0)
                 rc = bad(err, errlen, "--vsock-uds: path too long");
             break;
+        case OPT_TRACK_DIRTY:
+            ov->track_dirty = true;
+            break;
         case OPT_HELP:
             return 1;
         default:
@@ -151,4 +157,40 @@ int cli_restore_main(int argc, char **argv)
     }
     free(ov);
     return status;
+}
+
+int cli_rebase_main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"base-mem", required_argument, 0, 'b'},
+                                         {"diff-mem", required_argument, 0, 'd'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *base = NULL, *diff = NULL;
+    char err[512] = "";
+    int opt;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (opt == 'b' || opt == 'd') {
+            *(opt == 'b' ? &base : &diff) = optarg;
+            continue;
+        }
+        if (opt == 'h') {
+            printf("usage: truce snapshot-rebase --base-mem FULL --diff-mem DIFF\n"
+                   "  merges the memory file of a Diff snapshot onto the memory file of the\n"
+                   "  snapshot before it, in place; FULL then restores with DIFF's state file\n");
+            return 0;
+        }
+        fprintf(stderr, "truce: %s: unknown or incomplete option (see --help)\n", argv[optind - 1]);
+        return TRUCE_EXIT_USAGE;
+    }
+    if (!base || !diff || optind < argc) {
+        fprintf(stderr, "truce: snapshot-rebase: give --base-mem FULL and --diff-mem DIFF\n");
+        return TRUCE_EXIT_USAGE;
+    }
+    if (snapshot_rebase(base, diff, err, sizeof(err)) < 0) {
+        fprintf(stderr, "truce: %s\n", err);
+        return TRUCE_EXIT_USAGE;
+    }
+    return 0;
 }

@@ -99,7 +99,6 @@ struct api {
     char id[CFG_ID_LEN];
     struct vm_config cfg;
     bool boot_source_set;
-    bool track_dirty_pages;
     int huge_pages; /* index into api_huge_pages */
     struct api_drive_extra drive_extra[CFG_MAX_DISKS];
     unsigned net_mtu[CFG_MAX_NETS];

@@ -20,7 +20,7 @@ json_t *api_export_machine(const struct api *api)
     const struct vm_config *cfg = &api->cfg;
     return json_pack("{s:I, s:I, s:b, s:b, s:s}", "vcpu_count", (json_int_t)cfg->cpus,
                      "mem_size_mib", (json_int_t)(cfg->mem_bytes >> 20), "smt", cfg->smt,
-                     "track_dirty_pages", api->track_dirty_pages, "huge_pages",
+                     "track_dirty_pages", api->cfg.track_dirty, "huge_pages",
                      api_huge_pages[api->huge_pages]);
 }
 

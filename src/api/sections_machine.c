@@ -79,8 +79,8 @@ int api_put_machine(struct api *api, const json_t *o, bool patch, struct jctx *c
     struct vm_config *cfg = &api->cfg;
     struct machine m = {.vcpus = 1, .mem_mib = 128};
     if (patch) {
-        m = (struct machine){
-            cfg->cpus, cfg->mem_bytes >> 20, cfg->smt, api->track_dirty_pages, api->huge_pages, 0};
+        m = (struct machine){cfg->cpus,        cfg->mem_bytes >> 20, cfg->smt,
+                             cfg->track_dirty, api->huge_pages,      0};
     }
     bool s1, s2, s3, s4, s5, s6;
     if (jobject(c, o, fields) < 0 ||
@@ -101,6 +101,6 @@ int api_put_machine(struct api *api, const json_t *o, bool patch, struct jctx *c
     cfg->smt = m.smt;
     cfg->hugepages = m.huge == 2;
     api->huge_pages = m.huge;
-    api->track_dirty_pages = m.dirty;
+    cfg->track_dirty = m.dirty;
     return 0;
 }

@@ -20,15 +20,13 @@ int api_snapshot_create(struct api *api, const json_t *o, struct jctx *c)
         jstring(c, o, "mem_file_path", true, mem, sizeof(mem), NULL) < 0 ||
         jenum(c, o, "snapshot_type", false, types, &type, NULL) < 0)
         return -EINVAL;
-    if (type == 1)
-        return jfail(c, "snapshot_type", "not supported yet: Diff snapshots");
     if (api->state != API_VM_PAUSED)
         return jfail(c, NULL, "the microVM must be paused (PATCH /vm) before a snapshot");
     if (!strcmp(state, mem))
         return jfail(c, "mem_file_path", "must differ from snapshot_path");
-    int rc = snapshot_create(api->vm, state, mem, c->err, c->errlen);
+    int rc = snapshot_create(api->vm, state, mem, type == 1, c->err, c->errlen);
     if (!rc)
-        log_info("snapshot of %s written to %s (memory %s)", api->id, state, mem);
+        log_info("%s snapshot of %s written to %s (memory %s)", types[type], api->id, state, mem);
     return rc;
 }
 
@@ -138,9 +136,7 @@ static int load_options(const json_t *o, struct jctx *c, struct snapshot_overrid
         jenum(c, o, "huge_pages", false, hp, &huge, NULL) < 0 ||
         jeach(c, o, "network_overrides", add_net_override, ov) < 0)
         return -EINVAL;
-    if (diff || track)
-        return jfail(c, track ? "track_dirty_pages" : "enable_diff_snapshots",
-                     "not supported yet: dirty page tracking (Diff snapshots)");
+    ov->track_dirty = diff || track; /* enable_diff_snapshots: its deprecated name */
     if (realtime)
         return jfail(c, "clock_realtime", "not supported yet");
     if (huge != 0)

@@ -15,21 +15,6 @@
 
 #define CPUID_MAX_ENTRIES 256
 
-static int vm_set_memory(struct vm *vm)
-{
-    for (unsigned i = 0; i < vm->mem.nr; i++) {
-        struct kvm_userspace_memory_region r = {
-            .slot = i,
-            .guest_phys_addr = vm->mem.r[i].gpa,
-            .memory_size = vm->mem.r[i].size,
-            .userspace_addr = (uintptr_t)vm->mem.r[i].hva,
-        };
-        if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
-            return -errno;
-    }
-    return 0;
-}
-
 static int vm_fetch_cpuid(struct vm *vm)
 {
     vm->cpuid = calloc(1, sizeof(*vm->cpuid) + CPUID_MAX_ENTRIES * sizeof(vm->cpuid->entries[0]));
@@ -82,9 +67,11 @@ static int vm_create_memory(struct vm *vm, int mem_fd, char *err, size_t errlen)
                      (unsigned long long)vm->cfg.mem_bytes, strerror(-rc));
         return rc;
     }
-    rc = vm_set_memory(vm);
+    rc = vm_mem_slots_set(vm, 0);
     if (rc)
         snprintf(err, errlen, "kvm: KVM_SET_USER_MEMORY_REGION: %s", strerror(-rc));
+    else if (vm->cfg.track_dirty && (rc = vm_dirty_start(vm)))
+        snprintf(err, errlen, "track_dirty_pages: KVM's dirty log: %s", strerror(-rc));
     return rc;
 }
 

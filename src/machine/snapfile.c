@@ -86,21 +86,18 @@ int snap_write_at(int fd, const void *buf, size_t len, uint64_t off)
     return 0;
 }
 
-int snapfile_write(const char *path, const void *payload, size_t len, char *err, size_t errlen)
+int snap_file_atomic(const char *path, const char *field, int (*fill)(int fd, void *arg), void *arg,
+                     char *err, size_t errlen)
 {
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, (int)getpid()) >= (int)sizeof(tmp))
-        return snprintf(err, errlen, "snapshot_path: too long"), -ENAMETOOLONG;
-    struct snap_header h;
-    snapfile_header(&h, payload, len);
+        return snprintf(err, errlen, "%s: too long", field), -ENAMETOOLONG;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         int e = errno;
-        return snprintf(err, errlen, "snapshot_path: cannot create %s: %s", tmp, strerror(e)), -e;
+        return snprintf(err, errlen, "%s: cannot create %s: %s", field, tmp, strerror(e)), -e;
     }
-    int rc = snap_write_at(fd, &h, sizeof(h), 0);
-    if (!rc)
-        rc = snap_write_at(fd, payload, len, sizeof(h));
+    int rc = fill(fd, arg);
     if (!rc && fsync(fd) < 0)
         rc = -errno;
     close(fd);
@@ -108,8 +105,93 @@ int snapfile_write(const char *path, const void *payload, size_t len, char *err,
         rc = -errno;
     if (rc) {
         unlink(tmp);
-        snprintf(err, errlen, "snapshot_path: cannot write %s: %s", path, strerror(-rc));
+        snprintf(err, errlen, "%s: cannot write %s: %s", field, path, strerror(-rc));
     }
+    return rc;
+}
+
+struct state_file {
+    const void *payload;
+    size_t len;
+};
+
+/* snap_file_atomic filler: header, then payload. */
+static int fill_state(int fd, void *arg)
+{
+    const struct state_file *sf = arg;
+    struct snap_header h;
+    snapfile_header(&h, sf->payload, sf->len);
+    int rc = snap_write_at(fd, &h, sizeof(h), 0);
+    return rc ? rc : snap_write_at(fd, sf->payload, sf->len, sizeof(h));
+}
+
+int snapfile_write(const char *path, const void *payload, size_t len, char *err, size_t errlen)
+{
+    struct state_file sf = {payload, len};
+    return snap_file_atomic(path, "snapshot_path", fill_state, &sf, err, errlen);
+}
+
+/* Copy [OFF, END) of IN to the same offsets of OUT. Returns 0 or -errno. */
+static int copy_extent(int in, int out, off_t off, off_t end)
+{
+    static uint8_t buf[1 << 20];
+    while (off < end) {
+        size_t want = (size_t)MIN((off_t)sizeof(buf), end - off);
+        ssize_t n = pread(in, buf, want, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        int rc = snap_write_at(out, buf, (size_t)n, (uint64_t)off);
+        if (rc)
+            return rc;
+        off += n;
+    }
+    return 0;
+}
+
+/* Every data extent of IN (SEEK_DATA/SEEK_HOLE) onto OUT. */
+static int copy_extents(int in, int out, off_t size)
+{
+    for (off_t off = 0; off < size;) {
+        off_t data = lseek(in, off, SEEK_DATA);
+        if (data < 0)
+            return errno == ENXIO ? 0 : -errno; /* ENXIO: no data after OFF */
+        off_t hole = lseek(in, data, SEEK_HOLE);
+        if (hole < 0)
+            return -errno;
+        int rc = copy_extent(in, out, data, hole);
+        if (rc)
+            return rc;
+        off = hole;
+    }
+    return 0;
+}
+
+int snapshot_rebase(const char *base_path, const char *diff_path, char *err, size_t errlen)
+{
+    struct stat sb, sd;
+    int base = open(base_path, O_RDWR | O_CLOEXEC), diff = open(diff_path, O_RDONLY | O_CLOEXEC);
+    int rc = -EINVAL;
+    if (base < 0 || fstat(base, &sb) < 0)
+        snprintf(err, errlen, "--base-mem %s: %s", base_path, strerror(errno));
+    else if (diff < 0 || fstat(diff, &sd) < 0)
+        snprintf(err, errlen, "--diff-mem %s: %s", diff_path, strerror(errno));
+    else if (!S_ISREG(sb.st_mode) || !S_ISREG(sd.st_mode) || sb.st_size != sd.st_size)
+        snprintf(err, errlen,
+                 "--diff-mem: %s (%lld bytes) is not a Diff of %s (%lld bytes): the sizes must "
+                 "match",
+                 diff_path, (long long)sd.st_size, base_path, (long long)sb.st_size);
+    else
+        rc = 0;
+    if (!rc && (rc = copy_extents(diff, base, sd.st_size)) == 0 && fsync(base) < 0)
+        rc = -errno;
+    if (rc && rc != -EINVAL)
+        snprintf(err, errlen, "rebasing %s onto %s: %s", diff_path, base_path, strerror(-rc));
+    if (base >= 0)
+        close(base);
+    if (diff >= 0)
+        close(diff);
     return rc;
 }
 

@@ -44,38 +44,64 @@ int snap_mem_runs(const struct guest_mem *m, uint64_t max_run,
     return 0;
 }
 
+int snap_dirty_runs(const struct guest_mem *m, const uint64_t *bits, uint64_t max_run,
+                    int (*fn)(void *arg, uint64_t off, const uint8_t *p, uint64_t len), void *arg)
+{
+    const uint64_t pages = m->ram_size / PAGE;
+#define SET(pg) (bits[(pg) / 64] >> ((pg) % 64) & 1)
+    for (uint64_t pg = 0; pg < pages;) {
+        if (!bits[pg / 64] && pg % 64 == 0) {
+            pg += 64;
+            continue;
+        }
+        if (!SET(pg)) {
+            pg++;
+            continue;
+        }
+        uint64_t end = pg;
+        while (end < pages && (end - pg) * PAGE < max_run && SET(end))
+            end++;
+        int rc = fn(arg, pg * PAGE, (const uint8_t *)m->base + pg * PAGE, (end - pg) * PAGE);
+        if (rc)
+            return rc;
+        pg = end;
+    }
+#undef SET
+    return 0;
+}
+
 /* snap_mem_runs callback: the run at the same offset of the memory file (*ARG is its fd). */
 static int write_run(void *arg, uint64_t off, const uint8_t *p, uint64_t len)
 {
     return snap_write_at(*(int *)arg, p, len, off);
 }
 
-/* Guest RAM, in region order (the layout of the one mapping), to MEM_PATH atomically. */
-static int save_memory(struct vm *vm, const char *mem_path, char *err, size_t errlen)
+struct mem_file {
+    struct vm *vm;
+    const uint64_t *dirty;
+};
+
+/* snap_file_atomic filler for save_memory. */
+static int fill_memory(int fd, void *arg)
 {
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp-%d", mem_path, (int)getpid()) >= (int)sizeof(tmp))
-        return snprintf(err, errlen, "mem_file_path: too long"), -ENAMETOOLONG;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        int e = errno;
-        return snprintf(err, errlen, "mem_file_path: cannot create %s: %s", tmp, strerror(e)), -e;
-    }
-    /* RAM is one mapping, regions in order: the file is its image, zero pages left as holes */
-    int rc = snap_mem_runs(&vm->mem, 64 * MiB, write_run, &fd);
+    const struct mem_file *mf = arg;
+    const struct guest_mem *m = &mf->vm->mem;
+    int rc = mf->dirty ? snap_dirty_runs(m, mf->dirty, 64 * MiB, write_run, &fd)
+                       : snap_mem_runs(m, 64 * MiB, write_run, &fd);
     /* the file's size is RAM's even when its last pages are holes: a zero byte at the end */
-    if (!rc && lseek(fd, 0, SEEK_END) < (off_t)vm->mem.ram_size)
-        rc = snap_write_at(fd, "", 1, vm->mem.ram_size - 1);
-    if (!rc && fsync(fd) < 0)
-        rc = -errno;
-    close(fd);
-    if (!rc && rename(tmp, mem_path) < 0)
-        rc = -errno;
-    if (rc) {
-        unlink(tmp);
-        snprintf(err, errlen, "mem_file_path: cannot write %s: %s", mem_path, strerror(-rc));
-    }
+    if (!rc && lseek(fd, 0, SEEK_END) < (off_t)m->ram_size)
+        rc = snap_write_at(fd, "", 1, m->ram_size - 1);
     return rc;
+}
+
+/* Guest RAM, in region order (the layout of the one mapping), to MEM_PATH atomically: its
+ * non-zero pages, or with DIRTY only the pages set there (zero or not: a page that became zero
+ * must overwrite the base it is merged onto). */
+static int save_memory(struct vm *vm, const char *mem_path, const uint64_t *dirty, char *err,
+                       size_t errlen)
+{
+    struct mem_file mf = {vm, dirty};
+    return snap_file_atomic(mem_path, "mem_file_path", fill_memory, &mf, err, errlen);
 }
 
 /* KVM's VM state and every vCPU's, into V. */
@@ -130,16 +156,54 @@ int snapshot_state(struct vm *vm, struct state_visitor *v, char *err, size_t err
     return rc;
 }
 
-int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path, char *err,
-                    size_t errlen)
+/* The pages written since the last snapshot (or the start of tracking), harvested into a new
+ * bitmap *BITS; NULL and 0 when tracking is off. Returns 0 or -errno with ERR. */
+static int take_dirty(struct vm *vm, uint64_t **bits, char *err, size_t errlen)
 {
+    *bits = NULL;
+    if (!vm_dirty_tracking(vm))
+        return 0;
+    *bits = calloc(DIRTY_WORDS(&vm->mem), sizeof(**bits));
+    long n = *bits ? vm_dirty_harvest(vm, *bits) : -ENOMEM;
+    if (n >= 0)
+        return 0;
+    free(*bits);
+    *bits = NULL;
+    snprintf(err, errlen, "snapshot: KVM_GET_DIRTY_LOG: %s", strerror((int)-n));
+    return (int)n;
+}
+
+int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path, bool diff,
+                    char *err, size_t errlen)
+{
+    if (diff && !vm_dirty_tracking(vm))
+        return snprintf(err, errlen,
+                        "snapshot_type: Diff snapshots need dirty page tracking "
+                        "(machine-config track_dirty_pages, or track_dirty_pages on load)"),
+               -EINVAL;
     struct state_visitor v;
+    uint64_t *bits = NULL;
     int rc = snapshot_state(vm, &v, err, errlen);
     if (rc)
         return rc;
-    rc = save_memory(vm, mem_path, err, errlen);
+    rc = take_dirty(vm, &bits, err, errlen);
+    uint64_t last = vm->mem.ram_size / PAGE - 1;
+    uint64_t *diff_bits = diff ? malloc(DIRTY_WORDS(&vm->mem) * sizeof(*bits)) : NULL;
+    if (!rc && diff && !diff_bits)
+        rc = -ENOMEM;
+    if (!rc && diff) {
+        /* the last page always: the file then has RAM's size with no made-up byte in it */
+        memcpy(diff_bits, bits, DIRTY_WORDS(&vm->mem) * sizeof(*bits));
+        diff_bits[last / 64] |= 1ull << (last % 64);
+    }
+    if (!rc)
+        rc = save_memory(vm, mem_path, diff_bits, err, errlen);
     if (!rc)
         rc = snapfile_write(state_path, v.buf, v.len, err, errlen);
+    if (rc && bits)
+        vm_dirty_put_back(vm, bits); /* the next Diff snapshot still holds these pages */
+    free(bits);
+    free(diff_bits);
     state_free(&v);
     return rc;
 }
@@ -272,6 +336,7 @@ int snapshot_apply_overrides(struct vm_config *cfg, const struct snapshot_overri
         }
         snprintf(cfg->vsock.uds_path, sizeof(cfg->vsock.uds_path), "%s", ov->vsock_uds);
     }
+    cfg->track_dirty = ov->track_dirty;
     if (ov->console_set) {
         cfg->console = ov->console;
         snprintf(cfg->console_path, sizeof(cfg->console_path), "%s", ov->console_path);

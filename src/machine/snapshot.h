@@ -45,6 +45,10 @@ void snapfile_header(struct snap_header *hdr, const void *payload, size_t len);
 /* Write header + payload to PATH atomically (temporary file, fsync, rename): an existing file
  * there is replaced only by a complete one. Returns 0 or -errno with ERR. */
 int snapfile_write(const char *path, const void *payload, size_t len, char *err, size_t errlen);
+/* Write PATH atomically: FILL(FD, ARG) writes a temporary file next to it, which is fsync'd and
+ * renamed over PATH; on any error PATH is untouched and ERR names FIELD. Returns 0 or -errno. */
+int snap_file_atomic(const char *path, const char *field, int (*fill)(int fd, void *arg), void *arg,
+                     char *err, size_t errlen);
 /* Write all of BUF at byte OFF of FD (lseek + write). Returns 0 or -errno. */
 int snap_write_at(int fd, const void *buf, size_t len, uint64_t off);
 /* FN(ARG, OFF, P, LEN) for every run of non-zero pages of guest RAM (OFF: byte offset in region
@@ -53,6 +57,9 @@ int snap_write_at(int fd, const void *buf, size_t len, uint64_t off);
 struct guest_mem;
 int snap_mem_runs(const struct guest_mem *m, uint64_t max_run,
                   int (*fn)(void *arg, uint64_t off, const uint8_t *p, uint64_t len), void *arg);
+/* The same for the runs of pages set in BITS (DIRTY_WORDS(M) words), zero pages included. */
+int snap_dirty_runs(const struct guest_mem *m, const uint64_t *bits, uint64_t max_run,
+                    int (*fn)(void *arg, uint64_t off, const uint8_t *p, uint64_t len), void *arg);
 /* Read PATH whole (at most header + SNAP_MAX_PAYLOAD) into a malloc'd *BUF. Returns 0 or
  * -errno with ERR. */
 int snapfile_read(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen);
@@ -76,6 +83,7 @@ struct snapshot_overrides {
     } net[CFG_MAX_NETS];
     bool vsock_set;
     char vsock_uds[108];
+    bool track_dirty; /* track dirty pages from the restore on (Diff snapshots) */
     bool console_set;
     enum console_kind console;
     char console_path[PATH_MAX];
@@ -83,11 +91,18 @@ struct snapshot_overrides {
 /* Apply OV to CFG. Returns 0 or -EINVAL with ERR naming an interface the snapshot lacks. */
 int snapshot_apply_overrides(struct vm_config *cfg, const struct snapshot_overrides *ov, char *err,
                              size_t errlen);
-/* Save paused VM: guest RAM to MEM_PATH (sparse: zero pages are holes), then the state file to
- * STATE_PATH, each written whole or not at all. Returns 0 or -errno with ERR (-EINVAL: the VM
- * is not paused). */
-int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path, char *err,
-                    size_t errlen);
+/* Save paused VM: guest RAM to MEM_PATH (Full: every non-zero page, zero pages are holes;
+ * DIFF: only the pages written since the last snapshot, at their offsets, the rest holes — merge
+ * it onto the base memory file with snapshot_rebase), then the state file to STATE_PATH, each
+ * written whole or not at all. With tracking on, any snapshot starts a new Diff interval (unless
+ * it fails). Returns 0 or -errno with ERR (-EINVAL: the VM is not paused, or DIFF without
+ * tracking). */
+int snapshot_create(struct vm *vm, const char *state_path, const char *mem_path, bool diff,
+                    char *err, size_t errlen);
+/* Merge the Diff memory file DIFF_PATH onto the memory file BASE_PATH in place (every data
+ * extent of DIFF copied to the same offset; the sizes must match). Returns 0 or -errno with
+ * ERR. */
+int snapshot_rebase(const char *base_path, const char *diff_path, char *err, size_t errlen);
 /* The state of paused VM (the payload of a state file) into a new save buffer V (the caller
  * frees it with state_free). Returns 0 or <0 with ERR (-EINVAL: not paused). */
 int snapshot_state(struct vm *vm, struct state_visitor *v, char *err, size_t errlen);

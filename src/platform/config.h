@@ -124,6 +124,7 @@ struct vm_config {
     uint64_t mem_bytes;
     bool hugepages;
     bool smt;
+    bool track_dirty; /* dirty page tracking from creation on (Diff snapshots); not saved */
     /* console */
     enum console_kind console;
     char console_path[PATH_MAX];

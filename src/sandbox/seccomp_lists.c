@@ -233,6 +233,8 @@ static const struct sandbox_rule api_rules[] = {
     IOCTL(KVM_GET_VCPU_EVENTS, "vcpu fd, snapshot"),
     IOCTL(KVM_GET_MSRS, "vcpu fd, snapshot"),
     IOCTL(KVM_GET_CPUID2, "vcpu fd, snapshot: the CPUID each vCPU was given"),
+    IOCTL(KVM_GET_DIRTY_LOG, "vm fd, Diff snapshot and pre-copy migration: pages written"),
+    IOCTL(KVM_SET_USER_MEMORY_REGION, "vm fd, pre-copy migration: dirty logging on and off"),
     SOCKET(AF_UNIX, SOCK_STREAM, 0, "PUT /migration: to unix:PATH"),
     SOCKET(AF_INET, SOCK_STREAM, 0, "PUT /migration: to tcp:ADDRESS:PORT (a numeric address)"),
     SOCKET(AF_INET6, SOCK_STREAM, 0, "PUT /migration: to tcp:[ADDRESS]:PORT"),

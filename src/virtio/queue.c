@@ -216,6 +216,13 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
     return 1;
 }
 
+/* The used ring was translated once, at activation: mark it written for dirty tracking. */
+static void used_written(const struct virtq *q)
+{
+    if (q->mem->dirty)
+        guest_mem_dirty(q->mem, q->used_gpa, USED_BYTES(q->size));
+}
+
 void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
 {
     if (!q->used)
@@ -226,6 +233,7 @@ void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
     q->used_idx++;
     /* the element must be visible before the index that publishes it */
     __atomic_store_n(&q->used->idx, q->used_idx, __ATOMIC_RELEASE);
+    used_written(q);
 }
 
 bool virtq_has_avail(struct virtq *q)
@@ -240,6 +248,7 @@ void virtq_disable_notify(struct virtq *q)
     if (!q->used || q->event_idx)
         return; /* EVENT_IDX: avail_event stays behind, the driver will not notify again */
     store16(&q->used->flags, load16(&q->used->flags) | VRING_USED_F_NO_NOTIFY);
+    used_written(q);
 }
 
 bool virtq_enable_notify(struct virtq *q)
@@ -250,6 +259,7 @@ bool virtq_enable_notify(struct virtq *q)
         store16((uint8_t *)q->used + 4 + 8 * (size_t)q->size, q->last_avail); /* avail_event */
     else
         store16(&q->used->flags, load16(&q->used->flags) & ~VRING_USED_F_NO_NOTIFY);
+    used_written(q);
     /* our flag/avail_event store must be visible before we re-read avail->idx (the driver does
      * the mirror image: idx store, full barrier, flag load) */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);

@@ -1,5 +1,7 @@
 /* memory.c — guest RAM: one anonymous mapping split around the MMIO hole; the checked gpa->hva. */
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -58,6 +60,7 @@ void guest_mem_free(struct guest_mem *m)
 {
     if (m->base)
         munmap(m->base, m->map_size);
+    free((void *)m->dirty);
     memset(m, 0, sizeof(*m));
 }
 
@@ -73,6 +76,8 @@ void *gpa_to_hva(const struct guest_mem *m, uint64_t gpa, uint64_t len)
         uint64_t off = gpa - r->gpa;
         if (len > r->size - off)
             return NULL;
+        if (m->dirty)
+            guest_mem_dirty(m, gpa, len);
         return r->hva + off;
     }
     for (unsigned i = 0; i < m->ndev; i++) {
@@ -109,6 +114,23 @@ int vm_add_device_memory(struct vm *vm, uint64_t size, void *hva, bool readonly,
     m->dev_next = ALIGN_UP(at + size, LAYOUT_DEVMEM_ALIGN);
     *gpa = at;
     return 0;
+}
+
+void guest_mem_dirty(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+    _Atomic uint64_t *bits = m->dirty;
+    if (!bits || !len)
+        return;
+    for (unsigned i = 0; i < m->nr; i++) {
+        const struct mem_region *r = &m->r[i];
+        if (gpa < r->gpa || gpa - r->gpa >= r->size)
+            continue;
+        uint64_t off = (uint64_t)(r->hva - (uint8_t *)m->base) + (gpa - r->gpa);
+        uint64_t last = off + MIN(len, r->size - (gpa - r->gpa)) - 1;
+        for (uint64_t pg = off / 4096; pg <= last / 4096; pg++)
+            atomic_fetch_or_explicit(&bits[pg / 64], 1ull << (pg % 64), memory_order_relaxed);
+        return;
+    }
 }
 
 int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len)

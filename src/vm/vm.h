@@ -61,6 +61,9 @@ struct guest_mem {
     bool hugepages; /* 2 MiB hugetlb pages: only whole ones can be given back */
     bool shared;    /* MAP_SHARED on a file or memfd (none of truce's own mappings today): pages
                        are given back by punching the file (MADV_REMOVE), not MADV_DONTNEED */
+    /* The VMM's own writes since the last harvest, one bit per 4 KiB page of RAM in region order
+     * (NULL: dirty tracking is off). Set through gpa_to_hva/guest_mem_dirty by any thread. */
+    _Atomic uint64_t *dirty;
 };
 
 /* Map RAM_SIZE bytes (anonymous, MAP_NORESERVE, optionally hugetlb) and lay out the regions
@@ -71,8 +74,12 @@ int guest_mem_init_file(struct guest_mem *m, uint64_t ram_size, int fd);
 void guest_mem_free(struct guest_mem *m);
 /* THE checked translation: the host pointer for [gpa, gpa + len) when that range lies entirely
  * inside one RAM region or one writable device-memory region (overflow-safe), else NULL. len 0 is
- * treated as 1. Nothing else in truce turns a guest physical address into a pointer. */
+ * treated as 1. Nothing else in truce turns a guest physical address into a pointer. While dirty
+ * tracking is on, a RAM range is marked dirty (the caller may write it; a pointer kept and written
+ * later, like a used ring, is marked again by its writer through guest_mem_dirty). */
 void *gpa_to_hva(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+/* Mark [gpa, gpa + len) of RAM written by the VMM (nothing while tracking is off). */
+void guest_mem_dirty(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 /* Copy to/from guest RAM through gpa_to_hva. Return 0 or -EFAULT. */
 int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len);
 int guest_mem_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len);
@@ -94,6 +101,26 @@ void vm_drop_device_memory(struct vm *vm);
  * Returns the bytes given back (0: no whole page inside), -EFAULT when the range is not inside
  * guest RAM, or -errno from madvise. */
 int64_t guest_mem_discard(const struct guest_mem *m, void *hva, uint64_t len);
+
+/* ---- dirty page tracking (vm/dirty.c) -------------------------------------------------------
+ * Which pages of RAM changed since the last harvest: KVM's dirty log for the vCPUs' writes, the
+ * bitmap of guest_mem for the VMM's (devices') writes. Bitmaps hold one bit per 4 KiB page of
+ * RAM in region order (bit i = byte offset i * 4096 of the one mapping), DIRTY_WORDS(m) words. */
+#define DIRTY_WORDS(m) (((m)->ram_size / 4096 + 63) / 64)
+struct vm;
+/* Register every RAM slot with KVM (FLAGS: 0 or KVM_MEM_LOG_DIRTY_PAGES). Returns 0 or -errno. */
+int vm_mem_slots_set(struct vm *vm, uint32_t flags);
+/* Start tracking (KVM's log on every RAM slot, the VMM bitmap allocated; every page counts as
+ * clean from here). Idempotent. Returns 0 or -errno. */
+int vm_dirty_start(struct vm *vm);
+/* Stop tracking and free the bitmap. */
+void vm_dirty_stop(struct vm *vm);
+bool vm_dirty_tracking(const struct vm *vm);
+/* OR the pages written since the last harvest into OUT (DIRTY_WORDS words) and start a new
+ * interval. Returns the number of pages newly set in OUT, or -errno (KVM_GET_DIRTY_LOG). */
+long vm_dirty_harvest(struct vm *vm, uint64_t *out);
+/* Give BITS back to the current interval (a harvest whose pages were not saved after all). */
+void vm_dirty_put_back(struct vm *vm, const uint64_t *bits);
 
 /* ---- exits (vm/exits.c) ---------------------------------------------------------------------
  * KVM_RUN results are decoded into a plain struct vm_exit, then dispatched through a table

@@ -58,6 +58,41 @@ static void count(void)
     debug_exit(0x21);
 }
 
+/* Rewrite the first word of each page of [8 MiB, 9 MiB) with the pass number, pass after pass,
+ * slowly, checking each page still holds the previous pass's number: a snapshot (Diff, merged
+ * onto its base) or a pre-copy migration that loses a written page is caught at the next pass.
+ * Ends with "dirty done" and debug-exit (67); a lost page prints FAIL and exits 1 (status 3). */
+#define DIRTY_BASE  0x800000u
+#define DIRTY_PAGES  256u
+#define DIRTY_PASSES 12u
+
+static void dirty(void)
+{
+    for (uint32_t pass = 1; pass <= DIRTY_PASSES; pass++) {
+        for (uint32_t i = 0; i < DIRTY_PAGES; i++) {
+            volatile uint32_t *w = (volatile uint32_t *)(uintptr_t)(DIRTY_BASE + i * 4096u);
+            if (*w != pass - 1) {
+                puts_("truce-guest: FAIL dirty page ");
+                putdec(i);
+                puts_(" holds ");
+                putdec(*w);
+                puts_(" in pass ");
+                putdec(pass);
+                putc_('\n');
+                debug_exit(0x01);
+            }
+            *w = pass;
+            for (volatile uint32_t d = 0; d < 1000; d++)
+                ;
+        }
+        puts_("truce-guest: pass ");
+        putdec(pass);
+        putc_('\n');
+    }
+    puts_("truce-guest: dirty done\n");
+    debug_exit(0x21);
+}
+
 /* Print CPUID leaf 1 ECX/EDX and leaf 7 EBX (what a CPU template changes), then exit (67). */
 static void show_cpuid(void)
 {
@@ -101,6 +136,8 @@ void main32(const struct hvm_start_info *si)
         show_cpuid();
     else if (has_word(cmd, "count"))
         count();
+    else if (has_word(cmd, "dirty"))
+        dirty();
     else if (has_word(cmd, "exit"))
         debug_exit(0x7f);
     puts_("truce-guest: still running after the action\n");

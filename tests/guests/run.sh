@@ -193,6 +193,9 @@ fi
 # Snapshots of a running guest, restored by the CLI and the API; bad state files refused.
 tests/guests/snapshot.sh
 
+# Diff snapshots: dirty page tracking, rebase onto the base, restore.
+tests/guests/diffsnap.sh
+
 # CPU templates: dump, verify, baseline, applied or refused, bad files.
 tests/guests/cputemplate.sh
 
