@@ -23,6 +23,7 @@ enum {
     OPT_MEMORY,
     OPT_CONSOLE,
     OPT_FIRMWARE,
+    OPT_FIRMWARE_VARS,
     OPT_HUGEPAGES,
     OPT_DISK,
     OPT_CDROM,
@@ -50,6 +51,7 @@ static const struct option run_opts[] = {
     {"memory", required_argument, 0, OPT_MEMORY},
     {"console", required_argument, 0, OPT_CONSOLE},
     {"firmware", required_argument, 0, OPT_FIRMWARE},
+    {"firmware-vars", required_argument, 0, OPT_FIRMWARE_VARS},
     {"hugepages", no_argument, 0, OPT_HUGEPAGES},
     {"disk", required_argument, 0, OPT_DISK},
     {"cdrom", required_argument, 0, OPT_CDROM},
@@ -89,8 +91,11 @@ void cli_usage(FILE *out)
         "run options:\n"
         "  --kernel PATH        bzImage (64-bit boot protocol), ELF vmlinux with a PVH note,\n"
         "                       or a multiboot v1 kernel (ELF or a.out kludge)\n"
-        "  --firmware PATH      ROM image started in real mode at F000:FFF0; \"seabios\" is\n"
-        "                       Debian's SeaBIOS; with --kernel the kernel goes to it by fw_cfg\n"
+        "  --firmware PATH      firmware: \"seabios\" (Debian's SeaBIOS), \"ovmf\" (Debian's\n"
+        "                       UEFI, OVMF_CODE_4M.fd), a BIOS ROM or an OVMF image; with\n"
+        "                       --kernel the kernel goes to it by fw_cfg\n"
+        "  --firmware-vars FILE OVMF's UEFI variable store, kept across boots (a copy of\n"
+        "                       /usr/share/OVMF/OVMF_VARS_4M.fd); default: a private copy\n"
         "  --initrd PATH        initial ramdisk; multiboot: modules \"PATH [ARGS],PATH...\"\n"
         "  --cmdline STR        kernel command line (default: console=ttyS0)\n"
         "  --cpus N             vCPUs, 1 to %d (default 1)\n"
@@ -133,12 +138,16 @@ static int parse_one(struct vm_config *cfg, int opt, const char *arg, char *err,
     switch (opt) {
     case OPT_KERNEL:
     case OPT_INITRD:
-    case OPT_FIRMWARE: {
-        char *dst = opt == OPT_KERNEL   ? cfg->kernel
-                    : opt == OPT_INITRD ? cfg->initrd
-                                        : cfg->firmware;
+    case OPT_FIRMWARE:
+    case OPT_FIRMWARE_VARS: {
+        char *dst = opt == OPT_KERNEL     ? cfg->kernel
+                    : opt == OPT_INITRD   ? cfg->initrd
+                    : opt == OPT_FIRMWARE ? cfg->firmware
+                                          : cfg->firmware_vars;
         if (opt == OPT_FIRMWARE && !strcmp(arg, "seabios"))
             arg = CFG_FIRMWARE_SEABIOS;
+        if (opt == OPT_FIRMWARE && !strcmp(arg, "ovmf"))
+            arg = CFG_FIRMWARE_OVMF;
         if (str_copy(dst, PATH_MAX, arg))
             return snprintf(err, errlen, "path too long: %s", arg), -EINVAL;
         return 0;

@@ -117,6 +117,18 @@ static void loader_build(struct loader *l, const uint8_t *buf, const struct acpi
                  sizeof(struct acpi_rsdp));
 }
 
+/* The loader's ADD_CHECKSUM commands expect the checksum bytes to be zero, as QEMU leaves them:
+ * OVMF stores the checksum of the range (the byte itself included), SeaBIOS subtracts it, so
+ * only a zero byte works with both. */
+static void zero_checksums(uint8_t *buf, const struct acpi_offsets *o)
+{
+    const size_t tables[] = {o->xsdt, o->fadt, o->madt, o->mcfg, o->dsdt};
+    for (unsigned i = 0; i < ARRAY_SIZE(tables); i++)
+        buf[tables[i] + ACPI_CKSUM_OFF] = 0;
+    buf[offsetof(struct acpi_rsdp, checksum)] = 0;
+    buf[offsetof(struct acpi_rsdp, ext_checksum)] = 0;
+}
+
 int acpi_fw_cfg(struct vm *vm)
 {
     struct fw_cfg *f = fw_cfg_find(vm);
@@ -138,6 +150,7 @@ int acpi_fw_cfg(struct vm *vm)
         goto out;
     }
     loader_build(l, buf, &o);
+    zero_checksums(buf, &o);
     ret = fw_cfg_add_file(f, ACPI_FILE_RSDP, buf, sizeof(struct acpi_rsdp));
     if (!ret)
         ret = fw_cfg_add_file(f, ACPI_FILE_TABLES, buf + o.xsdt, o.end - o.xsdt);

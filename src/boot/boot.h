@@ -18,6 +18,7 @@ enum boot_mode {
     BOOT_REAL16 = 3,      /* raw firmware image: real mode at F000:FFF0 */
     BOOT_MULTIBOOT32 = 4, /* multiboot v1: as PVH32 with EAX = 0x2BADB002, EBX = boot info */
 };
+#define BOOT_RESET_ARCH 0xfffffff0ULL /* BOOT_REAL16 entry: the flash's reset vector (UEFI) */
 
 /* Load the configured kernel (bzImage or PVH ELF, detected from its bytes) or firmware into
  * guest memory, place initrd, command line, e820/memmap, and fill vm->boot. Builds the MP table

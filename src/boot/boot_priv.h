@@ -152,6 +152,19 @@ int pvh_load(struct vm *vm, const uint8_t *img, size_t len, uint64_t rsdp, char 
 int firmware_load(struct vm *vm, const uint8_t *img, size_t len, uint64_t *rom_base, char *err,
                   size_t errlen);
 
+#define FW_ROM_SLOT   8 /* KVM memory slot of the ROM below 4 GiB (RAM uses 0 and 1) */
+#define FW_FLASH_SLOT 9 /* KVM memory slot of OVMF's variable flash (read-array mode) */
+/* Map IMG read-only at [4 GiB - LEN, 4 GiB) (whole 4 KiB pages) as a PC's flash: guest writes
+ * there are dropped and counted, never reach the file. Returns 0 or -errno with ERR. */
+int firmware_map_high(struct vm *vm, const uint8_t *img, size_t len, char *err, size_t errlen);
+/* True when IMG starts with a UEFI firmware volume (an OVMF image: whole flash or code). */
+bool ovmf_is_flash(const uint8_t *img, size_t len);
+/* Map the OVMF image IMG (boot/ovmf.c): code read-only ending at 4 GiB and, for a code image, the
+ * variable store (vm->cfg.firmware_vars, else a private copy of the template next to the code
+ * file) as a CFI flash right below it. Returns 0 or -EINVAL (bad or mismatched files) / -errno
+ * with one line in ERR. */
+int ovmf_load(struct vm *vm, const uint8_t *img, size_t len, char *err, size_t errlen);
+
 /* ELF images (pvh.c): the parts of an ELF header truce uses, for either class. */
 struct elf_info {
     bool is64;

@@ -141,12 +141,15 @@ static void regs_pvh32(const struct vm *vm, struct kvm_regs *r, struct kvm_sregs
     s->efer = 0;
 }
 
-static void regs_real16(struct kvm_regs *r, struct kvm_sregs *s)
+/* ENTRY 0xffff0 runs the copy below 1 MiB (SeaBIOS); BOOT_RESET_ARCH the flash at the top of
+ * 4 GiB, as after a real reset (CS base 0xffff0000: UEFI). */
+static void regs_real16(uint64_t entry, struct kvm_regs *r, struct kvm_sregs *s)
 {
     r->rip = 0xfff0; /* other registers keep their reset values (EDX: CPU signature) */
     r->rflags = RFLAGS_RS;
 
-    s->cs = flat_seg(0xf000, 11, false, false, 0xf0000, 0xffff, false);
+    uint64_t base = entry == BOOT_RESET_ARCH ? 0xffff0000 : 0xf0000;
+    s->cs = flat_seg(0xf000, 11, false, false, base, 0xffff, false);
     data_segs(s, flat_seg(0, 3, false, false, 0, 0xffff, false));
     system_segs(s);
     s->gdt = (struct kvm_dtable){.base = 0, .limit = 0xffff};
@@ -169,7 +172,7 @@ void boot_vcpu_regs(const struct vm *vm, unsigned id, struct kvm_regs *regs,
         regs_pvh32(vm, regs, sregs);
         break;
     case BOOT_REAL16:
-        regs_real16(regs, sregs);
+        regs_real16(vm->boot.entry, regs, sregs);
         break;
     case BOOT_MULTIBOOT32:
         regs_pvh32(vm, regs, sregs);

@@ -1,5 +1,5 @@
 /* firmware.c — raw firmware ROM: its top 256 KiB copied to end at 1 MiB, the whole image mapped
- * read-only to end at 4 GiB, started at F000:FFF0. */
+ * read-only to end at 4 GiB, started at F000:FFF0; UEFI flash images go to boot/ovmf.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +35,6 @@ static bool looks_like_kernel(const uint8_t *img, size_t len, char *err, size_t 
     return false;
 }
 
-#define FW_ROM_SLOT 8 /* KVM memory slot of the ROM below 4 GiB (RAM uses 0 and 1) */
-
 /* The read-only copy of the image below 4 GiB: a device instance so vm_destroy unmaps it. */
 struct fw_rom {
     void *map;
@@ -55,8 +53,7 @@ static const struct device_ops fw_rom_ops = {.name = "firmware-rom", .destroy = 
 /* Map IMG read-only at [4 GiB - LEN, 4 GiB), as the flash of a PC: guest writes there exit as
  * unmapped MMIO (counted, dropped) and never reach the file. An image whose window would cover
  * KVM's TSS or identity map below it is only copied below 1 MiB. Returns 0 or -errno with ERR. */
-static int firmware_map_high(struct vm *vm, const uint8_t *img, size_t len, char *err,
-                             size_t errlen)
+int firmware_map_high(struct vm *vm, const uint8_t *img, size_t len, char *err, size_t errlen)
 {
     size_t size = ALIGN_UP(len, 4 * KiB);
     uint64_t base = LAYOUT_4G - size;
@@ -107,6 +104,16 @@ int firmware_load(struct vm *vm, const uint8_t *img, size_t len, uint64_t *rom_b
     }
     if (looks_like_kernel(img, len, err, errlen))
         return -EINVAL;
+    if (ovmf_is_flash(img, len)) {
+        *rom_base = BOOT_HIMEM; /* nothing below 1 MiB */
+        return ovmf_load(vm, img, len, err, errlen);
+    }
+    if (vm->cfg.firmware_vars[0]) {
+        snprintf(err, errlen,
+                 "--firmware-vars: only a UEFI (OVMF) code image has a variable "
+                 "store, this is a legacy BIOS ROM");
+        return -EINVAL;
+    }
 
     size_t n = MIN(len, (size_t)FW_LEGACY_MAX);
     uint64_t base = BOOT_HIMEM - n;

@@ -243,19 +243,34 @@ static void cfg_written(struct pci_dev *d, unsigned off, unsigned size, uint16_t
         pci_msix_ctrl_written(d);
     if (d->msi.cap && off < d->msi.cap + 14u && off + size > d->msi.cap + 2u)
         pci_msi_written(d);
+    if (d->ops && d->ops->cfg_written)
+        d->ops->cfg_written(d->opaque, off, size);
 }
 
-static struct pci_dev *slot_dev(struct pci_bus *bus, unsigned slot)
+static struct pci_dev *slot_dev(struct pci_bus *bus, unsigned slot, unsigned fn)
 {
-    return slot < PCI_SLOTS ? bus->dev[slot] : NULL;
+    if (slot >= PCI_SLOTS || fn >= PCI_FUNCS)
+        return NULL;
+    return fn ? bus->fn[slot][fn] : bus->dev[slot];
 }
 
 uint32_t pci_cfg_read(struct pci_bus *bus, unsigned slot, unsigned off, unsigned size)
 {
+    return pci_cfg_read_fn(bus, slot, 0, off, size);
+}
+
+void pci_cfg_write(struct pci_bus *bus, unsigned slot, unsigned off, unsigned size, uint32_t val)
+{
+    pci_cfg_write_fn(bus, slot, 0, off, size, val);
+}
+
+uint32_t pci_cfg_read_fn(struct pci_bus *bus, unsigned slot, unsigned fn, unsigned off,
+                         unsigned size)
+{
     if ((size != 1 && size != 2 && size != 4) || (off & (size - 1)) || off >= 4096)
         return 0xffffffffu;
     pthread_mutex_lock(&bus->lock);
-    struct pci_dev *d = slot_dev(bus, slot);
+    struct pci_dev *d = slot_dev(bus, slot, fn);
     uint32_t v = 0xffffffffu;
     if (d) {
         v = 0;
@@ -268,12 +283,13 @@ uint32_t pci_cfg_read(struct pci_bus *bus, unsigned slot, unsigned off, unsigned
     return v;
 }
 
-void pci_cfg_write(struct pci_bus *bus, unsigned slot, unsigned off, unsigned size, uint32_t val)
+void pci_cfg_write_fn(struct pci_bus *bus, unsigned slot, unsigned fn, unsigned off, unsigned size,
+                      uint32_t val)
 {
     if ((size != 1 && size != 2 && size != 4) || (off & (size - 1)) || off >= PCI_CFG_SIZE)
         return;
     pthread_mutex_lock(&bus->lock);
-    struct pci_dev *d = slot_dev(bus, slot);
+    struct pci_dev *d = slot_dev(bus, slot, fn);
     if (!d)
         goto out;
     uint16_t old_cmd = d->cfg[PCI_COMMAND] | d->cfg[PCI_COMMAND + 1] << 8;
@@ -336,6 +352,30 @@ out:
     return rc;
 }
 
+int pci_dev_add_at(struct vm *vm, struct pci_dev *d, unsigned slot, unsigned fn)
+{
+    struct pci_bus *bus = vm->pci;
+    if (!bus)
+        return -ENODEV;
+    if (slot == 0 || slot >= PCI_SLOTS || fn >= PCI_FUNCS)
+        return -EINVAL;
+    for (unsigned n = 0; n < PCI_NUM_BARS; n++)
+        if (d->bar[n].size)
+            return -EINVAL;
+    pthread_mutex_lock(&bus->lock);
+    int rc = -EEXIST;
+    struct pci_dev **at = fn ? &bus->fn[slot][fn] : &bus->dev[slot];
+    if (!*at) {
+        d->bus = bus;
+        d->slot = (int)slot;
+        d->fn = fn;
+        *at = d;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&bus->lock);
+    return rc;
+}
+
 void pci_dev_remove(struct pci_dev *d)
 {
     struct pci_bus *bus = d->bus;
@@ -344,7 +384,9 @@ void pci_dev_remove(struct pci_dev *d)
     pthread_mutex_lock(&bus->lock);
     for (unsigned n = 0; n < PCI_NUM_BARS; n++)
         bar_unmap(d, &d->bar[n]);
-    if (d->slot > 0 && bus->dev[d->slot] == d)
+    if (d->slot > 0 && d->fn && bus->fn[d->slot][d->fn] == d)
+        bus->fn[d->slot][d->fn] = NULL;
+    else if (d->slot > 0 && bus->dev[d->slot] == d)
         bus->dev[d->slot] = NULL;
     d->slot = -1;
     d->bus = NULL;

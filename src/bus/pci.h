@@ -12,10 +12,12 @@
 
 struct vm;
 
-/* One bus (0), 32 slots, function 0 only. Slot 0 is the host bridge. Config space is 256 bytes
- * through mechanism #1 (PORT_PCI_CONFIG) and 4 KiB per function through ECAM (LAYOUT_PCI_ECAM;
- * bytes above 255 read as zero). */
+/* One bus (0), 32 slots. Slot 0 is the host bridge. Devices are function 0 of their slot; the
+ * chipset adds functions 1-7 of a slot with pci_dev_add_at (a multi-function device). Config space
+ * is 256 bytes through mechanism #1 (PORT_PCI_CONFIG) and 4 KiB per function through ECAM
+ * (LAYOUT_PCI_ECAM; bytes above 255 read as zero). */
 #define PCI_SLOTS        32
+#define PCI_FUNCS        8
 #define PCI_CFG_SIZE     256
 #define PCI_NUM_BARS     6
 #define PCI_MAX_REGIONS  8 /* io_bus ranges inside one BAR */
@@ -75,12 +77,15 @@ struct pci_dev_ops {
     void (*bar_moved)(void *opaque, unsigned bar, uint64_t old_gpa, uint64_t new_gpa);
     /* MSI-X Enable or Function Mask changed (after the change). */
     void (*msix_changed)(void *opaque);
+    /* Config bytes [OFF, OFF + SIZE) were written (after the write mask was applied). */
+    void (*cfg_written)(void *opaque, unsigned off, unsigned size);
 };
 
 struct pci_dev {
     struct pci_bus *bus;
     const char *name;
-    int slot; /* -1 until pci_dev_add */
+    int slot;    /* -1 until pci_dev_add */
+    unsigned fn; /* function number (pci_dev_add_at) */
     uint8_t cfg[PCI_CFG_SIZE];
     uint8_t wmask[PCI_CFG_SIZE]; /* bits the guest may write (BARs handled separately) */
     uint8_t cap_end;             /* next free config offset for capabilities */
@@ -105,8 +110,9 @@ struct pci_bus {
     pthread_mutex_t lock; /* config space of every function, the 0xCF8 latch */
     uint32_t cf8;         /* mechanism #1 address register */
     struct pci_dev *dev[PCI_SLOTS];
-    struct pci_dev host;  /* 00:00.0 */
-    uint64_t mmio32_next; /* next free address in the 32-bit window */
+    struct pci_dev *fn[PCI_SLOTS][PCI_FUNCS]; /* functions 1-7 ([s][0] unused: dev[s]) */
+    struct pci_dev host;                      /* 00:00.0 */
+    uint64_t mmio32_next;                     /* next free address in the 32-bit window */
     uint64_t mmio64_base, mmio64_size, mmio64_next;
     struct pci_irq_ops irq;
 };
@@ -143,6 +149,9 @@ int pci_msix_init(struct pci_dev *d, unsigned nvec, unsigned n, uint64_t table_o
  * 64-bit window), enable memory decoding as firmware would, and map the regions. Returns 0 or
  * -ENOSPC (no slot / window full) / -errno. */
 int pci_dev_add(struct vm *vm, struct pci_dev *d);
+/* Put D, a function without BARs, at SLOT and function FN (chipset devices at fixed places).
+ * Returns 0, -EINVAL (D has BARs, bad SLOT/FN) or -EEXIST. */
+int pci_dev_add_at(struct vm *vm, struct pci_dev *d, unsigned slot, unsigned fn);
 /* Take D off the bus and unmap its regions (error paths and teardown). */
 void pci_dev_remove(struct pci_dev *d);
 
@@ -169,6 +178,11 @@ void pci_intx_set(struct pci_dev *d, bool level);
  * read as all-ones. */
 uint32_t pci_cfg_read(struct pci_bus *bus, unsigned slot, unsigned off, unsigned size);
 void pci_cfg_write(struct pci_bus *bus, unsigned slot, unsigned off, unsigned size, uint32_t val);
+/* The same for function FN of SLOT. */
+uint32_t pci_cfg_read_fn(struct pci_bus *bus, unsigned slot, unsigned fn, unsigned off,
+                         unsigned size);
+void pci_cfg_write_fn(struct pci_bus *bus, unsigned slot, unsigned fn, unsigned off, unsigned size,
+                      uint32_t val);
 
 /* ---- state (bus/pci_state.c) -----------------------------------------------------------------
  * The guest-visible state of a function is its config space (BAR registers, command, MSI-X

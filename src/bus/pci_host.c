@@ -9,9 +9,15 @@
 #include "util/util.h"
 #include "vm/vm.h"
 
-/* Host bridge identity: Red Hat's generic PCIe host bridge IDs, which Linux binds nothing to. */
-#define HOST_VENDOR 0x1b36
-#define HOST_DEVICE 0x0008
+/* Host bridge identity: Red Hat's generic PCIe host bridge IDs, which Linux binds nothing to;
+ * with --firmware an Intel 440FX (82441FX), the chipset SeaBIOS and OVMF both know (README "Boot
+ * any OS"; its south bridge is dev/piix.c). */
+#define HOST_VENDOR   0x1b36
+#define HOST_DEVICE   0x0008
+#define I440FX_VENDOR 0x8086
+#define I440FX_DEVICE 0x1237
+#define I440FX_PAM0   0x59 /* PAM0-6: shadow RAM control, kept (the legacy window is RAM) */
+#define I440FX_SMRAM  0x72
 
 /* ---- mechanism #1 (0xCF8/0xCFC), the reset control register (0xCF9), ECAM ------------------ */
 
@@ -41,14 +47,16 @@ static void cf8_write(void *opaque, uint64_t off, const uint8_t *data, unsigned 
 }
 
 /* Decode the latched address for a data-port access at OFF: slot and register, or false. */
-static bool cf8_decode(struct pci_bus *bus, uint64_t off, unsigned *slot, unsigned *reg)
+static bool cf8_decode(struct pci_bus *bus, uint64_t off, unsigned *slot, unsigned *fn,
+                       unsigned *reg)
 {
     pthread_mutex_lock(&bus->lock);
     uint32_t a = bus->cf8;
     pthread_mutex_unlock(&bus->lock);
-    if (!(a & 0x80000000u) || ((a >> 16) & 0xff) || ((a >> 8) & 7))
-        return false; /* disabled, bus != 0 or function != 0 */
+    if (!(a & 0x80000000u) || ((a >> 16) & 0xff))
+        return false; /* disabled or bus != 0 */
     *slot = (a >> 11) & 0x1f;
+    *fn = (a >> 8) & 7;
     *reg = (a & 0xfc) + (unsigned)off;
     return true;
 }
@@ -64,37 +72,38 @@ static uint32_t access_value(const uint8_t *data, unsigned size)
 
 static void cfc_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
 {
-    unsigned slot, reg;
+    unsigned slot, fn, reg;
     uint32_t v = 0xffffffffu;
-    if (cf8_decode(opaque, off, &slot, &reg))
-        v = pci_cfg_read(opaque, slot, reg, size);
+    if (cf8_decode(opaque, off, &slot, &fn, &reg))
+        v = pci_cfg_read_fn(opaque, slot, fn, reg, size);
     for (unsigned i = 0; i < size; i++)
         data[i] = (uint8_t)(v >> (8 * i));
 }
 
 static void cfc_write(void *opaque, uint64_t off, const uint8_t *data, unsigned size)
 {
-    unsigned slot, reg;
-    if (size > 4 || !cf8_decode(opaque, off, &slot, &reg))
+    unsigned slot, fn, reg;
+    if (size > 4 || !cf8_decode(opaque, off, &slot, &fn, &reg))
         return;
-    pci_cfg_write(opaque, slot, reg, size, access_value(data, size));
+    pci_cfg_write_fn(opaque, slot, fn, reg, size, access_value(data, size));
 }
 
-/* ECAM: bus[27:20] dev[19:15] fn[14:12] reg[11:0]; only bus 0 function 0 exist. */
+/* ECAM: bus[27:20] dev[19:15] fn[14:12] reg[11:0]; only bus 0 exists. */
 static void ecam_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
 {
     uint32_t v = 0xffffffffu;
-    if (!(off >> 20) && !((off >> 12) & 7) && size <= 4)
-        v = pci_cfg_read(opaque, (off >> 15) & 0x1f, off & 0xfff, size);
+    if (!(off >> 20) && size <= 4)
+        v = pci_cfg_read_fn(opaque, (off >> 15) & 0x1f, (off >> 12) & 7, off & 0xfff, size);
     for (unsigned i = 0; i < size; i++)
         data[i] = i < 4 ? (uint8_t)(v >> (8 * i)) : 0xff;
 }
 
 static void ecam_write(void *opaque, uint64_t off, const uint8_t *data, unsigned size)
 {
-    if ((off >> 20) || ((off >> 12) & 7) || size > 4)
+    if ((off >> 20) || size > 4)
         return;
-    pci_cfg_write(opaque, (off >> 15) & 0x1f, off & 0xfff, size, access_value(data, size));
+    pci_cfg_write_fn(opaque, (off >> 15) & 0x1f, (off >> 12) & 7, off & 0xfff, size,
+                     access_value(data, size));
 }
 
 static const struct io_ops cf8_ops = {.read = cf8_read, .write = cf8_write};
@@ -121,9 +130,15 @@ int pci_bus_create(struct vm *vm)
     pci_mmio64_window(vm, &bus->mmio64_base, &bus->mmio64_size);
     bus->mmio64_next = bus->mmio64_base;
     /* subsystem 1af4:1100 ("QEMU virtual machine"): SeaBIOS uses fw_cfg only when it sees it */
-    pci_dev_init(&bus->host, "host-bridge", HOST_VENDOR, HOST_DEVICE, 0x060000, 0, 0x1af4, 0x1100,
-                 NULL, NULL);
+    bool fw = vm->cfg.firmware[0] != 0;
+    pci_dev_init(&bus->host, "host-bridge", fw ? I440FX_VENDOR : HOST_VENDOR,
+                 fw ? I440FX_DEVICE : HOST_DEVICE, 0x060000, fw ? 2 : 0, 0x1af4, 0x1100, NULL,
+                 NULL);
     bus->host.cfg[PCI_INT_PIN] = 0;
+    if (fw) {
+        memset(bus->host.wmask + I440FX_PAM0, 0xff, 7);
+        bus->host.cfg[I440FX_SMRAM] = 0x02; /* no SMRAM open, nothing locked */
+    }
     bus->host.bus = bus;
     bus->host.slot = 0;
     bus->dev[0] = &bus->host;

@@ -34,8 +34,30 @@ struct fw_cfg {
     struct fw_cfg_state s;
     struct fw_cfg_item items[FW_CFG_MAX_ITEMS];
     unsigned nitems;
-    uint64_t dma_runs, dma_errors; /* counters, for debug logs */
+    uint64_t dma_runs, dma_errors;        /* counters, for debug logs */
+    uint16_t seen[FW_CFG_MAX_ITEMS + 32]; /* keys already logged at debug level */
+    unsigned nseen;
 };
+
+/* Log the first selection of each key at debug level: what firmware reads, and what it asks
+ * for that truce does not provide (lock held). */
+static void fw_cfg_note_select(struct fw_cfg *f, uint16_t key)
+{
+    key &= (uint16_t)~FW_CFG_WRITE_CHANNEL;
+    for (unsigned i = 0; i < f->nseen; i++)
+        if (f->seen[i] == key)
+            return;
+    if (f->nseen < ARRAY_SIZE(f->seen))
+        f->seen[f->nseen++] = key;
+    const struct fw_cfg_item *it = NULL;
+    for (unsigned i = 0; i < f->nitems; i++)
+        if (f->items[i].key == key)
+            it = &f->items[i];
+    if (!it)
+        log_debug("fw_cfg: item 0x%x selected: not provided", key);
+    else
+        log_debug("fw_cfg: item 0x%x%s%s selected", key, it->name[0] ? " " : "", it->name);
+}
 
 /* The item KEY selects (write-channel bit ignored), or NULL. */
 static struct fw_cfg_item *fw_cfg_item(struct fw_cfg *f, uint16_t key)
@@ -203,6 +225,7 @@ static void fw_cfg_dma(struct fw_cfg *f, uint64_t gpa)
     if (control & FW_CFG_DMA_SELECT) {
         f->s.selector = (uint16_t)(control >> 16);
         f->s.offset = 0;
+        fw_cfg_note_select(f, f->s.selector);
     }
     if (control & FW_CFG_DMA_READ) {
         uint8_t *dst = len ? gpa_to_hva(&f->vm->mem, addr, len) : NULL;
@@ -244,6 +267,7 @@ static void fw_cfg_port_write(void *opaque, uint64_t off, const uint8_t *data, u
     pthread_mutex_lock(&f->lock);
     f->s.selector = (uint16_t)(data[0] | data[1] << 8);
     f->s.offset = 0;
+    fw_cfg_note_select(f, f->s.selector);
     pthread_mutex_unlock(&f->lock);
 }
 

@@ -430,6 +430,11 @@ int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
         rc = check_file("--kernel", cfg->kernel, R_OK, err, errlen);
     if (!rc && cfg->firmware[0])
         rc = check_file("--firmware", cfg->firmware, R_OK, err, errlen);
+    if (!rc && cfg->firmware_vars[0]) {
+        if (!cfg->firmware[0])
+            return ERR("--firmware-vars: needs --firmware ovmf (or an OVMF code image)");
+        rc = check_file("--firmware-vars", cfg->firmware_vars, R_OK | W_OK, err, errlen);
+    }
     if (!rc && cfg->initrd[0]) {
         if (!cfg->kernel[0])
             return ERR("--initrd: needs --kernel");

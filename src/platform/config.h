@@ -20,6 +20,7 @@
 #define CFG_ID_LEN           65 /* ids of 1 to 64 characters, as Firecracker (+ NUL) */
 #define CFG_CMDLINE_LEN      4096
 #define CFG_FIRMWARE_SEABIOS "/usr/share/seabios/bios-256k.bin"  /* --firmware seabios */
+#define CFG_FIRMWARE_OVMF    "/usr/share/OVMF/OVMF_CODE_4M.fd"   /* --firmware ovmf */
 #define CFG_LINUXBOOT_ROM    "/usr/share/qemu/linuxboot_dma.bin" /* SeaBIOS + --kernel */
 #define CFG_SERIAL_LEN       21 /* virtio-blk serial: 20 bytes + NUL */
 #define CFG_MAX_PMEM         8
@@ -117,6 +118,7 @@ struct vm_config {
     char kernel[PATH_MAX];
     char initrd[PATH_MAX];
     char firmware[PATH_MAX];
+    char firmware_vars[PATH_MAX]; /* OVMF's variable store (read-write); "": a private copy */
     char cmdline[CFG_CMDLINE_LEN];
     bool cmdline_set;
     /* machine */

@@ -21,8 +21,8 @@
 #define LAYOUT_IOAPIC           0xFEC00000ULL
 #define LAYOUT_LAPIC            0xFEE00000ULL
 #define LAYOUT_4G               0x100000000ULL
-#define LAYOUT_TSS_ADDR         0xFFFBD000ULL /* KVM_SET_TSS_ADDR: 3 pages */
-#define LAYOUT_IDENTITY_MAP     0xFFFBC000ULL /* KVM_SET_IDENTITY_MAP_ADDR: 1 page */
+#define LAYOUT_TSS_ADDR         0xFEFFD000ULL /* KVM_SET_TSS_ADDR: 3 pages, below the flash */
+#define LAYOUT_IDENTITY_MAP     0xFEFFC000ULL /* KVM_SET_IDENTITY_MAP_ADDR: 1 page */
 #define LAYOUT_MAX_GPA          (1ULL << 43)  /* PVM limit; respected everywhere */
 #define LAYOUT_PCI_MMIO64_SIZE  (64ULL << 30) /* 64-bit BAR window, at most */
 

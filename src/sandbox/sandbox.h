@@ -50,6 +50,7 @@ struct sandbox_rule {
 #define SANDBOX_IF_VSOCK   (1u << 1) /* --vsock: UNIX sockets to the host side */
 #define SANDBOX_IF_RNG     (1u << 2) /* --rng: getrandom for virtio-rng */
 #define SANDBOX_IF_MMDS    (1u << 3) /* MMDS configured: getrandom for tokens (src/mmds/) */
+#define SANDBOX_IF_FLASH   (1u << 4) /* --firmware: OVMF's variable flash moves its memory slot */
 
 struct sandbox_list {
     const char *kind;  /* "vcpu", "io", "api", "main" */

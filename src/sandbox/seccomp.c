@@ -166,6 +166,8 @@ unsigned sandbox_parts(const struct vm_config *cfg)
         parts |= SANDBOX_IF_RNG;
     if (cfg && cfg->mmds.enabled)
         parts |= SANDBOX_IF_MMDS;
+    if (cfg && cfg->firmware[0])
+        parts |= SANDBOX_IF_FLASH;
     return parts;
 }
 

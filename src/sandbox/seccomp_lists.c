@@ -116,6 +116,8 @@ static const struct sandbox_rule vcpu_rules[] = {
     IOCTL(KVM_IRQ_LINE, "vm fd: device interrupts raised from an exit (UART, i8042, ACPI)"),
     IOCTL(KVM_SIGNAL_MSI, "vm fd: MSI-X interrupts raised from an exit"),
     IOCTL(KVM_IOEVENTFD, "vm fd: virtio-pci notify eventfds follow the BAR the guest programs"),
+    IOCTL_IF(KVM_SET_USER_MEMORY_REGION, SANDBOX_IF_FLASH,
+             "vm fd: OVMF's variable flash is a memory slot only in read-array mode"),
     IOCTL(TUNSETOFFLOAD, "tap fd: offloads follow what the guest's driver negotiated"),
     SYS(epoll_ctl, "devices (de)activated by the driver add/remove their descriptors"),
     SYS(io_uring_enter, "disk: a driver resetting virtio-blk waits for requests in flight"),

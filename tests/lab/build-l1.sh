@@ -26,6 +26,8 @@ QEMU_FW="qboot.rom bios-microvm.bin pvh.bin linuxboot_dma.bin linuxboot.bin kvmv
 multiboot_dma.bin"
 # Copied only when installed: OVMF.fd (apt-get install ovmf) for the ovmf scenario.
 QEMU_FW_OPT=$(cd /usr/share/qemu && ls OVMF.fd 2>/dev/null || true)
+# Debian's OVMF code and variable template where `truce run --firmware ovmf` looks, when installed.
+OVMF_FILES=$(ls /usr/share/OVMF/OVMF_CODE_4M.fd /usr/share/OVMF/OVMF_VARS_4M.fd 2>/dev/null || true)
 
 # Build part NAME with KEY by running the function BUILDER ROOT, unless cached. Prints the path.
 part() {
@@ -65,6 +67,10 @@ build_base() {
     mkdir -p "$root/usr/share/seabios" "$root/usr/share/qemu"
     cp -L /usr/share/seabios/bios-256k.bin "$root/usr/share/seabios/"
     cp -L /usr/share/qemu/linuxboot_dma.bin "$root/usr/share/qemu/"
+    if [ -n "$OVMF_FILES" ]; then
+        mkdir -p "$root/usr/share/OVMF"
+        cp -L $OVMF_FILES "$root/usr/share/OVMF/"
+    fi
     # every tools/NAME.c is a static helper, /lab/bin/NAME in L1 (static: guests can carry it too)
     for f in "$LAB_DIR"/tools/*.c; do
         gcc -O2 -Wall -Wextra -static -o "$root/lab/bin/$(basename "$f" .c)" "$f" || return 1
@@ -126,7 +132,7 @@ L1_TOOLS=$(sed '/^#/d' "$LAB_DIR/l1/tools.list" | while read -r t; do
 done)
 files=(
     "$(part base "$(lab_hash "$0" "$LAB_DIR/lib.sh" "$LAB_DIR/tools" "$qemu" "$(command -v busybox)" \
-        /usr/share/seabios/bios-256k.bin $L1_TOOLS -- "$KVER" $L1_MODS $QEMU_FW $QEMU_FW_OPT \
+        /usr/share/seabios/bios-256k.bin $OVMF_FILES $L1_TOOLS -- "$KVER" $L1_MODS $QEMU_FW $QEMU_FW_OPT \
         $L1_TOOLS)" build_base)"
     "$(part guests "$(lab_hash "$KIMG" "$GUEST_INITRD" ${SMALL:+"$SMALL"})" build_guests)"
     "$(part truce "$(lab_hash ${TRUCE:+"$TRUCE"} $TGUESTS -- "${TRUCE:-none}" $TGUESTS)" build_truce)"
