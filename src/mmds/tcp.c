@@ -505,7 +505,7 @@ bool mmds_stack_pending(const struct mmds_stack *s)
         uint32_t wnd_end = c->snd_una + c->snd_wnd;
         if (c->out && seq_lt(c->snd_nxt, end) && seq_lt(c->snd_nxt, wnd_end))
             return true;
-        if (c->closing && !c->out && !c->fin_sent)
+        if (c->closing && !c->fin_sent && (!c->out || c->snd_nxt == end))
             return true;
     }
     return false;
@@ -540,7 +540,8 @@ static size_t conn_output(struct mmds_stack *s, struct conn *c, uint8_t *buf)
         c->need_ack = false;
         return len;
     }
-    if (c->closing && !c->out && !c->fin_sent) {
+    /* FIN right after the last byte of the response: no wait for its acknowledgement */
+    if (c->closing && !c->fin_sent && (!c->out || c->snd_nxt == end)) {
         c->fin_sent = true;
         c->need_ack = false;
         uint32_t seq = c->snd_nxt;
