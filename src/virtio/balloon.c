@@ -104,16 +104,24 @@ static void huge_mark(struct virtio_balloon *b, uint64_t idx, bool inflated)
               (uint64_t)PFNS_PER_HUGE << BALLOON_PFN_SHIFT, NULL);
 }
 
-static int cmp_hva(const void *a, const void *b)
+/* Shell sort of N host addresses (not qsort: glibc's asks the kernel for the RAM size, a
+ * syscall the I/O thread's seccomp list does not need otherwise). */
+static void sort_hva(void **v, unsigned n)
 {
-    uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
-    return x < y ? -1 : x > y;
+    for (unsigned gap = n / 2; gap; gap /= 2)
+        for (unsigned i = gap; i < n; i++) {
+            void *x = v[i];
+            unsigned j = i;
+            for (; j >= gap && (uintptr_t)v[j - gap] > (uintptr_t)x; j -= gap)
+                v[j] = v[j - gap];
+            v[j] = x;
+        }
 }
 
 /* Give back the 4 KiB pages at HVA[0..N): sorted, runs of adjacent pages in one madvise. */
 static void give_back_pages(struct virtio_balloon *b, void **hva, unsigned n)
 {
-    qsort(hva, n, sizeof(*hva), cmp_hva);
+    sort_hva(hva, n);
     for (unsigned i = 0; i < n;) {
         unsigned j = i + 1;
         while (j < n && (uint8_t *)hva[j] <= (uint8_t *)hva[j - 1] + (1u << BALLOON_PFN_SHIFT))

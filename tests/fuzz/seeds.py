@@ -105,6 +105,25 @@ def rng_seeds():
     write("fuzz_rng", "many", p.quiesce().b)
 
 
+def balloon_seeds():
+    # test_balloon.c: inflate/deflate PFN arrays (the arena starts at 8 MiB: PFN 0x800), bogus
+    # PFNs, a statistics buffer, a hint command and its block, a free page report, the config
+    pfns = b"".join(p32(0x800 + i) for i in range(16))
+    p = Prog().data(0x1000, pfns).desc(0, 0, 0x1000, len(pfns)).offer(0, 0).quiesce()
+    write("fuzz_balloon", "inflate", p.desc(1, 0, 0x1000, len(pfns)).offer(1, 0).quiesce().b)
+    bogus = p32(0xFFFFFFFF) + p32(0xFEE00) + p32(0xC0000) + p32(0x100000)
+    write("fuzz_balloon", "bogus-pfns",
+          Prog().data(0, bogus).desc(0, 0, 0, len(bogus)).offer(0, 0).quiesce().b)
+    stats = p16(4) + p64(1000) + p16(5) + p64(64 << 20) + p16(42) + p64(7)
+    write("fuzz_balloon", "stats",
+          Prog().data(0, stats).desc(2, 0, 0, len(stats)).offer(2, 0).quiesce().b)
+    p = Prog().devcfg(0, 2).data(0, p32(2)).desc(3, 0, 0, 4).offer(3, 0)
+    write("fuzz_balloon", "hint", p.desc(3, 1, 0x10000, 0x20000, F_WRITE).offer(3, 1).quiesce().b)
+    p = Prog().desc(4, 0, 0x10000, 0x10000, F_WRITE | F_NEXT, 1).desc(4, 1, 0x40000, 0x10000, F_WRITE)
+    write("fuzz_balloon", "report", p.offer(4, 0).quiesce().b)
+    write("fuzz_balloon", "config", Prog().devcfg(0, 2).devcfg(4, 2, True, 256).devcfg(8, 2).b)
+
+
 def console_seeds():
     # test_console.c: guest output on the transmit queue, host input into receive buffers
     p = Prog().data(0, b"hello from the guest\n").desc(1, 0, 0, 21).offer(1, 0).quiesce()
@@ -441,7 +460,7 @@ def ahci_seeds():
 
 
 def main():
-    for fn in (blk_seeds, rng_seeds, console_seeds, net_seeds, vsock_seeds, legacy_seeds,
+    for fn in (blk_seeds, rng_seeds, balloon_seeds, console_seeds, net_seeds, vsock_seeds, legacy_seeds,
                pci_seeds, mmio_seeds, boot_seeds, cli_seeds, snapshot_seeds, mmds_seeds,
                ahci_seeds):
         fn()
