@@ -460,7 +460,8 @@ def ahci_seeds():
 
 
 def main():
-    for fn in (blk_seeds, rng_seeds, balloon_seeds, console_seeds, net_seeds, vsock_seeds, legacy_seeds,
+    for fn in (blk_seeds, rng_seeds, balloon_seeds, console_seeds, net_seeds, vsock_seeds,
+               legacy_seeds,
                pci_seeds, mmio_seeds, boot_seeds, cli_seeds, snapshot_seeds, mmds_seeds,
                ahci_seeds):
         fn()

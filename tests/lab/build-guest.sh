@@ -7,8 +7,8 @@ set -euo pipefail
 
 lab_cloud_kernel || lab_die "no Debian cloud kernel: apt-get install linux-image-cloud-amd64"
 # The guest's modules: virtio transport and devices, vsock, pvpanic (binds ACPI QEMU0001),
-# virtio-pmem with the nvdimm pmem block driver, virtio-mem, virtio-balloon (their dependencies come along),
-# SCSI disks and CD-ROMs on libata, ISO 9660 (the AHCI scenarios bring libahci.ko and ahci.ko,
+# virtio-pmem with the nvdimm pmem block driver, virtio-mem, virtio-balloon (their dependencies
+# come along), SCSI disks and CD-ROMs on libata, ISO 9660 (the AHCI scenarios bring libahci.ko and ahci.ko,
 # which the cloud kernel does not build: tests/lab/build-ahci-mods.sh).
 MODS="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_mmio
 virtio_blk failover net_failover virtio_net virtio_console virtio-rng vsock

@@ -2,10 +2,11 @@
 # deflate-on-OOM, statistics): the guest fills and frees 200 MiB of tmpfs, PATCH /balloon
 # inflates over nearly all its free memory and truce's RSS (/proc/PID/status in L1) drops by
 # >= 150 MiB; GET /balloon/statistics has the guest's figures; then the guest allocates 64 MiB
-# more than it has free, which works because the balloon deflates on OOM. VM 2 (--enable-pci,
+# more than it has free, which works because the balloon deflates on OOM (the statistics show
+# it smaller), and PATCH to 0 gives the guest the rest back. VM 2 (--enable-pci,
 # free page reporting only): the guest frees 200 MiB and reporting alone brings truce's RSS
 # >= 150 MiB below its peak. init_on_alloc=0 spares the nested guest zeroing pages it gives away.
-# lab: vmm=truce timeout=240 needs=boot-bzimage
+# lab: vmm=truce timeout=360 needs=boot-bzimage
 command -v curl >/dev/null || fail "curl is not in the L1 image"
 GUEST_OUT=$PWD/guest.out
 SOCK=$PWD/api.sock
@@ -36,10 +37,11 @@ cat >balloon <<'CHECK'
 #!/bin/sh
 # balloon MODE — fill and free 200 MiB of tmpfs. MODE 1: wait for the host's inflation (MemFree
 # low), then for its go (it gives 24 MiB back), then allocate 64 MiB more than is free (the
-# balloon must deflate on OOM). MODE 2: nothing more (free page reporting works alone).
+# balloon must deflate on OOM), free it and wait for the host to deflate the balloon to 0.
+# MODE 2: nothing more (free page reporting works alone).
 r() { echo "GUEST-RESULT $1 balloon $2"; exit 0; }
 mi() { awk -v k="$1:" '$1 == k { print int($2 / 1024) }' /proc/meminfo; }
-w() { i=0; while [ $i -lt 1200 ]; do eval "$1" && return 0; sleep 0.1; i=$((i + 1)); done; return 1; }
+w() { i=0; while [ $i -lt 2400 ]; do eval "$1" && return 0; sleep 0.1; i=$((i + 1)); done; return 1; }
 ls /sys/bus/virtio/drivers/virtio_balloon 2>/dev/null | grep -q virtio || r FAIL "no device bound to virtio_balloon"
 mkdir -p /t && mount -t tmpfs -o size=90% tmpfs /t || r FAIL "cannot mount tmpfs"
 dd if=/dev/zero of=/t/a bs=1M count=200 2>/dev/null || r FAIL "cannot fill 200 MiB"
@@ -52,6 +54,10 @@ free=$(mi MemFree)
 dd if=/dev/zero of=/t/b bs=1M count=$((free + 64)) 2>/dev/null ||
     r FAIL "cannot allocate $((free + 64)) MiB with $free MiB free (deflate on OOM)"
 echo "balloon: allocated $((free + 64)) MiB with $free MiB free; oom_kill $(awk '$1 == "oom_kill" { print $2 }' /proc/vmstat)"
+rm /t/b
+f0=$(mi MemFree)
+w "[ \$(mi MemFree) -ge $((f0 + 64)) ]" || r FAIL "the host's deflation to 0 never came (MemFree $(mi MemFree) MiB)"
+echo "balloon: deflated, MemFree $f0 -> $(mi MemFree) MiB"
 r PASS
 CHECK
 chmod +x balloon
@@ -75,14 +81,14 @@ start_vm() {
     want 204 PUT /balloon "$2"
     want 204 PUT /serial "{\"serial_out_path\": \"$GUEST_OUT\"}"
     want 204 PUT /actions '{"action_type": "InstanceStart"}'
-    wait_out '^BALLOON-READY [0-9]+' 120
+    wait_out '^BALLOON-READY [0-9]+' 240
     TARGET=$(tr -d '\r' <"$GUEST_OUT" | grep -a '^BALLOON-READY' | cut -d' ' -f2)
 }
 
 # end_vm MODE: the guest passes its check and powers off; truce exits 0.
 end_vm() {
     local i=0
-    while kill -0 "$VMM_PID" 2>/dev/null && [ $i -lt 900 ]; do sleep 0.1; i=$((i + 1)); done
+    while kill -0 "$VMM_PID" 2>/dev/null && [ $i -lt 2400 ]; do sleep 0.1; i=$((i + 1)); done
     if kill -0 "$VMM_PID" 2>/dev/null; then
         kill "$VMM_PID"
         lab_show_output
@@ -96,6 +102,7 @@ end_vm() {
     [ $status = 0 ] || fail "VM $1: truce exited $status: $(tail -n 1 "truce-$1.out")"
 }
 
+T0=$(date +%s)
 # ---- VM 1: inflate by PATCH, RSS drops; statistics; deflate on OOM ----------------------------
 start_vm 1 '{"amount_mib": 0, "deflate_on_oom": true, "stats_polling_interval_s": 1}'
 rss0=$(kib VmRSS)
@@ -122,12 +129,15 @@ tot=$(field total_memory) free=$(field free_memory)
 want 200 GET /balloon
 grep -q "\"amount_mib\":$TARGET" api.body || fail "GET /balloon: $(cat api.body)"
 want 204 PATCH /balloon "{\"amount_mib\": $((TARGET - 24))}" # the guest's go
-wait_out '^balloon: allocated' 120
+wait_out '^balloon: allocated' 240
 want 200 GET /balloon/statistics
 echo "balloon: after the guest's allocation: $(cat api.body)"
 [ "$(field actual_mib)" -lt $((TARGET - 24)) ] ||
     fail "the balloon did not deflate on OOM: $(cat api.body)"
+want 204 PATCH /balloon '{"amount_mib": 0}'
 end_vm 1
+echo "balloon: VM 1 took $(($(date +%s) - T0)) s"
+T0=$(date +%s)
 
 # ---- VM 2 (PCI): free page reporting alone ---------------------------------------------------
 start_vm 2 '{"amount_mib": 0, "deflate_on_oom": false, "free_page_reporting": true}' --enable-pci
@@ -141,4 +151,4 @@ echo "balloon: VM 2 reporting: truce RSS $((rss / 1024)) MiB, peak $((hwm / 1024
 [ $((hwm - rss)) -ge $((150 * 1024)) ] ||
     fail "free page reporting: RSS $((rss / 1024)) MiB, only $(((hwm - rss) / 1024)) MiB below its peak"
 end_vm 2
-true
+echo "balloon: VM 2 took $(($(date +%s) - T0)) s"
