@@ -13,12 +13,15 @@
 #include "virtio/blk.h"
 #include "virtio/net.h"
 
+static struct rl_config rng_limit; /* of the next rng_new */
+
 static struct vfix *rng_new(bool bringup)
 {
     struct vfix *f = calloc(1, sizeof(*f));
     vf_init(f);
     char err[256] = "";
     f->vm.cfg.entropy = true;
+    f->vm.cfg.entropy_rate_limiter = rng_limit;
     assert_int_equal(device_class_find("virtio-rng")->create(&f->vm, err, sizeof(err)), 0);
     vf_probe(f, 1);
     if (bringup)
@@ -97,6 +100,48 @@ static void test_rng_roundtrip(void **state)
     da->ops->resume(da->dev);
     vfix_free(a);
     vfix_free(b);
+}
+
+/* The rng's rate limiter of VM. */
+static struct ratelimiter *rng_rl(struct vfix *f)
+{
+    return &virtio_find(&f->vm, VIRTIO_ID_RNG, NULL)->rl[0]->rl;
+}
+
+/* A rate limiter's buckets travel with the device (virtio state version 2): the budget left is
+ * restored; a device configured with other limits, or none, refuses the state. */
+static void test_rng_limiter_roundtrip(void **state)
+{
+    rng_limit = (struct rl_config){.ops = {.size = 10, .refill_time = 3600000},
+                                   .bandwidth = {.size = 1 << 20, .refill_time = 3600000}};
+    struct vfix *a = rng_new(true), *b = rng_new(false);
+    rng_limit.ops.size = 11;
+    struct vfix *c = rng_new(false);
+    rng_limit = (struct rl_config){0};
+    struct vfix *d = rng_new(false);
+    for (int i = 0; i < 3; i++)
+        rng_request(a);
+    assert_int_equal(rng_rl(a)->ops.budget, 7);
+    assert_int_equal(rng_rl(a)->bw.budget, (1 << 20) - 3 * 64);
+    struct device_instance *da = st_last(&a->vm);
+    da->ops->pause(da->dev);
+    memcpy(gpa_to_hva(&b->vm.mem, VF_RING(0), 0xc000), gpa_to_hva(&a->vm.mem, VF_RING(0), 0xc000),
+           0xc000);
+    size_t len;
+    uint8_t *buf = st_save(da, &len);
+    char msg[256] = "";
+    assert_int_equal(st_restore(st_last(&b->vm), buf, len, msg, sizeof(msg)), 0);
+    assert_int_equal(rng_rl(b)->ops.budget, 7);
+    assert_int_equal(rng_rl(b)->bw.budget, (1 << 20) - 3 * 64);
+    assert_false(rl_blocked(rng_rl(b)));
+    st_expect_reject(st_last(&c->vm), buf, len, "ops bucket");
+    st_expect_reject(st_last(&d->vm), buf, len, "bucket");
+    free(buf);
+    da->ops->resume(da->dev);
+    vfix_free(a);
+    vfix_free(b);
+    vfix_free(c);
+    vfix_free(d);
 }
 
 /* The whole-VM walk: devices_save / devices_restore. */
@@ -404,6 +449,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rng_roundtrip),
+        cmocka_unit_test(test_rng_limiter_roundtrip),
         cmocka_unit_test(test_devices_walk),
         cmocka_unit_test(test_pause_holds_kicks),
         cmocka_unit_test(test_blk_pause_roundtrip),

@@ -4,7 +4,7 @@
 # and measured again. Each measured rate must stay within 10% of its bound, the limit plus the
 # bucket's size spread over the measurement (what a token bucket lets through at most); the
 # figures are printed, not otherwise judged. The metrics show the devices throttled, and GET
-# /vm/config shows the new limits.
+# /vm/config shows the new limits; no received frame was dropped.
 # lab: vmm=truce timeout=240 needs=boot-bzimage
 command -v curl >/dev/null || fail "curl is not in the L1 image"
 GUEST_OUT=$PWD/guest.out
@@ -169,5 +169,9 @@ for c in rate_limiter_throttled_events rx_rate_limiter_throttled tx_rate_limiter
     echo "ratelimit: metrics $c $n"
     [ "${n:-0}" -gt 0 ] || fail "metrics: $c is ${n:-missing}, the device never throttled"
 done
+# held back, never dropped: every frame L1 sent reached the guest
+n=$(grep -o '"rx_dropped":[0-9]*' metrics.json | cut -d: -f2 | sort -n | tail -n 1)
+echo "ratelimit: metrics rx_dropped ${n:-missing}"
+[ "${n:-x}" = 0 ] || fail "metrics: rx_dropped is ${n:-missing}, want 0"
 [ $status = 0 ] || fail "truce exited $status after the guest powered off, want 0"
 true
