@@ -506,9 +506,16 @@ fatal: /* the command list or table is not in RAM: a host bus fatal error, the p
 
 void ahci_port_issue(struct ahci_port *p, uint32_t new)
 {
-    for (unsigned n = 0; n < AHCI_SLOTS; n++)
-        if ((new >> n) & 1)
-            slot_start(p, n);
+    for (unsigned n = 0; n < AHCI_SLOTS; n++) {
+        if (!((new >> n) & 1))
+            continue;
+        if (p->slot[n].busy) { /* a queued command still runs in this slot: refused */
+            pstate(p)->ci &= ~(1u << n);
+            p->nbad++;
+            continue;
+        }
+        slot_start(p, n);
+    }
     if (p->has_disk && disk_submit(&p->disk) < 0)
         log_warn("ahci port %u: io_uring submit failed", p->num);
 }

@@ -316,6 +316,19 @@ static void disk_io(void **state)
     assert_int_equal(rd(a, PR(0, PX_CI)) | rd(a, PR(0, PX_SACT)), 0);
     assert_false(ack(a, 0) & PX_IS_TFES);
     assert_int_equal(a->h->port[0].nerrors, 0);
+    /* a slot issued again while its queued command still runs is refused, the first completes */
+    wr(a, PR(0, PX_SACT), 1u << 9);
+    build(a, 0, 9, 0x60, 0, 8, 1, 4096, NULL, false);
+    pthread_mutex_lock(&a->h->lock); /* completions wait for the lock: the command stays busy */
+    ahci_reg_write(a->h, PR(0, PX_CI), 1u << 9);
+    uint64_t bad = a->h->port[0].nbad;
+    ahci_reg_write(a->h, PR(0, PX_CI), 1u << 9); /* the slot is busy: refused */
+    assert_int_equal(a->h->port[0].nbad, bad + 1);
+    pthread_mutex_unlock(&a->h->lock);
+    for (int i = 0; i < 5000 && rd(a, PR(0, PX_SACT)); i++)
+        usleep(1000);
+    assert_int_equal(rd(a, PR(0, PX_SACT)) | rd(a, PR(0, PX_CI)), 0);
+    assert_false(ack(a, 0) & PX_IS_TFES);
 }
 
 static void hostile_lists(void **state)
