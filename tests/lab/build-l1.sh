@@ -138,9 +138,9 @@ files=(
     "$(part truce "$(lab_hash ${TRUCE:+"$TRUCE"} $TGUESTS -- "${TRUCE:-none}" $TGUESTS)" build_truce)"
     "$(part lab "$(lab_hash "$0" "$LAB_DIR/l1" "$LAB_DIR/scenarios")" build_lab)"
 )
-# The AHCI scenarios' files in /lab/ahci: libahci.ko and ahci.ko for the cloud kernel, ISO images.
+# The AHCI scenarios' files in /lab/ahci: libahci.ko and ahci.ko for the cloud kernel, images.
 AHCI_MODS=$("$LAB_DIR/build-ahci-mods.sh") || AHCI_MODS=
-AHCI_ISOS=$("$LAB_DIR/build-isos.sh") || AHCI_ISOS=
+AHCI_ISOS=$("$LAB_DIR/build-ahci-images.sh") || AHCI_ISOS=
 build_ahci() {
     mkdir -p "$1/lab/ahci"
     for d in $AHCI_MODS $AHCI_ISOS; do cp "$d"/* "$1/lab/ahci/"; done

@@ -1,9 +1,9 @@
 # ahci-seabios-cd — SeaBIOS boots an El Torito ISO from truce's AHCI CD-ROM drive: a
-# `grub-mkrescue` image (tests/lab/build-isos.sh) whose GRUB reads its modules and grub.cfg from
+# `grub-mkrescue` image (tests/lab/build-ahci-images.sh) whose GRUB reads its modules and grub.cfg from
 # the CD through SeaBIOS's AHCI driver (ATAPI READ(10)), prints TRUCE-GRUB-CD on the serial port
 # and reboots (truce: status 6).
 # lab: vmm=truce timeout=150 needs=seabios
-[ -f /lab/ahci/grub.iso ] || fail "grub.iso is not in the L1 image (tests/lab/build-isos.sh)"
+[ -f /lab/ahci/grub.iso ] || fail "grub.iso is not in the L1 image (tests/lab/build-ahci-images.sh)"
 GUEST_OUT=$PWD/seabios.out
 labrun -t 100 -m 'TRUCE-GRUB-CD' -o "$GUEST_OUT" -r result -- \
     truce run --firmware seabios --cdrom /lab/ahci/grub.iso --memory 128M --console stdio \

@@ -1,0 +1,57 @@
+#!/bin/bash
+# build-ahci-images.sh — build (or find in the cache) the images of the AHCI scenarios, with
+# Debian's xorriso, GRUB and e2fsprogs: data1.iso and data2.iso (a marker file and 1 MB of known
+# lines each, for reading and media change from Linux), grub.iso (`grub-mkrescue` for BIOS: El
+# Torito no-emulation boot, a grub.cfg that prints TRUCE-GRUB-CD on the serial port and reboots)
+# and root.img (an 8 MiB ext4 root file system with the static busybox and /data, the lines
+# 1-30000). Prints the directory holding them on stdout.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+command -v xorriso >/dev/null || lab_die "apt-get install xorriso"
+command -v mkfs.ext4 >/dev/null || lab_die "apt-get install e2fsprogs"
+busybox=$(command -v busybox || echo /bin/busybox)
+command -v grub-mkrescue >/dev/null && [ -d /usr/lib/grub/i386-pc ] ||
+    lab_die "apt-get install grub-pc-bin grub-common"
+tools=$(dpkg-query -W -f '${Version} ' xorriso grub-pc-bin e2fsprogs 2>/dev/null || true)
+key=$(lab_hash "$0" "$busybox" -- "$tools")
+out=$LAB_CACHE/isos/$key
+if [ -f "$out/root.img" ]; then
+    echo "$out"
+    exit 0
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+lab_log "building the AHCI scenarios' images"
+for n in 1 2; do
+    mkdir -p "$work/data$n/sub"
+    echo "truce-ahci-cd-$n" >"$work/data$n/marker.txt"
+    seq "$n" 150000 >"$work/data$n/sub/lines.txt"
+    xorriso -as mkisofs -quiet -R -J -V "TRUCE_DATA$n" -o "$work/data$n.iso" "$work/data$n" 2>/dev/null ||
+        lab_die "xorriso failed"
+done
+mkdir -p "$work/grub/boot/grub"
+# the partition modules GRUB's rescue image asks for (it names them all)
+parts=$(cd /usr/lib/grub/i386-pc && ls part_*.mod | sed 's/\.mod$//' | tr '\n' ' ')
+cat >"$work/grub/boot/grub/grub.cfg" <<'CFG'
+serial --unit=0 --speed=115200
+terminal_output serial
+echo TRUCE-GRUB-CD
+reboot
+CFG
+grub-mkrescue -d /usr/lib/grub/i386-pc -o "$work/grub.iso" "$work/grub" \
+    --install-modules="normal echo serial terminal reboot configfile iso9660 biosdisk $parts" \
+    --fonts= --locales= --themes= >"$work/grub.log" 2>&1 || {
+    cat "$work/grub.log" >&2
+    lab_die "grub-mkrescue failed"
+}
+mkdir -p "$work/root/bin"
+cp -L "$busybox" "$work/root/bin/busybox"
+ln -s busybox "$work/root/bin/cat"
+seq 1 30000 >"$work/root/data"
+mkfs.ext4 -q -F -L ahciroot -d "$work/root" "$work/root.img" 8M >/dev/null ||
+    lab_die "mkfs.ext4 failed"
+mkdir -p "$out"
+cp "$work"/data1.iso "$work"/data2.iso "$work"/grub.iso "$work"/root.img "$out/"
+lab_prune "$LAB_CACHE/isos" 3
+echo "$out"
