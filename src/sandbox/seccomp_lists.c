@@ -174,7 +174,7 @@ static const struct sandbox_rule io_rules[] = {
     FCNTL(F_GETFL, "slirp: making sockets non-blocking"),
     FCNTL(F_SETFL, "slirp: making sockets non-blocking"),
     FCNTL(F_SETFD, "slirp: close-on-exec on sockets"),
-    SYS(timerfd_settime, "slirp: timers"),
+    SYS(timerfd_settime, "slirp: timers; rate limiters: the retry timer (virtio/rl.c)"),
     IOCTL_IF(FIONREAD, SANDBOX_IF_USERNET, "libslirp: bytes waiting on a socket"),
     SYS_IF(accept, SANDBOX_IF_USERNET, "libslirp: connections to a hostfwd port"),
     SYS_IF(poll, SANDBOX_IF_USERNET, "slirp: polling its sockets (backend/slirp.c)"),
