@@ -6,7 +6,7 @@
 # listing and JSON), and a token of TTL 1 refused after 2 s; a 1 MiB store is refused with
 # Firecracker's error. L1 serves a decoy at 169.254.169.254:80 on its own loopback: a frame that
 # reached the tap or libslirp would fetch "decoy" instead of the MMDS answer.
-# lab: vmm=truce timeout=240 needs=boot-bzimage
+# lab: vmm=truce timeout=300 needs=boot-bzimage
 command -v curl >/dev/null || fail "curl is not in the L1 image"
 lab_dhcp_script # ./dhcp.script, the guest's udhcpc hook (l1/lib.sh)
 cat >check <<'EOS'
@@ -37,7 +37,7 @@ get $A/latest/meta-data/instance-id
 echo "mmds: no token: $st $body"
 get -X PUT -H "X-metadata-token-ttl-seconds: 0" $A/latest/api/token
 [ "$st" = 400 ] || r FAIL "a token of TTL 0 answered $st"
-get -X PUT -H "X-metadata-token-ttl-seconds: 60" $A/latest/api/token
+get -X PUT -H "X-metadata-token-ttl-seconds: 21600" $A/latest/api/token
 [ "$st" = 200 ] || r FAIL "PUT /latest/api/token answered $st: $body"
 tok=$body
 get -H "X-metadata-token: $tok" $A/latest/meta-data/instance-id
@@ -50,22 +50,22 @@ get -H "X-metadata-token: $tok" -H "Accept: application/json" $A/latest/meta-dat
 [ "$st" = 200 ] && [ "$body" = '{"a":"1","b":[1,2]}' ] || r FAIL "JSON: $st '$body'"
 get -H "X-metadata-token: bogus" $A/latest/meta-data/instance-id
 [ "$st" = 401 ] || r FAIL "a bogus token answered $st"
+# (whether it works before it expires depends on how fast this guest runs: not asserted)
 get -X PUT -H "X-metadata-token-ttl-seconds: 1" $A/latest/api/token
+[ "$st" = 200 ] || r FAIL "PUT /latest/api/token with TTL 1 answered $st: $body"
 short=$body
-get -H "X-metadata-token: $short" $A/latest/meta-data/stage
-[ "$st" = 200 ] || r FAIL "a fresh TTL-1 token answered $st"
 sleep 2
 get -H "X-metadata-token: $short" $A/latest/meta-data/stage
 [ "$st" = 401 ] || r FAIL "a TTL-1 token still worked after 2 s ($st)"
 echo "mmds: TTL-1 token refused after 2 s: $st $body"
 t0=$(cut -d' ' -f1 /proc/uptime)
 n=0
-while [ $n -lt 20 ]; do
+while [ $n -lt 5 ]; do
     get -H "X-metadata-token: $tok" $A/latest/meta-data/instance-id
     [ "$st" = 200 ] || r FAIL "GET $n answered $st"
     n=$((n + 1))
 done
-echo "mmds: 20 GETs (httpc started for each) in $(awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.2f", b - a }') s"
+echo "mmds: 5 GETs (httpc started for each) in $(awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.2f", b - a }') s"
 if [ "$1" = tap ]; then
     echo "mmds: ready-for-snapshot"
     i=0
@@ -77,7 +77,7 @@ if [ "$1" = tap ]; then
         [ "$st" = 200 ] && [ "$body" = two ] && break
         if [ "$st" = 401 ]; then
             echo "mmds: token refused ($body): a new one"
-            out=$(/lab/httpc -t 3 -X PUT -H "X-metadata-token-ttl-seconds: 60" \
+            out=$(/lab/httpc -t 3 -X PUT -H "X-metadata-token-ttl-seconds: 21600" \
                 $A/latest/api/token) && tok=$(echo "$out" | sed 1d)
         fi
         i=$((i + 1))
@@ -128,7 +128,7 @@ start_truce() { # start_truce SOCK: truce --api-sock SOCK in the background ($VM
 start_truce "$PWD/api0.sock"
 want 204 PUT /boot-source "{\"kernel_image_path\": \"$(lab_kernel cloud)\",
     \"initrd_path\": \"$PWD/initrd.img\", \"boot_args\": \"$LAB_BASE_CMDLINE lab.check=mmds:tap\"}"
-want 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}'
+want 204 PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}'
 want 204 PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "tap0"}'
 want 204 PUT /mmds/config '{"network_interfaces": ["eth0"], "version": "V2"}'
 want 400 PUT /mmds/config '{"network_interfaces": ["eth1"]}'
@@ -177,7 +177,7 @@ tr -d '\r' <"$GUEST_OUT" | grep -aq '^GUEST-RESULT PASS mmds' || {
 
 # ---- user networking, `truce run --mmds` ----
 data user >meta-user.json
-guest_boot -x --net -x user -x --mmds -x "version=V2,data=$PWD/meta-user.json" \
+guest_boot -m 128 -x --net -x user -x --mmds -x "version=V2,data=$PWD/meta-user.json" \
     -f check:/checks/mmds -f /lab/bin/httpc:/lab/httpc -f dhcp.script:/lab/dhcp.script \
     -a "lab.check=mmds:user" -t 90
 kill "$decoy"
