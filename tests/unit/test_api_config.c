@@ -49,16 +49,20 @@ static void test_full_config(void **state)
 {
     struct api *api;
     char err[512] = "";
-    int rc =
-        load(&api, err, sizeof(err),
-             "{\"boot-source\": {\"kernel_image_path\": \"%s\", \"boot_args\": \"quiet\"},"
-             " \"drives\": [{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\","
-             " \"is_root_device\": true, \"is_read_only\": false}],"
-             " \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 256},"
-             " \"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}],"
-             " \"vsock\": {\"guest_cid\": 7, \"uds_path\": \"/tmp/x.vsock\"},"
-             " \"entropy\": {}, \"balloon\": {\"amount_mib\": 64, \"deflate_on_oom\": true,"
-             " \"stats_polling_interval_s\": 5, \"free_page_reporting\": true}}");
+    int rc = load(
+        &api, err, sizeof(err),
+        "{\"boot-source\": {\"kernel_image_path\": \"%s\", \"boot_args\": \"quiet\"},"
+        " \"drives\": [{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\","
+        " \"is_root_device\": true, \"is_read_only\": false,"
+        " \"rate_limiter\": {\"bandwidth\": {\"size\": 1000000, \"refill_time\": 100}}}],"
+        " \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 256},"
+        " \"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\","
+        " \"tx_rate_limiter\": {\"ops\": {\"size\": 100, \"one_time_burst\": 50,"
+        " \"refill_time\": 1000}}}],"
+        " \"vsock\": {\"guest_cid\": 7, \"uds_path\": \"/tmp/x.vsock\"},"
+        " \"entropy\": {\"rate_limiter\": {\"bandwidth\": {\"size\": 65536,"
+        " \"refill_time\": 1000}}}, \"balloon\": {\"amount_mib\": 64, \"deflate_on_oom\": true,"
+        " \"stats_polling_interval_s\": 5, \"free_page_reporting\": true}}");
     if (rc)
         fail_msg("%s", err);
     assert_int_equal(api->cfg.cpus, 2);
@@ -67,6 +71,14 @@ static void test_full_config(void **state)
     assert_int_equal(api->cfg.nnets, 1);
     assert_int_equal(api->cfg.vsock.guest_cid, 7);
     assert_true(api->cfg.entropy);
+    /* rate limiters, as Firecracker's objects */
+    assert_int_equal(api->cfg.disks[0].rate_limiter.bandwidth.size, 1000000);
+    assert_int_equal(api->cfg.disks[0].rate_limiter.bandwidth.refill_time, 100);
+    assert_false(tb_config_on(&api->cfg.disks[0].rate_limiter.ops));
+    assert_int_equal(api->cfg.nets[0].tx_rate_limiter.ops.size, 100);
+    assert_int_equal(api->cfg.nets[0].tx_rate_limiter.ops.one_time_burst, 50);
+    assert_false(rl_config_on(&api->cfg.nets[0].rx_rate_limiter));
+    assert_int_equal(api->cfg.entropy_rate_limiter.bandwidth.size, 65536);
     assert_true(api->cfg.balloon.enabled);
     assert_int_equal(api->cfg.balloon.amount_mib, 64);
     assert_true(api->cfg.balloon.deflate_on_oom);
@@ -101,6 +113,13 @@ static void test_errors_name_the_path(void **state)
         {"{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"network-interfaces\": "
          "[{\"iface_id\": \"e0\", \"host_dev_name\": \"tap0\", \"mtu\": 9000}]}",
          "network-interfaces[0].mtu: not supported yet"},
+        {"{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"network-interfaces\": "
+         "[{\"iface_id\": \"e0\", \"host_dev_name\": \"tap0\", \"tx_rate_limiter\": "
+         "{\"ops\": {\"size\": 1}}}]}",
+         "network-interfaces[0].tx_rate_limiter.ops.refill_time: missing"},
+        {"{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"entropy\": {\"rate_limiter\": "
+         "{\"bandwidth\": {\"size\": 1, \"refill_time\": 1, \"burst\": 2}}}}",
+         "entropy.rate_limiter.bandwidth.burst: unknown field"},
         {"{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"cpu-config\": {"
          "\"msr_modifiers\": [{\"addr\": \"0x10a\", \"bitmap\": \"0b1\"}]}}",
          "cpu-config.msr_modifiers[0].bitmap"},
