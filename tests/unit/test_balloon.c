@@ -12,6 +12,7 @@
 
 #include "virtio_fixture.h"
 #include "statetest.h"
+#include "api/api_int.h"
 #include "virtio/balloon.h"
 
 #define PG      4096u
@@ -93,6 +94,15 @@ static void inflate_gives_pages_back(void **state)
     assert_int_equal(c.deflate_count, 1);
     assert_int_equal(c.returned_bytes, 256 * PG);
     assert_int_equal(c.invalid_pfns, 0);
+    /* the metrics line's object: Firecracker's names, and truce's */
+    json_t *m = api_metrics_balloon(&f->vm);
+    assert_non_null(m);
+    assert_int_equal(json_integer_value(json_object_get(m, "inflate_count")), 1);
+    assert_int_equal(json_integer_value(json_object_get(m, "deflate_count")), 1);
+    assert_int_equal(json_integer_value(json_object_get(m, "returned_bytes")), 256 * PG);
+    assert_non_null(json_object_get(m, "free_page_hint_fails"));
+    assert_int_equal(json_object_size(m), 14);
+    json_decref(m);
     vm_free(f);
 }
 
