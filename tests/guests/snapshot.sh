@@ -15,11 +15,11 @@ api() { curl -s -o "$W/reply" -w '%{http_code}' --unix-socket "$1" -X "$2" "http
 # Boot the count guest under the API, pause it after a few ticks and snapshot it into DIR.
 # Prints nothing; DIR/st, DIR/mem, DIR/src.log hold the result; returns non-zero on failure.
 take_snapshot() {
-    local d=$1
+    local d=$1 drives=${2:-}
     mkdir -p "$d"
     cat >"$d/vm.json" <<JSON
 {"boot-source": {"kernel_image_path": "$PWD/$A", "boot_args": "count"},
- "machine-config": {"vcpu_count": 1, "mem_size_mib": 32},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 32},$drives
  "serial": {"serial_out_path": "$d/src.log"}}
 JSON
     "$TRUCE" --api-sock "$d/api" --config-file "$d/vm.json" 2>"$d/src.err" &
@@ -85,6 +85,29 @@ for mode in resume paused; do
         judge snapshot-load-$mode "$d/before.log" "$d/restored.log" $st
     fi
 done
+
+# AHCI drives (a disk and a CD-ROM drive, truce's "interface"/"media" drive fields) travel with
+# the snapshot: the restored machine has the same drives and the controller's state.
+d=$W/ahci
+mkdir -p "$d"
+head -c 1048576 /dev/zero >"$d/disk.img"
+{ head -c 32768 /dev/zero; printf '\001CD001\001'; head -c 2041 /dev/zero; } >"$d/cd.iso"
+if take_snapshot "$d" " \"drives\": [
+   {\"drive_id\": \"sata0\", \"path_on_host\": \"$d/disk.img\", \"is_root_device\": false,
+    \"interface\": \"ahci\"},
+   {\"drive_id\": \"cd\", \"path_on_host\": \"$d/cd.iso\", \"is_root_device\": false,
+    \"is_read_only\": true, \"interface\": \"ahci\", \"media\": \"cdrom\"}],"; then
+    timeout 120 "$TRUCE" restore --snapshot "$d/st" --mem "$d/mem" --console "file:$d/cli.log" \
+        2>"$d/cli.err"
+    st=$?
+    if ! grep -aq 'ahci-drives' "$d/st"; then
+        echo "FAIL snapshot-ahci: the snapshot holds no AHCI controller state"
+    else
+        judge snapshot-ahci "$d/src.log" "$d/cli.log" $st
+    fi
+else
+    echo "FAIL snapshot-ahci: $(tail -n1 "$d/src.err")"
+fi
 
 # Bad input: each refused with status 2 and the named reason, before any guest code runs.
 bad() { # bad NAME PATTERN STATE MEM
