@@ -68,6 +68,8 @@ static void test_full_config(void **state)
     assert_int_equal(api->cfg.cpus, 2);
     assert_int_equal(api->cfg.ndisks, 1);
     assert_true(api->cfg.disks[0].is_root);
+    assert_int_equal(api->cfg.disks[0].iface, DISK_IF_VIRTIO); /* the default */
+    assert_false(api->cfg.disks[0].cdrom);
     assert_int_equal(api->cfg.nnets, 1);
     assert_int_equal(api->cfg.vsock.guest_cid, 7);
     assert_true(api->cfg.entropy);
@@ -100,6 +102,21 @@ static void test_errors_name_the_path(void **state)
          " \"path_on_host\": \"%s\", \"is_root_device\": false}, {\"drive_id\": \"b\","
          " \"path_on_host\": \"/nonexistent\", \"is_root_device\": false}]}",
          "drives[1].path_on_host: cannot open"},
+        {"{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"drives\": [{\"drive_id\": \"c\","
+         " \"path_on_host\": \"%s\", \"is_root_device\": false, \"is_read_only\": true,"
+         " \"media\": \"cdrom\"}]}",
+         "drives[0].media: a cdrom is read-only on AHCI"},
+        {"{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"drives\": [{\"drive_id\": \"c\","
+         " \"path_on_host\": \"%s\", \"is_root_device\": false, \"is_read_only\": true,"
+         " \"interface\": \"ahci\", \"media\": \"cdrom\"}]}",
+         "drives[0].path_on_host: '/tmp/truce-cfg-disk-"},
+        {"{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"drives\": [{\"drive_id\": \"c\","
+         " \"path_on_host\": \"%s\", \"is_root_device\": false, \"interface\": \"scsi\"}]}",
+         "drives[0].interface"},
+        {"{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"drives\": [{\"drive_id\": \"c\","
+         " \"path_on_host\": \"%s\", \"is_root_device\": false, \"interface\": \"ahci\","
+         " \"rate_limiter\": {\"ops\": {\"size\": 10, \"refill_time\": 100}}}]}",
+         "drives[0].rate_limiter: not supported yet on AHCI drives"},
         {"{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"machine-config\": "
          "{\"vcpu_count\": 1, \"mem_size_mib\": \"big\"}}",
          "machine-config.mem_size_mib: must be an integer"},
