@@ -16,6 +16,7 @@ while [ $# -gt 0 ]; do
     *) echo "usage: bench/ahci.sh [--reps N] [--runtime SECONDS]" >&2 && exit 2 ;;
     esac
 done
+lab_cloud_kernel || lab_die "no Debian cloud kernel: apt-get install linux-image-cloud-amd64"
 fio=$(command -v fio) || lab_die "fio missing: apt-get install fio"
 [ -x "$REPO_DIR/build/truce" ] || lab_die "build truce first (make)"
 work=$LAB_CACHE/bench-ahci
