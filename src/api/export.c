@@ -31,6 +31,10 @@ static json_t *boot_source(const struct vm_config *cfg)
         json_object_set_new(b, "initrd_path", json_string(cfg->initrd));
     if (cfg->cmdline_set)
         json_object_set_new(b, "boot_args", json_string(cfg->cmdline));
+    if (cfg->firmware[0])
+        json_object_set_new(b, "firmware", json_string(cfg->firmware));
+    if (cfg->firmware_vars[0])
+        json_object_set_new(b, "firmware_vars", json_string(cfg->firmware_vars));
     return b;
 }
 

@@ -72,13 +72,10 @@ static void cli_to_json_names(char *err, size_t errlen)
     static const struct {
         const char *flag, *field;
     } map[] = {
-        {"--kernel", "boot-source.kernel_image_path"},
-        {"--initrd", "boot-source.initrd_path"},
-        {"--cmdline", "boot-source.boot_args"},
-        {"--cpus", "machine-config.vcpu_count"},
-        {"--memory", "machine-config.mem_size_mib"},
-        {"--disk", "drives"},
-        {"--firmware", "boot-source"},
+        {"--kernel", "boot-source.kernel_image_path"},    {"--initrd", "boot-source.initrd_path"},
+        {"--cmdline", "boot-source.boot_args"},           {"--cpus", "machine-config.vcpu_count"},
+        {"--memory", "machine-config.mem_size_mib"},      {"--disk", "drives"},
+        {"--firmware-vars", "boot-source.firmware_vars"}, {"--firmware", "boot-source.firmware"},
         {"--hugepages", "machine-config.huge_pages"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(map); i++) {

@@ -22,28 +22,53 @@ static int readable(const struct jctx *c, const char *field, const char *path)
     return 0;
 }
 
+/* truce's extension: "firmware" ("seabios", "ovmf" or a path) boots through firmware, which then
+ * gets the kernel (optional) by fw_cfg; "firmware_vars" is OVMF's variable store. */
+static int boot_firmware(const struct jctx *c, const char *fw, const char *vars, char *out,
+                         size_t outlen)
+{
+    if (!fw[0])
+        return vars[0] ? jfail(c, "firmware_vars", "needs firmware") : 0;
+    const char *path = !strcmp(fw, "seabios") ? CFG_FIRMWARE_SEABIOS
+                       : !strcmp(fw, "ovmf")  ? CFG_FIRMWARE_OVMF
+                                              : fw;
+    if (readable(c, "firmware", path) < 0)
+        return -EINVAL;
+    if (vars[0] && readable(c, "firmware_vars", vars) < 0)
+        return -EINVAL;
+    snprintf(out, outlen, "%s", path);
+    return 0;
+}
+
 int api_put_boot_source(struct api *api, const json_t *o, struct jctx *c)
 {
-    static const char *const fields[] = {"kernel_image_path", "initrd_path", "boot_args", NULL};
+    static const char *const fields[] = {"kernel_image_path", "initrd_path",   "boot_args",
+                                         "firmware",          "firmware_vars", NULL};
     struct vm_config *cfg = &api->cfg;
-    char kernel[PATH_MAX], initrd[PATH_MAX] = "", args[CFG_CMDLINE_LEN] = "";
-    bool have_initrd, have_args;
+    char kernel[PATH_MAX] = "", initrd[PATH_MAX] = "", args[CFG_CMDLINE_LEN] = "";
+    char fw[PATH_MAX] = "", vars[PATH_MAX] = "", fwpath[PATH_MAX] = "";
+    bool have_initrd, have_args, have_fw;
     if (jobject(c, o, fields) < 0 ||
-        jstring(c, o, "kernel_image_path", true, kernel, sizeof(kernel), NULL) < 0 ||
+        jstring(c, o, "firmware", false, fw, sizeof(fw), &have_fw) < 0 ||
+        jstring(c, o, "firmware_vars", false, vars, sizeof(vars), NULL) < 0 ||
+        jstring(c, o, "kernel_image_path", !have_fw, kernel, sizeof(kernel), NULL) < 0 ||
         jstring(c, o, "initrd_path", false, initrd, sizeof(initrd), &have_initrd) < 0 ||
         jstring(c, o, "boot_args", false, args, sizeof(args), &have_args) < 0)
         return -EINVAL;
-    if (!kernel[0])
+    if (!kernel[0] && !fw[0])
         return jfail(c, "kernel_image_path", "must not be empty");
-    if (readable(c, "kernel_image_path", kernel) < 0)
+    if (kernel[0] && readable(c, "kernel_image_path", kernel) < 0)
         return -EINVAL;
     if (have_initrd && initrd[0] && readable(c, "initrd_path", initrd) < 0)
+        return -EINVAL;
+    if (boot_firmware(c, fw, vars, fwpath, sizeof(fwpath)) < 0)
         return -EINVAL;
     memcpy(cfg->kernel, kernel, sizeof(kernel));
     memcpy(cfg->initrd, have_initrd ? initrd : "", have_initrd ? sizeof(initrd) : 1);
     memcpy(cfg->cmdline, have_args ? args : "", have_args ? sizeof(args) : 1);
     cfg->cmdline_set = have_args;
-    cfg->firmware[0] = '\0';
+    memcpy(cfg->firmware, fwpath, sizeof(fwpath));
+    memcpy(cfg->firmware_vars, vars, sizeof(vars));
     api->boot_source_set = true;
     return 0;
 }

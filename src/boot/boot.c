@@ -240,6 +240,8 @@ static int boot_fw_cfg(struct vm *vm, char *err, size_t errlen)
         ret = fw_cfg_add_file(f, "etc/boot-fail-wait", &fail_wait, sizeof(fail_wait));
     if (!ret && vm->cfg.firmware[0])
         ret = acpi_fw_cfg(vm); /* the firmware installs them through the table loader */
+    if (!ret && vm->cfg.firmware[0])
+        ret = smbios_fw_cfg(vm);
     if (ret < 0)
         snprintf(err, errlen, "cannot build the fw_cfg items: %s", strerror(-ret));
     return ret;

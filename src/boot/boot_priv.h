@@ -165,6 +165,14 @@ bool ovmf_is_flash(const uint8_t *img, size_t len);
  * with one line in ERR. */
 int ovmf_load(struct vm *vm, const uint8_t *img, size_t len, char *err, size_t errlen);
 
+/* SMBIOS (boot/smbios.c): the tables and the 2.1 entry point as the fw_cfg files
+ * etc/smbios/smbios-tables and -anchor, for the firmware to place. Returns 0 or -errno. */
+int smbios_fw_cfg(struct vm *vm);
+/* The system UUID of the VM named ID: stable (a hash of ID), RFC 9562 version 8. */
+void smbios_uuid(const char *id, uint8_t out[16]);
+/* U as text, 8-4-4-4-12 lowercase hex digits. */
+void smbios_uuid_str(const uint8_t u[16], char out[37]);
+
 /* ELF images (pvh.c): the parts of an ELF header truce uses, for either class. */
 struct elf_info {
     bool is64;

@@ -131,6 +131,23 @@ bad_ bad-multiboot-module-missing '--initrd: /nonexistent' run --kernel $G/multi
     --initrd "$OUT/mod1.txt,/nonexistent"
 bad_ bad-firmware-kernel-not-bzimage 'for the firmware' run --firmware $G/realmode.rom \
     --kernel $G/multiboot.elf
+# UEFI images: wrong sizes, a missing or foreign variable store (OVMF from Debian's ovmf)
+OVMF=/usr/share/OVMF
+if [ -f $OVMF/OVMF_CODE_4M.fd ] && [ -f $OVMF/OVMF_VARS.fd ]; then
+    head -c 1000000 $OVMF/OVMF_CODE_4M.fd >"$OUT/ovmf-cut.fd"
+    cp $OVMF/OVMF_VARS_4M.fd "$OUT/vars.fd"
+    bad_ bad-ovmf-size 'not a whole number of 4 KiB' run --firmware "$OUT/ovmf-cut.fd"
+    bad_ bad-ovmf-vars-missing '--firmware-vars: .*/nonexistent' run --firmware ovmf \
+        --firmware-vars /nonexistent/vars.fd
+    bad_ bad-ovmf-vars-mismatch 'does not belong to this code image' run --firmware ovmf \
+        --firmware-vars "$(cp $OVMF/OVMF_VARS.fd "$OUT/small-vars.fd" && echo "$OUT/small-vars.fd")"
+    bad_ bad-ovmf-vars-not-a-store 'not a UEFI variable store' run --firmware ovmf \
+        --firmware-vars "$OUT/garbage.img"
+    bad_ bad-vars-for-seabios 'only a UEFI' run --firmware seabios --firmware-vars "$OUT/vars.fd"
+    sum=$(sha256sum <"$OUT/vars.fd")
+    [ "$(sha256sum <$OVMF/OVMF_VARS_4M.fd)" = "$sum" ] && echo "PASS ovmf-vars-untouched-by-refusals" ||
+        echo "FAIL ovmf-vars-untouched-by-refusals"
+fi
 bad_ bad-modules-for-pvh 'need a multiboot kernel' run --kernel $G/pvh64.elf \
     --initrd "$OUT/mod1.txt,$OUT/mod2.bin"
 bad_ bad-multiboot-too-little-ram 'does not fit in guest RAM' run --kernel $G/multiboot.elf --memory 16M \

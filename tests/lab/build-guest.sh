@@ -14,7 +14,7 @@ MODS="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci 
 virtio_blk failover net_failover virtio_net virtio_console virtio-rng vsock
 vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport pvpanic pvpanic-mmio
 virtio_pmem nd_pmem virtio_mem virtio_balloon
-scsi_common scsi_mod libata sd_mod cdrom sr_mod isofs"
+scsi_common scsi_mod libata sd_mod cdrom sr_mod isofs efivarfs"
 TOOLS=$(sed "/^#/d" "$LAB_DIR/guest/tools.list" 2>/dev/null | while read -r t; do
     [ -n "$t" ] && command -v "$t" || true
 done)

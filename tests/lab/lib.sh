@@ -61,43 +61,50 @@ lab_die() {
     exit 1
 }
 
-# The newest Debian cloud kernel version with modules installed on this host (LAB_KVER overrides).
+# The Debian cloud kernel version the lab uses (LAB_KVER overrides): the one apt's
+# linux-image-cloud-amd64 depends on now, else (apt offline) the newest one in the cache.
 lab_kver() {
     if [ -n "$LAB_KVER" ]; then
         echo "$LAB_KVER"
         return
     fi
     local v
-    v=$(cd /lib/modules 2>/dev/null && printf '%s\n' *-cloud-amd64 | grep -v '^\*' | sort -V | tail -n 1)
+    v=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+        sed -n 's/^ *Depends: linux-image-\([0-9].*-cloud-amd64\)$/\1/p' | head -n 1)
+    [ -n "$v" ] || v=$(ls -1 "$LAB_CACHE/cloud-kernel" 2>/dev/null | sort -V | tail -n 1)
     [ -n "$v" ] || return 1
     echo "$v"
 }
 
-# Set KVER, KIMG (vmlinuz) and KMOD (modules dir) for the Debian cloud kernel: the installed one,
-# or (when it is not installed, or LAB_KERNEL_FROM_DEB=1) linux-image-cloud-amd64 fetched with
-# apt-get download and unpacked into the cache with dpkg-deb, so it need not be the host kernel.
+# Set KVER, KIMG (vmlinuz) and KMOD (modules dir) for the Debian cloud kernel lab_kver names:
+# its package fetched with apt-get download and unpacked with dpkg-deb into
+# $LAB_CACHE/cloud-kernel/VERSION (once per version), so the host's /boot and /lib/modules are
+# never involved. LAB_KERNEL_FROM_HOST=1 uses the host's installed kernel of that version.
 lab_cloud_kernel() {
-    local v d=$LAB_CACHE/cloud-kernel meta img
-    if [ -z "${LAB_KERNEL_FROM_DEB:-}" ] && v=$(lab_kver) && [ -f "/boot/vmlinuz-$v" ] &&
-        [ -d "/lib/modules/$v" ]; then
+    local v d tmp
+    v=$(lab_kver) || return 1
+    if [ -n "${LAB_KERNEL_FROM_HOST:-}" ] && [ -f "/boot/vmlinuz-$v" ] && [ -d "/lib/modules/$v" ]; then
         KVER=$v KIMG=/boot/vmlinuz-$v KMOD=/lib/modules/$v
         return 0
     fi
-    v=$(ls -1 "$d/lib/modules" 2>/dev/null | sort -V | tail -n 1)
-    if [ -z "$v" ] || [ ! -f "$d/boot/vmlinuz-$v" ]; then
-        lab_log "unpacking the Debian cloud kernel package into $d"
+    d=$LAB_CACHE/cloud-kernel/$v
+    if [ ! -f "$d/boot/vmlinuz-$v" ] || [ ! -f "$d/lib/modules/$v/modules.dep" ]; then
+        lab_log "unpacking linux-image-$v into $d"
+        mkdir -p "$LAB_CACHE/cloud-kernel" || return 1
+        # unpacked aside and renamed into place: runs from other worktrees share the cache
+        tmp=$(mktemp -d "$LAB_CACHE/cloud-kernel/.unpack.XXXXXX") && chmod 755 "$tmp" || return 1
+        if ! (cd "$tmp" && apt-get download "linux-image-$v" >/dev/null &&
+            dpkg-deb -x "$(ls -1 linux-image-"$v"_*.deb | head -n 1)" root &&
+            depmod -b root "$v"); then # the package ships no modules.dep
+            rm -rf "$tmp"
+            return 1
+        fi
         rm -rf "$d"
-        mkdir -p "$d/deb" || return 1
-        (cd "$d/deb" && apt-get download linux-image-cloud-amd64 >/dev/null) || return 1
-        meta=$(ls -1t "$d"/deb/linux-image-cloud-amd64_*.deb | head -n 1)
-        img=$(dpkg-deb -f "$meta" Depends | tr ',|' '\n\n' | grep -o 'linux-image-[^ ]*-cloud-amd64' |
-            head -n 1)
-        [ -n "$img" ] || return 1
-        (cd "$d/deb" && apt-get download "$img" >/dev/null) || return 1
-        dpkg-deb -x "$(ls -1t "$d"/deb/"$img"_*.deb | head -n 1)" "$d" || return 1
-        v=${img#linux-image-}
-        depmod -b "$d" "$v" || return 1 # the package ships no modules.dep
-        rm -rf "$d/deb"
+        mv -T "$tmp/root" "$d" 2>/dev/null || [ -f "$d/lib/modules/$v/modules.dep" ] || {
+            rm -rf "$tmp"
+            return 1
+        }
+        rm -rf "$tmp"
     fi
     KVER=$v KIMG=$d/boot/vmlinuz-$v KMOD=$d/lib/modules/$v
 }

@@ -57,7 +57,7 @@ fail_all() {
 start=$SECONDS
 command -v qemu-system-x86_64 >/dev/null || fail_all "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
 command -v python3 >/dev/null || fail_all "python3 missing (apt-get install python3)"
-lab_cloud_kernel || fail_all "no Debian cloud kernel (apt-get install linux-image-cloud-amd64)"
+lab_cloud_kernel || fail_all "no Debian cloud kernel (apt-get download linux-image-cloud-amd64 failed)"
 initrd=$("$LAB_DIR/build-l1.sh" 2>"$LAB_OUT/build.log") ||
     fail_all "building the lab image failed: $(tail -n 1 "$LAB_OUT/build.log")"
 lab_log "lab image ready after $((SECONDS - start)) s"
