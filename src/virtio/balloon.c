@@ -12,8 +12,11 @@
 #include "vm/vm.h"
 
 #define BALLOON_MAX_IOV BALLOON_QUEUE_SIZE /* a chain cannot be longer than its queue */
-#define HUGE_SHIFT      21                 /* 2 MiB */
-#define PFNS_PER_HUGE   (1u << (HUGE_SHIFT - BALLOON_PFN_SHIFT))
+/* Chains per wake-up: each may cost up to 256 madvise calls (scattered PFNs, or a report of 256
+ * segments), so a queue's worth at once could hold the I/O thread for a long time. */
+#define BALLOON_BUDGET 32u
+#define HUGE_SHIFT     21 /* 2 MiB */
+#define PFNS_PER_HUGE  (1u << (HUGE_SHIFT - BALLOON_PFN_SHIFT))
 
 /* Log a guest mistake at most a few times per device (a guest cannot flood the log). */
 static void guest_error(struct virtio_balloon *b, const char *what)
@@ -270,7 +273,7 @@ static void bl_queue_notify(void *opaque, struct virtq *q)
     struct virtio_balloon *b = opaque;
     struct iovec iov[BALLOON_MAX_IOV];
     struct virtq_chain c = {.iov = iov, .max_iov = BALLOON_MAX_IOV};
-    unsigned budget = VIRTQ_BUDGET(q);
+    unsigned budget = MIN(VIRTQ_BUDGET(q), BALLOON_BUDGET);
     int qi = (int)q->index, rc;
     bool hint_ended = false;
     if (qi >= 2 && qi != b->qi_stats && qi != b->qi_hint && qi != b->qi_report)
