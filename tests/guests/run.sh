@@ -92,6 +92,9 @@ if [ -f /usr/share/seabios/bios-256k.bin ]; then
     # boot from disk: SeaBIOS's virtio-blk driver loads the MBR, which reads sector 2 by INT 13h
     case_ seabios-disk-boot 37 "second sector read through int 13h" -- --firmware seabios \
         --disk "path=$G/bootsector.img,readonly=on"
+    # the same from an AHCI disk: SeaBIOS's AHCI driver (IDENTIFY, READ DMA) behind INT 13h
+    case_ seabios-ahci-disk-boot 37 "second sector read through int 13h" -- --firmware seabios \
+        --disk "path=$G/bootsector.img,readonly=on,if=ahci"
 else
     echo "FAIL seabios-post: /usr/share/seabios/bios-256k.bin missing (apt-get install seabios)"
 fi
