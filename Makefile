@@ -1,15 +1,16 @@
 # truce build: `make` builds build/truce, `make test` runs every test tier.
 CC       ?= gcc
 VERSION  := 0.1.0
-PKGS     := liburing libseccomp jansson slirp glib-2.0 zlib
+PKGS     := liburing libseccomp jansson slirp glib-2.0 zlib libpng libvncserver
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvla \
             -fno-strict-aliasing -D_GNU_SOURCE -DTRUCE_VERSION=\"$(VERSION)\" -Isrc \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# libslirp (and glib with it) is dlopen'ed by a VM with --net user (backend/slirp_lib.c): its
-# headers are used, never linked, so a VM without user networking maps neither.
-LDPKGS   := $(filter-out slirp glib-2.0,$(PKGS))
-LDLIBS   += -lpthread $(shell pkg-config --libs $(LDPKGS) 2>/dev/null)
+# libslirp (and glib with it) is dlopen'ed by a VM with --net user (backend/slirp_lib.c), libpng
+# and libvncserver by a VM with --display (ui/ui_lib.c): their headers are used, never linked, so
+# a VM without those parts maps none of them.
+LDPKGS   := $(filter-out slirp glib-2.0 libpng libvncserver,$(PKGS))
+LDLIBS   += -lpthread -ldl $(shell pkg-config --libs $(LDPKGS) 2>/dev/null)
 
 SRCS     := $(shell find src -name '*.c' | sort)
 LIBSRCS  := $(filter-out src/main.c,$(SRCS))

@@ -41,6 +41,7 @@ enum {
     OPT_MEMHP,
     OPT_BALLOON,
     OPT_MMDS,
+    OPT_DISPLAY,
 };
 
 static const struct option run_opts[] = {
@@ -69,6 +70,7 @@ static const struct option run_opts[] = {
     {"memory-hotplug", required_argument, 0, OPT_MEMHP},
     {"balloon", required_argument, 0, OPT_BALLOON},
     {"mmds", required_argument, 0, OPT_MMDS},
+    {"display", required_argument, 0, OPT_DISPLAY},
     {0, 0, 0, 0},
 };
 
@@ -84,6 +86,7 @@ void cli_usage(FILE *out)
         "       truce jail --id ID --exec-file PATH --uid N --gid N [...] [-- ARGS]\n"
         "                                            run a binary in a Firecracker-style jail\n"
         "       truce seccomp dump                   the built-in seccomp lists\n"
+        "       truce screenshot --api-sock PATH -o F.png   the screen of a VM with --display\n"
         "       truce --api-sock PATH [--config-file FILE] [--no-api]\n"
         "                                            Firecracker-compatible API server\n"
         "       truce --help | --version\n"
@@ -117,6 +120,8 @@ void cli_usage(FILE *out)
         "                       [,free_page_hinting=on][,free_page_reporting=on] (virtio-balloon)\n"
         "  --mmds SPEC          metadata service on every --net: [version=V1|V2][,ipv4=ADDR]\n"
         "                       [,imds_compat=on][,data=FILE] (JSON contents)\n"
+        "  --display SPEC       none (default) | std | vnc=unix:PATH | vnc=[IP]:PORT\n"
+        "                       [,password=FILE][,vram=MIB]: std VGA display (+ VNC server)\n"
         "  --transport KIND     virtio over pci (default) | mmio (virtio_mmio.device= added)\n"
         "  --cpu-template FILE  custom CPU template (Firecracker's CpuConfig JSON)\n"
         "  --id ID              VM id (default truce-PID)\n"
@@ -194,6 +199,8 @@ static int parse_one(struct vm_config *cfg, int opt, const char *arg, char *err,
         return config_parse_balloon(cfg, arg, err, errlen);
     case OPT_MMDS:
         return cli_parse_mmds(cfg, arg, err, errlen);
+    case OPT_DISPLAY:
+        return config_parse_display(&cfg->display, arg, err, errlen);
     case OPT_TRANSPORT:
         if (strcmp(arg, "pci") && strcmp(arg, "mmio"))
             return snprintf(err, errlen, "--transport: '%s': expected pci or mmio", arg), -EINVAL;
@@ -378,6 +385,8 @@ int cli_main(int argc, char **argv)
         return kvm_host_report(stdout);
     if (!strcmp(argv[1], "seccomp"))
         return sandbox_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "screenshot"))
+        return cli_screenshot_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "run")) {
         struct vm_config *cfg = calloc(1, sizeof(*cfg));
         char err[512];

@@ -79,6 +79,9 @@ struct mmds;
 struct mmds *cli_mmds_open(const struct mmds_config *m, char *err, size_t errlen);
 
 int cli_main(int argc, char **argv);
+/* `truce screenshot --api-sock PATH -o FILE.png` (cli_screenshot.c): 0, 1 (the API or the socket
+ * failed) or TRUCE_EXIT_USAGE, with one line on stderr. */
+int cli_screenshot_main(int argc, char **argv);
 void cli_usage(FILE *out);
 
 #endif

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # layers.sh — the #include edges between the folders of src/ only point down the layers:
-#   util -> platform -> vm -> bus -> {dev, virtio, backend, mmds} -> boot -> {machine, sandbox} -> api
+#   util -> platform -> vm -> bus -> {dev, virtio, backend, mmds} -> {boot, ui} -> {machine, sandbox} -> api
 #   -> the top (src/*.c, src/*.h: cli, main)
 # A file may include headers of its own layer and of the layers below it. Prints one PASS/FAIL
 # line per check. `layers.sh DIR` checks another tree (DIR/src); the first check runs the checker
@@ -15,7 +15,7 @@ rank() { # rank FOLDER: the layer of a folder of src/ ("" is the top), or nothin
     vm) echo 2 ;;
     bus) echo 3 ;;
     dev | virtio | backend | mmds) echo 4 ;;
-    boot) echo 5 ;;
+    boot | ui) echo 5 ;;
     machine | sandbox) echo 6 ;;
     api) echo 7 ;;
     "") echo 8 ;;

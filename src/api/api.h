@@ -56,8 +56,10 @@ int api_run(const struct api_opts *opts, void (*listening)(const char *path),
 struct api;
 
 struct api_reply {
-    int status; /* HTTP status: 200, 204, 400, 413, 500 */
-    char *body; /* malloc'd JSON text, or NULL for an empty body (204) */
+    int status;               /* HTTP status: 200, 204, 400, 413, 500 */
+    char *body;               /* malloc'd JSON text, or NULL for an empty body (204) */
+    size_t body_len;          /* 0: strlen(body); else the length of a binary body */
+    const char *content_type; /* NULL: application/json */
 };
 
 /* Create an API object for instance ID (NULL: "anonymous-instance"), with default

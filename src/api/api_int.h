@@ -150,6 +150,11 @@ json_t *api_export_balloon(const struct api *api);
 /* The metrics line's "balloon" object (Firecracker's names), NULL without a balloon. */
 json_t *api_metrics_balloon(struct vm *vm);
 int api_put_logger(struct api *api, const json_t *o, struct jctx *c);
+/* PUT /display (truce extension, api/display.c): {"kind": "none"|"std"|"vnc", "vnc":
+ * "unix:PATH"|"IP:PORT", "password_file": PATH, "vram_mib": N}. */
+int api_put_display(struct api *api, const json_t *o, struct jctx *c);
+/* GET /display/screenshot: OUT gets 200 and the screen as image/png. Returns 0 or <0 with ERR. */
+int api_screenshot(struct api *api, struct api_reply *out, char *err, size_t errlen);
 int api_put_metrics(struct api *api, const json_t *o, struct jctx *c);
 /* ---- rate limiters (api/rate_limiter.c) ----------------------------------------------------
  * A TokenBucket object at FIELD of O into *OUT (*SET: it was given; absent or null: not). A

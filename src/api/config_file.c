@@ -75,6 +75,7 @@ static int apply(struct api *api, const json_t *root, const struct jctx *c)
         {"serial", api_put_serial, false},
         {"balloon", api_put_balloon, false},
         {"memory-hotplug", api_put_memory_hotplug, false},
+        {"display", api_put_display, false},
     };
     for (size_t i = 0; i < ARRAY_SIZE(sections); i++) {
         json_t *v = json_object_get(root, sections[i].key);
@@ -114,21 +115,11 @@ static int config_transport(struct api *api, const json_t *v, const struct jctx 
 
 int api_load_config(struct api *api, const char *json, size_t len, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"boot-source",
-                                       "drives",
-                                       "machine-config",
-                                       "network-interfaces",
-                                       "vsock",
-                                       "entropy",
-                                       "serial",
-                                       "logger",
-                                       "metrics",
-                                       "cpu-config",
-                                       "balloon",
-                                       "mmds-config",
-                                       "pmem",
-                                       "memory-hotplug",
-                                       NULL};
+    static const char *const keys[] = {
+        "boot-source", "drives",         "machine-config", "network-interfaces",
+        "vsock",       "entropy",        "serial",         "logger",
+        "metrics",     "cpu-config",     "balloon",        "mmds-config",
+        "pmem",        "memory-hotplug", "display",        NULL};
     struct jctx c;
     jctx_init(&c, "", err, errlen);
     json_error_t je;

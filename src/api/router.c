@@ -338,6 +338,21 @@ static void put_migration(struct api *api, const struct req *rq, struct api_repl
         SECTION(api_migrate(api, rq->body, c));
 }
 
+static void put_display(struct api *api, const struct req *rq, struct api_reply *out)
+{
+    if (preboot(api, rq, out))
+        SECTION(api_put_display(api, rq->body, c));
+}
+
+static void get_screenshot(struct api *api, const struct req *rq, struct api_reply *out)
+{
+    char err[API_ERR_LEN];
+    if (!postboot(api, rq, out))
+        return;
+    if (api_screenshot(api, out, err, sizeof(err)) < 0)
+        reply_error(out, 400, "%s", err);
+}
+
 static void put_snapshot_load(struct api *api, const struct req *rq, struct api_reply *out)
 {
     SECTION(api_snapshot_load(api, rq->body, c));
@@ -364,6 +379,8 @@ static const struct route routes[] = {
     R("PATCH", "/balloon/hinting/stop", false, balloon),
     R("PUT", "/boot-source", true, put_boot_source),
     R("PUT", "/cpu-config", true, put_cpu_config),
+    R("PUT", "/display", true, put_display),                /* truce extension */
+    R("GET", "/display/screenshot", false, get_screenshot), /* truce extension */
     RI("PUT", "/drives/", true, put_drive),
     RI("PATCH", "/drives/", true, patch_drive),
     RI("PUT", "/pmem/", true, put_pmem),

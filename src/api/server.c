@@ -93,21 +93,29 @@ static bool out_append(struct conn *c, const char *p, size_t len)
     return true;
 }
 
-/* Queue a response: STATUS with BODY (NULL: none); CLOSE adds "Connection: close". */
-static void respond(struct conn *c, int status, const char *body, bool close)
+/* Queue a response: STATUS with BODY (NULL: none) of LEN bytes (0: a string) and TYPE (NULL:
+ * JSON); CLOSE adds "Connection: close". */
+static void respond_as(struct conn *c, int status, const char *body, size_t len, const char *type,
+                       bool close)
 {
     char head[256];
-    size_t blen = body ? strlen(body) : 0;
+    size_t blen = body ? (len ? len : strlen(body)) : 0;
     int n =
         snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nServer: truce\r\n", status, reason(status));
     if (status != 204)
         n += snprintf(head + n, sizeof(head) - n, "Content-Length: %zu\r\n", blen);
     if (blen)
-        n += snprintf(head + n, sizeof(head) - n, "Content-Type: application/json\r\n");
+        n += snprintf(head + n, sizeof(head) - n, "Content-Type: %s\r\n",
+                      type ? type : "application/json");
     n += snprintf(head + n, sizeof(head) - n, "%s\r\n", close ? "Connection: close\r\n" : "");
     if (out_append(c, head, (size_t)n) && blen)
         out_append(c, body, blen);
     c->closing |= close;
+}
+
+static void respond(struct conn *c, int status, const char *body, bool close)
+{
+    respond_as(c, status, body, 0, NULL, close);
 }
 
 /* Refuse the request at the HTTP level: STATUS with a fault_message, then close. */
@@ -144,7 +152,7 @@ static void process(struct api *api, struct conn *c)
         }
         struct api_reply r;
         api_handle(api, h.method, h.path, c->in + h.head_len, h.content_length, &r);
-        respond(c, r.status, r.body, !h.keep_alive);
+        respond_as(c, r.status, r.body, r.body_len, r.content_type, !h.keep_alive);
         api_reply_free(&r);
         size_t used = h.head_len + h.content_length;
         memmove(c->in, c->in + used, c->ilen - used);

@@ -130,7 +130,7 @@ static void put_isa_dev(struct aml *a, const char *name, const char *id, bool st
     aml_close(a);
 }
 
-static void put_devices(struct aml *a)
+static void put_devices(struct aml *a, const struct vm *vm)
 {
     const uint16_t com1[] = {PORT_COM1}, kbd[] = {PORT_I8042_DATA, PORT_I8042_CMD};
     const uint16_t pvp[] = {PORT_PVPANIC}, rtc[] = {PORT_CMOS}, fwc[] = {PORT_FW_CFG};
@@ -139,6 +139,8 @@ static void put_devices(struct aml *a)
 
     put_isa_dev(a, "COM1", "PNP0501", false, 1, com1, com1_len, 1, GSI_COM1);
     put_isa_dev(a, "KBD", "PNP0303", false, 0, kbd, kbd_len, 2, GSI_I8042_KBD);
+    if (vm->cfg.display.kind != DISPLAY_NONE) /* the PS/2 mouse on the i8042's AUX port */
+        put_isa_dev(a, "MOU", "PNP0F13", false, 0, NULL, NULL, 0, GSI_I8042_AUX);
     put_isa_dev(a, "PEVT", "QEMU0001", true, 0, pvp, pvp_len, 1, -1);
     /* The RTC without an interrupt: HW-reduced ACPI maps no IRQ 8; rtc_cmos binds polled. */
     put_isa_dev(a, "RTC", "PNP0B00", false, 0, rtc, rtc_len, 1, -1);
@@ -183,7 +185,7 @@ int dsdt_build(const struct vm *vm, uint8_t *buf, size_t cap)
     aml_scope_open(&a, "\\_SB");
     put_pci0(&a, &vm->mem);
     put_mres(&a);
-    put_devices(&a);
+    put_devices(&a, vm);
     put_virtio_mmio(&a, vm);
     aml_close(&a);
     if (!aml_ok(&a))

@@ -19,6 +19,15 @@ struct vm;
  * the keyboard's set) as a keyboard would send them. Any thread. Returns 0, -ENODEV (no i8042),
  * -EAGAIN (keyboard disabled by the guest) or -ENOSPC (output buffer full). */
 int i8042_send_ctrl_alt_del(struct vm *vm);
+/* Host keyboard input (VNC): the key that types KEYSYM (X11 keysym, US layout; see README
+ * "Display and VNC") pressed (DOWN) or released, as scancodes of the keyboard's set; a character
+ * that needs Shift while no Shift is held is wrapped in a Shift press and release. Any thread.
+ * Returns 0, -ENOENT (no key types KEYSYM), -ENODEV, -EAGAIN (keyboard disabled) or -ENOSPC. */
+int i8042_keysym(struct vm *vm, uint32_t keysym, bool down);
+/* Host pointer input: relative motion DX (right), DY (up), wheel DZ, BUTTONS (bit 0 left, 1
+ * right, 2 middle) as PS/2 mouse packets (split at 255 counts). Any thread. Returns 0, -ENODEV (no
+ * mouse), -EAGAIN (reporting off or AUX disabled) or -ENOSPC. */
+int i8042_mouse(struct vm *vm, int dx, int dy, int dz, unsigned buttons);
 
 /* ---- host console (dev/console.c) ------------------------------------------------------------
  * The host end of the guest console: output to stdout or a file, input from stdin in raw mode.

@@ -1,69 +1,16 @@
-/* i8042.c — PS/2 keyboard controller with a keyboard: enough for Linux's probe, reset and
- * Ctrl+Alt+Del. There is no AUX (mouse) port: the controller says so at once. */
+/* i8042.c — PS/2 controller with a keyboard: enough for Linux's probe, reset, Ctrl+Alt+Del and
+ * keys from the host; with a display, a mouse on the AUX port (dev/ps2_mouse.c). Without one there
+ * is no AUX port and the controller says so at once. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dev/dev.h"
+#include "dev/i8042_priv.h"
 #include "util/state.h"
 #include "util/util.h"
 #include "vm/vm.h"
-
-/* status register (read 0x64) */
-#define STS_OBF     0x01 /* output buffer full */
-#define STS_SYS     0x04 /* system flag (copy of CTR bit 2) */
-#define STS_CMD     0x08 /* last write went to 0x64 */
-#define STS_UNLOCK  0x10 /* keyboard not inhibited by the key lock */
-#define STS_AUXDATA 0x20 /* the byte in the output buffer comes from the AUX port */
-#define STS_TIMEOUT 0x40
-
-/* controller configuration byte (CTR, internal RAM byte 0) */
-#define CTR_KBDINT  0x01
-#define CTR_SYS     0x04
-#define CTR_KBDDIS  0x10
-#define CTR_AUXDIS  0x20
-#define CTR_XLATE   0x40
-#define CTR_POWERON (CTR_KBDINT | CTR_SYS | CTR_AUXDIS | CTR_XLATE) /* as a BIOS leaves it */
-
-#define OUTPORT_RESET 0x01 /* system reset line, active low */
-#define OUTPORT_A20   0x02
-#define OUTPORT_OBF   0x10
-
-/* per-byte flags in the output queue */
-#define BYTE_AUX     0x01
-#define BYTE_TIMEOUT 0x02
-
-#define KBD_ACK    0xfa
-#define KBD_RESEND 0xfe
-#define KBD_BAT_OK 0xaa
-#define QUEUE_SIZE 16 /* Linux's i8042_flush gives up after 16 bytes */
-
-/* Guest-visible state (what a snapshot holds); IRQ 1 follows from it. */
-#define I8042_STATE_VERSION 1
-struct i8042_state {
-    /* controller */
-    uint8_t ram[32]; /* ram[0] is the CTR */
-    uint8_t outport;
-    uint8_t ctl_cmd; /* command waiting for its data byte, 0: none */
-    bool last_cmd;   /* STS_CMD */
-    uint8_t q[QUEUE_SIZE], qflags[QUEUE_SIZE];
-    uint8_t qhead, qcount;
-    uint8_t last_out;
-    bool xlate_break; /* translation: F0 seen, the next byte is a break code */
-    /* keyboard */
-    uint8_t kbd_cmd; /* command waiting for its parameter (0xed, 0xf0, 0xf3), 0: none */
-    bool kbd_scan;   /* scanning enabled */
-    uint8_t kbd_set; /* scan code set 1-3 */
-    uint8_t kbd_leds, kbd_rate, kbd_last;
-};
-
-struct i8042 {
-    pthread_mutex_t lock;
-    struct vm *vm;
-    struct i8042_state s;
-    int irq_level; /* last level driven on GSI 1 */
-};
 
 static void i8042_state_visit(struct state_visitor *v, struct i8042_state *s)
 {
@@ -88,27 +35,32 @@ static void i8042_state_visit(struct state_visitor *v, struct i8042_state *s)
     STATE_U8(v, s->kbd_leds);
     STATE_U8(v, s->kbd_rate);
     STATE_U8(v, s->kbd_last);
+    if (v->version >= 2)
+        ps2_mouse_visit(v, &s->mouse);
     state_end(v);
 }
 
 /* ---- output buffer and IRQ 1 ----------------------------------------------------------------- */
 
-static void set_irq(struct i8042 *k, int level)
+static void set_irq(struct i8042 *k, int *cur, uint32_t gsi, int level)
 {
-    if (level == k->irq_level)
+    if (level == *cur)
         return;
-    k->irq_level = level;
-    irq_line(k->vm, GSI_I8042_KBD, level); /* fails only without a VM fd (unit tests) */
+    *cur = level;
+    irq_line(k->vm, gsi, level); /* fails only without a VM fd (unit tests) */
 }
 
-/* IRQ 1 follows OBF for keyboard-channel bytes while the CTR enables it. There is no IRQ 12. */
+/* IRQ 1 follows OBF for keyboard-channel bytes while the CTR enables it, IRQ 12 (with a mouse)
+ * for AUX bytes. */
 static void update_irq(struct i8042 *k)
 {
-    set_irq(k, k->s.qcount && !(k->s.qflags[k->s.qhead] & BYTE_AUX) && (k->s.ram[0] & CTR_KBDINT));
+    bool full = k->s.qcount, aux = full && (k->s.qflags[k->s.qhead] & BYTE_AUX);
+    set_irq(k, &k->irq_level, GSI_I8042_KBD, full && !aux && (k->s.ram[0] & CTR_KBDINT));
+    if (k->aux)
+        set_irq(k, &k->irq12_level, GSI_I8042_AUX, aux && (k->s.ram[0] & CTR_AUXINT));
 }
 
-/* Queue a byte for the guest; a full queue drops it (bounded whatever the guest does). */
-static void out_byte(struct i8042 *k, uint8_t b, uint8_t flags)
+void i8042_out_byte(struct i8042 *k, uint8_t b, uint8_t flags)
 {
     if (k->s.qcount >= QUEUE_SIZE)
         return;
@@ -119,35 +71,53 @@ static void out_byte(struct i8042 *k, uint8_t b, uint8_t flags)
     update_irq(k);
 }
 
-/* set 2 -> set 1 translation for every byte this keyboard can send; others pass unchanged. */
-static uint8_t xlate(uint8_t b)
-{
-    /* scan set numbers (answer to 0xf0 0x00), F7 (ID byte 0x83), LCtrl, LAlt, Delete */
-    static const uint8_t from[] = {0x01, 0x02, 0x03, 0x83, 0x14, 0x11, 0x71};
-    static const uint8_t to[] = {0x43, 0x41, 0x3f, 0x41, 0x1d, 0x38, 0x53};
-    for (size_t i = 0; i < ARRAY_SIZE(from); i++)
-        if (b == from[i])
-            return to[i];
-    return b;
-}
-
-/* A byte from the keyboard, translated by the controller when the CTR asks for it. */
-static void kbd_send(struct i8042 *k, uint8_t b)
+void i8042_kbd_send(struct i8042 *k, uint8_t b)
 {
     k->s.kbd_last = b;
     if (!(k->s.ram[0] & CTR_XLATE)) {
-        out_byte(k, b, 0);
+        i8042_out_byte(k, b, 0);
         return;
     }
     if (b == 0xf0) {
         k->s.xlate_break = true;
         return;
     }
-    uint8_t t = xlate(b);
+    uint8_t t = ps2_xlate(b);
     if (k->s.xlate_break && b < 0xe0)
         t |= 0x80;
     k->s.xlate_break = false;
-    out_byte(k, t, 0);
+    i8042_out_byte(k, t, 0);
+}
+
+int host_fifo_put(struct host_fifo *f, const uint8_t *b, unsigned n)
+{
+    if (n > HOST_FIFO - f->count)
+        return -ENOSPC;
+    for (unsigned i = 0; i < n; i++)
+        f->b[(f->head + f->count++) % HOST_FIFO] = b[i];
+    return 0;
+}
+
+static int host_fifo_get(struct host_fifo *f)
+{
+    if (!f->count)
+        return -1;
+    uint8_t b = f->b[f->head];
+    f->head = (f->head + 1) % HOST_FIFO;
+    f->count--;
+    return b;
+}
+
+void i8042_pump(struct i8042 *k)
+{
+    while (!k->s.qcount && (k->kin.count || k->min.count)) {
+        int b = host_fifo_get(&k->kin);
+        if (b >= 0) {
+            i8042_kbd_send(k, (uint8_t)b); /* a translated F0 queues nothing: go on */
+            continue;
+        }
+        i8042_out_byte(k, (uint8_t)host_fifo_get(&k->min), BYTE_AUX);
+    }
 }
 
 static uint8_t read_data(struct i8042 *k)
@@ -157,7 +127,10 @@ static uint8_t read_data(struct i8042 *k)
     k->s.last_out = k->s.q[k->s.qhead];
     k->s.qhead = (k->s.qhead + 1) % QUEUE_SIZE;
     k->s.qcount--;
-    set_irq(k, 0); /* OBF dropped: the next byte makes a new edge */
+    set_irq(k, &k->irq_level, GSI_I8042_KBD, 0); /* OBF dropped: the next byte makes a new edge */
+    if (k->aux)
+        set_irq(k, &k->irq12_level, GSI_I8042_AUX, 0);
+    i8042_pump(k);
     update_irq(k);
     return k->s.last_out;
 }
@@ -193,16 +166,16 @@ static void kbd_param(struct i8042 *k, uint8_t v)
     } else if (cmd == 0xf3) {
         k->s.kbd_rate = v & 0x7f;
     } else if (v > 3) { /* 0xf0 with a set that does not exist */
-        kbd_send(k, KBD_RESEND);
+        i8042_kbd_send(k, KBD_RESEND);
         return;
     } else if (v) {
         k->s.kbd_set = v;
     } else {
-        kbd_send(k, KBD_ACK);
-        kbd_send(k, k->s.kbd_set); /* translated into 0x43/0x41/0x3f, as Linux expects */
+        i8042_kbd_send(k, KBD_ACK);
+        i8042_kbd_send(k, k->s.kbd_set); /* translated into 0x43/0x41/0x3f, as Linux expects */
         return;
     }
-    kbd_send(k, KBD_ACK);
+    i8042_kbd_send(k, KBD_ACK);
 }
 
 /* A byte written to the keyboard (data port, no controller command pending). */
@@ -218,40 +191,40 @@ static void kbd_write(struct i8042 *k, uint8_t v)
     case 0xf0: /* get/set scan code set */
     case 0xf3: /* set typematic rate */
         k->s.kbd_cmd = v;
-        kbd_send(k, KBD_ACK);
+        i8042_kbd_send(k, KBD_ACK);
         break;
     case 0xee: /* echo */
-        kbd_send(k, 0xee);
+        i8042_kbd_send(k, 0xee);
         break;
     case 0xf2: /* identify: MF2 keyboard */
-        kbd_send(k, KBD_ACK);
-        kbd_send(k, 0xab);
-        kbd_send(k, 0x83);
+        i8042_kbd_send(k, KBD_ACK);
+        i8042_kbd_send(k, 0xab);
+        i8042_kbd_send(k, 0x83);
         break;
     case 0xf4:
         k->s.kbd_scan = true;
-        kbd_send(k, KBD_ACK);
+        i8042_kbd_send(k, KBD_ACK);
         break;
     case 0xf5: /* disable scanning and set defaults */
     case 0xf6: /* set defaults (scanning on) */
         kbd_defaults(k);
         k->s.kbd_scan = v == 0xf6;
-        kbd_send(k, KBD_ACK);
+        i8042_kbd_send(k, KBD_ACK);
         break;
     case 0xf7 ... 0xfd: /* set 3 key types: accepted, no effect */
-        kbd_send(k, KBD_ACK);
+        i8042_kbd_send(k, KBD_ACK);
         break;
     case 0xfe: /* resend */
-        kbd_send(k, k->s.kbd_last);
+        i8042_kbd_send(k, k->s.kbd_last);
         break;
     case 0xff: /* reset with self-test */
         kbd_defaults(k);
         k->s.kbd_scan = true;
-        kbd_send(k, KBD_ACK);
-        kbd_send(k, KBD_BAT_OK);
+        i8042_kbd_send(k, KBD_ACK);
+        i8042_kbd_send(k, KBD_BAT_OK);
         break;
     default:
-        kbd_send(k, KBD_RESEND);
+        i8042_kbd_send(k, KBD_RESEND);
         break;
     }
 }
@@ -269,7 +242,7 @@ static void ctl_command(struct i8042 *k, uint8_t cmd)
     k->s.ctl_cmd = 0;
     switch (cmd) {
     case 0x20 ... 0x3f: /* read internal RAM; 0x20 is the CTR */
-        out_byte(k, k->s.ram[cmd & 0x1f], 0);
+        i8042_out_byte(k, k->s.ram[cmd & 0x1f], 0);
         break;
     case 0x60 ... 0x7f: /* write internal RAM: data byte follows */
     case 0xd1:          /* write output port */
@@ -284,15 +257,15 @@ static void ctl_command(struct i8042 *k, uint8_t cmd)
     case 0xa8:
         k->s.ram[0] &= ~CTR_AUXDIS;
         break;
-    case 0xa9: /* AUX interface test: no AUX port, its clock line floats high */
-        out_byte(k, 0x02, 0);
+    case 0xa9: /* AUX interface test: OK with a mouse, else its clock line floats high */
+        i8042_out_byte(k, k->aux ? 0x00 : 0x02, 0);
         break;
     case 0xaa: /* controller self-test */
         k->s.ram[0] |= CTR_SYS;
-        out_byte(k, 0x55, 0);
+        i8042_out_byte(k, 0x55, 0);
         break;
     case 0xab: /* keyboard interface test: OK */
-        out_byte(k, 0x00, 0);
+        i8042_out_byte(k, 0x00, 0);
         break;
     case 0xad:
         k->s.ram[0] |= CTR_KBDDIS;
@@ -301,10 +274,10 @@ static void ctl_command(struct i8042 *k, uint8_t cmd)
         k->s.ram[0] &= ~CTR_KBDDIS;
         break;
     case 0xc0: /* input port: keyboard not inhibited */
-        out_byte(k, 0x80, 0);
+        i8042_out_byte(k, 0x80, 0);
         break;
     case 0xd0: /* output port */
-        out_byte(k, k->s.outport | (k->s.qcount ? OUTPORT_OBF : 0), 0);
+        i8042_out_byte(k, k->s.outport | (k->s.qcount ? OUTPORT_OBF : 0), 0);
         break;
     case 0xdd:
         k->s.outport &= ~OUTPORT_A20;
@@ -313,7 +286,7 @@ static void ctl_command(struct i8042 *k, uint8_t cmd)
         k->s.outport |= OUTPORT_A20;
         break;
     case 0xe0: /* test inputs */
-        out_byte(k, 0x00, 0);
+        i8042_out_byte(k, 0x00, 0);
         break;
     case 0xf0 ... 0xff: /* pulse output port bits 0-3 low where CMD has a 0: bit 0 is reset */
         if (!(cmd & 1))
@@ -340,15 +313,20 @@ static void ctl_data(struct i8042 *k, uint8_t v)
             system_reset(k, cmd);
         break;
     case 0xd2:
-        out_byte(k, v, 0);
+        i8042_out_byte(k, v, 0);
         break;
     case 0xd3:
         /* A controller with an AUX port returns V flagged as AUX data; without one it comes
          * back on the keyboard channel, which Linux takes as "no AUX loopback" at once. */
-        out_byte(k, v, 0);
+        i8042_out_byte(k, v, k->aux ? BYTE_AUX : 0);
         break;
-    case 0xd4: /* no AUX device answers: timeout */
-        out_byte(k, KBD_RESEND, BYTE_AUX | BYTE_TIMEOUT);
+    case 0xd4:
+        if (!k->aux) { /* no AUX device answers: timeout */
+            i8042_out_byte(k, KBD_RESEND, BYTE_AUX | BYTE_TIMEOUT);
+            break;
+        }
+        k->s.ram[0] &= ~CTR_AUXDIS; /* sending to the mouse enables its interface */
+        ps2_mouse_write(k, v);
         break;
     default:
         k->s.ram[0] &= ~CTR_KBDDIS; /* sending to the keyboard enables its interface */
@@ -371,6 +349,8 @@ static void i8042_poweron(struct i8042 *k)
     kbd_defaults(k);
     k->s.kbd_scan = true;
     k->s.kbd_last = KBD_ACK;
+    ps2_mouse_reset(&k->s.mouse);
+    k->kin.count = k->min.count = 0;
     update_irq(k);
 }
 
@@ -440,6 +420,7 @@ static int i8042_restore(void *dev, struct state_visitor *v)
 {
     struct i8042 *k = dev;
     struct i8042_state s = {0};
+    ps2_mouse_reset(&s.mouse); /* what a version 1 state (no mouse) leaves */
     i8042_state_visit(v, &s);
     if (state_error(v))
         return state_error(v);
@@ -448,6 +429,13 @@ static int i8042_restore(void *dev, struct state_visitor *v)
     update_irq(k);
     pthread_mutex_unlock(&k->lock);
     return 0;
+}
+
+static const struct device_ops i8042_dev_ops;
+
+struct i8042 *i8042_find(struct vm *vm)
+{
+    return device_find(vm, &i8042_dev_ops);
 }
 
 static const struct device_ops i8042_dev_ops = {
@@ -477,7 +465,7 @@ int i8042_send_ctrl_alt_del(struct vm *vm)
     else if ((size_t)(QUEUE_SIZE - k->s.qcount) < n) /* translation only shortens it */
         rc = -ENOSPC;
     for (size_t i = 0; !rc && i < n; i++)
-        kbd_send(k, seq[i]);
+        i8042_kbd_send(k, seq[i]);
     pthread_mutex_unlock(&k->lock);
     return rc;
 }
@@ -492,6 +480,7 @@ static int i8042_create(struct vm *vm, char *err, size_t errlen)
     }
     pthread_mutex_init(&k->lock, NULL);
     k->vm = vm;
+    k->aux = vm->cfg.display.kind != DISPLAY_NONE; /* a mouse only where a screen shows it */
     i8042_poweron(k);
     int rc = io_bus_register(&vm->pio, PORT_I8042_DATA, 1, &i8042_data_ops, k, "i8042-data");
     if (rc)

@@ -14,6 +14,7 @@
 #include "util/util.h"
 #include "machine/machine.h"
 #include "sandbox/sandbox.h"
+#include "ui/ui.h"
 #include "vm/vm.h"
 
 #define IDLE_TICK_MS 100
@@ -53,6 +54,10 @@ int vm_start_in(struct vm *vm, bool paused)
     if (rc)
         return -rc;
     vm->io_thread_started = true;
+    if ((rc = ui_start(vm, sandbox_vnc_enter)) < 0) {
+        vm_request_stop(vm, TRUCE_EXIT_HOST, "cannot start the VNC server thread");
+        return rc;
+    }
     for (unsigned i = 0; i < vm->ncpus; i++) {
         rc = vcpu_start(&vm->vcpus[i]);
         if (rc) {

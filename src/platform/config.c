@@ -444,6 +444,8 @@ int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
         return rc;
     if (strlen(cfg->cmdline) >= CFG_CMDLINE_LEN)
         return ERR("--cmdline: longer than %d bytes", CFG_CMDLINE_LEN - 1);
+    if ((rc = config_validate_display(&cfg->display, err, errlen)))
+        return rc;
     if ((rc = validate_devices(cfg, err, errlen)))
         return rc;
     return config_validate_memdev(cfg, err, errlen);

@@ -112,6 +112,24 @@ struct balloon_config {
     bool free_page_reporting;
 };
 
+/* --display: none (default: no device, nothing mapped), std (the VGA-compatible display only:
+ * screenshots through the API), vnc (the display served by a VNC server). */
+enum display_kind { DISPLAY_NONE, DISPLAY_STD, DISPLAY_VNC };
+#define CFG_VRAM_DEFAULT_MIB 16
+#define CFG_VRAM_MIN_MIB     4
+#define CFG_VRAM_MAX_MIB     64
+#define CFG_VNC_ADDR_LEN     108 /* sizeof(sun_path) */
+
+struct display_config {
+    enum display_kind kind;
+    bool vnc_unix;                   /* vnc: listen on a UNIX socket (vnc_path) */
+    char vnc_path[CFG_VNC_ADDR_LEN]; /* unix: the socket path */
+    uint32_t vnc_ip;                 /* tcp: IPv4 address, host byte order (default loopback) */
+    uint16_t vnc_port;               /* tcp: port */
+    char password_file[PATH_MAX];    /* "": no password (VNC auth "None") */
+    unsigned vram_mib;               /* framebuffer size, power of 2 (CFG_VRAM_*) */
+};
+
 struct vm_config {
     char vm_id[CFG_ID_LEN];
     /* boot source: exactly one of kernel or firmware */
@@ -144,8 +162,9 @@ struct vm_config {
     struct mmds_config mmds;
     struct pmem_config pmem[CFG_MAX_PMEM]; /* --pmem, PUT /pmem/{id} */
     unsigned npmem;
-    struct memhp_config memhp; /* --memory-hotplug, PUT /hotplug/memory */
-    bool boot_timer;           /* --boot-timer: Firecracker's boot-time device */
+    struct memhp_config memhp;     /* --memory-hotplug, PUT /hotplug/memory */
+    bool boot_timer;               /* --boot-timer: Firecracker's boot-time device */
+    struct display_config display; /* --display, PUT /display */
 };
 
 /* Fill CFG with the defaults (1 vCPU, 128 MiB, stdio console, no devices). */
@@ -194,6 +213,11 @@ int config_rl_kv(struct rl_config *r, const char *opt, const char *prefix, const
                  const char *v, char *err, size_t errlen);
 /* Parse the value of --rng (may be empty: no limit) into CFG: entropy on, with its limiter. */
 int config_parse_rng(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
+/* Parse a --display value (platform/display_config.c): "none", "std[,vram=MIB]" or
+ * "vnc=unix:PATH|vnc=[IP]:PORT[,password=FILE][,vram=MIB]". Returns 0 or -EINVAL with ERR. */
+int config_parse_display(struct display_config *d, const char *spec, char *err, size_t errlen);
+/* Check D (the password file is readable and not empty). Returns 0 or -EINVAL with ERR. */
+int config_validate_display(const struct display_config *d, char *err, size_t errlen);
 /* Parse a MAC "xx:xx:xx:xx:xx:xx" (exactly). Returns 0, -EINVAL (format) or -ERANGE (a multicast
  * address, unusable for an interface). */
 int config_parse_mac(const char *s, uint8_t mac[6]);

@@ -37,6 +37,7 @@
 #define PORT_I8042_DATA     0x60 /* i8042 data, GSI 1; command/status at 0x64 */
 #define PORT_I8042_CMD      0x64
 #define GSI_I8042_KBD       1
+#define GSI_I8042_AUX       12   /* PS/2 mouse (with a display), ACPI PNP0F13 */
 #define PORT_CMOS           0x70 /* 0x70 index, 0x71 data */
 #define PORT_POST           0x80
 #define PORT_DEBUG_EXIT     0xf4  /* QEMU isa-debug-exit compatible */

@@ -10,12 +10,13 @@
 #include "util/util.h"
 #include "vm/vm.h"
 
-#define LL_MAX_RULES (9 + CFG_MAX_DISKS)
+#define LL_MAX_RULES (10 + CFG_MAX_DISKS)
 
 struct vm_rules {
     struct landlock_rule r[LL_MAX_RULES];
     size_t n;
     char uds_dir[sizeof(((struct vsock_config *)0)->uds_path)];
+    char vnc_dir[CFG_VNC_ADDR_LEN];
 };
 
 static void add(struct vm_rules *v, const char *path, unsigned perm)
@@ -56,6 +57,12 @@ static bool vm_rules(struct vm_rules *v, const struct vm_config *cfg)
         strcpy(tmp, cfg->vsock.uds_path);
         strcpy(v->uds_dir, dirname(tmp));
         add(v, v->uds_dir, LL_SOCKDIR);
+    }
+    if (cfg->display.kind == DISPLAY_VNC && cfg->display.vnc_unix) { /* the same for VNC's */
+        char tmp[sizeof(v->vnc_dir)];
+        strcpy(tmp, cfg->display.vnc_path);
+        strcpy(v->vnc_dir, dirname(tmp));
+        add(v, v->vnc_dir, LL_SOCKDIR);
     }
     return true;
 }

@@ -19,12 +19,14 @@
  *   SANDBOX_API   the API server thread once its VM has started (api/server.c), and the metrics
  *                 ticker at its start (api/api_main.c)
  *   SANDBOX_MAIN  the main thread when it becomes the monitor, at the start of vm_wait (vm/vm.c)
+ *   SANDBOX_VNC   the VNC server thread (--display vnc=), at its start (ui/vnc.c)
  * A thread inherits its creator's filter, so threads are created before their creator enters. */
 enum sandbox_kind {
     SANDBOX_VCPU,
     SANDBOX_IO,
     SANDBOX_API,
     SANDBOX_MAIN,
+    SANDBOX_VNC,
     SANDBOX_NKINDS,
 };
 
@@ -51,6 +53,7 @@ struct sandbox_rule {
 #define SANDBOX_IF_RNG     (1u << 2) /* --rng: getrandom for virtio-rng */
 #define SANDBOX_IF_MMDS    (1u << 3) /* MMDS configured: getrandom for tokens (src/mmds/) */
 #define SANDBOX_IF_FLASH   (1u << 4) /* --firmware: OVMF's variable flash moves its memory slot */
+#define SANDBOX_IF_DISPLAY (1u << 5) /* --display: the framebuffer's KVM slot follows its BAR */
 
 struct sandbox_list {
     const char *kind;  /* "vcpu", "io", "api", "main" */
@@ -119,6 +122,8 @@ struct vm;
 int sandbox_enter(struct vm *vm, enum sandbox_kind kind);
 /* sandbox_enter(VM, SANDBOX_VCPU), as vm->vcpu_thread_start (the vm layer cannot include this). */
 int sandbox_vcpu_enter(struct vm *vm);
+/* sandbox_enter(VM, SANDBOX_VNC), the VNC server thread's start hook (ui_start). */
+int sandbox_vnc_enter(struct vm *vm);
 /* The kind the calling thread entered, or -1. */
 int sandbox_current(void);
 

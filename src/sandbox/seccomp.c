@@ -168,6 +168,8 @@ unsigned sandbox_parts(const struct vm_config *cfg)
         parts |= SANDBOX_IF_MMDS;
     if (cfg && cfg->firmware[0])
         parts |= SANDBOX_IF_FLASH;
+    if (cfg && cfg->display.kind != DISPLAY_NONE)
+        parts |= SANDBOX_IF_DISPLAY;
     return parts;
 }
 
@@ -329,6 +331,11 @@ extern void sandbox_test_hook(enum sandbox_kind kind) __attribute__((weak));
 int sandbox_vcpu_enter(struct vm *vm)
 {
     return sandbox_enter(vm, SANDBOX_VCPU);
+}
+
+int sandbox_vnc_enter(struct vm *vm)
+{
+    return sandbox_enter(vm, SANDBOX_VNC);
 }
 
 int sandbox_enter(struct vm *vm, enum sandbox_kind kind)

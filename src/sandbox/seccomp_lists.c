@@ -119,6 +119,8 @@ static const struct sandbox_rule vcpu_rules[] = {
     IOCTL_IF(KVM_SET_USER_MEMORY_REGION, SANDBOX_IF_FLASH,
              "vm fd: OVMF's variable flash is a memory slot only in read-array mode"),
     IOCTL(TUNSETOFFLOAD, "tap fd: offloads follow what the guest's driver negotiated"),
+    IOCTL_IF(KVM_SET_USER_MEMORY_REGION, SANDBOX_IF_DISPLAY,
+             "vm fd: the framebuffer's memory slot follows the BAR the guest programs"),
     SYS(epoll_ctl, "devices (de)activated by the driver add/remove their descriptors"),
     SYS(io_uring_enter, "disk: a driver resetting virtio-blk waits for requests in flight"),
     SYS_IF(timerfd_settime, SANDBOX_IF_VSOCK,
@@ -294,6 +296,40 @@ static const struct sandbox_rule main_rules[] = {
     SYS(exit_group, "process exit"),
 };
 
+/* ---- the VNC server thread (--display vnc=): clients, screen updates, input ----------------- */
+static const struct sandbox_rule vnc_rules[] = {
+    SYS(poll, "waiting for a client (listening socket, stop eventfd)"),
+    SYS(select, "libvncserver: rfbProcessEvents waits on its clients"),
+    SYS(pselect6, "libvncserver: select as glibc implements it"),
+    SYS(accept4, "new clients (truce accepts, libvncserver serves)"),
+    SYS(read, "client messages; the stop eventfd"),
+    SYS(recvfrom, "libvncserver: client messages (recv), peeking at the handshake"),
+    SYS(write, "screen updates to clients; log lines"),
+    SYS(sendto, "libvncserver: screen updates (send)"),
+    SYS(close, "clients that left, were refused or sent garbage"),
+    SYS(shutdown, "libvncserver: closing a client"),
+    SYS(setsockopt, "libvncserver: TCP_NODELAY on a new client"),
+    SYS(getsockopt, "libvncserver: socket errors"),
+    SYS(getpeername, "libvncserver: the new client's address for its log"),
+    SYS(getsockname, "libvncserver: the new client's socket"),
+    FCNTL(F_GETFL, "libvncserver: a client socket's flags"),
+    FCNTL(F_SETFL, "libvncserver: a client socket non-blocking"),
+    IOCTL(KVM_GET_DIRTY_LOG, "vm fd: framebuffer pages the guest wrote (damage tracking)"),
+    IOCTL(KVM_IRQ_LINE, "vm fd: keys and pointer moves raise the i8042's IRQ 1 and 12"),
+    SYS(getpid, "libvncserver: seeding its challenge (done once before the filter, kept)"),
+    SYS(futex, "the display's and the i8042's locks"),
+    SYS(gettimeofday, "libvncserver: update timing where the vDSO cannot read the clock"),
+    SYS(clock_gettime, "time where the vDSO cannot read the clock (e.g. the lab's L1)"),
+    MMAP_ANON("malloc: screen buffers, encoders' buffers"),
+    MPROTECT_NOEXEC("malloc: growing this thread's arena"),
+    SYS(munmap, "free of large blocks (a new screen size)"),
+    SYS(madvise, "glibc: releasing free memory"),
+    SYS(brk, "free: trimming the heap"),
+    SYS(rt_sigprocmask, "glibc: signal masks around thread exit"),
+    SYS(exit, "thread exit"),
+    SYS(exit_group, "process exit (the SIGSYS handler's _exit)"),
+};
+
 /* ---- sanitizer builds only (build/truce-asan, unit tests): the runtime's own syscalls -------- */
 #if defined(__SANITIZE_ADDRESS__)
 static const struct sandbox_rule sanitizer_rule_table[] = {
@@ -322,4 +358,6 @@ const struct sandbox_list sandbox_lists[SANDBOX_NKINDS] = {
                      ARRAY_SIZE(api_rules)},
     [SANDBOX_MAIN] = {"main", "the main thread as monitor and for the teardown", main_rules,
                       ARRAY_SIZE(main_rules)},
+    [SANDBOX_VNC] = {"vnc", "the VNC server thread (--display vnc=)", vnc_rules,
+                     ARRAY_SIZE(vnc_rules)},
 };

@@ -6,9 +6,16 @@ GUEST_LD     := ld --build-id=none -nostdlib -z noexecstack --no-warn-rwx-segmen
 GUESTS       := build/guests/realmode.rom build/guests/pvh64.elf \
                 build/guests/smp.elf build/guests/mmio.elf build/guests/triple32.elf \
                 build/guests/actions.elf build/guests/bzimage.bin \
-                build/guests/multiboot.elf build/guests/multiboot.bin build/guests/bootsector.img
+                build/guests/multiboot.elf build/guests/multiboot.bin build/guests/bootsector.img \
+                build/guests/display.elf build/guests/vgaboot.img
 
-guests: $(GUESTS)
+guests: $(GUESTS) build/tools/vnctool
+
+# A VNC client for the display tests (Debian's libvncclient), also copied into the lab's L1.
+build/tools/vnctool: tests/tools/vnctool.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) -O2 -Wall -Wextra -Werror -Wno-unused-parameter -o $@ $< -lvncclient
 
 build/guests/%.rom: tests/guests/%.S tests/guests/rom.ld
 	@mkdir -p $(dir $@)
@@ -52,6 +59,9 @@ build/guests/triple32.elf: build/guests/entry32.o32 build/guests/pvh_note.o32 bu
 build/guests/actions.elf: build/guests/entry32.o32 build/guests/pvh_note.o32 build/guests/actions.o32
 	$(Q)$(GUEST_LD) -m elf_i386 -T tests/guests/pvh.ld -o $@ $^
 
+build/guests/display.elf: build/guests/entry32.o32 build/guests/pvh_note.o32 build/guests/display.o32
+	$(Q)$(GUEST_LD) -m elf_i386 -T tests/guests/pvh.ld -o $@ $^
+
 build/guests/bzimage.bin: tests/guests/bzimage.S tests/guests/bzimage.ld
 	@mkdir -p $(dir $@)
 	@echo "  GUEST   $@"
@@ -74,6 +84,13 @@ build/guests/multiboot.bin: build/guests/multiboot_aout.o32 build/guests/multibo
 	$(Q)objcopy -O binary build/guests/multiboot_aout.elf $@
 
 # A raw disk whose MBR boots under firmware (1 MiB, the rest zeros).
+build/guests/vgaboot.img: tests/guests/vgaboot.S tests/guests/bootsector.ld
+	@mkdir -p $(dir $@)
+	@echo "  GUEST   $@"
+	$(Q)$(CC) -m16 -c -o build/guests/vgaboot.o $<
+	$(Q)$(GUEST_LD) -m elf_i386 -T tests/guests/bootsector.ld -o $@ build/guests/vgaboot.o
+	$(Q)truncate -s 1M $@
+
 build/guests/bootsector.img: tests/guests/bootsector.S tests/guests/bootsector.ld
 	@mkdir -p $(dir $@)
 	@echo "  GUEST   $@"

@@ -245,3 +245,6 @@ maps_ footprint-slirp-with-user-net 1 -- --net user
 
 # Migration between two truce processes (UNIX and TCP), failures that leave the source running.
 tests/guests/migrate.sh
+
+# The std VGA display, screenshots and the VNC server (tiny guests drawing through VBE).
+tests/guests/display.sh

@@ -147,6 +147,7 @@ violation() {
 violation vcpu -- run "${SPIN[@]}" --console none
 violation io -- run "${SPIN[@]}" --console none "${DEVICES[@]}"
 violation main -- run "${SPIN[@]}" --console none
+violation vnc -- run "${SPIN[@]}" --console none --display "vnc=unix:$OUT/vnc.sock"
 api_config "$OUT/violation.json"
 violation api -- --api-sock "$OUT/violation.sock" --config-file "$OUT/violation.json"
 
@@ -155,7 +156,7 @@ dump="$OUT/dump.txt"
 "$TRUCE" seccomp dump >"$dump"
 counts=$(sed -n 's/^# syscalls per kind: //p' "$dump")
 why=""
-for kv in "vcpu 27" "io 50" "api 50" "main 50"; do
+for kv in "vcpu 27" "io 50" "api 50" "main 50" "vnc 31"; do
     set -- $kv
     n=$(echo "$counts" | grep -Eo "$1 [0-9]+" | cut -d' ' -f2)
     [ -n "$n" ] && [ "$n" -le "$2" ] && grep -q "^$1 " "$dump" || why="$why $1=${n:-missing}(max $2)"

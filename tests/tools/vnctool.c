@@ -1,0 +1,125 @@
+/* vnctool.c — a small VNC client for the display tests, on Debian's libvncclient: reads the screen
+ * into a PPM, types text, moves the pointer. ADDR is a UNIX socket path or HOST:PORT.
+ *   vnctool ADDR [-p PASSWORD] snap OUT.ppm
+ *   vnctool ADDR [-p PASSWORD] type TEXT        ('\n' is Return)
+ *   vnctool ADDR [-p PASSWORD] move DX DY N     (N relative moves of DX, DY)
+ * Exit status 0, or 1 with one line on stderr. */
+#include <rfb/rfbclient.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *password;
+static int frames;
+
+static char *get_password(rfbClient *cl)
+{
+    return password ? strdup(password) : NULL;
+}
+
+static void frame_done(rfbClient *cl)
+{
+    frames++;
+}
+
+static void quiet(const char *fmt, ...)
+{
+}
+
+/* Handle what the server sent for up to MS milliseconds. Returns 0 or -1 (connection lost). */
+static int pump(rfbClient *cl, int ms)
+{
+    for (int i = 0; i < ms / 10; i++) {
+        int n = WaitForMessage(cl, 10000);
+        if (n < 0 || (n > 0 && !HandleRFBServerMessage(cl)))
+            return -1;
+    }
+    return 0;
+}
+
+static int snap(rfbClient *cl, const char *out)
+{
+    for (int i = 0; i < 1000 && frames == 0; i++)
+        if (pump(cl, 10) < 0)
+            return fprintf(stderr, "vnctool: connection lost\n"), 1;
+    if (!frames)
+        return fprintf(stderr, "vnctool: no screen update in 10 s\n"), 1;
+    /* the first update may only announce the size: ask for the whole screen once more */
+    int seen = frames;
+    if (!SendFramebufferUpdateRequest(cl, 0, 0, cl->width, cl->height, FALSE))
+        return fprintf(stderr, "vnctool: connection lost\n"), 1;
+    for (int i = 0; i < 1000 && frames == seen; i++)
+        if (pump(cl, 10) < 0)
+            return fprintf(stderr, "vnctool: connection lost\n"), 1;
+    FILE *f = fopen(out, "wb");
+    if (!f)
+        return perror(out), 1;
+    fprintf(f, "P6\n%d %d\n255\n", cl->width, cl->height);
+    for (int i = 0; i < cl->width * cl->height; i++)
+        fwrite(cl->frameBuffer + 4 * i, 1, 3, f); /* R, G, B of the client's 32-bit format */
+    return fclose(f) ? 1 : 0;
+}
+
+static int type(rfbClient *cl, const char *text)
+{
+    for (const char *p = text; *p; p++) {
+        uint32_t sym = *p == '\n' ? 0xff0d : (unsigned char)*p;
+        if (!SendKeyEvent(cl, sym, TRUE) || !SendKeyEvent(cl, sym, FALSE))
+            return fprintf(stderr, "vnctool: connection lost\n"), 1;
+        if (pump(cl, 30) < 0)
+            return fprintf(stderr, "vnctool: connection lost\n"), 1;
+    }
+    return 0;
+}
+
+static int move(rfbClient *cl, int dx, int dy, int n)
+{
+    int x = cl->width / 2, y = cl->height / 2;
+    for (int i = 0; i < n; i++) {
+        x += dx;
+        y += dy;
+        if (!SendPointerEvent(cl, x, y, 0) || pump(cl, 20) < 0)
+            return fprintf(stderr, "vnctool: connection lost\n"), 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int a = 2;
+    if (argc > 3 && !strcmp(argv[2], "-p")) {
+        password = argv[3];
+        a = 4;
+    }
+    if (argc < a + 2) {
+        fprintf(stderr, "usage: vnctool ADDR [-p PASSWORD] snap OUT | type TEXT | move DX DY N\n");
+        return 2;
+    }
+    if (!getenv("VNCTOOL_DEBUG"))
+        rfbClientLog = rfbClientErr = quiet;
+    rfbClient *cl = rfbGetClient(8, 3, 4);
+    char *host = strdup(argv[1]), *colon = strrchr(host, ':');
+    cl->serverPort = 0;
+    if (colon && host[0] != '/') {
+        *colon = '\0';
+        cl->serverPort = atoi(colon + 1);
+    }
+    cl->serverHost = host;
+    cl->GetPassword = get_password;
+    cl->FinishedFrameBufferUpdate = frame_done;
+    cl->canHandleNewFBSize = TRUE;
+    if (!rfbInitClient(cl, NULL, NULL)) /* frees CL on failure */
+        return fprintf(stderr, "vnctool: cannot connect to %s\n", argv[1]), 1;
+    int rc = 1;
+    if (!strcmp(argv[a], "snap"))
+        rc = snap(cl, argv[a + 1]);
+    else if (!strcmp(argv[a], "type"))
+        rc = type(cl, argv[a + 1]);
+    else if (!strcmp(argv[a], "move") && argc > a + 3)
+        rc = move(cl, atoi(argv[a + 1]), atoi(argv[a + 2]), atoi(argv[a + 3]));
+    else
+        fprintf(stderr, "vnctool: unknown command %s\n", argv[a]);
+    rfbClientCleanup(cl);
+    return rc;
+}
