@@ -32,12 +32,15 @@
 #define LAYOUT_BOOT_TIMER_SIZE 0x1000ULL
 
 /* Fixed platform: ports and interrupts that devices use and ACPI/MP tables describe. */
-#define PORT_COM1           0x3f8 /* 16550A, GSI 4 */
-#define GSI_COM1            4
-#define PORT_I8042_DATA     0x60 /* i8042 data, GSI 1; command/status at 0x64 */
-#define PORT_I8042_CMD      0x64
-#define GSI_I8042_KBD       1
-#define GSI_I8042_AUX       12   /* PS/2 mouse (with a display), ACPI PNP0F13 */
+#define PORT_COM1       0x3f8 /* 16550A, GSI 4 */
+#define GSI_COM1        4
+#define PORT_I8042_DATA 0x60 /* i8042 data, GSI 1; command/status at 0x64 */
+#define PORT_I8042_CMD  0x64
+#define GSI_I8042_KBD   1
+#define GSI_I8042_AUX   12 /* PS/2 mouse (with a display), ACPI PNP0F13 */
+/* KVM memory slot of the display's VRAM (dev/vga.c), above the ones RAM, device memory and the
+ * firmware use (0 to 10) */
+#define KVM_SLOT_VGA        16
 #define PORT_CMOS           0x70 /* 0x70 index, 0x71 data */
 #define PORT_POST           0x80
 #define PORT_DEBUG_EXIT     0xf4  /* QEMU isa-debug-exit compatible */

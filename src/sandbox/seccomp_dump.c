@@ -25,7 +25,7 @@ void sandbox_dump(FILE *out)
         const struct sandbox_list *l = &sandbox_lists[k];
         for (size_t i = 0; i < l->nrules; i++) {
             const struct sandbox_rule *r = &l->rules[i];
-            char rule[128];
+            char rule[256];
             snprintf(rule, sizeof(rule), "%s%s%s%s%s%s%s%s%s", r->nargs ? r->argtext : "any",
                      r->fail_errno ? " -> fails with " : "",
                      r->fail_errno ? strerrorname_np(r->fail_errno) : "",
