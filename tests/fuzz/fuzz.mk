@@ -9,7 +9,8 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fn
 FUZZ_CFLAGS   = $(filter-out -Werror -O2,$(CFLAGS)) -O1 -g $(FUZZ_SAN) -Wno-unknown-warning-option
 FUZZ_OBJS    := $(LIBSRCS:%.c=build/fuzz/obj/%.o)
 FUZZ_VIRTIO  := build/fuzz/fuzz_blk build/fuzz/fuzz_net build/fuzz/fuzz_vsock_dev \
-                build/fuzz/fuzz_console build/fuzz/fuzz_rng build/fuzz/fuzz_balloon
+                build/fuzz/fuzz_console build/fuzz/fuzz_rng build/fuzz/fuzz_balloon \
+                build/fuzz/fuzz_pmem build/fuzz/fuzz_vmem
 FUZZ_DEVICES := build/fuzz/fuzz_legacy build/fuzz/fuzz_pci build/fuzz/fuzz_mmio build/fuzz/fuzz_boot \
                 build/fuzz/fuzz_snapshot build/fuzz/fuzz_ahci
 FUZZ_TARGETS := build/fuzz/fuzz_http build/fuzz/fuzz_http_parse build/fuzz/fuzz_config \

@@ -124,6 +124,43 @@ def balloon_seeds():
     write("fuzz_balloon", "config", Prog().devcfg(0, 2).devcfg(4, 2, True, 256).devcfg(8, 2).b)
 
 
+def pmem_seeds():
+    # test_pmem.c request(): the 4-byte request, the 4-byte answer at 0x100
+    def flush(kind, out_len=4, in_len=4):
+        p = Prog().data(0, p32(kind)).desc(0, 0, 0, out_len, F_NEXT, 1)
+        return p.desc(0, 1, 0x100, in_len, F_WRITE).offer(0, 0).quiesce()
+
+    write("fuzz_pmem", "flush", flush(0).b)
+    write("fuzz_pmem", "unknown-type", flush(7).b)
+    write("fuzz_pmem", "no-room", flush(0, 4, 2).b)
+    write("fuzz_pmem", "config", Prog().devcfg(0, 3).devcfg(8, 3).b)
+
+
+def vmem_seeds():
+    # test_virtio_mem.c request_n(): 24-byte request, 10-byte answer at 0x100; the region starts
+    # at layout_devmem_base(64 MiB) = 68 GiB in the fuzzer's VM
+    base = 68 << 30
+
+    def req(p, i, kind, addr, nb):
+        off = 0x200 * i
+        p.data(off, p16(kind) + bytes(6) + p64(addr) + p16(nb) + bytes(6))
+        p.desc(0, 2 * i, off, 24, F_NEXT, 2 * i + 1).desc(0, 2 * i + 1, off + 0x100, 10, F_WRITE)
+        return p.offer(0, 2 * i)
+
+    p = Prog().host(p16(8))
+    req(p, 0, 0, base, 4)
+    req(p, 1, 3, base, 8)
+    req(p, 2, 1, base + (2 << 20), 1)
+    req(p, 3, 2, 0, 0)
+    write("fuzz_vmem", "plug-state-unplug", p.quiesce().b)
+    p = Prog()
+    req(p, 0, 0, base - (2 << 20), 1)
+    req(p, 1, 0, base + (128 << 20) - (2 << 20), 2)
+    req(p, 2, 3, (1 << 64) - (2 << 20), 65535)
+    write("fuzz_vmem", "bad-ranges", p.quiesce().b)
+    write("fuzz_vmem", "config", Prog().devcfg(0, 3).devcfg(16, 3).devcfg(48, 3).b)
+
+
 def console_seeds():
     # test_console.c: guest output on the transmit queue, host input into receive buffers
     p = Prog().data(0, b"hello from the guest\n").desc(1, 0, 0, 21).offer(1, 0).quiesce()
@@ -460,8 +497,8 @@ def ahci_seeds():
 
 
 def main():
-    for fn in (blk_seeds, rng_seeds, balloon_seeds, console_seeds, net_seeds, vsock_seeds,
-               legacy_seeds,
+    for fn in (blk_seeds, rng_seeds, balloon_seeds, pmem_seeds, vmem_seeds, console_seeds,
+               net_seeds, vsock_seeds, legacy_seeds,
                pci_seeds, mmio_seeds, boot_seeds, cli_seeds, snapshot_seeds, mmds_seeds,
                ahci_seeds):
         fn()

@@ -256,6 +256,46 @@ static void config_checks(void **state)
     unlink(path);
 }
 
+/* Both memory devices on the MMIO transport: their windows, IDs and regions (one after the
+ * other, 1 GiB aligned, not overlapping). */
+static void mmio_transport(void **state)
+{
+    char path[32], err[256] = "";
+    make_file(path, FILE_SIZE);
+    struct vfix *f = calloc(1, sizeof(*f));
+    vf_init(f);
+    f->vm.cfg.transport = TRANSPORT_MMIO;
+    f->vm.cfg.npmem = 1;
+    snprintf(f->vm.cfg.pmem[0].id, CFG_ID_LEN, "pm0");
+    snprintf(f->vm.cfg.pmem[0].path, PATH_MAX, "%s", path);
+    f->vm.cfg.memhp = (struct memhp_config){
+        .total_bytes = 128 * MiB, .block_bytes = 2 * MiB, .slot_bytes = 128 * MiB};
+    assert_int_equal(device_class_find("virtio-mem")->create(&f->vm, err, sizeof(err)), 0);
+    assert_int_equal(device_class_find("virtio-pmem")->create(&f->vm, err, sizeof(err)), 0);
+    uint64_t start[2] = {0}, size[2] = {0};
+    unsigned ids = 0;
+    for (unsigned n = 0; n < 2; n++) {
+        uint64_t win = LAYOUT_VIRTIO_MMIO + n * LAYOUT_VIRTIO_MMIO_DEV;
+        uint32_t magic = 0, id = 0;
+        io_bus_access(&f->vm.mmio, win, (uint8_t *)&magic, 4, false);
+        io_bus_access(&f->vm.mmio, win + 8, (uint8_t *)&id, 4, false);
+        assert_int_equal(magic, 0x74726976); /* "virt" */
+        ids |= 1u << (id == VIRTIO_ID_PMEM ? 0 : id == VIRTIO_ID_MEM ? 1 : 2);
+        /* pmem: start, size; virtio-mem: block_size, node_id, addr, region_size */
+        unsigned at = id == VIRTIO_ID_PMEM ? 0 : 16, sz = id == VIRTIO_ID_PMEM ? 8 : 24;
+        io_bus_access(&f->vm.mmio, win + 0x100 + at, (uint8_t *)&start[n], 8, false);
+        io_bus_access(&f->vm.mmio, win + 0x100 + sz, (uint8_t *)&size[n], 8, false);
+        assert_int_equal(start[n] % LAYOUT_DEVMEM_ALIGN, 0);
+        assert_true(start[n] >= layout_devmem_base(VF_RAM));
+    }
+    assert_int_equal(ids, 3);
+    assert_true(start[0] + size[0] <= start[1] || start[1] + size[1] <= start[0]);
+    assert_int_equal(f->vm.mem.ndev, 2);
+    vf_fini(f);
+    free(f);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +306,7 @@ int main(void)
         cmocka_unit_test(root_and_locking),
         cmocka_unit_test(state_roundtrip),
         cmocka_unit_test(config_checks),
+        cmocka_unit_test(mmio_transport),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
