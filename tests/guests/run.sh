@@ -162,6 +162,14 @@ if [ -w /proc/sys/vm/nr_hugepages ]; then
     old=$(cat /proc/sys/vm/nr_hugepages)
     echo $((old + 40)) >/proc/sys/vm/nr_hugepages
     case_ hugepages-64m 65 "pvh64 ok" -- --kernel $G/pvh64.elf --memory 64M --hugepages
+    # virtio-balloon over huge pages gives back only whole 2 MiB pages (tests/hostile/balloon_bogus.c)
+    if make -s build/hostile/balloon_bogus.elf >/dev/null 2>&1; then
+        case_ balloon-hugepages 85 "whole huge page given back" -- \
+            --kernel build/hostile/balloon_bogus.elf --cmdline huge --memory 64M --hugepages \
+            --balloon amount_mib=8
+    else
+        echo "FAIL balloon-hugepages: cannot build build/hostile/balloon_bogus.elf"
+    fi
     WANT=4 bad_ hugepages-pool-too-small '--hugepages: not enough' run --kernel $G/pvh64.elf \
         --memory 64G --hugepages --console none
     echo "$old" >/proc/sys/vm/nr_hugepages
