@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "api/api.h"
+#include "machine/migrate.h"
 #include "platform/config.h"
 #include "util/util.h"
 #include "vm/vm.h"
@@ -106,6 +107,7 @@ struct api {
     struct api_logger logger;
     struct api_metrics metrics;
     struct api_stats stats;
+    struct mig_stats mig_last; /* the successful outgoing migration (total_ms 0: none) */
     size_t max_payload;
     struct mmds *mmds; /* the MMDS data store (its own lock); the VM's interfaces answer from it */
     /* lifecycle */

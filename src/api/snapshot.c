@@ -34,27 +34,26 @@ int api_migrate(struct api *api, const json_t *o, struct jctx *c)
 {
     static const char *const fields[] = {"destination_url", "max_downtime_ms", NULL};
     char url[PATH_MAX];
-    uint64_t downtime;
-    bool have_downtime = false;
+    uint64_t downtime = MIG_DEFAULT_DOWNTIME_MS;
     if (jobject(c, o, fields) < 0 ||
         jstring(c, o, "destination_url", true, url, sizeof(url), NULL) < 0 ||
-        juint(c, o, "max_downtime_ms", false, 1, UINT32_MAX, &downtime, &have_downtime) < 0)
+        juint(c, o, "max_downtime_ms", false, 1, 60000, &downtime, NULL) < 0)
         return -EINVAL;
-    if (have_downtime)
-        return jfail(c, "max_downtime_ms",
-                     "not supported yet: pre-copy (truce migrates stop-and-copy: the guest is "
-                     "paused for the whole transfer)");
     struct mig_stats st;
-    int rc = migrate_send(api->vm, url, &st, c->err, c->errlen);
+    int rc = migrate_send(api->vm, url, downtime, &st, c->err, c->errlen);
     if (rc) {
         log_warn("migration to %s failed, the VM goes on here: %s", url, c->err);
         return rc;
     }
-    log_info("migrated to %s: %llu MiB (%llu pages) in %llu ms", url,
-             (unsigned long long)(st.bytes >> 20), (unsigned long long)st.pages,
-             (unsigned long long)st.total_ms);
-    vm_request_stop(api->vm, TRUCE_EXIT_MIGRATED, "migrated to %s (%llu MiB in %llu ms)", url,
-                    (unsigned long long)(st.bytes >> 20), (unsigned long long)st.total_ms);
+    api->mig_last = st;
+    api_metrics_flush(api); /* the figures, before the process ends */
+    vm_request_stop(api->vm, TRUCE_EXIT_MIGRATED,
+                    "migrated to %s: %llu KiB (%llu pages) in %llu ms, %llu pre-copy rounds (%llu "
+                    "pages dirtied in the last), downtime %llu ms (target %llu)",
+                    url, (unsigned long long)(st.bytes >> 10), (unsigned long long)st.pages,
+                    (unsigned long long)st.total_ms, (unsigned long long)st.rounds,
+                    (unsigned long long)st.last_dirty, (unsigned long long)st.downtime_ms,
+                    (unsigned long long)downtime);
     return 0;
 }
 

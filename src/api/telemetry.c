@@ -236,6 +236,14 @@ int api_metrics_flush(struct api *api)
         json_object_set_new(j, "vcpu", vcpu_metrics(api->vm));
         json_object_set_new(j, "devices", api_metrics_devices(api->vm));
     }
+    if (api->mig_last.total_ms) {
+        const struct mig_stats *s = &api->mig_last;
+        json_object_set_new(
+            j, "truce_migration",
+            json_pack("{s:I, s:I, s:I, s:I, s:I}", "total_ms", (json_int_t)s->total_ms,
+                      "downtime_ms", (json_int_t)s->downtime_ms, "bytes", (json_int_t)s->bytes,
+                      "pages", (json_int_t)s->pages, "rounds", (json_int_t)s->rounds));
+    }
     json_object_set_new(j, "logger",
                         json_pack("{s:I}", "missed_log_count", (json_int_t)log_lost()));
     json_object_set_new(j, "metrics",

@@ -121,18 +121,23 @@ static int vm_verify_template(struct vm *vm, struct vcpu *v, char *err, size_t e
     return 0;
 }
 
-/* vm_create, and vm_create_restore when RESTORING (RAM from MEM_FD when >= 0). */
-static int vm_build(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg,
-                    bool restoring, int mem_fd, char *err, size_t errlen)
+void machine_clear(struct vm *vm)
 {
     struct mmds *mmds = vm->mmds; /* the caller's (vm.h) */
     memset(vm, 0, sizeof(*vm));
     vm->mmds = mmds;
-    vm->kvm = kvm;
     vm->fd = -1;
+    vm->stop_pipe[0] = vm->stop_pipe[1] = -1;
+}
+
+/* vm_create, and vm_create_restore when RESTORING (RAM from MEM_FD when >= 0). */
+static int vm_build(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg,
+                    bool restoring, int mem_fd, char *err, size_t errlen)
+{
+    machine_clear(vm);
+    vm->kvm = kvm;
     vm->cfg = *cfg;
     vm->ncpus = cfg->cpus;
-    vm->stop_pipe[0] = vm->stop_pipe[1] = -1;
     vm->restoring = restoring;
     pthread_mutex_init(&vm->lock, NULL);
     pthread_cond_init(&vm->cond, NULL);

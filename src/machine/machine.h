@@ -15,6 +15,9 @@ int vm_create(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, 
 /* The same for a snapshot restore or an incoming migration: RAM mapped privately from MEM_FD
  * (or anonymous when MEM_FD < 0: the caller fills it), no boot image loaded and no boot
  * registers set (the saved state is restored next). */
+/* Zero VM before a build (fds -1), keeping the caller's MMDS store (vm.h): what vm_destroy takes
+ * when a build fails before it starts. */
+void machine_clear(struct vm *vm);
 int vm_create_restore(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, int mem_fd,
                       char *err, size_t errlen);
 /* ---- lifecycle (machine/lifecycle.c) -------------------------------------------------------- */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,7 +159,7 @@ struct send_ctx {
     struct mig_stats *st;
 };
 
-/* snap_mem_runs callback: one page run, header then data. */
+/* snap_mem_runs/snap_dirty_runs callback: one page run, header then data. */
 static int send_run(void *arg, uint64_t off, const uint8_t *p, uint64_t len)
 {
     struct send_ctx *c = arg;
@@ -168,15 +169,6 @@ static int send_run(void *arg, uint64_t off, const uint8_t *p, uint64_t len)
         rc = send_all(c->fd, p, len, c->st);
     c->st->pages += r.npages;
     return rc;
-}
-
-/* Every run of non-zero pages of RAM, then the end marker. */
-static int send_memory(int fd, const struct guest_mem *m, struct mig_stats *st)
-{
-    struct send_ctx c = {fd, st};
-    int rc = snap_mem_runs(m, (uint64_t)MIG_MAX_RUN * PAGE, send_run, &c);
-    struct mig_run last = {0};
-    return rc ? rc : send_all(fd, &last, sizeof(last), st);
 }
 
 /* The destination's answer: 0, or -errno with its message in ERR. */
@@ -196,42 +188,177 @@ static int read_reply(int fd, struct mig_stats *st, char *err, size_t errlen)
     return 0;
 }
 
-int migrate_send(struct vm *vm, const char *url, struct mig_stats *st, char *err, size_t errlen)
+/* One outgoing migration. */
+struct source {
+    struct vm *vm;
+    int fd;
+    struct mig_stats *st;
+    uint64_t *bits;    /* pages dirtied and not sent yet */
+    uint64_t downtime; /* the target, ms */
+};
+
+/* A checksummed blob: length, CRC32, bytes. */
+static int send_blob(struct source *s, const void *buf, uint64_t len)
+{
+    struct mig_blob b = {.len = len, .crc32 = crc(buf, len)};
+    int rc = send_all(s->fd, &b, sizeof(b), s->st);
+    return rc ? rc : send_all(s->fd, buf, len, s->st);
+}
+
+/* The hello and the configuration (the destination builds the VM from it before RAM comes). */
+static int send_hello(struct source *s)
+{
+    struct state_visitor v;
+    struct vm_config cfg = s->vm->cfg;
+    state_save_init(&v);
+    config_state_visit(&v, &cfg);
+    int rc = state_finish(&v) ? -EINVAL : 0;
+    struct mig_hello h = {.version = MIG_VERSION, .ram_size = s->vm->mem.ram_size};
+    memcpy(h.magic, MIG_MAGIC, sizeof(h.magic));
+    h.hello_crc32 = crc(&h, offsetof(struct mig_hello, hello_crc32));
+    if (!rc)
+        rc = send_all(s->fd, &h, sizeof(h), s->st);
+    if (!rc)
+        rc = send_blob(s, v.buf, v.len);
+    state_free(&v);
+    return rc;
+}
+
+/* The pages set in S->bits, then a clean bitmap. */
+static int send_dirty(struct source *s)
+{
+    struct send_ctx c = {s->fd, s->st};
+    int rc = snap_dirty_runs(&s->vm->mem, s->bits, (uint64_t)MIG_MAX_RUN * PAGE, send_run, &c);
+    memset(s->bits, 0, DIRTY_WORDS(&s->vm->mem) * sizeof(*s->bits));
+    return rc;
+}
+
+/* RAM while the guest runs: every non-zero page, then round after round what it dirtied
+ * meanwhile, until what is left would go within the downtime target at the rate the last round
+ * had, or MIG_MAX_ROUNDS. What is left stays in S->bits for the final round. */
+static int precopy(struct source *s)
+{
+    struct send_ctx c = {s->fd, s->st};
+    uint64_t t = ms_now(), b = s->st->bytes;
+    long n = vm_dirty_harvest(s->vm, s->bits); /* the interval starts now: drop the old set */
+    memset(s->bits, 0, DIRTY_WORDS(&s->vm->mem) * sizeof(*s->bits));
+    int rc =
+        n < 0 ? (int)n : snap_mem_runs(&s->vm->mem, (uint64_t)MIG_MAX_RUN * PAGE, send_run, &c);
+    for (s->st->rounds = 1; !rc; s->st->rounds++) {
+        uint64_t rate = (s->st->bytes - b) / MAX(ms_now() - t, 1); /* bytes per ms */
+        if ((n = vm_dirty_harvest(s->vm, s->bits)) < 0)
+            return (int)n;
+        s->st->last_dirty = (uint64_t)n;
+        if ((rate && (uint64_t)n * PAGE / rate <= s->downtime) || s->st->rounds >= MIG_MAX_ROUNDS)
+            return 0;
+        t = ms_now();
+        b = s->st->bytes;
+        rc = send_dirty(s);
+    }
+    return rc;
+}
+
+/* Pause the guest (the downtime starts), send what is still dirty, the end of memory and the
+ * whole state. A VM that was not running sends all its RAM here. */
+static int stop_and_copy(struct source *s, bool running, char *err, size_t errlen)
+{
+    struct state_visitor v = {0};
+    struct send_ctx c = {s->fd, s->st};
+    s->st->paused_at = ms_now();
+    if (running && vm_pause(s->vm) < 0)
+        return snprintf(err, errlen, "the VM is stopping"), -EINVAL;
+    int rc = snapshot_state(s->vm, &v, err, errlen);
+    if (rc)
+        return rc;
+    long n = running ? vm_dirty_harvest(s->vm, s->bits) : 0;
+    struct mig_run end = {0};
+    if (n < 0)
+        rc = (int)n;
+    else if (running)
+        rc = send_dirty(s);
+    else
+        rc = snap_mem_runs(&s->vm->mem, (uint64_t)MIG_MAX_RUN * PAGE, send_run, &c);
+    if (!rc)
+        rc = send_all(s->fd, &end, sizeof(end), s->st);
+    if (!rc)
+        rc = send_blob(s, v.buf, v.len);
+    state_free(&v);
+    if (rc)
+        snprintf(err, errlen, "sending: %s", strerror(-rc));
+    return rc;
+}
+
+/* The whole stream to S->fd. */
+static int send_stream(struct source *s, bool running, char *err, size_t errlen)
+{
+    int rc = send_hello(s);
+    if (!rc && running)
+        rc = precopy(s);
+    if (rc)
+        return snprintf(err, errlen, "sending: %s", strerror(-rc)), rc;
+    return stop_and_copy(s, running, err, errlen);
+}
+
+/* Dirty tracking for the migration: on (when it was not) with a bitmap for S. */
+static int track_start(struct source *s, bool *started, char *err, size_t errlen)
+{
+    *started = false;
+    s->bits = calloc(DIRTY_WORDS(&s->vm->mem), sizeof(*s->bits));
+    if (!s->bits)
+        return -ENOMEM;
+    if (vm_dirty_tracking(s->vm))
+        return 0;
+    int rc = vm_dirty_start(s->vm);
+    if (rc)
+        return snprintf(err, errlen, "dirty page tracking: %s", strerror(-rc)), rc;
+    *started = true;
+    return 0;
+}
+
+/* After a failed migration: tracking as it was; a Diff interval that was running counts every
+ * page as written (the migration consumed its record). */
+static void track_end(struct source *s, bool started)
+{
+    if (started) {
+        vm_dirty_stop(s->vm);
+    } else if (vm_dirty_tracking(s->vm)) {
+        memset(s->bits, 0xff, DIRTY_WORDS(&s->vm->mem) * sizeof(*s->bits));
+        vm_dirty_put_back(s->vm, s->bits);
+    }
+}
+
+int migrate_send(struct vm *vm, const char *url, uint64_t max_downtime_ms, struct mig_stats *st,
+                 char *err, size_t errlen)
 {
     uint64_t t0 = ms_now();
     memset(st, 0, sizeof(*st));
     pthread_mutex_lock(&vm->lock);
-    bool was_running = vm->state == VM_RUNNING;
+    bool running = vm->state == VM_RUNNING, paused = vm->state == VM_PAUSED;
     pthread_mutex_unlock(&vm->lock);
-    if (was_running && vm_pause(vm) < 0)
-        return snprintf(err, errlen, "the VM is stopping"), -EINVAL;
-    struct state_visitor v = {0};
-    int fd = -1, rc = snapshot_state(vm, &v, err, errlen);
-    if (!rc && (fd = migrate_connect(url, err, errlen)) < 0)
-        rc = fd;
-    if (!rc) {
-        struct mig_hello h = {.version = MIG_VERSION,
-                              .ram_size = vm->mem.ram_size,
-                              .state_len = v.len,
-                              .state_crc32 = crc(v.buf, v.len)};
-        memcpy(h.magic, MIG_MAGIC, sizeof(h.magic));
-        h.hello_crc32 = crc(&h, offsetof(struct mig_hello, hello_crc32));
-        if ((rc = send_all(fd, &h, sizeof(h), st)) || (rc = send_all(fd, v.buf, v.len, st)) ||
-            (rc = send_memory(fd, &vm->mem, st))) {
-            /* the destination may have stopped reading to refuse: its answer says why */
-            snprintf(err, errlen, "sending to %s: %s", url, strerror(-rc));
-            char why[MIG_REPLY_MAX + 64];
-            if (read_reply(fd, st, why, sizeof(why)) < 0 && strstr(why, "refused"))
-                snprintf(err, errlen, "%s", why);
-        } else {
-            rc = read_reply(fd, st, err, errlen);
-        }
+    if (!running && !paused)
+        return snprintf(err, errlen, "the VM is not running"), -EINVAL;
+    struct source s = {.vm = vm, .fd = -1, .st = st, .downtime = max_downtime_ms};
+    bool started = false;
+    int rc = track_start(&s, &started, err, errlen);
+    if (!rc && (s.fd = migrate_connect(url, err, errlen)) < 0)
+        rc = s.fd;
+    if (!rc && (rc = send_stream(&s, running, err, errlen))) {
+        /* the destination may have stopped reading to refuse: its answer says why */
+        char why[MIG_REPLY_MAX + 64];
+        if (read_reply(s.fd, st, why, sizeof(why)) < 0 && strstr(why, "refused"))
+            snprintf(err, errlen, "%s", why);
+    } else if (!rc) {
+        rc = read_reply(s.fd, st, err, errlen);
     }
-    if (fd >= 0)
-        close(fd);
-    state_free(&v);
-    st->total_ms = ms_now() - t0;
-    if (rc && was_running)
+    if (s.fd >= 0)
+        close(s.fd);
+    uint64_t now = ms_now();
+    st->total_ms = now - t0;
+    st->downtime_ms = st->paused_at ? now - st->paused_at : 0;
+    if (rc && s.bits)
+        track_end(&s, started);
+    free(s.bits);
+    if (rc && running)
         vm_resume(vm); /* nothing happened, as far as the guest can tell */
     return rc;
 }
@@ -239,23 +366,12 @@ int migrate_send(struct vm *vm, const char *url, struct mig_stats *st, char *err
 /* ---- destination ------------------------------------------------------------------------------
  */
 
-struct recv_ctx {
-    int fd;
-    uint64_t ram_size;
-    struct mig_stats *st;
-};
-
-/* FILL callback of snapshot_restore_payload: RAM from the stream into the new VM. */
-static int recv_memory(struct vm *vm, void *arg, char *err, size_t errlen)
+/* RAM from the stream into VM, up to the end marker. */
+static int recv_memory(int fd, struct vm *vm, struct mig_stats *st, char *err, size_t errlen)
 {
-    struct recv_ctx *c = arg;
-    if (vm->mem.ram_size != c->ram_size)
-        return snprintf(err, errlen, "the stream's RAM is %llu bytes, its machine's %llu",
-                        (unsigned long long)c->ram_size, (unsigned long long)vm->mem.ram_size),
-               -EINVAL;
     for (;;) {
         struct mig_run r;
-        int rc = recv_all(c->fd, &r, sizeof(r), c->st);
+        int rc = recv_all(fd, &r, sizeof(r), st);
         if (rc)
             return snprintf(err, errlen, "memory stream: %s", strerror(-rc)), -EINVAL;
         if (!r.npages)
@@ -264,37 +380,93 @@ static int recv_memory(struct vm *vm, void *arg, char *err, size_t errlen)
         if (r.npages > MIG_MAX_RUN || r.offset % PAGE || r.offset > vm->mem.ram_size ||
             len > vm->mem.ram_size - r.offset)
             return snprintf(err, errlen, "memory stream: a page run outside RAM"), -EINVAL;
-        if ((rc = recv_all(c->fd, (uint8_t *)vm->mem.base + r.offset, len, c->st)))
+        if ((rc = recv_all(fd, (uint8_t *)vm->mem.base + r.offset, len, st)))
             return snprintf(err, errlen, "memory stream: %s", strerror(-rc)), -EINVAL;
-        c->st->pages += r.npages;
+        st->pages += r.npages;
     }
 }
 
-/* Read and check the hello and the state payload (malloc'd into *PAYLOAD). */
-static int recv_state(int fd, struct mig_hello *h, uint8_t **payload, struct mig_stats *st,
-                      char *err, size_t errlen)
+/* A checksummed blob of at most SNAP_MAX_PAYLOAD bytes into a malloc'd *BUF. */
+static int recv_blob(int fd, const char *what, uint8_t **buf, uint64_t *len, struct mig_stats *st,
+                     char *err, size_t errlen)
 {
-    int rc = recv_all(fd, h, sizeof(*h), st);
+    struct mig_blob b;
+    int rc = recv_all(fd, &b, sizeof(b), st);
+    if (rc)
+        return snprintf(err, errlen, "migration %s: %s", what, strerror(-rc)), -EINVAL;
+    if (b.len > SNAP_MAX_PAYLOAD)
+        return snprintf(err, errlen, "migration %s of %llu bytes is too large", what,
+                        (unsigned long long)b.len),
+               -EINVAL;
+    if (!(*buf = malloc(b.len ? b.len : 1)))
+        return -ENOMEM;
+    if ((rc = recv_all(fd, *buf, b.len, st)))
+        return snprintf(err, errlen, "migration %s: %s", what, strerror(-rc)), -EINVAL;
+    if (crc(*buf, b.len) != b.crc32)
+        return snprintf(err, errlen, "migration %s checksum mismatch", what), -EINVAL;
+    *len = b.len;
+    return 0;
+}
+
+/* One line into ERR. Returns -EINVAL. */
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+/* Read and check the hello and the configuration into CFG. */
+static int recv_hello(int fd, struct vm_config *cfg, struct mig_stats *st, char *err, size_t errlen)
+{
+    struct mig_hello h;
+    uint8_t *blob = NULL;
+    uint64_t len = 0;
+    int rc = recv_all(fd, &h, sizeof(h), st);
     if (rc)
         return snprintf(err, errlen, "no migration stream: %s", strerror(-rc)), -EINVAL;
-    if (memcmp(h->magic, MIG_MAGIC, sizeof(h->magic)) ||
-        h->hello_crc32 != crc(h, offsetof(struct mig_hello, hello_crc32)))
+    if (memcmp(h.magic, MIG_MAGIC, sizeof(h.magic)) ||
+        h.hello_crc32 != crc(&h, offsetof(struct mig_hello, hello_crc32)))
         return snprintf(err, errlen, "not a truce migration stream"), -EINVAL;
-    if (h->version != MIG_VERSION || h->flags)
-        return snprintf(err, errlen, "migration stream version %u, this truce takes %u", h->version,
+    if (h.version != MIG_VERSION || h.flags || h.reserved[0] || h.reserved[1])
+        return snprintf(err, errlen, "migration stream version %u, this truce takes %u", h.version,
                         MIG_VERSION),
                -EINVAL;
-    if (h->state_len > SNAP_MAX_PAYLOAD)
-        return snprintf(err, errlen, "migration state of %llu bytes is too large",
-                        (unsigned long long)h->state_len),
-               -EINVAL;
-    if (!(*payload = malloc(h->state_len ? h->state_len : 1)))
-        return -ENOMEM;
-    if ((rc = recv_all(fd, *payload, h->state_len, st)))
-        return snprintf(err, errlen, "migration state: %s", strerror(-rc)), -EINVAL;
-    if (crc(*payload, h->state_len) != h->state_crc32)
-        return snprintf(err, errlen, "migration state checksum mismatch"), -EINVAL;
-    return 0;
+    if ((rc = recv_blob(fd, "configuration", &blob, &len, st, err, errlen)) == 0) {
+        struct state_visitor v;
+        config_defaults(cfg);
+        state_load_init(&v, blob, len);
+        config_state_visit(&v, cfg);
+        if (state_finish(&v))
+            rc = bad(err, errlen, "migration configuration: %s", v.msg);
+        else if (cfg->mem_bytes != h.ram_size)
+            rc = bad(err, errlen, "the stream's RAM is %llu bytes, its machine's %llu",
+                     (unsigned long long)h.ram_size, (unsigned long long)cfg->mem_bytes);
+    }
+    free(blob);
+    return rc;
+}
+
+/* The final state: checked whole (snapshot_check), then set. */
+static int recv_state(int fd, struct vm *vm, struct mig_stats *st, char *err, size_t errlen)
+{
+    uint8_t *payload = NULL;
+    uint64_t len = 0;
+    struct vm_config *saved = malloc(sizeof(*saved));
+    int rc = saved ? recv_blob(fd, "state", &payload, &len, st, err, errlen) : -ENOMEM;
+    if (!rc)
+        rc = snapshot_check(payload, len, saved, err, errlen);
+    if (!rc && (saved->mem_bytes != vm->cfg.mem_bytes || saved->cpus != vm->cfg.cpus))
+        rc = bad(err, errlen, "the final state is of another machine");
+    if (!rc)
+        rc = snapshot_load_state(vm, payload, len, err, errlen);
+    free(saved);
+    free(payload);
+    return rc;
 }
 
 /* Answer the source. After a refusal, read (and drop) what it still sends for up to
@@ -318,25 +490,22 @@ int migrate_receive(struct vm *vm, struct kvm_host *kvm, int lfd,
                     size_t errlen)
 {
     memset(st, 0, sizeof(*st));
-    struct mmds *mmds = vm->mmds; /* the caller's store (vm.h) */
-    memset(vm, 0, sizeof(*vm));
-    vm->mmds = mmds;
-    vm->fd = -1;
-    vm->stop_pipe[0] = vm->stop_pipe[1] = -1;
+    machine_clear(vm);
     int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0)
         return snprintf(err, errlen, "accepting the source: %s", strerror(errno)), -errno;
     uint64_t t0 = ms_now();
-    struct mig_hello h;
-    uint8_t *payload = NULL;
-    int rc = recv_state(fd, &h, &payload, st, err, errlen);
-    struct recv_ctx c = {.fd = fd, .ram_size = h.ram_size, .st = st};
+    struct vm_config *cfg = malloc(sizeof(*cfg));
+    int rc = cfg ? recv_hello(fd, cfg, st, err, errlen) : -ENOMEM;
     if (!rc)
-        rc = snapshot_restore_payload(vm, kvm, payload, h.state_len, NULL, ov, recv_memory, &c, err,
-                                      errlen);
+        rc = snapshot_build(vm, kvm, cfg, NULL, ov, err, errlen);
+    if (!rc)
+        rc = recv_memory(fd, vm, st, err, errlen);
+    if (!rc)
+        rc = recv_state(fd, vm, st, err, errlen);
     send_reply(fd, rc, rc ? err : "", st);
     close(fd);
-    free(payload);
+    free(cfg);
     st->total_ms = ms_now() - t0;
     return rc;
 }

@@ -10,27 +10,40 @@ struct vm;
 struct kvm_host;
 struct snapshot_overrides;
 
-/* The stream (little-endian): a hello, the snapshot state payload (machine/snapshot.h), then
- * guest RAM as page runs {offset, npages} + data (zero pages are not sent), ended by a run of 0
- * pages; the destination answers with a reply {status 0 or an errno, length, message}.
- * Everything the destination reads is bounded and checked before it is used. */
-#define MIG_MAGIC      "TRUCEMIG"
-#define MIG_VERSION    1
-#define MIG_MAX_RUN    16384u /* pages in one run: 64 MiB */
-#define MIG_REPLY_MAX  400u
-#define MIG_IO_TIMEOUT 120  /* seconds without progress before either side gives up */
-#define MIG_DRAIN_MS   5000 /* a refusing destination reads on this long, so its answer lands */
+/* The stream (little-endian), pre-copy: a hello; the machine's configuration as a blob (the
+ * destination builds the VM from it); guest RAM as page runs {offset, npages} + data — first
+ * every non-zero page while the guest runs, then, round after round, the pages it dirtied
+ * meanwhile (a page may come several times: the last copy wins) — ended by a run of 0 pages
+ * after the guest was paused and the last dirty pages went; then the whole state (the payload
+ * of a snapshot state file, machine/snapshot.h) as a blob. A blob is {len, crc32} + bytes. The
+ * destination answers with a reply {status 0 or an errno, length, message}. Everything the
+ * destination reads is bounded and checked before it is used. */
+#define MIG_MAGIC               "TRUCEMIG"
+#define MIG_VERSION             2
+#define MIG_MAX_ROUNDS          30 /* dirty rounds before the final one, whatever the guest does */
+#define MIG_DEFAULT_DOWNTIME_MS 30
+#define MIG_MAX_RUN             16384u /* pages in one run: 64 MiB */
+#define MIG_REPLY_MAX           400u
+#define MIG_IO_TIMEOUT          120 /* seconds without progress before either side gives up */
+#define MIG_DRAIN_MS            5000 /* a refusing destination reads on this long, so its answer lands */
 
 struct mig_hello {
     char magic[8];
     uint32_t version;
     uint32_t flags; /* 0 */
     uint64_t ram_size;
-    uint64_t state_len;
-    uint32_t state_crc32;
+    uint64_t reserved[2]; /* 0 */
     uint32_t hello_crc32; /* of every byte before it */
+    uint32_t pad;
 };
-static_assert(sizeof(struct mig_hello) == 40, "migration hello is 40 bytes");
+static_assert(sizeof(struct mig_hello) == 48, "migration hello is 48 bytes");
+
+struct mig_blob {
+    uint64_t len; /* at most SNAP_MAX_PAYLOAD */
+    uint32_t crc32;
+    uint32_t pad;
+};
+static_assert(sizeof(struct mig_blob) == 16, "migration blob header is 16 bytes");
 
 struct mig_run {
     uint64_t offset; /* byte offset into RAM (region order), page aligned */
@@ -40,9 +53,13 @@ struct mig_run {
 static_assert(sizeof(struct mig_run) == 16, "migration page run header is 16 bytes");
 
 struct mig_stats {
-    uint64_t bytes; /* sent or received */
-    uint64_t pages; /* non-zero pages moved */
-    uint64_t total_ms;
+    uint64_t bytes;       /* sent or received */
+    uint64_t pages;       /* pages moved (a page sent in several rounds counts each time) */
+    uint64_t total_ms;    /* from the request to the destination's answer */
+    uint64_t rounds;      /* source: pre-copy rounds before the final one */
+    uint64_t last_dirty;  /* source: pages dirtied during the last pre-copy round */
+    uint64_t paused_at;   /* source: when the guest was paused (ms clock) */
+    uint64_t downtime_ms; /* source: from the pause to the destination's answer */
 };
 
 /* Where to: "unix:PATH" or "tcp:HOST:PORT". Returns a connected or listening socket, or -errno
@@ -50,10 +67,15 @@ struct mig_stats {
 int migrate_connect(const char *url, char *err, size_t errlen);
 int migrate_listen(const char *url, char *err, size_t errlen);
 
-/* Source: pause VM (when running), send it to URL, wait for the destination's answer. On
- * success the VM stays paused and the caller ends it (TRUCE_EXIT_MIGRATED); on any failure the
- * VM is resumed if it was running and keeps going: ERR says why. Returns 0 or <0. */
-int migrate_send(struct vm *vm, const char *url, struct mig_stats *st, char *err, size_t errlen);
+/* Source: send VM to URL, pre-copy: RAM while the guest runs (dirty tracking on for the
+ * duration), rounds of dirtied pages until the rest fits MAX_DOWNTIME_MS at the measured rate
+ * (or MIG_MAX_ROUNDS), then pause and send the rest and the state; wait for the destination's
+ * answer. A paused VM is sent in one go. On success the VM stays paused and the caller ends it
+ * (TRUCE_EXIT_MIGRATED); on any failure the VM is resumed if it was running and keeps going
+ * (tracking as before; a running Diff interval then counts every page): ERR says why. Returns
+ * 0 or <0. */
+int migrate_send(struct vm *vm, const char *url, uint64_t max_downtime_ms, struct mig_stats *st,
+                 char *err, size_t errlen);
 
 /* Destination: accept one source on the listening socket LFD, receive and check everything,
  * build VM from it (OV applied) and answer the source. The VM is left created, not started.

@@ -357,33 +357,27 @@ static int skip_config(struct state_visitor *v, const uint8_t *payload, size_t l
     return state_error(v);
 }
 
-int snapshot_restore_payload(struct vm *vm, struct kvm_host *kvm, const uint8_t *payload,
-                             size_t plen, const char *mem_path, const struct snapshot_overrides *ov,
-                             int (*fill)(struct vm *vm, void *arg, char *err, size_t errlen),
-                             void *fill_arg, char *err, size_t errlen)
+int snapshot_build(struct vm *vm, struct kvm_host *kvm, struct vm_config *cfg, const char *mem_path,
+                   const struct snapshot_overrides *ov, char *err, size_t errlen)
 {
-    struct state_visitor v;
-    struct vm_config *cfg = malloc(sizeof(*cfg));
     int memfd = -1;
-    struct mmds *mmds = vm->mmds; /* the caller's store (vm.h) */
-    memset(vm, 0, sizeof(*vm));
-    vm->mmds = mmds;
-    vm->fd = -1;
-    vm->stop_pipe[0] = vm->stop_pipe[1] = -1;
-    /* everything but the devices' sections, before KVM is touched */
-    int rc = cfg ? snapshot_check(payload, plen, cfg, err, errlen) : -ENOMEM;
-    if (!rc && ov)
-        rc = snapshot_apply_overrides(cfg, ov, err, errlen);
+    int rc = ov ? snapshot_apply_overrides(cfg, ov, err, errlen) : 0;
     if (!rc)
         rc = config_validate(cfg, err, errlen);
     if (!rc && mem_path && (memfd = open_memory(cfg, mem_path, err, errlen)) < 0)
         rc = memfd;
     if (!rc)
         rc = vm_create_restore(vm, kvm, cfg, memfd, err, errlen);
-    if (!rc && fill)
-        rc = fill(vm, fill_arg, err, errlen);
-    if (!rc)
-        rc = skip_config(&v, payload, plen);
+    if (memfd >= 0)
+        close(memfd);
+    return rc;
+}
+
+int snapshot_load_state(struct vm *vm, const uint8_t *payload, size_t plen, char *err,
+                        size_t errlen)
+{
+    struct state_visitor v;
+    int rc = skip_config(&v, payload, plen);
     if (!rc)
         rc = restore_kvm(vm, &v, err, errlen);
     if (!rc && !state_error(&v))
@@ -393,9 +387,6 @@ int snapshot_restore_payload(struct vm *vm, struct kvm_host *kvm, const uint8_t 
         if (state_finish(&v))
             rc = snap_fail(err, errlen, v.msg);
     }
-    if (memfd >= 0)
-        close(memfd);
-    free(cfg);
     return rc;
 }
 
@@ -406,17 +397,19 @@ int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path
     uint8_t *file = NULL;
     size_t flen = 0, plen = 0;
     const uint8_t *payload = NULL;
-    struct mmds *mmds = vm->mmds; /* the caller's store (vm.h) */
-    memset(vm, 0, sizeof(*vm));
-    vm->mmds = mmds;
-    vm->fd = -1;
-    vm->stop_pipe[0] = vm->stop_pipe[1] = -1;
-    int rc = snapfile_read(state_path, &file, &flen, err, errlen);
+    machine_clear(vm);
+    struct vm_config *cfg = malloc(sizeof(*cfg));
+    int rc = cfg ? snapfile_read(state_path, &file, &flen, err, errlen) : -ENOMEM;
     if (!rc)
         rc = snapfile_parse(file, flen, &payload, &plen, err, errlen);
+    /* everything but the devices' sections is checked before KVM is touched */
     if (!rc)
-        rc =
-            snapshot_restore_payload(vm, kvm, payload, plen, mem_path, ov, NULL, NULL, err, errlen);
+        rc = snapshot_check(payload, plen, cfg, err, errlen);
+    if (!rc)
+        rc = snapshot_build(vm, kvm, cfg, mem_path, ov, err, errlen);
+    if (!rc)
+        rc = snapshot_load_state(vm, payload, plen, err, errlen);
+    free(cfg);
     free(file);
     return rc;
 }

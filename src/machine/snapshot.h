@@ -106,13 +106,16 @@ int snapshot_rebase(const char *base_path, const char *diff_path, char *err, siz
 /* The state of paused VM (the payload of a state file) into a new save buffer V (the caller
  * frees it with state_free). Returns 0 or <0 with ERR (-EINVAL: not paused). */
 int snapshot_state(struct vm *vm, struct state_visitor *v, char *err, size_t errlen);
-/* Restore PAYLOAD (checked first without KVM) into a new VM: RAM mapped from MEM_PATH, or
- * anonymous when MEM_PATH is NULL and then filled by FILL(VM, FILL_ARG) before any state is
- * set. Otherwise as snapshot_restore. */
-int snapshot_restore_payload(struct vm *vm, struct kvm_host *kvm, const uint8_t *payload,
-                             size_t plen, const char *mem_path, const struct snapshot_overrides *ov,
-                             int (*fill)(struct vm *vm, void *arg, char *err, size_t errlen),
-                             void *fill_arg, char *err, size_t errlen);
+/* Create VM (cleared by machine_clear) from the saved configuration CFG (checked by snapshot_check;
+ * OV applied to it, then validated) with RAM mapped privately from MEM_PATH, or anonymous when
+ * MEM_PATH is NULL; no vCPU or device state is set yet. Returns 0 or <0 with ERR (the caller must
+ * still vm_destroy VM). */
+int snapshot_build(struct vm *vm, struct kvm_host *kvm, struct vm_config *cfg, const char *mem_path,
+                   const struct snapshot_overrides *ov, char *err, size_t errlen);
+/* Set KVM's, every vCPU's and every device's state of VM (built by snapshot_build) from PAYLOAD
+ * (checked by snapshot_check). Returns 0 or <0 with ERR. */
+int snapshot_load_state(struct vm *vm, const uint8_t *payload, size_t plen, char *err,
+                        size_t errlen);
 /* Read and check STATE_PATH completely, then create VM from the configuration it holds with RAM
  * mapped privately from MEM_PATH (lazily: pages load on first touch) and every vCPU, KVM and
  * device state restored; the VM is left paused-ready (created, not started). On error returns

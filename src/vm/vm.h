@@ -365,7 +365,7 @@ struct vm {
     enum vm_state state;
     unsigned paused_vcpus;
     int exit_status;
-    char exit_reason[160];
+    char exit_reason[256];
     int stop_pipe[2]; /* written once when the VM stops; lets event loops wake up */
     bool restoring;   /* built for a snapshot restore: no boot image, no boot registers */
     /* The MMDS data store (src/mmds/) the interfaces named in cfg.mmds answer from; NULL: none.
