@@ -38,9 +38,11 @@
 #define PORT_I8042_CMD  0x64
 #define GSI_I8042_KBD   1
 #define GSI_I8042_AUX   12 /* PS/2 mouse (with a display), ACPI PNP0F13 */
-/* KVM memory slot of the display's VRAM (dev/vga.c), above the ones RAM, device memory and the
- * firmware use (0 to 10) */
+/* KVM memory slots: RAM 0 and 1, the firmware ROM 8 and OVMF's flash 9 (boot/firmware.c), the
+ * display's VRAM (dev/vga.c) 16, device memory (virtio-pmem, virtio-mem: vm_add_device_memory)
+ * KVM_SLOT_DEVMEM + 0 .. 8 */
 #define KVM_SLOT_VGA        16
+#define KVM_SLOT_DEVMEM     20
 #define PORT_CMOS           0x70 /* 0x70 index, 0x71 data */
 #define PORT_POST           0x80
 #define PORT_DEBUG_EXIT     0xf4  /* QEMU isa-debug-exit compatible */

@@ -92,6 +92,9 @@ void *gpa_to_hva(const struct guest_mem *m, uint64_t gpa, uint64_t len)
     return NULL;
 }
 
+_Static_assert(KVM_SLOT_DEVMEM > KVM_SLOT_VGA && KVM_SLOT_DEVMEM > MEM_MAX_REGIONS,
+               "device memory slots above every other KVM slot");
+
 int vm_add_device_memory(struct vm *vm, uint64_t size, void *hva, bool readonly, uint64_t *gpa)
 {
     struct guest_mem *m = &vm->mem;
@@ -101,7 +104,7 @@ int vm_add_device_memory(struct vm *vm, uint64_t size, void *hva, bool readonly,
     if (m->ndev >= MEM_MAX_DEV_REGIONS || at >= LAYOUT_MAX_GPA || size > LAYOUT_MAX_GPA - at)
         return -ENOSPC;
     struct kvm_userspace_memory_region r = {
-        .slot = MEM_DEV_SLOT + m->ndev,
+        .slot = KVM_SLOT_DEVMEM + m->ndev,
         .flags = readonly ? KVM_MEM_READONLY : 0,
         .guest_phys_addr = at,
         .memory_size = size,
@@ -165,7 +168,7 @@ void vm_drop_device_memory(struct vm *vm)
     if (!m->ndev)
         return;
     struct mem_dev_region *r = &m->dev[--m->ndev];
-    struct kvm_userspace_memory_region k = {.slot = MEM_DEV_SLOT + m->ndev,
+    struct kvm_userspace_memory_region k = {.slot = KVM_SLOT_DEVMEM + m->ndev,
                                             .guest_phys_addr = r->gpa};
     if (vm->fd >= 0)
         ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &k); /* size 0: the slot goes */

@@ -40,9 +40,8 @@ struct mem_region {
 };
 
 /* Device memory (virtio-pmem, virtio-mem): mapped by its device, outside RAM and snapshots' memory
- * file; KVM slot MEM_DEV_SLOT + index (RAM uses 0 and 1, the firmware ROM 8). */
+ * file; KVM slot KVM_SLOT_DEVMEM + index (platform/layout.h). */
 #define MEM_MAX_DEV_REGIONS (CFG_MAX_PMEM + 1)
-#define MEM_DEV_SLOT        16
 struct mem_dev_region {
     uint64_t gpa;
     uint64_t size;
