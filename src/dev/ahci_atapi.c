@@ -3,7 +3,10 @@
  * GET EVENT STATUS NOTIFICATION, START STOP UNIT, PREVENT ALLOW MEDIUM REMOVAL...), sense data,
  * and media change from the host. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dev/ahci.h"
@@ -406,6 +409,58 @@ static void media_inserted(struct ahci_port *p, const char *path)
     ps->ua = true;
 }
 
+/* The ISO 9660 check of a new image, FD open at the volume descriptor: the API thread's sandbox
+ * has no read syscalls, so the I/O thread reads the 7 bytes. Heap-held: if the I/O thread never
+ * runs it (the VM is stopping), the waiter gives up after 5 s and the probe is left to it. */
+struct iso_probe {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int fd;
+    uint8_t vd[7];
+    ssize_t n;
+    bool done;
+};
+
+static void iso_probe_read(void *opaque)
+{
+    struct iso_probe *q = opaque;
+    ssize_t n = read(q->fd, q->vd, sizeof(q->vd));
+    pthread_mutex_lock(&q->lock);
+    q->n = n;
+    q->done = true;
+    pthread_cond_signal(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* Why the image open at FD (PATH) cannot be CD media, or NULL. */
+static const char *iso_check_fd(struct vm *vm, int fd, const char *path, char *why, size_t len)
+{
+    if (!vm->loop)
+        return config_iso_error(path, why, len);
+    struct iso_probe *q = calloc(1, sizeof(*q));
+    if (!q || lseek(fd, 32768, SEEK_SET) != 32768) {
+        free(q);
+        return "not an ISO 9660 image (shorter than 32 KiB)";
+    }
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->cond, NULL);
+    q->fd = fd;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    bool done = evloop_call(vm->loop, iso_probe_read, q) == 0;
+    pthread_mutex_lock(&q->lock);
+    while (done && !q->done)
+        if (pthread_cond_timedwait(&q->cond, &q->lock, &until) == ETIMEDOUT)
+            done = false;
+    pthread_mutex_unlock(&q->lock);
+    if (!done)
+        return "the image could not be checked (the VM is stopping)"; /* q stays with the loop */
+    bool ok = q->n == (ssize_t)sizeof(q->vd) && !memcmp(q->vd + 1, "CD001", 5) && q->vd[6] == 1;
+    free(q);
+    return ok ? NULL : "not an ISO 9660 image (no CD001 volume descriptor at byte 32768)";
+}
+
 int ahci_change_media(struct vm *vm, const char *drive_id, const char *path, char *err,
                       size_t errlen)
 {
@@ -416,14 +471,18 @@ int ahci_change_media(struct vm *vm, const char *drive_id, const char *path, cha
         snprintf(err, errlen, "drive %s: no such CD-ROM drive", drive_id ? drive_id : "");
         return -ENOENT;
     }
-    const char *bad = path && *path ? config_iso_error(path, why, sizeof(why)) : NULL;
-    if (bad) {
-        snprintf(err, errlen, "drive %s: %s: %s", drive_id, path, bad);
-        return -EINVAL;
-    }
     int fd = -1;
-    if (path && *path && (fd = disk_open_file(&p->disk, path, err, errlen)) < 0)
-        return -EINVAL;
+    if (path && *path) {
+        if ((fd = disk_open_file(&p->disk, path, err, errlen)) < 0)
+            return -EINVAL;
+        const char *bad = iso_check_fd(vm, fd, path, why, sizeof(why));
+        if (bad) {
+            snprintf(err, errlen, "drive %s: %s: %s", drive_id, path, bad);
+            if (!strstr(bad, "stopping"))
+                close(fd);
+            return -EINVAL;
+        }
+    }
     int rc = 0;
     pthread_mutex_lock(&h->lock);
     struct ahci_port_state *ps = pstate(p);

@@ -216,7 +216,6 @@ static const struct sandbox_rule api_rules[] = {
     SYS(sendto, "responses (send)"),
     SYS(lseek, "PATCH /drives: the new file's size; snapshot files: where the next write goes"),
     SYS(flock, "PATCH /drives: locking the new image"),
-    SYS(pread64, "PATCH /drives on a CD-ROM drive: the new image's ISO 9660 signature"),
     SYS(io_uring_enter, "PATCH /drives: draining the old image's requests"),
     IOCTL(KVM_GET_CLOCK, "vm fd: PATCH /vm Paused freezes guest time"),
     IOCTL(KVM_SET_CLOCK, "vm fd: PATCH /vm Resumed"),
