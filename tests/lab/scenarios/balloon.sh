@@ -7,7 +7,7 @@
 # free page reporting and hinting): the guest frees 200 MiB and reporting alone brings truce's
 # RSS >= 150 MiB below its peak; a hinting run started by the API ends with the guest's STOP
 # answered by DONE. init_on_alloc=0 spares the nested guest zeroing pages it gives away.
-# lab: vmm=truce timeout=360 needs=boot-bzimage
+# lab: vmm=truce timeout=480 needs=boot-bzimage
 command -v curl >/dev/null || fail "curl is not in the L1 image"
 GUEST_OUT=$PWD/guest.out
 SOCK=$PWD/api.sock
