@@ -80,7 +80,7 @@ static const char *configured_resource(const struct api *api)
 }
 
 /* The memory file: mem_backend {File, path} or the deprecated mem_file_path; exactly one. */
-static int load_mem_path(const json_t *o, struct jctx *c, char *mem, size_t len)
+static int load_mem_path(const json_t *o, struct jctx *c, char *mem, size_t len, bool *uffd)
 {
     static const char *const mb_fields[] = {"backend_type", "backend_path", NULL};
     static const char *const backends[] = {"File", "Uffd", NULL};
@@ -99,8 +99,7 @@ static int load_mem_path(const json_t *o, struct jctx *c, char *mem, size_t len)
         jenum(&mc, mb, "backend_type", true, backends, &backend, NULL) < 0 ||
         jstring(&mc, mb, "backend_path", true, mem, len, NULL) < 0)
         return -EINVAL;
-    if (backend == 1)
-        return jfail(&mc, "backend_type", "not supported yet: Uffd");
+    *uffd = backend == 1;
     return 0;
 }
 
@@ -174,7 +173,8 @@ int api_snapshot_load(struct api *api, const json_t *o, struct jctx *c)
     const char *busy = configured_resource(api);
     if (jobject(c, o, fields) < 0 ||
         jstring(c, o, "snapshot_path", true, state, sizeof(state), NULL) < 0 ||
-        load_mem_path(o, c, mem, sizeof(mem)) < 0 || load_options(o, c, ov, &resume) < 0)
+        load_mem_path(o, c, mem, sizeof(mem), &ov->mem_uffd) < 0 ||
+        load_options(o, c, ov, &resume) < 0)
         goto out;
     if (busy) {
         rc = jfail(c, NULL, "only a fresh truce loads a snapshot (already configured: %s)", busy);

@@ -405,8 +405,11 @@ int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path
     /* everything but the devices' sections is checked before KVM is touched */
     if (!rc)
         rc = snapshot_check(payload, plen, cfg, err, errlen);
+    bool uffd = ov && ov->mem_uffd;
     if (!rc)
-        rc = snapshot_build(vm, kvm, cfg, mem_path, ov, err, errlen);
+        rc = snapshot_build(vm, kvm, cfg, uffd ? NULL : mem_path, ov, err, errlen);
+    if (!rc && uffd)
+        rc = uffd_handoff(vm, mem_path, err, errlen);
     if (!rc)
         rc = snapshot_load_state(vm, payload, plen, err, errlen);
     free(cfg);

@@ -84,6 +84,7 @@ struct snapshot_overrides {
     bool vsock_set;
     char vsock_uds[108];
     bool track_dirty; /* track dirty pages from the restore on (Diff snapshots) */
+    bool mem_uffd;    /* the memory path names a page-fault handler's socket (backend Uffd) */
     bool console_set;
     enum console_kind console;
     char console_path[PATH_MAX];
@@ -116,9 +117,21 @@ int snapshot_build(struct vm *vm, struct kvm_host *kvm, struct vm_config *cfg, c
  * (checked by snapshot_check). Returns 0 or <0 with ERR. */
 int snapshot_load_state(struct vm *vm, const uint8_t *payload, size_t plen, char *err,
                         size_t errlen);
+/* ---- the Uffd memory backend (machine/uffd.c) ------------------------------------------------
+ * Register VM's RAM (anonymous, not touched yet) with a new userfaultfd and hand it to the
+ * page-fault handler listening on the UNIX socket PATH, with the region layout as Firecracker
+ * sends it: one JSON array of {base_host_virt_addr, size, offset (in the memory file: region
+ * order), page_size, page_size_kib}, the fd as SCM_RIGHTS. Both fds stay open with the VM.
+ * Returns 0 or <0 with ERR. */
+int uffd_handoff(struct vm *vm, const char *path, char *err, size_t errlen);
+/* That layout message for M into BUF. Returns its length or -ENOSPC. */
+struct guest_mem;
+int uffd_layout_json(const struct guest_mem *m, char *buf, size_t len);
+
 /* Read and check STATE_PATH completely, then create VM from the configuration it holds with RAM
- * mapped privately from MEM_PATH (lazily: pages load on first touch) and every vCPU, KVM and
- * device state restored; the VM is left paused-ready (created, not started). On error returns
+ * mapped privately from MEM_PATH (lazily: pages load on first touch; with OV->mem_uffd, RAM is
+ * anonymous and filled by the page-fault handler whose socket MEM_PATH names) and every vCPU, KVM
+ * and device state restored; the VM is left paused-ready (created, not started). On error returns
  * <0 with ERR; the caller must still vm_destroy VM. */
 int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path,
                      const char *mem_path, const struct snapshot_overrides *ov, char *err,

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "util/util.h"
 #include "vm/vm.h"
@@ -61,6 +62,10 @@ void guest_mem_free(struct guest_mem *m)
     if (m->base)
         munmap(m->base, m->map_size);
     free((void *)m->dirty);
+    if (m->uffd) {
+        close(m->uffd_fd);
+        close(m->uffd_sock);
+    }
     memset(m, 0, sizeof(*m));
 }
 

@@ -64,6 +64,10 @@ struct guest_mem {
     /* The VMM's own writes since the last harvest, one bit per 4 KiB page of RAM in region order
      * (NULL: dirty tracking is off). Set through gpa_to_hva/guest_mem_dirty by any thread. */
     _Atomic uint64_t *dirty;
+    /* Uffd backend (machine/uffd.c): the userfaultfd RAM is registered with and the socket to its
+     * page-fault handler, both kept open for the VM's life (closed by guest_mem_free). */
+    bool uffd;
+    int uffd_fd, uffd_sock;
 };
 
 /* Map RAM_SIZE bytes (anonymous, MAP_NORESERVE, optionally hugetlb) and lay out the regions

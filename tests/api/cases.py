@@ -261,7 +261,7 @@ def post_cases(c):
         ("bad", "PUT", "/snapshot/load", "/snapshot/load",
          {"snapshot_path": c["snap"], "mem_backend": {"backend_type": "Uffd",
                                                       "backend_path": "/x"}},
-         400, NOT_YET + ": Uffd"),
+         400, "already started"),
         ("bad", "PUT", "/snapshot/load", "/snapshot/load",
          {"snapshot_path": c["snap"], "mem_file_path": c["snapmem"],
           "track_dirty_pages": True}, 400, "already started"),

@@ -9,7 +9,13 @@ GUESTS       := build/guests/realmode.rom build/guests/pvh64.elf \
                 build/guests/multiboot.elf build/guests/multiboot.bin build/guests/bootsector.img \
                 build/guests/display.elf build/guests/vgaboot.img
 
-guests: $(GUESTS) build/tools/vnctool
+guests: $(GUESTS) build/tools/vnctool build/tools/uffd_handler
+
+# A page-fault handler for the Uffd snapshot backend (Firecracker's protocol).
+build/tools/uffd_handler: tests/tools/uffd_handler.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
 
 # A VNC client for the display tests (Debian's libvncclient), also copied into the lab's L1.
 build/tools/vnctool: tests/tools/vnctool.c

@@ -86,6 +86,45 @@ for mode in resume paused; do
     fi
 done
 
+# The Uffd backend: the same snapshot, its pages served by a page-fault handler over a UNIX socket
+# (Firecracker's protocol); the handler must have served faults, the count must go on.
+d=$W/uffd
+mkdir -p "$d"
+cp "$W/one/st" "$d/"
+cp "$W/one/saved.log" "$W/one/src.log"
+cp "$W/one/saved.log" "$d/before.log"
+build/tools/uffd_handler "$d/uffd.sock" "$W/one/mem" >"$d/handler.out" 2>&1 &
+H=$!
+for _ in $(seq 100); do [ -S "$d/uffd.sock" ] && break; sleep 0.05; done
+"$TRUCE" --api-sock "$d/api" 2>"$d/err" &
+p=$!
+for _ in $(seq 100); do [ -S "$d/api" ] && break; sleep 0.05; done
+c=$(api "$d/api" PUT /snapshot/load "{\"snapshot_path\":\"$d/st\",\"mem_backend\":{\"backend_type\":\"Uffd\",\"backend_path\":\"$d/uffd.sock\"},\"resume_vm\":true}")
+timeout 120 tail --pid=$p -f /dev/null || kill -KILL $p
+wait $p
+st=$?
+timeout 10 tail --pid=$H -f /dev/null || kill -KILL $H
+if [ "$c" != 204 ]; then
+    echo "FAIL snapshot-load-uffd: load answered $c: $(cat "$W/reply")"
+elif ! grep -q "served [1-9][0-9]* faults" "$d/handler.out"; then
+    echo "FAIL snapshot-load-uffd: the handler served no fault: $(cat "$d/handler.out")"
+else
+    tail -n +$(($(wc -l <"$d/before.log") + 1)) "$W/one/src.log" >"$d/restored.log"
+    judge "snapshot-load-uffd ($(grep -o 'served [0-9]* faults' "$d/handler.out"))" \
+        "$d/before.log" "$d/restored.log" $st
+fi
+"$TRUCE" --api-sock "$d/api2" 2>/dev/null &
+p=$!
+for _ in $(seq 100); do [ -S "$d/api2" ] && break; sleep 0.05; done
+c=$(api "$d/api2" PUT /snapshot/load "{\"snapshot_path\":\"$d/st\",\"mem_backend\":{\"backend_type\":\"Uffd\",\"backend_path\":\"$d/nobody.sock\"}}")
+kill -TERM $p
+wait $p
+if [ "$c" = 400 ] && grep -q "no page-fault handler at" "$W/reply"; then
+    echo "PASS snapshot-load-uffd-no-handler"
+else
+    echo "FAIL snapshot-load-uffd-no-handler: $c $(cat "$W/reply")"
+fi
+
 # AHCI drives (a disk and a CD-ROM drive, truce's "interface"/"media" drive fields) travel with
 # the snapshot: the restored machine has the same drives and the controller's state.
 d=$W/ahci
