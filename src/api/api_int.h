@@ -205,6 +205,8 @@ json_t *api_export_mmds_config(const struct api *api);
 int api_put_mmds(struct api *api, json_t *body, bool patch, char *err, size_t errlen);
 /* GET /mmds: the whole store ({} before the first PUT). New reference. */
 json_t *api_get_mmds(struct api *api);
+/* The "mmds" metrics object: Firecracker's counter names (mmds/mmds.h), cumulative. */
+json_t *api_mmds_metrics(struct api *api);
 
 /* ---- exports (api/export.c): JSON views of the configuration, lock held ------------------- */
 json_t *api_export_machine(const struct api *api);

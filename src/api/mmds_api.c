@@ -97,3 +97,24 @@ json_t *api_get_mmds(struct api *api)
 {
     return mmds_get_all(api->mmds);
 }
+
+json_t *api_mmds_metrics(struct api *api)
+{
+    struct mmds_counters c;
+    mmds_counters(api->mmds, &c);
+    json_t *j = json_object();
+#define F(name) json_object_set_new(j, #name, json_integer((json_int_t)c.name))
+    F(rx_accepted);
+    F(rx_accepted_err);
+    F(rx_count);
+    F(rx_no_token);
+    F(rx_invalid_token);
+    F(tx_frames);
+    F(tx_bytes);
+    F(connections_created);
+    F(connections_destroyed);
+    F(tokens_issued);
+    F(connections_evicted);
+#undef F
+    return j;
+}

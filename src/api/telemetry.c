@@ -232,6 +232,7 @@ int api_metrics_flush(struct api *api)
     if (m->properties)
         json_object_set(j, "properties", m->properties);
     json_object_set_new(j, "api_server", api_server_metrics(api));
+    json_object_set_new(j, "mmds", api_mmds_metrics(api));
     if (api->vm) {
         json_object_set_new(j, "vcpu", vcpu_metrics(api->vm));
         json_object_set_new(j, "devices", api_metrics_devices(api->vm));

@@ -262,9 +262,7 @@ int mmds_http_respond(struct mmds *m, const struct mmds_policy *p, const struct 
                       const char *why, uint64_t now_ms, char **out, size_t *len, bool *close)
 {
     *close = !rq || !rq->keep_alive;
-    pthread_mutex_lock(&m->lock);
-    m->guest_requests++;
-    pthread_mutex_unlock(&m->lock);
+    MMDS_COUNT(m, rx_count, 1);
     if (!rq)
         return text(400, why ? why : "Invalid request.", NULL, true, out, len);
     if (p->version == 1) {
@@ -276,12 +274,16 @@ int mmds_http_respond(struct mmds *m, const struct mmds_policy *p, const struct 
         return put_token(m, rq, now_ms, *close, out, len);
     if (rq->method != MMDS_GET)
         return text(405, "Not allowed HTTP method.", "GET, PUT", *close, out, len);
-    if (!rq->has_token)
+    if (!rq->has_token) {
+        MMDS_COUNT(m, rx_no_token, 1);
         return text(401,
                     "No MMDS token provided. Use `X-metadata-token` header to specify the "
                     "session token.",
                     NULL, *close, out, len);
-    if (rq->token_long || !mmds_token_valid(m, rq->token, now_ms))
+    }
+    if (rq->token_long || !mmds_token_valid(m, rq->token, now_ms)) {
+        MMDS_COUNT(m, rx_invalid_token, 1);
         return text(401, "MMDS token not valid.", NULL, *close, out, len);
+    }
     return get_value(m, p, rq, *close, out, len);
 }

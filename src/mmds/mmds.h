@@ -49,15 +49,28 @@ struct mmds_token {
     uint64_t expiry_ms; /* CLOCK_MONOTONIC */
 };
 
+/* Counters for the metrics (Firecracker's "mmds" names; any thread, relaxed atomics). */
+struct mmds_counters {
+    uint64_t rx_accepted;                   /* frames the responder took from the guest */
+    uint64_t rx_accepted_err;               /* of those, dropped as malformed or unsupported */
+    uint64_t rx_count;                      /* HTTP requests answered */
+    uint64_t rx_no_token, rx_invalid_token; /* V2 GETs refused */
+    uint64_t tx_frames, tx_bytes;           /* frames the responder gave the guest */
+    uint64_t connections_created, connections_destroyed;
+    uint64_t tokens_issued, connections_evicted; /* truce's own */
+};
+#define MMDS_COUNT(m, field, n) __atomic_fetch_add(&(m)->count.field, (n), __ATOMIC_RELAXED)
+
 struct mmds {
     pthread_mutex_t lock;
     json_t *data; /* NULL until the first PUT */
     size_t limit; /* largest compact JSON rendering of the store, bytes */
     struct mmds_token tokens[MMDS_MAX_TOKENS];
     uint64_t token_key; /* mixes the random token bytes (getrandom fallback only) */
-    /* counters */
-    uint64_t guest_requests, guest_errors, tokens_issued;
+    struct mmds_counters count;
 };
+/* A snapshot of M's counters. */
+void mmds_counters(struct mmds *m, struct mmds_counters *out);
 
 /* A new empty store with LIMIT bytes (0: MMDS_DEFAULT_LIMIT). NULL when out of memory. */
 struct mmds *mmds_new(size_t limit);

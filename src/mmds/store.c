@@ -279,7 +279,7 @@ int mmds_token_new(struct mmds *m, uint32_t ttl, uint64_t now_ms, char tok[MMDS_
     }
     memcpy(slot->tok, tok, MMDS_TOKEN_CHARS + 1);
     slot->expiry_ms = now_ms + (uint64_t)ttl * 1000;
-    m->tokens_issued++;
+    MMDS_COUNT(m, tokens_issued, 1);
     pthread_mutex_unlock(&m->lock);
     return 0;
 }
@@ -292,6 +292,14 @@ static bool token_equal(const char *a, const char *b)
     for (unsigned i = 0; i < MMDS_TOKEN_CHARS; i++)
         diff |= (unsigned char)(a[i] ^ b[i]);
     return diff == 0;
+}
+
+void mmds_counters(struct mmds *m, struct mmds_counters *out)
+{
+    const uint64_t *src = (const uint64_t *)&m->count;
+    uint64_t *dst = (uint64_t *)out;
+    for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
 }
 
 bool mmds_token_valid(struct mmds *m, const char *tok, uint64_t now_ms)

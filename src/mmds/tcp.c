@@ -126,6 +126,8 @@ struct mmds_stack *mmds_stack_new(struct mmds *m, const struct mmds_policy *p, u
 
 static void conn_free(struct mmds_stack *s, struct conn *c)
 {
+    if (c->state != C_FREE)
+        MMDS_COUNT(s->store, connections_destroyed, 1);
     s->out_bytes -= c->out ? c->out_len : 0;
     free(c->out);
     c->out = NULL;
@@ -275,6 +277,7 @@ static struct conn *conn_alloc(struct mmds_stack *s)
             lru = &s->conns[i];
     }
     s->evicted++;
+    MMDS_COUNT(s->store, connections_evicted, 1);
     conn_reset(s, lru);
     return lru;
 }
@@ -429,6 +432,7 @@ static void tcp_input(struct mmds_stack *s, const uint8_t *f, const uint8_t *tcp
         if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
             r = (uint32_t)(s->clock * 2654435761u);
         c->state = C_SYN_RCVD;
+        MMDS_COUNT(s->store, connections_created, 1);
         c->ip = src;
         c->port = sport;
         c->iss = c->snd_una = c->snd_nxt = r;
@@ -470,6 +474,7 @@ void mmds_stack_input(struct mmds_stack *s, const uint8_t *f, size_t len, uint64
     s->now_ms = now_ms;
     if (!mmds_stack_wants(s, f, len))
         return;
+    MMDS_COUNT(s->store, rx_accepted, 1);
     if (rd16(f + 12) == ETH_P_ARP) {
         arp_input(s, f, len);
         return;
@@ -479,11 +484,13 @@ void mmds_stack_input(struct mmds_stack *s, const uint8_t *f, size_t len, uint64
     if ((iph[0] >> 4) != 4 || ihl < 20 || tot < ihl || tot > len - ETH_HLEN ||
         (rd16(iph + 6) & 0x3fff) || iph[9] != 6 || tot - ihl < 20) {
         s->dropped++; /* not IPv4/TCP, truncated or a fragment */
+        MMDS_COUNT(s->store, rx_accepted_err, 1);
         return;
     }
     uint32_t src = rd32(iph + 12);
     if (src == s->ip || (src >> 24) == 127 || src == 0xffffffffu || (src >> 28) == 0xe) {
         s->dropped++;
+        MMDS_COUNT(s->store, rx_accepted_err, 1);
         return;
     }
     tcp_input(s, f, iph + ihl, tot - ihl, src);
@@ -557,7 +564,7 @@ static size_t conn_output(struct mmds_stack *s, struct conn *c, uint8_t *buf)
     return 0;
 }
 
-size_t mmds_stack_output(struct mmds_stack *s, uint8_t *buf, size_t cap)
+static size_t stack_output(struct mmds_stack *s, uint8_t *buf, size_t cap)
 {
     if (cap < MMDS_FRAME_MAX)
         return 0;
@@ -579,6 +586,16 @@ size_t mmds_stack_output(struct mmds_stack *s, uint8_t *buf, size_t cap)
         }
     }
     return 0;
+}
+
+size_t mmds_stack_output(struct mmds_stack *s, uint8_t *buf, size_t cap)
+{
+    size_t n = stack_output(s, buf, cap);
+    if (n) {
+        MMDS_COUNT(s->store, tx_frames, 1);
+        MMDS_COUNT(s->store, tx_bytes, n);
+    }
+    return n;
 }
 
 void mmds_stack_stats(const struct mmds_stack *s, struct mmds_stack_stats *out)

@@ -98,5 +98,17 @@ def limits(a, res, work):
         r = t.request("PUT", "/mmds", {"k": "x" * (400 << 10)})
         _report(res, "mmds 400 KiB fits --mmds-size-limit 512 KiB", r.status == 204,
                 f"{r.status} {r.body[:200]}")
+        path = os.path.join(work, "mmds-metrics.json")
+        open(path, "w").close()
+        t.request("PUT", "/metrics", {"metrics_path": path})
+        r = t.request("PUT", "/actions", {"action_type": "FlushMetrics"})
+        with open(path) as f:
+            line = json.loads(f.read().splitlines()[-1])
+        mm = line.get("mmds", {})
+        _report(res, "mmds metrics: Firecracker's counters in the line",
+                r.status == 204 and all(k in mm for k in (
+                    "rx_accepted", "rx_count", "rx_no_token", "rx_invalid_token", "tx_frames",
+                    "tx_bytes", "connections_created", "connections_destroyed")),
+                f"{r.status} {line}")
     finally:
         t.stop()

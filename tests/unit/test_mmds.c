@@ -280,6 +280,11 @@ static void http_respond(void **state)
     assert_int_equal(respond(m, 2, false, req, 11000, b, sizeof(b), NULL), 401); /* expired */
     assert_string_equal(b, "MMDS token not valid.");
     assert_int_equal(respond(m, 2, false, "DELETE / HTTP/1.1\r\n\r\n", 0, b, sizeof(b), NULL), 405);
+    struct mmds_counters n;
+    mmds_counters(m, &n);
+    assert_int_equal(n.rx_no_token, 1);
+    assert_int_equal(n.rx_invalid_token, 1);
+    assert_int_equal(n.tokens_issued, 1);
     mmds_free(m);
 }
 
@@ -525,6 +530,14 @@ static void tcp_get(void **state)
     mmds_stack_stats(s, &st);
     assert_int_equal(st.conns, 0);
     assert_int_equal(st.out_bytes, 0);
+    /* the metrics counted it all */
+    struct mmds_counters n;
+    mmds_counters(m, &n);
+    assert_int_equal(n.connections_created, 1);
+    assert_int_equal(n.connections_destroyed, 1);
+    assert_int_equal(n.rx_count, 2);
+    assert_true(n.rx_accepted >= 6 && n.tx_frames >= 5 && n.tx_bytes > 200);
+    assert_int_equal(n.rx_accepted_err, 0);
     mmds_stack_free(s);
     mmds_free(m);
 }
