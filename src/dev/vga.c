@@ -75,8 +75,8 @@ static void vbe_write(struct vga *g, uint16_t val)
         log_info("display: VBE register %u = %u refused: %s (mode %ux%ux%u)", idx, val, why,
                  g->s.vbe[VBE_XRES], g->s.vbe[VBE_YRES], g->s.vbe[VBE_BPP]);
     }
-    if (clear)
-        memset(g->vram, 0, g->vram_size);
+    if (clear) /* fresh zero pages: nothing becomes resident that the guest does not draw */
+        madvise(g->vram, g->vram_size, MADV_DONTNEED);
 }
 
 static void vga_pio_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)

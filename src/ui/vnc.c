@@ -85,15 +85,21 @@ static enum rfbNewClientAction vnc_new_client(rfbClientPtr cl)
 static int vnc_resize(struct vnc *v, unsigned w, unsigned h)
 {
     uint32_t *fb = calloc((size_t)w * h, sizeof(uint32_t));
-    if (!fb)
+    uint32_t *scratch = calloc((size_t)w * h, sizeof(uint32_t));
+    if (!fb || !scratch) {
+        free(fb);
+        free(scratch);
         return -ENOMEM;
+    }
     v->L->new_framebuffer(v->screen, (char *)fb, (int)w, (int)h, 8, 3, 4);
     rfbPixelFormat *f = &v->screen->serverFormat; /* 0x00RRGGBB, little-endian */
     f->redShift = 16;
     f->greenShift = 8;
     f->blueShift = 0;
     free(v->fb);
+    free(v->scratch);
     v->fb = fb;
+    v->scratch = scratch;
     v->w = w;
     v->h = h;
     return 0;
@@ -135,10 +141,8 @@ static void vnc_refresh(struct vnc *v)
     struct vga_mode m;
     vga_current_mode(v->g, &m);
     if (m.width != v->w || m.height != v->h) {
-        free(v->scratch);
-        v->scratch = calloc((size_t)m.width * m.height, sizeof(uint32_t));
-        if (!v->scratch || vnc_resize(v, m.width, m.height) < 0)
-            return;
+        if (vnc_resize(v, m.width, m.height) < 0)
+            return; /* out of memory: the clients keep the old screen */
         v->full = true;
     }
     bool whole = v->full || memcmp(&m, &v->mode, sizeof(m)) || m.kind != VGA_VBE;
@@ -287,6 +291,7 @@ static int vnc_setup(struct vnc *v, const struct display_config *d, char *err, s
     s->newClientHook = vnc_new_client;
     s->maxClientWait = VNC_CLIENT_WAIT;
     s->deferUpdateTime = 0;
+    s->cursor = NULL; /* the guest draws its own pointer; the server would paint one into the screen */
     s->frameBuffer = NULL;
     if ((rc = vnc_resize(v, 640, 480)) < 0)
         return snprintf(err, errlen, "vnc: out of memory"), rc;

@@ -147,6 +147,23 @@ EOF
     [ $st = 16 ] && pass display-vnc-stops || fail display-vnc-stops "status $st: $(tail -n1 "$OUT/vnc.err")"
     [ ! -e "$V" ] && pass display-vnc-socket-removed || fail display-vnc-socket-removed "$V left behind"
 
+    # a client of a VM that draws nothing: a blank 640x480 screen, the VM unharmed
+    rm -f "$OUT/blank.serial"
+    "$TRUCE" run --kernel $G/actions.elf --cmdline spin --display "vnc=unix:$OUT/blank.sock" \
+        --console "file:$OUT/blank.serial" 2>"$OUT/blank.err" </dev/null &
+    bpid=$!
+    PIDS+=($bpid)
+    wait_serial "$OUT/blank.serial" spin
+    if $VNCTOOL "$OUT/blank.sock" snap "$OUT/blank.ppm" 2>"$OUT/blank.tool" &&
+        [ "$(sed -n 2p "$OUT/blank.ppm")" = "640 480" ] &&
+        [ "$(tail -c 921600 "$OUT/blank.ppm" | tr -d '\000' | wc -c)" = 0 ] && kill -0 $bpid; then
+        pass display-vnc-blank-screen
+    else
+        fail display-vnc-blank-screen "$(cat "$OUT/blank.tool") $(tail -n1 "$OUT/blank.err")"
+    fi
+    kill $bpid 2>/dev/null
+    wait $bpid 2>/dev/null
+
     PORT=$((20000 + RANDOM % 20000))
     rm -f "$OUT/tcp.serial"
     "$TRUCE" run --kernel $G/display.elf --display "vnc=127.0.0.1:$PORT" --console "file:$OUT/tcp.serial" \
