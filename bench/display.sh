@@ -37,7 +37,7 @@ one() {
         ;;
     esac
     pid=$!
-    for _ in $(seq 200); do grep -qE "spin|drawn" "$ser" 2>/dev/null && break; sleep 0.1; done
+    for _ in $(seq 200); do grep -qE "spin|drawn" "$ser" 2>/dev/null && break; sleep 0.1; done 2>/dev/null
     case $kind in
     vnc-client | vnc-drawn) $VNCTOOL "$sock" snap "$OUT/s.ppm" >/dev/null 2>&1 ;;
     esac
@@ -48,6 +48,7 @@ one() {
     echo "$rss"
 }
 
+exec 3>&2 2>/dev/null # truce's own lines (the PVM warning, the stop) are not the bench's output
 declare -A MED
 for kind in none std vnc vnc-client vnc-drawn; do
     for _ in $(seq "$N"); do one $kind; done >"$OUT/$kind"
@@ -119,9 +120,11 @@ guest \`actions.elf spin\` (draws nothing) or \`display.elf\` (sets 320x200x32 a
 | \`display.elf\` drew 320x200x32, one client read it | $(kib "${MED[vnc-drawn]}") | $(delta "${MED[vnc-drawn]}" "${MED[none]}") |
 
 - The framebuffer (16 MiB by default) is a separate \`MAP_NORESERVE\` mapping: only the pages the
-  guest draws become resident. libpng and libvncserver (with libgcrypt, libjpeg, ...) are
-  loaded with \`dlopen\` only by a VM with a display: their mapped code counts in VmRSS as it
-  is touched.
+  guest draws become resident (a mode switch gives the old pages back with \`MADV_DONTNEED\`).
+  libpng and libvncserver are loaded with \`dlopen\` only by a VM with a display. Most of the
+  VNC figure is Debian's libvncserver pulling in GnuTLS (its constructor loads p11-kit, nettle,
+  gmp, libtasn1...: about 2 MiB of file-backed pages, shared between VMs on a host); the
+  server's two 640x480 screen buffers become resident when a client connects.
 - An idle screen costs nothing on the wire: after the first full frame ($first bytes), a client
   asking for incremental updates every 100 ms for 5 s received $idle bytes (KVM's dirty log
   on the framebuffer slot finds no page written, so no rectangle is sent).

@@ -43,8 +43,10 @@ static void vga_map(struct vga *g, uint64_t gpa)
                                              .memory_size = g->vram_size,
                                              .userspace_addr = (uintptr_t)g->vram};
     if (ioctl(g->vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
-        log_warn("display: cannot map the framebuffer at %#llx: %s", (unsigned long long)gpa,
-                 strerror(errno));
+        /* firmware sizing the BAR (all-ones) places it over the ROM for a moment: not an error
+         * until the guest leaves it there, when the framebuffer shows nothing */
+        log_debug("display: cannot map the framebuffer at %#llx: %s", (unsigned long long)gpa,
+                  strerror(errno));
         return;
     }
     g->vram_gpa = gpa;
