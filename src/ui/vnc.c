@@ -291,7 +291,8 @@ static int vnc_setup(struct vnc *v, const struct display_config *d, char *err, s
     s->newClientHook = vnc_new_client;
     s->maxClientWait = VNC_CLIENT_WAIT;
     s->deferUpdateTime = 0;
-    s->cursor = NULL; /* the guest draws its own pointer; the server would paint one into the screen */
+    s->cursor =
+        NULL; /* the guest draws its own pointer; the server would paint one into the screen */
     s->frameBuffer = NULL;
     if ((rc = vnc_resize(v, 640, 480)) < 0)
         return snprintf(err, errlen, "vnc: out of memory"), rc;
