@@ -2,7 +2,7 @@
 # (root_device: root=/dev/pmem0 rw is on the command line); the guest mounts it with DAX, reads
 # the host's file and writes one that reaches the image on the host. A second, read-only pmem
 # mounts and reads, a direct write to it changes nothing, and its image never changes.
-# lab: vmm=truce timeout=150 needs=boot-bzimage
+# lab: vmm=truce timeout=200 needs=boot-bzimage
 command -v mkfs.ext4 >/dev/null || fail "mkfs.ext4 is not in the L1 image"
 mkdir -p tree && echo "hello from the host" >tree/hello.txt
 truncate -s 32M pmem.img && mkfs.ext4 -F -q -b 4096 -d tree pmem.img ||
@@ -38,7 +38,7 @@ echo "pmem: read-only block 1 before $a after $b"
 r PASS
 EOF
 chmod +x pmem
-guest_boot -f pmem:/checks/pmem -x --transport -x mmio \
+guest_boot -t 120 -f pmem:/checks/pmem -x --transport -x mmio \
     -x --pmem -x "path=$PWD/pmem.img,root=on" -x --pmem -x "path=$PWD/ro.img,ro=on" \
     -a lab.check=pmem
 expect_init
