@@ -2,7 +2,8 @@
 # build-ahci-images.sh — build (or find in the cache) the images of the AHCI scenarios, with
 # Debian's xorriso, GRUB and e2fsprogs: data1.iso and data2.iso (a marker file and 1 MB of known
 # lines each, for reading and media change from Linux), grub.iso (`grub-mkrescue` for BIOS: El
-# Torito no-emulation boot, a grub.cfg that prints TRUCE-GRUB-CD on the serial port and reboots)
+# Torito no-emulation boot, a grub.cfg that prints TRUCE-GRUB-CD on the serial port and reboots;
+# grub-efi.iso the same for UEFI, when grub-efi-amd64-bin is installed)
 # and root.img (an 8 MiB ext4 root file system with the static busybox and /data, the lines
 # 1-30000). Prints the directory holding them on stdout.
 set -euo pipefail
@@ -13,7 +14,8 @@ command -v mkfs.ext4 >/dev/null || lab_die "apt-get install e2fsprogs"
 busybox=$(command -v busybox || echo /bin/busybox)
 command -v grub-mkrescue >/dev/null && [ -d /usr/lib/grub/i386-pc ] ||
     lab_die "apt-get install grub-pc-bin grub-common"
-tools=$(dpkg-query -W -f '${Version} ' xorriso grub-pc-bin e2fsprogs 2>/dev/null || true)
+tools=$(dpkg-query -W -f '${Version} ' xorriso grub-pc-bin grub-efi-amd64-bin mtools e2fsprogs \
+    2>/dev/null || true)
 key=$(lab_hash "$0" "$busybox" -- "$tools")
 out=$LAB_CACHE/isos/$key
 if [ -f "$out/root.img" ]; then
@@ -51,7 +53,17 @@ ln -s busybox "$work/root/bin/cat"
 seq 1 30000 >"$work/root/data"
 mkfs.ext4 -q -F -L ahciroot -d "$work/root" "$work/root.img" 8M >/dev/null ||
     lab_die "mkfs.ext4 failed"
+# the same for UEFI when grub-efi-amd64-bin is installed: El Torito's EFI image (FAT, mtools)
+if [ -d /usr/lib/grub/x86_64-efi ]; then
+    grub-mkrescue -d /usr/lib/grub/x86_64-efi -o "$work/grub-efi.iso" "$work/grub" \
+        --install-modules="normal echo serial terminal reboot configfile iso9660 $parts" \
+        --fonts= --locales= --themes= >"$work/grub-efi.log" 2>&1 || {
+        cat "$work/grub-efi.log" >&2
+        lab_die "grub-mkrescue (x86_64-efi) failed"
+    }
+fi
 mkdir -p "$out"
+[ -f "$work/grub-efi.iso" ] && cp "$work/grub-efi.iso" "$out/"
 cp "$work"/data1.iso "$work"/data2.iso "$work"/grub.iso "$work"/root.img "$out/"
 lab_prune "$LAB_CACHE/isos" 3
 echo "$out"
