@@ -12,6 +12,10 @@
 #define FP_RAM    (64 * MiB)
 #define FP_OP_LEN 7
 
+/* Set by a target before fp_vm_new: the VM gets the std VGA display too (its ports, its MMIO BAR
+ * on the PCI host bridge) and with it the i8042's AUX port and mouse. */
+static bool fp_display;
+
 /* Create VM with every non-PCI device class. RAM is mapped once and reused (zeroed per VM). */
 static void fp_vm_new(struct vm *vm)
 {
@@ -23,11 +27,15 @@ static void fp_vm_new(struct vm *vm)
     vm->mem = mem;
     vm->ncpus = vm->cfg.cpus = 1;
     vm->cfg.mem_bytes = FP_RAM;
+    if (fp_display)
+        vm->cfg.display = (struct display_config){.kind = DISPLAY_STD, .vram_mib = 4};
     const struct device_class *cls[64];
     size_t n = device_classes(cls, 64);
     for (size_t i = 0; i < n && i < 64; i++)
         if (cls[i]->order != DEV_ORDER_PCI)
             test_create(vm, cls[i]->name);
+    if (fp_display)
+        test_create(vm, "vga");
 }
 
 static void fp_vm_free(struct vm *vm)
