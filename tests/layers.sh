@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # layers.sh — the #include edges between the folders of src/ only point down the layers:
 #   util -> platform -> vm -> bus -> {dev, virtio, backend, mmds} -> {boot, ui} -> {machine, sandbox} -> api
-#   -> the top (src/*.c, src/*.h: cli, main)
+#   -> the top (src/*.c, src/*.h: cli, main) -> manager (truced, trucectl: separate binaries that
+#   drive truce processes through their API; they link only api/http.c of the VMM)
 # A file may include headers of its own layer and of the layers below it. Prints one PASS/FAIL
 # line per check. `layers.sh DIR` checks another tree (DIR/src); the first check runs the checker
 # on a tree with one bad edge made up here, so a broken checker cannot pass.
@@ -19,6 +20,7 @@ rank() { # rank FOLDER: the layer of a folder of src/ ("" is the top), or nothin
     machine | sandbox) echo 6 ;;
     api) echo 7 ;;
     "") echo 8 ;;
+    manager) echo 9 ;;
     esac
 }
 

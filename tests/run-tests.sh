@@ -45,6 +45,7 @@ tier guests tests/guests/run.sh
 tier jail tests/guests/jail.sh
 tier hostile tests/hostile/run.sh
 [ -x tests/api/run.sh ] && tier api tests/api/run.sh
+tier manager tests/manager/run.sh
 [ -x tests/fuzz/run.sh ] && tier fuzz tests/fuzz/run.sh
 [ -x tests/lab/run.sh ] && [ "${TRUCE_SKIP_LAB:-0}" != 1 ] && tier lab tests/lab/run.sh
 

@@ -1,0 +1,67 @@
+/* mgr.h — truced's shared state and the VM operations the REST routes call. */
+#ifndef TRUCE_MANAGER_MGR_H
+#define TRUCE_MANAGER_MGR_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "manager/db.h"
+
+#define MGR_MAX_BUSY 256
+
+struct mgr {
+    struct db *db;
+    char state_dir[1024];
+    char truce[PATH_MAX]; /* the truce binary each VM runs */
+    double overcommit;    /* admission: committed guest memory <= ratio * host memory */
+    uint64_t host_mem_mib;
+    char cg_parent[PATH_MAX + 64]; /* the truced-owned cgroup v2 parent, "" when unavailable */
+    char cg_why[160];              /* why there is none */
+    pthread_mutex_t lock;          /* guards read-modify-write of rows and BUSY */
+    char busy[MGR_MAX_BUSY][VM_NAME_MAX];
+    volatile int stopping;
+};
+
+extern struct mgr *g_mgr;
+
+/* Status + JSON body of a route's answer. */
+struct answer {
+    int status;
+    json_t *body; /* owned; NULL: no body */
+};
+
+/* Per-VM operation lock: 0, or -EBUSY when another operation holds NAME. */
+int mgr_busy_take(struct mgr *m, const char *name);
+void mgr_busy_drop(struct mgr *m, const char *name);
+
+/* The operations (NAME's busy lock held by the caller). Each fills A on error and returns <0. */
+int vm_start(struct mgr *m, const char *name, struct answer *a);
+int vm_stop(struct mgr *m, const char *name, bool force, int timeout_ms, struct answer *a);
+int vm_pause(struct mgr *m, const char *name, bool pause, struct answer *a);
+int vm_snapshot(struct mgr *m, const char *name, const char *dir, struct answer *a);
+int vm_restore(struct mgr *m, const char *name, const char *dir, struct answer *a);
+int vm_delete(struct mgr *m, const char *name, struct answer *a);
+/* NAME's row as JSON with live figures (cgroup or /proc). */
+json_t *vm_json(struct mgr *m, const struct vm_row *v, bool with_config);
+json_t *vm_metrics(struct mgr *m, const struct vm_row *v);
+
+/* The monitor: reap children, notice adopted processes that vanished. Runs until m->stopping. */
+void *vm_monitor(void *arg);
+/* At start-up: re-adopt live VMs, mark vanished ones, start the autostart ones. */
+void vm_adopt_all(struct mgr *m);
+/* Find the cgroup v2 mount and make the truced parent; sets cg_parent or cg_why. */
+void cg_setup(struct mgr *m, const char *parent_name);
+
+/* A row under the lock: update it (M->lock held inside). */
+int vm_set_state(struct mgr *m, const char *name, const char *state, const char *reason);
+
+/* The last non-empty line of NAME's truce.log (truce's one-line exit reason), "" when none. */
+void vm_last_log_line(struct mgr *m, const char *name, char *out, size_t n);
+
+/* answer helpers */
+int fail(struct answer *a, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,318 @@
+/* monitor.c — truced's watch over VM processes: reaping, exit reasons, re-adoption, cgroups. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "manager/hclient.h"
+#include "manager/mgr.h"
+
+int mgr_busy_take(struct mgr *m, const char *name)
+{
+    int rc = -EBUSY, free_slot = -1;
+    pthread_mutex_lock(&m->lock);
+    for (int i = 0; i < MGR_MAX_BUSY; i++) {
+        if (!strcmp(m->busy[i], name))
+            goto out;
+        if (!m->busy[i][0] && free_slot < 0)
+            free_slot = i;
+    }
+    if (free_slot >= 0) {
+        snprintf(m->busy[free_slot], VM_NAME_MAX, "%s", name);
+        rc = 0;
+    }
+out:
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+void mgr_busy_drop(struct mgr *m, const char *name)
+{
+    pthread_mutex_lock(&m->lock);
+    for (int i = 0; i < MGR_MAX_BUSY; i++)
+        if (!strcmp(m->busy[i], name))
+            m->busy[i][0] = 0;
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* truce's documented exit statuses (README "Exit status"). */
+static const char *status_text(int s)
+{
+    switch (s) {
+    case 0:
+        return "the guest powered off";
+    case 2:
+        return "bad usage or input";
+    case 4:
+        return "host failure";
+    case 6:
+        return "the guest asked for a reset";
+    case 8:
+        return "triple fault";
+    case 10:
+        return "every vCPU halted with interrupts disabled";
+    case 12:
+        return "guest kernel panic (pvpanic)";
+    case 14:
+        return "the guest broke the exit policy";
+    case 16:
+        return "stopped from the host (signal)";
+    case 18:
+        return "a seccomp violation";
+    case 20:
+        return "migrated away";
+    }
+    return s & 1 ? "the guest wrote to the debug-exit port" : "unknown";
+}
+
+/* Record the end of the VM whose process PID ended with wait status WS (-1: unknown). */
+static void record_exit(struct mgr *m, pid_t pid, int ws)
+{
+    struct vm_row *rows;
+    size_t n;
+    pthread_mutex_lock(&m->lock);
+    if (db_list(m->db, &rows, &n) < 0) {
+        pthread_mutex_unlock(&m->lock);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct vm_row *v = &rows[i];
+        if (v->pid != pid)
+            continue;
+        int es = -1;
+        if (ws == -1) { /* adopted, not our child: truce's own last words tell why */
+            char line[200];
+            vm_last_log_line(m, v->name, line, sizeof(line));
+            snprintf(v->reason, sizeof(v->reason), "adopted process %d ended: %s", pid,
+                     line[0] ? line : "no reason logged (exit status unknown)");
+        } else if (WIFEXITED(ws)) {
+            es = WEXITSTATUS(ws);
+            snprintf(v->reason, sizeof(v->reason), "exit status %d: %s", es, status_text(es));
+        } else {
+            es = 128 + WTERMSIG(ws);
+            snprintf(v->reason, sizeof(v->reason), "killed by signal %d (%s)", WTERMSIG(ws),
+                     strsignal(WTERMSIG(ws)));
+        }
+        bool wanted = !strcmp(v->desired, "stopped") || es == 0;
+        snprintf(v->state, sizeof(v->state), "%s", wanted ? "stopped" : "crashed");
+        if (es == 0)
+            snprintf(v->desired, sizeof(v->desired), "stopped");
+        v->exit_status = es;
+        v->pid = 0;
+        db_update(m->db, v);
+    }
+    pthread_mutex_unlock(&m->lock);
+    db_free_rows(rows, n);
+}
+
+/* Is PID alive and a truce serving SOCK (so not a reused pid)? */
+static bool truce_alive(pid_t pid, const char *sock)
+{
+    char path[64], cmd[4096];
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    size_t n = fread(cmd, 1, sizeof(cmd) - 1, f);
+    fclose(f);
+    for (size_t i = 0; i < n; i++)
+        if (!cmd[i])
+            cmd[i] = ' ';
+    cmd[n] = 0;
+    char st[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    if ((f = fopen(path, "re"))) {
+        if (fgets(st, sizeof(st), f) && strstr(st, ") Z"))
+            n = 0; /* a zombie: ended, waiting for its parent */
+        fclose(f);
+    }
+    return n && strstr(cmd, sock) != NULL;
+}
+
+void *vm_monitor(void *arg)
+{
+    struct mgr *m = arg;
+    while (!m->stopping) {
+        int ws;
+        pid_t p;
+        while ((p = waitpid(-1, &ws, WNOHANG)) > 0)
+            record_exit(m, p, ws);
+        struct vm_row *rows;
+        size_t n;
+        if (db_list(m->db, &rows, &n) == 0) {
+            for (size_t i = 0; i < n; i++)
+                if (rows[i].pid > 0 && kill(rows[i].pid, 0) < 0 && errno == ESRCH)
+                    record_exit(m, rows[i].pid, -1);
+            db_free_rows(rows, n);
+        }
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+void vm_adopt_all(struct mgr *m)
+{
+    struct vm_row *rows;
+    size_t n;
+    if (db_list(m->db, &rows, &n) < 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        struct vm_row *v = &rows[i];
+        if (v->pid <= 0)
+            continue;
+        struct hc_reply r = {0};
+        if (truce_alive(v->pid, v->sock) &&
+            hc_request(v->sock, "GET", "/", NULL, NULL, 3000, &r) == 0 && r.status == 200) {
+            json_t *j = json_loads(r.body, 0, NULL);
+            const char *st = json_string_value(json_object_get(j, "state"));
+            snprintf(v->state, sizeof(v->state), "%s",
+                     st && !strcmp(st, "Paused") ? "paused" : "running");
+            snprintf(v->reason, sizeof(v->reason), "re-adopted by truced (pid %d)", v->pid);
+            json_decref(j);
+        } else {
+            snprintf(v->state, sizeof(v->state), "%s",
+                     !strcmp(v->desired, "stopped") ? "stopped" : "crashed");
+            snprintf(v->reason, sizeof(v->reason), "process %d gone while truced was down", v->pid);
+            v->pid = 0;
+        }
+        free(r.body);
+        pthread_mutex_lock(&m->lock);
+        db_update(m->db, v);
+        pthread_mutex_unlock(&m->lock);
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct answer a = {0};
+        if (!rows[i].autostart || rows[i].pid > 0 || mgr_busy_take(m, rows[i].name) < 0)
+            continue;
+        if (vm_start(m, rows[i].name, &a) < 0)
+            fprintf(stderr, "truced: autostart %s: %s\n", rows[i].name,
+                    json_string_value(json_object_get(a.body, "error")));
+        mgr_busy_drop(m, rows[i].name);
+        json_decref(a.body);
+    }
+    db_free_rows(rows, n);
+}
+
+static int write_str(const char *path, const char *s)
+{
+    FILE *f = fopen(path, "we");
+    if (!f)
+        return -errno;
+    int rc = fputs(s, f) < 0 ? -EIO : 0;
+    if (fclose(f) != 0 && !rc)
+        rc = -errno;
+    return rc;
+}
+
+void cg_setup(struct mgr *m, const char *parent_name)
+{
+    FILE *f = fopen("/proc/mounts", "re");
+    char dev[256], dir[PATH_MAX], type[64], mnt[PATH_MAX] = "";
+    if (f) {
+        while (fscanf(f, "%255s %4095s %63s %*[^\n]", dev, dir, type) == 3)
+            if (!strcmp(type, "cgroup2")) {
+                snprintf(mnt, sizeof(mnt), "%s", dir);
+                break;
+            }
+        fclose(f);
+    }
+    if (!mnt[0]) {
+        snprintf(m->cg_why, sizeof(m->cg_why), "no cgroup2 mount");
+        return;
+    }
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof(p), "%s/%s", mnt, parent_name);
+    if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+        snprintf(m->cg_why, sizeof(m->cg_why), "mkdir %.100s: %s", p, strerror(errno));
+        return;
+    }
+    snprintf(m->cg_parent, sizeof(m->cg_parent), "%s", p);
+    /* Controllers where the hierarchy offers them (a hybrid host may offer none). */
+    char sub[PATH_MAX + 96];
+    snprintf(sub, sizeof(sub), "%s/cgroup.subtree_control", mnt);
+    write_str(sub, "+memory +cpu +io");
+    snprintf(sub, sizeof(sub), "%s/cgroup.subtree_control", p);
+    if (write_str(sub, "+memory +cpu +io") < 0)
+        write_str(sub, "+cpu"), write_str(sub, "+memory"), write_str(sub, "+io");
+}
+
+/* KEY's value in FILE (a "key value" file like cpu.stat, or a one-number file when KEY is NULL). */
+static int64_t read_num(const char *dir, const char *file, const char *key)
+{
+    char p[PATH_MAX + 64], k[64];
+    long long val;
+    snprintf(p, sizeof(p), "%s/%s", dir, file);
+    FILE *f = fopen(p, "re");
+    if (!f)
+        return -1;
+    int64_t out = -1;
+    if (!key) {
+        if (fscanf(f, "%lld", &val) == 1)
+            out = val;
+    } else {
+        while (fscanf(f, "%63s %lld", k, &val) == 2)
+            if (!strcmp(k, key)) {
+                out = val;
+                break;
+            }
+    }
+    fclose(f);
+    return out;
+}
+
+static void set_num(json_t *o, const char *k, int64_t v)
+{
+    json_object_set_new(o, k, v >= 0 ? json_integer(v) : json_null());
+}
+
+json_t *vm_metrics(struct mgr *m, const struct vm_row *v)
+{
+    json_t *o = json_object();
+    char cg[sizeof(m->cg_parent) + VM_NAME_MAX + 2];
+    snprintf(cg, sizeof(cg), "%s/%s", m->cg_parent, v->name);
+    if (m->cg_parent[0] && v->pid > 0) {
+        json_object_set_new(o, "cgroup", json_string(cg));
+        set_num(o, "memory_current", read_num(cg, "memory.current", NULL));
+        set_num(o, "memory_max_bytes", read_num(cg, "memory.max", NULL));
+        set_num(o, "cpu_usage_usec", read_num(cg, "cpu.stat", "usage_usec"));
+        set_num(o, "cpu_user_usec", read_num(cg, "cpu.stat", "user_usec"));
+        set_num(o, "cpu_system_usec", read_num(cg, "cpu.stat", "system_usec"));
+    } else {
+        json_object_set_new(o, "cgroup", json_null());
+        json_object_set_new(o, "cgroup_why",
+                            json_string(m->cg_parent[0] ? "not running" : m->cg_why));
+    }
+    if (v->pid > 0) {
+        char p[64];
+        snprintf(p, sizeof(p), "/proc/%d/status", v->pid);
+        FILE *f = fopen(p, "re");
+        char line[256];
+        long long kb;
+        while (f && fgets(line, sizeof(line), f))
+            if (sscanf(line, "VmRSS: %lld", &kb) == 1)
+                set_num(o, "rss_bytes", kb * 1024);
+        if (f)
+            fclose(f);
+    }
+    return o;
+}
+
+json_t *vm_json(struct mgr *m, const struct vm_row *v, bool with_config)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:b, s:I, s:s, s:I}", "name", v->name, "state",
+                          v->state, "desired", v->desired, "pid", v->pid, "api_sock", v->sock,
+                          "autostart", v->autostart, "mem_size_mib", (json_int_t)v->mem_mib,
+                          "reason", v->reason, "changed", (json_int_t)v->changed);
+    json_object_set_new(o, "exit_status",
+                        v->exit_status >= 0 ? json_integer(v->exit_status) : json_null());
+    json_object_set_new(o, "metrics", vm_metrics(m, v));
+    if (with_config)
+        json_object_set_new(o, "config", json_loads(v->config, 0, NULL));
+    return o;
+}

@@ -1,0 +1,254 @@
+/* routes.c — truced's REST API (/v1): validation of requests and dispatch to the VM operations. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "manager/mgr.h"
+#include "manager/routes.h"
+
+static bool valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (!n || n >= VM_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(s[i] == '-' || s[i] == '_' || (s[i] >= '0' && s[i] <= '9') ||
+              (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
+            return false;
+    return true;
+}
+
+/* Refuse fields of O not in ALLOWED: 0 or fills A. */
+static int only_fields(json_t *o, const char *const *allowed, const char *where, struct answer *a)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+    {
+        bool ok = false;
+        for (int i = 0; allowed[i]; i++)
+            ok |= !strcmp(allowed[i], k);
+        if (!ok)
+            return fail(a, 400, "%s%s: unknown field", where, k);
+    }
+    return 0;
+}
+
+/* The parts of a definition truced itself needs; truce checks the rest when it starts. */
+static int check_config(json_t *c, int64_t *mem, struct answer *a)
+{
+    if (!json_is_object(c))
+        return fail(a, 400, "config: must be an object (truce's --config-file JSON)");
+    json_t *bs = json_object_get(c, "boot-source");
+    if (!json_is_object(bs) && !json_object_get(c, "snapshot"))
+        return fail(a, 400, "config.boot-source: missing (an object with kernel_image_path)");
+    if (bs && !json_is_string(json_object_get(bs, "kernel_image_path")))
+        return fail(a, 400, "config.boot-source.kernel_image_path: missing or not a string");
+    json_t *mc = json_object_get(c, "machine-config"), *ms = json_object_get(mc, "mem_size_mib");
+    if (mc && !json_is_object(mc))
+        return fail(a, 400, "config.machine-config: not an object");
+    if (ms && (!json_is_integer(ms) || json_integer_value(ms) <= 0))
+        return fail(a, 400, "config.machine-config.mem_size_mib: not a positive integer");
+    *mem = ms ? json_integer_value(ms) : 128; /* Firecracker's default */
+    return 0;
+}
+
+static int write_config(struct mgr *m, const char *name, const char *text)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof(p), "%s/vms/%s", m->state_dir, name);
+    if (mkdir(p, 0750) < 0 && errno != EEXIST)
+        return -errno;
+    snprintf(p, sizeof(p), "%s/vms/%s/vm.json", m->state_dir, name);
+    FILE *f = fopen(p, "we");
+    if (!f)
+        return -errno;
+    fputs(text, f);
+    return fclose(f) ? -errno : 0;
+}
+
+static int create(struct mgr *m, json_t *body, struct answer *a)
+{
+    static const char *const fields[] = {"name", "config", "autostart", NULL};
+    if (!json_is_object(body))
+        return fail(a, 400, "body: must be a JSON object {\"name\", \"config\", \"autostart\"}");
+    if (only_fields(body, fields, "", a) < 0)
+        return -1;
+    json_t *jn = json_object_get(body, "name"), *as = json_object_get(body, "autostart");
+    if (!json_is_string(jn) || !valid_name(json_string_value(jn)))
+        return fail(a, 400, "name: missing, or not 1-63 characters of [A-Za-z0-9_-]");
+    if (as && !json_is_boolean(as))
+        return fail(a, 400, "autostart: not a boolean");
+    struct vm_row v = {0};
+    snprintf(v.name, sizeof(v.name), "%s", json_string_value(jn));
+    if (check_config(json_object_get(body, "config"), &v.mem_mib, a) < 0)
+        return -1;
+    v.config = json_dumps(json_object_get(body, "config"), JSON_INDENT(1));
+    snprintf(v.state, sizeof(v.state), "defined");
+    snprintf(v.desired, sizeof(v.desired), "stopped");
+    v.autostart = json_is_true(as);
+    pthread_mutex_lock(&m->lock);
+    int rc = db_create(m->db, &v);
+    pthread_mutex_unlock(&m->lock);
+    if (!rc && (rc = write_config(m, v.name, v.config)) < 0) {
+        db_delete(m->db, v.name);
+        free(v.config);
+        return fail(a, 500, "writing the definition: %s", strerror(-rc));
+    }
+    free(v.config);
+    if (rc == -EEXIST)
+        return fail(a, 409, "name: a VM named '%s' exists", v.name);
+    if (rc < 0)
+        return fail(a, 500, "database: %s", strerror(-rc));
+    struct vm_row got;
+    db_get(m->db, v.name, &got);
+    a->status = 201;
+    a->body = vm_json(m, &got, false);
+    free(got.config);
+    return 0;
+}
+
+static int list(struct mgr *m, struct answer *a)
+{
+    struct vm_row *rows;
+    size_t n;
+    if (db_list(m->db, &rows, &n) < 0)
+        return fail(a, 500, "database read failed");
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, vm_json(m, &rows[i], false));
+    db_free_rows(rows, n);
+    a->status = 200;
+    a->body = json_pack("{s:o}", "vms", arr);
+    return 0;
+}
+
+static int host(struct mgr *m, struct answer *a)
+{
+    a->status = 200;
+    a->body =
+        json_pack("{s:I, s:f, s:s, s:s}", "host_mem_mib", (json_int_t)m->host_mem_mib, "overcommit",
+                  m->overcommit, "cgroup_parent", m->cg_parent, "cgroup_why", m->cg_why);
+    return 0;
+}
+
+/* Body fields of the per-VM actions. */
+static int action(struct mgr *m, const char *name, const char *act, json_t *body, struct answer *a)
+{
+    static const char *const stop_f[] = {"force", "timeout_ms", NULL};
+    static const char *const dir_f[] = {"dir", NULL};
+    static const char *const none[] = {NULL};
+    bool is_stop = !strcmp(act, "stop"),
+         has_dir = !strcmp(act, "snapshot") || !strcmp(act, "restore");
+    if (body && !json_is_object(body))
+        return fail(a, 400, "body: must be a JSON object");
+    if (body && only_fields(body, is_stop ? stop_f : has_dir ? dir_f : none, "", a) < 0)
+        return -1;
+    json_t *force = json_object_get(body, "force"), *to = json_object_get(body, "timeout_ms");
+    json_t *dir = json_object_get(body, "dir");
+    if (force && !json_is_boolean(force))
+        return fail(a, 400, "force: not a boolean");
+    if (to &&
+        (!json_is_integer(to) || json_integer_value(to) < 0 || json_integer_value(to) > 600000))
+        return fail(a, 400, "timeout_ms: not an integer in 0..600000");
+    if (has_dir && (!json_is_string(dir) || json_string_value(dir)[0] != '/'))
+        return fail(a, 400, "dir: missing or not an absolute path");
+    if (mgr_busy_take(m, name) < 0)
+        return fail(a, 409, "VM '%s' is busy with another operation", name);
+    int rc;
+    a->status = 200;
+    if (!strcmp(act, "start"))
+        rc = vm_start(m, name, a);
+    else if (is_stop)
+        rc = vm_stop(m, name, json_is_true(force), to ? json_integer_value(to) : 10000, a);
+    else if (!strcmp(act, "pause") || !strcmp(act, "resume"))
+        rc = vm_pause(m, name, !strcmp(act, "pause"), a);
+    else if (!strcmp(act, "snapshot"))
+        rc = vm_snapshot(m, name, json_string_value(dir), a);
+    else if (!strcmp(act, "restore"))
+        rc = vm_restore(m, name, json_string_value(dir), a);
+    else
+        rc = fail(a, 404, "no action '%s' (start, stop, pause, resume, snapshot, restore)", act);
+    mgr_busy_drop(m, name);
+    if (rc >= 0 && !a->body) {
+        struct vm_row v;
+        if (!db_get(m->db, name, &v)) {
+            a->body = vm_json(m, &v, false);
+            free(v.config);
+        }
+    }
+    return rc;
+}
+
+static int one_vm(struct mgr *m, const char *method, const char *name, const char *sub,
+                  json_t *body, struct answer *a)
+{
+    struct vm_row v;
+    if (!valid_name(name))
+        return fail(a, 400, "name: '%s' is not 1-63 characters of [A-Za-z0-9_-]", name);
+    if (!sub && !strcmp(method, "DELETE")) {
+        if (mgr_busy_take(m, name) < 0)
+            return fail(a, 409, "VM '%s' is busy with another operation", name);
+        int rc = vm_delete(m, name, a);
+        mgr_busy_drop(m, name);
+        return rc;
+    }
+    if (!strcmp(method, "GET") && (!sub || !strcmp(sub, "metrics"))) {
+        if (db_get(m->db, name, &v) < 0)
+            return fail(a, 404, "no VM named '%s'", name);
+        a->status = 200;
+        a->body = sub ? vm_metrics(m, &v) : vm_json(m, &v, true);
+        free(v.config);
+        return 0;
+    }
+    if (sub && !strcmp(method, "POST")) {
+        if (db_get(m->db, name, &v) < 0)
+            return fail(a, 404, "no VM named '%s'", name);
+        free(v.config);
+        return action(m, name, sub, body, a);
+    }
+    return fail(a, 405, "%s is not allowed here", method);
+}
+
+void route(struct mgr *m, const char *method, const char *path, const char *query, const char *raw,
+           size_t raw_len, struct answer *a)
+{
+    json_t *body = NULL;
+    if (raw_len) {
+        json_error_t e;
+        body = json_loadb(raw, raw_len, 0, &e);
+        if (!body) {
+            fail(a, 400, "body: invalid JSON at line %d column %d: %s", e.line, e.column, e.text);
+            return;
+        }
+    }
+    char name[VM_NAME_MAX + 1], sub[32];
+    if (!strcmp(path, "/v1/vms")) {
+        if (!strcmp(method, "GET"))
+            list(m, a);
+        else if (!strcmp(method, "POST"))
+            create(m, body, a);
+        else
+            fail(a, 405, "%s is not allowed on /v1/vms (GET, POST)", method);
+    } else if (!strcmp(path, "/v1/events") && !strcmp(method, "GET")) {
+        long long since = 0;
+        if (query && sscanf(query, "since=%lld", &since) != 1)
+            since = 0;
+        char *ev = db_events_json(m->db, since, 1000);
+        a->status = 200;
+        a->body = json_pack("{s:o*}", "events", ev ? json_loads(ev, 0, NULL) : NULL);
+        free(ev);
+    } else if (!strcmp(path, "/v1/host") && !strcmp(method, "GET")) {
+        host(m, a);
+    } else if (sscanf(path, "/v1/vms/%64[^/]/%31[^/]", name, sub) == 2) {
+        one_vm(m, method, name, sub, body, a);
+    } else if (sscanf(path, "/v1/vms/%64[^/]", name) == 1 && !strchr(path + 8, '/')) {
+        one_vm(m, method, name, NULL, body, a);
+    } else {
+        fail(a, 404, "no such path: %s (see docs/truced-openapi.yaml)", path);
+    }
+    json_decref(body);
+}

@@ -1,0 +1,13 @@
+/* routes.h — truced's REST API dispatch. */
+#ifndef TRUCE_MANAGER_ROUTES_H
+#define TRUCE_MANAGER_ROUTES_H
+
+#include <stddef.h>
+
+#include "manager/mgr.h"
+
+/* Answer one request: METHOD PATH?QUERY with body RAW (RAW_LEN bytes, maybe 0) into A. */
+void route(struct mgr *m, const char *method, const char *path, const char *query, const char *raw,
+           size_t raw_len, struct answer *a);
+
+#endif

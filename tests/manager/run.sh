@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# run.sh — truced and trucectl for real on this host's /dev/kvm: tiny guests as VMs of the
+# manager (create, list, start, pause/resume, snapshot/restore, graceful and forced stop), a VM's
+# truce killed -9 (recorded as crashed, the others keep running), truced killed -9 and restarted
+# (re-adopts the running VM, starts the autostart one), two operations on one VM (409), bad input
+# (400 naming the field), admission, the TCP listener's bearer token. One PASS/FAIL line a case.
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+TRUCED=$ROOT/build/truced
+CTL=$ROOT/build/trucectl
+A=$ROOT/build/guests/actions.elf
+W=$(mktemp -d /tmp/truced-test-XXXXXX)
+CG=truced-test-$$
+S=$W/d.sock
+DPID=
+cleanup() {
+    [ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null
+    for p in $(cat "$W"/pids 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+    for f in "$W"/state/vms/*/api.sock; do
+        [ -S "$f" ] || continue
+        p=$(pgrep -f -- "--api-sock $f" | head -1) # only VMs of this run's state dir
+        [ -n "$p" ] && kill -KILL "$p" 2>/dev/null
+    done
+    sleep 0.2
+    for d in /sys/fs/cgroup/*/"$CG"/* /sys/fs/cgroup/"$CG"/*; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+    for d in /sys/fs/cgroup/*/"$CG" /sys/fs/cgroup/"$CG"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+    [ -n "${MGR_KEEP:-}" ] || rm -rf "$W"
+}
+trap cleanup EXIT
+
+pass() { echo "PASS manager-$1${2:+ ($2)}"; }
+failc() { echo "FAIL manager-$1: $2"; }
+ctl() { "$CTL" --sock "$S" "$@"; }
+# jget NAME KEY: one field of GET /v1/vms/NAME (a dotted path into the JSON)
+jget() {
+    ctl get "$1" --json 2>/dev/null | python3 -c '
+import json, sys
+try:
+    v = json.load(sys.stdin)
+except ValueError:
+    v = None
+for k in sys.argv[1].split("."):
+    v = v.get(k) if isinstance(v, dict) else None
+print("" if v is None else v)' "$2"
+}
+# wait_state NAME STATE: up to 10 s
+wait_state() {
+    for _ in $(seq 200); do [ "$(jget "$1" state)" = "$2" ] && return 0; sleep 0.05; done
+    return 1
+}
+# raw METHOD PATH BODY: status code, reply in $W/reply
+raw() { curl -s -o "$W/reply" -w '%{http_code}' --unix-socket "$S" -X "$1" "http://l$2" ${3:+-d "$3"}; }
+start_truced() {
+    "$TRUCED" --sock "$S" --state-dir "$W/state" --truce "$ROOT/build/truce" \
+        --cgroup-parent "$CG" --overcommit 1.5 "$@" 2>>"$W/truced.err" &
+    DPID=$!
+    for _ in $(seq 100); do [ -S "$S" ] && return 0; sleep 0.05; done
+    return 1
+}
+vmdef() { # vmdef FILE BOOT_ARGS [MEM]
+    cat >"$1" <<JSON
+{"boot-source": {"kernel_image_path": "$A", "boot_args": "$2"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": ${3:-32}},
+ "serial": {"serial_out_path": "$W/$(basename "$1" .json).serial"}}
+JSON
+}
+
+if [ "$(id -u)" != 0 ] || [ ! -c /dev/kvm ] || [ ! -x "$TRUCED" ] || [ ! -f "$A" ]; then
+    echo "FAIL manager: needs root, /dev/kvm, build/truced and build/guests/actions.elf"
+    exit 0
+fi
+
+# TCP is refused without a token, before anything else happens.
+out=$("$TRUCED" --sock "$W/x.sock" --state-dir "$W/x" --listen 127.0.0.1:0 2>&1)
+rc=$?
+[ $rc = 2 ] && echo "$out" | grep -q -- "--token-file" && pass tcp-needs-token ||
+    failc tcp-needs-token "status $rc: $out"
+
+start_truced || { failc start "truced did not serve $S: $(cat "$W/truced.err")"; exit 0; }
+vmdef "$W/a.json" spin
+vmdef "$W/b.json" spin
+vmdef "$W/c.json" echo
+ok=1
+ctl create "$W/a.json" >/dev/null || ok=0
+ctl create "$W/b.json" --autostart >/dev/null || ok=0
+ctl create "$W/c.json" >/dev/null || ok=0
+[ $ok = 1 ] && [ "$(jget a state)" = defined ] && [ "$(jget b autostart)" = True ] &&
+    pass create "3 VMs defined" || failc create "$(ctl list 2>&1)"
+
+# Bad input: 400 and the field named; a taken name: 409.
+bad() { # bad NAME BODY WANT-STATUS WANT-TEXT
+    local st
+    st=$(raw POST /v1/vms "$2")
+    [ "$st" = "$3" ] && grep -q -- "$4" "$W/reply" && pass "bad-$1" "$st: $(cut -c1-80 "$W/reply")" ||
+        failc "bad-$1" "got $st: $(cat "$W/reply"), want $3 naming $4"
+}
+K="\"boot-source\": {\"kernel_image_path\": \"$A\"}"
+bad json '{"name": "x", ' 400 'invalid JSON'
+bad name '{"name": "no/slash", "config": {}}' 400 '"name:'
+bad field "{\"name\": \"x\", \"config\": {$K}, \"colour\": 1}" 400 'colour: unknown field'
+bad kernel '{"name": "x", "config": {"boot-source": {}}}' 400 'config.boot-source.kernel_image_path'
+bad mem "{\"name\": \"x\", \"config\": {$K, \"machine-config\": {\"mem_size_mib\": -4}}}" 400 'mem_size_mib'
+bad autostart "{\"name\": \"x\", \"config\": {$K}, \"autostart\": \"yes\"}" 400 'autostart'
+bad taken "{\"name\": \"a\", \"config\": {$K}}" 409 "name: a VM named 'a' exists"
+st=$(raw POST /v1/vms/a/stop '{"timeout_ms": "soon"}')
+[ "$st" = 400 ] && grep -q timeout_ms "$W/reply" && pass bad-stop-field ||
+    failc bad-stop-field "$st $(cat "$W/reply")"
+
+# Start two; both run, each in its own truce process (and cgroup when there is one).
+ctl start a >/dev/null && ctl start b >/dev/null
+pa=$(jget a pid) pb=$(jget b pid)
+echo "$pa $pb" >"$W/pids"
+if [ "$(jget a state)" = running ] && [ "$(jget b state)" = running ] && kill -0 "$pa" && kill -0 "$pb" &&
+    [ "$pa" != "$pb" ] && ctl list | grep -q '^a .*running' && ctl list | grep -q '^b .*running'; then
+    pass start-two "pids $pa $pb; cgroup $(jget a metrics.cgroup), cpu_usage_usec $(jget a metrics.cpu_usage_usec), rss $(jget a metrics.rss_bytes) B"
+else
+    failc start-two "$(ctl list 2>&1) $(tail -3 "$W/truced.err")"
+fi
+ctl list
+
+# Pause/resume: truced's record and truce's own state agree.
+sa=$(jget a api_sock)
+truce_state() { curl -s --unix-socket "$sa" http://l/ | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])'; }
+ctl pause a >/dev/null
+s1="$(jget a state)/$(truce_state)"
+ctl resume a >/dev/null
+s2="$(jget a state)/$(truce_state)"
+[ "$s1" = paused/Paused ] && [ "$s2" = running/Running ] && pass pause-resume "$s1 -> $s2" ||
+    failc pause-resume "$s1 -> $s2"
+st=$(raw POST /v1/vms/a/resume)
+[ "$st" = 409 ] && pass resume-running-409 || failc resume-running-409 "$st $(cat "$W/reply")"
+
+# Snapshot a running VM into a directory; it keeps running.
+ctl snapshot a "$W/snap-a" >/dev/null
+[ -s "$W/snap-a/vmstate" ] && [ -f "$W/snap-a/mem" ] && [ "$(jget a state)" = running ] &&
+    pass snapshot "$(du -k "$W/snap-a/mem" | cut -f1) KiB memory file" ||
+    failc snapshot "$(ls -l "$W/snap-a" 2>&1) state $(jget a state)"
+
+# kill -9 of a's truce: recorded as crashed with the reason; b keeps running.
+kill -KILL "$pa"
+if wait_state a crashed && [ "$(jget a exit_status)" = 137 ] && jget a reason | grep -q 'signal 9' &&
+    kill -0 "$pb" && [ "$(jget b state)" = running ] &&
+    curl -sf --unix-socket "$(jget b api_sock)" http://l/ >/dev/null; then
+    pass crash-recorded "$(jget a reason); b still running"
+else
+    failc crash-recorded "a $(jget a state) $(jget a reason); b $(jget b state)"
+fi
+
+# Restore a from its snapshot: a new truce process, running.
+ctl restore a "$W/snap-a" >/dev/null
+pa=$(jget a pid)
+echo "$pa $pb" >"$W/pids"
+[ "$(jget a state)" = running ] && [ "$(jget a reason)" = restored ] && kill -0 "$pa" &&
+    pass restore "pid $pa" || failc restore "$(jget a state) $(jget a reason) $(tail -2 "$W/state/vms/a/truce.log")"
+
+# Forced stop of b (autostart): SIGTERM at once, truce's "stopped from the host".
+ctl stop b --force >/dev/null
+[ "$(jget b state)" = stopped ] && [ "$(jget b exit_status)" = 16 ] && ! kill -0 "$pb" 2>/dev/null &&
+    pass stop-forced "$(jget b reason)" || failc stop-forced "$(jget b state) $(jget b reason)"
+
+# kill -9 truced; a new one re-adopts a (same pid) and starts b (autostart).
+kill -KILL "$DPID"
+wait "$DPID" 2>/dev/null
+DPID=
+PORT=$((20000 + $$ % 20000))
+head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$W/token"
+if start_truced --listen "127.0.0.1:$PORT" --token-file "$W/token"; then
+    for _ in $(seq 100); do [ "$(jget b state)" = running ] && break; sleep 0.05; done
+    pb=$(jget b pid)
+    echo "$pa $pb" >"$W/pids"
+    if [ "$(jget a state)" = running ] && [ "$(jget a pid)" = "$pa" ] && jget a reason | grep -q re-adopted &&
+        [ "$(jget b state)" = running ] && kill -0 "$pb"; then
+        pass restart-readopt "a re-adopted (pid $pa), b autostarted (pid $pb)"
+    else
+        failc restart-readopt "a $(jget a state) $(jget a pid)/$pa $(jget a reason); b $(jget b state)"
+    fi
+else
+    failc restart-readopt "truced did not come back: $(tail -2 "$W/truced.err")"
+fi
+
+# The TCP listener: 401 without the token, 200 with it.
+t1=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v1/vms")
+t2=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer wrong-token-xxxxxxxx" "http://127.0.0.1:$PORT/v1/vms")
+n=$("$CTL" --addr "tcp:127.0.0.1:$PORT" --token-file "$W/token" list | grep -c running)
+[ "$t1" = 401 ] && [ "$t2" = 401 ] && [ "$n" = 2 ] && pass tcp-token "no token $t1, wrong $t2, trucectl over TCP lists $n running" ||
+    failc tcp-token "no token $t1, wrong $t2, listed $n running"
+
+# Two operations on one VM: while a graceful stop of c waits (the echo guest polls with
+# interrupts off, so Ctrl-Alt-Del goes unanswered), pause and delete get 409; the stop then
+# falls back to SIGTERM and completes.
+ctl start c >/dev/null
+pc=$(jget c pid)
+echo "$pa $pb $pc" >"$W/pids"
+ctl stop c --timeout 4000 >"$W/stop-c.out" 2>&1 &
+sp=$!
+wait_state c stopping
+s1=$(raw POST /v1/vms/c/pause)
+s2=$(raw DELETE /v1/vms/c)
+wait $sp
+[ "$s1" = 409 ] && [ "$s2" = 409 ] && [ "$(jget c state)" = stopped ] && grep -q 'timed out' "$W/stop-c.out" &&
+    pass busy-409 "pause $s1, delete $s2 during the stop; then $(jget c reason)" ||
+    failc busy-409 "pause $s1, delete $s2; c $(jget c state); $(cat "$W/stop-c.out")"
+
+# Graceful stop of a: Ctrl-Alt-Del ends the tiny guest by itself (it has no IDT: triple fault).
+ctl stop a --timeout 5000 >"$W/stop-a.out"
+[ "$(jget a state)" = stopped ] && grep -q '"graceful (Ctrl-Alt-Del)"' "$W/stop-a.out" &&
+    pass stop-graceful "$(jget a reason)" || failc stop-graceful "$(jget a state) $(cat "$W/stop-a.out")"
+ctl stop b --force >/dev/null
+
+# Admission: a VM over the overcommit ratio of host memory is refused, nothing started.
+big=$(($(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo) * 2))
+vmdef "$W/big.json" spin "$big"
+ctl create "$W/big.json" >/dev/null
+st=$(raw POST /v1/vms/big/start)
+[ "$st" = 507 ] && grep -q admission "$W/reply" && [ "$(jget big state)" = defined ] &&
+    pass admission "$big MiB refused: $(cut -c1-100 "$W/reply")" || failc admission "$st $(cat "$W/reply")"
+
+# Delete, events.
+st=$(raw DELETE /v1/vms/big)
+st2=$(raw GET /v1/vms/big)
+[ "$st" = 204 ] && [ "$st2" = 404 ] && [ ! -e "$W/state/vms/big" ] && pass delete || failc delete "$st $st2"
+ev=$(ctl events)
+echo "$ev" | grep -q ' a .*crashed .*signal 9' && echo "$ev" | grep -q ' b .*running' &&
+    pass events "$(echo "$ev" | wc -l) state changes" || failc events "$ev"
+ctl list
+exit 0
