@@ -83,10 +83,10 @@ demo: build/truce
 	@tests/lab/demo.sh
 
 format:
-	clang-format -i $(SRCS) $(shell find src tests -name '*.h') $(UNITSRCS)
+	clang-format -i $(SRCS) $(wildcard src/manager/*.c) $(shell find src tests -name '*.h') $(UNITSRCS)
 
 check-format:
-	clang-format --dry-run -Werror $(SRCS) $(shell find src tests -name '*.h') $(UNITSRCS)
+	clang-format --dry-run -Werror $(SRCS) $(wildcard src/manager/*.c) $(shell find src tests -name '*.h') $(UNITSRCS)
 
 clean:
 	rm -rf build

@@ -174,6 +174,7 @@ void vm_adopt_all(struct mgr *m)
             snprintf(v->state, sizeof(v->state), "%s",
                      st && !strcmp(st, "Paused") ? "paused" : "running");
             snprintf(v->reason, sizeof(v->reason), "re-adopted by truced (pid %d)", v->pid);
+            snprintf(v->desired, sizeof(v->desired), "running"); /* a stop cut short: it runs */
             json_decref(j);
         } else {
             snprintf(v->state, sizeof(v->state), "%s",
