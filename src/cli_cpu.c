@@ -10,6 +10,7 @@
 
 #include "api/api_int.h"
 #include "cli.h"
+#include "platform/cpu_template.h"
 #include "util/util.h"
 #include "vm/vm.h"
 
@@ -112,6 +113,13 @@ static json_t *dump_json(void)
 
 int cli_load_cpu_template(const char *path, struct cpu_template *t, char *err, size_t errlen)
 {
+    if (cpu_template_static_fill(path, t) == 0) { /* a static template's name, not a file */
+        char why[240];
+        int rc = cpu_template_static(path, t, why, sizeof(why));
+        if (rc)
+            snprintf(err, errlen, "--cpu-template: %s", why);
+        return rc ? -EINVAL : 0;
+    }
     json_error_t je;
     json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     char why[400];

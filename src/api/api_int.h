@@ -101,6 +101,7 @@ struct api {
     struct vm_config cfg;
     bool boot_source_set;
     int huge_pages; /* index into api_huge_pages */
+    int static_template; /* Firecracker's static CPU template in force (0: None) */
     struct api_drive_extra drive_extra[CFG_MAX_DISKS];
     unsigned net_mtu[CFG_MAX_NETS];
     json_t *cpu_config; /* validated CpuConfig, stored until CPU templates apply it */
@@ -134,6 +135,8 @@ int api_put_cpu_config(struct api *api, const json_t *o, struct jctx *c);
 /* A CpuConfig object (Firecracker's custom CPU template) into T (api/cpu_config.c); also used by
  * `truce run --cpu-template` and `truce cpu-template verify`. Returns 0 or -EINVAL with C's error.
  */
+/* The name of the static CPU template in force ("None" when there is none). */
+const char *api_static_template_name(const struct api *api);
 int api_parse_cpu_config(const json_t *o, struct jctx *c, struct cpu_template *t);
 int api_put_drive(struct api *api, const json_t *o, const char *id, struct jctx *c);
 int api_put_net(struct api *api, const json_t *o, const char *id, struct jctx *c);

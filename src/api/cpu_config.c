@@ -161,6 +161,7 @@ int api_put_cpu_config(struct api *api, const json_t *o, struct jctx *c)
         json_decref(api->cpu_config);
         api->cpu_config = copy; /* echoed by GET /vm/config */
         api->cfg.cpu_template = *t;
+        api->static_template = 0; /* a custom template replaces a static one */
     }
     free(t);
     return rc;

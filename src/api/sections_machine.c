@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "api/api_int.h"
+#include "platform/cpu_template.h"
 
 const char *const api_huge_pages[] = {"None", "Transparent", "2M", NULL};
 static const char *const cpu_templates[] = {"None", "C3", "T2", "T2S", "T2CL", "T2A", "V1N1", NULL};
@@ -85,16 +86,39 @@ static int machine_check(const struct jctx *c, const struct machine *m)
     if (m->smt && m->vcpus > 1 && m->vcpus % 2)
         return jfail(c, "vcpu_count", "must be 1 or even when smt is enabled (got %llu)",
                      (unsigned long long)m->vcpus);
-    if (m->tmpl != 0)
-        return jfail(c, "cpu_template",
-                     "not supported yet: static CPU template %s "
-                     "(use PUT /cpu-config)",
-                     cpu_templates[m->tmpl]);
+    if (m->tmpl == 6)
+        return jfail(c, "cpu_template", "V1N1 is an aarch64 template; this is x86_64");
     if (m->huge == 1)
         return jfail(c, "huge_pages", "not supported yet: Transparent");
     if (m->huge == 2 && m->mem_mib % 2)
         return jfail(c, "mem_size_mib", "must be a multiple of 2 with 2M huge pages");
     return 0;
+}
+
+/* machine-config's cpu_template: Firecracker's static template TMPL (an index into
+ * cpu_templates; 0 None) replaces any template, if this host is a CPU it is made for. */
+static int apply_static_template(struct api *api, const struct jctx *c, int tmpl)
+{
+    struct cpu_template *t = calloc(1, sizeof(*t));
+    char why[240];
+    if (!t)
+        return jfail(c, NULL, "out of memory");
+    int rc = tmpl ? cpu_template_static(cpu_templates[tmpl], t, why, sizeof(why)) : 0;
+    if (rc)
+        rc = jfail(c, "cpu_template", "%s", why);
+    else if (tmpl || api->static_template) {
+        api->cfg.cpu_template = *t; /* None clears a static template, not a custom one */
+        json_decref(api->cpu_config);
+        api->cpu_config = NULL;
+        api->static_template = tmpl;
+    }
+    free(t);
+    return rc;
+}
+
+const char *api_static_template_name(const struct api *api)
+{
+    return cpu_templates[api->static_template];
 }
 
 int api_put_machine(struct api *api, const json_t *o, bool patch, struct jctx *c)
@@ -119,7 +143,7 @@ int api_put_machine(struct api *api, const json_t *o, bool patch, struct jctx *c
         return -EINVAL;
     if (patch && !(s1 || s2 || s3 || s4 || s5 || s6))
         return jfail(c, NULL, "empty PATCH request: give at least one field");
-    if (machine_check(c, &m) < 0)
+    if (machine_check(c, &m) < 0 || (s5 && apply_static_template(api, c, m.tmpl) < 0))
         return -EINVAL;
     cfg->cpus = m.vcpus;
     cfg->mem_bytes = m.mem_mib << 20;

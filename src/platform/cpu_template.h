@@ -3,6 +3,7 @@
 #define TRUCE_CPU_TEMPLATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Firecracker's custom CPU template (PUT /cpu-config), parsed: each modifier fixes the bits of
@@ -31,5 +32,17 @@ struct cpu_template {
     struct msr_modifier msr[CPU_TMPL_MAX_MSR];
     int64_t caps[CPU_TMPL_MAX_CAPS]; /* N: KVM capability N required; -N-1: "!N", not used */
 };
+
+/* ---- Firecracker's static templates (platform/cpu_template_static.c) --------------------------
+ * C3, T2, T2S, T2CL (Intel Skylake, Cascade Lake, Ice Lake as Firecracker lists for each) and T2A
+ * (AMD Milan). */
+/* Fill T with template NAME. Returns 0 or -ENOENT. */
+int cpu_template_static_fill(const char *name, struct cpu_template *t);
+/* Is a host of VENDOR (CPUID 0) and leaf 1 EAX EAX1 one template NAME is made for? Returns 0,
+ * -ENOTSUP (another vendor or model) or -EINVAL (no such template), with one line in ERR. */
+int cpu_template_static_host_check(const char *name, const char *vendor, uint32_t eax1, char *err,
+                                   size_t errlen);
+/* Both, for the CPU truce runs on. */
+int cpu_template_static(const char *name, struct cpu_template *t, char *err, size_t errlen);
 
 #endif

@@ -17,6 +17,10 @@ UNSUPPORTED = [
 ]
 
 
+# C3 is for Intel hosts, T2A for AMD ones (Firecracker's static templates).
+OTHER_VENDOR_TEMPLATE = "C3" if "AuthenticAMD" in open("/proc/cpuinfo").read() else "T2A"
+
+
 def unsupported_cases():
     out = []
     for method, tmpl, path, body in UNSUPPORTED:
@@ -72,6 +76,13 @@ def pre_cases(c):
          {"vcpu_count": 1, "mem_size_mib": 128, "gpu": True}, 400, "gpu: unknown field"),
         ("bad", "PUT", "/machine-config", "/machine-config",
          {"vcpu_count": "1", "mem_size_mib": 128}, 400, "vcpu_count: must be an integer"),
+        # a static template of the other vendor: refused on any host, naming the vendors
+        ("bad", "PUT", "/machine-config", "/machine-config",
+         {"vcpu_count": 1, "mem_size_mib": 128, "cpu_template": OTHER_VENDOR_TEMPLATE}, 400,
+         "cpu_template %s is for" % OTHER_VENDOR_TEMPLATE),
+        ("bad", "PUT", "/machine-config", "/machine-config",
+         {"vcpu_count": 1, "mem_size_mib": 128, "cpu_template": "V1N1"}, 400,
+         "aarch64 template"),
         ("good", "PATCH", "/machine-config", "/machine-config", {"vcpu_count": 1}, 204, None),
         ("bad", "PATCH", "/machine-config", "/machine-config", {}, 400, "empty PATCH"),
         ("bad", "PATCH", "/machine-config", "/machine-config", {"mem_size_mib": -4}, 400,

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "api/api_int.h"
+#include "platform/cpu_template.h"
 #include "vm/vm.h"
 
 struct cpuid_buf {
@@ -120,12 +121,58 @@ static void host_check_names_missing_features(void **state)
     assert_non_null(strstr(err, "bit 5 (avx2)"));
 }
 
+/* Firecracker's static templates: the host CPUs each is for, and what T2A does to a CPUID. */
+static void static_templates(void **state)
+{
+    const uint32_t milan = 0x00a00f11, cascade_lake = 0x00050657, ice_lake = 0x000606a6;
+    assert_int_equal(cpu_template_static_host_check("T2A", "AuthenticAMD", milan, err, 512), 0);
+    assert_int_equal(cpu_template_static_host_check("T2A", "AuthenticAMD", 0x00a10f11, err, 512),
+                     -ENOTSUP); /* a later AMD model: not in Firecracker's list for T2A */
+    assert_non_null(strstr(err, "not made for this CPU model"));
+    assert_int_equal(cpu_template_static_host_check("T2A", "GenuineIntel", milan, err, 512),
+                     -ENOTSUP);
+    assert_non_null(strstr(err, "AuthenticAMD hosts"));
+    assert_int_equal(
+        cpu_template_static_host_check("T2CL", "GenuineIntel", cascade_lake | 0x3000, err, 512), 0);
+    assert_int_equal(cpu_template_static_host_check("T2S", "GenuineIntel", ice_lake, err, 512),
+                     -ENOTSUP);
+    assert_int_equal(cpu_template_static_host_check("C3", "GenuineIntel", ice_lake, err, 512), 0);
+    assert_int_equal(cpu_template_static_host_check("Z9", "GenuineIntel", ice_lake, err, 512),
+                     -EINVAL);
+
+    struct cpu_template *t = calloc(1, sizeof(*t));
+    assert_int_equal(cpu_template_static_fill("T2A", t), 0);
+    assert_int_equal(t->nmsr, 0);
+    assert_int_equal(cpu_template_static_fill("T2S", t), 0);
+    assert_int_equal(t->nmsr, 1);
+    assert_int_equal(t->msr[0].addr, 0x10a); /* IA32_ARCH_CAPABILITIES */
+    assert_int_equal(cpu_template_static_fill("T2A", t), 0);
+    struct cpuid_buf c;
+    fill(&c); /* and every other leaf T2A sets */
+    c.e[3] = (struct kvm_cpuid_entry2){
+        .function = 0xd, .index = 0, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX};
+    c.e[4] = (struct kvm_cpuid_entry2){
+        .function = 0xd, .index = 1, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX};
+    c.e[5] = (struct kvm_cpuid_entry2){.function = 0x80000001};
+    c.e[6] = (struct kvm_cpuid_entry2){.function = 0x80000008};
+    c.hdr.nent = 7;
+    c.e[2].ebx |= (1u << 16) | (1u << 9); /* avx512f (hidden by T2A), erms (set by it) */
+    c.e[2].ebx &= ~(1u << 9);
+    int rc = cpu_template_apply_cpuid(t, &c.hdr, err, sizeof(err));
+    free(t);
+    assert_int_equal(rc, 0);
+    assert_false(c.e[2].ebx & (1u << 16));
+    assert_true(c.e[2].ebx & (1u << 9));
+    assert_int_equal(c.e[1].eax & 0x0fff3fff, 0x000306f2); /* the family/model T2A shows */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bitmaps_into_masks),
         cmocka_unit_test(apply_and_verify),
         cmocka_unit_test(host_check_names_missing_features),
+        cmocka_unit_test(static_templates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
