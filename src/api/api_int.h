@@ -100,7 +100,7 @@ struct api {
     char id[CFG_ID_LEN];
     struct vm_config cfg;
     bool boot_source_set;
-    int huge_pages; /* index into api_huge_pages */
+    int huge_pages;      /* index into api_huge_pages */
     int static_template; /* Firecracker's static CPU template in force (0: None) */
     struct api_drive_extra drive_extra[CFG_MAX_DISKS];
     unsigned net_mtu[CFG_MAX_NETS];

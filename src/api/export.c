@@ -18,10 +18,10 @@ json_t *api_export_instance(const struct api *api)
 json_t *api_export_machine(const struct api *api)
 {
     const struct vm_config *cfg = &api->cfg;
-    json_t *m = json_pack("{s:I, s:I, s:b, s:b, s:s}", "vcpu_count", (json_int_t)cfg->cpus,
-                          "mem_size_mib", (json_int_t)(cfg->mem_bytes >> 20), "smt", cfg->smt,
-                          "track_dirty_pages", api->cfg.track_dirty, "huge_pages",
-                          api_huge_pages[api->huge_pages]);
+    json_t *m =
+        json_pack("{s:I, s:I, s:b, s:b, s:s}", "vcpu_count", (json_int_t)cfg->cpus, "mem_size_mib",
+                  (json_int_t)(cfg->mem_bytes >> 20), "smt", cfg->smt, "track_dirty_pages",
+                  api->cfg.track_dirty, "huge_pages", api_huge_pages[api->huge_pages]);
     if (api->static_template)
         json_object_set_new(m, "cpu_template", json_string(api_static_template_name(api)));
     return m;

@@ -54,11 +54,12 @@ def run_case(t, spec, res, phase, i, case):
 
 def files(work, a):
     c = {k: os.path.join(work, k) for k in
-         ("disk", "disk2", "logpath", "metrics", "serial", "vsock", "snap", "snapmem")}
+         ("disk", "disk2", "pmem", "logpath", "metrics", "serial", "vsock", "snap",
+          "snapmem")}
     c["kernel"] = a.ticker
-    for k in ("disk", "disk2"):
+    for k, size in (("disk", 1 << 20), ("disk2", 2 << 20), ("pmem", 2 << 20)):
         with open(c[k], "wb") as f:
-            f.truncate((1 << 20) if k == "disk" else (2 << 20))
+            f.truncate(size)
     return c
 
 

@@ -7,33 +7,38 @@ import mmds_cases
 
 NOT_YET = "not supported yet"
 
-# Endpoints of the spec truce answers with 400 "not supported yet: METHOD PATH".
-UNSUPPORTED = [
-    ("PUT", "/pmem/{id}", "/pmem/pm0", {"id": "pm0", "path_on_host": "/tmp/x"}),
-    ("PATCH", "/pmem/{id}", "/pmem/pm0", {"id": "pm0"}),
-    ("PUT", "/hotplug/memory", "/hotplug/memory", {"total_size_mib": 1024}),
-    ("PATCH", "/hotplug/memory", "/hotplug/memory", {"requested_size_mib": 512}),
-    ("GET", "/hotplug/memory", None, None),
-]
-
-
 # C3 is for Intel hosts, T2A for AMD ones (Firecracker's static templates).
 OTHER_VENDOR_TEMPLATE = "C3" if "AuthenticAMD" in open("/proc/cpuinfo").read() else "T2A"
 
 
-def unsupported_cases():
-    out = []
-    for method, tmpl, path, body in UNSUPPORTED:
-        path = path or tmpl
-        name = f"{NOT_YET}: {method} {tmpl.replace('{id}', '{id}')}"
-        out.append(("good", method, tmpl, path, body, 400, name))
-        if method == "GET":
-            out.append(("bad", method, tmpl, path, {"x": 1}, 400, NOT_YET))
-            out.append(("bad", method, tmpl, path + "?x=1", "not json", 400, NOT_YET))
-        else:
-            out.append(("bad", method, tmpl, path, "{not json", 400, NOT_YET))
-            out.append(("bad", method, tmpl, path, {"no_such_field": 1}, 400, NOT_YET))
-    return out
+def memory_device_cases(c):
+    """virtio-pmem and virtio-mem (memory hotplug), before boot."""
+    return [
+        ("bad", "PUT", "/pmem/{id}", "/pmem/pm0", {"id": "pm0", "path_on_host": "/nonexistent"},
+         400, "path_on_host"),
+        ("bad", "PUT", "/pmem/{id}", "/pmem/pm0", "{not json", 400, "invalid JSON"),
+        ("bad", "PUT", "/pmem/{id}", "/pmem/pm0", {"id": "pm0", "no_such_field": 1}, 400,
+         "no_such_field: unknown field"),
+        ("good", "PUT", "/pmem/{id}", "/pmem/pm0", {"id": "pm0", "path_on_host": c["pmem"]},
+         204, None),
+        ("good", "PATCH", "/pmem/{id}", "/pmem/pm0", {"id": "pm0"}, 400, "not started"),
+        ("bad", "PATCH", "/pmem/{id}", "/pmem/pm0", "{not json", 400, "invalid JSON"),
+        ("bad", "PATCH", "/pmem/{id}", "/pmem/pm0", "[1]", 400, "not started"),
+        ("bad", "PUT", "/hotplug/memory", "/hotplug/memory",
+         {"total_size_mib": 1024, "x": 1}, 400, "x: unknown field"),
+        ("bad", "PUT", "/hotplug/memory", "/hotplug/memory", "{not json", 400, "invalid JSON"),
+        ("good", "PUT", "/hotplug/memory", "/hotplug/memory",
+         {"total_size_mib": 1024, "slot_size_mib": 128, "block_size_mib": 2}, 204, None),
+        ("good", "PATCH", "/hotplug/memory", "/hotplug/memory", {"requested_size_mib": 512},
+         204, None),
+        ("bad", "PATCH", "/hotplug/memory", "/hotplug/memory", {"requested_size_mib": 512,
+                                                                "z": 1}, 400, "z: unknown field"),
+        ("bad", "PATCH", "/hotplug/memory", "/hotplug/memory", "[1]", 400,
+         "must be a JSON object"),
+        ("good", "GET", "/hotplug/memory", "/hotplug/memory", None, 200, None),
+        ("bad", "GET", "/hotplug/memory", "/hotplug/memory", {"x": 1}, 400, "takes no body"),
+        ("bad", "GET", "/hotplug/memory", "/hotplug/memory?x=1", "not json", 400, "takes no body"),
+    ]
 
 
 def pre_cases(c):
@@ -181,7 +186,7 @@ def pre_cases(c):
         ("bad", "GET", "/vm/config", "/vm/config", {"a": 1}, 400, "takes no body"),
         ("bad", "GET", "/vm/config", "/vm/configs", None, 400, "invalid request path"),
         ("bad", "PUT", "/vm/config", "/vm/config", {}, 400, "invalid request method"),
-    ] + balloon_cases.pre() + unsupported_cases() + mmds_cases.pre_cases()
+    ] + balloon_cases.pre() + memory_device_cases(c) + mmds_cases.pre_cases()
 
 
 def post_cases(c):
