@@ -29,7 +29,12 @@ all: build/truce build/truced build/trucectl
 # truced (the manager of many VMs) and trucectl: separate binaries that drive truce processes
 # through their API; they link only api/http.c (the bounded request parser) from the VMM.
 # (paths are bounded with snprintf and checked where a cut would matter)
-build/obj/src/manager/%.o: CFLAGS += -Wno-format-truncation
+build/obj/src/manager/%.o build/asan/src/manager/%.o: CFLAGS += -Wno-format-truncation
+# truced's database layer has its own unit test (the pattern rule links the VMM's objects).
+build/unit/test_truced_db: tests/unit/test_truced_db.c build/asan/src/manager/db.o
+	@mkdir -p $(dir $@)
+	@echo "  UNIT    $@"
+	$(Q)$(CC) $(CFLAGS) -O1 $(SANFLAGS) -Itests/unit -o $@ $^ -ljansson -lsqlite3 -lcmocka
 MGRSRCS  := $(filter-out src/manager/trucectl.c,$(wildcard src/manager/*.c))
 build/truced: $(MGRSRCS:%.c=build/obj/%.o) build/obj/src/api/http.o
 	@echo "  LD      $@"

@@ -20,6 +20,9 @@ int fail(struct answer *a, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    for (char *c = msg; *c; c++) /* what the client sent may be quoted: keep it printable ASCII */
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+            *c = '?';
     a->status = status;
     json_decref(a->body);
     a->body = json_pack("{s:s}", "error", msg);
@@ -143,6 +146,9 @@ void vm_last_log_line(struct mgr *m, const char *name, char *out, size_t n)
             snprintf(out, n, "%s", line);
     fclose(f);
     out[strcspn(out, "\n")] = 0;
+    for (char *c = out; *c; c++) /* into JSON: printable ASCII only */
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+            *c = '?';
 }
 
 /* Wait until NAME's truce answers GET / (0), or its process ended (-ECHILD) or 10 s passed. */
