@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "manager/mgr.h"
@@ -213,6 +214,29 @@ static int one_vm(struct mgr *m, const char *method, const char *name, const cha
     return fail(a, 405, "%s is not allowed here", method);
 }
 
+/* ?since=ID&wait_ms=MS (both optional, any order). */
+static int events_query(const char *q, long long *since, long long *wait_ms, struct answer *a)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", q ? q : "");
+    for (char *save, *kv = strtok_r(buf, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(kv, '='), *end;
+        if (!eq)
+            return fail(a, 400, "query: '%s' is not KEY=VALUE", kv);
+        *eq = 0;
+        long long v = strtoll(eq + 1, &end, 10);
+        if (!eq[1] || *end || v < 0)
+            return fail(a, 400, "%s: not a non-negative integer", kv);
+        if (!strcmp(kv, "since"))
+            *since = v;
+        else if (!strcmp(kv, "wait_ms") && v <= 60000)
+            *wait_ms = v;
+        else
+            return fail(a, 400, "%s: unknown query field (since, wait_ms <= 60000)", kv);
+    }
+    return 0;
+}
+
 void route(struct mgr *m, const char *method, const char *path, const char *query, const char *raw,
            size_t raw_len, struct answer *a)
 {
@@ -234,10 +258,19 @@ void route(struct mgr *m, const char *method, const char *path, const char *quer
         else
             fail(a, 405, "%s is not allowed on /v1/vms (GET, POST)", method);
     } else if (!strcmp(path, "/v1/events") && !strcmp(method, "GET")) {
-        long long since = 0;
-        if (query && sscanf(query, "since=%lld", &since) != 1)
-            since = 0;
+        long long since = 0, wait_ms = 0;
+        if (events_query(query, &since, &wait_ms, a) < 0) {
+            json_decref(body);
+            return;
+        }
         char *ev = db_events_json(m->db, since, 1000);
+        /* long-poll: wait up to WAIT_MS for the first event after SINCE */
+        for (long long t = 0; ev && !strcmp(ev, "[]") && t < wait_ms; t += 100) {
+            free(ev);
+            struct timespec ts = {0, 100 * 1000000L};
+            nanosleep(&ts, NULL);
+            ev = db_events_json(m->db, since, 1000);
+        }
         a->status = 200;
         a->body = json_pack("{s:o*}", "events", ev ? json_loads(ev, 0, NULL) : NULL);
         free(ev);

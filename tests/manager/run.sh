@@ -52,6 +52,7 @@ wait_state() {
 # raw METHOD PATH BODY: status code, reply in $W/reply
 raw() { curl -s -o "$W/reply" -w '%{http_code}' --unix-socket "$S" -X "$1" "http://l$2" ${3:+-d "$3"}; }
 start_truced() {
+    rm -f "$S" # a killed truced leaves its socket file: wait for the new one
     "$TRUCED" --sock "$S" --state-dir "$W/state" --truce "$ROOT/build/truce" \
         --cgroup-parent "$CG" --overcommit 1.5 "$@" 2>>"$W/truced.err" &
     DPID=$!
@@ -118,6 +119,13 @@ else
     failc start-two "$(ctl list 2>&1) $(tail -3 "$W/truced.err")"
 fi
 ctl list
+oa=$(ctl get a --json | tests/manager/openapi_check.py Vm 2>&1 &&
+    raw GET /v1/vms >/dev/null && tests/manager/openapi_check.py "GET /vms" <"$W/reply" 2>&1 &&
+    raw GET /v1/vms/a/metrics >/dev/null && tests/manager/openapi_check.py Metrics <"$W/reply" 2>&1 &&
+    raw GET /v1/events >/dev/null && tests/manager/openapi_check.py "GET /events" <"$W/reply" 2>&1 &&
+    raw GET /v1/host >/dev/null && tests/manager/openapi_check.py "GET /host" <"$W/reply" 2>&1)
+[ $? = 0 ] && pass openapi "a VM, the list, metrics, events and host answer as docs/truced-openapi.yaml says" ||
+    failc openapi "$oa"
 
 # Pause/resume: truced's record and truce's own state agree.
 sa=$(jget a api_sock)
@@ -130,6 +138,18 @@ s2="$(jget a state)/$(truce_state)"
     failc pause-resume "$s1 -> $s2"
 st=$(raw POST /v1/vms/a/resume)
 [ "$st" = 409 ] && pass resume-running-409 || failc resume-running-409 "$st $(cat "$W/reply")"
+
+# Events: a long-poll returns the next state change once it happens; a bad query is a 400.
+last=$(raw GET /v1/events >/dev/null && python3 -c 'import json,sys; print(json.load(sys.stdin)["events"][-1]["id"])' <"$W/reply")
+curl -s --unix-socket "$S" "http://l/v1/events?since=$last&wait_ms=20000" >"$W/poll" &
+cp=$!
+ctl pause a >/dev/null
+wait $cp
+ctl resume a >/dev/null
+st=$(raw GET '/v1/events?wait_ms=soon')
+grep -q '"vm":"a","state":"paused"' "$W/poll" && [ "$st" = 400 ] && grep -q 'wait_ms' "$W/reply" &&
+    pass events-longpoll "$(cut -c1-90 "$W/poll"); bad query $st" ||
+    failc events-longpoll "$(cat "$W/poll"); bad query $st $(cat "$W/reply")"
 
 # Snapshot a running VM into a directory; it keeps running.
 ctl snapshot a "$W/snap-a" >/dev/null
@@ -201,6 +221,25 @@ wait $sp
 [ "$s1" = 409 ] && [ "$s2" = 409 ] && [ "$(jget c state)" = stopped ] && grep -q 'timed out' "$W/stop-c.out" &&
     pass busy-409 "pause $s1, delete $s2 during the stop; then $(jget c reason)" ||
     failc busy-409 "pause $s1, delete $s2; c $(jget c state); $(cat "$W/stop-c.out")"
+
+# truced killed -9 in the middle of an operation (a graceful stop waiting on c): the VM is not
+# lost; the next truced re-adopts it running, and it can be stopped.
+ctl start c >/dev/null
+pc=$(jget c pid)
+echo "$pa $pb $pc" >"$W/pids"
+ctl stop c --timeout 8000 >/dev/null 2>&1 &
+sp=$!
+wait_state c stopping
+kill -KILL "$DPID"
+wait "$DPID" 2>/dev/null
+wait $sp
+DPID=
+start_truced
+s1="$(jget c state)/$(jget c desired)/$(jget c pid)"
+ctl stop c --force >/dev/null
+s2=$(jget c state)
+[ "$s1" = "running/running/$pc" ] && [ "$s2" = stopped ] && ! kill -0 "$pc" 2>/dev/null &&
+    pass crash-mid-stop "re-adopted $s1, then $s2" || failc crash-mid-stop "after restart $s1 (pid was $pc), then $s2"
 
 # Graceful stop of a: Ctrl-Alt-Del ends the tiny guest by itself (it has no IDT: triple fault).
 ctl stop a --timeout 5000 >"$W/stop-a.out"
