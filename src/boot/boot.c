@@ -7,6 +7,7 @@
 #include "boot/boot.h"
 #include "boot/boot_priv.h"
 #include "boot/multiboot.h"
+#include "bus/pci.h"
 #include "dev/fw_cfg.h"
 #include "util/modlist.h"
 #include "util/util.h"
@@ -220,6 +221,26 @@ static int boot_dispatch(struct vm *vm, const uint8_t *img, size_t len, bool fir
     return boot_kernel(vm, img, len, rsdp, err, errlen);
 }
 
+#define VIRTIO_BLK_PCI_ID 0x1042 /* modern virtio-blk: 0x1040 + device type 2 */
+
+/* fw_cfg "bootorder" for the firmware: the virtio-blk disks in the order the user gave them
+ * (they take PCI slots in that order), as OpenFirmware paths as QEMU writes them, which SeaBIOS
+ * and OVMF both match ("/pci@i0cf8/scsi@SLOT/disk@0,0", one a line). Nothing without disks. */
+static int boot_order(struct vm *vm, struct fw_cfg *f)
+{
+    char buf[PCI_SLOTS * 40] = "";
+    size_t n = 0;
+    for (unsigned slot = 1; vm->pci && slot < PCI_SLOTS; slot++) {
+        const struct pci_dev *d = vm->pci->dev[slot];
+        if (d && get_le16(d->cfg + 2) == VIRTIO_BLK_PCI_ID)
+            n += (size_t)snprintf(buf + n, sizeof(buf) - n, "/pci@i0cf8/scsi@%x/disk@0,0\n", slot);
+    }
+    if (!n)
+        return 0;
+    log_info("firmware: boot order %.*s", (int)n - 1, buf);
+    return fw_cfg_add_file(f, "bootorder", buf, n + 1);
+}
+
 /* What firmware and test kernels read from fw_cfg besides the device's own items: the memory
  * map as etc/e820. Nothing when the VM has no fw_cfg device (unit-test fixtures). */
 static int boot_fw_cfg(struct vm *vm, char *err, size_t errlen)
@@ -242,6 +263,8 @@ static int boot_fw_cfg(struct vm *vm, char *err, size_t errlen)
         ret = acpi_fw_cfg(vm); /* the firmware installs them through the table loader */
     if (!ret && vm->cfg.firmware[0])
         ret = smbios_fw_cfg(vm);
+    if (!ret && vm->cfg.firmware[0])
+        ret = boot_order(vm, f);
     if (ret < 0)
         snprintf(err, errlen, "cannot build the fw_cfg items: %s", strerror(-ret));
     return ret;

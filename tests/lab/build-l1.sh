@@ -146,6 +146,13 @@ build_ahci() {
     for d in $AHCI_MODS $AHCI_ISOS; do cp "$d"/* "$1/lab/ahci/"; done
 }
 files+=("$(part ahci "$(lab_hash $AHCI_MODS $AHCI_ISOS -- ahci)" build_ahci)")
+# The UEFI scenarios' GPT disk in /lab/efi (needs grub-efi-amd64-bin and mtools).
+EFI_DISK=$("$LAB_DIR/build-efi-disk.sh") || EFI_DISK=
+build_efi() {
+    mkdir -p "$1/lab/efi"
+    [ -z "$EFI_DISK" ] || cp "$EFI_DISK"/* "$1/lab/efi/"
+}
+files+=("$(part efi "$(lab_hash $EFI_DISK -- efi)" build_efi)")
 if [ ${#EXTRA[@]} -gt 0 ]; then
     files+=("$(part extra "$(lab_hash "${EXTRA[@]%%:*}" -- "${EXTRA[@]}")" build_extra)")
 fi
