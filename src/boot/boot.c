@@ -223,9 +223,10 @@ static int boot_dispatch(struct vm *vm, const uint8_t *img, size_t len, bool fir
 
 #define VIRTIO_BLK_PCI_ID 0x1042 /* modern virtio-blk: 0x1040 + device type 2 */
 
-/* fw_cfg "bootorder" for the firmware: the virtio-blk disks in the order the user gave them
- * (they take PCI slots in that order), as OpenFirmware paths as QEMU writes them, which SeaBIOS
- * and OVMF both match ("/pci@i0cf8/scsi@SLOT/disk@0,0", one a line). Nothing without disks. */
+/* fw_cfg "bootorder" for the firmware: the virtio-blk disks in the order the user gave them (they
+ * take PCI slots in that order), as the OpenFirmware paths QEMU writes
+ * ("/pci@i0cf8/scsi@SLOT/disk@0,0", one a line), which SeaBIOS and OVMF read. Nothing without
+ * disks. */
 static int boot_order(struct vm *vm, struct fw_cfg *f)
 {
     char buf[PCI_SLOTS * 40] = "";

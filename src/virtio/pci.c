@@ -176,8 +176,10 @@ static int vpci_layout(struct virtio_pci *vp)
 {
     struct virtio_dev *vdev = vp->vdev;
     struct pci_dev *d = &vp->pci;
+    /* subsystem 1af4:1100 as QEMU's modern-only devices: a non-transitional device's subsystem id
+     * must be 0x40 or more (virtio 1.2 4.1.2.1), else OVMF's Virtio10Dxe will not bind it */
     pci_dev_init(d, vdev->name, VPCI_VENDOR, (uint16_t)(0x1040 + vdev->device_id), vdev->pci_class,
-                 1, VPCI_VENDOR, vdev->device_id, &vpci_pci_ops, vp);
+                 1, VPCI_VENDOR, VPCI_SUBSYS_MODERN, &vpci_pci_ops, vp);
     int rc = pci_bar_init(d, VPCI_BAR, VPCI_BAR_SIZE, true, false);
     if (!rc)
         rc = pci_bar_add_region(d, VPCI_BAR, VPCI_COMMON_OFF, 0x1000, &common_ops, vp, vdev->name);

@@ -9,7 +9,8 @@
 #include "bus/pci.h"
 #include "virtio/virtio.h"
 
-#define VPCI_VENDOR 0x1af4
+#define VPCI_VENDOR        0x1af4
+#define VPCI_SUBSYS_MODERN 0x1100 /* subsystem id of every device (QEMU's) */
 /* One 64-bit memory BAR holds every structure, each in its own 4 KiB page. */
 #define VPCI_BAR            0
 #define VPCI_BAR_SIZE       0x8000

@@ -11,6 +11,7 @@ GUEST_OUT=$PWD/grub.out
 labrun -t 150 -m TRUCE-GRUB-EFI -o "$GUEST_OUT" -r result -- truce run --firmware ovmf \
     --memory 256M --disk path=$PWD/disk.img --console stdio
 eval "$(cat result)"
+tr -d '\r' <"$GUEST_OUT" | sed 's/\x1b\[[0-9;]*[a-zA-Z]//g' | grep -aE 'BdsDxe|GRUB|truce:' | head -n 20
 grep -q TRUCE-GRUB-EFI "$GUEST_OUT" || fail "GRUB did not run; last line: $(lab_last_line)"
 # shellcheck disable=SC2154 # status and marker_ms come from labrun's result file
 [ "$status" = 0 ] || fail "truce exited with $status after GRUB's halt, want 0 (PIIX4 soft-off)"
