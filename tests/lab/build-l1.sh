@@ -3,7 +3,8 @@
 # concatenation of cpio parts, each cached under a hash of its inputs: base (busybox, L1 modules,
 # QEMU, tools/*.c), guests (L2 kernels + initramfs), truce (build/truce + libraries), lab (L1 init,
 # scenario API, scenarios) and extra (files given with --extra SRC:DEST).
-# LAB_SMALL_KERNEL=build (default: build it if not cached) | cached (use only if cached) | skip.
+# LAB_SMALL_KERNEL=build (default: build it if not cached) | cached (use only if cached) | skip;
+# the same for the Firecracker-style kernel (build-fc-kernel.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -84,6 +85,7 @@ build_guests() {
     cp "$KIMG" "$root/lab/guests/vmlinuz"
     cp "$GUEST_INITRD" "$root/lab/guests/initrd.cpio"
     [ -z "$SMALL" ] || cp "$SMALL" "$root/lab/guests/vmlinux"
+    [ -z "$FCK" ] || cp "$FCK" "$root/lab/guests/vmlinux-fc"
 }
 
 build_truce() {
@@ -120,6 +122,12 @@ build) SMALL=$("$LAB_DIR/build-kernel.sh") || lab_die "small kernel build failed
 cached) SMALL=$("$LAB_DIR/build-kernel.sh" --check) || SMALL= ;;
 *) SMALL= ;;
 esac
+# the Firecracker-style kernel (no PCI, no ACPI), built from the small kernel's objects
+case "${LAB_SMALL_KERNEL:-build}" in
+build) FCK=$("$LAB_DIR/build-fc-kernel.sh") || lab_die "fc kernel build failed" ;;
+cached) FCK=$("$LAB_DIR/build-fc-kernel.sh" --check) || FCK= ;;
+*) FCK= ;;
+esac
 TRUCE=
 [ -x "$REPO_DIR/build/truce" ] && TRUCE=$REPO_DIR/build/truce
 # freestanding test guests scenarios run in L1 (/lab/tguests/NAME.elf), when built (make lab)
@@ -134,7 +142,7 @@ files=(
     "$(part base "$(lab_hash "$0" "$LAB_DIR/lib.sh" "$LAB_DIR/tools" "$qemu" "$(command -v busybox)" \
         /usr/share/seabios/bios-256k.bin $OVMF_FILES $L1_TOOLS -- "$KVER" $L1_MODS $QEMU_FW $QEMU_FW_OPT \
         $L1_TOOLS)" build_base)"
-    "$(part guests "$(lab_hash "$KIMG" "$GUEST_INITRD" ${SMALL:+"$SMALL"})" build_guests)"
+    "$(part guests "$(lab_hash "$KIMG" "$GUEST_INITRD" ${SMALL:+"$SMALL"} ${FCK:+"$FCK"})" build_guests)"
     "$(part truce "$(lab_hash ${TRUCE:+"$TRUCE"} $TGUESTS -- "${TRUCE:-none}" $TGUESTS)" build_truce)"
     "$(part lab "$(lab_hash "$0" "$LAB_DIR/l1" "$LAB_DIR/scenarios")" build_lab)"
 )
