@@ -77,18 +77,6 @@ static int parse_console(struct snapshot_overrides *ov, const char *s, char *err
     return rc;
 }
 
-/* Format the one error line into ERR. Returns -EINVAL. */
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
-
 static int parse_restore(int argc, char **argv, struct cli_vm_source *src,
                          struct snapshot_overrides *ov, char *err, size_t errlen)
 {
@@ -115,7 +103,7 @@ static int parse_restore(int argc, char **argv, struct cli_vm_source *src,
         case OPT_VSOCK_UDS:
             ov->vsock_set = true;
             if (str_copy(ov->vsock_uds, sizeof(ov->vsock_uds), optarg) < 0)
-                rc = bad(err, errlen, "--vsock-uds: path too long");
+                rc = err_inval(err, errlen, "--vsock-uds: path too long");
             break;
         case OPT_TRACK_DIRTY:
             ov->track_dirty = true;
@@ -129,12 +117,12 @@ static int parse_restore(int argc, char **argv, struct cli_vm_source *src,
         }
     }
     if (!rc && optind < argc)
-        rc = bad(err, errlen, "%s: unexpected argument", argv[optind]);
+        rc = err_inval(err, errlen, "%s: unexpected argument", argv[optind]);
     bool receive = !strcmp(argv[0], "migrate-receive");
     if (!rc && receive && (!src->listen || src->snapshot || src->mem))
-        rc = bad(err, errlen, "give --listen unix:PATH or tcp:HOST:PORT (and no snapshot)");
+        rc = err_inval(err, errlen, "give --listen unix:PATH or tcp:HOST:PORT (and no snapshot)");
     if (!rc && !receive && (!src->snapshot || !src->mem || src->listen))
-        rc = bad(err, errlen, "give --snapshot PATH and --mem PATH");
+        rc = err_inval(err, errlen, "give --snapshot PATH and --mem PATH");
     return rc;
 }
 

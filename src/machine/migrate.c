@@ -408,18 +408,6 @@ static int recv_blob(int fd, const char *what, uint8_t **buf, uint64_t *len, str
     return 0;
 }
 
-/* One line into ERR. Returns -EINVAL. */
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
-
 /* Read and check the hello and the configuration into CFG. */
 static int recv_hello(int fd, struct vm_config *cfg, struct mig_stats *st, char *err, size_t errlen)
 {
@@ -442,10 +430,10 @@ static int recv_hello(int fd, struct vm_config *cfg, struct mig_stats *st, char 
         state_load_init(&v, blob, len);
         config_state_visit(&v, cfg);
         if (state_finish(&v))
-            rc = bad(err, errlen, "migration configuration: %s", v.msg);
+            rc = err_inval(err, errlen, "migration configuration: %s", v.msg);
         else if (cfg->mem_bytes != h.ram_size)
-            rc = bad(err, errlen, "the stream's RAM is %llu bytes, its machine's %llu",
-                     (unsigned long long)h.ram_size, (unsigned long long)cfg->mem_bytes);
+            rc = err_inval(err, errlen, "the stream's RAM is %llu bytes, its machine's %llu",
+                           (unsigned long long)h.ram_size, (unsigned long long)cfg->mem_bytes);
     }
     free(blob);
     return rc;
@@ -461,7 +449,7 @@ static int recv_state(int fd, struct vm *vm, struct mig_stats *st, char *err, si
     if (!rc)
         rc = snapshot_check(payload, len, saved, err, errlen);
     if (!rc && (saved->mem_bytes != vm->cfg.mem_bytes || saved->cpus != vm->cfg.cpus))
-        rc = bad(err, errlen, "the final state is of another machine");
+        rc = err_inval(err, errlen, "the final state is of another machine");
     if (!rc)
         rc = snapshot_load_state(vm, payload, len, err, errlen);
     free(saved);

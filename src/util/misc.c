@@ -1,5 +1,6 @@
 /* misc.c — small helpers: size/number parsing, whole-file reads, full reads and writes. */
 #include <errno.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -192,4 +193,13 @@ void proc_forced_exit(int status)
         if (forced_exit_hooks[i])
             forced_exit_hooks[i]();
     _exit(status);
+}
+
+int err_inval(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
 }

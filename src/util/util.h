@@ -19,6 +19,10 @@
 #define MiB              (1024ULL * KiB)
 #define GiB              (1024ULL * MiB)
 
+/* One line from FMT into ERR (ERRLEN bytes); returns -EINVAL, for `return err_inval(...)` on the
+ * error paths that report bad input (util/misc.c). */
+int err_inval(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* ---- logging (util/log.c) -------------------------------------------------------------------
  * Process-wide logger. Lines go to stderr by default, or to a file / named pipe opened
  * non-blocking: a full pipe drops the line and counts it in log_lost(), never blocks a vCPU. */
