@@ -71,7 +71,7 @@ struct i8042_state {
 
 /* Bytes from the host's keyboard and mouse wait here (runtime, not saved) and enter the output
  * buffer one at a time while it is empty, as a keyboard and a mouse send them. */
-#define HOST_FIFO 128
+#define HOST_FIFO 4096 /* a pasted line of a few hundred characters fits */
 struct host_fifo {
     uint8_t b[HOST_FIFO];
     unsigned head, count;

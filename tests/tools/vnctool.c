@@ -67,7 +67,7 @@ static int type(rfbClient *cl, const char *text)
         uint32_t sym = *p == '\n' ? 0xff0d : (unsigned char)*p;
         if (!SendKeyEvent(cl, sym, TRUE) || !SendKeyEvent(cl, sym, FALSE))
             return fprintf(stderr, "vnctool: connection lost\n"), 1;
-        if (pump(cl, 30) < 0)
+        if (pump(cl, 50) < 0)
             return fprintf(stderr, "vnctool: connection lost\n"), 1;
     }
     return 0;

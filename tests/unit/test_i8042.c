@@ -216,13 +216,83 @@ static void test_device_reset(void **state)
     vm_del(vm);
 }
 
+/* Host keys (VNC keysyms): set 1 through the controller's translation, Shift wrapped around a
+ * character that needs it, set 2 untranslated, unknown keysyms refused. */
+static void test_keysyms(void **state)
+{
+    struct vm *vm = vm_new();
+    assert_int_equal(i8042_keysym(vm, 'a', true), 0);
+    assert_int_equal(i8042_keysym(vm, 'a', false), 0);
+    EXPECT(vm, 0x1e, 0x9e);
+    assert_int_equal(i8042_keysym(vm, 'A', true), 0);  /* Shift down, A, A up, Shift up */
+    assert_int_equal(i8042_keysym(vm, 'A', false), 0); /* sent with the press already */
+    EXPECT(vm, 0x2a, 0x1e, 0x9e, 0xaa);
+    assert_int_equal(i8042_keysym(vm, 0xffe1, true), 0); /* the client holds Shift itself */
+    assert_int_equal(i8042_keysym(vm, '$', true), 0);
+    assert_int_equal(i8042_keysym(vm, '$', false), 0);
+    assert_int_equal(i8042_keysym(vm, 0xffe1, false), 0);
+    EXPECT(vm, 0x2a, 0x05, 0x85, 0xaa);
+    assert_int_equal(i8042_keysym(vm, 0xff52, true), 0); /* Up: an E0 key */
+    assert_int_equal(i8042_keysym(vm, 0xff52, false), 0);
+    EXPECT(vm, 0xe0, 0x48, 0xe0, 0xc8);
+    assert_int_equal(i8042_keysym(vm, 0xff0d, true), 0); /* Return, F7 (set 2 0x83) */
+    assert_int_equal(i8042_keysym(vm, 0xffc4, true), 0);
+    EXPECT(vm, 0x1c, 0x41);
+    assert_int_equal(i8042_keysym(vm, 0x20ac, true), -ENOENT); /* EuroSign: not on the map */
+    /* translation off: the keyboard's own set 2 */
+    command(vm, 0x60, 0x07 & ~0); /* CTR: interrupts, system flag, no translation */
+    assert_int_equal(i8042_keysym(vm, 'q', true), 0);
+    assert_int_equal(i8042_keysym(vm, 'q', false), 0);
+    assert_int_equal(i8042_keysym(vm, 0xffff, false), 0); /* Delete up */
+    EXPECT(vm, 0x15, 0xf0, 0x15, 0xe0, 0xf0, 0x71);
+    /* a disabled keyboard takes nothing */
+    command(vm, 0xad, -1);
+    assert_int_equal(i8042_keysym(vm, 'q', true), -EAGAIN);
+    vm_del(vm);
+}
+
+/* With a display, the AUX port has a mouse: loopback as AUX data, reset, id, the wheel, packets. */
+static void test_mouse(void **state)
+{
+    struct vm *vm = calloc(1, sizeof(*vm));
+    assert_non_null(vm);
+    test_vm_init(vm, 128 * MiB);
+    vm->cfg.display.kind = DISPLAY_STD;
+    test_create(vm, "i8042");
+    command(vm, 0xa9, -1); /* AUX interface test: OK */
+    EXPECT(vm, 0x00);
+    command(vm, 0xd3, 0x5a); /* loopback comes back flagged as AUX data */
+    assert_int_equal(test_inb(vm, CMD) & 0x21, 0x21);
+    EXPECT(vm, 0x5a);
+    assert_int_equal(i8042_mouse(vm, 1, 1, 0, 0), -EAGAIN); /* reporting off */
+    command(vm, 0xd4, 0xff);
+    EXPECT(vm, 0xfa, 0xaa, 0x00);
+    static const uint8_t imps[] = {0xf3, 200, 0xf3, 100, 0xf3, 80};
+    for (size_t i = 0; i < sizeof(imps); i++)
+        command(vm, 0xd4, imps[i]);
+    EXPECT(vm, 0xfa, 0xfa, 0xfa, 0xfa, 0xfa, 0xfa);
+    command(vm, 0xd4, 0xf2);
+    EXPECT(vm, 0xfa, 0x03); /* IntelliMouse */
+    command(vm, 0xd4, 0xf4);
+    EXPECT(vm, 0xfa);
+    assert_int_equal(i8042_mouse(vm, 5, -3, 1, 1), 0); /* right 5, down 3, wheel, left button */
+    EXPECT(vm, 0x29, 0x05, 0xfd, 0x01);
+    assert_int_equal(i8042_mouse(vm, 300, 0, 0, 0), 0); /* split at 255 counts */
+    EXPECT(vm, 0x08, 0xff, 0x00, 0x00, 0x08, 45, 0x00, 0x00);
+    command(vm, 0xd4, 0xee); /* wrap mode echoes */
+    command(vm, 0xd4, 0x42);
+    EXPECT(vm, 0xfa, 0x42);
+    vm_del(vm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_controller),   cmocka_unit_test(test_no_aux),
         cmocka_unit_test(test_keyboard),     cmocka_unit_test(test_bounded_queue),
         cmocka_unit_test(test_reset_pulse),  cmocka_unit_test(test_ctrl_alt_del),
-        cmocka_unit_test(test_device_reset),
+        cmocka_unit_test(test_device_reset), cmocka_unit_test(test_keysyms),
+        cmocka_unit_test(test_mouse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
