@@ -120,8 +120,8 @@ static void test_machine_config(void **state)
     expect(api, "PUT", "/machine-config",
            "{\"vcpu_count\": 3, \"mem_size_mib\": 64, \"smt\": true}", 400, "even");
     expect(api, "PUT", "/machine-config",
-           "{\"vcpu_count\": 1, \"mem_size_mib\": 64, \"cpu_template\": \"T2\"}", 400,
-           "cpu_template: not supported yet");
+           "{\"vcpu_count\": 1, \"mem_size_mib\": 64, \"cpu_template\": \"V1N1\"}", 400,
+           "cpu_template: V1N1 is an aarch64 template");
     expect(api, "PUT", "/machine-config",
            "{\"vcpu_count\": 1, \"mem_size_mib\": 65, \"huge_pages\": \"2M\"}", 400,
            "mem_size_mib: must be a multiple of 2");
