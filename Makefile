@@ -40,6 +40,8 @@ build/truced: $(MGRSRCS:%.c=build/obj/%.o) build/obj/src/api/http.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lpthread -ljansson -lsqlite3
 
+-include $(wildcard build/obj/src/manager/*.d build/asan/src/manager/*.d)
+
 build/trucectl: build/obj/src/manager/trucectl.o build/obj/src/manager/hclient.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ -ljansson

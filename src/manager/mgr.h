@@ -20,6 +20,7 @@ struct mgr {
     uint64_t host_mem_mib;
     char cg_parent[PATH_MAX + 64]; /* the truced-owned cgroup v2 parent, "" when unavailable */
     char cg_why[160];              /* why there is none */
+    int jail_uid, jail_gid;        /* >= 0: every VM runs under `truce jail` as uid:gid */
     pthread_mutex_t lock;          /* guards read-modify-write of rows and BUSY */
     char busy[MGR_MAX_BUSY][VM_NAME_MAX];
     volatile int stopping;
@@ -60,6 +61,14 @@ int vm_set_state(struct mgr *m, const char *name, const char *state, const char 
 
 /* The last non-empty line of NAME's truce.log (truce's one-line exit reason), "" when none. */
 void vm_last_log_line(struct mgr *m, const char *name, char *out, size_t n);
+
+/* `truce jail`: NAME's chroot root; its cleanup; preparing it with the definition's kernel,
+ * initrd and vm.json (paths rewritten) and SOCK set to the API socket as the host sees it.
+ * Returns 0 or -errno with ERR naming the config field. */
+void jail_root(struct mgr *m, const char *name, char *out, size_t n);
+void jail_cleanup(struct mgr *m, const char *name);
+int jail_prepare(struct mgr *m, const char *name, const char *config, char *sock, size_t socklen,
+                 char *err, size_t errlen);
 
 /* answer helpers */
 int fail(struct answer *a, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -1,5 +1,6 @@
 /* monitor.c — truced's watch over VM processes: reaping, exit reasons, re-adoption, cgroups. */
 #include <errno.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,7 +132,23 @@ static bool truce_alive(pid_t pid, const char *sock)
             n = 0; /* a zombie: ended, waiting for its parent */
         fclose(f);
     }
-    return n && strstr(cmd, sock) != NULL;
+    if (n && strstr(cmd, sock))
+        return true;
+    /* a jailed truce names its socket inside the chroot; the jail wrote its pid next to it */
+    char pidfile[PATH_MAX + 64], exe[PATH_MAX];
+    snprintf(exe, sizeof(exe), "%s", g_mgr->truce);
+    snprintf(pidfile, sizeof(pidfile), "%s", sock);
+    char *slash = strrchr(pidfile, '/');
+    if (!n || !slash || !strstr(cmd, "--api-sock /api.sock"))
+        return false;
+    snprintf(slash + 1, sizeof(pidfile) - (slash + 1 - pidfile), "%s.pid", basename(exe));
+    int filed = 0;
+    if ((f = fopen(pidfile, "re"))) {
+        if (fscanf(f, "%d", &filed) != 1)
+            filed = 0;
+        fclose(f);
+    }
+    return filed == pid;
 }
 
 void *vm_monitor(void *arg)

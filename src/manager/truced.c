@@ -16,12 +16,14 @@ struct mgr *g_mgr;
 static const char USAGE[] =
     "usage: truced [--sock PATH] [--state-dir DIR] [--truce PATH] [--overcommit RATIO]\n"
     "              [--listen HOST:PORT --token-file FILE] [--cgroup-parent NAME]\n"
+    "              [--jail-uid U --jail-gid G]\n"
     "  --sock PATH         the API's UNIX socket (default /run/truced.sock)\n"
     "  --state-dir DIR     database, definitions, API sockets, logs (default /var/lib/truced)\n"
     "  --truce PATH        the truce binary (default: truce next to truced)\n"
     "  --overcommit RATIO  admission: guest memory <= RATIO x host memory (default 1.5)\n"
     "  --listen HOST:PORT  also serve TCP; requires --token-file (bearer token)\n"
-    "  --cgroup-parent N   the cgroup v2 parent for the VMs (default truced)\n";
+    "  --cgroup-parent N   the cgroup v2 parent for the VMs (default truced)\n"
+    "  --jail-uid U --jail-gid G   run every VM under `truce jail` as U:G (root only)\n";
 
 static uint64_t host_mem_mib(void)
 {
@@ -57,7 +59,8 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
-    static struct mgr m = {.overcommit = 1.5, .lock = PTHREAD_MUTEX_INITIALIZER};
+    static struct mgr m = {
+        .overcommit = 1.5, .jail_uid = -1, .jail_gid = -1, .lock = PTHREAD_MUTEX_INITIALIZER};
     const char *sock = "/run/truced.sock", *listen_at = NULL, *token_file = NULL;
     const char *cg_name = "truced";
     static char token[256];
@@ -68,10 +71,17 @@ int main(int argc, char **argv)
     char *slash = strrchr(self, '/');
     snprintf(m.truce, sizeof(m.truce), "%.*s/truce", slash ? (int)(slash - self) : 1,
              slash ? self : ".");
-    static const struct option opts[] = {
-        {"sock", 1, 0, 's'},          {"state-dir", 1, 0, 'd'}, {"truce", 1, 0, 't'},
-        {"overcommit", 1, 0, 'o'},    {"listen", 1, 0, 'l'},    {"token-file", 1, 0, 'k'},
-        {"cgroup-parent", 1, 0, 'c'}, {"help", 0, 0, 'h'},      {0, 0, 0, 0}};
+    static const struct option opts[] = {{"sock", 1, 0, 's'},
+                                         {"state-dir", 1, 0, 'd'},
+                                         {"truce", 1, 0, 't'},
+                                         {"overcommit", 1, 0, 'o'},
+                                         {"listen", 1, 0, 'l'},
+                                         {"token-file", 1, 0, 'k'},
+                                         {"cgroup-parent", 1, 0, 'c'},
+                                         {"help", 0, 0, 'h'},
+                                         {"jail-uid", 1, 0, 'u'},
+                                         {"jail-gid", 1, 0, 'g'},
+                                         {0, 0, 0, 0}};
     int c;
     char *end;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -101,6 +111,16 @@ int main(int argc, char **argv)
         case 'c':
             cg_name = optarg;
             break;
+        case 'u':
+        case 'g': {
+            long id = strtol(optarg, &end, 10);
+            if (*end || id < 0 || id > 0x7fffffff) {
+                fprintf(stderr, "truced: --jail-%cid %s: not a uid/gid number\n", c, optarg);
+                return 2;
+            }
+            *(c == 'u' ? &m.jail_uid : &m.jail_gid) = (int)id;
+            break;
+        }
         case 'h':
             fputs(USAGE, stdout);
             return 0;
@@ -118,6 +138,10 @@ int main(int argc, char **argv)
                 "truced: --listen %s needs --token-file: TCP is never served without a "
                 "bearer token\n",
                 listen_at);
+        return 2;
+    }
+    if ((m.jail_uid >= 0) != (m.jail_gid >= 0) || (m.jail_uid >= 0 && geteuid() != 0)) {
+        fprintf(stderr, "truced: --jail-uid and --jail-gid go together, and need root\n");
         return 2;
     }
     int rc;

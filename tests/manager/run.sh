@@ -13,14 +13,18 @@ A=$ROOT/build/guests/actions.elf
 W=$(mktemp -d /tmp/truced-test-XXXXXX)
 CG=truced-test-$$
 S=$W/d.sock
+STATE=$W/state
 DPID=
 cleanup() {
     [ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null
     for p in $(cat "$W"/pids 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-    for f in "$W"/state/vms/*/api.sock; do
+    for f in "$W"/state*/vms/*/api.sock; do
         [ -S "$f" ] || continue
         p=$(pgrep -f -- "--api-sock $f" | head -1) # only VMs of this run's state dir
         [ -n "$p" ] && kill -KILL "$p" 2>/dev/null
+    done
+    for f in /sys/fs/cgroup/*/"$CG"/*/cgroup.procs /sys/fs/cgroup/"$CG"/*/cgroup.procs; do
+        [ -f "$f" ] && for p in $(cat "$f"); do kill -KILL "$p" 2>/dev/null; done # this run's VMs
     done
     sleep 0.2
     for d in /sys/fs/cgroup/*/"$CG"/* /sys/fs/cgroup/"$CG"/*; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
@@ -53,7 +57,7 @@ wait_state() {
 raw() { curl -s -o "$W/reply" -w '%{http_code}' --unix-socket "$S" -X "$1" "http://l$2" ${3:+-d "$3"}; }
 start_truced() {
     rm -f "$S" # a killed truced leaves its socket file: wait for the new one
-    "$TRUCED" --sock "$S" --state-dir "$W/state" --truce "$ROOT/build/truce" \
+    "$TRUCED" --sock "$S" --state-dir "$STATE" --truce "$ROOT/build/truce" \
         --cgroup-parent "$CG" --overcommit 1.5 "$@" 2>>"$W/truced.err" &
     DPID=$!
     for _ in $(seq 100); do [ -S "$S" ] && return 0; sleep 0.05; done
@@ -263,4 +267,34 @@ ev=$(ctl events)
 echo "$ev" | grep -q ' a .*crashed .*signal 9' && echo "$ev" | grep -q ' b .*running' &&
     pass events "$(echo "$ev" | wc -l) state changes" || failc events "$ev"
 ctl list
+
+# Under `truce jail`: a second truced runs its VM as nobody in a chroot; killed -9 and
+# restarted, it re-adopts the jailed VM (the jail's pid file names it); delete cleans the jail.
+kill -KILL "$DPID"
+wait "$DPID" 2>/dev/null
+DPID=
+S=$W/j.sock
+STATE=$W/state-jail # its own VMs only
+vmdef "$W/j.json" spin
+if start_truced --jail-uid 65534 --jail-gid 65534 && ctl create "$W/j.json" >/dev/null &&
+    ctl start j >/dev/null; then
+    pj=$(jget j pid)
+    echo "$pj" >>"$W/pids"
+    ids=$(awk '/^(Uid|Gid|NoNewPrivs):/ {printf "%s %s ", $1, $2}' "/proc/$pj/status")
+    kill -KILL "$DPID"
+    wait "$DPID" 2>/dev/null
+    start_truced --jail-uid 65534 --jail-gid 65534
+    s1="$(jget j state) $(jget j pid)"
+    st=$(raw POST /v1/vms/j/snapshot "{\"dir\": \"$W/snap-j\"}")
+    ctl stop j --force >/dev/null
+    ctl delete j >/dev/null
+    if [ "$ids" = "Uid: 65534 Gid: 65534 NoNewPrivs: 1 " ] && [ "$s1" = "running $pj" ] &&
+        [ "$st" = 409 ] && ! kill -0 "$pj" 2>/dev/null && [ -z "$(ls -A "$STATE/jail/truce" 2>/dev/null)" ]; then
+        pass jail "$ids; re-adopted after kill -9 of truced; snapshot $st (not yet under the jail)"
+    else
+        failc jail "ids '$ids'; after restart '$s1' (pid $pj); snapshot $st; left: $(ls -A "$STATE/jail/truce" 2>&1)"
+    fi
+else
+    failc jail "truced --jail-uid did not start the VM: $(tail -2 "$W/truced.err") $(tail -2 "$STATE/vms/j/truce.log" 2>/dev/null)"
+fi
 exit 0
