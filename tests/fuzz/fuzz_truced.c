@@ -11,7 +11,11 @@
 #include "manager/routes.h"
 
 struct mgr *g_mgr;
-static struct mgr m = {.overcommit = 1.5, .host_mem_mib = 1024, .lock = PTHREAD_MUTEX_INITIALIZER};
+static struct mgr m = {.overcommit = 1.5,
+                       .host_mem_mib = 1024,
+                       .jail_uid = -1,
+                       .jail_gid = -1,
+                       .lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void cleanup(void)
 {
