@@ -161,6 +161,23 @@ build_efi() {
     [ -z "$EFI_DISK" ] || cp "$EFI_DISK"/* "$1/lab/efi/"
 }
 files+=("$(part efi "$(lab_hash $EFI_DISK -- efi)" build_efi)")
+# The display scenarios: what truce dlopens for --display (libpng, libvncserver and their
+# libraries), SeaBIOS's VGA BIOS, and the test VNC client (build/tools/vnctool), when installed.
+DISPLAY_FILES=$(ls /usr/share/seabios/vgabios-stdvga.bin "$REPO_DIR/build/tools/vnctool" \
+    "$(ldconfig -p | awk '/libvncserver\.so\.1 / { print $NF; exit }')" \
+    "$(ldconfig -p | awk '/libpng16\.so\.16 / { print $NF; exit }')" 2>/dev/null || true)
+build_display() {
+    local f
+    mkdir -p "$1/usr/share/seabios" "$1/lab/bin"
+    for f in $DISPLAY_FILES; do
+        case "$f" in
+        *.bin) cp -L "$f" "$1/usr/share/seabios/" ;;
+        */vnctool) lab_copy_elf "$1" "$f" /lab/bin/vnctool ;;
+        *) lab_copy_elf "$1" "$f" ;;
+        esac
+    done
+}
+files+=("$(part display "$(lab_hash $DISPLAY_FILES -- display $DISPLAY_FILES)" build_display)")
 if [ ${#EXTRA[@]} -gt 0 ]; then
     files+=("$(part extra "$(lab_hash "${EXTRA[@]%%:*}" -- "${EXTRA[@]}")" build_extra)")
 fi
