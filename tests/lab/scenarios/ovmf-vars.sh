@@ -20,4 +20,4 @@ expect_init
 expect_guest efivar
 expect_end poweroff
 [ "$(sha256sum <$code)" = "$sum0" ] || fail "OVMF_CODE changed on disk"
-echo "ovmf-vars: first boot to /init ${GUEST_MARKER_MS} ms (second boot)"
+echo "ovmf-vars: the second boot reached /init after ${GUEST_MARKER_MS} ms"
