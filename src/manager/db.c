@@ -80,7 +80,13 @@ int db_event(struct db *db, const char *vm, const char *state, const char *detai
     sqlite3_bind_text(st, 2, vm, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 3, state, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 4, detail ? detail : "", -1, SQLITE_TRANSIENT);
-    return run(st);
+    int rc = run(st);
+    /* the log keeps the last DB_EVENTS_KEPT changes */
+    if (!rc && (st = prep(db, "DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?"))) {
+        sqlite3_bind_int(st, 1, DB_EVENTS_KEPT);
+        rc = run(st);
+    }
+    return rc;
 }
 
 int db_create(struct db *db, const struct vm_row *v)

@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VM_NAME_MAX 64
+#define VM_NAME_MAX    64
+#define DB_EVENTS_KEPT 10000 /* older events are dropped */
 
 struct db;
 

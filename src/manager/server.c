@@ -16,7 +16,10 @@
 #include "manager/routes.h"
 #include "manager/server.h"
 
-#define MAX_BODY (1u << 20)
+#define MAX_BODY  (1u << 20)
+#define MAX_CONNS 64 /* connections served at once; more are answered 503 and closed */
+
+static int nconns; /* atomic */
 
 struct conn {
     struct mgr *m;
@@ -58,6 +61,8 @@ static const char *reason(int s)
         return "Conflict";
     case 413:
         return "Payload Too Large";
+    case 503:
+        return "Service Unavailable";
     case 507:
         return "Insufficient Storage";
     }
@@ -170,6 +175,7 @@ static void *conn_thread(void *arg)
     serve(c);
     close(c->fd);
     free(c);
+    __atomic_sub_fetch(&nconns, 1, __ATOMIC_SEQ_CST);
     return NULL;
 }
 
@@ -186,6 +192,15 @@ static void *accept_loop(void *arg)
         int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
             continue;
+        if (__atomic_add_fetch(&nconns, 1, __ATOMIC_SEQ_CST) > MAX_CONNS) {
+            struct answer a = {0};
+            fail(&a, 503, "too many connections (%d at once)", MAX_CONNS);
+            respond(fd, &a);
+            json_decref(a.body);
+            close(fd);
+            __atomic_sub_fetch(&nconns, 1, __ATOMIC_SEQ_CST);
+            continue;
+        }
         struct conn *c = malloc(sizeof(*c));
         pthread_t t;
         pthread_attr_t at;
@@ -195,6 +210,7 @@ static void *accept_loop(void *arg)
             (*c = (struct conn){l->m, fd, l->token}, pthread_create(&t, &at, conn_thread, c))) {
             close(fd);
             free(c);
+            __atomic_sub_fetch(&nconns, 1, __ATOMIC_SEQ_CST);
         }
         pthread_attr_destroy(&at);
     }

@@ -143,6 +143,31 @@ s2="$(jget a state)/$(truce_state)"
 st=$(raw POST /v1/vms/a/resume)
 [ "$st" = 409 ] && pass resume-running-409 || failc resume-running-409 "$st $(cat "$W/reply")"
 
+# At most 64 connections at once: with 64 idle ones open the next is answered 503; closed,
+# requests are served again.
+cap=$(python3 - "$S" <<'PY'
+import socket, sys
+def conn():
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); return s
+def ask(s):
+    s.sendall(b"GET /v1/host HTTP/1.1\r\nHost: l\r\n\r\n")
+    return s.recv(64).split(b" ")[1].decode()
+idle = [conn() for _ in range(64)]
+over = ask(conn())
+for s in idle:
+    s.close()
+import time
+for _ in range(100):  # the server notices the closes
+    again = ask(conn())
+    if again == "200":
+        break
+    time.sleep(0.05)
+print(over, again)
+PY
+)
+[ "$cap" = "503 200" ] && pass conn-cap "65th connection $(echo $cap | cut -d' ' -f1), after closing $(echo $cap | cut -d' ' -f2)" ||
+    failc conn-cap "got '$cap'"
+
 # Events: a long-poll returns the next state change once it happens; a bad query is a 400.
 last=$(raw GET /v1/events >/dev/null && python3 -c 'import json,sys; print(json.load(sys.stdin)["events"][-1]["id"])' <"$W/reply")
 curl -s --unix-socket "$S" "http://l/v1/events?since=$last&wait_ms=20000" >"$W/poll" &
