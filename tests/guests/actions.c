@@ -62,7 +62,7 @@ static void count(void)
  * slowly, checking each page still holds the previous pass's number: a snapshot (Diff, merged
  * onto its base) or a pre-copy migration that loses a written page is caught at the next pass.
  * Ends with "dirty done" and debug-exit (67); a lost page prints FAIL and exits 1 (status 3). */
-#define DIRTY_BASE  0x800000u
+#define DIRTY_BASE   0x800000u
 #define DIRTY_PAGES  256u
 #define DIRTY_PASSES 12u
 

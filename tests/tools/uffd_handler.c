@@ -52,7 +52,9 @@ static int take(int c, char *msg, size_t len)
         char buf[CMSG_SPACE(sizeof(int))];
     } ctl;
     struct iovec iov = {.iov_base = msg, .iov_len = len - 1};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+    struct msghdr mh = {.msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = ctl.buf,
                         .msg_controllen = sizeof(ctl.buf)};
     ssize_t n = recvmsg(c, &mh, 0);
     struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
@@ -110,9 +112,8 @@ int main(int argc, char **argv)
             return fprintf(stderr, "uffd_handler: fault at %#llx outside the layout\n",
                            (unsigned long long)a),
                    1;
-        struct uffdio_copy cp = {.dst = a,
-                                 .src = (uintptr_t)(mem + r[i].offset + (a - r[i].base)),
-                                 .len = 4096};
+        struct uffdio_copy cp = {
+            .dst = a, .src = (uintptr_t)(mem + r[i].offset + (a - r[i].base)), .len = 4096};
         if (ioctl(ufd, UFFDIO_COPY, &cp) < 0 && errno != EEXIST)
             die("UFFDIO_COPY");
         served++;
