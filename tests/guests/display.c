@@ -1,7 +1,8 @@
 /* display.c — test guest for the std VGA: finds 1234:1111 on PCI, checks the VBE dispi registers,
  * sets a 320x200x32 mode through ports 0x1ce/0x1cf (a mode the device does not offer is refused),
  * draws four coloured quadrants in the linear framebuffer (BAR0), then waits for the host to take
- * a screenshot and stops it. With "mmio" on the command line it drives the dispi registers through BAR2. */
+ * a screenshot and stops it. With "mmio" on the command line it drives the dispi registers through
+ * BAR2. */
 #include "lib.h"
 
 #define W 320
