@@ -89,6 +89,14 @@ test: build/truce build/truced build/trucectl unit guests hostile
 demo: build/truce
 	@tests/lab/demo.sh
 
+# Benches on this host's /dev/kvm, outside make test: N VMs at once (N=... to choose), and where
+# a boot's time goes (exec -> first KVM_RUN, exits by kind and their userspace time).
+.PHONY: bench-density bench-boot-breakdown
+bench-density: build/truce guests
+	@bench/density.sh $(N)
+bench-boot-breakdown: build/truce guests
+	@bench/boot-breakdown.sh
+
 format:
 	clang-format -i $(SRCS) $(wildcard src/manager/*.c) $(shell find src tests -name '*.h') $(UNITSRCS)
 

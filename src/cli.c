@@ -352,6 +352,9 @@ int cli_run(const struct cli_vm_source *src)
         goto out;
     }
     status = vm_wait(vm);
+    char stats[1024]; /* the boot breakdown's figures (bench/boot-breakdown.sh) */
+    exit_stats_format(vm, stats, sizeof(stats));
+    log_debug("%s", stats);
 out:
     vm_destroy(vm);
     if (!rc)

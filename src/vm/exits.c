@@ -148,7 +148,8 @@ static const exit_fn exit_table[] = {
 
 int exit_dispatch(struct vm *vm, struct vcpu *v, struct vm_exit *e)
 {
-    atomic_fetch_add(&vm->stats.by_reason[MIN(e->reason, 63u)], 1);
+    unsigned r = MIN(e->reason, 63u);
+    atomic_fetch_add(&vm->stats.by_reason[r], 1);
     exit_fn fn = e->reason < ARRAY_SIZE(exit_table) ? exit_table[e->reason] : NULL;
     if (!fn) {
         atomic_fetch_add(&vm->stats.unknown, 1);
@@ -156,5 +157,38 @@ int exit_dispatch(struct vm *vm, struct vcpu *v, struct vm_exit *e)
                         e->reason);
         return EXIT_STOP;
     }
-    return fn(vm, v, e);
+    uint64_t t0 = now_ns();
+    int rc = fn(vm, v, e);
+    atomic_fetch_add(&vm->stats.ns_by_reason[r], now_ns() - t0);
+    return rc;
+}
+
+/* The KVM_EXIT_* reasons by name, for exit_stats_print. */
+static const char *const exit_kind[] = {
+    [KVM_EXIT_IO] = "io",
+    [KVM_EXIT_MMIO] = "mmio",
+    [KVM_EXIT_HLT] = "hlt",
+    [KVM_EXIT_IRQ_WINDOW_OPEN] = "irq_window_open",
+    [KVM_EXIT_SHUTDOWN] = "shutdown",
+    [KVM_EXIT_FAIL_ENTRY] = "fail_entry",
+    [KVM_EXIT_INTR] = "intr",
+    [KVM_EXIT_INTERNAL_ERROR] = "internal_error",
+    [KVM_EXIT_SYSTEM_EVENT] = "system_event",
+};
+
+void exit_stats_format(const struct vm *vm, char *buf, size_t size)
+{
+    size_t at = 0;
+    int n = snprintf(buf, size, "exit-stats first_run_ns=%llu",
+                     (unsigned long long)atomic_load(&vm->stats.first_run_ns));
+    for (unsigned i = 0; n >= 0 && (at += (size_t)n) < size && i < 64; i++) {
+        uint64_t count = atomic_load(&vm->stats.by_reason[i]);
+        unsigned long long us = atomic_load(&vm->stats.ns_by_reason[i]) / 1000;
+        const char *kind = i < ARRAY_SIZE(exit_kind) ? exit_kind[i] : NULL;
+        n = !count ? 0
+            : kind ? snprintf(buf + at, size - at, " %s=%llu/%llu", kind,
+                              (unsigned long long)count, us)
+                   : snprintf(buf + at, size - at, " reason_%u=%llu/%llu", i,
+                              (unsigned long long)count, us);
+    }
 }

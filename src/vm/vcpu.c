@@ -143,6 +143,9 @@ static void *vcpu_thread(void *arg)
     while (run) {
         if (vcpu_service(v))
             break;
+        uint64_t none = 0;
+        if (!atomic_load_explicit(&vm->stats.first_run_ns, memory_order_relaxed))
+            atomic_compare_exchange_strong(&vm->stats.first_run_ns, &none, now_ns());
         if (ioctl(v->fd, KVM_RUN, 0) < 0) {
             if (errno == EINTR || errno == EAGAIN) {
                 v->run->immediate_exit = 0;

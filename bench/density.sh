@@ -1,0 +1,79 @@
+#!/bin/bash
+# density.sh — the density bench (make bench-density): N idle tiny PVH guests (64 MiB) started at
+# once on this host's own /dev/kvm, without and with a disk + user net + rng, under truce and
+# QEMU microvm; writes its section of bench/RESULTS.md and bench/density.png (memory vs N).
+# Usage: bench/density.sh [N...] (default 20 50 100). VMMS=truce,qemu CONFIGS=bare,devices pick.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ns=("$@")
+[ ${#ns[@]} -gt 0 ] || ns=(20 50 100)
+for n in "${ns[@]}"; do
+    case "$n" in '' | *[!0-9]* | 0) echo "density.sh: N must be a positive number, got '$n'" >&2; exit 2 ;; esac
+done
+[ -w /dev/kvm ] || { echo "density.sh: /dev/kvm is not usable here" >&2; exit 1; }
+command -v qemu-system-x86_64 >/dev/null || { echo "density.sh: qemu-system-x86_64 is missing (apt-get install qemu-system-x86)" >&2; exit 1; }
+make -s build/truce guests
+kernel=build/guests/actions.elf
+out=${DENSITY_OUT:-/tmp/density-$$}
+mkdir -p "$out"
+json=$out/density.json
+echo "density: N=${ns[*]}, log $out/density.log" >&2
+nice python3 bench/density.py "$kernel" "$json" "${ns[@]}" | tee "$out/density.log"
+
+plot_note="bench/density.png: memory per VM vs N."
+if ! python3 bench/density_plot.py "$json" bench/density.png 2>"$out/plot.err"; then
+    plot_note="No plot: $(tail -n 1 "$out/plot.err") (apt-get install python3-matplotlib)."
+fi
+
+section=$(mktemp)
+trap 'rm -f "$section"' EXIT
+{
+    echo "<!-- bench/density.sh begin: this section is rewritten by bench/density.sh -->"
+    echo "## Density: N idle VMs at once, truce vs QEMU microvm, this host's /dev/kvm"
+    echo
+    echo "Produced by \`bench/density.sh ${ns[*]}\` on $(date -u +%Y-%m-%d) ($(build/truce --version)),"
+    echo "$(nproc) cores shared with other agents' builds and tests (loaded: timings are figures of that"
+    echo "moment, not limits), $(uname -r) with a PVM-backed /dev/kvm, $(qemu-system-x86_64 --version | head -n 1)."
+    echo
+    python3 bench/density_plot.py "$json" --table
+    echo
+    echo "- Guest: build/guests/actions.elf (the tiny PVH test guest of tests/guests) with command line"
+    echo "  \`spin\`: it prints \`truce-guest: actions 'spin'\` on COM1 then idles in `sti; hlt`;"
+    echo "  64 MiB, 1 vCPU. Both VMMs boot the same PVH ELF (QEMU through its PVH ELF note support)."
+    echo "- truce: \`truce run --kernel actions.elf --cmdline spin --memory 64M --cpus 1 --console"
+    echo "  file:serialI.txt\`; devices adds \`--disk path=diskI.img --net user --rng\` (seccomp on)."
+    echo "- QEMU: \`qemu-system-x86_64 -M microvm -accel kvm -cpu kvm64 -smp 1 -m 64 -kernel actions.elf"
+    echo "  -append spin -nodefaults -no-user-config -display none -serial file:serialI.txt"
+    echo "  -no-reboot\`; devices adds \`-drive id=d0,file=diskI.img,format=raw,if=none -device"
+    echo "  virtio-blk-device,drive=d0 -netdev user,id=n0 -device virtio-net-device,netdev=n0 -device"
+    echo "  virtio-rng-device\`. Each VM has its own sparse 1 MiB disk file."
+    echo "- all up: from the first fork (bench/density.py spawns all N with subprocess.Popen, as fast"
+    echo "  as it can) to the last guest's serial file becoming non-empty (polled every 2 ms)."
+    echo "  VMs/s/core = N / all up / $(nproc) cores."
+    echo "- private/VM: Private_Clean + Private_Dirty of /proc/PID/smaps_rollup minus the same of the"
+    echo "  guest RAM mapping (the largest anonymous mapping of at least 64 MiB in /proc/PID/smaps),"
+    echo "  sampled 1 s after the last guest printed; median over the N VMs. guest touched: that"
+    echo "  mapping's private figure (QEMU's includes the qboot firmware it copies into RAM)."
+    echo "- host used: MemAvailable before the first spawn minus MemAvailable at the sample; other"
+    echo "  agents on the host move it by tens of MiB either way."
+    echo "- Every VM is stopped by SIGTERM (SIGKILL after 20 s) before the next batch."
+    echo "- $plot_note"
+    echo
+    echo "Samples (seconds to each guest's first line, sorted; private KiB per VM):"
+    echo
+    python3 bench/density_plot.py "$json" --samples
+    echo "<!-- bench/density.sh end -->"
+} >"$section"
+
+results=bench/RESULTS.md
+if grep -q '^<!-- bench/density.sh begin' "$results"; then
+    awk -v f="$section" '
+        /^<!-- bench\/density.sh begin/ { while ((getline l < f) > 0) print l; skip = 1; next }
+        /^<!-- bench\/density.sh end/ { skip = 0; next }
+        !skip' "$results" >"$results.tmp"
+    mv "$results.tmp" "$results"
+else
+    { echo; cat "$section"; } >>"$results"
+fi
+cat "$section"
