@@ -39,7 +39,7 @@ trap 'rm -f "$section"' EXIT
     python3 bench/density_plot.py "$json" --table
     echo
     echo "- Guest: build/guests/actions.elf (the tiny PVH test guest of tests/guests) with command line"
-    echo "  \`spin\`: it prints \`truce-guest: actions 'spin'\` on COM1 then idles in `sti; hlt`;"
+    echo "  \`spin\`: it prints \`truce-guest: actions 'spin'\` on COM1 then idles in \`sti; hlt\`;"
     echo "  64 MiB, 1 vCPU. Both VMMs boot the same PVH ELF (QEMU through its PVH ELF note support)."
     echo "- truce: \`truce run --kernel actions.elf --cmdline spin --memory 64M --cpus 1 --console"
     echo "  file:serialI.txt\`; devices adds \`--disk path=diskI.img --net user --rng\` (seccomp on)."
