@@ -179,15 +179,16 @@ static const char *const exit_kind[] = {
 void exit_stats_format(const struct vm *vm, char *buf, size_t size)
 {
     size_t at = 0;
-    int n = snprintf(buf, size, "exit-stats first_run_ns=%llu",
-                     (unsigned long long)atomic_load(&vm->stats.first_run_ns));
+    int n = snprintf(buf, size, "exit-stats first_run_ns=%llu now_ns=%llu",
+                     (unsigned long long)atomic_load(&vm->stats.first_run_ns),
+                     (unsigned long long)now_ns());
     for (unsigned i = 0; n >= 0 && (at += (size_t)n) < size && i < 64; i++) {
         uint64_t count = atomic_load(&vm->stats.by_reason[i]);
         unsigned long long us = atomic_load(&vm->stats.ns_by_reason[i]) / 1000;
         const char *kind = i < ARRAY_SIZE(exit_kind) ? exit_kind[i] : NULL;
         n = !count ? 0
-            : kind ? snprintf(buf + at, size - at, " %s=%llu/%llu", kind,
-                              (unsigned long long)count, us)
+            : kind ? snprintf(buf + at, size - at, " %s=%llu/%llu", kind, (unsigned long long)count,
+                              us)
                    : snprintf(buf + at, size - at, " reason_%u=%llu/%llu", i,
                               (unsigned long long)count, us);
     }

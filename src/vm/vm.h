@@ -164,10 +164,10 @@ enum exit_result {
 
 /* Counters of the exit policy; read by metrics. Updated atomically from vCPU threads. */
 struct exit_stats {
-    _Atomic uint64_t by_reason[64]; /* index: KVM_EXIT_* (clamped to 63) */
-    _Atomic uint64_t ns_by_reason[64]; /* time in userspace handling them (now_ns around the handler) */
-    _Atomic uint64_t first_run_ns;     /* now_ns() (CLOCK_MONOTONIC) of the first KVM_RUN; 0: none */
-    _Atomic uint64_t unknown;       /* reasons with no handler */
+    _Atomic uint64_t by_reason[64];    /* index: KVM_EXIT_* (clamped to 63) */
+    _Atomic uint64_t ns_by_reason[64]; /* ns in userspace handling them (around the handler) */
+    _Atomic uint64_t first_run_ns;     /* now_ns() of the first KVM_RUN; 0: none yet */
+    _Atomic uint64_t unknown;          /* reasons with no handler */
     _Atomic uint64_t pio_unmapped;
     _Atomic uint64_t mmio_unmapped;
 };
@@ -179,8 +179,9 @@ int exit_decode(struct kvm_run *run, struct vm_exit *e);
 /* Handle one exit for VCPU (may be NULL in tests). Returns an enum exit_result. */
 int exit_dispatch(struct vm *vm, struct vcpu *vcpu, struct vm_exit *e);
 /* Format VM's exit statistics as one line into BUF of SIZE (cut if longer):
- * "exit-stats first_run_ns=T KIND=COUNT/USEC ...", USEC the microseconds spent in userspace
- * handling that kind; logged at exit by truce run --log-level debug. */
+ * "exit-stats first_run_ns=T now_ns=T KIND=COUNT/USEC ...", times CLOCK_MONOTONIC ns, USEC the
+ * microseconds spent in userspace handling that kind; truce run --log-level debug logs it once
+ * the VM has stopped, before tearing it down. */
 void exit_stats_format(const struct vm *vm, char *buf, size_t size);
 
 /* ---- vCPUs (vm/vcpu.c, vm/cpuid.c) ---------------------------------------------------------- */

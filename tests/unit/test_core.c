@@ -167,6 +167,33 @@ static void exit_io_routes_rep_and_counts_unmapped(void **state)
     test_vm_free(vm);
 }
 
+/* exit_stats_format: the kinds seen with their counts, unseen ones left out, and a short buffer
+ * cut, never overrun. */
+static void exit_stats_line(void **state)
+{
+    struct vm *vm = test_vm();
+    struct rec r = {0};
+    assert_int_equal(io_bus_register(&vm->pio, 0x3f8, 8, &rec_ops, &r, "uart"), 0);
+    uint8_t buf[1] = {'x'};
+    struct vm_exit e = {.reason = KVM_EXIT_IO,
+                        .io = {.port = 0x3f8, .size = 1, .in = false, .count = 1, .data = buf}};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(exit_dispatch(vm, NULL, &e), EXIT_RESUME);
+    atomic_store(&vm->stats.by_reason[40], 1); /* a reason with no name */
+    char line[256];
+    exit_stats_format(vm, line, sizeof(line));
+    assert_non_null(strstr(line, "exit-stats first_run_ns=0 now_ns="));
+    assert_non_null(strstr(line, " io=3/"));
+    assert_non_null(strstr(line, " reason_40=1/0"));
+    assert_null(strstr(line, "mmio="));
+    char small[24];
+    memset(small, '#', sizeof(small));
+    exit_stats_format(vm, small, 20);
+    assert_int_equal(strlen(small), 19);
+    assert_int_equal(small[20], '#');
+    test_vm_free(vm);
+}
+
 static void exit_mmio_unmapped_read_all_ones(void **state)
 {
     struct vm *vm = test_vm();
@@ -254,6 +281,7 @@ int main(void)
         cmocka_unit_test(exit_io_routes_rep_and_counts_unmapped),
         cmocka_unit_test(exit_mmio_unmapped_read_all_ones),
         cmocka_unit_test(exit_policy_statuses),
+        cmocka_unit_test(exit_stats_line),
         cmocka_unit_test(exit_first_stop_wins),
         cmocka_unit_test(exit_decode_io),
     };
