@@ -182,5 +182,20 @@ void config_state_visit(struct state_visitor *v, struct vm_config *c)
         }
         rl_config_visit(v, &c->entropy_rate_limiter);
     }
+    if (v->version >= 8) { /* the display (older snapshots have none) */
+        struct display_config *d = &c->display;
+        uint32_t kind = d->kind;
+        STATE_U32_MAX(v, kind, DISPLAY_VNC);
+        d->kind = (enum display_kind)kind;
+        STATE_BOOL(v, d->vnc_unix);
+        STATE_STR(v, d->vnc_path);
+        STATE_U32(v, d->vnc_ip);
+        STATE_U16(v, d->vnc_port);
+        STATE_STR(v, d->password_file);
+        STATE_U32(v, d->vram_mib);
+        STATE_CHECK(v, d->kind == DISPLAY_NONE ||
+                           (d->vram_mib >= CFG_VRAM_MIN_MIB && d->vram_mib <= CFG_VRAM_MAX_MIB &&
+                            !(d->vram_mib & (d->vram_mib - 1))));
+    }
     state_end(v);
 }

@@ -23,7 +23,7 @@ struct state_visitor;
 #define SNAP_STATE_VERSION  1           /* the "snapshot" section */
 /* the "machine" section: 2 virtio transport, 3 MMDS, 4 pmem and hotplug memory, 5 AHCI drives,
  * 6 the balloon, 7 rate limiters */
-#define CONFIG_STATE_VERSION 7
+#define CONFIG_STATE_VERSION 8
 
 struct snap_header {
     char magic[8];

@@ -2,6 +2,7 @@
  * (libvncserver) on its own thread, with damage tracking and keyboard/pointer input to PS/2. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -354,6 +355,12 @@ static int ui_create(struct vm *vm, char *err, size_t errlen)
         return 0;
     if (!png_lib_get(err, errlen))
         return -ENOSYS;
+    /* Screenshots and screen buffers are large: fixed thresholds keep them in their own
+     * mappings (freed with munmap) and stop glibc from shrinking a thread's heap, whose first
+     * shrink reads /proc/sys/vm/overcommit_memory — a read the api and vnc threads' seccomp
+     * lists do not allow. */
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 32 * 1024 * 1024);
     if (d->kind != DISPLAY_VNC)
         return 0;
     struct vnc *v = calloc(1, sizeof(*v));

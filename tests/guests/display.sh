@@ -97,6 +97,45 @@ api_case() { # api_case NAME CMDLINE
 api_case display-api-screenshot-ports ""
 api_case display-api-screenshot-mmio "mmio"
 
+# ---- a snapshot keeps the screen: registers and framebuffer restored in a new process ---------
+snap_case() {
+    local S="$OUT/snapa.sock" S2="$OUT/snapb.sock" ser="$OUT/snap.serial" c r
+    "$TRUCE" --api-sock "$S" >/dev/null 2>"$OUT/snapa.err" &
+    local pa=$!
+    PIDS+=($pa)
+    for _ in $(seq 50); do [ -S "$S" ] && break; sleep 0.1; done
+    c="curl -s -o /dev/null -w %{http_code} -X"
+    r=$($c PUT --unix-socket "$S" http://localhost/boot-source -d "{\"kernel_image_path\": \"$G/display.elf\"}")
+    r="$r $($c PUT --unix-socket "$S" http://localhost/display -d '{"kind": "std"}')"
+    r="$r $($c PUT --unix-socket "$S" http://localhost/serial -d "{\"serial_out_path\": \"$ser\"}")"
+    r="$r $($c PUT --unix-socket "$S" http://localhost/actions -d '{"action_type": "InstanceStart"}')"
+    wait_serial "$ser" drawn
+    r="$r $($c PATCH --unix-socket "$S" http://localhost/vm -d '{"state": "Paused"}')"
+    r="$r $($c PUT --unix-socket "$S" http://localhost/snapshot/create \
+        -d "{\"snapshot_path\": \"$OUT/vm.state\", \"mem_file_path\": \"$OUT/vm.mem\"}")"
+    kill $pa 2>/dev/null
+    wait $pa 2>/dev/null
+    "$TRUCE" --api-sock "$S2" >/dev/null 2>"$OUT/snapb.err" &
+    local pb=$!
+    PIDS+=($pb)
+    for _ in $(seq 50); do [ -S "$S2" ] && break; sleep 0.1; done
+    r="$r $($c PUT --unix-socket "$S2" http://localhost/snapshot/load -d "{\"snapshot_path\": \
+\"$OUT/vm.state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$OUT/vm.mem\"}, \
+\"resume_vm\": true}")"
+    if [ "$r" != "204 204 204 204 204 204 204" ]; then
+        fail display-snapshot-restore "answers $r: $(tail -n1 "$OUT/snapb.err")"
+    elif ! "$TRUCE" screenshot --api-sock "$S2" -o "$OUT/snap.png" 2>"$OUT/snap.shot"; then
+        fail display-snapshot-restore "$(cat "$OUT/snap.shot") $(tail -n1 "$OUT/snapb.err")"
+    elif [ "$(quadrants "$OUT/snap.png")" != "$WANT" ]; then
+        fail display-snapshot-restore "restored screen shows $(quadrants "$OUT/snap.png")"
+    else
+        pass display-snapshot-restore
+    fi
+    kill $pb 2>/dev/null
+    wait $pb 2>/dev/null
+}
+snap_case
+
 # ---- through VNC ------------------------------------------------------------------------------
 if [ -x "$VNCTOOL" ]; then
     printf 'sesame\n' >"$OUT/pw"
