@@ -21,8 +21,11 @@ json=$out/density.json
 echo "density: N=${ns[*]}, log $out/density.log" >&2
 nice python3 bench/density.py "$kernel" "$json" "${ns[@]}" | tee "$out/density.log"
 
-plot_note="bench/density.png: memory per VM vs N."
-if ! python3 bench/density_plot.py "$json" bench/density.png 2>"$out/plot.err"; then
+# Debian's matplotlib (python3-matplotlib) is for Debian's python3, not another one first in PATH.
+plotpy=python3
+[ -x /usr/bin/python3 ] && plotpy=/usr/bin/python3
+plot_note="Plot of memory per VM vs N: ![private memory per VM vs N](density.png)"
+if ! "$plotpy" bench/density_plot.py "$json" bench/density.png 2>"$out/plot.err"; then
     plot_note="No plot: $(tail -n 1 "$out/plot.err") (apt-get install python3-matplotlib)."
 fi
 
