@@ -76,11 +76,12 @@ def metrics_line(c, res):
         with open(c["metrics2"]) as f:
             last = json.loads(f.read().splitlines()[-1])["truce_cumulative"]
         io = last["vcpu"]["exits"].get("io", 0)
+        io_us = last["vcpu"].get("exits_us", {}).get("io", -1)
         reqs = last["api_server"]["requests"]
         blk = last["devices"]["block"].get("data", {})
-        why = None if io > 0 and reqs > 0 and "read_count" in blk and \
+        why = None if io > 0 and io_us >= 0 and reqs > 0 and "read_count" in blk and \
             "rate_limiter_throttled_events" in blk else \
-            f"io exits {io}, api requests {reqs}, block 'data' {blk}"
+            f"io exits {io} ({io_us} µs), api requests {reqs}, block 'data' {blk}"
     except Exception as e:
         why = f"{type(e).__name__}: {e}"
     res.report("post-metrics-line", why)
