@@ -110,6 +110,7 @@ void cli_usage(FILE *out)
         "                       [,ops_burst=N] (repeat)\n"
         "  --cdrom PATH         ISO 9660 image in an ATAPI CD-ROM drive on AHCI (repeat)\n"
         "  --net SPEC           tap=NAME[,mac=MAC] | user[,hostfwd=tcp::HP-:GP][,mac=MAC]\n"
+        "                       [,tftp=DIR,bootfile=NAME][,rom=PATH|off] (network boot)\n"
         "                       [,rx_bw=..][,rx_ops=..][,tx_bw=..][,tx_ops=..][,*_burst=..]\n"
         "  --vsock SPEC         cid=N,uds=PATH\n"
         "  --rng[=LIMITS]       virtio-rng entropy device; LIMITS bw=SIZE[/MS],ops=N[/MS]\n"

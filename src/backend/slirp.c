@@ -486,14 +486,18 @@ static const struct net_backend_ops slirp_ops = {
     .close = sb_close,
 };
 
-/* Create the slirp instance with QEMU's default addressing. Returns 0 or -ENOMEM. */
-static int sb_slirp_new(struct slirp_backend *sb)
+/* Create the slirp instance with QEMU's default addressing, and NC's TFTP root and DHCP boot file
+ * when it has them (libslirp serves the directory read-only, refusing ".."). Returns 0 or
+ * -ENOMEM. */
+static int sb_slirp_new(struct slirp_backend *sb, const struct net_config *nc)
 {
     SlirpConfig cfg = {
         .version = 4,
         .in_enabled = true,
         .in6_enabled = true,
         .vprefix_len = 64,
+        .tftp_path = nc->tftp[0] ? nc->tftp : NULL,
+        .bootfile = nc->bootfile[0] ? nc->bootfile : NULL,
     };
     inet_pton(AF_INET, "10.0.2.0", &cfg.vnetwork);
     inet_pton(AF_INET, "255.255.255.0", &cfg.vnetmask);
@@ -564,7 +568,7 @@ int slirp_backend_open(const struct net_config *nc, struct evloop *loop,
         snprintf(err, errlen, "--net user: %s", why);
         goto fail;
     }
-    rc = sb_slirp_new(sb);
+    rc = sb_slirp_new(sb, nc);
     if (rc < 0) {
         snprintf(err, errlen, "--net user: cannot create the user-mode network stack");
         goto fail;

@@ -342,5 +342,7 @@ int boot_load(struct vm *vm, char *err, size_t errlen)
     free(img);
     if (ret == 0 && firmware && vm->cfg.kernel[0])
         ret = boot_firmware_kernel(vm, err, errlen);
+    if (ret == 0 && firmware && fw_cfg_find(vm))
+        ret = netboot_fw_cfg(vm, err, errlen);
     return ret;
 }

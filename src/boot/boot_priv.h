@@ -168,6 +168,15 @@ int ovmf_load(struct vm *vm, const uint8_t *img, size_t len, char *err, size_t e
 /* SMBIOS (boot/smbios.c): the tables and the 2.1 entry point as the fw_cfg files
  * etc/smbios/smbios-tables and -anchor, for the firmware to place. Returns 0 or -errno. */
 int smbios_fw_cfg(struct vm *vm);
+
+/* netboot.c: check that ROM (LEN bytes) is an x86 PCI option ROM for VENDOR:DEVICE. Returns 0 or
+ * -EINVAL with WHY filled. */
+int netboot_rom_check(const uint8_t *rom, size_t len, uint16_t vendor, uint16_t device, char *why,
+                      size_t whylen);
+/* With firmware: the virtio-net option ROM the --net interfaces ask for (rom=, or Debian's iPXE
+ * when one has a bootfile) as SeaBIOS's fw_cfg file pci1af4,1041.rom. Returns 0 or -errno with
+ * ERR naming the ROM and what is wrong. */
+int netboot_fw_cfg(struct vm *vm, char *err, size_t errlen);
 /* The system UUID of the VM named ID: stable (a hash of ID), RFC 9562 version 8. */
 void smbios_uuid(const char *id, uint8_t out[16]);
 /* U as text, 8-4-4-4-12 lowercase hex digits. */

@@ -264,6 +264,13 @@ void pci_cfg_write(struct pci_bus *bus, unsigned slot, unsigned off, unsigned si
     pci_cfg_write_fn(bus, slot, 0, off, size, val);
 }
 
+/* OFF (an aligned access) falls in D's device-computed config window. */
+static bool in_window(const struct pci_dev *d, unsigned off)
+{
+    return d && d->window && off >= d->window && off < d->window + 4u && d->ops &&
+           d->ops->window_access;
+}
+
 uint32_t pci_cfg_read_fn(struct pci_bus *bus, unsigned slot, unsigned fn, unsigned off,
                          unsigned size)
 {
@@ -277,7 +284,10 @@ uint32_t pci_cfg_read_fn(struct pci_bus *bus, unsigned slot, unsigned fn, unsign
         for (unsigned i = 0; i < size && off + i < PCI_CFG_SIZE; i++)
             v |= (uint32_t)d->cfg[off + i] << (8 * i);
     }
+    bool win = in_window(d, off);
     pthread_mutex_unlock(&bus->lock);
+    if (win)
+        v = d->ops->window_access(d->opaque, off - d->window, size, false, 0);
     if (size < 4)
         v &= (1u << (8 * size)) - 1;
     return v;
@@ -288,6 +298,7 @@ void pci_cfg_write_fn(struct pci_bus *bus, unsigned slot, unsigned fn, unsigned 
 {
     if ((size != 1 && size != 2 && size != 4) || (off & (size - 1)) || off >= PCI_CFG_SIZE)
         return;
+    bool win = false;
     pthread_mutex_lock(&bus->lock);
     struct pci_dev *d = slot_dev(bus, slot, fn);
     if (!d)
@@ -305,8 +316,11 @@ void pci_cfg_write_fn(struct pci_bus *bus, unsigned slot, unsigned fn, unsigned 
         d->cfg[off + i] = (d->cfg[off + i] & ~m) | (b & m);
     }
     cfg_written(d, off, size, old_cmd);
+    win = in_window(d, off);
 out:
     pthread_mutex_unlock(&bus->lock);
+    if (win)
+        d->ops->window_access(d->opaque, off - d->window, size, true, val);
 }
 
 int pci_dev_add(struct vm *vm, struct pci_dev *d)

@@ -79,6 +79,10 @@ struct pci_dev_ops {
     void (*msix_changed)(void *opaque);
     /* Config bytes [OFF, OFF + SIZE) were written (after the write mask was applied). */
     void (*cfg_written)(void *opaque, unsigned off, unsigned size);
+    /* An access of SIZE bytes at OFF (0-3) of the function's config window (pci_dev.window: 4
+     * bytes whose value the device computes, e.g. virtio's PCI configuration access data), after
+     * the config write landed and with the bus lock released. A read returns the value. */
+    uint32_t (*window_access)(void *opaque, unsigned off, unsigned size, bool write, uint32_t val);
 };
 
 struct pci_dev {
@@ -89,6 +93,7 @@ struct pci_dev {
     uint8_t cfg[PCI_CFG_SIZE];
     uint8_t wmask[PCI_CFG_SIZE]; /* bits the guest may write (BARs handled separately) */
     uint8_t cap_end;             /* next free config offset for capabilities */
+    uint8_t window;              /* config offset of the ops->window_access window; 0: none */
     struct pci_bar bar[PCI_NUM_BARS];
     struct pci_msix msix;
     struct pci_msi msi;

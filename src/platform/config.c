@@ -221,6 +221,40 @@ int config_parse_hostfwd(struct hostfwd *fwd, const char *spec)
     return 0;
 }
 
+/* The network boot keys: tftp=DIR (an existing directory), bootfile=NAME (relative, no ".."),
+ * rom=PATH (a readable file, or "off"). */
+static int net_boot_kv(struct net_config *n, const char *k, const char *v, char *err, size_t errlen)
+{
+    struct stat st;
+    if (!strcmp(k, "tftp")) {
+        if (!*v || stat(v, &st) < 0)
+            return ERR("--net: tftp=%s: %s", v, *v ? strerror(errno) : "empty path");
+        if (!S_ISDIR(st.st_mode))
+            return ERR("--net: tftp=%s: not a directory", v);
+        if (strlen(v) >= sizeof(n->tftp))
+            return ERR("--net: tftp=%s: path too long", v);
+        str_copy(n->tftp, sizeof(n->tftp), v);
+    } else if (!strcmp(k, "bootfile")) {
+        if (!*v || *v == '/' || strlen(v) >= sizeof(n->bootfile))
+            return ERR("--net: bootfile=%s: expected a file name relative to the tftp directory "
+                       "(1 to %zu characters)",
+                       v, sizeof(n->bootfile) - 1);
+        for (const char *p = v; (p = strstr(p, "..")); p += 2)
+            if ((p == v || p[-1] == '/') && (p[2] == 0 || p[2] == '/'))
+                return ERR("--net: bootfile=%s: '..' is not allowed", v);
+        str_copy(n->bootfile, sizeof(n->bootfile), v);
+    } else {
+        if (strcmp(v, "off") && (!*v || stat(v, &st) < 0))
+            return ERR("--net: rom=%s: %s", v, *v ? strerror(errno) : "empty path");
+        if (strcmp(v, "off") && !S_ISREG(st.st_mode))
+            return ERR("--net: rom=%s: not a regular file", v);
+        if (strlen(v) >= sizeof(n->rom))
+            return ERR("--net: rom=%s: path too long", v);
+        str_copy(n->rom, sizeof(n->rom), v);
+    }
+    return 0;
+}
+
 static int net_kv(void *ctx, const char *k, const char *v, char *err, size_t errlen)
 {
     struct net_config *n = ctx;
@@ -244,6 +278,8 @@ static int net_kv(void *ctx, const char *k, const char *v, char *err, size_t err
         n->nfwd++;
     } else if (!strcmp(k, "id")) {
         return parse_id("--net", v, n->id, sizeof(n->id), err, errlen);
+    } else if (!strcmp(k, "tftp") || !strcmp(k, "bootfile") || !strcmp(k, "rom")) {
+        return net_boot_kv(n, k, v, err, errlen);
     } else {
         /* rx_bw, tx_ops_burst...: the receive or transmit limiter's keys */
         int rc = config_rl_kv(&n->rx_rate_limiter, "--net", "rx_", k, v, err, errlen);
@@ -251,7 +287,7 @@ static int net_kv(void *ctx, const char *k, const char *v, char *err, size_t err
             rc = config_rl_kv(&n->tx_rate_limiter, "--net", "tx_", k, v, err, errlen);
         if (rc == 0)
             return ERR("--net: unknown key '%s' (expected tap=NAME or user, mac, hostfwd, id, "
-                       "rx_bw, rx_ops, tx_bw, tx_ops and their _burst)",
+                       "tftp, bootfile, rom, rx_bw, rx_ops, tx_bw, tx_ops and their _burst)",
                        k);
         return rc < 0 ? rc : 0;
     }
@@ -270,6 +306,17 @@ int config_parse_net(struct vm_config *cfg, const char *spec, char *err, size_t 
         return ERR("--net: say tap=NAME or user");
     if (n.kind == NET_TAP && n.nfwd)
         return ERR("--net: hostfwd needs user networking");
+    if (n.kind == NET_TAP && (n.tftp[0] || n.bootfile[0]))
+        return ERR("--net: tftp and bootfile need user networking (libslirp's TFTP and DHCP)");
+    if (n.bootfile[0] && !n.tftp[0])
+        return ERR("--net: bootfile=%s needs tftp=DIR (the directory it is served from)",
+                   n.bootfile);
+    if (n.bootfile[0]) {
+        char path[PATH_MAX + 160];
+        snprintf(path, sizeof(path), "%s/%s", n.tftp, n.bootfile);
+        if (access(path, R_OK) < 0)
+            return ERR("--net: bootfile=%s: %s: %s", n.bootfile, path, strerror(errno));
+    }
     if (!n.id[0])
         snprintf(n.id, sizeof(n.id), "net%u", cfg->nnets);
     cfg->nets[cfg->nnets++] = n;

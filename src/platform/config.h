@@ -22,6 +22,7 @@
 #define CFG_FIRMWARE_SEABIOS "/usr/share/seabios/bios-256k.bin"  /* --firmware seabios */
 #define CFG_FIRMWARE_OVMF    "/usr/share/OVMF/OVMF_CODE_4M.fd"   /* --firmware ovmf */
 #define CFG_LINUXBOOT_ROM    "/usr/share/qemu/linuxboot_dma.bin" /* SeaBIOS + --kernel */
+#define CFG_IPXE_ROM         "/usr/lib/ipxe/qemu/pxe-virtio.rom" /* --net ...,bootfile= */
 #define CFG_SERIAL_LEN       21 /* virtio-blk serial: 20 bytes + NUL */
 #define CFG_MAX_PMEM         8
 #define CFG_MAX_HOTPLUG      (1ULL << 40) /* virtio-mem region, at most (like RAM) */
@@ -78,6 +79,12 @@ struct net_config {
     struct hostfwd fwd[CFG_MAX_HOSTFWD];
     unsigned nfwd;
     struct rl_config rx_rate_limiter, tx_rate_limiter; /* all zero: not limited */
+    /* network boot (NET_USER): libslirp's TFTP root and the DHCP boot file name (relative to it,
+     * no ".."); ROM: the NIC's option ROM for firmware (default CFG_IPXE_ROM when bootfile is
+     * set; "off": none). Not kept in snapshots. */
+    char tftp[PATH_MAX];
+    char bootfile[128];
+    char rom[PATH_MAX];
 };
 
 /* Longest vsock uds_path: host connections to guest port P go to "<uds_path>_<P>" (P up to 10

@@ -10,7 +10,7 @@
 #include "util/util.h"
 #include "vm/vm.h"
 
-#define LL_MAX_RULES (10 + CFG_MAX_DISKS)
+#define LL_MAX_RULES (10 + CFG_MAX_DISKS + 2 * CFG_MAX_NETS)
 
 struct vm_rules {
     struct landlock_rule r[LL_MAX_RULES];
@@ -41,6 +41,12 @@ static bool vm_rules(struct vm_rules *v, const struct vm_config *cfg)
             add(v, "/etc/resolv.conf", LL_READ);
             break;
         }
+    for (unsigned i = 0; i < cfg->nnets; i++) { /* libslirp's TFTP root; the NIC's option ROM */
+        if (cfg->nets[i].tftp[0])
+            add(v, cfg->nets[i].tftp, LL_READ);
+        if (cfg->nets[i].rom[0] && strcmp(cfg->nets[i].rom, "off"))
+            add(v, cfg->nets[i].rom, LL_READ);
+    }
     if (cfg->kernel[0])
         add(v, cfg->kernel, LL_READ);
     if (cfg->initrd[0])

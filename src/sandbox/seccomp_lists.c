@@ -183,6 +183,7 @@ static const struct sandbox_rule io_rules[] = {
     OPEN_RDONLY_IF(SANDBOX_IF_USERNET,
                    "libslirp reads /etc/resolv.conf to forward DNS (Landlock limits the path)"),
     SYS_IF(newfstatat, SANDBOX_IF_USERNET, "libslirp: has /etc/resolv.conf changed (stat)"),
+    SYS_IF(lseek, SANDBOX_IF_USERNET, "libslirp's TFTP server: the block it sends next"),
     SYS_IF(getrandom, SANDBOX_IF_RNG | SANDBOX_IF_MMDS,
            "virtio-rng: entropy for the guest; MMDS: session tokens, TCP sequence numbers"),
     SYS(fdatasync, "virtio-pmem: a flush request makes the mapped file durable"),

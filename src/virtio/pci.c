@@ -150,7 +150,40 @@ static void vpci_bar_moved(void *opaque, unsigned bar, uint64_t old_gpa, uint64_
                     new_gpa ? new_gpa + VPCI_NOTIFY_OFF : 0);
 }
 
-static const struct pci_dev_ops vpci_pci_ops = {.bar_moved = vpci_bar_moved};
+/* VIRTIO_PCI_CAP_PCI_CFG: the driver puts a BAR, an offset and a length (1, 2 or 4) in the
+ * capability, then reads or writes pci_cfg_data to access that part of the BAR through config
+ * space (firmware drivers such as iPXE require the capability). Anything else reads as zero and
+ * writes nothing. */
+static uint32_t vpci_cfg_window(void *opaque, unsigned off, unsigned size, bool write, uint32_t val)
+{
+    struct virtio_pci *vp = opaque;
+    const uint8_t *cap =
+        vp->pci.cfg + vp->pci.window - offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
+    uint32_t boff = get_le32(cap + offsetof(struct virtio_pci_cap, offset));
+    uint32_t len = get_le32(cap + offsetof(struct virtio_pci_cap, length));
+    uint8_t data[4] = {0};
+    (void)val;
+    if (cap[offsetof(struct virtio_pci_cap, bar)] != VPCI_BAR ||
+        (len != 1 && len != 2 && len != 4) || boff % len || boff + len > VPCI_BAR_SIZE)
+        return 0;
+    const struct pci_bar *b = &vp->pci.bar[VPCI_BAR];
+    for (unsigned i = 0; i < b->nregion; i++) {
+        const struct pci_region *r = &b->region[i];
+        if (boff < r->off || boff + len > r->off + r->len)
+            continue;
+        if (write) {
+            memcpy(data, vp->pci.cfg + vp->pci.window, 4);
+            r->ops->write(r->opaque, boff - r->off, data, len);
+            return 0;
+        }
+        r->ops->read(r->opaque, boff - r->off, data, len);
+        break;
+    }
+    return get_le32(data) >> (8 * off) & (size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1);
+}
+
+static const struct pci_dev_ops vpci_pci_ops = {.bar_moved = vpci_bar_moved,
+                                                .window_access = vpci_cfg_window};
 
 /* ---- PCI function layout ------------------------------------------------------------------- */
 
@@ -169,6 +202,22 @@ static int add_vcap(struct pci_dev *d, uint8_t type, uint32_t off, uint32_t len,
     };
     int rc = pci_add_cap(d, &c, c.cap.cap_len);
     return rc < 0 ? rc : 0;
+}
+
+/* The PCI configuration access capability (vpci_cfg_window): bar, offset, length and the data
+ * window are the guest's to write. */
+static int add_cfg_cap(struct pci_dev *d)
+{
+    struct virtio_pci_cfg_cap c = {
+        .cap = {.cap_vndr = 0x09, .cap_len = sizeof(c), .cfg_type = VIRTIO_PCI_CAP_PCI_CFG}};
+    int at = pci_add_cap(d, &c, sizeof(c));
+    if (at < 0)
+        return at;
+    d->wmask[at + offsetof(struct virtio_pci_cap, bar)] = 0xff;
+    memset(d->wmask + at + offsetof(struct virtio_pci_cap, offset), 0xff, 8); /* offset, length */
+    memset(d->wmask + at + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data), 0xff, 4);
+    d->window = (uint8_t)(at + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data));
+    return 0;
 }
 
 /* Describe VP's PCI function: IDs, the BAR and its regions, capabilities, MSI-X. */
@@ -198,6 +247,8 @@ static int vpci_layout(struct virtio_pci *vp)
                       vdev->nqueues * VPCI_NOTIFY_MULT, true);
     if (!rc && vdev->config_size)
         rc = add_vcap(d, VIRTIO_PCI_CAP_DEVICE_CFG, VPCI_DEVCFG_OFF, vdev->config_size, false);
+    if (!rc)
+        rc = add_cfg_cap(d);
     if (!rc)
         rc = pci_msix_init(d, vdev->nqueues + 1, VPCI_BAR, VPCI_MSIX_TABLE_OFF, VPCI_MSIX_PBA_OFF);
     return rc;

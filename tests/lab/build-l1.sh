@@ -29,6 +29,7 @@ multiboot_dma.bin"
 QEMU_FW_OPT=$(cd /usr/share/qemu && ls OVMF.fd 2>/dev/null || true)
 # Debian's OVMF code and variable template where `truce run --firmware ovmf` looks, when installed.
 OVMF_FILES=$(ls /usr/share/OVMF/OVMF_CODE_4M.fd /usr/share/OVMF/OVMF_VARS_4M.fd 2>/dev/null || true)
+IPXE_ROM=$(ls /usr/lib/ipxe/qemu/pxe-virtio.rom 2>/dev/null || true) # --net ...,bootfile= (pxe)
 
 # Build part NAME with KEY by running the function BUILDER ROOT, unless cached. Prints the path.
 part() {
@@ -68,6 +69,10 @@ build_base() {
     mkdir -p "$root/usr/share/seabios" "$root/usr/share/qemu"
     cp -L /usr/share/seabios/bios-256k.bin "$root/usr/share/seabios/"
     cp -L /usr/share/qemu/linuxboot_dma.bin "$root/usr/share/qemu/"
+    if [ -n "$IPXE_ROM" ]; then
+        mkdir -p "$root/usr/lib/ipxe/qemu"
+        cp -L "$IPXE_ROM" "$root/usr/lib/ipxe/qemu/"
+    fi
     if [ -n "$OVMF_FILES" ]; then
         mkdir -p "$root/usr/share/OVMF"
         cp -L $OVMF_FILES "$root/usr/share/OVMF/"
@@ -140,7 +145,7 @@ L1_TOOLS=$(sed '/^#/d' "$LAB_DIR/l1/tools.list" | while read -r t; do
 done)
 files=(
     "$(part base "$(lab_hash "$0" "$LAB_DIR/lib.sh" "$LAB_DIR/tools" "$qemu" "$(command -v busybox)" \
-        /usr/share/seabios/bios-256k.bin $OVMF_FILES $L1_TOOLS -- "$KVER" $L1_MODS $QEMU_FW $QEMU_FW_OPT \
+        /usr/share/seabios/bios-256k.bin $OVMF_FILES $IPXE_ROM $L1_TOOLS -- "$KVER" $L1_MODS $QEMU_FW $QEMU_FW_OPT \
         $L1_TOOLS)" build_base)"
     "$(part guests "$(lab_hash "$KIMG" "$GUEST_INITRD" ${SMALL:+"$SMALL"} ${FCK:+"$FCK"})" build_guests)"
     "$(part truce "$(lab_hash ${TRUCE:+"$TRUCE"} $TGUESTS -- "${TRUCE:-none}" $TGUESTS)" build_truce)"

@@ -139,12 +139,97 @@ static void test_queue_bounded(void **state)
     close_fx(f);
 }
 
+/* ---- network boot: libslirp's DHCP boot file and TFTP server (--net user,tftp=,bootfile=) ---- */
+
+static uint16_t tftp_op; /* the TFTP opcode awaited: 3 DATA, 5 ERROR */
+static bool is_tftp_reply(const uint8_t *p, size_t n)
+{
+    const uint8_t *l4;
+    return nf_ipv4_proto(p, n, &l4) == IPPROTO_UDP_ && nf_get16(l4 + 2) == 2000 &&
+           (size_t)(p + n - l4) >= 12 && nf_get16(l4 + 8) == tftp_op;
+}
+
+static bool is_offer(const uint8_t *p, size_t n)
+{
+    uint32_t y = 0, s = 0, d = 0;
+    return nf_dhcp_reply(p, n, &y, &s, &d) == 2;
+}
+
+/* Send a TFTP packet (OP, then BODY of LEN bytes) from the guest's port 2000 to 10.0.2.2:DPORT
+ * and wait for a reply with opcode WANT; returns its UDP payload length (0: none), in FR. */
+static size_t tftp_xfer(struct fx *f, uint16_t dport, uint16_t op, const void *body, size_t len,
+                        uint16_t want, uint8_t *fr)
+{
+    uint8_t b[600];
+    b[0] = (uint8_t)(op >> 8);
+    b[1] = (uint8_t)op;
+    memcpy(b + 2, body, len);
+    size_t n =
+        nf_udp(fr, f->hostmac, gmac, ip4("10.0.2.15"), ip4("10.0.2.2"), 2000, dport, b, len + 2, 1);
+    gsend(f, fr, n);
+    tftp_op = want;
+    n = wait_frame(f, is_tftp_reply, fr);
+    const uint8_t *l4;
+    return n && nf_ipv4_proto(fr, n, &l4) ? nf_get16(l4 + 4) - 8u : 0;
+}
+
+static void test_tftp_boot(void **state)
+{
+    char dir[] = "/tmp/truce-tftp-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/boot.ipxe", dir);
+    uint8_t content[600];
+    for (size_t i = 0; i < sizeof(content); i++)
+        content[i] = (uint8_t)(i * 7 + 1);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(content, 1, sizeof(content), fp), sizeof(content));
+    fclose(fp);
+    struct fx *f;
+    struct net_config nc = {.id = "net0", .kind = NET_USER};
+    strcpy(nc.tftp, dir);
+    strcpy(nc.bootfile, "boot.ipxe");
+    char err[256];
+    assert_int_equal(open_fx(&f, &nc, err, sizeof(err)), 0);
+    on_loop(f, do_rx_enable, f);
+    dhcp(f);
+    /* the offer names the boot file (BOOTP "file") and the TFTP server (siaddr) */
+    uint8_t fr[1500];
+    size_t n = nf_dhcp(fr, gmac, 1, 0, 0, 0x4321);
+    gsend(f, fr, n);
+    n = wait_frame(f, is_offer, fr);
+    assert_true(n > ETH_HLEN_ + 28 + 236);
+    const uint8_t *bootp = fr + ETH_HLEN_ + 28;
+    static const uint8_t gw[4] = {10, 0, 2, 2};
+    assert_memory_equal(bootp + 20, gw, 4); /* siaddr */
+    assert_string_equal((const char *)bootp + 108, "boot.ipxe");
+    /* RRQ -> DATA 1 (512 bytes), ACK 1 -> DATA 2 (the last 88): the file's bytes */
+    static const char rrq[] = "boot.ipxe\0octet";
+    assert_int_equal(tftp_xfer(f, 69, 1, rrq, sizeof(rrq), 3, fr), 4 + 512);
+    const uint8_t *l4;
+    nf_ipv4_proto(fr, ETH_HLEN_ + 20 + 8 + 516, &l4);
+    uint16_t sport = nf_get16(l4);
+    assert_int_equal(nf_get16(l4 + 10), 1);
+    assert_memory_equal(l4 + 12, content, 512);
+    assert_int_equal(tftp_xfer(f, sport, 4, (uint8_t[]){0, 1}, 2, 3, fr), 4 + 88);
+    nf_ipv4_proto(fr, ETH_HLEN_ + 20 + 8 + 92, &l4);
+    assert_int_equal(nf_get16(l4 + 10), 2);
+    assert_memory_equal(l4 + 12, content + 512, 88);
+    /* outside the directory or missing: ERROR */
+    static const char up[] = "../etc/passwd\0octet", missing[] = "nothere\0octet";
+    assert_true(tftp_xfer(f, 69, 1, up, sizeof(up), 5, fr) >= 4);
+    assert_true(tftp_xfer(f, 69, 1, missing, sizeof(missing), 5, fr) >= 4);
+    close_fx(f);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dhcp),          cmocka_unit_test(test_udp_nat_to_host),
         cmocka_unit_test(test_hostfwd),       cmocka_unit_test(test_hostfwd_port_in_use),
-        cmocka_unit_test(test_queue_bounded),
+        cmocka_unit_test(test_queue_bounded), cmocka_unit_test(test_tftp_boot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -300,6 +300,40 @@ static void bar_moves_with_the_guest(void **state)
     assert_true(vf_wait_used(f, 0, 1));
 }
 
+/* VIRTIO_PCI_CAP_PCI_CFG (iPXE needs it): BAR bytes through config space — reads and writes of
+ * device_status and the queue size; out-of-range or odd lengths read zero and write nothing. */
+static void pci_cfg_access_window(void **state)
+{
+    struct vfix *f = *state;
+    unsigned cap = 0;
+    for (unsigned p = vf_cfg_read(f, 1, 0x34, 1); p && !cap; p = vf_cfg_read(f, 1, p + 1, 1))
+        if (vf_cfg_read(f, 1, p, 1) == 0x09 &&
+            vf_cfg_read(f, 1, p + 3, 1) == VIRTIO_PCI_CAP_PCI_CFG)
+            cap = p;
+    assert_true(cap != 0);
+    assert_int_equal(vf_cfg_read(f, 1, cap + 2, 1), sizeof(struct virtio_pci_cfg_cap));
+    unsigned data = cap + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
+    vf_set_status(f, ACK | DRV);
+    vf_cfg_write(f, 1, cap + 4, 1, 0);                         /* BAR 0 */
+    vf_cfg_write(f, 1, cap + 8, 4, COMMON_OFF(device_status)); /* offset */
+    vf_cfg_write(f, 1, cap + 12, 4, 1);                        /* length */
+    assert_int_equal(vf_cfg_read(f, 1, data, 1), ACK | DRV);
+    vf_cfg_write(f, 1, data, 1, 0); /* reset through the window */
+    assert_int_equal(vf_status(f), 0);
+    vf_cfg_write(f, 1, cap + 8, 4, COMMON_OFF(queue_size));
+    vf_cfg_write(f, 1, cap + 12, 4, 2);
+    assert_int_equal(vf_cfg_read(f, 1, data, 2), 64);
+    assert_int_equal(vf_cfg_read(f, 1, data, 4), 64);
+    vf_cfg_write(f, 1, cap + 12, 4, 3); /* not 1, 2 or 4 */
+    assert_int_equal(vf_cfg_read(f, 1, data, 4), 0);
+    vf_cfg_write(f, 1, cap + 12, 4, 4);
+    vf_cfg_write(f, 1, cap + 8, 4, 0x10000); /* past the BAR */
+    assert_int_equal(vf_cfg_read(f, 1, data, 4), 0);
+    vf_cfg_write(f, 1, cap + 4, 1, 3); /* another BAR */
+    vf_cfg_write(f, 1, cap + 8, 4, COMMON_OFF(queue_size));
+    assert_int_equal(vf_cfg_read(f, 1, data, 4), 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -318,6 +352,7 @@ int main(void)
         T(out_of_range_vectors_read_back_none),
         T(notify_before_driver_ok_is_served_after),
         T(bar_moves_with_the_guest),
+        T(pci_cfg_access_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
