@@ -301,17 +301,36 @@ static void cwr(struct vfix *f, size_t off, unsigned size, uint64_t v)
     vf_wr(f, f->common + (uint32_t)off, size, v);
 }
 
-/* Bring A up with every queue, round-trip it into B, check B answers as A. */
+/* Config offset of F's VIRTIO_PCI_CAP_PCI_CFG capability (slot 1). */
+static unsigned cfg_cap(struct vfix *f)
+{
+    for (unsigned p = vf_cfg_read(f, 1, 0x34, 1); p; p = vf_cfg_read(f, 1, p + 1, 1))
+        if (vf_cfg_read(f, 1, p, 1) == 0x09 &&
+            vf_cfg_read(f, 1, p + 3, 1) == VIRTIO_PCI_CAP_PCI_CFG)
+            return p;
+    fail_msg("no VIRTIO_PCI_CAP_PCI_CFG capability");
+    return 0;
+}
+
+/* Bring A up with every queue, round-trip it into B, check B answers as A (also the PCI
+ * configuration access capability the guest programmed: guest-visible config state). */
 static void roundtrip_kind(enum kind k)
 {
     struct vfix *a = dev_new(k, 0), *b = dev_new(k, 1);
     unsigned nq = (unsigned)crd(a, CF(num_queues), 2);
     vf_bringup(a, vf_features(a), nq);
+    unsigned cap = cfg_cap(a);
+    vf_cfg_write(a, 1, cap + 8, 4, (uint32_t)(a->common + CF(device_status)));
+    vf_cfg_write(a, 1, cap + 12, 4, 1);
     struct device_instance *da = st_last(&a->vm), *db = st_last(&b->vm);
     da->ops->pause(da->dev);
     size_t len;
     free(st_roundtrip(da, db, &len));
     assert_int_equal(vf_status(b), vf_status(a));
+    assert_int_equal(cfg_cap(b), cap);
+    assert_int_equal(vf_cfg_read(b, 1, cap + 8, 4), a->common + CF(device_status));
+    assert_int_equal(vf_cfg_read(b, 1, cap + 12, 4), 1);
+    assert_int_equal(vf_cfg_read(b, 1, cap + 16, 1), vf_status(a)); /* through B's window */
     cwr(a, CF(guest_feature_select), 4, 0);
     cwr(b, CF(guest_feature_select), 4, 0);
     assert_int_equal(crd(b, CF(guest_feature), 4), crd(a, CF(guest_feature), 4));
