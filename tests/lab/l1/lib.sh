@@ -56,7 +56,7 @@ lab_show_output() {
 
 # Run scenario NAME (VMM/STEM): LAB-START, the scenario file in a subshell, LAB-RESULT.
 lab_run_scenario() {
-    local name=$1 vmm=${1%%/*} stem=${1#*/} file need rc reason
+    local name=$1 vmm=${1%%/*} stem=${1#*/} file need rc reason p
     file=/lab/scenarios/$stem.sh
     echo "LAB-START $name"
     rm -f /tmp/lab-fail-reason
@@ -92,6 +92,9 @@ lab_run_scenario() {
         echo "LAB-RESULT PASS $name"
     fi
     rm -rf "/tmp/work/$stem-$vmm"
+    # a failed scenario may leave its VMM running: nothing of it may reach the next scenario
+    for p in $(pidof truce firecracker qemu-system-x86_64); do kill -KILL "$p" 2>/dev/null; done
+    true
 }
 
 # ---- booting a guest ------------------------------------------------------------------------
