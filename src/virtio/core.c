@@ -1,6 +1,7 @@
 /* core.c — transport-independent virtio device state: init, lock, interrupts, reset, fd watches. */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/eventfd.h>
 
 #include "virtio/virtio.h"
@@ -282,4 +283,14 @@ int virtio_watches_unpark(struct virtio_dev *vdev)
     }
     vdev->watches_parked = false;
     return rc;
+}
+
+void virtio_kicks_close(struct virtio_dev *vdev)
+{
+    for (unsigned i = 0; i < vdev->nqueues; i++) {
+        struct virtq *q = &vdev->vq[i];
+        if (q->kick_fd >= 0)
+            close(q->kick_fd);
+        q->kick_fd = -1;
+    }
 }

@@ -87,16 +87,6 @@ static int kicks_watch(struct virtio_mmio *m)
     return 0;
 }
 
-static void kicks_close(struct virtio_mmio *m)
-{
-    for (unsigned i = 0; i < m->vdev->nqueues; i++) {
-        struct virtq *q = &m->vdev->vq[i];
-        if (q->kick_fd >= 0)
-            close(q->kick_fd);
-        q->kick_fd = -1;
-    }
-}
-
 /* ---- the device instance ------------------------------------------------------------------- */
 
 static void inst_reset(void *opaque)
@@ -128,7 +118,7 @@ static void inst_destroy(void *opaque)
                  (unsigned long long)m->slow_kicks);
     ioeventfds_release(m);
     io_bus_unregister(&vdev->vm->mmio, m->base);
-    kicks_close(m);
+    virtio_kicks_close(m->vdev);
     virtio_dev_fini(vdev);
     if (vdev->ops->destroy)
         vdev->ops->destroy(vdev->opaque);
@@ -282,7 +272,7 @@ int virtio_mmio_add(struct vm *vm, struct virtio_dev *vdev, char *err, size_t er
     return 0;
 fail:
     kicks_unwatch(m);
-    kicks_close(m);
+    virtio_kicks_close(m->vdev);
     vdev->tops = NULL;
     vdev->transport = NULL;
     free(m);

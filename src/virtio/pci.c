@@ -256,16 +256,6 @@ static int vpci_layout(struct virtio_pci *vp)
 
 /* ---- device instance (reset/stop/destroy) --------------------------------------------------- */
 
-static void vpci_close_kicks(struct virtio_pci *vp)
-{
-    for (unsigned i = 0; i < vp->vdev->nqueues; i++) {
-        struct virtq *q = &vp->vdev->vq[i];
-        if (q->kick_fd >= 0)
-            close(q->kick_fd);
-        q->kick_fd = -1;
-    }
-}
-
 static void vpci_inst_reset(void *opaque)
 {
     struct virtio_pci *vp = opaque;
@@ -297,7 +287,7 @@ static void vpci_inst_destroy(void *opaque)
     ioeventfds_move(
         vp, vp->pci.bar[VPCI_BAR].mapped ? vp->pci.bar[VPCI_BAR].mapped + VPCI_NOTIFY_OFF : 0, 0);
     pci_dev_remove(&vp->pci);
-    vpci_close_kicks(vp);
+    virtio_kicks_close(vp->vdev);
     pthread_mutex_destroy(&vp->pci.irq_lock);
     virtio_dev_fini(vdev);
     if (vdev->ops->destroy)
@@ -450,7 +440,7 @@ int virtio_pci_add(struct vm *vm, struct virtio_dev *vdev, char *err, size_t err
 fail:
     for (unsigned i = 0; i < vdev->nqueues && vp->kicks_watched; i++)
         evloop_del(vm->loop, vdev->vq[i].kick_fd);
-    vpci_close_kicks(vp);
+    virtio_kicks_close(vp->vdev);
     pthread_mutex_destroy(&vp->pci.irq_lock);
     vdev->tops = NULL;
     vdev->transport = NULL;

@@ -297,6 +297,8 @@ void virtio_config_changed(struct virtio_dev *vdev);
 void virtio_set_needs_reset(struct virtio_dev *vdev, const char *why);
 /* Full device reset (ops->reset, then queues and common state). Lock held. */
 void virtio_reset(struct virtio_dev *vdev);
+/* Close every queue's notify eventfd (kick_fd, -1 after); the transports' teardown. */
+void virtio_kicks_close(struct virtio_dev *vdev);
 
 /* ---- transport helpers (virtio/core.c), shared by the PCI and MMIO transports --------------
  * The driver wrote V to the device status: reset on 0, checks the order of the bits, offers the
