@@ -1,9 +1,13 @@
 # lab.mk — make targets of the nested lab (included by the top-level Makefile).
-.PHONY: lab lab-image lab-kernel lab-shell bench-boot
+.PHONY: lab lab-long lab-image lab-kernel lab-shell bench-boot
 
 # Every scenario in tests/lab/scenarios under every VMM it names; ends with "N passed, N failed".
 lab: build/truce build/guests/triple32.elf build/hostile/vq_indirect_self.elf
 	@tests/lab/run.sh --summary
+
+# The scenarios marked long=1 (soaks, benches), kept out of `make test`.
+lab-long: build/truce build/guests/triple32.elf build/hostile/vq_indirect_self.elf
+	@LAB_LONG=only tests/lab/run.sh --summary
 
 # Build (or find in the cache) the L1 image and the small PVH kernel.
 lab-image: build/truce

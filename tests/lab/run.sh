@@ -2,7 +2,9 @@
 # run.sh — the nested-lab test tier: builds the lab images (cached), runs every scenario inside
 # the TCG-emulated AMD-V machine L1, prints one `PASS name` / `FAIL name: reason` line each and
 # exits 0. --summary adds the `N passed, N failed` line. Arguments: name patterns (glob, e.g.
-# 'qemu/*' or '*/panic') to run a subset; LAB_VMMS=truce,qemu limits the VMMs.
+# 'qemu/*' or '*/panic') to run a subset; LAB_VMMS=truce,qemu limits the VMMs. Scenarios marked
+# long=1 (soaks, benches) run only when named by a pattern or with LAB_LONG=1 (all) or
+# LAB_LONG=only (just those).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -15,7 +17,7 @@ LAB_OUT=${LAB_OUT:-$LAB_DIR/out}
 mkdir -p "$LAB_OUT"
 rm -f "$LAB_OUT/l0-fails.txt"
 
-# Scenario header: "# lab: vmm=truce,qemu timeout=SECONDS needs=OTHER". Scenarios without
+# Scenario header: "# lab: vmm=truce,qemu timeout=SECONDS needs=OTHER long=1". Scenarios without
 # needs= come first so the ones they gate have run before.
 field() { sed -n "s/^# lab:.*\\b$1=\\([^ ]*\\).*/\\1/p" "$2" | head -n 1; }
 first=() later=()
@@ -23,6 +25,12 @@ for f in "$LAB_DIR"/scenarios/*.sh; do
     stem=$(basename "$f" .sh)
     vmms=$(field vmm "$f")
     timeout=$(field timeout "$f")
+    long=$(field long "$f")
+    if [ $# -eq 0 ]; then
+        case "${LAB_LONG:-}:${long:-0}" in
+        :1 | only:0) continue ;;
+        esac
+    fi
     for vmm in $(echo "${vmms:-truce}" | tr ',' ' '); do
         case ",${LAB_VMMS:-truce,qemu}," in *",$vmm,"*) ;; *) continue ;; esac
         name=$vmm/$stem
