@@ -28,6 +28,9 @@ int i8042_keysym(struct vm *vm, uint32_t keysym, bool down);
  * right, 2 middle) as PS/2 mouse packets (split at 255 counts). Any thread. Returns 0, -ENODEV (no
  * mouse), -EAGAIN (reporting off or AUX disabled) or -ENOSPC. */
 int i8042_mouse(struct vm *vm, int dx, int dy, int dz, unsigned buttons);
+/* The Linux input key code (KEY_*, what virtio-input sends) of the key that types KEYSYM on the
+ * same US keyboard (dev/ps2_keymap.c), or -ENOENT; *SHIFT is set when the character needs Shift. */
+int keysym_to_evdev(uint32_t keysym, bool *shift);
 
 /* ---- host console (dev/console.c) ------------------------------------------------------------
  * The host end of the guest console: output to stdout or a file, input from stdin in raw mode.

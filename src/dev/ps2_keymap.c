@@ -227,3 +227,43 @@ int i8042_keysym(struct vm *vm, uint32_t keysym, bool down)
     pthread_mutex_unlock(&k->lock);
     return rc;
 }
+
+/* Linux input key codes are set-1 make codes for the keys without E0 (KEY_ESC 1 .. KEY_F12 88);
+ * the E0 keys have codes of their own. */
+static int set1_to_evdev(uint16_t set1)
+{
+    static const struct {
+        uint8_t e0;
+        uint8_t code;
+    } e0keys[] = {
+        {0x1c, 96},  /* KEY_KPENTER */
+        {0x1d, 97},  /* KEY_RIGHTCTRL */
+        {0x35, 98},  /* KEY_KPSLASH */
+        {0x38, 100}, /* KEY_RIGHTALT */
+        {0x47, 102}, /* KEY_HOME */
+        {0x48, 103}, /* KEY_UP */
+        {0x49, 104}, /* KEY_PAGEUP */
+        {0x4b, 105}, /* KEY_LEFT */
+        {0x4d, 106}, /* KEY_RIGHT */
+        {0x4f, 107}, /* KEY_END */
+        {0x50, 108}, /* KEY_DOWN */
+        {0x51, 109}, /* KEY_PAGEDOWN */
+        {0x52, 110}, /* KEY_INSERT */
+        {0x53, 111}, /* KEY_DELETE */
+        {0x5b, 125}, /* KEY_LEFTMETA */
+        {0x5c, 126}, /* KEY_RIGHTMETA */
+        {0x5d, 127}, /* KEY_COMPOSE */
+    };
+    if (!(set1 >> 8))
+        return set1;
+    for (size_t i = 0; i < ARRAY_SIZE(e0keys); i++)
+        if (e0keys[i].e0 == (set1 & 0xff))
+            return e0keys[i].code;
+    return -ENOENT;
+}
+
+int keysym_to_evdev(uint32_t keysym, bool *shift)
+{
+    const struct ps2_key *key = ps2_key_find(keysym, shift);
+    return key ? set1_to_evdev(key->set1) : -ENOENT;
+}

@@ -197,5 +197,10 @@ void config_state_visit(struct state_visitor *v, struct vm_config *c)
                            (d->vram_mib >= CFG_VRAM_MIN_MIB && d->vram_mib <= CFG_VRAM_MAX_MIB &&
                             !(d->vram_mib & (d->vram_mib - 1))));
     }
+    if (v->version >= 9) { /* the display's input devices (older snapshots: PS/2 only) */
+        uint32_t input = c->display.input;
+        STATE_U32_MAX(v, input, DISPLAY_INPUT_VIRTIO);
+        c->display.input = (enum display_input)input;
+    }
     state_end(v);
 }

@@ -122,6 +122,9 @@ struct balloon_config {
 /* --display: none (default: no device, nothing mapped), std (the VGA-compatible display only:
  * screenshots through the API), vnc (the display served by a VNC server). */
 enum display_kind { DISPLAY_NONE, DISPLAY_STD, DISPLAY_VNC };
+/* Where the display's keyboard and pointer input goes: the PS/2 keyboard and (relative) mouse
+ * only, or also a virtio keyboard and an absolute virtio tablet (used once their driver is up). */
+enum display_input { DISPLAY_INPUT_PS2, DISPLAY_INPUT_VIRTIO };
 #define CFG_VRAM_DEFAULT_MIB 16
 #define CFG_VRAM_MIN_MIB     4
 #define CFG_VRAM_MAX_MIB     64
@@ -135,6 +138,7 @@ struct display_config {
     uint16_t vnc_port;               /* tcp: port */
     char password_file[PATH_MAX];    /* "": no password (VNC auth "None") */
     unsigned vram_mib;               /* framebuffer size, power of 2 (CFG_VRAM_*) */
+    enum display_input input;        /* input= (default ps2) */
 };
 
 struct vm_config {

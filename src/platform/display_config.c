@@ -71,7 +71,15 @@ static int parse_item(struct display_config *d, const char *key, const char *val
         d->vram_mib = (unsigned)n;
         return 0;
     }
-    return ERR("--display: unknown item '%s' (expected none, std, vnc=, password=, vram=)", key);
+    if (!strcmp(key, "input")) {
+        if (strcmp(val, "ps2") && strcmp(val, "virtio"))
+            return ERR("--display: input=%s: expected ps2 or virtio", val);
+        d->input = strcmp(val, "ps2") ? DISPLAY_INPUT_VIRTIO : DISPLAY_INPUT_PS2;
+        return 0;
+    }
+    return ERR("--display: unknown item '%s' (expected none, std, vnc=, password=, vram=, "
+               "input=)",
+               key);
 }
 
 int config_parse_display(struct display_config *d, const char *spec, char *err, size_t errlen)
@@ -105,6 +113,8 @@ int config_parse_display(struct display_config *d, const char *spec, char *err, 
         return ERR("--display: password= needs vnc=");
     if (nd.kind == DISPLAY_NONE && nd.vram_mib != CFG_VRAM_DEFAULT_MIB)
         return ERR("--display: vram= needs std or vnc=");
+    if (nd.kind == DISPLAY_NONE && nd.input != DISPLAY_INPUT_PS2)
+        return ERR("--display: input= needs std or vnc=");
     *d = nd;
     return 0;
 }
@@ -116,6 +126,8 @@ int config_validate_display(const struct display_config *d, char *err, size_t er
     unsigned v = d->vram_mib;
     if (v < CFG_VRAM_MIN_MIB || v > CFG_VRAM_MAX_MIB || (v & (v - 1)))
         return ERR("display: vram %u MiB: expected 4, 8, 16, 32 or 64", v);
+    if (d->input != DISPLAY_INPUT_PS2 && d->input != DISPLAY_INPUT_VIRTIO)
+        return ERR("display: input: expected ps2 or virtio");
     if (d->kind == DISPLAY_VNC && !d->vnc_unix && !d->vnc_port)
         return ERR("display: vnc: no port");
     if (d->password_file[0]) {

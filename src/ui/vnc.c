@@ -1,5 +1,6 @@
 /* vnc.c — the display's host side: libraries loaded before the sandbox, and the VNC server
- * (libvncserver) on its own thread, with damage tracking and keyboard/pointer input to PS/2. */
+ * (libvncserver) on its own thread, with damage tracking and keyboard/pointer input to the guest
+ * (virtio-input when its driver is up, else PS/2). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
@@ -18,6 +19,7 @@
 #include "ui/ui_lib.h"
 #include "ui/vnc_priv.h"
 #include "util/util.h"
+#include "virtio/virtio.h"
 #include "vm/vm.h"
 
 #define VNC_MAX_CLIENTS 8
@@ -42,7 +44,9 @@ static void vnc_log(const char *fmt, ...)
 static void vnc_key(rfbBool down, rfbKeySym sym, rfbClientPtr cl)
 {
     struct vnc *v = cl->screen->screenData;
-    int rc = i8042_keysym(v->vm, (uint32_t)sym, down);
+    int rc = virtio_input_keysym(v->vm, (uint32_t)sym, down); /* -ENODEV: none, or no driver */
+    if (rc == -ENODEV)
+        rc = i8042_keysym(v->vm, (uint32_t)sym, down);
     if (rc == -ENOENT)
         v->keys_unmapped++;
     else if (rc < 0)
@@ -54,9 +58,12 @@ static void vnc_pointer(int mask, int x, int y, rfbClientPtr cl)
     struct vnc *v = cl->screen->screenData;
     int dz = (mask & 0x08) ? -1 : (mask & 0x10) ? 1 : 0; /* buttons 4 and 5: the wheel */
     unsigned buttons = (mask & 1) | (mask & 4 ? 2 : 0) | (mask & 2 ? 4 : 0);
-    if (v->have_ptr)
+    /* the absolute tablet when its driver is up, else relative PS/2 motion */
+    int rc = virtio_input_pointer(v->vm, (unsigned)MAX(x, 0), (unsigned)MAX(y, 0), v->w, v->h, dz,
+                                  buttons);
+    if (rc == -ENODEV && v->have_ptr)
         i8042_mouse(v->vm, x - v->ptr_x, v->ptr_y - y, dz, buttons);
-    else
+    else if (rc == -ENODEV)
         i8042_mouse(v->vm, 0, 0, dz, buttons);
     v->have_ptr = true;
     v->ptr_x = x;

@@ -345,6 +345,27 @@ void virtio_rng_counters(struct vm *vm, struct rng_counters *out);
  * device) or -ENOMEM. */
 int virtio_rng_set_rate_limiter(struct vm *vm, const struct rl_config *c, bool bw, bool ops);
 
+/* ---- virtio-input (virtio/input.c): with --display ...,input=virtio, a keyboard and an absolute
+ * tablet. The host side (the VNC server thread) calls these; each returns -ENODEV while the
+ * device's driver is not up (the caller then uses PS/2). Events wait in a bounded queue (a report
+ * that does not fit is dropped whole and counted) until the I/O thread moves them into the
+ * driver's buffers. Any thread not holding the device lock. */
+enum virtio_input_kind { VIRTIO_INPUT_KEYBOARD, VIRTIO_INPUT_TABLET };
+#define VIRTIO_INPUT_ABS_MAX 32767 /* the tablet's axes run from 0 to this */
+/* The key that types KEYSYM (X11, US layout as dev/ps2_keymap.c) pressed (DOWN) or released; a
+ * character needing Shift while no Shift is held is wrapped in a Shift press and release.
+ * Returns 0, -ENOENT (no key types KEYSYM), -ENODEV or -ENOSPC. */
+int virtio_input_keysym(struct vm *vm, uint32_t keysym, bool down);
+/* The pointer at pixel (X, Y) of a W x H screen, wheel DZ (clicks, positive towards the user),
+ * BUTTONS (bit 0 left, 1 right, 2 middle): absolute axes scaled to 0..VIRTIO_INPUT_ABS_MAX and
+ * the buttons that changed. Returns 0, -ENODEV or -ENOSPC. */
+int virtio_input_pointer(struct vm *vm, unsigned x, unsigned y, unsigned w, unsigned h, int dz,
+                         unsigned buttons);
+struct input_counters {
+    uint64_t delivered, dropped, pending, status_events;
+};
+void virtio_input_counters(struct vm *vm, enum virtio_input_kind kind, struct input_counters *out);
+
 /* ---- state (virtio/state.c) ------------------------------------------------------------------
  * The guest-visible state of a device beyond its PCI function: the common state (status,
  * features, selectors, config vector and generation, ISR) and each queue's configuration and

@@ -97,7 +97,8 @@ api_case() { # api_case NAME CMDLINE
 api_case display-api-screenshot-ports ""
 api_case display-api-screenshot-mmio "mmio"
 
-# ---- a snapshot keeps the screen: registers and framebuffer restored in a new process ---------
+# ---- a snapshot keeps the screen: registers and framebuffer restored in a new process (with the
+# virtio keyboard and tablet of input=virtio: their functions and state go along) ---------------
 snap_case() {
     local S="$OUT/snapa.sock" S2="$OUT/snapb.sock" ser="$OUT/snap.serial" c r
     "$TRUCE" --api-sock "$S" >/dev/null 2>"$OUT/snapa.err" &
@@ -106,7 +107,7 @@ snap_case() {
     for _ in $(seq 50); do [ -S "$S" ] && break; sleep 0.1; done
     c="curl -s -o /dev/null -w %{http_code} -X"
     r=$($c PUT --unix-socket "$S" http://localhost/boot-source -d "{\"kernel_image_path\": \"$G/display.elf\"}")
-    r="$r $($c PUT --unix-socket "$S" http://localhost/display -d '{"kind": "std"}')"
+    r="$r $($c PUT --unix-socket "$S" http://localhost/display -d '{"kind": "std", "input": "virtio"}')"
     r="$r $($c PUT --unix-socket "$S" http://localhost/serial -d "{\"serial_out_path\": \"$ser\"}")"
     r="$r $($c PUT --unix-socket "$S" http://localhost/actions -d '{"action_type": "InstanceStart"}')"
     wait_serial "$ser" drawn
@@ -270,6 +271,8 @@ bad display-bad-address "not a numeric IPv4 address" -- $K --display vnc=localho
 bad display-bad-port "port must be a number" -- $K --display vnc=:99999
 bad display-bad-password-file "password=/nonexistent" -- $K --display vnc=:5999,password=/nonexistent
 bad display-password-without-vnc "password= needs vnc=" -- $K --display std,password=/etc/hostname
+bad display-bad-input "input=usb: expected ps2 or virtio" -- $K --display std,input=usb
+bad display-input-without-display "input= needs std or vnc=" -- $K --display none,input=virtio
 S2="$OUT/nodisp.sock"
 "$TRUCE" run --kernel $G/actions.elf --cmdline spin --console none 2>/dev/null &
 p=$!

@@ -3,6 +3,8 @@
  *   vnctool ADDR [-p PASSWORD] snap OUT.ppm
  *   vnctool ADDR [-p PASSWORD] type TEXT        ('\n' is Return)
  *   vnctool ADDR [-p PASSWORD] move DX DY N     (N relative moves of DX, DY)
+ *   vnctool ADDR [-p PASSWORD] click X Y        (left button pressed and released at X, Y;
+ *                                                negative X or Y count from the right/bottom)
  * Exit status 0, or 1 with one line on stderr. */
 #include <rfb/rfbclient.h>
 #include <stdio.h>
@@ -85,6 +87,20 @@ static int move(rfbClient *cl, int dx, int dy, int n)
     return 0;
 }
 
+static int click(rfbClient *cl, int x, int y)
+{
+    for (int i = 0; i < 1000 && frames == 0; i++) /* the screen size comes with the first update */
+        if (pump(cl, 10) < 0)
+            return fprintf(stderr, "vnctool: connection lost\n"), 1;
+    x = x < 0 ? cl->width + x : x;
+    y = y < 0 ? cl->height + y : y;
+    if (!SendPointerEvent(cl, x, y, 1) || pump(cl, 50) < 0 || !SendPointerEvent(cl, x, y, 0) ||
+        pump(cl, 50) < 0)
+        return fprintf(stderr, "vnctool: connection lost\n"), 1;
+    printf("click %d %d of %dx%d\n", x, y, cl->width, cl->height);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int a = 2;
@@ -93,7 +109,8 @@ int main(int argc, char **argv)
         a = 4;
     }
     if (argc < a + 2) {
-        fprintf(stderr, "usage: vnctool ADDR [-p PASSWORD] snap OUT | type TEXT | move DX DY N\n");
+        fprintf(stderr, "usage: vnctool ADDR [-p PASSWORD] snap OUT | type TEXT | move DX DY N | "
+                        "click X Y\n");
         return 2;
     }
     if (!getenv("VNCTOOL_DEBUG"))
@@ -116,6 +133,8 @@ int main(int argc, char **argv)
         rc = snap(cl, argv[a + 1]);
     else if (!strcmp(argv[a], "type"))
         rc = type(cl, argv[a + 1]);
+    else if (!strcmp(argv[a], "click") && argc > a + 2)
+        rc = click(cl, atoi(argv[a + 1]), atoi(argv[a + 2]));
     else if (!strcmp(argv[a], "move") && argc > a + 3)
         rc = move(cl, atoi(argv[a + 1]), atoi(argv[a + 2]), atoi(argv[a + 3]));
     else
