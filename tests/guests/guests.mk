@@ -21,7 +21,7 @@ build/tools/uffd_handler: tests/tools/uffd_handler.c
 build/tools/vnctool: tests/tools/vnctool.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) -O2 -Wall -Wextra -Werror -Wno-unused-parameter -o $@ $< -lvncclient
+	$(Q)$(CC) -O2 -Wall -Wextra -Werror -Wno-unused-parameter -o $@ $< -lvncclient -lpng
 
 build/guests/%.rom: tests/guests/%.S tests/guests/rom.ld
 	@mkdir -p $(dir $@)

@@ -66,6 +66,7 @@ c pmem-bad pmem_bad "" 85 "$OK" --pmem-img
 c pmem-bad-ro pmem_bad ro 85 "$OK" --pmem-img-ro
 c vmem-bad vmem_bad "" 85 "$OK" --memory-hotplug size=256M,requested=64M
 c console-flood cons_flood cons 85 'virtio-console fresh ok' --console-virtio
+c input-bad input_bad "" 85 'fresh virtio-input ok' --display std,input=virtio
 c balloon-bogus balloon_bogus "" 85 'fresh virtio-balloon ok' \
     --balloon amount_mib=16,deflate_on_oom=on,stats_polling_interval_s=1,free_page_hinting=on,free_page_reporting=on
 
