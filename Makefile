@@ -82,6 +82,7 @@ include tests/guests/guests.mk
 include tests/hostile/hostile.mk
 -include tests/lab/lab.mk
 -include tests/fuzz/fuzz.mk
+-include appliance/appliance.mk
 
 test: build/truce build/truced build/trucectl unit guests hostile
 	@tests/run-tests.sh

@@ -48,6 +48,7 @@ tier hostile tests/hostile/run.sh
 tier manager tests/manager/run.sh
 [ -x tests/fuzz/run.sh ] && tier fuzz tests/fuzz/run.sh
 [ -x tests/lab/run.sh ] && [ "${TRUCE_SKIP_LAB:-0}" != 1 ] && tier lab tests/lab/run.sh
+[ -x tests/lab/appliance.sh ] && [ "${TRUCE_SKIP_LAB:-0}" != 1 ] && tier appliance tests/lab/appliance.sh
 
 pass=$(grep -c '^PASS ' "$LOG")
 fail=$(grep -c '^FAIL ' "$LOG")
