@@ -55,6 +55,8 @@ static json_t *drives(const struct api *api)
             json_object_set_new(o, "interface", json_string(api_drive_ifaces[d->iface]));
         if (d->cdrom)
             json_object_set_new(o, "media", json_string(api_drive_media[1]));
+        if (d->queues > 1)
+            json_object_set_new(o, "num_queues", json_integer(d->queues));
         json_array_append_new(a, o);
     }
     return a;
@@ -74,6 +76,8 @@ static json_t *nets(const struct vm_config *cfg)
         }
         api_export_rate_limiter(o, "rx_rate_limiter", &n->rx_rate_limiter);
         api_export_rate_limiter(o, "tx_rate_limiter", &n->tx_rate_limiter);
+        if (n->queues > 1) /* a truce extension, only when not the default */
+            json_object_set_new(o, "num_queue_pairs", json_integer(n->queues));
         json_array_append_new(a, o);
     }
     return a;

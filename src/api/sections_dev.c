@@ -61,15 +61,27 @@ static void store_disk(struct api *api, int i, const struct disk_config *d,
 
 int api_put_drive(struct api *api, const json_t *o, const char *id, struct jctx *c)
 {
-    static const char *const fields[] = {
-        "drive_id",     "partuuid",  "is_root_device", "cache_type", "is_read_only", "path_on_host",
-        "rate_limiter", "io_engine", "socket",         "interface",  "media",        NULL};
+    static const char *const fields[] = {"drive_id",
+                                         "partuuid",
+                                         "is_root_device",
+                                         "cache_type",
+                                         "is_read_only",
+                                         "path_on_host",
+                                         "rate_limiter",
+                                         "io_engine",
+                                         "socket",
+                                         "interface",
+                                         "media",
+                                         "num_queues",
+                                         NULL};
     struct disk_config d = {0};
     struct api_drive_extra x = {0};
     char partuuid[64], sock[108];
     bool have_part, have_sock;
     int iface = DISK_IF_VIRTIO, media = 0;
+    uint64_t nq = 1;
     if (jobject(c, o, fields) < 0 ||
+        juint(c, o, "num_queues", false, 1, CFG_MAX_QUEUES, &nq, NULL) < 0 ||
         jstring(c, o, "drive_id", true, d.id, sizeof(d.id), NULL) < 0 ||
         api_check_id(c, "drive_id", d.id, id) < 0 ||
         jbool(c, o, "is_root_device", true, &d.is_root, NULL) < 0 ||
@@ -92,6 +104,9 @@ int api_put_drive(struct api *api, const json_t *o, const char *id, struct jctx 
         return -EINVAL;
     d.iface = (uint8_t)iface;
     d.cdrom = media == 1;
+    d.queues = nq > 1 ? (uint8_t)nq : 0;
+    if (d.iface == DISK_IF_AHCI && nq > 1)
+        return jfail(c, "num_queues", "virtio drives only (\"interface\": \"virtio\")");
     if (d.cdrom && (d.iface != DISK_IF_AHCI || !d.readonly))
         return jfail(c, "media",
                      "a cdrom is read-only on AHCI (\"interface\": \"ahci\", "
@@ -119,13 +134,15 @@ int api_put_drive(struct api *api, const json_t *o, const char *id, struct jctx 
 
 int api_put_net(struct api *api, const json_t *o, const char *id, struct jctx *c)
 {
-    static const char *const fields[] = {"iface_id",        "host_dev_name",   "guest_mac", "mtu",
-                                         "rx_rate_limiter", "tx_rate_limiter", NULL};
+    static const char *const fields[] = {
+        "iface_id",        "host_dev_name",   "guest_mac",       "mtu",
+        "rx_rate_limiter", "tx_rate_limiter", "num_queue_pairs", NULL};
     struct net_config n = {.kind = NET_TAP};
     char mac[32];
-    uint64_t mtu;
+    uint64_t mtu, pairs = 1;
     bool have_mtu;
     if (jobject(c, o, fields) < 0 ||
+        juint(c, o, "num_queue_pairs", false, 1, CFG_MAX_NET_PAIRS, &pairs, NULL) < 0 ||
         jstring(c, o, "iface_id", true, n.id, sizeof(n.id), NULL) < 0 ||
         api_check_id(c, "iface_id", n.id, id) < 0 ||
         jstring(c, o, "host_dev_name", true, n.tap, sizeof(n.tap), NULL) < 0 ||
@@ -144,6 +161,7 @@ int api_put_net(struct api *api, const json_t *o, const char *id, struct jctx *c
         return jfail(c, "guest_mac", "'%s' is a multicast address", mac);
     if (have_mtu)
         return jfail(c, "mtu", "not supported yet: advertising an MTU");
+    n.queues = pairs > 1 ? (uint8_t)pairs : 0;
     struct vm_config *cfg = &api->cfg;
     int i = -1;
     for (unsigned j = 0; j < cfg->nnets; j++) {

@@ -40,6 +40,7 @@ struct disk {
     bool can_punch;     /* FALLOC_FL_PUNCH_HOLE works on this file */
     bool no_zero_range; /* FALLOC_FL_ZERO_RANGE refused once: punch holes instead */
     bool uring;         /* io_uring in use (else synchronous fallback) */
+    bool borrowed;      /* fd belongs to another struct disk (disk_open_queue) */
     struct io_uring ring;
     unsigned depth;       /* most operations in flight */
     unsigned inflight;    /* queued, submitted or completed, not yet reaped */
@@ -55,6 +56,14 @@ struct disk {
  * 0 or -errno with one line naming PATH in ERR. */
 int disk_open(struct disk *d, const char *path, bool readonly, unsigned depth, char *err,
               size_t errlen);
+/* Open another queue on SRC's image (multiqueue devices): its own io_uring, completion eventfd
+ * and DEPTH slots, on SRC's descriptor, which D borrows (SRC must be closed after D; closing D
+ * leaves the file and its lock to SRC). Returns 0 or -errno with one line naming PATH in ERR. */
+int disk_open_queue(struct disk *d, const struct disk *src, const char *path, unsigned depth,
+                    char *err, size_t errlen);
+/* After disk_swap() on SRC, make the queue D (from disk_open_queue, idle: disk_drain it before
+ * the swap) use SRC's new file. */
+void disk_follow(struct disk *d, const struct disk *src);
 /* Open PATH for disk_swap() in D's mode (read-only or not); a regular file or block device. May
  * block: call it without locks. Returns the fd or -errno with one line naming PATH in ERR. */
 int disk_open_file(const struct disk *d, const char *path, char *err, size_t errlen);

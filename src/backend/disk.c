@@ -138,6 +138,36 @@ fail:
     return rc;
 }
 
+int disk_open_queue(struct disk *d, const struct disk *src, const char *path, unsigned depth,
+                    char *err, size_t errlen)
+{
+    memset(d, 0, sizeof(*d));
+    d->efd = -1;
+    if (!depth || depth > 4096) {
+        d->fd = -1;
+        snprintf(err, errlen, "disk %s: bad queue depth %u", path, depth);
+        return -EINVAL;
+    }
+    d->depth = depth;
+    d->borrowed = true;
+    disk_follow(d, src);
+    int rc = disk_setup_queue(d, path);
+    if (rc < 0) {
+        snprintf(err, errlen, "disk %s: %s", path, strerror(-rc));
+        disk_close(d);
+    }
+    return rc;
+}
+
+void disk_follow(struct disk *d, const struct disk *src)
+{
+    d->fd = src->fd;
+    d->size = src->size;
+    d->readonly = src->readonly;
+    d->can_punch = src->can_punch;
+    d->no_zero_range = src->no_zero_range;
+}
+
 int disk_open_file(const struct disk *d, const char *path, char *err, size_t errlen)
 {
     return open_image(path, d->readonly, err, errlen);
@@ -384,7 +414,7 @@ void disk_close(struct disk *d)
     d->uring = false;
     if (d->efd >= 0)
         close(d->efd);
-    if (d->fd >= 0)
+    if (d->fd >= 0 && !d->borrowed)
         release_image(d->fd);
     d->fd = d->efd = -1;
     free(d->req);

@@ -202,5 +202,11 @@ void config_state_visit(struct state_visitor *v, struct vm_config *c)
         STATE_U32_MAX(v, input, DISPLAY_INPUT_VIRTIO);
         c->display.input = (enum display_input)input;
     }
+    if (v->version >= 10) { /* multiqueue (older snapshots: one queue, one pair) */
+        for (unsigned i = 0; i < c->ndisks && !state_error(v); i++)
+            STATE_U8_MAX(v, c->disks[i].queues, CFG_MAX_QUEUES);
+        for (unsigned i = 0; i < c->nnets && !state_error(v); i++)
+            STATE_U8_MAX(v, c->nets[i].queues, CFG_MAX_NET_PAIRS);
+    }
     state_end(v);
 }

@@ -95,6 +95,18 @@ static int parse_id(const char *opt, const char *v, char *id, size_t idlen, char
     return 0;
 }
 
+int config_parse_queues(const char *opt, const char *v, unsigned max, uint8_t *out, char *err,
+                        size_t errlen)
+{
+    char *end;
+    unsigned long q = strtoul(v, &end, 10);
+    if (!*v || *end || q < 1 || q > max)
+        return ERR("%s: queues=%s: expected a count from 1 to %u (at most one per vCPU)", opt, v,
+                   max);
+    *out = (uint8_t)q;
+    return 0;
+}
+
 static int disk_kv(void *ctx, const char *k, const char *v, char *err, size_t errlen)
 {
     struct disk_config *d = ctx;
@@ -112,6 +124,8 @@ static int disk_kv(void *ctx, const char *k, const char *v, char *err, size_t er
     } else if (!strcmp(k, "root")) {
         if (config_parse_bool(*v ? v : "on", &d->is_root))
             return ERR("--disk: root=%s: expected on or off", v);
+    } else if (!strcmp(k, "queues")) {
+        return config_parse_queues("--disk", v, CFG_MAX_QUEUES, &d->queues, err, errlen);
     } else if (!strcmp(k, "if")) {
         if (!strcmp(v, "virtio"))
             d->iface = DISK_IF_VIRTIO;
@@ -123,7 +137,7 @@ static int disk_kv(void *ctx, const char *k, const char *v, char *err, size_t er
         int rc = config_rl_kv(&d->rate_limiter, "--disk", "", k, v, err, errlen);
         if (rc == 0)
             return ERR("--disk: unknown key '%s' (expected path, readonly, serial, id, root, if, "
-                       "bw, bw_burst, ops, ops_burst)",
+                       "queues, bw, bw_burst, ops, ops_burst)",
                        k);
         return rc < 0 ? rc : 0;
     }
@@ -142,6 +156,8 @@ int config_parse_disk(struct vm_config *cfg, const char *spec, char *err, size_t
         return ERR("--disk: missing path=FILE");
     if (d.iface == DISK_IF_AHCI && rl_config_on(&d.rate_limiter))
         return ERR("--disk: bw and ops (rate limits) apply to virtio disks only, not if=ahci");
+    if (d.iface == DISK_IF_AHCI && d.queues > 1)
+        return ERR("--disk: queues=%u applies to virtio disks only, not if=ahci", d.queues);
     if (!d.id[0])
         snprintf(d.id, sizeof(d.id), "disk%u", cfg->ndisks);
     cfg->disks[cfg->ndisks++] = d;
@@ -278,6 +294,8 @@ static int net_kv(void *ctx, const char *k, const char *v, char *err, size_t err
         n->nfwd++;
     } else if (!strcmp(k, "id")) {
         return parse_id("--net", v, n->id, sizeof(n->id), err, errlen);
+    } else if (!strcmp(k, "queues")) {
+        return config_parse_queues("--net", v, CFG_MAX_NET_PAIRS, &n->queues, err, errlen);
     } else if (!strcmp(k, "tftp") || !strcmp(k, "bootfile") || !strcmp(k, "rom")) {
         return net_boot_kv(n, k, v, err, errlen);
     } else {
@@ -286,9 +304,10 @@ static int net_kv(void *ctx, const char *k, const char *v, char *err, size_t err
         if (rc == 0)
             rc = config_rl_kv(&n->tx_rate_limiter, "--net", "tx_", k, v, err, errlen);
         if (rc == 0)
-            return ERR("--net: unknown key '%s' (expected tap=NAME or user, mac, hostfwd, id, "
-                       "tftp, bootfile, rom, rx_bw, rx_ops, tx_bw, tx_ops and their _burst)",
-                       k);
+            return ERR(
+                "--net: unknown key '%s' (expected tap=NAME or user, mac, hostfwd, id, "
+                "queues, tftp, bootfile, rom, rx_bw, rx_ops, tx_bw, tx_ops and their _burst)",
+                k);
         return rc < 0 ? rc : 0;
     }
     return 0;
@@ -306,6 +325,8 @@ int config_parse_net(struct vm_config *cfg, const char *spec, char *err, size_t 
         return ERR("--net: say tap=NAME or user");
     if (n.kind == NET_TAP && n.nfwd)
         return ERR("--net: hostfwd needs user networking");
+    if (n.kind == NET_USER && n.queues > 1)
+        return ERR("--net: queues=%u needs a tap (user networking has one queue pair)", n.queues);
     if (n.kind == NET_TAP && (n.tftp[0] || n.bootfile[0]))
         return ERR("--net: tftp and bootfile need user networking (libslirp's TFTP and DHCP)");
     if (n.bootfile[0] && !n.tftp[0])

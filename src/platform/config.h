@@ -17,6 +17,8 @@
 #define CFG_MAX_DISKS        16
 #define CFG_MAX_NETS         8
 #define CFG_MAX_HOSTFWD      8
+#define CFG_MAX_QUEUES       16 /* virtio-blk request queues per disk (and at most the vCPUs) */
+#define CFG_MAX_NET_PAIRS    8  /* virtio-net queue pairs per interface (and at most the vCPUs) */
 #define CFG_ID_LEN           65 /* ids of 1 to 64 characters, as Firecracker (+ NUL) */
 #define CFG_CMDLINE_LEN      4096
 #define CFG_FIRMWARE_SEABIOS "/usr/share/seabios/bios-256k.bin"  /* --firmware seabios */
@@ -46,6 +48,7 @@ struct disk_config {
     uint8_t iface; /* enum disk_iface */
     bool cdrom;    /* an ATAPI CD-ROM drive (AHCI only; read-only, ISO 9660 media) */
     struct rl_config rate_limiter; /* bandwidth and ops buckets; all zero: not limited */
+    uint8_t queues; /* virtio-blk request queues, 1..CFG_MAX_QUEUES; 0: the default (1) */
 };
 
 /* A virtio-pmem device: a host file mapped into guest physical memory (Firecracker's Pmem). */
@@ -79,6 +82,7 @@ struct net_config {
     struct hostfwd fwd[CFG_MAX_HOSTFWD];
     unsigned nfwd;
     struct rl_config rx_rate_limiter, tx_rate_limiter; /* all zero: not limited */
+    uint8_t queues; /* queue pairs, 1..CFG_MAX_NET_PAIRS (more than 1: tap only); 0: 1 */
     /* network boot (NET_USER): libslirp's TFTP root and the DHCP boot file name (relative to it,
      * no ".."); ROM: the NIC's option ROM for firmware (default CFG_IPXE_ROM when bootfile is
      * set; "off": none). Not kept in snapshots. */
@@ -188,6 +192,9 @@ int config_validate(const struct vm_config *cfg, char *err, size_t errlen);
 /* Parse a --disk / --net / --vsock / --console option value into CFG. Each returns 0 or -EINVAL
  * with one line in ERR naming the bad key. Shared by the CLI and tests. */
 int config_parse_disk(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
+/* queues=V of option OPT: 1..MAX into OUT. Returns 0 or -EINVAL with ERR naming the value. */
+int config_parse_queues(const char *opt, const char *v, unsigned max, uint8_t *out, char *err,
+                        size_t errlen);
 int config_parse_net(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
 int config_parse_vsock(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
 int config_parse_console(struct vm_config *cfg, const char *spec, char *err, size_t errlen);

@@ -1,4 +1,4 @@
-/* blk.c — virtio-blk on raw images: request execution through the disk backend, one queue. */
+/* blk.c — virtio-blk on raw images: request execution through the disk backend, 1..N queues. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,18 +15,21 @@ _Static_assert(BLK_QUEUE_SIZE <= VIRTQ_MAX_SIZE, "queue size");
 
 /* ---- request pool -------------------------------------------------------------------------- */
 
-static struct blk_req *req_get(struct virtio_blk *b)
+static struct blk_req *req_get(struct blk_queue *bq)
 {
-    if (!b->nfree)
+    if (!bq->nfree)
         return NULL;
-    struct blk_req *r = &b->req[b->free[--b->nfree]];
+    struct blk_req *r = &bq->req[bq->free[--bq->nfree]];
     r->chain = (struct virtq_chain){.iov = r->iov, .max_iov = BLK_MAX_IOV};
+    r->bq = bq;
+    r->q = bq->q;
     return r;
 }
 
-static void req_put(struct virtio_blk *b, struct blk_req *r)
+static void req_put(struct blk_req *r)
 {
-    b->free[b->nfree++] = (uint16_t)(r - b->req);
+    struct blk_queue *bq = r->bq;
+    bq->free[bq->nfree++] = (uint16_t)(r - bq->req);
 }
 
 /* Report STATUS for R to the driver and retire R. */
@@ -43,7 +46,7 @@ static void req_complete(struct virtio_blk *b, struct blk_req *r, uint8_t status
     if (status == VIRTIO_BLK_S_IOERR)
         b->nerrors++;
     virtq_push(r->q, r->chain.head, written);
-    req_put(b, r);
+    req_put(r);
 }
 
 /* ---- execution ----------------------------------------------------------------------------- */
@@ -66,7 +69,7 @@ static void req_start(struct virtio_blk *b, struct blk_req *r, uint8_t st)
 {
     if (st == BLK_NO_STATUS) {
         virtq_push(r->q, r->chain.head, 0); /* nowhere to put a status: the driver's loss */
-        req_put(b, r);
+        req_put(r);
         return;
     }
     if (st != VIRTIO_BLK_S_OK) {
@@ -74,6 +77,7 @@ static void req_start(struct virtio_blk *b, struct blk_req *r, uint8_t st)
         return;
     }
     uint64_t off = r->sector * DISK_SECTOR;
+    struct disk *d = r->bq->disk;
     int rc = 0;
     switch (r->type) {
     case VIRTIO_BLK_T_IN:
@@ -82,20 +86,20 @@ static void req_start(struct virtio_blk *b, struct blk_req *r, uint8_t st)
             req_complete(b, r, VIRTIO_BLK_S_OK);
             return;
         }
-        rc = r->type == VIRTIO_BLK_T_IN ? disk_readv(&b->disk, off, r->data, r->ndata, r)
-                                        : disk_writev(&b->disk, off, r->data, r->ndata, r);
+        rc = r->type == VIRTIO_BLK_T_IN ? disk_readv(d, off, r->data, r->ndata, r)
+                                        : disk_writev(d, off, r->data, r->ndata, r);
         break;
     case VIRTIO_BLK_T_FLUSH:
-        rc = disk_flush(&b->disk, r);
+        rc = disk_flush(d, r);
         break;
     case VIRTIO_BLK_T_GET_ID:
         req_complete(b, r, do_get_id(b, r));
         return;
     case VIRTIO_BLK_T_DISCARD:
-        rc = disk_discard(&b->disk, off, r->nsect * DISK_SECTOR, r);
+        rc = disk_discard(d, off, r->nsect * DISK_SECTOR, r);
         break;
     case VIRTIO_BLK_T_WRITE_ZEROES:
-        rc = disk_write_zeroes(&b->disk, off, r->nsect * DISK_SECTOR, r);
+        rc = disk_write_zeroes(d, off, r->nsect * DISK_SECTOR, r);
         break;
     }
     if (rc < 0)
@@ -145,21 +149,21 @@ static bool blk_rl_take(struct virtio_blk *b, const struct blk_req *r)
 
 /* Pop, parse and start one request of Q. Returns 1 (started), 0 (queue empty), -EBUSY (the pool
  * is dry), -EAGAIN (the rate limiter refused it: it is back in the ring) or <0 (queue broken). */
-static int blk_one(struct virtio_blk *b, struct virtq *q)
+static int blk_one(struct virtio_blk *b, struct blk_queue *bq)
 {
-    struct blk_req *r = req_get(b);
+    struct virtq *q = bq->q;
+    struct blk_req *r = req_get(bq);
     if (!r)
         return -EBUSY;
-    r->q = q;
     int rc = virtq_pop(q, &r->chain);
     if (rc <= 0) {
-        req_put(b, r);
+        req_put(r);
         return rc;
     }
     uint8_t st = blk_parse(b, r);
     if (st == VIRTIO_BLK_S_OK && !blk_rl_take(b, r)) {
         q->last_avail--; /* undo the pop: the timer brings us back to it */
-        req_put(b, r);
+        req_put(r);
         b->rl.throttled++;
         return -EAGAIN;
     }
@@ -167,61 +171,82 @@ static int blk_one(struct virtio_blk *b, struct virtq *q)
     return 1;
 }
 
-/* Pop and start requests from Q until it is empty, the pool is dry or the rate limiter says
- * wait. Lock held. */
-static void blk_process(struct virtio_blk *b, struct virtq *q)
+/* Pop and start requests from BQ until it is empty, the pool is dry (at most BLK_QUEUE_SIZE
+ * requests per run: the loop is bounded by the pool), or the rate limiter says wait. Lock held. */
+static void blk_process(struct virtio_blk *b, struct blk_queue *bq)
 {
+    struct virtq *q = bq->q;
     int rc = 0;
     if (b->vdev.paused)
         return; /* resume kicks the queue */
-    b->throttled = false;
+    bq->throttled = false;
     do {
         if (rl_blocked(&b->rl.rl))
             break; /* the limiter's timer calls us again */
         virtq_disable_notify(q);
-        while ((rc = blk_one(b, q)) > 0)
+        while ((rc = blk_one(b, bq)) > 0)
             ;
         if (rc == -EBUSY)
-            b->throttled = true; /* completions free requests and call us again */
+            bq->throttled = true; /* completions free requests and call us again */
     } while (rc == 0 && virtq_enable_notify(q));
-    if (disk_submit(&b->disk) < 0)
+    if (disk_submit(bq->disk) < 0)
         log_warn("%s: io_uring submit failed", b->vdev.name);
     virtio_interrupt(&b->vdev, q);
+}
+
+/* The queue of virtqueue Q. */
+static struct blk_queue *queue_of(struct virtio_blk *b, const struct virtq *q)
+{
+    return &b->queues[q->index];
+}
+
+/* Whether BQ may be processed now (the device live, the queue enabled and whole). */
+static bool queue_ready(struct virtio_blk *b, const struct blk_queue *bq)
+{
+    const struct virtq *q = bq->q;
+    return (b->vdev.status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+           !(b->vdev.status & VIRTIO_CONFIG_S_NEEDS_RESET) && q->enabled && q->avail && !q->broken;
 }
 
 /* ---- virtio ops ---------------------------------------------------------------------------- */
 
 static void blk_queue_notify(void *opaque, struct virtq *q)
 {
-    blk_process(opaque, q);
+    struct virtio_blk *b = opaque;
+    blk_process(b, queue_of(b, q));
 }
 
-/* Requests were completed (lock held): re-run a throttled queue, else interrupt the driver. */
-static void blk_after_completions(struct virtio_blk *b)
+/* Requests of BQ were completed (lock held): re-run it if it was throttled, else interrupt the
+ * driver. */
+static void blk_after_completions(struct virtio_blk *b, struct blk_queue *bq)
 {
-    struct virtq *q = &b->vdev.vq[0];
-    if (b->throttled && q->avail && !q->broken)
-        blk_process(b, q);
+    struct virtq *q = bq->q;
+    if (bq->throttled && q->avail && !q->broken)
+        blk_process(b, bq);
     else
         virtio_interrupt(&b->vdev, q);
 }
 
-/* I/O thread, lock held: the backend completed operations. */
+/* I/O thread, lock held: queue BQ's backend ring completed operations. */
 static void blk_disk_event(void *opaque, uint32_t events)
 {
-    struct virtio_blk *b = opaque;
-    if (disk_reap(&b->disk, req_done, b))
-        blk_after_completions(b);
+    struct blk_queue *bq = opaque;
+    if (disk_reap(bq->disk, req_done, bq->b))
+        blk_after_completions(bq->b, bq);
 }
 
-/* The rate limiter lets requests go again (I/O thread, lock held). */
+/* The rate limiter, shared by every queue, lets requests go again (I/O thread, lock held): each
+ * queue gets its turn, the one after the queue served first last time first, so a queue that
+ * takes every token cannot starve the others. */
 static void blk_rl_resume(void *opaque)
 {
     struct virtio_blk *b = opaque;
-    struct virtq *q = &b->vdev.vq[0];
-    if ((b->vdev.status & VIRTIO_CONFIG_S_DRIVER_OK) &&
-        !(b->vdev.status & VIRTIO_CONFIG_S_NEEDS_RESET) && q->enabled && q->avail && !q->broken)
-        blk_process(b, q);
+    unsigned first = b->rl_next++ % b->nq;
+    for (unsigned i = 0; i < b->nq && !rl_blocked(&b->rl.rl); i++) {
+        struct blk_queue *bq = &b->queues[(first + i) % b->nq];
+        if (queue_ready(b, bq))
+            blk_process(b, bq);
+    }
 }
 
 static void blk_config_read(void *opaque, uint32_t off, uint8_t *data, unsigned size)
@@ -233,14 +258,22 @@ static void blk_config_read(void *opaque, uint32_t off, uint8_t *data, unsigned 
 /* Forget in-flight requests after their I/O finished: the queues are being reset. */
 static void req_drop(void *opaque, void *tag, int res)
 {
-    req_put(opaque, tag);
+    req_put(tag);
+}
+
+/* Wait for every queue's requests in flight, completing them with DONE. */
+static void blk_drain(struct virtio_blk *b, disk_done_fn done)
+{
+    for (unsigned i = 0; i < b->nq; i++)
+        disk_drain(b->queues[i].disk, done, b);
 }
 
 static void blk_reset(void *opaque)
 {
     struct virtio_blk *b = opaque;
-    disk_drain(&b->disk, req_drop, b);
-    b->throttled = false;
+    blk_drain(b, req_drop);
+    for (unsigned i = 0; i < b->nq; i++)
+        b->queues[i].throttled = false;
 }
 
 /* Pause: no new requests (blk_process looks at vdev.paused), every in-flight one completed and
@@ -250,8 +283,9 @@ static void blk_pause(void *opaque)
 {
     struct virtio_blk *b = opaque;
     virtio_lock(&b->vdev);
-    disk_drain(&b->disk, req_done, b);
-    virtio_interrupt(&b->vdev, &b->vdev.vq[0]);
+    blk_drain(b, req_done);
+    for (unsigned i = 0; i < b->nq; i++)
+        virtio_interrupt(&b->vdev, b->queues[i].q);
     virtio_unlock(&b->vdev);
 }
 
@@ -259,16 +293,27 @@ static void blk_stop(void *opaque)
 {
     struct virtio_blk *b = opaque;
     virtio_lock(&b->vdev);
-    disk_drain(&b->disk, req_done, b);
+    blk_drain(b, req_done);
     virtio_unlock(&b->vdev);
+}
+
+/* Close the queues' rings (the other queues before queue 0, which owns the file) and free. */
+static void blk_free(struct virtio_blk *b)
+{
+    for (unsigned i = b->nq; i-- > 1;)
+        disk_close(&b->queues[i].own);
+    disk_close(&b->disk);
+    for (unsigned i = 0; b->queues && i < b->nq; i++)
+        free(b->queues[i].req);
+    free(b->queues);
+    free(b);
 }
 
 static void blk_destroy(void *opaque)
 {
     struct virtio_blk *b = opaque;
     virtio_rl_fini(&b->rl);
-    disk_close(&b->disk);
-    free(b);
+    blk_free(b);
 }
 
 /* The capacity the guest saw must be the image's now: a snapshot restored onto a disk of
@@ -308,7 +353,9 @@ static uint64_t blk_setup_config(struct virtio_blk *b)
     c->capacity = b->capacity;
     c->seg_max = BLK_SEG_MAX;
     c->blk_size = DISK_SECTOR;
-    c->num_queues = 1;
+    c->num_queues = (uint16_t)b->nq;
+    if (b->nq > 1)
+        f |= 1ULL << VIRTIO_BLK_F_MQ;
     if (b->readonly)
         f |= 1ULL << VIRTIO_BLK_F_RO;
     if (b->disk.can_punch) {
@@ -333,8 +380,72 @@ static void blk_set_capacity(struct virtio_blk *b)
                  b->path, (unsigned long long)(b->disk.size % DISK_SECTOR));
 }
 
+/* Set up B's NQ queues: pools, and a ring for each queue after the first (queue 0 uses the disk
+ * opened by the caller). Returns 0 or <0 with ERR; what was set up is freed by blk_free. */
+static int blk_setup_queues(struct virtio_blk *b, unsigned nq, char *err, size_t errlen)
+{
+    b->queues = calloc(nq, sizeof(*b->queues));
+    if (!b->queues)
+        goto nomem;
+    for (unsigned i = 0; i < nq; i++) {
+        struct blk_queue *bq = &b->queues[i];
+        bq->b = b;
+        bq->q = &b->vdev.vq[i];
+        bq->disk = i ? &bq->own : &b->disk;
+        bq->own.fd = bq->own.efd = -1;
+        bq->req = calloc(BLK_QUEUE_SIZE, sizeof(*bq->req));
+        b->nq = i + 1; /* blk_free frees this one from here on */
+        if (!bq->req)
+            goto nomem;
+        for (unsigned k = 0; k < BLK_QUEUE_SIZE; k++)
+            bq->free[k] = (uint16_t)(BLK_QUEUE_SIZE - 1 - k);
+        bq->nfree = BLK_QUEUE_SIZE;
+        if (i) {
+            int rc = disk_open_queue(&bq->own, &b->disk, b->path, BLK_QUEUE_SIZE, err, errlen);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return 0;
+nomem:
+    snprintf(err, errlen, "disk %s: out of memory", b->path);
+    return -ENOMEM;
+}
+
+/* The queue count DC asks for on VM: 1 by default, at most one per vCPU. Returns it or -EINVAL
+ * with ERR. */
+static int blk_queue_count(const struct vm *vm, const struct disk_config *dc, char *err,
+                           size_t errlen)
+{
+    unsigned nq = dc->queues ? dc->queues : 1;
+    if (nq > BLK_MAX_QUEUES || (nq > 1 && nq > vm->cfg.cpus)) {
+        snprintf(err, errlen,
+                 "disk %s: queues=%u: at most one queue per vCPU (%u vCPUs) and at most %u", dc->id,
+                 nq, vm->cfg.cpus, BLK_MAX_QUEUES);
+        return -EINVAL;
+    }
+    return (int)nq;
+}
+
+/* Watch every queue's completion eventfd. Returns 0 or <0 with ERR. */
+static int blk_watch_queues(struct virtio_blk *b, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < b->nq; i++) {
+        int rc = virtio_watch_fd(&b->vdev, b->queues[i].disk->efd, EPOLLIN, blk_disk_event,
+                                 &b->queues[i]);
+        if (rc < 0) {
+            snprintf(err, errlen, "disk %s: cannot watch completions: %s", b->path, strerror(-rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
 int virtio_blk_create(struct vm *vm, const struct disk_config *dc, char *err, size_t errlen)
 {
+    int nq = blk_queue_count(vm, dc, err, errlen);
+    if (nq < 0)
+        return nq;
     struct virtio_blk *b = calloc(1, sizeof(*b));
     if (!b) {
         snprintf(err, errlen, "disk %s: out of memory", dc->path);
@@ -350,23 +461,22 @@ int virtio_blk_create(struct vm *vm, const struct disk_config *dc, char *err, si
         return rc;
     }
     blk_set_capacity(b);
-    for (unsigned i = 0; i < BLK_QUEUE_SIZE; i++)
-        b->free[i] = (uint16_t)(BLK_QUEUE_SIZE - 1 - i);
-    b->nfree = BLK_QUEUE_SIZE;
-    uint64_t features = blk_setup_config(b);
-    rc = virtio_dev_init(&b->vdev, vm, "virtio-blk", VIRTIO_ID_BLOCK, 0x018000, features, 1,
-                         BLK_QUEUE_SIZE, sizeof(b->config), &blk_ops, b);
+    rc = blk_setup_queues(b, (unsigned)nq, err, errlen);
     if (rc < 0) {
-        snprintf(err, errlen, "disk %s: bad device parameters", dc->path);
-        disk_close(&b->disk);
-        free(b);
+        blk_free(b);
         return rc;
     }
-    rc = virtio_watch_fd(&b->vdev, b->disk.efd, EPOLLIN, blk_disk_event, b);
+    uint64_t features = blk_setup_config(b);
+    rc = virtio_dev_init(&b->vdev, vm, "virtio-blk", VIRTIO_ID_BLOCK, 0x018000, features,
+                         (unsigned)nq, BLK_QUEUE_SIZE, sizeof(b->config), &blk_ops, b);
     if (rc < 0) {
-        snprintf(err, errlen, "disk %s: cannot watch completions: %s", dc->path, strerror(-rc));
-        goto fail;
+        snprintf(err, errlen, "disk %s: bad device parameters", dc->path);
+        blk_free(b);
+        return rc;
     }
+    rc = blk_watch_queues(b, err, errlen);
+    if (rc < 0)
+        goto fail;
     rc = virtio_rl_add(&b->vdev, &b->rl, &dc->rate_limiter, blk_rl_resume, b);
     if (rc < 0) {
         snprintf(err, errlen, "disk %s: cannot set up its rate limiter: %s", dc->path,
@@ -381,8 +491,7 @@ fail:
     virtio_unwatch_all(&b->vdev);
     virtio_rl_fini(&b->rl);
     virtio_dev_fini(&b->vdev);
-    disk_close(&b->disk);
-    free(b);
+    blk_free(b);
     return rc;
 }
 
@@ -431,10 +540,16 @@ int virtio_blk_swap(struct vm *vm, const char *drive_id, const char *path, char 
     if (fd < 0)
         return -EINVAL;
     virtio_lock(&b->vdev);
+    for (unsigned i = 1; i < b->nq; i++) /* queue 0's in-flight requests: disk_swap drains them */
+        disk_drain(b->queues[i].disk, req_done, b);
     int rc = disk_swap(&b->disk, fd, path, req_done, b, err, errlen);
-    if (rc == 0)
+    if (rc == 0) {
+        for (unsigned i = 1; i < b->nq; i++)
+            disk_follow(b->queues[i].disk, &b->disk);
         blk_image_changed(b, path);
-    blk_after_completions(b); /* the drain may have completed requests */
+    }
+    for (unsigned i = 0; i < b->nq; i++) /* the drains may have completed requests */
+        blk_after_completions(b, &b->queues[i]);
     virtio_unlock(&b->vdev);
     return rc < 0 ? -EINVAL : 0;
 }

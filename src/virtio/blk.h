@@ -17,10 +17,14 @@
 #define BLK_MAX_DISCARD   (1u << 22)        /* sectors per discard / write-zeroes (2 GiB) */
 #define BLK_DISCARD_ALIGN 8                 /* sectors (4 KiB) */
 #define BLK_NO_STATUS     0xff              /* blk_parse: the chain has no byte for a status */
+#define BLK_MAX_QUEUES    CFG_MAX_QUEUES /* request queues (VIRTIO_BLK_F_MQ), at most the vCPUs */
+
+struct blk_queue;
 
 /* One request in flight: the popped chain and what the parser found in it. */
 struct blk_req {
     struct virtq *q;
+    struct blk_queue *bq; /* the queue whose pool it belongs to */
     struct virtq_chain chain;
     struct iovec iov[BLK_MAX_IOV];  /* the chain's segments */
     struct iovec data[BLK_MAX_IOV]; /* the data part (header and status cut off) */
@@ -32,21 +36,35 @@ struct blk_req {
     uint8_t *status; /* last writable byte of the chain; NULL when there is none */
 };
 
-/* Device state (plain values apart from the backend and the request pool). */
+/* One request queue: its virtqueue, its own io_uring (queue 0 uses the device's disk, the others
+ * a disk_open_queue on it) and its pool of BLK_QUEUE_SIZE requests. Every queue is served on the
+ * VM's I/O thread under the device lock. */
+struct blk_queue {
+    struct virtio_blk *b;
+    struct virtq *q;
+    struct disk *disk; /* &b->disk for queue 0, else &own */
+    struct disk own;
+    struct blk_req *req; /* BLK_QUEUE_SIZE */
+    uint16_t free[BLK_QUEUE_SIZE];
+    unsigned nfree;
+    bool throttled; /* the pool ran dry: re-run the queue after completions */
+};
+
+/* Device state (plain values apart from the backend and the request pools). */
 struct virtio_blk {
     struct virtio_dev vdev;
-    struct disk disk;
+    struct disk disk;    /* the image (queue 0's io_uring) */
     char id[CFG_ID_LEN]; /* the drive's disk_config id (API) */
     char path[PATH_MAX];
     char serial[CFG_SERIAL_LEN];
     bool readonly;
     uint64_t capacity; /* sectors: the image size rounded DOWN to 512 bytes */
     struct virtio_blk_config config;
-    struct blk_req req[BLK_QUEUE_SIZE];
-    uint16_t free[BLK_QUEUE_SIZE];
-    unsigned nfree;
-    bool throttled;      /* the pool ran dry: re-run the queue after completions */
-    struct virtio_rl rl; /* rate_limiter: requests it refuses stay in the queue */
+    unsigned nq;              /* request queues (1: VIRTIO_BLK_F_MQ not offered) */
+    struct blk_queue *queues; /* nq */
+    unsigned rl_next;         /* the queue the limiter's next resume serves first */
+    struct virtio_rl rl;      /* rate_limiter, shared by every queue: requests it refuses stay in
+                                 their queue; when it lets work go on every queue is looked at */
     /* counters (metrics) */
     uint64_t nreads, nwrites, nflushes, ndiscards, nerrors, bytes_read, bytes_written;
 };

@@ -109,7 +109,14 @@ void virtio_state_visit(struct state_visitor *v, struct virtio_state *s, struct 
     STATE_U16(v, s->queue_select);
     STATE_U16(v, s->msix_config);
     STATE_CHECK(v, s->msix_config == NO_VECTOR || s->msix_config < nvec);
-    for (unsigned i = 0; i < vdev->nqueues; i++)
+    if (version >= 3) { /* the queue count (multiqueue devices: virtio-blk queues=N, net pairs) */
+        uint32_t nq = vdev->nqueues;
+        STATE_U32(v, nq);
+        if (v->loading && !state_error(v) && nq != vdev->nqueues)
+            state_fail(v, -EINVAL, "%s: %u queues saved, the device has %u", vdev->name, nq,
+                       vdev->nqueues);
+    }
+    for (unsigned i = 0; i < vdev->nqueues && !state_error(v); i++)
         queue_visit(v, s, &s->q[i], &vdev->vq[i], nvec);
     s->nrl = 0;
     if (version >= 2) { /* the rate limiters, in the device's order */
@@ -124,6 +131,7 @@ void virtio_state_visit(struct state_visitor *v, struct virtio_state *s, struct 
     }
     if (vdev->ops->state_check && !state_error(v))
         vdev->ops->state_check(vdev->opaque, v);
+    v->version = version; /* the device's section reads the layout of this common version */
     if (vdev->ops->state_visit && !state_error(v))
         vdev->ops->state_visit(vdev->opaque, v);
     state_end(v);

@@ -158,7 +158,8 @@ struct virtio_dev_ops {
      * values, a held statistics buffer): one section after the queues. Saving visits the live
      * values; loading visits into the device's scratch copy and checks it, changing nothing
      * live; state_commit then makes that copy live (before activate). Both may be NULL. Lock
-     * held. */
+     * held. state_visit finds v->version set to the common section's version (loading: as
+     * saved), so a device whose section is newer than a saved state can leave it out. */
     void (*state_visit)(void *opaque, struct state_visitor *v);
     void (*state_commit)(void *opaque);
     /* A restore made the device live again (after activate): tell the driver what the host
@@ -370,8 +371,10 @@ void virtio_input_counters(struct vm *vm, enum virtio_input_kind kind, struct in
  * The guest-visible state of a device beyond its PCI function: the common state (status,
  * features, selectors, config vector and generation, ISR) and each queue's configuration and
  * ring indices. Host pointers, fds and watches are runtime, rebuilt on restore. */
-/* Version 2 adds each rate limiter's buckets (Firecracker saves them too). */
-#define VIRTIO_STATE_VERSION 2
+/* Version 2 adds each rate limiter's buckets (Firecracker saves them too); version 3 the queue
+ * count (checked before the queues, so a multiqueue mismatch is named) and virtio-net's own
+ * section (its active queue pairs). */
+#define VIRTIO_STATE_VERSION 3
 struct virtq_state {
     uint16_t size, msix_vector;
     bool enabled;

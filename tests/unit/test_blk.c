@@ -187,17 +187,22 @@ struct dfix {
     struct vfix f; /* first: the MSI hook finds the fixture from the vm pointer */
     char path[64];
     atomic_int cfg_msis; /* MSIs on the configuration vector (vf_bringup: vector 0, data 0x40) */
+    atomic_int vec_msis[BLK_MAX_QUEUES + 1]; /* MSIs per vector (queue Q: vector Q + 1) */
 };
 
 static int count_msi(struct vm *vm, uint64_t addr, uint32_t data)
 {
     if (data == 0x40)
         atomic_fetch_add(&((struct dfix *)vm)->cfg_msis, 1);
+    if (data >= 0x40 && data <= 0x40 + BLK_MAX_QUEUES)
+        atomic_fetch_add(&((struct dfix *)vm)->vec_msis[data - 0x40], 1);
     return vf_msi(vm, addr, data);
 }
 
 /* The rate limiter of the next device dev_open creates. */
 static struct rl_config next_limit;
+/* The queue count (disk_config.queues) and vCPUs of the next device dev_open creates. */
+static unsigned next_queues, next_cpus;
 
 static struct dfix *dev_open(off_t size, bool readonly, const char *serial)
 {
@@ -210,14 +215,16 @@ static struct dfix *dev_open(off_t size, bool readonly, const char *serial)
     vf_init(&x->f);
     x->f.vm.pci->irq.msi = count_msi;
     struct disk_config *dc = &x->f.vm.cfg.disks[x->f.vm.cfg.ndisks++];
-    *dc = (struct disk_config){.readonly = readonly, .rate_limiter = next_limit};
+    *dc = (struct disk_config){
+        .readonly = readonly, .rate_limiter = next_limit, .queues = (uint8_t)next_queues};
+    x->f.vm.cfg.cpus = next_cpus;
     snprintf(dc->id, sizeof(dc->id), "drive0");
     snprintf(dc->path, sizeof(dc->path), "%s", x->path);
     snprintf(dc->serial, sizeof(dc->serial), "%s", serial);
     char err[256] = "";
     assert_int_equal(virtio_blk_create(&x->f.vm, dc, err, sizeof(err)), 0);
     vf_probe(&x->f, 1);
-    vf_bringup(&x->f, vf_features(&x->f), 1);
+    vf_bringup(&x->f, vf_features(&x->f), next_queues ? next_queues : 1);
     return x;
 }
 
@@ -232,22 +239,29 @@ static void dev_close(struct dfix *x)
 #define STS(k)  (HDR(k) + 0x100)
 #define DATA(k) (HDR(k) + 0x1000)
 
-/* Post request K (descs 3K..3K+2) of TYPE on SECTOR with LEN data bytes. */
-static void post(struct dfix *x, unsigned k, uint32_t type, uint64_t sector, uint32_t len,
-                 bool dev_writes)
+/* Post request K (descs 3(K % 32)..+2 of queue Q; buffers K) of TYPE on SECTOR with LEN data
+ * bytes. */
+static void post_q(struct dfix *x, unsigned q, unsigned k, uint32_t type, uint64_t sector,
+                   uint32_t len, bool dev_writes)
 {
     struct vfix *f = &x->f;
     struct virtio_blk_outhdr h = {.type = type, .sector = sector};
     uint8_t st = 0xee;
     guest_mem_write(&f->vm.mem, HDR(k), &h, sizeof(h));
     guest_mem_write(&f->vm.mem, STS(k), &st, 1);
-    unsigned d = 3 * k;
-    vf_desc(f, 0, d, HDR(k), sizeof(h), VRING_DESC_F_NEXT, (uint16_t)(d + (len ? 1 : 2)));
+    unsigned d = 3 * (k % 32);
+    vf_desc(f, q, d, HDR(k), sizeof(h), VRING_DESC_F_NEXT, (uint16_t)(d + (len ? 1 : 2)));
     if (len)
-        vf_desc(f, 0, d + 1, DATA(k), len,
+        vf_desc(f, q, d + 1, DATA(k), len,
                 VRING_DESC_F_NEXT | (dev_writes ? VRING_DESC_F_WRITE : 0), (uint16_t)(d + 2));
-    vf_desc(f, 0, d + 2, STS(k), 1, VRING_DESC_F_WRITE, 0);
-    vf_offer(f, 0, (uint16_t)d);
+    vf_desc(f, q, d + 2, STS(k), 1, VRING_DESC_F_WRITE, 0);
+    vf_offer(f, q, (uint16_t)d);
+}
+
+static void post(struct dfix *x, unsigned k, uint32_t type, uint64_t sector, uint32_t len,
+                 bool dev_writes)
+{
+    post_q(x, 0, k, type, sector, len, dev_writes);
 }
 
 static uint8_t status_of(struct dfix *x, unsigned k)
@@ -660,6 +674,99 @@ static void rate_limited_requests_wait(void **state)
     dev_close(x);
 }
 
+/* ---- multiqueue ---------------------------------------------------------------------------- */
+
+#define MQ_CFG_NUM_QUEUES 34 /* offsetof(struct virtio_blk_config, num_queues) */
+
+/* queues=4 on 4 vCPUs: VIRTIO_BLK_F_MQ and num_queues 4; a write through each queue is read back
+ * through another, each queue completes on its own ring and interrupts on its own vector. */
+static void multiqueue_each_queue_serves(void **state)
+{
+    next_queues = next_cpus = 4;
+    struct dfix *x = dev_open(1 * MiB, false, "");
+    next_queues = next_cpus = 0;
+    struct vfix *f = &x->f;
+    _Static_assert(MQ_CFG_NUM_QUEUES == offsetof(struct virtio_blk_config, num_queues), "offset");
+    assert_true(vf_features(f) & 1ULL << VIRTIO_BLK_F_MQ);
+    assert_int_equal(vf_rd(f, f->devcfg + MQ_CFG_NUM_QUEUES, 2), 4);
+    assert_int_equal(blk_of(x)->nq, 4);
+    for (unsigned q = 0; q < 4; q++)
+        for (unsigned k = 0; k < 4; k++) {
+            unsigned id = q * 4 + k;
+            memset(gpa_to_hva(&f->vm.mem, DATA(id), 4096), 0x60 + id, 4096);
+            post_q(x, q, id, VIRTIO_BLK_T_OUT, 8 * id, 4096, false);
+        }
+    for (unsigned q = 0; q < 4; q++)
+        assert_true(vf_wait_used(f, q, 4));
+    for (unsigned q = 0; q < 4; q++)
+        for (unsigned k = 0; k < 4; k++) {
+            unsigned id = q * 4 + k, from = ((q + 1) % 4) * 4 + k; /* another queue's sectors */
+            assert_int_equal(status_of(x, id), VIRTIO_BLK_S_OK);
+            memset(gpa_to_hva(&f->vm.mem, DATA(id), 4096), 0, 4096);
+            post_q(x, q, id, VIRTIO_BLK_T_IN, 8 * from, 4096, true);
+        }
+    for (unsigned q = 0; q < 4; q++) {
+        assert_true(vf_wait_used(f, q, 8));
+        assert_true(atomic_load(&x->vec_msis[q + 1]) >= 1);
+        for (unsigned k = 0; k < 4; k++) {
+            unsigned id = q * 4 + k, from = ((q + 1) % 4) * 4 + k;
+            assert_int_equal(status_of(x, id), VIRTIO_BLK_S_OK);
+            uint8_t *p = gpa_to_hva(&f->vm.mem, DATA(id), 4096);
+            assert_int_equal(p[0], 0x60 + from);
+            assert_int_equal(p[4095], 0x60 + from);
+        }
+    }
+    dev_close(x);
+}
+
+/* One queue by default (no VIRTIO_BLK_F_MQ: the device of older truce); more queues than vCPUs
+ * are refused naming the disk and the counts. */
+static void multiqueue_default_and_limits(void **state)
+{
+    struct dfix *x = dev_open(64 * KiB, false, "");
+    assert_false(vf_features(&x->f) & 1ULL << VIRTIO_BLK_F_MQ);
+    assert_int_equal(vf_rd(&x->f, x->f.devcfg + MQ_CFG_NUM_QUEUES, 2), 1);
+    struct disk_config dc = x->f.vm.cfg.disks[0];
+    x->f.vm.cfg.cpus = 2;
+    dc.queues = 3;
+    snprintf(dc.id, sizeof(dc.id), "mq3");
+    char err[256] = "";
+    assert_int_equal(virtio_blk_create(&x->f.vm, &dc, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "mq3"));
+    assert_non_null(strstr(err, "queues=3"));
+    assert_non_null(strstr(err, "2 vCPUs"));
+    dev_close(x);
+}
+
+/* The rate limiter is the device's, shared by its queues: 4 ops per 10 s let 4 requests through
+ * in all (not 4 per queue); after a live update lifts it, the held ones of every queue complete.
+ */
+static void multiqueue_rate_limiter_shared(void **state)
+{
+    next_limit = (struct rl_config){.ops = {.size = 4, .refill_time = 10000}};
+    next_queues = next_cpus = 2;
+    struct dfix *x = dev_open(1 * MiB, false, "");
+    next_limit = (struct rl_config){0};
+    next_queues = next_cpus = 0;
+    struct vfix *f = &x->f;
+    for (unsigned k = 0; k < 3; k++) {
+        post_q(x, 0, k, VIRTIO_BLK_T_IN, k, 512, true);
+        post_q(x, 1, 8 + k, VIRTIO_BLK_T_IN, k, 512, true);
+    }
+    for (int i = 0; i < 2000 && vf_used_idx(f, 0) + vf_used_idx(f, 1) < 4; i++)
+        usleep(1000);
+    vf_quiesce(f);
+    assert_int_equal(vf_used_idx(f, 0) + vf_used_idx(f, 1), 4);
+    assert_true(blk_of(x)->rl.throttled >= 1);
+    char err[256];
+    struct rl_config off = {0};
+    assert_int_equal(
+        virtio_blk_set_rate_limiter(&f->vm, "drive0", &off, true, true, err, sizeof(err)), 0);
+    assert_true(vf_wait_used(f, 0, 3));
+    assert_true(vf_wait_used(f, 1, 3));
+    dev_close(x);
+}
+
 int main(void)
 {
 #define P(fn) cmocka_unit_test_setup_teardown(fn, psetup, pteardown)
@@ -686,6 +793,9 @@ int main(void)
         cmocka_unit_test(swap_failures_keep_old_file),
         cmocka_unit_test(swap_read_only_stays_read_only),
         cmocka_unit_test(swap_with_requests_in_flight),
+        cmocka_unit_test(multiqueue_each_queue_serves),
+        cmocka_unit_test(multiqueue_default_and_limits),
+        cmocka_unit_test(multiqueue_rate_limiter_shared),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -108,10 +108,12 @@ static void fill_config(struct vm_config *c)
     strcpy(c->disks[1].id, "data");
     strcpy(c->disks[1].path, "/var/lib/d.img");
     c->disks[1].readonly = true;
+    c->disks[1].queues = 3; /* multiqueue (machine section version 9) */
     c->nnets = 1;
     c->nets[0].kind = NET_USER;
     c->nets[0].nfwd = 1;
     c->nets[0].fwd[0] = (struct hostfwd){.host_port = 8080, .guest_port = 80};
+    c->nets[0].queues = 2;
     c->vsock.enabled = true;
     c->vsock.guest_cid = 7;
     strcpy(c->vsock.uds_path, "/run/v.sock");
