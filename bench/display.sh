@@ -5,8 +5,16 @@
 # the screen does not change. Medians of N runs (default 5). Host's /dev/kvm, tiny guests from
 # `make guests`. Writes its section of bench/RESULTS.md.
 #   bench/display.sh [N]
+# With --lab, the lab part instead (bench/lab/display-scenario.sh in one nested-lab run): VMM
+# memory with a display and VNC server vs without, truce vs QEMU -vga std -vnc, and the time from
+# start to GRUB's gfxterm menu under OVMF, truce vs QEMU; its own section of bench/RESULTS.md.
+#   bench/display.sh --lab [REPS]     (default 3; --lab --report rewrites it from the last run)
 set -u
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = --lab ]; then
+    shift
+    exec bench/display-lab.sh "$@"
+fi
 N=${1:-5}
 TRUCE=build/truce
 G=build/guests
@@ -19,6 +27,8 @@ trap 'rm -rf "$OUT"' EXIT
 }
 
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+# memory only this process holds and nothing can share or drop (anonymous and written pages)
+dirty_kib() { awk '/^Private_Dirty/ { print $2 }' "/proc/$1/smaps_rollup"; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # one KIND: start a VM, wait until the guest is up, measure, stop it. Prints KiB.
@@ -43,16 +53,18 @@ one() {
     esac
     sleep 1
     rss=$(rss_kib $pid)
+    echo "$(dirty_kib $pid)" >>"$OUT/$kind.dirty"
     kill $pid
     wait $pid 2>/dev/null
     echo "$rss"
 }
 
 exec 3>&2 2>/dev/null # truce's own lines (the PVM warning, the stop) are not the bench's output
-declare -A MED
+declare -A MED DIRTY
 for kind in none std vnc vnc-client vnc-drawn; do
     for _ in $(seq "$N"); do one $kind; done >"$OUT/$kind"
     MED[$kind]=$(median <"$OUT/$kind")
+    DIRTY[$kind]=$(median <"$OUT/$kind.dirty")
 done
 
 # idle screen: bytes a client receives over 5 s once the first full frame arrived
@@ -111,24 +123,34 @@ $(nproc) host cores. VmRSS of the truce process 1 s after the guest is up, media
 guest \`actions.elf spin\` (draws nothing) or \`display.elf\` (sets 320x200x32 and draws it);
 128 MiB guest RAM, of which the tiny guest touches little.
 
-| configuration | VmRSS | vs no display |
-|---|---|---|
-| no \`--display\` | $(kib "${MED[none]}") | |
-| \`--display std\` | $(kib "${MED[std]}") | $(delta "${MED[std]}" "${MED[none]}") |
-| \`--display vnc=unix:PATH\`, no client | $(kib "${MED[vnc]}") | $(delta "${MED[vnc]}" "${MED[none]}") |
-| the same, one client read the screen (640x480) | $(kib "${MED[vnc-client]}") | $(delta "${MED[vnc-client]}" "${MED[none]}") |
-| \`display.elf\` drew 320x200x32, one client read it | $(kib "${MED[vnc-drawn]}") | $(delta "${MED[vnc-drawn]}" "${MED[none]}") |
+| configuration | VmRSS | vs no display | private dirty | vs no display |
+|---|---|---|---|---|
+| no \`--display\` | $(kib "${MED[none]}") | | $(kib "${DIRTY[none]}") | |
+| \`--display std\` | $(kib "${MED[std]}") | $(delta "${MED[std]}" "${MED[none]}") | $(kib "${DIRTY[std]}") | $(delta "${DIRTY[std]}" "${DIRTY[none]}") |
+| \`--display vnc=unix:PATH\`, no client | $(kib "${MED[vnc]}") | $(delta "${MED[vnc]}" "${MED[none]}") | $(kib "${DIRTY[vnc]}") | $(delta "${DIRTY[vnc]}" "${DIRTY[none]}") |
+| the same, one client read the screen (640x480) | $(kib "${MED[vnc-client]}") | $(delta "${MED[vnc-client]}" "${MED[none]}") | $(kib "${DIRTY[vnc-client]}") | $(delta "${DIRTY[vnc-client]}" "${DIRTY[none]}") |
+| \`display.elf\` drew 320x200x32, one client read it | $(kib "${MED[vnc-drawn]}") | $(delta "${MED[vnc-drawn]}" "${MED[none]}") | $(kib "${DIRTY[vnc-drawn]}") | $(delta "${DIRTY[vnc-drawn]}" "${DIRTY[none]}") |
 
+- Private dirty (\`Private_Dirty\` of \`/proc/PID/smaps_rollup\`): the pages only this VM's
+  process holds and nothing can share or drop (heap, stacks, relocated library data, the guest's
+  written RAM). The rest of VmRSS is clean pages of files, here the shared libraries: the page
+  cache holds them once for every VM on the host, and the kernel maps more of them than a
+  program touches (fault-around maps up to 16 neighbouring pages already in the cache).
+- Where the VNC figure goes: libvncserver and what Debian links it with — GnuTLS, p11-kit,
+  nettle, hogweed, gmp, libgcrypt, libgpg-error, libunistring, libtasn1, libidn2, libjpeg, liblzo2
+  — are about 2.6 MiB of clean library pages; the VNC thread's stack, its malloc arena and the
+  libraries' relocated data are most of the private part. Cut: GnuTLS initialised itself in its
+  constructor at load time (loading p11-kit's trust modules, about 0.85 MiB resident, 0.15 MiB
+  of it private); truce sets \`GNUTLS_NO_IMPLICIT_INIT=1\` around the \`dlopen\` (libvncserver
+  initialises GnuTLS itself before a TLS WebSocket, which truce does not offer).
 - The framebuffer (16 MiB by default) is a separate \`MAP_NORESERVE\` mapping: only the pages the
   guest draws become resident (a mode switch gives the old pages back with \`MADV_DONTNEED\`).
-  libpng and libvncserver are loaded with \`dlopen\` only by a VM with a display. Most of the
-  VNC figure is Debian's libvncserver pulling in GnuTLS (its constructor loads p11-kit, nettle,
-  gmp, libtasn1...: about 2 MiB of file-backed pages, shared between VMs on a host); the
-  server's two 640x480 screen buffers become resident when a client connects.
+  libpng and libvncserver are loaded with \`dlopen\` only by a VM with a display. The server's
+  two 640x480 screen buffers become resident when a client connects.
 - An idle screen costs nothing on the wire: after the first full frame ($first bytes), a client
   asking for incremental updates every 100 ms for 5 s received $idle bytes (KVM's dirty log
   on the framebuffer slot finds no page written, so no rectangle is sent).
-- Not measured here: QEMU \`-vga std -vnc\` side by side (the lab's bench tier would be the place).
+- QEMU \`-vga std -vnc\` side by side: \`bench/display.sh --lab\` (its own section).
 <!-- bench/display.sh end -->
 EOF
 )

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ui/ui_lib.h"
@@ -51,7 +52,14 @@ static void png_load(void)
 
 static void vnc_load(void)
 {
+    /* Debian's libvncserver links GnuTLS (for TLS WebSockets, which truce does not offer), whose
+     * constructor initialises the library at load time: it loads p11-kit's trust modules and
+     * fills its tables, about 0.8 MiB of resident memory (bench/display.sh). This asks it not to;
+     * libvncserver initialises GnuTLS itself before any TLS use. A value the user set is kept. */
+    bool set = !getenv("GNUTLS_NO_IMPLICIT_INIT") && !setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 0);
     void *h = open_lib(VNC_SONAME, "libvncserver1", vnc_load_error);
+    if (set)
+        unsetenv("GNUTLS_NO_IMPLICIT_INIT");
     struct vnc_lib l;
 #define S(f, n) sym(h, VNC_SONAME, n, &l.f, vnc_load_error)
     if (h && S(get_screen, "rfbGetScreen") && S(init_server, "rfbInitServerWithPthreadsAndZRLE") &&
