@@ -92,11 +92,15 @@ demo: build/truce
 
 # Benches on this host's /dev/kvm, outside make test: N VMs at once (N=... to choose), and where
 # a boot's time goes (exec -> first KVM_RUN, exits by kind and their userspace time).
-.PHONY: bench-density bench-boot-breakdown
+.PHONY: bench-density bench-boot-breakdown bench-display
 bench-density: build/truce guests
 	@bench/density.sh $(N)
 bench-boot-breakdown: build/truce guests
 	@bench/boot-breakdown.sh
+# The display's cost (host, tiny guests) and, with LAB=1, truce vs QEMU -vga std -vnc in the lab.
+bench-display: build/truce guests
+	@bench/display.sh $(N)
+	@[ -z "$(LAB)" ] || bench/display.sh --lab
 
 format:
 	clang-format -i $(SRCS) $(wildcard src/manager/*.c) $(shell find src tests -name '*.h') $(UNITSRCS)

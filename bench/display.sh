@@ -89,7 +89,7 @@ n = rx(1)[0]; rx(n); s.send(b'\x01'); rx(4)          # security type None
 s.send(b'\x01'); w, h = struct.unpack('>HH', rx(4)); rx(16); rx(struct.unpack('>I', rx(4))[0])
 s.send(struct.pack('>BxHI', 2, 1, 0))                # SetEncodings: Raw
 def req(inc): s.send(struct.pack('>BBHHHH', 3, inc, 0, 0, w, h))
-req(0); time.sleep(1.0)
+req(0)
 s.setblocking(False)
 def drain():
     t = 0
@@ -100,7 +100,9 @@ def drain():
             return t
         if not c: return t
         t += len(c)
-first = drain()
+first, t0 = 0, time.time()
+while first < 16 + w * h * 4 and time.time() - t0 < 10:  # the whole first frame (raw, 32 bpp)
+    time.sleep(0.05); first += drain()
 total = 0
 for _ in range(50):                                  # 5 s of incremental requests, as viewers do
     req(1); time.sleep(0.1); total += drain()

@@ -44,7 +44,7 @@ grub_run() { # VMM REP: start -> GRUB's menu under OVMF, memory there; then stop
         set -- truce run --firmware ovmf --firmware-vars "$PWD/vars.fd" --cdrom $iso --cpus 1 \
             --memory 256M --console stdio --display vnc=127.0.0.1:5911
     else
-        set -- qemu-system-x86_64 -L /lab/qemu -M q35 -accel kvm -cpu host -smp 1 -m 256 \
+        set -- qemu-system-x86_64 -L /usr/share/seabios -L /lab/qemu -M q35 -accel kvm -cpu host -smp 1 -m 256 \
             -drive "if=pflash,format=raw,unit=0,readonly=on,file=$code" \
             -drive "if=pflash,format=raw,unit=1,file=$PWD/vars.fd" -cdrom $iso \
             -nodefaults -no-user-config -vga std -vnc 127.0.0.1:11 -serial stdio -no-reboot

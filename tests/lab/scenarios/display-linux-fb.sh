@@ -3,7 +3,7 @@
 # the GOP framebuffer (the cloud kernel has no DRM driver, so not `bochs`) with fbcon on it. The
 # guest clears tty1 and writes two known lines of text at the top; vnctool reads the screen over
 # VNC: the text rows hold lit pixels, the rows below them are all background.
-# lab: vmm=truce timeout=300 l0=patched
+# lab: vmm=truce timeout=300 l0=patched long=1
 VNCTOOL=/lab/bin/vnctool
 [ -x "$VNCTOOL" ] || fail "vnctool is not in the L1 image (make guests, then rebuild L1)"
 [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || fail "OVMF is not in the L1 image (apt-get install ovmf)"
