@@ -290,6 +290,9 @@ for _ in $(seq 50); do [ -S "$S2" ] && break; sleep 0.1; done
 body=$(curl -s --unix-socket "$S2" -X PUT http://localhost/display -d '{"kind": "vnc"}')
 grep -q '"fault_message":"vnc: required' <<<"$body" && pass display-api-bad-body ||
     fail display-api-bad-body "$body"
+body=$(curl -s --unix-socket "$S2" -X PUT http://localhost/display -d '{"kind": "std", "input": "usb"}')
+grep -q '"fault_message":"input: ' <<<"$body" && pass display-api-bad-input ||
+    fail display-api-bad-input "$body"
 curl -s --unix-socket "$S2" -X PUT http://localhost/boot-source \
     -d "{\"kernel_image_path\": \"$G/actions.elf\", \"boot_args\": \"spin\"}" >/dev/null
 curl -s --unix-socket "$S2" -X PUT http://localhost/actions -d '{"action_type": "InstanceStart"}' >/dev/null
