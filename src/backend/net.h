@@ -60,6 +60,10 @@ struct net_backend_ops {
      * -errno. NULL when the backend has no vnet header (hdr_len == 0). The one op that may be
      * called from any thread (device activation and reset run on vCPU threads). */
     int (*set_offload)(struct net_backend *be, unsigned offloads);
+    /* Multiqueue tap: attach (ON) this queue to the interface, or detach it, so the host kernel
+     * steers frames only to the queues of pairs the guest uses. Returns 0 or -errno. NULL for
+     * single-queue backends. Any thread (like set_offload). */
+    int (*set_queue)(struct net_backend *be, bool on);
     /* Stop watching fds, close them and free BE. */
     void (*close)(struct net_backend *be);
 };
@@ -77,8 +81,10 @@ struct net_backend {
 };
 
 /* Open the backend NC describes: fds are opened and watched on LOOP now, rx starts disabled.
- * On error return -errno with one line naming the problem in ERR. */
-int tap_backend_open(const struct net_config *nc, struct evloop *loop,
+ * On error return -errno with one line naming the problem in ERR. A tap with nc->queues > 1 is
+ * opened once per queue (QUEUE 0 first: it creates the interface when missing) with
+ * IFF_MULTI_QUEUE. */
+int tap_backend_open(const struct net_config *nc, unsigned queue, struct evloop *loop,
                      const struct net_backend_client *client, struct net_backend **out, char *err,
                      size_t errlen);
 int slirp_backend_open(const struct net_config *nc, struct evloop *loop,

@@ -32,9 +32,10 @@ struct tap_backend {
     struct net_backend be; /* first: the frontend holds a struct net_backend * */
     int fd;
     bool watched;
-    bool rx_on;   /* EPOLLIN wanted */
-    bool tx_wait; /* a send hit EAGAIN: EPOLLOUT wanted */
-    bool dead;    /* the interface went away: every call fails with -EIO */
+    bool rx_on;    /* EPOLLIN wanted */
+    bool tx_wait;  /* a send hit EAGAIN: EPOLLOUT wanted */
+    bool dead;     /* the interface went away: every call fails with -EIO */
+    bool attached; /* multiqueue: this queue is attached (TUNSETQUEUE) */
 };
 
 static void tap_update_events(struct tap_backend *t)
@@ -118,6 +119,18 @@ static int tap_set_offload(struct net_backend *be, unsigned offloads)
     return 0;
 }
 
+static int tap_set_queue(struct net_backend *be, bool on)
+{
+    struct tap_backend *t = (struct tap_backend *)be;
+    if (t->attached == on || t->dead)
+        return 0;
+    struct ifreq ifr = {.ifr_flags = on ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE};
+    if (ioctl(t->fd, TUNSETQUEUE, &ifr) < 0)
+        return -errno;
+    t->attached = on;
+    return 0;
+}
+
 static void tap_close(struct net_backend *be)
 {
     struct tap_backend *t = (struct tap_backend *)be;
@@ -135,6 +148,18 @@ static const struct net_backend_ops tap_ops = {
     .recvv = tap_recvv,
     .rx_enable = tap_rx_enable,
     .set_offload = tap_set_offload,
+    .close = tap_close,
+};
+
+/* The same with set_queue: the queues of a multiqueue tap. */
+static const struct net_backend_ops tap_mq_ops = {
+    .name = "tap",
+    .send = tap_send,
+    .recv = tap_recv,
+    .recvv = tap_recvv,
+    .rx_enable = tap_rx_enable,
+    .set_offload = tap_set_offload,
+    .set_queue = tap_set_queue,
     .close = tap_close,
 };
 
@@ -158,7 +183,8 @@ static int tap_bring_up(const char *name)
 
 /* Attach FD to NAME as a tap with vnet headers; GOT receives the name of the interface the
  * kernel attached (IFNAMSIZ bytes). Returns 0 or -errno with ERR filled. */
-static int tap_attach(int fd, const char *name, bool existed, char *got, char *err, size_t errlen)
+static int tap_attach(int fd, const char *name, bool existed, bool multi, char *got, char *err,
+                      size_t errlen)
 {
     unsigned features = 0;
     if (ioctl(fd, TUNGETFEATURES, &features) < 0 || !(features & IFF_VNET_HDR)) {
@@ -166,7 +192,11 @@ static int tap_attach(int fd, const char *name, bool existed, char *got, char *e
         return -ENOTSUP;
     }
     struct ifreq ifr = {0};
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (multi ? IFF_MULTI_QUEUE : 0);
+    if (multi && !(features & IFF_MULTI_QUEUE)) {
+        snprintf(err, errlen, "--net tap=%s: this kernel's tun driver lacks IFF_MULTI_QUEUE", name);
+        return -ENOTSUP;
+    }
     memcpy(ifr.ifr_name, name, strnlen(name, IFNAMSIZ - 1));
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
         int e = errno;
@@ -179,6 +209,11 @@ static int tap_attach(int fd, const char *name, bool existed, char *got, char *e
             snprintf(err, errlen,
                      "--net tap=%s: permission denied (recreate it with "
                      "ip tuntap add dev %s mode tap user $USER)",
+                     name, name);
+        else if (e == EINVAL && multi)
+            snprintf(err, errlen,
+                     "--net tap=%s: exists but is not a multiqueue tap with vnet headers "
+                     "(ip tuntap add dev %s mode tap multi_queue vnet_hdr)",
                      name, name);
         else if (e == EINVAL)
             snprintf(err, errlen, "--net tap=%s: exists but is not a tap with vnet headers", name);
@@ -201,7 +236,7 @@ static int tap_attach(int fd, const char *name, bool existed, char *got, char *e
     return 0;
 }
 
-int tap_backend_open(const struct net_config *nc, struct evloop *loop,
+int tap_backend_open(const struct net_config *nc, unsigned queue, struct evloop *loop,
                      const struct net_backend_client *client, struct net_backend **out, char *err,
                      size_t errlen)
 {
@@ -225,19 +260,23 @@ int tap_backend_open(const struct net_config *nc, struct evloop *loop,
                  strerror(errno));
         goto fail;
     }
-    bool existed = if_nametoindex(nc->tap) != 0;
-    rc = tap_attach(t->fd, nc->tap, existed, name, err, errlen);
+    bool existed = queue > 0 || if_nametoindex(nc->tap) != 0, multi = nc->queues > 1;
+    rc = tap_attach(t->fd, nc->tap, existed, multi, name, err, errlen);
     if (rc < 0)
         goto fail;
     if (!existed && tap_bring_up(name) < 0)
         log_warn("--net tap=%s: created but could not bring it up", name);
-    t->be.ops = &tap_ops;
+    t->attached = true;
+    t->be.ops = multi ? &tap_mq_ops : &tap_ops;
     t->be.loop = loop;
     t->be.client = *client;
     t->be.hdr_len = NET_VNET_HDR_LEN;
     t->be.offload_caps = NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6 | NET_OFFLOAD_ECN;
     t->be.link_up = true;
-    snprintf(t->be.desc, sizeof(t->be.desc), "tap %s", name);
+    if (multi)
+        snprintf(t->be.desc, sizeof(t->be.desc), "tap %s queue %u", name, queue);
+    else
+        snprintf(t->be.desc, sizeof(t->be.desc), "tap %s", name);
     rc = evloop_add(loop, t->fd, 0, tap_event, t);
     if (rc < 0) {
         snprintf(err, errlen, "--net tap=%s: cannot watch the fd: %s", nc->tap, strerror(-rc));

@@ -1,4 +1,5 @@
-/* net.c — virtio-net device: features, config space, link state, transmit path, creation. */
+/* net.c — virtio-net device: features, config space, link state, transmit path, queue pairs,
+ * creation. */
 #include <endian.h>
 #include <errno.h>
 #include <pthread.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "dev/dev.h"
+#include "util/state.h"
 #include "util/util.h"
 #include "mmds/mmds.h"
 #include "virtio/net.h"
@@ -15,7 +17,7 @@
 
 #define PCI_CLASS_ETHERNET 0x020000
 
-static bool dev_live(struct virtio_net *n)
+bool net_live(const struct virtio_net *n)
 {
     uint8_t st = n->vdev.status;
     return !n->stopped && !n->vdev.paused && (st & VIRTIO_CONFIG_S_DRIVER_OK) &&
@@ -76,52 +78,54 @@ void net_bulk_account(struct virtio_net *n, unsigned dir, size_t frame_len, uint
 /* ---- transmit (I/O thread, device lock held) ------------------------------------------------- */
 
 /* Hand the popped tx_chain to the backend. Returns 0 (sent or dropped) or -EAGAIN (keep it). */
-static int tx_one(struct virtio_net *n)
+static int tx_one(struct net_pair *p)
 {
-    struct virtq_chain *c = &n->tx_chain;
-    struct net_backend *be = n->be;
+    struct virtio_net *n = p->n;
+    struct virtq_chain *c = &p->tx_chain;
+    struct net_backend *be = p->be;
     uint64_t f = n->vdev.guest_features;
     if (c->out_len < NET_VNET_HDR_LEN)
         goto drop;
     size_t frame_len = c->out_len - NET_VNET_HDR_LEN;
-    virtq_chain_read(c, 0, &n->tx_hdr, sizeof(n->tx_hdr)); /* our copy: checked, then sent */
-    if (net_tx_hdr_check(&n->tx_hdr, f, frame_len) < 0 || !n->admin_up || !be->link_up)
+    virtq_chain_read(c, 0, &p->tx_hdr, sizeof(p->tx_hdr)); /* our copy: checked, then sent */
+    if (net_tx_hdr_check(&p->tx_hdr, f, frame_len) < 0 || !n->admin_up || !be->link_up)
         goto drop;
-    if (!be->hdr_len && (n->tx_hdr.flags || n->tx_hdr.gso_type))
+    if (!be->hdr_len && (p->tx_hdr.flags || p->tx_hdr.gso_type))
         goto drop; /* offloads were not offered for this backend */
     unsigned k = 0;
     if (be->hdr_len) {
-        n->tx_hdr.num_buffers = 0;
-        n->tx_send[k++] = (struct iovec){&n->tx_hdr, sizeof(n->tx_hdr)};
+        p->tx_hdr.num_buffers = 0;
+        p->tx_send[k++] = (struct iovec){&p->tx_hdr, sizeof(p->tx_hdr)};
     }
-    int m = net_iov_skip(n->tx_send + k, NET_TX_IOV, c->iov, c->nout, NET_VNET_HDR_LEN);
+    int m = net_iov_skip(p->tx_send + k, NET_TX_IOV, c->iov, c->nout, NET_VNET_HDR_LEN);
     if (m < 0)
         goto drop;
-    int rc = be->ops->send(be, n->tx_send, k + (unsigned)m);
+    int rc = be->ops->send(be, p->tx_send, k + (unsigned)m);
     if (rc == -EAGAIN)
         return -EAGAIN;
     if (rc < 0)
         goto drop;
     n->stats.tx_packets++;
     n->stats.tx_bytes += frame_len;
-    net_bulk_account(n, 1, frame_len, n->tx_hdr.gso_type);
+    net_bulk_account(n, 1, frame_len, p->tx_hdr.gso_type);
     return 0;
 drop:
     n->stats.tx_dropped++;
     return 0;
 }
 
-/* Send what the guest queued, NET_TX_BUDGET chains at a time. */
-static void net_tx(struct virtio_net *n)
+/* Send what the guest queued on P, NET_TX_BUDGET chains at a time. */
+static void net_tx(struct net_pair *p)
 {
-    struct virtq *q = &n->vdev.vq[NET_TXQ];
-    if (!dev_live(n) || !q->enabled || q->broken || !q->avail)
+    struct virtio_net *n = p->n;
+    struct virtq *q = p->txq;
+    if (!net_live(n) || !q->enabled || q->broken || !q->avail)
         return;
-    if (n->tx_pending) {
-        if (tx_one(n) == -EAGAIN)
+    if (p->tx_pending) {
+        if (tx_one(p) == -EAGAIN)
             return; /* tx_ready will call again */
-        n->tx_pending = false;
-        virtq_push(q, n->tx_chain.head, 0);
+        p->tx_pending = false;
+        virtq_push(q, p->tx_chain.head, 0);
     }
     unsigned budget = NET_TX_BUDGET;
     int r;
@@ -129,19 +133,19 @@ static void net_tx(struct virtio_net *n)
         if (rl_blocked(&n->tx_rl.rl))
             goto out; /* the limiter's timer calls us again */
         virtq_disable_notify(q);
-        while (budget && (r = virtq_pop(q, &n->tx_chain)) > 0) {
+        while (budget && (r = virtq_pop(q, &p->tx_chain)) > 0) {
             budget--;
             /* the whole chain (vnet header included) counts, as in Firecracker */
-            if (!rl_request(&n->tx_rl.rl, n->tx_chain.out_len)) {
+            if (!rl_request(&n->tx_rl.rl, p->tx_chain.out_len)) {
                 q->last_avail--; /* undo the pop: the frame waits in the ring */
                 n->tx_rl.throttled++;
                 goto out;
             }
-            if (tx_one(n) == -EAGAIN) {
-                n->tx_pending = true;
+            if (tx_one(p) == -EAGAIN) {
+                p->tx_pending = true;
                 goto out;
             }
-            virtq_push(q, n->tx_chain.head, 0);
+            virtq_push(q, p->tx_chain.head, 0);
         }
         if (!budget) { /* more later: re-kick ourselves through the queue's eventfd */
             virtio_queue_defer(q);
@@ -156,35 +160,47 @@ out:
 
 static void net_rx_ready(void *opaque)
 {
-    struct virtio_net *n = opaque;
-    virtio_lock(&n->vdev);
-    net_rx_pump(n);
-    virtio_unlock(&n->vdev);
+    struct net_pair *p = opaque;
+    virtio_lock(&p->n->vdev);
+    net_rx_pump(p);
+    virtio_unlock(&p->n->vdev);
 }
 
 static void net_tx_ready(void *opaque)
 {
-    struct virtio_net *n = opaque;
-    virtio_lock(&n->vdev);
-    net_tx(n);
-    virtio_unlock(&n->vdev);
+    struct net_pair *p = opaque;
+    virtio_lock(&p->n->vdev);
+    net_tx(p);
+    virtio_unlock(&p->n->vdev);
 }
 
-/* The rate limiters let frames go again (I/O thread, lock held). */
+/* The rate limiters, each shared by every pair, let frames go again (I/O thread, lock held):
+ * every pair in use gets its turn, starting one further each time, so that one busy pair cannot
+ * take every token. */
 static void net_rx_rl_resume(void *opaque)
 {
-    net_rx_pump(opaque);
+    struct virtio_net *n = opaque;
+    unsigned first = n->rx_next++ % n->pairs;
+    for (unsigned i = 0; i < n->pairs && !rl_blocked(&n->rx_rl.rl); i++)
+        net_rx_pump(&n->pair[(first + i) % n->pairs]);
 }
 
 static void net_tx_rl_resume(void *opaque)
 {
-    net_tx(opaque);
+    struct virtio_net *n = opaque;
+    unsigned first = n->tx_next++ % n->max_pairs;
+    for (unsigned i = 0; i < n->max_pairs && !rl_blocked(&n->tx_rl.rl); i++)
+        net_tx(&n->pair[(first + i) % n->max_pairs]);
 }
 
-/* evloop_call target after DRIVER_OK: start receiving. */
+/* evloop_call target after DRIVER_OK: start receiving on the pairs in use. */
 static void net_start(void *opaque)
 {
-    net_rx_ready(opaque);
+    struct virtio_net *n = opaque;
+    virtio_lock(&n->vdev);
+    for (unsigned i = 0; i < n->pairs; i++)
+        net_rx_pump(&n->pair[i]);
+    virtio_unlock(&n->vdev);
 }
 
 /* ---- virtio device ops (device lock held) -----------------------------------------------------
@@ -195,7 +211,7 @@ static void net_config_read(void *opaque, uint32_t off, uint8_t *data, unsigned 
     struct virtio_net *n = opaque;
     uint8_t cfg[NET_CONFIG_SIZE] = {0};
     uint16_t status = htole16(n->admin_up && n->be->link_up ? VIRTIO_NET_S_LINK_UP : 0);
-    uint16_t pairs = htole16(1), mtu = htole16(NET_MTU);
+    uint16_t pairs = htole16((uint16_t)n->max_pairs), mtu = htole16(NET_MTU);
     memcpy(cfg, n->mac, 6);
     memcpy(cfg + 6, &status, 2);
     memcpy(cfg + 8, &pairs, 2);
@@ -210,33 +226,50 @@ static bool net_features_ok(void *opaque, uint64_t features)
     return net_features_valid(features);
 }
 
+/* Tell every pair's backend which offloads the guest takes (0: none). */
+static void net_set_offloads(struct virtio_net *n, unsigned offloads)
+{
+    for (unsigned i = 0; i < n->max_pairs; i++) {
+        struct net_backend *be = n->pair[i].be;
+        if (be->ops->set_offload && be->ops->set_offload(be, offloads) < 0 && offloads)
+            log_warn("%s: cannot set the backend's offloads", be->desc);
+    }
+}
+
 static int net_activate(void *opaque)
 {
     struct virtio_net *n = opaque;
     uint64_t f = n->vdev.guest_features;
     n->tx_limit = net_tx_limit(f);
-    if (n->be->ops->set_offload && n->be->ops->set_offload(n->be, net_guest_offloads(f)) < 0)
-        log_warn("%s: cannot set the backend's offloads", n->be->desc);
+    net_set_offloads(n, net_guest_offloads(f));
     return evloop_call(n->vdev.vm->loop, net_start, n); /* rx starts on the I/O thread */
 }
 
 static void net_queue_notify(void *opaque, struct virtq *q)
 {
     struct virtio_net *n = opaque;
-    if (q->index == NET_RXQ)
-        net_rx_pump(n); /* the guest added receive buffers */
-    else if (q->index == NET_TXQ)
-        net_tx(n);
+    if (q->index == 2 * n->max_pairs) {
+        net_ctrl_process(n, q);
+        return;
+    }
+    struct net_pair *p = &n->pair[q->index / 2];
+    if (q->index % 2 == NET_RXQ)
+        net_rx_pump(p); /* the guest added receive buffers */
+    else
+        net_tx(p);
 }
 
 static void net_reset(void *opaque)
 {
     struct virtio_net *n = opaque;
-    net_rx_reset(n);
-    n->tx_pending = false;
-    if (n->be->ops->set_offload)
-        n->be->ops->set_offload(n->be, 0);
-    /* the backend's rx is switched off by the next rx_ready, on the I/O thread */
+    for (unsigned i = 0; i < n->max_pairs; i++) {
+        net_rx_reset(&n->pair[i]);
+        n->pair[i].tx_pending = false;
+    }
+    net_set_offloads(n, 0);
+    if (n->pairs != 1)
+        net_set_pairs(n, 1); /* the spec's default after a reset: the first pair only */
+    /* the backends' rx is switched off by the next rx_ready, on the I/O thread */
 }
 
 /* Pause (vdev.paused set: backend callbacks touch no ring and switch the backend's rx off, so
@@ -248,10 +281,13 @@ static void net_pause(void *opaque)
 {
     struct virtio_net *n = opaque;
     virtio_lock(&n->vdev);
-    net_rx_unpop(n);
-    if (n->tx_pending) {
-        n->vdev.vq[NET_TXQ].last_avail--;
-        n->tx_pending = false;
+    for (unsigned i = 0; i < n->max_pairs; i++) {
+        struct net_pair *p = &n->pair[i];
+        net_rx_unpop(p);
+        if (p->tx_pending) {
+            p->txq->last_avail--;
+            p->tx_pending = false;
+        }
     }
     virtio_unlock(&n->vdev);
 }
@@ -264,19 +300,57 @@ static void net_stop(void *opaque)
     virtio_unlock(&n->vdev);
 }
 
-static void net_destroy(void *opaque)
+/* Close every pair's backend and free N. */
+static void net_free(struct virtio_net *n)
 {
-    struct virtio_net *n = opaque;
-    if (n->be)
-        n->be->ops->close(n->be);
-    virtio_rl_fini(&n->rx_rl);
-    virtio_rl_fini(&n->tx_rl);
-    free(n->held);
-    free(n->rxbuf);
+    for (unsigned i = 0; n->pair && i < n->max_pairs; i++) {
+        struct net_pair *p = &n->pair[i];
+        if (p->be)
+            p->be->ops->close(p->be);
+        free(p->held);
+        free(p->rxbuf);
+    }
+    free(n->pair);
     free(n);
 }
 
+static void net_destroy(void *opaque)
+{
+    struct virtio_net *n = opaque;
+    virtio_rl_fini(&n->rx_rl);
+    virtio_rl_fini(&n->tx_rl);
+    net_free(n);
+}
+
+/* The pairs in use (version 3 of the common state; older states: one). Loading checks the count
+ * against this device into pairs_load; net_state_commit makes it live. */
+static void net_state_visit(void *opaque, struct state_visitor *v)
+{
+    struct virtio_net *n = opaque;
+    uint32_t pairs = n->pairs;
+    if (v->loading && v->version < 3) {
+        n->pairs_load = 1;
+        return;
+    }
+    if (!state_begin(v, "net", 1))
+        return;
+    STATE_U32(v, pairs);
+    if (v->loading && !state_error(v) && (pairs < 1 || pairs > n->max_pairs))
+        state_fail(v, -EINVAL, "%s: %u queue pairs in use saved, the device has %u", n->id, pairs,
+                   n->max_pairs);
+    n->pairs_load = pairs;
+    state_end(v);
+}
+
+static void net_state_commit(void *opaque)
+{
+    struct virtio_net *n = opaque;
+    net_set_pairs(n, n->pairs_load);
+}
+
 static const struct virtio_dev_ops net_ops = {
+    .state_visit = net_state_visit,
+    .state_commit = net_state_commit,
     .config_read = net_config_read,
     .features_ok = net_features_ok,
     .activate = net_activate,
@@ -294,7 +368,8 @@ void virtio_net_counters(struct virtio_net *n, struct net_counters *out)
 {
     virtio_lock(&n->vdev);
     *out = n->stats;
-    out->rx_dropped += n->be->rx_dropped;
+    for (unsigned i = 0; i < n->max_pairs; i++)
+        out->rx_dropped += n->pair[i].be->rx_dropped;
     out->rx_rl_throttled = n->rx_rl.throttled;
     out->rx_rl_events = n->rx_rl.events;
     out->tx_rl_throttled = n->tx_rl.throttled;
@@ -331,52 +406,116 @@ struct virtio_net *virtio_net_find(struct vm *vm, const char *id)
 /* ---- creation ---------------------------------------------------------------------------------
  */
 
-static int net_open_backend(struct virtio_net *n, const struct net_config *nc, struct vm *vm,
-                            char *err, size_t errlen)
+/* Open pair P's backend (a tap queue, or user networking for the single pair), MMDS-wrapped when
+ * configured for this interface. */
+static int net_open_backend(struct virtio_net *n, struct net_pair *p, const struct net_config *nc,
+                            struct vm *vm, char *err, size_t errlen)
 {
     struct net_backend_client cl = {
-        .rx_ready = net_rx_ready, .tx_ready = net_tx_ready, .opaque = n};
-    int rc = nc->kind == NET_TAP ? tap_backend_open(nc, vm->loop, &cl, &n->be, err, errlen)
-                                 : slirp_backend_open(nc, vm->loop, &cl, &n->be, err, errlen);
+        .rx_ready = net_rx_ready, .tx_ready = net_tx_ready, .opaque = p};
+    int rc = nc->kind == NET_TAP
+                 ? tap_backend_open(nc, p->index, vm->loop, &cl, &p->be, err, errlen)
+                 : slirp_backend_open(nc, vm->loop, &cl, &p->be, err, errlen);
     if (rc < 0 || !vm->cfg.mmds.enabled || !(vm->cfg.mmds.iface_mask & (1u << n->index)))
         return rc;
+    if (n->max_pairs > 1) {
+        snprintf(err, errlen, "--net %s: MMDS on a multiqueue interface is not supported yet",
+                 nc->id);
+        return -EINVAL;
+    }
     if (!vm->mmds) { /* `truce run` has no MMDS: a restored snapshot's config is not served */
         log_warn("--net %s: MMDS configured but no data store here; not answered", nc->id);
         return 0;
     }
-    return mmds_net_wrap(vm->mmds, &vm->cfg.mmds, vm->loop, &n->be, err, errlen);
+    return mmds_net_wrap(vm->mmds, &vm->cfg.mmds, vm->loop, &p->be, err, errlen);
+}
+
+/* Set up N's pairs for NC: buffers and backends. Returns 0 or <0 with ERR (net_free cleans). */
+static int net_setup_pairs(struct virtio_net *n, const struct net_config *nc, struct vm *vm,
+                           char *err, size_t errlen)
+{
+    n->pair = calloc(n->max_pairs, sizeof(*n->pair));
+    if (!n->pair)
+        goto nomem;
+    for (unsigned i = 0; i < n->max_pairs; i++) {
+        struct net_pair *p = &n->pair[i];
+        p->n = n;
+        p->index = i;
+        p->rxq = &n->vdev.vq[2 * i + NET_RXQ];
+        p->txq = &n->vdev.vq[2 * i + NET_TXQ];
+        p->tx_chain.iov = p->tx_iov;
+        p->tx_chain.max_iov = NET_TX_IOV;
+        if (!(p->rxbuf = malloc(NET_VNET_HDR_LEN + NET_MAX_FRAME)) ||
+            !(p->held = calloc(NET_QUEUE_SIZE, sizeof(*p->held))))
+            goto nomem;
+        int rc = net_open_backend(n, p, nc, vm, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    n->be = n->pair[0].be;
+    return 0;
+nomem:
+    snprintf(err, errlen, "--net %s: out of memory", nc->id);
+    return -ENOMEM;
+}
+
+/* The pair count NC asks for on VM: 1 by default, at most one per vCPU. Returns it or -EINVAL. */
+static int net_pair_count(const struct vm *vm, const struct net_config *nc, char *err,
+                          size_t errlen)
+{
+    unsigned np = nc->queues ? nc->queues : 1;
+    if (np > NET_MAX_PAIRS || (np > 1 && np > vm->cfg.cpus)) {
+        snprintf(err, errlen,
+                 "--net %s: queues=%u: at most one queue pair per vCPU (%u vCPUs) and at most %u",
+                 nc->id, np, vm->cfg.cpus, NET_MAX_PAIRS);
+        return -EINVAL;
+    }
+    if (np > 1 && nc->kind != NET_TAP) {
+        snprintf(err, errlen, "--net %s: queues=%u needs a tap", nc->id, np);
+        return -EINVAL;
+    }
+    return (int)np;
 }
 
 int virtio_net_create(struct vm *vm, unsigned index, char *err, size_t errlen)
 {
     const struct net_config *nc = &vm->cfg.nets[index];
+    int np = net_pair_count(vm, nc, err, errlen);
+    if (np < 0)
+        return np;
     struct virtio_net *n = calloc(1, sizeof(*n));
-    int rc = -ENOMEM;
-    if (!n || !(n->rxbuf = malloc(NET_VNET_HDR_LEN + NET_MAX_FRAME)) ||
-        !(n->held = calloc(NET_QUEUE_SIZE, sizeof(*n->held)))) {
+    if (!n) {
         snprintf(err, errlen, "--net %s: out of memory", nc->id);
-        goto fail;
+        return -ENOMEM;
     }
     str_copy(n->id, sizeof(n->id), nc->id);
     n->index = index;
     n->admin_up = true;
-    n->tx_chain.iov = n->tx_iov;
-    n->tx_chain.max_iov = NET_TX_IOV;
+    n->max_pairs = (unsigned)np;
+    n->pairs = 1;
     net_bulk_init(&n->bulk);
     if (nc->mac_set)
         memcpy(n->mac, nc->mac, 6);
     else
         net_default_mac(vm->cfg.vm_id, index, n->mac);
-    rc = net_open_backend(n, nc, vm, err, errlen);
+    int rc = net_setup_pairs(n, nc, vm, err, errlen);
     if (rc < 0)
         goto fail;
-    rc = virtio_dev_init(&n->vdev, vm, "virtio-net", VIRTIO_ID_NET, PCI_CLASS_ETHERNET,
-                         net_host_features(n->be->offload_caps), 2, NET_QUEUE_SIZE, NET_CONFIG_SIZE,
-                         &net_ops, n);
+    uint64_t features = net_host_features(n->be->offload_caps);
+    unsigned nq = 2 * n->max_pairs;
+    if (n->max_pairs > 1) {
+        features |= 1ULL << VIRTIO_NET_F_MQ | 1ULL << VIRTIO_NET_F_CTRL_VQ;
+        nq++;
+    }
+    rc = virtio_dev_init(&n->vdev, vm, "virtio-net", VIRTIO_ID_NET, PCI_CLASS_ETHERNET, features,
+                         nq, NET_QUEUE_SIZE, NET_CONFIG_SIZE, &net_ops, n);
     if (rc < 0) {
         snprintf(err, errlen, "--net %s: virtio_dev_init failed", nc->id);
         goto fail;
     }
+    if (n->max_pairs > 1)
+        n->vdev.vq[nq - 1].max_size = NET_CTRL_SIZE;
+    net_set_pairs(n, 1); /* the other tap queues stay detached until the driver asks */
     rc = virtio_rl_add(&n->vdev, &n->rx_rl, &nc->rx_rate_limiter, net_rx_rl_resume, n);
     if (rc == 0)
         rc = virtio_rl_add(&n->vdev, &n->tx_rl, &nc->tx_rate_limiter, net_tx_rl_resume, n);
@@ -392,17 +531,12 @@ int virtio_net_create(struct vm *vm, unsigned index, char *err, size_t errlen)
         virtio_dev_fini(&n->vdev);
         goto fail;
     }
-    log_info("%s: %s, mac %02x:%02x:%02x:%02x:%02x:%02x", nc->id, n->be->desc, n->mac[0], n->mac[1],
-             n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
+    log_info("%s: %s, mac %02x:%02x:%02x:%02x:%02x:%02x, %u queue pair%s", nc->id, n->be->desc,
+             n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5], n->max_pairs,
+             n->max_pairs > 1 ? "s" : "");
     return 0;
 fail:
-    if (n && n->be)
-        n->be->ops->close(n->be);
-    if (n) {
-        free(n->held);
-        free(n->rxbuf);
-    }
-    free(n);
+    net_free(n);
     return rc;
 }
 

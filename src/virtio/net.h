@@ -12,8 +12,12 @@
 #include "virtio/virtio.h"
 
 #define NET_QUEUE_SIZE    256
-#define NET_RXQ           0
+#define NET_RXQ           0 /* queue 2K: pair K's receive queue, 2K + 1 its transmit queue */
 #define NET_TXQ           1
+#define NET_MAX_PAIRS     CFG_MAX_NET_PAIRS
+#define NET_CTRL_SIZE     64 /* the control queue (VIRTIO_NET_F_CTRL_VQ, multiqueue only) */
+#define NET_CTRL_IOV      8  /* segments of one control command */
+#define NET_CTRL_MAX_DATA 64 /* command bytes read; longer commands are refused (no such class) */
 #define NET_MTU           1500
 #define NET_RX_IOV        32 /* segments per receive chain (Linux uses at most MAX_SKB_FRAGS + 2) */
 #define NET_TX_IOV        64 /* segments per transmit chain */
@@ -49,15 +53,15 @@ struct net_rx_chain {
     struct iovec iov[NET_RX_IOV];
 };
 
-struct virtio_net {
-    struct virtio_dev vdev;
+struct virtio_net;
+
+/* One queue pair: its receive and transmit queues and its backend (a tap queue: with several
+ * pairs, each has its own tap file descriptor, IFF_MULTI_QUEUE). I/O thread, device lock held. */
+struct net_pair {
+    struct virtio_net *n;
+    unsigned index;
+    struct virtq *rxq, *txq;
     struct net_backend *be;
-    char id[CFG_ID_LEN];
-    unsigned index; /* position in vm->cfg.nets */
-    uint8_t mac[6];
-    bool admin_up;     /* link state set from the host (API) */
-    bool stopped;      /* VM teardown started: backend callbacks do nothing */
-    uint32_t tx_limit; /* largest frame (without the vnet header) the guest may send */
     /* receive */
     uint8_t *rxbuf;  /* vnet header + frame read from the backend */
     size_t rx_len;   /* bytes of the pending frame in rxbuf including the header; 0: none */
@@ -72,6 +76,26 @@ struct virtio_net {
     struct iovec tx_send[NET_TX_IOV + 1];
     struct virtio_net_hdr_v1 tx_hdr;
     bool tx_pending; /* tx_chain popped, backend said EAGAIN */
+};
+
+struct virtio_net {
+    struct virtio_dev vdev;
+    struct net_backend *be; /* pair 0's backend (link state, MMDS) */
+    char id[CFG_ID_LEN];
+    unsigned index; /* position in vm->cfg.nets */
+    uint8_t mac[6];
+    bool admin_up;     /* link state set from the host (API) */
+    bool stopped;      /* VM teardown started: backend callbacks do nothing */
+    uint32_t tx_limit; /* largest frame (without the vnet header) the guest may send */
+    /* multiqueue: max_pairs pairs (VIRTIO_NET_F_MQ and the control queue offered when > 1), of
+     * which the first `pairs` are in use (guest-visible state, saved); pairs_load is the scratch
+     * copy a restore checks before state_commit */
+    unsigned max_pairs, pairs, pairs_load;
+    struct net_pair *pair;     /* max_pairs */
+    unsigned rx_next, tx_next; /* the pair a shared rate limiter's resume serves first */
+    struct virtq_chain ctrl_chain;
+    struct iovec ctrl_iov[NET_CTRL_IOV];
+    uint64_t ctrl_cmds, ctrl_errors; /* control commands handled, refused */
     /* I/O thread scheduling while bulk traffic flows (net.c, I/O thread only) */
     struct net_bulk bulk;
     bool bulk_counted; /* this device counts in its I/O thread's bulk devices */
@@ -99,18 +123,41 @@ int virtio_net_set_rate_limiter(struct virtio_net *n, bool tx, const struct rl_c
 void virtio_net_set_link(struct virtio_net *n, bool up);
 
 /* ---- net_rx.c (I/O thread, device lock held) ------------------------------------------------- */
-/* Move frames from the backend into the receive queue until one of them runs dry. */
-void net_rx_pump(struct virtio_net *n);
-/* Give the held receive chains back to the avail ring (lock held; pause). */
-void net_rx_unpop(struct virtio_net *n);
+/* Move frames from P's backend into P's receive queue until one of them runs dry (nothing when
+ * P is not among the pairs in use). */
+void net_rx_pump(struct net_pair *p);
+/* Give P's held receive chains back to the avail ring (lock held; pause, fewer pairs). */
+void net_rx_unpop(struct net_pair *p);
 /* Forget held chains and the pending frame (device reset). */
-void net_rx_reset(struct virtio_net *n);
+void net_rx_reset(struct net_pair *p);
+
+/* ---- net_ctrl.c: the control queue (multiqueue) ----------------------------------------------
+ * A command is a readable header (class, command: one byte each) and data, then one writable
+ * ack byte (VIRTIO_NET_OK or VIRTIO_NET_ERR). Only VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET is known (the
+ * other classes need features truce does not offer). */
+struct net_ctrl_cmd {
+    uint8_t cls, cmd;
+    uint16_t pairs; /* VQ_PAIRS_SET: the pairs asked for */
+};
+/* Parse a command from its readable bytes OUT (LEN of them, a prefix of at most
+ * NET_CTRL_MAX_DATA when longer: then TOTAL is the full length) for a device of MAX_PAIRS pairs.
+ * Returns VIRTIO_NET_OK with C filled when the command is to be carried out, VIRTIO_NET_ERR
+ * otherwise (unknown class or command, wrong length, a pair count out of 1..MAX_PAIRS). */
+uint8_t net_ctrl_parse(const uint8_t *out, size_t len, size_t total, unsigned max_pairs,
+                       struct net_ctrl_cmd *c);
+/* Handle the control queue Q: at most VIRTQ_BUDGET(Q) commands per call (then deferred). */
+void net_ctrl_process(struct virtio_net *n, struct virtq *q);
+/* Use the first PAIRS pairs (1..max_pairs): tap queues attached or detached, receive started on
+ * new pairs, held chains of pairs leaving handed back. I/O thread or a vCPU thread, lock held. */
+void net_set_pairs(struct virtio_net *n, unsigned pairs);
 
 /* ---- net.c, for net_rx.c (I/O thread, device lock held) -------------------------------------- */
 /* Account one frame of FRAME_LEN bytes (no vnet header) with GSO_TYPE moved in direction DIR
  * (0 receive, 1 transmit) for the bulk-traffic detector; switches the I/O thread's scheduling
  * when bulk mode starts or ends. */
 void net_bulk_account(struct virtio_net *n, unsigned dir, size_t frame_len, uint8_t gso_type);
+/* Whether the device is live (DRIVER_OK, not NEEDS_RESET, not paused or stopped). */
+bool net_live(const struct virtio_net *n);
 
 /* ---- net_hdr.c: pure helpers (unit-tested) ----------------------------------------------------
  */

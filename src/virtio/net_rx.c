@@ -22,33 +22,33 @@
 #include "virtio/net.h"
 
 /* Held chain I (0: the oldest). */
-static struct net_rx_chain *held_at(struct virtio_net *n, unsigned i)
+static struct net_rx_chain *held_at(struct net_pair *p, unsigned i)
 {
-    return &n->held[(n->held_first + i) % NET_QUEUE_SIZE];
+    return &p->held[(p->held_first + i) % NET_QUEUE_SIZE];
 }
 
-void net_rx_unpop(struct virtio_net *n)
+void net_rx_unpop(struct net_pair *p)
 {
-    n->vdev.vq[NET_RXQ].last_avail -= (uint16_t)n->nheld;
-    n->held_first = n->nheld = 0;
-    n->held_cap = 0;
+    p->rxq->last_avail -= (uint16_t)p->nheld;
+    p->held_first = p->nheld = 0;
+    p->held_cap = 0;
 }
 
-void net_rx_reset(struct virtio_net *n)
+void net_rx_reset(struct net_pair *p)
 {
-    n->held_first = n->nheld = 0;
-    n->held_cap = 0;
-    if (n->rx_len) {
-        n->stats.rx_dropped++;
-        n->rx_len = 0;
+    p->held_first = p->nheld = 0;
+    p->held_cap = 0;
+    if (p->rx_len) {
+        p->n->stats.rx_dropped++;
+        p->rx_len = 0;
     }
-    n->rx_charged = false;
+    p->rx_charged = false;
 }
 
 /* Pop one more receive chain. Returns 1, 0 (queue empty) or <0 (queue broken). */
-static int hold_one(struct virtio_net *n, struct virtq *q)
+static int hold_one(struct net_pair *p, struct virtq *q)
 {
-    struct net_rx_chain *h = held_at(n, n->nheld);
+    struct net_rx_chain *h = held_at(p, p->nheld);
     h->chain.iov = h->iov;
     h->chain.max_iov = NET_RX_IOV;
     int r = virtq_pop(q, &h->chain);
@@ -58,8 +58,8 @@ static int hold_one(struct virtio_net *n, struct virtq *q)
         virtq_push(q, h->chain.head, 0);
         return 1;
     }
-    n->nheld++;
-    n->held_cap += h->chain.in_len;
+    p->nheld++;
+    p->held_cap += h->chain.in_len;
     return 1;
 }
 
@@ -68,75 +68,75 @@ enum { HOLD_DRY, HOLD_FITS, HOLD_NEVER };
 /* Hold chains until they can take NEED bytes (without mergeable buffers: until one is held).
  * Returns HOLD_FITS, HOLD_DRY (the queue ran dry first), HOLD_NEVER (every chain the queue can
  * have is held, or the single one is too small) or <0 (queue broken). */
-static int hold_for(struct virtio_net *n, struct virtq *q, size_t need, bool mrg)
+static int hold_for(struct net_pair *p, struct virtq *q, size_t need, bool mrg)
 {
-    while ((mrg || n->nheld == 0) && n->held_cap < need && n->nheld < q->size) {
-        int r = hold_one(n, q);
+    while ((mrg || p->nheld == 0) && p->held_cap < need && p->nheld < q->size) {
+        int r = hold_one(p, q);
         if (r <= 0)
             return r < 0 ? r : HOLD_DRY;
     }
-    bool fits = mrg ? n->held_cap >= need : held_at(n, 0)->chain.in_len >= need;
+    bool fits = mrg ? p->held_cap >= need : held_at(p, 0)->chain.in_len >= need;
     return fits ? HOLD_FITS : HOLD_NEVER;
 }
 
 /* Forget the oldest held chain (pushed). */
-static void unhold_first(struct virtio_net *n)
+static void unhold_first(struct net_pair *p)
 {
-    n->held_cap -= held_at(n, 0)->chain.in_len;
-    n->held_first = (n->held_first + 1) % NET_QUEUE_SIZE;
-    n->nheld--;
+    p->held_cap -= held_at(p, 0)->chain.in_len;
+    p->held_first = (p->held_first + 1) % NET_QUEUE_SIZE;
+    p->nheld--;
 }
 
 /* Push the first held chains that a frame of LEN bytes (vnet header included) filled, each with
  * its share of LEN, and forget them. */
-static void push_filled(struct virtio_net *n, struct virtq *q, size_t len)
+static void push_filled(struct net_pair *p, struct virtq *q, size_t len)
 {
     for (size_t off = 0; off < len;) {
-        struct net_rx_chain *h = held_at(n, 0);
+        struct net_rx_chain *h = held_at(p, 0);
         size_t part = MIN((size_t)h->chain.in_len, len - off);
         virtq_push(q, h->chain.head, (uint32_t)part);
-        unhold_first(n);
+        unhold_first(p);
         off += part;
     }
 }
 
 /* Chains needed for LEN bytes from the first held one. */
-static unsigned chains_for(struct virtio_net *n, size_t len)
+static unsigned chains_for(struct net_pair *p, size_t len)
 {
     unsigned k = 0;
     for (size_t cap = 0; cap < len; k++)
-        cap += held_at(n, k)->chain.in_len;
+        cap += held_at(p, k)->chain.in_len;
     return k;
 }
 
 /* Fix up header H of a received frame for the guest. Returns 0 or -EINVAL (drop the frame). */
-static int rx_hdr_fixup(struct virtio_net *n, struct virtio_net_hdr_v1 *h)
+static int rx_hdr_fixup(struct net_pair *p, struct virtio_net_hdr_v1 *h)
 {
-    uint64_t f = n->vdev.guest_features;
+    uint64_t f = p->n->vdev.guest_features;
     if (!(f & (1ULL << VIRTIO_NET_F_GUEST_CSUM)))
         h->flags &= (uint8_t)~VIRTIO_NET_HDR_F_DATA_VALID; /* a hint the guest did not ask for */
-    if (net_rx_hdr_check(h, f) < 0 || !n->admin_up)
+    if (net_rx_hdr_check(h, f) < 0 || !p->n->admin_up)
         return -EINVAL;
     return 0;
 }
 
 /* Count a delivered frame of LEN bytes (vnet header included) with GSO_TYPE. */
-static void rx_delivered(struct virtio_net *n, size_t len, uint8_t gso_type)
+static void rx_delivered(struct net_pair *p, size_t len, uint8_t gso_type)
 {
-    n->stats.rx_packets++;
-    n->stats.rx_bytes += len - NET_VNET_HDR_LEN;
-    net_bulk_account(n, 0, len - NET_VNET_HDR_LEN, gso_type);
+    p->n->stats.rx_packets++;
+    p->n->stats.rx_bytes += len - NET_VNET_HDR_LEN;
+    net_bulk_account(p->n, 0, len - NET_VNET_HDR_LEN, gso_type);
 }
 
 /* ---- straight into guest buffers ---------------------------------------------------------- */
 
 /* Whether frames can be read straight into the held chains. */
-static bool rx_direct_ok(struct virtio_net *n)
+static bool rx_direct_ok(struct net_pair *p)
 {
-    struct net_backend *be = n->be;
-    const struct ratelimiter *rl = &n->rx_rl.rl;
+    struct net_backend *be = p->be;
+    const struct ratelimiter *rl = &p->n->rx_rl.rl;
     return be->ops->recvv && be->hdr_len == NET_VNET_HDR_LEN &&
-           virtio_has_feature(&n->vdev, VIRTIO_NET_F_MRG_RXBUF) && !rl->bw.on && !rl->ops.on;
+           virtio_has_feature(&p->n->vdev, VIRTIO_NET_F_MRG_RXBUF) && !rl->bw.on && !rl->ops.on;
 }
 
 /* Copy LEN bytes between BUF and the start of the segments IOV (CNT entries): TO_IOV or back. */
@@ -157,38 +157,38 @@ static void iov_copy(const struct iovec *iov, unsigned cnt, void *buf, size_t le
 /* Read the next frame straight into the held chains and deliver it. Returns 1 (delivered or
  * dropped), -EAGAIN (the backend has nothing), -ENOBUFS (the guest offers less than a largest
  * frame in few enough segments: use rxbuf) or another negative errno (queue broken). */
-static int rx_direct(struct virtio_net *n, struct virtq *q)
+static int rx_direct(struct net_pair *p, struct virtq *q)
 {
-    struct net_backend *be = n->be;
+    struct net_backend *be = p->be;
     size_t max = NET_VNET_HDR_LEN + NET_MAX_FRAME;
-    int r = hold_for(n, q, max, true);
+    int r = hold_for(p, q, max, true);
     if (r != HOLD_FITS)
         return r < 0 ? r : -ENOBUFS;
     unsigned cnt = 0;
-    for (unsigned i = 0, k = chains_for(n, max); i < k; i++) {
-        struct net_rx_chain *h = held_at(n, i);
+    for (unsigned i = 0, k = chains_for(p, max); i < k; i++) {
+        struct net_rx_chain *h = held_at(p, i);
         if (cnt + h->chain.nin > NET_RX_DIRECT_IOV)
             return -ENOBUFS;
-        memcpy(n->rx_iov + cnt, h->iov + h->chain.nout, h->chain.nin * sizeof(struct iovec));
+        memcpy(p->rx_iov + cnt, h->iov + h->chain.nout, h->chain.nin * sizeof(struct iovec));
         cnt += h->chain.nin;
     }
-    ssize_t len = be->ops->recvv(be, n->rx_iov, cnt);
+    ssize_t len = be->ops->recvv(be, p->rx_iov, cnt);
     if (len == -EAGAIN)
         return -EAGAIN;
     struct virtio_net_hdr_v1 h;
     if (len < NET_VNET_HDR_LEN + 14) {
-        n->stats.rx_dropped++; /* backend error or a runt; the chains stay held */
+        p->n->stats.rx_dropped++; /* backend error or a runt; the chains stay held */
         return 1;
     }
-    iov_copy(n->rx_iov, cnt, &h, sizeof(h), false); /* our copy: checked, then written back */
-    if (rx_hdr_fixup(n, &h) < 0) {
-        n->stats.rx_dropped++;
+    iov_copy(p->rx_iov, cnt, &h, sizeof(h), false); /* our copy: checked, then written back */
+    if (rx_hdr_fixup(p, &h) < 0) {
+        p->n->stats.rx_dropped++;
         return 1;
     }
-    h.num_buffers = htole16((uint16_t)chains_for(n, (size_t)len));
-    iov_copy(n->rx_iov, cnt, &h, sizeof(h), true);
-    push_filled(n, q, (size_t)len);
-    rx_delivered(n, (size_t)len, h.gso_type);
+    h.num_buffers = htole16((uint16_t)chains_for(p, (size_t)len));
+    iov_copy(p->rx_iov, cnt, &h, sizeof(h), true);
+    push_filled(p, q, (size_t)len);
+    rx_delivered(p, (size_t)len, h.gso_type);
     return 1;
 }
 
@@ -196,11 +196,11 @@ static int rx_direct(struct virtio_net *n, struct virtq *q)
 
 /* Deliver the pending frame in rxbuf. Returns 1 (delivered or dropped as undeliverable), -EAGAIN
  * (wait for the guest to add buffers) or another negative errno (queue broken). */
-static int rx_deliver(struct virtio_net *n, struct virtq *q)
+static int rx_deliver(struct net_pair *p, struct virtq *q)
 {
-    bool mrg = virtio_has_feature(&n->vdev, VIRTIO_NET_F_MRG_RXBUF);
-    size_t need = n->rx_len;
-    int r = hold_for(n, q, need, mrg);
+    bool mrg = virtio_has_feature(&p->n->vdev, VIRTIO_NET_F_MRG_RXBUF);
+    size_t need = p->rx_len;
+    int r = hold_for(p, q, need, mrg);
     if (r < 0)
         return r;
     if (r == HOLD_DRY)
@@ -208,95 +208,95 @@ static int rx_deliver(struct virtio_net *n, struct virtq *q)
     if (r == HOLD_NEVER) {
         /* Larger than anything the guest can give. Mergeable chains stay for the next frame; a
          * lone small chain goes back empty (the driver counts a length error and reuses it). */
-        n->stats.rx_dropped++;
+        p->n->stats.rx_dropped++;
         if (!mrg) {
-            virtq_push(q, held_at(n, 0)->chain.head, 0);
-            unhold_first(n);
+            virtq_push(q, held_at(p, 0)->chain.head, 0);
+            unhold_first(p);
         }
         return 1;
     }
-    struct virtio_net_hdr_v1 *h = (struct virtio_net_hdr_v1 *)n->rxbuf;
-    unsigned k = chains_for(n, need);
+    struct virtio_net_hdr_v1 *h = (struct virtio_net_hdr_v1 *)p->rxbuf;
+    unsigned k = chains_for(p, need);
     h->num_buffers = htole16((uint16_t)k);
     size_t off = 0;
     for (unsigned i = 0; i < k; i++) {
-        struct net_rx_chain *c = held_at(n, i);
+        struct net_rx_chain *c = held_at(p, i);
         size_t len = MIN((size_t)c->chain.in_len, need - off);
-        virtq_chain_write(&c->chain, 0, n->rxbuf + off, len);
+        virtq_chain_write(&c->chain, 0, p->rxbuf + off, len);
         off += len;
     }
-    push_filled(n, q, need);
-    rx_delivered(n, need, h->gso_type);
+    push_filled(p, q, need);
+    rx_delivered(p, need, h->gso_type);
     return 1;
 }
 
 /* Read the next frame from the backend into rxbuf. Returns 1 when one is pending, 0 when the
  * frame was dropped, -EAGAIN when the backend has nothing. */
-static int rx_fetch(struct virtio_net *n)
+static int rx_fetch(struct net_pair *p)
 {
-    struct net_backend *be = n->be;
+    struct net_backend *be = p->be;
     size_t off = NET_VNET_HDR_LEN - be->hdr_len;
-    ssize_t r = be->ops->recv(be, n->rxbuf + off, NET_MAX_FRAME + be->hdr_len);
+    ssize_t r = be->ops->recv(be, p->rxbuf + off, NET_MAX_FRAME + be->hdr_len);
     if (r == -EAGAIN)
         return -EAGAIN;
     if (r < (ssize_t)be->hdr_len + 14) {
-        n->stats.rx_dropped++; /* backend error or a runt */
+        p->n->stats.rx_dropped++; /* backend error or a runt */
         return 0;
     }
-    struct virtio_net_hdr_v1 *h = (struct virtio_net_hdr_v1 *)n->rxbuf;
+    struct virtio_net_hdr_v1 *h = (struct virtio_net_hdr_v1 *)p->rxbuf;
     if (!be->hdr_len)
         memset(h, 0, sizeof(*h));
-    if (rx_hdr_fixup(n, h) < 0) {
-        n->stats.rx_dropped++;
+    if (rx_hdr_fixup(p, h) < 0) {
+        p->n->stats.rx_dropped++;
         return 0;
     }
-    n->rx_len = (size_t)r + off;
+    p->rx_len = (size_t)r + off;
     return 1;
 }
 
 /* ---- the pump ------------------------------------------------------------------------------ */
 
-static bool rx_active(struct virtio_net *n)
+static bool rx_active(struct net_pair *p)
 {
-    struct virtq *q = &n->vdev.vq[NET_RXQ];
-    uint8_t st = n->vdev.status;
-    return !n->stopped && !n->vdev.paused && (st & VIRTIO_CONFIG_S_DRIVER_OK) &&
+    struct virtq *q = p->rxq;
+    uint8_t st = p->n->vdev.status;
+    return !p->n->stopped && !p->n->vdev.paused && (st & VIRTIO_CONFIG_S_DRIVER_OK) &&
            !(st & VIRTIO_CONFIG_S_NEEDS_RESET) && q->enabled && !q->broken && q->avail;
 }
 
 /* Receive one frame: straight into guest buffers when possible, else into rxbuf (then pending).
  * Returns 1 (delivered or dropped), 0 (pending in rxbuf), -EAGAIN (the backend has nothing) or
  * another negative errno (queue broken). */
-static int rx_next(struct virtio_net *n, struct virtq *q)
+static int rx_next(struct net_pair *p, struct virtq *q)
 {
-    if (rx_direct_ok(n)) {
-        int r = rx_direct(n, q);
+    if (rx_direct_ok(p)) {
+        int r = rx_direct(p, q);
         if (r != -ENOBUFS)
             return r;
     }
-    int r = rx_fetch(n);
+    int r = rx_fetch(p);
     if (r == 1)
         return 0;          /* pending in rxbuf */
     return r == 0 ? 1 : r; /* dropped, or -EAGAIN */
 }
 
-void net_rx_pump(struct virtio_net *n)
+void net_rx_pump(struct net_pair *p)
 {
-    struct virtq *q = &n->vdev.vq[NET_RXQ];
-    struct net_backend *be = n->be;
-    if (!rx_active(n)) {
+    struct virtq *q = p->rxq;
+    struct net_backend *be = p->be;
+    if (!rx_active(p)) {
         be->ops->rx_enable(be, false);
         return;
     }
     virtq_disable_notify(q);         /* buffers are only waited for when none are left */
     unsigned budget = NET_RX_BUDGET; /* frames delivered or dropped in this run */
     while (budget) {
-        if (!n->rx_len && rl_blocked(&n->rx_rl.rl)) {
+        if (!p->rx_len && rl_blocked(&p->n->rx_rl.rl)) {
             be->ops->rx_enable(be, false); /* frames wait in the backend for the timer */
             break;
         }
-        if (!n->rx_len) {
-            int r = rx_next(n, q);
+        if (!p->rx_len) {
+            int r = rx_next(p, q);
             if (r == -EAGAIN) {
                 be->ops->rx_enable(be, true);
                 break;
@@ -309,13 +309,13 @@ void net_rx_pump(struct virtio_net *n)
             }
         }
         /* the whole frame (vnet header included) counts, as in Firecracker */
-        if (!n->rx_charged && !rl_request(&n->rx_rl.rl, n->rx_len)) {
-            n->rx_rl.throttled++;
+        if (!p->rx_charged && !rl_request(&p->n->rx_rl.rl, p->rx_len)) {
+            p->n->rx_rl.throttled++;
             be->ops->rx_enable(be, false); /* it stays in rxbuf, the next ones in the backend */
             break;
         }
-        n->rx_charged = true;
-        int rc = rx_deliver(n, q);
+        p->rx_charged = true;
+        int rc = rx_deliver(p, q);
         if (rc == -EAGAIN) {
             be->ops->rx_enable(be, false);
             if (virtq_enable_notify(q))
@@ -324,11 +324,11 @@ void net_rx_pump(struct virtio_net *n)
         }
         if (rc < 0)
             break; /* queue broken: DEVICE_NEEDS_RESET is set */
-        n->rx_len = 0;
-        n->rx_charged = false;
+        p->rx_len = 0;
+        p->rx_charged = false;
         budget--;
     }
     if (!budget) /* more may be waiting: come back through the event loop, after other work */
         be->ops->rx_enable(be, true);
-    virtio_interrupt(&n->vdev, q);
+    virtio_interrupt(&p->n->vdev, q);
 }

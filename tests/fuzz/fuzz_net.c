@@ -80,7 +80,7 @@ static const struct net_backend_ops fake_ops = {
     .close = fake_close,
 };
 
-int __wrap_tap_backend_open(const struct net_config *nc, struct evloop *loop,
+int __wrap_tap_backend_open(const struct net_config *nc, unsigned queue, struct evloop *loop,
                             const struct net_backend_client *client, struct net_backend **out,
                             char *err, size_t errlen)
 {

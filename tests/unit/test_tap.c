@@ -89,7 +89,7 @@ static int setup(void **state)
     struct net_config nc = {.kind = NET_TAP, .tap = TAP};
     struct net_backend_client cl = {.rx_ready = on_rx, .opaque = f};
     char err[256] = "";
-    int rc = tap_backend_open(&nc, f->loop, &cl, &f->be, err, sizeof(err));
+    int rc = tap_backend_open(&nc, 0, f->loop, &cl, &f->be, err, sizeof(err));
     if (rc)
         fail_msg("tap_backend_open: %s", err);
     assert_int_equal(f->be->hdr_len, NET_VNET_HDR_LEN);
@@ -180,7 +180,7 @@ static void test_not_a_tap(void **state)
     struct net_backend_client cl = {0};
     struct net_backend *be = NULL;
     char err[256] = "";
-    assert_true(tap_backend_open(&nc, l, &cl, &be, err, sizeof(err)) < 0);
+    assert_true(tap_backend_open(&nc, 0, l, &cl, &be, err, sizeof(err)) < 0);
     assert_non_null(strstr(err, "tap=trtun0"));
     evloop_free(l);
     fd = open("/dev/net/tun", O_RDWR);
@@ -203,7 +203,7 @@ static void test_bad_names(void **state)
         struct net_backend_client cl = {0};
         struct net_backend *be = NULL;
         char err[256] = "";
-        int rc = tap_backend_open(&nc, l, &cl, &be, err, sizeof(err));
+        int rc = tap_backend_open(&nc, 0, l, &cl, &be, err, sizeof(err));
         if (rc != -EINVAL || !strstr(err, "interface name") || strstr(err, "exists"))
             fail_msg("tap=%s: rc %d, err '%s'", bad[i], rc, err);
         if (be)
