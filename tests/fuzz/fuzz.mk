@@ -16,7 +16,7 @@ FUZZ_DEVICES := build/fuzz/fuzz_legacy build/fuzz/fuzz_pci build/fuzz/fuzz_mmio 
 FUZZ_TARGETS := build/fuzz/fuzz_http build/fuzz/fuzz_http_parse build/fuzz/fuzz_config \
                 build/fuzz/fuzz_virtq build/fuzz/fuzz_vsock $(FUZZ_VIRTIO) $(FUZZ_DEVICES) \
                 build/fuzz/fuzz_cli
-FUZZ_TARGETS += build/fuzz/fuzz_multiboot build/fuzz/fuzz_mmds
+FUZZ_TARGETS += build/fuzz/fuzz_multiboot build/fuzz/fuzz_mmds build/fuzz/fuzz_net_ctrl
 # Fuzzed requests must not reach KVM or write outside the fuzzer's directory (fuzz_sandbox.h).
 FUZZ_WRAP    := -Wl,--wrap=open,--wrap=kvm_host_open
 
@@ -30,7 +30,7 @@ build/fuzz/fuzz_http_parse: tests/fuzz/fuzz_http_parse.c build/fuzz/obj/src/api/
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^
 
 # Device parsers: guest memory only, no files or KVM to fence off.
-FUZZ_PLAIN   := build/fuzz/fuzz_vsock build/fuzz/fuzz_cli build/fuzz/fuzz_mmds
+FUZZ_PLAIN   := build/fuzz/fuzz_vsock build/fuzz/fuzz_cli build/fuzz/fuzz_mmds build/fuzz/fuzz_net_ctrl
 $(FUZZ_PLAIN): build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< $(FUZZ_OBJS) $(LDLIBS)

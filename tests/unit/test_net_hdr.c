@@ -540,10 +540,34 @@ static void enter_netns(void)
     }
 }
 
+/* The control queue's parser: VQ_PAIRS_SET with 1..max pairs is carried out; more pairs than
+ * offered, none, another class or command, a short or long command are refused. */
+static void ctrl_parse_pairs_set(void **state)
+{
+    struct net_ctrl_cmd c;
+    const uint8_t ok[] = {VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, 4, 0};
+    assert_int_equal(net_ctrl_parse(ok, 4, 4, 4, &c), VIRTIO_NET_OK);
+    assert_int_equal(c.pairs, 4);
+    assert_int_equal(net_ctrl_parse(ok, 4, 4, 3, &c), VIRTIO_NET_ERR); /* more than offered */
+    const uint8_t zero[] = {VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, 0, 0};
+    assert_int_equal(net_ctrl_parse(zero, 4, 4, 4, &c), VIRTIO_NET_ERR);
+    const uint8_t big[] = {VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, 0, 0x80};
+    assert_int_equal(net_ctrl_parse(big, 4, 4, 8, &c), VIRTIO_NET_ERR);
+    assert_int_equal(net_ctrl_parse(ok, 3, 3, 4, &c), VIRTIO_NET_ERR); /* short */
+    assert_int_equal(net_ctrl_parse(ok, 4, 5, 4, &c), VIRTIO_NET_ERR); /* long */
+    assert_int_equal(net_ctrl_parse(ok, 1, 1, 4, &c), VIRTIO_NET_ERR); /* no header */
+    assert_int_equal(net_ctrl_parse(ok, 4, 3, 4, &c), VIRTIO_NET_ERR); /* len > total */
+    const uint8_t rx[] = {VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 1};
+    assert_int_equal(net_ctrl_parse(rx, 3, 3, 4, &c), VIRTIO_NET_ERR); /* not offered */
+    const uint8_t rss[] = {VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_RSS_CONFIG, 1, 0};
+    assert_int_equal(net_ctrl_parse(rss, 4, 4, 4, &c), VIRTIO_NET_ERR);
+}
+
 int main(void)
 {
     enter_netns();
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(ctrl_parse_pairs_set),
         cmocka_unit_test(default_mac),
         cmocka_unit_test(features_follow_backend),
         cmocka_unit_test(tx_header_rules),
