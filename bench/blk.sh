@@ -2,7 +2,9 @@
 # blk.sh — virtio-blk benchmark: truce vs Debian's QEMU (virtio-blk-pci) on the same raw image,
 # inside one nested-lab run (tests/lab), alternating VMMs, median of REPS boots, ratio
 # truce/QEMU. fio (Debian package) runs in the guest from a tools disk built here. Writes the
-# "virtio-blk" section of bench/RESULTS.md. Usage: bench/blk.sh [--reps N] [--runtime S]
+# "virtio-blk" section of bench/RESULTS.md (bench/blk_table.py). QEMU runs twice per rep, with
+# cache=none and aio=io_uring, then aio=native; the image is a loop device in L1.
+# Usage: bench/blk.sh [--reps N] [--runtime S]
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO_DIR=$(dirname "$BENCH_DIR")
@@ -43,39 +45,28 @@ if [ ! -f "$tools" ]; then
 fi
 printf 'REPS=%s RUNTIME=%s SIZE_MB=%s\n' "$reps" "$runtime" "$size_mb" >"$work/blk.conf"
 
+loop_ko=$KMOD/kernel/drivers/block/loop.ko
+[ -f "$loop_ko" ] || lab_die "no $loop_ko in the cloud kernel's modules"
 initrd=$("$LAB_DIR/build-l1.sh" --extra "$tools:/lab/bench/tools.img" \
+    --extra "$loop_ko:/lab/bench/loop.ko" \
     --extra "$work/blk.conf:/lab/bench/blk.conf" \
     --extra "$BENCH_DIR/lab/blk-scenario.sh:/lab/scenarios/bench-blk.sh") ||
     lab_die "building the lab image failed"
 out=$work/out
 mkdir -p "$out"
-timeout=$((reps * 2 * (3 * runtime + 120) + 120))
-lab_log "running $reps x 2 boots in the lab (up to $timeout s)"
+timeout=$((reps * 3 * (6 * runtime + 180) + 120))
+lab_log "running $reps x 3 boots in the lab (up to $timeout s)"
 lab_bench_run truce/bench-blk "$timeout" 3072 "$initrd" BENCH-BLK "$out"
 
-# median per VMM and test, ratio truce/QEMU -> the RESULTS.md section between the markers
-python3 - "$out/samples.txt" "$BENCH_DIR/RESULTS.md" "$reps" "$runtime" "$size_mb" \
-    "$(qemu-system-x86_64 --version | head -n 1)" "$(fio --version)" <<'EOF'
-import os, sys, time
-sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[2])))
-from ratio import load_samples, ratio_table, samples_text, write_section
-samples, results, reps, runtime, size, qver, fver = sys.argv[1:8]
-vals = load_samples(samples)
-rows = [("seqread_MBps", "sequential read 1 MiB, QD8 (MB/s)"),
-        ("seqwrite_MBps", "sequential write 1 MiB, QD8 (MB/s)"),
-        ("randread_IOPS", "random read 4 KiB, QD32 (IOPS)")]
-lines = ["<!-- blk:begin -->", "## virtio-blk: truce vs QEMU", "",
-         f"Median of {reps} boots each, alternating truce and QEMU, fio {runtime} s per test on a "
-         f"{size} MiB raw image in the lab's L1 tmpfs (O_DIRECT in the guest, libaio). "
-         f"QEMU: {qver}, `-M microvm,pcie=on`, `virtio-blk-pci`, `cache=writeback,aio=io_uring`. "
-         f"truce: `--disk path=...` (page cache + io_uring). Guest: Debian cloud kernel, 1 vCPU, "
-         f"512 MiB. {fver}. The lab's L2 runs under nested SVM in a TCG-emulated L1, so absolute "
-         "numbers are only lab figures; the ratio is the result (goal: truce >= QEMU).", ""]
-lines += ratio_table(vals, rows)
-lines += ["", f"Command: `bench/blk.sh --reps {reps} --runtime {runtime}` "
-          f"({time.strftime('%Y-%m-%d')}). Samples: "
-          + samples_text(vals), "<!-- blk:end -->"]
-section = "\n".join(lines) + "\n"
-write_section(results, "<!-- blk:begin -->", "<!-- blk:end -->", section)
-print(section)
-EOF
+# the exact peer command lines the scenario printed, then the section of RESULTS.md
+tr -d '\r' <"$LAB_BENCH_LOG" | grep '^BENCH-BLK-CMD ' >"$out/cmds.txt" || true
+plot=$BENCH_DIR/blk.png
+plotpy=python3
+[ -x /usr/bin/python3 ] && plotpy=/usr/bin/python3 # Debian's matplotlib is for Debian's python3
+"$plotpy" "$BENCH_DIR/plots.py" blk "$out/samples.txt" "$plot" 2>"$out/plot.err" || {
+    lab_log "no plot: $(tail -n 1 "$out/plot.err") (apt-get install python3-matplotlib)"
+    plot=
+}
+python3 "$BENCH_DIR/blk_table.py" "$out/samples.txt" "$out/cmds.txt" "$BENCH_DIR/RESULTS.md" \
+    "$reps" "$runtime" "$size_mb" "$(qemu-system-x86_64 --version | head -n 1)" "$(fio --version)" \
+    $plot

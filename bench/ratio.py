@@ -43,3 +43,23 @@ def write_section(results, begin, end, section):
     else:
         text = text.rstrip("\n") + "\n\n" + section
     open(results, "w").write(text)
+
+
+def peers_table(vals, rows, base, peers):
+    """Markdown table: the median of BASE and of every (PEER, LABEL) of PEERS for each (TEST,
+    LABEL) of ROWS, then BASE/PEER per peer; n/a where a side has no sample."""
+    med = {}
+    for key, _ in rows:
+        for v in [base] + [p for p, _ in peers]:
+            s = vals.get((key, v), [])
+            med[key, v] = statistics.median(s) if s else None
+    head = ["test", base] + [label for _, label in peers] + [f"{base}/{label}" for _, label in peers]
+    lines = ["| " + " | ".join(head) + " |", "|---" + "|---:" * (len(head) - 1) + "|"]
+    for key, label in rows:
+        cells = [label] + ["n/a" if med[key, v] is None else f"{med[key, v]:.1f}"
+                           for v in [base] + [p for p, _ in peers]]
+        for p, _ in peers:
+            b, q = med[key, base], med[key, p]
+            cells.append("n/a" if b is None or not q else f"**{b / q:.2f}**")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines

@@ -1,16 +1,20 @@
-# bench-net — L1 side of bench/net.sh: the same guest on a tap under truce (`--net tap=tap0`) and
-# QEMU (`virtio-net-pci` + `-netdev tap`, no vhost), alternating, REPS boots each. Every boot
-# measures, from L1 (10.9.0.1) against nettool servers in the guest (10.9.0.2): guest->L1 and
-# L1->guest TCP throughput (BYTES each) and the median TCP round trip of 1-byte messages.
-# Prints "BENCH-NET vmm rep test value" lines for the host. Parameters in /lab/bench/net.conf.
+# bench-net — L1 side of bench/net.sh: the same guest on a tap under truce (`--net tap=tap0`),
+# QEMU with vhost-net (`virtio-net-pci` + `-netdev tap,vhost=on`) and QEMU without it
+# (`vhost=off`), rotating which goes first, REPS boots each with every vCPU count of CPUS. Every
+# boot measures, from L1 (10.9.0.1) against nettool servers in the guest (10.9.0.2): guest->L1
+# and L1->guest TCP throughput (BYTES each) and the median TCP round trip of 1-byte messages.
+# Prints "BENCH-NET vmm rep test_cN value" lines for the host (vmm truce, qemu-vhost or
+# qemu-novhost; N the vCPUs) and one "BENCH-NET-CMD vmm ARGS" line per VMM (its exact extra
+# arguments). Parameters in /lab/bench/net.conf.
 # With TRACE=1 every measurement also prints "BENCH-NET-TRACE vmm rep test counter value" lines:
 # kernel event counts in L1 during that transfer (hist triggers on KVM and syscall tracepoints),
 # which cost some speed: traced runs are for counting, not for the results table.
 # lab: vmm=truce timeout=3600
-REPS=5 BYTES=134217728 RTTS=2000 TRACE=0
+REPS=5 BYTES=134217728 RTTS=2000 TRACE=0 CPUS="1 2" VMMS="truce qemu-vhost qemu-novhost"
 [ -f /lab/bench/net.conf ] && . /lab/bench/net.conf
 nt=$(command -v nettool) || fail "nettool is not in the L1 image"
 l1_modprobe tun || fail "insmod tun failed"
+case " $VMMS " in *" qemu-vhost "*) l1_modprobe vhost_net || fail "insmod vhost_net failed" ;; esac
 ip link set lo up
 # one persistent tap for both VMMs, configured once
 tunctl -t tap0 >/dev/null || fail "tunctl -t tap0 failed"
@@ -75,7 +79,7 @@ trace_report() {
 # Measure one transfer: CMD prints "KEY=VALUE" among others; "TEST VALUE" goes into FILE (and
 # the counters into FILE.trace with TRACE=1).
 measure_one() {
-    local file=$1 test=$2 key=$3 pid pre r
+    local file=$1 test=$2$SUFFIX key=$3 pid pre r
     shift 3
     pid=$(pidof truce qemu-system-x86_64 | cut -d' ' -f1)
     if [ "$TRACE" = 1 ]; then
@@ -103,27 +107,39 @@ measure() {
 }
 [ "$TRACE" != 1 ] || trace_on
 
+# the VMM-specific arguments of VMM, one per line
+vmm_args() {
+    case $1 in
+    truce) printf '%s\n' --net tap=tap0 ;;
+    qemu-*)
+        local vhost=on
+        [ "$1" = qemu-novhost ] && vhost=off
+        printf '%s\n' -M pcie=on -netdev "tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=$vhost" \
+            -device virtio-net-pci,netdev=n0,romfile=
+        ;;
+    esac
+}
+for v in $VMMS; do echo "BENCH-NET-CMD $v $(vmm_args "$v" | tr '\n' ' ')"; done
 for rep in $(seq "$REPS"); do
-    order="truce qemu"
-    [ $((rep % 2)) = 0 ] && order="qemu truce"
-    for vmm in $order; do
-        if [ $vmm = truce ]; then
-            set -- -x --net -x tap=tap0
-        else
-            set -- -x -M -x pcie=on \
-                -x -netdev -x tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=off \
-                -x -device -x virtio-net-pci,netdev=n0,romfile=
-        fi
-        LAB_VMM=$vmm
-        measure "m-$vmm-$rep" &
-        helper=$!
-        guest_boot -t 900 -m 512 -f "$nt:/bin/nettool" -f netbench:/checks/netbench \
-            -a lab.check=netbench "$@"
-        kill "$helper" 2>/dev/null # still waiting only when the guest never came up
-        wait "$helper"
-        expect_guest netbench
-        sed "s/^/BENCH-NET $vmm $rep /" "m-$vmm-$rep"
-        sed "s/^/BENCH-NET-TRACE $vmm $rep /" "m-$vmm-$rep.trace"
+    for cpus in $CPUS; do
+        SUFFIX=_c$cpus
+        for vmm in $VMMS; do
+            set --
+            while IFS= read -r a; do set -- "$@" -x "$a"; done <<ARGS
+$(vmm_args "$vmm")
+ARGS
+            LAB_VMM=${vmm%%-*}
+            measure "m-$vmm-$rep-$cpus" &
+            helper=$!
+            guest_boot -t 900 -c "$cpus" -m 512 -f "$nt:/bin/nettool" -f netbench:/checks/netbench \
+                -a lab.check=netbench "$@"
+            kill "$helper" 2>/dev/null # still waiting only when the guest never came up
+            wait "$helper"
+            expect_guest netbench
+            sed "s/^/BENCH-NET $vmm $rep /" "m-$vmm-$rep-$cpus"
+            sed "s/^/BENCH-NET-TRACE $vmm $rep /" "m-$vmm-$rep-$cpus.trace"
+        done
     done
+    VMMS="${VMMS#* } ${VMMS%% *}" # the next rep starts with the next VMM
 done
 LAB_VMM=truce

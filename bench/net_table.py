@@ -1,0 +1,54 @@
+"""net_table.py — bench/net.sh's RESULTS.md section: medians per VMM, test and vCPU count,
+truce/peer ratios, the exact command lines.
+Usage: net_table.py SAMPLES CMDS RESULTS REPS MIB CPUS QVER [PLOT.png]"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ratio import load_samples, peers_table, samples_text, write_section  # noqa: E402
+
+samples, cmdf, results, reps, mib, cpus, qver = sys.argv[1:8]
+plot = sys.argv[8] if len(sys.argv) > 8 else ""
+vals = load_samples(samples)
+cmds = {}
+for line in open(cmdf):
+    parts = line.rstrip("\n").split(None, 2)
+    if len(parts) == 3:
+        cmds[parts[1]] = parts[2].strip()
+tests = [("guest_to_l1_Mbps", "TCP guest -> L1 (Mbit/s, higher is better)"),
+         ("l1_to_guest_Mbps", "TCP L1 -> guest (Mbit/s, higher is better)"),
+         ("rtt_us", "TCP round trip, 1-byte messages (µs, lower is better)")]
+rows = [(f"{k}_c{c}", f"{label}, {c} vCPU{'s' if c != '1' else ''}")
+        for c in cpus.split() for k, label in tests]
+peers = [("qemu-vhost", "QEMU vhost=on"), ("qemu-novhost", "QEMU vhost=off")]
+base = ("qemu-system-x86_64 -L /lab/qemu -M microvm -accel kvm -cpu host -smp N -m 512 -kernel K "
+        "-initrd I -append C -nodefaults -no-user-config -display none -serial stdio -no-reboot "
+        "-device pvpanic -action panic=exit-failure")
+B, E = "<!-- net:begin -->", "<!-- net:end -->"
+lines = [B, "## virtio-net: truce vs QEMU with vhost-net (and without)", "",
+         f"Median of {reps} boots each per vCPU count, the three VMMs one after the other in one "
+         "lab boot (L1 with 2 CPUs), rotating which goes first every rep, on one persistent tap "
+         "in L1 (10.9.0.1) with the guest at 10.9.0.2. Throughput: "
+         f"{mib} MiB per direction over one TCP connection (nettool source/sink, timed by the "
+         "receiver from its first byte, or by the sender until the receiver closed); RTT: median "
+         "of 2000 1-byte TCP round trips (TCP_NODELAY). Guest: Debian cloud kernel, 512 MiB. "
+         f"{qver}. The lab's L2 runs under nested SVM in a TCG-emulated L1, so absolute numbers "
+         "are only lab figures; the ratios are the result. For round trips a ratio below 1 is "
+         "truce ahead. Where the time goes (notifications, MSIs, exits, syscalls per MiB): "
+         "`bench/net.sh --trace`.", ""]
+lines += peers_table(vals, rows, "truce", peers)
+lines += ["", "Command lines (K, I, C: the lab's Debian kernel, initramfs and command line; N: "
+          "1 or 2):", "",
+          "- truce: `truce run --kernel K --initrd I --cmdline C --cpus N --memory 512M --console "
+          f"stdio {cmds.get('truce', '?')}` (its own userspace virtio-net: tap with vnet headers, "
+          "offloads as negotiated)"]
+for p, label in peers:
+    lines.append(f"- {label}: `{base} {cmds.get(p, '?')}`")
+if plot:
+    lines += ["", f"![throughput vs vCPUs]({os.path.basename(plot)})"]
+lines += ["", f"Command: `bench/net.sh --reps {reps} --mib {mib}` ({time.strftime('%Y-%m-%d')}). "
+          "Samples: " + samples_text(vals), E]
+section = "\n".join(lines) + "\n"
+write_section(results, B, E, section)
+print(section)
