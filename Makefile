@@ -49,9 +49,12 @@ build/trucectl: build/obj/src/manager/trucectl.o build/obj/src/manager/hclient.o
 # `make V=1` shows the full commands.
 Q := $(if $(V),,@)
 
+# -z now: every symbol bound at start (full RELRO), so the dynamic linker's code is not needed
+# again once the VM runs and leaves its resident set (util/footprint.c, bench/footprint.sh).
+VMM_LDFLAGS := -Wl,-z,now
 build/truce: $(OBJS)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(VMM_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 build/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -73,7 +76,7 @@ unit: $(UNITBINS)
 # build/truce plus a hook that makes one thread kind break its seccomp list (tests/seccomp/).
 build/truce-sectest: $(OBJS) build/obj/tests/seccomp/hook.o
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(VMM_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Objects are kept between builds (make would delete pattern-rule intermediates).
 .SECONDARY: $(ASANOBJS) $(OBJS)
@@ -92,7 +95,7 @@ demo: build/truce
 
 # Benches on this host's /dev/kvm, outside make test: N VMs at once (N=... to choose), and where
 # a boot's time goes (exec -> first KVM_RUN, exits by kind and their userspace time).
-.PHONY: bench-density bench-boot-breakdown bench-display
+.PHONY: bench-density bench-boot-breakdown bench-display bench-footprint
 bench-density: build/truce guests
 	@bench/density.sh $(N)
 bench-boot-breakdown: build/truce guests
@@ -101,7 +104,8 @@ bench-boot-breakdown: build/truce guests
 bench-display: build/truce guests
 	@bench/display.sh $(N)
 	@[ -z "$(LAB)" ] || bench/display.sh --lab
-
+# Where a running VM's memory outside guest RAM goes (host, tiny guest; REPS=5 runs).
+
 format:
 	clang-format -i $(SRCS) $(wildcard src/manager/*.c) $(shell find src tests -name '*.h') $(UNITSRCS)
 

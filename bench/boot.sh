@@ -18,7 +18,7 @@ log=$LAB_OUT/bench-boot.log
 lab_log "running the benchmark in L1 ($runs runs per VMM and kernel; log $log)"
 start=$SECONDS
 lab_l1_qemu "$l1" 2048
-timeout -k 10 $((600 + runs * 240)) "${L1_QEMU[@]}" \
+timeout -k 10 $((600 + runs * 360)) "${L1_QEMU[@]}" \
     -append "console=ttyS0 quiet panic=-1 lab.mode=bench lab.runs=$runs" \
     -nographic -serial stdio </dev/null >"$log" 2>&1 || true
 grep -q '^BENCH kernel=' "$log" || lab_die "no BENCH lines in $log: $(tail -n 3 "$log")"
@@ -64,6 +64,35 @@ EOF
 if [ -n "$notes" ]; then
     printf '\nNotes from the run: %s\n' "$(echo "$notes" | paste -sd ';' | sed 's/;/; /g')" >>"$section"
 fi
+# the boot time distribution (Debian's matplotlib is for Debian's python3)
+plotpy=python3
+[ -x /usr/bin/python3 ] && plotpy=/usr/bin/python3
+if "$plotpy" bench/plots.py boot "$log" bench/boot.png 2>"$log.plot.err"; then
+    printf '\n![start -> /init, every run](boot.png)\n' >>"$section"
+else
+    lab_log "no plot: $(tail -n 1 "$log.plot.err") (apt-get install python3-matplotlib)"
+fi
+cat >>"$section" <<EOF
+
+### Boot, explained: the VMM's share of a Linux boot (nested lab)
+
+From the same lab boot: $runs more runs of each VMM and kernel (alternating, after the warm-up)
+with the exits counted, powering off right after /init (\`lab.end=poweroff\`).
+
+$(python3 bench/boot_trace.py "$log")
+
+- truce: the same command with \`--log-level debug\`; when the VM stops truce logs \`exit-stats
+  first_run_ns=T now_ns=T KIND=COUNT/USEC ...\` (CLOCK_MONOTONIC; handler time measured around each
+  exit's handler, src/vm/exits.c). QEMU: the same command with \`-trace kvm_run_exit -trace
+  kvm_vcpu_ioctl -D /tmp/qtrace.log\` (Debian's QEMU has the \`log\` trace backend, wall-clock
+  µs); an exit's userspace time runs from its \`kvm_run_exit\` to the next KVM_RUN ioctl (so it
+  includes writing two trace lines, which inflates QEMU's figure); QEMU's exits include qboot's.
+- exec: labrun's fork (tests/lab/tools/labrun.c prints it on both clocks: start_mono_ns,
+  start_wall_us). VMM share = (exec -> first KVM_RUN + exit handling + last exit -> process exit)
+  / exec -> exit; the rest is the guest running and KVM's own exit handling in L1's kernel. truce's
+  debug log itself costs it some time in these runs (every line is written to the console).
+- Raw lines: \`BENCH-TRACE\` in tests/lab/out/bench-boot.log.
+EOF
 echo "<!-- bench/boot.sh end -->" >>"$section"
 
 # Replace this script's section of bench/RESULTS.md, keeping every other section.

@@ -21,8 +21,44 @@ bench_cmd() {
     esac
 }
 
+# The extra arguments of a trace run (the boot's breakdown): truce logs its exit statistics at
+# debug level when the VM stops; QEMU writes its KVM_RUN ioctls and exits to /tmp/qtrace.log.
+bench_trace_args() {
+    case "$1" in
+    truce) printf '%s\n' --log-level debug ;;
+    qemu) printf '%s\n' -trace kvm_run_exit -trace kvm_vcpu_ioctl -D /tmp/qtrace.log ;;
+    esac
+}
+
+# A trace run's breakdown on one line: "first_us=T last_us=T exits=REASON:COUNT:US,..." from
+# QEMU's log-backend trace (PID@SEC.USEC:event args; wall clock): the first KVM_RUN, the last
+# exit, and per exit reason the count and the time from each exit to the next KVM_RUN.
+bench_qemu_trace() {
+    awk '
+    {
+        at = index($0, "@"); colon = index($0, ":")
+        if (!at || colon < at) next
+        split(substr($0, at + 1, colon - at - 1), t, ".")
+        us = t[1] * 1000000 + t[2]
+        rest = substr($0, colon + 1)
+        if (rest ~ /^kvm_vcpu_ioctl/ && rest ~ /type 0xae80/) {
+            if (!first) first = us
+            if (pending) { tot[reason] += us - since; pending = 0 }
+        } else if (rest ~ /^kvm_run_exit/) {
+            reason = rest; sub(/.*reason /, "", reason); sub(/[^0-9].*/, "", reason)
+            cnt[reason]++; pending = 1; since = us; last = us
+        }
+    }
+    END {
+        s = ""
+        for (r in cnt) s = s (s == "" ? "" : ",") r ":" cnt[r] ":" tot[r]
+        printf "first_us=%.0f last_us=%.0f exits=%s\n", first, last, s
+    }' "$1"
+}
+
 # One run: VMM, KIND (small|cloud), MODE (time: the guest powers off at once; mem: it holds 1 s
-# after /init so labrun samples the VMM's memory), RUN number. Prints a BENCH line.
+# after /init so labrun samples the VMM's memory; trace: powers off, with the VMM's exit
+# statistics, bench_trace_args), RUN number. Prints a BENCH line (and a BENCH-TRACE line).
 bench_once() {
     local vmm=$1 kind=$2 mode=$3 run=$4 end=poweroff kernel a
     [ "$mode" = mem ] && end=hold
@@ -30,12 +66,21 @@ bench_once() {
     set --
     while IFS= read -r a; do set -- "$@" "$a"; done <<EOF
 $(bench_cmd "$vmm" "$kernel" "$LAB_GUESTS/initrd.cpio" "$BENCH_CMDLINE lab.end=$end")
+$([ "$mode" = trace ] && bench_trace_args "$vmm")
 EOF
+    rm -f /tmp/qtrace.log
     labrun -t 60 -m TRUCE-INIT -H GUEST-HOLD -o /tmp/bench.out -r /tmp/bench.res -- "$@"
     echo "BENCH kernel=$kind vmm=$vmm mode=$mode run=$run $(cat /tmp/bench.res)"
     if ! grep -q TRUCE-INIT /tmp/bench.out; then
         tail -n 5 /tmp/bench.out | sed 's/^/  | /'
     fi
+    [ "$mode" = trace ] || return 0
+    if [ "$vmm" = truce ]; then
+        a=$(tr -d '\r' </tmp/bench.out | sed -n 's/.*exit-stats //p' | tail -n 1)
+    else
+        a=$(bench_qemu_trace /tmp/qtrace.log)
+    fi
+    echo "BENCH-TRACE kernel=$kind vmm=$vmm run=$run $(cat /tmp/bench.res) $a"
 }
 
 # Inside L1: lab.runs= runs (default 5) of each VMM on each kernel, alternating VMMs and
@@ -54,7 +99,7 @@ bench_l1_main() {
         for i in $(seq 0 "$runs"); do
             first=truce second=qemu
             [ $((i % 2)) = 1 ] && first=qemu second=truce
-            for mode in time mem; do
+            for mode in time mem trace; do
                 bench_once $first "$kind" $mode "$i"
                 bench_once $second "$kind" $mode "$i"
             done
@@ -77,6 +122,7 @@ bench_table() {
     {
         for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
         if (f["run"] == 0) next
+        if (f["mode"] == "trace") next
         k = f["kernel"] SUBSEP f["vmm"]
         tried[k]++
         ok = f["status"] == 0 && f["timed_out"] == 0 && f["marker_ms"] >= 0

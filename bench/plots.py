@@ -2,8 +2,8 @@
 # plots.py — PNG plots of bench results (Debian's python3-matplotlib), one kind per bench:
 #   plots.py net SAMPLES OUT.png    throughput and round trip vs vCPUs per VMM (bench/net.sh)
 #   plots.py blk SAMPLES OUT.png    IOPS and MB/s per test and VMM (bench/blk.sh)
-#   plots.py boot SAMPLES OUT.png   distribution of start -> /init per VMM and kernel (boot.sh)
-# SAMPLES: "TAG VMM REP TEST VALUE" lines (boot: "TAG KERNEL VMM REP INIT_MS EXIT_MS ...").
+#   plots.py boot LOG OUT.png       distribution of start -> /init per VMM and kernel (boot.sh)
+# SAMPLES: "TAG VMM REP TEST VALUE" lines; LOG: the lab log with bench/lib.sh's BENCH lines.
 import statistics
 import sys
 
@@ -78,17 +78,23 @@ def blk(vals, out):
 
 
 def boot(path, out):
+    """BENCH lines of bench/boot.sh's log (key=value; mode=time runs after the warm-up)."""
     plt = pyplot()
     data = {}
-    for line in open(path):
-        f = line.split()
-        if len(f) >= 5 and f[4].replace(".", "").isdigit() and float(f[4]) > 0:
-            data.setdefault((f[1], f[2]), []).append(float(f[4]) / 1000)
+    for line in open(path, errors="replace"):
+        line = line.strip().replace("\r", "")
+        if not line.startswith("BENCH kernel="):
+            continue
+        f = dict(t.split("=", 1) for t in line.split()[1:] if "=" in t)
+        if f.get("mode") != "time" or f.get("run") == "0" or f.get("status") != "0":
+            continue
+        if float(f.get("marker_ms", -1)) > 0:
+            data.setdefault((f["kernel"], f["vmm"]), []).append(float(f["marker_ms"]) / 1000)
     keys = sorted(data)
     fig, ax = plt.subplots(figsize=(8, 4))
     ax.boxplot([data[k] for k in keys], vert=False, labels=[f"{k[0]} / {k[1]}" for k in keys])
     for i, k in enumerate(keys, 1):
-        ax.scatter(data[k], [i] * len(data[k]), s=10, alpha=0.5, color=COLORS.get(k[1]))
+        ax.scatter(data[k], [i] * len(data[k]), s=12, alpha=0.6, color=COLORS.get(k[1]))
     ax.set_xlabel("start -> /init (s)")
     ax.grid(axis="x", alpha=0.3)
     ax.set_title("Boot to /init in the nested lab, every run")

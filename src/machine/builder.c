@@ -124,7 +124,7 @@ static int vm_verify_template(struct vm *vm, struct vcpu *v, char *err, size_t e
 void machine_clear(struct vm *vm)
 {
     struct mmds *mmds = vm->mmds; /* the caller's (vm.h) */
-    memset(vm, 0, sizeof(*vm));
+    mem_zero(vm, sizeof(*vm));    /* the config inside is large and mostly zero: keep it unbacked */
     vm->mmds = mmds;
     vm->fd = -1;
     vm->stop_pipe[0] = vm->stop_pipe[1] = -1;
@@ -136,7 +136,7 @@ static int vm_build(struct vm *vm, struct kvm_host *kvm, const struct vm_config 
 {
     machine_clear(vm);
     vm->kvm = kvm;
-    vm->cfg = *cfg;
+    mem_copy(&vm->cfg, cfg, sizeof(*cfg)); /* only the pages holding settings get backed */
     vm->ncpus = cfg->cpus;
     vm->restoring = restoring;
     pthread_mutex_init(&vm->lock, NULL);

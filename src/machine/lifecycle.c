@@ -29,6 +29,8 @@ static void *io_thread(void *arg)
     int rc = sandbox_enter(vm, SANDBOX_IO) < 0 ? 0 : evloop_run(vm->loop);
     if (rc)
         vm_request_stop(vm, TRUCE_EXIT_HOST, "I/O thread: %s", strerror(-rc));
+    log_debug("I/O thread: stack used %zu KiB of %u KiB", thread_stack_used() >> 10,
+              THREAD_STACK_IO >> 10);
     atomic_store(&vm->io_thread_exited, true);
     return NULL;
 }
@@ -50,9 +52,9 @@ int vm_start_in(struct vm *vm, bool paused)
     if (paused)
         devices_pause(vm); /* a paused VM's devices are paused too, until vm_resume */
     vm->vcpu_thread_start = sandbox_vcpu_enter;
-    int rc = pthread_create(&vm->io_thread, NULL, io_thread, vm);
+    int rc = thread_create(&vm->io_thread, THREAD_STACK_IO, io_thread, vm);
     if (rc)
-        return -rc;
+        return rc;
     vm->io_thread_started = true;
     if ((rc = ui_start(vm, sandbox_vnc_enter)) < 0) {
         vm_request_stop(vm, TRUCE_EXIT_HOST, "cannot start the VNC server thread");
@@ -96,6 +98,7 @@ int vm_wait(struct vm *vm)
     int sfd = open_signalfd();
     sandbox_enter(vm, SANDBOX_MAIN); /* on failure the VM is stopping */
     unsigned idle_streak = 0;
+    bool trimmed = false;
     while (!vm_stopping(vm)) {
         struct pollfd p[2] = {{.fd = vm->stop_pipe[0], .events = POLLIN},
                               {.fd = sfd, .events = POLLIN}};
@@ -105,6 +108,12 @@ int vm_wait(struct vm *vm)
             if (read(sfd, &si, sizeof(si)) == sizeof(si))
                 vm_request_stop(vm, TRUCE_EXIT_SIGNAL, "stopped by signal %s",
                                 strsignal(si.ssi_signo));
+        }
+        if (n == 0 && !trimmed) {
+            /* one tick after the start every thread runs under its filters: what building the
+             * VM and the sandboxes touched (loaders, tables, filter compilers) is not kept */
+            footprint_trim();
+            trimmed = true;
         }
         if (n == 0) {
             pthread_mutex_lock(&vm->lock);

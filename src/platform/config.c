@@ -47,7 +47,7 @@ const char *config_vsock_path_error(const char *path)
 
 void config_defaults(struct vm_config *cfg)
 {
-    memset(cfg, 0, sizeof(*cfg));
+    mem_zero(cfg, sizeof(*cfg)); /* most of it (paths of devices not asked for) stays unbacked */
     snprintf(cfg->vm_id, sizeof(cfg->vm_id), "truce-%d", (int)getpid());
     cfg->cpus = 1;
     cfg->mem_bytes = 128 * MiB;

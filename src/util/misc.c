@@ -123,6 +123,47 @@ int str_copy(char *dst, size_t dstlen, const char *src)
     return 0;
 }
 
+#define MEM_BLOCK 4096 /* the page size: the unit the kernel backs memory in */
+
+/* Is P[0..N) all zero? (Reading a never-touched page maps the shared zero page: no cost.) */
+static bool mem_is_zero(const unsigned char *p, size_t n)
+{
+    return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* Bytes from P to the end of its MEM_BLOCK, at most N. */
+static size_t mem_block_len(const void *p, size_t n)
+{
+    size_t len = MEM_BLOCK - ((uintptr_t)p & (MEM_BLOCK - 1));
+    return len < n ? len : n;
+}
+
+void mem_zero(void *dst, size_t n)
+{
+    unsigned char *d = dst;
+    while (n) {
+        size_t len = mem_block_len(d, n);
+        if (!mem_is_zero(d, len))
+            memset(d, 0, len);
+        d += len;
+        n -= len;
+    }
+}
+
+void mem_copy(void *dst, const void *src, size_t n)
+{
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    while (n) {
+        size_t len = mem_block_len(d, n);
+        if (!mem_is_zero(s, len) || !mem_is_zero(d, len))
+            memcpy(d, s, len);
+        d += len;
+        s += len;
+        n -= len;
+    }
+}
+
 uint64_t now_ns(void)
 {
     struct timespec ts;

@@ -4,6 +4,7 @@
 
 #include <assert.h>
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -65,6 +66,24 @@ void evloop_stop(struct evloop *l);
 /* Run FN(OPAQUE) on the loop thread soon (used to hand work from vCPU threads). */
 int evloop_call(struct evloop *l, void (*fn)(void *), void *opaque);
 
+/* ---- footprint (util/footprint.c) ----------------------------------------------------------- */
+/* Give back what start-up touched and a running VM does not need: free heap pages (malloc_trim)
+ * and this process's mappings of code and read-only data of the program and every library (the
+ * pages stay in the page cache; what runs later maps its own again). Call once the VM is built,
+ * before its threads start. Returns the bytes of read-only segments unmapped. */
+size_t footprint_trim(void);
+/* Stack sizes of truce's own threads (glibc's default is 8 MiB each, all of it committed): a vCPU
+ * thread runs the exit handlers, the I/O thread the event loop with libslirp, io_uring and the
+ * device backends. Both log their deepest use at exit (debug level); tests/guests/stacks.sh drives
+ * the deepest paths and checks they stay under half. */
+#define THREAD_STACK_VCPU (256u << 10)
+#define THREAD_STACK_IO   (512u << 10)
+/* pthread_create with a stack of STACK bytes. Returns 0 or -errno. */
+int thread_create(pthread_t *t, size_t stack, void *(*fn)(void *), void *arg);
+/* How deep the calling thread's stack has gone: bytes from its top down to the lowest word ever
+ * written, 0 when unknown. For threads made by thread_create. */
+size_t thread_stack_used(void);
+
 /* ---- helpers (util/misc.c) ------------------------------------------------------------------ */
 /* Parse "512M", "2G", "64K", "1048576" (bytes). Returns 0 or -EINVAL / -ERANGE. */
 int parse_size(const char *s, uint64_t *out);
@@ -74,6 +93,12 @@ int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 int read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
 /* snprintf into a fixed buffer; returns -ENAMETOOLONG when truncated. */
 int str_copy(char *dst, size_t dstlen, const char *src);
+/* memset(DST, 0, N) and memcpy(DST, SRC, N) that leave alone every page-sized block already
+ * holding what it would be given (zero, and zero copied onto zero): a large struct in fresh
+ * memory (a big calloc) stays unbacked where it is zero, so what a VM keeps resident is what it
+ * uses. DST and SRC must not overlap. */
+void mem_zero(void *dst, size_t n);
+void mem_copy(void *dst, const void *src, size_t n);
 uint64_t now_ns(void);
 /* Fill SET with the signals that ask truce to stop (SIGINT, SIGTERM, SIGHUP) and block them in
  * the calling thread; whoever waits for the VM takes them through a signalfd on SET. */

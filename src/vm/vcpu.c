@@ -160,6 +160,8 @@ static void *vcpu_thread(void *arg)
             break;
     }
     tls_run = NULL;
+    log_debug("vCPU %u: stack used %zu KiB of %u KiB", v->id, thread_stack_used() >> 10,
+              THREAD_STACK_VCPU >> 10);
     atomic_store(&v->exited, true);
     return NULL;
 }
@@ -169,9 +171,9 @@ int vcpu_start(struct vcpu *v)
     int rc = install_kick_handler();
     if (rc)
         return rc;
-    rc = pthread_create(&v->thread, NULL, vcpu_thread, v);
+    rc = thread_create(&v->thread, THREAD_STACK_VCPU, vcpu_thread, v);
     if (rc)
-        return -rc;
+        return rc;
     v->started = true;
     return 0;
 }

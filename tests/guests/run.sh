@@ -251,6 +251,9 @@ maps_() { # maps_ NAME WANT(0|1) -- truce run args
 maps_ footprint-no-slirp-without-user-net 0 --
 maps_ footprint-slirp-with-user-net 1 -- --net user
 
+# Threads' stacks sized to what they need: the deepest known paths use at most half.
+tests/guests/stacks.sh
+
 # Migration between two truce processes (UNIX and TCP), failures that leave the source running.
 tests/guests/migrate.sh
 

@@ -234,6 +234,9 @@ int main(int argc, char **argv)
         perror(o.out);
         return 2;
     }
+    struct timespec mono0, wall0; /* the start on both clocks, for VMMs' own time stamps */
+    clock_gettime(CLOCK_MONOTONIC, &mono0);
+    clock_gettime(CLOCK_REALTIME, &wall0);
     double t0 = now_ms(), t_exit;
     pid_t pid = spawn(&o, &fd);
     if (pid < 0) {
@@ -277,9 +280,12 @@ int main(int argc, char **argv)
         res = stderr;
     fprintf(res,
             "status=%d timed_out=%d marker_ms=%.1f exit_ms=%.1f maxrss_kb=%ld hold_hwm_kb=%ld "
-            "hold_rss_kb=%ld guest_rss_kb=%ld guest_map_kb=%ld\n",
+            "hold_rss_kb=%ld guest_rss_kb=%ld guest_map_kb=%ld start_mono_ns=%lld "
+            "start_wall_us=%lld\n",
             code, st.timed_out, st.t_marker < 0 ? -1 : st.t_marker - t0, t_exit - t0, ru.ru_maxrss,
-            st.mem.hwm_kb, st.mem.rss_kb, st.mem.guest_kb, st.mem.guest_size);
+            st.mem.hwm_kb, st.mem.rss_kb, st.mem.guest_kb, st.mem.guest_size,
+            (long long)mono0.tv_sec * 1000000000LL + mono0.tv_nsec,
+            (long long)wall0.tv_sec * 1000000LL + wall0.tv_nsec / 1000);
     if (res != stderr)
         fclose(res);
     return code;

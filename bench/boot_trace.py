@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+# boot_trace.py — bench/boot.sh's "Boot, explained" table from the BENCH-TRACE lines of the lab
+# log (bench/lib.sh, mode trace): per VMM and kernel, exec -> first KVM_RUN, exits by kind and the
+# userspace time handling them, the last exit -> process exit, and the VMM's share of the boot.
+# Usage: boot_trace.py LOG  (prints Markdown)
+import statistics
+import sys
+
+REASONS = {"1": "exception", "2": "io", "5": "hlt", "6": "mmio", "7": "irq_window_open",
+           "8": "shutdown", "9": "fail_entry", "10": "intr", "17": "internal_error",
+           "24": "system_event", "29": "rdmsr", "30": "wrmsr"}
+
+
+def parse(line):
+    f = {}
+    for tok in line.split()[1:]:
+        k, _, v = tok.partition("=")
+        f[k] = v
+    return f
+
+
+def breakdown(f):
+    """-> (exec->first run ms, {kind: (count, us)}, last exit->process exit ms, exec->exit ms,
+    exec->/init ms) or None when the run is not usable."""
+    if f.get("status") != "0" or f.get("timed_out") != "0":
+        return None
+    total_ms = float(f["exit_ms"])
+    exits = {}
+    if f["vmm"] == "truce":
+        if "first_run_ns" not in f:
+            return None
+        start = int(f["start_mono_ns"])
+        first_ms = (int(f["first_run_ns"]) - start) / 1e6
+        stopped_ms = (int(f["now_ns"]) - start) / 1e6
+        for k, v in f.items():
+            if "/" in v and k not in ("vmm",):
+                c, us = v.split("/")
+                exits[k] = (int(c), int(us))
+    else:
+        if not f.get("first_us") or f["first_us"] == "0":
+            return None
+        start = int(f["start_wall_us"])
+        first_ms = (int(f["first_us"]) - start) / 1e3
+        stopped_ms = (int(f["last_us"]) - start) / 1e3
+        for item in filter(None, f.get("exits", "").split(",")):
+            r, c, us = item.split(":")
+            exits[REASONS.get(r, f"reason_{r}")] = (int(c), int(us))
+    return first_ms, exits, total_ms - stopped_ms, total_ms, float(f["marker_ms"])
+
+
+def main():
+    runs = {}
+    for line in open(sys.argv[1], errors="replace"):
+        line = line.strip().replace("\r", "")
+        if not line.startswith("BENCH-TRACE "):
+            continue
+        f = parse(line)
+        if f.get("run") == "0":
+            continue  # warm-up
+        b = breakdown(f)
+        runs.setdefault((f["kernel"], f["vmm"]), []).append((f.get("run"), b))
+    print("| guest kernel | VMM | good runs | exec -> first KVM_RUN | exits during the run: count "
+          "(userspace time) | exit handling | last exit -> process exit | exec -> exit | "
+          "VMM share |")
+    print("|---|---|---:|---:|---|---:|---:|---:|---:|")
+    samples = []
+    for kernel in ("small", "cloud"):
+        for vmm in ("truce", "qemu"):
+            rs = runs.get((kernel, vmm), [])
+            good = [b for _, b in rs if b]
+            if not rs:
+                continue
+            name = "small (PVH vmlinux)" if kernel == "small" else "Debian cloud (bzImage)"
+            if not good:
+                print(f"| {name} | {vmm} | 0/{len(rs)} | n/a | n/a | n/a | n/a | n/a | n/a |")
+                continue
+            med = statistics.median
+            first = med(b[0] for b in good)
+            kinds = sorted({k for b in good for k in b[1]}, key=lambda k: -med(
+                b[1].get(k, (0, 0))[0] for b in good))
+            ex = ", ".join(f"{k} {med(b[1].get(k, (0, 0))[0] for b in good):.0f} "
+                           f"({med(b[1].get(k, (0, 0))[1] for b in good) / 1000:.1f} ms)"
+                           for k in kinds[:6])
+            handling = med(sum(us for _, us in b[1].values()) / 1000 for b in good)
+            tail = med(b[2] for b in good)
+            total = med(b[3] for b in good)
+            share = med((b[0] + sum(us for _, us in b[1].values()) / 1000 + b[2]) / b[3] * 100
+                        for b in good)
+            print(f"| {name} | {'QEMU microvm' if vmm == 'qemu' else vmm} | {len(good)}/{len(rs)} "
+                  f"| {first:.1f} ms | {ex} | {handling:.1f} ms | {tail:.1f} ms | {total:.0f} ms "
+                  f"| {share:.1f}% |")
+            for run, b in rs:
+                samples.append(f"- {kernel} {vmm} run {run}: " + (
+                    "not usable" if not b else
+                    f"first KVM_RUN {b[0]:.1f} ms, handling "
+                    f"{sum(us for _, us in b[1].values()) / 1000:.1f} ms, tail {b[2]:.1f} ms, "
+                    f"exit {b[3]:.0f} ms, /init {b[4]:.0f} ms; " +
+                    " ".join(f"{k}={c}/{us}" for k, (c, us) in sorted(b[1].items()))))
+    print()
+    print("Samples (exits: kind=count/µs of userspace handling):")
+    print()
+    print("\n".join(samples))
+
+
+if __name__ == "__main__":
+    main()
