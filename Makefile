@@ -105,6 +105,8 @@ bench-display: build/truce guests
 	@bench/display.sh $(N)
 	@[ -z "$(LAB)" ] || bench/display.sh --lab
 # Where a running VM's memory outside guest RAM goes (host, tiny guest; REPS=5 runs).
+bench-footprint: build/truce guests
+	@bench/footprint.sh $(REPS)
 
 format:
 	clang-format -i $(SRCS) $(wildcard src/manager/*.c) $(shell find src tests -name '*.h') $(UNITSRCS)
