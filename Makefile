@@ -107,7 +107,7 @@ bench-display: build/truce guests
 # Where a running VM's memory outside guest RAM goes (host, tiny guest; REPS=5 runs).
 bench-footprint: build/truce guests
 	@bench/footprint.sh $(REPS)
-
+
 format:
 	clang-format -i $(SRCS) $(wildcard src/manager/*.c) $(shell find src tests -name '*.h') $(UNITSRCS)
 
