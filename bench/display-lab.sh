@@ -24,9 +24,10 @@ out=$work/out
 mkdir -p "$work" "$out"
 if [ -z "$report" ]; then
     echo "REPS=$reps" >"$work/display.conf"
-    # QEMU -M pc with -kernel wants its vapic ROM besides SeaBIOS and linuxboot_dma.bin
+    # QEMU -M pc with -kernel wants its vapic ROM besides SeaBIOS and linuxboot_dma.bin, -vnc a keymap
     initrd=$("$LAB_DIR/build-l1.sh" --extra "$work/display.conf:/lab/bench/display.conf" \
         --extra /usr/share/qemu/kvmvapic.bin:/usr/share/qemu/kvmvapic.bin \
+        --extra /usr/share/qemu/keymaps/en-us:/usr/share/qemu/keymaps/en-us \
         --extra "$BENCH_DIR/lab/display-scenario.sh:/lab/scenarios/bench-display.sh") ||
         lab_die "building the lab image failed"
     lab_log "running $reps x 2 x 3 boots in the lab"

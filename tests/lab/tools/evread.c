@@ -1,9 +1,9 @@
 /* evread.c — lab helper (static, carried into guests): an evtest-style reader of one input device.
- *   evread NAME COUNT SECONDS
- * Finds the /dev/input/eventN whose device is called NAME (/sys/class/input/eventN/device/name),
- * prints "ready /dev/input/eventN" and then one line "TYPE CODE VALUE" per event other than
- * EV_SYN until COUNT such events were read or SECONDS passed. Exit status 0 when COUNT were read,
- * 1 otherwise (with one line on stderr). */
+ *   evread NAME COUNT SECONDS [STOP]
+ * Finds the /dev/input/eventN whose device name (/sys/class/input/eventN/device/name) contains
+ * NAME, prints "ready /dev/input/eventN NAME" and then one line "TYPE CODE VALUE" per event other
+ * than EV_SYN until COUNT such events were read, the line STOP was printed, or SECONDS passed.
+ * Exit status 0 when COUNT were read or STOP seen, 1 otherwise (with one line on stderr). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The event device called NAME into PATH; returns 0 or -1. */
-static int find(const char *name, char *path, size_t len)
+/* The event device whose name contains NAME into PATH (its full name into FULL); 0 or -1. */
+static int find(const char *name, char *path, size_t len, char *full)
 {
     DIR *d = opendir("/sys/class/input");
     struct dirent *e;
@@ -33,8 +33,9 @@ static int find(const char *name, char *path, size_t len)
         if (fgets(got, sizeof(got), f))
             got[strcspn(got, "\n")] = '\0';
         fclose(f);
-        if (!strcmp(got, name)) {
+        if (strstr(got, name)) {
             snprintf(path, len, "/dev/input/%s", e->d_name);
+            strcpy(full, got);
             closedir(d);
             return 0;
         }
@@ -45,14 +46,15 @@ static int find(const char *name, char *path, size_t len)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: evread NAME COUNT SECONDS\n");
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: evread NAME COUNT SECONDS [STOP]\n");
         return 2;
     }
-    int want = atoi(argv[2]), secs = atoi(argv[3]), n = 0;
-    char path[300];
+    int want = atoi(argv[2]), secs = atoi(argv[3]), n = 0, stopped = 0;
+    const char *stop = argc == 5 ? argv[4] : NULL;
+    char path[300], full[256];
     time_t end = time(NULL) + secs;
-    while (find(argv[1], path, sizeof(path)) < 0) {
+    while (find(argv[1], path, sizeof(path), full) < 0) {
         if (time(NULL) >= end) {
             fprintf(stderr, "evread: no input device called '%s'\n", argv[1]);
             return 1;
@@ -64,9 +66,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "evread: %s: %s\n", path, strerror(errno));
         return 1;
     }
-    printf("ready %s\n", path);
+    printf("ready %s %s\n", path, full);
     fflush(stdout);
-    while (n < want && time(NULL) < end) {
+    while (n < want && !stopped && time(NULL) < end) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, 200) <= 0)
             continue;
@@ -81,12 +83,18 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < (size_t)r / sizeof(ev[0]); i++) {
             if (ev[i].type == EV_SYN)
                 continue;
-            printf("%u %u %d\n", ev[i].type, ev[i].code, ev[i].value);
+            char line[64];
+            snprintf(line, sizeof(line), "%u %u %d", ev[i].type, ev[i].code, ev[i].value);
+            printf("%s\n", line);
             n++;
+            if (stop && !strcmp(line, stop)) {
+                stopped = 1;
+                break;
+            }
         }
         fflush(stdout);
     }
-    if (n < want) {
+    if (n < want && !stopped) {
         fprintf(stderr, "evread: %d of %d events from %s in %d s\n", n, want, path, secs);
         return 1;
     }
