@@ -106,4 +106,5 @@ expect_init
 grep -aq VINPUT-READY "$GUEST_OUT" || fail "the guest's readers never started: $(lab_last_line)"
 echo "display-virtio-input: $(tr '\n' ' ' <vnctool.out)"
 expect_guest vinput
+echo "display-virtio-input: PS/2: $(tr -d '\r' <"$GUEST_OUT" | sed -n 's/^vinput: ps2 //p' | tr '\n' '|' | cut -c1-400)"
 expect_end poweroff
