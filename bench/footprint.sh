@@ -3,7 +3,8 @@
 # guest RAM goes, per mapping group, on this host's /dev/kvm: the tiny PVH guest idle, bare and with
 # a disk + user networking + rng, REPS runs each (median). Resident set (Rss: what `ps` shows,
 # shared library pages included) and private memory (Anonymous: pages of this process alone, what
-# each of N VMs really costs). BASE=path/to/an/older/truce adds its totals for comparison. Writes
+# each of N VMs really costs). BASE=path/to/an/older/truce adds its totals for comparison (named
+# BASE_LABEL, e.g. the commit it was built from). Writes
 # its section of bench/RESULTS.md. Usage: bench/footprint.sh [REPS] (default 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,8 +30,8 @@ trap 'rm -f "$section"' EXIT
     echo "Produced by \`bench/footprint.sh $reps\` on $(date -u +%Y-%m-%d) ($(build/truce --version)),"
     echo "$(uname -r), medians of $reps runs, sampled 1.5 s after the start."
     echo
-    python3 - "$out/truce.json" $base_note <<'PYEOF'
-import json, sys
+    BASE_LABEL=${BASE_LABEL:-$BASE} python3 - "$out/truce.json" $base_note <<'PYEOF'
+import json, os, sys
 d = json.load(open(sys.argv[1]))
 base = json.load(open(sys.argv[2])) if len(sys.argv) > 2 else None
 cfgs = (("bare", "no devices"), ("devices", "disk + user net + rng"))
@@ -44,7 +45,7 @@ def row(name, res):
         cells += [f"{r['rss_kib']:.0f} KiB", f"{r['private_kib']:.0f} KiB"]
     print(f"| {name} | " + " | ".join(cells) + " |")
 if base:
-    row("before (BASE)", base)
+    row(f"before ({os.environ.get('BASE_LABEL', 'BASE')})", base)
 row("**total, truce now**", d)
 groups = sorted({g for c, _ in cfgs for g in d["configs"][c]["groups"]},
                 key=lambda g: -d["configs"]["devices"]["groups"].get(g, [0, 0])[0])
