@@ -7,7 +7,7 @@
 # --trace counts instead (RESULTS.md untouched): queue notifications, MSIs, exits, HLT exits, VMM
 # syscalls and preemptions of the VMM's threads in L1, per MiB moved (per round trip for the RTT
 # test), median of REPS, into the run's trace.txt and on stdout.
-# Usage: bench/net.sh [--reps N] [--mib M] [--trace]
+# Usage: bench/net.sh [--reps N] [--mib M] [--rtts N] [--trace] (defaults 5, 128, 2000)
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO_DIR=$(dirname "$BENCH_DIR")
@@ -19,8 +19,9 @@ while [ $# -gt 0 ]; do
     case "$1" in
     --reps) reps=$2 && shift 2 ;;
     --mib) mib=$2 && shift 2 ;;
+    --rtts) rtts=$2 && shift 2 ;;
     --trace) trace=1 && shift ;;
-    *) echo "usage: bench/net.sh [--reps N] [--mib MIB] [--trace]" >&2 && exit 2 ;;
+    *) echo "usage: bench/net.sh [--reps N] [--mib MIB] [--rtts N] [--trace]" >&2 && exit 2 ;;
     esac
 done
 lab_cloud_kernel || lab_die "no Debian cloud kernel: apt-get install linux-image-cloud-amd64"
@@ -76,4 +77,4 @@ plotpy=python3
     plot=
 }
 python3 "$BENCH_DIR/net_table.py" "$out/samples.txt" "$out/cmds.txt" "$BENCH_DIR/RESULTS.md" \
-    "$reps" "$mib" "$cpus" "$(qemu-system-x86_64 --version | head -n 1)" $plot
+    "$reps" "$mib" "$cpus" "$(qemu-system-x86_64 --version | head -n 1)" "$rtts" $plot

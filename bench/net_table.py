@@ -1,6 +1,6 @@
 """net_table.py — bench/net.sh's RESULTS.md section: medians per VMM, test and vCPU count,
 truce/peer ratios, the exact command lines.
-Usage: net_table.py SAMPLES CMDS RESULTS REPS MIB CPUS QVER [PLOT.png]"""
+Usage: net_table.py SAMPLES CMDS RESULTS REPS MIB CPUS QVER RTTS [PLOT.png]"""
 import os
 import sys
 import time
@@ -8,8 +8,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ratio import load_samples, peers_table, samples_text, write_section  # noqa: E402
 
-samples, cmdf, results, reps, mib, cpus, qver = sys.argv[1:8]
-plot = sys.argv[8] if len(sys.argv) > 8 else ""
+samples, cmdf, results, reps, mib, cpus, qver, rtts = sys.argv[1:9]
+plot = sys.argv[9] if len(sys.argv) > 9 else ""
 vals = load_samples(samples)
 cmds = {}
 for line in open(cmdf):
@@ -32,7 +32,7 @@ lines = [B, "## virtio-net: truce vs QEMU with vhost-net (and without)", "",
          "in L1 (10.9.0.1) with the guest at 10.9.0.2. Throughput: "
          f"{mib} MiB per direction over one TCP connection (nettool source/sink, timed by the "
          "receiver from its first byte, or by the sender until the receiver closed); RTT: median "
-         "of 2000 1-byte TCP round trips (TCP_NODELAY). Guest: Debian cloud kernel, 512 MiB. "
+         f"of {rtts} 1-byte TCP round trips (TCP_NODELAY). Guest: Debian cloud kernel, 512 MiB. "
          f"{qver}. The lab's L2 runs under nested SVM in a TCG-emulated L1, so absolute numbers "
          "are only lab figures; the ratios are the result. For round trips a ratio below 1 is "
          "truce ahead. Where the time goes (notifications, MSIs, exits, syscalls per MiB): "
@@ -47,7 +47,7 @@ for p, label in peers:
     lines.append(f"- {label}: `{base} {cmds.get(p, '?')}`")
 if plot:
     lines += ["", f"![throughput vs vCPUs]({os.path.basename(plot)})"]
-lines += ["", f"Command: `bench/net.sh --reps {reps} --mib {mib}` ({time.strftime('%Y-%m-%d')}). "
+lines += ["", f"Command: `bench/net.sh --reps {reps} --mib {mib} --rtts {rtts}` ({time.strftime('%Y-%m-%d')}). "
           "Samples: " + samples_text(vals), E]
 section = "\n".join(lines) + "\n"
 write_section(results, B, E, section)
