@@ -35,16 +35,16 @@ build/unit/test_truced_db: tests/unit/test_truced_db.c build/asan/src/manager/db
 	@mkdir -p $(dir $@)
 	@echo "  UNIT    $@"
 	$(Q)$(CC) $(CFLAGS) -O1 $(SANFLAGS) -Itests/unit -o $@ $^ -ljansson -lsqlite3 -lcmocka
-MGRSRCS  := $(filter-out src/manager/trucectl.c,$(wildcard src/manager/*.c))
+MGRSRCS  := $(filter-out src/manager/trucectl.c src/manager/ctlconsole.c,$(wildcard src/manager/*.c))
 build/truced: $(MGRSRCS:%.c=build/obj/%.o) build/obj/src/api/http.o
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lpthread -ljansson -lsqlite3
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lpthread -ljansson -lsqlite3 -lcrypto
 
 -include $(wildcard build/obj/src/manager/*.d build/asan/src/manager/*.d)
 
-build/trucectl: build/obj/src/manager/trucectl.o build/obj/src/manager/hclient.o
+build/trucectl: $(addprefix build/obj/src/manager/,trucectl.o hclient.o ctlconsole.o ws.o)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ -ljansson
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -ljansson -lcrypto
 
 # `make V=1` shows the full commands.
 Q := $(if $(V),,@)

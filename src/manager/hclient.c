@@ -122,10 +122,15 @@ static int parse_reply(char *raw, size_t n, struct hc_reply *r)
     return 0;
 }
 
+int hc_connect(const char *addr)
+{
+    return strncmp(addr, "tcp:", 4) ? connect_unix(addr) : connect_tcp(addr + 4);
+}
+
 int hc_request(const char *addr, const char *method, const char *path, const char *body,
                const char *token, int timeout_ms, struct hc_reply *r)
 {
-    int fd = strncmp(addr, "tcp:", 4) ? connect_unix(addr) : connect_tcp(addr + 4);
+    int fd = hc_connect(addr);
     if (fd < 0)
         return fd;
     struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};

@@ -18,4 +18,7 @@ struct hc_reply {
 int hc_request(const char *addr, const char *method, const char *path, const char *body,
                const char *token, int timeout_ms, struct hc_reply *r);
 
+/* A connected stream socket to ADDR (as hc_request's), or -errno. */
+int hc_connect(const char *addr);
+
 #endif

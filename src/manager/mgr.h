@@ -24,6 +24,7 @@ struct mgr {
     pthread_mutex_t lock;          /* guards read-modify-write of rows and BUSY */
     char busy[MGR_MAX_BUSY][VM_NAME_MAX];
     volatile int stopping;
+    char web_root[PATH_MAX]; /* the web console's static files; "" when not served */
 };
 
 extern struct mgr *g_mgr;
@@ -32,6 +33,9 @@ extern struct mgr *g_mgr;
 struct answer {
     int status;
     json_t *body; /* owned; NULL: no body */
+    char *raw;    /* owned; a non-JSON body (a file, an image) when BODY is NULL */
+    size_t raw_len;
+    const char *ctype; /* RAW's Content-Type */
 };
 
 /* Per-VM operation lock: 0, or -EBUSY when another operation holds NAME. */

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "manager/hclient.h"
 #include "manager/mgr.h"
 #include "manager/routes.h"
 
@@ -184,6 +185,32 @@ static int action(struct mgr *m, const char *name, const char *act, json_t *body
     return rc;
 }
 
+/* The screen of a VM with a display as PNG, from truce's GET /display/screenshot. */
+static int screenshot(struct mgr *m, const struct vm_row *v, struct answer *a)
+{
+    if (strcmp(v->state, "running") && strcmp(v->state, "paused"))
+        return fail(a, 409, "VM '%s' is %s: a screenshot needs it running or paused", v->name,
+                    v->state);
+    struct hc_reply r = {0};
+    int rc = hc_request(v->sock, "GET", "/display/screenshot", NULL, NULL, 10000, &r);
+    if (rc < 0)
+        return fail(a, 502, "VM '%s': truce's API: %s", v->name, strerror(-rc));
+    if (r.status != 200) {
+        json_t *j = json_loads(r.body, 0, NULL);
+        const char *why = json_string_value(json_object_get(j, "fault_message"));
+        fail(a, r.status == 400 ? 409 : 502, "VM '%s': %s", v->name, why ? why : "no screenshot");
+        json_decref(j);
+        free(r.body);
+        return -1;
+    }
+    a->status = 200;
+    a->raw = r.body;
+    a->raw_len = r.len;
+    a->ctype = "image/png";
+    (void)m;
+    return 0;
+}
+
 static int one_vm(struct mgr *m, const char *method, const char *name, const char *sub,
                   json_t *body, struct answer *a)
 {
@@ -197,6 +224,15 @@ static int one_vm(struct mgr *m, const char *method, const char *name, const cha
         mgr_busy_drop(m, name);
         return rc;
     }
+    if (!strcmp(method, "GET") && sub && !strcmp(sub, "screenshot")) {
+        if (db_get(m->db, name, &v) < 0)
+            return fail(a, 404, "no VM named '%s'", name);
+        int rc = screenshot(m, &v, a);
+        free(v.config);
+        return rc;
+    }
+    if (!strcmp(method, "GET") && sub && (!strcmp(sub, "console") || !strcmp(sub, "vnc")))
+        return fail(a, 400, "%s: a WebSocket endpoint (Upgrade: websocket)", sub);
     if (!strcmp(method, "GET") && (!sub || !strcmp(sub, "metrics"))) {
         if (db_get(m->db, name, &v) < 0)
             return fail(a, 404, "no VM named '%s'", name);

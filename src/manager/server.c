@@ -15,6 +15,8 @@
 #include "api/http.h"
 #include "manager/routes.h"
 #include "manager/server.h"
+#include "manager/web.h"
+#include "manager/wsconn.h"
 
 #define MAX_BODY  (1u << 20)
 #define MAX_CONNS 64 /* connections served at once; more are answered 503 and closed */
@@ -49,6 +51,8 @@ static const char *reason(int s)
         return "Created";
     case 204:
         return "No Content";
+    case 403:
+        return "Forbidden";
     case 400:
         return "Bad Request";
     case 401:
@@ -69,11 +73,21 @@ static const char *reason(int s)
     return s >= 500 ? "Server Error" : "Error";
 }
 
-static void respond(int fd, struct answer *a)
+void http_respond(int fd, struct answer *a)
 {
     char *body = a->body && a->status != 204 ? json_dumps(a->body, JSON_COMPACT) : NULL;
     size_t blen = body ? strlen(body) : 0;
-    char head[256];
+    char head[512];
+    if (a->raw && !body) { /* a file or an image: its own type, no newline added */
+        int n = snprintf(head, sizeof(head),
+                         "HTTP/1.1 %d %s\r\nServer: truced\r\nConnection: close\r\n"
+                         "Content-Type: %s\r\nContent-Length: %zu\r\n"
+                         "X-Content-Type-Options: nosniff\r\nCache-Control: no-cache\r\n\r\n",
+                         a->status, reason(a->status), a->ctype, a->raw_len);
+        send_all(fd, head, n);
+        send_all(fd, a->raw, a->raw_len);
+        return;
+    }
     int n = snprintf(head, sizeof(head),
                      "HTTP/1.1 %d %s\r\nServer: truced\r\nConnection: close\r\n"
                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
@@ -87,7 +101,7 @@ static void respond(int fd, struct answer *a)
 }
 
 /* The value of header NAME in the head HEAD (LEN bytes) into OUT; false when absent. */
-static bool header(const char *head, size_t len, const char *name, char *out, size_t outlen)
+bool http_header(const char *head, size_t len, const char *name, char *out, size_t outlen)
 {
     size_t nl = strlen(name);
     const char *p = memchr(head, '\n', len), *end = head + len;
@@ -145,10 +159,27 @@ static void serve(struct conn *c)
             goto out;
         len += r;
     }
+    /* The web console's static files need no token (they hold none); everything under /v1
+     * does: as Authorization, or (browsers' WebSockets) as a "bearer.TOKEN" subprotocol. */
+    bool is_api = !strncmp(h.path, "/v1/", 4) || !strcmp(h.path, "/v1");
+    bool upgrade = ws_is_upgrade(buf, h.head_len);
     char auth[512];
-    if (c->token && (!header(buf, h.head_len, "Authorization", auth, sizeof(auth)) ||
-                     strncmp(auth, "Bearer ", 7) || !token_ok(c->token, auth + 7))) {
+    if (c->token && is_api &&
+        (!http_header(buf, h.head_len, "Authorization", auth, sizeof(auth)) ||
+         strncmp(auth, "Bearer ", 7) || !token_ok(c->token, auth + 7)) &&
+        !(upgrade && ws_bearer_ok(buf, h.head_len, c->token))) {
         fail(&a, 401, "Authorization: a valid bearer token is required");
+        goto reply;
+    }
+    char name[VM_NAME_MAX + 1], what[16];
+    if (upgrade && !strcmp(h.method, "GET") &&
+        sscanf(h.path, "/v1/vms/%64[^/]/%15[^/]", name, what) == 2 &&
+        (!strcmp(what, "console") || !strcmp(what, "vnc"))) {
+        ws_serve(c->m, c->fd, buf, h.head_len, name, what, buf + h.head_len, len - h.head_len);
+        goto out;
+    }
+    if (!is_api && !strcmp(h.method, "GET")) {
+        web_file(c->m, h.path, &a);
         goto reply;
     }
     /* The query: after '?' on the request line. */
@@ -160,9 +191,10 @@ static void serve(struct conn *c)
     }
     route(c->m, h.method, h.path, query[0] ? query : NULL, buf + h.head_len, len - h.head_len, &a);
 reply:
-    respond(c->fd, &a);
+    http_respond(c->fd, &a);
 out:
     json_decref(a.body);
+    free(a.raw);
     free(buf);
 }
 
@@ -195,7 +227,7 @@ static void *accept_loop(void *arg)
         if (__atomic_add_fetch(&nconns, 1, __ATOMIC_SEQ_CST) > MAX_CONNS) {
             struct answer a = {0};
             fail(&a, 503, "too many connections (%d at once)", MAX_CONNS);
-            respond(fd, &a);
+            http_respond(fd, &a);
             json_decref(a.body);
             close(fd);
             __atomic_sub_fetch(&nconns, 1, __ATOMIC_SEQ_CST);

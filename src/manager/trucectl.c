@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "manager/ctlconsole.h"
 #include "manager/hclient.h"
 
 static const char USAGE[] =
@@ -15,7 +16,10 @@ static const char USAGE[] =
     "  create FILE [--name N] [--autostart]   define a VM from truce's --config-file JSON\n"
     "  list | get NAME | metrics NAME | events [SINCE]\n"
     "  start NAME | stop NAME [--force] [--timeout MS] | pause NAME | resume NAME | delete NAME\n"
-    "  snapshot NAME DIR | restore NAME DIR\n";
+    "  snapshot NAME DIR | restore NAME DIR\n"
+    "  console NAME [--timeout MS]   the serial console (Ctrl-] detaches; without a terminal,\n"
+    "                                stdin's end is followed by MS of output, default 1000)\n"
+    "  screenshot NAME FILE.png      the screen of a VM with a display\n";
 
 static int usage(void)
 {
@@ -105,6 +109,32 @@ static char *make_create(const char *file, const char *name, bool autostart)
     return s;
 }
 
+static int screenshot(const char *addr, const char *token, const char *name, const char *file)
+{
+    char path[512];
+    struct hc_reply r = {0};
+    snprintf(path, sizeof(path), "/v1/vms/%s/screenshot", name);
+    int rc = hc_request(addr, "GET", path, NULL, token, 30000, &r);
+    if (rc < 0)
+        return fprintf(stderr, "trucectl: %s: %s\n", addr, strerror(-rc)), 3;
+    if (r.status != 200) {
+        json_t *j = json_loads(r.body, 0, NULL);
+        const char *msg = json_string_value(json_object_get(j, "error"));
+        fprintf(stderr, "trucectl: %d: %s\n", r.status, msg ? msg : r.body);
+        json_decref(j);
+        free(r.body);
+        return 1;
+    }
+    FILE *f = fopen(file, "we");
+    rc = !f || fwrite(r.body, 1, r.len, f) != r.len;
+    if (f && fclose(f))
+        rc = 1;
+    if (rc)
+        fprintf(stderr, "trucectl: %s: %s\n", file, strerror(errno));
+    free(r.body);
+    return rc ? 2 : 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *addr = getenv("TRUCED_SOCK") ? getenv("TRUCED_SOCK") : "/run/truced.sock";
@@ -147,6 +177,10 @@ int main(int argc, char **argv)
         token[strcspn(token, "\r\n")] = 0;
     }
     const char *cmd = args[0], *method = "GET";
+    if (!strcmp(cmd, "console") && nargs == 2)
+        return ctl_console(addr, token[0] ? token : NULL, args[1], timeout ? atoi(timeout) : 1000);
+    if (!strcmp(cmd, "screenshot") && nargs == 3)
+        return screenshot(addr, token[0] ? token : NULL, args[1], args[2]);
     char path[512], *body = NULL;
     bool one = nargs >= 2;
     if (!strcmp(cmd, "list") && nargs == 1)

@@ -16,14 +16,15 @@ struct mgr *g_mgr;
 static const char USAGE[] =
     "usage: truced [--sock PATH] [--state-dir DIR] [--truce PATH] [--overcommit RATIO]\n"
     "              [--listen HOST:PORT --token-file FILE] [--cgroup-parent NAME]\n"
-    "              [--jail-uid U --jail-gid G]\n"
+    "              [--jail-uid U --jail-gid G] [--web-root DIR]\n"
     "  --sock PATH         the API's UNIX socket (default /run/truced.sock)\n"
     "  --state-dir DIR     database, definitions, API sockets, logs (default /var/lib/truced)\n"
     "  --truce PATH        the truce binary (default: truce next to truced)\n"
     "  --overcommit RATIO  admission: guest memory <= RATIO x host memory (default 1.5)\n"
     "  --listen HOST:PORT  also serve TCP; requires --token-file (bearer token)\n"
     "  --cgroup-parent N   the cgroup v2 parent for the VMs (default truced)\n"
-    "  --jail-uid U --jail-gid G   run every VM under `truce jail` as U:G (root only)\n";
+    "  --jail-uid U --jail-gid G   run every VM under `truce jail` as U:G (root only)\n"
+    "  --web-root DIR      serve the web console's files from DIR (e.g. share/truce/web)\n";
 
 static uint64_t host_mem_mib(void)
 {
@@ -71,17 +72,11 @@ int main(int argc, char **argv)
     char *slash = strrchr(self, '/');
     snprintf(m.truce, sizeof(m.truce), "%.*s/truce", slash ? (int)(slash - self) : 1,
              slash ? self : ".");
-    static const struct option opts[] = {{"sock", 1, 0, 's'},
-                                         {"state-dir", 1, 0, 'd'},
-                                         {"truce", 1, 0, 't'},
-                                         {"overcommit", 1, 0, 'o'},
-                                         {"listen", 1, 0, 'l'},
-                                         {"token-file", 1, 0, 'k'},
-                                         {"cgroup-parent", 1, 0, 'c'},
-                                         {"help", 0, 0, 'h'},
-                                         {"jail-uid", 1, 0, 'u'},
-                                         {"jail-gid", 1, 0, 'g'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"sock", 1, 0, 's'},          {"state-dir", 1, 0, 'd'}, {"truce", 1, 0, 't'},
+        {"overcommit", 1, 0, 'o'},    {"listen", 1, 0, 'l'},    {"token-file", 1, 0, 'k'},
+        {"cgroup-parent", 1, 0, 'c'}, {"help", 0, 0, 'h'},      {"jail-uid", 1, 0, 'u'},
+        {"jail-gid", 1, 0, 'g'},      {"web-root", 1, 0, 'w'},  {0, 0, 0, 0}};
     int c;
     char *end;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -121,6 +116,12 @@ int main(int argc, char **argv)
             *(c == 'u' ? &m.jail_uid : &m.jail_gid) = (int)id;
             break;
         }
+        case 'w':
+            if (access(optarg, R_OK | X_OK) < 0 || !realpath(optarg, m.web_root)) {
+                fprintf(stderr, "truced: --web-root %s: %s\n", optarg, strerror(errno));
+                return 2;
+            }
+            break;
         case 'h':
             fputs(USAGE, stdout);
             return 0;

@@ -101,14 +101,25 @@ static pid_t spawn(struct mgr *m, const char *name, bool with_config, const char
     snprintf(uid, sizeof(uid), "%d", m->jail_uid);
     snprintf(gid, sizeof(gid), "%d", m->jail_gid);
     snprintf(base, sizeof(base), "%s/jail", m->state_dir);
+    /* The serial console on truce's stdio: two FIFOs in the VM's directory, so a console
+     * client (wsconn.c) attaches to a VM whatever truced started it. */
+    char fin[PATH_MAX], fout[PATH_MAX];
+    vm_dir(m, name, "console.in", fin, sizeof(fin));
+    vm_dir(m, name, "console.out", fout, sizeof(fout));
+    if ((mkfifo(fin, 0600) < 0 && errno != EEXIST) || (mkfifo(fout, 0600) < 0 && errno != EEXIST))
+        fprintf(stderr, "truced: %s: console FIFOs: %s\n", name, strerror(errno));
     pid_t pid = fork();
     if (pid == 0) {
         setsid();
         if (cg >= 0 && write(cg, "0", 1) < 0)
             _exit(126);
-        int nul = open("/dev/null", O_RDONLY);
-        dup2(nul, 0);
-        dup2(logfd, 1);
+        /* Read-write opens: never blocks, and truce's input never sees an end of file when a
+         * console client goes, nor its output a broken pipe when none is attached. */
+        int in = open(fin, O_RDWR), out = open(fout, O_RDWR);
+        if (in < 0 || out < 0)
+            in = out = open("/dev/null", O_RDWR);
+        dup2(in, 0);
+        dup2(out, 1);
         dup2(logfd, 2);
         const char *argv[32];
         int n = 0;
@@ -439,7 +450,7 @@ int vm_delete(struct mgr *m, const char *name, struct answer *a)
     db_delete(m->db, name);
     pthread_mutex_unlock(&m->lock);
     char p[PATH_MAX];
-    const char *files[] = {"vm.json", "api.sock", "truce.log", NULL};
+    const char *files[] = {"vm.json", "api.sock", "truce.log", "console.in", "console.out", NULL};
     for (int i = 0; files[i]; i++)
         if (!vm_dir(m, name, files[i], p, sizeof(p)))
             unlink(p);

@@ -58,6 +58,11 @@ build/fuzz/fuzz_truced: tests/fuzz/fuzz_truced.c $(FUZZ_MGR)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -ljansson -lsqlite3 -lpthread
 FUZZ_TARGETS += build/fuzz/fuzz_truced
+# truced's WebSocket framing (console and VNC proxy).
+build/fuzz/fuzz_ws: tests/fuzz/fuzz_ws.c build/fuzz/obj/src/manager/ws.o
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -lcrypto
+FUZZ_TARGETS += build/fuzz/fuzz_ws
 -include $(FUZZ_MGR:.o=.d)
 
 fuzz-build: $(FUZZ_TARGETS)

@@ -1,5 +1,5 @@
 /* actions.c — test guest that does what its command line names: reset, power off, panic, echo,
- * signal the boot timer. */
+ * shell, signal the boot timer. */
 #include "lib.h"
 
 /* Does the space-separated command line contain WORD? */
@@ -34,6 +34,37 @@ static void echo(void)
             putc_('\n');
             debug_exit(0x60);
         }
+    }
+}
+
+/* A one-command shell on the UART for the console tests: echoes what is typed; on Enter, a line
+ * "echo WORDS" answers WORDS; "exit" leaves through debug-exit (status 193). */
+static void shell(void)
+{
+    char line[80];
+    unsigned n = 0;
+    puts_("truce-guest: shell ready\n$ ");
+    for (;;) {
+        while (!(inb(COM1 + 5) & 0x01)) /* LSR.DR */
+            __asm__ volatile("pause");
+        char c = (char)inb(COM1);
+        if (c != '\r' && c != '\n') {
+            if (n < sizeof(line) - 1)
+                line[n++] = c;
+            putc_(c);
+            continue;
+        }
+        line[n] = 0;
+        putc_('\n');
+        if (n >= 5 && line[0] == 'e' && line[1] == 'c' && line[2] == 'h' && line[3] == 'o' &&
+            line[4] == ' ') {
+            puts_(line + 5);
+            putc_('\n');
+        } else if (n == 4 && line[0] == 'e' && line[1] == 'x' && line[2] == 'i' && line[3] == 't') {
+            debug_exit(0x60);
+        }
+        n = 0;
+        puts_("$ ");
     }
 }
 
@@ -129,6 +160,8 @@ void main32(const struct hvm_start_info *si)
         outb(0x505, 1);
     } else if (has_word(cmd, "echo"))
         echo();
+    else if (has_word(cmd, "shell"))
+        shell();
     else if (has_word(cmd, "spin"))
         for (;;)
             __asm__ volatile("sti; hlt"); /* idle with interrupts on: only the host ends it */

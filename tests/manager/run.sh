@@ -322,4 +322,10 @@ if start_truced --jail-uid 65534 --jail-gid 65534 && ctl create "$W/j.json" >/de
 else
     failc jail "truced --jail-uid did not start the VM: $(tail -2 "$W/truced.err") $(tail -2 "$STATE/vms/j/truce.log" 2>/dev/null)"
 fi
+
+# The WebSocket endpoints (console, VNC proxy), screenshots, and the web console in a browser:
+# each with its own truced.
+kill -KILL "$DPID" 2>/dev/null
+"$ROOT/tests/manager/console.sh"
+[ -x "$ROOT/tests/manager/web.sh" ] && "$ROOT/tests/manager/web.sh"
 exit 0
