@@ -317,6 +317,20 @@ json_t *vm_metrics(struct mgr *m, const struct vm_row *v)
                 set_num(o, "rss_bytes", kb * 1024);
         if (f)
             fclose(f);
+        /* CPU time of the process (utime + stime), whether or not there is a cgroup */
+        snprintf(p, sizeof(p), "/proc/%d/stat", v->pid);
+        char st[1024] = "";
+        f = fopen(p, "re");
+        if (f && fgets(st, sizeof(st), f)) {
+            unsigned long long ut, stm;
+            const char *rp = strrchr(st, ')');
+            if (rp && sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                             &stm) == 2)
+                set_num(o, "proc_cpu_usec",
+                        (long long)((ut + stm) * (1000000 / sysconf(_SC_CLK_TCK))));
+        }
+        if (f)
+            fclose(f);
     }
     return o;
 }

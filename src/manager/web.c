@@ -41,10 +41,8 @@ static bool path_ok(const char *p)
     if (p[0] != '/')
         return false;
     for (const char *c = p + 1; *c; c++) {
-        if (*c == '/' || c[-1] == '/') {
-            if (*c == '/' || *c == '.')
-                return false;
-        }
+        if (c[-1] == '/' && (*c == '/' || *c == '.')) /* empty or hidden component */
+            return false;
         if (!(*c == '/' || *c == '.' || *c == '_' || *c == '-' || (*c >= '0' && *c <= '9') ||
               (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')))
             return false;

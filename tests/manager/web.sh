@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# web.sh — the web console (web/, served by truced --web-root) in headless Chromium: static files
+# and their refusals with curl, then web_browser.py drives the browser over the DevTools protocol
+# (sign in, create, console, screen, stop). PNGs of the pages go to WEB_SHOTS (default: the test
+# directory; `WEB_SHOTS=docs` refreshes the ones in docs/). One PASS/FAIL line a case.
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+TRUCED=$ROOT/build/truced
+CTL=$ROOT/build/trucectl
+A=$ROOT/build/guests/actions.elf
+D=$ROOT/build/guests/display.elf
+W=$(mktemp -d /tmp/truced-web-XXXXXX)
+S=$W/d.sock
+DPID=
+cleanup() {
+    [ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null
+    for f in "$W"/state/vms/*/api.sock; do
+        [ -S "$f" ] || continue
+        p=$(pgrep -f -- "--api-sock $f" | head -1)
+        [ -n "$p" ] && kill -KILL "$p" 2>/dev/null
+    done
+    [ -n "${MGR_KEEP:-}" ] || rm -rf "$W"
+}
+trap cleanup EXIT
+pass() { echo "PASS manager-$1${2:+ ($2)}"; }
+failc() { echo "FAIL manager-$1: $2"; }
+
+if ! command -v chromium >/dev/null; then
+    echo "FAIL manager-web: chromium is not installed (apt-get install chromium; tests/deps.txt)"
+    exit 0
+fi
+# Debian's python3-websocket is for Debian's python3 (a python3 earlier on PATH may not see it)
+PY=python3
+/usr/bin/python3 -c 'import websocket' 2>/dev/null && PY=/usr/bin/python3
+if ! $PY -c 'import websocket' 2>/dev/null; then
+    echo "FAIL manager-web: python3-websocket is not installed (apt-get install python3-websocket)"
+    exit 0
+fi
+if [ "$(id -u)" != 0 ] || [ ! -c /dev/kvm ] || [ ! -x "$TRUCED" ] || [ ! -f "$A" ] || [ ! -f "$D" ]; then
+    echo "FAIL manager-web: needs root, /dev/kvm, build/truced and build/guests/{actions,display}.elf"
+    exit 0
+fi
+
+PORT=$((20000 + ($$ + 13) % 20000))
+head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$W/token"
+"$TRUCED" --sock "$S" --state-dir "$W/state" --truce "$ROOT/build/truce" --cgroup-parent "" \
+    --listen "127.0.0.1:$PORT" --token-file "$W/token" --web-root "$ROOT/web" 2>"$W/truced.err" &
+DPID=$!
+for _ in $(seq 100); do [ -S "$S" ] && break; sleep 0.05; done
+
+# Static files: no token needed; refusals for paths that leave the root or hide.
+U="http://127.0.0.1:$PORT"
+st() { curl -s -o "$W/body" -w '%{http_code} %{content_type}' --path-as-is "$U$1"; }
+s1=$(st /) s2=$(st /vendor/novnc/core/rfb.js) s3=$(st /../../etc/passwd) s4=$(st /.git/config)
+s5=$(st /nosuch.html) s6=$(st /v1/vms)
+if [ "$s1" = "200 text/html; charset=utf-8" ] && [ "$s2" = "200 text/javascript; charset=utf-8" ] &&
+    [ "${s3%% *}" = 400 ] && [ "${s4%% *}" = 400 ] && [ "${s5%% *}" = 404 ] && [ "${s6%% *}" = 401 ]; then
+    pass web-static "index $s1, module ${s2%% *}, .. ${s3%% *}, hidden ${s4%% *}, missing ${s5%% *}, API without token ${s6%% *}"
+else
+    failc web-static "/ $s1; rfb.js $s2; .. $s3; .git $s4; missing $s5; /v1 $s6"
+fi
+
+# A VM with a screen for the browser's noVNC, defined and started beside the one the browser makes.
+cat >"$W/d.json" <<JSON
+{"boot-source": {"kernel_image_path": "$D"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 32},
+ "serial": {"serial_out_path": "$W/d.serial"},
+ "display": {"kind": "vnc", "vnc": "unix:$W/vnc.sock"}}
+JSON
+"$CTL" --sock "$S" create "$W/d.json" >/dev/null && "$CTL" --sock "$S" start d >/dev/null
+for _ in $(seq 100); do grep -q drawn "$W/d.serial" 2>/dev/null && break; sleep 0.1; done
+
+SHOTS=${WEB_SHOTS:-$W}
+mkdir -p "$SHOTS"
+$PY tests/manager/web_browser.py "$U/" "$(cat "$W/token")" "$SHOTS" "$A"
+"$CTL" --sock "$S" stop d --force >/dev/null
+exit 0
