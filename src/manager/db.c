@@ -20,7 +20,8 @@ static const char SCHEMA[] =
     " name TEXT PRIMARY KEY, config TEXT NOT NULL, state TEXT NOT NULL, desired TEXT NOT NULL,"
     " pid INTEGER NOT NULL DEFAULT 0, sock TEXT NOT NULL DEFAULT '',"
     " autostart INTEGER NOT NULL DEFAULT 0, exit_status INTEGER NOT NULL DEFAULT -1,"
-    " reason TEXT NOT NULL DEFAULT '', mem_mib INTEGER NOT NULL, changed INTEGER NOT NULL);"
+    " reason TEXT NOT NULL DEFAULT '', mem_mib INTEGER NOT NULL, changed INTEGER NOT NULL,"
+    " limits TEXT NOT NULL DEFAULT '{}');"
     "CREATE TABLE IF NOT EXISTS events ("
     " id INTEGER PRIMARY KEY AUTOINCREMENT, t INTEGER NOT NULL, vm TEXT NOT NULL,"
     " state TEXT NOT NULL, detail TEXT NOT NULL);";
@@ -41,6 +42,9 @@ int db_open(const char *path, struct db **out, char *err, size_t errlen)
         free(db);
         return -EIO;
     }
+    /* A database made before the limits column: add it (an error just means it is there). */
+    sqlite3_exec(db->h, "ALTER TABLE vms ADD COLUMN limits TEXT NOT NULL DEFAULT '{}'", NULL, NULL,
+                 NULL);
     *out = db;
     return 0;
 }
@@ -92,7 +96,7 @@ int db_event(struct db *db, const char *vm, const char *state, const char *detai
 int db_create(struct db *db, const struct vm_row *v)
 {
     sqlite3_stmt *st = prep(db, "INSERT INTO vms(name, config, state, desired, autostart, mem_mib,"
-                                " changed) VALUES(?,?,?,?,?,?,?)");
+                                " changed, limits) VALUES(?,?,?,?,?,?,?,?)");
     if (!st)
         return -EIO;
     sqlite3_bind_text(st, 1, v->name, -1, SQLITE_TRANSIENT);
@@ -102,6 +106,7 @@ int db_create(struct db *db, const struct vm_row *v)
     sqlite3_bind_int(st, 5, v->autostart);
     sqlite3_bind_int64(st, 6, v->mem_mib);
     sqlite3_bind_int64(st, 7, time(NULL));
+    sqlite3_bind_text(st, 8, v->limits[0] ? v->limits : "{}", -1, SQLITE_TRANSIENT);
     int rc = run(st);
     if (!rc)
         db_event(db, v->name, v->state, "created");
@@ -129,11 +134,13 @@ static int row_from(sqlite3_stmt *st, struct vm_row *v)
     copy_col(v->reason, sizeof(v->reason), st, 8);
     v->mem_mib = sqlite3_column_int64(st, 9);
     v->changed = sqlite3_column_int64(st, 10);
+    copy_col(v->limits, sizeof(v->limits), st, 11);
     return v->config ? 0 : -ENOMEM;
 }
 
 #define COLS                                                                                       \
-    "name, config, state, desired, pid, sock, autostart, exit_status, reason, mem_mib, changed"
+    "name, config, state, desired, pid, sock, autostart, exit_status, reason, mem_mib, changed, "  \
+    "limits"
 
 int db_get(struct db *db, const char *name, struct vm_row *v)
 {

@@ -23,8 +23,9 @@ struct vm_row {
     bool autostart;
     int exit_status; /* -1: none recorded; else truce's exit status, or 128 + signal */
     char reason[256];
-    int64_t mem_mib; /* machine-config.mem_size_mib, for admission */
-    int64_t changed; /* unix time of the last state change */
+    int64_t mem_mib;  /* machine-config.mem_size_mib, for admission */
+    int64_t changed;  /* unix time of the last state change */
+    char limits[256]; /* cgroup limits as JSON: {"cpus", "memory_max_mib", "io_weight"}, "{}" */
 };
 
 /* Open (creating the schema of) the database at PATH. Returns 0 or -errno with *ERR set. */

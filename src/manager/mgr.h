@@ -74,6 +74,13 @@ void jail_cleanup(struct mgr *m, const char *name);
 int jail_prepare(struct mgr *m, const char *name, const char *config, char *sock, size_t socklen,
                  char *err, size_t errlen);
 
+/* cgroup v2 limits of a VM (limits.c): check the create body's "limits" (NULL: none) against the
+ * guest's memory; write them into the VM's cgroup before it starts (409 naming the limit when
+ * its controller is not enabled or there is no cgroup); the stored limits as JSON. */
+int limits_check(json_t *limits, int64_t mem_mib, struct answer *a);
+int limits_apply(struct mgr *m, const struct vm_row *v, struct answer *a);
+json_t *limits_json(const struct vm_row *v);
+
 /* answer helpers */
 int fail(struct answer *a, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -301,6 +301,15 @@ json_t *vm_metrics(struct mgr *m, const struct vm_row *v)
         set_num(o, "cpu_usage_usec", read_num(cg, "cpu.stat", "usage_usec"));
         set_num(o, "cpu_user_usec", read_num(cg, "cpu.stat", "user_usec"));
         set_num(o, "cpu_system_usec", read_num(cg, "cpu.stat", "system_usec"));
+        set_num(o, "io_weight", read_num(cg, "io.weight", "default"));
+        char p[sizeof(cg) + 16], line[64] = "";
+        snprintf(p, sizeof(p), "%s/cpu.max", cg);
+        FILE *f = fopen(p, "re");
+        if (f && fgets(line, sizeof(line), f))
+            line[strcspn(line, "\n")] = 0;
+        json_object_set_new(o, "cpu_max", line[0] ? json_string(line) : json_null());
+        if (f)
+            fclose(f);
     } else {
         json_object_set_new(o, "cgroup", json_null());
         json_object_set_new(o, "cgroup_why",
@@ -344,6 +353,7 @@ json_t *vm_json(struct mgr *m, const struct vm_row *v, bool with_config)
     json_object_set_new(o, "exit_status",
                         v->exit_status >= 0 ? json_integer(v->exit_status) : json_null());
     json_object_set_new(o, "metrics", vm_metrics(m, v));
+    json_object_set_new(o, "limits", limits_json(v));
     if (with_config)
         json_object_set_new(o, "config", json_loads(v->config, 0, NULL));
     return o;

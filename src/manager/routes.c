@@ -74,9 +74,11 @@ static int write_config(struct mgr *m, const char *name, const char *text)
 
 static int create(struct mgr *m, json_t *body, struct answer *a)
 {
-    static const char *const fields[] = {"name", "config", "autostart", NULL};
+    static const char *const fields[] = {"name", "config", "autostart", "limits", NULL};
     if (!json_is_object(body))
-        return fail(a, 400, "body: must be a JSON object {\"name\", \"config\", \"autostart\"}");
+        return fail(a, 400,
+                    "body: must be a JSON object {\"name\", \"config\", \"autostart\", "
+                    "\"limits\"}");
     if (only_fields(body, fields, "", a) < 0)
         return -1;
     json_t *jn = json_object_get(body, "name"), *as = json_object_get(body, "autostart");
@@ -86,8 +88,16 @@ static int create(struct mgr *m, json_t *body, struct answer *a)
         return fail(a, 400, "autostart: not a boolean");
     struct vm_row v = {0};
     snprintf(v.name, sizeof(v.name), "%s", json_string_value(jn));
-    if (check_config(json_object_get(body, "config"), &v.mem_mib, a) < 0)
+    if (check_config(json_object_get(body, "config"), &v.mem_mib, a) < 0 ||
+        limits_check(json_object_get(body, "limits"), v.mem_mib, a) < 0)
         return -1;
+    char *lim = json_dumps(json_object_get(body, "limits"), JSON_COMPACT);
+    if (lim && strlen(lim) >= sizeof(v.limits)) {
+        free(lim);
+        return fail(a, 400, "limits: longer than %zu bytes", sizeof(v.limits) - 1);
+    }
+    snprintf(v.limits, sizeof(v.limits), "%s", lim ? lim : "{}");
+    free(lim);
     v.config = json_dumps(json_object_get(body, "config"), JSON_INDENT(1));
     snprintf(v.state, sizeof(v.state), "defined");
     snprintf(v.desired, sizeof(v.desired), "stopped");

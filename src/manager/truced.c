@@ -14,13 +14,14 @@
 struct mgr *g_mgr;
 
 static const char USAGE[] =
-    "usage: truced [--sock PATH] [--state-dir DIR] [--truce PATH] [--overcommit RATIO]\n"
+    "usage: truced [--sock PATH] [--state-dir DIR] [--truce PATH] [--overcommit-ratio R]\n"
     "              [--listen HOST:PORT --token-file FILE] [--cgroup-parent NAME]\n"
     "              [--jail-uid U --jail-gid G] [--web-root DIR]\n"
     "  --sock PATH         the API's UNIX socket (default /run/truced.sock)\n"
     "  --state-dir DIR     database, definitions, API sockets, logs (default /var/lib/truced)\n"
     "  --truce PATH        the truce binary (default: truce next to truced)\n"
-    "  --overcommit RATIO  admission: guest memory <= RATIO x host memory (default 1.5)\n"
+    "  --overcommit-ratio R  admission: guest memory <= R x host memory (default 1.5;\n"
+    "                      --overcommit is the same)\n"
     "  --listen HOST:PORT  also serve TCP; requires --token-file (bearer token)\n"
     "  --cgroup-parent N   the cgroup v2 parent for the VMs (default truced)\n"
     "  --jail-uid U --jail-gid G   run every VM under `truce jail` as U:G (root only)\n"
@@ -72,11 +73,19 @@ int main(int argc, char **argv)
     char *slash = strrchr(self, '/');
     snprintf(m.truce, sizeof(m.truce), "%.*s/truce", slash ? (int)(slash - self) : 1,
              slash ? self : ".");
-    static const struct option opts[] = {
-        {"sock", 1, 0, 's'},          {"state-dir", 1, 0, 'd'}, {"truce", 1, 0, 't'},
-        {"overcommit", 1, 0, 'o'},    {"listen", 1, 0, 'l'},    {"token-file", 1, 0, 'k'},
-        {"cgroup-parent", 1, 0, 'c'}, {"help", 0, 0, 'h'},      {"jail-uid", 1, 0, 'u'},
-        {"jail-gid", 1, 0, 'g'},      {"web-root", 1, 0, 'w'},  {0, 0, 0, 0}};
+    static const struct option opts[] = {{"sock", 1, 0, 's'},
+                                         {"state-dir", 1, 0, 'd'},
+                                         {"truce", 1, 0, 't'},
+                                         {"overcommit", 1, 0, 'o'},
+                                         {"overcommit-ratio", 1, 0, 'o'},
+                                         {"listen", 1, 0, 'l'},
+                                         {"token-file", 1, 0, 'k'},
+                                         {"cgroup-parent", 1, 0, 'c'},
+                                         {"help", 0, 0, 'h'},
+                                         {"jail-uid", 1, 0, 'u'},
+                                         {"jail-gid", 1, 0, 'g'},
+                                         {"web-root", 1, 0, 'w'},
+                                         {0, 0, 0, 0}};
     int c;
     char *end;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -93,7 +102,8 @@ int main(int argc, char **argv)
         case 'o':
             m.overcommit = strtod(optarg, &end);
             if (*end || m.overcommit <= 0 || m.overcommit > 100) {
-                fprintf(stderr, "truced: --overcommit %s: want a ratio in (0, 100]\n", optarg);
+                fprintf(stderr, "truced: --overcommit-ratio %s: want a ratio in (0, 100]\n",
+                        optarg);
                 return 2;
             }
             break;

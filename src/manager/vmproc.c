@@ -230,11 +230,16 @@ static int launch(struct mgr *m, const char *name, bool with_config, struct answ
     if (used + v.mem_mib > limit) {
         pthread_mutex_unlock(&m->lock);
         free(v.config);
-        return fail(a, 507,
-                    "admission: mem_size_mib %lld with %lld MiB committed exceeds %.2f x %llu MiB "
-                    "of host memory",
+        return fail(a, 409,
+                    "admission: mem_size_mib %lld with %lld MiB committed exceeds "
+                    "--overcommit-ratio %.2f x %llu MiB of host memory",
                     (long long)v.mem_mib, (long long)used, m->overcommit,
                     (unsigned long long)m->host_mem_mib);
+    }
+    if (limits_apply(m, &v, a) < 0) {
+        pthread_mutex_unlock(&m->lock);
+        free(v.config);
+        return -1;
     }
     vm_dir(m, name, "api.sock", v.sock, sizeof(v.sock));
     char jerr[300];

@@ -148,6 +148,8 @@ struct relay {
     int to_vm, from_vm; /* console: the FIFOs; VNC: one socket twice */
     bool escape_ctrl_a; /* console: Ctrl-A reaches the guest as itself, never as truce's escape */
     struct ws_parser p;
+    int close_code;        /* 0: none to send; sent after the VM side is let go */
+    const char *close_why; /* static */
     uint8_t *rx;
     size_t rxlen;
     uint8_t *pend;
@@ -176,16 +178,17 @@ static int client_frames(struct relay *r)
         if (n == 0)
             break;
         if (n < 0) {
-            send_close(r->client, -n, why);
+            r->close_code = -n, r->close_why = why;
             return -EPROTO;
         }
         off += n;
         if (f.opcode == WS_TEXT && f.fin && !ws_utf8_ok(f.payload, f.len)) {
-            send_close(r->client, 1007, "text frame is not UTF-8");
+            r->close_code = 1007, r->close_why = "text frame is not UTF-8";
             return -EPROTO;
         }
         if (f.opcode == WS_CLOSE) {
-            send_frame(r->client, WS_CLOSE, f.payload, f.len >= 2 ? 2 : 0);
+            r->close_code = f.len >= 2 ? f.payload[0] << 8 | f.payload[1] : 1000;
+            r->close_why = "";
             rc = 1;
         } else if (f.opcode == WS_PING) {
             rc = send_frame(r->client, WS_PONG, f.payload, f.len);
@@ -233,14 +236,14 @@ static void relay(struct relay *r)
         if (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t n = read(r->from_vm, out, sizeof(out));
             if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-                send_close(r->client, 1001, end);
+                r->close_code = 1001, r->close_why = end;
                 return;
             }
             if (n > 0 && send_frame(r->client, WS_BINARY, out, n) < 0)
                 return;
         }
         if (waiting && flush_in(r) < 0) {
-            send_close(r->client, 1001, end);
+            r->close_code = 1001, r->close_why = end;
             return;
         }
         if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -254,7 +257,7 @@ static void relay(struct relay *r)
             if (rc)
                 return;
             if (flush_in(r) < 0) {
-                send_close(r->client, 1001, end);
+                r->close_code = 1001, r->close_why = end;
                 return;
             }
         }
@@ -353,10 +356,13 @@ void ws_serve(struct mgr *m, int fd, const char *head, size_t head_len, const ch
     free(r.pend);
 out:
     json_decref(a.body);
+    /* Let the VM's side go before the close frame: a client may reconnect as soon as it has it. */
     if (r.to_vm >= 0)
         close(r.to_vm);
     if (r.from_vm >= 0 && r.from_vm != r.to_vm)
         close(r.from_vm);
     if (took)
         attach_drop(name);
+    if (r.close_code)
+        send_close(fd, r.close_code, r.close_why);
 }
