@@ -49,6 +49,16 @@ int vm_pause(struct mgr *m, const char *name, bool pause, struct answer *a);
 int vm_snapshot(struct mgr *m, const char *name, const char *dir, struct answer *a);
 int vm_restore(struct mgr *m, const char *name, const char *dir, struct answer *a);
 int vm_delete(struct mgr *m, const char *name, struct answer *a);
+/* Admission, limits and a new truce process for NAME: with its definition, a bare API server
+ * (WITH_CONFIG false: a restore), or `truce migrate-receive --listen LISTEN` (then no API, and
+ * the row is left "starting"). */
+int vm_launch(struct mgr *m, const char *name, bool with_config, const char *listen,
+              struct answer *a);
+/* Migration (migrate.c): the source moves NAME to the truced at body.to; the destination side
+ * prepares a receiver (POST /v1/migrations) and commits or aborts it. */
+int vm_migrate(struct mgr *m, const char *name, json_t *body, struct answer *a);
+int vm_incoming(struct mgr *m, json_t *body, struct answer *a);
+int vm_incoming_end(struct mgr *m, const char *name, bool commit, struct answer *a);
 /* NAME's row as JSON with live figures (cgroup or /proc). */
 json_t *vm_json(struct mgr *m, const struct vm_row *v, bool with_config);
 json_t *vm_metrics(struct mgr *m, const struct vm_row *v);

@@ -132,6 +132,8 @@ static bool truce_alive(pid_t pid, const char *sock)
             n = 0; /* a zombie: ended, waiting for its parent */
         fclose(f);
     }
+    if (!sock[0]) /* no API: a migration receiver (`truce migrate-receive`) */
+        return n && strstr(cmd, " migrate-receive --listen ");
     if (n && strstr(cmd, sock))
         return true;
     /* a jailed truce names its socket inside the chroot; the jail wrote its pid next to it */
@@ -184,8 +186,10 @@ void vm_adopt_all(struct mgr *m)
         if (v->pid <= 0)
             continue;
         struct hc_reply r = {0};
-        if (truce_alive(v->pid, v->sock) &&
-            hc_request(v->sock, "GET", "/", NULL, NULL, 3000, &r) == 0 && r.status == 200) {
+        if (!v->sock[0] && truce_alive(v->pid, v->sock) && !strcmp(v->state, "running")) {
+            snprintf(v->reason, sizeof(v->reason), "re-adopted by truced (pid %d, no API)", v->pid);
+        } else if (truce_alive(v->pid, v->sock) &&
+                   hc_request(v->sock, "GET", "/", NULL, NULL, 3000, &r) == 0 && r.status == 200) {
             json_t *j = json_loads(r.body, 0, NULL);
             const char *st = json_string_value(json_object_get(j, "state"));
             snprintf(v->state, sizeof(v->state), "%s",

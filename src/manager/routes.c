@@ -72,7 +72,7 @@ static int write_config(struct mgr *m, const char *name, const char *text)
     return fclose(f) ? -errno : 0;
 }
 
-static int create(struct mgr *m, json_t *body, struct answer *a)
+int route_create(struct mgr *m, json_t *body, struct answer *a)
 {
     static const char *const fields[] = {"name", "config", "autostart", "limits", NULL};
     if (!json_is_object(body))
@@ -153,11 +153,18 @@ static int action(struct mgr *m, const char *name, const char *act, json_t *body
     static const char *const stop_f[] = {"force", "timeout_ms", NULL};
     static const char *const dir_f[] = {"dir", NULL};
     static const char *const none[] = {NULL};
+    static const char *const mig_f[] = {"to", "token", "listen", "max_downtime_ms", NULL};
+    bool is_mig = !strcmp(act, "migrate");
     bool is_stop = !strcmp(act, "stop"),
          has_dir = !strcmp(act, "snapshot") || !strcmp(act, "restore");
     if (body && !json_is_object(body))
         return fail(a, 400, "body: must be a JSON object");
-    if (body && only_fields(body, is_stop ? stop_f : has_dir ? dir_f : none, "", a) < 0)
+    if (body && only_fields(body,
+                            is_stop   ? stop_f
+                            : has_dir ? dir_f
+                            : is_mig  ? mig_f
+                                      : none,
+                            "", a) < 0)
         return -1;
     json_t *force = json_object_get(body, "force"), *to = json_object_get(body, "timeout_ms");
     json_t *dir = json_object_get(body, "dir");
@@ -168,6 +175,12 @@ static int action(struct mgr *m, const char *name, const char *act, json_t *body
         return fail(a, 400, "timeout_ms: not an integer in 0..600000");
     if (has_dir && (!json_is_string(dir) || json_string_value(dir)[0] != '/'))
         return fail(a, 400, "dir: missing or not an absolute path");
+    json_t *mdt = json_object_get(body, "max_downtime_ms");
+    if (is_mig && mdt &&
+        (!json_is_integer(mdt) || json_integer_value(mdt) < 1 || json_integer_value(mdt) > 60000))
+        return fail(a, 400, "max_downtime_ms: not an integer in 1..60000");
+    if (is_mig && json_object_get(body, "token") && !json_is_string(json_object_get(body, "token")))
+        return fail(a, 400, "token: not a string");
     if (mgr_busy_take(m, name) < 0)
         return fail(a, 409, "VM '%s' is busy with another operation", name);
     int rc;
@@ -182,8 +195,11 @@ static int action(struct mgr *m, const char *name, const char *act, json_t *body
         rc = vm_snapshot(m, name, json_string_value(dir), a);
     else if (!strcmp(act, "restore"))
         rc = vm_restore(m, name, json_string_value(dir), a);
+    else if (is_mig)
+        rc = vm_migrate(m, name, body, a);
     else
-        rc = fail(a, 404, "no action '%s' (start, stop, pause, resume, snapshot, restore)", act);
+        rc = fail(a, 404, "no action '%s' (start, stop, pause, resume, snapshot, restore, migrate)",
+                  act);
     mgr_busy_drop(m, name);
     if (rc >= 0 && !a->body) {
         struct vm_row v;
@@ -300,7 +316,7 @@ void route(struct mgr *m, const char *method, const char *path, const char *quer
         if (!strcmp(method, "GET"))
             list(m, a);
         else if (!strcmp(method, "POST"))
-            create(m, body, a);
+            route_create(m, body, a);
         else
             fail(a, 405, "%s is not allowed on /v1/vms (GET, POST)", method);
     } else if (!strcmp(path, "/v1/events") && !strcmp(method, "GET")) {
@@ -320,6 +336,14 @@ void route(struct mgr *m, const char *method, const char *path, const char *quer
         a->status = 200;
         a->body = json_pack("{s:o*}", "events", ev ? json_loads(ev, 0, NULL) : NULL);
         free(ev);
+    } else if (!strcmp(path, "/v1/migrations") && !strcmp(method, "POST")) {
+        vm_incoming(m, body, a);
+    } else if (sscanf(path, "/v1/migrations/%64[^/]/%31[^/]", name, sub) == 2 &&
+               !strcmp(method, "POST") && (!strcmp(sub, "commit") || !strcmp(sub, "abort"))) {
+        if (valid_name(name))
+            vm_incoming_end(m, name, !strcmp(sub, "commit"), a);
+        else
+            fail(a, 400, "name: '%s' is not 1-63 characters of [A-Za-z0-9_-]", name);
     } else if (!strcmp(path, "/v1/host") && !strcmp(method, "GET")) {
         host(m, a);
     } else if (sscanf(path, "/v1/vms/%64[^/]/%31[^/]", name, sub) == 2) {

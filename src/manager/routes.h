@@ -10,4 +10,7 @@
 void route(struct mgr *m, const char *method, const char *path, const char *query, const char *raw,
            size_t raw_len, struct answer *a);
 
+/* POST /v1/vms: define a VM from BODY {name, config, autostart, limits} (201 with the VM). */
+int route_create(struct mgr *m, json_t *body, struct answer *a);
+
 #endif

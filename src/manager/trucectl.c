@@ -19,7 +19,10 @@ static const char USAGE[] =
     "  snapshot NAME DIR | restore NAME DIR\n"
     "  console NAME [--timeout MS]   the serial console (Ctrl-] detaches; without a terminal,\n"
     "                                stdin's end is followed by MS of output, default 1000)\n"
-    "  screenshot NAME FILE.png      the screen of a VM with a display\n";
+    "  screenshot NAME FILE.png      the screen of a VM with a display\n"
+    "  migrate NAME --to ADDR [--to-token-file F] [--listen URL] [--max-downtime MS]\n"
+    "                                move a running VM to the truced at ADDR (/PATH or\n"
+    "                                tcp:HOST:PORT); its receiver listens on URL there\n";
 
 static int usage(void)
 {
@@ -138,7 +141,8 @@ static int screenshot(const char *addr, const char *token, const char *name, con
 int main(int argc, char **argv)
 {
     const char *addr = getenv("TRUCED_SOCK") ? getenv("TRUCED_SOCK") : "/run/truced.sock";
-    const char *token_file = NULL, *name_opt = NULL, *timeout = NULL;
+    const char *token_file = NULL, *name_opt = NULL, *timeout = NULL, *to = NULL, *to_tf = NULL;
+    const char *listen = NULL, *downtime = NULL;
     bool as_json = false, force = false, autostart = false;
     char *args[4];
     int nargs = 0;
@@ -153,6 +157,14 @@ int main(int argc, char **argv)
             name_opt = argv[++i];
         else if (!strcmp(a, "--timeout") && more)
             timeout = argv[++i];
+        else if (!strcmp(a, "--to") && more)
+            to = argv[++i];
+        else if (!strcmp(a, "--to-token-file") && more)
+            to_tf = argv[++i];
+        else if (!strcmp(a, "--listen") && more)
+            listen = argv[++i];
+        else if (!strcmp(a, "--max-downtime") && more)
+            downtime = argv[++i];
         else if (!strcmp(a, "--json"))
             as_json = true;
         else if (!strcmp(a, "--force"))
@@ -216,6 +228,25 @@ int main(int argc, char **argv)
         else
             snprintf(dir, sizeof(dir), "%s", args[2]);
         json_t *b = json_pack("{s:s}", "dir", dir);
+        body = json_dumps(b, JSON_COMPACT);
+        json_decref(b);
+    } else if (!strcmp(cmd, "migrate") && nargs == 2 && to) {
+        method = "POST";
+        snprintf(path, sizeof(path), "/v1/vms/%s/migrate", args[1]);
+        json_t *b = json_pack("{s:s}", "to", to);
+        char tt[256] = "";
+        FILE *f = to_tf ? fopen(to_tf, "re") : NULL;
+        if (to_tf && (!f || !fgets(tt, sizeof(tt), f)))
+            return fprintf(stderr, "trucectl: --to-token-file %s: unreadable\n", to_tf), 2;
+        if (f)
+            fclose(f);
+        tt[strcspn(tt, "\r\n")] = 0;
+        if (tt[0])
+            json_object_set_new(b, "token", json_string(tt));
+        if (listen)
+            json_object_set_new(b, "listen", json_string(listen));
+        if (downtime)
+            json_object_set_new(b, "max_downtime_ms", json_integer(atoll(downtime)));
         body = json_dumps(b, JSON_COMPACT);
         json_decref(b);
     } else

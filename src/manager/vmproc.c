@@ -29,6 +29,10 @@ int fail(struct answer *a, int status, const char *fmt, ...)
     return -1;
 }
 
+#define NO_API                                                                                     \
+    "VM '%s' arrived by migration and runs under truce migrate-receive, which serves no API: "     \
+    "it cannot be paused, snapshotted or migrated again until it is stopped and started"
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -87,7 +91,8 @@ static int cg_open(struct mgr *m, const char *name)
 }
 
 /* Fork and exec truce for NAME (CONFIG: with --config-file, else a bare API server). */
-static pid_t spawn(struct mgr *m, const char *name, bool with_config, const char *sock)
+static pid_t spawn(struct mgr *m, const char *name, bool with_config, const char *sock,
+                   const char *listen)
 {
     char cfg[PATH_MAX], log[PATH_MAX];
     vm_dir(m, name, "vm.json", cfg, sizeof(cfg));
@@ -131,6 +136,15 @@ static pid_t spawn(struct mgr *m, const char *name, bool with_config, const char
             for (int i = 0; j[i]; i++)
                 argv[n++] = j[i];
         }
+        if (listen) { /* truce migrate-receive: no API; the console on the FIFOs */
+            argv[n++] = "migrate-receive";
+            argv[n++] = "--listen";
+            argv[n++] = listen;
+            argv[n++] = "--console";
+            argv[n++] = "stdio";
+            argv[n] = NULL;
+            goto exec;
+        }
         argv[n++] = "--api-sock";
         argv[n++] = jailed ? "/api.sock" : sock;
         if (with_config) {
@@ -140,6 +154,7 @@ static pid_t spawn(struct mgr *m, const char *name, bool with_config, const char
         argv[n++] = "--id";
         argv[n++] = id;
         argv[n] = NULL;
+    exec:;
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -211,8 +226,10 @@ static bool is_live(const char *state)
            !strcmp(state, "stopping");
 }
 
-/* Admission and the switch to "starting" with a fresh process; restore=DIR or NULL. */
-static int launch(struct mgr *m, const char *name, bool with_config, struct answer *a)
+/* Admission and the switch to "starting" with a fresh process (with its definition, a bare API
+ * server for a restore, or with LISTEN a migration receiver, left "starting" without waiting). */
+int vm_launch(struct mgr *m, const char *name, bool with_config, const char *listen,
+              struct answer *a)
 {
     struct vm_row v;
     pthread_mutex_lock(&m->lock);
@@ -242,6 +259,8 @@ static int launch(struct mgr *m, const char *name, bool with_config, struct answ
         return -1;
     }
     vm_dir(m, name, "api.sock", v.sock, sizeof(v.sock));
+    if (listen)
+        v.sock[0] = 0; /* migrate-receive serves no API */
     char jerr[300];
     if (m->jail_uid >= 0 &&
         jail_prepare(m, name, v.config, v.sock, sizeof(v.sock), jerr, sizeof(jerr)) < 0) {
@@ -253,12 +272,14 @@ static int launch(struct mgr *m, const char *name, bool with_config, struct answ
     snprintf(v.desired, sizeof(v.desired), "running");
     v.exit_status = -1;
     v.reason[0] = 0;
-    v.pid = spawn(m, name, with_config, v.sock);
+    v.pid = spawn(m, name, with_config, v.sock, listen);
     int rc = v.pid > 0 ? db_update(m->db, &v) : -errno;
     pthread_mutex_unlock(&m->lock);
     free(v.config);
     if (rc < 0)
         return fail(a, 500, "spawn truce: %s", strerror(-rc));
+    if (listen)
+        return 0;
     rc = wait_api(m, name, v.sock);
     if (rc < 0) {
         char line[400];
@@ -278,7 +299,7 @@ static int launch(struct mgr *m, const char *name, bool with_config, struct answ
 
 int vm_start(struct mgr *m, const char *name, struct answer *a)
 {
-    if (launch(m, name, true, a) < 0)
+    if (vm_launch(m, name, true, NULL, a) < 0)
         return -1;
     return vm_set_state(m, name, "running", "");
 }
@@ -315,6 +336,7 @@ int vm_stop(struct mgr *m, const char *name, bool force, int timeout_ms, struct 
     snprintf(v.desired, sizeof(v.desired), "stopped");
     db_update(m->db, &v);
     pthread_mutex_unlock(&m->lock);
+    force |= !v.sock[0]; /* no API (migrated in): SIGTERM is the only way */
     const char *how = "forced (SIGTERM)";
     if (!force) {
         /* A paused guest cannot react to the key press: resume it first. */
@@ -343,6 +365,8 @@ int vm_pause(struct mgr *m, const char *name, bool pause, struct answer *a)
     if (db_get(m->db, name, &v) < 0)
         return fail(a, 404, "no VM named '%s'", name);
     free(v.config);
+    if (!v.sock[0])
+        return fail(a, 409, NO_API, name);
     const char *want = pause ? "running" : "paused";
     if (strcmp(v.state, want))
         return fail(a, 409, "VM '%s' is %s, not %s", name, v.state, want);
@@ -379,6 +403,8 @@ int vm_snapshot(struct mgr *m, const char *name, const char *dir, struct answer 
         return fail(a, 404, "no VM named '%s'", name);
     free(v.config);
     bool was_running = !strcmp(v.state, "running");
+    if (!v.sock[0] && is_live(v.state))
+        return fail(a, 409, NO_API, name);
     if (m->jail_uid >= 0)
         return fail(a, 409, "snapshot: not supported for VMs under truce jail yet");
     if (!was_running && strcmp(v.state, "paused"))
@@ -415,7 +441,7 @@ int vm_restore(struct mgr *m, const char *name, const char *dir, struct answer *
     snprintf(mem_path, sizeof(mem_path), "%s/mem", dir);
     if (access(st_path, R_OK) < 0 || access(mem_path, R_OK) < 0)
         return fail(a, 400, "dir: %s holds no vmstate and mem of a snapshot", dir);
-    if (launch(m, name, false, a) < 0)
+    if (vm_launch(m, name, false, NULL, a) < 0)
         return -1;
     struct vm_row v;
     if (db_get(m->db, name, &v) < 0)

@@ -53,7 +53,7 @@ build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_sandbox.h $(FUZZ_OBJS)
 
 # truced's routes with their store (an in-memory SQLite), no VMM objects.
 FUZZ_MGR     := $(addprefix build/fuzz/obj/src/manager/,routes.o db.o vmproc.o monitor.o hclient.o \
-                jailvm.o)
+                jailvm.o limits.o migrate.o)
 build/fuzz/fuzz_truced: tests/fuzz/fuzz_truced.c $(FUZZ_MGR)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -ljansson -lsqlite3 -lpthread

@@ -1,0 +1,262 @@
+/* migrate.c — moving a VM between truceds: the destination prepares `truce migrate-receive` and
+ * a row for the VM, the source's truce sends it (PUT /migration), then the destination commits
+ * (running) and the source forgets it; a failure aborts the destination and the VM runs on. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "manager/hclient.h"
+#include "manager/mgr.h"
+#include "manager/routes.h"
+
+#define PREPARE_MS 10000  /* the destination's receiver listening */
+#define MOVE_MS    300000 /* PUT /migration: the whole transfer */
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Wait up to MS for NAME's truce.log to contain WHAT, while its state stays STATE. */
+static bool log_says(struct mgr *m, const char *name, const char *what, const char *state, int ms)
+{
+    char p[PATH_MAX], line[512];
+    snprintf(p, sizeof(p), "%s/vms/%s/truce.log", m->state_dir, name);
+    for (int t = 0; t <= ms; t += 50) {
+        FILE *f = fopen(p, "re");
+        bool found = false;
+        while (f && !found && fgets(line, sizeof(line), f))
+            found = strstr(line, what) != NULL;
+        if (f)
+            fclose(f);
+        if (found)
+            return true;
+        struct vm_row v;
+        if (db_get(m->db, name, &v) < 0)
+            return false;
+        free(v.config);
+        if (strcmp(v.state, state))
+            return false;
+        sleep_ms(50);
+    }
+    return false;
+}
+
+/* Wait up to MS for NAME's process to be reaped. */
+static void wait_reaped(struct mgr *m, const char *name, int ms)
+{
+    for (int t = 0; t <= ms; t += 50) {
+        struct vm_row v;
+        if (db_get(m->db, name, &v) < 0)
+            return;
+        free(v.config);
+        if (v.pid <= 0)
+            return;
+        sleep_ms(50);
+    }
+}
+
+/* ---- destination ---------------------------------------------------------------------------- */
+
+int vm_incoming(struct mgr *m, json_t *body, struct answer *a)
+{
+    json_t *listen = json_object_get(body, "listen");
+    if (!json_is_object(body))
+        return fail(a, 400,
+                    "body: must be a JSON object (name, config, limits, autostart, listen)");
+    if (listen && (!json_is_string(listen) || (strncmp(json_string_value(listen), "unix:/", 6) &&
+                                               strncmp(json_string_value(listen), "tcp:", 4))))
+        return fail(a, 400, "listen: not unix:/PATH or tcp:HOST:PORT");
+    char url[PATH_MAX + 16];
+    snprintf(url, sizeof(url), "%s", listen ? json_string_value(listen) : "");
+    json_t *b = json_deep_copy(body);
+    json_object_del(b, "listen");
+    int rc = route_create(m, b, a);
+    json_decref(b);
+    if (rc < 0)
+        return -1;
+    const char *name = json_string_value(json_object_get(body, "name"));
+    json_decref(a->body);
+    a->body = NULL;
+    if (!url[0])
+        snprintf(url, sizeof(url), "unix:%s/vms/%s/migrate.sock", m->state_dir, name);
+    struct answer tmp = {0};
+    if (mgr_busy_take(m, name) < 0) { /* just created: nobody else can hold it */
+        return fail(a, 409, "VM '%s' is busy", name);
+    }
+    rc = vm_launch(m, name, true, url, a);
+    if (rc == 0 && !log_says(m, name, "waiting for a source", "starting", PREPARE_MS))
+        rc = fail(a, 502, "the receiver of '%s' did not listen on %s", name, url);
+    if (rc < 0) {
+        struct vm_row v;
+        if (!db_get(m->db, name, &v)) {
+            if (v.pid > 0)
+                kill(v.pid, SIGKILL);
+            free(v.config);
+        }
+        wait_reaped(m, name, 5000);
+        vm_delete(m, name, &tmp);
+        json_decref(tmp.body);
+    }
+    mgr_busy_drop(m, name);
+    if (rc < 0)
+        return -1;
+    a->status = 201;
+    a->body = json_pack("{s:s, s:s}", "name", name, "url", url);
+    return 0;
+}
+
+int vm_incoming_end(struct mgr *m, const char *name, bool commit, struct answer *a)
+{
+    struct vm_row v;
+    if (db_get(m->db, name, &v) < 0)
+        return fail(a, 404, "no incoming VM named '%s'", name);
+    free(v.config);
+    if (v.sock[0] || strcmp(v.state, "starting"))
+        return fail(a, 409, "VM '%s' is %s, not an incoming migration", name, v.state);
+    if (mgr_busy_take(m, name) < 0)
+        return fail(a, 409, "VM '%s' is busy with another operation", name);
+    int rc = 0;
+    if (commit) {
+        if (!log_says(m, name, "migration: received", "starting", PREPARE_MS)) {
+            char line[300];
+            vm_last_log_line(m, name, line, sizeof(line));
+            rc = fail(a, 409, "VM '%s' did not arrive: %s", name, line);
+        } else {
+            vm_set_state(m, name, "running", "migrated in (truce migrate-receive, no API)");
+        }
+    } else {
+        if (v.pid > 0)
+            kill(v.pid, SIGKILL);
+        vm_set_state(m, name, "stopping", "migration aborted by the source");
+        wait_reaped(m, name, 5000);
+        struct answer tmp = {0};
+        vm_delete(m, name, &tmp);
+        json_decref(tmp.body);
+    }
+    mgr_busy_drop(m, name);
+    if (rc < 0)
+        return -1;
+    a->status = 200;
+    a->body = json_pack("{s:s, s:s}", "name", name, "migration", commit ? "committed" : "aborted");
+    return 0;
+}
+
+/* ---- source -----------------------------------------------------------------------------------
+ */
+
+/* A request to the destination truced; its status, or -errno. *OUT: its JSON (may be NULL). */
+static int dest(const char *to, const char *token, const char *method, const char *path,
+                json_t *body, int timeout_ms, json_t **out)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    struct hc_reply r = {0};
+    int rc = hc_request(to, method, path, text, token, timeout_ms, &r);
+    free(text);
+    if (rc < 0)
+        return rc;
+    if (out)
+        *out = json_loads(r.body, 0, NULL);
+    free(r.body);
+    return r.status;
+}
+
+static void set_desired(struct mgr *m, const char *name, const char *desired, const char *reason)
+{
+    struct vm_row v;
+    pthread_mutex_lock(&m->lock);
+    if (!db_get(m->db, name, &v)) {
+        snprintf(v.desired, sizeof(v.desired), "%s", desired);
+        snprintf(v.reason, sizeof(v.reason), "%s", reason);
+        db_update(m->db, &v);
+        free(v.config);
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+int vm_migrate(struct mgr *m, const char *name, json_t *body, struct answer *a)
+{
+    const char *to = json_string_value(json_object_get(body, "to"));
+    const char *token = json_string_value(json_object_get(body, "token"));
+    json_t *dt = json_object_get(body, "max_downtime_ms"),
+           *listen = json_object_get(body, "listen");
+    if (!to || (to[0] != '/' && strncmp(to, "tcp:", 4)))
+        return fail(a, 400, "to: missing, or not a truced address (/PATH or tcp:HOST:PORT)");
+    struct vm_row v;
+    if (db_get(m->db, name, &v) < 0)
+        return fail(a, 404, "no VM named '%s'", name);
+    char sock[sizeof(v.sock)];
+    snprintf(sock, sizeof(sock), "%s", v.sock);
+    json_t *cfg = json_loads(v.config, 0, NULL), *lim = json_loads(v.limits, 0, NULL);
+    bool autostart = v.autostart, live = !strcmp(v.state, "running") || !strcmp(v.state, "paused");
+    free(v.config);
+    if (!live || !sock[0] || m->jail_uid >= 0) {
+        json_decref(cfg);
+        json_decref(lim);
+        return fail(a, 409, "VM '%s' is %s: migration needs it running or paused%s", name, v.state,
+                    !sock[0]           ? " with an API (not migrated in)"
+                    : m->jail_uid >= 0 ? " and not under truce jail"
+                                       : "");
+    }
+    /* 1. the destination prepares a receiver and a row */
+    json_t *req = json_pack("{s:s, s:o, s:o, s:b}", "name", name, "config", cfg, "limits",
+                            lim ? lim : json_object(), "autostart", autostart);
+    if (listen)
+        json_object_set(req, "listen", listen);
+    json_t *got = NULL;
+    int st = dest(to, token, "POST", "/v1/migrations", req, 30000, &got);
+    json_decref(req);
+    const char *url = json_string_value(json_object_get(got, "url"));
+    if (st != 201 || !url) {
+        const char *why = json_string_value(json_object_get(got, "error"));
+        fail(a, st >= 400 && st < 500 ? st : 502, "destination %s: %s", to,
+             st < 0 ? strerror(-st)
+             : why  ? why
+                    : "no receiver");
+        json_decref(got);
+        return -1;
+    }
+    /* 2. the source's truce sends the VM; its exit (status 20) is then a wanted stop */
+    set_desired(m, name, "stopped", "migrating");
+    json_t *mj = json_pack("{s:s}", "destination_url", url);
+    if (dt)
+        json_object_set(mj, "max_downtime_ms", dt);
+    char *mbody = json_dumps(mj, JSON_COMPACT), path[VM_NAME_MAX + 40];
+    json_decref(mj);
+    struct hc_reply r = {0};
+    int rc = hc_request(sock, "PUT", "/migration", mbody, NULL, MOVE_MS, &r);
+    free(mbody);
+    snprintf(path, sizeof(path), "/v1/migrations/%s/%s", name,
+             rc == 0 && r.status == 204 ? "commit" : "abort");
+    if (rc < 0 || r.status != 204) {
+        set_desired(m, name, "running", "migration failed: the VM runs on here");
+        dest(to, token, "POST", path, NULL, 30000, NULL);
+        fail(a, 502, "truce PUT /migration: %s", rc < 0 ? strerror(-rc) : r.body);
+        free(r.body);
+        json_decref(got);
+        return -1;
+    }
+    free(r.body);
+    /* 3. the destination runs it: commit there, forget it here */
+    json_t *cj = NULL;
+    st = dest(to, token, "POST", path, NULL, 30000, &cj);
+    wait_reaped(m, name, 10000);
+    char line[300];
+    vm_last_log_line(m, name, line, sizeof(line));
+    struct answer tmp = {0};
+    vm_delete(m, name, &tmp);
+    json_decref(tmp.body);
+    db_event(m->db, name, "migrated", to);
+    a->status = 200;
+    a->body = json_pack("{s:s, s:s, s:s, s:s}", "name", name, "to", to, "destination",
+                        st == 200 ? "running" : "did not confirm", "source", line);
+    json_decref(cj);
+    json_decref(got);
+    return 0;
+}
