@@ -23,19 +23,39 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* Wait up to MS for NAME's truce.log to contain WHAT, while its state stays STATE. */
-static bool log_says(struct mgr *m, const char *name, const char *what, const char *state, int ms)
+/* Is something listening on URL: the socket file of unix:PATH, or a LISTEN entry for the port
+ * of tcp:HOST:PORT in /proc/net/tcp{,6}? (Connecting would take the receiver's one source.) */
+static bool listening(const char *url)
 {
-    char p[PATH_MAX], line[512];
-    snprintf(p, sizeof(p), "%s/vms/%s/truce.log", m->state_dir, name);
-    for (int t = 0; t <= ms; t += 50) {
-        FILE *f = fopen(p, "re");
-        bool found = false;
-        while (f && !found && fgets(line, sizeof(line), f))
-            found = strstr(line, what) != NULL;
+    struct stat st;
+    if (!strncmp(url, "unix:", 5))
+        return stat(url + 5, &st) == 0 && S_ISSOCK(st.st_mode);
+    const char *colon = strrchr(url, ':');
+    unsigned port = colon ? (unsigned)atoi(colon + 1) : 0;
+    static const char *const files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(files[i], "re");
+        char line[512];
+        while (f && fgets(line, sizeof(line), f)) {
+            unsigned lport, state;
+            if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", &lport, &state) == 2 &&
+                lport == port && state == 0x0A) {
+                fclose(f);
+                return true;
+            }
+        }
         if (f)
             fclose(f);
-        if (found)
+    }
+    return false;
+}
+
+/* Wait up to MS for NAME's receiver to listen on URL, while its state stays STATE. */
+static bool wait_listening(struct mgr *m, const char *name, const char *url, const char *state,
+                           int ms)
+{
+    for (int t = 0; t <= ms; t += 50) {
+        if (listening(url))
             return true;
         struct vm_row v;
         if (db_get(m->db, name, &v) < 0)
@@ -91,7 +111,7 @@ int vm_incoming(struct mgr *m, json_t *body, struct answer *a)
         return fail(a, 409, "VM '%s' is busy", name);
     }
     rc = vm_launch(m, name, true, url, a);
-    if (rc == 0 && !log_says(m, name, "waiting for a source", "starting", PREPARE_MS))
+    if (rc == 0 && !wait_listening(m, name, url, "starting", PREPARE_MS))
         rc = fail(a, 502, "the receiver of '%s' did not listen on %s", name, url);
     if (rc < 0) {
         struct vm_row v;
@@ -124,7 +144,9 @@ int vm_incoming_end(struct mgr *m, const char *name, bool commit, struct answer 
         return fail(a, 409, "VM '%s' is busy with another operation", name);
     int rc = 0;
     if (commit) {
-        if (!log_says(m, name, "migration: received", "starting", PREPARE_MS)) {
+        /* The source's PUT /migration answered after the receiver took the VM: it is running
+         * there unless its process has gone since (then the monitor has a reason). */
+        if (v.pid <= 0 || kill(v.pid, 0) < 0) {
             char line[300];
             vm_last_log_line(m, name, line, sizeof(line));
             rc = fail(a, 409, "VM '%s' did not arrive: %s", name, line);

@@ -234,6 +234,10 @@ static int write_str(const char *path, const char *s)
 
 void cg_setup(struct mgr *m, const char *parent_name)
 {
+    if (!parent_name[0]) {
+        snprintf(m->cg_why, sizeof(m->cg_why), "--cgroup-parent is empty: no cgroups");
+        return;
+    }
     FILE *f = fopen("/proc/mounts", "re");
     char dev[256], dir[PATH_MAX], type[64], mnt[PATH_MAX] = "";
     if (f) {

@@ -359,5 +359,6 @@ fi
 # each with its own truced.
 kill -KILL "$DPID" 2>/dev/null
 "$ROOT/tests/manager/console.sh"
+"$ROOT/tests/manager/migrate.sh"
 [ -x "$ROOT/tests/manager/web.sh" ] && "$ROOT/tests/manager/web.sh"
 exit 0

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# migrate.sh — a VM moved between two truceds on this host (`trucectl migrate NAME --to ADDR`):
+# half a command typed into the guest's shell before, the rest after, and the guest answers at
+# the destination (its memory moved); the source forgets the VM, the destination runs it under
+# `truce migrate-receive`, re-adopts it after kill -9, refuses what needs an API (409) and stops
+# it; refusals (no destination, a taken name, a stopped VM) leave the VM running where it was.
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+TRUCED=$ROOT/build/truced
+CTL=$ROOT/build/trucectl
+A=$ROOT/build/guests/actions.elf
+W=$(mktemp -d /tmp/truced-migrate-XXXXXX)
+PA= PB=
+cleanup() {
+    for p in $PA $PB; do kill -KILL "$p" 2>/dev/null; done
+    for d in "$W"/a "$W"/b; do
+        for f in "$d"/vms/*/truce.log; do
+            [ -f "$f" ] || continue
+            for p in $(pgrep -f -- "$(dirname "$f")/"); do kill -KILL "$p" 2>/dev/null; done
+        done
+    done
+    [ -n "${MGR_KEEP:-}" ] || rm -rf "$W"
+}
+trap cleanup EXIT
+pass() { echo "PASS manager-$1${2:+ ($2)}"; }
+failc() { echo "FAIL manager-$1: $2"; }
+SA=$W/a.sock SB=$W/b.sock
+start_a() { rm -f "$SA"; "$TRUCED" --sock "$SA" --state-dir "$W/a" --truce "$ROOT/build/truce" --cgroup-parent "" 2>>"$W/a.err" & PA=$!; }
+start_b() { rm -f "$SB"; "$TRUCED" --sock "$SB" --state-dir "$W/b" --truce "$ROOT/build/truce" --cgroup-parent "" 2>>"$W/b.err" & PB=$!; }
+ready() { for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.05; done; return 1; }
+jget() { # jget SOCK NAME KEY
+    "$CTL" --sock "$1" get "$2" --json 2>/dev/null | python3 -c '
+import json, sys
+try:
+    print(json.load(sys.stdin).get(sys.argv[1], ""))
+except ValueError:
+    print("")' "$3"
+}
+py() { python3 -c "import sys; sys.path.insert(0, 'tests/manager'); import wsc
+$1"; }
+
+if [ "$(id -u)" != 0 ] || [ ! -c /dev/kvm ] || [ ! -x "$TRUCED" ] || [ ! -f "$A" ]; then
+    echo "FAIL manager-migrate: needs root, /dev/kvm, build/truced and build/guests/actions.elf"
+    exit 0
+fi
+start_a
+start_b
+ready "$SA" && ready "$SB" || { failc migrate "the truceds did not start: $(cat "$W"/*.err)"; exit 0; }
+cat >"$W/sh.json" <<JSON
+{"boot-source": {"kernel_image_path": "$A", "boot_args": "shell"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 32}}
+JSON
+"$CTL" --sock "$SA" create "$W/sh.json" >/dev/null && "$CTL" --sock "$SA" start sh >/dev/null
+
+# Refusals first: each leaves the VM running on the source.
+st1=$("$CTL" --sock "$SA" migrate sh --to "$W/nobody.sock" 2>&1)
+"$CTL" --sock "$SB" create "$W/sh.json" >/dev/null # the name is taken there
+st2=$("$CTL" --sock "$SA" migrate sh --to "$SB" 2>&1)
+"$CTL" --sock "$SB" delete sh >/dev/null
+"$CTL" --sock "$SA" create "$W/sh.json" --name idle >/dev/null
+st3=$("$CTL" --sock "$SA" migrate idle --to "$SB" 2>&1)
+if echo "$st1" | grep -q '502: destination .*nobody.sock' && echo "$st2" | grep -q "409: .*a VM named 'sh' exists" &&
+    echo "$st3" | grep -q "409: VM 'idle' is defined" && [ "$(jget "$SA" sh state)" = running ] &&
+    [ "$("$CTL" --sock "$SB" list | grep -c .)" = 1 ]; then
+    pass migrate-refusals "no destination 502, taken name 409, stopped VM 409; the VM runs on"
+else
+    failc migrate-refusals "'$st1' / '$st2' / '$st3'; sh $(jget "$SA" sh state); B: $("$CTL" --sock "$SB" list)"
+fi
+
+# Half a command before the move, the rest after: the guest's line buffer moved with it.
+out=$(py '
+c = wsc.open_console("'"$SA"'", "sh")
+c.read_until(rb"\$ ")
+c.send(b"echo mig")
+c.read_until(rb"echo mig")' 2>&1)
+pid_a=$(jget "$SA" sh pid)
+mig=$("$CTL" --sock "$SA" migrate sh --to "$SB" --json 2>&1)
+after=$(py '
+for _ in range(50):
+    try:
+        c = wsc.open_console("'"$SB"'", "sh")
+        break
+    except RuntimeError:
+        import time; time.sleep(0.1)
+c.send(b"rated\r")
+print(repr(c.read_until(rb"\nmigrated\r?\n")))' 2>&1)
+pid_b=$(jget "$SB" sh pid)
+gone=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SA" http://l/v1/vms/sh)
+if [ -z "$out" ] && echo "$after" | grep -q migrated && [ "$gone" = 404 ] &&
+    [ "$(jget "$SB" sh state)" = running ] && ! kill -0 "$pid_a" 2>/dev/null &&
+    grep -q migrate-receive "/proc/$pid_b/cmdline"; then
+    pass migrate "$(echo "$mig" | python3 -c 'import json,sys; print(json.load(sys.stdin)["source"])' 2>&1 | cut -c1-220); the guest answered at the destination"
+else
+    failc migrate "typed '$out'; migrate '$mig'; after '$after'; source GET $gone; destination $(jget "$SB" sh state) pid $pid_b"
+fi
+"$CTL" --sock "$SA" events | grep -q ' sh .*migrated' && "$CTL" --sock "$SB" events | grep -q ' sh .*running' &&
+    pass migrate-events "the source logged 'migrated', the destination 'running'" ||
+    failc migrate-events "$("$CTL" --sock "$SA" events | tail -2) / $("$CTL" --sock "$SB" events | tail -2)"
+
+# The destination: kill -9 and restart re-adopts it; pause needs an API (409); stop works.
+kill -KILL "$PB"
+wait "$PB" 2>/dev/null
+start_b
+ready "$SB"
+s1="$(jget "$SB" sh state) $(jget "$SB" sh pid)"
+p409=$(curl -s -o "$W/reply" -w '%{http_code}' --unix-socket "$SB" -X POST http://l/v1/vms/sh/pause)
+"$CTL" --sock "$SB" stop sh >/dev/null
+s2=$(jget "$SB" sh state)
+[ "$s1" = "running $pid_b" ] && [ "$p409" = 409 ] && grep -q 'serves no API' "$W/reply" && [ "$s2" = stopped ] &&
+    ! kill -0 "$pid_b" 2>/dev/null && pass migrate-destination "re-adopted after kill -9, pause $p409, stopped" ||
+    failc migrate-destination "after restart '$s1' (pid $pid_b); pause $p409 $(cat "$W/reply"); stop -> $s2"
+exit 0
