@@ -69,7 +69,7 @@ cat >"$W/d.json" <<JSON
  "display": {"kind": "vnc", "vnc": "unix:$W/vnc.sock"}}
 JSON
 "$CTL" --sock "$S" create "$W/d.json" >/dev/null && "$CTL" --sock "$S" start d >/dev/null
-for _ in $(seq 100); do grep -q drawn "$W/d.serial" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q drawn "$W/d.serial" 2>/dev/null && break; sleep 0.1; done
 
 SHOTS=${WEB_SHOTS:-$W}
 mkdir -p "$SHOTS"

@@ -161,7 +161,10 @@ try:
              " const x = c.getContext('2d'); const p = (a, b) => [...x.getImageData(a, b, 1, 1).data.slice(0, 3)]"
              ".map(v => v.toString(16).padStart(2, '0')).join('');"
              " const r = [p(80, 50), p(240, 50), p(80, 150), p(240, 150)]; return r[0] === 'ff0000' ? r : null; })()")
-    px = cdp.wait(px_js, 20)
+    px = cdp.wait(px_js, 30)
+    if px is None:  # say what the canvas showed
+        px = cdp.js("(() => { const c = document.querySelector('#screen canvas'); return c ? c.width + 'x' + c.height"
+                    " + ' ' + [...c.getContext('2d').getImageData(80, 50, 1, 1).data.slice(0, 3)].join(',') : 'no canvas'; })()")
     path, n = cdp.shot("web-console-screen.png")
     result("screen", px == ["ff0000", "00ff00", "0000ff", "ffffff"],
            "noVNC canvas 320x200, quadrants %s; %s %d bytes" % (px, os.path.basename(path), n))

@@ -1,4 +1,5 @@
-/* test_truced_db.c — truced's SQLite store: rows, updates and their events, persistence. */
+/* test_truced_db.c — truced's SQLite store: rows, updates and their events, persistence, the
+ * limits column added to an older database. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "manager/db.h"
 
@@ -135,6 +137,49 @@ static void test_persists_and_deletes(void **st)
     assert_int_equal(events(db, 0), 3); /* two created, one deleted */
 }
 
+/* A database made before the limits column gains it on open; limits are kept per VM. */
+static void test_limits_column_added(void **st)
+{
+    (void)st;
+    char d[64] = "/tmp/truced-db-old-XXXXXX", p[128], err[256];
+    assert_non_null(mkdtemp(d));
+    snprintf(p, sizeof(p), "%s/old.db", d);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(p, &h), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(h,
+                     "CREATE TABLE vms (name TEXT PRIMARY KEY, config TEXT NOT NULL, state TEXT "
+                     "NOT NULL, desired TEXT NOT NULL, pid INTEGER NOT NULL DEFAULT 0, sock TEXT "
+                     "NOT NULL DEFAULT '', autostart INTEGER NOT NULL DEFAULT 0, exit_status "
+                     "INTEGER NOT NULL DEFAULT -1, reason TEXT NOT NULL DEFAULT '', mem_mib "
+                     "INTEGER NOT NULL, changed INTEGER NOT NULL);"
+                     "INSERT INTO vms(name, config, state, desired, mem_mib, changed) VALUES"
+                     "('old', '{}', 'stopped', 'stopped', 64, 0);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(h);
+    struct db *db;
+    assert_int_equal(db_open(p, &db, err, sizeof(err)), 0);
+    struct vm_row v;
+    assert_int_equal(db_get(db, "old", &v), 0);
+    assert_string_equal(v.limits, "{}");
+    free(v.config);
+    struct vm_row n = {.config = "{}", .mem_mib = 32};
+    snprintf(n.name, sizeof(n.name), "new");
+    snprintf(n.state, sizeof(n.state), "defined");
+    snprintf(n.desired, sizeof(n.desired), "stopped");
+    snprintf(n.limits, sizeof(n.limits), "{\"cpus\":0.5}");
+    assert_int_equal(db_create(db, &n), 0);
+    db_close(db);
+    assert_int_equal(db_open(p, &db, err, sizeof(err)), 0); /* a second open: column there */
+    assert_int_equal(db_get(db, "new", &v), 0);
+    assert_string_equal(v.limits, "{\"cpus\":0.5}");
+    free(v.config);
+    db_close(db);
+    unlink(p);
+    rmdir(d);
+}
+
 static void test_open_bad_path(void **st)
 {
     (void)st;
@@ -152,6 +197,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_update_logs_state_changes_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persists_and_deletes, setup, teardown),
         cmocka_unit_test(test_open_bad_path),
+        cmocka_unit_test(test_limits_column_added),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
