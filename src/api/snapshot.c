@@ -135,8 +135,7 @@ static int load_options(const json_t *o, struct jctx *c, struct snapshot_overrid
         jeach(c, o, "network_overrides", add_net_override, ov) < 0)
         return -EINVAL;
     ov->track_dirty = diff || track; /* enable_diff_snapshots: its deprecated name */
-    if (realtime)
-        return jfail(c, "clock_realtime", "not supported yet");
+    ov->clock_realtime = realtime;
     if (huge != 0)
         return jfail(c, "huge_pages", "not supported yet: %s", hp[huge]);
     if (vo && !json_is_null(vo)) {

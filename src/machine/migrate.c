@@ -439,7 +439,9 @@ static int recv_hello(int fd, struct vm_config *cfg, struct mig_stats *st, char 
     return rc;
 }
 
-/* The final state: checked whole (snapshot_check), then set. */
+/* The final state: checked whole (snapshot_check), then set. The guest's clock runs on through
+ * the downtime: kvmclock advances by the wall-clock time since the source read it (the hosts'
+ * clocks are taken to be in step, as NTP keeps them; a destination behind adds nothing). */
 static int recv_state(int fd, struct vm *vm, struct mig_stats *st, char *err, size_t errlen)
 {
     uint8_t *payload = NULL;
@@ -451,7 +453,7 @@ static int recv_state(int fd, struct vm *vm, struct mig_stats *st, char *err, si
     if (!rc && (saved->mem_bytes != vm->cfg.mem_bytes || saved->cpus != vm->cfg.cpus))
         rc = err_inval(err, errlen, "the final state is of another machine");
     if (!rc)
-        rc = snapshot_load_state(vm, payload, len, err, errlen);
+        rc = snapshot_load_state(vm, payload, len, true, err, errlen);
     free(saved);
     free(payload);
     return rc;

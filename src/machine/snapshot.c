@@ -252,7 +252,8 @@ static int check_cpu(struct vcpu *v, const struct vcpu_state *s, char *err, size
 }
 
 /* Set KVM's VM state and every vCPU's from V. */
-static int restore_kvm(struct vm *vm, struct state_visitor *v, char *err, size_t errlen)
+static int restore_kvm(struct vm *vm, struct state_visitor *v, bool realtime, char *err,
+                       size_t errlen)
 {
     const char *what = "";
     struct vm_kvm_state ks;
@@ -262,7 +263,7 @@ static int restore_kvm(struct vm *vm, struct state_visitor *v, char *err, size_t
     int rc = 0;
     vm_kvm_state_visit(v, &ks);
     if (!state_error(v))
-        rc = vm_kvm_state_set(vm, &ks, &what);
+        rc = vm_kvm_state_set(vm, &ks, realtime, &what);
     for (unsigned i = 0; !rc && !state_error(v) && i < vm->ncpus; i++) {
         vcpu_state_visit(v, vs);
         if (state_error(v))
@@ -373,13 +374,13 @@ int snapshot_build(struct vm *vm, struct kvm_host *kvm, struct vm_config *cfg, c
     return rc;
 }
 
-int snapshot_load_state(struct vm *vm, const uint8_t *payload, size_t plen, char *err,
-                        size_t errlen)
+int snapshot_load_state(struct vm *vm, const uint8_t *payload, size_t plen, bool realtime,
+                        char *err, size_t errlen)
 {
     struct state_visitor v;
     int rc = skip_config(&v, payload, plen);
     if (!rc)
-        rc = restore_kvm(vm, &v, err, errlen);
+        rc = restore_kvm(vm, &v, realtime, err, errlen);
     if (!rc && !state_error(&v))
         devices_restore(vm, &v);
     if (!rc) {
@@ -411,7 +412,7 @@ int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path
     if (!rc && uffd)
         rc = uffd_handoff(vm, mem_path, err, errlen);
     if (!rc)
-        rc = snapshot_load_state(vm, payload, plen, err, errlen);
+        rc = snapshot_load_state(vm, payload, plen, ov && ov->clock_realtime, err, errlen);
     free(cfg);
     free(file);
     return rc;

@@ -84,8 +84,9 @@ struct snapshot_overrides {
     } net[CFG_MAX_NETS];
     bool vsock_set;
     char vsock_uds[108];
-    bool track_dirty; /* track dirty pages from the restore on (Diff snapshots) */
-    bool mem_uffd;    /* the memory path names a page-fault handler's socket (backend Uffd) */
+    bool track_dirty;    /* track dirty pages from the restore on (Diff snapshots) */
+    bool mem_uffd;       /* the memory path names a page-fault handler's socket (backend Uffd) */
+    bool clock_realtime; /* advance kvmclock by the wall-clock time since the snapshot */
     bool console_set;
     enum console_kind console;
     char console_path[PATH_MAX];
@@ -115,9 +116,10 @@ int snapshot_state(struct vm *vm, struct state_visitor *v, char *err, size_t err
 int snapshot_build(struct vm *vm, struct kvm_host *kvm, struct vm_config *cfg, const char *mem_path,
                    const struct snapshot_overrides *ov, char *err, size_t errlen);
 /* Set KVM's, every vCPU's and every device's state of VM (built by snapshot_build) from PAYLOAD
- * (checked by snapshot_check). Returns 0 or <0 with ERR. */
-int snapshot_load_state(struct vm *vm, const uint8_t *payload, size_t plen, char *err,
-                        size_t errlen);
+ * (checked by snapshot_check); with REALTIME, kvmclock is advanced by the wall-clock time elapsed
+ * since the state was taken. Returns 0 or <0 with ERR. */
+int snapshot_load_state(struct vm *vm, const uint8_t *payload, size_t plen, bool realtime,
+                        char *err, size_t errlen);
 /* ---- the Uffd memory backend (machine/uffd.c) ------------------------------------------------
  * Register VM's RAM (anonymous, not touched yet) with a new userfaultfd and hand it to the
  * page-fault handler listening on the UNIX socket PATH, with the region layout as Firecracker

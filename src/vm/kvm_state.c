@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 
 #include "util/state.h"
 #include "util/util.h"
@@ -187,6 +188,11 @@ int vm_kvm_state_get(struct vm *vm, struct vm_kvm_state *s, const char **what)
     *what = "KVM_GET_CLOCK";
     if (ioctl(vm->fd, KVM_GET_CLOCK, &s->clock) < 0)
         return -errno;
+    if (!(s->clock.flags & KVM_CLOCK_REALTIME)) { /* the host's clocksource is not the TSC */
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        s->clock.realtime = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+    }
     for (unsigned i = 0; i < ARRAY_SIZE(s->chip); i++) {
         s->chip[i].chip_id = i; /* KVM_IRQCHIP_PIC_MASTER, _SLAVE, _IOAPIC */
         *what = "KVM_GET_IRQCHIP";
@@ -197,7 +203,7 @@ int vm_kvm_state_get(struct vm *vm, struct vm_kvm_state *s, const char **what)
     return ioctl(vm->fd, KVM_GET_PIT2, &s->pit) < 0 ? -errno : 0;
 }
 
-int vm_kvm_state_set(struct vm *vm, const struct vm_kvm_state *s, const char **what)
+int vm_kvm_state_set(struct vm *vm, const struct vm_kvm_state *s, bool realtime, const char **what)
 {
     for (unsigned i = 0; i < ARRAY_SIZE(s->chip); i++) {
         *what = "KVM_SET_IRQCHIP";
@@ -209,6 +215,13 @@ int vm_kvm_state_set(struct vm *vm, const struct vm_kvm_state *s, const char **w
         return -errno;
     /* Only the clock value: the guest's time continues from where it was saved, never back. */
     struct kvm_clock_data c = {.clock = s->clock.clock};
+    if (realtime && s->clock.realtime) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        uint64_t now = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+        if (now > s->clock.realtime)
+            c.clock += now - s->clock.realtime;
+    }
     *what = "KVM_SET_CLOCK";
     return ioctl(vm->fd, KVM_SET_CLOCK, &c) < 0 ? -errno : 0;
 }
@@ -225,5 +238,7 @@ void vm_kvm_state_visit(struct state_visitor *v, struct vm_kvm_state *s)
         state_bytes(v, &s->chip[i].chip, sizeof(s->chip[i].chip), "irqchip");
     }
     state_bytes(v, &s->pit, sizeof(s->pit), "pit2");
+    if (v->version >= 2) /* the host's wall clock when the clock was read (clock_realtime) */
+        state_u64(v, (uint64_t *)&s->clock.realtime, "clock realtime");
     state_end(v);
 }

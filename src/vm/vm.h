@@ -212,7 +212,7 @@ void cpuid_normalise(const struct kvm_cpuid2 *sup, struct kvm_cpuid2 *out, unsig
 /* ---- KVM-held state for snapshots (vm/kvm_state.c) ----------------------------------------- */
 struct state_visitor; /* util/state.h */
 #define VCPU_STATE_VERSION   1
-#define VM_KVM_STATE_VERSION 1
+#define VM_KVM_STATE_VERSION 2 /* 2: the wall-clock time of the clock */
 #define VCPU_STATE_MAX_MSRS  96
 #define VCPU_STATE_MAX_CPUID 128
 
@@ -254,9 +254,12 @@ int vcpu_state_get(struct vcpu *v, const struct vcpu_msr_list *msrs, struct vcpu
 int vcpu_state_set(struct vcpu *v, const struct vcpu_state *s, const char **what);
 /* The one description of a vCPU's state for saving and loading (util/state.h). */
 void vcpu_state_visit(struct state_visitor *v, struct vcpu_state *s);
-/* The same for kvmclock, PIC, IOAPIC and PIT (VM paused). */
+/* The same for kvmclock, PIC, IOAPIC and PIT (VM paused). Get also notes the host's wall-clock
+ * time of the clock reading; set with REALTIME advances kvmclock by the wall-clock time elapsed
+ * since then (Firecracker's clock_realtime; none when the host's clock is behind it), else the
+ * guest's time goes on from the saved value. */
 int vm_kvm_state_get(struct vm *vm, struct vm_kvm_state *s, const char **what);
-int vm_kvm_state_set(struct vm *vm, const struct vm_kvm_state *s, const char **what);
+int vm_kvm_state_set(struct vm *vm, const struct vm_kvm_state *s, bool realtime, const char **what);
 void vm_kvm_state_visit(struct state_visitor *v, struct vm_kvm_state *s);
 
 /* ---- CPU templates (vm/cpu_template.c) ------------------------------------------------------ */

@@ -119,6 +119,45 @@ lab_kernel() {
     esac
 }
 
+# ---- truce over its API (snapshots, migration) ---------------------------------------------
+
+# lab_truce_api SOCK [ARG...]: `truce --api-sock SOCK ARG...` in the background, its output
+# appended to ./truce.out; returns once the socket exists (else fails the scenario). Sets VMM_PID.
+lab_truce_api() {
+    local sock=$1 i=0
+    shift
+    rm -f "$sock"
+    truce --api-sock "$sock" --level Info "$@" </dev/null >>truce.out 2>&1 &
+    VMM_PID=$!
+    while [ ! -S "$sock" ] && [ $i -lt 200 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    [ -S "$sock" ] || fail "truce --api-sock made no socket: $(tail -n 1 truce.out)"
+}
+
+# lab_want STATUS SOCK METHOD PATH [JSON]: an API request that must answer STATUS; otherwise the
+# scenario fails naming the request and the answer.
+lab_want() {
+    local s
+    s=$(lab_api "$2" "$3" "$4" "${5:-}")
+    [ "$s" = "$1" ] || fail "$3 $4 answered $s, want $1: $(cat api.body 2>/dev/null)"
+}
+
+# lab_initrd OUT SRC:DEST...: the lab guest's initramfs with the files added at DEST (a second
+# cpio archive appended to the first: the kernel unpacks both).
+lab_initrd() {
+    local out=$1 f
+    shift
+    rm -rf initrd-root
+    for f in "$@"; do
+        mkdir -p "initrd-root$(dirname "${f#*:}")" && cp "${f%%:*}" "initrd-root${f#*:}" ||
+            fail "cannot add ${f%%:*} to the guest initrd"
+    done
+    (cd initrd-root && find . | cpio -o -H newc 2>/dev/null) >initrd-extra.cpio
+    cat "$LAB_GUESTS/initrd.cpio" initrd-extra.cpio >"$out" || fail "cannot build $out"
+}
+
 # Print the command that boots KERNEL/INITRD/CMDLINE with CPUS and MEM MiB under $LAB_VMM, one
 # argument a line (guest_boot turns the lines back into arguments).
 lab_vmm_args() {

@@ -7,11 +7,6 @@ command -v curl >/dev/null || fail "curl is not in the L1 image"
 CYCLES=${LAB_SNAP_CYCLES:-20}
 GUEST_OUT=$PWD/guest.out
 
-want() { # want STATUS SOCK METHOD PATH JSON
-    local s
-    s=$(lab_api "$2" "$3" "$4" "$5")
-    [ "$s" = "$1" ] || fail "$3 $4 answered $s, want $1: $(cat api.body)"
-}
 counts() { tr -d '\r' <"$GUEST_OUT" | grep -aE '^count [0-9]+ [0-9.]+$'; }
 last_count() { counts | tail -n 1 | cut -d' ' -f2; }
 wait_count() { # wait_count N SECONDS: a line "count M" with M >= N appears
@@ -23,15 +18,6 @@ wait_count() { # wait_count N SECONDS: a line "count M" with M >= N appears
     done
     fail "count $1 never came within $2 s (last: $(last_count)); $(tail -n 2 truce.out)"
 }
-start_truce() { # start_truce SOCK: a truce API server in the background, VMM_PID set
-    rm -f "$1"
-    truce --api-sock "$1" --level Info </dev/null >>truce.out 2>&1 &
-    VMM_PID=$!
-    local i=0
-    while [ ! -S "$1" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-    [ -S "$1" ] || fail "truce --api-sock made no socket: $(tail -n 1 truce.out)"
-}
-
 cat >counter <<'CHECK'
 #!/bin/sh
 # counter — writes N to sector 0 of /dev/vda (fsync'd), then prints "count N UPTIME", forever.
@@ -46,26 +32,24 @@ while :; do
 done
 CHECK
 chmod +x counter
-mkdir -p extra-root/checks && cp counter extra-root/checks/ || fail "cannot stage the counter"
-(cd extra-root && find . | cpio -o -H newc 2>/dev/null) >extra.cpio
-cat "$LAB_GUESTS/initrd.cpio" extra.cpio >initrd.img || fail "cannot build the initrd"
+lab_initrd initrd.img counter:/checks/counter
 head -c 4194304 /dev/zero >disk.img
 
-start_truce "$PWD/api0.sock"
 S=$PWD/api0.sock
-want 204 "$S" PUT /boot-source "{\"kernel_image_path\": \"$(lab_kernel cloud)\",
+lab_truce_api "$S"
+lab_want 204 "$S" PUT /boot-source "{\"kernel_image_path\": \"$(lab_kernel cloud)\",
     \"initrd_path\": \"$PWD/initrd.img\", \"boot_args\": \"$LAB_BASE_CMDLINE lab.check=counter\"}"
-want 204 "$S" PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}'
-want 204 "$S" PUT /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$PWD/disk.img\",
+lab_want 204 "$S" PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}'
+lab_want 204 "$S" PUT /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$PWD/disk.img\",
     \"is_root_device\": false, \"is_read_only\": false}"
-want 204 "$S" PUT /serial "{\"serial_out_path\": \"$GUEST_OUT\"}"
-want 204 "$S" PUT /actions '{"action_type": "InstanceStart"}'
+lab_want 204 "$S" PUT /serial "{\"serial_out_path\": \"$GUEST_OUT\"}"
+lab_want 204 "$S" PUT /actions '{"action_type": "InstanceStart"}'
 wait_count 5 180
 
 c=1
 while [ $c -le "$CYCLES" ]; do
-    want 204 "$S" PATCH /vm '{"state": "Paused"}'
-    want 204 "$S" PUT /snapshot/create "{\"snapshot_path\": \"$PWD/vm.state\",
+    lab_want 204 "$S" PATCH /vm '{"state": "Paused"}'
+    lab_want 204 "$S" PUT /snapshot/create "{\"snapshot_path\": \"$PWD/vm.state\",
         \"mem_file_path\": \"$PWD/vm.mem\", \"snapshot_type\": \"Full\"}"
     # the source ends (its console output flushed): what it printed is what the guest had done
     kill -TERM "$VMM_PID"
@@ -73,24 +57,27 @@ while [ $c -le "$CYCLES" ]; do
     saved=$(last_count)
     up=$(counts | tail -n 1 | cut -d' ' -f3)
     S=$PWD/api$c.sock
-    start_truce "$S"
-    want 204 "$S" PUT /snapshot/load "{\"snapshot_path\": \"$PWD/vm.state\",
+    lab_truce_api "$S"
+    lab_want 204 "$S" PUT /snapshot/load "{\"snapshot_path\": \"$PWD/vm.state\",
         \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$PWD/vm.mem\"},
         \"resume_vm\": true}"
     wait_count $((saved + 3)) 60
     # the first count after the restore is the next number, and the guest's uptime moved on
     next=$(counts | awk -v s="$saved" '$2 > s { print; exit }')
-    [ "${next%% *}" = count ] && [ "$(echo "$next" | cut -d' ' -f2)" = $((saved + 1)) ] ||
+    if [ "${next%% *}" != count ] || [ "$(echo "$next" | cut -d' ' -f2)" != $((saved + 1)) ]; then
+        tr -d '\r' <"$GUEST_OUT" | grep -an -B 3 -A 3 "^count $saved " | sed 's/^/  | /'
         fail "cycle $c: after count $saved came '$next'"
+    fi
     awk -v a="$up" -v b="$(echo "$next" | cut -d' ' -f3)" 'BEGIN { exit !(b >= a) }' ||
         fail "cycle $c: the guest clock went back from $up to $(echo "$next" | cut -d' ' -f3)"
+    echo "snapshot-cycles: cycle $c: count $saved -> $((saved + 1))"
     c=$((c + 1))
 done
 # a repeated number anywhere would mean a lost or replayed write
 dups=$(counts | cut -d' ' -f2 | sort -n | uniq -d | head -n 3)
 [ -z "$dups" ] || fail "counts printed twice: $dups"
 final=$(last_count)
-want 204 "$S" PATCH /vm '{"state": "Paused"}'
+lab_want 204 "$S" PATCH /vm '{"state": "Paused"}'
 ondisk=$(dd if=disk.img bs=16 count=1 2>/dev/null | tr -dc 0-9)
 [ "$ondisk" -ge "$final" ] 2>/dev/null ||
     fail "the disk holds '$ondisk', but the guest printed count $final (a committed write lost)"
