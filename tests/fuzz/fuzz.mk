@@ -12,7 +12,7 @@ FUZZ_VIRTIO  := build/fuzz/fuzz_blk build/fuzz/fuzz_net build/fuzz/fuzz_vsock_de
                 build/fuzz/fuzz_console build/fuzz/fuzz_rng build/fuzz/fuzz_balloon \
                 build/fuzz/fuzz_pmem build/fuzz/fuzz_vmem
 FUZZ_DEVICES := build/fuzz/fuzz_legacy build/fuzz/fuzz_pci build/fuzz/fuzz_mmio build/fuzz/fuzz_boot \
-                build/fuzz/fuzz_snapshot build/fuzz/fuzz_ahci
+                build/fuzz/fuzz_snapshot build/fuzz/fuzz_ahci build/fuzz/fuzz_pflash
 FUZZ_TARGETS := build/fuzz/fuzz_http build/fuzz/fuzz_http_parse build/fuzz/fuzz_config \
                 build/fuzz/fuzz_virtq build/fuzz/fuzz_vsock $(FUZZ_VIRTIO) $(FUZZ_DEVICES) \
                 build/fuzz/fuzz_cli

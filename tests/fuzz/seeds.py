@@ -496,11 +496,31 @@ def ahci_seeds():
     write("fuzz_ahci", "comreset", op(0, 0x12c, 1) + op(0, 0x12c, 0) + op(3, 0, 1))
 
 
+def pflash_seeds():
+    # fuzz_pflash.c: [state length N][N state bytes][ops: offset(2) mode value(3)]; mode bit 7 a
+    # write, bits 0-1 the width, bit 6 a reset, bit 5 a snapshot into a fresh flash
+    def w(off, val, width=0):
+        return p16(off) + p8(0x80 | width) + bytes([val, 0, 0])
+    def r(off, width=0):
+        return p16(off) + p8(width) + bytes(3)
+    probe = w(0x100, 0x50) + r(0x100) + w(0x100, 0x70) + r(0x100) + w(0x100, 0xff) + r(0x100)
+    write("fuzz_pflash", "ovmf-probe", p8(0) + probe + w(0, 0x98) + r(0x10) + r(0x27))
+    write("fuzz_pflash", "program-erase", p8(0) + w(5, 0x10) + w(5, 0x5a) + r(0x300) +
+          w(0x1007, 0x20) + w(0x1007, 0xd0) + w(0, 0xff))
+    buf = w(0x40, 0xe8) + w(0x40, 3) + b"".join(w(0x40 + i, 0xa0 + i) for i in range(4))
+    write("fuzz_pflash", "buffer", p8(0) + buf + w(0x40, 0xd0) + w(0x40, 0xff))
+    snap = p16(0) + p8(0x20) + bytes(3)
+    write("fuzz_pflash", "snapshot-mid-buffer", p8(0) + w(0x40, 0xe8) + snap + w(0x40, 0) +
+          w(0x40, 0x77) + w(0x40, 0xd0) + r(0x40))
+    write("fuzz_pflash", "wide-bad", p8(0) + w(0x3ffe, 0x20, 3) + w(0x3ffe, 0x11, 2) +
+          w(0x4008, 0x40, 1) + r(0x4008, 3) + p16(0) + p8(0x40) + bytes(3))
+
+
 def main():
     for fn in (blk_seeds, rng_seeds, balloon_seeds, pmem_seeds, vmem_seeds, console_seeds,
                net_seeds, vsock_seeds, legacy_seeds,
                pci_seeds, mmio_seeds, boot_seeds, cli_seeds, snapshot_seeds, mmds_seeds,
-               ahci_seeds):
+               ahci_seeds, pflash_seeds):
         fn()
     return 0
 

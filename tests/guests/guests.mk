@@ -3,7 +3,7 @@ GUEST_CFLAGS := -ffreestanding -mgeneral-regs-only -fno-pic -fno-pie -fno-stack-
                 -fno-asynchronous-unwind-tables -fcf-protection=none -mno-red-zone -nostdlib \
                 -O2 -Wall -Wextra -Werror -Wno-unused-parameter
 GUEST_LD     := ld --build-id=none -nostdlib -z noexecstack --no-warn-rwx-segments
-GUESTS       := build/guests/realmode.rom build/guests/pvh64.elf \
+GUESTS       := build/guests/realmode.rom build/guests/romwrite.rom build/guests/pvh64.elf \
                 build/guests/smp.elf build/guests/mmio.elf build/guests/triple32.elf \
                 build/guests/actions.elf build/guests/bzimage.bin \
                 build/guests/multiboot.elf build/guests/multiboot.bin build/guests/bootsector.img \

@@ -43,6 +43,12 @@ case_() {
 }
 
 case_ realmode-rom 33 'cmos base memory 640 KiB' -- --firmware $G/realmode.rom
+# A ROM that writes over itself (high copy read-only, legacy copy RAM): the writes are dropped in
+# the guest and the file on disk keeps its bytes.
+cp $G/romwrite.rom "$OUT/romwrite.rom"
+case_ rom-write-dropped 37 "rom writes dropped" -- --firmware "$OUT/romwrite.rom"
+cmp -s $G/romwrite.rom "$OUT/romwrite.rom" && echo "PASS rom-file-unchanged" ||
+    echo "FAIL rom-file-unchanged: the guest's writes reached $OUT/romwrite.rom"
 case_ pvh64 65 "pvh64 ok" -- --kernel $G/pvh64.elf --cmdline "hello truce" --memory 64M
 case_ pvh64-cmdline 65 "cmdline 'a=1 b=\"two words\" c'" -- --kernel $G/pvh64.elf \
     --cmdline 'a=1 b="two words" c'
