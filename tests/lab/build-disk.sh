@@ -1,42 +1,77 @@
 #!/usr/bin/env bash
 # build-disk.sh — a raw disk that boots through a BIOS: an MBR partition table, GRUB for i386-pc
-# (boot.img in sector 0, core.img from grub-mkimage in the gap before the partition) and one
-# ext2 partition (mke2fs -d) holding grub.cfg, the cloud kernel and the guest initramfs; GRUB
-# boots them on ttyS0 with the lab's command line. No root, no loop devices.
-# Usage: build-disk.sh GUEST-INITRD. Prints the image path (cached under $LAB_CACHE/disk/).
+# (boot.img in sector 0, core.img from grub-mkimage in the gap before the partition) and one ext2
+# partition (mke2fs -d, no root, no loop device) holding grub.cfg, the cloud kernel, the guest
+# initramfs, truce's multiboot test kernel with two modules and memtest86+ (Debian's package,
+# fetched with apt-get download and unpacked, never installed). GRUB talks on ttyS0.
+# What GRUB boots is chosen by a second disk, (hd1): its first sector is a GRUB script that sets
+# `sel` (linux, multiboot, memtest) and `args` (the kernel's extra arguments); without it GRUB
+# boots the kernel. lab_grub_sel (l1/lib.sh) writes one.
+# Usage: build-disk.sh GUEST-INITRD [MULTIBOOT-ELF]. Prints the directory holding grub-bios.img
+# (cached under $LAB_CACHE/bios-disk/).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-initrd=${1:?usage: build-disk.sh GUEST-INITRD}
+initrd=${1:?usage: build-disk.sh GUEST-INITRD [MULTIBOOT-ELF]}
+mb=${2:-}
 grubdir=/usr/lib/grub/i386-pc
 command -v grub-mkimage >/dev/null && [ -f "$grubdir/boot.img" ] ||
     lab_die "grub-mkimage or $grubdir missing (apt-get install grub-pc-bin)"
 command -v mke2fs >/dev/null || lab_die "mke2fs missing (apt-get install e2fsprogs)"
 lab_cloud_kernel || lab_die "no Debian cloud kernel"
+memtest=$(lab_memtest) || lab_die "cannot fetch Debian's memtest86+ (apt-get download memtest86+)"
 
-out=$LAB_CACHE/disk/$(lab_hash "$0" "$KIMG" "$initrd" "$grubdir/boot.img")/grub-bios.img
-if [ -f "$out" ]; then
+tools=$(dpkg-query -W -f '${Version} ' grub-pc-bin e2fsprogs 2>/dev/null || true)
+out=$LAB_CACHE/bios-disk/$(lab_hash "$0" "$KIMG" "$initrd" ${mb:+"$mb"} "$memtest" -- "$tools")
+if [ -f "$out/grub-bios.img" ]; then
     echo "$out"
     exit 0
 fi
+lab_log "building the BIOS GRUB disk"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/root/boot/grub"
 cp "$KIMG" "$work/root/boot/vmlinuz"
 cp "$initrd" "$work/root/boot/initrd.cpio"
+cp "$memtest" "$work/root/boot/memtest86+x64.bin"
+if [ -n "$mb" ]; then
+    cp "$mb" "$work/root/boot/multiboot.elf"
+    printf 'first module\n' >"$work/root/boot/mod1.txt"
+    printf 'second\001module' >"$work/root/boot/mod2.bin"
+fi
 cat >"$work/root/boot/grub/grub.cfg" <<'CFG'
 serial --unit=0 --speed=115200
 terminal_input serial
 terminal_output serial
-echo TRUCE-GRUB loading the kernel
-linux /boot/vmlinuz console=ttyS0 quiet lab.end=poweroff
-initrd /boot/initrd.cpio
+set sel=linux
+set args=
+source (hd1)+1
+echo "TRUCE-GRUB sel=$sel"
+if [ "$sel" = multiboot ]; then
+    multiboot /boot/multiboot.elf hello mb
+    module /boot/mod1.txt arg1 arg2
+    module /boot/mod2.bin x,y
+elif [ "$sel" = memtest ]; then
+    linux /boot/memtest86+x64.bin console=ttyS0,115200
+else
+    linux /boot/vmlinuz console=ttyS0 quiet $args
+    echo TRUCE-GRUB-KERNEL-READ
+    initrd /boot/initrd.cpio
+    # Mask both 8259s, as the kernel's own 16-bit setup code does (GRUB enters at the 32-bit
+    # entry and skips it): truce's FADT says hardware-reduced ACPI, so Linux treats the PIC as
+    # absent and never reprograms it, and the BIOS's timer IRQ 0 (vector 8) would arrive as a
+    # double fault once the kernel enables interrupts. README "Boot any OS" has the details.
+    outb 0xa1 0xff
+    outb 0x21 0xff
+fi
+echo TRUCE-GRUB-BOOT
 boot
 CFG
-kib=$(($(du -sk "$work/root" | cut -f1) + 4096))
-mke2fs -q -t ext2 -d "$work/root" "$work/fs.img" "${kib}k" >&2
+kib=$(($(du -sk "$work/root" | cut -f1) * 105 / 100 + 2048))
+mke2fs -q -t ext2 -b 4096 -d "$work/root" "$work/fs.img" "${kib}k" >&2
 grub-mkimage -O i386-pc -o "$work/core.img" -p "(hd0,msdos1)/boot/grub" \
-    biosdisk part_msdos ext2 normal linux echo serial terminal configfile
+    biosdisk part_msdos ext2 normal linux multiboot echo serial terminal configfile test \
+    iorw
 core_sectors=$((($(stat -c %s "$work/core.img") + 511) / 512))
 [ "$core_sectors" -lt 2047 ] || lab_die "core.img does not fit before sector 2048"
 disk=$work/disk.img
@@ -54,6 +89,6 @@ PY
 dd if="$grubdir/boot.img" of="$disk" bs=440 count=1 conv=notrunc status=none
 dd if="$work/core.img" of="$disk" bs=512 seek=1 conv=notrunc status=none
 dd if="$work/fs.img" of="$disk" bs=512 seek=2048 conv=notrunc status=none
-mkdir -p "$(dirname "$out")"
-mv "$disk" "$out"
+mkdir -p "$out"
+mv "$disk" "$out/grub-bios.img"
 echo "$out"

@@ -166,6 +166,15 @@ build_efi() {
     [ -z "$EFI_DISK" ] || cp "$EFI_DISK"/* "$1/lab/efi/"
 }
 files+=("$(part efi "$(lab_hash $EFI_DISK -- efi)" build_efi)")
+# The BIOS GRUB disk in /lab/bios (needs grub-pc-bin; memtest86+ is fetched): kernel, initramfs,
+# truce's multiboot test kernel and memtest86+ behind GRUB in the MBR gap.
+BIOS_DISK=$("$LAB_DIR/build-disk.sh" "$GUEST_INITRD" $(ls "$REPO_DIR/build/guests/multiboot.elf" \
+    2>/dev/null)) || BIOS_DISK=
+build_bios() {
+    mkdir -p "$1/lab/bios"
+    [ -z "$BIOS_DISK" ] || cp "$BIOS_DISK"/* "$1/lab/bios/"
+}
+files+=("$(part bios "$(lab_hash $BIOS_DISK -- bios)" build_bios)")
 # The display scenarios: what truce dlopens for --display (libpng, libvncserver and their
 # libraries), SeaBIOS's VGA BIOS, and the test VNC client (build/tools/vnctool), when installed.
 DISPLAY_FILES=$(ls /usr/share/seabios/vgabios-stdvga.bin "$REPO_DIR/build/tools/vnctool" \

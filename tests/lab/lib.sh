@@ -109,6 +109,34 @@ lab_cloud_kernel() {
     KVER=$v KIMG=$d/boot/vmlinuz-$v KMOD=$d/lib/modules/$v
 }
 
+# Print the path of Debian's memtest86+x64.bin (memtest86+x64.efi beside it): the package the
+# archive offers now, fetched with apt-get download and unpacked into
+# $LAB_CACHE/memtest/VERSION (never installed: its postinst would run update-grub); apt offline,
+# the newest cached one.
+lab_memtest() {
+    local v d tmp
+    v=$(apt-cache policy memtest86+ 2>/dev/null | sed -n 's/^ *Candidate: //p')
+    [ -n "$v" ] && [ "$v" != "(none)" ] || v=$(ls -1 "$LAB_CACHE/memtest" 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$v" ] || return 1
+    d=$LAB_CACHE/memtest/$v
+    if [ ! -f "$d/boot/memtest86+x64.bin" ]; then
+        mkdir -p "$LAB_CACHE/memtest" || return 1
+        tmp=$(mktemp -d "$LAB_CACHE/memtest/.unpack.XXXXXX") && chmod 755 "$tmp" || return 1
+        if ! (cd "$tmp" && apt-get download "memtest86+=$v" >/dev/null 2>&1 &&
+            dpkg-deb -x "$(ls -1 memtest86+_*.deb | head -n 1)" root); then
+            rm -rf "$tmp"
+            return 1
+        fi
+        rm -rf "$d"
+        mv -T "$tmp/root" "$d" 2>/dev/null || [ -f "$d/boot/memtest86+x64.bin" ] || {
+            rm -rf "$tmp"
+            return 1
+        }
+        rm -rf "$tmp"
+    fi
+    echo "$d/boot/memtest86+x64.bin"
+}
+
 # Hash of the named files' (or directories') contents plus any strings given after "--".
 lab_hash() {
     {

@@ -177,6 +177,66 @@ lab_vmm_args() {
     esac
 }
 
+# ---- booting through firmware from the BIOS GRUB disk (tests/lab/build-disk.sh) -------------
+
+# Write ./sel.img, the disk that tells the BIOS GRUB disk what to boot: SEL (linux, multiboot,
+# memtest) and ARGS (extra kernel arguments). GRUB sources its first sector as a script.
+lab_grub_sel() {
+    { printf 'set sel=%s\nset args="%s"\n' "$1" "${2:-}"; head -c 512 /dev/zero | tr '\0' '#'; } |
+        head -c 512 >sel.img
+    dd if=/dev/zero bs=512 count=7 2>/dev/null >>sel.img
+}
+
+# Print, one argument a line, the command that boots FIRMWARE (seabios, ovmf) with CPUS and MEM
+# MiB from the given raw disks (read-only, the first one boots) under $LAB_VMM: truce's PC, or
+# QEMU's -M pc with the same firmware files. OVMF's variables: ./vars.fd (a fresh copy).
+lab_fw_args() {
+    local fw=$1 cpus=$2 mem=$3 d
+    shift 3
+    case "$fw" in
+    ovmf) [ -f vars.fd ] || cp /usr/share/OVMF/OVMF_VARS_4M.fd vars.fd ;;
+    esac
+    case "$LAB_VMM/$fw" in
+    truce/seabios) printf '%s\n' truce run --firmware seabios ;;
+    truce/ovmf) printf '%s\n' truce run --firmware ovmf --firmware-vars "$PWD/vars.fd" ;;
+    qemu/seabios) printf '%s\n' qemu-system-x86_64 -L /lab/qemu -bios /usr/share/seabios/bios-256k.bin ;;
+    qemu/ovmf)
+        printf '%s\n' qemu-system-x86_64 -L /lab/qemu -drive \
+            if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
+            -drive "if=pflash,format=raw,unit=1,file=$PWD/vars.fd"
+        ;;
+    *) return 1 ;;
+    esac
+    case "$LAB_VMM" in
+    truce)
+        printf '%s\n' --cpus "$cpus" --memory "${mem}M" --console stdio
+        for d; do printf '%s\n' --disk "path=$d,readonly=on"; done
+        ;;
+    qemu)
+        printf '%s\n' -M pc -accel kvm -cpu host -smp "$cpus" -m "$mem" -nodefaults \
+            -no-user-config -display none -serial stdio -no-reboot \
+            -device isa-debug-exit,iobase=0xf4,iosize=4
+        for d; do printf '%s\n' -drive "file=$d,if=virtio,format=raw,readonly=on"; done
+        ;;
+    esac
+}
+
+# Boot FIRMWARE from DISK... (lab_fw_args) with CPUS, MEM MiB; wait at most TIMEOUT s, timing the
+# first MARKER. Sets what guest_boot sets ($GUEST_OUT is ./guest.out).
+lab_fw_boot() { # FIRMWARE CPUS MEM TIMEOUT MARKER DISK...
+    local fw=$1 cpus=$2 mem=$3 timeout=$4 marker=$5 f
+    shift 5
+    GUEST_OUT=$PWD/guest.out
+    lab_fw_args "$fw" "$cpus" "$mem" "$@" >vmm-args || fail "cannot boot $fw under $LAB_VMM"
+    set --
+    while IFS= read -r f; do set -- "$@" "$f"; done <vmm-args
+    labrun -t "$timeout" -m "$marker" -o "$GUEST_OUT" -r result -- "$@"
+    eval "$(cat result)"
+    # shellcheck disable=SC2154
+    GUEST_STATUS=$status GUEST_TIMED_OUT=$timed_out GUEST_MARKER_MS=$marker_ms GUEST_EXIT_MS=$exit_ms
+    GUEST_TIMEOUT=$timeout
+}
+
 # Write ./dhcp.script: a udhcpc hook that applies the lease (address, default route, DNS) to
 # the interface. User-networking scenarios pass it with -f dhcp.script:/lab/dhcp.script.
 lab_dhcp_script() {
