@@ -59,6 +59,9 @@ int vm_launch(struct mgr *m, const char *name, bool with_config, const char *lis
 int vm_migrate(struct mgr *m, const char *name, json_t *body, struct answer *a);
 int vm_incoming(struct mgr *m, json_t *body, struct answer *a);
 int vm_incoming_end(struct mgr *m, const char *name, bool commit, struct answer *a);
+/* The monitor's look at an incoming VM no operation holds: its receiver stopped listening and
+ * runs, so the VM arrived (the source truced may have died before its commit): running. */
+void vm_incoming_watch(struct mgr *m, const struct vm_row *v);
 /* NAME's row as JSON with live figures (cgroup or /proc). */
 json_t *vm_json(struct mgr *m, const struct vm_row *v, bool with_config);
 json_t *vm_metrics(struct mgr *m, const struct vm_row *v);

@@ -170,6 +170,29 @@ int vm_incoming_end(struct mgr *m, const char *name, bool commit, struct answer 
     return 0;
 }
 
+void vm_incoming_watch(struct mgr *m, const struct vm_row *v)
+{
+    char p[64], cmd[4096];
+    if (v->sock[0] || strcmp(v->state, "starting") || v->pid <= 0)
+        return;
+    snprintf(p, sizeof(p), "/proc/%d/cmdline", v->pid);
+    FILE *f = fopen(p, "re");
+    size_t n = f ? fread(cmd, 1, sizeof(cmd) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    cmd[n] = 0;
+    const char *url = NULL; /* the word after --listen (words are NUL-separated) */
+    for (size_t i = 0; i < n; i += strlen(cmd + i) + 1)
+        if (!strcmp(cmd + i, "--listen") && i + 9 < n)
+            url = cmd + i + 9;
+    if (!url || listening(url) || mgr_busy_take(m, v->name) < 0)
+        return;
+    /* Not listening any more, alive, and no operation holds it: the VM arrived. */
+    if (kill(v->pid, 0) == 0)
+        vm_set_state(m, v->name, "running", "migrated in (noticed by truced)");
+    mgr_busy_drop(m, v->name);
+}
+
 /* ---- source -----------------------------------------------------------------------------------
  */
 

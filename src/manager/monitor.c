@@ -164,9 +164,12 @@ void *vm_monitor(void *arg)
         struct vm_row *rows;
         size_t n;
         if (db_list(m->db, &rows, &n) == 0) {
-            for (size_t i = 0; i < n; i++)
+            for (size_t i = 0; i < n; i++) {
                 if (rows[i].pid > 0 && kill(rows[i].pid, 0) < 0 && errno == ESRCH)
                     record_exit(m, rows[i].pid, -1);
+                else
+                    vm_incoming_watch(m, &rows[i]);
+            }
             db_free_rows(rows, n);
         }
         struct timespec ts = {0, 100 * 1000000L};
@@ -186,7 +189,7 @@ void vm_adopt_all(struct mgr *m)
         if (v->pid <= 0)
             continue;
         struct hc_reply r = {0};
-        if (!v->sock[0] && truce_alive(v->pid, v->sock) && !strcmp(v->state, "running")) {
+        if (!v->sock[0] && truce_alive(v->pid, v->sock)) { /* running, or still incoming */
             snprintf(v->reason, sizeof(v->reason), "re-adopted by truced (pid %d, no API)", v->pid);
         } else if (truce_alive(v->pid, v->sock) &&
                    hc_request(v->sock, "GET", "/", NULL, NULL, 3000, &r) == 0 && r.status == 200) {

@@ -312,7 +312,8 @@ static int open_vm_side(struct mgr *m, const struct vm_row *v, const char *what,
                           strerror(errno));
                 if (s >= 0)
                     close(s);
-            } else {
+            } else { /* non-blocking: a VNC server that stops reading never stalls the relay */
+                fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
                 r->to_vm = r->from_vm = s;
             }
         }

@@ -98,6 +98,40 @@ fi
     pass migrate-events "the source logged 'migrated', the destination 'running'" ||
     failc migrate-events "$("$CTL" --sock "$SA" events | tail -2) / $("$CTL" --sock "$SB" events | tail -2)"
 
+# The source truced killed -9 in the middle of a migration (once the destination has prepared
+# the VM): wherever the move had got to, the VM runs in exactly one place, that truced records
+# it running (the destination notices an arrival nobody committed), and its console answers.
+"$CTL" --sock "$SA" create "$W/sh.json" --name k >/dev/null && "$CTL" --sock "$SA" start k >/dev/null
+"$CTL" --sock "$SA" migrate k --to "$SB" >"$W/k.out" 2>&1 &
+cp=$!
+for _ in $(seq 20000); do [ -S "$W/b/vms/k/migrate.sock" ] && break; done # the receiver listens
+kill -KILL "$PA"
+wait "$PA" 2>/dev/null
+wait $cp
+start_a
+ready "$SA"
+for _ in $(seq 100); do
+    ka=$(jget "$SA" k state) kb=$(jget "$SB" k state)
+    [ "$ka" != running ] && [ "$kb" = running ] && break
+    [ "$ka" = running ] && [ "$kb" != starting ] && break
+    sleep 0.1
+done
+where=$([ "$kb" = running ] && echo "$SB" || echo "$SA")
+ans=$(py '
+c = wsc.open_console("'"$where"'", "k")
+c.send(b"echo still-here
+")
+print(repr(c.read_until(rb"\nstill-here\r?\n")))' 2>&1)
+if { [ "$ka" = running ] && [ "$kb" != running ]; } || { [ "$ka" != running ] && [ "$kb" = running ]; } &&
+    echo "$ans" | grep -q still-here; then
+    pass migrate-source-killed "source '$ka', destination '$kb' ($(jget "$SB" k reason)); the guest answers where it runs"
+else
+    failc migrate-source-killed "source '$ka' destination '$kb'; console '$ans'; $(cat "$W/k.out")"
+fi
+[ "$kb" = running ] && "$CTL" --sock "$SB" stop k >/dev/null
+[ "$ka" = running ] && "$CTL" --sock "$SA" stop k --force >/dev/null
+[ "$kb" = starting ] && "$CTL" --sock "$SB" stop k --force >/dev/null # a receiver never sent to
+
 # The destination: kill -9 and restart re-adopts it; pause needs an API (409); stop works.
 kill -KILL "$PB"
 wait "$PB" 2>/dev/null
