@@ -53,6 +53,7 @@ one() {
     mkdir -p "$d"
     cp "$OUT/disk.img" "$d/disk.img"
     local mem_mib=128 args=() console=(--console "file:$d/serial") disk="path=$d/disk.img" pmem_ro=0
+    local net=(--net user)
     for a in "$@"; do
         case $a in
         --memory=*) mem_mib=${a#--memory=}; mem_mib=${mem_mib%M}; args+=(--memory "${mem_mib}M") ;;
@@ -60,6 +61,9 @@ one() {
         --disk-ro) disk="$disk,readonly=on" ;;
         --disk-ahci) disk="$disk,if=ahci" ;;
         --disk-rl=*) disk="$disk,${a#--disk-rl=}" ;; # rate limits: bw=..., ops=...
+        --net-mq=*) # a multiqueue tap (truce creates it) instead of user networking, one vCPU a pair
+            net=(--net "tap=hmq$$$((RANDOM % 1000)),queues=${a#--net-mq=}")
+            args+=(--cpus "${a#--net-mq=}") ;;
         --pmem-img | --pmem-img-ro) # a copy of the 4 MiB pmem image; read-only must keep it
             cp "$OUT/pmem.img" "$d/pmem.img"
             args+=(--pmem "path=$d/pmem.img$([ "$a" = --pmem-img-ro ] && echo ,ro=on)")
@@ -78,7 +82,7 @@ one() {
     [ -e "$d/stdin" ] || : >"$d/stdin"
     # stdin is a pipe (a console cannot watch a regular file), holding --input's bytes
     cat "$d/stdin" | "$build" run --kernel "$G/$guest.elf" --cmdline "$cmdline" \
-        --memory "${mem_mib}M" --disk "$disk" --rng --net user \
+        --memory "${mem_mib}M" --disk "$disk" --rng "${net[@]}" \
         --vsock "cid=3,uds=$d/v.sock" "${console[@]}" "${args[@]}" >"$d/stdout" 2>"$d/stderr" &
     local pid=$! hwm=0 fds=0 last_size=-1 last_ms start_ms why=""
     start_ms=$(now_ms)
