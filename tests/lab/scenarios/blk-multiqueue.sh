@@ -1,22 +1,29 @@
 # blk-multiqueue — `--disk ...,queues=4` on 4 vCPUs: the cloud kernel's virtio_blk sees 4 request
 # queues (/sys/block/vda/mq/0..3) with one MSI-X vector each, and reads issued from each vCPU
 # (taskset, O_DIRECT) complete on every queue: each queue's interrupt count grows and the data is
-# the image's. queues=5 on 4 vCPUs is refused with a message naming the limit.
+# the image's. Then queues=2 on 2 vCPUs on virtio-mmio (one interrupt line for every queue: the
+# queue count, the reads and the data are checked), with a 2-pair tap (`--net tap=..,queues=2`):
+# eth0 has rx-0/rx-1/tx-0/tx-1 and pings L1 from both vCPUs. queues=5 on 4 vCPUs is refused with a message naming the limit.
 # lab: vmm=truce timeout=240 needs=boot-bzimage
 dd if=/dev/urandom of=mq.img bs=1M count=8 2>/dev/null
 sum=$(sha256sum mq.img | cut -d' ' -f1)
 cat >blkmq <<'EOG'
 #!/bin/sh
-# blkmq — ARG: the image's sha256. 4 queues in sysfs, reads from every CPU, each queue's IRQ fires.
+# blkmq — ARG: SHA256,N[,mmio] (the image's sha256, the queues). N queues in sysfs, reads from
+# every CPU, each queue's IRQ fires (PCI: one MSI-X vector per queue).
 r() { echo "GUEST-RESULT $1 blkmq${2:+ $2}"; exit 0; }
+IFS=, read -r sum nq mode <<EOA
+$1
+EOA
+set -- "$sum"
 [ -b /dev/vda ] || r FAIL "no /dev/vda"
 n=$(ls -d /sys/block/vda/mq/[0-9]* 2>/dev/null | wc -l)
 echo "blkmq: $n queues: $(ls /sys/block/vda/mq | tr '\n' ' ')"
-[ "$n" = 4 ] || r FAIL "$n request queues, expected 4"
+[ "$n" = "$nq" ] || r FAIL "$n request queues, expected $nq"
 irqs() { grep -E 'virtio[0-9]+-req\.[0-9]+' /proc/interrupts | awk '{s = 0; for (i = 2; i <= 5; i++) s += $i; print $NF, s}'; }
 irqs >before
-[ "$(wc -l <before)" = 4 ] || r FAIL "expected 4 req.N interrupt lines: $(cat before)"
-for c in 0 1 2 3; do
+[ "$mode" = mmio ] || [ "$(wc -l <before)" = "$nq" ] || r FAIL "expected $nq req.N IRQ lines: $(cat before)"
+for c in $(seq 0 $((nq - 1))); do
     taskset -c $c dd if=/dev/vda of=/dev/null bs=4096 count=512 skip=$((c * 512)) iflag=direct 2>/dev/null ||
         r FAIL "O_DIRECT read on cpu $c failed"
 done
@@ -26,14 +33,42 @@ echo "blkmq: interrupts after: $(tr '\n' ' ' <after)"
 paste before after | while read -r q a q2 b; do
     [ "$b" -gt "$a" ] || echo "idle $q"
 done >idle
-[ -s idle ] && r FAIL "queues without completions: $(tr '\n' ' ' <idle)"
+[ "$mode" != mmio ] && [ -s idle ] && r FAIL "queues without completions: $(tr '\n' ' ' <idle)"
 got=$(dd if=/dev/vda bs=1M count=8 2>/dev/null | sha256sum | cut -d' ' -f1)
 [ "$got" = "$1" ] || r FAIL "read sha256 $got, the image has $1"
+if [ "$mode" = mmio ]; then
+    q=$(ls /sys/class/net/eth0/queues | tr '\n' ' ')
+    echo "blkmq: eth0 queues: $q"
+    [ "$q" = "rx-0 rx-1 tx-0 tx-1 " ] || r FAIL "eth0 queues '$q', expected 2 pairs"
+    ip addr add 10.9.1.2/24 dev eth0 && ip link set eth0 up || r FAIL "no eth0"
+    i=0
+    until ping -c 1 -W 1 10.9.1.1 >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -lt 60 ] || r FAIL "L1 (10.9.1.1) never answered ping"
+    done
+    for c in 0 1; do taskset -c $c ping -c 5 -i 0.1 10.9.1.1 >/dev/null || r FAIL "ping from cpu $c"; done
+fi
 r PASS
 EOG
 chmod +x blkmq
 guest_boot -c 4 -m 256 -f blkmq:/checks/blkmq -x --disk -x "path=$PWD/mq.img,queues=4" \
-    -a "lab.check=blkmq:$sum" -t 200
+    -a "lab.check=blkmq:$sum,4" -t 200
+expect_init
+expect_guest blkmq
+expect_end poweroff
+l1_modprobe tun || fail "insmod tun failed"
+(
+    i=0
+    while [ ! -e /sys/class/net/tapm0 ] && [ $i -lt 600 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    ip addr add 10.9.1.1/24 dev tapm0
+    ip link set tapm0 up
+) &
+guest_boot -c 2 -m 256 -f blkmq:/checks/blkmq -x --transport -x mmio \
+    -x --disk -x "path=$PWD/mq.img,queues=2" -x --net -x tap=tapm0,queues=2 \
+    -a "lab.check=blkmq:$sum,2,mmio" -t 200
 expect_init
 expect_guest blkmq
 expect_end poweroff

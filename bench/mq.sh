@@ -1,0 +1,105 @@
+#!/bin/bash
+# mq.sh — multiqueue scaling benchmark: truce vs Debian's QEMU at 1, 2 and 4 vCPUs, each with as
+# many virtio-blk queues and virtio-net queue pairs as vCPUs (QEMU: virtio-blk-pci num-queues=V,
+# aio=io_uring; -netdev tap,queues=V,vhost=on + virtio-net-pci mq=on,vectors=2V+2), inside one
+# nested-lab run (tests/lab) with a 2-CPU L1 (LAB_L1_CPUS), alternating VMMs, median of REPS
+# boots per VMM and vCPU count. Measures fio 4 KiB random read QD32 numjobs=V (IOPS) and TCP
+# throughput over V parallel connections each way (guest->L1, L1->guest). Writes the
+# "multiqueue" section of bench/RESULTS.md. Outside `make test`; bench/lab/mq-scenario.sh is the
+# L1 side. Usage: bench/mq.sh [--reps N] [--runtime S] [--vcpus "1 2 4"] [--mib M]
+set -euo pipefail
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+REPO_DIR=$(dirname "$BENCH_DIR")
+LAB_DIR=$REPO_DIR/tests/lab
+. "$LAB_DIR/lib.sh"
+
+reps=5 runtime=5 size_mb=256 vcpus="1 2 4" mib=32
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --reps) reps=$2 && shift 2 ;;
+    --runtime) runtime=$2 && shift 2 ;;
+    --vcpus) vcpus=$2 && shift 2 ;;
+    --mib) mib=$2 && shift 2 ;;
+    *) echo "usage: bench/mq.sh [--reps N] [--runtime S] [--vcpus LIST] [--mib M]" >&2 && exit 2 ;;
+    esac
+done
+export LAB_L1_CPUS=${LAB_L1_CPUS:-2}
+lab_cloud_kernel || lab_die "no Debian cloud kernel: apt-get install linux-image-cloud-amd64"
+fio=$(command -v fio) || lab_die "fio missing: apt-get install fio"
+command -v mkfs.ext4 >/dev/null || lab_die "mkfs.ext4 missing: apt-get install e2fsprogs"
+[ -x "$REPO_DIR/build/truce" ] || lab_die "build truce first (make)"
+work=$LAB_CACHE/bench-mq
+mkdir -p "$work"
+
+# The tools disk: fio, every library it links and the dynamic loader, as an ext4 image.
+tools_key=$(lab_hash "$fio" "$0")
+tools=$work/tools-$tools_key.img
+if [ ! -f "$tools" ]; then
+    lab_log "building the fio tools disk"
+    root=$(mktemp -d)
+    trap 'rm -rf "$root"' EXIT
+    mkdir -p "$root/lib"
+    cp -L "$fio" "$root/fio"
+    ldd "$fio" | awk '/=>/ && $3 ~ /^\// {print $3}' | xargs -r cp -L -t "$root/lib/"
+    cp -L /lib64/ld-linux-x86-64.so.2 "$root/lib/"
+    mb=$(($(du -sm "$root" | cut -f1) * 5 / 4 + 16))
+    mkfs.ext4 -q -F -L tools -d "$root" "$tools.tmp" "${mb}M"
+    mv "$tools.tmp" "$tools"
+    rm -rf "$root"
+    trap - EXIT
+fi
+printf 'REPS=%s RUNTIME=%s SIZE_MB=%s BYTES=%s VCPUS="%s"\n' "$reps" "$runtime" "$size_mb" \
+    "$((mib * 1024 * 1024))" "$vcpus" >"$work/mq.conf"
+
+initrd=$("$LAB_DIR/build-l1.sh" --extra "$tools:/lab/bench/tools.img" \
+    --extra "$work/mq.conf:/lab/bench/mq.conf" \
+    --extra "$BENCH_DIR/lab/mq-scenario.sh:/lab/scenarios/bench-mq.sh") ||
+    lab_die "building the lab image failed"
+out=$work/out
+mkdir -p "$out"
+nv=$(echo $vcpus | wc -w)
+timeout=$((reps * 2 * nv * 400 + 120))
+lab_log "running $reps x 2 x $nv boots in the lab with $LAB_L1_CPUS L1 CPUs (up to $timeout s)"
+lab_bench_run truce/bench-mq "$timeout" 3072 "$initrd" BENCH-MQ "$out"
+tr -d '\r' <"$LAB_BENCH_LOG" | grep '^BENCH-MQ-INFO ' | sort -u >"$out/info.txt" || true
+
+python3 - "$out/samples.txt" "$BENCH_DIR/RESULTS.md" "$reps" "$runtime" "$vcpus" "$mib" \
+    "$LAB_L1_CPUS" "$(qemu-system-x86_64 --version | head -n 1)" "$(fio --version)" \
+    "$out/info.txt" <<'PY'
+import os, sys, time
+sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[2])))
+from ratio import load_samples, ratio_table, samples_text, write_section
+samples, results, reps, runtime, vcpus, mib, l1cpus, qver, fver, info = sys.argv[1:11]
+vals = load_samples(samples)
+rows = []
+for v in vcpus.split():
+    rows += [(f"iops_{v}", f"{v} vCPU: fio 4 KiB randread QD32 numjobs={v}, {v} blk queues (IOPS)"),
+             (f"g2h_{v}", f"{v} vCPU: TCP guest -> L1, {v} connections, {v} pairs (Mbit/s)"),
+             (f"h2g_{v}", f"{v} vCPU: TCP L1 -> guest, {v} connections, {v} pairs (Mbit/s)")]
+lines = ["<!-- mq:begin -->", "## Multiqueue: scaling with vCPUs, truce vs QEMU", "",
+         f"Median of {reps} boots per VMM and vCPU count, alternating truce and QEMU (the order "
+         f"swapped every rep), in one lab run with {l1cpus} L1 CPUs (the host has 2 cores). Both "
+         "VMMs get as many queues as vCPUs. truce: `--cpus V --disk path=IMG,queues=V "
+         "--net tap=tap0,queues=V`. QEMU "
+         f"({qver}): `-M microvm,pcie=on -smp V -drive file=IMG,format=raw,if=none,id=d0,"
+         "cache=writeback,aio=io_uring -device virtio-blk-pci,drive=d0,num-queues=V -netdev "
+         "tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=on,queues=V -device "
+         "virtio-net-pci,netdev=n0,mq=on,vectors=2V+2` (mq and vectors only for V > 1). "
+         f"Guest: Debian cloud kernel, 512 MiB; fio ({fver}) {runtime} s with libaio, O_DIRECT, "
+         f"on a 256 MiB raw image in L1's tmpfs; TCP: {mib} MiB per connection with the lab's "
+         "nettool (sum of V parallel connections: iperf3 -P V's measure; iperf3 is not in the "
+         "lab image). Absolute numbers are lab figures (L1 is emulated by TCG on 2 host cores, "
+         "so 4 vCPUs share 2 L1 CPUs); the ratio is the result.", ""]
+lines += ratio_table(vals, rows)
+try:
+    seen = sorted(set(l.split(None, 1)[1].strip() for l in open(info) if l.strip()))
+except FileNotFoundError:
+    seen = []
+if seen:
+    lines += ["", "Queues the guest saw (vmm vCPUs blk-queues net-queues): " + "; ".join(seen)]
+lines += ["", f"Command: `bench/mq.sh --reps {reps} --runtime {runtime}` "
+          f"({time.strftime('%Y-%m-%d')}). Samples: " + samples_text(vals), "<!-- mq:end -->"]
+section = "\n".join(lines) + "\n"
+write_section(results, "<!-- mq:begin -->", "<!-- mq:end -->", section)
+print(section)
+PY
