@@ -35,10 +35,9 @@ void net_set_pairs(struct virtio_net *n, unsigned pairs)
     for (unsigned i = 0; i < n->max_pairs; i++) {
         struct net_pair *p = &n->pair[i];
         bool on = i < pairs;
-        if (!on && i < n->pairs) { /* leaving: its held buffers go back, it stops reading */
+        if (!on && i < n->pairs) /* leaving: its held buffers go back; its next rx_ready (on
+                                    the I/O thread) switches its backend's rx off */
             net_rx_unpop(p);
-            p->be->ops->rx_enable(p->be, false);
-        }
         if (p->be->ops->set_queue && p->be->ops->set_queue(p->be, on) < 0)
             log_warn("%s: cannot %s tap queue %u", n->id, on ? "attach" : "detach", i);
     }
