@@ -53,11 +53,11 @@ static void test_full_config(void **state)
         &api, err, sizeof(err),
         "{\"boot-source\": {\"kernel_image_path\": \"%s\", \"boot_args\": \"quiet\"},"
         " \"drives\": [{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\","
-        " \"is_root_device\": true, \"is_read_only\": false,"
+        " \"is_root_device\": true, \"is_read_only\": false, \"num_queues\": 2,"
         " \"rate_limiter\": {\"bandwidth\": {\"size\": 1000000, \"refill_time\": 100}}}],"
         " \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 256},"
         " \"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\","
-        " \"tx_rate_limiter\": {\"ops\": {\"size\": 100, \"one_time_burst\": 50,"
+        " \"num_queue_pairs\": 2, \"tx_rate_limiter\": {\"ops\": {\"size\": 100, \"one_time_burst\": 50,"
         " \"refill_time\": 1000}}}],"
         " \"vsock\": {\"guest_cid\": 7, \"uds_path\": \"/tmp/x.vsock\"},"
         " \"entropy\": {\"rate_limiter\": {\"bandwidth\": {\"size\": 65536,"
@@ -71,6 +71,8 @@ static void test_full_config(void **state)
     assert_int_equal(api->cfg.disks[0].iface, DISK_IF_VIRTIO); /* the default */
     assert_false(api->cfg.disks[0].cdrom);
     assert_int_equal(api->cfg.nnets, 1);
+    assert_int_equal(api->cfg.disks[0].queues, 2); /* truce extensions: multiqueue */
+    assert_int_equal(api->cfg.nets[0].queues, 2);
     assert_int_equal(api->cfg.vsock.guest_cid, 7);
     assert_true(api->cfg.entropy);
     /* rate limiters, as Firecracker's objects */
@@ -124,6 +126,12 @@ static void test_errors_name_the_path(void **state)
          "boot-source.kernel: unknown field"},
         {"{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"bogus\": {}}",
          "bogus: unknown field"},
+        {"{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"drives\": [{\"drive_id\": \"c\","
+         " \"path_on_host\": \"%s\", \"is_root_device\": false, \"num_queues\": 17}]}",
+         "drives[0].num_queues: 17 is out of range [1, 16]"},
+        {"{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"network-interfaces\": "
+         "[{\"iface_id\": \"e0\", \"host_dev_name\": \"tap0\", \"num_queue_pairs\": 0}]}",
+         "network-interfaces[0].num_queue_pairs: 0 is out of range [1, 8]"},
         {"{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"balloon\": {\"amount_mib\": 4096,"
          " \"deflate_on_oom\": true}}",
          "balloon.amount_mib: Amount of pages requested is too large"},
