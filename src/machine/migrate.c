@@ -342,6 +342,9 @@ int migrate_send(struct vm *vm, const char *url, uint64_t max_downtime_ms, struc
     int rc = track_start(&s, &started, err, errlen);
     if (!rc && (s.fd = migrate_connect(url, err, errlen)) < 0)
         rc = s.fd;
+    bool released = !rc;
+    if (released)
+        migrate_release_locks(vm);
     if (!rc && (rc = send_stream(&s, running, err, errlen))) {
         /* the destination may have stopped reading to refuse: its answer says why */
         char why[MIG_REPLY_MAX + 64];
@@ -360,6 +363,9 @@ int migrate_send(struct vm *vm, const char *url, uint64_t max_downtime_ms, struc
     free(s.bits);
     if (rc && running)
         vm_resume(vm); /* nothing happened, as far as the guest can tell */
+    char lerr[200];
+    if (rc && released && migrate_retake_locks(vm, lerr, sizeof(lerr)))
+        log_warn("after the failed migration, a disk image stays unlocked: %s", lerr);
     return rc;
 }
 

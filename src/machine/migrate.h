@@ -77,6 +77,13 @@ int migrate_listen(const char *url, char *err, size_t errlen);
 int migrate_send(struct vm *vm, const char *url, uint64_t max_downtime_ms, struct mig_stats *st,
                  char *err, size_t errlen);
 
+/* Source (machine/migrate_locks.c): let go of the exclusive locks on VM's writable disk images
+ * (the destination takes them when it builds the machine), or take them back after a failed
+ * migration (waiting a few seconds for a destination that still holds them). Retake returns 0
+ * or -errno with ERR. */
+void migrate_release_locks(struct vm *vm);
+int migrate_retake_locks(struct vm *vm, char *err, size_t errlen);
+
 /* Destination: accept one source on the listening socket LFD, receive and check everything,
  * build VM from it (OV applied) and answer the source. The VM is left created, not started.
  * Returns 0 or <0 with ERR (the source was told why; the caller must still vm_destroy VM). */

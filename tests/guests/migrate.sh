@@ -11,12 +11,12 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"; kill $(jobs -p) 2>/dev/null' EXIT
 
 # source NAME: a count guest under the API at $W/NAME/api, serial to $W/NAME/src.log
-source_vm() {
+source_vm() { # source_vm NAME [DRIVES-JSON]
     local d=$W/$1
     mkdir -p "$d"
     cat >"$d/vm.json" <<JSON
 {"boot-source": {"kernel_image_path": "$PWD/$A", "boot_args": "count"},
- "machine-config": {"vcpu_count": 1, "mem_size_mib": 32},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 32}, ${2:-}
  "serial": {"serial_out_path": "$d/src.log"}}
 JSON
     "$TRUCE" --api-sock "$d/api" --config-file "$d/vm.json" 2>"$d/src.err" &
@@ -33,9 +33,9 @@ wait_pid() { # wait_pid PID: its status into ST, after at most 120 s (then kille
     ST=$?
 }
 
-moved() { # moved NAME URL: a full migration to a migrate-receive listening on URL
+moved() { # moved NAME URL [DRIVES-JSON]: a full migration to a migrate-receive listening on URL
     local name=$1 url=$2 d=$W/$1
-    source_vm "$name"
+    source_vm "$name" "${3:-}"
     "$TRUCE" migrate-receive --listen "$url" --console "file:$d/dst.log" 2>"$d/dst.err" &
     local dst=$!
     sleep 0.5
@@ -57,6 +57,10 @@ moved() { # moved NAME URL: a full migration to a migrate-receive listening on U
 }
 moved migrate-unix "unix:$W/mig.sock"
 moved migrate-tcp "tcp:127.0.0.1:$((20000 + RANDOM % 20000))"
+# a writable disk on this host: the source hands its image lock on to the destination
+head -c 1048576 /dev/zero >"$W/disk.img"
+DRIVE="\"drives\": [{\"drive_id\": \"d\", \"path_on_host\": \"$W/disk.img\", \"is_root_device\": false, \"is_read_only\": false}],"
+moved migrate-disk-lock "unix:$W/mig-disk.sock" "$DRIVE"
 
 # Pre-copy while the guest dirties pages: the "dirty" guest checks at every pass that each page
 # still holds the previous pass, so a dirtied page the migration lost fails it at the
@@ -115,6 +119,23 @@ stays migrate-nobody-listens "unix:$W/nobody.sock" "cannot connect"
 R=$!
 sleep 0.5
 stays migrate-destination-refuses "unix:$W/refuse.sock" "destination refused: vsock_override"
+wait_pid $R
+# the same with a disk: after the refusal the source holds its image's lock again
+"$TRUCE" migrate-receive --listen "unix:$W/refuse2.sock" --vsock-uds "$W/v.sock" \
+    --console none 2>"$W/refuse2.err" &
+R=$!
+sleep 0.5
+source_vm migrate-refused-keeps-lock "$DRIVE"
+d=$W/migrate-refused-keeps-lock
+code=$(migrate migrate-refused-keeps-lock "unix:$W/refuse2.sock")
+if [ "$code" != 400 ]; then
+    echo "FAIL migrate-refused-keeps-lock: answer $code $(cat "$d/reply")"
+elif flock -n -x "$W/disk.img" true; then
+    echo "FAIL migrate-refused-keeps-lock: the running source's image is not locked"
+else
+    echo "PASS migrate-refused-keeps-lock"
+fi
+wait_pid $SRC
 wait_pid $R
 st=$ST
 [ "$st" = 2 ] && echo "PASS migrate-refusing-destination-exits-2" ||
