@@ -78,7 +78,7 @@ static size_t build_madt(uint8_t *buf, unsigned ncpus)
     struct acpi_madt_ioapic io = {ACPI_MADT_IOAPIC,        sizeof(io), (uint8_t)ncpus, 0,
                                   (uint32_t)LAYOUT_IOAPIC, 0};
     struct acpi_madt_iso iso[2] = {
-        {ACPI_MADT_ISO, sizeof(iso[0]), 0, 0, 2, ACPI_MPS_CONFORM},
+        {ACPI_MADT_ISO, sizeof(iso[0]), 0, GSI_PIT, IOAPIC_PIN_PIT, ACPI_MPS_CONFORM},
         {ACPI_MADT_ISO, sizeof(iso[0]), 0, 9, 9, ACPI_MPS_HIGH | ACPI_MPS_LEVEL},
     };
     struct acpi_madt_nmi nmi = {ACPI_MADT_LAPIC_NMI, sizeof(nmi), 0xff,

@@ -20,7 +20,7 @@
 #define MP_BUS_ISA      1
 #define MP_BUS_PCI      0 /* bus id = PCI bus number */
 #define MP_PCI_SLOTS    32
-#define MP_ISA_IRQS     16
+#define MP_ISA_IRQS     ISA_IRQS
 #define MP_CPU_FEATURES 0x201 /* CPUID.1:EDX FPU | APIC */
 
 enum { MP_ENT_CPU = 0, MP_ENT_BUS = 1, MP_ENT_IOAPIC = 2, MP_ENT_IOINT = 3, MP_ENT_LINT = 4 };
@@ -121,10 +121,13 @@ static unsigned put_entries(uint8_t *buf, size_t *off, unsigned ncpus)
     put(buf, off, &io, sizeof(io));
     count += 3;
 
-    for (unsigned irq = 0; irq < MP_ISA_IRQS; irq++, count++) {
+    for (unsigned irq = 0; irq < MP_ISA_IRQS; irq++) {
+        if (irq == IOAPIC_PIN_PIT && irq != GSI_PIT)
+            continue; /* ISA IRQ 2 is the 8259 cascade; its pin is the PIT's */
         struct mpc_int e = mp_int(MP_ENT_IOINT, MP_IRQ_INT, MP_FLAGS_CONF, MP_BUS_ISA, (uint8_t)irq,
-                                  ioapic_id, (uint8_t)(irq == 0 ? 2 : irq));
+                                  ioapic_id, (uint8_t)layout_isa_irq_pin(irq));
         put(buf, off, &e, sizeof(e));
+        count++;
     }
     for (unsigned slot = 0; slot < MP_PCI_SLOTS; slot++) {
         for (unsigned pin = 0; pin < 4; pin++, count++) {

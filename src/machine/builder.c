@@ -42,6 +42,9 @@ static int vm_create_kvm(struct vm *vm, char *err, size_t errlen)
     what = "KVM_CREATE_IRQCHIP";
     if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0)
         goto fail;
+    what = "KVM_SET_GSI_ROUTING";
+    if ((errno = -irq_routing_init(vm)) != 0)
+        goto fail;
     what = "KVM_CREATE_PIT2";
     if (ioctl(vm->fd, KVM_CREATE_PIT2, &pit) < 0)
         goto fail;

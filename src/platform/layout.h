@@ -54,6 +54,19 @@
 #define ACPI_S5_SLP_TYP     5     /* _S5 package value written by the guest to power off */
 #define PORT_RESET          0xcf9 /* reset control: write 0x06 (also FADT RESET_REG) */
 #define PORT_PCI_CONFIG     0xcf8 /* config mechanism #1: 0xcf8 address, 0xcfc-0xcff data */
+/* Legacy interrupts. The IOAPIC has IOAPIC_PINS inputs, the two 8259 PICs 16. A GSI below 16 is
+ * the ISA IRQ of the same number and reaches IOAPIC pin GSI, except the PIT's: on a PC the 8254
+ * (ISA IRQ 0) is wired to IOAPIC pin 2, the MADT's interrupt source override and the MP table's
+ * IRQ 0 entry say so, and vm/irq.c routes KVM's GSI 0 (where its in-kernel PIT fires) there. No
+ * GSI reaches pin 0 or PIC input 2 (the cascade). Tables and routing read these, nothing else. */
+#define IOAPIC_PINS    24
+#define GSI_PIT        0
+#define IOAPIC_PIN_PIT 2
+#define ISA_IRQS       16
+static inline unsigned layout_isa_irq_pin(unsigned irq)
+{
+    return irq == GSI_PIT ? IOAPIC_PIN_PIT : irq;
+}
 /* PCI INTx: slot S pin P (0 = INTA) -> GSI PCI_INTX_GSI_BASE + (S + P) % 4, level, active low
  * (IOAPIC pins 16-19). ACPI _PRT and the MP table are generated from this same rule. */
 #define PCI_INTX_GSI_BASE       16

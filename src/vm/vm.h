@@ -296,6 +296,14 @@ int cpu_probe(struct kvm_host *kvm, const struct cpu_template *t, struct cpu_pro
               size_t errlen);
 
 /* ---- interrupts (vm/irq.c) ------------------------------------------------------------------ */
+/* The legacy GSI routing truce installs after KVM_CREATE_IRQCHIP (platform/layout.h): GSIs 0-15
+ * to the PIC input of the same number and to IOAPIC pin layout_isa_irq_pin(GSI) (GSI_PIT to
+ * IOAPIC_PIN_PIT, as the MADT and the MP table say), GSIs 16-23 to their IOAPIC pin; no GSI to
+ * the cascade. KVM's default identity routing would send the PIT to pin 0, which no table names.
+ * irq_routing_build writes at most MAX entries into E and returns the count; irq_routing_init
+ * installs them (KVM_SET_GSI_ROUTING). Returns 0 or -errno. */
+unsigned irq_routing_build(struct kvm_irq_routing_entry *e, unsigned max);
+int irq_routing_init(struct vm *vm);
 /* Set a GSI level on the in-kernel PIC/IOAPIC. Returns 0 or -errno. */
 int irq_line(struct vm *vm, uint32_t gsi, int level);
 /* Raise then lower GSI (edge). */

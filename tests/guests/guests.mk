@@ -5,6 +5,7 @@ GUEST_CFLAGS := -ffreestanding -mgeneral-regs-only -fno-pic -fno-pie -fno-stack-
 GUEST_LD     := ld --build-id=none -nostdlib -z noexecstack --no-warn-rwx-segments
 GUESTS       := build/guests/realmode.rom build/guests/romwrite.rom build/guests/pvh64.elf \
                 build/guests/smp.elf build/guests/mmio.elf build/guests/triple32.elf \
+                build/guests/timer.elf \
                 build/guests/actions.elf build/guests/bzimage.bin \
                 build/guests/multiboot.elf build/guests/multiboot.bin build/guests/bootsector.img \
                 build/guests/display.elf build/guests/vgaboot.img
@@ -57,6 +58,9 @@ build/guests/smp.elf: build/guests/entry32.o32 build/guests/pvh_note.o32 build/g
 	$(Q)$(GUEST_LD) -m elf_i386 -T tests/guests/pvh.ld -o $@ $^
 
 build/guests/mmio.elf: build/guests/entry32.o32 build/guests/pvh_note.o32 build/guests/mmio.o32
+	$(Q)$(GUEST_LD) -m elf_i386 -T tests/guests/pvh.ld -o $@ $^
+
+build/guests/timer.elf: build/guests/entry32.o32 build/guests/pvh_note.o32 build/guests/timer.o32
 	$(Q)$(GUEST_LD) -m elf_i386 -T tests/guests/pvh.ld -o $@ $^
 
 build/guests/triple32.elf: build/guests/entry32.o32 build/guests/pvh_note.o32 build/guests/triple32.o32

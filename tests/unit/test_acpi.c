@@ -182,6 +182,20 @@ static void check_fadt(struct fixture *f, const struct acpi_fadt *fa)
     dump(fa, fa->h.length, "facp");
 }
 
+/* The IOAPIC pin truce's KVM routing (vm/irq.c) takes GSI to, -1 when none. A table that names a
+ * pin for a line must agree with it, or the guest waits on a pin nothing raises. */
+static int routed_pin(uint32_t gsi)
+{
+    struct kvm_irq_routing_entry e[64];
+    unsigned n = irq_routing_build(e, 64), hits = 0;
+    int pin = -1;
+    for (unsigned i = 0; i < n; i++)
+        if (e[i].gsi == gsi && e[i].u.irqchip.irqchip == KVM_IRQCHIP_IOAPIC)
+            pin = (int)e[i].u.irqchip.pin, hits++;
+    assert_true(hits <= 1);
+    return pin;
+}
+
 static void check_madt(const struct acpi_header *h, unsigned ncpus)
 {
     const struct acpi_madt *m = (const void *)h;
@@ -202,6 +216,7 @@ static void check_madt(const struct acpi_header *h, unsigned ncpus)
             ioapics++;
         } else if (p[0] == ACPI_MADT_ISO) {
             const struct acpi_madt_iso *iso = (const void *)p;
+            assert_int_equal(routed_pin(iso->source), iso->gsi); /* the PIT: GSI 0 -> pin 2 */
             if (iso->source == 0)
                 assert_int_equal(iso->gsi, 2);
             else
@@ -382,8 +397,12 @@ static void check_mptable(unsigned ncpus)
             assert_int_equal(p[6], ioapic_id);
             if (p[4] == 1 && p[5] == 0) /* ISA IRQ0 */
                 assert_int_equal(p[7], 2);
-            if (p[4] == 0) /* PCI: bus irq = slot << 2 | pin */
+            if (p[4] == 1) /* an ISA IRQ is raised on the GSI of its number */
+                assert_int_equal(routed_pin(p[5]), p[7]);
+            if (p[4] == 0) { /* PCI: bus irq = slot << 2 | pin; raised on the GSI of the pin */
                 assert_int_equal(p[7], 16 + ((p[5] >> 2) + (p[5] & 3)) % 4);
+                assert_int_equal(routed_pin(p[7]), p[7]);
+            }
             ioints++;
             break;
         case 4:
@@ -400,9 +419,34 @@ static void check_mptable(unsigned ncpus)
     assert_int_equal(buses, 2);
     assert_int_equal(ioapics, 1);
     assert_int_equal(ioapic_id, ncpus);
-    assert_int_equal(ioints, 16 + 32 * 4);
+    assert_int_equal(ioints, 15 + 32 * 4); /* ISA IRQs but the cascade (2), PCI slots' pins */
     assert_int_equal(lints, 2);
     fix_free(f);
+}
+
+/* Every IOAPIC pin is reached by one GSI at most (KVM maps an EOI back to a GSI by its pin: a
+ * second GSI on the PIT's pin would hide the PIT's acknowledgements); none reaches the cascade. */
+static void irq_routing(void **state)
+{
+    struct kvm_irq_routing_entry e[64];
+    unsigned n = irq_routing_build(e, 64), pins[IOAPIC_PINS] = {0}, pics = 0;
+    for (unsigned i = 0; i < n; i++) {
+        assert_int_equal(e[i].type, KVM_IRQ_ROUTING_IRQCHIP);
+        if (e[i].u.irqchip.irqchip == KVM_IRQCHIP_IOAPIC) {
+            assert_true(e[i].u.irqchip.pin < IOAPIC_PINS);
+            pins[e[i].u.irqchip.pin]++;
+            continue;
+        }
+        uint32_t line = e[i].u.irqchip.pin + (e[i].u.irqchip.irqchip == KVM_IRQCHIP_PIC_SLAVE) * 8;
+        assert_int_equal(line, e[i].gsi); /* PIC input N is ISA IRQ N */
+        assert_int_not_equal(line, 2);
+        pics++;
+    }
+    for (unsigned p = 0; p < IOAPIC_PINS; p++)
+        assert_int_equal(pins[p], p == 0 ? 0 : 1); /* pin 0: nothing; pin 2: the PIT */
+    assert_int_equal(routed_pin(GSI_PIT), IOAPIC_PIN_PIT);
+    assert_int_equal(pics, 15);
+    assert_int_equal(irq_routing_build(e, 3), 2); /* bounded by MAX */
 }
 
 static void mp_table(void **state)
@@ -419,6 +463,7 @@ int main(void)
         cmocka_unit_test(objects),          cmocka_unit_test(large_package_length),
         cmocka_unit_test(misuse_is_caught), cmocka_unit_test(acpi_tables),
         cmocka_unit_test(acpi_bad_area),    cmocka_unit_test(mp_table),
+        cmocka_unit_test(irq_routing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
