@@ -8,7 +8,7 @@
 # With --lab, the lab part instead (bench/lab/display-scenario.sh in one nested-lab run): VMM
 # memory with a display and VNC server vs without, truce vs QEMU -vga std -vnc, and the time from
 # start to GRUB's gfxterm menu under OVMF, truce vs QEMU; its own section of bench/RESULTS.md.
-#   bench/display.sh --lab [REPS]     (default 3; --lab --report rewrites it from the last run)
+#   bench/display.sh --lab [REPS]     (see bench/display-lab.sh; --lab --report rewrites it)
 set -u
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = --lab ]; then

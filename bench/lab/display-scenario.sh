@@ -1,12 +1,12 @@
 # bench-display — L1 side of bench/display.sh --lab: what a display with a VNC server costs, truce
-# vs QEMU (-M pc, -vga std -vnc), alternating, REPS runs each: (1) the cloud kernel booted
+# vs QEMU (-M pc, -vga std -vnc), alternating: (1) MEM_REPS times the cloud kernel booted
 # directly, with and without the display, VMM memory sampled when the guest holds (labrun -H):
 # "BENCH-DISPLAY mem vmm display rep hold_rss_kb guest_rss_kb status"; (2) OVMF booting GRUB's
 # gfxterm menu from the CD (gfx-efi.iso): start -> the menu on the serial port, memory sampled
-# there, then the VMM is stopped: "BENCH-DISPLAY grub vmm rep marker_ms hold_rss_kb guest_rss_kb".
-# REPS in /lab/bench/display.conf.
+# there, then the VMM is stopped, REPS times: "BENCH-DISPLAY grub vmm rep marker_ms hold_rss_kb
+# guest_rss_kb". REPS and MEM_REPS in /lab/bench/display.conf.
 # lab: vmm=truce timeout=3000 l0=patched
-REPS=3
+REPS=1 MEM_REPS=5
 [ -f /lab/bench/display.conf ] && . /lab/bench/display.conf
 kernel=$(lab_kernel cloud) || fail "no cloud kernel"
 initrd=$LAB_GUESTS/initrd.cpio
@@ -50,10 +50,10 @@ grub_run() { # VMM REP: start -> GRUB's menu under OVMF, memory there; then stop
             -nodefaults -no-user-config -vga std -vnc 127.0.0.1:11 -serial stdio -no-reboot
     fi
     rm -f "$out"
-    labrun -t 400 -m 'TRUCE GFX MENU' -H 'TRUCE GFX MENU' -o "$out" -r result -- "$@" &
+    labrun -t 1500 -m 'TRUCE GFX MENU' -H 'TRUCE GFX MENU' -o "$out" -r result -- "$@" &
     local lr=$!
-    while [ $i -lt 4000 ] && ! grep -aq 'TRUCE GFX MENU' "$out" 2>/dev/null && kill -0 $lr 2>/dev/null; do
-        sleep 0.1
+    while [ $i -lt 1500 ] && ! grep -aq 'TRUCE GFX MENU' "$out" 2>/dev/null && kill -0 $lr 2>/dev/null; do
+        sleep 1
         i=$((i + 1))
     done
     sleep 1
@@ -65,12 +65,16 @@ grub_run() { # VMM REP: start -> GRUB's menu under OVMF, memory there; then stop
         echo "BENCH-NOTE $vmm GRUB run $rep: no menu: $(tail -c 200 "$out" | tr -d '\r\033' | tr '\n' ' ')"
 }
 
-for rep in $(seq "$REPS"); do
+for rep in $(seq "$MEM_REPS"); do
     order="truce qemu"
     [ $((rep % 2)) = 0 ] && order="qemu truce"
     for vmm in $order; do
         mem_run "$vmm" none "$rep"
         mem_run "$vmm" vnc "$rep"
-        grub_run "$vmm" "$rep"
     done
+done
+for rep in $(seq "$REPS"); do
+    order="truce qemu"
+    [ $((rep % 2)) = 0 ] && order="qemu truce"
+    for vmm in $order; do grub_run "$vmm" "$rep"; done
 done
