@@ -82,7 +82,7 @@ GRUB's gfxterm menu (800x600x32, solid background) under Debian's OVMF from a CD
 
 | median | truce | QEMU q35 | truce/QEMU |
 | --- | --- | --- | --- |
-| start -> GRUB's menu on the serial port (s) | {fmt(gt['truce'], 's')} | {fmt(gt['qemu'], 's')} | {ratio} |
+| start -> GRUB's menu on the serial port | {fmt(gt['truce'], 's')} | {fmt(gt['qemu'], 's')} | {ratio} |
 | VMM memory at the menu (less guest RAM) | {fmt(gm['truce'])} | {fmt(gm['qemu'])} | |
 
 - truce: `truce run --kernel K --initrd I --cmdline C --memory 256M [--display vnc=127.0.0.1:P]`;
@@ -91,7 +91,10 @@ GRUB's gfxterm menu (800x600x32, solid background) under Debian's OVMF from a CD
   guest's GUEST-HOLD line (after /init ran its checks) or at GRUB's menu line.
 - Every GRUB boot, start -> menu in s: {allg}.
 - Absolute times are lab figures (every firmware instruction runs under TCG-emulated nested
-  virtualisation); compare the ratio.
+  virtualisation, and the build machine's 2 cores are shared with other jobs); compare the ratio.
+- The memory at the menu includes what each firmware setup holds outside guest RAM (truce: the
+  flash images, the 16 MiB VRAM's drawn pages, the VNC server; QEMU: its own VRAM, ROMs and
+  devices).
 """
 if notes:
     section += f"\nNotes from the run: {notes}\n"
