@@ -19,6 +19,7 @@ enum {
     OPT_NET_OVERRIDE,
     OPT_VSOCK_UDS,
     OPT_TRACK_DIRTY,
+    OPT_CLOCK_REALTIME,
     OPT_HELP
 };
 
@@ -30,6 +31,7 @@ static const struct option restore_opts[] = {
     {"net-override", required_argument, 0, OPT_NET_OVERRIDE},
     {"vsock-uds", required_argument, 0, OPT_VSOCK_UDS},
     {"track-dirty-pages", no_argument, 0, OPT_TRACK_DIRTY},
+    {"clock-realtime", no_argument, 0, OPT_CLOCK_REALTIME},
     {"help", no_argument, 0, OPT_HELP},
     {0, 0, 0, 0},
 };
@@ -44,7 +46,9 @@ static void restore_usage(FILE *out)
                  "  --console KIND         stdio, file:PATH or none (default: as saved)\n"
                  "  --net-override ID=TAP  attach interface ID to another tap (repeatable)\n"
                  "  --vsock-uds PATH       serve the vsock device on another UNIX socket\n"
-                 "  --track-dirty-pages    track written pages from here on (Diff snapshots)\n");
+                 "  --track-dirty-pages    track written pages from here on (Diff snapshots)\n"
+                 "  --clock-realtime       advance the guest's clock by the time since the "
+                 "snapshot\n");
 }
 
 /* "ID=TAP" into the next network override. Returns 0 or -EINVAL with ERR. */
@@ -107,6 +111,9 @@ static int parse_restore(int argc, char **argv, struct cli_vm_source *src,
             break;
         case OPT_TRACK_DIRTY:
             ov->track_dirty = true;
+            break;
+        case OPT_CLOCK_REALTIME:
+            ov->clock_realtime = true;
             break;
         case OPT_HELP:
             return 1;

@@ -60,6 +60,9 @@ echo "PASS snapshot-create ($(du -k "$W/one/mem" | cut -f1) KiB of 32 MiB memory
 timeout 120 "$TRUCE" restore --snapshot "$W/one/st" --mem "$W/one/mem" \
     --console "file:$W/one/cli.log" 2>"$W/one/cli.err"
 judge snapshot-restore-cli "$W/one/src.log" "$W/one/cli.log" $?
+timeout 120 "$TRUCE" restore --snapshot "$W/one/st" --mem "$W/one/mem" --clock-realtime \
+    --console "file:$W/one/cli-rt.log" 2>"$W/one/cli-rt.err"
+judge snapshot-restore-clock-realtime "$W/one/src.log" "$W/one/cli-rt.log" $?
 
 # The same snapshot twice more, through the API: resumed at once, and loaded paused then resumed.
 for mode in resume paused; do
