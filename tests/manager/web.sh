@@ -73,6 +73,6 @@ for _ in $(seq 300); do grep -q drawn "$W/d.serial" 2>/dev/null && break; sleep 
 
 SHOTS=${WEB_SHOTS:-$W}
 mkdir -p "$SHOTS"
-$PY tests/manager/web_browser.py "$U/" "$(cat "$W/token")" "$SHOTS" "$A"
+$PY tests/manager/web_browser.py "$U/" "$(cat "$W/token")" "$SHOTS" "$A" "$W"
 "$CTL" --sock "$S" stop d --force >/dev/null
 exit 0

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-# web_browser.py URL TOKEN SHOTDIR KERNEL — the web console in a real browser: headless Chromium
+# web_browser.py URL TOKEN SHOTDIR KERNEL SNAPDIR — the web console in a real browser: headless Chromium
 # driven over the DevTools protocol (python3-websocket). Signs in with the token (a wrong one
 # first), creates a VM from a definition in the form, sees it running, types `echo hello` into its
 # serial console and reads the guest's answer from the terminal, opens the screen of the VM "d"
-# (a VNC display) and reads its pixels, and saves a PNG of each page. One PASS/FAIL line a step.
+# (a VNC display) and reads its pixels, pauses, resumes and snapshots "d" from its buttons, and
+# saves a PNG of each page. One PASS/FAIL line a step.
 import base64
 import json
 import os
@@ -17,7 +18,7 @@ import urllib.request
 
 import websocket  # python3-websocket (Debian)
 
-URL, TOKEN, SHOTS, KERNEL = sys.argv[1:5]
+URL, TOKEN, SHOTS, KERNEL, SNAPDIR = sys.argv[1:6]
 
 
 def result(name, ok, detail):
@@ -168,6 +169,23 @@ try:
     path, n = cdp.shot("web-console-screen.png")
     result("screen", px == ["ff0000", "00ff00", "0000ff", "ffffff"],
            "noVNC canvas 320x200, quadrants %s; %s %d bytes" % (px, os.path.basename(path), n))
+
+    # Pause and resume d from its buttons; a snapshot of d through the dialog.
+    row_state = ("(() => { const r = [...document.querySelectorAll('#vms tbody tr')]"
+                 ".find(t => t.querySelector('th').textContent === 'd'); return r && r.dataset.state; })()")
+    cdp.js("document.querySelector('button[aria-label=\"Pause d\"]').click()")
+    paused = cdp.wait(row_state + " === 'paused'", 20)
+    cdp.js("document.querySelector('button[aria-label=\"Resume d\"]').click()")
+    resumed = cdp.wait(row_state + " === 'running'", 20)
+    snapdir = os.path.join(SNAPDIR, "snap-d")
+    cdp.js("document.querySelector('button[aria-label=\"Snapshot d\"]').click()")
+    dialog = cdp.wait("document.getElementById('snap-dialog').open && document.activeElement.id === 'snap-dir'", 10)
+    cdp.js("document.getElementById('snap-dir').value = %s;"
+           "document.getElementById('snap-form').requestSubmit()" % json.dumps(snapdir))
+    said = cdp.wait("document.getElementById('status').textContent.includes('snapshot written')", 30)
+    result("pause-resume-snapshot", bool(paused and resumed and dialog and said and
+                                         os.path.getsize(os.path.join(snapdir, "vmstate")) > 0),
+           "paused, resumed; the dialog took the focus; status '%s'" % cdp.js("document.getElementById('status').textContent"))
 
     # Keyboard: every action is a button with a label naming its VM; the form fields have labels.
     a11y = cdp.js("(() => { const unl = [...document.querySelectorAll('input, textarea')].filter(e =>"
