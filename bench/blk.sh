@@ -55,6 +55,7 @@ initrd=$("$LAB_DIR/build-l1.sh" --extra "$tools:/lab/bench/tools.img" \
 out=$work/out
 mkdir -p "$out"
 timeout=$((reps * 3 * (6 * runtime + 180) + 120))
+load_start=$(cut -d" " -f1-3 /proc/loadavg)
 lab_log "running $reps x 3 boots in the lab (up to $timeout s)"
 lab_bench_run truce/bench-blk "$timeout" 3072 "$initrd" BENCH-BLK "$out"
 
@@ -67,6 +68,6 @@ plotpy=python3
     lab_log "no plot: $(tail -n 1 "$out/plot.err") (apt-get install python3-matplotlib)"
     plot=
 }
-python3 "$BENCH_DIR/blk_table.py" "$out/samples.txt" "$out/cmds.txt" "$BENCH_DIR/RESULTS.md" \
+LOADAVG="$load_start -> $(cut -d" " -f1-3 /proc/loadavg)" python3 "$BENCH_DIR/blk_table.py" "$out/samples.txt" "$out/cmds.txt" "$BENCH_DIR/RESULTS.md" \
     "$reps" "$runtime" "$size_mb" "$(qemu-system-x86_64 --version | head -n 1)" "$(fio --version)" \
     $plot

@@ -44,6 +44,10 @@ for p, label in peers:
     lines.append(f"- {label}: `{base} {cmds.get(p, '?')}`")
 if plot:
     lines += ["", f"![virtio-blk medians]({os.path.basename(plot)})"]
+if os.environ.get("LOADAVG"):
+    lines += ["", f"The host's load average (1, 5, 15 min) at the start -> the end: "
+              f"{os.environ['LOADAVG']}, on {os.cpu_count()} cores shared with other jobs: "
+              "with a high load the samples spread widely between boots."]
 lines += ["", f"Command: `bench/blk.sh --reps {reps} --runtime {runtime}` "
           f"({time.strftime('%Y-%m-%d')}). Samples: " + samples_text(vals), E]
 section = "\n".join(lines) + "\n"

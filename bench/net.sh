@@ -40,6 +40,7 @@ out=$work/out
 mkdir -p "$out"
 timeout=$((reps * 3 * $(echo $cpus | wc -w) * 600 + 120))
 export LAB_L1_CPUS=${LAB_L1_CPUS:-2}
+load_start=$(cut -d" " -f1-3 /proc/loadavg)
 lab_log "running $reps x 3 x ($cpus vCPUs) boots in the lab (up to $timeout s)"
 lab_bench_run truce/bench-net "$timeout" 2048 "$initrd" BENCH-NET "$out"
 
@@ -76,5 +77,5 @@ plotpy=python3
     lab_log "no plot: $(tail -n 1 "$out/plot.err") (apt-get install python3-matplotlib)"
     plot=
 }
-python3 "$BENCH_DIR/net_table.py" "$out/samples.txt" "$out/cmds.txt" "$BENCH_DIR/RESULTS.md" \
+LOADAVG="$load_start -> $(cut -d" " -f1-3 /proc/loadavg)" python3 "$BENCH_DIR/net_table.py" "$out/samples.txt" "$out/cmds.txt" "$BENCH_DIR/RESULTS.md" \
     "$reps" "$mib" "$cpus" "$(qemu-system-x86_64 --version | head -n 1)" "$rtts" $plot
