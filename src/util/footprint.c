@@ -3,6 +3,7 @@
 #include <link.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
@@ -17,6 +18,21 @@ struct trim_ctx {
     size_t bytes;
 };
 
+/* Does OBJ have text relocations (its "read-only" segments written by the dynamic linker)? */
+static bool has_textrel(const struct dl_phdr_info *obj)
+{
+    for (unsigned i = 0; i < obj->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &obj->dlpi_phdr[i];
+        if (ph->p_type != PT_DYNAMIC)
+            continue;
+        for (const ElfW(Dyn) *d = (const ElfW(Dyn) *)(obj->dlpi_addr + ph->p_vaddr);
+             d->d_tag != DT_NULL; d++)
+            if (d->d_tag == DT_TEXTREL || (d->d_tag == DT_FLAGS && (d->d_un.d_val & DF_TEXTREL)))
+                return true;
+    }
+    return false;
+}
+
 /* Drop the page-table entries of OBJ's read-only segments (code, read-only data, symbol tables).
  * A segment without PF_W is never written (no text relocations on x86-64), so its pages are the
  * file's pages in the page cache: MADV_DONTNEED unmaps them from this process and a later use
@@ -26,6 +42,8 @@ static int trim_object(struct dl_phdr_info *obj, size_t size, void *opaque)
     struct trim_ctx *t = opaque;
     (void)size;
     if (obj->dlpi_addr == t->vdso && t->vdso)
+        return 0;
+    if (has_textrel(obj)) /* relocated code: its pages were written, leave them */
         return 0;
     for (unsigned i = 0; i < obj->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &obj->dlpi_phdr[i];
