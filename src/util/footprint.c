@@ -63,7 +63,11 @@ size_t footprint_trim(void)
 {
     struct trim_ctx t = {.vdso = (uintptr_t)getauxval(AT_SYSINFO_EHDR),
                          .page = (size_t)sysconf(_SC_PAGESIZE)};
+    /* under ASan glibc's malloc is not used: trimming it would only set it up, after the
+     * filters (getrandom) */
+#ifndef __SANITIZE_ADDRESS__
     malloc_trim(0);
+#endif
     dl_iterate_phdr(trim_object, &t);
     return t.bytes;
 }
