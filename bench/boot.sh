@@ -83,7 +83,7 @@ $(python3 bench/boot_trace.py "$log")
 
 - truce: the same command with \`--log-level debug\`; when the VM stops truce logs \`exit-stats
   first_run_ns=T now_ns=T KIND=COUNT/USEC ...\` (CLOCK_MONOTONIC; handler time measured around each
-  exit's handler, src/vm/exits.c). QEMU: the same command with \`-trace kvm_run_exit -trace
+  exit's handler, src/vm/exits.c). QEMU: the same command with \`-msg timestamp=on -trace kvm_run_exit -trace
   kvm_vcpu_ioctl -D /tmp/qtrace.log\` (Debian's QEMU has the \`log\` trace backend, wall-clock
   µs); an exit's userspace time runs from its \`kvm_run_exit\` to the next KVM_RUN ioctl (so it
   includes writing two trace lines, which inflates QEMU's figure); QEMU's exits include qboot's.

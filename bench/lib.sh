@@ -26,7 +26,7 @@ bench_cmd() {
 bench_trace_args() {
     case "$1" in
     truce) printf '%s\n' --log-level debug ;;
-    qemu) printf '%s\n' -trace kvm_run_exit -trace kvm_vcpu_ioctl -D /tmp/qtrace.log ;;
+    qemu) printf '%s\n' -msg timestamp=on -trace kvm_run_exit -trace kvm_vcpu_ioctl -D /tmp/qtrace.log ;;
     esac
 }
 
@@ -64,7 +64,7 @@ bench_once() {
     [ "$mode" = mem ] && end=hold
     kernel=$(lab_kernel "$kind") || return 0
     set --
-    while IFS= read -r a; do set -- "$@" "$a"; done <<EOF
+    while IFS= read -r a; do [ -z "$a" ] || set -- "$@" "$a"; done <<EOF
 $(bench_cmd "$vmm" "$kernel" "$LAB_GUESTS/initrd.cpio" "$BENCH_CMDLINE lab.end=$end")
 $([ "$mode" = trace ] && bench_trace_args "$vmm")
 EOF
