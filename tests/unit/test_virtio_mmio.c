@@ -6,11 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "boot/acpi_tables.h"
 #include "statetest.h"
+#include "virtio/blk.h"
 #include "virtio/virtio_mmio.h"
 #include "virtio_fixture.h"
 
@@ -379,6 +381,80 @@ static void gsi_numbering(void **state)
     assert_true(LAYOUT_VIRTIO_MMIO + LAYOUT_VIRTIO_MMIO_SIZE <= LAYOUT_PCI_ECAM);
 }
 
+/* virtio-blk with queues=2 on the MMIO transport: both queues are configured through QueueSel,
+ * each is notified by its index through QueueNotify, and requests on each complete on its own
+ * ring (one interrupt line for both). */
+static void multiqueue_blk(void **state)
+{
+    struct vfix *f = calloc(1, sizeof(*f));
+    vf_init(f);
+    f->vm.cfg.transport = TRANSPORT_MMIO;
+    f->vm.cfg.cpus = 2;
+    char path[] = "/tmp/truce-mmio-mq-XXXXXX", err[256] = "";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    char sector[512];
+    memset(sector, 0x3c, sizeof(sector));
+    assert_int_equal(pwrite(fd, sector, sizeof(sector), 512 * 7), 512);
+    assert_int_equal(ftruncate(fd, 64 * 1024), 0);
+    close(fd);
+    struct disk_config *dc = &f->vm.cfg.disks[f->vm.cfg.ndisks++];
+    *dc = (struct disk_config){.id = "d0", .queues = 2};
+    snprintf(dc->path, sizeof(dc->path), "%s", path);
+    assert_int_equal(device_class_find("virtio-blk")->create(&f->vm, err, sizeof(err)), 0);
+    struct virtio_dev *vd = virtio_find(&f->vm, VIRTIO_ID_BLOCK, NULL);
+    ((struct virtio_mmio *)vd->transport)->line = vf_line;
+    wr(f, VMMIO_STATUS, 0);
+    wr(f, VMMIO_STATUS, ACK | DRV);
+    wr(f, VMMIO_DEVICE_FEATURES_SEL, 0);
+    assert_true(rd(f, VMMIO_DEVICE_FEATURES) & 1u << 12);   /* VIRTIO_BLK_F_MQ */
+    assert_int_equal(rd(f, VMMIO_CONFIG + 34) & 0xffff, 2); /* num_queues */
+    wr(f, VMMIO_DRIVER_FEATURES_SEL, 1);
+    wr(f, VMMIO_DRIVER_FEATURES, 1u << (VIRTIO_F_VERSION_1 - 32));
+    wr(f, VMMIO_DRIVER_FEATURES_SEL, 0);
+    wr(f, VMMIO_DRIVER_FEATURES, 1u << 12);
+    wr(f, VMMIO_STATUS, ACK | DRV | FOK);
+    for (uint32_t q = 0; q < 2; q++) {
+        wr(f, VMMIO_QUEUE_SEL, q);
+        wr(f, VMMIO_QUEUE_NUM, 16);
+        wr(f, VMMIO_QUEUE_DESC_LOW, (uint32_t)VF_RING(q));
+        wr(f, VMMIO_QUEUE_DRIVER_LOW, (uint32_t)VF_RING(q) + 0x4000);
+        wr(f, VMMIO_QUEUE_DEVICE_LOW, (uint32_t)VF_RING(q) + 0x8000);
+        memset(gpa_to_hva(&f->vm.mem, VF_RING(q), 0xc000), 0, 0xc000);
+        wr(f, VMMIO_QUEUE_READY, 1);
+        f->qsize[q] = 16;
+    }
+    wr(f, VMMIO_QUEUE_SEL, 2);
+    assert_int_equal(rd(f, VMMIO_QUEUE_NUM_MAX), 0); /* no third queue */
+    wr(f, VMMIO_STATUS, ACK | DRV | FOK | DOK);
+    assert_int_equal(rd(f, VMMIO_STATUS), ACK | DRV | FOK | DOK);
+    for (int round = 0; round < 2; round++)
+        for (unsigned q = 2; q-- > 0;) { /* queue 1 first */
+            uint64_t hdr = VF_BUF + 0x10000 * q, data = hdr + 0x1000, st = hdr + 0x100;
+            struct virtio_blk_outhdr h = {.type = VIRTIO_BLK_T_IN, .sector = 7};
+            guest_mem_write(&f->vm.mem, hdr, &h, sizeof(h));
+            memset(gpa_to_hva(&f->vm.mem, data, 512), 0, 512);
+            vf_desc(f, q, 0, hdr, sizeof(h), VRING_DESC_F_NEXT, 1);
+            vf_desc(f, q, 1, data, 512, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2);
+            vf_desc(f, q, 2, st, 1, VRING_DESC_F_WRITE, 0);
+            uint16_t slot = f->avail_idx[q] % f->qsize[q], head = 0;
+            guest_mem_write(&f->vm.mem, VF_RING(q) + 0x4000 + 4 + 2 * slot, &head, 2);
+            f->avail_idx[q]++;
+            __atomic_thread_fence(__ATOMIC_SEQ_CST);
+            guest_mem_write(&f->vm.mem, VF_RING(q) + 0x4000 + 2, &f->avail_idx[q], 2);
+            wr(f, VMMIO_QUEUE_NOTIFY, q);
+            assert_true(vf_wait_used(f, q, f->avail_idx[q]));
+            uint8_t status = 0xff;
+            guest_mem_read(&f->vm.mem, st, &status, 1);
+            assert_int_equal(status, VIRTIO_BLK_S_OK);
+            assert_int_equal(*(uint8_t *)gpa_to_hva(&f->vm.mem, data + 511, 1), 0x3c);
+        }
+    assert_true(rd(f, VMMIO_INTERRUPT_STATUS) & 1); /* the used-buffer interrupt */
+    vf_fini(f);
+    free(f);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,6 +466,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(placement_and_cmdline, setup, teardown),
         cmocka_unit_test_setup_teardown(dsdt_devices, setup, teardown),
         cmocka_unit_test(gsi_numbering),
+        cmocka_unit_test(multiqueue_blk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,7 @@
 # the image's. Then queues=2 on 2 vCPUs on virtio-mmio (one interrupt line for every queue: the
 # queue count, the reads and the data are checked), with a 2-pair tap (`--net tap=..,queues=2`):
 # eth0 has rx-0/rx-1/tx-0/tx-1 and pings L1 from both vCPUs. queues=5 on 4 vCPUs is refused with a message naming the limit.
-# lab: vmm=truce timeout=240 needs=boot-bzimage
+# lab: vmm=truce timeout=480 needs=boot-bzimage
 dd if=/dev/urandom of=mq.img bs=1M count=8 2>/dev/null
 sum=$(sha256sum mq.img | cut -d' ' -f1)
 cat >blkmq <<'EOG'
@@ -68,8 +68,9 @@ l1_modprobe tun || fail "insmod tun failed"
 ) &
 guest_boot -c 2 -m 256 -f blkmq:/checks/blkmq -x --transport -x mmio \
     -x --disk -x "path=$PWD/mq.img,queues=2" -x --net -x tap=tapm0,queues=2 \
-    -a "lab.check=blkmq:$sum,2,mmio" -t 200
+    -a "lab.check=blkmq:$sum,2,mmio" -t 240
 expect_init
+grep -q 'GUEST-RESULT' "$GUEST_OUT" || lab_show_output 40
 expect_guest blkmq
 expect_end poweroff
 # one queue per vCPU at most: refused before the guest runs, naming the limit
