@@ -61,6 +61,9 @@ one() {
         --disk-ro) disk="$disk,readonly=on" ;;
         --disk-ahci) disk="$disk,if=ahci" ;;
         --disk-rl=*) disk="$disk,${a#--disk-rl=}" ;; # rate limits: bw=..., ops=...
+        --disk-mq=*) # virtio-blk with that many queues, one vCPU each
+            disk="$disk,queues=${a#--disk-mq=}"
+            args+=(--cpus "${a#--disk-mq=}") ;;
         --net-mq=*) # a multiqueue tap (truce creates it) instead of user networking, one vCPU a pair
             net=(--net "tap=hmq$$$((RANDOM % 1000)),queues=${a#--net-mq=}")
             args+=(--cpus "${a#--net-mq=}") ;;
