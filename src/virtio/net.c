@@ -248,10 +248,18 @@ static int net_activate(void *opaque)
 static void net_queue_notify(void *opaque, struct virtq *q)
 {
     struct virtio_net *n = opaque;
-    if (q->index == 2 * n->max_pairs) {
-        net_ctrl_process(n, q);
+    /* the control queue follows the pairs the driver negotiated: 2N with VIRTIO_NET_F_MQ, else
+     * 2 (a driver taking the control queue alone) */
+    bool mq = virtio_has_feature(&n->vdev, VIRTIO_NET_F_MQ);
+    if (q->index == (mq ? 2 * n->max_pairs : 2u)) {
+        if (virtio_has_feature(&n->vdev, VIRTIO_NET_F_CTRL_VQ))
+            net_ctrl_process(n, q);
         return;
     }
+    if (!mq && q->index >= 2)
+        return; /* not a queue of this negotiation */
+    if (q->index >= 2 * n->max_pairs)
+        return;
     struct net_pair *p = &n->pair[q->index / 2];
     if (q->index % 2 == NET_RXQ)
         net_rx_pump(p); /* the guest added receive buffers */

@@ -3,7 +3,8 @@
  * and commands, a header alone, a command with no ack byte, 60 KiB of garbage, a flood of a full
  * queue of commands at once, then a descriptor loop on the control queue (DEVICE_NEEDS_RESET).
  * Every bad command is answered VIRTIO_NET_ERR, the device never gives more than 2 pairs, and a
- * fresh driver then gets 2 pairs and transmits on the second pair. */
+ * fresh driver then gets 2 pairs and transmits on the second pair. A driver taking the control
+ * queue without VIRTIO_NET_F_MQ finds it at index 2 (the spec's place) and is refused pairs. */
 #include "hostile.h"
 
 #define F_CTRL_VQ (1ULL << 17)
@@ -14,6 +15,7 @@
 
 static struct vio d;
 static struct vq q[5];
+static unsigned ctrl_q = CTRL_Q;
 
 /* Send command bytes CMD (LEN) with an ack byte (none when NO_ACK); wait. Returns the ack, or
  * 0x100 + used length when there was no ack byte, or -1 on timeout. */
@@ -24,10 +26,10 @@ static int ctrl(const void *cmd, uint32_t len, int no_ack)
         b[i] = ((const uint8_t *)cmd)[i];
     *ack = 0x5a;
     struct vdesc ds[2] = {{(uintptr_t)b, len, 0, 0}, {(uintptr_t)ack, 1, VD_WRITE, 0}};
-    vq_add(&q[CTRL_Q], ds, no_ack ? 1 : 2);
-    vq_notify(&q[CTRL_Q]);
+    vq_add(&q[ctrl_q], ds, no_ack ? 1 : 2);
+    vq_notify(&q[ctrl_q]);
     uint32_t used = 0;
-    if (vq_wait(&q[CTRL_Q], &used) < 0)
+    if (vq_wait(&q[ctrl_q], &used) < 0)
         return -1;
     return no_ack ? 0x100 + (int)used : *ack;
 }
@@ -112,4 +114,15 @@ void hostile_case(void)
     CHECK(pairs_set(2) == NET_OK, "2 pairs refused after reset");
     tx_on(1);
     say("fresh driver after reset: 2 pairs work");
+    /* the control queue without multiqueue: queue 2, pairs refused, one pair transmits */
+    CHECK(vio_begin(&d, F_CTRL_VQ) == 0, "FEATURES_OK refused (control queue alone)");
+    CHECK((d.features & (F_CTRL_VQ | F_MQ)) == F_CTRL_VQ, "features not as asked");
+    for (uint16_t i = 0; i < 3; i++)
+        CHECK(vq_setup(&d, &q[i], i, 0) == 0, "queue setup failed");
+    vio_driver_ok(&d);
+    ctrl_q = 2;
+    CHECK(pairs_set(1) == NET_ERR, "VQ_PAIRS_SET without VIRTIO_NET_F_MQ not refused");
+    tx_on(0);
+    CHECK(!(vio_status(&d) & VIO_NEEDS_RESET), "the control queue at index 2 broke the device");
+    say("control queue without multiqueue: at index 2, pairs refused");
 }
