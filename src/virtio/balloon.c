@@ -268,49 +268,52 @@ static void timer_cb(void *opaque, uint32_t events)
 
 /* ---- queues ---------------------------------------------------------------------------------- */
 
+struct bl_pass {
+    struct virtio_balloon *b;
+    bool hint_ended; /* a hinting buffer said the guest's run ended */
+};
+
+/* One buffer of queue Q, by the queue's role; a stats buffer is held until the next poll. */
+static bool bl_serve(void *opaque, struct virtq *q, struct virtq_chain *c)
+{
+    struct bl_pass *p = opaque;
+    struct virtio_balloon *b = p->b;
+    int qi = (int)q->index;
+    if (qi == b->qi_stats) {
+        stats_buffer(b, q, c);
+        return true;
+    }
+    if (qi <= 1) {
+        qi == 0 ? b->c.inflate_count++ : b->c.deflate_count++;
+        pfn_buffer(b, c, qi == 0);
+    } else if (qi == b->qi_report) {
+        report_buffer(b, c);
+    } else {
+        p->hint_ended |= hint_buffer(b, c);
+    }
+    virtq_push(q, c->head, 0);
+    return true;
+}
+
 static void bl_queue_notify(void *opaque, struct virtq *q)
 {
     struct virtio_balloon *b = opaque;
     struct iovec iov[BALLOON_MAX_IOV];
     struct virtq_chain c = {.iov = iov, .max_iov = BALLOON_MAX_IOV};
-    unsigned budget = MIN(VIRTQ_BUDGET(q), BALLOON_BUDGET);
-    int qi = (int)q->index, rc;
-    bool hint_ended = false;
+    struct bl_pass pass = {.b = b};
+    int qi = (int)q->index;
     if (qi >= 2 && qi != b->qi_stats && qi != b->qi_hint && qi != b->qi_report)
         return; /* a queue the negotiated features do not give a role */
     if (qi == b->qi_stats && b->timer_dirty) { /* armed here: only the I/O thread sets timers */
         b->timer_dirty = false;
         timer_arm(b);
     }
-    do {
-        virtq_disable_notify(q);
-        while (budget && (rc = virtq_pop(q, &c)) > 0) {
-            budget--;
-            if (qi == b->qi_stats) {
-                stats_buffer(b, q, &c);
-                continue; /* held until the next poll */
-            }
-            if (qi <= 1) {
-                qi == 0 ? b->c.inflate_count++ : b->c.deflate_count++;
-                pfn_buffer(b, &c, qi == 0);
-            } else if (qi == b->qi_report) {
-                report_buffer(b, &c);
-            } else {
-                hint_ended |= hint_buffer(b, &c);
-            }
-            virtq_push(q, c.head, 0);
-        }
-        if (!budget) {
-            virtio_queue_defer(q);
-            break;
-        }
-    } while (rc == 0 && virtq_enable_notify(q));
-    virtio_interrupt(&b->vdev, q);
+    virtq_serve(q, MIN(VIRTQ_BUDGET(q), BALLOON_BUDGET), &c, bl_serve, &pass);
     if (qi == b->qi_stats && b->stats_request) {
         b->stats_request = false;
         balloon_stats_request(b);
     }
-    if (hint_ended && b->s.hint_ack_on_stop && b->s.hint_host_cmd > BALLOON_HINT_CMD_DONE)
+    if (pass.hint_ended && b->s.hint_ack_on_stop && b->s.hint_host_cmd > BALLOON_HINT_CMD_DONE)
         balloon_set_hint_cmd(b, BALLOON_HINT_CMD_DONE);
 }
 

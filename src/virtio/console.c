@@ -23,27 +23,21 @@ struct virtio_con {
 };
 
 /* Guest output: every readable byte of every chain goes to the host console. Lock held. */
+static bool vcon_tx_chain(void *opaque, struct virtq *q, struct virtq_chain *c)
+{
+    struct virtio_con *v = opaque;
+    for (unsigned i = 0; i < c->nout; i++)
+        console_write(v->con, c->iov[i].iov_base, c->iov[i].iov_len);
+    v->tx_bytes += c->out_len;
+    virtq_push(q, c->head, 0);
+    return true;
+}
+
 static void vcon_tx(struct virtio_con *v, struct virtq *q)
 {
     struct iovec iov[VCON_MAX_IOV];
     struct virtq_chain c = {.iov = iov, .max_iov = VCON_MAX_IOV};
-    unsigned budget = VIRTQ_BUDGET(q);
-    int rc;
-    do {
-        virtq_disable_notify(q);
-        while (budget && (rc = virtq_pop(q, &c)) > 0) {
-            budget--;
-            for (unsigned i = 0; i < c.nout; i++)
-                console_write(v->con, iov[i].iov_base, iov[i].iov_len);
-            v->tx_bytes += c.out_len;
-            virtq_push(q, c.head, 0);
-        }
-        if (!budget) {
-            virtio_queue_defer(q);
-            break;
-        }
-    } while (rc == 0 && virtq_enable_notify(q));
-    virtio_interrupt(&v->vdev, q);
+    virtq_serve(q, VIRTQ_BUDGET(q), &c, vcon_tx_chain, v);
 }
 
 /* Host console input (I/O thread): fill the guest's receive buffers. Returns the bytes taken;

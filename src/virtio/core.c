@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 
 #include "virtio/virtio.h"
@@ -71,13 +72,13 @@ void virtio_dev_pause(struct virtio_dev *vdev)
     virtio_lock(vdev);
     vdev->paused = true;
     virtio_unlock(vdev);
+    virtio_kicks_unwatch(vdev);
     if (vdev->ops->pause)
         vdev->ops->pause(vdev->opaque);
     virtio_watches_park(vdev);
 }
 
-void virtio_dev_resume(struct virtio_dev *vdev, int (*watch_kicks)(void *transport),
-                       void *transport)
+void virtio_dev_resume(struct virtio_dev *vdev)
 {
     int rc = virtio_watches_unpark(vdev);
     virtio_lock(vdev);
@@ -86,7 +87,7 @@ void virtio_dev_resume(struct virtio_dev *vdev, int (*watch_kicks)(void *transpo
     if (vdev->ops->resume)
         vdev->ops->resume(vdev->opaque);
     if (!rc)
-        rc = watch_kicks(transport);
+        rc = virtio_kicks_watch(vdev);
     if (rc < 0) {
         vm_request_stop(vdev->vm, TRUCE_EXIT_HOST, "%s: cannot resume: %s", vdev->name,
                         strerror(-rc));
@@ -103,6 +104,26 @@ void virtio_queue_defer(struct virtq *q)
 {
     if (q->kick_fd >= 0)
         eventfd_write(q->kick_fd, 1);
+}
+
+bool virtq_serve(struct virtq *q, unsigned budget, struct virtq_chain *c,
+                 bool (*serve)(void *opaque, struct virtq *q, struct virtq_chain *c), void *opaque)
+{
+    bool go = true;
+    int rc = 0;
+    do {
+        virtq_disable_notify(q);
+        while (go && budget && (rc = virtq_pop(q, c)) > 0) {
+            budget--;
+            go = serve(opaque, q, c);
+        }
+        if (go && !budget) {
+            virtio_queue_defer(q);
+            break;
+        }
+    } while (go && rc == 0 && virtq_enable_notify(q));
+    virtio_interrupt(q->vdev, q);
+    return go;
 }
 
 void virtio_interrupt(struct virtio_dev *vdev, struct virtq *q)
@@ -285,8 +306,43 @@ int virtio_watches_unpark(struct virtio_dev *vdev)
     return rc;
 }
 
+int virtio_kicks_watch(struct virtio_dev *vdev)
+{
+    if (vdev->kicks_watched)
+        return 0;
+    for (unsigned i = 0; i < vdev->nqueues; i++) {
+        int rc =
+            evloop_add(vdev->vm->loop, vdev->vq[i].kick_fd, EPOLLIN, virtio_kick_cb, &vdev->vq[i]);
+        if (rc < 0) {
+            while (i--)
+                evloop_del(vdev->vm->loop, vdev->vq[i].kick_fd);
+            return rc;
+        }
+    }
+    vdev->kicks_watched = true;
+    return 0;
+}
+
+void virtio_kicks_unwatch(struct virtio_dev *vdev)
+{
+    for (unsigned i = 0; i < vdev->nqueues && vdev->kicks_watched; i++)
+        evloop_del(vdev->vm->loop, vdev->vq[i].kick_fd);
+    vdev->kicks_watched = false;
+}
+
+int virtio_kicks_open(struct virtio_dev *vdev)
+{
+    for (unsigned i = 0; i < vdev->nqueues; i++) {
+        vdev->vq[i].kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (vdev->vq[i].kick_fd < 0)
+            return -errno;
+    }
+    return virtio_kicks_watch(vdev);
+}
+
 void virtio_kicks_close(struct virtio_dev *vdev)
 {
+    virtio_kicks_unwatch(vdev);
     for (unsigned i = 0; i < vdev->nqueues; i++) {
         struct virtq *q = &vdev->vq[i];
         if (q->kick_fd >= 0)

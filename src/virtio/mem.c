@@ -145,32 +145,26 @@ refused:
         m->refused++;
 }
 
-static void mem_queue_notify(void *opaque, struct virtq *q)
+/* One request: answered when the chain has room for the answer, else refused unanswered. */
+static bool mem_serve(void *opaque, struct virtq *q, struct virtq_chain *c)
 {
     struct virtio_mem *m = opaque;
+    struct virtio_mem_resp r = {0};
+    if (c->in_len < sizeof(r)) { /* no room for the answer: nothing is done */
+        m->refused++;
+        virtq_push(q, c->head, 0);
+        return true;
+    }
+    mem_handle(m, c, &r);
+    virtq_push(q, c->head, (uint32_t)virtq_chain_write(c, 0, &r, sizeof(r)));
+    return true;
+}
+
+static void mem_queue_notify(void *opaque, struct virtq *q)
+{
     struct iovec iov[MEM_MAX_IOV];
     struct virtq_chain c = {.iov = iov, .max_iov = MEM_MAX_IOV};
-    unsigned budget = VIRTQ_BUDGET(q);
-    int rc;
-    do {
-        virtq_disable_notify(q);
-        while (budget && (rc = virtq_pop(q, &c)) > 0) {
-            budget--;
-            struct virtio_mem_resp r = {0};
-            if (c.in_len < sizeof(r)) { /* no room for the answer: nothing is done */
-                m->refused++;
-                virtq_push(q, c.head, 0);
-                continue;
-            }
-            mem_handle(m, &c, &r);
-            virtq_push(q, c.head, (uint32_t)virtq_chain_write(&c, 0, &r, sizeof(r)));
-        }
-        if (!budget) {
-            virtio_queue_defer(q);
-            break;
-        }
-    } while (rc == 0 && virtq_enable_notify(q));
-    virtio_interrupt(&m->vdev, q);
+    virtq_serve(q, VIRTQ_BUDGET(q), &c, mem_serve, opaque);
 }
 
 /* The region must be the one the snapshot had; the requested size is restored (staged). The

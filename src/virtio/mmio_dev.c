@@ -63,30 +63,6 @@ static void ioeventfds_release(struct virtio_mmio *m)
     memset(m->ioeventfd, 0, sizeof(m->ioeventfd));
 }
 
-static void kicks_unwatch(struct virtio_mmio *m)
-{
-    struct virtio_dev *vdev = m->vdev;
-    for (unsigned i = 0; i < vdev->nqueues && m->kicks_watched; i++)
-        evloop_del(vdev->vm->loop, vdev->vq[i].kick_fd);
-    m->kicks_watched = false;
-}
-
-static int kicks_watch(struct virtio_mmio *m)
-{
-    struct virtio_dev *vdev = m->vdev;
-    for (unsigned i = 0; i < vdev->nqueues; i++) {
-        int rc =
-            evloop_add(vdev->vm->loop, vdev->vq[i].kick_fd, EPOLLIN, virtio_kick_cb, &vdev->vq[i]);
-        if (rc < 0) {
-            while (i--)
-                evloop_del(vdev->vm->loop, vdev->vq[i].kick_fd);
-            return rc;
-        }
-    }
-    m->kicks_watched = true;
-    return 0;
-}
-
 /* ---- the device instance ------------------------------------------------------------------- */
 
 static void inst_reset(void *opaque)
@@ -100,7 +76,7 @@ static void inst_reset(void *opaque)
 static void inst_stop(void *opaque)
 {
     struct virtio_mmio *m = opaque;
-    kicks_unwatch(m);
+    virtio_kicks_unwatch(m->vdev);
     virtio_unwatch_all(m->vdev);
     if (m->vdev->ops->stop)
         m->vdev->ops->stop(m->vdev->opaque);
@@ -129,21 +105,13 @@ static void inst_destroy(void *opaque)
 static void inst_pause(void *opaque)
 {
     struct virtio_mmio *m = opaque;
-    kicks_unwatch(m);
     virtio_dev_pause(m->vdev);
-}
-
-/* virtio_dev_resume's WATCH_KICKS: the queue eventfds back on the loop (once). */
-static int kicks_rewatch(void *opaque)
-{
-    struct virtio_mmio *m = opaque;
-    return m->kicks_watched ? 0 : kicks_watch(m);
 }
 
 static void inst_resume(void *opaque)
 {
     struct virtio_mmio *m = opaque;
-    virtio_dev_resume(m->vdev, kicks_rewatch, m);
+    virtio_dev_resume(m->vdev);
 }
 
 /* The transport's own facts (window and GSI: fixed by the configuration, checked), then the
@@ -219,16 +187,6 @@ static unsigned mmio_count(struct vm *vm)
 
 /* ---- adding a device ------------------------------------------------------------------------ */
 
-static int kicks_open(struct virtio_mmio *m)
-{
-    for (unsigned i = 0; i < m->vdev->nqueues; i++) {
-        m->vdev->vq[i].kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (m->vdev->vq[i].kick_fd < 0)
-            return -errno;
-    }
-    return kicks_watch(m);
-}
-
 int virtio_mmio_add(struct vm *vm, struct virtio_dev *vdev, char *err, size_t errlen)
 {
     unsigned n = mmio_count(vm);
@@ -249,7 +207,7 @@ int virtio_mmio_add(struct vm *vm, struct virtio_dev *vdev, char *err, size_t er
     vdev->vm = vm;
     vdev->tops = &vmmio_tops;
     vdev->transport = m;
-    int rc = kicks_open(m);
+    int rc = virtio_kicks_open(m->vdev);
     if (rc < 0) {
         snprintf(err, errlen, "%s: queue eventfds: %s", vdev->name, strerror(-rc));
         goto fail;
@@ -271,7 +229,6 @@ int virtio_mmio_add(struct vm *vm, struct virtio_dev *vdev, char *err, size_t er
     log_info("%s: virtio-mmio at %#llx, IRQ %u", vdev->name, (unsigned long long)m->base, m->gsi);
     return 0;
 fail:
-    kicks_unwatch(m);
     virtio_kicks_close(m->vdev);
     vdev->tops = NULL;
     vdev->transport = NULL;

@@ -268,9 +268,7 @@ static void vpci_inst_stop(void *opaque)
 {
     struct virtio_pci *vp = opaque;
     struct virtio_dev *vdev = vp->vdev;
-    for (unsigned i = 0; i < vdev->nqueues && vp->kicks_watched; i++)
-        evloop_del(vdev->vm->loop, vdev->vq[i].kick_fd);
-    vp->kicks_watched = false;
+    virtio_kicks_unwatch(vdev);
     virtio_unwatch_all(vdev);
     if (vdev->ops->stop)
         vdev->ops->stop(vdev->opaque);
@@ -295,40 +293,12 @@ static void vpci_inst_destroy(void *opaque)
     free(vp);
 }
 
-/* Watch every queue's eventfd on the I/O thread. Returns 0 or -errno (none left watched). */
-static int vpci_kicks_watch(struct virtio_pci *vp)
-{
-    struct virtio_dev *vdev = vp->vdev;
-    for (unsigned i = 0; i < vdev->nqueues; i++) {
-        int rc =
-            evloop_add(vdev->vm->loop, vdev->vq[i].kick_fd, EPOLLIN, virtio_kick_cb, &vdev->vq[i]);
-        if (rc < 0) {
-            while (i--)
-                evloop_del(vdev->vm->loop, vdev->vq[i].kick_fd);
-            return rc;
-        }
-    }
-    vp->kicks_watched = true;
-    return 0;
-}
-
 /* Pause: kicks stop being read (a notification stays pending in its eventfd), the device
  * finishes in-flight work, backend watches come off the loop. */
 static void vpci_inst_pause(void *opaque)
 {
     struct virtio_pci *vp = opaque;
-    struct virtio_dev *vdev = vp->vdev;
-    for (unsigned i = 0; i < vdev->nqueues && vp->kicks_watched; i++)
-        evloop_del(vdev->vm->loop, vdev->vq[i].kick_fd);
-    vp->kicks_watched = false;
-    virtio_dev_pause(vdev);
-}
-
-/* virtio_dev_resume's WATCH_KICKS: the queue eventfds back on the loop (once). */
-static int vpci_kicks_rewatch(void *opaque)
-{
-    struct virtio_pci *vp = opaque;
-    return vp->kicks_watched ? 0 : vpci_kicks_watch(vp);
+    virtio_dev_pause(vp->vdev);
 }
 
 /* Resume: watches and kicks back on the loop, then every enabled queue of a live device is
@@ -336,7 +306,7 @@ static int vpci_kicks_rewatch(void *opaque)
 static void vpci_inst_resume(void *opaque)
 {
     struct virtio_pci *vp = opaque;
-    virtio_dev_resume(vp->vdev, vpci_kicks_rewatch, vp);
+    virtio_dev_resume(vp->vdev);
 }
 
 /* The PCI function (config space, MSI-X), then the virtio state. */
@@ -383,18 +353,6 @@ static const struct device_ops vpci_inst_ops = {
     .destroy = vpci_inst_destroy,
 };
 
-/* Create the queues' eventfds and watch them on the I/O thread. Returns 0 or -errno. */
-static int vpci_kicks_open(struct virtio_pci *vp)
-{
-    struct virtio_dev *vdev = vp->vdev;
-    for (unsigned i = 0; i < vdev->nqueues; i++) {
-        vdev->vq[i].kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (vdev->vq[i].kick_fd < 0)
-            return -errno;
-    }
-    return vpci_kicks_watch(vp);
-}
-
 int virtio_pci_add(struct vm *vm, struct virtio_dev *vdev, char *err, size_t errlen)
 {
     if (!vm->pci || !vm->loop) {
@@ -415,7 +373,7 @@ int virtio_pci_add(struct vm *vm, struct virtio_dev *vdev, char *err, size_t err
         snprintf(err, errlen, "%s: PCI layout: %s", vdev->name, strerror(-rc));
         goto fail;
     }
-    rc = vpci_kicks_open(vp);
+    rc = virtio_kicks_open(vdev);
     if (rc < 0) {
         snprintf(err, errlen, "%s: queue eventfds: %s", vdev->name, strerror(-rc));
         goto fail;
@@ -438,8 +396,6 @@ int virtio_pci_add(struct vm *vm, struct virtio_dev *vdev, char *err, size_t err
               (unsigned long long)vp->pci.bar[VPCI_BAR].addr);
     return 0;
 fail:
-    for (unsigned i = 0; i < vdev->nqueues && vp->kicks_watched; i++)
-        evloop_del(vm->loop, vdev->vq[i].kick_fd);
     virtio_kicks_close(vp->vdev);
     pthread_mutex_destroy(&vp->pci.irq_lock);
     vdev->tops = NULL;

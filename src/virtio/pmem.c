@@ -67,28 +67,20 @@ static uint32_t pmem_handle(struct virtio_pmem *p, const struct virtq_chain *c)
     return PMEM_RESP_OK;
 }
 
+/* One flush request: the answer is its status (a chain with no room for the answer gets none). */
+static bool pmem_serve(void *opaque, struct virtq *q, struct virtq_chain *c)
+{
+    struct virtio_pmem_resp resp = {.ret = htole32(pmem_handle(opaque, c))};
+    size_t n = virtq_chain_write(c, 0, &resp, sizeof(resp));
+    virtq_push(q, c->head, n == sizeof(resp) ? (uint32_t)n : 0);
+    return true;
+}
+
 static void pmem_queue_notify(void *opaque, struct virtq *q)
 {
-    struct virtio_pmem *p = opaque;
     struct iovec iov[PMEM_MAX_IOV];
     struct virtq_chain c = {.iov = iov, .max_iov = PMEM_MAX_IOV};
-    unsigned budget = VIRTQ_BUDGET(q);
-    int rc;
-    do {
-        virtq_disable_notify(q);
-        while (budget && (rc = virtq_pop(q, &c)) > 0) {
-            budget--;
-            struct virtio_pmem_resp resp = {.ret = htole32(pmem_handle(p, &c))};
-            /* a chain with no room for the answer gets none */
-            size_t n = virtq_chain_write(&c, 0, &resp, sizeof(resp));
-            virtq_push(q, c.head, n == sizeof(resp) ? (uint32_t)n : 0);
-        }
-        if (!budget) {
-            virtio_queue_defer(q);
-            break;
-        }
-    } while (rc == 0 && virtq_enable_notify(q));
-    virtio_interrupt(&p->vdev, q);
+    virtq_serve(q, VIRTQ_BUDGET(q), &c, pmem_serve, opaque);
 }
 
 /* The region a snapshot was taken with must be the one this device maps: same place, same size,

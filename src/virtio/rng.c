@@ -41,8 +41,9 @@ static uint32_t rng_fill(const struct virtq_chain *c, uint32_t limit)
 
 /* Serve one popped request C of Q, unless the rate limiter refuses it (then it goes back to the
  * ring and false is returned). The bytes counted are those given: at most RNG_MAX_CHAIN. */
-static bool rng_serve(struct virtio_rng *r, struct virtq *q, const struct virtq_chain *c)
+static bool rng_serve(void *opaque, struct virtq *q, struct virtq_chain *c)
 {
+    struct virtio_rng *r = opaque;
     if (!rl_request(&r->rl.rl, MIN(c->in_len, RNG_MAX_CHAIN))) {
         q->last_avail--; /* undo the pop: the timer brings us back to it */
         r->rl.throttled++;
@@ -59,24 +60,8 @@ static void rng_queue_notify(void *opaque, struct virtq *q)
     struct virtio_rng *r = opaque;
     struct iovec iov[RNG_MAX_IOV];
     struct virtq_chain c = {.iov = iov, .max_iov = RNG_MAX_IOV};
-    unsigned budget = VIRTQ_BUDGET(q);
-    int rc;
-    do {
-        if (rl_blocked(&r->rl.rl))
-            break; /* the limiter's timer calls us again */
-        virtq_disable_notify(q);
-        while (budget && (rc = virtq_pop(q, &c)) > 0) {
-            budget--;
-            if (!rng_serve(r, q, &c))
-                goto out;
-        }
-        if (!budget) {
-            virtio_queue_defer(q);
-            break;
-        }
-    } while (rc == 0 && virtq_enable_notify(q));
-out:
-    virtio_interrupt(&r->vdev, q);
+    if (!rl_blocked(&r->rl.rl)) /* else the limiter's timer calls us again */
+        virtq_serve(q, VIRTQ_BUDGET(q), &c, rng_serve, r);
 }
 
 /* The rate limiter lets requests go again (I/O thread, lock held). */

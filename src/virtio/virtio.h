@@ -235,6 +235,7 @@ struct virtio_dev {
     struct virtio_watch watch[VIRTIO_MAX_WATCHES];
     unsigned nwatch;
     bool watches_parked; /* paused: the watches are off the event loop */
+    bool kicks_watched;  /* the queues' kick eventfds are on the event loop */
     bool paused;         /* VM paused: no queue processing, no backend events (lock held) */
     struct virtio_rl *rl[VIRTIO_MAX_RL]; /* the device's rate limiters (saved with its state) */
     unsigned nrl;
@@ -272,6 +273,13 @@ void virtio_unlock(struct virtio_dev *vdev);
  * again through its kick eventfd, so queue_notify runs once more after the other ready fds. */
 #define VIRTQ_BUDGET(q) ((unsigned)(q)->size)
 void virtio_queue_defer(struct virtq *q);
+/* The loop every request queue runs: with notifications off, pop chains of Q into C (iov and
+ * max_iov set by the caller) and hand each to SERVE(OPAQUE, Q, C), which pushes it (or keeps it)
+ * and returns false to stop at once; at most BUDGET chains, then virtio_queue_defer(Q); when
+ * the ring is empty, notifications back on and look again. Ends with virtio_interrupt(Q) (which
+ * interrupts only when the ring asks for it). Returns false when SERVE stopped it. Lock held. */
+bool virtq_serve(struct virtq *q, unsigned budget, struct virtq_chain *c,
+                 bool (*serve)(void *opaque, struct virtq *q, struct virtq_chain *c), void *opaque);
 /* The queue queue_select names, or NULL when it names none. */
 static inline struct virtq *virtio_selected_queue(struct virtio_dev *vdev)
 {
@@ -282,13 +290,11 @@ static inline struct virtq *virtio_selected_queue(struct virtio_dev *vdev)
  * except after a reset (status 0), where drivers tear down vectors: ignored. Returns the
  * queue or NULL. Lock held. Both transports' queue registers go through it. */
 struct virtq *virtio_queue_for_config(struct virtio_dev *vdev, const char *why);
-/* The transport-independent half of a VM pause / resume (the transport has taken its kicks off
- * the loop before pause; resume puts them back with WATCH_KICKS(TRANSPORT), which returns 0 when
- * they are already watched): the paused flag, ops->pause/resume, parked watches, and after
- * resume one kick for every enabled queue of a live device. Lock not held. */
+/* The transport-independent half of a VM pause / resume: the kicks off the loop (a notification
+ * stays pending in its eventfd) and back, the paused flag, ops->pause/resume, parked watches, and
+ * after resume one kick for every enabled queue of a live device. Lock not held. */
 void virtio_dev_pause(struct virtio_dev *vdev);
-void virtio_dev_resume(struct virtio_dev *vdev, int (*watch_kicks)(void *transport),
-                       void *transport);
+void virtio_dev_resume(struct virtio_dev *vdev);
 /* Send Q's used-buffer interrupt if the driver wants one (virtq_should_interrupt). Lock held. */
 void virtio_interrupt(struct virtio_dev *vdev, struct virtq *q);
 /* Device-specific config changed: bump config_generation, send the config interrupt. Lock held. */
@@ -298,7 +304,13 @@ void virtio_config_changed(struct virtio_dev *vdev);
 void virtio_set_needs_reset(struct virtio_dev *vdev, const char *why);
 /* Full device reset (ops->reset, then queues and common state). Lock held. */
 void virtio_reset(struct virtio_dev *vdev);
-/* Close every queue's notify eventfd (kick_fd, -1 after); the transports' teardown. */
+/* Every queue's notify eventfd (kick_fd): open them and watch them on the I/O thread
+ * (virtio_kick_cb); returns 0 or -errno. */
+int virtio_kicks_open(struct virtio_dev *vdev);
+/* Watch them (0 when they already are) or stop watching them (idempotent). */
+int virtio_kicks_watch(struct virtio_dev *vdev);
+void virtio_kicks_unwatch(struct virtio_dev *vdev);
+/* Unwatch and close them (kick_fd -1 after); the transports' teardown. */
 void virtio_kicks_close(struct virtio_dev *vdev);
 
 /* ---- transport helpers (virtio/core.c), shared by the PCI and MMIO transports --------------

@@ -58,9 +58,8 @@ struct virtio_mmio {
     /* the line is set through this (irq_line by default; unit tests replace it) */
     int (*line)(struct vm *vm, uint32_t gsi, int level);
     bool ioeventfd[VIRTIO_MAX_QUEUES]; /* KVM ioeventfd with datamatch assigned for the queue */
-    bool kicks_watched;
-    _Atomic uint64_t bad_accesses; /* wrong width, unknown or read-only register: ignored */
-    _Atomic uint64_t slow_kicks;   /* QueueNotify writes that came through a vCPU exit */
+    _Atomic uint64_t bad_accesses;     /* wrong width, unknown or read-only register: ignored */
+    _Atomic uint64_t slow_kicks;       /* QueueNotify writes that came through a vCPU exit */
 };
 
 /* Add VDEV as a virtio-mmio device of VM (the next free window and GSI, in creation order), its

@@ -34,7 +34,6 @@ struct virtio_pci {
     struct pci_dev pci;
     struct virtio_dev *vdev;
     bool ioeventfd[VIRTIO_MAX_QUEUES]; /* KVM ioeventfd assigned for the queue */
-    bool kicks_watched;
     bool ioeventfd_warned;
     _Atomic uint64_t slow_kicks; /* notifications that came through a vCPU exit (no ioeventfd) */
 };

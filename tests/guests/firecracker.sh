@@ -42,6 +42,7 @@ else
     s4=$(api PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$D/root.img\", \"is_root_device\": true, \"is_read_only\": false}")
     s3=$(api PUT /actions '{"action_type": "InstanceStart"}')
     timeout 60 tail --pid=$pid -f /dev/null
+    kill -KILL $pid 2>/dev/null # still running after 60 s (e.g. InstanceStart refused): fail
     wait $pid
     rc=$?
     if [ "$s1$s2$s4$s3" != 204204204204 ]; then
