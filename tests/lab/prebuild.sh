@@ -7,10 +7,13 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 rc=0
-"$LAB_DIR/build-l0.sh" >/dev/null || rc=$?
-"$LAB_DIR/build-l1.sh" >/dev/null || { [ $rc != 0 ] || rc=$?; }
+step() { # run one build; keep the first failure's status
+    "$@" >/dev/null
+    local s=$?
+    [ $rc != 0 ] || rc=$s
+}
+step "$LAB_DIR/build-l0.sh"
+step "$LAB_DIR/build-l1.sh"
 app=$LAB_DIR/../../appliance/build.sh
-if [ -x "$app" ]; then
-    "$app" >/dev/null || { [ $rc != 0 ] || rc=$?; }
-fi
+[ ! -x "$app" ] || step "$app"
 exit $rc
