@@ -61,6 +61,8 @@ gt = {v: med([r[0] for r in grub.get(v, [])]) for v in ("truce", "qemu")}
 gm = {v: med([r[1] for r in grub.get(v, [])]) for v in ("truce", "qemu")}
 ratio = f"{gt['truce'] / gt['qemu']:.2f}" if gt["truce"] and gt["qemu"] else "n/a"
 n = {k: len(v) for k, v in mem.items()}
+allm = "; ".join(f"{v} {d} " + ", ".join(f"{x:.1f}" for x in mem.get((v, d), []))
+                 for v in ("truce", "qemu") for d in ("none", "vnc"))
 allg = "; ".join(v + " " + ", ".join(f"{r[0]:.1f}" for r in grub.get(v, [])) for v in ("truce", "qemu"))
 section = f"""<!-- bench/display-lab.sh begin: this section is rewritten by bench/display.sh --lab -->
 ## Display in the lab: truce vs QEMU -vga std -vnc
@@ -89,7 +91,9 @@ GRUB's gfxterm menu (800x600x32, solid background) under Debian's OVMF from a CD
   QEMU: `-M pc -accel kvm -cpu host -m 256 -kernel K -initrd I -append C -nodefaults` with
   `-vga none -display none` or `-vga std -vnc 127.0.0.1:N`. Memory sampled by labrun at the
   guest's GUEST-HOLD line (after /init ran its checks) or at GRUB's menu line.
-- Every GRUB boot, start -> menu in s: {allg}.
+- Every GRUB boot, start -> menu in s: {allg}. Every memory run, MiB: {allm}. labrun reads
+  VmRSS and then the guest mapping's Rss from smaps while the guest runs, so single runs vary
+  by a few hundred KiB (truce) to a few MiB (QEMU); the medians are what to read.
 - Absolute times are lab figures (every firmware instruction runs under TCG-emulated nested
   virtualisation, and the build machine's 2 cores are shared with other jobs); compare the ratio.
 - The memory at the menu includes what each firmware setup holds outside guest RAM (truce: the
