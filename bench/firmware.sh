@@ -15,6 +15,7 @@ report=
 [ "${1:-}" = --report ] && report=1 && shift
 reps=${1:-3}
 case "$reps" in '' | *[!0-9]*) lab_die "REPS must be a number, got '$reps'" ;; esac
+lab_cloud_kernel || lab_die "cannot fetch the Debian cloud kernel (apt-get download)"
 [ -x "$REPO_DIR/build/truce" ] || lab_die "build truce first (make)"
 work=$LAB_CACHE/bench-firmware
 out=$work/out

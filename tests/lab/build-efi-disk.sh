@@ -3,14 +3,18 @@
 # with a GPT (written here: protective MBR, header, one entry, backup) whose single partition is
 # an EFI system partition (FAT made with mtools, no loop mount) holding \EFI\BOOT\BOOTX64.EFI, a
 # GRUB made with grub-mkimage from grub-efi-amd64-bin whose embedded configuration prints
-# TRUCE-GRUB-EFI and powers off. Prints the directory holding efi-disk.img on stdout.
+# TRUCE-GRUB-EFI and powers off, and Debian's memtest86+x64.efi. When a second disk is there,
+# GRUB first runs its first sector as a script (ovmf-memtest starts memtest86+ that way).
+# Prints the directory holding efi-disk.img on stdout.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 [ -d /usr/lib/grub/x86_64-efi ] || lab_die "apt-get install grub-efi-amd64-bin"
 command -v mformat >/dev/null || lab_die "apt-get install mtools"
+memtest=$(lab_memtest) || lab_die "cannot fetch Debian's memtest86+ (apt-get download memtest86+)"
+memtest=${memtest%.bin}.efi
 tools=$(dpkg-query -W -f '${Version} ' grub-efi-amd64-bin mtools 2>/dev/null || true)
-key=$(lab_hash "$0" -- "$tools")
+key=$(lab_hash "$0" "$memtest" -- "$tools")
 out=$LAB_CACHE/efi-disk/$key
 if [ -f "$out/efi-disk.img" ]; then
     echo "$out"
@@ -19,18 +23,21 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 lab_log "building the UEFI scenarios' GPT disk"
+# (the embedded configuration runs before normal mode: no `if`, so the choice is a script)
 cat >"$work/grub.cfg" <<'CFG'
+source (hd1)+1
 echo TRUCE-GRUB-EFI
 halt
 CFG
 grub-mkimage -O x86_64-efi -p /EFI/BOOT -c "$work/grub.cfg" -o "$work/BOOTX64.EFI" \
-    normal echo halt reboot part_gpt fat configfile
+    normal echo halt reboot part_gpt fat configfile chain
 esp_lba=2048 disk_mib=8
 esp_sectors=$((disk_mib * 2048 - esp_lba - 34))
 truncate -s $((esp_sectors * 512)) "$work/esp.img"
 mformat -i "$work/esp.img" -v TRUCE_ESP ::
 mmd -i "$work/esp.img" ::/EFI ::/EFI/BOOT
 mcopy -i "$work/esp.img" "$work/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
+mcopy -i "$work/esp.img" "$memtest" ::/memtest86+x64.efi
 truncate -s ${disk_mib}M "$work/efi-disk.img"
 dd if="$work/esp.img" of="$work/efi-disk.img" bs=512 seek=$esp_lba conv=notrunc status=none
 python3 - "$work/efi-disk.img" "$esp_lba" "$esp_sectors" <<'PY'
