@@ -22,10 +22,10 @@ done
 
 # Modules: KVM (AMD and Intel), the disks and NICs of the clouds and hypervisors the cloud
 # kernel supports (virtio, Hyper-V, VMware, ENA, gVNIC, Mellanox, Intel VF; NVMe is built in),
-# FAT for the boot partition, tun and bridge for VMs with tap networking.
+# FAT for the boot partition, tun and bridge for VMs with tap networking, the ACPI power button.
 APP_MODS="irqbypass kvm kvm-amd kvm-intel virtio_pci virtio_blk virtio_net virtio_scsi sd_mod
 hv_vmbus hv_storvsc hv_netvsc vmxnet3 vmw_pvscsi ena gve ixgbevf mlx4_en mlx5_core mana vfat
-nls_cp437 nls_ascii tun bridge"
+nls_cp437 nls_ascii tun bridge button evdev"
 mods=()
 for m in $APP_MODS; do # keep the ones this kernel has (names vary between versions)
     modinfo -b "$(cd "$KMOD/../../.." && pwd)" -k "$KVER" -n "$m" >/dev/null 2>&1 && mods+=("$m")
@@ -59,6 +59,8 @@ for b in truce truced trucectl; do lab_copy_elf "$R" "$REPO_DIR/build/$b" "/usr/
 lab_copy_modules "$KMOD" "$R" "${mods[@]}" || lab_die "copying modules failed"
 cp "$APP_DIR/init" "$R/init"
 cp "$APP_DIR/udhcpc.script" "$R/etc/udhcpc.script"
+mkdir -p "$R/etc/acpi/PWRF"
+ln -s /init "$R/etc/acpi/PWRF/00000080" # busybox acpid runs it on the power button
 chmod 755 "$R/init" "$R/etc/udhcpc.script"
 echo "root:x:0:0:root:/root:/bin/sh" >"$R/etc/passwd"
 echo "root:x:0:" >"$R/etc/group"

@@ -7,7 +7,8 @@
 # created and run, one is snapshotted and restored, the other migrated to the second truced of
 # the appliance (truce.instances=2), the web console answers, no token = 401. The machine is then
 # cut off (no clean shutdown). Boot 2 (OVMF -> GRUB for UEFI, same disk): the same token is read,
-# the definitions survived, the autostart VM runs again. LAB_LONG=1 also boots the ISO.
+# the definitions survived, the autostart VM runs again; the ACPI power button stops the VMs and
+# powers the machine off. LAB_LONG=1 also boots the ISO.
 # One PASS/FAIL line a check; figures (boot to "manager ready") on the PASS lines.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -59,7 +60,8 @@ boot() {
     qemu-system-x86_64 -accel tcg -cpu EPYC,+svm,+npt -M pc -m "${LAB_L1_MEM:-2048}" \
         -smp "${LAB_L1_CPUS:-1}" -no-reboot -nodefaults -display none "$@" \
         -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$P1-:8080,hostfwd=tcp:127.0.0.1:$P2-:8081" \
-        -device virtio-net-pci,netdev=n0 -serial "file:$W/$name.log" 2>"$W/$name.qemu" &
+        -device virtio-net-pci,netdev=n0 -serial "file:$W/$name.log" \
+        -monitor "unix:$W/$name.mon,server=on,wait=off" 2>"$W/$name.qemu" &
     QPID=$!
     for _ in $(seq 600); do
         line=$(tr -d '\r' <"$W/$name.log" | grep -a '^TRUCE-APPLIANCE-READY ' | head -n 1)
@@ -190,6 +192,19 @@ if [ -f "$OVMF_CODE" ]; then
 ${READY_WALL} s after QEMU did; same token, autostart VM b running again, a $a_state"
         else
             failc boot-uefi "token $TOKEN (was $tok1), b: $(jget ctl b state), list: $(ctl list 2>&1)"
+        fi
+        # the power button: the VMs are stopped, then the machine powers off (QEMU exits)
+        python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"system_powerdown\n")
+time.sleep(0.5)' "$W/uefi.mon"
+        t0=$SECONDS
+        for _ in $(seq 240); do kill -0 "$QPID" 2>/dev/null || break; sleep 0.5; done
+        if ! kill -0 "$QPID" 2>/dev/null && tr -d '\r' <"$W/uefi.log" | grep -q 'VMs stopped'; then
+            pass power-button "VMs stopped and the machine off $((SECONDS - t0)) s after the button"
+        else
+            failc power-button "$(serial_tail uefi)"
         fi
     else
         failc boot-uefi "no ready line within ${READY_WALL} s: $(serial_tail uefi)"
