@@ -1,5 +1,6 @@
 /* routes.c — truced's REST API (/v1): validation of requests and dispatch to the VM operations. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,18 +59,36 @@ static int check_config(json_t *c, int64_t *mem, struct answer *a)
     return 0;
 }
 
+/* fsync the directory PATH (its new entries survive a power cut). */
+static int sync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = fd < 0 || fsync(fd) < 0 ? -errno : 0;
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* Write NAME's vm.json, on disk (file and directory entries) before the answer: the database
+ * commits durably, so a power cut must not leave a definition whose file is lost. */
 static int write_config(struct mgr *m, const char *name, const char *text)
 {
-    char p[PATH_MAX];
-    snprintf(p, sizeof(p), "%s/vms/%s", m->state_dir, name);
-    if (mkdir(p, 0750) < 0 && errno != EEXIST)
+    char p[PATH_MAX], d[PATH_MAX];
+    snprintf(d, sizeof(d), "%s/vms/%s", m->state_dir, name);
+    if (mkdir(d, 0750) < 0 && errno != EEXIST)
         return -errno;
-    snprintf(p, sizeof(p), "%s/vms/%s/vm.json", m->state_dir, name);
+    snprintf(p, sizeof(p), "%s/vm.json", d);
     FILE *f = fopen(p, "we");
     if (!f)
         return -errno;
     fputs(text, f);
-    return fclose(f) ? -errno : 0;
+    int rc = fflush(f) || fsync(fileno(f)) ? -errno : 0;
+    if (fclose(f) && !rc)
+        rc = -errno;
+    if (!rc)
+        rc = sync_dir(d);
+    snprintf(d, sizeof(d), "%s/vms", m->state_dir);
+    return rc ? rc : sync_dir(d);
 }
 
 int route_create(struct mgr *m, json_t *body, struct answer *a)
