@@ -30,7 +30,7 @@ mods=()
 for m in $APP_MODS; do # keep the ones this kernel has (names vary between versions)
     modinfo -b "$(cd "$KMOD/../../.." && pwd)" -k "$KVER" -n "$m" >/dev/null 2>&1 && mods+=("$m")
 done
-SLIRP=$(ldconfig -p | awk '/libslirp\.so\.0 / { print $NF; exit }')
+SLIRP=$(ldconfig -p | awk '/libslirp\.so\.0 / && !n++ { print $NF }') # no early exit: pipefail
 WEB=
 [ -d "$REPO_DIR/web" ] && WEB=$REPO_DIR/web
 BB=$(command -v busybox)
