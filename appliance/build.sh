@@ -4,8 +4,8 @@
 # for BIOS in the gap after the MBR and for UEFI as \EFI\BOOT\BOOTX64.EFI on the one partition, a
 # FAT ESP labelled TRUCEBOOT made with mtools, no loop mount), truce-appliance.iso (grub-mkrescue:
 # BIOS and UEFI, CD and USB), vmlinuz, initrd.img (zstd cpio: busybox, truce, truced, trucectl,
-# their libraries, the kernel modules they need, the web console when the tree has one) and
-# sizes.txt. The data partition is made by the appliance itself on first boot (appliance/init).
+# e2fsprogs' mke2fs, their libraries, the kernel modules they need, the web console when the tree
+# has one) and sizes.txt. The data partition is made by the appliance itself on first boot (appliance/init).
 set -euo pipefail
 APP_DIR=$(cd "$(dirname "$0")" && pwd)
 . "$APP_DIR/../tests/lab/lib.sh"
@@ -34,10 +34,15 @@ SLIRP=$(ldconfig -p | awk '/libslirp\.so\.0 / && !n++ { print $NF }') # no early
 WEB=
 [ -d "$REPO_DIR/web" ] && WEB=$REPO_DIR/web
 BB=$(command -v busybox)
+# e2fsprogs' mke2fs: the data partition is ext4 with a journal (busybox makes only ext2, which a
+# power cut leaves inconsistent: "Structure needs cleaning" on the next boot, seen in the test)
+MKE2FS=$(command -v mke2fs || echo /sbin/mke2fs)
+[ -x "$MKE2FS" ] || lab_die "apt-get install e2fsprogs"
 tools=$(dpkg-query -W -f '${Package}=${Version} ' grub-pc-bin grub-efi-amd64-bin mtools xorriso \
-    busybox-static zstd 2>/dev/null || true)
-libs=$(for b in truce truced trucectl; do ldd "$REPO_DIR/build/$b"; done; [ -z "$SLIRP" ] || ldd "$SLIRP")
-key=$(lab_hash "$APP_DIR" "$LAB_DIR/lib.sh" "$REPO_DIR"/build/{truce,truced,trucectl} "$KIMG" "$BB" \
+    busybox-static zstd e2fsprogs 2>/dev/null || true)
+libs=$(for b in truce truced trucectl; do ldd "$REPO_DIR/build/$b"; done; ldd "$MKE2FS"
+    [ -z "$SLIRP" ] || ldd "$SLIRP")
+key=$(lab_hash "$APP_DIR" "$LAB_DIR/lib.sh" "$REPO_DIR"/build/{truce,truced,trucectl} "$KIMG" "$BB" "$MKE2FS" \
     ${SLIRP:+"$SLIRP"} ${WEB:+"$WEB"} -- "$KVER" "${mods[@]}" "$tools" "$libs" "${WEB:+web}")
 OUT=$LAB_CACHE/appliance/$key
 if [ -f "$OUT/truce-appliance.img" ] && [ -f "$OUT/truce-appliance.iso" ]; then
@@ -55,6 +60,8 @@ lab_devnodes "$R"
 mkdir -p "$R"/{proc,sys,tmp,run,data,media/boot,etc,root} "$R/usr/share/truce"
 for b in truce truced trucectl; do lab_copy_elf "$R" "$REPO_DIR/build/$b" "/usr/bin/$b"; done
 [ -z "$SLIRP" ] || lab_copy_elf "$R" "$SLIRP" # dlopen'ed by truce for --net user
+lab_copy_elf "$R" "$MKE2FS" /sbin/mkfs.ext4
+[ ! -f /etc/mke2fs.conf ] || cp /etc/mke2fs.conf "$R/etc/"
 [ -z "$WEB" ] || cp -r "$WEB" "$R/usr/share/truce/web"
 lab_copy_modules "$KMOD" "$R" "${mods[@]}" || lab_die "copying modules failed"
 cp "$APP_DIR/init" "$R/init"
