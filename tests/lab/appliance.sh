@@ -161,11 +161,11 @@ fi
 if "$CTL" 2>&1 | grep -q migrate; then
     # the source truced sends it to the second one, on the appliance's own loopback
     if ctl migrate a --to tcp:127.0.0.1:8081 --to-token-file "$W/token" >"$W/migrate.out" 2>&1 &&
-        wait_state ctl2 a running; then
-        pass migrate "a moved to the second truced: running there, pid $(jget ctl2 a pid); here: \
-$(jget ctl a state)"
+        wait_state ctl2 a running && [ -z "$(jget ctl a state)" ]; then
+        pass migrate "a moved to the second truced: running there, pid $(jget ctl2 a pid); gone \
+from the first"
     else
-        failc migrate "$(cat "$W/migrate.out") / second: $(jget ctl2 a state)"
+        failc migrate "$(cat "$W/migrate.out") / first: $(jget ctl a state), second: $(jget ctl2 a state)"
     fi
 else
     echo "appliance: trucectl has no migrate command yet; migration not tested" >&2
