@@ -79,7 +79,7 @@ struct mpc_int {
 } __attribute__((packed));
 _Static_assert(sizeof(struct mpc_int) == 8, "MP interrupt entry");
 
-#define MP_MAX_ENTRIES (CFG_MAX_CPUS + 2 + 1 + MP_ISA_IRQS + MP_PCI_SLOTS * 4 + 2)
+#define MP_MAX_ENTRIES (CFG_MAX_CPUS + 2 + 1 + IOAPIC_PINS + MP_PCI_SLOTS * 4 + 2)
 #define MP_MAX_SIZE                                                                                \
     (sizeof(struct mpf_intel) + sizeof(struct mpc_table) + CFG_MAX_CPUS * sizeof(struct mpc_cpu) + \
      MP_MAX_ENTRIES * 8)
@@ -126,6 +126,15 @@ static unsigned put_entries(uint8_t *buf, size_t *off, unsigned ncpus)
             continue; /* ISA IRQ 2 is the 8259 cascade; its pin is the PIT's */
         struct mpc_int e = mp_int(MP_ENT_IOINT, MP_IRQ_INT, MP_FLAGS_CONF, MP_BUS_ISA, (uint8_t)irq,
                                   ioapic_id, (uint8_t)layout_isa_irq_pin(irq));
+        put(buf, off, &e, sizeof(e));
+        count++;
+    }
+    for (unsigned pin = ISA_IRQS; pin < IOAPIC_PINS; pin++) {
+        if (pin >= PCI_INTX_GSI_BASE && pin < PCI_INTX_GSI_BASE + 4)
+            continue;
+        /* virtio-mmio's pins above 15 (20-23): ISA-like, edge, as Firecracker lists 0-23 */
+        struct mpc_int e = mp_int(MP_ENT_IOINT, MP_IRQ_INT, MP_FLAGS_CONF, MP_BUS_ISA, (uint8_t)pin,
+                                  ioapic_id, (uint8_t)pin);
         put(buf, off, &e, sizeof(e));
         count++;
     }

@@ -126,7 +126,7 @@ int pci_bus_create(struct vm *vm)
     pthread_mutex_init(&bus->lock, NULL);
     bus->irq.msi = irq_msi;
     bus->irq.line = irq_line;
-    bus->mmio32_next = LAYOUT_PCI_MMIO32 + (vm->cfg.boot_timer ? LAYOUT_BOOT_TIMER_SIZE : 0);
+    bus->mmio32_next = LAYOUT_PCI_MMIO32;
     pci_mmio64_window(vm, &bus->mmio64_base, &bus->mmio64_size);
     bus->mmio64_next = bus->mmio64_base;
     /* subsystem 1af4:1100 ("QEMU virtual machine"): SeaBIOS uses fw_cfg only when it sees it */

@@ -7,15 +7,23 @@
 
 /* ---- guest physical layout ------------------------------------------------------------------
  * RAM [0, min(mem, 3 GiB)) and, for larger guests, [4 GiB, 4 GiB + rest). The 1 GiB hole below
- * 4 GiB holds 32-bit PCI BARs, ECAM, the IOAPIC and LAPIC. 64-bit BARs go above the end of RAM. */
-#define LAYOUT_MMIO_HOLE       0xC0000000ULL /* 3 GiB */
-#define LAYOUT_PCI_MMIO32      0xC0000000ULL /* 32-bit BAR window */
-#define LAYOUT_PCI_MMIO32_SIZE 0x10000000ULL /* 256 MiB: 0xD0000000 up is virtio-mmio's */
-/* virtio-mmio (as Firecracker on x86_64): device N of the VM at LAYOUT_VIRTIO_MMIO + N * 4 KiB,
- * its interrupt on VIRTIO_MMIO_GSI(N) */
-#define LAYOUT_VIRTIO_MMIO      0xD0000000ULL
-#define LAYOUT_VIRTIO_MMIO_SIZE 0x10000000ULL
-#define LAYOUT_VIRTIO_MMIO_DEV  0x1000ULL
+ * 4 GiB holds Firecracker's platform devices, 32-bit PCI BARs, ECAM, the IOAPIC and LAPIC. 64-bit
+ * BARs go above the end of RAM. */
+#define LAYOUT_MMIO_HOLE 0xC0000000ULL /* 3 GiB */
+/* The first MiB of the hole is laid out as Firecracker lays out x86_64 (arch/x86_64/layout.rs,
+ * since v1.13): its boot-timer device (--boot-timer) on the first page, where Firecracker's
+ * guests write, then virtio-mmio device N of the VM at LAYOUT_VIRTIO_MMIO + N * 4 KiB, its
+ * interrupt on VIRTIO_MMIO_GSI(N). */
+#define LAYOUT_PLATFORM_MMIO      0xC0000000ULL
+#define LAYOUT_PLATFORM_MMIO_SIZE 0x100000ULL
+#define LAYOUT_BOOT_TIMER         0xC0000000ULL
+#define LAYOUT_BOOT_TIMER_SIZE    0x1000ULL
+#define LAYOUT_VIRTIO_MMIO        0xC0001000ULL
+#define LAYOUT_VIRTIO_MMIO_DEV    0x1000ULL
+#define LAYOUT_VIRTIO_MMIO_SIZE   (VIRTIO_MMIO_MAX * LAYOUT_VIRTIO_MMIO_DEV)
+/* 32-bit BAR window: after the platform devices, up to ECAM */
+#define LAYOUT_PCI_MMIO32      (LAYOUT_PLATFORM_MMIO + LAYOUT_PLATFORM_MMIO_SIZE)
+#define LAYOUT_PCI_MMIO32_SIZE (LAYOUT_PCI_ECAM - LAYOUT_PCI_MMIO32)
 #define LAYOUT_PCI_ECAM         0xE0000000ULL /* ECAM, bus 0 only: 1 MiB used, 256 MiB reserved */
 #define LAYOUT_PCI_ECAM_SIZE    0x10000000ULL
 #define LAYOUT_IOAPIC           0xFEC00000ULL
@@ -25,11 +33,6 @@
 #define LAYOUT_IDENTITY_MAP     0xFEFFC000ULL /* KVM_SET_IDENTITY_MAP_ADDR: 1 page */
 #define LAYOUT_MAX_GPA          (1ULL << 43)  /* PVM limit; respected everywhere */
 #define LAYOUT_PCI_MMIO64_SIZE  (64ULL << 30) /* 64-bit BAR window, at most */
-
-/* Firecracker's boot-timer device (--boot-timer): the first page of the 32-bit MMIO space, where
- * Firecracker's guests write; PCI BARs then start after it. */
-#define LAYOUT_BOOT_TIMER      0xC0000000ULL
-#define LAYOUT_BOOT_TIMER_SIZE 0x1000ULL
 
 /* Fixed platform: ports and interrupts that devices use and ACPI/MP tables describe. */
 #define PORT_COM1       0x3f8 /* 16550A, GSI 4 */
@@ -71,11 +74,17 @@ static inline unsigned layout_isa_irq_pin(unsigned irq)
  * (IOAPIC pins 16-19). ACPI _PRT and the MP table are generated from this same rule. */
 #define PCI_INTX_GSI_BASE       16
 #define PCI_INTX_GSI(slot, pin) (PCI_INTX_GSI_BASE + ((slot) + (pin)) % 4)
-/* virtio-mmio device N: GSIs 5-15 then 20-23 (the PCI INTx pins 16-19 are skipped), so at most
- * VIRTIO_MMIO_MAX devices; ISA numbering as Firecracker (IRQ 5 upward) */
+/* virtio-mmio device N: GSIs 5-15 as Firecracker (IRQ 5 upward), then 20-23 where Firecracker goes
+ * on with 16-19 (truce's PCI INTx pins), so at most VIRTIO_MMIO_MAX devices. The MP table names
+ * every one of these pins (ISA bus, edge, active high), as Firecracker's names 0-23. */
 #define VIRTIO_MMIO_GSI_BASE 5
 #define VIRTIO_MMIO_MAX      15
 #define VIRTIO_MMIO_GSI(n)   ((n) < 11 ? VIRTIO_MMIO_GSI_BASE + (n) : 20 + (n)-11)
+
+_Static_assert(LAYOUT_BOOT_TIMER + LAYOUT_BOOT_TIMER_SIZE <= LAYOUT_VIRTIO_MMIO &&
+                   LAYOUT_VIRTIO_MMIO + LAYOUT_VIRTIO_MMIO_SIZE <= LAYOUT_PCI_MMIO32,
+               "the platform devices fit below the 32-bit BAR window");
+_Static_assert(VIRTIO_MMIO_GSI(VIRTIO_MMIO_MAX - 1) < IOAPIC_PINS, "virtio-mmio GSIs on the IOAPIC");
 
 /* ---- low-memory map (guest physical) -------------------------------------------------------- */
 #define BOOT_GDT_ADDR     0x500ULL

@@ -180,8 +180,8 @@ def transport(a, res, work):
         st, err = run_truce(a, ["--config-file", path, "--no-api", "--level", "Info", *extra])
         with open(serial, errors="replace") as f:
             out = f.read()
-        log_mmio = "virtio-rng: virtio-mmio at 0xd0000000, IRQ 5" in err
-        cmd_mmio = "virtio_mmio.device=4K@0xd0000000:5" in out
+        log_mmio = "virtio-rng: virtio-mmio at 0xc0001000, IRQ 5" in err
+        cmd_mmio = "virtio_mmio.device=4K@0xc0001000:5" in out
         ok = "cmdline 'tr" in out and log_mmio == want_mmio and cmd_mmio == want_mmio
         res.report(f"transport {name}", None if ok else
                    f"exit status {st}, mmio in log {log_mmio}, in cmdline {cmd_mmio}, "

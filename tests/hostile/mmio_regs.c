@@ -5,7 +5,7 @@
  * random bytes from virtio-rng with InterruptStatus set and acknowledged. */
 #include "hostile.h"
 
-#define VMMIO_BASE 0xd0000000u
+#define VMMIO_BASE 0xc0001000u /* LAYOUT_VIRTIO_MMIO */
 #define WIN(n)     (VMMIO_BASE + (uint64_t)(n)*0x1000)
 #define MAGIC      0x74726976u
 #define VIRTIO_RNG 4

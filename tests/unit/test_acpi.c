@@ -377,6 +377,7 @@ static void check_mptable(unsigned ncpus)
 
     const uint8_t *p = t + 44, *end = t + len;
     unsigned cpus = 0, buses = 0, ioapics = 0, ioints = 0, lints = 0, n = 0;
+    uint32_t isa_pins = 0; /* IOAPIC pins with an ISA-bus (edge, active high) entry */
     uint8_t ioapic_id = 0xff;
     for (; p < end; n++) {
         switch (p[0]) {
@@ -397,8 +398,12 @@ static void check_mptable(unsigned ncpus)
             assert_int_equal(p[6], ioapic_id);
             if (p[4] == 1 && p[5] == 0) /* ISA IRQ0 */
                 assert_int_equal(p[7], 2);
-            if (p[4] == 1) /* an ISA IRQ is raised on the GSI of its number */
+            if (p[4] == 1) { /* an ISA IRQ is raised on the GSI of its number */
                 assert_int_equal(routed_pin(p[5]), p[7]);
+                assert_int_equal(*(const uint16_t *)(p + 2), 0); /* conforms: edge, high */
+                assert_false(isa_pins & 1u << p[7]);
+                isa_pins |= 1u << p[7];
+            }
             if (p[4] == 0) { /* PCI: bus irq = slot << 2 | pin; raised on the GSI of the pin */
                 assert_int_equal(p[7], 16 + ((p[5] >> 2) + (p[5] & 3)) % 4);
                 assert_int_equal(routed_pin(p[7]), p[7]);
@@ -419,7 +424,10 @@ static void check_mptable(unsigned ncpus)
     assert_int_equal(buses, 2);
     assert_int_equal(ioapics, 1);
     assert_int_equal(ioapic_id, ncpus);
-    assert_int_equal(ioints, 15 + 32 * 4); /* ISA IRQs but the cascade (2), PCI slots' pins */
+    /* ISA IRQs but the cascade (2), virtio-mmio's pins 20-23, the PCI slots' pins */
+    assert_int_equal(ioints, 15 + 4 + 32 * 4);
+    for (unsigned i = 0; i < VIRTIO_MMIO_MAX; i++) /* what virtio_mmio.device= entries name */
+        assert_true(isa_pins & 1u << VIRTIO_MMIO_GSI(i));
     assert_int_equal(lints, 2);
     fix_free(f);
 }

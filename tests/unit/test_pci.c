@@ -253,24 +253,28 @@ static void mmio64_window(void **state)
 static void large_bars_go_above_4g(void **state)
 {
     struct fix *x = *state;
-    struct pci_dev *big = calloc(4, sizeof(*big));
-    for (int i = 0; i < 4; i++) {
+    enum { N = 6 }; /* the last one 32-bit only */
+    struct pci_dev *big = calloc(N, sizeof(*big));
+    for (int i = 0; i < N; i++) {
         pci_dev_init(&big[i], "big", 0x1234, 2, 0xff0000, 0, 0, 0, NULL, NULL);
-        assert_int_equal(pci_bar_init(&big[i], 0, 128 * MiB, i < 3, false), 0);
+        assert_int_equal(pci_bar_init(&big[i], 0, 128 * MiB, i < N - 1, false), 0);
         assert_int_equal(pci_bar_add_region(&big[i], 0, 0, 4096, &t_ops, &x->t, "big"), 0);
     }
-    /* the 256 MiB 32-bit window already holds the test device: one 128 MiB BAR fits */
-    assert_int_equal(pci_dev_add(&x->f.vm, &big[0]), 0);
-    assert_true(big[0].bar[0].addr < LAYOUT_4G);
-    assert_int_equal(pci_dev_add(&x->f.vm, &big[1]), 0);
-    assert_int_equal(big[1].bar[0].addr, LAYOUT_4G); /* 64-bit window, above RAM */
-    assert_int_equal(pci_dev_add(&x->f.vm, &big[2]), 0);
-    assert_int_equal(big[2].bar[0].addr, LAYOUT_4G + 128 * MiB);
-    assert_int_equal(vf_cfg_read(&x->f, big[2].slot, 0x14, 4), 1); /* high dword */
-    assert_int_equal(pci_dev_add(&x->f.vm, &big[3]), -ENOSPC);     /* 32-bit only: no room */
+    /* the 32-bit window (0xc0100000-0xdfffffff) already holds the test device: three 128 MiB
+     * BARs fit, on 128 MiB boundaries */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(pci_dev_add(&x->f.vm, &big[i]), 0);
+        assert_int_equal(big[i].bar[0].addr, 0xc8000000ULL + i * 128 * MiB);
+    }
+    assert_int_equal(pci_dev_add(&x->f.vm, &big[3]), 0);
+    assert_int_equal(big[3].bar[0].addr, LAYOUT_4G); /* 64-bit window, above RAM */
+    assert_int_equal(pci_dev_add(&x->f.vm, &big[4]), 0);
+    assert_int_equal(big[4].bar[0].addr, LAYOUT_4G + 128 * MiB);
+    assert_int_equal(vf_cfg_read(&x->f, big[4].slot, 0x14, 4), 1); /* high dword */
+    assert_int_equal(pci_dev_add(&x->f.vm, &big[5]), -ENOSPC);     /* 32-bit only: no room */
     uint8_t d[4];
     assert_int_equal(io_bus_access(&x->f.vm.mmio, LAYOUT_4G + 16, d, 4, false), 0);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < N; i++) {
         pci_dev_remove(&big[i]);
         pthread_mutex_destroy(&big[i].irq_lock);
     }

@@ -330,8 +330,8 @@ static void placement_and_cmdline(void **state)
     assert_int_equal(id, VIRTIO_ID_VSOCK);
     char cmd[160] = "console=ttyS0";
     assert_int_equal(virtio_mmio_cmdline(&f->vm, cmd, sizeof(cmd)), 0);
-    assert_string_equal(cmd, "console=ttyS0 virtio_mmio.device=4K@0xd0000000:5 "
-                             "virtio_mmio.device=4K@0xd0001000:6");
+    assert_string_equal(cmd, "console=ttyS0 virtio_mmio.device=4K@0xc0001000:5 "
+                             "virtio_mmio.device=4K@0xc0002000:6"); /* as Firecracker 1.13+ */
     char small[40] = "console=ttyS0";
     assert_int_equal(virtio_mmio_cmdline(&f->vm, small, sizeof(small)), -ENOSPC);
     assert_string_equal(small, "console=ttyS0");
@@ -356,7 +356,7 @@ static void dsdt_devices(void **state)
     int len = dsdt_build(&f->vm, buf, sizeof(buf));
     assert_true(len > 0);
     assert_int_equal(count(buf, (size_t)len, "LNRO0005", 8), 1);
-    const uint8_t mem[] = {0x86, 9, 0, 1, 0x00, 0x00, 0x00, 0xd0, 0x00, 0x10, 0, 0};
+    const uint8_t mem[] = {0x86, 9, 0, 1, 0x00, 0x10, 0x00, 0xc0, 0x00, 0x10, 0, 0};
     const uint8_t irq[] = {0x89, 6, 0, 0x01, 1, GSI, 0, 0, 0};
     assert_int_equal(count(buf, (size_t)len, mem, sizeof(mem)), 1);
     assert_int_equal(count(buf, (size_t)len, irq, sizeof(irq)), 1);
@@ -377,8 +377,10 @@ static void gsi_numbering(void **state)
     assert_int_equal(VIRTIO_MMIO_GSI(10), 15);
     assert_int_equal(VIRTIO_MMIO_GSI(11), 20); /* 16-19 are the PCI INTx pins */
     assert_int_equal(VIRTIO_MMIO_GSI(VIRTIO_MMIO_MAX - 1), 23);
-    assert_true(LAYOUT_PCI_MMIO32 + LAYOUT_PCI_MMIO32_SIZE <= LAYOUT_VIRTIO_MMIO);
-    assert_true(LAYOUT_VIRTIO_MMIO + LAYOUT_VIRTIO_MMIO_SIZE <= LAYOUT_PCI_ECAM);
+    assert_int_equal(LAYOUT_VIRTIO_MMIO, 0xc0001000); /* Firecracker: after its boot timer's page */
+    assert_true(LAYOUT_BOOT_TIMER + LAYOUT_BOOT_TIMER_SIZE <= LAYOUT_VIRTIO_MMIO);
+    assert_true(LAYOUT_VIRTIO_MMIO + LAYOUT_VIRTIO_MMIO_SIZE <= LAYOUT_PCI_MMIO32);
+    assert_true(LAYOUT_PCI_MMIO32 + LAYOUT_PCI_MMIO32_SIZE <= LAYOUT_PCI_ECAM);
 }
 
 /* virtio-blk with queues=2 on the MMIO transport: both queues are configured through QueueSel,

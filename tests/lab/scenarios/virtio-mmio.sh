@@ -10,7 +10,7 @@ cat >mmio <<'EOS'
 #!/bin/sh
 # mmio — devices on virtio-mmio: /dev/vda holds the data, /dev/hwrng is virtio_rng.
 r() { echo "GUEST-RESULT $1 mmio $2"; exit 0; }
-grep -q "virtio_mmio.device=4K@0xd0000000:5" /proc/cmdline || r FAIL "no virtio_mmio.device= entry"
+grep -q "virtio_mmio.device=4K@0xc0001000:5" /proc/cmdline || r FAIL "no virtio_mmio.device= entry"
 n=0 p=0
 for d in /sys/bus/virtio/devices/*; do
     [ -e "$d" ] || continue
