@@ -24,15 +24,15 @@
 /* 32-bit BAR window: after the platform devices, up to ECAM */
 #define LAYOUT_PCI_MMIO32      (LAYOUT_PLATFORM_MMIO + LAYOUT_PLATFORM_MMIO_SIZE)
 #define LAYOUT_PCI_MMIO32_SIZE (LAYOUT_PCI_ECAM - LAYOUT_PCI_MMIO32)
-#define LAYOUT_PCI_ECAM         0xE0000000ULL /* ECAM, bus 0 only: 1 MiB used, 256 MiB reserved */
-#define LAYOUT_PCI_ECAM_SIZE    0x10000000ULL
-#define LAYOUT_IOAPIC           0xFEC00000ULL
-#define LAYOUT_LAPIC            0xFEE00000ULL
-#define LAYOUT_4G               0x100000000ULL
-#define LAYOUT_TSS_ADDR         0xFEFFD000ULL /* KVM_SET_TSS_ADDR: 3 pages, below the flash */
-#define LAYOUT_IDENTITY_MAP     0xFEFFC000ULL /* KVM_SET_IDENTITY_MAP_ADDR: 1 page */
-#define LAYOUT_MAX_GPA          (1ULL << 43)  /* PVM limit; respected everywhere */
-#define LAYOUT_PCI_MMIO64_SIZE  (64ULL << 30) /* 64-bit BAR window, at most */
+#define LAYOUT_PCI_ECAM        0xE0000000ULL /* ECAM, bus 0 only: 1 MiB used, 256 MiB reserved */
+#define LAYOUT_PCI_ECAM_SIZE   0x10000000ULL
+#define LAYOUT_IOAPIC          0xFEC00000ULL
+#define LAYOUT_LAPIC           0xFEE00000ULL
+#define LAYOUT_4G              0x100000000ULL
+#define LAYOUT_TSS_ADDR        0xFEFFD000ULL /* KVM_SET_TSS_ADDR: 3 pages, below the flash */
+#define LAYOUT_IDENTITY_MAP    0xFEFFC000ULL /* KVM_SET_IDENTITY_MAP_ADDR: 1 page */
+#define LAYOUT_MAX_GPA         (1ULL << 43)  /* PVM limit; respected everywhere */
+#define LAYOUT_PCI_MMIO64_SIZE (64ULL << 30) /* 64-bit BAR window, at most */
 
 /* Fixed platform: ports and interrupts that devices use and ACPI/MP tables describe. */
 #define PORT_COM1       0x3f8 /* 16550A, GSI 4 */
@@ -84,7 +84,8 @@ static inline unsigned layout_isa_irq_pin(unsigned irq)
 _Static_assert(LAYOUT_BOOT_TIMER + LAYOUT_BOOT_TIMER_SIZE <= LAYOUT_VIRTIO_MMIO &&
                    LAYOUT_VIRTIO_MMIO + LAYOUT_VIRTIO_MMIO_SIZE <= LAYOUT_PCI_MMIO32,
                "the platform devices fit below the 32-bit BAR window");
-_Static_assert(VIRTIO_MMIO_GSI(VIRTIO_MMIO_MAX - 1) < IOAPIC_PINS, "virtio-mmio GSIs on the IOAPIC");
+_Static_assert(VIRTIO_MMIO_GSI(VIRTIO_MMIO_MAX - 1) < IOAPIC_PINS,
+               "virtio-mmio GSIs on the IOAPIC");
 
 /* ---- low-memory map (guest physical) -------------------------------------------------------- */
 #define BOOT_GDT_ADDR     0x500ULL
