@@ -11,7 +11,7 @@
 # reboots (reboot -f: the reboot(2) of the guest's own `reboot`; reboot=k resets through the
 # i8042). The VM then ends by itself as Firecracker's does: the process exits 0. L1 finds the file
 # in the image (debugfs) and the image clean (e2fsck).
-# lab: vmm=truce timeout=180
+# lab: vmm=truce timeout=210
 command -v curl >/dev/null || fail "curl is not in the L1 image"
 command -v mkfs.ext4 >/dev/null || fail "mkfs.ext4 is not in the L1 image"
 KERNEL=$LAB_GUESTS/vmlinux-fc
@@ -80,7 +80,7 @@ kill -0 $httpd 2>/dev/null || fail "httpd on 172.16.0.1:8080 did not start"
 trap 'kill $httpd 2>/dev/null' EXIT
 
 ln -s "$(command -v truce)" firecracker
-labrun -t 120 -m TRUCE-INIT -o "$GUEST_OUT" -r result -- ./firecracker --api-sock "$SOCK" \
+labrun -t 150 -m TRUCE-INIT -o "$GUEST_OUT" -r result -- ./firecracker --api-sock "$SOCK" \
     --boot-timer &
 runner=$!
 i=0
@@ -107,13 +107,13 @@ put /network-interfaces/net1 '{"iface_id": "net1", "guest_mac": "06:00:AC:10:00:
 put /actions '{"action_type": "InstanceStart"}'
 wait "$runner" # the guest's reboot ends the VM: nobody stops it
 eval "$(cat result)"
-GUEST_STATUS=$status GUEST_TIMED_OUT=$timed_out GUEST_TIMEOUT=120
+GUEST_STATUS=$status GUEST_TIMED_OUT=$timed_out GUEST_TIMEOUT=150
 echo "firecracker-getting-started: tap0 rx $(cat /sys/class/net/tap0/statistics/rx_packets) tx $(cat /sys/class/net/tap0/statistics/tx_packets) packets"
 mktap -d tap0 >/dev/null 2>&1
 
 expect_init
 expect_guest fc-guest
-[ "$timed_out" = 0 ] || fail "the VM did not end within 120 s (the guest's reboot did not end it)"
+[ "$timed_out" = 0 ] || fail "the VM did not end within 150 s (the guest's reboot did not end it)"
 [ "$status" = 0 ] || fail "firecracker exited $status after the guest's reboot, want 0 (as Firecracker)"
 grep -q 'Listening on API socket' "$GUEST_OUT" || fail "no 'Listening on API socket' line"
 [ -s firecracker.log ] || fail "PUT /logger's file is empty"
