@@ -69,8 +69,8 @@ sz() { sed -n "s/^$1 \([0-9 a-z.-]*\)/\1/p" "$APP/sizes.txt" | awk '{ print $NF 
     echo
     echo "- L1 as in the lab: \`qemu-system-x86_64 -accel tcg -cpu EPYC,+svm,+npt -M pc -m 2048 -smp 1\`,"
     echo "  the disk on virtio-blk, user networking on virtio-net; every instruction of the appliance"
-    echo "  is emulated by TCG, so these are lab figures: on hardware the kernel and init steps take"
-    echo "  a fraction of a second. The goal of issue 13 compares this with QEMU in L1 booting a"
+    echo "  is emulated by TCG, so these are lab figures, not what a machine with VT-x/AMD-V would"
+    echo "  show (not measured here). The goal of issue 13 compares this with QEMU in L1 booting a"
     echo "  Debian guest to /init (5.8 s in the boot table above): that guest runs under nested"
     echo "  KVM, the appliance under TCG, and the appliance does not reach it here."
     echo "<!-- bench/appliance.sh end -->"
