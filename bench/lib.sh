@@ -69,7 +69,7 @@ $(bench_cmd "$vmm" "$kernel" "$LAB_GUESTS/initrd.cpio" "$BENCH_CMDLINE lab.end=$
 $([ "$mode" = trace ] && bench_trace_args "$vmm")
 EOF
     rm -f /tmp/qtrace.log
-    labrun -t 60 -m TRUCE-INIT -H GUEST-HOLD -o /tmp/bench.out -r /tmp/bench.res -- "$@"
+    labrun -t "${BENCH_TIMEOUT:-300}" -m TRUCE-INIT -H GUEST-HOLD -o /tmp/bench.out -r /tmp/bench.res -- "$@"
     echo "BENCH kernel=$kind vmm=$vmm mode=$mode run=$run $(cat /tmp/bench.res)"
     if ! grep -q TRUCE-INIT /tmp/bench.out; then
         tail -n 5 /tmp/bench.out | sed 's/^/  | /'
@@ -83,15 +83,19 @@ EOF
     echo "BENCH-TRACE kernel=$kind vmm=$vmm run=$run $(cat /tmp/bench.res) $a"
 }
 
-# Inside L1: lab.runs= runs (default 5) of each VMM on each kernel, alternating VMMs and
-# swapping which goes first every run; run 0 is a warm-up and is not counted.
+# Inside L1: lab.runs= runs (default 5) of each VMM on each kernel of lab.kinds= (default
+# small,cloud), alternating VMMs and swapping which goes first every run; run 0 is a warm-up and
+# is not counted.
 bench_l1_main() {
-    local runs=5 arg i kind first second mode
+    local runs=5 kinds="small cloud" arg i kind first second mode
     for arg in $(cat /proc/cmdline); do
-        case "$arg" in lab.runs=*) runs=${arg#lab.runs=} ;; esac
+        case "$arg" in
+        lab.runs=*) runs=${arg#lab.runs=} ;;
+        lab.kinds=*) kinds=$(echo "${arg#lab.kinds=}" | tr , ' ') ;;
+        esac
     done
     command -v truce >/dev/null || echo "BENCH-NOTE truce is not in the L1 image"
-    for kind in small cloud; do
+    for kind in $kinds; do
         if ! lab_kernel "$kind" >/dev/null; then
             echo "BENCH-NOTE kernel $kind not built"
             continue
