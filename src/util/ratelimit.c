@@ -93,8 +93,13 @@ enum tb_result tb_reduce(struct token_bucket *b, uint64_t tokens, uint64_t now, 
             *over_ns = ns > UINT64_MAX ? UINT64_MAX : (uint64_t)ns;
             return TB_OVER;
         }
-        if (tokens > b->budget)
+        if (tokens > b->budget) { /* the time the missing tokens take to come */
+            unsigned __int128 ns =
+                ((unsigned __int128)(tokens - b->budget) * b->refill_ms * NS_PER_MS + b->size - 1) /
+                b->size;
+            *over_ns = ns > UINT64_MAX ? UINT64_MAX : (uint64_t)ns;
             return TB_FAIL;
+        }
     }
     b->budget -= tokens;
     return TB_OK;
@@ -167,7 +172,7 @@ bool rl_consume(struct ratelimiter *rl, uint64_t tokens, enum rl_token kind)
     case TB_OK:
         return true;
     case TB_FAIL:
-        rl_arm(rl, RL_RETRY_NS);
+        rl_arm(rl, MIN(MAX(over, RL_MIN_RETRY_NS), RL_RETRY_NS));
         return false;
     case TB_OVER:
         rl_arm(rl, over);

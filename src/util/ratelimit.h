@@ -52,7 +52,7 @@ struct token_bucket {
 
 enum tb_result {
     TB_OK,   /* the tokens were taken */
-    TB_FAIL, /* not enough: nothing taken */
+    TB_FAIL, /* not enough: nothing taken; *OVER_NS says when enough will be there */
     TB_OVER, /* more than the bucket's size: the bucket was emptied, *OVER_NS says for how long
                 it stays in debt (the tokens beyond the budget at the bucket's refill rate) */
 };
@@ -66,10 +66,14 @@ void tb_replenish(struct token_bucket *b, uint64_t tokens);
 
 /* ---- the limiter ------------------------------------------------------------------------------
  * Firecracker's RateLimiter: a request that finds a bucket short is refused and arms a one-shot
- * timer (RL_RETRY_NS); one larger than the bucket is let through, empties it and arms the timer
- * for the time the excess takes to refill. While the timer is armed every request is refused.
- * The device keeps refused requests in its queue and tries again when the timer fires. */
-#define RL_RETRY_NS (100 * 1000000ULL)
+ * timer; one larger than the bucket is let through, empties it and arms the timer for the time
+ * the excess takes to refill. While the timer is armed every request is refused. The device
+ * keeps refused requests in its queue and tries again when the timer fires. Firecracker retries
+ * a refused request after a fixed 100 ms; truce waits for the time its missing tokens take
+ * (between RL_MIN_RETRY_NS and RL_RETRY_NS), so a stream is not stalled longer than the rate
+ * needs and a TCP flow gets close to its limit rather than well below it. */
+#define RL_RETRY_NS     (100 * 1000000ULL)
+#define RL_MIN_RETRY_NS (1000000ULL)
 
 enum rl_token { RL_BYTES, RL_OPS };
 

@@ -130,8 +130,8 @@ static void zero_means_unlimited(void **state)
     assert_int_equal(tb_reduce(&b, 1, UINT64_MAX / 2, &over), TB_FAIL); /* no overflow */
 }
 
-/* The limiter: refused requests arm the 100 ms timer, and it refuses everything until it fires;
- * an oversized one arms it for the debt. */
+/* The limiter: a refused request arms the timer for the time its missing tokens take (1 ms to
+ * 100 ms), and it refuses everything until it fires; an oversized one arms it for the debt. */
 static void limiter_timer(void **state)
 {
     struct rl_config c = {.bandwidth = {.size = 1000, .refill_time = 100},
@@ -140,7 +140,7 @@ static void limiter_timer(void **state)
     assert_true(rl_request(rl, 600));
     assert_false(rl_request(rl, 600)); /* bytes short: the op is given back */
     assert_true(rl_blocked(rl));
-    assert_int_equal(rl->timer_ns, RL_RETRY_NS);
+    assert_int_equal(rl->timer_ns, 20 * MS); /* 200 bytes missing at 10 bytes/ms */
     assert_int_equal(rl->ops.budget, 9);
     assert_false(rl_consume(rl, 1, RL_OPS)); /* blocked: even what is there is refused */
     fake_now += 100 * MS;
@@ -179,8 +179,48 @@ static void long_run_rate_bound(void **state)
     }
     uint64_t limit = 10ULL * 10000000 + 1000000; /* 10 MB/s for 10 s, plus the full bucket */
     assert_true(bytes <= limit + 262144);
-    /* and not starved either: each refused request waits 100 ms, after which the bucket is full */
-    assert_true(bytes >= limit * 7 / 10);
+    /* and not starved either: a refused request waits only for its missing tokens, so the
+     * stream gets within 10% of the limit */
+    assert_true(bytes >= limit * 9 / 10);
+}
+
+/* A tap's frames (1514 bytes, 10 us of device time each) under 20 Mbit/s (250 kB per 100 ms):
+ * over 10 s the guest gets at most the limit plus the first bucket, and at least 90% of it. */
+static void frames_near_the_limit(void **state)
+{
+    struct rl_config c = {.bandwidth = {.size = 250000, .refill_time = 100}};
+    struct ratelimiter *rl = limiter(&c);
+    uint64_t start = fake_now, bytes = 0;
+    while (fake_now - start < 10000 * MS) {
+        if (rl_blocked(rl)) {
+            assert_true(rl->timer_ns >= RL_MIN_RETRY_NS && rl->timer_ns <= RL_RETRY_NS);
+            fake_now += rl->timer_ns;
+            rl_timer_event(rl);
+            continue;
+        }
+        if (rl_request(rl, 1514))
+            bytes += 1514;
+        fake_now += 10000;
+    }
+    uint64_t limit = 10ULL * 2500000 + 250000;
+    assert_true(bytes <= limit + 1514);
+    assert_true(bytes >= limit * 9 / 10);
+}
+
+/* The wait for missing tokens is at least RL_MIN_RETRY_NS and at most RL_RETRY_NS. */
+static void retry_wait_bounds(void **state)
+{
+    struct rl_config slow = {.ops = {.size = 1, .refill_time = 10000}};
+    struct ratelimiter *rl = limiter(&slow);
+    assert_true(rl_consume(rl, 1, RL_OPS));
+    assert_false(rl_consume(rl, 1, RL_OPS)); /* 10 s away: capped */
+    assert_int_equal(rl->timer_ns, RL_RETRY_NS);
+    struct rl_config fast = {.bandwidth = {.size = 1000000, .refill_time = 1}};
+    rl_update(rl, &fast, true, true);
+    rl_unblock(rl);
+    assert_true(rl_consume(rl, 1000000, RL_BYTES));
+    assert_false(rl_consume(rl, 10, RL_BYTES)); /* 10 ns away: the floor */
+    assert_int_equal(rl->timer_ns, RL_MIN_RETRY_NS);
 }
 
 /* Updates replace only the buckets named, full; an off bucket removes limiting of its kind. */
@@ -280,6 +320,8 @@ int main(void)
         cmocka_unit_test(zero_means_unlimited),
         cmocka_unit_test(limiter_timer),
         cmocka_unit_test(long_run_rate_bound),
+        cmocka_unit_test(frames_near_the_limit),
+        cmocka_unit_test(retry_wait_bounds),
         cmocka_unit_test(update_buckets),
         cmocka_unit_test(state_round_trip),
         cmocka_unit_test(real_timer),
