@@ -24,34 +24,19 @@
 #define HEAD_MAX 16384
 #define RX_CAP   (WS_MAX_PAYLOAD + WS_MAX_HEAD)
 
-static int send_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -EIO;
-        c += w;
-        n -= w;
-    }
-    return 0;
-}
-
 /* A masked frame, as a client must send. */
 static int send_frame(int fd, int op, const uint8_t *p, size_t n)
 {
     uint8_t head[WS_MAX_HEAD], mask[4], buf[4096];
     if (getrandom(mask, sizeof(mask), 0) != sizeof(mask))
         return -EIO;
-    if (send_all(fd, head, ws_head(head, op, n, mask)) < 0)
+    if (hc_send_all(fd, head, ws_head(head, op, n, mask)) < 0)
         return -EIO;
     for (size_t off = 0; off < n; off += sizeof(buf)) {
         size_t k = n - off < sizeof(buf) ? n - off : sizeof(buf);
         memcpy(buf, p + off, k);
         ws_mask(buf, k, mask, off);
-        if (send_all(fd, buf, k) < 0)
+        if (hc_send_all(fd, buf, k) < 0)
             return -EIO;
     }
     return 0;
@@ -73,7 +58,7 @@ static int upgrade(int fd, const char *token, const char *name, uint8_t *rx, siz
                      "%s%s%s\r\n",
                      name, key, token ? "Authorization: Bearer " : "", token ? token : "",
                      token ? "\r\n" : "");
-    if (n >= (int)sizeof(req) || send_all(fd, req, n) < 0)
+    if (n >= (int)sizeof(req) || hc_send_all(fd, req, n) < 0)
         return 3;
     size_t len = 0;
     char *end = NULL;

@@ -50,8 +50,9 @@ static int connect_tcp(const char *hostport)
     return fd;
 }
 
-static int send_all(int fd, const char *p, size_t n)
+int hc_send_all(int fd, const void *buf, size_t n)
 {
+    const char *p = buf;
     while (n) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
@@ -144,9 +145,9 @@ int hc_request(const char *addr, const char *method, const char *path, const cha
                       "Content-Length: %zu\r\n\r\n",
                       method, path, token ? "Authorization: Bearer " : "", token ? token : "",
                       token ? "\r\n" : "", blen);
-    int rc = hn >= (int)sizeof(head) ? -ENAMETOOLONG : send_all(fd, head, hn);
+    int rc = hn >= (int)sizeof(head) ? -ENAMETOOLONG : hc_send_all(fd, head, hn);
     if (!rc && blen)
-        rc = send_all(fd, body, blen);
+        rc = hc_send_all(fd, body, blen);
     size_t n = 0;
     char *raw = rc ? NULL : recv_all(fd, &n, &rc);
     close(fd);

@@ -20,5 +20,8 @@ int hc_request(const char *addr, const char *method, const char *path, const cha
 
 /* A connected stream socket to ADDR (as hc_request's), or -errno. */
 int hc_connect(const char *addr);
+/* Send all N bytes of P on socket FD (no SIGPIPE; EINTR retried). Returns 0 or -errno (-EIO
+ * when the peer stops taking them). */
+int hc_send_all(int fd, const void *p, size_t n);
 
 #endif

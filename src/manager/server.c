@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "api/http.h"
+#include "manager/hclient.h"
 #include "manager/routes.h"
 #include "manager/server.h"
 #include "manager/web.h"
@@ -28,19 +29,6 @@ struct conn {
     int fd;
     const char *token; /* NULL: no authentication (the UNIX socket) */
 };
-
-static void send_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        p += w;
-        n -= w;
-    }
-}
 
 static const char *reason(int s)
 {
@@ -84,18 +72,18 @@ void http_respond(int fd, struct answer *a)
                          "Content-Type: %s\r\nContent-Length: %zu\r\n"
                          "X-Content-Type-Options: nosniff\r\nCache-Control: no-cache\r\n\r\n",
                          a->status, reason(a->status), a->ctype, a->raw_len);
-        send_all(fd, head, n);
-        send_all(fd, a->raw, a->raw_len);
+        hc_send_all(fd, head, n);
+        hc_send_all(fd, a->raw, a->raw_len);
         return;
     }
     int n = snprintf(head, sizeof(head),
                      "HTTP/1.1 %d %s\r\nServer: truced\r\nConnection: close\r\n"
                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
                      a->status, reason(a->status), blen + (body ? 1 : 0));
-    send_all(fd, head, n);
+    hc_send_all(fd, head, n);
     if (body) {
-        send_all(fd, body, blen);
-        send_all(fd, "\n", 1);
+        hc_send_all(fd, body, blen);
+        hc_send_all(fd, "\n", 1);
     }
     free(body);
 }

@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "manager/hclient.h"
 #include "manager/ws.h"
 #include "manager/wsconn.h"
 
@@ -85,26 +86,11 @@ bool ws_bearer_ok(const char *head, size_t len, const char *token)
     return proto_offered(head, len, NULL, token);
 }
 
-static int send_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -EIO;
-        c += w;
-        n -= w;
-    }
-    return 0;
-}
-
 static int send_frame(int fd, int op, const void *p, size_t n)
 {
     uint8_t head[WS_MAX_HEAD];
     size_t h = ws_head(head, op, n, NULL);
-    return send_all(fd, head, h) < 0 || send_all(fd, p, n) < 0 ? -EIO : 0;
+    return hc_send_all(fd, head, h) < 0 || hc_send_all(fd, p, n) < 0 ? -EIO : 0;
 }
 
 static void send_close(int fd, int code, const char *why)
@@ -140,7 +126,7 @@ static bool handshake(int fd, const char *head, size_t len)
         "HTTP/1.1 101 Switching Protocols\r\nServer: truced\r\nUpgrade: websocket\r\n"
         "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
         acc, proto_offered(head, len, "binary", NULL) ? "Sec-WebSocket-Protocol: binary\r\n" : "");
-    return send_all(fd, out, n) == 0;
+    return hc_send_all(fd, out, n) == 0;
 }
 
 struct relay {
