@@ -4,7 +4,7 @@
 # VM has truce's std VGA (--display std, OVMF's QemuVideoDxe). Its first test is seen on serial,
 # then the VMM is stopped (a whole pass takes too long in the lab). Under QEMU, OVMF alone takes
 # minutes in the lab (bench/ovmf.sh), so this runs under truce only.
-# lab: vmm=truce timeout=300 l0=patched needs=ovmf-kernel
+# lab: vmm=truce timeout=300 l0=patched needs=ovmf-kernel long=1
 disk=/lab/efi/efi-disk.img
 [ -f $disk ] || fail "no UEFI disk in the L1 image (apt-get install grub-efi-amd64-bin mtools)"
 { printf 'echo TRUCE-GRUB-MEMTEST\nchainloader /memtest86+x64.efi console=ttyS0,115200\nboot\n'
