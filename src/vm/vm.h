@@ -296,7 +296,8 @@ int cpu_probe(struct kvm_host *kvm, const struct cpu_template *t, struct cpu_pro
               size_t errlen);
 
 /* ---- interrupts (vm/irq.c) ------------------------------------------------------------------ */
-/* The legacy GSI routing truce installs after KVM_CREATE_IRQCHIP (platform/layout.h): GSIs 0-15
+/* The legacy GSI routing truce installs after KVM_CREATE_IRQCHIP on virtio-mmio machines
+ * (machine/builder.c; PCI machines keep KVM's default for now) (platform/layout.h): GSIs 0-15
  * to the PIC input of the same number and to IOAPIC pin layout_isa_irq_pin(GSI) (GSI_PIT to
  * IOAPIC_PIN_PIT, as the MADT and the MP table say), GSIs 16-23 to their IOAPIC pin; no GSI to
  * the cascade. KVM's default identity routing would send the PIT to pin 0, which no table names.
