@@ -202,6 +202,27 @@ static int flush_in(struct relay *r)
     return 0;
 }
 
+/* Hand the client's complete frames to the VM until one must wait for the VM to read.
+ * Returns 0 to go on, 1 when the client closed, <0 on error. Every frame already received is
+ * passed on here, not after the next poll: a client that sends several messages in one write
+ * (noVNC's SetPixelFormat, SetEncodings and FramebufferUpdateRequest) is never left waiting. */
+static int drain_client(struct relay *r)
+{
+    while (r->pendlen == 0 && r->rxlen) {
+        size_t before = r->rxlen;
+        int rc = client_frames(r);
+        if (rc)
+            return rc;
+        if (flush_in(r) < 0) {
+            r->close_code = 1001, r->close_why = "the VM's side closed";
+            return -EIO;
+        }
+        if (r->rxlen == before)
+            break; /* the rest of a frame is still on its way */
+    }
+    return 0;
+}
+
 static void relay(struct relay *r)
 {
     uint8_t out[OUT_CHUNK];
@@ -238,15 +259,8 @@ static void relay(struct relay *r)
                 return;
             r->rxlen += n;
         }
-        if (r->pendlen == 0 && r->rxlen) {
-            int rc = client_frames(r);
-            if (rc)
-                return;
-            if (flush_in(r) < 0) {
-                r->close_code = 1001, r->close_why = end;
-                return;
-            }
-        }
+        if (drain_client(r))
+            return;
     }
 }
 
@@ -336,7 +350,7 @@ void ws_serve(struct mgr *m, int fd, const char *head, size_t head_len, const ch
         r.rxlen = prelen;
         struct timeval tv = {0}; /* the relay waits in poll: no receive timeout */
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        if (!prelen || client_frames(&r) == 0)
+        if (drain_client(&r) == 0)
             relay(&r);
     }
     free(r.rx);

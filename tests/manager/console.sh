@@ -181,6 +181,10 @@ ctl screenshot d "$W/shot2.png"
 dims=$(python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(); print(d[:8]==b"\x89PNG\r\n\x1a\n", "%dx%d" % struct.unpack(">II", d[16:24]))' "$W/shot.png" 2>&1)
 [ "$out" = "2 RFB 003.008 True" ] && pass vnc-proxy "RFB greeting through the WebSocket, security types offered" ||
     failc vnc-proxy "$out $(tail -2 "$STATE/vms/d/truce.log")"
+out=$(python3 tests/manager/vnc_coalesced.py "$S" d 2>&1)
+[ "$out" = "OK 320x200 ff0000" ] &&
+    pass vnc-proxy-coalesced "three RFB messages in one write all reached the server; pixel (80,50) ff0000" ||
+    failc vnc-proxy-coalesced "$out"
 [ "$st" = 200 ] && [ "$dims" = "True 320x200" ] && cmp -s "$W/shot.png" "$W/shot2.png" &&
     pass screenshot "PNG $dims, $(stat -c %s "$W/shot.png") bytes; trucectl screenshot the same" ||
     failc screenshot "$st $dims"
