@@ -110,12 +110,48 @@ static void report_idle(struct vcpu *v)
     atomic_store(&v->idle, idle);
 }
 
+/* Finish the I/O or MMIO access of the last exit inside KVM without running the guest on: until
+ * KVM_RUN is entered again, RIP still points at the instruction and an IN's value is not in its
+ * register, so a snapshot taken now would make the restored guest repeat the access (a second
+ * read of the UART's IIR loses its transmit interrupt; a second OUT writes a byte twice). A
+ * string instruction may need more exits to finish: each is served, at most
+ * VCPU_COMPLETE_EXITS. Returns true when one of them stops the VM. */
+#define VCPU_COMPLETE_EXITS 64
+
+static bool vcpu_complete_exit(struct vcpu *v)
+{
+    for (unsigned i = 0; i < VCPU_COMPLETE_EXITS; i++) {
+        v->run->immediate_exit = 1;
+        int rc = ioctl(v->fd, KVM_RUN, 0) < 0 ? errno : 0;
+        v->run->immediate_exit = 0;
+        if (rc == EINTR || rc == EAGAIN)
+            return false; /* complete: nothing of the guest ran */
+        if (rc) {
+            log_warn("vCPU %u: completing the last exit before a pause: %s", v->id, strerror(rc));
+            return false;
+        }
+        struct vm_exit e;
+        exit_decode(v->run, &e);
+        if (exit_dispatch(v->vm, v, &e) == EXIT_STOP)
+            return true;
+    }
+    log_warn("vCPU %u: still in a string I/O after %u exits: paused inside it", v->id,
+             VCPU_COMPLETE_EXITS);
+    return false;
+}
+
 /* Between two KVM_RUNs: honour stop, pause and idle-check requests. Returns true to exit. */
 static bool vcpu_service(struct vcpu *v)
 {
     struct vm *vm = v->vm;
     if (atomic_exchange(&v->check_idle, false))
         report_idle(v);
+    pthread_mutex_lock(&vm->lock);
+    bool pausing = vm->state == VM_PAUSED;
+    pthread_mutex_unlock(&vm->lock);
+    /* before counting as paused, so that the state a snapshot reads is consistent */
+    if (pausing && vcpu_complete_exit(v))
+        return true;
     pthread_mutex_lock(&vm->lock);
     while (vm->state == VM_PAUSED) {
         vm->paused_vcpus++;

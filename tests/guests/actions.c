@@ -89,6 +89,19 @@ static void count(void)
     debug_exit(0x21);
 }
 
+/* Print "s" and a 7-digit line number, lines 0, 1, 2, ... forever, as fast as the UART takes
+ * them: every character is two I/O exits (LSR, THR), so a pause nearly always lands right after
+ * one. Snapshots restored one after another must neither repeat nor drop a character. */
+static void stream(void)
+{
+    for (uint32_t i = 0;; i++) {
+        putc_('s');
+        for (uint32_t d = 1000000; d; d /= 10)
+            putc_((char)('0' + i / d % 10));
+        putc_('\n');
+    }
+}
+
 /* Rewrite the first word of each page of [8 MiB, 9 MiB) with the pass number, pass after pass,
  * slowly, checking each page still holds the previous pass's number: a snapshot (Diff, merged
  * onto its base) or a pre-copy migration that loses a written page is caught at the next pass.
@@ -169,6 +182,8 @@ void main32(const struct hvm_start_info *si)
         show_cpuid();
     else if (has_word(cmd, "count"))
         count();
+    else if (has_word(cmd, "stream"))
+        stream();
     else if (has_word(cmd, "dirty"))
         dirty();
     else if (has_word(cmd, "exit"))

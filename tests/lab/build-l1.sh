@@ -136,8 +136,8 @@ esac
 TRUCE=
 [ -x "$REPO_DIR/build/truce" ] && TRUCE=$REPO_DIR/build/truce
 # freestanding test guests scenarios run in L1 (/lab/tguests/NAME.elf), when built (make lab)
-TGUESTS=$(ls "$REPO_DIR"/build/guests/triple32.elf "$REPO_DIR"/build/hostile/vq_indirect_self.elf \
-    2>/dev/null || true)
+TGUESTS=$(ls "$REPO_DIR"/build/guests/triple32.elf "$REPO_DIR"/build/guests/actions.elf \
+    "$REPO_DIR"/build/hostile/vq_indirect_self.elf 2>/dev/null || true)
 qemu=$(command -v qemu-system-x86_64) || lab_die "apt-get install qemu-system-x86"
 
 L1_TOOLS=$(sed '/^#/d' "$LAB_DIR/l1/tools.list" | while read -r t; do
