@@ -91,7 +91,9 @@ static void count(void)
 
 /* Print "s" and a 7-digit line number, lines 0, 1, 2, ... forever, as fast as the UART takes
  * them: every character is two I/O exits (LSR, THR), so a pause nearly always lands right after
- * one. Snapshots restored one after another must neither repeat nor drop a character. */
+ * one. Snapshots restored one after another must neither repeat nor drop a character (the lab's
+ * snapshot-io-exit: under nested SVM KVM finishes an IN or OUT only at the next KVM_RUN; this
+ * host's PVM-backed KVM emulates the instruction whole, so the tier here cannot see it). */
 static void stream(void)
 {
     for (uint32_t i = 0;; i++) {

@@ -151,49 +151,6 @@ else
     echo "FAIL snapshot-ahci: $(tail -n1 "$d/src.err")"
 fi
 
-# Pause at an I/O exit: the "stream" guest prints numbered lines as fast as the UART takes them,
-# and is paused, snapshotted, killed and restored in a new process ten times. The pause must land
-# after KVM finished the exit's instruction, else the restored guest repeats it (a doubled or
-# lost character, a broken line).
-d=$W/stream
-mkdir -p "$d"
-cat >"$d/vm.json" <<JSON
-{"boot-source": {"kernel_image_path": "$PWD/$A", "boot_args": "stream"},
- "machine-config": {"vcpu_count": 1, "mem_size_mib": 32},
- "serial": {"serial_out_path": "$d/out"}}
-JSON
-"$TRUCE" --api-sock "$d/api0" --config-file "$d/vm.json" 2>"$d/err" &
-p=$!
-why=
-for c in $(seq 10); do
-    sleep 0.2
-    a=$(api "$d/api$((c - 1))" PATCH /vm '{"state":"Paused"}')
-    b=$(api "$d/api$((c - 1))" PUT /snapshot/create "{\"snapshot_path\":\"$d/st\",\"mem_file_path\":\"$d/mem\"}")
-    kill -TERM $p
-    wait $p
-    "$TRUCE" --api-sock "$d/api$c" 2>>"$d/err" &
-    p=$!
-    for _ in $(seq 100); do [ -S "$d/api$c" ] && break; sleep 0.05; done
-    l=$(api "$d/api$c" PUT /snapshot/load "{\"snapshot_path\":\"$d/st\",\"mem_backend\":{\"backend_type\":\"File\",\"backend_path\":\"$d/mem\"},\"resume_vm\":true}")
-    [ "$a $b $l" = "204 204 204" ] || { why="cycle $c: pause $a, create $b, load $l: $(cat "$W/reply")"; break; }
-done
-sleep 0.2
-kill -KILL $p 2>/dev/null
-wait $p 2>/dev/null
-# every complete line is s<7 digits> and one more than the line before
-bad_line=$(sed -n '/^s0000000$/,$p' "$d/out" | head -n -1 | awk '!/^s[0-9][0-9][0-9][0-9][0-9][0-9][0-9]$/ { print NR": "$0; exit }
-    { n = substr($0, 2); sub(/^0+/, "", n); n += 0 }
-    NR > 1 && n != prev + 1 { print NR": "$0" after s"prev; exit }
-    { prev = n }')
-lines=$(grep -c '^s' "$d/out")
-if [ -n "$why" ]; then
-    echo "FAIL snapshot-io-exit: $why"
-elif [ -n "$bad_line" ] || [ "$lines" -lt 100 ]; then
-    echo "FAIL snapshot-io-exit: line $bad_line ($lines lines over 10 restores)"
-else
-    echo "PASS snapshot-io-exit (10 restores mid-stream, $lines lines, none repeated, broken or lost)"
-fi
-
 # Bad input: each refused with status 2 and the named reason, before any guest code runs.
 bad() { # bad NAME PATTERN STATE MEM
     local name=$1 pat=$2
