@@ -294,7 +294,7 @@ static int cli_receive(struct vm *vm, struct kvm_host *kvm, const struct cli_vm_
     if (lfd < 0)
         return -EINVAL;
     log_info("migration: waiting for a source on %s", src->listen);
-    int rc = migrate_receive(vm, kvm, lfd, src->ov, &st, err, errlen);
+    int rc = migrate_receive(vm, kvm, lfd, src->wait_ms, src->ov, &st, err, errlen);
     close(lfd);
     if (!strncmp(src->listen, "unix:", 5))
         unlink(src->listen + 5);
@@ -337,7 +337,7 @@ int cli_run(const struct cli_vm_source *src)
         cfg = &vm->cfg;
     if (rc) {
         fprintf(stderr, "truce: %s\n", err[0] ? err : strerror(-rc));
-        if (rc == -EINVAL || rc == -EFBIG)
+        if (rc == -EINVAL || rc == -EFBIG || rc == -ETIMEDOUT) /* bad or no input */
             status = TRUCE_EXIT_USAGE;
         goto out;
     }

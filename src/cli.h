@@ -22,6 +22,7 @@ struct cli_vm_source {
     const struct vm_config *cfg;
     const char *snapshot, *mem;
     const char *listen; /* migrate-receive: build the VM from the source that connects here */
+    int wait_ms;        /* ... at most this long after listening (<0: no limit) */
     const struct snapshot_overrides *ov;
 };
 int cli_run(const struct cli_vm_source *src);

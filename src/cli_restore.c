@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "machine/migrate.h"
 #include "machine/snapshot.h"
 #include "util/util.h"
 #include "vm/vm.h"
@@ -20,6 +21,7 @@ enum {
     OPT_VSOCK_UDS,
     OPT_TRACK_DIRTY,
     OPT_CLOCK_REALTIME,
+    OPT_TIMEOUT,
     OPT_HELP
 };
 
@@ -32,6 +34,7 @@ static const struct option restore_opts[] = {
     {"vsock-uds", required_argument, 0, OPT_VSOCK_UDS},
     {"track-dirty-pages", no_argument, 0, OPT_TRACK_DIRTY},
     {"clock-realtime", no_argument, 0, OPT_CLOCK_REALTIME},
+    {"timeout", required_argument, 0, OPT_TIMEOUT},
     {"help", no_argument, 0, OPT_HELP},
     {0, 0, 0, 0},
 };
@@ -43,6 +46,7 @@ static void restore_usage(FILE *out)
                  "  --snapshot PATH        state file written by PUT /snapshot/create\n"
                  "  --mem PATH             its memory file (mapped privately, loaded on demand)\n"
                  "  --listen URL           wait there for one source (PUT /migration on it)\n"
+                 "  --timeout SECONDS      give up (status 2) when no source came in that time\n"
                  "  --console KIND         stdio, file:PATH or none (default: as saved)\n"
                  "  --net-override ID=TAP  attach interface ID to another tap (repeatable)\n"
                  "  --vsock-uds PATH       serve the vsock device on another UNIX socket\n"
@@ -115,6 +119,15 @@ static int parse_restore(int argc, char **argv, struct cli_vm_source *src,
         case OPT_CLOCK_REALTIME:
             ov->clock_realtime = true;
             break;
+        case OPT_TIMEOUT: {
+            char *end;
+            unsigned long s = strtoul(optarg, &end, 10);
+            if (!*optarg || *end || s < 1 || s > MIG_RECEIVE_MAX_WAIT_S)
+                rc = err_inval(err, errlen, "--timeout: '%s' is not 1..%d seconds", optarg,
+                               MIG_RECEIVE_MAX_WAIT_S);
+            src->wait_ms = (int)s * 1000;
+            break;
+        }
         case OPT_HELP:
             return 1;
         default:
@@ -128,6 +141,8 @@ static int parse_restore(int argc, char **argv, struct cli_vm_source *src,
     bool receive = !strcmp(argv[0], "migrate-receive");
     if (!rc && receive && (!src->listen || src->snapshot || src->mem))
         rc = err_inval(err, errlen, "give --listen unix:PATH or tcp:HOST:PORT (and no snapshot)");
+    if (!rc && !receive && src->wait_ms >= 0)
+        rc = err_inval(err, errlen, "--timeout is for migrate-receive");
     if (!rc && !receive && (!src->snapshot || !src->mem || src->listen))
         rc = err_inval(err, errlen, "give --snapshot PATH and --mem PATH");
     return rc;
@@ -136,7 +151,7 @@ static int parse_restore(int argc, char **argv, struct cli_vm_source *src,
 int cli_restore_main(int argc, char **argv)
 {
     struct snapshot_overrides *ov = calloc(1, sizeof(*ov));
-    struct cli_vm_source src = {.ov = ov};
+    struct cli_vm_source src = {.ov = ov, .wait_ms = -1};
     char err[512] = "";
     if (!ov)
         return TRUCE_EXIT_HOST;

@@ -223,11 +223,18 @@ int api_validate(const struct api *api, struct vm_config *out, char *err, size_t
 /* InstanceStart: api_validate, vm_create, vm_start. Returns 0 or <0 with ERR. */
 int api_start_vm(struct api *api, char *err, size_t errlen);
 int api_pause(struct api *api, bool pause, char *err, size_t errlen);
-/* PUT /snapshot/load once parsed: restore STATE + MEM with OV into a new VM and start it,
- * running when RESUME, else paused. Returns 0 or <0 with ERR. */
+/* PUT /snapshot/load and PUT /migration/receive once parsed: build a new VM with OV from the
+ * snapshot STATE + MEM, or from the migration source that connects to LISTEN_FD within WAIT_MS
+ * (machine/migrate.h; STATE NULL), and start it, running when RESUME, else paused. */
 struct snapshot_overrides;
-int api_restore_vm(struct api *api, const char *state, const char *mem,
-                   const struct snapshot_overrides *ov, bool resume, char *err, size_t errlen);
+struct api_restore {
+    const char *state, *mem;
+    int listen_fd, wait_ms;
+    const struct snapshot_overrides *ov;
+    bool resume;
+};
+/* Returns 0 or <0 with ERR. */
+int api_restore_vm(struct api *api, const struct api_restore *r, char *err, size_t errlen);
 
 /* ---- snapshots (api/snapshot.c), lock held -------------------------------------------------- */
 /* PUT /snapshot/create (VM paused) and PUT /snapshot/load (fresh process). Return 0 or <0 with
@@ -238,6 +245,10 @@ int api_snapshot_load(struct api *api, const json_t *o, struct jctx *c);
  * (machine/migrate.h); on success the VM stops here with TRUCE_EXIT_MIGRATED, on failure it goes
  * on. Returns 0 or <0 with C's error. */
 int api_migrate(struct api *api, const json_t *o, struct jctx *c);
+/* PUT /migration/receive (a truce extension; a fresh process, as for /snapshot/load): listen on
+ * listen_url, build the VM from the one source that connects within timeout_s and run it.
+ * Returns 0 or <0 with C's error. */
+int api_migrate_receive(struct api *api, const json_t *o, struct jctx *c);
 int api_ctrl_alt_del(struct api *api, char *err, size_t errlen);
 int api_swap_drive(struct api *api, const char *id, const char *path, char *err, size_t errlen);
 /* Block until a VM started and stopped (or a quit before start); returns the exit status.

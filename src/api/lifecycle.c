@@ -161,8 +161,7 @@ out:
     return rc;
 }
 
-int api_restore_vm(struct api *api, const char *state, const char *mem,
-                   const struct snapshot_overrides *ov, bool resume, char *err, size_t errlen)
+int api_restore_vm(struct api *api, const struct api_restore *r, char *err, size_t errlen)
 {
     int rc = 0;
     if (!api->kvm_open && (rc = kvm_host_open(&api->kvm, err, errlen)) < 0)
@@ -171,7 +170,10 @@ int api_restore_vm(struct api *api, const char *state, const char *mem,
     if (!(api->vm = calloc(1, sizeof(*api->vm))))
         return snprintf(err, errlen, "out of memory"), -ENOMEM;
     api->vm->mmds = api->mmds;
-    rc = snapshot_restore(api->vm, &api->kvm, state, mem, ov, err, errlen);
+    struct mig_stats st;
+    rc = r->state ? snapshot_restore(api->vm, &api->kvm, r->state, r->mem, r->ov, err, errlen)
+                  : migrate_receive(api->vm, &api->kvm, r->listen_fd, r->wait_ms, r->ov, &st, err,
+                                    errlen);
     if (rc < 0) {
         vm_destroy(api->vm);
         free(api->vm);
@@ -180,9 +182,14 @@ int api_restore_vm(struct api *api, const char *state, const char *mem,
     }
     api->cfg = api->vm->cfg;
     api->boot_source_set = true;
-    rc = api_launch(api, resume, err, errlen);
-    if (!rc)
-        log_info("microVM %s restored from %s (%s)", api->id, state, resume ? "running" : "paused");
+    rc = api_launch(api, r->resume, err, errlen);
+    if (!rc && r->state)
+        log_info("microVM %s restored from %s (%s)", api->id, r->state,
+                 r->resume ? "running" : "paused");
+    else if (!rc)
+        log_info("microVM %s migrated in: %llu MiB (%llu pages) in %llu ms", api->id,
+                 (unsigned long long)(st.bytes >> 20), (unsigned long long)st.pages,
+                 (unsigned long long)st.total_ms);
     return rc;
 }
 

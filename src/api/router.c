@@ -338,6 +338,11 @@ static void put_migration(struct api *api, const struct req *rq, struct api_repl
         SECTION(api_migrate(api, rq->body, c));
 }
 
+static void put_migration_receive(struct api *api, const struct req *rq, struct api_reply *out)
+{
+    SECTION(api_migrate_receive(api, rq->body, c));
+}
+
 static void put_display(struct api *api, const struct req *rq, struct api_reply *out)
 {
     if (preboot(api, rq, out))
@@ -403,7 +408,8 @@ static const struct route routes[] = {
     RI("PATCH", "/network-interfaces/", true, patch_net),
     R("PUT", "/snapshot/create", true, put_snapshot_create),
     R("PUT", "/snapshot/load", true, put_snapshot_load),
-    R("PUT", "/migration", true, put_migration), /* truce extension */
+    R("PUT", "/migration", true, put_migration),                 /* truce extension */
+    R("PUT", "/migration/receive", true, put_migration_receive), /* truce extension */
     R("GET", "/version", false, get_version),
     R("PATCH", "/vm", true, patch_vm),
     R("GET", "/vm/config", false, get_vm_config),

@@ -119,6 +119,22 @@ static int add_net_override(void *arg, struct jctx *ec, const json_t *e)
     return 0;
 }
 
+/* vsock_override {uds_path}: the vsock device's UNIX socket elsewhere. */
+static int vsock_override(const json_t *o, struct jctx *c, struct snapshot_overrides *ov)
+{
+    static const char *const vf[] = {"uds_path", NULL};
+    json_t *vo = json_object_get(o, "vsock_override");
+    if (!vo || json_is_null(vo))
+        return 0;
+    struct jctx vc;
+    jctx_child(c, &vc, "vsock_override", -1);
+    if (jobject(&vc, vo, vf) < 0 ||
+        jstring(&vc, vo, "uds_path", true, ov->vsock_uds, sizeof(ov->vsock_uds), NULL) < 0)
+        return -EINVAL;
+    ov->vsock_set = true;
+    return 0;
+}
+
 /* The request's overrides and flags truce does not offer yet (refused, never ignored). */
 static int load_options(const json_t *o, struct jctx *c, struct snapshot_overrides *ov,
                         bool *resume)
@@ -126,7 +142,6 @@ static int load_options(const json_t *o, struct jctx *c, struct snapshot_overrid
     static const char *const hp[] = {"None", "Snapshot", "Transparent", NULL};
     bool diff = false, track = false, realtime = false;
     int huge = 0;
-    json_t *vo = json_object_get(o, "vsock_override");
     if (jbool(c, o, "resume_vm", false, resume, NULL) < 0 ||
         jbool(c, o, "enable_diff_snapshots", false, &diff, NULL) < 0 ||
         jbool(c, o, "track_dirty_pages", false, &track, NULL) < 0 ||
@@ -138,16 +153,7 @@ static int load_options(const json_t *o, struct jctx *c, struct snapshot_overrid
     ov->clock_realtime = realtime;
     if (huge != 0)
         return jfail(c, "huge_pages", "not supported yet: %s", hp[huge]);
-    if (vo && !json_is_null(vo)) {
-        static const char *const vf[] = {"uds_path", NULL};
-        struct jctx vc;
-        jctx_child(c, &vc, "vsock_override", -1);
-        if (jobject(&vc, vo, vf) < 0 ||
-            jstring(&vc, vo, "uds_path", true, ov->vsock_uds, sizeof(ov->vsock_uds), NULL) < 0)
-            return -EINVAL;
-        ov->vsock_set = true;
-    }
-    return 0;
+    return vsock_override(o, c, ov);
 }
 
 int api_snapshot_load(struct api *api, const json_t *o, struct jctx *c)
@@ -179,7 +185,44 @@ int api_snapshot_load(struct api *api, const json_t *o, struct jctx *c)
         rc = jfail(c, NULL, "only a fresh truce loads a snapshot (already configured: %s)", busy);
         goto out;
     }
-    rc = api_restore_vm(api, state, mem, ov, resume, c->err, c->errlen);
+    struct api_restore r = {.state = state, .mem = mem, .ov = ov, .resume = resume};
+    rc = api_restore_vm(api, &r, c->err, c->errlen);
+out:
+    free(ov);
+    return rc;
+}
+
+int api_migrate_receive(struct api *api, const json_t *o, struct jctx *c)
+{
+    static const char *const fields[] = {"listen_url", "timeout_s", "network_overrides",
+                                         "vsock_override", NULL};
+    char url[PATH_MAX];
+    uint64_t wait_s = MIG_RECEIVE_WAIT_S;
+    struct snapshot_overrides *ov = calloc(1, sizeof(*ov));
+    if (!ov)
+        return jfail(c, NULL, "out of memory");
+    int rc = -EINVAL;
+    const char *busy = configured_resource(api);
+    if (jobject(c, o, fields) < 0 ||
+        jstring(c, o, "listen_url", true, url, sizeof(url), NULL) < 0 ||
+        juint(c, o, "timeout_s", false, 1, MIG_RECEIVE_MAX_WAIT_S, &wait_s, NULL) < 0 ||
+        jeach(c, o, "network_overrides", add_net_override, ov) < 0 || vsock_override(o, c, ov) < 0)
+        goto out;
+    if (busy) {
+        rc = jfail(c, NULL, "only a fresh truce receives a migration (already configured: %s)",
+                   busy);
+        goto out;
+    }
+    struct api_restore r = {.wait_ms = (int)wait_s * 1000, .ov = ov, .resume = true};
+    if ((r.listen_fd = migrate_listen(url, c->err, c->errlen)) < 0) {
+        rc = r.listen_fd;
+        goto out;
+    }
+    log_info("migration: waiting up to %llu s for a source on %s", (unsigned long long)wait_s, url);
+    rc = api_restore_vm(api, &r, c->err, c->errlen);
+    close(r.listen_fd);
+    if (!strncmp(url, "unix:", 5))
+        unlink(url + 5);
 out:
     free(ov);
     return rc;

@@ -481,12 +481,18 @@ static void send_reply(int fd, int rc, const char *msg, struct mig_stats *st)
             break;
 }
 
-int migrate_receive(struct vm *vm, struct kvm_host *kvm, int lfd,
+int migrate_receive(struct vm *vm, struct kvm_host *kvm, int lfd, int wait_ms,
                     const struct snapshot_overrides *ov, struct mig_stats *st, char *err,
                     size_t errlen)
 {
     memset(st, 0, sizeof(*st));
     machine_clear(vm);
+    int w = wait_ready(lfd, POLLIN, wait_ms);
+    if (w)
+        return snprintf(err, errlen, "no migration source connected within %d s%s%s",
+                        wait_ms / 1000, w == -ETIMEDOUT ? "" : ": ",
+                        w == -ETIMEDOUT ? "" : strerror(-w)),
+               w;
     int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0)
         return snprintf(err, errlen, "accepting the source: %s", strerror(errno)), -errno;

@@ -24,7 +24,9 @@ struct snapshot_overrides;
 #define MIG_DEFAULT_DOWNTIME_MS 30
 #define MIG_MAX_RUN             16384u /* pages in one run: 64 MiB */
 #define MIG_REPLY_MAX           400u
-#define MIG_IO_TIMEOUT          120 /* seconds without progress before either side gives up */
+#define MIG_IO_TIMEOUT          120   /* seconds without progress before either side gives up */
+#define MIG_RECEIVE_MAX_WAIT_S  86400 /* --timeout / timeout_s: a day at most */
+#define MIG_RECEIVE_WAIT_S      300   /* PUT /migration/receive: the default wait for a source */
 #define MIG_DRAIN_MS            5000 /* a refusing destination reads on this long, so its answer lands */
 
 struct mig_hello {
@@ -84,10 +86,11 @@ int migrate_send(struct vm *vm, const char *url, uint64_t max_downtime_ms, struc
 void migrate_release_locks(struct vm *vm);
 int migrate_retake_locks(struct vm *vm, char *err, size_t errlen);
 
-/* Destination: accept one source on the listening socket LFD, receive and check everything,
- * build VM from it (OV applied) and answer the source. The VM is left created, not started.
- * Returns 0 or <0 with ERR (the source was told why; the caller must still vm_destroy VM). */
-int migrate_receive(struct vm *vm, struct kvm_host *kvm, int lfd,
+/* Destination: accept one source on the listening socket LFD (waiting at most WAIT_MS for it,
+ * or for ever when WAIT_MS < 0: then -ETIMEDOUT), receive and check everything, build VM from it
+ * (OV applied) and answer the source. The VM is left created, not started. Returns 0 or <0 with
+ * ERR (the source was told why; the caller must still vm_destroy VM). */
+int migrate_receive(struct vm *vm, struct kvm_host *kvm, int lfd, int wait_ms,
                     const struct snapshot_overrides *ov, struct mig_stats *st, char *err,
                     size_t errlen);
 

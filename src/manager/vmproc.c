@@ -29,6 +29,8 @@ int fail(struct answer *a, int status, const char *fmt, ...)
     return -1;
 }
 
+#define RECEIVE_WAIT_S "300" /* truce migrate-receive --timeout: the source's PUT /migration */
+
 #define NO_API                                                                                     \
     "VM '%s' arrived by migration and runs under truce migrate-receive, which serves no API: "     \
     "it cannot be paused, snapshotted or migrated again until it is stopped and started"
@@ -142,6 +144,8 @@ static pid_t spawn(struct mgr *m, const char *name, bool with_config, const char
             argv[n++] = listen;
             argv[n++] = "--console";
             argv[n++] = "stdio";
+            argv[n++] = "--timeout"; /* a source that never comes: the receiver ends */
+            argv[n++] = RECEIVE_WAIT_S;
             argv[n] = NULL;
             goto exec;
         }

@@ -141,6 +141,51 @@ st=$ST
 [ "$st" = 2 ] && echo "PASS migrate-refusing-destination-exits-2" ||
     echo "FAIL migrate-refusing-destination-exits-2: status $st"
 
+# Nobody comes: migrate-receive --timeout gives up with status 2 and says so.
+timeout 30 "$TRUCE" migrate-receive --listen "unix:$W/lonely.sock" --timeout 1 --console none \
+    2>"$W/lonely.err"
+st=$?
+[ "$st" = 2 ] && grep -q "no migration source connected within 1 s" "$W/lonely.err" &&
+    echo "PASS migrate-receive-timeout" ||
+    echo "FAIL migrate-receive-timeout: status $st: $(tail -n1 "$W/lonely.err")"
+
+# The destination under the API: PUT /migration/receive in a fresh truce answers 204 once the VM
+# arrived and runs; the moved VM is then paused and resumed through that API and ends its count.
+d=$W/api-receive
+mkdir -p "$d"
+source_vm api-receive
+"$TRUCE" --api-sock "$d/dapi" 2>"$d/dst.err" &
+DST=$!
+for _ in $(seq 100); do [ -S "$d/dapi" ] && break; sleep 0.05; done
+dapi() { curl -s -o "$d/dreply" -w '%{http_code}' --unix-socket "$d/dapi" -X "$1" "http://l$2" -d "$3"; }
+dapi PUT /migration/receive "{\"listen_url\": \"unix:$d/in.sock\", \"timeout_s\": 60}" >"$d/rcode" &
+RCV=$!
+for _ in $(seq 100); do [ -S "$d/in.sock" ] && break; sleep 0.05; done
+code=$(migrate api-receive "unix:$d/in.sock")
+wait $RCV
+rcode=$(cat "$d/rcode")
+state=$(curl -s --unix-socket "$d/dapi" http://l/ | tr -d ' \n' | grep -o '"state":"[A-Za-z]*"')
+p=$(dapi PATCH /vm '{"state": "Paused"}') r=$(dapi PATCH /vm '{"state": "Resumed"}')
+wait_pid $SRC
+st_src=$ST
+wait_pid $DST
+if [ "$code $rcode $state $p $r $st_src $ST" != '204 204 "state":"Running" 204 204 20 67' ] ||
+    ! grep -q "count done, sum 820" "$d/src.log"; then
+    echo "FAIL migrate-api-receive: send $code, receive $rcode $(cat "$d/dreply"), $state, pause $p, resume $r, source $st_src, destination $ST"
+else
+    echo "PASS migrate-api-receive (PUT /migration/receive 204, Running, paused and resumed there)"
+fi
+"$TRUCE" --api-sock "$d/api2" 2>/dev/null &
+p=$!
+for _ in $(seq 100); do [ -S "$d/api2" ] && break; sleep 0.05; done
+code=$(curl -s -o "$d/r2" -w '%{http_code}' --unix-socket "$d/api2" -X PUT http://l/migration/receive \
+    -d "{\"listen_url\": \"unix:$d/none.sock\", \"timeout_s\": 1}")
+kill -TERM $p
+wait $p
+[ "$code" = 400 ] && grep -q "no migration source connected within 1 s" "$d/r2" &&
+    echo "PASS migrate-api-receive-timeout" ||
+    echo "FAIL migrate-api-receive-timeout: $code $(cat "$d/r2")"
+
 hostile() { # hostile NAME PATTERN BYTES-COMMAND: a stream that is not a migration is refused
     "$TRUCE" migrate-receive --listen "unix:$W/h.sock" --console none 2>"$W/h.err" &
     local p=$!
