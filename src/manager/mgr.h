@@ -49,9 +49,10 @@ int vm_pause(struct mgr *m, const char *name, bool pause, struct answer *a);
 int vm_snapshot(struct mgr *m, const char *name, const char *dir, struct answer *a);
 int vm_restore(struct mgr *m, const char *name, const char *dir, struct answer *a);
 int vm_delete(struct mgr *m, const char *name, struct answer *a);
-/* Admission, limits and a new truce process for NAME: with its definition, a bare API server
- * (WITH_CONFIG false: a restore), or `truce migrate-receive --listen LISTEN` (then no API, and
- * the row is left "starting"). */
+/* Admission, limits and a new truce process for NAME: with its definition, or a bare API server
+ * (WITH_CONFIG false: a restore, or with LISTEN a migration receiver: its reason then reads
+ * VM_INCOMING_ON LISTEN). Returns once the API answers. */
+#define VM_INCOMING_ON "incoming migration on "
 int vm_launch(struct mgr *m, const char *name, bool with_config, const char *listen,
               struct answer *a);
 /* Migration (migrate.c): the source moves NAME to the truced at body.to; the destination side
@@ -59,8 +60,9 @@ int vm_launch(struct mgr *m, const char *name, bool with_config, const char *lis
 int vm_migrate(struct mgr *m, const char *name, json_t *body, struct answer *a);
 int vm_incoming(struct mgr *m, json_t *body, struct answer *a);
 int vm_incoming_end(struct mgr *m, const char *name, bool commit, struct answer *a);
-/* The monitor's look at an incoming VM no operation holds: its receiver stopped listening and
- * runs, so the VM arrived (the source truced may have died before its commit): running. */
+/* The monitor's look at an incoming VM no operation holds: its receiver stopped listening and its
+ * truce says the VM runs, so it arrived (the source truced may have died before its commit, or
+ * this truced restarted): running; a receiver that stopped listening with no VM is ended. */
 void vm_incoming_watch(struct mgr *m, const struct vm_row *v);
 /* NAME's row as JSON with live figures (cgroup or /proc). */
 json_t *vm_json(struct mgr *m, const struct vm_row *v, bool with_config);

@@ -1,7 +1,9 @@
-/* migrate.c — moving a VM between truceds: the destination prepares `truce migrate-receive` and
- * a row for the VM, the source's truce sends it (PUT /migration), then the destination commits
- * (running) and the source forgets it; a failure aborts the destination and the VM runs on. */
+/* migrate.c — moving a VM between truceds: the destination prepares a receiver (a bare truce API
+ * server told PUT /migration/receive) and a row for the VM, the source's truce sends it (PUT
+ * /migration), then the destination commits (running) and the source forgets it; a failure
+ * aborts the destination and the VM runs on. The moved VM has its API, as any other. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,9 @@
 
 #define PREPARE_MS 10000  /* the destination's receiver listening */
 #define MOVE_MS    300000 /* PUT /migration: the whole transfer */
+#define RECEIVE_S  300    /* PUT /migration/receive: the wait for the source */
+/* ... and the answer: the wait, then the transfer (truce gives up after 120 s without progress) */
+#define RECEIVE_ANSWER_MS ((RECEIVE_S + 150) * 1000)
 
 static void sleep_ms(int ms)
 {
@@ -84,6 +89,78 @@ static void wait_reaped(struct mgr *m, const char *name, int ms)
 
 /* ---- destination ---------------------------------------------------------------------------- */
 
+/* NAME, still the incoming VM of process PID, has arrived: running. False when the row moved on
+ * (committed, aborted, deleted or another process). */
+static bool mark_arrived(struct mgr *m, const char *name, pid_t pid, const char *reason)
+{
+    struct vm_row v;
+    bool done = false;
+    pthread_mutex_lock(&m->lock);
+    if (!db_get(m->db, name, &v)) {
+        if (v.pid == pid && !strcmp(v.state, "starting") &&
+            !strncmp(v.reason, VM_INCOMING_ON, strlen(VM_INCOMING_ON))) {
+            snprintf(v.state, sizeof(v.state), "running");
+            snprintf(v.reason, sizeof(v.reason), "%s", reason);
+            done = db_update(m->db, &v) == 0;
+        }
+        free(v.config);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return done;
+}
+
+struct receiver {
+    struct mgr *m;
+    pid_t pid;
+    char name[VM_NAME_MAX + 1];
+    char sock[PATH_MAX];
+    char body[PATH_MAX + 64];
+};
+
+/* The receiver's PUT /migration/receive, answered once the VM arrived or the receive failed
+ * (then its truce, a bare API server, is ended: the monitor records why from its log). */
+static void *receive_run(void *arg)
+{
+    struct receiver *r = arg;
+    struct hc_reply rep = {0};
+    int rc =
+        hc_request(r->sock, "PUT", "/migration/receive", r->body, NULL, RECEIVE_ANSWER_MS, &rep);
+    if (rc == 0 && rep.status == 204)
+        mark_arrived(r->m, r->name, r->pid, "migrated in");
+    else if (kill(r->pid, 0) == 0)
+        kill(r->pid, SIGTERM);
+    free(rep.body);
+    free(r);
+    return NULL;
+}
+
+/* Tell NAME's receiver (process PID, API on SOCK) to take the VM from URL, in a thread. */
+static int receive_start(struct mgr *m, const char *name, pid_t pid, const char *sock,
+                         const char *url)
+{
+    struct receiver *r = calloc(1, sizeof(*r));
+    json_t *b = json_pack("{s:s, s:i}", "listen_url", url, "timeout_s", RECEIVE_S);
+    char *text = b ? json_dumps(b, JSON_COMPACT) : NULL;
+    json_decref(b);
+    int rc = r && text ? 0 : -ENOMEM;
+    if (!rc) {
+        *r = (struct receiver){.m = m, .pid = pid};
+        snprintf(r->name, sizeof(r->name), "%s", name);
+        snprintf(r->sock, sizeof(r->sock), "%s", sock);
+        snprintf(r->body, sizeof(r->body), "%s", text);
+        pthread_t t;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        rc = -pthread_create(&t, &at, receive_run, r);
+        pthread_attr_destroy(&at);
+    }
+    if (rc)
+        free(r);
+    free(text);
+    return rc;
+}
+
 int vm_incoming(struct mgr *m, json_t *body, struct answer *a)
 {
     json_t *listen = json_object_get(body, "listen");
@@ -110,7 +187,13 @@ int vm_incoming(struct mgr *m, json_t *body, struct answer *a)
     if (mgr_busy_take(m, name) < 0) { /* just created: nobody else can hold it */
         return fail(a, 409, "VM '%s' is busy", name);
     }
-    rc = vm_launch(m, name, true, url, a);
+    rc = vm_launch(m, name, false, url, a);
+    struct vm_row row;
+    if (rc == 0 && !db_get(m->db, name, &row)) {
+        free(row.config);
+        if (receive_start(m, name, row.pid, row.sock, url) < 0)
+            rc = fail(a, 500, "the receiver of '%s': out of memory or threads", name);
+    }
     if (rc == 0 && !wait_listening(m, name, url, "starting", PREPARE_MS))
         rc = fail(a, 502, "the receiver of '%s' did not listen on %s", name, url);
     if (rc < 0) {
@@ -132,13 +215,23 @@ int vm_incoming(struct mgr *m, json_t *body, struct answer *a)
     return 0;
 }
 
+/* Is V a VM coming in: a receiver (its URL in the reason), or one that came in by a receiver of
+ * an older truced (`truce migrate-receive`, no API)? */
+static bool incoming(const struct vm_row *v)
+{
+    if (!strcmp(v->state, "running") && !strcmp(v->reason, "migrated in"))
+        return true; /* the receiver's answer came before the source's commit */
+    return !strcmp(v->state, "starting") &&
+           (!v->sock[0] || !strncmp(v->reason, VM_INCOMING_ON, strlen(VM_INCOMING_ON)));
+}
+
 int vm_incoming_end(struct mgr *m, const char *name, bool commit, struct answer *a)
 {
     struct vm_row v;
     if (db_get(m->db, name, &v) < 0)
         return fail(a, 404, "no incoming VM named '%s'", name);
     free(v.config);
-    if (v.sock[0] || strcmp(v.state, "starting"))
+    if (!incoming(&v))
         return fail(a, 409, "VM '%s' is %s, not an incoming migration", name, v.state);
     if (mgr_busy_take(m, name) < 0)
         return fail(a, 409, "VM '%s' is busy with another operation", name);
@@ -150,7 +243,7 @@ int vm_incoming_end(struct mgr *m, const char *name, bool commit, struct answer 
             char line[300];
             vm_last_log_line(m, name, line, sizeof(line));
             rc = fail(a, 409, "VM '%s' did not arrive: %s", name, line);
-        } else {
+        } else if (!mark_arrived(m, name, v.pid, "migrated in") && !v.sock[0]) {
             vm_set_state(m, name, "running", "migrated in (truce migrate-receive, no API)");
         }
     } else {
@@ -170,26 +263,56 @@ int vm_incoming_end(struct mgr *m, const char *name, bool commit, struct answer 
     return 0;
 }
 
-void vm_incoming_watch(struct mgr *m, const struct vm_row *v)
+/* The URL a receiver of an older truced (`truce migrate-receive --listen URL`) listens on, read
+ * from its command line into BUF; NULL when there is none. */
+static const char *legacy_url(pid_t pid, char *buf, size_t len)
 {
-    char p[64], cmd[4096];
-    if (v->sock[0] || strcmp(v->state, "starting") || v->pid <= 0)
-        return;
-    snprintf(p, sizeof(p), "/proc/%d/cmdline", v->pid);
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/%d/cmdline", pid);
     FILE *f = fopen(p, "re");
-    size_t n = f ? fread(cmd, 1, sizeof(cmd) - 1, f) : 0;
+    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
     if (f)
         fclose(f);
-    cmd[n] = 0;
+    buf[n] = 0;
     const char *url = NULL; /* the word after --listen (words are NUL-separated) */
-    for (size_t i = 0; i < n; i += strlen(cmd + i) + 1)
-        if (!strcmp(cmd + i, "--listen") && i + 9 < n)
-            url = cmd + i + 9;
+    for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+        if (!strcmp(buf + i, "--listen") && i + 9 < n)
+            url = buf + i + 9;
+    return url;
+}
+
+/* Does the truce API on SOCK run a VM (running or paused), not just wait for one? */
+static bool api_has_vm(const char *sock)
+{
+    struct hc_reply r = {0};
+    bool has = hc_request(sock, "GET", "/", NULL, NULL, 10000, &r) == 0 && r.status == 200 &&
+               r.body && (strstr(r.body, "\"Running\"") || strstr(r.body, "\"Paused\""));
+    free(r.body);
+    return has;
+}
+
+void vm_incoming_watch(struct mgr *m, const struct vm_row *v)
+{
+    char cmd[4096];
+    if (strcmp(v->state, "starting") || v->pid <= 0)
+        return;
+    const char *url = NULL;
+    if (!v->sock[0])
+        url = legacy_url(v->pid, cmd, sizeof(cmd));
+    else if (!strncmp(v->reason, VM_INCOMING_ON, strlen(VM_INCOMING_ON)))
+        url = v->reason + strlen(VM_INCOMING_ON);
     if (!url || listening(url) || mgr_busy_take(m, v->name) < 0)
         return;
-    /* Not listening any more, alive, and no operation holds it: the VM arrived. */
-    if (kill(v->pid, 0) == 0)
-        vm_set_state(m, v->name, "running", "migrated in (noticed by truced)");
+    /* Not listening any more, alive, and no operation holds it: the VM arrived, or (with an
+     * API that has no VM) the receive failed and the bare truce is ended. */
+    if (kill(v->pid, 0) == 0) {
+        if (!v->sock[0])
+            vm_set_state(m, v->name, "running", "migrated in (noticed by truced)");
+        else if (api_has_vm(v->sock))
+            mark_arrived(m, v->name, v->pid, "migrated in (noticed by truced)");
+        else
+            kill(v->pid, SIGTERM);
+    }
     mgr_busy_drop(m, v->name);
 }
 

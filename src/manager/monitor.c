@@ -312,6 +312,9 @@ json_t *vm_metrics(struct mgr *m, const struct vm_row *v)
         set_num(o, "cpu_usage_usec", read_num(cg, "cpu.stat", "usage_usec"));
         set_num(o, "cpu_user_usec", read_num(cg, "cpu.stat", "user_usec"));
         set_num(o, "cpu_system_usec", read_num(cg, "cpu.stat", "system_usec"));
+        /* cpu.max at work: periods in which the VM used up its quota and waited */
+        set_num(o, "cpu_nr_throttled", read_num(cg, "cpu.stat", "nr_throttled"));
+        set_num(o, "cpu_throttled_usec", read_num(cg, "cpu.stat", "throttled_usec"));
         set_num(o, "io_weight", read_num(cg, "io.weight", "default"));
         char p[sizeof(cg) + 16], line[64] = "";
         snprintf(p, sizeof(p), "%s/cpu.max", cg);

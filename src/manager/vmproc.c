@@ -29,8 +29,7 @@ int fail(struct answer *a, int status, const char *fmt, ...)
     return -1;
 }
 
-#define RECEIVE_WAIT_S "300" /* truce migrate-receive --timeout: the source's PUT /migration */
-
+/* Rows of VMs moved in by an older truced, under `truce migrate-receive` (no API). */
 #define NO_API                                                                                     \
     "VM '%s' arrived by migration and runs under truce migrate-receive, which serves no API: "     \
     "it cannot be paused, snapshotted or migrated again until it is stopped and started"
@@ -93,8 +92,7 @@ static int cg_open(struct mgr *m, const char *name)
 }
 
 /* Fork and exec truce for NAME (CONFIG: with --config-file, else a bare API server). */
-static pid_t spawn(struct mgr *m, const char *name, bool with_config, const char *sock,
-                   const char *listen)
+static pid_t spawn(struct mgr *m, const char *name, bool with_config, const char *sock)
 {
     char cfg[PATH_MAX], log[PATH_MAX];
     vm_dir(m, name, "vm.json", cfg, sizeof(cfg));
@@ -138,17 +136,6 @@ static pid_t spawn(struct mgr *m, const char *name, bool with_config, const char
             for (int i = 0; j[i]; i++)
                 argv[n++] = j[i];
         }
-        if (listen) { /* truce migrate-receive: no API; the console on the FIFOs */
-            argv[n++] = "migrate-receive";
-            argv[n++] = "--listen";
-            argv[n++] = listen;
-            argv[n++] = "--console";
-            argv[n++] = "stdio";
-            argv[n++] = "--timeout"; /* a source that never comes: the receiver ends */
-            argv[n++] = RECEIVE_WAIT_S;
-            argv[n] = NULL;
-            goto exec;
-        }
         argv[n++] = "--api-sock";
         argv[n++] = jailed ? "/api.sock" : sock;
         if (with_config) {
@@ -158,7 +145,6 @@ static pid_t spawn(struct mgr *m, const char *name, bool with_config, const char
         argv[n++] = "--id";
         argv[n++] = id;
         argv[n] = NULL;
-    exec:;
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -263,8 +249,6 @@ int vm_launch(struct mgr *m, const char *name, bool with_config, const char *lis
         return -1;
     }
     vm_dir(m, name, "api.sock", v.sock, sizeof(v.sock));
-    if (listen)
-        v.sock[0] = 0; /* migrate-receive serves no API */
     char jerr[300];
     if (m->jail_uid >= 0 &&
         jail_prepare(m, name, v.config, v.sock, sizeof(v.sock), jerr, sizeof(jerr)) < 0) {
@@ -276,14 +260,14 @@ int vm_launch(struct mgr *m, const char *name, bool with_config, const char *lis
     snprintf(v.desired, sizeof(v.desired), "running");
     v.exit_status = -1;
     v.reason[0] = 0;
-    v.pid = spawn(m, name, with_config, v.sock, listen);
+    if (listen) /* the receiver's mark (migrate.c): its URL, read back by the monitor */
+        snprintf(v.reason, sizeof(v.reason), "%s%s", VM_INCOMING_ON, listen);
+    v.pid = spawn(m, name, with_config, v.sock);
     int rc = v.pid > 0 ? db_update(m->db, &v) : -errno;
     pthread_mutex_unlock(&m->lock);
     free(v.config);
     if (rc < 0)
         return fail(a, 500, "spawn truce: %s", strerror(-rc));
-    if (listen)
-        return 0;
     rc = wait_api(m, name, v.sock);
     if (rc < 0) {
         char line[400];

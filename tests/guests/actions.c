@@ -184,6 +184,9 @@ void main32(const struct hvm_start_info *si)
         show_cpuid();
     else if (has_word(cmd, "count"))
         count();
+    else if (has_word(cmd, "busy"))
+        for (;;)
+            __asm__ volatile("pause"); /* all the CPU it is given, no exit (cgroup limits) */
     else if (has_word(cmd, "stream"))
         stream();
     else if (has_word(cmd, "dirty"))

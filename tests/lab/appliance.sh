@@ -5,7 +5,8 @@
 # Boot 1 (SeaBIOS -> GRUB for BIOS, blank data space): the data partition is made, two VMs of a
 # tiny guest (build/guests/actions.elf, dropped into the boot partition's images/ folder) are
 # created and run, one is snapshotted and restored, the other migrated to the second truced of
-# the appliance (truce.instances=2), the web console answers, no token = 401. The machine is then
+# the appliance (truce.instances=2), a third spins under cgroup limits (cpus 0.25: about a quarter
+# of a CPU, throttled periods counted), the web console answers, no token = 401. The machine is then
 # cut off (no clean shutdown). Boot 2 (OVMF -> GRUB for UEFI, same disk): the same token is read,
 # the definitions survived, the autostart VM runs again; the ACPI power button stops the VMs and
 # powers the machine off. LAB_LONG=1 also boots the ISO.
@@ -169,6 +170,36 @@ from the first"
     fi
 else
     echo "appliance: trucectl has no migrate command yet; migration not tested" >&2
+fi
+
+# Limits in effect (cgroup v2 inside the appliance): VM c spins on its vCPU under cpus 0.25 and
+# memory_max_mib 64; over 4 s it gets about a quarter of a CPU, and cpu.stat counts the periods
+# in which it had used its quota.
+def=$(python3 -c 'import json; print(json.dumps({"name": "c", "limits": {"cpus": 0.25, "memory_max_mib": 64},
+    "config": {"boot-source": {"kernel_image_path": "/data/images/actions.elf", "boot_args": "busy"},
+               "machine-config": {"vcpu_count": 1, "mem_size_mib": 32}}}))')
+st=$(curl -s -o "$W/c.reply" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -X POST \
+    "http://127.0.0.1:$P1/v1/vms" -d "$def")
+if [ "$st" = 201 ] && ctl start c >/dev/null && wait_state ctl c running; then
+    sleep 1
+    c0=$(jget ctl c metrics.cpu_usage_usec) t0=$(date +%s.%N)
+    sleep 4
+    c1=$(jget ctl c metrics.cpu_usage_usec) t1=$(date +%s.%N)
+    thr=$(jget ctl c metrics.cpu_nr_throttled) mmax=$(jget ctl c metrics.memory_max_bytes)
+    cmax=$(jget ctl c metrics.cpu_max)
+    share=$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.2f", (b - a) / ((e - s) * 1e6) }')
+    if awk -v x="$share" 'BEGIN { exit !(x > 0.05 && x <= 0.35) }' && [ "${thr:-0}" -gt 0 ] &&
+        [ "$mmax" = 67108864 ] && [ "$cmax" = "25000 100000" ]; then
+        pass limits "a spinning guest under cpus 0.25 used $share of a CPU, throttled in $thr \
+periods; cpu.max '$cmax', memory.max $mmax"
+    else
+        failc limits "CPU share $share (want 0.05..0.35), throttled $thr, cpu.max '$cmax', memory.max $mmax"
+    fi
+    ctl stop c --force >/dev/null
+    wait_state ctl c stopped
+    ctl delete c >/dev/null
+else
+    failc limits "create $st $(cat "$W/c.reply"), then: $(ctl list 2>&1 | tail -n 2)"
 fi
 
 curl -s -D "$W/web.h" -o "$W/web.body" "http://127.0.0.1:$P1/" >/dev/null

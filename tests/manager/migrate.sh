@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # migrate.sh — a VM moved between two truceds on this host (`trucectl migrate NAME --to ADDR`):
 # half a command typed into the guest's shell before, the rest after, and the guest answers at
-# the destination (its memory moved); the source forgets the VM, the destination runs it under
-# `truce migrate-receive`, re-adopts it after kill -9, refuses what needs an API (409) and stops
-# it; refusals (no destination, a taken name, a stopped VM) leave the VM running where it was.
+# the destination (its memory moved); the source forgets the VM, the destination runs it under a
+# truce that received it through its API (PUT /migration/receive), re-adopts it after kill -9,
+# pauses and resumes it and moves it back, where the guest answers again; refusals (no
+# destination, a taken name, a stopped VM) leave the VM running where it was.
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -89,7 +90,7 @@ pid_b=$(jget "$SB" sh pid)
 gone=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SA" http://l/v1/vms/sh)
 if [ -z "$out" ] && echo "$after" | grep -q migrated && [ "$gone" = 404 ] &&
     [ "$(jget "$SB" sh state)" = running ] && ! kill -0 "$pid_a" 2>/dev/null &&
-    grep -q migrate-receive "/proc/$pid_b/cmdline"; then
+    grep -q -- "--api-sock" "/proc/$pid_b/cmdline"; then
     pass migrate "$(echo "$mig" | python3 -c 'import json,sys; print(json.load(sys.stdin)["source"])' 2>&1 | cut -c1-220); the guest answered at the destination"
 else
     failc migrate "typed '$out'; migrate '$mig'; after '$after'; source GET $gone; destination $(jget "$SB" sh state) pid $pid_b"
@@ -132,16 +133,30 @@ fi
 [ "$ka" = running ] && "$CTL" --sock "$SA" stop k --force >/dev/null
 [ "$kb" = starting ] && "$CTL" --sock "$SB" stop k --force >/dev/null # a receiver never sent to
 
-# The destination: kill -9 and restart re-adopts it; pause needs an API (409); stop works.
+# The destination: kill -9 and restart re-adopts it; the moved VM has its API there: paused and
+# resumed, then moved back to the first truced, where the guest answers; stop works.
 kill -KILL "$PB"
 wait "$PB" 2>/dev/null
 start_b
 ready "$SB"
 s1="$(jget "$SB" sh state) $(jget "$SB" sh pid)"
-p409=$(curl -s -o "$W/reply" -w '%{http_code}' --unix-socket "$SB" -X POST http://l/v1/vms/sh/pause)
-"$CTL" --sock "$SB" stop sh >/dev/null
-s2=$(jget "$SB" sh state)
-[ "$s1" = "running $pid_b" ] && [ "$p409" = 409 ] && grep -q 'serves no API' "$W/reply" && [ "$s2" = stopped ] &&
-    ! kill -0 "$pid_b" 2>/dev/null && pass migrate-destination "re-adopted after kill -9, pause $p409, stopped" ||
-    failc migrate-destination "after restart '$s1' (pid $pid_b); pause $p409 $(cat "$W/reply"); stop -> $s2"
+pz=$(curl -s -o "$W/reply" -w '%{http_code}' --unix-socket "$SB" -X POST http://l/v1/vms/sh/pause)
+sz=$(jget "$SB" sh state)
+rs=$(curl -s -o "$W/reply2" -w '%{http_code}' --unix-socket "$SB" -X POST http://l/v1/vms/sh/resume)
+back=$("$CTL" --sock "$SB" migrate sh --to "$SA" 2>&1)
+home=$(py '
+c = wsc.open_console("'"$SA"'", "sh")
+c.send(b"echo back-home\r")
+print(repr(c.read_until(rb"\nback-home\r?\n")))' 2>&1)
+gone=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SB" http://l/v1/vms/sh)
+pid_h=$(jget "$SA" sh pid)
+"$CTL" --sock "$SA" stop sh >/dev/null
+s2=$(jget "$SA" sh state)
+if [ "$s1" = "running $pid_b" ] && [ "${pz%??}" = 2 ] && [ "$sz" = paused ] && [ "${rs%??}" = 2 ] &&
+    echo "$home" | grep -q back-home && [ "$gone" = 404 ] && [ "$s2" = stopped ] &&
+    ! kill -0 "$pid_b" 2>/dev/null && ! kill -0 "$pid_h" 2>/dev/null; then
+    pass migrate-destination "re-adopted after kill -9; pause $pz ($sz), resume $rs; moved back, answered there, stopped"
+else
+    failc migrate-destination "after restart '$s1' (pid $pid_b); pause $pz $sz $(cat "$W/reply"); resume $rs; back '$back'; home '$home'; B GET $gone; stop -> $s2"
+fi
 exit 0
