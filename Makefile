@@ -107,6 +107,13 @@ bench-display: build/truce guests
 # Where a running VM's memory outside guest RAM goes (host, tiny guest; REPS=5 runs).
 bench-footprint: build/truce guests
 	@bench/footprint.sh $(REPS)
+# Snapshots and live migration, truce vs QEMU in the lab -> bench/RESULTS.md (REPS=3), and the
+# snapshot/restore soak: the lab scenario snapshot-cycles with CYCLES=100 cycles.
+.PHONY: bench-snapshot bench-snapshot-cycles
+bench-snapshot: build/truce
+	@bench/snapshot.sh $(REPS)
+bench-snapshot-cycles: build/truce
+	@bench/snapshot.sh --cycles $(or $(CYCLES),100)
 
 format:
 	clang-format -i $(SRCS) $(wildcard src/manager/*.c) $(shell find src tests -name '*.h') $(UNITSRCS)
