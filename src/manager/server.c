@@ -2,6 +2,7 @@
  * connection, one request per connection, heads parsed by truce's bounded parser (api/http.c). */
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,25 @@ struct listener {
     const char *token;
 };
 
+/* Over the cap: answer 503 here, without a thread. The request is read and dropped before the
+ * close (waiting at most REFUSE_DRAIN_MS for it): closed with it unread, the socket would fail
+ * the client's write (EPIPE on a UNIX socket, a reset on TCP) before it could read the answer. */
+#define REFUSE_DRAIN_MS 100
+
+static void refuse(int fd)
+{
+    struct answer a = {0};
+    fail(&a, 503, "too many connections (%d at once)", MAX_CONNS);
+    http_respond(fd, &a);
+    json_decref(a.body);
+    shutdown(fd, SHUT_WR);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    char sink[4096];
+    if (poll(&p, 1, REFUSE_DRAIN_MS) > 0)
+        (void)!recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+    close(fd);
+}
+
 static void *accept_loop(void *arg)
 {
     struct listener *l = arg;
@@ -213,11 +233,7 @@ static void *accept_loop(void *arg)
         if (fd < 0)
             continue;
         if (__atomic_add_fetch(&nconns, 1, __ATOMIC_SEQ_CST) > MAX_CONNS) {
-            struct answer a = {0};
-            fail(&a, 503, "too many connections (%d at once)", MAX_CONNS);
-            http_respond(fd, &a);
-            json_decref(a.body);
-            close(fd);
+            refuse(fd);
             __atomic_sub_fetch(&nconns, 1, __ATOMIC_SEQ_CST);
             continue;
         }
