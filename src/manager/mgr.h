@@ -96,6 +96,15 @@ int limits_check(json_t *limits, int64_t mem_mib, struct answer *a);
 int limits_apply(struct mgr *m, const struct vm_row *v, struct answer *a);
 json_t *limits_json(const struct vm_row *v);
 
+/* The crash test's hook (tests/manager/crash.sh): when truced was started with the environment
+ * variable TRUCED_CRASH_AT=STEP, reaching the point named STEP kills truced with SIGKILL there,
+ * as a crash or `kill -9` would, so the test hits every step of every operation exactly. Unset
+ * (always, outside that test), it does nothing. The steps are named where crash_point is called
+ * (e.g. "launch-row": a start's "starting" row with its pid committed, truce not yet released).
+ * crash_init, called once by main, reads the variable and removes it from the environment. */
+void crash_init(void);
+void crash_point(const char *step);
+
 /* answer helpers */
 int fail(struct answer *a, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

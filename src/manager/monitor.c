@@ -41,6 +41,25 @@ void mgr_busy_drop(struct mgr *m, const char *name)
     pthread_mutex_unlock(&m->lock);
 }
 
+static const char *crash_at; /* TRUCED_CRASH_AT (see mgr.h), NULL: no crash points */
+
+void crash_init(void)
+{
+    const char *at = getenv("TRUCED_CRASH_AT");
+    if (at) { /* truced's alone: the VMs' truce do not inherit it */
+        crash_at = strdup(at);
+        unsetenv("TRUCED_CRASH_AT");
+    }
+}
+
+void crash_point(const char *step)
+{
+    if (crash_at && !strcmp(crash_at, step)) {
+        fprintf(stderr, "truced: TRUCED_CRASH_AT=%s: killing myself (SIGKILL)\n", step);
+        kill(getpid(), SIGKILL);
+    }
+}
+
 /* truce's documented exit statuses (README "Exit status"). */
 static const char *status_text(int s)
 {
@@ -178,6 +197,68 @@ void *vm_monitor(void *arg)
     return NULL;
 }
 
+/* Truce's state at SOCK ("Running", "Paused", "Not started"), "" when its API does not answer. */
+static void api_state(const char *sock, char *out, size_t n)
+{
+    struct hc_reply r = {0};
+    out[0] = 0;
+    if (hc_request(sock, "GET", "/", NULL, NULL, 1000, &r) == 0 && r.status == 200) {
+        json_t *j = json_loads(r.body, 0, NULL);
+        const char *st = json_string_value(json_object_get(j, "state"));
+        snprintf(out, n, "%s", st ? st : "");
+        json_decref(j);
+    }
+    free(r.body);
+}
+
+static void sleep_100ms(void)
+{
+    struct timespec ts = {0, 100 * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Re-adopt V's recorded process, or record why not. A truce whose API is not up yet, or which
+ * boots its --config-file, gets 5 s to answer Running or Paused; one that still does not (a
+ * restore cut short before PUT /snapshot/load: an API with no VM) is killed, its VM stopped:
+ * never a row "running" over a process that runs nothing, nor a process no row names. */
+static void adopt_one(struct vm_row *v)
+{
+    char st[32] = "";
+    bool alive = truce_alive(v->pid, v->sock), api = false;
+    if (alive && !v->sock[0]) { /* running, or still incoming */
+        snprintf(v->reason, sizeof(v->reason), "re-adopted by truced (pid %d, no API)", v->pid);
+        return;
+    }
+    if (alive && !strncmp(v->reason, VM_INCOMING_ON, strlen(VM_INCOMING_ON)))
+        return; /* a receiver, "Not started" until the VM arrives: vm_incoming_watch's */
+    for (int i = 0; alive && i < 50; i++) {
+        api_state(v->sock, st, sizeof(st));
+        if ((api = !strcmp(st, "Running") || !strcmp(st, "Paused")))
+            break;
+        sleep_100ms();
+        alive = truce_alive(v->pid, v->sock);
+    }
+    if (api) {
+        snprintf(v->state, sizeof(v->state), "%s", !strcmp(st, "Paused") ? "paused" : "running");
+        snprintf(v->reason, sizeof(v->reason), "re-adopted by truced (pid %d)", v->pid);
+        snprintf(v->desired, sizeof(v->desired), "running"); /* a stop cut short: it runs */
+        return;
+    }
+    if (alive) {
+        kill(v->pid, SIGKILL);
+        snprintf(v->state, sizeof(v->state), "stopped");
+        snprintf(v->reason, sizeof(v->reason),
+                 "process %d killed: %s after truced's restart (an operation cut short)", v->pid,
+                 st[0] ? st : "its API did not answer");
+        snprintf(v->desired, sizeof(v->desired), "stopped");
+    } else {
+        snprintf(v->state, sizeof(v->state), "%s",
+                 !strcmp(v->desired, "stopped") ? "stopped" : "crashed");
+        snprintf(v->reason, sizeof(v->reason), "process %d gone while truced was down", v->pid);
+    }
+    v->pid = 0;
+}
+
 void vm_adopt_all(struct mgr *m)
 {
     struct vm_row *rows;
@@ -186,27 +267,15 @@ void vm_adopt_all(struct mgr *m)
         return;
     for (size_t i = 0; i < n; i++) {
         struct vm_row *v = &rows[i];
-        if (v->pid <= 0)
-            continue;
-        struct hc_reply r = {0};
-        if (!v->sock[0] && truce_alive(v->pid, v->sock)) { /* running, or still incoming */
-            snprintf(v->reason, sizeof(v->reason), "re-adopted by truced (pid %d, no API)", v->pid);
-        } else if (truce_alive(v->pid, v->sock) &&
-                   hc_request(v->sock, "GET", "/", NULL, NULL, 3000, &r) == 0 && r.status == 200) {
-            json_t *j = json_loads(r.body, 0, NULL);
-            const char *st = json_string_value(json_object_get(j, "state"));
-            snprintf(v->state, sizeof(v->state), "%s",
-                     st && !strcmp(st, "Paused") ? "paused" : "running");
-            snprintf(v->reason, sizeof(v->reason), "re-adopted by truced (pid %d)", v->pid);
-            snprintf(v->desired, sizeof(v->desired), "running"); /* a stop cut short: it runs */
-            json_decref(j);
+        if (v->pid > 0) {
+            adopt_one(v);
+        } else if (!strcmp(v->state, "starting") || !strcmp(v->state, "stopping") ||
+                   !strcmp(v->state, "running") || !strcmp(v->state, "paused")) {
+            snprintf(v->state, sizeof(v->state), "stopped"); /* no process was ever recorded */
+            snprintf(v->reason, sizeof(v->reason), "no process recorded (truced restarted)");
         } else {
-            snprintf(v->state, sizeof(v->state), "%s",
-                     !strcmp(v->desired, "stopped") ? "stopped" : "crashed");
-            snprintf(v->reason, sizeof(v->reason), "process %d gone while truced was down", v->pid);
-            v->pid = 0;
+            continue;
         }
-        free(r.body);
         pthread_mutex_lock(&m->lock);
         db_update(m->db, v);
         pthread_mutex_unlock(&m->lock);

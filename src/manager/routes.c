@@ -121,20 +121,31 @@ int route_create(struct mgr *m, json_t *body, struct answer *a)
     snprintf(v.state, sizeof(v.state), "defined");
     snprintf(v.desired, sizeof(v.desired), "stopped");
     v.autostart = json_is_true(as);
+    /* vm.json first, then the row (under the lock, the name checked free first): a truced
+     * killed between the two leaves a stray file the next create of that name overwrites, never
+     * a row whose definition file is missing (its start would fail). */
+    crash_point("create-begin");
+    struct vm_row got;
     pthread_mutex_lock(&m->lock);
-    int rc = db_create(m->db, &v);
-    pthread_mutex_unlock(&m->lock);
+    int rc = db_get(m->db, v.name, &got);
+    if (!rc)
+        free(got.config);
+    rc = rc == -ENOENT ? 0 : rc ? rc : -EEXIST;
     if (!rc && (rc = write_config(m, v.name, v.config)) < 0) {
-        db_delete(m->db, v.name);
+        pthread_mutex_unlock(&m->lock);
         free(v.config);
         return fail(a, 500, "writing the definition: %s", strerror(-rc));
     }
+    crash_point("create-file");
+    if (!rc)
+        rc = db_create(m->db, &v);
+    pthread_mutex_unlock(&m->lock);
+    crash_point("create-row");
     free(v.config);
     if (rc == -EEXIST)
         return fail(a, 409, "name: a VM named '%s' exists", v.name);
     if (rc < 0)
         return fail(a, 500, "database: %s", strerror(-rc));
-    struct vm_row got;
     db_get(m->db, v.name, &got);
     a->status = 201;
     a->body = vm_json(m, &got, false);
@@ -202,6 +213,9 @@ static int action(struct mgr *m, const char *name, const char *act, json_t *body
         return fail(a, 400, "token: not a string");
     if (mgr_busy_take(m, name) < 0)
         return fail(a, 409, "VM '%s' is busy with another operation", name);
+    char step[48];
+    snprintf(step, sizeof(step), "%s-begin", act); /* e.g. "stop-begin": nothing done yet */
+    crash_point(step);
     int rc;
     a->status = 200;
     if (!strcmp(act, "start"))
@@ -265,6 +279,7 @@ static int one_vm(struct mgr *m, const char *method, const char *name, const cha
     if (!sub && !strcmp(method, "DELETE")) {
         if (mgr_busy_take(m, name) < 0)
             return fail(a, 409, "VM '%s' is busy with another operation", name);
+        crash_point("delete-begin");
         int rc = vm_delete(m, name, a);
         mgr_busy_drop(m, name);
         return rc;

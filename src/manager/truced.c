@@ -67,6 +67,7 @@ int main(int argc, char **argv)
     const char *cg_name = "truced";
     static char token[256];
     snprintf(m.state_dir, sizeof(m.state_dir), "/var/lib/truced");
+    crash_init();
     char self[PATH_MAX];
     ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
     self[sl > 0 ? sl : 0] = 0;

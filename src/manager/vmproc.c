@@ -91,8 +91,11 @@ static int cg_open(struct mgr *m, const char *name)
     return open(procs, O_WRONLY | O_CLOEXEC);
 }
 
-/* Fork and exec truce for NAME (CONFIG: with --config-file, else a bare API server). */
-static pid_t spawn(struct mgr *m, const char *name, bool with_config, const char *sock)
+/* Fork and exec truce for NAME (CONFIG: with --config-file, else a bare API server). The child
+ * execs only once a byte arrives on *GATE (the caller writes it once the pid is in the database):
+ * a truced killed before that leaves no truce it would not know of (the child sees end-of-file
+ * and ends). */
+static pid_t spawn(struct mgr *m, const char *name, bool with_config, const char *sock, int *gate)
 {
     char cfg[PATH_MAX], log[PATH_MAX];
     vm_dir(m, name, "vm.json", cfg, sizeof(cfg));
@@ -113,8 +116,13 @@ static pid_t spawn(struct mgr *m, const char *name, bool with_config, const char
     vm_dir(m, name, "console.out", fout, sizeof(fout));
     if ((mkfifo(fin, 0600) < 0 && errno != EEXIST) || (mkfifo(fout, 0600) < 0 && errno != EEXIST))
         fprintf(stderr, "truced: %s: console FIFOs: %s\n", name, strerror(errno));
-    pid_t pid = fork();
+    int g[2] = {-1, -1};
+    pid_t pid = pipe2(g, O_CLOEXEC) < 0 ? -1 : fork();
     if (pid == 0) {
+        char go;
+        close(g[1]);
+        if (read(g[0], &go, 1) != 1)
+            _exit(125);
         setsid();
         if (cg >= 0 && write(cg, "0", 1) < 0)
             _exit(126);
@@ -152,6 +160,13 @@ static pid_t spawn(struct mgr *m, const char *name, bool with_config, const char
         fprintf(stderr, "truced: exec %s: %s\n", m->truce, strerror(errno));
         _exit(127);
     }
+    int e = errno;
+    if (g[0] >= 0)
+        close(g[0]);
+    if (pid < 0 && g[1] >= 0)
+        close(g[1]);
+    *gate = pid < 0 ? -1 : g[1];
+    errno = e;
     if (cg >= 0)
         close(cg);
     if (logfd >= 0)
@@ -262,9 +277,17 @@ int vm_launch(struct mgr *m, const char *name, bool with_config, const char *lis
     v.reason[0] = 0;
     if (listen) /* the receiver's mark (migrate.c): its URL, read back by the monitor */
         snprintf(v.reason, sizeof(v.reason), "%s%s", VM_INCOMING_ON, listen);
-    v.pid = spawn(m, name, with_config, v.sock);
+    int gate = -1;
+    v.pid = spawn(m, name, with_config, v.sock, &gate);
+    crash_point("launch-spawned");
     int rc = v.pid > 0 ? db_update(m->db, &v) : -errno;
+    crash_point("launch-row");
+    if (!rc && write(gate, "g", 1) != 1)
+        rc = -errno;
+    if (gate >= 0)
+        close(gate);
     pthread_mutex_unlock(&m->lock);
+    crash_point("launch-released");
     free(v.config);
     if (rc < 0)
         return fail(a, 500, "spawn truce: %s", strerror(-rc));
@@ -289,7 +312,10 @@ int vm_start(struct mgr *m, const char *name, struct answer *a)
 {
     if (vm_launch(m, name, true, NULL, a) < 0)
         return -1;
-    return vm_set_state(m, name, "running", "");
+    crash_point("start-api"); /* truce answers; the row still "starting" */
+    int rc = vm_set_state(m, name, "running", "");
+    crash_point("start-row");
+    return rc;
 }
 
 /* Wait up to MS for NAME's process to be reaped (state no longer stopping). */
@@ -324,24 +350,28 @@ int vm_stop(struct mgr *m, const char *name, bool force, int timeout_ms, struct 
     snprintf(v.desired, sizeof(v.desired), "stopped");
     db_update(m->db, &v);
     pthread_mutex_unlock(&m->lock);
+    crash_point("stop-row");
     force |= !v.sock[0]; /* no API (migrated in): SIGTERM is the only way */
     const char *how = "forced (SIGTERM)";
     if (!force) {
         /* A paused guest cannot react to the key press: resume it first. */
         truce_api(v.sock, "PATCH", "/vm", "{\"state\": \"Resumed\"}", NULL);
         truce_api(v.sock, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", NULL);
+        crash_point("stop-cad");
         how = "graceful (Ctrl-Alt-Del)";
         if (!wait_gone(m, name, timeout_ms))
             how = "graceful timed out, then SIGTERM";
     }
     if (!wait_gone(m, name, 0)) {
         kill(v.pid, SIGTERM);
+        crash_point("stop-sigterm");
         if (!wait_gone(m, name, 5000)) {
             how = "SIGKILL after SIGTERM was ignored for 5 s";
             kill(v.pid, SIGKILL);
             wait_gone(m, name, 5000);
         }
     }
+    crash_point("stop-gone");
     a->status = 200;
     a->body = json_pack("{s:s, s:s}", "name", name, "stop", how);
     return 0;
@@ -367,7 +397,10 @@ int vm_pause(struct mgr *m, const char *name, bool pause, struct answer *a)
         return -1;
     }
     free(reply);
-    return vm_set_state(m, name, pause ? "paused" : "running", "");
+    crash_point(pause ? "pause-api" : "resume-api"); /* truce changed, the row not yet */
+    int rc = vm_set_state(m, name, pause ? "paused" : "running", "");
+    crash_point(pause ? "pause-row" : "resume-row");
+    return rc;
 }
 
 static int mkdirs(const char *dir)
@@ -402,12 +435,15 @@ int vm_snapshot(struct mgr *m, const char *name, const char *dir, struct answer 
         return fail(a, 400, "dir: %s: %s", dir, strerror(-rc));
     if (was_running && vm_pause(m, name, true, a) < 0)
         return -1;
+    crash_point("snapshot-paused");
     char body[2 * PATH_MAX + 64], *reply = NULL;
     snprintf(body, sizeof(body),
              "{\"snapshot_path\": \"%s/vmstate\", \"mem_file_path\": \"%s/mem\"}", dir, dir);
     int st = truce_api(v.sock, "PUT", "/snapshot/create", body, &reply);
+    crash_point("snapshot-written");
     if (was_running)
         vm_pause(m, name, false, a);
+    crash_point("snapshot-resumed");
     if (st != 204) {
         fail(a, 502, "truce snapshot/create answered %d: %s", st, reply ? reply : strerror(-st));
         free(reply);
@@ -450,7 +486,10 @@ int vm_restore(struct mgr *m, const char *name, const char *dir, struct answer *
         return -1;
     }
     free(reply);
-    return vm_set_state(m, name, "running", "restored");
+    crash_point("restore-loaded");
+    int rc = vm_set_state(m, name, "running", "restored");
+    crash_point("restore-row");
+    return rc;
 }
 
 int vm_delete(struct mgr *m, const char *name, struct answer *a)
@@ -468,6 +507,7 @@ int vm_delete(struct mgr *m, const char *name, struct answer *a)
     }
     db_delete(m->db, name);
     pthread_mutex_unlock(&m->lock);
+    crash_point("delete-row"); /* the files and cgroup are left */
     char p[PATH_MAX];
     const char *files[] = {"vm.json", "api.sock", "truce.log", "console.in", "console.out", NULL};
     for (int i = 0; files[i]; i++)
@@ -485,6 +525,7 @@ int vm_delete(struct mgr *m, const char *name, struct answer *a)
         snprintf(p, sizeof(p), "%s/%s", m->cg_parent, name);
         rmdir(p);
     }
+    crash_point("delete-files");
     a->status = 204;
     return 0;
 }

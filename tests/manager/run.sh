@@ -358,10 +358,11 @@ else
     failc jail "truced --jail-uid did not start the VM: $(tail -2 "$W/truced.err") $(tail -2 "$STATE/vms/j/truce.log" 2>/dev/null)"
 fi
 
-# The WebSocket endpoints (console, VNC proxy), screenshots, and the web console in a browser:
-# each with its own truced.
+# The WebSocket endpoints (console, VNC proxy), screenshots, truced killed at every step of every
+# operation (crash.sh), and the web console in a browser: each with its own truced.
 kill -KILL "$DPID" 2>/dev/null
 "$ROOT/tests/manager/console.sh"
 "$ROOT/tests/manager/migrate.sh"
+"$ROOT/tests/manager/crash.sh"
 [ -x "$ROOT/tests/manager/web.sh" ] && "$ROOT/tests/manager/web.sh"
 exit 0

@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# crash.sh — truced killed (SIGKILL) at every step of every operation it performs on a VM: create,
+# start, graceful and forced stop, pause, resume, snapshot, restore, delete. truced's
+# TRUCED_CRASH_AT=STEP (src/manager/mgr.h) makes it kill itself exactly at the named point; a new
+# truced on the same --state-dir must then show every VM running (truce alive, its API answering
+# the same state) or stopped (no process), its definition intact, nothing "starting"/"stopping"
+# after 5 s, no orphan process, a bystander VM still running as the same pid, and the next
+# operation on the VM must work. One PASS/FAIL line a case.
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+TRUCED=$ROOT/build/truced
+CTL=$ROOT/build/trucectl
+A=$ROOT/build/guests/actions.elf
+CHECK=$ROOT/tests/manager/crash_check.py
+W=$(mktemp -d /tmp/truced-crash-XXXXXX)
+S=$W/d.sock
+STATE=$W/state
+DEFS=$W/defs
+DPID=
+cleanup() {
+    [ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null
+    for p in $(pgrep -f -- "$STATE/vms/"); do kill -KILL "$p" 2>/dev/null; done # this run's VMs
+    [ -n "${MGR_KEEP:-}" ] || rm -rf "$W"
+}
+trap cleanup EXIT
+
+pass() { echo "PASS manager-crash-$1${2:+ ($2)}"; }
+failc() { echo "FAIL manager-crash-$1: $2"; }
+ctl() { "$CTL" --sock "$S" "$@"; }
+jget() { # jget NAME KEY: one field of GET /v1/vms/NAME
+    ctl get "$1" --json 2>/dev/null | python3 -c '
+import json, sys
+try:
+    v = json.load(sys.stdin)
+except ValueError:
+    v = {}
+print(v.get(sys.argv[1], ""))' "$2"
+}
+# raw METHOD PATH [BODY]: the status code (000 when truced died before answering)
+raw() {
+    curl -s -o "$W/reply" -w '%{http_code}' --max-time 60 --unix-socket "$S" -X "$1" \
+        "http://l$2" ${3:+-d "$3"}
+}
+# start_truced [STEP]: a truced on the state dir, killing itself at STEP when one is given
+start_truced() {
+    rm -f "$S"
+    : >"$W/truced.err"
+    if [ -n "${1:-}" ]; then
+        TRUCED_CRASH_AT=$1 "$TRUCED" --sock "$S" --state-dir "$STATE" --truce "$ROOT/build/truce" \
+            --cgroup-parent "" 2>>"$W/truced.err" &
+    else
+        "$TRUCED" --sock "$S" --state-dir "$STATE" --truce "$ROOT/build/truce" \
+            --cgroup-parent "" 2>>"$W/truced.err" &
+    fi
+    DPID=$!
+    disown # its SIGKILL is the test, not news for bash to print
+    for _ in $(seq 200); do [ -S "$S" ] && return 0; sleep 0.05; done
+    return 1
+}
+gone_truced() { # up to 5 s for truced to end (bash reaps it)
+    for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || return 0; sleep 0.05; done
+    return 1
+}
+kill_truced() {
+    kill -KILL "$DPID" 2>/dev/null
+    gone_truced
+    DPID=
+}
+vmdef() { # vmdef NAME: its definition in $DEFS/NAME.json
+    cat >"$DEFS/$1.json" <<JSON
+{"boot-source": {"kernel_image_path": "$A", "boot_args": "spin"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 32},
+ "serial": {"serial_out_path": "$W/$1.serial"}}
+JSON
+}
+create_body() { python3 -c 'import json,sys; print(json.dumps({"name": sys.argv[1], "config": json.load(open(sys.argv[2]))}))' "$1" "$DEFS/$1.json"; }
+
+# The state each operation starts from.
+prep_absent() { vmdef "$1"; }
+prep_defined() { vmdef "$1" && [ "$(raw POST /v1/vms "$(create_body "$1")")" = 201 ]; }
+prep_running() { prep_defined "$1" && [ "$(raw POST "/v1/vms/$1/start")" = 200 ]; }
+prep_paused() { prep_running "$1" && [ "$(raw POST "/v1/vms/$1/pause")" = 200 ]; }
+prep_snapshot() { prep_defined "$1"; } # restored from $W/snap (taken below)
+
+# The next operation works: a VM absent is created; running or paused, a forced stop ends its
+# process; stopped, it starts and is then stopped.
+next_op() { # next_op NAME: "" or what went wrong
+    local s p
+    s=$(jget "$1" state)
+    case $s in
+    "")
+        [ "$(raw POST /v1/vms "$(create_body "$1")")" = 201 ] || echo "create again: $(cat "$W/reply")"
+        ;;
+    running | paused)
+        p=$(jget "$1" pid)
+        [ "$(raw POST "/v1/vms/$1/stop" '{"force": true}')" = 200 ] && [ "$(jget "$1" state)" = stopped ] &&
+            ! kill -0 "$p" 2>/dev/null || echo "forced stop: $(cat "$W/reply")"
+        ;;
+    *)
+        if [ "$(raw POST "/v1/vms/$1/start")" != 200 ] || [ "$(jget "$1" state)" != running ]; then
+            echo "start: $(cat "$W/reply")"
+        elif [ "$(raw POST "/v1/vms/$1/stop" '{"force": true}')" != 200 ]; then
+            echo "stop after the start: $(cat "$W/reply")"
+        fi
+        ;;
+    esac
+}
+
+# crash OP STEP PREP METHOD PATH [BODY]: from PREP's state, OP with truced killed at STEP.
+# A VM whose case failed is left out of the later cases' checks (IGNORE): one failure, one line.
+N=0
+IGNORE=
+crash() {
+    local op=$1 step=$2 prep=$3 method=$4 path=$5 body=${6:-} case vm st out nx
+    N=$((N + 1))
+    case="$op@$step"
+    vm="v$N"
+    path=${path//VM/$vm}
+    body=${body//VM/$vm}
+    if ! $prep "$vm"; then
+        failc "$case" "could not prepare $vm: $(cat "$W/reply")"
+        return
+    fi
+    [ "$op" = create ] && body=$(create_body "$vm")
+    kill_truced
+    start_truced "$step" || { failc "$case" "truced did not start"; return; }
+    st=$(raw "$method" "$path" "$body")
+    gone_truced # a truced that never reaches STEP is killed after 5 s: the case fails
+    kill_truced
+    if ! grep -q "TRUCED_CRASH_AT=$step:" "$W/truced.err"; then
+        failc "$case" "truced did not die at $step (it answered $st)"
+        start_truced
+        return
+    fi
+    start_truced || { failc "$case" "truced did not come back: $(tail -2 "$W/truced.err")"; return; }
+    must=1
+    case $op in create | delete) must=0 ;; esac
+    out=$(CRASH_IGNORE="$IGNORE" python3 "$CHECK" "$S" "$STATE" "$DPID" "$DEFS" "$vm" "$must" "$BYPID" 2>&1)
+    if [ "${out%% *}" != OK ]; then
+        failc "$case" "$out"
+        IGNORE="$IGNORE $vm"
+        return
+    fi
+    nx=$(next_op "$vm")
+    [ -z "$nx" ] && pass "$case" "${out#OK }; then the next operation worked" ||
+        { failc "$case" "${out#OK }; but the next operation failed: $nx"; IGNORE="$IGNORE $vm"; }
+}
+
+if [ "$(id -u)" != 0 ] || [ ! -c /dev/kvm ] || [ ! -x "$TRUCED" ] || [ ! -f "$A" ]; then
+    echo "FAIL manager-crash: needs root, /dev/kvm, build/truced and build/guests/actions.elf"
+    exit 0
+fi
+mkdir -p "$DEFS"
+start_truced || { failc start "truced did not serve $S: $(cat "$W/truced.err")"; exit 0; }
+# A bystander runs through every case: each restart must re-adopt it, same pid.
+prep_running bystander || { failc setup "bystander: $(cat "$W/reply")"; exit 0; }
+BYPID=$(jget bystander pid)
+# The snapshot the restores load.
+if ! prep_running snapsrc || [ "$(raw POST /v1/vms/snapsrc/snapshot "{\"dir\": \"$W/snap\"}")" != 200 ] ||
+    [ "$(raw POST /v1/vms/snapsrc/stop '{"force": true}')" != 200 ]; then
+    failc setup "snapshot: $(cat "$W/reply")"
+    exit 0
+fi
+T0=$(date +%s.%N)
+
+for step in create-begin create-file create-row; do crash create $step prep_absent POST /v1/vms; done
+for step in start-begin launch-spawned launch-row launch-released start-api start-row; do
+    crash start $step prep_defined POST /v1/vms/VM/start
+done
+for step in stop-begin stop-row stop-cad stop-gone; do
+    crash stop $step prep_running POST /v1/vms/VM/stop '{"timeout_ms": 5000}'
+done
+for step in stop-row stop-sigterm stop-gone; do
+    crash stop-force $step prep_running POST /v1/vms/VM/stop '{"force": true}'
+done
+for step in pause-begin pause-api pause-row; do crash pause $step prep_running POST /v1/vms/VM/pause; done
+for step in resume-begin resume-api resume-row; do crash resume $step prep_paused POST /v1/vms/VM/resume; done
+for step in snapshot-begin pause-api snapshot-paused snapshot-written snapshot-resumed; do
+    crash snapshot $step prep_running POST /v1/vms/VM/snapshot "{\"dir\": \"$W/snap-VM\"}"
+done
+for step in restore-begin launch-spawned launch-row launch-released restore-loaded restore-row; do
+    crash restore $step prep_snapshot POST /v1/vms/VM/restore "{\"dir\": \"$W/snap\"}"
+done
+for step in delete-begin delete-row delete-files; do crash delete $step prep_defined DELETE /v1/vms/VM; done
+
+echo "manager-crash: $N cases in $(python3 -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 1))" "$T0" "$(date +%s.%N)") s"
+exit 0
