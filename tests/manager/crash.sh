@@ -13,6 +13,9 @@ TRUCED=$ROOT/build/truced
 CTL=$ROOT/build/trucectl
 A=$ROOT/build/guests/actions.elf
 CHECK=$ROOT/tests/manager/crash_check.py
+# The system's python3 (stdlib only here): a version manager's shim costs ~0.25 s a call.
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 W=$(mktemp -d /tmp/truced-crash-XXXXXX)
 S=$W/d.sock
 STATE=$W/state
@@ -29,7 +32,7 @@ pass() { echo "PASS manager-crash-$1${2:+ ($2)}"; }
 failc() { echo "FAIL manager-crash-$1: $2"; }
 ctl() { "$CTL" --sock "$S" "$@"; }
 jget() { # jget NAME KEY: one field of GET /v1/vms/NAME
-    ctl get "$1" --json 2>/dev/null | python3 -c '
+    ctl get "$1" --json 2>/dev/null | $PY -c '
 import json, sys
 try:
     v = json.load(sys.stdin)
@@ -74,7 +77,7 @@ vmdef() { # vmdef NAME: its definition in $DEFS/NAME.json
  "serial": {"serial_out_path": "$W/$1.serial"}}
 JSON
 }
-create_body() { python3 -c 'import json,sys; print(json.dumps({"name": sys.argv[1], "config": json.load(open(sys.argv[2]))}))' "$1" "$DEFS/$1.json"; }
+create_body() { $PY -c 'import json,sys; print(json.dumps({"name": sys.argv[1], "config": json.load(open(sys.argv[2]))}))' "$1" "$DEFS/$1.json"; }
 
 # The state each operation starts from.
 prep_absent() { vmdef "$1"; }
@@ -107,12 +110,14 @@ next_op() { # next_op NAME: "" or what went wrong
     esac
 }
 
-# crash OP STEP PREP METHOD PATH [BODY]: from PREP's state, OP with truced killed at STEP.
+# crash OP STEP PREP METHOD PATH [BODY]: from PREP's state, OP with truced killed at STEP (or,
+# with STEP +SECONDS, by kill -9 from outside that long after the request was sent: wherever
+# that falls, between the named steps too).
 # A VM whose case failed is left out of the later cases' checks (IGNORE): one failure, one line.
 N=0
 IGNORE=
 crash() {
-    local op=$1 step=$2 prep=$3 method=$4 path=$5 body=${6:-} case vm st out nx
+    local op=$1 step=$2 prep=$3 method=$4 path=$5 body=${6:-} case vm st out nx must cp
     N=$((N + 1))
     case="$op@$step"
     vm="v$N"
@@ -123,12 +128,20 @@ crash() {
         return
     fi
     [ "$op" = create ] && body=$(create_body "$vm")
-    kill_truced
-    start_truced "$step" || { failc "$case" "truced did not start"; return; }
-    st=$(raw "$method" "$path" "$body")
-    gone_truced # a truced that never reaches STEP is killed after 5 s: the case fails
-    kill_truced
-    if ! grep -q "TRUCED_CRASH_AT=$step:" "$W/truced.err"; then
+    if [ "${step#+}" != "$step" ]; then # +SECONDS: kill -9 from outside after that long
+        raw "$method" "$path" "$body" >/dev/null &
+        cp=$!
+        sleep "${step#+}"
+        kill_truced
+        wait $cp
+    else
+        kill_truced
+        start_truced "$step" || { failc "$case" "truced did not start"; return; }
+        st=$(raw "$method" "$path" "$body")
+        gone_truced # a truced that never reaches STEP is killed after 5 s: the case fails
+        kill_truced
+    fi
+    if [ "${step#+}" = "$step" ] && ! grep -q "TRUCED_CRASH_AT=$step:" "$W/truced.err"; then
         failc "$case" "truced did not die at $step (it answered $st)"
         start_truced
         return
@@ -136,7 +149,7 @@ crash() {
     start_truced || { failc "$case" "truced did not come back: $(tail -2 "$W/truced.err")"; return; }
     must=1
     case $op in create | delete) must=0 ;; esac
-    out=$(CRASH_IGNORE="$IGNORE" python3 "$CHECK" "$S" "$STATE" "$DPID" "$DEFS" "$vm" "$must" "$BYPID" 2>&1)
+    out=$(CRASH_IGNORE="$IGNORE" $PY "$CHECK" "$S" "$STATE" "$DPID" "$DEFS" "$vm" "$must" "$BYPID" 2>&1)
     if [ "${out%% *}" != OK ]; then
         failc "$case" "$out"
         IGNORE="$IGNORE $vm"
@@ -183,6 +196,12 @@ for step in restore-begin launch-spawned launch-row launch-released restore-load
     crash restore $step prep_snapshot POST /v1/vms/VM/restore "{\"dir\": \"$W/snap\"}"
 done
 for step in delete-begin delete-row delete-files; do crash delete $step prep_defined DELETE /v1/vms/VM; done
+# Kill delays from outside, landing wherever they land (a start, a restore, a graceful stop).
+for d in +0.01 +0.05 +0.15; do
+    crash start "$d" prep_defined POST /v1/vms/VM/start
+    crash restore "$d" prep_snapshot POST /v1/vms/VM/restore "{\"dir\": \"$W/snap\"}"
+done
+crash stop +0.05 prep_running POST /v1/vms/VM/stop '{"timeout_ms": 5000}'
 
-echo "manager-crash: $N cases in $(python3 -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 1))" "$T0" "$(date +%s.%N)") s"
+echo "manager-crash: $N cases in $($PY -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 1))" "$T0" "$(date +%s.%N)") s"
 exit 0
