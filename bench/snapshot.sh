@@ -8,7 +8,8 @@
 # samples; --cycles [N] runs the lab scenario snapshot-cycles with N cycles (default 100; the
 # issue's soak) and adds its result to the section. SNAP_SIZES (MiB, default "128 2048") and
 # SNAP_L1_MIB (L1's memory, default 6144: a 2 GiB guest and its 2 GiB memory file at once);
-# SNAP_MIGRATE=0 skips the migrations.
+# SNAP_BIG_REPS: runs for guests over 1 GiB (default REPS; in the lab each boot of a 2 GiB guest
+# spends minutes writing its memory); SNAP_MIGRATE=0 skips the migrations.
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO_DIR=$(dirname "$BENCH_DIR")
@@ -35,7 +36,8 @@ if [ $mode = bench ]; then
     "$LAB_DIR/build-l0.sh" >/dev/null || lab_die "the patched L0 is needed (tests/lab/build-l0.sh)"
     gcc -O2 -Wall -Wextra -static -o "$work/qmptool" "$BENCH_DIR/lab/qmptool.c" ||
         lab_die "cannot build bench/lab/qmptool.c"
-    printf 'REPS=%s\nSIZES="%s"\nMIGRATE=%s\n' "$reps" "$sizes" "${SNAP_MIGRATE:-1}" >"$work/snapshot.conf"
+    printf 'REPS=%s\nBIG_REPS=%s\nSIZES="%s"\nMIGRATE=%s\n' "$reps" "${SNAP_BIG_REPS:-}" "$sizes" \
+        "${SNAP_MIGRATE:-1}" >"$work/snapshot.conf"
     initrd=$("$LAB_DIR/build-l1.sh" --extra "$work/snapshot.conf:/lab/bench/snapshot.conf" \
         --extra "$work/qmptool:/lab/bench/qmptool" \
         --extra "$BENCH_DIR/lab/snapshot-scenario.sh:/lab/scenarios/bench-snapshot.sh") ||
@@ -60,7 +62,7 @@ EOF
     res=$(head -n 1 "$out/cycles/samples.txt" | cut -d' ' -f2,4-)
     fin=$(tr -d '\r' <"$LAB_BENCH_LOG" | sed -n 's/^snapshot-cycles: \([0-9]* cycles,.*\)/\1/p' | tail -n 1)
     last=$(tr -d '\r' <"$LAB_BENCH_LOG" | grep -a '^snapshot-cycles: cycle ' | tail -n 1 | cut -d' ' -f3 | tr -d :)
-    echo "$(date -u +%Y-%m-%d) $reps ${res:-no result} | ${fin:-cycles completed: ${last:-0}}" >"$work/cycles.txt"
+    echo "$(date -u +%Y-%m-%d) $reps ${res:-no result}: ${fin:-cycles completed: ${last:-0}}" >"$work/cycles.txt"
     lab_log "soak: $(cat "$work/cycles.txt")"
 fi
 [ -s "$out/samples.txt" ] || lab_die "no samples in $out/samples.txt (run bench/snapshot.sh first)"
