@@ -5,7 +5,8 @@
 # truced on the same --state-dir must then show every VM running (truce alive, its API answering
 # the same state) or stopped (no process), its definition intact, nothing "starting"/"stopping"
 # after 5 s, no orphan process, a bystander VM still running as the same pid, and the next
-# operation on the VM must work. One PASS/FAIL line a case.
+# operation on the VM must work. A few cases kill truced from outside at fixed delays instead,
+# wherever that lands. One PASS/FAIL line a case.
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
