@@ -53,6 +53,8 @@ int vm_delete(struct mgr *m, const char *name, struct answer *a);
  * (WITH_CONFIG false: a restore, or with LISTEN a migration receiver: its reason then reads
  * VM_INCOMING_ON LISTEN). Returns once the API answers. */
 #define VM_INCOMING_ON "incoming migration on "
+/* The reason of a VM that a snapshot paused: a truced that restarts finding it so resumes it. */
+#define VM_SNAPSHOT_PAUSE "paused for a snapshot"
 int vm_launch(struct mgr *m, const char *name, bool with_config, const char *listen,
               struct answer *a);
 /* Migration (migrate.c): the source moves NAME to the truced at body.to; the destination side

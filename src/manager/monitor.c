@@ -211,6 +211,15 @@ static void api_state(const char *sock, char *out, size_t n)
     free(r.body);
 }
 
+static bool truce_resume(const char *sock)
+{
+    struct hc_reply r = {0};
+    bool ok = hc_request(sock, "PATCH", "/vm", "{\"state\": \"Resumed\"}", NULL, 3000, &r) == 0 &&
+              r.status == 204;
+    free(r.body);
+    return ok;
+}
+
 static void sleep_100ms(void)
 {
     struct timespec ts = {0, 100 * 1000000L};
@@ -238,6 +247,12 @@ static void adopt_one(struct vm_row *v)
         sleep_100ms();
         alive = truce_alive(v->pid, v->sock);
     }
+    /* Paused by an operation cut short (a pause not yet recorded: the row says running; or a
+     * snapshot's): the VM goes on running as before that operation. */
+    if (api && !strcmp(st, "Paused") &&
+        (!strcmp(v->state, "running") || !strcmp(v->reason, VM_SNAPSHOT_PAUSE)) &&
+        truce_resume(v->sock))
+        snprintf(st, sizeof(st), "Running");
     if (api) {
         snprintf(v->state, sizeof(v->state), "%s", !strcmp(st, "Paused") ? "paused" : "running");
         snprintf(v->reason, sizeof(v->reason), "re-adopted by truced (pid %d)", v->pid);

@@ -377,7 +377,8 @@ int vm_stop(struct mgr *m, const char *name, bool force, int timeout_ms, struct 
     return 0;
 }
 
-int vm_pause(struct mgr *m, const char *name, bool pause, struct answer *a)
+/* vm_pause, the row's reason set to WHY. */
+static int pause_why(struct mgr *m, const char *name, bool pause, const char *why, struct answer *a)
 {
     struct vm_row v;
     if (db_get(m->db, name, &v) < 0)
@@ -398,9 +399,14 @@ int vm_pause(struct mgr *m, const char *name, bool pause, struct answer *a)
     }
     free(reply);
     crash_point(pause ? "pause-api" : "resume-api"); /* truce changed, the row not yet */
-    int rc = vm_set_state(m, name, pause ? "paused" : "running", "");
+    int rc = vm_set_state(m, name, pause ? "paused" : "running", why);
     crash_point(pause ? "pause-row" : "resume-row");
     return rc;
+}
+
+int vm_pause(struct mgr *m, const char *name, bool pause, struct answer *a)
+{
+    return pause_why(m, name, pause, "", a);
 }
 
 static int mkdirs(const char *dir)
@@ -433,7 +439,8 @@ int vm_snapshot(struct mgr *m, const char *name, const char *dir, struct answer 
     int rc = mkdirs(dir);
     if (rc < 0)
         return fail(a, 400, "dir: %s: %s", dir, strerror(-rc));
-    if (was_running && vm_pause(m, name, true, a) < 0)
+    /* marked: if truced dies before the resume, the next one resumes it */
+    if (was_running && pause_why(m, name, true, VM_SNAPSHOT_PAUSE, a) < 0)
         return -1;
     crash_point("snapshot-paused");
     char body[2 * PATH_MAX + 64], *reply = NULL;

@@ -149,7 +149,7 @@ crash() {
     fi
     start_truced || { failc "$case" "truced did not come back: $(tail -2 "$W/truced.err")"; return; }
     must=1
-    case $op in create | delete) must=0 ;; esac
+    case $op in create | delete) must=0 ;; snapshot) must=running ;; esac
     out=$(CRASH_IGNORE="$IGNORE" $PY "$CHECK" "$S" "$STATE" "$DPID" "$DEFS" "$vm" "$must" "$BYPID" 2>&1)
     if [ "${out%% *}" != OK ]; then
         failc "$case" "$out"
@@ -190,7 +190,7 @@ for step in stop-row stop-sigterm stop-gone; do
 done
 for step in pause-begin pause-api pause-row; do crash pause $step prep_running POST /v1/vms/VM/pause; done
 for step in resume-begin resume-api resume-row; do crash resume $step prep_paused POST /v1/vms/VM/resume; done
-for step in snapshot-begin pause-api snapshot-paused snapshot-written snapshot-resumed; do
+for step in snapshot-begin pause-api pause-row snapshot-paused snapshot-written snapshot-resumed; do
     crash snapshot $step prep_running POST /v1/vms/VM/snapshot "{\"dir\": \"$W/snap-VM\"}"
 done
 for step in restore-begin launch-spawned launch-row launch-released restore-loaded restore-row; do

@@ -4,7 +4,8 @@ is every VM running (its truce alive and answering with the same state) or stopp
 its definition intact, nothing left "starting"/"stopping", no truce or gated child that no row
 names? Prints "OK <summary>" or "BAD <what is wrong>".
 
-usage: crash_check.py SOCK STATE_DIR TRUCED_PID DEFS_DIR VM MUST_EXIST(0|1) BYSTANDER_PID
+usage: crash_check.py SOCK STATE_DIR TRUCED_PID DEFS_DIR VM MUST BYSTANDER_PID
+MUST: 1 (VM must exist), 0 (may be absent) or running (a snapshot's VM runs again, not paused).
 DEFS_DIR holds NAME.json, each VM's definition as created; BYSTANDER_PID is the pid the VM named
 "bystander" (untouched by the operations) must still run as. $CRASH_IGNORE: VMs left out (those
 of cases that failed already)."""
@@ -78,8 +79,10 @@ def main():
         time.sleep(0.05)
     settle_ms = int((time.monotonic() - t0) * 1000)
     names = {v["name"]: v for v in vms}
-    if MUST == "1" and VM not in names:
+    if MUST != "0" and VM not in names:
         bad(f"{VM} lost: not in the list")
+    if MUST == "running" and names[VM]["state"] != "running":
+        bad(f"{VM} {names[VM]['state']} ({names[VM]['reason']}), not running again")
     live = {}
     for v in sorted(vms, key=lambda v: v["name"] != VM):  # VM's own problems first
         n, s, pid = v["name"], v["state"], v["pid"]
