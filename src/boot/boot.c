@@ -346,3 +346,22 @@ int boot_load(struct vm *vm, char *err, size_t errlen)
         ret = netboot_fw_cfg(vm, err, errlen);
     return ret;
 }
+
+int boot_restore(struct vm *vm, char *err, size_t errlen)
+{
+    const char *path = vm->cfg.firmware;
+    char why[256] = "";
+    uint8_t *img = NULL;
+    size_t len = 0;
+    if (!path[0])
+        return 0;
+    int ret = read_file(path, BOOT_FIRMWARE_MAX, &img, &len);
+    if (ret < 0)
+        snprintf(why, sizeof(why), "%s", ret == -EFBIG ? "too large" : strerror(-ret));
+    else
+        ret = firmware_restore(vm, img, len, why, sizeof(why));
+    if (ret < 0)
+        snprintf(err, errlen, "firmware %s (restoring the VM that booted it): %s", path, why);
+    free(img);
+    return ret;
+}

@@ -24,6 +24,11 @@ enum boot_mode {
  * guest memory, place initrd, command line, e820/memmap, and fill vm->boot. Builds the MP table
  * and ACPI tables. Returns 0 or <0 with one line in ERR naming the image and what is wrong. */
 int boot_load(struct vm *vm, char *err, size_t errlen);
+/* For a VM restored from a snapshot or a migration: what stays outside guest RAM of the boot, the
+ * configured firmware mapped below 4 GiB again (and OVMF's variable flash, whose registers the
+ * snapshot then restores); RAM and the vCPUs come from the snapshot. The firmware file must be
+ * the one the VM booted. Nothing without firmware. Returns 0 or <0 with one line in ERR. */
+int boot_restore(struct vm *vm, char *err, size_t errlen);
 
 /* Registers and segment state for vCPU ID at power-on, according to vm->boot. For ID 0 the boot
  * protocol's entry state; APs are left in wait-for-SIPI by KVM and need nothing. REGS and SREGS

@@ -157,6 +157,8 @@ int firmware_load(struct vm *vm, const uint8_t *img, size_t len, uint64_t *rom_b
 /* Map IMG read-only at [4 GiB - LEN, 4 GiB) (whole 4 KiB pages) as a PC's flash: guest writes
  * there are dropped and counted, never reach the file. Returns 0 or -errno with ERR. */
 int firmware_map_high(struct vm *vm, const uint8_t *img, size_t len, char *err, size_t errlen);
+/* What boot_restore needs of the firmware IMG: firmware_map_high, or for OVMF ovmf_load. */
+int firmware_restore(struct vm *vm, const uint8_t *img, size_t len, char *err, size_t errlen);
 /* True when IMG starts with a UEFI firmware volume (an OVMF image: whole flash or code). */
 bool ovmf_is_flash(const uint8_t *img, size_t len);
 /* Map the OVMF image IMG (boot/ovmf.c): code read-only ending at 4 GiB and, for a code image, the

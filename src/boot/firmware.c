@@ -130,3 +130,14 @@ int firmware_load(struct vm *vm, const uint8_t *img, size_t len, uint64_t *rom_b
     vm->boot.entry = 0xffff0; /* F000:FFF0 */
     return 0;
 }
+
+int firmware_restore(struct vm *vm, const uint8_t *img, size_t len, char *err, size_t errlen)
+{
+    if (len < FW_MIN_SIZE || len > FW_MAX_SIZE) {
+        snprintf(err, errlen, "%zu bytes: not the firmware this VM booted", len);
+        return -EINVAL;
+    }
+    if (ovmf_is_flash(img, len))
+        return ovmf_load(vm, img, len, err, errlen);
+    return firmware_map_high(vm, img, len, err, errlen);
+}

@@ -166,7 +166,7 @@ static int vm_build(struct vm *vm, struct kvm_host *kvm, const struct vm_config 
     if ((rc = vm_check_template(vm, err, errlen)))
         return rc == -ENOTSUP ? -EINVAL : rc;
     if ((rc = console_open(vm, err, errlen)) || (rc = devices_create(vm, err, errlen)) ||
-        (!vm->restoring && (rc = boot_load(vm, err, errlen))))
+        (rc = vm->restoring ? boot_restore(vm, err, errlen) : boot_load(vm, err, errlen)))
         return rc;
     vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
     if (!vm->vcpus)

@@ -1,9 +1,13 @@
 /* romwrite.S — a hostile firmware ROM: from 32-bit protected mode it writes over its own image
  * where truce maps it read-only below 4 GiB (and over its copy in the legacy window below
  * 1 MiB), then reads the high copy back: the writes must be dropped. run.sh also checks that
- * the ROM file on disk is unchanged. Exit 37 (0x12): dropped; 39 (0x13): the ROM changed. */
+ * the ROM file on disk is unchanged. It then re-reads the high copy PASSES times, printing a dot
+ * each (snapshot.sh restores it mid-way: the ROM must still be mapped). Exit 37 (0x12):
+ * dropped (and still there); 39 (0x13): the ROM changed or is gone. */
 #define ROM_HIGH 0xffff0000 /* a 64 KiB image ends at 4 GiB */
 #define ROM_LOW  0xf0000    /* and its copy ends at 1 MiB */
+#define PASSES   100        /* re-reads of the high copy after the check, one "." each */
+#define DELAY    20000      /* loop turns between two */
     .code16
     .section .text
 start:
@@ -37,7 +41,25 @@ pm32:
     jne changed
     mov $(ROM_LOW + okmsg), %esi
     call puts
+    mov $PASSES, %ebx                /* then it reads the high copy again, pass after pass: */
+again:                               /* a snapshot restored meanwhile must map it there too */
+    mov $DELAY, %ecx
+1:  dec %ecx
+    jnz 1b
+    cmpl $0x11223344, (%edi)
+    jne gone
+    mov $(ROM_LOW + dot), %esi
+    call puts
+    dec %ebx
+    jnz again
+    mov $(ROM_LOW + endmsg), %esi
+    call puts
     mov $0x12, %al
+    out %al, $0xf4
+gone:
+    mov $(ROM_LOW + gonemsg), %esi
+    call puts
+    mov $0x13, %al
     out %al, $0xf4
 changed:
     mov $(ROM_LOW + failmsg), %esi
@@ -75,6 +97,9 @@ pattern:
 msg:     .asciz "truce-guest: wrote over the ROM at 0xffff0000\n"
 okmsg:   .asciz "truce-guest: rom writes dropped\n"
 failmsg: .asciz "truce-guest: FAIL the read-only ROM changed\n"
+gonemsg: .asciz "\ntruce-guest: FAIL the ROM is gone from below 4 GiB\n"
+dot:     .asciz "."
+endmsg:  .asciz "\ntruce-guest: rom still there\n"
 
     .section .reset, "ax"
     .code16
