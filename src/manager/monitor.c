@@ -227,9 +227,11 @@ static void sleep_100ms(void)
 }
 
 /* Re-adopt V's recorded process, or record why not. A truce whose API is not up yet, or which
- * boots its --config-file, gets 5 s to answer Running or Paused; one that still does not (a
- * restore cut short before PUT /snapshot/load: an API with no VM) is killed, its VM stopped:
- * never a row "running" over a process that runs nothing, nor a process no row names. */
+ * boots its --config-file, gets 5 s to answer Running or Paused. One that answers with no VM
+ * ("Not started": a restore cut short before PUT /snapshot/load) is killed and its VM stopped,
+ * never a row "running" over a process that runs nothing. One that does not answer at all is
+ * busy (a long snapshot, load or outgoing migration holds its API): it is adopted as it is,
+ * never killed. */
 static void adopt_one(struct vm_row *v)
 {
     char st[32] = "";
@@ -240,8 +242,10 @@ static void adopt_one(struct vm_row *v)
     }
     if (alive && !strncmp(v->reason, VM_INCOMING_ON, strlen(VM_INCOMING_ON)))
         return; /* a receiver, "Not started" until the VM arrives: vm_incoming_watch's */
-    for (int i = 0; alive && i < 50; i++) {
-        api_state(v->sock, st, sizeof(st));
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (t = t0; alive && t.tv_sec - t0.tv_sec < 5; clock_gettime(CLOCK_MONOTONIC, &t)) {
+        api_state(v->sock, st, sizeof(st)); /* at most 1 s */
         if ((api = !strcmp(st, "Running") || !strcmp(st, "Paused")))
             break;
         sleep_100ms();
@@ -253,18 +257,25 @@ static void adopt_one(struct vm_row *v)
         (!strcmp(v->state, "running") || !strcmp(v->reason, VM_SNAPSHOT_PAUSE)) &&
         truce_resume(v->sock))
         snprintf(st, sizeof(st), "Running");
-    if (api) {
-        snprintf(v->state, sizeof(v->state), "%s", !strcmp(st, "Paused") ? "paused" : "running");
-        snprintf(v->reason, sizeof(v->reason), "re-adopted by truced (pid %d)", v->pid);
-        snprintf(v->desired, sizeof(v->desired), "running"); /* a stop cut short: it runs */
+    if (api || (alive && !st[0])) {
+        if (api)
+            snprintf(v->state, sizeof(v->state), "%s",
+                     !strcmp(st, "Paused") ? "paused" : "running");
+        else if (strcmp(v->state, "paused"))
+            snprintf(v->state, sizeof(v->state), "running");
+        snprintf(v->reason, sizeof(v->reason), "re-adopted by truced (pid %d%s)", v->pid,
+                 api ? "" : "; its API is busy");
+        if (api)
+            snprintf(v->desired, sizeof(v->desired), "running"); /* a stop cut short: it runs */
         return;
     }
     if (alive) {
         kill(v->pid, SIGKILL);
         snprintf(v->state, sizeof(v->state), "stopped");
         snprintf(v->reason, sizeof(v->reason),
-                 "process %d killed: %s after truced's restart (an operation cut short)", v->pid,
-                 st[0] ? st : "its API did not answer");
+                 "process %d killed: its truce was '%s' after truced's restart (an operation cut "
+                 "short)",
+                 v->pid, st);
         snprintf(v->desired, sizeof(v->desired), "stopped");
     } else {
         snprintf(v->state, sizeof(v->state), "%s",

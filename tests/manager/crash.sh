@@ -204,5 +204,44 @@ for d in +0.01 +0.05 +0.15; do
 done
 crash stop +0.05 prep_running POST /v1/vms/VM/stop '{"timeout_ms": 5000}'
 
+# A truce whose API does not answer when truced comes back (in life a long snapshot, load or
+# migration holding it; here its 32 connection slots held by idle clients) is adopted as it is,
+# never killed.
+N=$((N + 1))
+vm=v$N
+if prep_running $vm; then
+    p=$(jget $vm pid)
+    sk=$(jget $vm api_sock)
+    kill_truced
+    $PY -c '
+import socket, sys, time
+held = []
+for _ in range(32):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    held.append(s)
+open(sys.argv[2], "w").close()
+for _ in range(500):  # until the flag file goes (at most 25 s)
+    time.sleep(0.05)
+    try:
+        open(sys.argv[2]).close()
+    except OSError:
+        break' "$sk" "$W/held" &
+    hp=$!
+    for _ in $(seq 100); do [ -e "$W/held" ] && break; sleep 0.05; done
+    start_truced
+    s1="$(jget $vm state) $(jget $vm pid) $(jget $vm reason)"
+    kill -0 "$p" 2>/dev/null && a1=alive || a1=gone
+    rm -f "$W/held"
+    wait "$hp"
+    out=$($PY "$CHECK" "$S" "$STATE" "$DPID" "$DEFS" "$vm" 1 "$BYPID" 2>&1)
+    nx=$(next_op $vm)
+    [ "$s1" = "running $p re-adopted by truced (pid $p; its API is busy)" ] && [ $a1 = alive ] &&
+        [ "${out%% *}" = OK ] && [ -z "$nx" ] && pass busy-api "while busy: $s1; then ${out#OK }" ||
+        failc busy-api "while busy: '$s1', $a1; then $out; next: $nx"
+else
+    failc busy-api "could not prepare $vm: $(cat "$W/reply")"
+fi
+
 echo "manager-crash: $N cases in $($PY -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 1))" "$T0" "$(date +%s.%N)") s"
 exit 0
