@@ -208,5 +208,7 @@ void config_state_visit(struct state_visitor *v, struct vm_config *c)
         for (unsigned i = 0; i < c->nnets && !state_error(v); i++)
             STATE_U8_MAX(v, c->nets[i].queues, CFG_MAX_NET_PAIRS);
     }
+    if (v->version >= 11) /* OVMF's variable store (older snapshots: a private copy) */
+        STATE_STR(v, c->firmware_vars);
     state_end(v);
 }
