@@ -64,6 +64,9 @@ struct sandbox_list {
 
 /* Indexed by enum sandbox_kind. */
 extern const struct sandbox_list sandbox_lists[SANDBOX_NKINDS];
+/* Rules in every kind's filter (restart_syscall), outside the per-kind lists and counts. */
+extern const struct sandbox_rule *const sandbox_common_rules;
+extern const size_t sandbox_common_nrules;
 /* Added to every kind in sanitizer builds only (build/truce-asan): the sanitizer runtime's own
  * syscalls. None in build/truce. */
 extern const struct sandbox_rule *const sandbox_sanitizer_rules;

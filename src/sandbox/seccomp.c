@@ -201,6 +201,7 @@ scmp_filter_ctx sandbox_build(enum sandbox_kind kind, unsigned parts)
         goto fail;
     const struct sandbox_list *l = &sandbox_lists[kind];
     if (add_rules(ctx, l->rules, l->nrules, parts) < 0 ||
+        add_rules(ctx, sandbox_common_rules, sandbox_common_nrules, parts) < 0 ||
         add_rules(ctx, sandbox_sanitizer_rules, sandbox_sanitizer_nrules, parts) < 0)
         goto fail;
     return ctx;

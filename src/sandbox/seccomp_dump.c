@@ -38,6 +38,9 @@ void sandbox_dump(FILE *out)
             fprintf(out, "%-5s %-16s %-24s # %s\n", l->kind, r->name, rule, r->why);
         }
     }
+    for (size_t i = 0; i < sandbox_common_nrules; i++)
+        fprintf(out, "%-5s %-16s %-24s # %s\n", "all", sandbox_common_rules[i].name, "any",
+                sandbox_common_rules[i].why);
     fprintf(out, "# syscalls per kind:");
     for (int k = 0; k < SANDBOX_NKINDS; k++)
         fprintf(out, " %s %u%s", sandbox_lists[k].kind, sandbox_list_count(&sandbox_lists[k]),

@@ -333,6 +333,16 @@ static const struct sandbox_rule vnc_rules[] = {
     SYS(exit_group, "process exit (the SIGSYS handler's _exit)"),
 };
 
+/* ---- every kind: how the kernel resumes an interrupted call ------------------------------------
+ * A poll, futex wait or sleep with a timeout that a stop signal (SIGSTOP/SIGTSTP, then SIGCONT)
+ * or the cgroup freezer interrupted goes on through restart_syscall, which only resumes the call
+ * the filter already let through: in every filter, outside the per-kind counts. */
+static const struct sandbox_rule common_rule_table[] = {
+    SYS(restart_syscall, "a timed poll, futex wait or sleep resumed after SIGSTOP/SIGCONT"),
+};
+const struct sandbox_rule *const sandbox_common_rules = common_rule_table;
+const size_t sandbox_common_nrules = ARRAY_SIZE(common_rule_table);
+
 /* ---- sanitizer builds only (build/truce-asan, unit tests): the runtime's own syscalls -------- */
 #if defined(__SANITIZE_ADDRESS__)
 static const struct sandbox_rule sanitizer_rule_table[] = {

@@ -45,7 +45,17 @@ threads_say() {
     echo "$n"
 }
 
-# running_case NAME WANT_MODE MIN_THREADS -- truce run args: threads of a running VM, then SIGTERM.
+# stop_cont PID: SIGSTOP then SIGCONT, twice; the process must live on (every thread's timed
+# poll, futex wait or sleep resumes through restart_syscall, which every filter allows).
+stop_cont() {
+    for _ in 1 2; do
+        kill -STOP "$1" && sleep 0.3 && kill -CONT "$1" && sleep 0.3
+    done
+    kill -0 "$1" 2>/dev/null
+}
+
+# running_case NAME WANT_MODE MIN_THREADS -- truce run args: threads of a running VM, stopped and
+# continued, then SIGTERM.
 running_case() {
     local name=$1 want=$2 min=$3
     shift 4
@@ -58,11 +68,13 @@ running_case() {
         got=$(threads_say $pid "$want") || why=$got
         [ -z "$why" ] && [ "$got" -lt "$min" ] && why="$got threads, want at least $min"
     fi
+    [ -z "$why" ] && ! stop_cont $pid && why="gone after SIGSTOP/SIGCONT: $(tail -n1 "$OUT/$name.err")"
     kill -TERM $pid 2>/dev/null
     wait $pid
     local st=$?
     [ -z "$why" ] && [ $st != 16 ] && why="exit status $st after SIGTERM, want 16 ($(tail -n1 "$OUT/$name.err"))"
-    [ -z "$why" ] && echo "PASS $name ($got threads at Seccomp $want)" || echo "FAIL $name: $why"
+    [ -z "$why" ] && echo "PASS $name ($got threads at Seccomp $want, alive after SIGSTOP/SIGCONT)" ||
+        echo "FAIL $name: $why"
 }
 
 SPIN=(--kernel $G/actions.elf --cmdline spin)
@@ -115,6 +127,7 @@ api_case() {
         got=$(threads_say $pid 2) || why=$got
         [ -z "$why" ] && [ "$got" -lt 5 ] && why="$got threads, want at least 5"
     fi
+    [ -z "$why" ] && ! stop_cont $pid && why="gone after SIGSTOP/SIGCONT: $(tail -n1 "$OUT/$name.err")"
     local code
     code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$sock" -X PATCH \
         -H 'Content-Type: application/json' -d '{"state": "Paused"}' http://localhost/vm)
