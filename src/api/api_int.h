@@ -230,7 +230,7 @@ struct snapshot_overrides;
 struct api_restore {
     const char *state, *mem;
     int listen_fd, wait_ms;
-    const struct snapshot_overrides *ov;
+    struct snapshot_overrides *ov;
     bool resume;
 };
 /* Returns 0 or <0 with ERR. */

@@ -156,7 +156,33 @@ static int load_options(const json_t *o, struct jctx *c, struct snapshot_overrid
     return vsock_override(o, c, ov);
 }
 
-int api_snapshot_load(struct api *api, const json_t *o, struct jctx *c)
+/* Parse O with PARSE into R (its overrides freshly allocated), refuse a process already
+ * configured, then build the VM (api_restore_vm) and AFTER (when given). Returns 0 or <0 with
+ * C's error. */
+static int fresh_vm(struct api *api, const json_t *o, struct jctx *c, const char *what,
+                    int (*parse)(const json_t *o, struct jctx *c, struct api_restore *r, char *a,
+                                 char *b),
+                    void (*after)(struct api_restore *r, const char *a))
+{
+    char a[PATH_MAX], b[PATH_MAX];
+    struct snapshot_overrides *ov = calloc(1, sizeof(*ov));
+    if (!ov)
+        return jfail(c, NULL, "out of memory");
+    struct api_restore r = {.ov = ov, .listen_fd = -1};
+    const char *busy = configured_resource(api);
+    int rc = parse(o, c, &r, a, b);
+    if (!rc && busy)
+        rc = jfail(c, NULL, "only a fresh truce %s (already configured: %s)", what, busy);
+    if (!rc)
+        rc = api_restore_vm(api, &r, c->err, c->errlen);
+    if (after)
+        after(&r, a);
+    free(ov);
+    return rc;
+}
+
+/* PUT /snapshot/load: A the state file, B the memory file. */
+static int load_parse(const json_t *o, struct jctx *c, struct api_restore *r, char *a, char *b)
 {
     static const char *const fields[] = {"snapshot_path",
                                          "mem_file_path",
@@ -169,61 +195,52 @@ int api_snapshot_load(struct api *api, const json_t *o, struct jctx *c)
                                          "clock_realtime",
                                          "huge_pages",
                                          NULL};
-    char state[PATH_MAX], mem[PATH_MAX];
-    bool resume = false;
-    struct snapshot_overrides *ov = calloc(1, sizeof(*ov));
-    if (!ov)
-        return jfail(c, NULL, "out of memory");
-    int rc = -EINVAL;
-    const char *busy = configured_resource(api);
-    if (jobject(c, o, fields) < 0 ||
-        jstring(c, o, "snapshot_path", true, state, sizeof(state), NULL) < 0 ||
-        load_mem_path(o, c, mem, sizeof(mem), &ov->mem_uffd) < 0 ||
-        load_options(o, c, ov, &resume) < 0)
-        goto out;
-    if (busy) {
-        rc = jfail(c, NULL, "only a fresh truce loads a snapshot (already configured: %s)", busy);
-        goto out;
-    }
-    struct api_restore r = {.state = state, .mem = mem, .ov = ov, .resume = resume};
-    rc = api_restore_vm(api, &r, c->err, c->errlen);
-out:
-    free(ov);
-    return rc;
+    struct snapshot_overrides *ov = r->ov;
+    if (jobject(c, o, fields) < 0 || jstring(c, o, "snapshot_path", true, a, PATH_MAX, NULL) < 0 ||
+        load_mem_path(o, c, b, PATH_MAX, &ov->mem_uffd) < 0 ||
+        load_options(o, c, ov, &r->resume) < 0)
+        return -EINVAL;
+    r->state = a;
+    r->mem = b;
+    return 0;
+}
+
+int api_snapshot_load(struct api *api, const json_t *o, struct jctx *c)
+{
+    return fresh_vm(api, o, c, "loads a snapshot", load_parse, NULL);
+}
+
+/* PUT /migration/receive: A the listen URL; listening here, so that a bad URL is a 400. */
+static int receive_parse(const json_t *o, struct jctx *c, struct api_restore *r, char *a, char *b)
+{
+    static const char *const fields[] = {"listen_url", "timeout_s", "network_overrides",
+                                         "vsock_override", NULL};
+    struct snapshot_overrides *ov = r->ov;
+    uint64_t wait_s = MIG_RECEIVE_WAIT_S;
+    (void)b;
+    if (jobject(c, o, fields) < 0 || jstring(c, o, "listen_url", true, a, PATH_MAX, NULL) < 0 ||
+        juint(c, o, "timeout_s", false, 1, MIG_RECEIVE_MAX_WAIT_S, &wait_s, NULL) < 0 ||
+        jeach(c, o, "network_overrides", add_net_override, ov) < 0 || vsock_override(o, c, ov) < 0)
+        return -EINVAL;
+    r->wait_ms = (int)wait_s * 1000;
+    r->resume = true;
+    if ((r->listen_fd = migrate_listen(a, c->err, c->errlen)) < 0)
+        return r->listen_fd;
+    log_info("migration: waiting up to %llu s for a source on %s", (unsigned long long)wait_s, a);
+    return 0;
+}
+
+/* The receiver's socket goes, whatever came of it. */
+static void receive_after(struct api_restore *r, const char *url)
+{
+    if (r->listen_fd < 0)
+        return;
+    close(r->listen_fd);
+    if (!strncmp(url, "unix:", 5))
+        unlink(url + 5);
 }
 
 int api_migrate_receive(struct api *api, const json_t *o, struct jctx *c)
 {
-    static const char *const fields[] = {"listen_url", "timeout_s", "network_overrides",
-                                         "vsock_override", NULL};
-    char url[PATH_MAX];
-    uint64_t wait_s = MIG_RECEIVE_WAIT_S;
-    struct snapshot_overrides *ov = calloc(1, sizeof(*ov));
-    if (!ov)
-        return jfail(c, NULL, "out of memory");
-    int rc = -EINVAL;
-    const char *busy = configured_resource(api);
-    if (jobject(c, o, fields) < 0 ||
-        jstring(c, o, "listen_url", true, url, sizeof(url), NULL) < 0 ||
-        juint(c, o, "timeout_s", false, 1, MIG_RECEIVE_MAX_WAIT_S, &wait_s, NULL) < 0 ||
-        jeach(c, o, "network_overrides", add_net_override, ov) < 0 || vsock_override(o, c, ov) < 0)
-        goto out;
-    if (busy) {
-        rc = jfail(c, NULL, "only a fresh truce receives a migration (already configured: %s)",
-                   busy);
-        goto out;
-    }
-    struct api_restore r = {.wait_ms = (int)wait_s * 1000, .ov = ov, .resume = true};
-    if ((r.listen_fd = migrate_listen(url, c->err, c->errlen)) < 0) {
-        rc = r.listen_fd;
-        goto out;
-    }
-    log_info("migration: waiting up to %llu s for a source on %s", (unsigned long long)wait_s, url);
-    rc = api_restore_vm(api, &r, c->err, c->errlen);
-    close(r.listen_fd);
-    if (!strncmp(url, "unix:", 5))
-        unlink(url + 5);
-out:
-    free(ov);
-    return rc;
+    return fresh_vm(api, o, c, "receives a migration", receive_parse, receive_after);
 }
