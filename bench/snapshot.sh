@@ -62,6 +62,10 @@ EOF
     res=$(head -n 1 "$out/cycles/samples.txt" | cut -d' ' -f2,4-)
     fin=$(tr -d '\r' <"$LAB_BENCH_LOG" | sed -n 's/^snapshot-cycles: \([0-9]* cycles,.*\)/\1/p' | tail -n 1)
     last=$(tr -d '\r' <"$LAB_BENCH_LOG" | grep -a '^snapshot-cycles: cycle ' | tail -n 1 | cut -d' ' -f3 | tr -d :)
+    # on a failure the scenario shows the guest's lines around it: the ones that are not counter lines
+    odd=$(tr -d '\r' <"$LAB_BENCH_LOG" | sed -n 's/^  | [0-9]*[-:]//p' | grep -aE ' [0-9]+ [0-9.]+$' |
+        grep -avE '^count [0-9]+ [0-9.]+$' | head -n 3 | paste -sd ';' || true)
+    [ -z "$odd" ] || fin="${fin:-cycles completed: ${last:-0}}; malformed counter lines in the guest's output: $odd"
     echo "$(date -u +%Y-%m-%d) $reps ${res:-no result}: ${fin:-cycles completed: ${last:-0}}" >"$work/cycles.txt"
     lab_log "soak: $(cat "$work/cycles.txt")"
 fi
@@ -96,7 +100,9 @@ def fmt(x, unit=""):
     return (f"{x:.2f}" if x < 10 else f"{x:.1f}" if x < 1000 else f"{x:.0f}") + unit
 
 def ratio(t, q):
-    return f"**{t / q:.2f}**" if t is not None and q else "n/a"
+    if t is None or not q:
+        return "n/a"
+    return f"**{t / q:.3f}**" if t / q < 0.1 else f"**{t / q:.2f}**"
 
 sizes = sorted({k[1] for k in snap})
 rows = []
@@ -135,13 +141,17 @@ down = [med(mig, ("truce", m), 1) for m in msizes]
 down = down[0] if down else None
 goal_r = "n/a" if lvmm is None else f"{fmt(lvmm, ' ms')}: {'met' if lvmm < 3 else 'not met'}"
 goal_d = "n/a" if down is None else f"{fmt(down, ' ms')}: {'met' if down < 30 else 'not met'}"
+few = ""
+if any(len(v) < max(len(w) for w in snap.values()) for v in snap.values()):
+    few = (" (fewer runs of the big guest: `SNAP_BIG_REPS`; in the lab each boot of it spends"
+           " minutes writing its memory)")
 reps = max([len(v) for v in list(snap.values()) + list(mig.values())] or [0])
 section = f"""<!-- bench/snapshot.sh begin: this section is rewritten by bench/snapshot.sh -->
 ## Snapshots and migration: truce vs QEMU, nested lab
 
 Produced by `bench/snapshot.sh {reps}` on {time.strftime('%Y-%m-%d', time.gmtime())} ({tver}), {kver} as
 L1 and guest kernel, {qver} (`-M pc -accel kvm -cpu host`), 1 vCPU, median of the runs counted
-in brackets (truce/QEMU); each run boots a fresh guest.
+in brackets (truce/QEMU); each run boots a fresh guest{few}.
 
 | guest (runs) | snapshot | truce | QEMU | truce/QEMU |
 | --- | --- | --- | --- | --- |
