@@ -146,14 +146,19 @@ static bool vcpu_service(struct vcpu *v)
     struct vm *vm = v->vm;
     if (atomic_exchange(&v->check_idle, false))
         report_idle(v);
-    pthread_mutex_lock(&vm->lock);
-    bool pausing = vm->state == VM_PAUSED;
-    pthread_mutex_unlock(&vm->lock);
-    /* before counting as paused, so that the state a snapshot reads is consistent */
-    if (pausing && vcpu_complete_exit(v))
-        return true;
+    bool completed = false;
     pthread_mutex_lock(&vm->lock);
     while (vm->state == VM_PAUSED) {
+        if (!completed) {
+            /* before counting as paused, so that the state a snapshot reads is consistent; the
+             * state is read again after it (a pause that came meanwhile is seen either way) */
+            pthread_mutex_unlock(&vm->lock);
+            if (vcpu_complete_exit(v))
+                return true;
+            completed = true;
+            pthread_mutex_lock(&vm->lock);
+            continue;
+        }
         vm->paused_vcpus++;
         pthread_cond_broadcast(&vm->cond);
         while (vm->state == VM_PAUSED)
