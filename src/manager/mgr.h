@@ -66,6 +66,10 @@ int vm_incoming_end(struct mgr *m, const char *name, bool commit, struct answer 
  * truce says the VM runs, so it arrived (the source truced may have died before its commit, or
  * this truced restarted): running; a receiver that stopped listening with no VM is ended. */
 void vm_incoming_watch(struct mgr *m, const struct vm_row *v);
+/* One request to the VM's truce API on SOCK (10 s per read or write); returns the HTTP status or
+ * -errno; *REPLY (malloc'ed, the caller frees it) when wanted. */
+int truce_api(const char *sock, const char *method, const char *path, const char *body,
+              char **reply);
 /* NAME's row as JSON with live figures (cgroup or /proc). */
 json_t *vm_json(struct mgr *m, const struct vm_row *v, bool with_config);
 json_t *vm_metrics(struct mgr *m, const struct vm_row *v);

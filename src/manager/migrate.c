@@ -284,10 +284,10 @@ static const char *legacy_url(pid_t pid, char *buf, size_t len)
 /* Does the truce API on SOCK run a VM (running or paused), not just wait for one? */
 static bool api_has_vm(const char *sock)
 {
-    struct hc_reply r = {0};
-    bool has = hc_request(sock, "GET", "/", NULL, NULL, 10000, &r) == 0 && r.status == 200 &&
-               r.body && (strstr(r.body, "\"Running\"") || strstr(r.body, "\"Paused\""));
-    free(r.body);
+    char *body = NULL;
+    bool has = truce_api(sock, "GET", "/", NULL, &body) == 200 && body &&
+               (strstr(body, "\"Running\"") || strstr(body, "\"Paused\""));
+    free(body);
     return has;
 }
 

@@ -63,9 +63,8 @@ static int vm_dir(struct mgr *m, const char *name, const char *file, char *out, 
     return w < (int)n ? 0 : -ENAMETOOLONG;
 }
 
-/* One request to the VM's truce API; returns the HTTP status or -errno; *BODY when wanted. */
-static int truce_api(const char *sock, const char *method, const char *path, const char *body,
-                     char **reply)
+int truce_api(const char *sock, const char *method, const char *path, const char *body,
+              char **reply)
 {
     struct hc_reply r = {0};
     int rc = hc_request(sock, method, path, body, NULL, 10000, &r);
