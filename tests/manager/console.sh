@@ -6,56 +6,10 @@
 # bearer token as a subprotocol on TCP, and a VM's screen: the VNC proxy (the RFB greeting through
 # the WebSocket) and GET /v1/vms/NAME/screenshot. One PASS/FAIL line a case.
 set -u
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-TRUCED=$ROOT/build/truced
-CTL=$ROOT/build/trucectl
-A=$ROOT/build/guests/actions.elf
-D=$ROOT/build/guests/display.elf
-W=$(mktemp -d /tmp/truced-console-XXXXXX)
-S=$W/d.sock
-STATE=$W/state
-DPID=
-cleanup() {
-    [ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null
-    for f in "$STATE"/vms/*/api.sock; do
-        [ -S "$f" ] || continue
-        p=$(pgrep -f -- "--api-sock $f" | head -1) # only VMs of this run's state dir
-        [ -n "$p" ] && kill -KILL "$p" 2>/dev/null
-    done
-    [ -n "${MGR_KEEP:-}" ] || rm -rf "$W"
-}
-trap cleanup EXIT
-
-pass() { echo "PASS manager-$1${2:+ ($2)}"; }
-failc() { echo "FAIL manager-$1: $2"; }
-ctl() { "$CTL" --sock "$S" "$@"; }
-jget() {
-    ctl get "$1" --json 2>/dev/null | python3 -c '
-import json, sys
-try:
-    v = json.load(sys.stdin)
-except ValueError:
-    v = {}
-print(v.get(sys.argv[1], ""))' "$2"
-}
-raw() { curl -s -o "$W/reply" -w '%{http_code}' --unix-socket "$S" -X "$1" "http://l$2" ${3:+-d "$3"}; }
-start_truced() {
-    rm -f "$S"
-    "$TRUCED" --sock "$S" --state-dir "$STATE" --truce "$ROOT/build/truce" --cgroup-parent "" \
-        "$@" 2>>"$W/truced.err" &
-    DPID=$!
-    for _ in $(seq 100); do [ -S "$S" ] && return 0; sleep 0.05; done
-    return 1
-}
-# py CODE...: Python with wsc imported, ADDR and the VM name "sh" at hand
-py() { python3 -c "import sys; sys.path.insert(0, 'tests/manager'); import wsc; ADDR='$S'
-$1"; }
-
-if [ "$(id -u)" != 0 ] || [ ! -c /dev/kvm ] || [ ! -x "$TRUCED" ] || [ ! -f "$A" ] || [ ! -f "$D" ]; then
-    echo "FAIL manager-console: needs root, /dev/kvm, build/truced and build/guests/{actions,display}.elf"
-    exit 0
-fi
+. "$(dirname "$0")/lib.sh"
+mgr_init console
+TRUCED_ARGS=(--cgroup-parent "")
+MGR_CASE=console mgr_needs "$A" "$D"
 start_truced || { failc console-start "truced did not serve $S: $(cat "$W/truced.err")"; exit 0; }
 cat >"$W/sh.json" <<JSON
 {"boot-source": {"kernel_image_path": "$A", "boot_args": "shell"},

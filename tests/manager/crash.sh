@@ -8,59 +8,23 @@
 # operation on the VM must work. A few cases kill truced from outside at fixed delays instead,
 # wherever that lands. One PASS/FAIL line a case.
 set -u
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-TRUCED=$ROOT/build/truced
-CTL=$ROOT/build/trucectl
-A=$ROOT/build/guests/actions.elf
-CHECK=$ROOT/tests/manager/crash_check.py
-# The system's python3 (stdlib only here): a version manager's shim costs ~0.25 s a call.
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-W=$(mktemp -d /tmp/truced-crash-XXXXXX)
-S=$W/d.sock
-STATE=$W/state
+. "$(dirname "$0")/lib.sh"
+MGR_PREFIX=manager-crash-
+mgr_init crash
 DEFS=$W/defs
-DPID=
-cleanup() {
-    [ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null
-    for p in $(pgrep -f -- "$STATE/vms/"); do kill -KILL "$p" 2>/dev/null; done # this run's VMs
-    [ -n "${MGR_KEEP:-}" ] || rm -rf "$W"
-}
-trap cleanup EXIT
-
-pass() { echo "PASS manager-crash-$1${2:+ ($2)}"; }
-failc() { echo "FAIL manager-crash-$1: $2"; }
-ctl() { "$CTL" --sock "$S" "$@"; }
-jget() { # jget NAME KEY: one field of GET /v1/vms/NAME
-    ctl get "$1" --json 2>/dev/null | $PY -c '
-import json, sys
-try:
-    v = json.load(sys.stdin)
-except ValueError:
-    v = {}
-print(v.get(sys.argv[1], ""))' "$2"
-}
-# raw METHOD PATH [BODY]: the status code (000 when truced died before answering)
-raw() {
-    curl -s -o "$W/reply" -w '%{http_code}' --max-time 60 --unix-socket "$S" -X "$1" \
-        "http://l$2" ${3:+-d "$3"}
-}
-# start_truced [STEP]: a truced on the state dir, killing itself at STEP when one is given
-start_truced() {
-    rm -f "$S"
+TRUCED_ARGS=(--cgroup-parent "")
+CHECK=$ROOT/tests/manager/crash_check.py
+# start_truced_at [STEP]: a truced on the state dir, killing itself at STEP when one is given
+start_truced_at() {
     : >"$W/truced.err"
     if [ -n "${1:-}" ]; then
-        TRUCED_CRASH_AT=$1 "$TRUCED" --sock "$S" --state-dir "$STATE" --truce "$ROOT/build/truce" \
-            --cgroup-parent "" 2>>"$W/truced.err" &
+        TRUCED_CRASH_AT=$1 start_truced
     else
-        "$TRUCED" --sock "$S" --state-dir "$STATE" --truce "$ROOT/build/truce" \
-            --cgroup-parent "" 2>>"$W/truced.err" &
+        start_truced
     fi
-    DPID=$!
-    disown # its SIGKILL is the test, not news for bash to print
-    for _ in $(seq 200); do [ -S "$S" ] && return 0; sleep 0.05; done
-    return 1
+    local rc=$?
+    disown "$DPID" # its SIGKILL is the test, not news for bash to print
+    return $rc
 }
 gone_truced() { # up to 5 s for truced to end (bash reaps it)
     for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || return 0; sleep 0.05; done
@@ -137,17 +101,17 @@ crash() {
         wait $cp
     else
         kill_truced
-        start_truced "$step" || { failc "$case" "truced did not start"; return; }
+        start_truced_at "$step" || { failc "$case" "truced did not start"; return; }
         st=$(raw "$method" "$path" "$body")
         gone_truced # a truced that never reaches STEP is killed after 5 s: the case fails
         kill_truced
     fi
     if [ "${step#+}" = "$step" ] && ! grep -q "TRUCED_CRASH_AT=$step:" "$W/truced.err"; then
         failc "$case" "truced did not die at $step (it answered $st)"
-        start_truced
+        start_truced_at
         return
     fi
-    start_truced || { failc "$case" "truced did not come back: $(tail -2 "$W/truced.err")"; return; }
+    start_truced_at || { failc "$case" "truced did not come back: $(tail -2 "$W/truced.err")"; return; }
     must=1
     case $op in create | delete) must=0 ;; snapshot) must=running ;; esac
     out=$(CRASH_IGNORE="$IGNORE" $PY "$CHECK" "$S" "$STATE" "$DPID" "$DEFS" "$vm" "$must" "$BYPID" 2>&1)
@@ -161,12 +125,9 @@ crash() {
         { failc "$case" "${out#OK }; but the next operation failed: $nx"; IGNORE="$IGNORE $vm"; }
 }
 
-if [ "$(id -u)" != 0 ] || [ ! -c /dev/kvm ] || [ ! -x "$TRUCED" ] || [ ! -f "$A" ]; then
-    echo "FAIL manager-crash: needs root, /dev/kvm, build/truced and build/guests/actions.elf"
-    exit 0
-fi
+mgr_needs "$A"
 mkdir -p "$DEFS"
-start_truced || { failc start "truced did not serve $S: $(cat "$W/truced.err")"; exit 0; }
+start_truced_at || { failc start "truced did not serve $S: $(cat "$W/truced.err")"; exit 0; }
 # A bystander runs through every case: each restart must re-adopt it, same pid.
 prep_running bystander || { failc setup "bystander: $(cat "$W/reply")"; exit 0; }
 BYPID=$(jget bystander pid)
@@ -229,7 +190,7 @@ for _ in range(500):  # until the flag file goes (at most 25 s)
         break' "$sk" "$W/held" &
     hp=$!
     for _ in $(seq 100); do [ -e "$W/held" ] && break; sleep 0.05; done
-    start_truced
+    start_truced_at
     s1="$(jget $vm state) $(jget $vm pid) $(jget $vm reason)"
     kill -0 "$p" 2>/dev/null && a1=alive || a1=gone
     rm -f "$W/held"

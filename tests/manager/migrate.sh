@@ -6,45 +6,18 @@
 # pauses and resumes it and moves it back, where the guest answers again; refusals (no
 # destination, a taken name, a stopped VM) leave the VM running where it was.
 set -u
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-TRUCED=$ROOT/build/truced
-CTL=$ROOT/build/trucectl
-A=$ROOT/build/guests/actions.elf
-W=$(mktemp -d /tmp/truced-migrate-XXXXXX)
+. "$(dirname "$0")/lib.sh"
+mgr_init migrate
 PA= PB=
-cleanup() {
-    for p in $PA $PB; do kill -KILL "$p" 2>/dev/null; done
-    for d in "$W"/a "$W"/b; do
-        for f in "$d"/vms/*/truce.log; do
-            [ -f "$f" ] || continue
-            for p in $(pgrep -f -- "$(dirname "$f")/"); do kill -KILL "$p" 2>/dev/null; done
-        done
-    done
-    [ -n "${MGR_KEEP:-}" ] || rm -rf "$W"
-}
-trap cleanup EXIT
-pass() { echo "PASS manager-$1${2:+ ($2)}"; }
-failc() { echo "FAIL manager-$1: $2"; }
 SA=$W/a.sock SB=$W/b.sock
-start_a() { rm -f "$SA"; "$TRUCED" --sock "$SA" --state-dir "$W/a" --truce "$ROOT/build/truce" --cgroup-parent "" 2>>"$W/a.err" & PA=$!; }
-start_b() { rm -f "$SB"; "$TRUCED" --sock "$SB" --state-dir "$W/b" --truce "$ROOT/build/truce" --cgroup-parent "" 2>>"$W/b.err" & PB=$!; }
-ready() { for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.05; done; return 1; }
-jget() { # jget SOCK NAME KEY
-    "$CTL" --sock "$1" get "$2" --json 2>/dev/null | python3 -c '
-import json, sys
-try:
-    print(json.load(sys.stdin).get(sys.argv[1], ""))
-except ValueError:
-    print("")' "$3"
+mgr_extra_cleanup() { # the two truceds and the VMs of their state dirs
+    kill -KILL $PA $PB 2>/dev/null
+    mgr_kill_vms "$W"/a "$W"/b
 }
-py() { python3 -c "import sys; sys.path.insert(0, 'tests/manager'); import wsc
-$1"; }
-
-if [ "$(id -u)" != 0 ] || [ ! -c /dev/kvm ] || [ ! -x "$TRUCED" ] || [ ! -f "$A" ]; then
-    echo "FAIL manager-migrate: needs root, /dev/kvm, build/truced and build/guests/actions.elf"
-    exit 0
-fi
+start_a() { truced_spawn "$SA" "$W/a" "$W/a.err" --cgroup-parent "" && PA=$!; }
+start_b() { truced_spawn "$SB" "$W/b" "$W/b.err" --cgroup-parent "" && PB=$!; }
+ready() { sock_ready "$1"; }
+MGR_CASE=migrate mgr_needs "$A"
 start_a
 start_b
 ready "$SA" && ready "$SB" || { failc migrate "the truceds did not start: $(cat "$W"/*.err)"; exit 0; }
@@ -62,11 +35,11 @@ st2=$("$CTL" --sock "$SA" migrate sh --to "$SB" 2>&1)
 "$CTL" --sock "$SA" create "$W/sh.json" --name idle >/dev/null
 st3=$("$CTL" --sock "$SA" migrate idle --to "$SB" 2>&1)
 if echo "$st1" | grep -q '502: destination .*nobody.sock' && echo "$st2" | grep -q "409: .*a VM named 'sh' exists" &&
-    echo "$st3" | grep -q "409: VM 'idle' is defined" && [ "$(jget "$SA" sh state)" = running ] &&
+    echo "$st3" | grep -q "409: VM 'idle' is defined" && [ "$(jget sh state "$SA")" = running ] &&
     [ "$("$CTL" --sock "$SB" list | grep -c .)" = 1 ]; then
     pass migrate-refusals "no destination 502, taken name 409, stopped VM 409; the VM runs on"
 else
-    failc migrate-refusals "'$st1' / '$st2' / '$st3'; sh $(jget "$SA" sh state); B: $("$CTL" --sock "$SB" list)"
+    failc migrate-refusals "'$st1' / '$st2' / '$st3'; sh $(jget sh state "$SA"); B: $("$CTL" --sock "$SB" list)"
 fi
 
 # Half a command before the move, the rest after: the guest's line buffer moved with it.
@@ -75,7 +48,7 @@ c = wsc.open_console("'"$SA"'", "sh")
 c.read_until(rb"\$ ")
 c.send(b"echo mig")
 c.read_until(rb"echo mig")' 2>&1)
-pid_a=$(jget "$SA" sh pid)
+pid_a=$(jget sh pid "$SA")
 mig=$("$CTL" --sock "$SA" migrate sh --to "$SB" --json 2>&1)
 after=$(py '
 for _ in range(50):
@@ -86,14 +59,14 @@ for _ in range(50):
         import time; time.sleep(0.1)
 c.send(b"rated\r")
 print(repr(c.read_until(rb"\nmigrated\r?\n")))' 2>&1)
-pid_b=$(jget "$SB" sh pid)
+pid_b=$(jget sh pid "$SB")
 gone=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SA" http://l/v1/vms/sh)
 if [ -z "$out" ] && echo "$after" | grep -q migrated && [ "$gone" = 404 ] &&
-    [ "$(jget "$SB" sh state)" = running ] && ! kill -0 "$pid_a" 2>/dev/null &&
+    [ "$(jget sh state "$SB")" = running ] && ! kill -0 "$pid_a" 2>/dev/null &&
     grep -q -- "--api-sock" "/proc/$pid_b/cmdline"; then
     pass migrate "$(echo "$mig" | python3 -c 'import json,sys; print(json.load(sys.stdin)["source"])' 2>&1 | cut -c1-220); the guest answered at the destination"
 else
-    failc migrate "typed '$out'; migrate '$mig'; after '$after'; source GET $gone; destination $(jget "$SB" sh state) pid $pid_b"
+    failc migrate "typed '$out'; migrate '$mig'; after '$after'; source GET $gone; destination $(jget sh state "$SB") pid $pid_b"
 fi
 "$CTL" --sock "$SA" events | grep -q ' sh .*migrated' && "$CTL" --sock "$SB" events | grep -q ' sh .*running' &&
     pass migrate-events "the source logged 'migrated', the destination 'running'" ||
@@ -112,7 +85,7 @@ wait $cp
 start_a
 ready "$SA"
 for _ in $(seq 100); do
-    ka=$(jget "$SA" k state) kb=$(jget "$SB" k state)
+    ka=$(jget k state "$SA") kb=$(jget k state "$SB")
     [ "$ka" != running ] && [ "$kb" = running ] && break
     [ "$ka" = running ] && [ "$kb" != starting ] && break
     sleep 0.1
@@ -125,7 +98,7 @@ c.send(b"echo still-here
 print(repr(c.read_until(rb"\nstill-here\r?\n")))' 2>&1)
 if { [ "$ka" = running ] && [ "$kb" != running ]; } || { [ "$ka" != running ] && [ "$kb" = running ]; } &&
     echo "$ans" | grep -q still-here; then
-    pass migrate-source-killed "source '$ka', destination '$kb' ($(jget "$SB" k reason)); the guest answers where it runs"
+    pass migrate-source-killed "source '$ka', destination '$kb' ($(jget k reason "$SB")); the guest answers where it runs"
 else
     failc migrate-source-killed "source '$ka' destination '$kb'; console '$ans'; $(cat "$W/k.out")"
 fi
@@ -139,9 +112,9 @@ kill -KILL "$PB"
 wait "$PB" 2>/dev/null
 start_b
 ready "$SB"
-s1="$(jget "$SB" sh state) $(jget "$SB" sh pid)"
+s1="$(jget sh state "$SB") $(jget sh pid "$SB")"
 pz=$(curl -s -o "$W/reply" -w '%{http_code}' --unix-socket "$SB" -X POST http://l/v1/vms/sh/pause)
-sz=$(jget "$SB" sh state)
+sz=$(jget sh state "$SB")
 rs=$(curl -s -o "$W/reply2" -w '%{http_code}' --unix-socket "$SB" -X POST http://l/v1/vms/sh/resume)
 back=$("$CTL" --sock "$SB" migrate sh --to "$SA" 2>&1)
 home=$(py '
@@ -149,9 +122,9 @@ c = wsc.open_console("'"$SA"'", "sh")
 c.send(b"echo back-home\r")
 print(repr(c.read_until(rb"\nback-home\r?\n")))' 2>&1)
 gone=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SB" http://l/v1/vms/sh)
-pid_h=$(jget "$SA" sh pid)
+pid_h=$(jget sh pid "$SA")
 "$CTL" --sock "$SA" stop sh >/dev/null
-s2=$(jget "$SA" sh state)
+s2=$(jget sh state "$SA")
 if [ "$s1" = "running $pid_b" ] && [ "${pz%??}" = 2 ] && [ "$sz" = paused ] && [ "${rs%??}" = 2 ] &&
     echo "$home" | grep -q back-home && [ "$gone" = 404 ] && [ "$s2" = stopped ] &&
     ! kill -0 "$pid_b" 2>/dev/null && ! kill -0 "$pid_h" 2>/dev/null; then

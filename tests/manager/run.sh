@@ -5,63 +5,18 @@
 # (re-adopts the running VM, starts the autostart one), two operations on one VM (409), bad input
 # (400 naming the field), admission, the TCP listener's bearer token. One PASS/FAIL line a case.
 set -u
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-TRUCED=$ROOT/build/truced
-CTL=$ROOT/build/trucectl
-A=$ROOT/build/guests/actions.elf
-W=$(mktemp -d /tmp/truced-test-XXXXXX)
+. "$(dirname "$0")/lib.sh"
+mgr_init test
 CG=truced-test-$$
-S=$W/d.sock
-STATE=$W/state
-DPID=
-cleanup() {
-    [ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null
+TRUCED_ARGS=(--cgroup-parent "$CG" --overcommit-ratio 1.5)
+mgr_extra_cleanup() { # the pids this script noted, and its cgroups
     for p in $(cat "$W"/pids 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-    for f in "$W"/state*/vms/*/api.sock; do
-        [ -S "$f" ] || continue
-        p=$(pgrep -f -- "--api-sock $f" | head -1) # only VMs of this run's state dir
-        [ -n "$p" ] && kill -KILL "$p" 2>/dev/null
-    done
     for f in /sys/fs/cgroup/*/"$CG"/*/cgroup.procs /sys/fs/cgroup/"$CG"/*/cgroup.procs; do
         [ -f "$f" ] && for p in $(cat "$f"); do kill -KILL "$p" 2>/dev/null; done # this run's VMs
     done
     sleep 0.2
     for d in /sys/fs/cgroup/*/"$CG"/* /sys/fs/cgroup/"$CG"/*; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
     for d in /sys/fs/cgroup/*/"$CG" /sys/fs/cgroup/"$CG"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
-    [ -n "${MGR_KEEP:-}" ] || rm -rf "$W"
-}
-trap cleanup EXIT
-
-pass() { echo "PASS manager-$1${2:+ ($2)}"; }
-failc() { echo "FAIL manager-$1: $2"; }
-ctl() { "$CTL" --sock "$S" "$@"; }
-# jget NAME KEY: one field of GET /v1/vms/NAME (a dotted path into the JSON)
-jget() {
-    ctl get "$1" --json 2>/dev/null | python3 -c '
-import json, sys
-try:
-    v = json.load(sys.stdin)
-except ValueError:
-    v = None
-for k in sys.argv[1].split("."):
-    v = v.get(k) if isinstance(v, dict) else None
-print("" if v is None else v)' "$2"
-}
-# wait_state NAME STATE: up to 10 s
-wait_state() {
-    for _ in $(seq 200); do [ "$(jget "$1" state)" = "$2" ] && return 0; sleep 0.05; done
-    return 1
-}
-# raw METHOD PATH BODY: status code, reply in $W/reply
-raw() { curl -s -o "$W/reply" -w '%{http_code}' --unix-socket "$S" -X "$1" "http://l$2" ${3:+-d "$3"}; }
-start_truced() {
-    rm -f "$S" # a killed truced leaves its socket file: wait for the new one
-    "$TRUCED" --sock "$S" --state-dir "$STATE" --truce "$ROOT/build/truce" \
-        --cgroup-parent "$CG" --overcommit-ratio 1.5 "$@" 2>>"$W/truced.err" &
-    DPID=$!
-    for _ in $(seq 100); do [ -S "$S" ] && return 0; sleep 0.05; done
-    return 1
 }
 vmdef() { # vmdef FILE BOOT_ARGS [MEM]
     cat >"$1" <<JSON
@@ -71,10 +26,7 @@ vmdef() { # vmdef FILE BOOT_ARGS [MEM]
 JSON
 }
 
-if [ "$(id -u)" != 0 ] || [ ! -c /dev/kvm ] || [ ! -x "$TRUCED" ] || [ ! -f "$A" ]; then
-    echo "FAIL manager: needs root, /dev/kvm, build/truced and build/guests/actions.elf"
-    exit 0
-fi
+mgr_needs "$A"
 
 # TCP is refused without a token, before anything else happens.
 out=$("$TRUCED" --sock "$W/x.sock" --state-dir "$W/x" --listen 127.0.0.1:0 2>&1)

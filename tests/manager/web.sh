@@ -4,50 +4,24 @@
 # (sign in, create, console, screen, stop). PNGs of the pages go to WEB_SHOTS (default: the test
 # directory; `WEB_SHOTS=docs` refreshes the ones in docs/). One PASS/FAIL line a case.
 set -u
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-TRUCED=$ROOT/build/truced
-CTL=$ROOT/build/trucectl
-A=$ROOT/build/guests/actions.elf
-D=$ROOT/build/guests/display.elf
-W=$(mktemp -d /tmp/truced-web-XXXXXX)
-S=$W/d.sock
-DPID=
-cleanup() {
-    [ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null
-    for f in "$W"/state/vms/*/api.sock; do
-        [ -S "$f" ] || continue
-        p=$(pgrep -f -- "--api-sock $f" | head -1)
-        [ -n "$p" ] && kill -KILL "$p" 2>/dev/null
-    done
-    [ -n "${MGR_KEEP:-}" ] || rm -rf "$W"
-}
-trap cleanup EXIT
-pass() { echo "PASS manager-$1${2:+ ($2)}"; }
-failc() { echo "FAIL manager-$1: $2"; }
+. "$(dirname "$0")/lib.sh"
+mgr_init web
 
 if ! command -v chromium >/dev/null; then
     echo "FAIL manager-web: chromium is not installed (apt-get install chromium; tests/deps.txt)"
     exit 0
 fi
-# Debian's python3-websocket is for Debian's python3 (a python3 earlier on PATH may not see it)
-PY=python3
-/usr/bin/python3 -c 'import websocket' 2>/dev/null && PY=/usr/bin/python3
+# Debian's python3-websocket is for Debian's python3 (lib.sh's $PY)
 if ! $PY -c 'import websocket' 2>/dev/null; then
     echo "FAIL manager-web: python3-websocket is not installed (apt-get install python3-websocket)"
     exit 0
 fi
-if [ "$(id -u)" != 0 ] || [ ! -c /dev/kvm ] || [ ! -x "$TRUCED" ] || [ ! -f "$A" ] || [ ! -f "$D" ]; then
-    echo "FAIL manager-web: needs root, /dev/kvm, build/truced and build/guests/{actions,display}.elf"
-    exit 0
-fi
+MGR_CASE=web mgr_needs "$A" "$D"
 
 PORT=$((20000 + ($$ + 13) % 20000))
 head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$W/token"
-"$TRUCED" --sock "$S" --state-dir "$W/state" --truce "$ROOT/build/truce" --cgroup-parent "" \
-    --listen "127.0.0.1:$PORT" --token-file "$W/token" --web-root "$ROOT/web" 2>"$W/truced.err" &
-DPID=$!
-for _ in $(seq 100); do [ -S "$S" ] && break; sleep 0.05; done
+TRUCED_ARGS=(--cgroup-parent "")
+start_truced --listen "127.0.0.1:$PORT" --token-file "$W/token" --web-root "$ROOT/web"
 
 # Static files: no token needed; refusals for paths that leave the root or hide.
 U="http://127.0.0.1:$PORT"
