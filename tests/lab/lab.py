@@ -121,7 +121,7 @@ def run_boot(args, names, failed, timeouts, results, boot_no, stalled):
     log(f"booting L1 #{boot_no} for {len(names)} scenario(s), serial log {logpath}")
     l1 = L1(args.qemu + ["-append", append], logpath, args.verbose)
     b = Boot(names, results)
-    current, ended = None, False
+    current, ended, started = None, False, 0.0
     deadline = time.monotonic() + L1_BOOT_TIMEOUT
     try:
         while True:
@@ -150,12 +150,16 @@ def run_boot(args, names, failed, timeouts, results, boot_no, stalled):
             m = re.search(r"LAB-START (\S+)", line)
             if m and m.group(1) in timeouts:
                 current = m.group(1)
-                deadline = time.monotonic() + timeouts[current] + GRACE
+                started = time.monotonic()
+                deadline = started + timeouts[current] + GRACE
                 log(f"running {current}")
                 continue
             m = RESULT_RE.search(line)
             if m and m.group(2) in timeouts:
                 b.decide(m.group(2), m.group(1) == "PASS", m.group(3).strip() or "failed")
+                if current == m.group(2):  # what each scenario costs the lab tier: times.txt
+                    with open(os.path.join(args.log_dir, "times.txt"), "a") as t:
+                        t.write(f"{current} {time.monotonic() - started:.0f}\n")
                 current = None
                 deadline = time.monotonic() + L1_BOOT_TIMEOUT
             elif "LAB-READY" in line:
