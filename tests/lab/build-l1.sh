@@ -192,6 +192,13 @@ build_display() {
     done
 }
 files+=("$(part display "$(lab_hash $DISPLAY_FILES -- display $DISPLAY_FILES)" build_display)")
+# display-drm's kernel in /lab/drm: Debian's generic kernel and its bochs DRM modules (fetched).
+DRM_KERNEL=$("$LAB_DIR/build-drm-kernel.sh") || DRM_KERNEL=
+build_drm() {
+    mkdir -p "$1/lab/drm"
+    [ -z "$DRM_KERNEL" ] || cp "$DRM_KERNEL/vmlinuz" "$DRM_KERNEL/modules.cpio" "$1/lab/drm/"
+}
+files+=("$(part drm "$(lab_hash $DRM_KERNEL -- drm)" build_drm)")
 if [ ${#EXTRA[@]} -gt 0 ]; then
     files+=("$(part extra "$(lab_hash "${EXTRA[@]%%:*}" -- "${EXTRA[@]}")" build_extra)")
 fi
