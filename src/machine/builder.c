@@ -24,11 +24,10 @@ static int vm_fetch_cpuid(struct vm *vm)
     return ioctl(vm->kvm->fd, KVM_GET_SUPPORTED_CPUID, vm->cpuid) < 0 ? -errno : 0;
 }
 
-/* KVM VM fd, TSS/identity map, in-kernel PIC+IOAPIC+LAPIC and PIT. */
+/* KVM VM fd, TSS and identity map. */
 static int vm_create_kvm(struct vm *vm, char *err, size_t errlen)
 {
     uint64_t idmap = LAYOUT_IDENTITY_MAP;
-    struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
     const char *what = "KVM_CREATE_VM";
     vm->fd = ioctl(vm->kvm->fd, KVM_CREATE_VM, 0);
     if (vm->fd < 0)
@@ -39,7 +38,20 @@ static int vm_create_kvm(struct vm *vm, char *err, size_t errlen)
     what = "KVM_SET_IDENTITY_MAP_ADDR";
     if (ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
         goto fail;
-    what = "KVM_CREATE_IRQCHIP";
+    vm_mark(vm, VM_MARK_KVM);
+    return 0;
+fail:;
+    int e = errno;
+    snprintf(err, errlen, "kvm: %s: %s", what, strerror(e));
+    return -e;
+}
+
+/* In-kernel PIC+IOAPIC+LAPIC and PIT. After RAM's memory slots: on PVM-backed KVM the first slot
+ * set after KVM_CREATE_IRQCHIP costs 5-12 ms, before it 0.2-1 ms (bench/restore.sh). */
+static int vm_create_irqchip(struct vm *vm, char *err, size_t errlen)
+{
+    struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+    const char *what = "KVM_CREATE_IRQCHIP";
     if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0)
         goto fail;
     /* truce's routing (the PIT on the pin the MP table names) for virtio-mmio machines, where
@@ -52,6 +64,7 @@ static int vm_create_kvm(struct vm *vm, char *err, size_t errlen)
     what = "KVM_CREATE_PIT2";
     if (ioctl(vm->fd, KVM_CREATE_PIT2, &pit) < 0)
         goto fail;
+    vm_mark(vm, VM_MARK_IRQCHIP);
     return 0;
 fail:;
     int e = errno;
@@ -74,11 +87,14 @@ static int vm_create_memory(struct vm *vm, int mem_fd, char *err, size_t errlen)
                      (unsigned long long)vm->cfg.mem_bytes, strerror(-rc));
         return rc;
     }
+    vm_mark(vm, VM_MARK_MMAP);
     rc = vm_mem_slots_set(vm, 0);
     if (rc)
         snprintf(err, errlen, "kvm: KVM_SET_USER_MEMORY_REGION: %s", strerror(-rc));
     else if (vm->cfg.track_dirty && (rc = vm_dirty_start(vm)))
         snprintf(err, errlen, "track_dirty_pages: KVM's dirty log: %s", strerror(-rc));
+    if (!rc)
+        vm_mark(vm, VM_MARK_SLOTS);
     return rc;
 }
 
@@ -131,8 +147,12 @@ static int vm_verify_template(struct vm *vm, struct vcpu *v, char *err, size_t e
 void machine_clear(struct vm *vm)
 {
     struct mmds *mmds = vm->mmds; /* the caller's (vm.h) */
-    mem_zero(vm, sizeof(*vm));    /* the config inside is large and mostly zero: keep it unbacked */
+    uint64_t begin = atomic_load(&vm->marks[VM_MARK_BEGIN]),
+             read = atomic_load(&vm->marks[VM_MARK_READ]);
+    mem_zero(vm, sizeof(*vm)); /* the config inside is large and mostly zero: keep it unbacked */
     vm->mmds = mmds;
+    atomic_store(&vm->marks[VM_MARK_BEGIN], begin); /* a restore's timeline began before */
+    atomic_store(&vm->marks[VM_MARK_READ], read);
     vm->fd = -1;
     vm->stop_pipe[0] = vm->stop_pipe[1] = -1;
 }
@@ -151,13 +171,16 @@ static int vm_build(struct vm *vm, struct kvm_host *kvm, const struct vm_config 
     io_bus_init(&vm->pio, "pio");
     io_bus_init(&vm->mmio, "mmio");
     vm->state = VM_CREATED;
+    if (!atomic_load(&vm->marks[VM_MARK_BEGIN]))
+        vm_mark(vm, VM_MARK_BEGIN);
 
     int rc;
     if (pipe2(vm->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0 || !(vm->loop = evloop_new())) {
         snprintf(err, errlen, "host: cannot create the event loop: %s", strerror(errno));
         return -ENOMEM;
     }
-    if ((rc = vm_create_kvm(vm, err, errlen)) || (rc = vm_create_memory(vm, mem_fd, err, errlen)))
+    if ((rc = vm_create_kvm(vm, err, errlen)) || (rc = vm_create_memory(vm, mem_fd, err, errlen)) ||
+        (rc = vm_create_irqchip(vm, err, errlen)))
         return rc;
     if ((rc = vm_fetch_cpuid(vm))) {
         snprintf(err, errlen, "kvm: KVM_GET_SUPPORTED_CPUID: %s", strerror(-rc));
@@ -165,9 +188,11 @@ static int vm_build(struct vm *vm, struct kvm_host *kvm, const struct vm_config 
     }
     if ((rc = vm_check_template(vm, err, errlen)))
         return rc == -ENOTSUP ? -EINVAL : rc;
+    vm_mark(vm, VM_MARK_CPUID);
     if ((rc = console_open(vm, err, errlen)) || (rc = devices_create(vm, err, errlen)) ||
         (rc = vm->restoring ? boot_restore(vm, err, errlen) : boot_load(vm, err, errlen)))
         return rc;
+    vm_mark(vm, VM_MARK_DEVICES);
     vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
     if (!vm->vcpus)
         return -ENOMEM;
@@ -183,6 +208,7 @@ static int vm_build(struct vm *vm, struct kvm_host *kvm, const struct vm_config 
             (rc = vm_verify_template(vm, &vm->vcpus[i], err, errlen)))
             return -EINVAL;
     }
+    vm_mark(vm, VM_MARK_VCPUS);
     /* the boot processor starts where the loader says; APs wait for INIT/SIPI; a restore sets
      * every register from the snapshot instead */
     if (!vm->restoring && (rc = vcpu_set_regs(&vm->vcpus[0], boot_vcpu_regs)))

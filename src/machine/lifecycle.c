@@ -35,6 +35,36 @@ static void *io_thread(void *arg)
     return NULL;
 }
 
+void vm_mark(struct vm *vm, enum vm_mark m)
+{
+    atomic_store(&vm->marks[m], now_ns());
+}
+
+void vm_marks_format(const struct vm *vm, char *buf, size_t size)
+{
+    static const char *const names[VM_NMARKS] = {
+        [VM_MARK_READ] = "read",       [VM_MARK_KVM] = "kvm",         [VM_MARK_MMAP] = "mmap",
+        [VM_MARK_SLOTS] = "memslots",  [VM_MARK_IRQCHIP] = "irqchip", [VM_MARK_CPUID] = "cpuid",
+        [VM_MARK_DEVICES] = "devices", [VM_MARK_VCPUS] = "vcpus",     [VM_MARK_STATE] = "state",
+        [VM_MARK_PREPARE] = "prepare", [VM_MARK_THREADS] = "threads", [VM_MARK_SECCOMP] = "seccomp",
+    };
+    uint64_t begin = atomic_load(&vm->marks[VM_MARK_BEGIN]), prev = begin;
+    uint64_t run = atomic_load(&vm->stats.first_run_ns);
+    size_t n = (size_t)snprintf(buf, size, "start-stats restore=%d", vm->restoring);
+    for (int m = VM_MARK_READ; m < VM_NMARKS && n < size; m++) {
+        uint64_t t = atomic_load(&vm->marks[m]);
+        if (!t || !begin)
+            continue;
+        n += (size_t)snprintf(buf + n, size - n, " %s=%llu", names[m],
+                              (unsigned long long)(t > prev ? t - prev : 0) / 1000);
+        prev = MAX(t, prev);
+    }
+    if (n < size && begin)
+        snprintf(buf + n, size - n, " run=%llu total=%llu",
+                 (unsigned long long)(run > prev ? run - prev : 0) / 1000,
+                 (unsigned long long)(run > begin ? run - begin : 0) / 1000);
+}
+
 int vm_start(struct vm *vm)
 {
     return vm_start_in(vm, false);
@@ -49,6 +79,7 @@ int vm_start_in(struct vm *vm, bool paused)
     }
     vm->state = paused ? VM_PAUSED : VM_RUNNING;
     pthread_mutex_unlock(&vm->lock);
+    vm_mark(vm, VM_MARK_PREPARE);
     if (paused)
         devices_pause(vm); /* a paused VM's devices are paused too, until vm_resume */
     vm->vcpu_thread_start = sandbox_vcpu_enter;
@@ -67,6 +98,7 @@ int vm_start_in(struct vm *vm, bool paused)
             return rc;
         }
     }
+    vm_mark(vm, VM_MARK_THREADS);
     return 0;
 }
 
@@ -178,6 +210,11 @@ int vm_resume(struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
+    if (atomic_load(&vm->marks[VM_MARK_BEGIN])) {
+        char line[512];
+        vm_marks_format(vm, line, sizeof(line));
+        log_debug("%s", line);
+    }
     pthread_mutex_lock(&vm->lock);
     bool live = vm->state == VM_RUNNING || vm->state == VM_PAUSED;
     pthread_mutex_unlock(&vm->lock);

@@ -399,6 +399,7 @@ int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path
     size_t flen = 0, plen = 0;
     const uint8_t *payload = NULL;
     machine_clear(vm);
+    vm_mark(vm, VM_MARK_BEGIN);
     struct vm_config *cfg = malloc(sizeof(*cfg));
     int rc = cfg ? snapfile_read(state_path, &file, &flen, err, errlen) : -ENOMEM;
     if (!rc)
@@ -406,6 +407,7 @@ int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path
     /* everything but the devices' sections is checked before KVM is touched */
     if (!rc)
         rc = snapshot_check(payload, plen, cfg, err, errlen);
+    vm_mark(vm, VM_MARK_READ);
     bool uffd = ov && ov->mem_uffd;
     if (!rc)
         rc = snapshot_build(vm, kvm, cfg, uffd ? NULL : mem_path, ov, err, errlen);
@@ -413,6 +415,7 @@ int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path
         rc = uffd_handoff(vm, mem_path, err, errlen);
     if (!rc)
         rc = snapshot_load_state(vm, payload, plen, ov && ov->clock_realtime, err, errlen);
+    vm_mark(vm, VM_MARK_STATE);
     free(cfg);
     free(file);
     return rc;

@@ -331,7 +331,11 @@ extern void sandbox_test_hook(enum sandbox_kind kind) __attribute__((weak));
 
 int sandbox_vcpu_enter(struct vm *vm)
 {
-    return sandbox_enter(vm, SANDBOX_VCPU);
+    int rc = sandbox_enter(vm, SANDBOX_VCPU);
+    uint64_t none = 0;
+    if (!rc && vm) /* the start-up timeline (vm.h): the first vCPU filtered */
+        atomic_compare_exchange_strong(&vm->marks[VM_MARK_SECCOMP], &none, now_ns());
+    return rc;
 }
 
 int sandbox_vnc_enter(struct vm *vm)

@@ -343,6 +343,27 @@ struct shutdown_watch {
     const char *_Atomic step; /* what the teardown is doing now (a string literal) */
 };
 
+/* The start-up timeline of a VM: now_ns() when each phase of building (or restoring) and starting
+ * it ended, 0 when not reached. machine/ stamps them (vm_mark), the vCPU seccomp filter's
+ * installation stamps VM_MARK_SECCOMP, stats.first_run_ns follows; machine/lifecycle.c logs the
+ * phases at debug level ("start-stats", bench/restore.sh). */
+enum vm_mark {
+    VM_MARK_BEGIN,   /* the build (or the restore) was asked for */
+    VM_MARK_READ,    /* restore: the state file read and checked */
+    VM_MARK_KVM,     /* KVM_CREATE_VM, TSS and identity map */
+    VM_MARK_MMAP,    /* guest RAM mapped */
+    VM_MARK_SLOTS,   /* RAM's KVM memory slots set */
+    VM_MARK_IRQCHIP, /* in-kernel irqchip, GSI routing, PIT */
+    VM_MARK_CPUID,   /* KVM_GET_SUPPORTED_CPUID, CPU template checked */
+    VM_MARK_DEVICES, /* console, devices, boot image (restore: the ROMs) */
+    VM_MARK_VCPUS,   /* every KVM_CREATE_VCPU */
+    VM_MARK_STATE,   /* restore: KVM, vCPU and device state set */
+    VM_MARK_PREPARE, /* Landlock and whatever ran between the build and the start */
+    VM_MARK_THREADS, /* the I/O and vCPU threads created */
+    VM_MARK_SECCOMP, /* the first vCPU thread under its seccomp filter */
+    VM_NMARKS
+};
+
 struct device_instance; /* dev/dev.h */
 struct console;         /* dev/dev.h */
 struct pci_bus;         /* bus/pci.h */
@@ -355,6 +376,7 @@ struct vm {
     struct io_bus pio;
     struct io_bus mmio;
     struct exit_stats stats;
+    _Atomic uint64_t marks[VM_NMARKS]; /* enum vm_mark */
     struct vcpu *vcpus;
     unsigned ncpus;
     struct evloop *loop; /* device I/O thread */
