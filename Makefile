@@ -78,6 +78,20 @@ build/truce-sectest: $(OBJS) build/obj/tests/seccomp/hook.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(VMM_LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The built-in seccomp filters compiled by libseccomp once, at build time (src/sandbox/sandbox.h):
+# seccomp.c includes the generated tables.
+build/tools/seccomp_gen: tools/seccomp_gen.c src/sandbox/seccomp_build.c src/sandbox/seccomp_lists.c \
+		src/sandbox/sandbox.h src/util/util.h
+	@mkdir -p $(dir $@)
+	@echo "  GEN-CC  $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $(filter %.c,$^) $(shell pkg-config --libs libseccomp)
+build/gen/sandbox/seccomp_bpf.inc: build/tools/seccomp_gen
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	$(Q)build/tools/seccomp_gen $@
+build/obj/src/sandbox/seccomp.o build/asan/src/sandbox/seccomp.o: build/gen/sandbox/seccomp_bpf.inc
+build/obj/src/sandbox/seccomp.o build/asan/src/sandbox/seccomp.o: CFLAGS += -Ibuild/gen
+
 # Objects are kept between builds (make would delete pattern-rule intermediates).
 .SECONDARY: $(ASANOBJS) $(OBJS)
 

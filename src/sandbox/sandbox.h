@@ -108,10 +108,47 @@ int sandbox_parse_flag(const char *arg, const char *value, char *err, size_t err
     "  --no-seccomp         run without the seccomp filters (not recommended)\n"                   \
     "  --seccomp-filter FILE  raw BPF (struct sock_filter array) for every thread instead\n"
 
-/* Build the built-in filter of KIND for a VM with PARTS (SANDBOX_IF_*) into a new libseccomp
- * context (default action: trap). Returns the context (seccomp_release it) or NULL. Does not
- * load it. */
+/* ---- compiling (sandbox/seccomp_build.c) ------------------------------------------------------
+ * Build the built-in filter of KIND for a VM with PARTS (SANDBOX_IF_*) into a new libseccomp
+ * context (default action: trap); with SANITIZER, the sanitizer rules too (none outside sanitizer
+ * builds). Returns the context (seccomp_release it) or NULL. Does not load it. sandbox_build is
+ * sandbox_build_lists(KIND, PARTS, true): what this binary loads. */
+scmp_filter_ctx sandbox_build_lists(enum sandbox_kind kind, unsigned parts, bool sanitizer);
 scmp_filter_ctx sandbox_build(enum sandbox_kind kind, unsigned parts);
+/* The SANDBOX_IF_* parts KIND's filter depends on (the `only` bits of its rules): a VM's other
+ * parts leave the filter unchanged. */
+unsigned sandbox_parts_used(enum sandbox_kind kind);
+/* CTX compiled to BPF (libseccomp's seccomp_export_bpf) into a malloc'd *PROG of *LEN
+ * instructions. Returns 0 or -errno. */
+int sandbox_export(scmp_filter_ctx ctx, struct sock_filter **prog, unsigned short *len);
+
+/* ---- the programs this process loads (sandbox/seccomp.c) --------------------------------------
+ * Compiled once: at build time, every kind's program for every combination of its parts
+ * (tools/seccomp_gen.c writes build/gen/sandbox/seccomp_bpf.inc, included by seccomp.c); a
+ * binary whose lists differ from those (sanitizer builds) compiles each (kind, parts) at its
+ * first use and keeps it. Loaded with seccomp(2) directly, as libseccomp's seccomp_load would (no
+ * flags). */
+struct sandbox_prebuilt {
+    uint8_t kind;
+    uint8_t parts; /* SANDBOX_IF_* bits, within sandbox_parts_used(kind) */
+    uint16_t len;
+    const struct sock_filter *prog;
+};
+/* The build-time program of KIND for PARTS (masked with sandbox_parts_used; the lists without the
+ * sanitizer's rules) into *PROG and *LEN. Returns 0, or -ENOENT when this binary has none. */
+int sandbox_prebuilt_find(enum sandbox_kind kind, unsigned parts, const struct sock_filter **prog,
+                          unsigned short *len);
+/* Syscall numbers named by the SIGSYS handler (x86_64 numbers in use stay below). */
+#define SANDBOX_SYSCALL_NAMES 512
+/* libseccomp's name of syscall NR (x86_64), or NULL: from the build-time table when there is one,
+ * else resolved at the first call (all of them: a signal handler must not allocate). */
+const char *sandbox_syscall_name(int nr);
+/* How many programs the build-time table holds (0: none). */
+size_t sandbox_prebuilt_count(void);
+/* The program this process loads for KIND with PARTS: the build-time one, else compiled now (once
+ * per kind and parts; kept for the process's life). Thread-safe. Returns 0 or -errno. */
+int sandbox_program(enum sandbox_kind kind, unsigned parts, const struct sock_filter **prog,
+                    unsigned short *len);
 struct vm_config;
 /* The SANDBOX_IF_* parts of CFG (NULL: none). */
 unsigned sandbox_parts(const struct vm_config *cfg);

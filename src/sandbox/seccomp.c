@@ -17,7 +17,6 @@
 #include "util/util.h"
 #include "vm/vm.h"
 
-#define SYSCALL_NAMES   512 /* x86_64 numbers in use stay below this */
 #define FILTER_FILE_MAX (BPF_MAXINSNS * sizeof(struct sock_filter))
 
 /* Process-wide policy (seccomp applies to the process's threads; chosen once from the flags). */
@@ -29,7 +28,7 @@ static struct {
 
 /* Syscall names for the SIGSYS handler, resolved before any filter is installed: libseccomp's
  * resolver allocates, which a signal handler must not do. */
-static const char *syscall_names[SYSCALL_NAMES];
+static const char *syscall_names[SANDBOX_SYSCALL_NAMES];
 static pthread_once_t names_once = PTHREAD_ONCE_INIT;
 static __thread int tls_kind = -1;
 
@@ -39,8 +38,8 @@ static void prepare_process(void)
 {
     tzset(); /* the first gmtime_r (the CMOS clock) would open /etc/localtime */
 
-    for (int nr = 0; nr < SYSCALL_NAMES; nr++)
-        syscall_names[nr] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr); /* kept */
+    for (int nr = 0; nr < SANDBOX_SYSCALL_NAMES; nr++)
+        syscall_names[nr] = sandbox_syscall_name(nr);
 }
 
 void sandbox_disable(void)
@@ -173,43 +172,6 @@ unsigned sandbox_parts(const struct vm_config *cfg)
     return parts;
 }
 
-/* Add N RULES (those PARTS calls for) to CTX. Returns 0 or <0. */
-static int add_rules(scmp_filter_ctx ctx, const struct sandbox_rule *rules, size_t n,
-                     unsigned parts)
-{
-    for (size_t i = 0; i < n; i++) {
-        const struct sandbox_rule *r = &rules[i];
-        if (r->only && !(r->only & parts))
-            continue;
-        uint32_t act = r->fail_errno ? SCMP_ACT_ERRNO(r->fail_errno) : SCMP_ACT_ALLOW;
-        int rc = seccomp_rule_add_exact_array(ctx, act, r->nr, r->nargs, r->args);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-
-scmp_filter_ctx sandbox_build(enum sandbox_kind kind, unsigned parts)
-{
-    if ((unsigned)kind >= SANDBOX_NKINDS)
-        return NULL;
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
-    if (!ctx)
-        return NULL;
-    /* i386 (int 0x80) and x32 calls are foreign architectures here: trapped as well. */
-    if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_TRAP) < 0)
-        goto fail;
-    const struct sandbox_list *l = &sandbox_lists[kind];
-    if (add_rules(ctx, l->rules, l->nrules, parts) < 0 ||
-        add_rules(ctx, sandbox_common_rules, sandbox_common_nrules, parts) < 0 ||
-        add_rules(ctx, sandbox_sanitizer_rules, sandbox_sanitizer_nrules, parts) < 0)
-        goto fail;
-    return ctx;
-fail:
-    seccomp_release(ctx);
-    return NULL;
-}
-
 /* Writes "<prefix><decimal N>" into P; returns the end. Async-signal-safe. */
 static char *put_str(char *p, const char *s)
 {
@@ -266,7 +228,7 @@ static void sigsys_handler(int sig, siginfo_t *si, void *uc)
     int k = tls_kind;
     int nr = si->si_syscall;
     const char *name =
-        nr >= 0 && nr < SYSCALL_NAMES && syscall_names[nr] ? syscall_names[nr] : "unknown";
+        nr >= 0 && nr < SANDBOX_SYSCALL_NAMES && syscall_names[nr] ? syscall_names[nr] : "unknown";
     p = put_str(p, "truce: seccomp: the ");
     p = put_str(p, k >= 0 && k < SANDBOX_NKINDS ? sandbox_lists[k].kind : "unnamed");
     /* a thread created by a filtered thread runs under its creator's filter */
@@ -307,22 +269,124 @@ static int install_sigsys(void)
     return -pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
-static int load_custom(void)
+/* ---- the programs, compiled once ----------------------------------------------------------- */
+
+/* build/gen/sandbox/seccomp_bpf.inc (-Ibuild/gen for build/truce's and the unit tests' objects) */
+#if __has_include("sandbox/seccomp_bpf.inc")
+#include "sandbox/seccomp_bpf.inc"
+#else
+static const struct sandbox_prebuilt sandbox_prebuilt_table[] = {{0, 0, 0, NULL}};
+#define SANDBOX_PREBUILT_NONE 1
+#endif
+
+#ifdef SANDBOX_PREBUILT_NONE
+static const char *resolved_names[SANDBOX_SYSCALL_NAMES];
+static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
+static void resolve_names(void)
 {
-    struct sock_fprog prog = {.len = policy.ncustom, .filter = policy.custom};
+    for (int i = 0; i < SANDBOX_SYSCALL_NAMES; i++)
+        resolved_names[i] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, i); /* kept */
+}
+#endif
+
+const char *sandbox_syscall_name(int nr)
+{
+    if (nr < 0 || nr >= SANDBOX_SYSCALL_NAMES)
+        return NULL;
+#ifdef SANDBOX_PREBUILT_NONE
+    pthread_once(&resolve_once, resolve_names);
+    return resolved_names[nr];
+#else
+    return sandbox_prebuilt_names[nr];
+#endif
+}
+
+size_t sandbox_prebuilt_count(void)
+{
+#ifdef SANDBOX_PREBUILT_NONE
+    return 0;
+#else
+    return ARRAY_SIZE(sandbox_prebuilt_table);
+#endif
+}
+
+int sandbox_prebuilt_find(enum sandbox_kind kind, unsigned parts, const struct sock_filter **prog,
+                          unsigned short *len)
+{
+    parts &= sandbox_parts_used(kind);
+    for (size_t i = 0; i < sandbox_prebuilt_count(); i++) {
+        const struct sandbox_prebuilt *p = &sandbox_prebuilt_table[i];
+        if (p->kind == kind && p->parts == parts) {
+            *prog = p->prog;
+            *len = p->len;
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+#define COMPILED_MAX 32
+static struct {
+    pthread_mutex_t lock;
+    unsigned n;
+    struct {
+        enum sandbox_kind kind;
+        unsigned parts;
+        struct sock_filter *prog;
+        unsigned short len;
+    } e[COMPILED_MAX];
+} compiled = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+int sandbox_program(enum sandbox_kind kind, unsigned parts, const struct sock_filter **prog,
+                    unsigned short *len)
+{
+    if ((unsigned)kind >= SANDBOX_NKINDS)
+        return -EINVAL;
+    parts &= sandbox_parts_used(kind);
+    /* the table holds the lists without the sanitizer's rules */
+    if (!sandbox_sanitizer_nrules && !sandbox_prebuilt_find(kind, parts, prog, len))
+        return 0;
+    pthread_mutex_lock(&compiled.lock);
+    int rc = 0;
+    unsigned i = 0;
+    while (i < compiled.n && (compiled.e[i].kind != kind || compiled.e[i].parts != parts))
+        i++;
+    if (i == compiled.n) {
+        scmp_filter_ctx ctx = sandbox_build(kind, parts);
+        rc = ctx ? 0 : -ENOMEM;
+        struct sock_filter *p = NULL;
+        unsigned short n = 0;
+        if (!rc)
+            rc = sandbox_export(ctx, &p, &n);
+        seccomp_release(ctx);
+        if (!rc && i == COMPILED_MAX) /* (kinds x parts in use stay far below) */
+            rc = -ENOSPC, free(p);
+        if (!rc)
+            compiled.e[compiled.n++] = (typeof(compiled.e[0])){kind, parts, p, n};
+    }
+    if (!rc) {
+        *prog = compiled.e[i].prog;
+        *len = compiled.e[i].len;
+    }
+    pthread_mutex_unlock(&compiled.lock);
+    return rc;
+}
+
+/* Install PROG (LEN instructions) on the calling thread. Returns 0 or -errno. */
+static int load_prog(const struct sock_filter *prog, unsigned short len)
+{
+    struct sock_fprog fprog = {.len = len, .filter = (struct sock_filter *)prog};
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return -errno;
-    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0 ? -errno : 0;
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) < 0 ? -errno : 0;
 }
 
 static int load_builtin(struct vm *vm, enum sandbox_kind kind)
 {
-    scmp_filter_ctx ctx = sandbox_build(kind, sandbox_parts(vm ? &vm->cfg : NULL));
-    if (!ctx)
-        return -ENOMEM;
-    int rc = seccomp_load(ctx); /* sets no_new_privs first */
-    seccomp_release(ctx);
-    return rc;
+    const struct sock_filter *prog;
+    unsigned short len;
+    int rc = sandbox_program(kind, sandbox_parts(vm ? &vm->cfg : NULL), &prog, &len);
+    return rc ? rc : load_prog(prog, len);
 }
 
 /* Defined only in the test binary build/truce-sectest (tests/sectest/hook.c): makes a chosen
@@ -355,7 +419,8 @@ int sandbox_enter(struct vm *vm, enum sandbox_kind kind)
     int rc = install_sigsys();
     tls_kind = kind; /* before loading: a trap from here on names the kind */
     if (!rc)
-        rc = policy.mode == SANDBOX_CUSTOM ? load_custom() : load_builtin(vm, kind);
+        rc = policy.mode == SANDBOX_CUSTOM ? load_prog(policy.custom, policy.ncustom)
+                                           : load_builtin(vm, kind);
     if (rc < 0) {
         tls_kind = -1;
         if (vm)

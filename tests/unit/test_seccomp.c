@@ -127,6 +127,79 @@ static void every_kind_builds(void **state)
     assert_null(sandbox_build(SANDBOX_NKINDS, 0));
 }
 
+/* CTX compiled now by libseccomp equals LEN instructions at PROG (then released). */
+static void same_program(scmp_filter_ctx ctx, const struct sock_filter *prog, unsigned short len)
+{
+    struct sock_filter *now;
+    unsigned short n;
+    assert_non_null(ctx);
+    assert_int_equal(sandbox_export(ctx, &now, &n), 0);
+    seccomp_release(ctx);
+    assert_int_equal(n, len);
+    assert_memory_equal(now, prog, n * sizeof(*now));
+    free(now);
+}
+
+/* The build-time programs (build/gen/sandbox/seccomp_bpf.inc) are exactly what libseccomp
+ * compiles from the lists now, for every kind and every combination of the parts its rules depend
+ * on; parts a kind does not depend on select the same program; the table holds nothing else. */
+static void prebuilt_programs_equal_libseccomp(void **state)
+{
+    size_t want = 0;
+    for (int k = 0; k < SANDBOX_NKINDS; k++) {
+        unsigned mask = sandbox_parts_used(k);
+        want += 1u << __builtin_popcount(mask);
+        for (unsigned parts = 0; parts <= 0x3f; parts++) {
+            const struct sock_filter *prog, *masked;
+            unsigned short len, mlen;
+            assert_int_equal(sandbox_prebuilt_find(k, parts, &prog, &len), 0);
+            assert_int_equal(sandbox_prebuilt_find(k, parts & mask, &masked, &mlen), 0);
+            assert_ptr_equal(prog, masked);
+            if (parts & ~mask)
+                continue;
+            same_program(sandbox_build_lists(k, parts, false), prog, len);
+        }
+    }
+    assert_true(want >= SANDBOX_NKINDS);
+    assert_int_equal(sandbox_prebuilt_count(), want);
+    /* the vCPU filter depends on --firmware, --display and --vsock; the I/O one on user
+     * networking, vsock, the rng and MMDS */
+    assert_int_equal(sandbox_parts_used(SANDBOX_VCPU),
+                     SANDBOX_IF_FLASH | SANDBOX_IF_DISPLAY | SANDBOX_IF_VSOCK);
+    assert_int_equal(sandbox_parts_used(SANDBOX_NKINDS), 0);
+    /* the SIGSYS handler's names are libseccomp's */
+    for (int nr = -1; nr <= SANDBOX_SYSCALL_NAMES; nr++) {
+        char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr);
+        const char *ours = sandbox_syscall_name(nr);
+        if (nr < 0 || nr >= SANDBOX_SYSCALL_NAMES || !name)
+            assert_null(ours);
+        else
+            assert_string_equal(ours, name);
+        free(name);
+    }
+    assert_string_equal(sandbox_syscall_name(SCMP_SYS(ioctl)), "ioctl");
+}
+
+/* What a process loads: in this (sanitizer) build, the lists with the sanitizer's rules compiled
+ * at first use and kept: the same program (pointer) the second time. */
+static void programs_compiled_once(void **state)
+{
+    for (int k = 0; k < SANDBOX_NKINDS; k++) {
+        const struct sock_filter *a, *b;
+        unsigned short la, lb;
+        assert_int_equal(sandbox_program(k, ~0u, &a, &la), 0);
+        assert_int_equal(sandbox_program(k, ~0u, &b, &lb), 0);
+        assert_ptr_equal(a, b);
+        assert_int_equal(la, lb);
+        same_program(sandbox_build(k, ~0u), a, la);
+        assert_int_equal(sandbox_program(k, 0, &b, &lb), 0);
+        same_program(sandbox_build(k, 0), b, lb);
+    }
+    const struct sock_filter *p;
+    unsigned short n;
+    assert_int_equal(sandbox_program(SANDBOX_NKINDS, 0, &p, &n), -EINVAL);
+}
+
 /* ---- trapping, in a child process (a filter cannot be removed) ------------------------------ */
 
 enum probe {
@@ -473,6 +546,8 @@ int main(void)
         cmocka_unit_test(lists_are_small_and_commented),
         cmocka_unit_test(nothing_executes_or_opens),
         cmocka_unit_test(every_kind_builds),
+        cmocka_unit_test(prebuilt_programs_equal_libseccomp),
+        cmocka_unit_test(programs_compiled_once),
         cmocka_unit_test(violations_name_syscall_and_kind),
         cmocka_unit_test(argument_rules_hold),
         cmocka_unit_test(no_seccomp_filters_nothing),
