@@ -78,6 +78,8 @@ static json_t *nets(const struct vm_config *cfg)
         api_export_rate_limiter(o, "tx_rate_limiter", &n->tx_rate_limiter);
         if (n->queues > 1) /* a truce extension, only when not the default */
             json_object_set_new(o, "num_queue_pairs", json_integer(n->queues));
+        if (n->vhost) /* a truce extension too */
+            json_object_set_new(o, "vhost", json_true());
         json_array_append_new(a, o);
     }
     return a;

@@ -119,6 +119,12 @@ int api_update_net_rl(struct api *api, const char *id, const struct rl_config *r
         snprintf(err, errlen, "iface_id: no network interface '%s'", id);
         return -ENOENT;
     }
+    if (api->cfg.nets[i].vhost && (rx_bw || rx_ops || tx_bw || tx_ops))
+        return snprintf(err, errlen,
+                        "%s: vhost is on: frames move in the host kernel, where rate limiters "
+                        "cannot see them",
+                        rx_bw || rx_ops ? "rx_rate_limiter" : "tx_rate_limiter"),
+               -EINVAL;
     if ((rx_bw || rx_ops) && virtio_net_set_rate_limiter(n, false, rx, rx_bw, rx_ops) < 0)
         return snprintf(err, errlen, "rx_rate_limiter: out of memory"), -ENOMEM;
     if ((tx_bw || tx_ops) && virtio_net_set_rate_limiter(n, true, tx, tx_bw, tx_ops) < 0)

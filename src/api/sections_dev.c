@@ -135,14 +135,15 @@ int api_put_drive(struct api *api, const json_t *o, const char *id, struct jctx 
 int api_put_net(struct api *api, const json_t *o, const char *id, struct jctx *c)
 {
     static const char *const fields[] = {
-        "iface_id",        "host_dev_name",   "guest_mac",       "mtu",
-        "rx_rate_limiter", "tx_rate_limiter", "num_queue_pairs", NULL};
+        "iface_id",        "host_dev_name",   "guest_mac", "mtu", "rx_rate_limiter",
+        "tx_rate_limiter", "num_queue_pairs", "vhost",     NULL};
     struct net_config n = {.kind = NET_TAP};
     char mac[32];
     uint64_t mtu, pairs = 1;
     bool have_mtu;
     if (jobject(c, o, fields) < 0 ||
         juint(c, o, "num_queue_pairs", false, 1, CFG_MAX_NET_PAIRS, &pairs, NULL) < 0 ||
+        jbool(c, o, "vhost", false, &n.vhost, NULL) < 0 ||
         jstring(c, o, "iface_id", true, n.id, sizeof(n.id), NULL) < 0 ||
         api_check_id(c, "iface_id", n.id, id) < 0 ||
         jstring(c, o, "host_dev_name", true, n.tap, sizeof(n.tap), NULL) < 0 ||
@@ -162,6 +163,9 @@ int api_put_net(struct api *api, const json_t *o, const char *id, struct jctx *c
     if (have_mtu)
         return jfail(c, "mtu", "not supported yet: advertising an MTU");
     n.queues = pairs > 1 ? (uint8_t)pairs : 0;
+    char why_vhost[160];
+    if (config_net_vhost_error(&n, why_vhost, sizeof(why_vhost)))
+        return jfail(c, "vhost", "%s", why_vhost);
     struct vm_config *cfg = &api->cfg;
     int i = -1;
     for (unsigned j = 0; j < cfg->nnets; j++) {

@@ -91,4 +91,8 @@ int slirp_backend_open(const struct net_config *nc, struct evloop *loop,
                        const struct net_backend_client *client, struct net_backend **out, char *err,
                        size_t errlen);
 
+/* The tap file descriptor behind BE (a tap backend), for vhost-net's VHOST_NET_SET_BACKEND; -1 for
+ * any other backend or a tap whose interface went away. */
+int tap_backend_fd(struct net_backend *be);
+
 #endif

@@ -291,3 +291,11 @@ fail:
     free(t);
     return rc;
 }
+
+int tap_backend_fd(struct net_backend *be)
+{
+    struct tap_backend *t = (struct tap_backend *)be;
+    if (!be || (be->ops != &tap_ops && be->ops != &tap_mq_ops) || t->dead)
+        return -1;
+    return t->fd;
+}

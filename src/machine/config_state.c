@@ -210,5 +210,7 @@ void config_state_visit(struct state_visitor *v, struct vm_config *c)
     }
     if (v->version >= 11) /* OVMF's variable store (older snapshots: a private copy) */
         STATE_STR(v, c->firmware_vars);
+    for (unsigned i = 0; v->version >= 12 && i < c->nnets && !state_error(v); i++)
+        STATE_BOOL(v, c->nets[i].vhost); /* vhost-net (older snapshots: the userspace path) */
     state_end(v);
 }

@@ -296,6 +296,10 @@ static int net_kv(void *ctx, const char *k, const char *v, char *err, size_t err
         return parse_id("--net", v, n->id, sizeof(n->id), err, errlen);
     } else if (!strcmp(k, "queues")) {
         return config_parse_queues("--net", v, CFG_MAX_NET_PAIRS, &n->queues, err, errlen);
+    } else if (!strcmp(k, "vhost")) {
+        if (strcmp(v, "on") && strcmp(v, "off"))
+            return ERR("--net: vhost=%s: expected on or off", v);
+        n->vhost = !strcmp(v, "on");
     } else if (!strcmp(k, "tftp") || !strcmp(k, "bootfile") || !strcmp(k, "rom")) {
         return net_boot_kv(n, k, v, err, errlen);
     } else {
@@ -304,12 +308,30 @@ static int net_kv(void *ctx, const char *k, const char *v, char *err, size_t err
         if (rc == 0)
             rc = config_rl_kv(&n->tx_rate_limiter, "--net", "tx_", k, v, err, errlen);
         if (rc == 0)
-            return ERR(
-                "--net: unknown key '%s' (expected tap=NAME or user, mac, hostfwd, id, "
-                "queues, tftp, bootfile, rom, rx_bw, rx_ops, tx_bw, tx_ops and their _burst)",
-                k);
+            return ERR("--net: unknown key '%s' (expected tap=NAME or user, mac, hostfwd, id, "
+                       "queues, vhost, tftp, bootfile, rom, rx_bw, rx_ops, tx_bw, tx_ops and their "
+                       "_burst)",
+                       k);
         return rc < 0 ? rc : 0;
     }
+    return 0;
+}
+
+int config_net_vhost_error(const struct net_config *n, char *err, size_t errlen)
+{
+    if (!n->vhost)
+        return 0;
+    if (n->kind != NET_TAP)
+        return ERR("--net %s: vhost=on needs a tap (tap=NAME): user networking runs in truce",
+                   n->id);
+    if (n->queues > 1)
+        return ERR("--net %s: vhost=on with queues=%u is not supported yet (one queue pair)", n->id,
+                   n->queues);
+    if (rl_config_on(&n->rx_rate_limiter) || rl_config_on(&n->tx_rate_limiter))
+        return ERR(
+            "--net %s: vhost=on moves frames in the host kernel, where truce's rate limiters "
+            "cannot see them: drop vhost=on or the rx_/tx_ limits",
+            n->id);
     return 0;
 }
 
@@ -340,6 +362,8 @@ int config_parse_net(struct vm_config *cfg, const char *spec, char *err, size_t 
     }
     if (!n.id[0])
         snprintf(n.id, sizeof(n.id), "net%u", cfg->nnets);
+    if ((rc = config_net_vhost_error(&n, err, errlen)))
+        return rc;
     cfg->nets[cfg->nnets++] = n;
     return 0;
 }

@@ -83,6 +83,7 @@ struct net_config {
     unsigned nfwd;
     struct rl_config rx_rate_limiter, tx_rate_limiter; /* all zero: not limited */
     uint8_t queues; /* queue pairs, 1..CFG_MAX_NET_PAIRS (more than 1: tap only); 0: 1 */
+    bool vhost; /* NET_TAP: the data path in the host kernel (/dev/vhost-net, virtio/net_vhost.c) */
     /* network boot (NET_USER): libslirp's TFTP root and the DHCP boot file name (relative to it,
      * no ".."); ROM: the NIC's option ROM for firmware (default CFG_IPXE_ROM when bootfile is
      * set; "off": none). Not kept in snapshots. */
@@ -196,6 +197,9 @@ int config_parse_disk(struct vm_config *cfg, const char *spec, char *err, size_t
 int config_parse_queues(const char *opt, const char *v, unsigned max, uint8_t *out, char *err,
                         size_t errlen);
 int config_parse_net(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
+/* An interface with vhost=on must be a single-pair tap without rate limiters (frames never pass
+ * through truce). Returns 0, or -EINVAL with ERR naming the interface and the conflict. */
+int config_net_vhost_error(const struct net_config *n, char *err, size_t errlen);
 int config_parse_vsock(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
 int config_parse_console(struct vm_config *cfg, const char *spec, char *err, size_t errlen);
 /* --pmem path=F[,ro=on][,root=on][,id=ID] and --memory-hotplug size=S[,block=S][,slot=S]

@@ -22,7 +22,8 @@
 #define JAIL_MAX_LIBS 64
 
 /* The device nodes truce may need, made in the jail when the host has them. */
-static const char *const jail_devices[] = {"/dev/kvm", "/dev/net/tun", "/dev/userfaultfd"};
+static const char *const jail_devices[] = {"/dev/kvm", "/dev/net/tun", "/dev/userfaultfd",
+                                           "/dev/vhost-net"};
 
 /* PT_INTERP of the ELF file FD into OUT ("" for a static binary). Returns 0 or -errno. */
 static int elf_interp(int fd, char *out, size_t outlen)

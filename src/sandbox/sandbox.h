@@ -54,6 +54,7 @@ struct sandbox_rule {
 #define SANDBOX_IF_MMDS    (1u << 3) /* MMDS configured: getrandom for tokens (src/mmds/) */
 #define SANDBOX_IF_FLASH   (1u << 4) /* --firmware: OVMF's variable flash moves its memory slot */
 #define SANDBOX_IF_DISPLAY (1u << 5) /* --display: the framebuffer's KVM slot follows its BAR */
+#define SANDBOX_IF_VHOST   (1u << 6) /* --net ...,vhost=on: vhost-net rings started and stopped */
 
 struct sandbox_list {
     const char *kind;  /* "vcpu", "io", "api", "main" */

@@ -169,6 +169,9 @@ unsigned sandbox_parts(const struct vm_config *cfg)
         parts |= SANDBOX_IF_FLASH;
     if (cfg && cfg->display.kind != DISPLAY_NONE)
         parts |= SANDBOX_IF_DISPLAY;
+    for (unsigned i = 0; cfg && i < cfg->nnets; i++)
+        if (cfg->nets[i].vhost)
+            parts |= SANDBOX_IF_VHOST;
     return parts;
 }
 

@@ -26,7 +26,7 @@ void sandbox_dump(FILE *out)
         for (size_t i = 0; i < l->nrules; i++) {
             const struct sandbox_rule *r = &l->rules[i];
             char rule[256];
-            snprintf(rule, sizeof(rule), "%s%s%s%s%s%s%s%s%s", r->nargs ? r->argtext : "any",
+            snprintf(rule, sizeof(rule), "%s%s%s%s%s%s%s%s%s%s", r->nargs ? r->argtext : "any",
                      r->fail_errno ? " -> fails with " : "",
                      r->fail_errno ? strerrorname_np(r->fail_errno) : "",
                      r->only & SANDBOX_IF_USERNET ? " (only with --net user)" : "",
@@ -34,7 +34,8 @@ void sandbox_dump(FILE *out)
                      r->only & SANDBOX_IF_RNG ? " (only with --rng)" : "",
                      r->only & SANDBOX_IF_MMDS ? " (only with MMDS)" : "",
                      r->only & SANDBOX_IF_FLASH ? " (only with --firmware)" : "",
-                     r->only & SANDBOX_IF_DISPLAY ? " (only with --display)" : "");
+                     r->only & SANDBOX_IF_DISPLAY ? " (only with --display)" : "",
+                     r->only & SANDBOX_IF_VHOST ? " (only with vhost=on)" : "");
             fprintf(out, "%-5s %-16s %-24s # %s\n", l->kind, r->name, rule, r->why);
         }
     }

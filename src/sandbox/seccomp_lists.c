@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <linux/vhost.h>
 #include <sys/mman.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -106,6 +107,20 @@
      .argtext = "policy " #policy,                                                                 \
      .why = (text)}
 
+/* vhost-net (virtio/net_vhost.c): the rings start where the device goes live (DRIVER_OK on a vCPU
+ * thread, resume on the api thread) and stop where it stops (reset on a vCPU, pause on the api
+ * thread, teardown on the main thread). */
+#define VHOST_START(WHY_START)                                                                     \
+    IOCTL_IF(VHOST_SET_FEATURES, SANDBOX_IF_VHOST, "vhost-net: " WHY_START),                  \
+    IOCTL_IF(VHOST_SET_MEM_TABLE, SANDBOX_IF_VHOST, "vhost-net: " WHY_START),                 \
+    IOCTL_IF(VHOST_SET_VRING_NUM, SANDBOX_IF_VHOST, "vhost-net: " WHY_START),                 \
+    IOCTL_IF(VHOST_SET_VRING_BASE, SANDBOX_IF_VHOST, "vhost-net: " WHY_START),                \
+    IOCTL_IF(VHOST_SET_VRING_ADDR, SANDBOX_IF_VHOST, "vhost-net: " WHY_START),                \
+    IOCTL_IF(VHOST_SET_VRING_KICK, SANDBOX_IF_VHOST, "vhost-net: " WHY_START),                \
+    IOCTL_IF(VHOST_SET_VRING_CALL, SANDBOX_IF_VHOST, "vhost-net: " WHY_START)
+#define VHOST_STOP(why)                                                                            \
+    IOCTL_IF(VHOST_NET_SET_BACKEND, SANDBOX_IF_VHOST, "vhost-net: the tap attached or detached: " why), \
+    IOCTL_IF(VHOST_GET_VRING_BASE, SANDBOX_IF_VHOST, "vhost-net: the ring index read back: " why)
 /* clang-format on */
 
 /* ---- vCPU threads: KVM_RUN and the exits they handle ----------------------------------------- */
@@ -120,6 +135,8 @@ static const struct sandbox_rule vcpu_rules[] = {
              "vm fd: OVMF's variable flash is a memory slot only in read-array mode"),
     IOCTL(TUNSETOFFLOAD, "tap fd: offloads follow what the guest's driver negotiated"),
     IOCTL(TUNSETQUEUE, "tap fd: a driver reset leaves a multiqueue tap one queue (net_set_pairs)"),
+    VHOST_START("the driver's DRIVER_OK starts the rings"),
+    VHOST_STOP("DRIVER_OK, or a driver reset"),
     IOCTL_IF(KVM_SET_USER_MEMORY_REGION, SANDBOX_IF_DISPLAY,
              "vm fd: the framebuffer's memory slot follows the BAR the guest programs"),
     SYS(epoll_ctl, "devices (de)activated by the driver add/remove their descriptors"),
@@ -226,6 +243,8 @@ static const struct sandbox_rule api_rules[] = {
     IOCTL(KVM_KVMCLOCK_CTRL, "vcpu fd: PATCH /vm Paused tells the guest's kvmclock"),
     IOCTL(KVM_IRQ_LINE, "vm fd: SendCtrlAltDel through the i8042; INTx of a device pausing"),
     IOCTL(KVM_SIGNAL_MSI, "vm fd: a virtio-blk device pausing completes its requests"),
+    VHOST_START("PATCH /vm Resumed starts the rings again"),
+    VHOST_STOP("PATCH /vm Paused, and Resumed"),
     SYS(epoll_ctl, "PATCH /vm: pausing devices takes their descriptors off the event loop"),
     IOCTL(KVM_GET_IRQCHIP, "vm fd, PUT /snapshot/create: PIC and IOAPIC state"),
     IOCTL(KVM_GET_PIT2, "vm fd, snapshot: PIT state"),
@@ -280,6 +299,7 @@ static const struct sandbox_rule main_rules[] = {
     SYS(epoll_ctl, "teardown: devices leaving the event loop"),
     SYS(flock, "teardown: unlocking disk images"),
     IOCTL(KVM_IOEVENTFD, "vm fd, teardown: deassigning virtio notify eventfds"),
+    VHOST_STOP("teardown stops the rings"),
     IOCTL(TCGETS, "teardown: is the console a terminal"),
     IOCTL(TCSETS, "teardown: restoring the terminal's mode"),
     IOCTL(FIONREAD, "metrics: room left in a metrics FIFO before the last line"),

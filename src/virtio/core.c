@@ -134,6 +134,12 @@ void virtio_interrupt(struct virtio_dev *vdev, struct virtq *q)
         vdev->tops->interrupt(vdev, q);
 }
 
+void virtio_interrupt_now(struct virtio_dev *vdev, struct virtq *q)
+{
+    if ((vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) && vdev->tops && vdev->tops->interrupt)
+        vdev->tops->interrupt(vdev, q);
+}
+
 void virtio_config_changed(struct virtio_dev *vdev)
 {
     vdev->config_generation++;
@@ -311,11 +317,14 @@ int virtio_kicks_watch(struct virtio_dev *vdev)
     if (vdev->kicks_watched)
         return 0;
     for (unsigned i = 0; i < vdev->nqueues; i++) {
+        if (vdev->kicks_external >> i & 1)
+            continue;
         int rc =
             evloop_add(vdev->vm->loop, vdev->vq[i].kick_fd, EPOLLIN, virtio_kick_cb, &vdev->vq[i]);
         if (rc < 0) {
             while (i--)
-                evloop_del(vdev->vm->loop, vdev->vq[i].kick_fd);
+                if (!(vdev->kicks_external >> i & 1))
+                    evloop_del(vdev->vm->loop, vdev->vq[i].kick_fd);
             return rc;
         }
     }
@@ -326,7 +335,8 @@ int virtio_kicks_watch(struct virtio_dev *vdev)
 void virtio_kicks_unwatch(struct virtio_dev *vdev)
 {
     for (unsigned i = 0; i < vdev->nqueues && vdev->kicks_watched; i++)
-        evloop_del(vdev->vm->loop, vdev->vq[i].kick_fd);
+        if (!(vdev->kicks_external >> i & 1))
+            evloop_del(vdev->vm->loop, vdev->vq[i].kick_fd);
     vdev->kicks_watched = false;
 }
 

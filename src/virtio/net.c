@@ -242,6 +242,8 @@ static int net_activate(void *opaque)
     uint64_t f = n->vdev.guest_features;
     n->tx_limit = net_tx_limit(f);
     net_set_offloads(n, net_guest_offloads(f));
+    if (n->vhost) /* a paused VM (a restore) starts the rings at resume */
+        return n->vdev.paused ? 0 : net_vhost_start(n);
     return evloop_call(n->vdev.vm->loop, net_start, n); /* rx starts on the I/O thread */
 }
 
@@ -258,8 +260,8 @@ static void net_queue_notify(void *opaque, struct virtq *q)
     }
     if (!mq && q->index >= 2)
         return; /* not a queue of this negotiation */
-    if (q->index >= 2 * n->max_pairs)
-        return;
+    if (q->index >= 2 * n->max_pairs || n->vhost)
+        return; /* vhost=on: the rings' kicks go to vhost-net, never here */
     struct net_pair *p = &n->pair[q->index / 2];
     if (q->index % 2 == NET_RXQ)
         net_rx_pump(p); /* the guest added receive buffers */
@@ -270,6 +272,7 @@ static void net_queue_notify(void *opaque, struct virtq *q)
 static void net_reset(void *opaque)
 {
     struct virtio_net *n = opaque;
+    net_vhost_stop(n); /* before the queues are forgotten: vhost lets go of guest memory */
     for (unsigned i = 0; i < n->max_pairs; i++) {
         net_rx_reset(&n->pair[i]);
         n->pair[i].tx_pending = false;
@@ -289,6 +292,7 @@ static void net_pause(void *opaque)
 {
     struct virtio_net *n = opaque;
     virtio_lock(&n->vdev);
+    net_vhost_stop(n); /* vhost=on: the rings' indices back in the queues */
     for (unsigned i = 0; i < n->max_pairs; i++) {
         struct net_pair *p = &n->pair[i];
         net_rx_unpop(p);
@@ -300,10 +304,21 @@ static void net_pause(void *opaque)
     virtio_unlock(&n->vdev);
 }
 
+/* Resume: vhost=on starts the rings again from the indices saved at pause (or restored). */
+static void net_resume(void *opaque)
+{
+    struct virtio_net *n = opaque;
+    virtio_lock(&n->vdev);
+    if (n->vhost && net_live(n) && net_vhost_start(n) < 0)
+        virtio_set_needs_reset(&n->vdev, "vhost-net could not start again");
+    virtio_unlock(&n->vdev);
+}
+
 static void net_stop(void *opaque)
 {
     struct virtio_net *n = opaque;
     virtio_lock(&n->vdev);
+    net_vhost_stop(n);
     n->stopped = true;
     virtio_unlock(&n->vdev);
 }
@@ -313,6 +328,7 @@ static void net_free(struct virtio_net *n)
 {
     for (unsigned i = 0; n->pair && i < n->max_pairs; i++) {
         struct net_pair *p = &n->pair[i];
+        net_vhost_close(p); /* first: vhost lets go of the tap */
         if (p->be)
             p->be->ops->close(p->be);
         free(p->held);
@@ -365,6 +381,7 @@ static const struct virtio_dev_ops net_ops = {
     .queue_notify = net_queue_notify,
     .reset = net_reset,
     .pause = net_pause,
+    .resume = net_resume,
     .stop = net_stop,
     .destroy = net_destroy,
 };
@@ -424,7 +441,17 @@ static int net_open_backend(struct virtio_net *n, struct net_pair *p, const stru
     int rc = nc->kind == NET_TAP
                  ? tap_backend_open(nc, p->index, vm->loop, &cl, &p->be, err, errlen)
                  : slirp_backend_open(nc, vm->loop, &cl, &p->be, err, errlen);
-    if (rc < 0 || !vm->cfg.mmds.enabled || !(vm->cfg.mmds.iface_mask & (1u << n->index)))
+    bool mmds = vm->cfg.mmds.enabled && (vm->cfg.mmds.iface_mask & (1u << n->index));
+    if (rc == 0 && nc->vhost && mmds) {
+        snprintf(err, errlen,
+                 "--net %s: vhost=on moves frames in the host kernel, where the MMDS cannot "
+                 "answer them: drop vhost=on or the MMDS on this interface",
+                 nc->id);
+        return -EINVAL;
+    }
+    if (rc == 0 && nc->vhost)
+        return net_vhost_open(p, nc->id, err, errlen);
+    if (rc < 0 || !mmds)
         return rc;
     if (n->max_pairs > 1) {
         snprintf(err, errlen, "--net %s: MMDS on a multiqueue interface is not supported yet",
@@ -491,6 +518,9 @@ int virtio_net_create(struct vm *vm, unsigned index, char *err, size_t errlen)
     int np = net_pair_count(vm, nc, err, errlen);
     if (np < 0)
         return np;
+    int vrc = config_net_vhost_error(nc, err, errlen); /* also for a restored or API config */
+    if (vrc < 0)
+        return vrc;
     struct virtio_net *n = calloc(1, sizeof(*n));
     if (!n) {
         snprintf(err, errlen, "--net %s: out of memory", nc->id);
@@ -501,6 +531,7 @@ int virtio_net_create(struct vm *vm, unsigned index, char *err, size_t errlen)
     n->admin_up = true;
     n->max_pairs = (unsigned)np;
     n->pairs = 1;
+    n->vhost = nc->vhost;
     net_bulk_init(&n->bulk);
     if (nc->mac_set)
         memcpy(n->mac, nc->mac, 6);
@@ -524,12 +555,15 @@ int virtio_net_create(struct vm *vm, unsigned index, char *err, size_t errlen)
     if (n->max_pairs > 1)
         n->vdev.vq[nq - 1].max_size = NET_CTRL_SIZE;
     net_set_pairs(n, 1); /* the other tap queues stay detached until the driver asks */
-    rc = virtio_rl_add(&n->vdev, &n->rx_rl, &nc->rx_rate_limiter, net_rx_rl_resume, n);
+    rc = n->vhost ? net_vhost_attach(n, err, errlen) : 0;
+    bool err_set = rc < 0;
+    if (rc == 0)
+        rc = virtio_rl_add(&n->vdev, &n->rx_rl, &nc->rx_rate_limiter, net_rx_rl_resume, n);
     if (rc == 0)
         rc = virtio_rl_add(&n->vdev, &n->tx_rl, &nc->tx_rate_limiter, net_tx_rl_resume, n);
     if (rc == 0)
         rc = virtio_dev_add(vm, &n->vdev, err, errlen);
-    else
+    else if (!err_set)
         snprintf(err, errlen, "--net %s: cannot set up its rate limiters: %s", nc->id,
                  strerror(-rc));
     if (rc < 0) {
@@ -539,9 +573,9 @@ int virtio_net_create(struct vm *vm, unsigned index, char *err, size_t errlen)
         virtio_dev_fini(&n->vdev);
         goto fail;
     }
-    log_info("%s: %s, mac %02x:%02x:%02x:%02x:%02x:%02x, %u queue pair%s", nc->id, n->be->desc,
+    log_info("%s: %s, mac %02x:%02x:%02x:%02x:%02x:%02x, %u queue pair%s%s", nc->id, n->be->desc,
              n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5], n->max_pairs,
-             n->max_pairs > 1 ? "s" : "");
+             n->max_pairs > 1 ? "s" : "", n->vhost ? ", vhost-net" : "");
     return 0;
 fail:
     net_free(n);

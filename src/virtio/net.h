@@ -75,7 +75,8 @@ struct net_pair {
     struct iovec tx_iov[NET_TX_IOV];
     struct iovec tx_send[NET_TX_IOV + 1];
     struct virtio_net_hdr_v1 tx_hdr;
-    bool tx_pending; /* tx_chain popped, backend said EAGAIN */
+    bool tx_pending;      /* tx_chain popped, backend said EAGAIN */
+    struct net_vhost *vh; /* vhost=on: the rings are served by vhost-net (net_vhost.c); else NULL */
 };
 
 struct virtio_net {
@@ -104,6 +105,7 @@ struct virtio_net {
     /* rate limiters: a frame the receive limiter refuses stays in rxbuf (and the next ones in
      * the backend); a chain the transmit limiter refuses stays in the queue */
     struct virtio_rl rx_rl, tx_rl;
+    bool vhost; /* vhost=on: every pair's rings live in the host kernel (net_vhost.c) */
 };
 
 /* ---- net.c ------------------------------------------------------------------------------------
@@ -150,6 +152,37 @@ void net_ctrl_process(struct virtio_net *n, struct virtq *q);
 /* Use the first PAIRS pairs (1..max_pairs): tap queues attached or detached, receive started on
  * new pairs, held chains of pairs leaving handed back. I/O thread or a vCPU thread, lock held. */
 void net_set_pairs(struct virtio_net *n, unsigned pairs);
+
+/* ---- net_vhost.c: the data path in the host kernel (vhost=on) -------------------------------
+ * Ring features vhost-net implements itself: the device offers them only when vhost has them. */
+#define NET_VHOST_RING_FEATURES                                                                    \
+    ((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_EVENT_IDX) |                            \
+     (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | (1ULL << VIRTIO_NET_F_MRG_RXBUF) |                    \
+     (1ULL << VIRTIO_F_ANY_LAYOUT) | (1ULL << VIRTIO_F_NOTIFY_ON_EMPTY))
+/* The device features to offer: OFFERED without the ring features VHOST_FEATURES lacks (offloads
+ * are the tap's business and pass). */
+uint64_t net_vhost_offer(uint64_t offered, uint64_t vhost_features);
+/* What VHOST_SET_FEATURES gets for a driver that accepted GUEST_FEATURES: its ring features that
+ * vhost has (never VHOST_NET_F_VIRTIO_NET_HDR: the tap adds and strips the vnet header). */
+uint64_t net_vhost_ack(uint64_t guest_features, uint64_t vhost_features);
+/* The vnet header the tap must use for GUEST_FEATURES: 12 bytes with MRG_RXBUF or VERSION_1, else
+ * 10 (truce is modern-only: always 12, which is what tap.c sets). */
+unsigned net_vhost_hdr_len(uint64_t guest_features);
+/* Open /dev/vhost-net for P, own it, read its features, make the call eventfds. Returns 0 or <0
+ * with ERR naming the device (-EINVAL when the host has none or refuses access: exit status 2);
+ * P->vh is set even on failure (net_vhost_close frees it). */
+int net_vhost_open(struct net_pair *p, const char *id, char *err, size_t errlen);
+/* After virtio_dev_init, before virtio_dev_add: limit the offered features to vhost's, mark the
+ * rings' kicks as vhost's, watch the call eventfds. Returns 0 or <0 with ERR. */
+int net_vhost_attach(struct virtio_net *n, char *err, size_t errlen);
+/* Start the rings of the pairs in use (the device is live), or stop every running ring, reading
+ * the avail and used indices back into the queues. Lock held. Start returns 0 or -errno (logged).
+ */
+int net_vhost_start(struct virtio_net *n);
+void net_vhost_stop(struct virtio_net *n);
+bool net_vhost_running(const struct virtio_net *n);
+/* Close P's vhost instance (stops its rings) and free it. */
+void net_vhost_close(struct net_pair *p);
 
 /* ---- net.c, for net_rx.c (I/O thread, device lock held) -------------------------------------- */
 /* Account one frame of FRAME_LEN bytes (no vnet header) with GSO_TYPE moved in direction DIR

@@ -234,9 +234,12 @@ struct virtio_dev {
     unsigned needs_reset_logs; /* lifetime count, bounds the log */
     struct virtio_watch watch[VIRTIO_MAX_WATCHES];
     unsigned nwatch;
-    bool watches_parked; /* paused: the watches are off the event loop */
-    bool kicks_watched;  /* the queues' kick eventfds are on the event loop */
-    bool paused;         /* VM paused: no queue processing, no backend events (lock held) */
+    bool watches_parked;     /* paused: the watches are off the event loop */
+    bool kicks_watched;      /* the queues' kick eventfds are on the event loop */
+    uint32_t kicks_external; /* queues (bit i: vq[i]) whose kick eventfd a backend in the host
+                                kernel reads (vhost): never watched here. Set before
+                                virtio_dev_add */
+    bool paused;             /* VM paused: no queue processing, no backend events (lock held) */
     struct virtio_rl *rl[VIRTIO_MAX_RL]; /* the device's rate limiters (saved with its state) */
     unsigned nrl;
     /* transport */
@@ -297,6 +300,9 @@ void virtio_dev_pause(struct virtio_dev *vdev);
 void virtio_dev_resume(struct virtio_dev *vdev);
 /* Send Q's used-buffer interrupt if the driver wants one (virtq_should_interrupt). Lock held. */
 void virtio_interrupt(struct virtio_dev *vdev, struct virtq *q);
+/* Send Q's used-buffer interrupt now, without looking at the ring's suppression (a backend that
+ * applies it itself, vhost, asked for it); nothing unless DRIVER_OK. Lock held. */
+void virtio_interrupt_now(struct virtio_dev *vdev, struct virtq *q);
 /* Device-specific config changed: bump config_generation, send the config interrupt. Lock held. */
 void virtio_config_changed(struct virtio_dev *vdev);
 /* The driver broke a rule (WHY is logged once): set DEVICE_NEEDS_RESET and send the config

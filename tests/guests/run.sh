@@ -165,6 +165,19 @@ bad_ bad-modules-for-pvh 'need a multiboot kernel' run --kernel $G/pvh64.elf \
 bad_ bad-multiboot-too-little-ram 'does not fit in guest RAM' run --kernel $G/multiboot.elf --memory 16M \
     --initrd "$OUT/big.img"
 bad_ bad-initrd-too-big 'initrd' run --kernel $G/pvh64.elf --memory 16M --initrd "$OUT/big.img"
+# vhost-net: the flag's values and the combinations it cannot serve (frames never reach truce)
+bad_ bad-net-vhost-value 'vhost=maybe: expected on or off' run --kernel $G/pvh64.elf \
+    --net tap=tvh0,vhost=maybe
+bad_ bad-net-vhost-user 'vhost=on needs a tap' run --kernel $G/pvh64.elf --net user,vhost=on
+bad_ bad-net-vhost-limiter 'rate limiters' run --kernel $G/pvh64.elf --net tap=tvh0,vhost=on,rx_bw=1M
+bad_ bad-net-vhost-queues 'queues=2 is not supported' run --kernel $G/pvh64.elf --cpus 2 \
+    --net tap=tvh0,vhost=on,queues=2
+if [ -w /dev/net/tun ]; then
+    bad_ bad-net-vhost-mmds 'MMDS' run --kernel $G/pvh64.elf --net tap=tvh0,vhost=on --mmds version=V2
+    # a host without vhost-net (this build host's own kernel): the device is named
+    [ -e /dev/vhost-net ] || bad_ bad-net-vhost-missing 'cannot open /dev/vhost-net' run \
+        --kernel $G/pvh64.elf --net tap=tvh0,vhost=on
+fi
 
 # Huge pages: a reserved pool backs the guest; a pool too small is a clear error, not a SIGBUS.
 if [ -w /proc/sys/vm/nr_hugepages ]; then

@@ -1,0 +1,320 @@
+/* net_vhost.c — virtio-net's data path in the host kernel: a vhost-net instance per queue pair.
+ *
+ * With `--net tap=NAME,vhost=on` truce keeps the virtio-net device (PCI or MMIO registers,
+ * features, config space, the control queue, snapshots) and hands the receive and transmit rings
+ * to /dev/vhost-net, which moves frames between them and the tap inside the kernel. The rings'
+ * notifications are the transport's KVM ioeventfds (vdev.kicks_external: truce never reads them);
+ * vhost signals "used buffers" on one eventfd per queue (the call fd), which the I/O thread turns
+ * into the queue's interrupt (MSI-X, INTx + ISR, or the MMIO line) through the transport.
+ *
+ * Life cycle (device lock held): the vhost fd is opened and owned at creation (before any sandbox);
+ * the rings are started when the device is live (DRIVER_OK, not paused) and stopped on pause, reset
+ * and teardown. Stopping detaches the tap (VHOST_NET_SET_BACKEND -1) and reads each ring's next
+ * avail index back (VHOST_GET_VRING_BASE) into the queue, whose used index is the ring's own, so
+ * the common virtio state is what a snapshot saves and a start resumes from.
+ *
+ * What truce no longer sees: frames. Rate limiters and MMDS (which work on frames) are refused
+ * with vhost=on, the interface's frame counters stay at zero and a link set down through the API
+ * is only reported to the guest. */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vhost.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "util/util.h"
+#include "virtio/net.h"
+#include "vm/vm.h"
+
+#define BIT(n)           (1ULL << (n))
+#define VHOST_NET_DEVICE "/dev/vhost-net"
+
+/* One vhost-net instance: pair P's two rings. */
+struct net_vhost {
+    int fd;
+    int call_fd[2];    /* [NET_RXQ], [NET_TXQ]: vhost signals used buffers here */
+    uint64_t features; /* VHOST_GET_FEATURES */
+    bool running;      /* rings started, the tap attached */
+    unsigned started;  /* bit i: ring i was given to vhost at the last start */
+    uint64_t calls;    /* interrupts forwarded (debug log at teardown) */
+};
+
+/* ---- pure helpers (unit-tested) ------------------------------------------------------------ */
+
+uint64_t net_vhost_offer(uint64_t offered, uint64_t vhost_features)
+{
+    return offered & ~(NET_VHOST_RING_FEATURES & ~vhost_features);
+}
+
+uint64_t net_vhost_ack(uint64_t guest_features, uint64_t vhost_features)
+{
+    return guest_features & vhost_features & NET_VHOST_RING_FEATURES;
+}
+
+unsigned net_vhost_hdr_len(uint64_t guest_features)
+{
+    return guest_features & (BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_F_VERSION_1))
+               ? sizeof(struct virtio_net_hdr_mrg_rxbuf)
+               : sizeof(struct virtio_net_hdr);
+}
+
+/* ---- set-up -------------------------------------------------------------------------------- */
+
+int net_vhost_open(struct net_pair *p, const char *id, char *err, size_t errlen)
+{
+    struct net_vhost *vh = calloc(1, sizeof(*vh));
+    if (!vh) {
+        snprintf(err, errlen, "--net %s: out of memory", id);
+        return -ENOMEM;
+    }
+    vh->call_fd[0] = vh->call_fd[1] = -1;
+    p->vh = vh;
+    vh->fd = open(VHOST_NET_DEVICE, O_RDWR | O_CLOEXEC);
+    if (vh->fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "--net %s: vhost=on: cannot open %s: %s%s", id, VHOST_NET_DEVICE,
+                 strerror(e),
+                 e == ENOENT   ? " (modprobe vhost_net, or drop vhost=on)"
+                 : e == EACCES ? " (give this user read-write access to it, or drop vhost=on)"
+                               : "");
+        return -EINVAL; /* a configuration this host cannot serve: exit status 2 */
+    }
+    if (ioctl(vh->fd, VHOST_SET_OWNER, NULL) < 0 ||
+        ioctl(vh->fd, VHOST_GET_FEATURES, &vh->features) < 0) {
+        int e = errno;
+        snprintf(err, errlen, "--net %s: vhost=on: %s: VHOST_SET_OWNER/GET_FEATURES: %s", id,
+                 VHOST_NET_DEVICE, strerror(e));
+        return -e;
+    }
+    if (!(vh->features & BIT(VIRTIO_F_VERSION_1))) {
+        snprintf(err, errlen,
+                 "--net %s: vhost=on: this kernel's vhost-net lacks VIRTIO_F_VERSION_1", id);
+        return -EINVAL;
+    }
+    for (unsigned i = 0; i < 2; i++) {
+        vh->call_fd[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (vh->call_fd[i] < 0) {
+            int e = errno;
+            snprintf(err, errlen, "--net %s: eventfd: %s", id, strerror(e));
+            return -e;
+        }
+    }
+    return 0;
+}
+
+/* I/O thread, device lock held (virtio_watch_fd): vhost used buffers of queue Q (OPAQUE) and
+ * asks for its interrupt. */
+static void vhost_call(void *opaque, uint32_t events)
+{
+    struct virtq *q = opaque;
+    struct virtio_net *n = q->vdev->opaque;
+    struct net_vhost *vh = n->pair[q->index / 2].vh;
+    eventfd_t v;
+    (void)events;
+    if (eventfd_read(vh->call_fd[q->index % 2], &v) < 0)
+        return;
+    vh->calls++;
+    if (!q->vdev->paused)
+        virtio_interrupt_now(q->vdev, q);
+}
+
+int net_vhost_attach(struct virtio_net *n, char *err, size_t errlen)
+{
+    struct net_pair *p = &n->pair[0];
+    uint64_t offered = net_vhost_offer(n->vdev.host_features, p->vh->features);
+    if (offered != n->vdev.host_features)
+        log_info("%s: vhost-net lacks feature bits %#llx: not offered", n->id,
+                 (unsigned long long)(n->vdev.host_features & ~offered));
+    n->vdev.host_features = offered;
+    n->vdev.kicks_external = 1u << (2 * p->index + NET_RXQ) | 1u << (2 * p->index + NET_TXQ);
+    for (unsigned i = 0; i < 2; i++) {
+        int rc = virtio_watch_fd(&n->vdev, p->vh->call_fd[i], EPOLLIN, vhost_call,
+                                 i == NET_RXQ ? p->rxq : p->txq);
+        if (rc < 0) {
+            snprintf(err, errlen, "--net %s: cannot watch the vhost call eventfd: %s", n->id,
+                     strerror(-rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+void net_vhost_close(struct net_pair *p)
+{
+    struct net_vhost *vh = p->vh;
+    if (!vh)
+        return;
+    if (vh->calls)
+        log_debug("%s: vhost-net: %llu interrupts forwarded", p->n->id,
+                  (unsigned long long)vh->calls);
+    if (vh->fd >= 0)
+        close(vh->fd); /* stops the rings if still running */
+    for (unsigned i = 0; i < 2; i++)
+        if (vh->call_fd[i] >= 0)
+            close(vh->call_fd[i]);
+    free(vh);
+    p->vh = NULL;
+}
+
+/* ---- start and stop (device lock held) ------------------------------------------------------ */
+
+/* The guest's memory as vhost sees it: every RAM region and writable device-memory region
+ * (virtio-mem, pmem), guest physical address -> truce's mapping. Returns the table or NULL. */
+static struct vhost_memory *vhost_mem_table(const struct guest_mem *m)
+{
+    struct vhost_memory *t = calloc(1, sizeof(*t) + (m->nr + m->ndev) * sizeof(t->regions[0]));
+    if (!t)
+        return NULL;
+    for (unsigned i = 0; i < m->nr; i++)
+        t->regions[t->nregions++] = (struct vhost_memory_region){
+            .guest_phys_addr = m->r[i].gpa,
+            .memory_size = m->r[i].size,
+            .userspace_addr = (uintptr_t)m->r[i].hva,
+        };
+    for (unsigned i = 0; i < m->ndev; i++)
+        if (!m->dev[i].readonly && m->dev[i].size)
+            t->regions[t->nregions++] = (struct vhost_memory_region){
+                .guest_phys_addr = m->dev[i].gpa,
+                .memory_size = m->dev[i].size,
+                .userspace_addr = (uintptr_t)m->dev[i].hva,
+            };
+    return t;
+}
+
+/* Hand queue Q (vhost ring IDX of VH) to vhost: size, next avail index, ring addresses, kick and
+ * call eventfds. Returns 0 or -errno (WHAT names the ioctl). */
+static int vhost_ring_set(struct net_vhost *vh, unsigned idx, const struct virtq *q,
+                          const char **what)
+{
+    struct vhost_vring_state num = {.index = idx, .num = q->size};
+    struct vhost_vring_state base = {.index = idx, .num = q->last_avail};
+    struct vhost_vring_addr addr = {
+        .index = idx,
+        .desc_user_addr = (uintptr_t)q->desc,
+        .avail_user_addr = (uintptr_t)q->avail,
+        .used_user_addr = (uintptr_t)q->used,
+        .log_guest_addr = q->used_gpa,
+    };
+    struct vhost_vring_file kick = {.index = idx, .fd = q->kick_fd};
+    struct vhost_vring_file call = {.index = idx, .fd = vh->call_fd[idx]};
+    if ((*what = "VHOST_SET_VRING_NUM", ioctl(vh->fd, VHOST_SET_VRING_NUM, &num) < 0) ||
+        (*what = "VHOST_SET_VRING_BASE", ioctl(vh->fd, VHOST_SET_VRING_BASE, &base) < 0) ||
+        (*what = "VHOST_SET_VRING_ADDR", ioctl(vh->fd, VHOST_SET_VRING_ADDR, &addr) < 0) ||
+        (*what = "VHOST_SET_VRING_KICK", ioctl(vh->fd, VHOST_SET_VRING_KICK, &kick) < 0) ||
+        (*what = "VHOST_SET_VRING_CALL", ioctl(vh->fd, VHOST_SET_VRING_CALL, &call) < 0))
+        return -errno;
+    return 0;
+}
+
+/* Start pair P's rings: features, memory table, the enabled rings, then the tap behind them. */
+static int vhost_pair_start(struct virtio_net *n, struct net_pair *p)
+{
+    struct net_vhost *vh = p->vh;
+    const char *what = "VHOST_SET_FEATURES";
+    uint64_t f = net_vhost_ack(n->vdev.guest_features, vh->features);
+    int rc = 0, tap = tap_backend_fd(p->be);
+    if (tap < 0)
+        return -EBADF;
+    if (ioctl(vh->fd, VHOST_SET_FEATURES, &f) < 0)
+        goto fail;
+    what = "VHOST_SET_MEM_TABLE";
+    struct vhost_memory *t = vhost_mem_table(&n->vdev.vm->mem);
+    if (!t) {
+        errno = ENOMEM;
+        goto fail;
+    }
+    rc = ioctl(vh->fd, VHOST_SET_MEM_TABLE, t);
+    free(t);
+    if (rc < 0)
+        goto fail;
+    vh->started = 0;
+    struct virtq *qs[2] = {[NET_RXQ] = p->rxq, [NET_TXQ] = p->txq};
+    for (unsigned i = 0; i < 2; i++) {
+        if (!qs[i]->enabled || !qs[i]->avail)
+            continue; /* a ring the driver did not set up stays with nobody */
+        if ((rc = vhost_ring_set(vh, i, qs[i], &what)) < 0) {
+            errno = -rc;
+            goto fail;
+        }
+        vh->started |= 1u << i;
+    }
+    what = "VHOST_NET_SET_BACKEND";
+    for (unsigned i = 0; i < 2; i++) {
+        struct vhost_vring_file b = {.index = i, .fd = tap};
+        if ((vh->started >> i & 1) && ioctl(vh->fd, VHOST_NET_SET_BACKEND, &b) < 0)
+            goto fail;
+    }
+    vh->running = true;
+    return 0;
+fail:
+    rc = -errno;
+    log_err("%s: vhost-net: %s: %s", n->id, what, strerror(errno));
+    for (unsigned i = 0; i < 2; i++) { /* whatever was attached goes again */
+        struct vhost_vring_file b = {.index = i, .fd = -1};
+        if (vh->started >> i & 1)
+            ioctl(vh->fd, VHOST_NET_SET_BACKEND, &b);
+    }
+    vh->started = 0;
+    return rc;
+}
+
+int net_vhost_start(struct virtio_net *n)
+{
+    for (unsigned i = 0; i < n->pairs; i++) {
+        struct net_pair *p = &n->pair[i];
+        if (!p->vh || p->vh->running)
+            continue;
+        int rc = vhost_pair_start(n, p);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Stop pair P's rings: the tap detached, then each ring's next avail index read back into its
+ * queue (with the used index vhost published), as if truce had served them. */
+static void vhost_pair_stop(struct net_pair *p)
+{
+    struct net_vhost *vh = p->vh;
+    struct virtq *qs[2] = {[NET_RXQ] = p->rxq, [NET_TXQ] = p->txq};
+    for (unsigned i = 0; i < 2; i++) {
+        struct vhost_vring_file b = {.index = i, .fd = -1};
+        if ((vh->started >> i & 1) && ioctl(vh->fd, VHOST_NET_SET_BACKEND, &b) < 0)
+            log_warn("%s: vhost-net: VHOST_NET_SET_BACKEND (stop): %s", p->n->id, strerror(errno));
+    }
+    for (unsigned i = 0; i < 2; i++) {
+        struct vhost_vring_state s = {.index = i};
+        struct virtq *q = qs[i];
+        if (!(vh->started >> i & 1))
+            continue;
+        if (ioctl(vh->fd, VHOST_GET_VRING_BASE, &s) < 0) {
+            log_warn("%s: vhost-net: VHOST_GET_VRING_BASE: %s", p->n->id, strerror(errno));
+            continue;
+        }
+        q->last_avail = (uint16_t)s.num;
+        if (q->used) {
+            q->used_idx = le16toh(__atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE));
+            q->signalled_used = q->used_idx;
+        }
+    }
+    vh->started = 0;
+    vh->running = false;
+}
+
+void net_vhost_stop(struct virtio_net *n)
+{
+    for (unsigned i = 0; i < n->max_pairs; i++)
+        if (n->pair[i].vh && n->pair[i].vh->running)
+            vhost_pair_stop(&n->pair[i]);
+}
+
+bool net_vhost_running(const struct virtio_net *n)
+{
+    return n->pair && n->pair[0].vh && n->pair[0].vh->running;
+}
