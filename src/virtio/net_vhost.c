@@ -251,6 +251,8 @@ static int vhost_pair_start(struct virtio_net *n, struct net_pair *p)
             goto fail;
     }
     vh->running = true;
+    log_debug("%s: vhost-net rings %#x started at avail %u/%u, features %#llx", n->id, vh->started,
+              p->rxq->last_avail, p->txq->last_avail, (unsigned long long)f);
     return 0;
 fail:
     rc = -errno;
