@@ -154,11 +154,13 @@ void net_ctrl_process(struct virtio_net *n, struct virtq *q);
 void net_set_pairs(struct virtio_net *n, unsigned pairs);
 
 /* ---- net_vhost.c: the data path in the host kernel (vhost=on) -------------------------------
- * Ring features vhost-net implements itself: the device offers them only when vhost has them. */
+ * Ring features vhost-net implements itself: the device offers them only when vhost has them.
+ * Not ANY_LAYOUT: its bit (27) is also VHOST_NET_F_VIRTIO_NET_HDR, which would make vhost add the
+ * vnet header the tap already carries (VERSION_1 implies any layout anyway). */
 #define NET_VHOST_RING_FEATURES                                                                    \
     ((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_EVENT_IDX) |                            \
      (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | (1ULL << VIRTIO_NET_F_MRG_RXBUF) |                    \
-     (1ULL << VIRTIO_F_ANY_LAYOUT) | (1ULL << VIRTIO_F_NOTIFY_ON_EMPTY))
+     (1ULL << VIRTIO_F_NOTIFY_ON_EMPTY))
 /* The device features to offer: OFFERED without the ring features VHOST_FEATURES lacks (offloads
  * are the tap's business and pass). */
 uint64_t net_vhost_offer(uint64_t offered, uint64_t vhost_features);

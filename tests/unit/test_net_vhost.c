@@ -1,0 +1,209 @@
+/* test_net_vhost.c — virtio-net's vhost-net backend where no kernel is needed: the feature
+ * negotiation with vhost, the vnet header size, `--net ...,vhost=` and the API / config-file
+ * field with the combinations they refuse, and the flag in a snapshot's machine section. (The
+ * rings in the kernel are proven by the lab scenario net-vhost.) */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <linux/vhost.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api_int.h"
+#include "machine/snapshot.h"
+#include "platform/config.h"
+#include "util/state.h"
+#include "virtio/net.h"
+
+#define BIT(n) (1ULL << (n))
+#define RING_OF                                                                                    \
+    (BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_RING_F_INDIRECT_DESC))
+/* What Linux 6.1's vhost-net reports (VHOST_NET_FEATURES without ACCESS_PLATFORM, RING_RESET). */
+#define VHOST_61                                                                                   \
+    (BIT(VIRTIO_F_NOTIFY_ON_EMPTY) | BIT(VIRTIO_RING_F_INDIRECT_DESC) |                            \
+     BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VHOST_F_LOG_ALL) | BIT(VIRTIO_F_ANY_LAYOUT) |              \
+     BIT(VIRTIO_F_VERSION_1) | BIT(VHOST_NET_F_VIRTIO_NET_HDR) | BIT(VIRTIO_NET_F_MRG_RXBUF))
+
+/* ---- features ------------------------------------------------------------------------------ */
+
+static void offer_keeps_what_vhost_serves(void **state)
+{
+    uint64_t dev = RING_OF | net_host_features(NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 |
+                                               NET_OFFLOAD_TSO6 | NET_OFFLOAD_ECN);
+    /* a vhost with every ring feature: the device offers exactly what it did */
+    assert_int_equal(net_vhost_offer(dev, VHOST_61), dev);
+    /* offloads are the tap's: kept although vhost does not list them */
+    assert_true(net_vhost_offer(dev, VHOST_61) & BIT(VIRTIO_NET_F_GUEST_TSO4));
+    assert_true(net_vhost_offer(dev, VHOST_61) & BIT(VIRTIO_NET_F_MAC));
+    /* a vhost without EVENT_IDX or mergeable buffers: those are not offered */
+    uint64_t old = VHOST_61 & ~(BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_NET_F_MRG_RXBUF));
+    uint64_t o = net_vhost_offer(dev, old);
+    assert_false(o & BIT(VIRTIO_RING_F_EVENT_IDX));
+    assert_false(o & BIT(VIRTIO_NET_F_MRG_RXBUF));
+    assert_int_equal(o | BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_NET_F_MRG_RXBUF), dev);
+}
+
+static void ack_is_the_ring_part(void **state)
+{
+    uint64_t guest = RING_OF | BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_CSUM) |
+                     BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_MAC) |
+                     BIT(VIRTIO_NET_F_STATUS);
+    uint64_t f = net_vhost_ack(guest, VHOST_61);
+    assert_int_equal(f, RING_OF | BIT(VIRTIO_NET_F_MRG_RXBUF));
+    /* never the header-in-vhost bit (the tap carries the vnet header) nor dirty logging */
+    assert_false(net_vhost_ack(~0ULL, VHOST_61) & BIT(VHOST_NET_F_VIRTIO_NET_HDR));
+    assert_false(net_vhost_ack(~0ULL, VHOST_61) & BIT(VHOST_F_LOG_ALL));
+    /* what the guest did not accept is not asked of vhost */
+    assert_false(net_vhost_ack(BIT(VIRTIO_F_VERSION_1), VHOST_61) & BIT(VIRTIO_RING_F_EVENT_IDX));
+}
+
+static void header_size_matches_the_tap(void **state)
+{
+    assert_int_equal(net_vhost_hdr_len(BIT(VIRTIO_F_VERSION_1)), 12);
+    assert_int_equal(net_vhost_hdr_len(BIT(VIRTIO_NET_F_MRG_RXBUF)), 12);
+    assert_int_equal(net_vhost_hdr_len(0), 10);
+    assert_int_equal(net_vhost_hdr_len(RING_OF), NET_VNET_HDR_LEN); /* what tap.c sets */
+}
+
+/* ---- the command line --------------------------------------------------------------------- */
+
+static int parse(struct vm_config *c, const char *spec, char *err, size_t errlen)
+{
+    config_defaults(c);
+    c->cpus = 2;
+    err[0] = 0;
+    return config_parse_net(c, spec, err, errlen);
+}
+
+static void cli_flag(void **state)
+{
+    struct vm_config *c = calloc(1, sizeof(*c));
+    char err[256];
+    assert_int_equal(parse(c, "tap=tap0,vhost=on", err, sizeof(err)), 0);
+    assert_true(c->nets[0].vhost);
+    assert_int_equal(parse(c, "tap=tap0,vhost=off", err, sizeof(err)), 0);
+    assert_false(c->nets[0].vhost);
+    assert_int_equal(parse(c, "tap=tap0", err, sizeof(err)), 0);
+    assert_false(c->nets[0].vhost); /* the default: the userspace path */
+    static const struct {
+        const char *spec, *want;
+    } bad[] = {
+        {"tap=tap0,vhost=1", "--net: vhost=1: expected on or off"},
+        {"tap=tap0,vhost=", "--net: vhost=: expected on or off"},
+        {"user,vhost=on", "--net net0: vhost=on needs a tap"},
+        {"tap=tap0,id=lan,vhost=on,queues=2", "--net lan: vhost=on with queues=2"},
+        {"tap=tap0,vhost=on,rx_bw=1M", "--net net0: vhost=on moves frames in the host kernel"},
+        {"tap=tap0,tx_ops=100,vhost=on", "--net net0: vhost=on moves frames in the host kernel"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int rc = parse(c, bad[i].spec, err, sizeof(err));
+        if (rc != -EINVAL || strncmp(err, bad[i].want, strlen(bad[i].want)))
+            fail_msg("'%s': rc %d, '%s', want '%s'", bad[i].spec, rc, err, bad[i].want);
+        assert_int_equal(c->nnets, 0); /* nothing half-added */
+    }
+    free(c);
+}
+
+/* ---- the API body and the config file ------------------------------------------------------ */
+
+static char kernel[64];
+
+static int load(struct api **out, char *err, size_t errlen, const char *iface)
+{
+    char json[1024];
+    snprintf(json, sizeof(json),
+             "{\"boot-source\": {\"kernel_image_path\": \"%s\"}, \"network-interfaces\": [%s]}",
+             kernel, iface);
+    *out = api_new(NULL);
+    return api_load_config(*out, json, strlen(json), err, errlen);
+}
+
+static void api_field(void **state)
+{
+    struct api *api;
+    char err[512] = "";
+    int rc = load(&api, err, sizeof(err),
+                  "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"vhost\": true}");
+    if (rc)
+        fail_msg("%s", err);
+    assert_true(api->cfg.nets[0].vhost);
+    api_free(api);
+    static const struct {
+        const char *iface, *want;
+    } bad[] = {
+        {"{\"iface_id\": \"e0\", \"host_dev_name\": \"tap0\", \"vhost\": \"on\"}",
+         "network-interfaces[0].vhost: must be"},
+        {"{\"iface_id\": \"e0\", \"host_dev_name\": \"tap0\", \"vhost\": true, "
+         "\"rx_rate_limiter\": {\"bandwidth\": {\"size\": 1000, \"refill_time\": 100}}}",
+         "network-interfaces[0].vhost: --net e0: vhost=on moves frames"},
+        {"{\"iface_id\": \"e0\", \"host_dev_name\": \"tap0\", \"vhost\": true, "
+         "\"num_queue_pairs\": 2}",
+         "network-interfaces[0].vhost: --net e0: vhost=on with queues=2"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        rc = load(&api, err, sizeof(err), bad[i].iface);
+        if (rc != -EINVAL || strncmp(err, bad[i].want, strlen(bad[i].want)))
+            fail_msg("case %zu: rc %d, '%s', want '%s'", i, rc, err, bad[i].want);
+        api_free(api);
+    }
+}
+
+/* ---- snapshots: the flag is part of the machine section ----------------------------------- */
+
+static void machine_section_keeps_vhost(void **state)
+{
+    struct vm_config *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+    config_defaults(a);
+    strcpy(a->kernel, "/boot/vmlinuz");
+    a->nnets = 2;
+    a->nets[0] = (struct net_config){.id = "eth0", .kind = NET_TAP, .tap = "tap0", .vhost = true};
+    a->nets[1] = (struct net_config){.id = "eth1", .kind = NET_TAP, .tap = "tap1"};
+    struct state_visitor v, l;
+    state_save_init(&v);
+    config_state_visit(&v, a);
+    assert_int_equal(state_finish(&v), 0);
+    config_defaults(b);
+    state_load_init(&l, v.buf, v.len);
+    config_state_visit(&l, b);
+    assert_int_equal(state_finish(&l), 0);
+    assert_true(b->nets[0].vhost);
+    assert_false(b->nets[1].vhost);
+    state_free(&v);
+    free(a);
+    free(b);
+}
+
+static int setup(void **state)
+{
+    snprintf(kernel, sizeof(kernel), "/tmp/truce-vhost-kernel-%d", getpid());
+    FILE *f = fopen(kernel, "w");
+    if (!f)
+        return -1;
+    fputs("not a kernel, but a file", f);
+    fclose(f);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    unlink(kernel);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(offer_keeps_what_vhost_serves),
+        cmocka_unit_test(ack_is_the_ring_part),
+        cmocka_unit_test(header_size_matches_the_tap),
+        cmocka_unit_test(cli_flag),
+        cmocka_unit_test(api_field),
+        cmocka_unit_test(machine_section_keeps_vhost),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
