@@ -1,5 +1,5 @@
 #!/bin/bash
-# net.sh — virtio-net benchmark: truce (`--net tap=`) vs Debian's QEMU (virtio-net-pci + tap, with
+# net.sh — virtio-net benchmark: truce (`--net tap=`, and `--net tap=,vhost=on`) vs Debian's QEMU (virtio-net-pci + tap, with
 # vhost-net and without) on the same tap inside one nested-lab run (tests/lab, L1 with 2 CPUs),
 # rotating VMMs, median of REPS boots per vCPU count (1 and 2), ratio truce/QEMU: guest->L1 and
 # L1->guest TCP throughput and TCP round-trip time, measured with tests/lab/tools/nettool.c.
@@ -38,10 +38,10 @@ initrd=$("$LAB_DIR/build-l1.sh" --extra "$work/net.conf:/lab/bench/net.conf" \
     lab_die "building the lab image failed"
 out=$work/out
 mkdir -p "$out"
-timeout=$((reps * 3 * $(echo $cpus | wc -w) * 600 + 120))
+timeout=$((reps * 4 * $(echo $cpus | wc -w) * 600 + 120))
 export LAB_L1_CPUS=${LAB_L1_CPUS:-2}
 load_start=$(cut -d" " -f1-3 /proc/loadavg)
-lab_log "running $reps x 3 x ($cpus vCPUs) boots in the lab (up to $timeout s)"
+lab_log "running $reps x 4 x ($cpus vCPUs) boots in the lab (up to $timeout s)"
 lab_bench_run truce/bench-net "$timeout" 2048 "$initrd" BENCH-NET "$out"
 
 if [ "$trace" = 1 ]; then # counters per MiB (per round trip): median per VMM, test and counter

@@ -27,7 +27,7 @@ base = ("qemu-system-x86_64 -L /lab/qemu -M microvm -accel kvm -cpu host -smp N 
         "-device pvpanic -action panic=exit-failure")
 B, E = "<!-- net:begin -->", "<!-- net:end -->"
 lines = [B, "## virtio-net: truce vs QEMU with vhost-net (and without)", "",
-         f"Median of {reps} boots each per vCPU count, the three VMMs one after the other in one "
+         f"Median of {reps} boots each per vCPU count, the VMMs one after the other in one "
          "lab boot (L1 with 2 CPUs), rotating which goes first every rep, on one persistent tap "
          "in L1 (10.9.0.1) with the guest at 10.9.0.2. Throughput: "
          f"{mib} MiB per direction over one TCP connection (nettool source/sink, timed by the "
@@ -38,11 +38,19 @@ lines = [B, "## virtio-net: truce vs QEMU with vhost-net (and without)", "",
          "truce ahead. Where the time goes (notifications, MSIs, exits, syscalls per MiB): "
          "`bench/net.sh --trace`.", ""]
 lines += peers_table(vals, rows, "truce", peers)
+if any(v == "truce-vhost" for _, v in vals):
+    lines += ["", "truce with its vhost-net backend (`--net tap=tap0,vhost=on`: the rings served by "
+              "L1's vhost-net, interrupts forwarded by truce's I/O thread) against the same peers, "
+              "same boots:", ""]
+    lines += peers_table(vals, rows, "truce-vhost", peers)
 lines += ["", "Command lines (K, I, C: the lab's Debian kernel, initramfs and command line; N: "
           "1 or 2):", "",
           "- truce: `truce run --kernel K --initrd I --cmdline C --cpus N --memory 512M --console "
           f"stdio {cmds.get('truce', '?')}` (its own userspace virtio-net: tap with vnet headers, "
           "offloads as negotiated)"]
+if cmds.get("truce-vhost"):
+    lines.append("- truce vhost=on: `truce run --kernel K --initrd I --cmdline C --cpus N --memory "
+                 f"512M --console stdio {cmds['truce-vhost']}`")
 for p, label in peers:
     lines.append(f"- {label}: `{base} {cmds.get(p, '?')}`")
 if plot:

@@ -1,20 +1,24 @@
 # bench-net — L1 side of bench/net.sh: the same guest on a tap under truce (`--net tap=tap0`),
-# QEMU with vhost-net (`virtio-net-pci` + `-netdev tap,vhost=on`) and QEMU without it
+# truce with vhost-net (`--net tap=tap0,vhost=on`), QEMU with vhost-net (`virtio-net-pci` + `-netdev tap,vhost=on`) and QEMU without it
 # (`vhost=off`), rotating which goes first, REPS boots each with every vCPU count of CPUS. Every
 # boot measures, from L1 (10.9.0.1) against nettool servers in the guest (10.9.0.2): guest->L1
 # and L1->guest TCP throughput (BYTES each) and the median TCP round trip of 1-byte messages.
-# Prints "BENCH-NET vmm rep test_cN value" lines for the host (vmm truce, qemu-vhost or
-# qemu-novhost; N the vCPUs) and one "BENCH-NET-CMD vmm ARGS" line per VMM (its exact extra
+# Prints "BENCH-NET vmm rep test_cN value" lines for the host (vmm truce, truce-vhost, qemu-vhost
+# or qemu-novhost; N the vCPUs) and one "BENCH-NET-CMD vmm ARGS" line per VMM (its exact extra
 # arguments). Parameters in /lab/bench/net.conf.
 # With TRACE=1 every measurement also prints "BENCH-NET-TRACE vmm rep test counter value" lines:
 # kernel event counts in L1 during that transfer (hist triggers on KVM and syscall tracepoints),
 # which cost some speed: traced runs are for counting, not for the results table.
 # lab: vmm=truce timeout=3600
-REPS=5 BYTES=134217728 RTTS=2000 TRACE=0 CPUS="1 2" VMMS="truce qemu-vhost qemu-novhost"
+REPS=5 BYTES=134217728 RTTS=2000 TRACE=0 CPUS="1 2" VMMS="truce truce-vhost qemu-vhost qemu-novhost"
 [ -f /lab/bench/net.conf ] && . /lab/bench/net.conf
 nt=$(command -v nettool) || fail "nettool is not in the L1 image"
 l1_modprobe tun || fail "insmod tun failed"
-case " $VMMS " in *" qemu-vhost "*) l1_modprobe vhost_net || fail "insmod vhost_net failed" ;; esac
+case " $VMMS " in *" qemu-vhost "* | *" truce-vhost "*)
+    l1_modprobe vhost_net || fail "insmod vhost_net failed"
+    [ -c /dev/vhost-net ] || mknod /dev/vhost-net c 10 238 || fail "no /dev/vhost-net"
+    ;;
+esac
 ip link set lo up
 # one persistent tap for both VMMs, configured once
 tunctl -t tap0 >/dev/null || fail "tunctl -t tap0 failed"
@@ -111,6 +115,7 @@ measure() {
 vmm_args() {
     case $1 in
     truce) printf '%s\n' --net tap=tap0 ;;
+    truce-vhost) printf '%s\n' --net tap=tap0,vhost=on ;;
     qemu-*)
         local vhost=on
         [ "$1" = qemu-novhost ] && vhost=off
