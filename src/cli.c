@@ -285,11 +285,7 @@ static int cli_receive(struct vm *vm, struct kvm_host *kvm, const struct cli_vm_
                        char *err, size_t errlen)
 {
     struct mig_stats st;
-    struct mmds *mmds = vm->mmds; /* the caller's store (vm.h) */
-    memset(vm, 0, sizeof(*vm));
-    vm->mmds = mmds;
-    vm->fd = -1;
-    vm->stop_pipe[0] = vm->stop_pipe[1] = -1;
+    machine_clear(vm); /* keeps the caller's MMDS store */
     int lfd = migrate_listen(src->listen, err, errlen);
     if (lfd < 0)
         return -EINVAL;

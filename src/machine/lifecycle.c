@@ -51,10 +51,18 @@ void vm_marks_format(const struct vm *vm, char *buf, size_t size)
     uint64_t begin = atomic_load(&vm->marks[VM_MARK_BEGIN]), prev = begin;
     uint64_t run = atomic_load(&vm->stats.first_run_ns);
     size_t n = (size_t)snprintf(buf, size, "start-stats restore=%d", vm->restoring);
-    for (int m = VM_MARK_READ; m < VM_NMARKS && n < size; m++) {
+    /* the marks reached, in the order they were reached */
+    bool done[VM_NMARKS] = {false};
+    for (int left = VM_NMARKS; begin && left > 0 && n < size; left--) {
+        int m = -1;
+        for (int i = VM_MARK_READ; i < VM_NMARKS; i++)
+            if (!done[i] && atomic_load(&vm->marks[i]) &&
+                (m < 0 || atomic_load(&vm->marks[i]) < atomic_load(&vm->marks[m])))
+                m = i;
+        if (m < 0)
+            break;
+        done[m] = true;
         uint64_t t = atomic_load(&vm->marks[m]);
-        if (!t || !begin)
-            continue;
         n += (size_t)snprintf(buf + n, size - n, " %s=%llu", names[m],
                               (unsigned long long)(t > prev ? t - prev : 0) / 1000);
         prev = MAX(t, prev);
@@ -246,6 +254,9 @@ void vm_destroy(struct vm *vm)
     if (vm->fd >= 0)
         close(vm->fd);
     vm->fd = -1;
+    if (vm->landlock_fd > 0)
+        close(vm->landlock_fd);
+    vm->landlock_fd = 0;
     guest_mem_free(&vm->mem);
     io_bus_free(&vm->pio);
     io_bus_free(&vm->mmio);

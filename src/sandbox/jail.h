@@ -116,11 +116,11 @@ int landlock_abi(void);
  * enforced, 1 when the kernel has no Landlock (one log line says so), -errno on failure. */
 int landlock_apply(const struct landlock_rule *rules, size_t n);
 
-/* Run FN(ARG) on a new thread restricted to RULES and wait for it: the threads FN creates inherit
- * the restriction, the caller and its other threads keep theirs. Returns landlock_apply()'s error
- * (FN not run) or FN's result. */
-int landlock_run_restricted(const struct landlock_rule *rules, size_t n, int (*fn)(void *),
-                            void *arg);
+/* The two halves of landlock_apply(): a ruleset for RULES into *RULESET (closed by the caller;
+ * -1 and 1 returned when the kernel has no Landlock, one log line saying so), and the calling
+ * thread restricted to RULESET (its later threads and children too). Return 0 or -errno. */
+int landlock_ruleset(const struct landlock_rule *rules, size_t n, int *ruleset);
+int landlock_restrict(int ruleset);
 
 /* The rules for a VM of configuration CFG (kernel/initrd/firmware read, disks read or read-write
  * as configured, the console file, the vsock socket's directory, /dev/kvm, /dev/net/tun,
@@ -131,10 +131,11 @@ int landlock_run_restricted(const struct landlock_rule *rules, size_t n, int (*f
 struct vm_config;
 int landlock_vm(const struct vm_config *cfg);
 
-/* vm_start_in(VM, PAUSED) from a thread restricted by CFG's rules (landlock_run_restricted): the
- * vCPU and I/O threads, which face the guest, are bound; the calling thread (the API server) is
- * not, so it can still open what the API names later (PATCH /drives). Returns as vm_start(), or
- * -errno when Landlock failed (nothing started). */
+/* vm_start_in(VM, PAUSED) with the threads it starts restricted by CFG's rules: the vCPU, I/O and
+ * VNC threads, which face the guest, are bound (each restricts itself with VM's ruleset,
+ * vm->landlock_fd, first thing in sandbox_enter: no helper thread to create and wait for); the
+ * calling thread (the API server) is not, so it can still open what the API names later (PATCH
+ * /drives). Returns as vm_start(), or -errno when the ruleset failed (nothing started). */
 struct vm;
 int landlock_vm_start(struct vm *vm, const struct vm_config *cfg, bool paused);
 

@@ -89,8 +89,9 @@ static int add_rule(int ruleset, const struct landlock_rule *rule, __u64 handled
     return rc;
 }
 
-int landlock_apply(const struct landlock_rule *rules, size_t n)
+int landlock_ruleset(const struct landlock_rule *rules, size_t n, int *ruleset)
 {
+    *ruleset = -1;
     int abi = landlock_abi();
     if (abi <= 0) {
         log_warn("landlock: not available in this kernel (%s): truce's file access is not "
@@ -99,55 +100,42 @@ int landlock_apply(const struct landlock_rule *rules, size_t n)
         return 1;
     }
     struct landlock_ruleset_attr attr = {.handled_access_fs = handled_for(abi)};
-    int ruleset = syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
-    if (ruleset < 0) {
+    int fd = syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+    if (fd < 0) {
         int e = errno;
         log_err("landlock: landlock_create_ruleset: %s", strerror(e));
         return -e;
     }
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
-        rc = add_rule(ruleset, &rules[i], attr.handled_access_fs);
+        rc = add_rule(fd, &rules[i], attr.handled_access_fs);
         if (rc)
             log_err("landlock: rule for %s: %s", rules[i].path, strerror(-rc));
     }
-    if (!rc && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        rc = -errno;
-    if (!rc && syscall(SYS_landlock_restrict_self, ruleset, 0) < 0) {
-        rc = -errno;
-        log_err("landlock: landlock_restrict_self: %s", strerror(-rc));
+    if (rc) {
+        close(fd);
+        return rc;
     }
-    close(ruleset);
-    if (!rc)
-        log_info("landlock: ABI %d, file access restricted to %zu path(s)", abi, n);
-    return rc;
+    log_info("landlock: ABI %d, file access restricted to %zu path(s)", abi, n);
+    *ruleset = fd;
+    return 0;
 }
 
-struct restricted_call {
-    const struct landlock_rule *rules;
-    size_t n;
-    int (*fn)(void *);
-    void *arg;
-    int rc;
-};
-
-static void *restricted_thread(void *opaque)
+int landlock_restrict(int ruleset)
 {
-    struct restricted_call *c = opaque;
-    c->rc = landlock_apply(c->rules, c->n);
-    if (c->rc >= 0)
-        c->rc = c->fn(c->arg);
-    return NULL;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return -errno;
+    return syscall(SYS_landlock_restrict_self, ruleset, 0) < 0 ? -errno : 0;
 }
 
-int landlock_run_restricted(const struct landlock_rule *rules, size_t n, int (*fn)(void *),
-                            void *arg)
+int landlock_apply(const struct landlock_rule *rules, size_t n)
 {
-    struct restricted_call c = {rules, n, fn, arg, 0};
-    pthread_t t;
-    int rc = pthread_create(&t, NULL, restricted_thread, &c);
+    int ruleset;
+    int rc = landlock_ruleset(rules, n, &ruleset);
     if (rc)
-        return -rc;
-    pthread_join(t, NULL);
-    return c.rc;
+        return rc;
+    if ((rc = landlock_restrict(ruleset)) < 0)
+        log_err("landlock: landlock_restrict_self: %s", strerror(-rc));
+    close(ruleset);
+    return rc;
 }

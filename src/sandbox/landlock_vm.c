@@ -1,8 +1,11 @@
 /* landlock_vm.c — the Landlock rules of a VM: the files its configuration names, and its devices.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "machine/machine.h"
 #include "platform/config.h"
@@ -79,22 +82,17 @@ int landlock_vm(const struct vm_config *cfg)
     return vm_rules(&v, cfg) ? landlock_apply(v.r, v.n) : 1;
 }
 
-struct start_args {
-    struct vm *vm;
-    bool paused;
-};
-
-static int start(void *arg)
-{
-    struct start_args *a = arg;
-    return vm_start_in(a->vm, a->paused);
-}
-
 int landlock_vm_start(struct vm *vm, const struct vm_config *cfg, bool paused)
 {
     struct vm_rules v;
-    struct start_args a = {vm, paused};
-    if (!vm_rules(&v, cfg))
-        return start(&a);
-    return landlock_run_restricted(v.r, v.n, start, &a);
+    int rc = 0, fd = -1;
+    if (vm_rules(&v, cfg) && !vm->landlock_fd)
+        rc = landlock_ruleset(v.r, v.n, &fd); /* 1: none in this kernel */
+    if (fd == 0) {                            /* 0 means none in struct vm */
+        fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
+        close(0);
+        rc = fd < 0 ? -errno : rc;
+    }
+    vm->landlock_fd = MAX(fd, 0);
+    return rc < 0 ? rc : vm_start_in(vm, paused);
 }

@@ -13,6 +13,7 @@
 #include <sys/ucontext.h>
 #include <unistd.h>
 
+#include "sandbox/jail.h"
 #include "sandbox/sandbox.h"
 #include "util/util.h"
 #include "vm/vm.h"
@@ -415,6 +416,14 @@ int sandbox_enter(struct vm *vm, enum sandbox_kind kind)
     if ((unsigned)kind >= SANDBOX_NKINDS)
         return -EINVAL;
     const char *name = sandbox_lists[kind].kind;
+    /* the guest-facing threads of a VM started by the API: Landlock first (sandbox/jail.h) */
+    bool guest_facing = kind == SANDBOX_VCPU || kind == SANDBOX_IO || kind == SANDBOX_VNC;
+    int ll = vm && guest_facing && vm->landlock_fd > 0 ? landlock_restrict(vm->landlock_fd) : 0;
+    if (ll < 0) {
+        vm_request_stop(vm, TRUCE_EXIT_HOST, "landlock: cannot restrict the %s thread: %s", name,
+                        strerror(-ll));
+        return ll;
+    }
     log_debug("sandbox: thread %ld is a %s thread (seccomp %s)", (long)syscall(SYS_gettid), name,
               policy.mode == SANDBOX_OFF ? "off" : "on");
     if (policy.mode == SANDBOX_OFF)

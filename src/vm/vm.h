@@ -412,6 +412,11 @@ struct vm {
     char exit_reason[256];
     int stop_pipe[2]; /* written once when the VM stops; lets event loops wake up */
     bool restoring;   /* built for a snapshot restore: no boot image, no boot registers */
+    /* A Landlock ruleset the guest-facing threads (vCPU, I/O, VNC) restrict themselves with at
+     * their start (sandbox_enter; sandbox/jail.h landlock_vm_start); 0: none, as in a zeroed vm
+     * (never fd 0; the CLI's main thread restricts itself before it creates them). Closed by
+     * vm_destroy. */
+    int landlock_fd;
     /* The MMDS data store (src/mmds/) the interfaces named in cfg.mmds answer from; NULL: none.
      * Set by the caller before vm_create, snapshot_restore or migrate_receive (which keep it);
      * owned by the caller. */

@@ -18,6 +18,9 @@
 #include <cmocka.h>
 
 #include "sandbox/jail.h"
+#include "sandbox/sandbox.h"
+#include "util/util.h"
+#include "vm/vm.h"
 
 /* An executable regular file to name with --exec-file: this test binary itself. */
 static char self[PATH_MAX];
@@ -411,18 +414,29 @@ static void *probe_thread(void *opaque)
     return NULL;
 }
 
-/* What landlock_vm_start() relies on: FN runs restricted, the threads it starts inherit the
- * restriction, the caller keeps its own access. */
-static int spawn_probe(void *opaque)
+/* What landlock_vm_start() relies on: a thread of kind KIND entering its sandbox with the VM's
+ * ruleset (here with seccomp off), then probing from a thread it starts. */
+struct entering {
+    struct vm *vm;
+    enum sandbox_kind kind;
+    struct probe p;
+    int rc;
+};
+
+static void *enter_and_probe(void *opaque)
 {
+    struct entering *e = opaque;
     pthread_t t;
-    if (pthread_create(&t, NULL, probe_thread, opaque))
-        return -1;
-    pthread_join(t, NULL);
-    return 42;
+    e->rc = sandbox_enter(e->vm, e->kind);
+    if (!e->rc && !pthread_create(&t, NULL, probe_thread, &e->p))
+        pthread_join(t, NULL);
+    return NULL;
 }
 
-static void landlock_restricts_threads_started_inside(void **state)
+/* The guest-facing kinds (vCPU, I/O, VNC) restrict themselves, and the threads they start, to the
+ * VM's ruleset; the API and main threads and the thread that built the ruleset keep their
+ * access. */
+static void landlock_restricts_guest_facing_threads(void **state)
 {
     if (landlock_abi() <= 0)
         skip();
@@ -432,13 +446,34 @@ static void landlock_restricts_threads_started_inside(void **state)
     close(fa);
     close(fb);
     struct landlock_rule rules[] = {{a, LL_READ}};
+    struct vm *vm = calloc(1, sizeof(*vm));
+    assert_non_null(vm);
+    assert_int_equal(landlock_ruleset(rules, 1, &vm->landlock_fd), 0);
+    sandbox_disable();
+    static const struct {
+        enum sandbox_kind kind;
+        bool bound;
+    } kinds[] = {{SANDBOX_VCPU, true},
+                 {SANDBOX_IO, true},
+                 {SANDBOX_VNC, true},
+                 {SANDBOX_API, false},
+                 {SANDBOX_MAIN, false}};
+    for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+        struct entering e = {vm, kinds[i].kind, {a, b, -1, -1}, -1};
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, enter_and_probe, &e), 0);
+        pthread_join(t, NULL);
+        assert_int_equal(e.rc, 0);
+        assert_int_equal(e.p.allowed_errno, 0);
+        assert_int_equal(e.p.denied_errno, kinds[i].bound ? EACCES : 0);
+    }
     struct probe p = {a, b, -1, -1};
-    assert_int_equal(landlock_run_restricted(rules, 1, spawn_probe, &p), 42);
-    assert_int_equal(p.allowed_errno, 0);
-    assert_int_equal(p.denied_errno, EACCES);
     probe_thread(&p); /* this thread was never restricted */
     assert_int_equal(p.allowed_errno, 0);
     assert_int_equal(p.denied_errno, 0);
+    sandbox_reset();
+    close(vm->landlock_fd);
+    free(vm);
     unlink(a);
     unlink(b);
 }
@@ -455,7 +490,7 @@ int main(void)
         cmocka_unit_test(no_hard_link_the_jailed_uid_could_write),
         cmocka_unit_test(symlinks_in_an_old_root_are_refused),
         cmocka_unit_test(landlock_restricts),
-        cmocka_unit_test(landlock_restricts_threads_started_inside),
+        cmocka_unit_test(landlock_restricts_guest_facing_threads),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
