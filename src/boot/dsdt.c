@@ -29,13 +29,13 @@ static void name_int(struct aml *a, const char *name, uint64_t v)
     aml_integer(a, v);
 }
 
-/* Name(_S5, Package() { SLP_TYPa, SLP_TYPb, 0, 0 }) at the root. */
-static void put_s5(struct aml *a)
+/* Name(_S5, Package() { SLP_TYPa, SLP_TYPb, 0, 0 }) at the root, both types TYP. */
+static void put_s5(struct aml *a, unsigned typ)
 {
     aml_name(a, "\\_S5");
     aml_package_open(a, 4);
-    aml_integer(a, ACPI_S5_SLP_TYP);
-    aml_integer(a, ACPI_S5_SLP_TYP);
+    aml_integer(a, typ);
+    aml_integer(a, typ);
     aml_integer(a, 0);
     aml_integer(a, 0);
     aml_close(a);
@@ -176,12 +176,17 @@ static void put_virtio_mmio(struct aml *a, const struct vm *vm)
 
 int dsdt_build(const struct vm *vm, uint8_t *buf, size_t cap)
 {
+    return dsdt_build_s5(vm, ACPI_S5_SLP_TYP, buf, cap);
+}
+
+int dsdt_build_s5(const struct vm *vm, unsigned s5_typ, uint8_t *buf, size_t cap)
+{
     struct aml a;
     if (cap < sizeof(struct acpi_header))
         return -ENOSPC;
     aml_init(&a, buf + sizeof(struct acpi_header), cap - sizeof(struct acpi_header));
 
-    put_s5(&a);
+    put_s5(&a, s5_typ);
     aml_scope_open(&a, "\\_SB");
     put_pci0(&a, &vm->mem);
     put_mres(&a);

@@ -1,5 +1,5 @@
-/* acpi_pm.c — hardware-reduced ACPI sleep control/status registers (S5 powers off) and the
- * reset control register. */
+/* acpi_pm.c — hardware-reduced ACPI sleep control/status registers (S5 powers off) on machines
+ * without the PIIX4 chipset, and the reset control register. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -61,9 +61,13 @@ static void pm_destroy(void *dev)
 
 static const struct device_ops pm_dev_ops = {.name = "acpi-pm", .destroy = pm_destroy};
 
-/* Register the two sleep registers. Returns 0 or <0 with ERR. */
+/* Register the two sleep registers, unless the VM has the PIIX4 (firmware machines: its PM1
+ * control register powers off, the FADT is a full one and names no sleep registers, and SeaBIOS
+ * puts the PM block on these ports). Returns 0 or <0 with ERR. */
 static int pm_create(struct vm *vm, char *err, size_t errlen)
 {
+    if (piix_pm_base(vm) >= 0)
+        return 0;
     struct acpi_pm *pm = calloc(1, sizeof(*pm));
     if (!pm) {
         snprintf(err, errlen, "acpi-pm: out of memory");
@@ -93,7 +97,7 @@ static int reset_create(struct vm *vm, char *err, size_t errlen)
 
 static const struct device_class acpi_pm_class = {
     .name = "acpi-pm",
-    .order = DEV_ORDER_PLATFORM,
+    .order = DEV_ORDER_BUS + 2, /* after the PIIX4 (piix.c) */
     .create = pm_create,
 };
 DEVICE_CLASS(acpi_pm_class);

@@ -32,6 +32,31 @@ int i8042_mouse(struct vm *vm, int dx, int dy, int dz, unsigned buttons);
  * same US keyboard (dev/ps2_keymap.c), or -ENOENT; *SHIFT is set when the character needs Shift. */
 int keysym_to_evdev(uint32_t keysym, bool *shift);
 
+/* ---- the PIIX4 power management function (dev/piix.c) -----------------------------------------
+ * Present on firmware machines (--firmware with PCI): its PM I/O block sits where the firmware
+ * programs PMBA (SeaBIOS 0x600, OVMF 0xB000) and holds, at these offsets, what a full
+ * (not hardware-reduced) FADT names. The SCI is ISA IRQ 9, level, active high, asserted while
+ * PM1_STS & PM1_EN has a bit set; PM1_CNT.SCI_EN always reads 1 (no SMM: SMI_CMD is 0). */
+#define PIIX4_PM1_EVT_OFF     0x00 /* PM1_STS (16 bits) then PM1_EN (16 bits) */
+#define PIIX4_PM1_EVT_LEN     4
+#define PIIX4_PM1_CNT_OFF     0x04
+#define PIIX4_PM1_CNT_LEN     2
+#define PIIX4_PM_TMR_OFF      0x08 /* 24-bit ACPI PM timer, 3.579545 MHz */
+#define PIIX4_PM_TMR_LEN      4
+#define PIIX4_SCI_IRQ         9
+#define PIIX4_S5_SLP_TYP      0     /* PM1_CNT.SLP_TYP of soft-off (the DSDT's \_S5) */
+#define PIIX4_PM_DEFAULT_BASE 0x600 /* named in the FADT until the firmware enables PMBA */
+/* The port of the PM I/O block: the base the firmware programmed and enabled (PMBA, PMREGMISC),
+ * else PIIX4_PM_DEFAULT_BASE; -ENODEV when VM has no PIIX4 (direct boots: hardware-reduced ACPI).
+ * Any thread. */
+int piix_pm_base(struct vm *vm);
+/* Press the ACPI fixed power button: PWRBTN_STS is set and, when the guest enabled PWRBTN_EN, the
+ * SCI raised. Any thread. Returns 0, -EAGAIN (the guest does not listen: status set, no
+ * interrupt) or -ENODEV (no PIIX4). */
+int piix_power_button(struct vm *vm);
+/* The SCI line's level (0 or 1), or -ENODEV. */
+int piix_sci_level(struct vm *vm);
+
 /* ---- host console (dev/console.c) ------------------------------------------------------------
  * The host end of the guest console: output to stdout or a file, input from stdin in raw mode.
  * Ctrl-A x quits (TRUCE_EXIT_SIGNAL), Ctrl-A Ctrl-A sends one Ctrl-A. One device (the UART or

@@ -18,7 +18,9 @@ struct fw_cfg_item {
     uint16_t key;
     uint32_t len;
     uint8_t *data;
-    char name[FW_CFG_NAME_MAX]; /* files only */
+    char name[FW_CFG_NAME_MAX];  /* files only */
+    fw_cfg_select_fn *on_select; /* files only: refreshes DATA when the guest selects it */
+    void *opaque;
 };
 
 /* Guest-visible state: what a snapshot holds (the items are rebuilt from the configuration). */
@@ -67,6 +69,16 @@ static struct fw_cfg_item *fw_cfg_item(struct fw_cfg *f, uint16_t key)
         if (f->items[i].key == key)
             return &f->items[i];
     return NULL;
+}
+
+/* The guest selected KEY: note it, and let a file with a refresh hook update its bytes (lock
+ * held). */
+static void fw_cfg_selected(struct fw_cfg *f, uint16_t key)
+{
+    fw_cfg_note_select(f, key);
+    struct fw_cfg_item *it = fw_cfg_item(f, key);
+    if (it && it->on_select)
+        it->on_select(it->opaque, it->name, it->data, it->len);
 }
 
 /* Give the files keys FW_CFG_FILE_FIRST.. in name order and rewrite the directory item. */
@@ -172,6 +184,18 @@ int fw_cfg_add_file(struct fw_cfg *f, const char *name, const void *data, size_t
     return p ? fw_cfg_add_file_owned(f, name, p, len) : -ENOMEM;
 }
 
+int fw_cfg_file_on_select(struct fw_cfg *f, const char *name, fw_cfg_select_fn *fn, void *opaque)
+{
+    for (unsigned i = 0; i < f->nitems; i++) {
+        if (!strcmp(f->items[i].name, name)) {
+            f->items[i].on_select = fn;
+            f->items[i].opaque = opaque;
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
 int fw_cfg_add_u16(struct fw_cfg *f, uint16_t key, uint16_t v)
 {
     v = htole16(v);
@@ -225,7 +249,7 @@ static void fw_cfg_dma(struct fw_cfg *f, uint64_t gpa)
     if (control & FW_CFG_DMA_SELECT) {
         f->s.selector = (uint16_t)(control >> 16);
         f->s.offset = 0;
-        fw_cfg_note_select(f, f->s.selector);
+        fw_cfg_selected(f, f->s.selector);
     }
     if (control & FW_CFG_DMA_READ) {
         uint8_t *dst = len ? gpa_to_hva(&f->vm->mem, addr, len) : NULL;
@@ -267,7 +291,7 @@ static void fw_cfg_port_write(void *opaque, uint64_t off, const uint8_t *data, u
     pthread_mutex_lock(&f->lock);
     f->s.selector = (uint16_t)(data[0] | data[1] << 8);
     f->s.offset = 0;
-    fw_cfg_note_select(f, f->s.selector);
+    fw_cfg_selected(f, f->s.selector);
     pthread_mutex_unlock(&f->lock);
 }
 

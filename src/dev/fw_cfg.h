@@ -95,6 +95,14 @@ int fw_cfg_add_file(struct fw_cfg *f, const char *name, const void *data, size_t
 /* As fw_cfg_add_file, taking DATA (malloc'd; freed on failure too). */
 int fw_cfg_add_file_owned(struct fw_cfg *f, const char *name, void *data, size_t len);
 
+/* A file whose bytes depend on what the guest did before reading it (the ACPI tables name the PM
+ * block where the firmware put it, as QEMU builds them when first read): FN(OPAQUE, NAME, DATA,
+ * LEN) runs each time the guest selects file NAME, on that vCPU's thread with the device's lock
+ * held, and rewrites DATA in place (its LEN bytes; the size in the directory cannot change). It
+ * must not call into fw_cfg. Before the guest runs. Returns 0 or -ENOENT (no such file). */
+typedef void fw_cfg_select_fn(void *opaque, const char *name, uint8_t *data, uint32_t len);
+int fw_cfg_file_on_select(struct fw_cfg *f, const char *name, fw_cfg_select_fn *fn, void *opaque);
+
 /* Little-endian integer items. Same returns as fw_cfg_add_item. */
 int fw_cfg_add_u16(struct fw_cfg *f, uint16_t key, uint16_t v);
 int fw_cfg_add_u32(struct fw_cfg *f, uint16_t key, uint32_t v);

@@ -1,6 +1,6 @@
 /* piix.c — the i440FX chipset's south bridge for firmware boots: PIIX3 ISA bridge (00:01.0),
- * PIIX4 power management (00:01.3) with its ACPI PM timer and PM1 registers at the I/O base the
- * firmware programs, and port 0x92 (fast A20 and reset). */
+ * PIIX4 power management (00:01.3) with its ACPI PM timer, PM1 registers and SCI at the I/O base
+ * the firmware programs, and port 0x92 (fast A20 and reset). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -22,21 +22,25 @@
 #define PIIX4_PMREGMISC    0x80 /* bit 0: PM I/O space enabled */
 #define PM_IO_LEN          0x40
 #define PM_TIMER_HZ        3579545ULL
+#define PM1_CNT_SCI_EN     (1u << 0) /* always 1: no SMM, so the chipset is always in ACPI mode */
 #define PM1_CNT_SLP_EN     (1u << 13)
 #define PM1_CNT_SLP_TYP(v) (((v) >> 10) & 7)
-#define PORT_92            0x92 /* bit 0: fast reset, bit 1: A20 */
+#define PM1_PWRBTN         (1u << 8) /* PWRBTN_STS in PM1_STS, PWRBTN_EN in PM1_EN */
+#define PM1_EN_MASK        0x0721u   /* TMR_EN, GBL_EN, PWRBTN_EN, SLPBTN_EN, RTC_EN */
+#define PM1_STS_MASK       0x8731u   /* the status bits of those, BM_STS and WAK_STS */
+#define PORT_92            0x92      /* bit 0: fast reset, bit 1: A20 */
 
 /* The PM I/O block, PIIX4 layout. Pieces are registered one by one at the programmed base, so
- * that a piece landing on a port truce already uses elsewhere (SeaBIOS puts the block at 0x600,
- * where the hardware-reduced sleep registers of truce's FADT live) is skipped, not fatal. */
+ * that a piece landing on a port something else already uses is skipped (and logged), not fatal.
+ * The FADT names PM1 event, PM1 control and the timer (piix_pm_base); the GPE piece reads 0. */
 enum pm_piece { PM_EVT, PM_CNT, PM_TMR, PM_GPE, PM_PIECES };
 static const struct {
     unsigned off, len;
     const char *name;
 } pm_pieces[PM_PIECES] = {
-    [PM_EVT] = {0x00, 4, "piix4-pm1-evt"},
-    [PM_CNT] = {0x04, 2, "piix4-pm1-cnt"},
-    [PM_TMR] = {0x08, 4, "piix4-pm-tmr"},
+    [PM_EVT] = {PIIX4_PM1_EVT_OFF, PIIX4_PM1_EVT_LEN, "piix4-pm1-evt"},
+    [PM_CNT] = {PIIX4_PM1_CNT_OFF, PIIX4_PM1_CNT_LEN, "piix4-pm1-cnt"},
+    [PM_TMR] = {PIIX4_PM_TMR_OFF, PIIX4_PM_TMR_LEN, "piix4-pm-tmr"},
     [PM_GPE] = {0x0c, PM_IO_LEN - 0x0c, "piix4-gpe"},
 };
 
@@ -49,8 +53,9 @@ struct piix_regs {
 struct piix {
     struct vm *vm;
     struct pci_dev isa, pm;
-    pthread_mutex_t lock; /* regs, mapped */
+    pthread_mutex_t lock; /* regs, mapped, sci */
     struct piix_regs regs;
+    bool sci;                 /* the level last put on the SCI line (derived from regs) */
     uint16_t mapped;          /* base the block is registered at (0: none) */
     bool piece_on[PM_PIECES]; /* which pieces are registered there */
 };
@@ -79,6 +84,17 @@ static uint32_t get_bytes(const uint8_t *data, unsigned size)
     return v;
 }
 
+/* Put the SCI (ISA IRQ 9, level, active high: the MADT's override) at what PM1_STS & PM1_EN
+ * say; PM1_CNT.SCI_EN is always set (p->lock held). */
+static void sci_update(struct piix *p)
+{
+    bool level = (p->regs.pm1_sts & p->regs.pm1_en & PM1_EN_MASK) != 0;
+    if (level == p->sci)
+        return;
+    p->sci = level;
+    irq_line(p->vm, PIIX4_SCI_IRQ, level); /* fails only without a VM fd (unit tests) */
+}
+
 static void evt_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
 {
     struct piix *p = opaque;
@@ -96,8 +112,11 @@ static void evt_write(void *opaque, uint64_t off, const uint8_t *data, unsigned 
     pthread_mutex_lock(&p->lock);
     if (mask & 0xffff)
         p->regs.pm1_sts &= (uint16_t) ~(v & mask); /* write 1 to clear */
-    if (mask >> 16)
-        p->regs.pm1_en = (uint16_t)((p->regs.pm1_en & ~(mask >> 16)) | ((v & mask) >> 16));
+    if (mask >> 16) {
+        uint32_t en = (p->regs.pm1_en & ~(mask >> 16)) | ((v & mask) >> 16);
+        p->regs.pm1_en = (uint16_t)(en & PM1_EN_MASK);
+    }
+    sci_update(p);
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -105,13 +124,14 @@ static void cnt_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
 {
     struct piix *p = opaque;
     pthread_mutex_lock(&p->lock);
-    uint32_t v = p->regs.pm1_cnt;
+    uint32_t v = p->regs.pm1_cnt | PM1_CNT_SCI_EN;
     pthread_mutex_unlock(&p->lock);
     put_bytes(data, size, v >> (8 * off));
 }
 
-/* PM1_CNT: SLP_EN with sleep type 0 is PIIX4's soft-off (QEMU's DSDT _S5 is 0), as OVMF's
- * ResetSystem(EfiResetShutdown) does it; other sleep types are not supported. */
+/* PM1_CNT: SLP_EN with sleep type PIIX4_S5_SLP_TYP (0) is PIIX4's soft-off (the DSDT's _S5 under
+ * firmware, as QEMU's), as OVMF's ResetSystem(EfiResetShutdown) and Linux's poweroff do it;
+ * other sleep types are not supported. */
 static void cnt_write(void *opaque, uint64_t off, const uint8_t *data, unsigned size)
 {
     struct piix *p = opaque;
@@ -122,7 +142,7 @@ static void cnt_write(void *opaque, uint64_t off, const uint8_t *data, unsigned 
     pthread_mutex_unlock(&p->lock);
     if (!(v & mask & PM1_CNT_SLP_EN))
         return;
-    if (PM1_CNT_SLP_TYP(v) == 0)
+    if (PM1_CNT_SLP_TYP(v) == PIIX4_S5_SLP_TYP)
         vm_request_stop(p->vm, TRUCE_EXIT_POWEROFF, "guest powered off (PIIX4 PM1_CNT)");
     else
         log_warn("piix4-pm: sleep type %u is not supported", PM1_CNT_SLP_TYP(v));
@@ -257,7 +277,11 @@ static int piix_restore(void *dev, struct state_visitor *v)
     pci_dev_state_set(&p->pm, &pm);
     pthread_mutex_lock(&p->lock);
     p->regs = r;
+    p->regs.pm1_sts &= PM1_STS_MASK;
+    p->regs.pm1_en &= PM1_EN_MASK;
     pm_remap(p);
+    p->sci = !(p->regs.pm1_sts & p->regs.pm1_en & PM1_EN_MASK); /* force the line to be set */
+    sci_update(p);
     pthread_mutex_unlock(&p->lock);
     return 0;
 }
@@ -333,3 +357,40 @@ static const struct device_class piix_class = {
     .create = piix_create,
 };
 DEVICE_CLASS(piix_class);
+
+/* ---- what the ACPI tables and the API ask ---------------------------------------------------- */
+
+int piix_pm_base(struct vm *vm)
+{
+    struct piix *p = device_find(vm, &piix_ops);
+    if (!p)
+        return -ENODEV;
+    pthread_mutex_lock(&p->lock);
+    int base = p->mapped ? p->mapped : PIIX4_PM_DEFAULT_BASE;
+    pthread_mutex_unlock(&p->lock);
+    return base;
+}
+
+int piix_power_button(struct vm *vm)
+{
+    struct piix *p = device_find(vm, &piix_ops);
+    if (!p)
+        return -ENODEV;
+    pthread_mutex_lock(&p->lock);
+    p->regs.pm1_sts |= PM1_PWRBTN;
+    bool listening = p->regs.pm1_en & PM1_PWRBTN;
+    sci_update(p);
+    pthread_mutex_unlock(&p->lock);
+    return listening ? 0 : -EAGAIN;
+}
+
+int piix_sci_level(struct vm *vm)
+{
+    struct piix *p = device_find(vm, &piix_ops);
+    if (!p)
+        return -ENODEV;
+    pthread_mutex_lock(&p->lock);
+    int level = p->sci;
+    pthread_mutex_unlock(&p->lock);
+    return level;
+}

@@ -59,12 +59,6 @@ else
     linux /boot/vmlinuz console=ttyS0 quiet $args
     echo TRUCE-GRUB-KERNEL-READ
     initrd /boot/initrd.cpio
-    # Mask both 8259s, as the kernel's own 16-bit setup code does (GRUB enters at the 32-bit
-    # entry and skips it): truce's FADT says hardware-reduced ACPI, so Linux treats the PIC as
-    # absent and never reprograms it, and the BIOS's timer IRQ 0 (vector 8) would arrive as a
-    # double fault once the kernel enables interrupts. README "Boot any OS" has the details.
-    outb 0xa1 0xff
-    outb 0x21 0xff
 fi
 echo TRUCE-GRUB-BOOT
 boot
@@ -72,8 +66,7 @@ CFG
 kib=$(($(du -sk "$work/root" | cut -f1) * 105 / 100 + 2048))
 mke2fs -q -t ext2 -b 4096 -d "$work/root" "$work/fs.img" "${kib}k" >&2
 grub-mkimage -O i386-pc -o "$work/core.img" -p "(hd0,msdos1)/boot/grub" \
-    biosdisk part_msdos ext2 normal linux multiboot echo serial terminal configfile test \
-    iorw
+    biosdisk part_msdos ext2 normal linux multiboot echo serial terminal configfile test
 core_sectors=$((($(stat -c %s "$work/core.img") + 511) / 512))
 [ "$core_sectors" -lt 2047 ] || lab_die "core.img does not fit before sector 2048"
 disk=$work/disk.img

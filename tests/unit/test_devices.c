@@ -4,8 +4,8 @@
 
 #include "devtest.h"
 
-static const char *const platform[] = {"uart8250",   "i8042",   "cmos",   "post",
-                                       "debug-exit", "pvpanic", "acpi-pm"};
+static const char *const platform[] = {"uart8250", "i8042",   "cmos",
+                                       "post",     "pvpanic", "debug-exit"};
 
 static void test_class_order(void **state)
 {
@@ -24,6 +24,8 @@ static void test_class_order(void **state)
         assert_non_null(c);
         assert_int_equal(c->order, DEV_ORDER_PLATFORM);
     }
+    /* the hardware-reduced sleep registers come after the PIIX4, which replaces them */
+    assert_true(device_class_find("acpi-pm")->order > device_class_find("piix")->order);
     /* the reset register fallback comes after the PCI bus that normally owns the port */
     assert_int_equal(device_class_find("reset-port")->order, DEV_ORDER_LATE);
     assert_null(device_class_find("no-such-device"));
@@ -116,6 +118,7 @@ static void test_platform_together(void **state)
     test_vm_init(&vm, 256 * MiB);
     for (size_t i = 0; i < ARRAY_SIZE(platform); i++)
         test_create(&vm, platform[i]);
+    test_create(&vm, "acpi-pm");
     test_create(&vm, "reset-port");
     test_outb(&vm, PORT_POST, 0x42);
     assert_int_equal(test_inb(&vm, PORT_POST), 0x42);

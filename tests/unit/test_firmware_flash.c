@@ -239,6 +239,75 @@ static void piix_identity_and_pm_block(void **state)
     chipset_free(&vm);
 }
 
+static uint16_t inw(struct vm *vm, uint16_t port)
+{
+    uint8_t d[2];
+    assert_int_equal(io_bus_access(&vm->pio, port, d, 2, false), 0);
+    return get_le16(d);
+}
+
+static void outw(struct vm *vm, uint16_t port, uint16_t v)
+{
+    uint8_t d[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+    assert_int_equal(io_bus_access(&vm->pio, port, d, 2, true), 0);
+}
+
+/* The SCI follows PM1_STS & PM1_EN; the power button sets PWRBTN_STS; SCI_EN always reads 1. */
+static void piix_sci_and_power_button(void **state)
+{
+    struct vm vm;
+    chipset_new(&vm);
+    assert_int_equal(piix_pm_base(&vm), 0x600); /* not enabled yet: the default */
+    pci_cfg_write_fn(vm.pci, 1, 3, 0x40, 4, 0xb000);
+    pci_cfg_write_fn(vm.pci, 1, 3, 0x80, 1, 1);
+    assert_int_equal(piix_pm_base(&vm), 0xb000);
+    assert_int_equal(inw(&vm, 0xb004) & 1, 1); /* SCI_EN: ACPI mode, no SMI_CMD to switch */
+    outw(&vm, 0xb004, 0);
+    assert_int_equal(inw(&vm, 0xb004) & 1, 1);
+
+    /* a press the guest does not listen to: status only */
+    assert_int_equal(piix_power_button(&vm), -EAGAIN);
+    assert_int_equal(inw(&vm, 0xb000), 0x0100);
+    assert_int_equal(piix_sci_level(&vm), 0);
+    /* enabling the event with the status pending raises the SCI; clearing the status drops it */
+    outw(&vm, 0xb002, 0x0100);
+    assert_int_equal(inw(&vm, 0xb002), 0x0100);
+    assert_int_equal(piix_sci_level(&vm), 1);
+    outw(&vm, 0xb000, 0x0100); /* write 1 to clear */
+    assert_int_equal(inw(&vm, 0xb000), 0);
+    assert_int_equal(piix_sci_level(&vm), 0);
+    /* a press now interrupts; a 32-bit write clears status and keeps the enable */
+    assert_int_equal(piix_power_button(&vm), 0);
+    assert_int_equal(piix_sci_level(&vm), 1);
+    uint8_t d[4] = {0x00, 0x01, 0x00, 0x01};
+    assert_int_equal(io_bus_access(&vm.pio, 0xb000, d, 4, true), 0);
+    assert_int_equal(inl(&vm, 0xb000), 0x01000000);
+    assert_int_equal(piix_sci_level(&vm), 0);
+    /* enable bits that do not exist stay clear and raise nothing */
+    outw(&vm, 0xb002, 0xf8de);
+    assert_int_equal(inw(&vm, 0xb002), 0);
+    assert_false(test_stopped(&vm, NULL));
+    chipset_free(&vm);
+}
+
+/* With the chipset, the hardware-reduced sleep registers stay off 0x600, where SeaBIOS puts the
+ * whole PM block. */
+static void piix_owns_0x600(void **state)
+{
+    struct vm vm;
+    chipset_new(&vm);
+    test_create(&vm, "acpi-pm");
+    uint8_t d;
+    assert_int_equal(io_bus_access(&vm.pio, 0x600, &d, 1, false), -ENOENT);
+    pci_cfg_write_fn(vm.pci, 1, 3, 0x40, 4, 0x600);
+    pci_cfg_write_fn(vm.pci, 1, 3, 0x80, 1, 1);
+    assert_int_equal(piix_power_button(&vm), -EAGAIN);
+    assert_int_equal(inw(&vm, 0x600), 0x0100); /* PM1_STS, not a sleep register */
+    assert_int_equal(inw(&vm, 0x604) & 1, 1);
+    (void)inl(&vm, 0x608);
+    chipset_free(&vm);
+}
+
 static void piix_state_roundtrip(void **state)
 {
     struct vm a, b;
@@ -247,6 +316,8 @@ static void piix_state_roundtrip(void **state)
     pci_cfg_write_fn(a.pci, 1, 3, 0x40, 4, 0xb000);
     pci_cfg_write_fn(a.pci, 1, 3, 0x80, 1, 1);
     test_outb(&a, 0x92, 0x02);
+    outw(&a, 0xb002, 0x0100); /* PWRBTN_EN, and a press pending: the SCI is up */
+    assert_int_equal(piix_power_button(&a), 0);
     size_t len;
     struct device_instance *pa = a.devices, *pb = b.devices;
     while (pa && strcmp(pa->ops->name, "piix"))
@@ -258,6 +329,8 @@ static void piix_state_roundtrip(void **state)
     free(st_roundtrip(pa, pb, &len));
     (void)inl(&b, 0xb008); /* B's block follows the restored PMBA */
     assert_int_equal(test_inb(&b, 0x92), 0x02);
+    assert_int_equal(inl(&b, 0xb000), 0x01000100);
+    assert_int_equal(piix_sci_level(&b), 1);
     chipset_free(&a);
     chipset_free(&b);
 }
@@ -367,7 +440,8 @@ int main(void)
         cmocka_unit_test(ovmf_probe_finds_flash), cmocka_unit_test(program_erase_and_buffer),
         cmocka_unit_test(file_keeps_writes),      cmocka_unit_test(flash_state_roundtrip),
         cmocka_unit_test(bad_geometry_refused),   cmocka_unit_test(piix_identity_and_pm_block),
-        cmocka_unit_test(piix_state_roundtrip),   cmocka_unit_test(smbios_uuid_is_stable),
+        cmocka_unit_test(piix_state_roundtrip),   cmocka_unit_test(piix_sci_and_power_button),
+        cmocka_unit_test(piix_owns_0x600),        cmocka_unit_test(smbios_uuid_is_stable),
         cmocka_unit_test(smbios_tables_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,11 +1,13 @@
 # seabios-grub — a BIOS boot from disk: SeaBIOS loads GRUB from the MBR gap of a partitioned raw
 # disk on virtio-blk (tests/lab/build-disk.sh, made without loop mounts), GRUB reads the cloud
 # kernel and the guest initramfs from its ext2 partition through INT 13h and boots them; /init
-# sees 2 vCPUs and powers off through ACPI. Timings of each stage go to the log.
+# sees 2 vCPUs, runs on full ACPI (the PIIX4 PM block where SeaBIOS put it, the SCI on IRQ 9, the
+# 8259 reprogrammed by Linux: GRUB's config no longer masks it) and powers off through ACPI.
+# Timings of each stage go to the log.
 # lab: vmm=truce,qemu timeout=240 needs=seabios
 disk=/lab/bios/grub-bios.img
 [ -f "$disk" ] || fail "no GRUB disk in the L1 image (tests/lab/build-disk.sh; apt-get install grub-pc-bin)"
-lab_grub_sel linux "lab.end=poweroff lab.check=nproc:2"
+lab_grub_sel linux "lab.end=poweroff lab.check=nproc:2 lab.check=acpi-pc:0x608"
 t0=$(cut -d' ' -f1 /proc/uptime)
 # boot in the background and note when each stage shows (the times go to the log)
 lab_fw_boot seabios 2 256 200 TRUCE-INIT "$disk" "$PWD/sel.img" &
@@ -35,4 +37,5 @@ awk -v t0="$t0" '{ printf "seabios-grub: %s at %.1f s\n", substr($0, index($0, "
 grep -aq 'TRUCE-GRUB sel=linux' "$GUEST_OUT" || fail "GRUB did not start; last line: $(lab_last_line)"
 expect_init
 expect_guest nproc
+expect_guest acpi-pc
 expect_end poweroff

@@ -2,13 +2,15 @@
 # cloud kernel, initramfs and command line to SeaBIOS through fw_cfg; QEMU's linuxboot option
 # ROM (fw_cfg genroms/) loads them and the kernel boots to /init. SeaBIOS installs truce's ACPI
 # tables from fw_cfg's table loader and starts the second vCPU itself (INIT/SIPI): the guest sees
-# 2 CPUs and powers off through ACPI (truce: status 0).
+# 2 CPUs, runs on full ACPI (PM timer at SeaBIOS's 0x608, SCI on IRQ 9) and powers off through
+# ACPI (truce: status 0).
 # lab: vmm=truce timeout=180 needs=seabios
-guest_boot -c 2 -a "lab.end=poweroff lab.check=nproc:2 lab.check=dmi:truce/truce_VM" \
+guest_boot -c 2 -a "lab.end=poweroff lab.check=nproc:2 lab.check=dmi:truce/truce_VM lab.check=acpi-pc:0x608" \
     -x --firmware -x seabios -t 120
 expect_init
 expect_guest nproc
 expect_guest dmi # SMBIOS through fw_cfg (etc/smbios/*), placed by SeaBIOS
+expect_guest acpi-pc
 grep -q 'SeaBIOS (version' "$GUEST_OUT" || fail "the kernel did not come through SeaBIOS"
 grep -q 'valid RSDP was not found' "$GUEST_OUT" && fail "the guest found no ACPI tables"
 expect_end poweroff
