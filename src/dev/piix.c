@@ -280,7 +280,7 @@ static int piix_restore(void *dev, struct state_visitor *v)
     p->regs.pm1_sts &= PM1_STS_MASK;
     p->regs.pm1_en &= PM1_EN_MASK;
     pm_remap(p);
-    p->sci = !(p->regs.pm1_sts & p->regs.pm1_en & PM1_EN_MASK); /* force the line to be set */
+    p->sci = false; /* a fresh VM's line is low: raised again only if the state says so */
     sci_update(p);
     pthread_mutex_unlock(&p->lock);
     return 0;

@@ -8,7 +8,7 @@
 [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || fail "OVMF is not in the L1 image (apt-get install ovmf)"
 guest_boot -c 2 -a "lab.end=poweroff lab.check=nproc:2 lab.check=dmi:truce/truce_VM lab.check=acpi-pc:0xb008" \
     -x --firmware -x ovmf -x --id -x labvm -x --log-level -x debug -t 200
-tr -d '\r' <"$GUEST_OUT" | grep -aE "unmapped|fw_cfg: item|smbios|dmi:" | head -n 60
+tr -d '\r' <"$GUEST_OUT" | grep -aE "unmapped|fw_cfg: item|smbios|dmi:|acpi" | head -n 60
 expect_init
 expect_guest nproc
 expect_guest dmi

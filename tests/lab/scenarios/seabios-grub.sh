@@ -35,7 +35,10 @@ eval "$(cat result)"
 GUEST_STATUS=$status GUEST_TIMED_OUT=$timed_out GUEST_TIMEOUT=200
 awk -v t0="$t0" '{ printf "seabios-grub: %s at %.1f s\n", substr($0, index($0, " ") + 1), $1 - t0 }' stages
 grep -aq 'TRUCE-GRUB sel=linux' "$GUEST_OUT" || fail "GRUB did not start; last line: $(lab_last_line)"
+tr -d '\r' <"$GUEST_OUT" | grep -a 'acpi-pc:' # the FADT's PM timer, IRQ 0 and IRQ 9 as seen
 expect_init
 expect_guest nproc
 expect_guest acpi-pc
 expect_end poweroff
+[ "$LAB_VMM" != truce ] || grep -q 'powered off (PIIX4 PM1_CNT)' "$GUEST_OUT" ||
+    fail "the power-off did not go through PM1_CNT"
