@@ -250,6 +250,9 @@ int api_migrate(struct api *api, const json_t *o, struct jctx *c);
  * Returns 0 or <0 with C's error. */
 int api_migrate_receive(struct api *api, const json_t *o, struct jctx *c);
 int api_ctrl_alt_del(struct api *api, char *err, size_t errlen);
+/* PUT /actions SendPowerButton (a truce extension): press the ACPI power button of a firmware
+ * machine (dev/piix.c). Returns 0 or <0 with ERR. */
+int api_power_button(struct api *api, char *err, size_t errlen);
 int api_swap_drive(struct api *api, const char *id, const char *path, char *err, size_t errlen);
 /* Block until a VM started and stopped (or a quit before start); returns the exit status.
  * Takes the lock itself. */

@@ -223,6 +223,18 @@ int api_ctrl_alt_del(struct api *api, char *err, size_t errlen)
     return rc;
 }
 
+int api_power_button(struct api *api, char *err, size_t errlen)
+{
+    int rc = piix_power_button(api->vm);
+    if (rc == -ENODEV)
+        snprintf(err, errlen, "the microVM has no ACPI power button (firmware boots only)");
+    else if (rc == -EAGAIN)
+        snprintf(err, errlen, "the guest has not enabled the ACPI power button event");
+    else if (rc < 0)
+        snprintf(err, errlen, "%s", strerror(-rc));
+    return rc;
+}
+
 int api_swap_drive(struct api *api, const char *id, const char *path, char *err, size_t errlen)
 {
     int i = -1;

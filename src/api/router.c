@@ -210,7 +210,8 @@ static void get_vm_config(struct api *api, const struct req *rq, struct api_repl
 static void put_actions(struct api *api, const struct req *rq, struct api_reply *out)
 {
     static const char *const fields[] = {"action_type", NULL};
-    static const char *const actions[] = {"FlushMetrics", "InstanceStart", "SendCtrlAltDel", NULL};
+    static const char *const actions[] = {"FlushMetrics", "InstanceStart", "SendCtrlAltDel",
+                                          "SendPowerButton", NULL};
     char err[API_ERR_LEN];
     struct jctx c;
     int a, rc = 0;
@@ -233,7 +234,8 @@ static void put_actions(struct api *api, const struct req *rq, struct api_reply 
     } else {
         if (!postboot(api, rq, out))
             return;
-        rc = api_ctrl_alt_del(api, err, sizeof(err));
+        rc = a == 2 ? api_ctrl_alt_del(api, err, sizeof(err))
+                    : api_power_button(api, err, sizeof(err));
     }
     if (rc < 0)
         return reply_error(out, 400, "%s: %s", actions[a], err);

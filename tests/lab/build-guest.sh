@@ -9,12 +9,13 @@ lab_cloud_kernel || lab_die "no Debian cloud kernel: apt-get install linux-image
 # The guest's modules: virtio transport and devices, vsock, pvpanic (binds ACPI QEMU0001),
 # virtio-pmem with the nvdimm pmem block driver, virtio-mem, virtio-balloon (their dependencies
 # come along), SCSI disks and CD-ROMs on libata, ISO 9660 (the AHCI scenarios bring libahci.ko and ahci.ko,
-# which the cloud kernel does not build: tests/lab/build-ahci-mods.sh), virtio-input with evdev.
+# which the cloud kernel does not build: tests/lab/build-ahci-mods.sh), virtio-input with evdev,
+# the ACPI button driver (the power button of firmware machines).
 MODS="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_mmio
 virtio_blk failover net_failover virtio_net virtio_console virtio-rng vsock
 vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport pvpanic pvpanic-mmio
 virtio_pmem nd_pmem virtio_mem virtio_balloon
-scsi_common scsi_mod libata sd_mod cdrom sr_mod isofs efivarfs evdev virtio_input"
+scsi_common scsi_mod libata sd_mod cdrom sr_mod isofs efivarfs evdev virtio_input button"
 TOOLS=$(sed "/^#/d" "$LAB_DIR/guest/tools.list" 2>/dev/null | while read -r t; do
     [ -n "$t" ] && command -v "$t" || true
 done)

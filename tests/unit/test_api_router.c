@@ -306,6 +306,7 @@ static void test_actions_preboot(void **state)
     expect(api, "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", 400,
            "boot-source: not configured");
     expect(api, "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", 400, "not started");
+    expect(api, "PUT", "/actions", "{\"action_type\": \"SendPowerButton\"}", 400, "not started");
     expect(api, "PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}", 400, "not initialized");
     expect(api, "PUT", "/actions", "{\"action_type\": \"Reboot\"}", 400, "action_type");
     expect(api, "PUT", "/actions", "{}", 400, "action_type: missing");
