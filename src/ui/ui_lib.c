@@ -64,8 +64,9 @@ static void vnc_load(void)
 #define S(f, n) sym(h, VNC_SONAME, n, &l.f, vnc_load_error)
     if (h && S(get_screen, "rfbGetScreen") && S(init_server, "rfbInitServerWithPthreadsAndZRLE") &&
         S(new_client, "rfbNewClient") && S(process_events, "rfbProcessEvents") &&
-        S(mark_rect, "rfbMarkRectAsModified") && S(shutdown_server, "rfbShutdownServer") &&
-        S(screen_cleanup, "rfbScreenCleanup") && S(new_framebuffer, "rfbNewFramebuffer") &&
+        S(check_fds, "rfbCheckFds") && S(mark_rect, "rfbMarkRectAsModified") &&
+        S(shutdown_server, "rfbShutdownServer") && S(screen_cleanup, "rfbScreenCleanup") &&
+        S(new_framebuffer, "rfbNewFramebuffer") &&
         S(check_password_by_list, "rfbCheckPasswordByList") &&
         S(client_iter, "rfbGetClientIterator") && S(client_next, "rfbClientIteratorNext") &&
         S(client_iter_release, "rfbReleaseClientIterator") && S(random_bytes, "rfbRandomBytes") &&

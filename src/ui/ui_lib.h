@@ -29,6 +29,7 @@ struct vnc_lib {
     __typeof__(rfbInitServerWithPthreadsAndZRLE) *init_server;
     __typeof__(rfbNewClient) *new_client;
     __typeof__(rfbProcessEvents) *process_events;
+    __typeof__(rfbCheckFds) *check_fds;
     __typeof__(rfbMarkRectAsModified) *mark_rect;
     __typeof__(rfbShutdownServer) *shutdown_server;
     __typeof__(rfbScreenCleanup) *screen_cleanup;

@@ -22,9 +22,10 @@
 #include "virtio/virtio.h"
 #include "vm/vm.h"
 
-#define VNC_MAX_CLIENTS 8
-#define VNC_TICK_US     33000 /* screen refresh while a client is connected (about 30 Hz) */
-#define VNC_CLIENT_WAIT 2000  /* ms a client may stall a write before it is dropped */
+#define VNC_MAX_CLIENTS  8
+#define VNC_TICK_US      33000 /* screen refresh while a client is connected (about 30 Hz) */
+#define VNC_CLIENT_WAIT  2000  /* ms a client may stall a write before it is dropped */
+#define VNC_INPUT_BUDGET 512   /* client messages read per refresh, at most */
 
 static const struct device_ops ui_dev_ops;
 
@@ -209,7 +210,14 @@ static void *vnc_thread(void *arg)
         if (!v->nclients)
             continue;
         vnc_refresh(v);
-        v->L->process_events(v->screen, VNC_TICK_US);
+        /* Sleep until a client sends something or a tick passes, then read everything the
+         * clients have sent before the next update is written: libvncserver reads one message
+         * per client and then writes, and a client that left right after its last keys (its
+         * socket reset by the unread updates) would lose every message still unread. */
+        if (v->L->check_fds(v->screen, VNC_TICK_US) > 0)
+            for (int i = 0; i < VNC_INPUT_BUDGET && v->L->check_fds(v->screen, 0) > 0; i++)
+                ;
+        v->L->process_events(v->screen, 0); /* the updates, and the clients that left */
     }
     return NULL;
 }

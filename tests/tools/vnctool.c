@@ -30,6 +30,14 @@ static void frame_done(rfbClient *cl)
     frames++;
 }
 
+/* Pixels of rectangles received (an update that only announces the screen size carries none). */
+static long long covered;
+
+static void got_pixels(rfbClient *cl, int x, int y, int w, int h)
+{
+    covered += (long long)w * h;
+}
+
 static void quiet(const char *fmt, ...)
 {
 }
@@ -52,13 +60,17 @@ static int snap(rfbClient *cl, const char *out)
             return fprintf(stderr, "vnctool: connection lost\n"), 1;
     if (!frames)
         return fprintf(stderr, "vnctool: no screen update in 10 s\n"), 1;
-    /* the first update may only announce the size: ask for the whole screen once more */
-    int seen = frames;
+    /* the first updates may only announce the size (a server answers each full-screen request of
+     * a client with the desktop-size extension that way first): ask for the whole screen and
+     * wait until that many pixels came */
+    covered = 0;
     if (!SendFramebufferUpdateRequest(cl, 0, 0, cl->width, cl->height, FALSE))
         return fprintf(stderr, "vnctool: connection lost\n"), 1;
-    for (int i = 0; i < 1000 && frames == seen; i++)
+    for (int i = 0; i < 1000 && covered < (long long)cl->width * cl->height; i++)
         if (pump(cl, 10) < 0)
             return fprintf(stderr, "vnctool: connection lost\n"), 1;
+    if (covered < (long long)cl->width * cl->height)
+        return fprintf(stderr, "vnctool: the whole screen did not come in 10 s\n"), 1;
     FILE *f = fopen(out, "wb");
     if (!f)
         return perror(out), 1;
@@ -222,6 +234,7 @@ int main(int argc, char **argv)
     cl->serverHost = host;
     cl->GetPassword = get_password;
     cl->FinishedFrameBufferUpdate = frame_done;
+    cl->GotFrameBufferUpdate = got_pixels;
     cl->canHandleNewFBSize = TRUE;
     if (!rfbInitClient(cl, NULL, NULL)) /* frees CL on failure */
         return fprintf(stderr, "vnctool: cannot connect to %s\n", argv[1]), 1;
