@@ -142,7 +142,8 @@ static void put_devices(struct aml *a, const struct vm *vm)
     if (vm->cfg.display.kind != DISPLAY_NONE) /* the PS/2 mouse on the i8042's AUX port */
         put_isa_dev(a, "MOU", "PNP0F13", false, 0, NULL, NULL, 0, GSI_I8042_AUX);
     put_isa_dev(a, "PEVT", "QEMU0001", true, 0, pvp, pvp_len, 1, -1);
-    /* The RTC without an interrupt: HW-reduced ACPI maps no IRQ 8; rtc_cmos binds polled. */
+    /* The RTC without an interrupt (dev/cmos.c raises none): on HW-reduced ACPI rtc_cmos binds
+     * polled; on the firmware machine's full ACPI Linux assumes ISA IRQ 8, which stays quiet. */
     put_isa_dev(a, "RTC", "PNP0B00", false, 0, rtc, rtc_len, 1, -1);
     put_isa_dev(a, "FWCF", "QEMU0002", true, 0, fwc, fwc_len, 1, -1); /* fw_cfg (qemu_fw_cfg) */
 }
