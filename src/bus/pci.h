@@ -75,7 +75,8 @@ struct pci_dev_ops {
     /* BAR moved: regions are already re-registered at NEW (0 = unmapped, e.g. decoding off);
      * OLD is the previous mapping (0 = none). The transport moves its ioeventfds here. */
     void (*bar_moved)(void *opaque, unsigned bar, uint64_t old_gpa, uint64_t new_gpa);
-    /* MSI-X Enable or Function Mask changed (after the change). */
+    /* MSI-X Enable or Function Mask changed (after the change), or an MSI-X table entry was
+     * written (an MMIO write, the bus lock not held; irq_lock released). */
     void (*msix_changed)(void *opaque);
     /* Config bytes [OFF, OFF + SIZE) were written (after the write mask was applied). */
     void (*cfg_written)(void *opaque, unsigned off, unsigned size);
@@ -162,6 +163,9 @@ void pci_dev_remove(struct pci_dev *d);
 
 /* True when MSI-X is enabled in D's capability. */
 bool pci_msix_enabled(struct pci_dev *d);
+/* Vector VEC's message into ADDR/DATA when it is deliverable now (MSI-X enabled, neither the
+ * function nor the vector masked, nothing pending); false otherwise. Any thread. */
+bool pci_msix_message(struct pci_dev *d, unsigned vec, uint64_t *addr, uint32_t *data);
 /* Signal vector VEC of D: sent now, or left pending in the PBA while masked (sent on unmask).
  * Out-of-range vectors are ignored. Returns 0 or -errno from the irqchip. Any thread. */
 int pci_msix_notify(struct pci_dev *d, unsigned vec);

@@ -83,6 +83,8 @@ static void table_write(void *opaque, uint64_t off, const uint8_t *data, unsigne
     d->msix.table[off / 16].ctrl &= MSIX_ENTRY_MASKED; /* other bits reserved */
     msix_flush_pending(d);
     pthread_mutex_unlock(&d->irq_lock);
+    if (d->ops && d->ops->msix_changed)
+        d->ops->msix_changed(d->opaque);
 }
 
 static void pba_read(void *opaque, uint64_t off, uint8_t *data, unsigned size)
@@ -142,6 +144,20 @@ void pci_msix_ctrl_written(struct pci_dev *d)
     pthread_mutex_unlock(&d->irq_lock);
     if (changed && d->ops && d->ops->msix_changed)
         d->ops->msix_changed(d->opaque);
+}
+
+bool pci_msix_message(struct pci_dev *d, unsigned vec, uint64_t *addr, uint32_t *data)
+{
+    pthread_mutex_lock(&d->irq_lock);
+    const struct pci_msix *m = &d->msix;
+    bool ok = vec < m->nvec && m->enabled && !m->masked &&
+              !(m->table[vec].ctrl & MSIX_ENTRY_MASKED) && !(m->pba >> vec & 1);
+    if (ok) {
+        *addr = (uint64_t)m->table[vec].addr_hi << 32 | m->table[vec].addr_lo;
+        *data = m->table[vec].data;
+    }
+    pthread_mutex_unlock(&d->irq_lock);
+    return ok;
 }
 
 bool pci_msix_enabled(struct pci_dev *d)

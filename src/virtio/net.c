@@ -314,6 +314,14 @@ static void net_resume(void *opaque)
     virtio_unlock(&n->vdev);
 }
 
+/* MSI-X changed: vhost=on points each running ring's interrupt at its irqfd or back at truce. */
+static void net_irq_changed(void *opaque)
+{
+    struct virtio_net *n = opaque;
+    if (n->vhost)
+        net_vhost_irq_update(n);
+}
+
 static void net_stop(void *opaque)
 {
     struct virtio_net *n = opaque;
@@ -382,6 +390,7 @@ static const struct virtio_dev_ops net_ops = {
     .reset = net_reset,
     .pause = net_pause,
     .resume = net_resume,
+    .irq_changed = net_irq_changed,
     .stop = net_stop,
     .destroy = net_destroy,
 };

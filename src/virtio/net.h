@@ -182,6 +182,10 @@ int net_vhost_attach(struct virtio_net *n, char *err, size_t errlen);
  */
 int net_vhost_start(struct virtio_net *n);
 void net_vhost_stop(struct virtio_net *n);
+/* Point each running ring's "used buffers" signal where its interrupt goes now: an irqfd with
+ * the MSI route of its vector (KVM raises it, truce never wakes), or truce's call eventfd (the
+ * transport raises it: INTx, virtio-mmio, a masked or absent vector). Lock held. */
+void net_vhost_irq_update(struct virtio_net *n);
 bool net_vhost_running(const struct virtio_net *n);
 /* Close P's vhost instance (stops its rings) and free it. */
 void net_vhost_close(struct net_pair *p);

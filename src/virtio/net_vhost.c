@@ -3,9 +3,12 @@
  * With `--net tap=NAME,vhost=on` truce keeps the virtio-net device (PCI or MMIO registers,
  * features, config space, the control queue, snapshots) and hands the receive and transmit rings
  * to /dev/vhost-net, which moves frames between them and the tap inside the kernel. The rings'
- * notifications are the transport's KVM ioeventfds (vdev.kicks_external: truce never reads them);
- * vhost signals "used buffers" on one eventfd per queue (the call fd), which the I/O thread turns
- * into the queue's interrupt (MSI-X, INTx + ISR, or the MMIO line) through the transport.
+ * notifications are the transport's KVM ioeventfds (vdev.kicks_external: truce never reads them).
+ * Interrupts: while a ring's MSI-X vector is enabled and unmasked, vhost signals an irqfd whose
+ * GSI routes that vector's message (vm/irq.c), so KVM raises it and truce never wakes; otherwise
+ * (INTx, virtio-mmio, a masked vector) vhost signals truce's call eventfd, which the I/O thread
+ * turns into the queue's interrupt through the transport (INTx + ISR, the MMIO line, the PBA).
+ * A guest write to the MSI-X table or its control switches between the two (irq_changed).
  *
  * Life cycle (device lock held): the vhost fd is opened and owned at creation (before any sandbox);
  * the rings are started when the device is live (DRIVER_OK, not paused) and stopped on pause, reset
@@ -38,11 +41,18 @@
 /* One vhost-net instance: pair P's two rings. */
 struct net_vhost {
     int fd;
-    int call_fd[2];    /* [NET_RXQ], [NET_TXQ]: vhost signals used buffers here */
+    int call_fd[2];       /* [NET_RXQ], [NET_TXQ]: vhost signals used buffers here (truce) */
+    int irq_fd[2];        /* the same as KVM irqfds of GSI gsi[i] */
+    unsigned irqfd_on;    /* bit i: irq_fd[i] is assigned to gsi[i] (KVM_IRQFD) */
+    int gsi[2];           /* the MSI route of irq_fd[i] (-1: none yet) */
+    uint64_t msi_addr[2]; /* the message gsi[i] routes */
+    uint32_t msi_data[2];
+    unsigned direct;   /* bit i: ring i signals irq_fd[i]; else call_fd[i] */
     uint64_t features; /* VHOST_GET_FEATURES */
     bool running;      /* rings started, the tap attached */
     unsigned started;  /* bit i: ring i was given to vhost at the last start */
     uint64_t calls;    /* interrupts forwarded (debug log at teardown) */
+    bool irqfd_failed; /* logged once */
 };
 
 /* ---- pure helpers (unit-tested) ------------------------------------------------------------ */
@@ -73,7 +83,8 @@ int net_vhost_open(struct net_pair *p, const char *id, char *err, size_t errlen)
         snprintf(err, errlen, "--net %s: out of memory", id);
         return -ENOMEM;
     }
-    vh->call_fd[0] = vh->call_fd[1] = -1;
+    vh->call_fd[0] = vh->call_fd[1] = vh->irq_fd[0] = vh->irq_fd[1] = -1;
+    vh->gsi[0] = vh->gsi[1] = -1;
     p->vh = vh;
     vh->fd = open(VHOST_NET_DEVICE, O_RDWR | O_CLOEXEC);
     if (vh->fd < 0) {
@@ -97,9 +108,10 @@ int net_vhost_open(struct net_pair *p, const char *id, char *err, size_t errlen)
                  "--net %s: vhost=on: this kernel's vhost-net lacks VIRTIO_F_VERSION_1", id);
         return -EINVAL;
     }
-    for (unsigned i = 0; i < 2; i++) {
+    for (unsigned i = 0; i < 2; i++) { /* now: a vCPU thread's seccomp list has no eventfd2 */
         vh->call_fd[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (vh->call_fd[i] < 0) {
+        vh->irq_fd[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (vh->call_fd[i] < 0 || vh->irq_fd[i] < 0) {
             int e = errno;
             snprintf(err, errlen, "--net %s: eventfd: %s", id, strerror(e));
             return -e;
@@ -155,9 +167,12 @@ void net_vhost_close(struct net_pair *p)
                   (unsigned long long)vh->calls);
     if (vh->fd >= 0)
         close(vh->fd); /* stops the rings if still running */
-    for (unsigned i = 0; i < 2; i++)
+    for (unsigned i = 0; i < 2; i++) {
         if (vh->call_fd[i] >= 0)
             close(vh->call_fd[i]);
+        if (vh->irq_fd[i] >= 0) /* KVM drops an irqfd whose eventfd is closed */
+            close(vh->irq_fd[i]);
+    }
     free(vh);
     p->vh = NULL;
 }
@@ -212,6 +227,72 @@ static int vhost_ring_set(struct net_vhost *vh, unsigned idx, const struct virtq
     return 0;
 }
 
+/* An irqfd raising ADDR/DATA for ring I of VH: the eventfd, the KVM irqfd, the route (made once,
+ * the route's message changed when the guest moved the vector). Returns 0 or -errno. */
+static int vhost_irqfd(struct vm *vm, struct net_vhost *vh, unsigned i, uint64_t addr,
+                       uint32_t data)
+{
+    if (vh->gsi[i] < 0 || vh->msi_addr[i] != addr || vh->msi_data[i] != data) {
+        int gsi = irq_msi_route_set(vm, vh->gsi[i], addr, data);
+        if (gsi < 0)
+            return gsi;
+        vh->gsi[i] = gsi;
+        vh->msi_addr[i] = addr;
+        vh->msi_data[i] = data;
+    }
+    if (vh->irqfd_on >> i & 1)
+        return 0;
+    int rc = irq_irqfd(vm, vh->irq_fd[i], (uint32_t)vh->gsi[i], true);
+    if (rc == 0)
+        vh->irqfd_on |= 1u << i;
+    return rc;
+}
+
+/* Point ring I (queue Q) of pair P at the irqfd of its MSI-X vector when the guest lets that
+ * through now, else at truce's call eventfd; vhost is told when that changed. */
+static void vhost_ring_irq(struct net_pair *p, unsigned i, struct virtq *q)
+{
+    struct net_vhost *vh = p->vh;
+    struct virtio_dev *vdev = q->vdev;
+    uint64_t addr;
+    uint32_t data;
+    bool direct =
+        vdev->tops && vdev->tops->msi_message && vdev->tops->msi_message(vdev, q, &addr, &data);
+    if (direct) {
+        int rc = vhost_irqfd(vdev->vm, vh, i, addr, data);
+        if (rc < 0) {
+            if (!vh->irqfd_failed)
+                log_warn("%s: vhost-net: no irqfd for queue %u (%s): truce forwards its "
+                         "interrupts",
+                         p->n->id, q->index, strerror(-rc));
+            vh->irqfd_failed = true;
+            direct = false;
+        }
+    }
+    if (direct == (bool)(vh->direct >> i & 1))
+        return;
+    struct vhost_vring_file call = {.index = i, .fd = direct ? vh->irq_fd[i] : vh->call_fd[i]};
+    if (ioctl(vh->fd, VHOST_SET_VRING_CALL, &call) < 0) {
+        log_warn("%s: vhost-net: VHOST_SET_VRING_CALL: %s", p->n->id, strerror(errno));
+        return;
+    }
+    vh->direct = direct ? vh->direct | 1u << i : vh->direct & ~(1u << i);
+    if (!direct) /* what vhost signalled on the irqfd meanwhile: one more, never less */
+        eventfd_write(vh->call_fd[i], 1);
+}
+
+void net_vhost_irq_update(struct virtio_net *n)
+{
+    for (unsigned k = 0; k < n->max_pairs; k++) {
+        struct net_pair *p = &n->pair[k];
+        if (!p->vh || !p->vh->running)
+            continue;
+        for (unsigned i = 0; i < 2; i++)
+            if (p->vh->started >> i & 1)
+                vhost_ring_irq(p, i, i == NET_RXQ ? p->rxq : p->txq);
+    }
+}
+
 /* Start pair P's rings: features, memory table, the enabled rings, then the tap behind them. */
 static int vhost_pair_start(struct virtio_net *n, struct net_pair *p)
 {
@@ -243,6 +324,8 @@ static int vhost_pair_start(struct virtio_net *n, struct net_pair *p)
             goto fail;
         }
         vh->started |= 1u << i;
+        vh->direct &= ~(1u << i); /* vhost_ring_set gave it the call eventfd */
+        vhost_ring_irq(p, i, qs[i]);
     }
     what = "VHOST_NET_SET_BACKEND";
     for (unsigned i = 0; i < 2; i++) {
@@ -251,8 +334,9 @@ static int vhost_pair_start(struct virtio_net *n, struct net_pair *p)
             goto fail;
     }
     vh->running = true;
-    log_debug("%s: vhost-net rings %#x started at avail %u/%u, features %#llx", n->id, vh->started,
-              p->rxq->last_avail, p->txq->last_avail, (unsigned long long)f);
+    log_debug("%s: vhost-net rings %#x started at avail %u/%u, features %#llx, irqfd rings %#x",
+              n->id, vh->started, p->rxq->last_avail, p->txq->last_avail, (unsigned long long)f,
+              vh->direct);
     return 0;
 fail:
     rc = -errno;

@@ -103,10 +103,30 @@ static void vpci_transport_reset(struct virtio_dev *vdev)
     pci_intx_set(&vp->pci, false);
 }
 
+static bool vpci_msi_message(struct virtio_dev *vdev, struct virtq *q, uint64_t *addr,
+                             uint32_t *data)
+{
+    struct virtio_pci *vp = vdev->transport;
+    return q->msix_vector != VIRTIO_MSI_NO_VECTOR &&
+           pci_msix_message(&vp->pci, q->msix_vector, addr, data);
+}
+
 static const struct virtio_transport_ops vpci_tops = {
     .interrupt = vpci_interrupt,
     .reset = vpci_transport_reset,
+    .msi_message = vpci_msi_message,
 };
+
+/* pci_dev_ops.msix_changed: tell a device that routes its interrupts itself (vhost). */
+static void vpci_msix_changed(void *opaque)
+{
+    struct virtio_pci *vp = opaque;
+    if (!vp->vdev->ops->irq_changed)
+        return;
+    virtio_lock(vp->vdev);
+    vp->vdev->ops->irq_changed(vp->vdev->opaque);
+    virtio_unlock(vp->vdev);
+}
 
 /* ---- notifications: eventfd per queue, KVM ioeventfd at its notify address ------------------ */
 
@@ -183,6 +203,7 @@ static uint32_t vpci_cfg_window(void *opaque, unsigned off, unsigned size, bool 
 }
 
 static const struct pci_dev_ops vpci_pci_ops = {.bar_moved = vpci_bar_moved,
+                                                .msix_changed = vpci_msix_changed,
                                                 .window_access = vpci_cfg_window};
 
 /* ---- PCI function layout ------------------------------------------------------------------- */

@@ -170,6 +170,10 @@ struct virtio_dev_ops {
      * resume follows it (the transport then re-kicks every enabled queue). May be NULL. */
     void (*pause)(void *opaque);
     void (*resume)(void *opaque);
+    /* The transport's interrupt routing changed (MSI-X enable or mask, a table entry): a device
+     * whose backend raises interrupts without truce (vhost) reads tops->msi_message again. vCPU
+     * thread, lock held. May be NULL. */
+    void (*irq_changed)(void *opaque);
     /* VM teardown. stop: quiesce (I/O thread still running, lock NOT held); destroy: close
      * backends and free the state (every thread joined, lock not held). May be NULL. */
     void (*stop)(void *opaque);
@@ -182,6 +186,10 @@ struct virtio_transport_ops {
     void (*interrupt)(struct virtio_dev *vdev, struct virtq *q);
     /* Transport part of a device reset (e.g. lower INTx). May be NULL. */
     void (*reset)(struct virtio_dev *vdev);
+    /* Q's interrupt as one MSI message the guest lets through now (MSI-X enabled, the vector
+     * unmasked): true with ADDR/DATA, for a kernel backend to raise it itself (an irqfd); false
+     * when the transport must handle it (INTx, masking, no vector). NULL: never (virtio-mmio). */
+    bool (*msi_message)(struct virtio_dev *vdev, struct virtq *q, uint64_t *addr, uint32_t *data);
 };
 
 /* A device's rate limiter (virtio/rl.c): Firecracker's buckets, its timerfd watched on vm->loop. */

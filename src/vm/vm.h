@@ -311,6 +311,15 @@ int irq_line(struct vm *vm, uint32_t gsi, int level);
 int irq_pulse(struct vm *vm, uint32_t gsi);
 /* Inject an MSI (KVM_SIGNAL_MSI). Returns 0 or -errno. */
 int irq_msi(struct vm *vm, uint64_t addr, uint32_t data);
+/* MSI routes for irqfds (a kernel backend such as vhost raising a guest MSI without truce): GSIs
+ * from IOAPIC_PINS up, installed after the legacy routing (truce's on virtio-mmio machines, KVM's
+ * default identity one on PCI machines). Set GSI's message to ADDR/DATA, a new GSI when GSI < 0;
+ * the whole table goes to KVM_SET_GSI_ROUTING. Returns the GSI or -errno (-ENOSPC: all
+ * IRQ_MSI_ROUTES used). Any thread (vm->msi_lock). */
+#define IRQ_MSI_ROUTES 64
+int irq_msi_route_set(struct vm *vm, int gsi, uint64_t addr, uint32_t data);
+/* Make FD an irqfd raising GSI (ASSIGN), or stop it (KVM_IRQFD). Returns 0 or -errno. */
+int irq_irqfd(struct vm *vm, int fd, uint32_t gsi, bool assign);
 
 /* ---- exit statuses --------------------------------------------------------------------------
  * Every way truce ends has its own status. Odd statuses belong to the debug-exit device
@@ -406,6 +415,12 @@ struct vm {
 
     pthread_mutex_t lock;
     pthread_cond_t cond;
+    /* MSI routes of irqfds (vm/irq.c): their messages, in use when addr is not 0 */
+    pthread_mutex_t msi_lock;
+    struct {
+        uint64_t addr;
+        uint32_t data;
+    } msi_route[IRQ_MSI_ROUTES];
     enum vm_state state;
     unsigned paused_vcpus;
     int exit_status;

@@ -1,24 +1,26 @@
-# net-vhost — virtio-net with its data path in L1's kernel (`"vhost": true` on a tap, vhost_net
-# loaded): the Debian guest (10.9.5.2) gets its address, L1 (10.9.5.1) pings it and 16 MiB move
-# each way over TCP with the sha256 checked (guest -> L1: L1 fetches the guest's file; L1 -> guest:
-# the guest fetches L1's file through a CGI L1 calls); a vhost kernel worker of truce's runs.
-# Then pause + resume, and pause + Full snapshot + restore in a new truce process: after each the
-# same checks pass again. While paused, a Diff snapshot and a live migration are refused (400,
-# naming vhost). Through the API; the same flag is `--net tap=NAME,vhost=on` on the command line.
+# net-vhost — virtio-net with its data path in L1's kernel (vhost_net loaded, a tap): the Debian
+# guest (10.9.5.2) gets its address, L1 (10.9.5.1) pings it and 8 MiB move each way over TCP with
+# the sha256 checked (guest -> L1: L1 fetches the guest's file; L1 -> guest: the guest fetches
+# L1's file through a CGI L1 calls), and a vhost kernel worker of truce's runs. First `truce run
+# --net tap=vtap0,vhost=on` (virtio-pci: both rings interrupt through KVM irqfds, the guest powers
+# off, status 0); then through the API (`"vhost": true`, virtio-mmio: truce forwards the
+# interrupts) with pause + resume, and pause + Full snapshot + restore in a new truce process:
+# after each the same checks pass again. While paused, a Diff snapshot and a live migration are
+# refused (400, naming vhost).
 # lab: vmm=truce timeout=300 needs=boot-bzimage
 command -v curl >/dev/null || fail "curl is not in the L1 image"
 GUEST_OUT=$PWD/guest.out
-MIB=16
+MIB=8
 
 cat >vhostnet <<'CHECK'
 #!/bin/sh
-# vhostnet — eth0 is 10.9.5.2/24; serve /tmp/www on port 8080: big (16 MiB of random data),
+# vhostnet — eth0 is 10.9.5.2/24; serve /tmp/www on port 8080: big (8 MiB of random data),
 # big.sum (its sha256) and cgi-bin/pull, which fetches L1's http://10.9.5.1:8080/big and answers
 # its sha256. L1 drives every check; this waits (600 s at most) for "done" on port 5003.
 r() { echo "GUEST-RESULT $1 vhostnet${2:+ $2}"; exit 0; }
 ip addr add 10.9.5.2/24 dev eth0 && ip link set eth0 up || r FAIL "no eth0"
 mkdir -p /tmp/www/cgi-bin
-head -c $((16 * 1048576)) /dev/urandom >/tmp/www/big || r FAIL "cannot make the payload"
+head -c $((8 * 1048576)) /dev/urandom >/tmp/www/big || r FAIL "cannot make the payload"
 sha256sum /tmp/www/big | cut -d' ' -f1 >/tmp/www/big.sum
 cat >/tmp/www/cgi-bin/pull <<'CGI'
 #!/bin/sh
@@ -75,6 +77,42 @@ vhost_worker() {
 }
 
 lab_initrd initrd.img vhostnet:/checks/vhostnet
+
+# ---- truce run, virtio-pci, irqfds ----
+wait_served() { # wait_served WHERE: the guest's web server answers (within 120 s)
+    local t0
+    t0=$(mobtool now)
+    until curl -sf -m 2 -o /dev/null http://10.9.5.2:8080/big.sum; do
+        sleep 1
+        kill -0 "$VMM_PID" 2>/dev/null || fail "$1: truce ended: $(grep -v unmapped truce.out | tail -n 2 | tr '\n' ' ')"
+        [ $(($(mobtool now) - t0)) -lt 120000 ] || fail "$1: the guest never served on 10.9.5.2:8080: $(tr -d '\r' <"$GUEST_OUT" | tail -n 3 | tr '\n' ' '); truce: $(grep -v 'KVM_RUN\|exit\|unmapped' truce.out | tail -n 8 | tr '\n' ' '); $(grep vtap0 /proc/net/dev)"
+    done
+}
+: >truce.out
+truce run --kernel "$(lab_kernel cloud)" --initrd initrd.img --memory 256M --log-level debug \
+    --cmdline "$LAB_BASE_CMDLINE lab.check=vhostnet" --net tap=vtap0,vhost=on \
+    --console "file:$GUEST_OUT" </dev/null >truce.out 2>&1 &
+VMM_PID=$!
+wait_served run
+grep -q 'net0: vhost-net rings 0x3 started.*irqfd rings 0x3' truce.out ||
+    fail "run: the rings do not interrupt through irqfds: $(grep 'vhost-net' truce.out | head -n 3)"
+vhost_worker run
+round run
+echo done | nc 10.9.5.2 5003 || fail "run: cannot tell the guest it is done"
+i=0
+while kill -0 "$VMM_PID" 2>/dev/null; do
+    sleep 0.5
+    i=$((i + 1))
+    [ $i -lt 60 ] || fail "run: truce did not end after the guest's poweroff"
+done
+wait "$VMM_PID"
+st=$?
+[ "$st" = 0 ] || fail "run: truce ended with status $st, want 0 (poweroff): $(tail -n 2 truce.out)"
+grep -q 'GUEST-RESULT PASS vhostnet' "$GUEST_OUT" || fail "run: the guest did not pass"
+
+# ---- the API, virtio-mmio, interrupts forwarded; pause, resume, snapshot, restore ----
+: >truce.out
+: >"$GUEST_OUT"
 S=$PWD/api0.sock
 lab_truce_api "$S"
 lab_want 204 "$S" PUT /boot-source "{\"kernel_image_path\": \"$(lab_kernel cloud)\",
@@ -85,12 +123,7 @@ lab_want 204 "$S" PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_n
 lab_want 204 "$S" PUT /serial "{\"serial_out_path\": \"$GUEST_OUT\"}"
 lab_want 204 "$S" PUT /actions '{"action_type": "InstanceStart"}'
 grep -q 'eth0: tap vtap0.*vhost-net' truce.out || fail "truce did not log eth0 on vhost-net: $(grep eth0 truce.out | head -n 2)"
-i=0
-until curl -sf -m 2 -o /dev/null http://10.9.5.2:8080/big.sum; do
-    sleep 1
-    i=$((i + 1))
-    [ $i -lt 120 ] || fail "the guest never served on 10.9.5.2:8080: $(tr -d '\r' <"$GUEST_OUT" | tail -n 3 | tr '\n' ' '); truce: $(grep -v 'KVM_RUN\|exit' truce.out | tail -n 8 | tr '\n' ' '); $(grep vtap0 /proc/net/dev)"
-done
+wait_served boot
 vhost_worker boot
 round boot
 
