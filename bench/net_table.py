@@ -40,7 +40,7 @@ lines = [B, "## virtio-net: truce vs QEMU with vhost-net (and without)", "",
 lines += peers_table(vals, rows, "truce", peers)
 if any(v == "truce-vhost" for _, v in vals):
     lines += ["", "truce with its vhost-net backend (`--net tap=tap0,vhost=on`: the rings served by "
-              "L1's vhost-net, interrupts forwarded by truce's I/O thread) against the same peers, "
+              "L1's vhost-net, its MSI-X interrupts raised by KVM irqfds) against the same peers, "
               "same boots:", ""]
     lines += peers_table(vals, rows, "truce-vhost", peers)
 lines += ["", "Command lines (K, I, C: the lab's Debian kernel, initramfs and command line; N: "

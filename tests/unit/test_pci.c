@@ -224,6 +224,42 @@ static void msix_delivery_and_masking(void **state)
     assert_int_equal(r, 1);
 }
 
+/* What a kernel backend may raise itself (vhost-net's irqfd): a vector's message only while MSI-X
+ * is enabled and neither the function nor the vector is masked nor pending; every table write is
+ * told to the owner (msix_changed), so it can follow a vector the guest moves or masks. */
+static void msix_message_follows_table(void **state)
+{
+    struct fix *x = *state;
+    struct vfix *f = &x->f;
+    struct pci_dev *d = &x->t.pci;
+    uint64_t bar = d->bar[0].mapped, addr = 0;
+    uint32_t data = 0, v;
+    assert_false(pci_msix_message(d, 3, &addr, &data)); /* MSI-X disabled */
+    vf_cfg_write(f, 1, 0x42, 2, 0xc000);                /* enable + function mask */
+    int changes = x->t.msix_changes;
+    v = 0xfee01000;
+    io_bus_access(&f->vm.mmio, bar + 0x4000 + 16 * 3, (uint8_t *)&v, 4, true);
+    v = 0x41;
+    io_bus_access(&f->vm.mmio, bar + 0x4000 + 16 * 3 + 8, (uint8_t *)&v, 4, true);
+    assert_int_equal(x->t.msix_changes, changes + 2);
+    assert_false(pci_msix_message(d, 3, &addr, &data)); /* function masked, vector masked */
+    vf_cfg_write(f, 1, 0x42, 2, 0x8000);
+    assert_false(pci_msix_message(d, 3, &addr, &data)); /* vector still masked */
+    assert_int_equal(pci_msix_notify(d, 3), 0);         /* pending while masked */
+    v = 0;
+    io_bus_access(&f->vm.mmio, bar + 0x4000 + 16 * 3 + 12, (uint8_t *)&v, 4, true);
+    assert_int_equal(x->t.msix_changes, changes + 4);       /* the function unmask, then this */
+    assert_int_equal(atomic_load(&f->last_msi_data), 0x41); /* the pending one went at unmask */
+    assert_true(pci_msix_message(d, 3, &addr, &data));
+    assert_int_equal(addr, 0xfee01000);
+    assert_int_equal(data, 0x41);
+    v = 0x42; /* the guest moves the vector: the next look sees the new message */
+    io_bus_access(&f->vm.mmio, bar + 0x4000 + 16 * 3 + 8, (uint8_t *)&v, 4, true);
+    assert_true(pci_msix_message(d, 3, &addr, &data));
+    assert_int_equal(data, 0x42);
+    assert_false(pci_msix_message(d, 9, &addr, &data)); /* out of range */
+}
+
 static void intx_follows_disable_bit(void **state)
 {
     struct fix *x = *state;
@@ -306,15 +342,11 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(mechanism1_and_ecam_agree),
-        T(bar_sizing),
-        T(bar_move_remaps_regions),
-        T(capability_list),
-        T(msix_delivery_and_masking),
-        T(intx_follows_disable_bit),
-        T(mmio64_window),
-        T(large_bars_go_above_4g),
-        T(slots_run_out_cleanly),
+        T(mechanism1_and_ecam_agree), T(bar_sizing),
+        T(bar_move_remaps_regions),   T(capability_list),
+        T(msix_delivery_and_masking), T(msix_message_follows_table),
+        T(intx_follows_disable_bit),  T(mmio64_window),
+        T(large_bars_go_above_4g),    T(slots_run_out_cleanly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
