@@ -117,11 +117,12 @@ static const struct virtio_transport_ops vpci_tops = {
     .msi_message = vpci_msi_message,
 };
 
-/* pci_dev_ops.msix_changed: tell a device that routes its interrupts itself (vhost). */
+/* pci_dev_ops.msix_changed: tell a device whose queues a kernel backend serves (vhost: its kicks
+ * are external, set at creation) that its interrupts moved; any other device is left alone. */
 static void vpci_msix_changed(void *opaque)
 {
     struct virtio_pci *vp = opaque;
-    if (!vp->vdev->ops->irq_changed)
+    if (!vp->vdev->ops->irq_changed || !vp->vdev->kicks_external)
         return;
     virtio_lock(vp->vdev);
     vp->vdev->ops->irq_changed(vp->vdev->opaque);
