@@ -5,6 +5,7 @@
 # data into a tmpfs until only a few MiB of its memory are left. Prints for the host:
 #   BENCH-SNAP vmm mib rep create_ms create_vmm_ms load_ms load_vmm_ms used_mib file_mib
 #   BENCH-MIG vmm mib rep total_ms downtime_ms mib_sent rounds guest_missed guest_gap_ms
+#   BENCH-START vmm mib rep start-stats ... (the restored truce's start-up timeline, µs a phase)
 # (-1: not measured) and BENCH-NOTE lines for what failed. Settings in /lab/bench/snapshot.conf.
 # lab: vmm=truce timeout=7200 l0=patched long=1
 REPS=3 BIG_REPS= SIZES="128 2048" MIGRATE=1 MIG_MIB=256 MIG_DOWNTIME=30
@@ -124,7 +125,7 @@ truce_snap() { # MIB REP
         'BEGIN { printf "%.3f", b - a }')
     stop_pid "$VMM_PID"
     a=$(last_alive "$GUEST_OUT")
-    lab_truce_api "$s2"
+    lab_truce_api "$s2" --level Debug # its start-up timeline (start-stats) when it stops
     lab_want 204 "$s2" PUT /metrics "{\"metrics_path\": \"$PWD/metrics-dst.json\"}"
     load=$(timed 204 "$s2" PUT /snapshot/load "{\"snapshot_path\": \"$PWD/vm.state\",
         \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$PWD/vm.mem\"},
@@ -134,6 +135,7 @@ truce_snap() { # MIB REP
     wait_for "$GUEST_OUT" "^alive $((a + 2))\$" 60
     echo "BENCH-SNAP truce $mib $rep $create $cvmm $load $lvmm ${used:--1} $(file_mib vm.mem vm.state)"
     stop_pid "$VMM_PID"
+    echo "BENCH-START truce $mib $rep $(grep -o 'start-stats restore=1.*' truce.out | tail -n 1)"
     rm -f vm.state vm.mem
 }
 

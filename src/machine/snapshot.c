@@ -287,8 +287,10 @@ static int snap_fail(char *err, size_t errlen, const char *msg)
     return -EINVAL;
 }
 
-int snapshot_check(const uint8_t *payload, size_t len, struct vm_config *cfg, char *err,
-                   size_t errlen)
+/* snapshot_check, and with AFTER_CONFIG (may be NULL) the visitor positioned after the
+ * configuration section, where the restore goes on. */
+static int check_payload(const uint8_t *payload, size_t len, struct vm_config *cfg,
+                         struct state_visitor *after_config, char *err, size_t errlen)
 {
     struct state_visitor v;
     struct vm_kvm_state *ks = malloc(sizeof(*ks));
@@ -303,6 +305,8 @@ int snapshot_check(const uint8_t *payload, size_t len, struct vm_config *cfg, ch
     state_load_init(&v, payload, len);
     if (state_begin(&v, "snapshot", SNAP_STATE_VERSION)) {
         config_state_visit(&v, cfg);
+        if (after_config)
+            *after_config = v;
         vm_kvm_state_visit(&v, ks);
         for (unsigned i = 0; i < cfg->cpus && !state_error(&v); i++)
             vcpu_state_visit(&v, vs);
@@ -313,6 +317,12 @@ out:
     free(ks);
     free(vs);
     return rc;
+}
+
+int snapshot_check(const uint8_t *payload, size_t len, struct vm_config *cfg, char *err,
+                   size_t errlen)
+{
+    return check_payload(payload, len, cfg, NULL, err, errlen);
 }
 
 int snapshot_apply_overrides(struct vm_config *cfg, const struct snapshot_overrides *ov, char *err,
@@ -374,21 +384,28 @@ int snapshot_build(struct vm *vm, struct kvm_host *kvm, struct vm_config *cfg, c
     return rc;
 }
 
+/* Set KVM's, every vCPU's and every device's state of VM from V (positioned after the
+ * configuration section). Returns 0 or <0 with ERR. */
+static int load_state_at(struct vm *vm, struct state_visitor *v, bool realtime, char *err,
+                         size_t errlen)
+{
+    int rc = restore_kvm(vm, v, realtime, err, errlen);
+    if (!rc && !state_error(v))
+        devices_restore(vm, v);
+    if (!rc) {
+        state_end(v);
+        if (state_finish(v))
+            rc = snap_fail(err, errlen, v->msg);
+    }
+    return rc;
+}
+
 int snapshot_load_state(struct vm *vm, const uint8_t *payload, size_t plen, bool realtime,
                         char *err, size_t errlen)
 {
     struct state_visitor v;
     int rc = skip_config(&v, payload, plen);
-    if (!rc)
-        rc = restore_kvm(vm, &v, realtime, err, errlen);
-    if (!rc && !state_error(&v))
-        devices_restore(vm, &v);
-    if (!rc) {
-        state_end(&v);
-        if (state_finish(&v))
-            rc = snap_fail(err, errlen, v.msg);
-    }
-    return rc;
+    return rc ? rc : load_state_at(vm, &v, realtime, err, errlen);
 }
 
 int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path,
@@ -398,6 +415,7 @@ int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path
     uint8_t *file = NULL;
     size_t flen = 0, plen = 0;
     const uint8_t *payload = NULL;
+    struct state_visitor after_config; /* where the state goes on, found by the check */
     machine_clear(vm);
     vm_mark(vm, VM_MARK_BEGIN);
     struct vm_config *cfg = malloc(sizeof(*cfg));
@@ -406,7 +424,7 @@ int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path
         rc = snapfile_parse(file, flen, &payload, &plen, err, errlen);
     /* everything but the devices' sections is checked before KVM is touched */
     if (!rc)
-        rc = snapshot_check(payload, plen, cfg, err, errlen);
+        rc = check_payload(payload, plen, cfg, &after_config, err, errlen);
     vm_mark(vm, VM_MARK_READ);
     bool uffd = ov && ov->mem_uffd;
     if (!rc)
@@ -414,7 +432,7 @@ int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path
     if (!rc && uffd)
         rc = uffd_handoff(vm, mem_path, err, errlen);
     if (!rc)
-        rc = snapshot_load_state(vm, payload, plen, ov && ov->clock_realtime, err, errlen);
+        rc = load_state_at(vm, &after_config, ov && ov->clock_realtime, err, errlen);
     vm_mark(vm, VM_MARK_STATE);
     free(cfg);
     free(file);
