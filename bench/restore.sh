@@ -20,7 +20,8 @@ TRUCE=$PWD/build/truce
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 
-# take SIZE: snapshot the count guest (SIZE MiB) after its third tick into $W/SIZE/{st,mem}.
+# take SIZE: snapshot the count guest (SIZE MiB) after its third tick into $W/SIZE/{st,mem}, with
+# BEFORE's truce when given (a newer truce reads an older one's snapshots, not the reverse).
 take() {
     local d=$W/$1
     mkdir -p "$d"
@@ -29,7 +30,7 @@ take() {
  "machine-config": {"vcpu_count": 1, "mem_size_mib": $1},
  "serial": {"serial_out_path": "$d/src.log"}}
 JSON
-    "$TRUCE" --api-sock "$d/api" --config-file "$d/vm.json" 2>"$d/src.err" &
+    "${before:-$TRUCE}" --api-sock "$d/api" --config-file "$d/vm.json" 2>"$d/src.err" &
     local p=$!
     for _ in $(seq 200); do grep -q "tick 3" "$d/src.log" 2>/dev/null && break; sleep 0.05; done
     curl -sf --unix-socket "$d/api" -X PATCH http://l/vm -d '{"state":"Paused"}'
@@ -102,7 +103,7 @@ names = {"curl_us": "PUT /snapshot/load as curl sees it (204)",
          "run": "-> its first KVM_RUN"}
 phases = [k for k in order if k not in ("api_us", "curl_us", "total")] + ["total", "api_us", "curl_us"]
 sizes = sorted({k[0] for k in rows}, key=int)
-head = "| phase (median µs) |" + "".join(f" {s} MiB {w} ({len(rows.get((s, w), []))}) |" for s in sizes for w in whos)
+head = "| phase (µs: median / best) |" + "".join(f" {s} MiB {w} ({len(rows.get((s, w), []))}) |" for s in sizes for w in whos)
 print(head)
 print("|" + " --- |" * (1 + len(sizes) * len(whos)))
 for p in phases:
@@ -110,7 +111,7 @@ for p in phases:
     for s in sizes:
         for w in whos:
             v = [int(r[p]) for r in rows.get((s, w), []) if p in r]
-            cells.append(f" {statistics.median(v):.0f} |" if v else " - |")
+            cells.append(f" {statistics.median(v):.0f} / {min(v)} |" if v else " - |")
     print(f"| {names.get(p, p)} |" + "".join(cells))
 PY
 )
@@ -121,7 +122,10 @@ cat >"$section" <<EOT
 
 Produced by \`${BEFORE:+BEFORE=... }bench/restore.sh $runs\` on $(date -u +%Y-%m-%d) ($("$TRUCE" --version)), $(uname -r) with
 a PVM-backed /dev/kvm (not the nested lab), $(nproc) cores shared with other agents (loaded:
-figures of that moment). Medians of the runs in brackets${BEFORE:+, "before" and "after" alternating}.
+figures of that moment; load average $(cut -d' ' -f1 /proc/loadavg) at the end). Medians and the best of the runs in
+brackets${BEFORE:+, "before" and "after" alternating}: on a loaded host the phases that wait for
+another thread (the PIT's kernel thread, an RCU grace period, a new vCPU thread) spread by
+milliseconds, and the best run shows what the code costs.
 
 $table
 
