@@ -144,6 +144,51 @@ static void vnc_update_rows(struct vnc *v, const struct vga_mode *m, unsigned y0
         v->L->mark_rect(v->screen, 0, first, (int)m->width, last + 1);
 }
 
+/* Copy [OFF, OFF + LEN) of the window at 0xA0000 into V's copy (clipped to it); CHANGED is set
+ * when the copy differed. */
+static void vnc_low_range(struct vnc *v, const uint8_t *low, uint64_t off, uint64_t len,
+                          bool *changed)
+{
+    if (off >= VGA_LOW_SIZE)
+        return;
+    len = MIN(len, VGA_LOW_SIZE - off);
+    if (memcmp(v->low + off, low + off, len)) {
+        memcpy(v->low + off, low + off, len);
+        *changed = true;
+    }
+}
+
+/* Text and chain-4 screens are drawn from guest RAM at 0xA0000 (no dirty log covers it) and the
+ * registers: whether what M draws from (its cells and fonts, or its pixels, and the registers)
+ * changed since the last call. Re-rendering them on every tick instead cost the VNC thread a
+ * third of the lab's emulated CPU with a client on a text screen. */
+static bool vnc_low_changed(struct vnc *v, const struct vga_mode *m)
+{
+    struct vga *g = v->g;
+    const uint8_t *low = gpa_to_hva(&v->vm->mem, VGA_LOW_BASE, VGA_LOW_SIZE);
+    if (!low || (!v->low && !(v->low = calloc(1, VGA_LOW_SIZE))))
+        return true;
+    bool changed = false;
+    uint64_t base = m->text_base - VGA_LOW_BASE;
+    if (m->kind == VGA_TEXT) {
+        vnc_low_range(v, low, base, 2ULL * m->cols * m->rows, &changed);
+        for (unsigned i = 0; i < 2; i++)
+            vnc_low_range(v, low, m->font_off[i], 256 * 32, &changed);
+    } else {
+        vnc_low_range(v, low, base, (uint64_t)m->stride * m->height, &changed);
+    }
+    struct vga_state regs;
+    pthread_mutex_lock(&g->lock);
+    memcpy(&regs, &g->s, sizeof(regs));
+    pthread_mutex_unlock(&g->lock);
+    regs.st1 = 0; /* the retrace toggle flips on every read of 0x3da */
+    if (memcmp(&regs, &v->low_regs, sizeof(regs))) {
+        memcpy(&v->low_regs, &regs, sizeof(regs));
+        changed = true;
+    }
+    return changed;
+}
+
 /* One refresh: what changed since the last one reaches the clients. */
 static void vnc_refresh(struct vnc *v)
 {
@@ -155,6 +200,11 @@ static void vnc_refresh(struct vnc *v)
         v->full = true;
     }
     bool whole = v->full || memcmp(&m, &v->mode, sizeof(m)) || m.kind != VGA_VBE;
+    /* text and chain 4: rendered when something they are drawn from changed (the check runs
+     * every time, so that its copy stays current) */
+    bool low_changed = (m.kind == VGA_TEXT || m.kind == VGA_CHAIN4) && vnc_low_changed(v, &m);
+    if (m.kind != VGA_VBE && !low_changed && !v->full && !memcmp(&m, &v->mode, sizeof(m)))
+        return;
     v->mode = m;
     v->full = false;
     /* VBE modes: only the rows whose pages the guest wrote (KVM's dirty log), when it works */
@@ -354,6 +404,7 @@ static void ui_destroy(void *dev)
     free(v->fb);
     free(v->scratch);
     free(v->dirty);
+    free(v->low);
     free(v);
 }
 

@@ -30,6 +30,8 @@ struct vnc {
     bool full;            /* the next refresh compares every row */
     uint64_t *dirty;      /* KVM dirty log of the VRAM, npages bits */
     uint64_t npages;
+    uint8_t *low;              /* text and chain-4: the 0xA0000 window as last rendered */
+    struct vga_state low_regs; /* and the registers then */
     bool have_ptr;
     int ptr_x, ptr_y;
     uint64_t keys_unmapped, keys_dropped;
