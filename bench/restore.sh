@@ -5,7 +5,8 @@
 # its start-up timeline ("start-stats", src/machine/lifecycle.c) when the VM is torn down, and the
 # medians of every phase go to its section of bench/RESULTS.md. Figures only, never asserted.
 # Usage: bench/restore.sh [RUNS] (default 20). BEFORE=BINARY adds a column for another truce
-# (e.g. one built from an older commit), its runs alternating with build/truce's; SIZES="128 2048"
+# (e.g. one built from an older commit; BEFORE_NOTE says what it is in the section), its runs
+# alternating with build/truce's; SIZES="128 2048"
 # (MiB) by default; NO_RESULTS=1 prints the table without rewriting bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -139,6 +140,7 @@ $table
   the lab) and curl's (\`time_total\`) end at the 204, which is sent once the threads exist
   (before the vCPU has installed its filter and run); they include opening /dev/kvm.
 EOT
+[ -z "$before" ] || echo "- Before: ${BEFORE_NOTE:-$before}." >>"$section"
 echo "<!-- bench/restore.sh end -->" >>"$section"
 if [ -z "${NO_RESULTS:-}" ]; then
     results=bench/RESULTS.md
