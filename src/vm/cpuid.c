@@ -7,6 +7,7 @@
 #define CPUID_HYPERVISOR_BIT (1u << 31) /* leaf 1 ECX */
 #define CPUID_HTT_BIT        (1u << 28) /* leaf 1 EDX */
 #define KVM_SIGNATURE_LEAF   0x40000000u
+#define AMD_CACHE_LEAF       0x8000001du
 
 /* Smallest shift such that (1 << shift) >= n. */
 static unsigned order_base_2(unsigned n)
@@ -70,6 +71,16 @@ static void fix_leaf_amd_size(struct kvm_cpuid_entry2 *e, unsigned ncpus)
     e->ecx = (e->ecx & ~0xf0ffu) | ((ncpus - 1) & 0xff) | (order_base_2(ncpus) << 12);
 }
 
+/* AMD's cache topology 0x8000001D (KVM passes the host's, whose NumSharingCache counts the host's
+ * threads): one thread per core here, so L1 and L2 are not shared; L3 is shared by every vCPU, as
+ * leaf 4 says on Intel. */
+static void fix_leaf_amd_cache(struct kvm_cpuid_entry2 *e, unsigned ncpus)
+{
+    unsigned level = (e->eax >> 5) & 7;
+    unsigned sharing = level >= 3 ? ncpus - 1 : 0;
+    e->eax = (e->eax & ~(0xfffu << 14)) | ((sharing & 0xfff) << 14);
+}
+
 static void set_kvm_signature(struct kvm_cpuid_entry2 *e)
 {
     static const char sig[12] = "KVMKVMKVM\0\0\0";
@@ -105,6 +116,9 @@ void cpuid_normalise(const struct kvm_cpuid2 *sup, struct kvm_cpuid2 *out, unsig
             break;
         case 0x80000008:
             fix_leaf_amd_size(e, ncpus);
+            break;
+        case AMD_CACHE_LEAF:
+            fix_leaf_amd_cache(e, ncpus);
             break;
         case 0x8000001e:
             fix_leaf_amd_topology(e, id);

@@ -204,7 +204,8 @@ enum vcpu_idle {
 };
 
 /* Build the CPUID table for vCPU ID of NCPUS from the host's supported list SUP (normalised:
- * APIC ids, topology leaves 0x1/0x4/0xB/0x8000001E, hypervisor bit, KVM signature leaves).
+ * APIC ids, topology leaves 0x1/0x4/0xB/0x8000001D/0x8000001E, hypervisor bit, KVM signature
+ * leaves).
  * OUT must have room for SUP->nent entries + 8. Pure function, unit-tested. */
 void cpuid_normalise(const struct kvm_cpuid2 *sup, struct kvm_cpuid2 *out, unsigned id,
                      unsigned ncpus);

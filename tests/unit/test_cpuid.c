@@ -1,4 +1,5 @@
-/* test_cpuid.c — CPUID normalisation: APIC ids, topology leaves, hypervisor bit, signature. */
+/* test_cpuid.c — CPUID normalisation: APIC ids, topology leaves (AMD's cache leaf included),
+ * hypervisor bit, signature. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -112,12 +113,48 @@ static void kvm_signature_added_and_brand_untouched(void **state)
     free(out);
 }
 
+/* ---- AMD's cache leaf 0x8000001D ------------------------------------------------------------ */
+
+/* The cache subleaves KVM passes from an EPYC host: 2 threads per core share L1 and L2, 16 the L3,
+ * then the null type. */
+static const uint32_t epyc_cache[5][4] = {{0x00004121, 0x01c0003f, 0x3f, 0},   /* L1d */
+                                          {0x00004122, 0x00c0003f, 0xff, 0},   /* L1i */
+                                          {0x00004143, 0x01c0003f, 0x3ff, 2},  /* L2 */
+                                          {0x0003c163, 0x03c0003f, 0x3fff, 1}, /* L3 */
+                                          {0, 0, 0, 0}};
+
+static void amd_cache_sharing_follows_vcpus(void **state)
+{
+    struct kvm_cpuid2 *sup = alloc_cpuid(16);
+    add(sup, 0x0, 0, 0x10, 0x68747541, 0x444d4163, 0x69746e65); /* AuthenticAMD */
+    for (uint32_t sub = 0; sub < 5; sub++)
+        add(sup, 0x8000001d, sub, epyc_cache[sub][0], epyc_cache[sub][1], epyc_cache[sub][2],
+            epyc_cache[sub][3]);
+    struct kvm_cpuid2 *out = alloc_cpuid(sup->nent + 8);
+    cpuid_normalise(sup, out, 1, 4);
+    for (uint32_t sub = 0; sub < 5; sub++) {
+        const struct kvm_cpuid_entry2 *e = find(out, 0x8000001d, sub);
+        assert_non_null(e);
+        assert_int_equal(e->eax & 0x3fff, epyc_cache[sub][0] & 0x3fff); /* type, level, flags */
+        assert_int_equal(e->eax >> 26, epyc_cache[sub][0] >> 26);
+        assert_int_equal(e->ebx, epyc_cache[sub][1]); /* line size, partitions, ways */
+        assert_int_equal(e->ecx, epyc_cache[sub][2]); /* sets */
+        /* one thread per core: L1 and L2 private; the L3 shared by the 4 vCPUs */
+        assert_int_equal((e->eax >> 14) & 0xfff, sub == 3 ? 3 : 0);
+    }
+    cpuid_normalise(sup, out, 0, 1); /* a single vCPU shares nothing */
+    assert_int_equal((find(out, 0x8000001d, 3)->eax >> 14) & 0xfff, 0);
+    free(sup);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(leaf1_apic_id_and_hypervisor_bit),
         cmocka_unit_test(topology_leaves_match_vcpu_count),
         cmocka_unit_test(kvm_signature_added_and_brand_untouched),
+        cmocka_unit_test(amd_cache_sharing_follows_vcpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
