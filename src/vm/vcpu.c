@@ -88,7 +88,7 @@ int vcpu_create(struct vm *vm, struct vcpu *v, unsigned id)
     if (v->run == MAP_FAILED)
         return -errno;
     int rc = setup_cpuid(v);
-    if (!rc)
+    if (!rc && !vm->restoring) /* a restore sets the saved LAPIC (vcpu_state_set) */
         rc = setup_lapic(v);
     return rc;
 }
