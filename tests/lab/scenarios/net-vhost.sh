@@ -89,7 +89,7 @@ wait_served() { # wait_served WHERE: the guest's web server answers (within 120 
     done
 }
 : >truce.out
-truce run --kernel "$(lab_kernel cloud)" --initrd initrd.img --memory 256M --log-level debug \
+truce run --kernel "$(lab_kernel cloud)" --initrd initrd.img --memory 256M --log-level debug --cpus 2 \
     --cmdline "$LAB_BASE_CMDLINE lab.check=vhostnet" --net tap=vtap0,vhost=on \
     --console "file:$GUEST_OUT" </dev/null >truce.out 2>&1 &
 VMM_PID=$!
@@ -97,6 +97,7 @@ wait_served run
 grep -q 'net0: vhost-net rings 0x3 started.*irqfd rings 0x3' truce.out ||
     fail "run: the rings do not interrupt through irqfds: $(grep 'vhost-net' truce.out | head -n 3)"
 vhost_worker run
+grep 'vhost-net' truce.out | head -n 12 | sed 's/^/net-vhost: run: /'
 round run
 echo done | nc 10.9.5.2 5003 || fail "run: cannot tell the guest it is done"
 i=0
