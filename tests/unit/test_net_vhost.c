@@ -132,6 +132,18 @@ static void api_field(void **state)
     if (rc)
         fail_msg("%s", err);
     assert_true(api->cfg.nets[0].vhost);
+    /* GET /vm/config shows it, and a config file made from that loads the same */
+    json_t *j = api_export_vm_config(api);
+    json_t *iface = json_array_get(json_object_get(j, "network-interfaces"), 0);
+    assert_true(json_is_true(json_object_get(iface, "vhost")));
+    json_decref(j);
+    api_free(api);
+    rc = load(&api, err, sizeof(err), "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}");
+    assert_int_equal(rc, 0);
+    j = api_export_vm_config(api); /* off: the field is left out, as before */
+    iface = json_array_get(json_object_get(j, "network-interfaces"), 0);
+    assert_null(json_object_get(iface, "vhost"));
+    json_decref(j);
     api_free(api);
     static const struct {
         const char *iface, *want;
