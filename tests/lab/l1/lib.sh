@@ -111,6 +111,31 @@ lab_api() {
     fi
 }
 
+# api METHOD PATH [JSON]: lab_api on the scenario's API socket $SOCK.
+api() { lab_api "$SOCK" "$@"; }
+
+# want STATUS METHOD PATH [JSON]: the request to $SOCK must answer STATUS, else the scenario fails
+# naming the answer.
+want() {
+    local s
+    s=$(api "$2" "$3" "${4:-}")
+    [ "$s" = "$1" ] || fail "$2 $3 answered $s, want $1: $(cat api.body)"
+}
+
+# wait_out PATTERN SECONDS: until $GUEST_OUT has a line matching PATTERN (grep -E), while the VMM
+# $VMM_PID lives; else the scenario fails with the guest's last line.
+wait_out() {
+    local i=0
+    while [ $i -lt $(($2 * 10)) ]; do
+        tr -d '\r' <"$GUEST_OUT" 2>/dev/null | grep -aqE "$1" && return 0
+        kill -0 "$VMM_PID" 2>/dev/null || break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    lab_show_output
+    fail "guest output never matched /$1/ within $2 s; last line: $(lab_last_line)"
+}
+
 lab_kernel() {
     case "$1" in
     cloud) echo "$LAB_GUESTS/vmlinuz" ;;

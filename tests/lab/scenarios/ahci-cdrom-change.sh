@@ -9,23 +9,6 @@ command -v curl >/dev/null || fail "curl is not in the L1 image"
     fail "the AHCI modules or ISO images are not in the L1 image"
 GUEST_OUT=$PWD/guest.out
 SOCK=$PWD/api.sock
-api() { lab_api "$SOCK" "$@"; }
-want() {
-    local s
-    s=$(api "$2" "$3" "${4:-}")
-    [ "$s" = "$1" ] || fail "$2 $3 answered $s, want $1: $(cat api.body)"
-}
-wait_out() {
-    local i=0
-    while [ $i -lt $(($2 * 10)) ]; do
-        tr -d '\r' <"$GUEST_OUT" 2>/dev/null | grep -aqE "$1" && return 0
-        kill -0 "$VMM_PID" 2>/dev/null || break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    lab_show_output
-    fail "guest output never matched /$1/ within $2 s; last line: $(lab_last_line)"
-}
 cat >cdwatch <<'EOS'
 #!/bin/sh
 # cdwatch — loads ahci, then every 0.3 s mounts /dev/sr0 and reports what is in the drive

@@ -7,29 +7,6 @@ command -v curl >/dev/null || fail "curl is not in the L1 image"
 GUEST_OUT=$PWD/guest.out
 SOCK=$PWD/api.sock
 
-# api METHOD PATH [JSON]: print the HTTP status; the body goes to api.body.
-api() { lab_api "$SOCK" "$@"; }
-
-# want STATUS METHOD PATH [JSON]: the request must answer STATUS.
-want() {
-    local s
-    s=$(api "$2" "$3" "${4:-}")
-    [ "$s" = "$1" ] || fail "$2 $3 answered $s, want $1: $(cat api.body)"
-}
-
-# wait_out PATTERN SECONDS: wait until the guest output has a line matching PATTERN.
-wait_out() {
-    local i=0
-    while [ $i -lt $(($2 * 10)) ]; do
-        tr -d '\r' <"$GUEST_OUT" 2>/dev/null | grep -aqE "$1" && return 0
-        kill -0 "$VMM_PID" 2>/dev/null || break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    lab_show_output
-    fail "guest output never matched /$1/ within $2 s; last line: $(lab_last_line)"
-}
-
 # The last "tick N UPTIME" line of the guest, as "N UPTIME".
 last_tick() {
     tr -d '\r' <"$GUEST_OUT" | grep -aE '^tick [0-9]+ [0-9.]+$' | tail -n 1 | cut -d' ' -f2-

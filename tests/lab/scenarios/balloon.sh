@@ -13,23 +13,11 @@ GUEST_OUT=$PWD/guest.out
 SOCK=$PWD/api.sock
 MEM=320
 
-api() { lab_api "$SOCK" "$@"; }
 want() {
     local s
     s=$(api "$2" "$3" "${4:-}")
     [ "$s" = "$1" ] ||
         fail "$2 $3 answered $s, want $1: $(cat api.body) (truce: $(tail -n 2 truce-*.out | tr '\n' ' '))"
-}
-wait_out() { # wait_out PATTERN SECONDS
-    local i=0
-    while [ $i -lt $(($2 * 10)) ]; do
-        tr -d '\r' <"$GUEST_OUT" 2>/dev/null | grep -aqE "$1" && return 0
-        kill -0 "$VMM_PID" 2>/dev/null || break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    lab_show_output
-    fail "guest output never matched /$1/ within $2 s; last line: $(lab_last_line)"
 }
 kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$VMM_PID/status"; } # VmRSS, VmHWM
 field() { grep -o "\"$1\":[0-9]*" api.body | cut -d: -f2; }             # from api.body

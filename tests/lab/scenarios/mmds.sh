@@ -105,12 +105,6 @@ decoy=$!
 l1_modprobe tun || fail "insmod tun failed"
 GUEST_OUT=$PWD/guest.out
 SOCK=$PWD/api.sock
-api() { lab_api "$SOCK" "$@"; }
-want() {
-    local s
-    s=$(api "$2" "$3" "${4:-}")
-    [ "$s" = "$1" ] || fail "$2 $3 answered $s, want $1: $(cat api.body)"
-}
 mkdir -p extra-root/checks extra-root/lab
 cp check extra-root/checks/mmds && cp /lab/bin/httpc dhcp.script extra-root/lab/ ||
     fail "cannot stage the guest files"

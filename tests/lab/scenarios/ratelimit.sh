@@ -50,24 +50,6 @@ r PASS
 EOF
 chmod +x check
 
-# api METHOD PATH [JSON]: print the HTTP status; the body goes to api.body.
-api() { lab_api "$SOCK" "$@"; }
-want() {
-    local s
-    s=$(api "$2" "$3" "${4:-}")
-    [ "$s" = "$1" ] || fail "$2 $3 answered $s, want $1: $(cat api.body)"
-}
-wait_out() { # PATTERN SECONDS
-    local i=0
-    while [ $i -lt $(($2 * 10)) ]; do
-        tr -d '\r' <"$GUEST_OUT" 2>/dev/null | grep -aqE "$1" && return 0
-        kill -0 "$VMM_PID" 2>/dev/null || break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    lab_show_output
-    fail "guest output never matched /$1/ within $2 s; last line: $(lab_last_line)"
-}
 # bucket JSON for SIZE bytes every 100 ms
 bucket() { echo "{\"bandwidth\": {\"size\": $1, \"refill_time\": 100}}"; }
 

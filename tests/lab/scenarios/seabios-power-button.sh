@@ -8,13 +8,6 @@
 command -v curl >/dev/null || fail "curl is not in the L1 image"
 GUEST_OUT=$PWD/guest.out
 SOCK=$PWD/api.sock
-api() { lab_api "$SOCK" "$@"; }
-want() {
-    local s
-    s=$(api "$2" "$3" "${4:-}")
-    [ "$s" = "$1" ] || fail "$2 $3 answered $s, want $1: $(cat api.body)"
-}
-
 truce --api-sock "$SOCK" --id lab-pwrbtn --level Info </dev/null >truce.out 2>&1 &
 VMM_PID=$!
 i=0

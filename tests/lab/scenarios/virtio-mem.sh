@@ -7,12 +7,6 @@
 command -v curl >/dev/null || fail "curl is not in the L1 image"
 GUEST_OUT=$PWD/guest.out
 SOCK=$PWD/api.sock
-api() { lab_api "$SOCK" "$@"; }
-want() {
-    local s
-    s=$(api "$2" "$3" "${4:-}")
-    [ "$s" = "$1" ] || fail "$2 $3 answered $s, want $1: $(cat api.body)"
-}
 # The last MemTotal (KiB) the guest printed.
 memtotal() {
     tr -d '\r' <"$GUEST_OUT" | grep -aE '^memwatch: MemTotal [0-9]+$' | tail -n 1 | cut -d' ' -f3
