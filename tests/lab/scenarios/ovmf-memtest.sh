@@ -2,9 +2,9 @@
 # (tests/lab/build-efi-disk.sh); a second disk holds a GRUB script that chain-loads Debian's
 # memtest86+x64.efi with console=ttyS0. memtest86+'s EFI build needs a GOP framebuffer, so the
 # VM has truce's std VGA (--display std, OVMF's QemuVideoDxe). Its first test is seen on serial,
-# then the VMM is stopped (a whole pass takes too long in the lab). Under QEMU, OVMF alone takes
-# minutes in the lab (bench/ovmf.sh), so this runs under truce only.
-# lab: vmm=truce timeout=300 l0=patched needs=ovmf-kernel long=1
+# then the VMM is stopped (a whole pass takes too long in the lab). Cross-checked under QEMU -M pc
+# with -vga std and the same OVMF files and disks.
+# lab: vmm=truce,qemu timeout=300 l0=patched needs=ovmf-kernel
 disk=/lab/efi/efi-disk.img
 [ -f $disk ] || fail "no UEFI disk in the L1 image (apt-get install grub-efi-amd64-bin mtools)"
 { printf 'echo TRUCE-GRUB-MEMTEST\nchainloader /memtest86+x64.efi console=ttyS0,115200\nboot\n'
@@ -13,10 +13,14 @@ dd if=/dev/zero bs=512 count=7 2>/dev/null >>sel.img
 lab_fw_args ovmf 1 256 "$disk" "$PWD/sel.img" >vmm-args
 set --
 while IFS= read -r f; do set -- "$@" "$f"; done <vmm-args
-labrun -t 240 -m 'Address test' -o guest.out -r result -- "$@" --display std &
+case $LAB_VMM in # a GOP framebuffer: the std VGA under both
+truce) set -- "$@" --display std && bin=truce ;;
+*) set -- "$@" -vga std && bin=qemu-system-x86_64 ;;
+esac
+labrun -t 240 -m 'Address test' -o guest.out -r result -- "$@" &
 pid=$!
 while kill -0 $pid 2>/dev/null && ! grep -aq 'Address test' guest.out 2>/dev/null; do sleep 0.5; done
-for p in $(pidof truce); do kill "$p" 2>/dev/null; done
+for p in $(pidof $bin); do kill "$p" 2>/dev/null; done
 wait $pid
 GUEST_OUT=$PWD/guest.out
 eval "$(cat result)"

@@ -2,7 +2,7 @@
 # GRUB's `linux` from the BIOS disk, tests/lab/build-disk.sh) starts under SeaBIOS and runs its
 # first test, seen on its serial console (console=ttyS0,115200). A whole pass takes too long in
 # the lab: the VMM is stopped once a test is running.
-# lab: vmm=truce,qemu timeout=240 needs=seabios long=1
+# lab: vmm=truce,qemu timeout=240 needs=seabios
 disk=/lab/bios/grub-bios.img
 [ -f "$disk" ] || fail "no GRUB disk in the L1 image (tests/lab/build-disk.sh; apt-get install grub-pc-bin)"
 lab_grub_sel memtest
