@@ -114,12 +114,21 @@ lab_api() {
 # api METHOD PATH [JSON]: lab_api on the scenario's API socket $SOCK.
 api() { lab_api "$SOCK" "$@"; }
 
-# want STATUS METHOD PATH [JSON]: the request to $SOCK must answer STATUS, else the scenario fails
-# naming the answer.
-want() {
-    local s
-    s=$(api "$2" "$3" "${4:-}")
-    [ "$s" = "$1" ] || fail "$2 $3 answered $s, want $1: $(cat api.body)"
+# want STATUS METHOD PATH [JSON]: lab_want on the scenario's API socket $SOCK.
+want() { lab_want "$1" "$SOCK" "$2" "$3" "${4:-}"; }
+
+# lab_wait_poweroff WHAT HALF_SECONDS: the VMM $VMM_PID ends in time with status 0 (the guest
+# powered off), else the scenario fails naming WHAT.
+lab_wait_poweroff() {
+    local i=0 st
+    while kill -0 "$VMM_PID" 2>/dev/null; do
+        sleep 0.5
+        i=$((i + 1))
+        [ $i -lt "$2" ] || fail "$1 did not end after the guest's poweroff"
+    done
+    wait "$VMM_PID"
+    st=$?
+    [ "$st" = 0 ] || fail "$1 ended with status $st, want 0 (poweroff): $(tail -n 2 truce.out)"
 }
 
 # wait_out PATTERN SECONDS: until $GUEST_OUT has a line matching PATTERN (grep -E), while the VMM

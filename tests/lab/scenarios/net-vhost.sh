@@ -100,15 +100,7 @@ vhost_worker run
 grep 'vhost-net' truce.out | head -n 12 | sed 's/^/net-vhost: run: /'
 round run
 echo done | nc 10.9.5.2 5003 || fail "run: cannot tell the guest it is done"
-i=0
-while kill -0 "$VMM_PID" 2>/dev/null; do
-    sleep 0.5
-    i=$((i + 1))
-    [ $i -lt 60 ] || fail "run: truce did not end after the guest's poweroff"
-done
-wait "$VMM_PID"
-st=$?
-[ "$st" = 0 ] || fail "run: truce ended with status $st, want 0 (poweroff): $(tail -n 2 truce.out)"
+lab_wait_poweroff "run: truce" 60
 grep -q 'GUEST-RESULT PASS vhostnet' "$GUEST_OUT" || fail "run: the guest did not pass"
 
 # ---- the API, virtio-mmio, interrupts forwarded; pause, resume, snapshot, restore ----
@@ -158,13 +150,5 @@ until grep -q 'GUEST-RESULT PASS vhostnet' "$GUEST_OUT"; do # the serial log goe
     i=$((i + 1))
     [ $i -lt 40 ] || fail "the guest did not pass: $(tr -d '\r' <"$GUEST_OUT" | grep -a vhostnet | tail -n 2)"
 done
-i=0
-while kill -0 "$VMM_PID" 2>/dev/null; do # the guest powers off after its verdict
-    sleep 0.5
-    i=$((i + 1))
-    [ $i -lt 40 ] || fail "the restored truce did not end after the guest's poweroff"
-done
-wait "$VMM_PID"
-st=$?
-[ "$st" = 0 ] || fail "the restored truce ended with status $st, want 0 (poweroff): $(tail -n 2 truce.out)"
+lab_wait_poweroff "the restored truce" 40 # the guest powers off after its verdict
 true
