@@ -110,8 +110,13 @@ demo: build/truce
 # Benches on this host's /dev/kvm, outside make test: N VMs at once (N=... to choose), and where
 # a boot's time goes (exec -> first KVM_RUN, exits by kind and their userspace time).
 .PHONY: bench-density bench-boot-breakdown bench-display bench-footprint
-bench-density: build/truce guests
+bench-density: build/truce guests build/tools/density_spawn
 	@bench/density.sh $(N)
+# The density bench's spawner: N VMMs at once, each one's first console byte and CPU time.
+build/tools/density_spawn: bench/density_spawn.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) -O2 -Wall -Wextra -Werror -o $@ $< -lpthread
 bench-boot-breakdown: build/truce guests
 	@bench/boot-breakdown.sh
 # The display's cost (host, tiny guests) and, with LAB=1, truce vs QEMU -vga std -vnc in the lab.

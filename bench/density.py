@@ -4,7 +4,6 @@
 # per VM outside guest RAM, and host memory used; run by bench/density.sh (see its usage).
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -17,7 +16,7 @@ TIMEOUT_S = 120
 
 def vm_command(vmm, cfg, kernel, d, i):
     """The command line of VM I under VMM with config CFG (bare | devices), files in D."""
-    serial = f"{d}/serial{i}.txt"
+    serial = f"{d}/serial{i}"
     disk = f"{d}/disk{i}.img"
     if vmm == "truce":
         cmd = [os.environ.get("TRUCE", "build/truce"), "run", "--kernel", kernel, "--cmdline",
@@ -69,67 +68,77 @@ def private_outside_guest_kib(pid):
     return total - best_priv, best_priv
 
 
+SPAWNER = os.environ.get("DENSITY_SPAWN", "build/tools/density_spawn")
+
+
 def run_once(vmm, cfg, n, kernel):
+    """N VMs at once through the spawner (bench/density_spawn.c): spawn and first-line times,
+    each VM's CPU time, and memory sampled while all N run."""
     d = tempfile.mkdtemp(prefix=f"density-{vmm}-")
     if cfg == "devices":
         for i in range(n):
             with open(f"{d}/disk{i}.img", "wb") as f:
                 f.truncate(1 << 20)
     avail_before = mem_available_kib()
-    procs, first = [], [None] * n
-    t0 = time.monotonic()
-    for i in range(n):
-        procs.append(subprocess.Popen(vm_command(vmm, cfg, kernel, d, i), stdin=subprocess.DEVNULL,
-                                      stdout=subprocess.DEVNULL,
-                                      stderr=open(f"{d}/err{i}.txt", "wb")))
-    t_spawned = time.monotonic() - t0
-    while None in first and time.monotonic() - t0 < TIMEOUT_S:
-        for i in range(n):
-            if first[i] is None and os.path.exists(f"{d}/serial{i}.txt") and \
-                    os.path.getsize(f"{d}/serial{i}.txt") > 0:
-                first[i] = time.monotonic() - t0
-            if first[i] is None and procs[i].poll() is not None:
-                first[i] = -1.0  # died before printing
-        time.sleep(0.002)
-    time.sleep(1.0)  # let every VM settle into its idle spin before sampling memory
+    # "{i}" is the VM's index for the spawner; the console is the FIFO it reads
+    cmd = [SPAWNER, "-t", str(TIMEOUT_S), "-s", "1000", str(n), d, "--"] + \
+        vm_command(vmm, cfg, kernel, d, "{i}")
+    sp = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    pids = []
+    for line in sp.stdout:
+        if line.startswith("PID "):
+            pids.append(int(line.split()[2]))
+            if len(pids) == n:
+                break
     private, guest = [], []
-    for p in procs:
+    for pid in pids:  # 1 s after the last guest printed: every VM idles in its guest
         try:
-            a, b = private_outside_guest_kib(p.pid)
+            a, b = private_outside_guest_kib(pid)
             private.append(a)
             guest.append(b)
         except OSError:
             pass
     avail_after = mem_available_kib()
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 20
-    for p in procs:
-        try:
-            p.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-    failed = sum(1 for t in first if t is None or t < 0)
+    out, _ = sp.communicate("stop\n")
+    vms, spawner = [], None
+    for line in out.splitlines():
+        f = line.split()
+        if f and f[0] == "VM":
+            vms.append({"spawn_us": int(f[3]), "first_us": int(f[4]), "cpu_first_us": int(f[5]),
+                        "cpu_sample_us": int(f[6]), "cpu_exit_us": int(f[7])})
+        elif f and f[0] == "SPAWNER":
+            spawner = {"spawned_all_us": int(f[1]), "all_up_us": int(f[2]),
+                       "self_cpu_us": int(f[3])}
+    if sp.returncode or spawner is None or len(vms) != n:
+        sys.exit(f"density.py: the spawner failed ({sp.returncode}): {' '.join(cmd)}")
+    failed = [i for i, v in enumerate(vms) if v["first_us"] < 0]
     errs = ""
     if failed:
-        for i in range(n):
-            if first[i] is None or first[i] < 0:
-                errs = open(f"{d}/err{i}.txt", errors="replace").read().strip()[-300:]
-                break
+        errs = open(f"{d}/err{failed[0]}.txt", errors="replace").read().strip()[-300:]
     subprocess.run(["rm", "-rf", d])
-    ok = [t for t in first if t is not None and t >= 0]
-    t_all = max(ok) if ok and not failed else -1.0
+    ok = [v for v in vms if v["first_us"] >= 0]
+    t_all = spawner["all_up_us"] / 1e6 if ok and not failed else -1.0
+    cpu_first = [v["cpu_first_us"] / 1000 for v in ok]
+    cores = os.cpu_count()
+    med_cpu = statistics.median(cpu_first) if cpu_first else -1
     return {
-        "vmm": vmm, "config": cfg, "n": n, "ok": n - failed, "spawn_s": round(t_spawned, 4),
+        "vmm": vmm, "config": cfg, "n": n, "ok": len(ok),
+        "spawn_s": round(spawner["spawned_all_us"] / 1e6, 4),
         "all_first_line_s": round(t_all, 4),
-        "vms_per_s_per_core": round(n / t_all / os.cpu_count(), 1) if t_all > 0 else -1,
+        "vms_per_s_per_core": round(n / t_all / cores, 1) if t_all > 0 else -1,
+        # CPU cost: every VM's CPU to its first line, and what one core does at that cost
+        "median_cpu_first_ms": round(med_cpu, 2),
+        "total_cpu_first_s": round(sum(cpu_first) / 1000, 3),
+        "vms_per_core_s_cpu": round(1000 / med_cpu, 1) if med_cpu > 0 else -1,
+        "median_cpu_exit_ms": round(statistics.median(v["cpu_exit_us"] for v in vms) / 1000, 2),
+        "spawner_cpu_ms": round(spawner["self_cpu_us"] / 1000, 1),
         "median_private_kib": statistics.median(private) if private else -1,
         "median_guest_touched_kib": statistics.median(guest) if guest else -1,
         "host_used_mib": round((avail_before - avail_after) / 1024, 1),
-        "first_line_s": sorted(round(t, 4) for t in ok), "private_kib": private,
-        "error": errs,
+        "first_line_s": sorted(round(v["first_us"] / 1e6, 4) for v in ok),
+        "cpu_first_ms": sorted(round(c, 2) for c in cpu_first),
+        "spawn_at_s": [round(v["spawn_us"] / 1e6, 4) for v in vms],
+        "private_kib": private, "error": errs,
     }
 
 
@@ -147,6 +156,8 @@ def main():
                 print(f"DENSITY vmm={vmm} config={cfg} n={n} ok={r['ok']} "
                       f"all_first_line_s={r['all_first_line_s']} "
                       f"vms_per_s_per_core={r['vms_per_s_per_core']} "
+                      f"median_cpu_first_ms={r['median_cpu_first_ms']} "
+                      f"median_cpu_exit_ms={r['median_cpu_exit_ms']} "
                       f"median_private_kib={r['median_private_kib']} "
                       f"host_used_mib={r['host_used_mib']}" +
                       (f" error={r['error']!r}" if r["error"] else ""), flush=True)

@@ -13,7 +13,7 @@ for n in "${ns[@]}"; do
 done
 [ -w /dev/kvm ] || { echo "density.sh: /dev/kvm is not usable here" >&2; exit 1; }
 command -v qemu-system-x86_64 >/dev/null || { echo "density.sh: qemu-system-x86_64 is missing (apt-get install qemu-system-x86)" >&2; exit 1; }
-make -s build/truce guests
+make -s build/truce guests build/tools/density_spawn
 kernel=build/guests/actions.elf
 out=${DENSITY_OUT:-/tmp/density-$$}
 mkdir -p "$out"
@@ -45,15 +45,23 @@ trap 'rm -f "$section"' EXIT
     echo "  \`spin\`: it prints \`truce-guest: actions 'spin'\` on COM1 then idles in \`sti; hlt\`;"
     echo "  64 MiB, 1 vCPU. Both VMMs boot the same PVH ELF (QEMU through its PVH ELF note support)."
     echo "- truce: \`truce run --kernel actions.elf --cmdline spin --memory 64M --cpus 1 --console"
-    echo "  file:serialI.txt\`; devices adds \`--disk path=diskI.img --net user --rng\` (seccomp on)."
+    echo "  file:serialI\`; devices adds \`--disk path=diskI.img --net user --rng\` (seccomp on)."
     echo "- QEMU: \`qemu-system-x86_64 -M microvm -accel kvm -cpu kvm64 -smp 1 -m 64 -kernel actions.elf"
-    echo "  -append spin -nodefaults -no-user-config -display none -serial file:serialI.txt"
+    echo "  -append spin -nodefaults -no-user-config -display none -serial file:serialI"
     echo "  -no-reboot\`; devices adds \`-drive id=d0,file=diskI.img,format=raw,if=none -device"
     echo "  virtio-blk-device,drive=d0 -netdev user,id=n0 -device virtio-net-device,netdev=n0 -device"
     echo "  virtio-rng-device\`. Each VM has its own sparse 1 MiB disk file."
-    echo "- all up: from the first fork (bench/density.py spawns all N with subprocess.Popen, as fast"
-    echo "  as it can) to the last guest's serial file becoming non-empty (polled every 2 ms)."
-    echo "  VMs/s/core = N / all up / $(nproc) cores."
+    echo "- The harness (bench/density_spawn.c, the same for both VMMs): serialI is a FIFO it opened"
+    echo "  for reading before the first spawn; one thread spawns all N with posix_spawn (vfork-style),"
+    echo "  stamping each spawn, while another waits on every FIFO and every VM's pidfd with epoll and"
+    echo "  stamps each VM's first console byte the moment it arrives (CLOCK_MONOTONIC)."
+    echo "- spawned: from just before the first spawn to the return of the last one. all up: from"
+    echo "  there to the last guest's first byte. VMs/s/core (wall) = N / all up / $(nproc) cores."
+    echo "- CPU/VM: the VM process's CPU time (every thread, user+sys, incl. the guest's own run in"
+    echo "  KVM) read from its CPU clock (clock_getcpuclockid) when its first byte arrives; median"
+    echo "  over the N VMs. VMs/core-s (CPU) = 1 s / that median: how many such starts one core does"
+    echo "  per second when nothing else runs. start to exit: user+sys from wait4 after SIGTERM (the"
+    echo "  start, 1 s idle, the stop and the kernel's teardown of the VM)."
     echo "- private/VM: Private_Clean + Private_Dirty of /proc/PID/smaps_rollup minus the same of the"
     echo "  guest RAM mapping (the largest anonymous mapping of at least 64 MiB in /proc/PID/smaps),"
     echo "  sampled 1 s after the last guest printed; median over the N VMs. guest touched: that"
