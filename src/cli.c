@@ -280,7 +280,19 @@ int cli_run_vm(const struct vm_config *cfg)
     return cli_run(&(struct cli_vm_source){.cfg = cfg});
 }
 
-/* migrate-receive: listen, take one source, build its VM here. Returns 0 or <0 with ERR. */
+/* migrate_receive's start: the source came (its socket's name goes now, before Landlock), then
+ * Landlock and the threads, as for a VM built here, but paused. */
+static int cli_receive_start(struct vm *vm, void *arg)
+{
+    const char *listen = arg;
+    if (!strncmp(listen, "unix:", 5))
+        unlink(listen + 5);
+    int rc = landlock_vm(&vm->cfg);
+    return rc < 0 ? rc : vm_start_in(vm, true);
+}
+
+/* migrate-receive: listen, take one source, build its VM here and start it. Returns 0 or <0 with
+ * ERR. */
 static int cli_receive(struct vm *vm, struct kvm_host *kvm, const struct cli_vm_source *src,
                        char *err, size_t errlen)
 {
@@ -290,10 +302,11 @@ static int cli_receive(struct vm *vm, struct kvm_host *kvm, const struct cli_vm_
     if (lfd < 0)
         return -EINVAL;
     log_info("migration: waiting for a source on %s", src->listen);
-    int rc = migrate_receive(vm, kvm, lfd, src->wait_ms, src->ov, &st, err, errlen);
+    struct mig_dest d = {lfd, src->wait_ms, src->ov, cli_receive_start, (void *)src->listen};
+    int rc = migrate_receive(vm, kvm, &d, &st, err, errlen);
     close(lfd);
-    if (!strncmp(src->listen, "unix:", 5))
-        unlink(src->listen + 5);
+    if (!strncmp(src->listen, "unix:", 5) && vm->state == VM_CREATED)
+        unlink(src->listen + 5); /* (nobody came, or the build failed) */
     if (!rc)
         log_info("migration: received %llu MiB (%llu pages) in %llu ms",
                  (unsigned long long)(st.bytes >> 20), (unsigned long long)st.pages,
@@ -340,11 +353,12 @@ int cli_run(const struct cli_vm_source *src)
     if (kvm.pvm && cfg->kernel[0])
         log_warn("/dev/kvm is PVM-backed: a kernel that is not PVM-aware runs in KVM's "
                  "instruction emulator and will not boot Linux here (see truce check)");
-    if ((rc = landlock_vm(cfg)) < 0) { /* last thing before the threads: they inherit it */
+    /* (an incoming migration's VM runs already: migrate_receive started it) */
+    if (!src->listen && (rc = landlock_vm(cfg)) < 0) { /* last before the threads: inherited */
         fprintf(stderr, "truce: cannot restrict file access with Landlock: %s\n", strerror(-rc));
         goto out;
     }
-    rc = vm_start(vm);
+    rc = src->listen ? 0 : vm_start(vm);
     if (rc) {
         fprintf(stderr, "truce: cannot start the VM: %s\n", strerror(-rc));
         goto out;

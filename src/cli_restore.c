@@ -22,6 +22,7 @@ enum {
     OPT_TRACK_DIRTY,
     OPT_CLOCK_REALTIME,
     OPT_TIMEOUT,
+    OPT_LOG_LEVEL,
     OPT_HELP
 };
 
@@ -35,6 +36,7 @@ static const struct option restore_opts[] = {
     {"track-dirty-pages", no_argument, 0, OPT_TRACK_DIRTY},
     {"clock-realtime", no_argument, 0, OPT_CLOCK_REALTIME},
     {"timeout", required_argument, 0, OPT_TIMEOUT},
+    {"log-level", required_argument, 0, OPT_LOG_LEVEL},
     {"help", no_argument, 0, OPT_HELP},
     {0, 0, 0, 0},
 };
@@ -52,7 +54,8 @@ static void restore_usage(FILE *out)
                  "  --vsock-uds PATH       serve the vsock device on another UNIX socket\n"
                  "  --track-dirty-pages    track written pages from here on (Diff snapshots)\n"
                  "  --clock-realtime       advance the guest's clock by the time since the "
-                 "snapshot\n");
+                 "snapshot\n"
+                 "  --log-level LEVEL      error | warning | info | debug (default info)\n");
 }
 
 /* "ID=TAP" into the next network override. Returns 0 or -EINVAL with ERR. */
@@ -119,6 +122,15 @@ static int parse_restore(int argc, char **argv, struct cli_vm_source *src,
         case OPT_CLOCK_REALTIME:
             ov->clock_realtime = true;
             break;
+        case OPT_LOG_LEVEL: {
+            enum log_level lvl;
+            if (log_level_parse(optarg, &lvl))
+                rc = err_inval(err, errlen,
+                               "--log-level: '%s': expected error, warning, info or debug", optarg);
+            else
+                log_configure(lvl, true, false);
+            break;
+        }
         case OPT_TIMEOUT: {
             char *end;
             unsigned long s = strtoul(optarg, &end, 10);

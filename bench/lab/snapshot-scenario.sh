@@ -6,6 +6,8 @@
 #   BENCH-SNAP vmm mib rep create_ms create_vmm_ms load_ms load_vmm_ms used_mib file_mib
 #   BENCH-MIG vmm mib rep total_ms downtime_ms mib_sent rounds guest_missed guest_gap_ms
 #   BENCH-START vmm mib rep start-stats ... (the restored truce's start-up timeline, µs a phase)
+#   BENCH-MIGT truce mib rep TIMELINE | TIMELINE | start-stats ... (a migration's switch, step by
+#     step: the source's and the destination's "migration timeline" lines, src/machine/migrate.c)
 # (-1: not measured) and BENCH-NOTE lines for what failed. Settings in /lab/bench/snapshot.conf.
 # lab: vmm=truce timeout=7200 l0=patched long=1
 REPS=3 BIG_REPS= SIZES="128 2048" MIGRATE=1 MIG_MIB=256 MIG_DOWNTIME=30
@@ -84,8 +86,8 @@ stop_pid() {
 }
 file_mib() { du -k "$@" | awk '{ k += $1 } END { printf "%.1f", k / 1024 }'; }
 
-truce_boot() { # SOCK MIB CHECKARG: a truce under its API booting the fill guest
-    lab_truce_api "$1"
+truce_boot() { # SOCK MIB CHECKARG [ARG...]: a truce under its API (ARGs) booting the fill guest
+    lab_truce_api "$1" "${@:4}"
     lab_want 204 "$1" PUT /metrics "{\"metrics_path\": \"$PWD/metrics-src.json\"}"
     lab_want 204 "$1" PUT /boot-source "{\"kernel_image_path\": \"$KERNEL\",
         \"initrd_path\": \"$INITRD\", \"boot_args\": \"$BASE_ARGS lab.check=fill:$3\"}"
@@ -173,11 +175,11 @@ truce_mig() { # MIB REP
     local mib=$1 rep=$2 s=$PWD/src.sock src dst st fig nsrc
     rm -f guest.out src.out dst.out mig.sock dst.log truce.out metrics-*.json
     GUEST_OUT=$PWD/guest.out # the destination appends to the source's serial file
-    truce_boot "$s" "$mib" 64d
+    truce_boot "$s" "$mib" 64d --level Debug # the switch's timeline ("migration timeline")
     src=$VMM_PID
     wait_for "$GUEST_OUT" '^dirty pass 1$' $((180 + mib / 2))
     wait_for "$GUEST_OUT" '^ticks 3 ' 30
-    truce migrate-receive --listen "unix:$PWD/mig.sock" </dev/null >dst.log 2>&1 &
+    truce migrate-receive --listen "unix:$PWD/mig.sock" --log-level debug </dev/null >dst.log 2>&1 &
     dst=$!
     i=0
     while [ ! -S mig.sock ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
@@ -197,12 +199,15 @@ truce_mig() { # MIB REP
     tail -n +$((nsrc + 1)) "$GUEST_OUT" >dst.out
     grep -aq 'dirty: FAIL' dst.out && fail "the guest: $(grep -a 'dirty: FAIL' dst.out | head -n 1)"
     # "migrated to URL: K KiB (P pages) in T ms, R pre-copy rounds (...), downtime D ms"
-    fig=$(sed -n 's/.*migrated to [^:]*:[^:]*: \([0-9]*\) KiB ([0-9]* pages) in \([0-9]*\) ms, \([0-9]*\) pre-copy rounds.*downtime \([0-9]*\) ms.*/\2 \4 \1 \3/p' truce.out | tail -n 1)
+    fig=$(sed -n 's/.*migrated to [^:]*:[^:]*: \([0-9]*\) KiB ([0-9]* pages) in \([0-9]*\) ms, \([0-9]*\) pre-copy rounds.*downtime \([0-9.]*\) ms.*/\2 \4 \1 \3/p' truce.out | tail -n 1)
     [ -n "$fig" ] || fail "no migration figures in truce.out: $(tail -n 1 truce.out)"
     # shellcheck disable=SC2086 # four numbers
     set -- $fig
     echo "BENCH-MIG truce $mib $rep $1 $2 $(echo "$3" | awk '{ printf "%.1f", $1 / 1024 }') $4 $(guest_pause src.out dst.out)"
     stop_pid "$dst"
+    # the switch step by step: the source's and the destination's timelines (one clock) and the
+    # destination's start-up timeline (its first KVM_RUN), logged when it ends
+    echo "BENCH-MIGT truce $mib $rep $(grep -ao 'timeline: source pause.*' truce.out | tail -n 1) | $(grep -ao 'timeline: destination.*' dst.log | tail -n 1) | $(grep -ao 'start-stats.*' dst.log | tail -n 1)"
 }
 
 qemu_mig() { # MIB REP

@@ -105,8 +105,19 @@ int api_validate(const struct api *api, struct vm_config *out, char *err, size_t
     return rc;
 }
 
-/* The VM is built: start its threads (paused unless RUNNING), publish the state, wake
- * api_wait. Returns 0 or <0 with ERR; on failure the VM is destroyed. */
+/* The VM's threads run (RUNNING or paused): publish the state, wake api_wait. Returns 0. */
+static int api_launched(struct api *api, bool running)
+{
+    api->state = running ? API_VM_RUNNING : API_VM_PAUSED;
+    uint64_t one = 1;
+    if (write(api->start_efd, &one, sizeof(one)) < 0)
+        log_err("api: cannot signal the VM start: %s", strerror(errno));
+    pthread_cond_broadcast(&api->cond);
+    return 0;
+}
+
+/* The VM is built: start its threads (paused unless RUNNING), then api_launched. Returns 0 or
+ * <0 with ERR; on failure the VM is destroyed. */
 static int api_launch(struct api *api, bool running, char *err, size_t errlen)
 {
     int rc = landlock_vm_start(api->vm, &api->vm->cfg, !running); /* threads under Landlock */
@@ -117,12 +128,14 @@ static int api_launch(struct api *api, bool running, char *err, size_t errlen)
         api->vm = NULL;
         return rc;
     }
-    api->state = running ? API_VM_RUNNING : API_VM_PAUSED;
-    uint64_t one = 1;
-    if (write(api->start_efd, &one, sizeof(one)) < 0)
-        log_err("api: cannot signal the VM start: %s", strerror(errno));
-    pthread_cond_broadcast(&api->cond);
-    return 0;
+    return api_launched(api, running);
+}
+
+/* migrate_receive's start: the threads under Landlock, paused until the state is in. */
+static int receive_start(struct vm *vm, void *arg)
+{
+    (void)arg;
+    return landlock_vm_start(vm, &vm->cfg, true);
 }
 
 int api_start_vm(struct api *api, char *err, size_t errlen)
@@ -171,9 +184,9 @@ int api_restore_vm(struct api *api, const struct api_restore *r, char *err, size
         return snprintf(err, errlen, "out of memory"), -ENOMEM;
     api->vm->mmds = api->mmds;
     struct mig_stats st;
+    struct mig_dest d = {r->listen_fd, r->wait_ms, r->ov, receive_start, NULL};
     rc = r->state ? snapshot_restore(api->vm, &api->kvm, r->state, r->mem, r->ov, err, errlen)
-                  : migrate_receive(api->vm, &api->kvm, r->listen_fd, r->wait_ms, r->ov, &st, err,
-                                    errlen);
+                  : migrate_receive(api->vm, &api->kvm, &d, &st, err, errlen);
     if (rc < 0) {
         vm_destroy(api->vm);
         free(api->vm);
@@ -182,7 +195,7 @@ int api_restore_vm(struct api *api, const struct api_restore *r, char *err, size
     }
     api->cfg = api->vm->cfg;
     api->boot_source_set = true;
-    rc = api_launch(api, r->resume, err, errlen);
+    rc = r->state ? api_launch(api, r->resume, err, errlen) : api_launched(api, true);
     if (!rc && r->state)
         log_info("microVM %s restored from %s (%s)", api->id, r->state,
                  r->resume ? "running" : "paused");

@@ -71,10 +71,10 @@ int api_migrate(struct api *api, const json_t *o, struct jctx *c)
     api_metrics_flush(api); /* the figures, before the process ends */
     vm_request_stop(api->vm, TRUCE_EXIT_MIGRATED,
                     "migrated to %s: %llu KiB (%llu pages) in %llu ms, %llu pre-copy rounds (%llu "
-                    "pages dirtied in the last), downtime %llu ms (target %llu)",
+                    "pages dirtied in the last), downtime %.1f ms (target %llu)",
                     url, (unsigned long long)(st.bytes >> 10), (unsigned long long)st.pages,
                     (unsigned long long)st.total_ms, (unsigned long long)st.rounds,
-                    (unsigned long long)st.last_dirty, (unsigned long long)st.downtime_ms,
+                    (unsigned long long)st.last_dirty, (double)st.downtime_us / 1000,
                     (unsigned long long)downtime);
     return 0;
 }

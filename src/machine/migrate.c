@@ -152,6 +152,40 @@ static uint64_t ms_now(void)
     return now_ns() / 1000000;
 }
 
+/* A downtime timeline, logged at debug level as one line: each step's microseconds after T0
+ * (itself CLOCK_MONOTONIC in µs, so that the source's and a destination's lines on one host line
+ * up). */
+struct timeline {
+    uint64_t t0;
+    size_t n;
+    char line[512];
+};
+
+static void tl_begin(struct timeline *tl, const char *what)
+{
+    tl->t0 = now_ns();
+    tl->n = (size_t)snprintf(tl->line, sizeof(tl->line), "migration timeline: %s at %llu us:", what,
+                             (unsigned long long)(tl->t0 / 1000));
+}
+
+/* Add " NAME=µs since T0" (and VALUE, when not negative, as "/VALUE"). */
+static void tl_mark(struct timeline *tl, const char *name, long long value)
+{
+    if (!tl->t0 || tl->n >= sizeof(tl->line))
+        return;
+    unsigned long long us = (now_ns() - tl->t0) / 1000;
+    tl->n += (size_t)(value < 0 ? snprintf(tl->line + tl->n, sizeof(tl->line) - tl->n, " %s=%llu",
+                                           name, us)
+                                : snprintf(tl->line + tl->n, sizeof(tl->line) - tl->n,
+                                           " %s=%llu/%lld", name, us, value));
+}
+
+static void tl_log(const struct timeline *tl)
+{
+    if (tl->t0)
+        log_debug("%s", tl->line);
+}
+
 /* ---- source ---------------------------------------------------------------------------------- */
 
 struct send_ctx {
@@ -193,8 +227,9 @@ struct source {
     struct vm *vm;
     int fd;
     struct mig_stats *st;
-    uint64_t *bits;    /* pages dirtied and not sent yet */
-    uint64_t downtime; /* the target, ms */
+    uint64_t *bits;     /* pages dirtied and not sent yet */
+    uint64_t downtime;  /* the target, ms */
+    struct timeline tl; /* from the pause */
 };
 
 /* A checksummed blob: length, CRC32, bytes. */
@@ -234,54 +269,68 @@ static int send_dirty(struct source *s)
 }
 
 /* RAM while the guest runs: every non-zero page, then round after round what it dirtied
- * meanwhile, until what is left would go within the downtime target at the rate the last round
- * had, or MIG_MAX_ROUNDS. What is left stays in S->bits for the final round. */
+ * meanwhile. The rounds go on while each leaves less than half the one before (what is left
+ * then converges on what the guest dirties during a round's fixed costs) and stop when what is
+ * left would go within the downtime target at the rate measured over the whole pre-copy: at once
+ * when it is a tenth of the target, else once the rounds stop shrinking; or after
+ * MIG_MAX_ROUNDS, whatever the guest does. What is left stays in S->bits for the final round. */
 static int precopy(struct source *s)
 {
     struct send_ctx c = {s->fd, s->st};
-    uint64_t t = ms_now(), b = s->st->bytes;
+    uint64_t t0 = now_ns(), b0 = s->st->bytes, prev = UINT64_MAX;
     long n = vm_dirty_harvest(s->vm, s->bits); /* the interval starts now: drop the old set */
     memset(s->bits, 0, DIRTY_WORDS(&s->vm->mem) * sizeof(*s->bits));
     int rc =
         n < 0 ? (int)n : snap_mem_runs(&s->vm->mem, (uint64_t)MIG_MAX_RUN * PAGE, send_run, &c);
     for (s->st->rounds = 1; !rc; s->st->rounds++) {
-        uint64_t rate = (s->st->bytes - b) / MAX(ms_now() - t, 1); /* bytes per ms */
+        /* bytes per ms, from every byte so far: a small round only fills the socket's buffer */
+        uint64_t rate = (s->st->bytes - b0) * 1000000 / MAX(now_ns() - t0, 1);
         if ((n = vm_dirty_harvest(s->vm, s->bits)) < 0)
             return (int)n;
         s->st->last_dirty = (uint64_t)n;
-        if ((rate && (uint64_t)n * PAGE / rate <= s->downtime) || s->st->rounds >= MIG_MAX_ROUNDS)
+        uint64_t us = rate ? (uint64_t)n * PAGE * 1000 / rate : UINT64_MAX; /* to send the rest */
+        bool fits = us <= s->downtime * 1000, shrinking = (uint64_t)n < prev / 2;
+        log_debug("migration: round %llu: %ld pages dirtied, %llu us to send at %llu KiB/ms",
+                  (unsigned long long)s->st->rounds, n, (unsigned long long)us,
+                  (unsigned long long)(rate >> 10));
+        if ((fits && (!shrinking || us * 10 <= s->downtime * 1000)) ||
+            s->st->rounds >= MIG_MAX_ROUNDS)
             return 0;
-        t = ms_now();
-        b = s->st->bytes;
+        prev = (uint64_t)n;
         rc = send_dirty(s);
     }
     return rc;
 }
 
-/* Pause the guest (the downtime starts), send what is still dirty, the end of memory and the
- * whole state. A VM that was not running sends all its RAM here. */
+/* Pause the guest (the downtime starts), send what is still dirty and the end of memory, then
+ * save and send the whole state (the destination takes in the pages meanwhile). A VM that was
+ * not running sends all its RAM here. */
 static int stop_and_copy(struct source *s, bool running, char *err, size_t errlen)
 {
     struct state_visitor v = {0};
     struct send_ctx c = {s->fd, s->st};
-    s->st->paused_at = ms_now();
+    s->st->paused_at = now_ns();
+    tl_begin(&s->tl, "source pause");
     if (running && vm_pause(s->vm) < 0)
         return snprintf(err, errlen, "the VM is stopping"), -EINVAL;
-    int rc = snapshot_state(s->vm, &v, err, errlen);
-    if (rc)
-        return rc;
+    tl_mark(&s->tl, "paused", -1);
     long n = running ? vm_dirty_harvest(s->vm, s->bits) : 0;
+    tl_mark(&s->tl, "dirty-log", n);
     struct mig_run end = {0};
-    if (n < 0)
-        rc = (int)n;
-    else if (running)
-        rc = send_dirty(s);
-    else
-        rc = snap_mem_runs(&s->vm->mem, (uint64_t)MIG_MAX_RUN * PAGE, send_run, &c);
+    uint64_t pages = s->st->pages;
+    int rc = n < 0     ? (int)n
+             : running ? send_dirty(s)
+                       : snap_mem_runs(&s->vm->mem, (uint64_t)MIG_MAX_RUN * PAGE, send_run, &c);
     if (!rc)
         rc = send_all(s->fd, &end, sizeof(end), s->st);
-    if (!rc)
-        rc = send_blob(s, v.buf, v.len);
+    tl_mark(&s->tl, "pages-sent", (long long)(s->st->pages - pages));
+    if (rc)
+        return snprintf(err, errlen, "sending: %s", strerror(-rc)), rc;
+    if ((rc = snapshot_state(s->vm, &v, err, errlen)))
+        return rc;
+    tl_mark(&s->tl, "state-saved", (long long)v.len);
+    rc = send_blob(s, v.buf, v.len);
+    tl_mark(&s->tl, "state-sent", -1);
     state_free(&v);
     if (rc)
         snprintf(err, errlen, "sending: %s", strerror(-rc));
@@ -352,12 +401,15 @@ int migrate_send(struct vm *vm, const char *url, uint64_t max_downtime_ms, struc
             snprintf(err, errlen, "%s", why);
     } else if (!rc) {
         rc = read_reply(s.fd, st, err, errlen);
+        tl_mark(&s.tl, rc ? "refused" : "answer", -1);
+        tl_log(&s.tl);
     }
     if (s.fd >= 0)
         close(s.fd);
-    uint64_t now = ms_now();
-    st->total_ms = now - t0;
-    st->downtime_ms = st->paused_at ? now - st->paused_at : 0;
+    uint64_t now = now_ns();
+    st->total_ms = now / 1000000 - t0;
+    st->downtime_us = st->paused_at ? (now - st->paused_at) / 1000 : 0;
+    st->downtime_ms = (st->downtime_us + 500) / 1000;
     if (rc && s.bits)
         track_end(&s, started);
     free(s.bits);
@@ -372,8 +424,9 @@ int migrate_send(struct vm *vm, const char *url, uint64_t max_downtime_ms, struc
 /* ---- destination ------------------------------------------------------------------------------
  */
 
-/* RAM from the stream into VM, up to the end marker. */
-static int recv_memory(int fd, struct vm *vm, struct mig_stats *st, char *err, size_t errlen)
+/* RAM from the stream into VM, up to the end marker (TL begins there). */
+static int recv_memory(int fd, struct vm *vm, struct mig_stats *st, struct timeline *tl, char *err,
+                       size_t errlen)
 {
     for (;;) {
         struct mig_run r;
@@ -381,7 +434,7 @@ static int recv_memory(int fd, struct vm *vm, struct mig_stats *st, char *err, s
         if (rc)
             return snprintf(err, errlen, "memory stream: %s", strerror(-rc)), -EINVAL;
         if (!r.npages)
-            return 0;
+            return tl_begin(tl, "destination end of memory"), 0;
         uint64_t len = (uint64_t)r.npages * PAGE;
         if (r.npages > MIG_MAX_RUN || r.offset % PAGE || r.offset > vm->mem.ram_size ||
             len > vm->mem.ram_size - r.offset)
@@ -448,18 +501,23 @@ static int recv_hello(int fd, struct vm_config *cfg, struct mig_stats *st, char 
 /* The final state: checked whole (snapshot_check), then set. The guest's clock runs on through
  * the downtime: kvmclock advances by the wall-clock time since the source read it (the hosts'
  * clocks are taken to be in step, as NTP keeps them; a destination behind adds nothing). */
-static int recv_state(int fd, struct vm *vm, struct mig_stats *st, char *err, size_t errlen)
+static int recv_state(int fd, struct vm *vm, struct mig_stats *st, struct timeline *tl, char *err,
+                      size_t errlen)
 {
     uint8_t *payload = NULL;
     uint64_t len = 0;
     struct vm_config *saved = malloc(sizeof(*saved));
     int rc = saved ? recv_blob(fd, "state", &payload, &len, st, err, errlen) : -ENOMEM;
+    tl_mark(tl, "state-received", (long long)len);
     if (!rc)
         rc = snapshot_check(payload, len, saved, err, errlen);
     if (!rc && (saved->mem_bytes != vm->cfg.mem_bytes || saved->cpus != vm->cfg.cpus))
         rc = err_inval(err, errlen, "the final state is of another machine");
+    tl_mark(tl, "checked", -1);
     if (!rc)
         rc = snapshot_load_state(vm, payload, len, true, err, errlen);
+    vm_mark(vm, VM_MARK_STATE);
+    tl_mark(tl, "state-set", -1);
     free(saved);
     free(payload);
     return rc;
@@ -481,31 +539,47 @@ static void send_reply(int fd, int rc, const char *msg, struct mig_stats *st)
             break;
 }
 
-int migrate_receive(struct vm *vm, struct kvm_host *kvm, int lfd, int wait_ms,
-                    const struct snapshot_overrides *ov, struct mig_stats *st, char *err,
-                    size_t errlen)
+/* Build VM from the hello and configuration on FD, then start it paused (D->start) while RAM
+ * comes. Returns 0 or <0 with ERR. */
+static int recv_build(int fd, struct vm *vm, struct kvm_host *kvm, const struct mig_dest *d,
+                      struct vm_config *cfg, struct mig_stats *st, char *err, size_t errlen)
+{
+    int rc = recv_hello(fd, cfg, st, err, errlen);
+    if (!rc)
+        rc = snapshot_build(vm, kvm, cfg, NULL, d->ov, err, errlen);
+    if (!rc && d->start && (rc = d->start(vm, d->start_arg)) < 0)
+        snprintf(err, errlen, "cannot start the VM threads: %s", strerror(-rc));
+    return rc;
+}
+
+int migrate_receive(struct vm *vm, struct kvm_host *kvm, const struct mig_dest *d,
+                    struct mig_stats *st, char *err, size_t errlen)
 {
     memset(st, 0, sizeof(*st));
     machine_clear(vm);
-    int w = wait_ready(lfd, POLLIN, wait_ms);
+    int w = wait_ready(d->lfd, POLLIN, d->wait_ms);
     if (w)
         return snprintf(err, errlen, "no migration source connected within %d s%s%s",
-                        wait_ms / 1000, w == -ETIMEDOUT ? "" : ": ",
+                        d->wait_ms / 1000, w == -ETIMEDOUT ? "" : ": ",
                         w == -ETIMEDOUT ? "" : strerror(-w)),
                w;
-    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    int fd = accept4(d->lfd, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0)
         return snprintf(err, errlen, "accepting the source: %s", strerror(errno)), -errno;
     uint64_t t0 = ms_now();
+    struct timeline tl = {0};
     struct vm_config *cfg = malloc(sizeof(*cfg));
-    int rc = cfg ? recv_hello(fd, cfg, st, err, errlen) : -ENOMEM;
+    int rc = cfg ? recv_build(fd, vm, kvm, d, cfg, st, err, errlen) : -ENOMEM;
     if (!rc)
-        rc = snapshot_build(vm, kvm, cfg, NULL, ov, err, errlen);
+        rc = recv_memory(fd, vm, st, &tl, err, errlen);
     if (!rc)
-        rc = recv_memory(fd, vm, st, err, errlen);
-    if (!rc)
-        rc = recv_state(fd, vm, st, err, errlen);
+        rc = recv_state(fd, vm, st, &tl, err, errlen);
     send_reply(fd, rc, rc ? err : "", st);
+    tl_mark(&tl, rc ? "refused" : "answer", -1);
+    if (!rc && d->start && vm_resume(vm) < 0)
+        rc = err_inval(err, errlen, "the VM stopped before it could resume");
+    tl_mark(&tl, "resumed", -1);
+    tl_log(&tl);
     close(fd);
     free(cfg);
     st->total_ms = ms_now() - t0;

@@ -60,8 +60,9 @@ struct mig_stats {
     uint64_t total_ms;    /* from the request to the destination's answer */
     uint64_t rounds;      /* source: pre-copy rounds before the final one */
     uint64_t last_dirty;  /* source: pages dirtied during the last pre-copy round */
-    uint64_t paused_at;   /* source: when the guest was paused (ms clock) */
-    uint64_t downtime_ms; /* source: from the pause to the destination's answer */
+    uint64_t paused_at;   /* source: when the guest was paused (now_ns) */
+    uint64_t downtime_us; /* source: from the pause to the destination's answer */
+    uint64_t downtime_ms; /* the same, rounded to ms */
 };
 
 /* Where to: "unix:PATH" or "tcp:HOST:PORT". Returns a connected or listening socket, or -errno
@@ -87,11 +88,22 @@ void migrate_release_locks(struct vm *vm);
 int migrate_retake_locks(struct vm *vm, char *err, size_t errlen);
 
 /* Destination: accept one source on the listening socket LFD (waiting at most WAIT_MS for it,
- * or for ever when WAIT_MS < 0: then -ETIMEDOUT), receive and check everything, build VM from it
- * (OV applied) and answer the source. The VM is left created, not started. Returns 0 or <0 with
- * ERR (the source was told why; the caller must still vm_destroy VM). */
-int migrate_receive(struct vm *vm, struct kvm_host *kvm, int lfd, int wait_ms,
-                    const struct snapshot_overrides *ov, struct mig_stats *st, char *err,
-                    size_t errlen);
+ * or for ever when WAIT_MS < 0: then -ETIMEDOUT), receive and check everything, build the VM
+ * from it (OV applied) and answer the source. START (may be NULL) is called with START_ARG as
+ * soon as the VM is built from the configuration, before its RAM comes: it starts the VM paused
+ * (machine.h vm_start_in: the threads created, each under its sandbox, parked before their first
+ * KVM_RUN), so that the switch only sets the state and resumes; it returns 0 or -errno. */
+struct mig_dest {
+    int lfd;
+    int wait_ms;
+    const struct snapshot_overrides *ov;
+    int (*start)(struct vm *vm, void *arg);
+    void *start_arg;
+};
+/* With D->start, the VM runs on success (resumed right after the answer); without, it is left
+ * created, not started. Returns 0 or <0 with ERR (the source was told why; the caller must still
+ * vm_destroy VM, which stops threads START began). */
+int migrate_receive(struct vm *vm, struct kvm_host *kvm, const struct mig_dest *d,
+                    struct mig_stats *st, char *err, size_t errlen);
 
 #endif

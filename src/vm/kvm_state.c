@@ -33,14 +33,30 @@ static void msr_list_add(struct vcpu_msr_list *l, uint32_t index)
         l->index[l->n++] = index;
 }
 
-/* True when the vCPU answers KVM_GET_MSRS for INDEX. */
-static bool msr_readable(int vcpu_fd, uint32_t index)
+/* Add to OUT those of the N MSRs IDX the vCPU answers KVM_GET_MSRS for. KVM reads a list in
+ * order and stops at the first MSR it refuses, answering how many it read: so one ioctl per
+ * refused MSR (plus one), not one per MSR (a migration's source builds the list while its guest
+ * is paused). Returns 0 or -ENOMEM. */
+static int add_readable(int vcpu_fd, const uint32_t *idx, unsigned n, struct vcpu_msr_list *out)
 {
     struct {
         struct kvm_msrs hdr;
-        struct kvm_msr_entry e;
-    } one = {.hdr.nmsrs = 1, .e.index = index};
-    return ioctl(vcpu_fd, KVM_GET_MSRS, &one) == 1;
+        struct kvm_msr_entry e[512];
+    } *m = calloc(1, sizeof(*m));
+    for (unsigned i = 0; m && i < n;) {
+        unsigned k = MIN(n - i, 512u);
+        m->hdr.nmsrs = k;
+        for (unsigned j = 0; j < k; j++)
+            m->e[j] = (struct kvm_msr_entry){.index = idx[i + j]};
+        int r = ioctl(vcpu_fd, KVM_GET_MSRS, m);
+        unsigned got = r < 0 ? 0 : MIN((unsigned)r, k);
+        for (unsigned j = 0; j < got; j++)
+            msr_list_add(out, idx[i + j]);
+        i += got < k ? got + 1 : k; /* past the refused one */
+    }
+    int rc = m ? 0 : -ENOMEM;
+    free(m);
+    return rc;
 }
 
 int vcpu_msr_list_build(const struct kvm_host *kvm, int vcpu_fd, struct vcpu_msr_list *out)
@@ -51,13 +67,14 @@ int vcpu_msr_list_build(const struct kvm_host *kvm, int vcpu_fd, struct vcpu_msr
     kl->nmsrs = 512;
     int rc = ioctl(kvm->fd, KVM_GET_MSR_INDEX_LIST, kl) < 0 ? -errno : 0;
     memset(out, 0, sizeof(*out));
-    for (unsigned i = 0; !rc && i < kl->nmsrs; i++)
-        if (msr_readable(vcpu_fd, kl->indices[i]))
-            msr_list_add(out, kl->indices[i]);
+    if (!rc)
+        rc = add_readable(vcpu_fd, kl->indices, MIN(kl->nmsrs, 512u), out);
     free(kl);
-    for (uint32_t m = MSR_PVM_FIRST; !rc && kvm->pvm && m <= MSR_PVM_LAST; m++)
-        if (msr_readable(vcpu_fd, m))
-            msr_list_add(out, m);
+    uint32_t pvm[MSR_PVM_LAST - MSR_PVM_FIRST + 1];
+    for (uint32_t m = MSR_PVM_FIRST; m <= MSR_PVM_LAST; m++)
+        pvm[m - MSR_PVM_FIRST] = m;
+    if (!rc && kvm->pvm)
+        rc = add_readable(vcpu_fd, pvm, ARRAY_SIZE(pvm), out);
     return rc;
 }
 
