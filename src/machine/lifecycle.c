@@ -29,8 +29,10 @@ static void *io_thread(void *arg)
     int rc = sandbox_enter(vm, SANDBOX_IO) < 0 ? 0 : evloop_run(vm->loop);
     if (rc)
         vm_request_stop(vm, TRUCE_EXIT_HOST, "I/O thread: %s", strerror(-rc));
-    log_debug("I/O thread: stack used %zu KiB of %u KiB", thread_stack_used() >> 10,
-              THREAD_STACK_IO >> 10);
+    /* measuring reads every page of the stack: at debug level only (a fault per page) */
+    if (log_enabled(LOG_LVL_DEBUG))
+        log_debug("I/O thread: stack used %zu KiB of %u KiB", thread_stack_used() >> 10,
+                  THREAD_STACK_IO >> 10);
     atomic_store(&vm->io_thread_exited, true);
     return NULL;
 }

@@ -86,6 +86,11 @@ uint64_t log_lost(void)
     return atomic_load(&logger.lost);
 }
 
+bool log_enabled(enum log_level lvl)
+{
+    return lvl <= logger.level;
+}
+
 void log_msg(enum log_level lvl, const char *file, int line, const char *fmt, ...)
 {
     if (lvl > logger.level)

@@ -42,6 +42,8 @@ int line_sink_open(const char *path);
 /* Parse "Error"/"Warning"/"Info"/"Debug"/"Trace"/"Off" (case-insensitive). Returns 0 or -EINVAL. */
 int log_level_parse(const char *s, enum log_level *out);
 uint64_t log_lost(void);
+/* Would a line of level LVL be printed? (To skip working out what only a debug line shows.) */
+bool log_enabled(enum log_level lvl);
 
 #define log_err(...)   log_msg(LOG_LVL_ERROR, __FILE__, __LINE__, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LVL_WARN, __FILE__, __LINE__, __VA_ARGS__)

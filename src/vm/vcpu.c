@@ -201,8 +201,9 @@ static void *vcpu_thread(void *arg)
             break;
     }
     tls_run = NULL;
-    log_debug("vCPU %u: stack used %zu KiB of %u KiB", v->id, thread_stack_used() >> 10,
-              THREAD_STACK_VCPU >> 10);
+    if (log_enabled(LOG_LVL_DEBUG)) /* reads every page of the stack: debug level only */
+        log_debug("vCPU %u: stack used %zu KiB of %u KiB", v->id, thread_stack_used() >> 10,
+                  THREAD_STACK_VCPU >> 10);
     atomic_store(&v->exited, true);
     return NULL;
 }

@@ -20,7 +20,7 @@ struct kvm_host {
     int run_size;
     int max_vcpus;
     bool pvm;     /* /dev/kvm is kvm_pvm: no VT-x/AMD-V, stock guests run in the emulator */
-    bool hw_virt; /* the CPU advertises vmx or svm */
+    bool hw_virt; /* the CPU advertises vmx or svm (set by kvm_host_report only) */
 };
 
 /* Open /dev/kvm, check the API version and every capability truce needs. On failure returns
