@@ -133,6 +133,10 @@ bench-snapshot: build/truce
 	@bench/snapshot.sh $(REPS)
 bench-snapshot-cycles: build/truce
 	@bench/snapshot.sh --cycles $(or $(CYCLES),100)
+# Live-migration downtime step by step on this host's /dev/kvm, tiny guest (RUNS=20 migrations).
+.PHONY: bench-migrate-host
+bench-migrate-host: build/truce guests
+	@bench/migrate-host.sh $(RUNS)
 
 format:
 	clang-format -i $(SRCS) $(wildcard src/manager/*.c) $(shell find src tests -name '*.h') $(UNITSRCS)

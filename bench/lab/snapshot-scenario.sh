@@ -87,13 +87,15 @@ stop_pid() {
 file_mib() { du -k "$@" | awk '{ k += $1 } END { printf "%.1f", k / 1024 }'; }
 
 truce_boot() { # SOCK MIB CHECKARG [ARG...]: a truce under its API (ARGs) booting the fill guest
-    lab_truce_api "$1" "${@:4}"
-    lab_want 204 "$1" PUT /metrics "{\"metrics_path\": \"$PWD/metrics-src.json\"}"
-    lab_want 204 "$1" PUT /boot-source "{\"kernel_image_path\": \"$KERNEL\",
-        \"initrd_path\": \"$INITRD\", \"boot_args\": \"$BASE_ARGS lab.check=fill:$3\"}"
-    lab_want 204 "$1" PUT /machine-config "{\"vcpu_count\": 1, \"mem_size_mib\": $2}"
-    lab_want 204 "$1" PUT /serial "{\"serial_out_path\": \"$GUEST_OUT\"}"
-    lab_want 204 "$1" PUT /actions '{"action_type": "InstanceStart"}'
+    local sock=$1 mib=$2 arg=$3
+    shift 3
+    lab_truce_api "$sock" "$@"
+    lab_want 204 "$sock" PUT /metrics "{\"metrics_path\": \"$PWD/metrics-src.json\"}"
+    lab_want 204 "$sock" PUT /boot-source "{\"kernel_image_path\": \"$KERNEL\",
+        \"initrd_path\": \"$INITRD\", \"boot_args\": \"$BASE_ARGS lab.check=fill:$arg\"}"
+    lab_want 204 "$sock" PUT /machine-config "{\"vcpu_count\": 1, \"mem_size_mib\": $mib}"
+    lab_want 204 "$sock" PUT /serial "{\"serial_out_path\": \"$GUEST_OUT\"}"
+    lab_want 204 "$sock" PUT /actions '{"action_type": "InstanceStart"}'
 }
 
 qemu_start() { # QMPSOCK MIB CHECKARG SERIAL [ARG...]: QEMU -M pc with the fill guest

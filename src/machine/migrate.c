@@ -222,6 +222,19 @@ static int read_reply(int fd, struct mig_stats *st, char *err, size_t errlen)
     return 0;
 }
 
+/* After a yes: the destination's word that the guest runs there (the downtime ends). The VM is
+ * the destination's whatever comes: a missing word is only logged. */
+static void read_resumed(int fd, struct mig_stats *st)
+{
+    uint32_t status = 0;
+    int rc = wait_ready(fd, POLLIN, MIG_DRAIN_MS);
+    if (!rc)
+        rc = recv_all(fd, &status, sizeof(status), st);
+    if (rc || status)
+        log_warn("migration: the destination did not confirm that the guest runs there: %s",
+                 strerror(rc ? -rc : (int)status));
+}
+
 /* One outgoing migration. */
 struct source {
     struct vm *vm;
@@ -270,10 +283,10 @@ static int send_dirty(struct source *s)
 
 /* RAM while the guest runs: every non-zero page, then round after round what it dirtied
  * meanwhile. The rounds go on while each leaves less than half the one before (what is left
- * then converges on what the guest dirties during a round's fixed costs) and stop when what is
- * left would go within the downtime target at the rate measured over the whole pre-copy: at once
- * when it is a tenth of the target, else once the rounds stop shrinking; or after
- * MIG_MAX_ROUNDS, whatever the guest does. What is left stays in S->bits for the final round. */
+ * then converges on what the guest dirties during a round's fixed costs: every page of the
+ * final round costs downtime) and stop once they no longer shrink and what is left would go
+ * within the downtime target at the rate measured over the whole pre-copy, or after
+ * MIG_MAX_ROUNDS whatever the guest does. What is left stays in S->bits for the final round. */
 static int precopy(struct source *s)
 {
     struct send_ctx c = {s->fd, s->st};
@@ -289,12 +302,11 @@ static int precopy(struct source *s)
             return (int)n;
         s->st->last_dirty = (uint64_t)n;
         uint64_t us = rate ? (uint64_t)n * PAGE * 1000 / rate : UINT64_MAX; /* to send the rest */
-        bool fits = us <= s->downtime * 1000, shrinking = (uint64_t)n < prev / 2;
+        bool fits = us <= s->downtime * 1000, shrinking = n > 0 && (uint64_t)n < prev / 2;
         log_debug("migration: round %llu: %ld pages dirtied, %llu us to send at %llu KiB/ms",
                   (unsigned long long)s->st->rounds, n, (unsigned long long)us,
                   (unsigned long long)(rate >> 10));
-        if ((fits && (!shrinking || us * 10 <= s->downtime * 1000)) ||
-            s->st->rounds >= MIG_MAX_ROUNDS)
+        if ((fits && !shrinking) || s->st->rounds >= MIG_MAX_ROUNDS)
             return 0;
         prev = (uint64_t)n;
         rc = send_dirty(s);
@@ -402,6 +414,9 @@ int migrate_send(struct vm *vm, const char *url, uint64_t max_downtime_ms, struc
     } else if (!rc) {
         rc = read_reply(s.fd, st, err, errlen);
         tl_mark(&s.tl, rc ? "refused" : "answer", -1);
+        if (!rc)
+            read_resumed(s.fd, st);
+        tl_mark(&s.tl, "resumed", -1);
         tl_log(&s.tl);
     }
     if (s.fd >= 0)
@@ -576,9 +591,13 @@ int migrate_receive(struct vm *vm, struct kvm_host *kvm, const struct mig_dest *
         rc = recv_state(fd, vm, st, &tl, err, errlen);
     send_reply(fd, rc, rc ? err : "", st);
     tl_mark(&tl, rc ? "refused" : "answer", -1);
-    if (!rc && d->start && vm_resume(vm) < 0)
+    bool yes = !rc;
+    if (yes && d->start && vm_resume(vm) < 0)
         rc = err_inval(err, errlen, "the VM stopped before it could resume");
     tl_mark(&tl, "resumed", -1);
+    uint32_t resumed = rc ? EIO : 0; /* the source's downtime ends here */
+    if (yes)
+        send_all(fd, &resumed, sizeof(resumed), st);
     tl_log(&tl);
     close(fd);
     free(cfg);
