@@ -9,8 +9,10 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvl
 # libslirp (and glib with it) is dlopen'ed by a VM with --net user (backend/slirp_lib.c), libpng
 # and libvncserver by a VM with --display (ui/ui_lib.c): their headers are used, never linked, so
 # a VM without those parts maps none of them.
+# The linked ones come in as archives (their Debian -dev packages ship them): a start maps four
+# files fewer, 0.2-0.4 ms of CPU and ~90 KiB of private memory less per VM (bench/density.sh).
 LDPKGS   := $(filter-out slirp glib-2.0 libpng libvncserver,$(PKGS))
-LDLIBS   += -lpthread -ldl $(shell pkg-config --libs $(LDPKGS) 2>/dev/null)
+LDLIBS   += -lpthread -ldl -Wl,-Bstatic $(shell pkg-config --libs $(LDPKGS) 2>/dev/null) -Wl,-Bdynamic
 
 SRCS     := $(shell find src -name '*.c' -not -path 'src/manager/*' | sort)
 LIBSRCS  := $(filter-out src/main.c,$(SRCS))
