@@ -111,7 +111,7 @@ demo: build/truce
 
 # Benches on this host's /dev/kvm, outside make test: N VMs at once (N=... to choose), and where
 # a boot's time goes (exec -> first KVM_RUN, exits by kind and their userspace time).
-.PHONY: bench-density bench-boot-breakdown bench-display bench-footprint
+.PHONY: bench-density bench-boot-breakdown bench-display bench-footprint bench-start-cpu
 bench-density: build/truce guests build/tools/density_spawn
 	@bench/density.sh $(N)
 # The density bench's spawner: N VMMs at once, each one's first console byte and CPU time.
@@ -121,6 +121,9 @@ build/tools/density_spawn: bench/density_spawn.c
 	$(Q)$(CC) -O2 -Wall -Wextra -Werror -o $@ $< -lpthread
 bench-boot-breakdown: build/truce guests
 	@bench/boot-breakdown.sh
+# Where one tiny VM's CPU goes from exec to exit, by kernel path (perf; REPS=100 runs).
+bench-start-cpu: build/truce guests
+	@bench/start-cpu.sh $(REPS)
 # The display's cost (host, tiny guests) and, with LAB=1, truce vs QEMU -vga std -vnc in the lab.
 bench-display: build/truce guests
 	@bench/display.sh $(N)
