@@ -97,6 +97,46 @@ JSON
 precopy migrate-precopy-dirty 30
 precopy migrate-precopy-dirty-1ms 1
 
+# At debug level both sides log the switch step by step (bench/migrate-host.sh reads it): every
+# step of the source's pause -> the destination's word that the guest runs, and of the
+# destination's end of memory -> resume; the destination started its VM before RAM came.
+d=$W/timeline
+mkdir -p "$d"
+cat >"$d/vm.json" <<JSON
+{"boot-source": {"kernel_image_path": "$PWD/$A", "boot_args": "count"},
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 32},
+ "serial": {"serial_out_path": "$d/src.log"}}
+JSON
+"$TRUCE" --api-sock "$d/api" --level Debug --config-file "$d/vm.json" 2>"$d/src.err" &
+SRC=$!
+for _ in $(seq 200); do grep -q "tick 2" "$d/src.log" 2>/dev/null && break; sleep 0.05; done
+"$TRUCE" migrate-receive --listen "unix:$d/mig.sock" --console "file:$d/dst.log" \
+    --log-level debug 2>"$d/dst.err" &
+DST=$!
+for _ in $(seq 100); do [ -S "$d/mig.sock" ] && break; sleep 0.05; done
+code=$(curl -s -o "$d/reply" -w '%{http_code}' --unix-socket "$d/api" -X PUT http://l/migration \
+    -d "{\"destination_url\": \"unix:$d/mig.sock\"}")
+wait_pid $SRC
+wait_pid $DST
+src_tl=$(grep -o 'migration timeline: source pause at [0-9]* us:.*' "$d/src.err")
+dst_tl=$(grep -o 'migration timeline: destination end of memory at [0-9]* us:.*' "$d/dst.err")
+missing=
+for k in paused dirty-log pages-sent state-saved state-sent answer resumed; do
+    echo "$src_tl" | grep -q " $k=[0-9]" || missing="$missing source:$k"
+done
+for k in state-received checked state-set answer resumed; do
+    echo "$dst_tl" | grep -q " $k=[0-9]" || missing="$missing destination:$k"
+done
+# the destination's threads (seccomp filters installed) came before its state was set
+order=$(grep -o 'start-stats.*' "$d/dst.err" | grep -o ' [a-z]*=' | tr -d ' =' | paste -sd' ')
+if [ "$code" != 204 ] || [ -n "$missing" ] || grep -q "did not confirm" "$d/src.err"; then
+    echo "FAIL migrate-timeline: answer $code, missing:${missing:- none}; $(grep -m1 'did not confirm' "$d/src.err")"
+elif ! echo "$order" | grep -q 'threads.*state'; then
+    echo "FAIL migrate-timeline: the destination's start-up timeline is '$order', want its threads before its state"
+else
+    echo "PASS migrate-timeline ($(echo "$src_tl" | grep -o 'resumed=[0-9]*') us from the pause to the destination's word)"
+fi
+
 stays() { # stays NAME URL PATTERN: a migration that fails leaves the source running to its end
     local name=$1 d=$W/$1
     source_vm "$name"
