@@ -3,12 +3,14 @@
 # here): RUNS migrations of the tiny "dirty" guest (tests/guests/actions.c: it rewrites 256 pages
 # over and over) between two truce processes over a UNIX socket, `PUT /migration` with
 # max_downtime_ms 30 to `truce migrate-receive`, both at debug level. The source logs its
-# downtime (pause -> the destination's word that the guest runs there) and both log a timeline of the switch
+# downtime (pause -> the destination's answer) and both log a timeline of the switch
 # ("migration timeline", src/machine/migrate.c; the destination's start-up timeline adds its
 # first KVM_RUN); the medians go to bench/RESULTS.md. Figures only, never asserted.
 # Usage: bench/migrate-host.sh [RUNS] (default 20). BEFORE=BINARY adds runs of another truce
 # (its downtime only: older builds log no timeline), alternating with build/truce's; MIB=N the
-# guest's memory (default 256); NO_RESULTS=1 prints the table without rewriting RESULTS.md.
+# guest's memory (default 256); NO_RESULTS=1 prints the table without rewriting RESULTS.md;
+# SAMPLES_OUT=FILE keeps the raw lines, REPORT=FILE writes the section from such a file instead
+# of running (RUNS and BEFORE_NOTE as for that run; the load average is read now).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-20}
@@ -64,11 +66,13 @@ JSON
 }
 
 for i in $(seq "$runs"); do
+    [ -z "${REPORT:-}" ] || break
     [ -z "$before" ] || one "$before" before
     one "$TRUCE" after
     printf '.' >&2
 done
 echo >&2
+[ -z "${REPORT:-}" ] || cp "$REPORT" "$W/samples"
 [ -s "$W/samples" ] || { echo "migrate-host.sh: no migration succeeded" >&2; exit 1; }
 cp "$W/samples" "${SAMPLES_OUT:-/dev/null}" 2>/dev/null || true
 
@@ -81,7 +85,7 @@ for line in open(samples):
     tag, rest = line.split(" ", 1)
     r = rows.setdefault(tag, {})
     m = re.search(r"downtime_ms=([\d.]+) rounds=(\d+)", rest)
-    r.setdefault("downtime, the source's figure (pause -> the guest runs there)", []).append(float(m.group(1)))
+    r.setdefault("downtime, the source's figure (pause -> the destination's answer)", []).append(float(m.group(1)))
     r.setdefault("pre-copy rounds", []).append(float(m.group(2)))
     src = re.search(r"source pause at (\d+) us:([^|]*)", rest)
     dst = re.search(r"destination end of memory at (\d+) us:([^|]*)", rest)
@@ -102,10 +106,10 @@ for line in open(samples):
     add("destination: the state checked", t_dst - t_src + dd["checked"])
     add("destination: KVM, vCPU and device state set", t_dst - t_src + dd["state-set"])
     add("destination: the answer sent", t_dst - t_src + dd["answer"])
-    add("source: the answer received", s["answer"])
+    add("source: the answer received (its downtime)", s["answer"])
     add("destination: the vCPUs resumed", t_dst - t_src + dd["resumed"])
     if "resumed" in s:
-        add("source: the destination's word that the guest runs (its downtime)", s["resumed"])
+        add("source: the destination's word that the guest runs", s["resumed"])
     st = re.search(r"state=\d+ .*?run=(\d+)", rest)
     if st:  # the start-up timeline: the state set -> the first KVM_RUN
         add("destination: the first KVM_RUN", t_dst - t_src + dd["state-set"] + int(st.group(1)))

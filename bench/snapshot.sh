@@ -97,9 +97,9 @@ STEPS = [("src", "paused", "source: the vCPUs out of KVM_RUN, devices paused"),
          ("dst", "checked", "destination: the state checked"),
          ("dst", "state-set", "destination: KVM, vCPU and device state set"),
          ("dst", "answer", "destination: the answer sent"),
-         ("src", "answer", "source: the answer received"),
+         ("src", "answer", "source: the answer received (its downtime)"),
          ("dst", "resumed", "destination: the vCPUs resumed"),
-         ("src", "resumed", "source: the destination's word that the guest runs (its downtime)"),
+         ("src", "resumed", "source: the destination's word that the guest runs"),
          ("run", "run", "destination: the first KVM_RUN")]
 
 def timeline(rest):
@@ -204,7 +204,7 @@ if migrate == "only":
 
 {tver}, {kver} as L1 and guest kernel, {qver}; the same guest and method as the table above
 (L1: one emulated CPU, so the two VMMs of a migration share it). truce's downtime runs from the
-source's pause to the destination's word, after its answer, that the guest runs there; QEMU's
+source's pause to the destination's answer (its vCPUs resume right after it); QEMU's
 (query-migrate `downtime`) ends when the source has sent everything, without the destination's
 loading and start.
 
@@ -263,8 +263,7 @@ Issue 11's goals (reported, never asserted): restore below 3 ms of VMM time for 
   QEMU's query-migrate `total-time` for create, none for restore.
 - Migration: truce `PUT /migration` {{`destination_url`: `unix:...`, `max_downtime_ms`: 30}} to
   `truce migrate-receive --listen unix:...`, figures from the source's stop message (total:
-  request -> the destination's answer; downtime: pause -> the destination's answer (from
-  2026-12-02: its word, after the answer, that the guest runs there); rounds:
+  request -> the destination's answer; downtime: pause -> the destination's answer; rounds:
   pre-copy rounds before the last); QEMU `migrate` to a second QEMU started with `-incoming
   unix:...`, `downtime-limit` 30, figures from query-migrate (`total-time`, `downtime`, RAM
   `transferred`; rounds: `dirty-sync-count`). The guest runs `mobtool dirty 32 8` (32 MiB

@@ -222,8 +222,8 @@ static int read_reply(int fd, struct mig_stats *st, char *err, size_t errlen)
     return 0;
 }
 
-/* After a yes: the destination's word that the guest runs there (the downtime ends). The VM is
- * the destination's whatever comes: a missing word is only logged. */
+/* After a yes: the destination's word that the guest runs there. The VM is the destination's
+ * whatever comes: a missing word is only logged. */
 static void read_resumed(int fd, struct mig_stats *st)
 {
     uint32_t status = 0;
@@ -414,17 +414,20 @@ int migrate_send(struct vm *vm, const char *url, uint64_t max_downtime_ms, struc
     } else if (!rc) {
         rc = read_reply(s.fd, st, err, errlen);
         tl_mark(&s.tl, rc ? "refused" : "answer", -1);
-        if (!rc)
-            read_resumed(s.fd, st);
-        tl_mark(&s.tl, "resumed", -1);
-        tl_log(&s.tl);
     }
-    if (s.fd >= 0)
-        close(s.fd);
-    uint64_t now = now_ns();
+    uint64_t now = now_ns(); /* the downtime ends at the answer */
     st->total_ms = now / 1000000 - t0;
     st->downtime_us = st->paused_at ? (now - st->paused_at) / 1000 : 0;
     st->downtime_ms = (st->downtime_us + 500) / 1000;
+    if (!rc) {
+        /* this process keeps quiet (it ends next) until the guest runs there: on one host its
+         * teardown would take the CPU from the destination's resume */
+        read_resumed(s.fd, st);
+        tl_mark(&s.tl, "resumed", -1);
+    }
+    tl_log(&s.tl);
+    if (s.fd >= 0)
+        close(s.fd);
     if (rc && s.bits)
         track_end(&s, started);
     free(s.bits);
@@ -595,7 +598,7 @@ int migrate_receive(struct vm *vm, struct kvm_host *kvm, const struct mig_dest *
     if (yes && d->start && vm_resume(vm) < 0)
         rc = err_inval(err, errlen, "the VM stopped before it could resume");
     tl_mark(&tl, "resumed", -1);
-    uint32_t resumed = rc ? EIO : 0; /* the source's downtime ends here */
+    uint32_t resumed = rc ? EIO : 0;
     if (yes)
         send_all(fd, &resumed, sizeof(resumed), st);
     tl_log(&tl);

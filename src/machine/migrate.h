@@ -16,9 +16,10 @@ struct snapshot_overrides;
  * meanwhile (a page may come several times: the last copy wins) — ended by a run of 0 pages
  * after the guest was paused and the last dirty pages went; then the whole state (the payload
  * of a snapshot state file, machine/snapshot.h) as a blob. A blob is {len, crc32} + bytes. The
- * destination answers with a reply {status 0 or an errno, length, message}; after a yes, a
- * second word (uint32 0 or an errno) once the guest runs there (the downtime ends). Everything
- * the destination reads is bounded and checked before it is used. */
+ * destination answers with a reply {status 0 or an errno, length, message} (the downtime ends);
+ * after a yes, a second word (uint32 0 or an errno) once the guest runs there, which the source
+ * waits for before it ends. Everything the destination reads is bounded and checked before it is
+ * used. */
 #define MIG_MAGIC               "TRUCEMIG"
 #define MIG_VERSION             3
 #define MIG_MAX_ROUNDS          30 /* dirty rounds before the final one, whatever the guest does */
@@ -62,7 +63,7 @@ struct mig_stats {
     uint64_t rounds;      /* source: pre-copy rounds before the final one */
     uint64_t last_dirty;  /* source: pages dirtied during the last pre-copy round */
     uint64_t paused_at;   /* source: when the guest was paused (now_ns) */
-    uint64_t downtime_us; /* source: from the pause to the guest running at the destination */
+    uint64_t downtime_us; /* source: from the pause to the destination's answer */
     uint64_t downtime_ms; /* the same, rounded to ms */
 };
 
