@@ -19,6 +19,7 @@ out=${DENSITY_OUT:-/tmp/density-$$}
 mkdir -p "$out"
 json=$out/density.json
 echo "density: N=${ns[*]}, log $out/density.log" >&2
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 nice python3 bench/density.py "$kernel" "$json" "${ns[@]}" | tee "$out/density.log"
 
 # Debian's matplotlib (python3-matplotlib) is for Debian's python3, not another one first in PATH.
@@ -37,7 +38,8 @@ trap 'rm -f "$section"' EXIT
     echo
     echo "Produced by \`bench/density.sh ${ns[*]}\` on $(date -u +%Y-%m-%d) ($(build/truce --version)),"
     echo "$(nproc) cores shared with other agents' builds and tests (loaded: timings are figures of that"
-    echo "moment, not limits), $(uname -r) with a PVM-backed /dev/kvm, $(qemu-system-x86_64 --version | head -n 1)."
+    echo "moment, not limits; load average $load before the first batch), $(uname -r) with a PVM-backed"
+    echo "/dev/kvm, $(qemu-system-x86_64 --version | head -n 1)."
     echo
     python3 bench/density_plot.py "$json" --table
     echo
@@ -62,6 +64,7 @@ trap 'rm -f "$section"' EXIT
     echo "  over the N VMs. VMs/core-s (CPU) = 1 s / that median: how many such starts one core does"
     echo "  per second when nothing else runs. start to exit: user+sys from wait4 after SIGTERM (the"
     echo "  start, 1 s idle, the stop and the kernel's teardown of the VM)."
+    echo "- Where a start's CPU goes, by kernel path: \"Start-up CPU by path\" (bench/start-cpu.sh)."
     echo "- private/VM: Private_Clean + Private_Dirty of /proc/PID/smaps_rollup minus the same of the"
     echo "  guest RAM mapping (the largest anonymous mapping of at least 64 MiB in /proc/PID/smaps),"
     echo "  sampled 1 s after the last guest printed; median over the N VMs. guest touched: that"

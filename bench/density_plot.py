@@ -28,7 +28,8 @@ def samples(rows):
     for r in rows:
         print(f"- {r['vmm']} {r['config']} N={r['n']}: first line s {r['first_line_s']}; "
               f"CPU ms to first line {r.get('cpu_first_ms', [])}; "
-              f"spawned at s {r.get('spawn_at_s', [])}; private KiB {r['private_kib']}" + (f"; error: {r['error']}" if r["error"] else ""))
+              f"spawned at s {r.get('spawn_at_s', [])}; private KiB {r['private_kib']}; "
+              f"the spawner's own CPU {r.get('spawner_cpu_ms', -1)} ms" + (f"; error: {r['error']}" if r["error"] else ""))
 
 
 def label_of(vmm, cfg):

@@ -12,6 +12,7 @@ command -v perf >/dev/null || { echo "start-cpu.sh: perf is missing (apt-get ins
 command -v qemu-system-x86_64 >/dev/null || { echo "start-cpu.sh: qemu-system-x86_64 is missing" >&2; exit 1; }
 make -s build/truce guests
 qreps=$(( reps / 10 > 0 ? reps / 10 : 1 ))
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 json=$(mktemp)
 section=$(mktemp)
 trap 'rm -f "$json" "$section"' EXIT
@@ -22,7 +23,8 @@ cat >"$section" <<EOT
 ## Start-up CPU by path: one tiny VM from exec to exit, this host's /dev/kvm
 
 Produced by \`bench/start-cpu.sh $reps\` on $(date -u +%Y-%m-%d) ($(build/truce --version)),
-$(nproc) cores shared with other agents (loaded: figures of that moment), $(uname -r) with a
+$(nproc) cores shared with other agents (loaded: figures of that moment; load average $load
+before), $(uname -r) with a
 PVM-backed /dev/kvm, $(qemu-system-x86_64 --version | head -n 1). truce ran $reps times, QEMU
 $qreps times, one after the other, under \`perf record -F 5000 -g\` (cpu-clock; perf's own cost is
 in the figures: a run costs more CPU here than unobserved).
