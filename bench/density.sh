@@ -25,7 +25,7 @@ nice python3 bench/density.py "$kernel" "$json" "${ns[@]}" | tee "$out/density.l
 # Debian's matplotlib (python3-matplotlib) is for Debian's python3, not another one first in PATH.
 plotpy=python3
 [ -x /usr/bin/python3 ] && plotpy=/usr/bin/python3
-plot_note="Plot of memory per VM vs N: ![private memory per VM vs N](density.png)"
+plot_note="Plot: private memory per VM vs N, and the largest batch's guests up over time: ![private memory per VM vs N; guests up over time](density.png)"
 if ! "$plotpy" bench/density_plot.py "$json" bench/density.png 2>"$out/plot.err"; then
     plot_note="No plot: $(tail -n 1 "$out/plot.err") (apt-get install python3-matplotlib)."
 fi
