@@ -45,6 +45,9 @@ $(python3 bench/start_cpu_table.py "$json")
 - This guest is not PVM-aware, so PVM runs it in KVM's instruction emulator (about 1.5 µs per
   guest instruction) and every exit to the VMM reloads the vCPU (vcpu_load's MSR reads exit to
   the hypervisor below): the "guest:" rows are this guest's cost on this host, not the VMM's.
+- QEMU's row for the VM fd's release is 0: QEMU leaves by exit_group without closing its KVM
+  fds, and no sample of the release is on QEMU's own stacks (it is done outside its threads);
+  truce closes its VM fd itself, so its release is in its figure.
 <!-- bench/start-cpu.sh end -->
 EOT
 results=bench/RESULTS.md
