@@ -9,18 +9,6 @@
 #include "machine/migrate.h"
 #include "machine/snapshot.h"
 
-/* The first interface with vhost=on, or NULL. Guest memory vhost-net writes is not in KVM's dirty
- * log (and truce does not hand vhost a log of its own, VHOST_F_LOG_ALL): what needs the pages
- * written since a point (Diff snapshots, live migration) is refused for such a VM. */
-static const char *vhost_iface(const struct api *api)
-{
-    const struct vm_config *cfg = api->vm ? &api->vm->cfg : &api->cfg; /* restored: the VM's */
-    for (unsigned i = 0; i < cfg->nnets; i++)
-        if (cfg->nets[i].vhost)
-            return cfg->nets[i].id;
-    return NULL;
-}
-
 int api_snapshot_create(struct api *api, const json_t *o, struct jctx *c)
 {
     static const char *const fields[] = {"mem_file_path", "snapshot_path", "snapshot_type", NULL};
@@ -36,11 +24,6 @@ int api_snapshot_create(struct api *api, const json_t *o, struct jctx *c)
         return jfail(c, NULL, "the microVM must be paused (PATCH /vm) before a snapshot");
     if (!strcmp(state, mem))
         return jfail(c, "mem_file_path", "must differ from snapshot_path");
-    if (type == 1 && vhost_iface(api))
-        return jfail(c, "snapshot_type",
-                     "Diff is not supported with vhost on (interface '%s'): the pages vhost-net "
-                     "writes are not tracked; take a Full snapshot",
-                     vhost_iface(api));
     int rc = snapshot_create(api->vm, state, mem, type == 1, c->err, c->errlen);
     if (!rc)
         log_info("%s snapshot of %s written to %s (memory %s)", types[type], api->id, state, mem);
@@ -56,11 +39,6 @@ int api_migrate(struct api *api, const json_t *o, struct jctx *c)
         jstring(c, o, "destination_url", true, url, sizeof(url), NULL) < 0 ||
         juint(c, o, "max_downtime_ms", false, 1, 60000, &downtime, NULL) < 0)
         return -EINVAL;
-    if (vhost_iface(api))
-        return jfail(c, NULL,
-                     "live migration is not supported with vhost on (interface '%s'): the pages "
-                     "vhost-net writes are not tracked; pause, snapshot and restore instead",
-                     vhost_iface(api));
     struct mig_stats st;
     int rc = migrate_send(api->vm, url, downtime, &st, c->err, c->errlen);
     if (rc) {

@@ -119,7 +119,8 @@
     IOCTL_IF(VHOST_SET_VRING_KICK, SANDBOX_IF_VHOST, "vhost-net: " WHY_START),                \
     IOCTL_IF(VHOST_SET_VRING_CALL, SANDBOX_IF_VHOST, "vhost-net: " WHY_START "; MSI-X changes move it"), \
     IOCTL_IF(KVM_IRQFD, SANDBOX_IF_VHOST, "vm fd: vhost-net raises MSI-X through an irqfd: " WHY_START), \
-    IOCTL_IF(KVM_SET_GSI_ROUTING, SANDBOX_IF_VHOST, "vm fd: the irqfd's MSI route follows the guest's MSI-X table: " WHY_START)
+    IOCTL_IF(KVM_SET_GSI_ROUTING, SANDBOX_IF_VHOST, "vm fd: the irqfd's MSI route follows the guest's MSI-X table: " WHY_START), \
+    IOCTL_IF(VHOST_SET_LOG_BASE, SANDBOX_IF_VHOST, "vhost-net: its dirty log while tracking is on: " WHY_START)
 #define VHOST_STOP(why)                                                                            \
     IOCTL_IF(VHOST_NET_SET_BACKEND, SANDBOX_IF_VHOST, "vhost-net: the tap attached or detached: " why), \
     IOCTL_IF(VHOST_GET_VRING_BASE, SANDBOX_IF_VHOST, "vhost-net: the ring index read back: " why)

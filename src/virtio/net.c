@@ -334,6 +334,7 @@ static void net_stop(void *opaque)
 /* Close every pair's backend and free N. */
 static void net_free(struct virtio_net *n)
 {
+    net_vhost_detach(n); /* vhost's dirty log goes before vhost itself */
     for (unsigned i = 0; n->pair && i < n->max_pairs; i++) {
         struct net_pair *p = &n->pair[i];
         net_vhost_close(p); /* first: vhost lets go of the tap */

@@ -10,6 +10,7 @@
 #include "backend/net.h"
 #include "platform/config.h"
 #include "virtio/virtio.h"
+#include "vm/vm.h"
 
 #define NET_QUEUE_SIZE    256
 #define NET_RXQ           0 /* queue 2K: pair K's receive queue, 2K + 1 its transmit queue */
@@ -106,6 +107,11 @@ struct virtio_net {
      * the backend); a chain the transmit limiter refuses stays in the queue */
     struct virtio_rl rx_rl, tx_rl;
     bool vhost; /* vhost=on: every pair's rings live in the host kernel (net_vhost.c) */
+    /* vhost=on and dirty tracking on: the log every pair's vhost-net writes (net_vhost.c) */
+    struct dirty_source vh_dirty;
+    struct vm *vh_vm;         /* where vh_dirty is registered; NULL: not registered */
+    _Atomic uint64_t *vh_log; /* NULL: tracking is off */
+    uint64_t vh_log_pages;
 };
 
 /* ---- net.c ------------------------------------------------------------------------------------
@@ -189,6 +195,15 @@ void net_vhost_irq_update(struct virtio_net *n);
 bool net_vhost_running(const struct virtio_net *n);
 /* Close P's vhost instance (stops its rings) and free it. */
 void net_vhost_close(struct net_pair *p);
+/* Dirty tracking (vm_dirty_start/stop/harvest through N->vh_dirty, registered by attach): while
+ * it is on, each pair's vhost-net logs what it writes (VHOST_F_LOG_ALL, every ring's used ring
+ * with VHOST_VRING_F_LOG) into one bitmap of guest physical pages (VHOST_SET_LOG_BASE) covering
+ * every region of vhost's memory table, which each harvest merges. Detach unregisters it and
+ * frees the log (teardown or a failed creation: no ring runs, the device lock may be gone). */
+void net_vhost_detach(struct virtio_net *n);
+/* The guest physical pages a vhost log for M must cover: every RAM region and writable
+ * device-memory region (what VHOST_SET_MEM_TABLE gets), rounded up to whole 64-page words. */
+uint64_t net_vhost_log_pages(const struct guest_mem *m);
 
 /* ---- net.c, for net_rx.c (I/O thread, device lock held) -------------------------------------- */
 /* Account one frame of FRAME_LEN bytes (no vnet header) with GSO_TYPE moved in direction DIR

@@ -16,6 +16,13 @@
  * avail index back (VHOST_GET_VRING_BASE) into the queue, whose used index is the ring's own, so
  * the common virtio state is what a snapshot saves and a start resumes from.
  *
+ * Dirty tracking (Diff snapshots, live migration): vhost-net writes guest memory from the host
+ * kernel, where neither KVM's log nor truce's own bitmap sees it. While tracking is on, every pair
+ * gets VHOST_F_LOG_ALL (receive buffers logged) and VHOST_VRING_F_LOG on each ring (the used ring
+ * logged at its guest address), all into one bitmap of 4 KiB guest physical pages given with
+ * VHOST_SET_LOG_BASE (bit p%64 of word p/64 for page p; vhost sets bits with atomic ops, the
+ * harvest clears them the same way), which vm_dirty_harvest merges through a dirty_source.
+ *
  * What truce no longer sees: frames. Rate limiters and MMDS (which work on frames) are refused
  * with vhost=on, the interface's frame counters stay at zero and a link set down through the API
  * is only reported to the guest. */
@@ -73,6 +80,8 @@ unsigned net_vhost_hdr_len(uint64_t guest_features)
                ? sizeof(struct virtio_net_hdr_mrg_rxbuf)
                : sizeof(struct virtio_net_hdr);
 }
+
+static int vhost_log_attach(struct virtio_net *n, char *err, size_t errlen);
 
 /* ---- set-up -------------------------------------------------------------------------------- */
 
@@ -154,7 +163,7 @@ int net_vhost_attach(struct virtio_net *n, char *err, size_t errlen)
             return rc;
         }
     }
-    return 0;
+    return vhost_log_attach(n, err, errlen);
 }
 
 void net_vhost_close(struct net_pair *p)
@@ -204,7 +213,7 @@ static struct vhost_memory *vhost_mem_table(const struct guest_mem *m)
 
 /* Hand queue Q (vhost ring IDX of VH) to vhost: size, next avail index, ring addresses, kick and
  * call eventfds. Returns 0 or -errno (WHAT names the ioctl). */
-static int vhost_ring_set(struct net_vhost *vh, unsigned idx, const struct virtq *q,
+static int vhost_ring_set(struct net_vhost *vh, unsigned idx, const struct virtq *q, bool log,
                           const char **what)
 {
     struct vhost_vring_state num = {.index = idx, .num = q->size};
@@ -215,6 +224,7 @@ static int vhost_ring_set(struct net_vhost *vh, unsigned idx, const struct virtq
         .avail_user_addr = (uintptr_t)q->avail,
         .used_user_addr = (uintptr_t)q->used,
         .log_guest_addr = q->used_gpa,
+        .flags = log ? 1u << VHOST_VRING_F_LOG : 0,
     };
     struct vhost_vring_file kick = {.index = idx, .fd = q->kick_fd};
     struct vhost_vring_file call = {.index = idx, .fd = vh->call_fd[idx]};
@@ -301,9 +311,17 @@ static int vhost_pair_start(struct virtio_net *n, struct net_pair *p)
     struct net_vhost *vh = p->vh;
     const char *what = "VHOST_SET_FEATURES";
     uint64_t f = net_vhost_ack(n->vdev.guest_features, vh->features);
+    uint64_t log = (uintptr_t)n->vh_log;
     int rc = 0, tap = tap_backend_fd(p->be);
     if (tap < 0)
         return -EBADF;
+    if (log) { /* dirty tracking is on: log from the first write */
+        f |= BIT(VHOST_F_LOG_ALL);
+        what = "VHOST_SET_LOG_BASE";
+        if (ioctl(vh->fd, VHOST_SET_LOG_BASE, &log) < 0)
+            goto fail;
+        what = "VHOST_SET_FEATURES";
+    }
     if (ioctl(vh->fd, VHOST_SET_FEATURES, &f) < 0)
         goto fail;
     what = "VHOST_SET_MEM_TABLE";
@@ -321,7 +339,7 @@ static int vhost_pair_start(struct virtio_net *n, struct net_pair *p)
     for (unsigned i = 0; i < 2; i++) {
         if (!qs[i]->enabled || !qs[i]->avail)
             continue; /* a ring the driver did not set up stays with nobody */
-        if ((rc = vhost_ring_set(vh, i, qs[i], &what)) < 0) {
+        if ((rc = vhost_ring_set(vh, i, qs[i], log != 0, &what)) < 0) {
             errno = -rc;
             goto fail;
         }
@@ -336,9 +354,9 @@ static int vhost_pair_start(struct virtio_net *n, struct net_pair *p)
             goto fail;
     }
     vh->running = true;
-    log_debug("%s: vhost-net rings %#x started at avail %u/%u, features %#llx, irqfd rings %#x",
+    log_debug("%s: vhost-net rings %#x started at avail %u/%u, features %#llx, irqfd rings %#x%s",
               n->id, vh->started, p->rxq->last_avail, p->txq->last_avail, (unsigned long long)f,
-              vh->direct);
+              vh->direct, log ? ", writes logged" : "");
     return 0;
 fail:
     rc = -errno;
@@ -405,4 +423,144 @@ void net_vhost_stop(struct virtio_net *n)
 bool net_vhost_running(const struct virtio_net *n)
 {
     return n->pair && n->pair[0].vh && n->pair[0].vh->running;
+}
+
+/* ---- dirty tracking: vhost-net's log --------------------------------------------------------- */
+
+uint64_t net_vhost_log_pages(const struct guest_mem *m)
+{
+    uint64_t end = 0;
+    for (unsigned i = 0; i < m->nr; i++)
+        end = MAX(end, m->r[i].gpa + m->r[i].size);
+    for (unsigned i = 0; i < m->ndev; i++)
+        if (!m->dev[i].readonly && m->dev[i].size)
+            end = MAX(end, m->dev[i].gpa + m->dev[i].size);
+    return (end / 4096 + 63) / 64 * 64;
+}
+
+/* Point pair P's running vhost at LOG (NULL: logging off): the log base, VHOST_F_LOG_ALL and each
+ * started ring's VHOST_VRING_F_LOG, in the order vhost checks them (the base first when turning
+ * on, last when turning off). Device lock held. Returns 0 or -errno (logged). */
+static int vhost_pair_log(struct virtio_net *n, struct net_pair *p, _Atomic uint64_t *log)
+{
+    struct net_vhost *vh = p->vh;
+    struct virtq *qs[2] = {[NET_RXQ] = p->rxq, [NET_TXQ] = p->txq};
+    uint64_t base = (uintptr_t)log, f = net_vhost_ack(n->vdev.guest_features, vh->features);
+    const char *what = "VHOST_SET_LOG_BASE";
+    if (log && ioctl(vh->fd, VHOST_SET_LOG_BASE, &base) < 0)
+        goto fail;
+    f |= log ? BIT(VHOST_F_LOG_ALL) : 0;
+    what = "VHOST_SET_FEATURES";
+    if (ioctl(vh->fd, VHOST_SET_FEATURES, &f) < 0)
+        goto fail;
+    what = "VHOST_SET_VRING_ADDR";
+    for (unsigned i = 0; i < 2; i++) {
+        struct vhost_vring_addr a = {
+            .index = i,
+            .flags = log ? 1u << VHOST_VRING_F_LOG : 0,
+            .desc_user_addr = (uintptr_t)qs[i]->desc,
+            .avail_user_addr = (uintptr_t)qs[i]->avail,
+            .used_user_addr = (uintptr_t)qs[i]->used,
+            .log_guest_addr = qs[i]->used_gpa,
+        };
+        if ((vh->started >> i & 1) && ioctl(vh->fd, VHOST_SET_VRING_ADDR, &a) < 0)
+            goto fail;
+    }
+    what = "VHOST_SET_LOG_BASE";
+    if (!log && ioctl(vh->fd, VHOST_SET_LOG_BASE, &base) < 0)
+        goto fail;
+    return 0;
+fail:;
+    int rc = -errno;
+    log_err("%s: vhost-net: dirty log %s: %s: %s", n->id, log ? "on" : "off", what, strerror(-rc));
+    return rc;
+}
+
+/* Logging off on every running pair. Device lock held. */
+static void vhost_log_off(struct virtio_net *n)
+{
+    for (unsigned i = 0; i < n->max_pairs; i++)
+        if (n->pair[i].vh && n->pair[i].vh->running)
+            vhost_pair_log(n, &n->pair[i], NULL);
+}
+
+/* dirty_source.start: a zeroed log covering vhost's memory table, handed to the running pairs
+ * (the others get it when they start). */
+static int vhost_log_start(void *opaque)
+{
+    struct virtio_net *n = opaque;
+    if (!(n->pair[0].vh->features & BIT(VHOST_F_LOG_ALL))) {
+        log_err("%s: this kernel's vhost-net cannot log its writes (no VHOST_F_LOG_ALL)", n->id);
+        return -EOPNOTSUPP;
+    }
+    uint64_t pages = net_vhost_log_pages(&n->vh_vm->mem);
+    _Atomic uint64_t *log = calloc(pages / 64 ? pages / 64 : 1, sizeof(*log));
+    if (!log)
+        return -ENOMEM;
+    int rc = 0;
+    virtio_lock(&n->vdev);
+    for (unsigned i = 0; i < n->max_pairs && !rc; i++)
+        if (n->pair[i].vh && n->pair[i].vh->running)
+            rc = vhost_pair_log(n, &n->pair[i], log);
+    if (rc) {
+        vhost_log_off(n);
+        free((void *)log);
+    } else {
+        n->vh_log = log;
+        n->vh_log_pages = pages;
+    }
+    virtio_unlock(&n->vdev);
+    if (!rc)
+        log_info("%s: vhost-net logs its writes for dirty tracking (%llu KiB bitmap, %llu pages)",
+                 n->id, (unsigned long long)(pages / 8 >> 10), (unsigned long long)pages);
+    return rc;
+}
+
+/* dirty_source.stop: logging off, the log freed (vhost no longer writes it: SET_FEATURES waits
+ * for each ring's worker). */
+static void vhost_log_stop(void *opaque)
+{
+    struct virtio_net *n = opaque;
+    virtio_lock(&n->vdev);
+    vhost_log_off(n);
+    _Atomic uint64_t *log = n->vh_log;
+    n->vh_log = NULL;
+    virtio_unlock(&n->vdev);
+    free((void *)log);
+    log_info("%s: vhost-net no longer logs its writes", n->id);
+}
+
+static long vhost_log_harvest(void *opaque, uint64_t *out)
+{
+    struct virtio_net *n = opaque;
+    return n->vh_log ? dirty_merge_gpa_log(&n->vh_vm->mem, n->vh_log, n->vh_log_pages, out) : 0;
+}
+
+/* Register N's log with the VM's dirty tracking (started now when tracking is on). */
+static int vhost_log_attach(struct virtio_net *n, char *err, size_t errlen)
+{
+    n->vh_dirty = (struct dirty_source){
+        .start = vhost_log_start,
+        .stop = vhost_log_stop,
+        .harvest = vhost_log_harvest,
+        .opaque = n,
+    };
+    n->vh_vm = n->vdev.vm;
+    int rc = vm_dirty_source_add(n->vh_vm, &n->vh_dirty);
+    if (rc) {
+        n->vh_vm = NULL;
+        snprintf(err, errlen, "--net %s: vhost=on: dirty page tracking is on: %s", n->id,
+                 strerror(-rc));
+    }
+    return rc;
+}
+
+void net_vhost_detach(struct virtio_net *n)
+{
+    if (!n->vh_vm)
+        return;
+    vm_dirty_source_del(n->vh_vm, &n->vh_dirty);
+    n->vh_vm = NULL;
+    free((void *)n->vh_log); /* the rings are stopped (or never ran): nobody writes it */
+    n->vh_log = NULL;
 }

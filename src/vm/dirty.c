@@ -1,5 +1,6 @@
 /* dirty.c — dirty page tracking: KVM's dirty log (the vCPUs' writes) merged with the bitmap of
- * the VMM's own writes to guest RAM, for Diff snapshots and pre-copy migration. */
+ * the VMM's own writes to guest RAM and the logs of the dirty sources (vhost-net's writes from
+ * the host kernel), for Diff snapshots and pre-copy migration. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -46,6 +47,16 @@ int vm_dirty_start(struct vm *vm)
         return rc;
     }
     vm->mem.dirty = bits;
+    for (struct dirty_source *s = vm->dirty_sources; s; s = s->next) {
+        if ((rc = s->start(s->opaque)) == 0)
+            continue;
+        for (struct dirty_source *t = vm->dirty_sources; t != s; t = t->next)
+            t->stop(t->opaque);
+        vm->mem.dirty = NULL;
+        vm_mem_slots_set(vm, 0);
+        free(bits);
+        return rc;
+    }
     return 0;
 }
 
@@ -53,6 +64,8 @@ void vm_dirty_stop(struct vm *vm)
 {
     if (!vm->mem.dirty)
         return;
+    for (struct dirty_source *s = vm->dirty_sources; s; s = s->next)
+        s->stop(s->opaque);
     vm_mem_slots_set(vm, 0);
     _Atomic uint64_t *bits = vm->mem.dirty;
     vm->mem.dirty = NULL;
@@ -116,7 +129,57 @@ long vm_dirty_harvest(struct vm *vm, uint64_t *out)
         total += __builtin_popcountll(v & ~out[w]);
         out[w] |= v;
     }
+    for (struct dirty_source *s = vm->dirty_sources; s; s = s->next) {
+        long n = s->harvest(s->opaque, out);
+        if (n < 0)
+            return n;
+        total += n;
+    }
     return total;
+}
+
+int vm_dirty_source_add(struct vm *vm, struct dirty_source *s)
+{
+    int rc = vm->mem.dirty ? s->start(s->opaque) : 0;
+    if (rc)
+        return rc;
+    s->next = vm->dirty_sources;
+    vm->dirty_sources = s;
+    return 0;
+}
+
+void vm_dirty_source_del(struct vm *vm, struct dirty_source *s)
+{
+    for (struct dirty_source **p = &vm->dirty_sources; *p; p = &(*p)->next)
+        if (*p == s) {
+            *p = s->next;
+            return;
+        }
+}
+
+long dirty_merge_gpa_log(const struct guest_mem *m, _Atomic uint64_t *log, uint64_t log_pages,
+                         uint64_t *out)
+{
+    long added = 0;
+    for (unsigned i = 0; i < m->nr; i++) {
+        const struct mem_region *r = &m->r[i];
+        uint64_t g0 = r->gpa / PAGE, g1 = MIN(g0 + r->size / PAGE, log_pages);
+        uint64_t o = (uint64_t)(r->hva - (uint8_t *)m->base) / PAGE;
+        for (uint64_t w = g0 / 64; g0 < g1 && w <= (g1 - 1) / 64; w++) {
+            uint64_t lo = MAX(g0, w * 64) - w * 64, hi = MIN(g1, w * 64 + 64) - w * 64;
+            uint64_t mask = (hi == 64 ? ~0ull : (1ull << hi) - 1) & ~((1ull << lo) - 1);
+            if (!(atomic_load_explicit(&log[w], memory_order_relaxed) & mask))
+                continue;
+            uint64_t v = atomic_fetch_and_explicit(&log[w], ~mask, memory_order_acquire) & mask;
+            for (; v; v &= v - 1) {
+                uint64_t pg = o + (w * 64 + (uint64_t)__builtin_ctzll(v) - g0);
+                uint64_t bit = 1ull << (pg % 64);
+                added += !(out[pg / 64] & bit);
+                out[pg / 64] |= bit;
+            }
+        }
+    }
+    return added;
 }
 
 void vm_dirty_put_back(struct vm *vm, const uint64_t *bits)

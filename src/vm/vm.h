@@ -126,6 +126,30 @@ long vm_dirty_harvest(struct vm *vm, uint64_t *out);
 /* Give BITS back to the current interval (a harvest whose pages were not saved after all). */
 void vm_dirty_put_back(struct vm *vm, const uint64_t *bits);
 
+/* A writer of guest RAM that neither KVM's log nor gpa_to_hva sees (vhost-net, which writes from
+ * the host kernel): it keeps a log of its own while tracking is on, which each harvest merges.
+ * Registered by its device at creation (vm_dirty_source_add: started at once when tracking is
+ * already on), removed at teardown; start, stop and harvest run on the thread that starts, stops
+ * and harvests tracking (the builder, the API thread), never at the same time. */
+struct dirty_source {
+    int (*start)(void *opaque);                   /* log every write from now on: 0 or -errno */
+    void (*stop)(void *opaque);                   /* stop logging, free the log */
+    long (*harvest)(void *opaque, uint64_t *out); /* as vm_dirty_harvest, for its own log */
+    void *opaque;
+    struct dirty_source *next;
+};
+/* Returns 0, or START's -errno (then S is not registered). */
+int vm_dirty_source_add(struct vm *vm, struct dirty_source *s);
+/* Unregister S without calling its stop (teardown: S frees its log itself). */
+void vm_dirty_source_del(struct vm *vm, struct dirty_source *s);
+/* Move the bits of LOG, a log indexed by guest physical page as vhost's VHOST_SET_LOG_BASE
+ * (bit p%64 of word p/64 set: 4 KiB page p = gpa / 4096 written; LOG_PAGES pages), that fall
+ * in RAM into OUT (DIRTY_WORDS(M) words, region order like every dirty bitmap), clearing them
+ * in LOG with atomic ops (the writer sets them concurrently). Bits outside RAM stay. Returns
+ * the number of bits newly set in OUT. */
+long dirty_merge_gpa_log(const struct guest_mem *m, _Atomic uint64_t *log, uint64_t log_pages,
+                         uint64_t *out);
+
 /* ---- exits (vm/exits.c) ---------------------------------------------------------------------
  * KVM_RUN results are decoded into a plain struct vm_exit, then dispatched through a table
  * indexed by exit reason, so unit tests feed synthetic exits without /dev/kvm. */
@@ -383,6 +407,7 @@ struct vm {
     int fd;
     struct vm_config cfg; /* copy, owned */
     struct guest_mem mem;
+    struct dirty_source *dirty_sources; /* vm/dirty.c */
     struct io_bus pio;
     struct io_bus mmio;
     struct exit_stats stats;
