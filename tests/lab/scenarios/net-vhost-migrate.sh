@@ -37,7 +37,7 @@ l1_modprobe bridge || fail "insmod bridge failed"
 l1_modprobe vhost_net || fail "insmod vhost_net failed"
 [ -c /dev/vhost-net ] || mknod /dev/vhost-net c 10 238 || fail "no /dev/vhost-net in L1"
 ip link set lo up
-brctl addbr br0 && brctl setfd br0 0 || fail "cannot create the bridge br0"
+brctl addbr br0 || fail "cannot create the bridge br0"
 for t in vtap0 vtap1; do
     mktap $t 0 0 >/dev/null && brctl addif br0 $t && ip link set $t up || fail "cannot set up $t"
 done
