@@ -1,5 +1,6 @@
 # net-vhost-migrate — vhost-net's writes are dirty-logged: a Debian guest on `"vhost": true`
-# (virtio-pci, irqfds) fetches L1's paced 8 MiB stream again and again (sha256 of each checked),
+# (virtio-pci, irqfds) fetches an 8 MiB file from L1 again and again, reading it slowly so that
+# its socket's queue holds frames only vhost wrote (the sha256 of each stream checked),
 # while its machine is (1) snapshotted Full, then Diff mid-stream (tracking on from boot, so vhost
 # starts with its log), killed, the Diff rebased onto the Full and restored in a new truce
 # process: the stream in flight at the Diff completes with the right sha256; then (2) the
@@ -10,23 +11,29 @@
 # asserted.
 # lab: vmm=truce timeout=240 needs=boot-bzimage
 GUEST_OUT=$PWD/guest.out # every process's serial output, one after the other (O_APPEND)
-SLOW_CHUNKS=64           # 128 KiB chunks of L1's stream, 50 ms apart
+MIB=8                    # each stream's size
 
 cat >vhostmig <<'CHECK'
 #!/bin/sh
-# vhostmig — eth0 is 10.9.5.2/24; fetch http://10.9.5.1:8080/cgi-bin/slow for ever, printing
-# "vhostmig: stream N start" before and "vhostmig: stream N SHA256" (or "... error") after each.
+# vhostmig — eth0 is 10.9.5.2/24; fetch http://10.9.5.1:8080/big (8 MiB) for ever, read slowly
+# (16 blocks of 512 KiB, 250 ms apart: meanwhile the socket's queue fills with frames only vhost
+# wrote), printing "vhostmig: stream N start" before and "vhostmig: stream N SHA256" after each.
+slowread() {
+    i=0
+    while [ $i -lt 16 ]; do
+        dd bs=512K count=1 iflag=fullblock 2>/dev/null
+        sleep 0.25
+        i=$((i + 1))
+    done
+    cat
+}
 ip addr add 10.9.5.2/24 dev eth0 && ip link set eth0 up || { echo "GUEST-RESULT FAIL vhostmig no eth0"; exit 0; }
 n=0
 while :; do
     n=$((n + 1))
     echo "vhostmig: stream $n start"
-    if wget -q -O /tmp/s http://10.9.5.1:8080/cgi-bin/slow; then
-        echo "vhostmig: stream $n $(sha256sum </tmp/s | cut -d' ' -f1)"
-    else
-        echo "vhostmig: stream $n error"
-        sleep 1
-    fi
+    wget -q -O - http://10.9.5.1:8080/big | slowread >/tmp/s
+    echo "vhostmig: stream $n $(sha256sum </tmp/s | cut -d' ' -f1)"
     rm -f /tmp/s
 done
 CHECK
@@ -42,20 +49,9 @@ for t in vtap0 vtap1; do
     mktap $t 0 0 >/dev/null && brctl addif br0 $t && ip link set $t up || fail "cannot set up $t"
 done
 ip addr add 10.9.5.1/24 dev br0 && ip link set br0 up || fail "cannot configure br0"
-mkdir -p www/cgi-bin
-dd if=/dev/urandom of=www/big bs=128K count=$SLOW_CHUNKS 2>/dev/null
+mkdir -p www
+dd if=/dev/urandom of=www/big bs=1M count=$MIB 2>/dev/null
 sum=$(sha256sum www/big | cut -d' ' -f1)
-cat >www/cgi-bin/slow <<CGI
-#!/bin/sh
-printf 'Content-Type: application/octet-stream\r\n\r\n'
-i=0
-while [ \$i -lt $SLOW_CHUNKS ]; do
-    dd if=$PWD/www/big bs=128K skip=\$i count=1 2>/dev/null
-    sleep 0.05
-    i=\$((i + 1))
-done
-CGI
-chmod +x www/cgi-bin/slow
 httpd -f -p 10.9.5.1:8080 -h "$PWD/www" &
 HTTPD=$!
 trap 'kill $HTTPD $VMM_PID ${DST:-} 2>/dev/null; mktap -d vtap0 >/dev/null 2>&1; mktap -d vtap1 >/dev/null 2>&1; ip link del br0 2>/dev/null' EXIT
