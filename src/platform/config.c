@@ -324,9 +324,6 @@ int config_net_vhost_error(const struct net_config *n, char *err, size_t errlen)
     if (n->kind != NET_TAP)
         return ERR("--net %s: vhost=on needs a tap (tap=NAME): user networking runs in truce",
                    n->id);
-    if (n->queues > 1)
-        return ERR("--net %s: vhost=on with queues=%u is not supported yet (one queue pair)", n->id,
-                   n->queues);
     if (rl_config_on(&n->rx_rate_limiter) || rl_config_on(&n->tx_rate_limiter))
         return ERR(
             "--net %s: vhost=on moves frames in the host kernel, where truce's rate limiters "

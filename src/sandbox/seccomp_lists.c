@@ -178,6 +178,8 @@ static const struct sandbox_rule io_rules[] = {
     SYS(sendmsg, "slirp: UDP datagrams"),
     SYS(io_uring_enter, "disk: submitting and reaping block requests"),
     IOCTL(KVM_IRQ_LINE, "vm fd: INTx from device completions"),
+    VHOST_START("the control queue's VQ_PAIRS_SET starts a queue pair's rings"),
+    VHOST_STOP("VQ_PAIRS_SET stops the pairs it leaves unused"),
     IOCTL(KVM_SIGNAL_MSI, "vm fd: MSI-X from device completions"),
     IOCTL(TUNSETQUEUE, "tap fd: the driver's VQ_PAIRS_SET attaches or detaches tap queues"),
     SOCKET(AF_INET, SOCK_STREAM, SANDBOX_IF_USERNET, "slirp: outgoing TCP for the guest"),

@@ -188,6 +188,8 @@ int net_vhost_attach(struct virtio_net *n, char *err, size_t errlen);
  */
 int net_vhost_start(struct virtio_net *n);
 void net_vhost_stop(struct virtio_net *n);
+/* Stop the running rings of pairs FIRST and up (VQ_PAIRS_SET leaving them unused). Lock held. */
+void net_vhost_stop_from(struct virtio_net *n, unsigned first);
 /* Point each running ring's "used buffers" signal where its interrupt goes now: an irqfd with
  * the MSI route of its vector (KVM raises it, truce never wakes), or truce's call eventfd (the
  * transport raises it: INTx, virtio-mmio, a masked or absent vector). Lock held. */

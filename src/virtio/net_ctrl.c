@@ -32,6 +32,8 @@ uint8_t net_ctrl_parse(const uint8_t *out, size_t len, size_t total, unsigned ma
 
 void net_set_pairs(struct virtio_net *n, unsigned pairs)
 {
+    if (n->vhost) /* leaving pairs: vhost lets go of their rings and tap queues first */
+        net_vhost_stop_from(n, pairs);
     for (unsigned i = 0; i < n->max_pairs; i++) {
         struct net_pair *p = &n->pair[i];
         bool on = i < pairs;
@@ -42,6 +44,8 @@ void net_set_pairs(struct virtio_net *n, unsigned pairs)
             log_warn("%s: cannot %s tap queue %u", n->id, on ? "attach" : "detach", i);
     }
     n->pairs = pairs;
+    if (n->vhost && net_live(n) && net_vhost_start(n) < 0) /* joining pairs' rings */
+        virtio_set_needs_reset(&n->vdev, "vhost-net could not start a queue pair");
 }
 
 /* Carry out one popped command C (READ: its readable bytes). Returns the ack. */
@@ -57,7 +61,7 @@ static uint8_t ctrl_one(struct virtio_net *n, const struct virtq_chain *c)
     }
     unsigned old = n->pairs;
     net_set_pairs(n, cmd.pairs);
-    for (unsigned i = old; i < cmd.pairs; i++) /* new pairs start receiving */
+    for (unsigned i = old; i < cmd.pairs && !n->vhost; i++) /* new pairs start receiving */
         net_rx_pump(&n->pair[i]);
     return VIRTIO_NET_OK;
 }

@@ -147,20 +147,24 @@ static void vhost_call(void *opaque, uint32_t events)
 
 int net_vhost_attach(struct virtio_net *n, char *err, size_t errlen)
 {
-    struct net_pair *p = &n->pair[0];
-    uint64_t offered = net_vhost_offer(n->vdev.host_features, p->vh->features);
+    uint64_t offered = n->vdev.host_features;
+    for (unsigned k = 0; k < n->max_pairs; k++) /* the same kernel: the same features */
+        offered = net_vhost_offer(offered, n->pair[k].vh->features);
     if (offered != n->vdev.host_features)
         log_info("%s: vhost-net lacks feature bits %#llx: not offered", n->id,
                  (unsigned long long)(n->vdev.host_features & ~offered));
     n->vdev.host_features = offered;
-    n->vdev.kicks_external = 1u << (2 * p->index + NET_RXQ) | 1u << (2 * p->index + NET_TXQ);
-    for (unsigned i = 0; i < 2; i++) {
-        int rc = virtio_watch_fd(&n->vdev, p->vh->call_fd[i], EPOLLIN, vhost_call,
-                                 i == NET_RXQ ? p->rxq : p->txq);
-        if (rc < 0) {
-            snprintf(err, errlen, "--net %s: cannot watch the vhost call eventfd: %s", n->id,
-                     strerror(-rc));
-            return rc;
+    for (unsigned k = 0; k < n->max_pairs; k++) {
+        struct net_pair *p = &n->pair[k];
+        n->vdev.kicks_external |= 1u << (2 * k + NET_RXQ) | 1u << (2 * k + NET_TXQ);
+        for (unsigned i = 0; i < 2; i++) {
+            int rc = virtio_watch_fd(&n->vdev, p->vh->call_fd[i], EPOLLIN, vhost_call,
+                                     i == NET_RXQ ? p->rxq : p->txq);
+            if (rc < 0) {
+                snprintf(err, errlen, "--net %s: cannot watch the vhost call eventfd: %s", n->id,
+                         strerror(-rc));
+                return rc;
+            }
         }
     }
     return vhost_log_attach(n, err, errlen);
@@ -415,7 +419,12 @@ static void vhost_pair_stop(struct net_pair *p)
 
 void net_vhost_stop(struct virtio_net *n)
 {
-    for (unsigned i = 0; i < n->max_pairs; i++)
+    net_vhost_stop_from(n, 0);
+}
+
+void net_vhost_stop_from(struct virtio_net *n, unsigned first)
+{
+    for (unsigned i = first; i < n->max_pairs; i++)
         if (n->pair[i].vh && n->pair[i].vh->running)
             vhost_pair_stop(&n->pair[i]);
 }
