@@ -1,0 +1,76 @@
+# net-vhost-multiqueue — `--net tap=vtapm,queues=2,vhost=on` on 2 vCPUs: one vhost-net instance
+# per queue pair (two vhost kernel workers of truce's in L1, each pair's rings started with their
+# interrupts on irqfds), the control queue served by truce (the cloud kernel's VQ_PAIRS_SET starts
+# pair 1), rx-0/rx-1 and tx-0/tx-1 in the guest's sysfs, and traffic both ways (8 TCP fetches
+# from L1 with the md5 checked, pings sent from each vCPU) with interrupts on both receive and
+# both transmit queues (the guest's /proc/interrupts per queue).
+# lab: vmm=truce timeout=240 needs=boot-bzimage
+cat >netmq <<'EOG'
+#!/bin/sh
+# netmq — 2 pairs in sysfs; fetch from L1 over 8 connections, ping from both CPUs; per-queue IRQs.
+r() { echo "GUEST-RESULT $1 netmq${2:+ $2}"; exit 0; }
+ip addr add 10.9.6.2/24 dev eth0 && ip link set eth0 up || r FAIL "no eth0"
+q=$(ls /sys/class/net/eth0/queues | tr '\n' ' ')
+echo "netmq: queues: $q"
+[ "$q" = "rx-0 rx-1 tx-0 tx-1 " ] || r FAIL "queues '$q', expected rx-0 rx-1 tx-0 tx-1"
+i=0
+until ping -c 1 -W 1 10.9.6.1 >/dev/null 2>&1; do
+    i=$((i + 1))
+    [ $i -lt 60 ] || r FAIL "L1 (10.9.6.1) never answered ping"
+done
+irqs() { grep -E 'virtio[0-9]+-(input|output)\.[0-9]+' /proc/interrupts | awk '{print $NF, $2 + $3}'; }
+irqs >before
+for c in 0 1; do taskset -c $c ping -c 20 -i 0.05 10.9.6.1 >/dev/null || r FAIL "ping from cpu $c"; done
+for k in 1 2 3 4 5 6 7 8; do
+    (taskset -c $((k % 2)) wget -q -O - http://10.9.6.1:8080/big | md5sum >sum.$k) &
+done
+wait
+for k in 1 2 3 4 5 6 7 8; do [ "$(cut -d' ' -f1 sum.$k)" = "$1" ] || r FAIL "fetch $k: md5 $(cat sum.$k)"; done
+irqs >after
+echo "netmq: interrupts before: $(tr '\n' ' ' <before)"
+echo "netmq: interrupts after: $(tr '\n' ' ' <after)"
+paste before after | while read -r q a q2 b; do [ "$b" -gt "$a" ] || echo "$q"; done >idle
+[ -s idle ] && r FAIL "queues without interrupts: $(tr '\n' ' ' <idle)"
+r PASS
+EOG
+chmod +x netmq
+l1_modprobe tun || fail "insmod tun failed"
+l1_modprobe vhost_net || fail "insmod vhost_net failed"
+[ -c /dev/vhost-net ] || mknod /dev/vhost-net c 10 238 || fail "no /dev/vhost-net in L1"
+ip link set lo up
+mkdir -p www
+dd if=/dev/urandom of=www/big bs=1M count=4 2>/dev/null
+sum=$(md5sum www/big | cut -d' ' -f1)
+( # L1's side once truce made the tap: address, web server, and truce's vhost workers
+    i=0
+    while [ ! -e /sys/class/net/vtapm ] && [ $i -lt 600 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    ip addr add 10.9.6.1/24 dev vtapm
+    ip link set vtapm up
+    [ $(($(cat /sys/class/net/vtapm/tun_flags) & 0x100)) != 0 ] && echo mq >l1-mq # IFF_MULTI_QUEUE
+    httpd -f -p 10.9.6.1:8080 -h "$PWD/www" &
+    echo $! >httpd.pid
+    sleep 5
+    for p in $(pidof truce); do
+        for t in $(ls /proc/"$p"/task); do grep -lx "vhost-$t" /proc/[0-9]*/comm 2>/dev/null; done
+    done | wc -l >workers
+) &
+helper=$!
+guest_boot -c 2 -m 384 -f netmq:/checks/netmq -x --net -x tap=vtapm,queues=2,vhost=on \
+    -x --log-level -x debug -a "lab.check=netmq:$sum" -t 200
+kill "$helper" 2>/dev/null
+[ -f httpd.pid ] && kill "$(cat httpd.pid)" 2>/dev/null
+mktap -d vtapm >/dev/null 2>&1
+expect_init
+expect_guest netmq
+expect_end poweroff
+[ -f l1-mq ] || fail "vtapm is not a multiqueue tap in L1"
+[ "$(cat workers 2>/dev/null)" = 2 ] ||
+    fail "want 2 vhost kernel workers of truce's (one per queue pair), found '$(cat workers 2>/dev/null)'"
+started=$(grep -c 'net0: vhost-net rings 0x3 started.*irqfd rings 0x3' "$GUEST_OUT")
+[ "$started" -ge 2 ] ||
+    fail "want both pairs' rings started on irqfds, the log shows $started: $(grep 'vhost-net rings' "$GUEST_OUT" | head -n 3 | tr '\n' ' ')"
+grep 'netmq: interrupts\|vhost-net rings' "$GUEST_OUT" | tr -d '\r' | sed 's/^/net-vhost-multiqueue: /'
+true
