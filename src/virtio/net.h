@@ -155,8 +155,9 @@ uint8_t net_ctrl_parse(const uint8_t *out, size_t len, size_t total, unsigned ma
                        struct net_ctrl_cmd *c);
 /* Handle the control queue Q: at most VIRTQ_BUDGET(Q) commands per call (then deferred). */
 void net_ctrl_process(struct virtio_net *n, struct virtq *q);
-/* Use the first PAIRS pairs (1..max_pairs): tap queues attached or detached, receive started on
- * new pairs, held chains of pairs leaving handed back. I/O thread or a vCPU thread, lock held. */
+/* Use the first PAIRS pairs (1..max_pairs): tap queues attached or detached, held chains of
+ * pairs leaving handed back, vhost=on: their rings stopped first (the caller starts new pairs:
+ * receive, or vhost's rings). I/O thread or a vCPU thread, lock held. */
 void net_set_pairs(struct virtio_net *n, unsigned pairs);
 
 /* ---- net_vhost.c: the data path in the host kernel (vhost=on) -------------------------------

@@ -44,8 +44,6 @@ void net_set_pairs(struct virtio_net *n, unsigned pairs)
             log_warn("%s: cannot %s tap queue %u", n->id, on ? "attach" : "detach", i);
     }
     n->pairs = pairs;
-    if (n->vhost && net_live(n) && net_vhost_start(n) < 0) /* joining pairs' rings */
-        virtio_set_needs_reset(&n->vdev, "vhost-net could not start a queue pair");
 }
 
 /* Carry out one popped command C (READ: its readable bytes). Returns the ack. */
@@ -61,6 +59,8 @@ static uint8_t ctrl_one(struct virtio_net *n, const struct virtq_chain *c)
     }
     unsigned old = n->pairs;
     net_set_pairs(n, cmd.pairs);
+    if (n->vhost && net_vhost_start(n) < 0) /* vhost=on: the new pairs' rings start */
+        virtio_set_needs_reset(&n->vdev, "vhost-net could not start a queue pair");
     for (unsigned i = old; i < cmd.pairs && !n->vhost; i++) /* new pairs start receiving */
         net_rx_pump(&n->pair[i]);
     return VIRTIO_NET_OK;
