@@ -49,7 +49,8 @@ if [ $mode = bench ]; then
         --extra "$BENCH_DIR/lab/snapshot-scenario.sh:/lab/scenarios/bench-snapshot.sh") ||
         lab_die "building the lab image failed"
     lab_log "running $reps x 2 VMMs x (snapshots of ${sizes:-no} MiB + a migration) in the lab (L1: $l1_mib MiB)"
-    lab_bench_run truce/bench-snapshot $((reps * 2 * 1200 + 300)) "$l1_mib" "$initrd" BENCH-SNAP "$out"
+    lab_bench_run truce/bench-snapshot $((reps * 2 * 1200 + 300)) "$l1_mib" "$initrd" \
+        "BENCH-$([ -n "$sizes" ] && echo SNAP || echo MIG)" "$out"
     tr -d '\r' <"$LAB_BENCH_LOG" | grep -aE '^BENCH-(SNAP|MIG|MIGT) ' >"$out/$samples" || true
     tr -d '\r' <"$LAB_BENCH_LOG" | grep -E '^BENCH-NOTE ' >"$out/notes.txt" || true
 elif [ $mode = cycles ]; then
