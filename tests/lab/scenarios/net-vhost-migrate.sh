@@ -1,5 +1,5 @@
 # net-vhost-migrate — vhost-net's writes are dirty-logged: a Debian guest on `"vhost": true`
-# (virtio-pci, irqfds) fetches an 8 MiB file from L1 again and again, reading it slowly so that
+# (virtio-pci, irqfds) fetches a 4 MiB file from L1 again and again, reading it slowly so that
 # its socket's queue holds frames only vhost wrote (the sha256 of each stream checked),
 # while its machine is (1) snapshotted Full, then Diff mid-stream (tracking on from boot, so vhost
 # starts with its log), killed, the Diff rebased onto the Full and restored in a new truce
@@ -11,16 +11,16 @@
 # asserted.
 # lab: vmm=truce timeout=240 needs=boot-bzimage
 GUEST_OUT=$PWD/guest.out # every process's serial output, one after the other (O_APPEND)
-MIB=8                    # each stream's size
+MIB=4                    # each stream's size
 
 cat >vhostmig <<'CHECK'
 #!/bin/sh
-# vhostmig — eth0 is 10.9.5.2/24; fetch http://10.9.5.1:8080/big (8 MiB) for ever, read slowly
-# (16 blocks of 512 KiB, 250 ms apart: meanwhile the socket's queue fills with frames only vhost
+# vhostmig — eth0 is 10.9.5.2/24; fetch http://10.9.5.1:8080/big (4 MiB) for ever, read slowly
+# (8 blocks of 512 KiB, 250 ms apart: meanwhile the socket's queue fills with frames only vhost
 # wrote), printing "vhostmig: stream N start" before and "vhostmig: stream N SHA256" after each.
 slowread() {
     i=0
-    while [ $i -lt 16 ]; do
+    while [ $i -lt 8 ]; do
         dd bs=512K count=1 iflag=fullblock 2>/dev/null
         sleep 0.25
         i=$((i + 1))
@@ -133,8 +133,7 @@ lab_want 204 "$S" PUT /snapshot/load "{\"snapshot_path\": \"$PWD/diff.st\",
     \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$PWD/full.mem\"},
     \"resume_vm\": true}"
 wait_stream "after the Diff restore" "$k" 60
-wait_stream "after the Diff restore" "$((k + 1))" 60
-echo "net-vhost-migrate: stream $k, under way at the Diff snapshot, finished after its restore with the right sha256; so did $((k + 1)) (Diff $dk KiB on disk, Full $fk KiB)"
+echo "net-vhost-migrate: stream $k, under way at the Diff snapshot, finished after its restore with the right sha256 (Diff $dk KiB on disk, Full $fk KiB)"
 
 # ---- live migration mid-stream to a second truce process on vtap1 ------------------------------
 truce migrate-receive --listen "unix:$PWD/mig.sock" --net-override eth0=vtap1 </dev/null \
