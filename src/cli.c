@@ -317,15 +317,18 @@ static int cli_receive(struct vm *vm, struct kvm_host *kvm, const struct cli_vm_
 int cli_run(const struct cli_vm_source *src)
 {
     const struct vm_config *cfg = src->cfg;
+    struct vm_config *own = src->own_cfg;
     struct kvm_host kvm;
     char err[512] = "";
     if (kvm_host_open(&kvm, err, sizeof(err)) < 0) {
         fprintf(stderr, "truce: %s\n", err);
+        free(own);
         return TRUCE_EXIT_HOST;
     }
     struct vm *vm = calloc(1, sizeof(*vm));
     if (!vm) {
         kvm_host_close(&kvm);
+        free(own);
         return TRUCE_EXIT_HOST;
     }
     int status = TRUCE_EXIT_HOST;
@@ -336,14 +339,18 @@ int cli_run(const struct cli_vm_source *src)
         fprintf(stderr, "truce: %s\n", err);
         free(vm);
         kvm_host_close(&kvm);
+        free(own);
         return TRUCE_EXIT_USAGE;
     }
     int rc = src->snapshot
                  ? snapshot_restore(vm, &kvm, src->snapshot, src->mem, src->ov, err, sizeof(err))
              : src->listen ? cli_receive(vm, &kvm, src, err, sizeof(err))
                            : vm_create(vm, &kvm, cfg, err, sizeof(err));
-    if (src->snapshot || src->listen)
+    if (!rc) { /* the VM holds its own copy of the configuration from here on */
         cfg = &vm->cfg;
+        free(own);
+        own = NULL;
+    }
     if (rc) {
         fprintf(stderr, "truce: %s\n", err[0] ? err : strerror(-rc));
         if (rc == -EINVAL || rc == -EFBIG || rc == -ETIMEDOUT) /* bad or no input */
@@ -374,6 +381,7 @@ out:
     mmds_free(vm->mmds);
     free(vm);
     kvm_host_close(&kvm);
+    free(own);
     return status;
 }
 
@@ -415,7 +423,8 @@ int cli_main(int argc, char **argv)
         } else if (rc) {
             fprintf(stderr, "truce: %s\n", err);
         } else {
-            status = cli_run_vm(cfg);
+            status = cli_run(&(struct cli_vm_source){.cfg = cfg, .own_cfg = cfg});
+            cfg = NULL; /* freed by cli_run */
         }
         free(cfg);
         return status;

@@ -24,6 +24,9 @@ struct cli_vm_source {
     const char *listen; /* migrate-receive: build the VM from the source that connects here */
     int wait_ms;        /* ... at most this long after listening (<0: no limit) */
     const struct snapshot_overrides *ov;
+    /* set: CFG is this malloc'd configuration, which cli_run frees as soon as the VM holds its
+     * own copy (a VM's pages are what N VMs cost: bench/footprint.sh) and on every error path */
+    struct vm_config *own_cfg;
 };
 int cli_run(const struct cli_vm_source *src);
 

@@ -31,6 +31,33 @@ static unsigned emit(FILE *out, enum sandbox_kind k, unsigned parts)
     return n;
 }
 
+/* Does every text of RULES end inside its array (NUL included)? C accepts an initializer that
+ * fills a char array exactly, without the NUL. Says which rule does not. */
+static int rules_fit(const char *kind, const struct sandbox_rule *rules, size_t n)
+{
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) {
+        const struct sandbox_rule *r = &rules[i];
+        if (!memchr(r->name, 0, sizeof(r->name)) || !memchr(r->argtext, 0, sizeof(r->argtext)) ||
+            !memchr(r->why, 0, sizeof(r->why))) {
+            fprintf(stderr,
+                    "seccomp_gen: %s rule %zu (%.*s): a text fills its array; raise "
+                    "SANDBOX_*_LEN in src/sandbox/sandbox.h\n",
+                    kind, i, (int)sizeof(r->name), r->name);
+            ok = 0;
+        }
+    }
+    return ok;
+}
+
+static int texts_fit(void)
+{
+    int ok = rules_fit("common", sandbox_common_rules, sandbox_common_nrules);
+    for (int k = 0; k < SANDBOX_NKINDS; k++)
+        ok &= rules_fit(sandbox_lists[k].kind, sandbox_lists[k].rules, sandbox_lists[k].nrules);
+    return ok;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -52,7 +79,7 @@ int main(int argc, char **argv)
             seccomp_version()->major, seccomp_version()->minor, seccomp_version()->micro);
     char table[1 << 14];
     size_t tl = 0;
-    int ok = 1;
+    int ok = texts_fit();
     for (int k = 0; k < SANDBOX_NKINDS && ok; k++) {
         unsigned mask = sandbox_parts_used(k);
         if (mask > 0xff) { /* struct sandbox_prebuilt.parts is 8 bits */
@@ -73,11 +100,17 @@ int main(int argc, char **argv)
     fprintf(out, "static const struct sandbox_prebuilt sandbox_prebuilt_table[] = {\n%s};\n",
             table);
     /* the SIGSYS handler's names, as libseccomp resolves them */
-    fprintf(out, "static const char *const sandbox_prebuilt_names[SANDBOX_SYSCALL_NAMES] = {\n");
+    fprintf(out, "static const char sandbox_prebuilt_names[SANDBOX_SYSCALL_NAMES]"
+                 "[SANDBOX_NAME_LEN] = {\n");
     for (int nr = 0; nr < SANDBOX_SYSCALL_NAMES; nr++) {
         char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr);
-        if (name)
+        if (name && strlen(name) >= SANDBOX_NAME_LEN) {
+            fprintf(stderr, "seccomp_gen: syscall name %s is longer than SANDBOX_NAME_LEN - 1\n",
+                    name);
+            ok = 0;
+        } else if (name) {
             fprintf(out, "    [%d] = \"%s\",\n", nr, name);
+        }
         free(name);
     }
     fprintf(out, "};\n");

@@ -432,7 +432,7 @@ static void console_dev_destroy(void *dev)
         c->vm->console = NULL;
     pthread_mutex_destroy(&c->rx_lock);
     pthread_mutex_destroy(&c->out_lock);
-    free(c);
+    page_free(c, sizeof(*c));
 }
 
 static const struct device_ops console_dev_ops = {
@@ -446,9 +446,9 @@ static const struct device_ops console_dev_ops = {
 static int console_attach(struct vm *vm, int in, bool in_sock, int out, bool out_sock, char *err,
                           size_t errlen)
 {
-    struct console *c = calloc(1, sizeof(*c));
+    struct console *c = page_zalloc(sizeof(*c));
     if (!c || device_add(vm, &console_dev_ops, c)) {
-        free(c);
+        page_free(c, sizeof(*c));
         if (in >= 0)
             close(in);
         if (out >= 0)

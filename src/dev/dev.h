@@ -90,13 +90,14 @@ struct console {
     uint64_t in_dropped;     /* input bytes with no consumer */
     /* output (any thread, under out_lock) */
     pthread_mutex_t out_lock;
-    uint8_t out_ring[CONSOLE_OUT_RING];
     size_t out_head, out_len;
     uint64_t out_dropped;
     bool out_waiting; /* EPOLLOUT watch requested or active */
     bool out_dead;    /* output failed for good (reader gone, hangup): discard */
     bool out_sock;    /* out_fd is a socket: send(MSG_DONTWAIT | MSG_NOSIGNAL) */
     bool closed;      /* console_close ran */
+    /* last, on pages of their own (page_zalloc): backed only once a slow reader leaves bytes */
+    uint8_t out_ring[CONSOLE_OUT_RING];
 };
 
 /* Open the console the config asks for (vm->cfg.console) and set vm->console; the console is

@@ -21,7 +21,14 @@ static int vm_fetch_cpuid(struct vm *vm)
     if (!vm->cpuid)
         return -ENOMEM;
     vm->cpuid->nent = CPUID_MAX_ENTRIES;
-    return ioctl(vm->kvm->fd, KVM_GET_SUPPORTED_CPUID, vm->cpuid) < 0 ? -errno : 0;
+    if (ioctl(vm->kvm->fd, KVM_GET_SUPPORTED_CPUID, vm->cpuid) < 0)
+        return -errno;
+    /* kept for the VM's life (vCPU hotplug, templates): only the entries KVM filled */
+    struct kvm_cpuid2 *c =
+        realloc(vm->cpuid, sizeof(*c) + vm->cpuid->nent * sizeof(vm->cpuid->entries[0]));
+    if (c)
+        vm->cpuid = c;
+    return 0;
 }
 
 /* KVM VM fd, TSS and identity map. */

@@ -36,13 +36,20 @@ enum sandbox_kind {
  * words for `truce seccomp dump`; WHY says who needs it. A rule with FAIL_ERRNO makes the call
  * fail instead (clone3 -> ENOSYS, so glibc falls back to clone, whose flags a filter can see). */
 #define SANDBOX_MAX_ARGS 2
+/* The texts are arrays in the rule, not pointers: a table of pointers in a position-independent
+ * program is relocated at start, which copies its pages into every VM's private memory
+ * (bench/footprint.sh); arrays stay read-only file pages. tools/seccomp_gen fails the build when
+ * a text leaves no room for its NUL. */
+#define SANDBOX_NAME_LEN    32
+#define SANDBOX_ARGTEXT_LEN 80
+#define SANDBOX_WHY_LEN     120
 struct sandbox_rule {
     int nr;
-    const char *name;
+    char name[SANDBOX_NAME_LEN];
     unsigned nargs;
     struct scmp_arg_cmp args[SANDBOX_MAX_ARGS];
-    const char *argtext; /* "" when NARGS is 0 */
-    const char *why;
+    char argtext[SANDBOX_ARGTEXT_LEN]; /* "" when NARGS is 0 */
+    char why[SANDBOX_WHY_LEN];
     int fail_errno; /* 0: allow; else the call fails with this errno instead (not trapped) */
     unsigned only;  /* 0: always; else only for a VM with one of these SANDBOX_IF_* parts */
 };

@@ -301,7 +301,7 @@ const char *sandbox_syscall_name(int nr)
     pthread_once(&resolve_once, resolve_names);
     return resolved_names[nr];
 #else
-    return sandbox_prebuilt_names[nr];
+    return sandbox_prebuilt_names[nr][0] ? sandbox_prebuilt_names[nr] : NULL;
 #endif
 }
 

@@ -59,6 +59,24 @@ static int trim_object(struct dl_phdr_info *obj, size_t size, void *opaque)
     return 0;
 }
 
+/* The calling thread's stack below its current frame: the pages start-up went through (parsing,
+ * building the VM, loading libraries) and nothing uses now. Page by page down from two pages
+ * under this frame (the madvise calls' own frames stay above) to the first page that is not
+ * mapped: a stack's mapping ends at the lowest page it ever touched, and the kernel keeps a guard
+ * gap below it. A page dropped here that is used again later comes back as a zero page. */
+static __attribute__((noinline)) size_t trim_stack_below(size_t page)
+{
+    uintptr_t p = ((uintptr_t)__builtin_frame_address(0) & ~(uintptr_t)(page - 1)) - page;
+    size_t bytes = 0;
+    for (unsigned n = 0; n < (8u << 20) / page && p > page; n++) {
+        p -= page;
+        if (madvise((void *)p, page, MADV_DONTNEED))
+            break; /* ENOMEM: below the stack's mapping */
+        bytes += page;
+    }
+    return bytes;
+}
+
 size_t footprint_trim(void)
 {
     struct trim_ctx t = {.vdso = (uintptr_t)getauxval(AT_SYSINFO_EHDR),
@@ -69,7 +87,21 @@ size_t footprint_trim(void)
     malloc_trim(0);
 #endif
     dl_iterate_phdr(trim_object, &t);
+    trim_stack_below(t.page);
     return t.bytes;
+}
+
+void *page_zalloc(size_t size)
+{
+    void *p =
+        mmap(NULL, size ? size : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void page_free(void *p, size_t size)
+{
+    if (p)
+        munmap(p, size ? size : 1);
 }
 
 /* The calling thread's stack, noted at its start (pthread_getattr_np makes syscalls that a

@@ -71,9 +71,17 @@ int evloop_call(struct evloop *l, void (*fn)(void *), void *opaque);
 /* ---- footprint (util/footprint.c) ----------------------------------------------------------- */
 /* Give back what start-up touched and a running VM does not need: free heap pages (malloc_trim)
  * and this process's mappings of code and read-only data of the program and every library (the
- * pages stay in the page cache; what runs later maps its own again). Call once the VM is built,
- * before its threads start. Returns the bytes of read-only segments unmapped. */
+ * pages stay in the page cache; what runs later maps its own again), and the calling thread's
+ * stack pages below its current frame. Call once the VM is built and its threads run. Returns
+ * the bytes of read-only segments unmapped. */
 size_t footprint_trim(void);
+/* SIZE zeroed bytes on pages of their own (an anonymous mapping, no allocator header): a page is
+ * backed only once written, and page_free(P, SIZE) gives every page back. For structures that are
+ * large and mostly cold (rings used only while a reader stalls, per-request tables used from the
+ * front): on the heap their untouched parts would share pages with live neighbours. NULL on
+ * failure. page_free(NULL, ...) does nothing. */
+void *page_zalloc(size_t size);
+void page_free(void *p, size_t size);
 /* Stack sizes of truce's own threads (glibc's default is 8 MiB each, all of it committed): a vCPU
  * thread runs the exit handlers, the I/O thread the event loop with libslirp, io_uring and the
  * device backends. Both log their deepest use at exit (debug level); tests/guests/stacks.sh drives

@@ -304,7 +304,7 @@ static void blk_free(struct virtio_blk *b)
         disk_close(&b->queues[i].own);
     disk_close(&b->disk);
     for (unsigned i = 0; b->queues && i < b->nq; i++)
-        free(b->queues[i].req);
+        page_free(b->queues[i].req, BLK_QUEUE_SIZE * sizeof(*b->queues[i].req));
     free(b->queues);
     free(b);
 }
@@ -393,7 +393,9 @@ static int blk_setup_queues(struct virtio_blk *b, unsigned nq, char *err, size_t
         bq->q = &b->vdev.vq[i];
         bq->disk = i ? &bq->own : &b->disk;
         bq->own.fd = bq->own.efd = -1;
-        bq->req = calloc(BLK_QUEUE_SIZE, sizeof(*bq->req));
+        /* 2 MiB, on pages of their own: a request's page is backed once used (the free list
+         * hands out the lowest first) */
+        bq->req = page_zalloc(BLK_QUEUE_SIZE * sizeof(*bq->req));
         b->nq = i + 1; /* blk_free frees this one from here on */
         if (!bq->req)
             goto nomem;

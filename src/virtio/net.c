@@ -340,8 +340,8 @@ static void net_free(struct virtio_net *n)
         net_vhost_close(p); /* first: vhost lets go of the tap */
         if (p->be)
             p->be->ops->close(p->be);
-        free(p->held);
-        free(p->rxbuf);
+        page_free(p->held, NET_QUEUE_SIZE * sizeof(*p->held));
+        page_free(p->rxbuf, NET_VNET_HDR_LEN + NET_MAX_FRAME);
     }
     free(n->pair);
     free(n);
@@ -490,8 +490,9 @@ static int net_setup_pairs(struct virtio_net *n, const struct net_config *nc, st
         p->txq = &n->vdev.vq[2 * i + NET_TXQ];
         p->tx_chain.iov = p->tx_iov;
         p->tx_chain.max_iov = NET_TX_IOV;
-        if (!(p->rxbuf = malloc(NET_VNET_HDR_LEN + NET_MAX_FRAME)) ||
-            !(p->held = calloc(NET_QUEUE_SIZE, sizeof(*p->held))))
+        /* on pages of their own: backed once frames flow, as far as they reach */
+        if (!(p->rxbuf = page_zalloc(NET_VNET_HDR_LEN + NET_MAX_FRAME)) ||
+            !(p->held = page_zalloc(NET_QUEUE_SIZE * sizeof(*p->held))))
             goto nomem;
         int rc = net_open_backend(n, p, nc, vm, err, errlen);
         if (rc < 0)
