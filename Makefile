@@ -8,10 +8,11 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvl
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libslirp (and glib with it) is dlopen'ed by a VM with --net user (backend/slirp_lib.c), libpng
 # and libvncserver by a VM with --display (ui/ui_lib.c): their headers are used, never linked, so
-# a VM without those parts maps none of them.
+# a VM without those parts maps none of them; libseccomp is loaded only to compile a filter
+# (sandbox/seccomp_lib.c: a VM loads the ones compiled at build time).
 # The linked ones come in as archives (their Debian -dev packages ship them): a start maps four
 # files fewer, 0.2-0.4 ms of CPU and ~90 KiB of private memory less per VM (bench/density.sh).
-LDPKGS   := $(filter-out slirp glib-2.0 libpng libvncserver,$(PKGS))
+LDPKGS   := $(filter-out slirp glib-2.0 libpng libvncserver libseccomp,$(PKGS))
 LDLIBS   += -lpthread -ldl -Wl,-Bstatic $(shell pkg-config --libs $(LDPKGS) 2>/dev/null) -Wl,-Bdynamic
 
 SRCS     := $(shell find src -name '*.c' -not -path 'src/manager/*' | sort)

@@ -27,7 +27,9 @@ static bool probe_punch(int fd, uint64_t size)
 /* Allocate the request table and set up io_uring (or the synchronous fallback). */
 static int disk_setup_queue(struct disk *d, const char *path)
 {
-    d->req = calloc(d->depth, sizeof(*d->req));
+    /* on pages of their own: a slot's page is backed once used (the free list hands out the
+     * lowest first) */
+    d->req = page_zalloc(d->depth * sizeof(*d->req));
     d->free = calloc(d->depth, sizeof(*d->free));
     d->done = calloc(d->depth, sizeof(*d->done));
     if (!d->req || !d->free || !d->done)
@@ -417,7 +419,7 @@ void disk_close(struct disk *d)
     if (d->fd >= 0 && !d->borrowed)
         release_image(d->fd);
     d->fd = d->efd = -1;
-    free(d->req);
+    page_free(d->req, d->depth * sizeof(*d->req));
     free(d->free);
     free(d->done);
     d->req = NULL;

@@ -403,6 +403,7 @@ static void i8042_destroy(void *dev)
 {
     struct i8042 *k = dev;
     pthread_mutex_destroy(&k->lock);
+    page_free(k->kin.b, 2 * HOST_FIFO);
     free(k);
 }
 
@@ -474,10 +475,15 @@ int i8042_send_ctrl_alt_del(struct vm *vm)
 static int i8042_create(struct vm *vm, char *err, size_t errlen)
 {
     struct i8042 *k = calloc(1, sizeof(*k));
-    if (!k) {
+    uint8_t *fifos = page_zalloc(2 * HOST_FIFO);
+    if (!k || !fifos) {
+        free(k);
+        page_free(fifos, 2 * HOST_FIFO);
         snprintf(err, errlen, "i8042: out of memory");
         return -ENOMEM;
     }
+    k->kin.b = fifos;
+    k->min.b = fifos + HOST_FIFO;
     pthread_mutex_init(&k->lock, NULL);
     k->vm = vm;
     k->aux = vm->cfg.display.kind != DISPLAY_NONE; /* a mouse only where a screen shows it */
@@ -501,6 +507,7 @@ fail:
     snprintf(err, errlen, "i8042: cannot register ports 0x%x/0x%x: %s", PORT_I8042_DATA,
              PORT_I8042_CMD, strerror(-rc));
     pthread_mutex_destroy(&k->lock);
+    page_free(fifos, 2 * HOST_FIFO);
     free(k);
     return rc;
 }

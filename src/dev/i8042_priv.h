@@ -73,7 +73,8 @@ struct i8042_state {
  * buffer one at a time while it is empty, as a keyboard and a mouse send them. */
 #define HOST_FIFO 4096 /* a pasted line of a few hundred characters fits */
 struct host_fifo {
-    uint8_t b[HOST_FIFO];
+    uint8_t *b; /* HOST_FIFO bytes: both FIFOs share one page_zalloc'ed block, backed only
+                 * once the host types or moves the mouse */
     unsigned head, count;
 };
 

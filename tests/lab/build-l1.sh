@@ -101,6 +101,10 @@ build_truce() {
     local slirp
     slirp=$(ldconfig -p | awk '/libslirp\.so\.0 / { print $NF; exit }')
     [ -z "$TRUCE" ] || [ -z "$slirp" ] || lab_copy_elf "$root" "$slirp"
+    # so is libseccomp, to compile a filter (`truce seccomp`; a VM loads build-time ones)
+    local sc
+    sc=$(ldconfig -p | awk '/libseccomp\.so\.2 / { print $NF; exit }')
+    [ -z "$TRUCE" ] || [ -z "$sc" ] || lab_copy_elf "$root" "$sc"
     for g in $TGUESTS; do cp "$g" "$root/lab/tguests/"; done
 }
 
