@@ -30,15 +30,17 @@ struct fw_cfg_state {
     uint32_t dma_hi;   /* high half of the DMA address, latched */
 };
 
+/* On pages of their own (page_zalloc), filled from the front: the table's unused end and the
+ * keys seen (written only when firmware reads fw_cfg) stay unbacked. */
 struct fw_cfg {
     struct vm *vm;
     pthread_mutex_t lock; /* state; items are only added before the guest runs */
     struct fw_cfg_state s;
-    struct fw_cfg_item items[FW_CFG_MAX_ITEMS];
     unsigned nitems;
-    uint64_t dma_runs, dma_errors;        /* counters, for debug logs */
-    uint16_t seen[FW_CFG_MAX_ITEMS + 32]; /* keys already logged at debug level */
+    uint64_t dma_runs, dma_errors; /* counters, for debug logs */
+    struct fw_cfg_item items[FW_CFG_MAX_ITEMS];
     unsigned nseen;
+    uint16_t seen[FW_CFG_MAX_ITEMS + 32]; /* keys already logged at debug level */
 };
 
 /* Log the first selection of each key at debug level: what firmware reads, and what it asks
@@ -375,7 +377,7 @@ static void fw_cfg_destroy(void *dev)
     for (unsigned i = 0; i < f->nitems; i++)
         free(f->items[i].data);
     pthread_mutex_destroy(&f->lock);
-    free(f);
+    page_free(f, sizeof(*f));
 }
 
 static const struct device_ops fw_cfg_dev_ops = {
@@ -418,7 +420,7 @@ static int fw_cfg_standard_items(struct fw_cfg *f, const struct vm *vm)
 
 static int fw_cfg_create(struct vm *vm, char *err, size_t errlen)
 {
-    struct fw_cfg *f = calloc(1, sizeof(*f));
+    struct fw_cfg *f = page_zalloc(sizeof(*f));
     if (!f) {
         snprintf(err, errlen, "fw_cfg: out of memory");
         return -ENOMEM;

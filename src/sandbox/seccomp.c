@@ -27,9 +27,6 @@ static struct {
     unsigned short ncustom;
 } policy;
 
-/* Syscall names for the SIGSYS handler, resolved before any filter is installed: libseccomp's
- * resolver allocates, which a signal handler must not do. */
-static const char *syscall_names[SANDBOX_SYSCALL_NAMES];
 static pthread_once_t names_once = PTHREAD_ONCE_INIT;
 static __thread int tls_kind = -1;
 
@@ -39,8 +36,9 @@ static void prepare_process(void)
 {
     tzset(); /* the first gmtime_r (the CMOS clock) would open /etc/localtime */
 
-    for (int nr = 0; nr < SANDBOX_SYSCALL_NAMES; nr++)
-        syscall_names[nr] = sandbox_syscall_name(nr);
+    /* The SIGSYS handler's names: a table built in (sandbox_prebuilt_names), or resolved now by
+     * libseccomp, whose resolver allocates, which a signal handler must not do. */
+    (void)sandbox_syscall_name(0);
 }
 
 void sandbox_disable(void)
@@ -231,8 +229,9 @@ static void sigsys_handler(int sig, siginfo_t *si, void *uc)
     char line[320], *p = line;
     int k = tls_kind;
     int nr = si->si_syscall;
-    const char *name =
-        nr >= 0 && nr < SANDBOX_SYSCALL_NAMES && syscall_names[nr] ? syscall_names[nr] : "unknown";
+    const char *name = sandbox_syscall_name(nr); /* resolved by prepare_process */
+    if (!name)
+        name = "unknown";
     p = put_str(p, "truce: seccomp: the ");
     p = put_str(p, k >= 0 && k < SANDBOX_NKINDS ? sandbox_lists[k].kind : "unnamed");
     /* a thread created by a filtered thread runs under its creator's filter */

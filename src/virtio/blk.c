@@ -454,7 +454,7 @@ int virtio_blk_create(struct vm *vm, const struct disk_config *dc, char *err, si
         return -ENOMEM;
     }
     snprintf(b->id, sizeof(b->id), "%s", dc->id);
-    snprintf(b->path, sizeof(b->path), "%s", dc->path);
+    b->path = dc->path;
     snprintf(b->serial, sizeof(b->serial), "%s", dc->serial);
     b->readonly = dc->readonly;
     int rc = disk_open(&b->disk, dc->path, dc->readonly, BLK_QUEUE_SIZE, err, errlen);
@@ -515,8 +515,7 @@ static struct virtio_blk *blk_find(struct vm *vm, const char *id)
 static void blk_image_changed(struct virtio_blk *b, const char *path)
 {
     struct vm *vm = b->vdev.vm;
-    snprintf(b->path, sizeof(b->path), "%s", path);
-    for (unsigned i = 0; i < vm->cfg.ndisks; i++)
+    for (unsigned i = 0; i < vm->cfg.ndisks; i++) /* b->path is the one whose id is b's */
         if (!strcmp(vm->cfg.disks[i].id, b->id))
             snprintf(vm->cfg.disks[i].path, sizeof(vm->cfg.disks[i].path), "%s", path);
     blk_set_capacity(b);
@@ -534,7 +533,7 @@ int virtio_blk_swap(struct vm *vm, const char *drive_id, const char *path, char 
         snprintf(err, errlen, "drive %s: no such virtio-blk drive", drive_id ? drive_id : "");
         return -ENOENT;
     }
-    if (!path || !*path || strlen(path) >= sizeof(b->path)) {
+    if (!path || !*path || strlen(path) >= sizeof(vm->cfg.disks[0].path)) {
         snprintf(err, errlen, "drive %s: the path is empty or too long", drive_id);
         return -EINVAL;
     }

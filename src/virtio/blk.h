@@ -55,7 +55,7 @@ struct virtio_blk {
     struct virtio_dev vdev;
     struct disk disk;    /* the image (queue 0's io_uring) */
     char id[CFG_ID_LEN]; /* the drive's disk_config id (API) */
-    char path[PATH_MAX];
+    const char *path;    /* the disk_config's path in vm->cfg: lives as long as the VM */
     char serial[CFG_SERIAL_LEN];
     bool readonly;
     uint64_t capacity; /* sectors: the image size rounded DOWN to 512 bytes */
@@ -74,8 +74,8 @@ struct virtio_blk {
  * BLK_NO_STATUS when the chain has no writable byte for a status (nothing can be reported). */
 uint8_t blk_parse(const struct virtio_blk *b, struct blk_req *r);
 
-/* Create a virtio-blk device for disk config DC on VM (opens the image now). Returns 0 or <0
- * with one line in ERR. */
+/* Create a virtio-blk device for disk config DC, one of vm->cfg.disks, on VM (opens the image
+ * now; the device keeps pointing at DC's path). Returns 0 or <0 with one line in ERR. */
 int virtio_blk_create(struct vm *vm, const struct disk_config *dc, char *err, size_t errlen);
 
 /* Swap the backing file of the virtio-blk drive whose disk_config id is DRIVE_ID for PATH, opened
