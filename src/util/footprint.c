@@ -60,13 +60,14 @@ static int trim_object(struct dl_phdr_info *obj, size_t size, void *opaque)
 }
 
 /* The calling thread's stack below its current frame: the pages start-up went through (parsing,
- * building the VM, loading libraries) and nothing uses now. Page by page down from two pages
- * under this frame (the madvise calls' own frames stay above) to the first page that is not
- * mapped: a stack's mapping ends at the lowest page it ever touched, and the kernel keeps a guard
- * gap below it. A page dropped here that is used again later comes back as a zero page. */
+ * building the VM, loading libraries) and nothing uses now. Page by page down from the page
+ * under the one holding this frame's address less 1 KiB (this function's locals and the madvise
+ * call's return address are within that) to the first page that is not mapped: a stack's mapping
+ * ends at the lowest page it ever touched, and the kernel keeps a guard gap below it. A page
+ * dropped here that is used again later comes back as a zero page. */
 static __attribute__((noinline)) size_t trim_stack_below(size_t page)
 {
-    uintptr_t p = ((uintptr_t)__builtin_frame_address(0) & ~(uintptr_t)(page - 1)) - page;
+    uintptr_t p = ((uintptr_t)__builtin_frame_address(0) - 1024) & ~(uintptr_t)(page - 1);
     size_t bytes = 0;
     for (unsigned n = 0; n < (8u << 20) / page && p > page; n++) {
         p -= page;

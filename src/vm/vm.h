@@ -405,7 +405,6 @@ struct pci_bus;         /* bus/pci.h */
 struct vm {
     struct kvm_host *kvm;
     int fd;
-    struct vm_config cfg; /* copy, owned */
     struct guest_mem mem;
     struct dirty_source *dirty_sources; /* vm/dirty.c */
     struct io_bus pio;
@@ -462,6 +461,9 @@ struct vm {
      * Set by the caller before vm_create, snapshot_restore or migrate_receive (which keep it);
      * owned by the caller. */
     struct mmds *mmds;
+    /* last: the fields above share its first page, and a VM's 200 KiB copy of its configuration
+     * is backed only where settings are (mem_copy) */
+    struct vm_config cfg; /* copy, owned */
 };
 
 /* Ask the VM to stop with STATUS; the first caller's status and reason win. Thread-safe,
