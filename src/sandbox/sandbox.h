@@ -42,7 +42,7 @@ enum sandbox_kind {
  * a text leaves no room for its NUL. */
 #define SANDBOX_NAME_LEN    32
 #define SANDBOX_ARGTEXT_LEN 80
-#define SANDBOX_WHY_LEN     120
+#define SANDBOX_WHY_LEN     160
 struct sandbox_rule {
     int nr;
     char name[SANDBOX_NAME_LEN];
