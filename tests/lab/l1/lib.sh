@@ -289,6 +289,43 @@ EOF
     chmod +x dhcp.script
 }
 
+# Write ./netmq for the multiqueue scenarios: a guest check that wants 2 queue pairs in sysfs,
+# fetches L1's http://L1ADDR:8080/big over 8 connections (md5 = the check's argument), pings
+# L1ADDR from both vCPUs and wants interrupts on every queue. The guest takes 10.9.x.2 of
+# L1ADDR's /24 (10.9.x.1).
+lab_netmq_script() { # L1ADDR
+    cat >netmq <<'EOG'
+#!/bin/sh
+# netmq — 2 pairs in sysfs; fetch from L1 over 8 connections, ping from both CPUs; per-queue IRQs.
+r() { echo "GUEST-RESULT $1 netmq${2:+ $2}"; exit 0; }
+ip addr add @GUEST@/24 dev eth0 && ip link set eth0 up || r FAIL "no eth0"
+q=$(ls /sys/class/net/eth0/queues | tr '\n' ' ')
+echo "netmq: queues: $q"
+[ "$q" = "rx-0 rx-1 tx-0 tx-1 " ] || r FAIL "queues '$q', expected rx-0 rx-1 tx-0 tx-1"
+i=0
+until ping -c 1 -W 1 @L1@ >/dev/null 2>&1; do
+    i=$((i + 1))
+    [ $i -lt 60 ] || r FAIL "L1 (@L1@) never answered ping"
+done
+irqs() { grep -E 'virtio[0-9]+-(input|output)\.[0-9]+' /proc/interrupts | awk '{print $NF, $2 + $3}'; }
+irqs >before
+for c in 0 1; do taskset -c $c ping -c 20 -i 0.05 @L1@ >/dev/null || r FAIL "ping from cpu $c"; done
+for k in 1 2 3 4 5 6 7 8; do
+    (taskset -c $((k % 2)) wget -q -O - http://@L1@:8080/big | md5sum >sum.$k) &
+done
+wait
+for k in 1 2 3 4 5 6 7 8; do [ "$(cut -d' ' -f1 sum.$k)" = "$1" ] || r FAIL "fetch $k: md5 $(cat sum.$k)"; done
+irqs >after
+echo "netmq: interrupts before: $(tr '\n' ' ' <before)"
+echo "netmq: interrupts after: $(tr '\n' ' ' <after)"
+paste before after | while read -r q a q2 b; do [ "$b" -gt "$a" ] || echo "$q"; done >idle
+[ -s idle ] && r FAIL "queues without interrupts: $(tr '\n' ' ' <idle)"
+r PASS
+EOG
+    sed -i "s/@L1@/$1/g; s/@GUEST@/${1%.1}.2/g" netmq
+    chmod +x netmq
+}
+
 # Boot the lab guest under $LAB_VMM and wait for the VMM to exit (or the timeout).
 # Options: -k cloud|small (kernel, default cloud)  -c CPUS (1)  -m MiB (256)
 #          -a ARGS (added to the kernel command line; repeatable)
