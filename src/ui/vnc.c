@@ -3,6 +3,7 @@
  * (virtio-input when its driver is up, else PS/2). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
@@ -383,6 +384,10 @@ static void ui_stop_dev(void *dev)
         log_debug("vnc: cannot wake the server thread");
     pthread_join(v->thread, NULL);
     v->started = false;
+    if (v->keys_unmapped || v->keys_dropped)
+        log_warn("vnc: %" PRIu64 " key events had no PC key, %" PRIu64
+                 " were dropped (no keyboard device, or its queue full)",
+                 v->keys_unmapped, v->keys_dropped);
 }
 
 static void ui_destroy(void *dev)
