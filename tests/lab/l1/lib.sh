@@ -326,6 +326,15 @@ EOG
     chmod +x netmq
 }
 
+# memtest86+'s serial console FILE without carriage returns and escape sequences.
+lab_memtest_plain() { tr -d '\r' <"$1" 2>/dev/null | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g'; }
+# Whether memtest86+'s serial console FILE shows a test running, by the bracketed name of any of
+# its tests: its serial output is the screen's changes, so the first test's name can arrive only
+# in pieces (seen under QEMU, where "[Moving inversions, 1s & 0s]" came but no "[Address test").
+lab_memtest_running() {
+    lab_memtest_plain "$1" | grep -aqE '\[(Address test|Moving inversions|Random number|Modulo|Bit fade|Block move)'
+}
+
 # Boot the lab guest under $LAB_VMM and wait for the VMM to exit (or the timeout).
 # Options: -k cloud|small (kernel, default cloud)  -c CPUS (1)  -m MiB (256)
 #          -a ARGS (added to the kernel command line; repeatable)

@@ -19,16 +19,16 @@ truce) set -- "$@" --display std && bin=truce ;;
 esac
 labrun -t 240 -m 'Address test' -o guest.out -r result -- "$@" &
 pid=$!
-while kill -0 $pid 2>/dev/null && ! grep -aq 'Address test' guest.out 2>/dev/null; do sleep 0.5; done
+while kill -0 $pid 2>/dev/null && ! lab_memtest_running guest.out; do sleep 0.5; done
 for p in $(pidof $bin); do kill "$p" 2>/dev/null; done
 wait $pid
 GUEST_OUT=$PWD/guest.out
 eval "$(cat result)"
-plain=$(tr -d '\r' <"$GUEST_OUT" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g')
+plain=$(lab_memtest_plain "$GUEST_OUT")
 echo "$plain" | grep -aoE 'Memtest86\+ v[0-9.]+|\[[A-Z][a-z]+ [a-z]+[^]]*\]|(L[123] Cache|Memory) *:[^|]*' | sort -u | head -n 8 |
     sed 's/^/ovmf-memtest: /'
 grep -aq TRUCE-GRUB-MEMTEST "$GUEST_OUT" || { lab_show_output 20; fail "GRUB EFI did not run the script of the second disk; last line: $(lab_last_line)"; }
 echo "$plain" | grep -aq 'Memtest86+' || { lab_show_output 20; fail "no memtest86+ banner on serial"; }
-echo "$plain" | grep -aq '\[Address test' || { lab_show_output 20; fail "memtest86+ started no test"; }
+lab_memtest_running "$GUEST_OUT" || { lab_show_output 20; fail "memtest86+ started no test"; }
 # shellcheck disable=SC2154 # marker_ms from labrun's result file
 echo "ovmf-memtest: exec to memtest86+'s first test $marker_ms ms"
