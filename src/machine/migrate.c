@@ -154,7 +154,7 @@ static uint64_t ms_now(void)
 
 /* A downtime timeline, logged at debug level as one line: each step's microseconds after T0
  * (itself CLOCK_MONOTONIC in µs, so that the source's and a destination's lines on one host line
- * up). */
+ * up). Below debug level it stays empty (T0 0): the switch formats nothing it would not print. */
 struct timeline {
     uint64_t t0;
     size_t n;
@@ -163,6 +163,8 @@ struct timeline {
 
 static void tl_begin(struct timeline *tl, const char *what)
 {
+    if (!log_enabled(LOG_LVL_DEBUG))
+        return;
     tl->t0 = now_ns();
     tl->n = (size_t)snprintf(tl->line, sizeof(tl->line), "migration timeline: %s at %llu us:", what,
                              (unsigned long long)(tl->t0 / 1000));
