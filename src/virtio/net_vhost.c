@@ -215,6 +215,20 @@ static struct vhost_memory *vhost_mem_table(const struct guest_mem *m)
     return t;
 }
 
+/* Ring IDX's addresses for VHOST_SET_VRING_ADDR: queue Q's rings, and with LOG its used ring
+ * logged at its guest address (VHOST_VRING_F_LOG). */
+static struct vhost_vring_addr vring_addr(unsigned idx, const struct virtq *q, bool log)
+{
+    return (struct vhost_vring_addr){
+        .index = idx,
+        .flags = log ? 1u << VHOST_VRING_F_LOG : 0,
+        .desc_user_addr = (uintptr_t)q->desc,
+        .avail_user_addr = (uintptr_t)q->avail,
+        .used_user_addr = (uintptr_t)q->used,
+        .log_guest_addr = q->used_gpa,
+    };
+}
+
 /* Hand queue Q (vhost ring IDX of VH) to vhost: size, next avail index, ring addresses, kick and
  * call eventfds. Returns 0 or -errno (WHAT names the ioctl). */
 static int vhost_ring_set(struct net_vhost *vh, unsigned idx, const struct virtq *q, bool log,
@@ -222,14 +236,7 @@ static int vhost_ring_set(struct net_vhost *vh, unsigned idx, const struct virtq
 {
     struct vhost_vring_state num = {.index = idx, .num = q->size};
     struct vhost_vring_state base = {.index = idx, .num = q->last_avail};
-    struct vhost_vring_addr addr = {
-        .index = idx,
-        .desc_user_addr = (uintptr_t)q->desc,
-        .avail_user_addr = (uintptr_t)q->avail,
-        .used_user_addr = (uintptr_t)q->used,
-        .log_guest_addr = q->used_gpa,
-        .flags = log ? 1u << VHOST_VRING_F_LOG : 0,
-    };
+    struct vhost_vring_addr addr = vring_addr(idx, q, log);
     struct vhost_vring_file kick = {.index = idx, .fd = q->kick_fd};
     struct vhost_vring_file call = {.index = idx, .fd = vh->call_fd[idx]};
     if ((*what = "VHOST_SET_VRING_NUM", ioctl(vh->fd, VHOST_SET_VRING_NUM, &num) < 0) ||
@@ -464,14 +471,7 @@ static int vhost_pair_log(struct virtio_net *n, struct net_pair *p, _Atomic uint
         goto fail;
     what = "VHOST_SET_VRING_ADDR";
     for (unsigned i = 0; i < 2; i++) {
-        struct vhost_vring_addr a = {
-            .index = i,
-            .flags = log ? 1u << VHOST_VRING_F_LOG : 0,
-            .desc_user_addr = (uintptr_t)qs[i]->desc,
-            .avail_user_addr = (uintptr_t)qs[i]->avail,
-            .used_user_addr = (uintptr_t)qs[i]->used,
-            .log_guest_addr = qs[i]->used_gpa,
-        };
+        struct vhost_vring_addr a = vring_addr(i, qs[i], log != NULL);
         if ((vh->started >> i & 1) && ioctl(vh->fd, VHOST_SET_VRING_ADDR, &a) < 0)
             goto fail;
     }
