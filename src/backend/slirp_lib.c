@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend/slirp_lib.h"
+#include "util/util.h"
 
 static struct slirp_lib lib;
 static char load_error[256];
@@ -13,12 +14,7 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 /* Resolve NAME into *SLOT; false (with load_error) when the library lacks it. */
 static bool sym(void *h, const char *name, void *slot)
 {
-    void *p = dlsym(h, name);
-    if (!p)
-        snprintf(load_error, sizeof(load_error), "%s has no %s (libslirp too old?)", SLIRP_SONAME,
-                 name);
-    memcpy(slot, &p, sizeof(p));
-    return p != NULL;
+    return dl_sym(h, SLIRP_SONAME, name, slot, "libslirp too old?", load_error, sizeof(load_error));
 }
 
 static void load(void)

@@ -27,14 +27,14 @@ static struct {
 } lib;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-/* Resolve NAME into *SLOT. */
+/* Resolve NAME into *SLOT; false (logged) when the library lacks it. */
 static bool sym(void *h, const char *name, void *slot)
 {
-    void *p = dlsym(h, name);
-    if (!p)
-        log_err("seccomp: %s has no %s", SECCOMP_SONAME, name);
-    memcpy(slot, &p, sizeof(p));
-    return p != NULL;
+    char err[160];
+    bool ok = dl_sym(h, SECCOMP_SONAME, name, slot, "libseccomp too old?", err, sizeof(err));
+    if (!ok)
+        log_err("seccomp: %s", err);
+    return ok;
 }
 
 static void load(void)

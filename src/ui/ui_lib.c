@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ui/ui_lib.h"
+#include "util/util.h"
 
 static struct png_lib png;
 static struct vnc_lib vnc;
@@ -16,11 +17,7 @@ static pthread_once_t png_once = PTHREAD_ONCE_INIT, vnc_once = PTHREAD_ONCE_INIT
 /* Resolve NAME of SONAME into *SLOT; false (with ERR) when the library lacks it. */
 static bool sym(void *h, const char *soname, const char *name, void *slot, char *err)
 {
-    void *p = dlsym(h, name);
-    if (!p)
-        snprintf(err, 256, "%s has no %s (library too old?)", soname, name);
-    memcpy(slot, &p, sizeof(p));
-    return p != NULL;
+    return dl_sym(h, soname, name, slot, "library too old?", err, 256);
 }
 
 static void *open_lib(const char *soname, const char *pkg, char *err)

@@ -1,4 +1,5 @@
 /* misc.c — small helpers: size/number parsing, whole-file reads, full reads and writes. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <pthread.h>
@@ -121,6 +122,16 @@ int str_copy(char *dst, size_t dstlen, const char *src)
         return -ENAMETOOLONG;
     memcpy(dst, src, n + 1);
     return 0;
+}
+
+bool dl_sym(void *h, const char *soname, const char *name, void *slot, const char *why, char *err,
+            size_t errlen)
+{
+    void *p = dlsym(h, name);
+    if (!p)
+        snprintf(err, errlen, "%s has no %s (%s)", soname, name, why);
+    memcpy(slot, &p, sizeof(p));
+    return p != NULL;
 }
 
 #define MEM_BLOCK 4096 /* the page size: the unit the kernel backs memory in */

@@ -103,6 +103,11 @@ int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 int read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
 /* snprintf into a fixed buffer; returns -ENAMETOOLONG when truncated. */
 int str_copy(char *dst, size_t dstlen, const char *src);
+/* dlsym NAME in the library SONAME opened as H into *SLOT (a function pointer's storage). Returns
+ * true, or false with "SONAME has no NAME (WHY)" in ERR (ERRLEN bytes) when the library lacks it.
+ */
+bool dl_sym(void *h, const char *soname, const char *name, void *slot, const char *why, char *err,
+            size_t errlen);
 /* memset(DST, 0, N) and memcpy(DST, SRC, N) that leave alone every page-sized block already
  * holding what it would be given (zero, and zero copied onto zero): a large struct in fresh
  * memory (a big calloc) stays unbacked where it is zero, so what a VM keeps resident is what it
