@@ -37,11 +37,14 @@ format_check() { # every C file clang-format clean against the repo's .clang-for
     [ -z "$bad" ] && echo "PASS format" || echo "FAIL format: not clang-format clean: $bad"
 }
 
-# With the lab on, its artefacts (L0 QEMU, kernels, images: about 25 minutes on a cold cache)
-# are built in the background, at the lowest priority, while the other tiers run.
-prebuild=
+# With the lab on, its artefacts (kernels, images, then the L0 QEMU: about 25 minutes on a cold
+# cache) are built in the background, at the lowest priority, while the other tiers run. The lab
+# tier starts once the L1 image and the appliance are ready (the L0 may still be building: the
+# lab runs the scenarios that need it last).
+prebuild= ready=build/lab-prebuild.ready
+rm -f "$ready"
 if [ -x tests/lab/run.sh ] && [ "${TRUCE_SKIP_LAB:-0}" != 1 ]; then
-    nice -n 19 tests/lab/prebuild.sh >build/lab-prebuild.log 2>&1 &
+    LAB_PREBUILD_READY=$PWD/$ready nice -n 19 tests/lab/prebuild.sh >build/lab-prebuild.log 2>&1 &
     prebuild=$!
 fi
 
@@ -57,11 +60,13 @@ tier manager tests/manager/run.sh
 [ -x tests/fuzz/run.sh ] && tier fuzz tests/fuzz/run.sh
 if [ -n "$prebuild" ]; then
     t0=$SECONDS
-    wait "$prebuild" || echo "lab prebuild failed (build/lab-prebuild.log); the lab retries" >&2
+    while [ ! -e "$ready" ] && kill -0 "$prebuild" 2>/dev/null; do sleep 2; done
+    [ -e "$ready" ] || echo "lab prebuild failed (build/lab-prebuild.log); the lab retries" >&2
     echo "== lab artefacts ready after waiting $((SECONDS - t0)) s more" >&2
     tier lab tests/lab/run.sh
 fi
 [ -x tests/lab/appliance.sh ] && [ "${TRUCE_SKIP_LAB:-0}" != 1 ] && tier appliance tests/lab/appliance.sh
+[ -z "$prebuild" ] || wait "$prebuild" 2>/dev/null
 
 pass=$(grep -c '^PASS ' "$LOG")
 fail=$(grep -c '^FAIL ' "$LOG")

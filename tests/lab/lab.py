@@ -117,7 +117,7 @@ def run_boot(args, names, failed, timeouts, results, boot_no, stalled):
     append = f"{args.append} lab.run={','.join(names)}"
     if failed:
         append += f" lab.failed={','.join(failed)}"
-    logpath = os.path.join(args.log_dir, f"l1-{boot_no}.log")
+    logpath = os.path.join(args.log_dir, f"l1-{args.log_tag}{boot_no}.log")
     log(f"booting L1 #{boot_no} for {len(names)} scenario(s), serial log {logpath}")
     l1 = L1(args.qemu + ["-append", append], logpath, args.verbose)
     b = Boot(names, results)
@@ -177,6 +177,7 @@ def main():
     ap.add_argument("--log-dir", required=True)
     ap.add_argument("--append", default="console=ttyS0 quiet panic=-1")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--log-tag", default="", help="serial logs are l1-TAGN.log (a second batch)")
     ap.add_argument("--scenario", action="append", default=[], metavar="NAME:TIMEOUT")
     ap.add_argument("qemu", nargs=argparse.REMAINDER, help="-- the L1 QEMU command")
     args = ap.parse_args()

@@ -71,13 +71,38 @@ initrd=$("$LAB_DIR/build-l1.sh" 2>"$LAB_OUT/build.log") ||
 lab_log "lab image ready after $((SECONDS - start)) s"
 
 # Scenarios whose header says l0=patched (OVMF: CR8 writes under nested SVM) need the lab's
-# patched L0 QEMU; build-l0.sh builds it once (about 15 minutes, cached). When it cannot be had,
-# those scenarios FAIL with the reason and the rest run on Debian's QEMU.
-l0_needed=() l0_error=
+# patched L0 QEMU; build-l0.sh builds it once (about 15 minutes, cached). The others run on any
+# L0. When the patched L0 is not built yet (a cold cache: `make test`'s prebuild may be building
+# it right now), the others run first, on Debian's QEMU, and the l0=patched ones after
+# build-l0.sh returns (it waits for a build already under way). When it cannot be had, those
+# scenarios FAIL with the reason.
+l0_needed=() others=()
 for s in "${specs[@]}"; do
     n=${s%:*}
-    [ "$(field l0 "$LAB_DIR/scenarios/${n#*/}.sh")" = patched ] && l0_needed+=("$n")
+    if [ "$(field l0 "$LAB_DIR/scenarios/${n#*/}.sh")" = patched ]; then
+        l0_needed+=("$s")
+    else
+        others+=("$s")
+    fi
 done
+
+# Run the scenarios SPEC... in one L1 (rebooted by lab.py after a failure); PASS/FAIL lines go
+# to stdout and results.txt, L1's serial logs to l1-$LAB_L0_KIND-N.log.
+run_batch() {
+    local args=() s
+    for s in "$@"; do args+=(--scenario "$s"); done
+    [ -n "${LAB_VERBOSE:-}" ] && args+=(--verbose)
+    lab_l1_qemu "$initrd" 2048
+    lab_log "L0: $LAB_L0_KIND QEMU (${L1_QEMU[0]}) for ${#@} scenarios"
+    python3 "$LAB_DIR/lab.py" --log-dir "$LAB_OUT" --log-tag "$LAB_L0_KIND-" "${args[@]}" -- \
+        "${L1_QEMU[@]}" -nographic -serial stdio | tee -a "$LAB_OUT/results.txt"
+}
+: >"$LAB_OUT/results.txt"
+if [ ${#l0_needed[@]} -gt 0 ] && [ "${LAB_L0:-}" != stock ] && ! "$LAB_DIR/build-l0.sh" --print >/dev/null; then
+    [ ${#others[@]} -eq 0 ] || LAB_L0=stock run_batch "${others[@]}"
+    specs=("${l0_needed[@]}")
+fi
+l0_error=
 if [ ${#l0_needed[@]} -gt 0 ]; then
     if [ "${LAB_L0:-}" = stock ]; then
         l0_error="LAB_L0=stock"
@@ -88,23 +113,15 @@ fi
 if [ -n "$l0_error" ]; then
     kept=()
     for s in "${specs[@]}"; do
-        if [[ " ${l0_needed[*]} " == *" ${s%:*} "* ]]; then
+        if [[ " ${l0_needed[*]} " == *" $s "* ]]; then
             echo "FAIL ${s%:*}: needs the lab's patched L0 QEMU ($l0_error)" | tee -a "$LAB_OUT/l0-fails.txt"
         else
             kept+=("$s")
         fi
     done
     specs=("${kept[@]}")
-    [ ${#specs[@]} -gt 0 ] || exit 0
 fi
-
-args=()
-for s in "${specs[@]}"; do args+=(--scenario "$s"); done
-[ -n "${LAB_VERBOSE:-}" ] && args+=(--verbose)
-lab_l1_qemu "$initrd" 2048
-lab_log "L0: $LAB_L0_KIND QEMU (${L1_QEMU[0]})"
-python3 "$LAB_DIR/lab.py" --log-dir "$LAB_OUT" "${args[@]}" -- \
-    "${L1_QEMU[@]}" -nographic -serial stdio | tee "$LAB_OUT/results.txt"
+[ ${#specs[@]} -eq 0 ] || run_batch "${specs[@]}"
 lab_log "lab finished in $((SECONDS - start)) s"
 if [ $summary = 1 ]; then
     echo "$(grep -c '^PASS ' "$LAB_OUT/results.txt") passed, $(cat "$LAB_OUT/results.txt" "$LAB_OUT/l0-fails.txt" 2>/dev/null | grep -c '^FAIL ') failed"
