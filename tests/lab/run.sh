@@ -87,19 +87,52 @@ for s in "${specs[@]}"; do
 done
 
 # Run the scenarios SPEC... in one L1 (rebooted by lab.py after a failure); PASS/FAIL lines go
-# to stdout and results.txt, L1's serial logs to l1-$LAB_L0_KIND-N.log.
-run_batch() {
-    local args=() s
+# to stdout and results.txt, L1's serial logs to l1-TAGN.log.
+run_l1() { # TAG SPEC...
+    local tag=$1 args=() s
+    shift
     for s in "$@"; do args+=(--scenario "$s"); done
     [ -n "${LAB_VERBOSE:-}" ] && args+=(--verbose)
-    lab_l1_qemu "$initrd" 2048
-    lab_log "L0: $LAB_L0_KIND QEMU (${L1_QEMU[0]}) for ${#@} scenarios"
-    python3 "$LAB_DIR/lab.py" --log-dir "$LAB_OUT" --log-tag "$LAB_L0_KIND-" "${args[@]}" -- \
+    python3 "$LAB_DIR/lab.py" --log-dir "$LAB_OUT" --log-tag "$tag" "${args[@]}" -- \
         "${L1_QEMU[@]}" -nographic -serial stdio | tee -a "$LAB_OUT/results.txt"
 }
+
+# Run the scenarios SPEC... in JOBS L1 machines at once (each one TCG CPU: one host core). Each
+# scenario goes to the L1 with the least work so far, longest timeout first; each L1 keeps the
+# scenarios' order (needs= gates first). A needs= gate only skips its dependents in its own L1;
+# in another, they run and fail on their own if the gate's cause is real.
+run_batch() { # JOBS SPEC...
+    local jobs=$1 s j best
+    shift
+    [ $# -ge $((2 * jobs)) ] || jobs=1
+    lab_l1_qemu "$initrd" 2048
+    lab_log "L0: $LAB_L0_KIND QEMU (${L1_QEMU[0]}) for $# scenarios in $jobs L1 machine(s)"
+    if [ "$jobs" = 1 ]; then
+        run_l1 "$LAB_L0_KIND-" "$@"
+        return
+    fi
+    local -a load shard_of
+    local -A shard
+    for ((j = 0; j < jobs; j++)); do load[j]=0; done
+    while read -r t s; do
+        best=0
+        for ((j = 1; j < jobs; j++)); do [ "${load[j]}" -lt "${load[best]}" ] && best=$j; done
+        load[best]=$((load[best] + t))
+        shard[$s]=$best
+    done < <(for s in "$@"; do echo "${s##*:} $s"; done | sort -rn -s -k1,1)
+    for ((j = 0; j < jobs; j++)); do
+        shard_of=()
+        for s in "$@"; do [ "${shard[$s]}" = "$j" ] && shard_of+=("$s"); done
+        run_l1 "$LAB_L0_KIND-$j-" "${shard_of[@]}" &
+    done
+    wait
+}
+# Parallel L1 machines: one per host core (at most 2: the lab's RAM and the tier's CPU share).
+jobs=${LAB_JOBS:-$(($(nproc) >= 2 ? 2 : 1))}
 : >"$LAB_OUT/results.txt"
 if [ ${#l0_needed[@]} -gt 0 ] && [ "${LAB_L0:-}" != stock ] && ! "$LAB_DIR/build-l0.sh" --print >/dev/null; then
-    [ ${#others[@]} -eq 0 ] || LAB_L0=stock run_batch "${others[@]}"
+    # one L1 at a time: the L0's build has the other core
+    [ ${#others[@]} -eq 0 ] || LAB_L0=stock run_batch 1 "${others[@]}"
     specs=("${l0_needed[@]}")
 fi
 l0_error=
@@ -121,7 +154,7 @@ if [ -n "$l0_error" ]; then
     done
     specs=("${kept[@]}")
 fi
-[ ${#specs[@]} -eq 0 ] || run_batch "${specs[@]}"
+[ ${#specs[@]} -eq 0 ] || run_batch "$jobs" "${specs[@]}"
 lab_log "lab finished in $((SECONDS - start)) s"
 if [ $summary = 1 ]; then
     echo "$(grep -c '^PASS ' "$LAB_OUT/results.txt") passed, $(cat "$LAB_OUT/results.txt" "$LAB_OUT/l0-fails.txt" 2>/dev/null | grep -c '^FAIL ') failed"
