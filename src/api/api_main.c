@@ -358,6 +358,7 @@ int api_run(const struct api_opts *o, void (*listening)(const char *path), enum 
     }
     if (server && listening)
         listening(o->api_sock);
+    api_kvm_warm(api);
     ticking = ticker_start(&ticker, api) == 0;
     if (o->config_file && boot_now(api, fail, err, errlen) < 0)
         goto out;

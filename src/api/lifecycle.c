@@ -174,6 +174,20 @@ out:
     return rc;
 }
 
+void api_kvm_warm(struct api *api)
+{
+    char err[API_ERR_LEN];
+    uint64_t t0 = now_ns();
+    pthread_mutex_lock(&api->lock);
+    if (!api->kvm_open && !api->vm && kvm_host_open(&api->kvm, err, sizeof(err)) == 0)
+        api->kvm_open = true;
+    if (api->kvm_open)
+        machine_warm(&api->kvm); /* on failure the VM's build tries again and says why */
+    pthread_mutex_unlock(&api->lock);
+    log_debug("kvm-warm us=%llu (/dev/kvm, its CPUID and a VM made before any request)",
+              (unsigned long long)(now_ns() - t0) / 1000);
+}
+
 int api_restore_vm(struct api *api, const struct api_restore *r, char *err, size_t errlen)
 {
     int rc = 0;
@@ -193,7 +207,7 @@ int api_restore_vm(struct api *api, const struct api_restore *r, char *err, size
         api->vm = NULL;
         return rc;
     }
-    api->cfg = api->vm->cfg;
+    mem_copy(&api->cfg, &api->vm->cfg, sizeof(api->cfg)); /* only its settings' pages */
     api->boot_source_set = true;
     rc = r->state ? api_launch(api, r->resume, err, errlen) : api_launched(api, true);
     if (!rc && r->state)

@@ -13,44 +13,61 @@
 #include "util/util.h"
 #include "vm/vm.h"
 
-#define CPUID_MAX_ENTRIES 256
-
+/* The VM's copy of KVM_GET_SUPPORTED_CPUID (kept for its life: vCPU hotplug, templates). */
 static int vm_fetch_cpuid(struct vm *vm)
 {
-    vm->cpuid = calloc(1, sizeof(*vm->cpuid) + CPUID_MAX_ENTRIES * sizeof(vm->cpuid->entries[0]));
-    if (!vm->cpuid)
+    int rc = 0;
+    const struct kvm_cpuid2 *c = kvm_host_cpuid(vm->kvm, &rc);
+    if (!c)
+        return rc;
+    size_t n = sizeof(*c) + c->nent * sizeof(c->entries[0]);
+    if (!(vm->cpuid = malloc(n)))
         return -ENOMEM;
-    vm->cpuid->nent = CPUID_MAX_ENTRIES;
-    if (ioctl(vm->kvm->fd, KVM_GET_SUPPORTED_CPUID, vm->cpuid) < 0)
-        return -errno;
-    /* kept for the VM's life (vCPU hotplug, templates): only the entries KVM filled */
-    struct kvm_cpuid2 *c =
-        realloc(vm->cpuid, sizeof(*c) + vm->cpuid->nent * sizeof(vm->cpuid->entries[0]));
-    if (c)
-        vm->cpuid = c;
+    memcpy(vm->cpuid, c, n);
     return 0;
 }
 
-/* KVM VM fd, TSS and identity map. */
-static int vm_create_kvm(struct vm *vm, char *err, size_t errlen)
+/* A new KVM VM with its TSS and identity map: its fd, or -errno with *WHAT naming the ioctl. */
+static int kvm_vm_new(int kvm_fd, const char **what)
 {
     uint64_t idmap = LAYOUT_IDENTITY_MAP;
-    const char *what = "KVM_CREATE_VM";
-    vm->fd = ioctl(vm->kvm->fd, KVM_CREATE_VM, 0);
-    if (vm->fd < 0)
-        goto fail;
-    what = "KVM_SET_TSS_ADDR";
-    if (ioctl(vm->fd, KVM_SET_TSS_ADDR, LAYOUT_TSS_ADDR) < 0)
-        goto fail;
-    what = "KVM_SET_IDENTITY_MAP_ADDR";
-    if (ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
-        goto fail;
+    *what = "KVM_CREATE_VM";
+    int fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+    if (fd < 0)
+        return -errno;
+    *what = "KVM_SET_TSS_ADDR";
+    if (ioctl(fd, KVM_SET_TSS_ADDR, LAYOUT_TSS_ADDR) == 0) {
+        *what = "KVM_SET_IDENTITY_MAP_ADDR";
+        if (ioctl(fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) == 0)
+            return fd;
+    }
+    int e = errno;
+    close(fd);
+    return -e;
+}
+
+void machine_warm(struct kvm_host *kvm)
+{
+    const char *what;
+    int rc = 0;
+    kvm_host_cpuid(kvm, &rc);
+    if (kvm->spare_vm <= 0 && (rc = kvm_vm_new(kvm->fd, &what)) > 0)
+        kvm->spare_vm = rc;
+}
+
+/* KVM VM fd, TSS and identity map: the one machine_warm made ahead, or a new one. */
+static int vm_create_kvm(struct vm *vm, char *err, size_t errlen)
+{
+    const char *what = "";
+    vm->fd = kvm_host_take_vm(vm->kvm);
+    if (vm->fd < 0 && (vm->fd = kvm_vm_new(vm->kvm->fd, &what)) < 0) {
+        int e = -vm->fd;
+        vm->fd = -1;
+        snprintf(err, errlen, "kvm: %s: %s", what, strerror(e));
+        return -e;
+    }
     vm_mark(vm, VM_MARK_KVM);
     return 0;
-fail:;
-    int e = errno;
-    snprintf(err, errlen, "kvm: %s: %s", what, strerror(e));
-    return -e;
 }
 
 /* In-kernel PIC+IOAPIC+LAPIC and PIT. After RAM's memory slots: on PVM-backed KVM the first slot

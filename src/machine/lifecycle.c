@@ -93,20 +93,24 @@ int vm_start_in(struct vm *vm, bool paused)
     if (paused)
         devices_pause(vm); /* a paused VM's devices are paused too, until vm_resume */
     vm->vcpu_thread_start = sandbox_vcpu_enter;
-    int rc = thread_create(&vm->io_thread, THREAD_STACK_IO, io_thread, vm);
-    if (rc)
-        return rc;
-    vm->io_thread_started = true;
-    if ((rc = ui_start(vm, sandbox_vnc_enter)) < 0) {
-        vm_request_stop(vm, TRUCE_EXIT_HOST, "cannot start the VNC server thread");
-        return rc;
-    }
+    /* the vCPUs first: their start (Landlock, seccomp) overlaps the other threads' creation; what
+     * a guest asks of the I/O thread before it runs waits in its eventfds */
+    int rc = 0;
     for (unsigned i = 0; i < vm->ncpus; i++) {
         rc = vcpu_start(&vm->vcpus[i]);
         if (rc) {
             vm_request_stop(vm, TRUCE_EXIT_HOST, "cannot start vCPU %u thread", i);
             return rc;
         }
+    }
+    if ((rc = thread_create(&vm->io_thread, THREAD_STACK_IO, io_thread, vm))) {
+        vm_request_stop(vm, TRUCE_EXIT_HOST, "cannot start the I/O thread");
+        return rc;
+    }
+    vm->io_thread_started = true;
+    if ((rc = ui_start(vm, sandbox_vnc_enter)) < 0) {
+        vm_request_stop(vm, TRUCE_EXIT_HOST, "cannot start the VNC server thread");
+        return rc;
     }
     vm_mark(vm, VM_MARK_THREADS);
     return 0;

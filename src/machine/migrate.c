@@ -518,26 +518,29 @@ static int recv_hello(int fd, struct vm_config *cfg, struct mig_stats *st, char 
     return rc;
 }
 
-/* The final state: checked whole (snapshot_check), then set. The guest's clock runs on through
- * the downtime: kvmclock advances by the wall-clock time since the source read it (the hosts'
- * clocks are taken to be in step, as NTP keeps them; a destination behind adds nothing). */
+/* The final state: checked whole (snapshot_parse), then set from what the check read. The
+ * guest's clock runs on through the downtime: kvmclock advances by the wall-clock time since the
+ * source read it (the hosts' clocks are taken to be in step, as NTP keeps them; a destination
+ * behind adds nothing). */
 static int recv_state(int fd, struct vm *vm, struct mig_stats *st, struct timeline *tl, char *err,
                       size_t errlen)
 {
     uint8_t *payload = NULL;
     uint64_t len = 0;
+    struct snap_parsed parsed = {0};
     struct vm_config *saved = malloc(sizeof(*saved));
     int rc = saved ? recv_blob(fd, "state", &payload, &len, st, err, errlen) : -ENOMEM;
     tl_mark(tl, "state-received", (long long)len);
     if (!rc)
-        rc = snapshot_check(payload, len, saved, err, errlen);
+        rc = snapshot_parse(payload, len, saved, &parsed, err, errlen);
     if (!rc && (saved->mem_bytes != vm->cfg.mem_bytes || saved->cpus != vm->cfg.cpus))
         rc = err_inval(err, errlen, "the final state is of another machine");
     tl_mark(tl, "checked", -1);
     if (!rc)
-        rc = snapshot_load_state(vm, payload, len, true, err, errlen);
+        rc = snapshot_load_parsed(vm, &parsed, true, err, errlen);
     vm_mark(vm, VM_MARK_STATE);
     tl_mark(tl, "state-set", -1);
+    snapshot_parsed_free(&parsed);
     free(saved);
     free(payload);
     return rc;

@@ -231,8 +231,10 @@ static int open_memory(const struct vm_config *cfg, const char *mem_path, char *
 }
 
 /* The CPU the saved vCPU saw must be one this host gives a new vCPU (compared with what the
- * fresh vCPU V reports, which on PVM hosts differs from KVM_GET_SUPPORTED_CPUID). Returns 0 or
- * -ENOTSUP with ERR naming every missing feature. */
+ * fresh vCPU V reports, which on PVM hosts differs from KVM_GET_SUPPORTED_CPUID). Returns 1 when
+ * V already holds exactly the saved CPUID (setting it again is skipped: KVM_SET_CPUID2 is among
+ * a restore's dearest ioctls on PVM), 0 when it must be set, or -ENOTSUP with ERR naming every
+ * missing feature. */
 static int check_cpu(struct vcpu *v, const struct vcpu_state *s, char *err, size_t errlen)
 {
     struct {
@@ -248,31 +250,26 @@ static int check_cpu(struct vcpu *v, const struct vcpu_state *s, char *err, size
         snprintf(err, errlen, "snapshot: this host cannot give the guest its CPU: %s", lack);
         return -ENOTSUP;
     }
-    return 0;
+    return here.hdr.nent == s->cpuid.nent &&
+           !memcmp(here.e, s->cpuid_entries, s->cpuid.nent * sizeof(here.e[0]));
 }
 
-/* Set KVM's VM state and every vCPU's from V. */
-static int restore_kvm(struct vm *vm, struct state_visitor *v, bool realtime, char *err,
+/* Set KVM's VM state and every vCPU's from P. */
+static int restore_kvm(struct vm *vm, const struct snap_parsed *p, bool realtime, char *err,
                        size_t errlen)
 {
     const char *what = "";
-    struct vm_kvm_state ks;
-    struct vcpu_state *vs = malloc(sizeof(*vs));
-    if (!vs)
-        return -ENOMEM;
-    int rc = 0;
-    vm_kvm_state_visit(v, &ks);
-    if (!state_error(v))
-        rc = vm_kvm_state_set(vm, &ks, realtime, &what);
-    for (unsigned i = 0; !rc && !state_error(v) && i < vm->ncpus; i++) {
-        vcpu_state_visit(v, vs);
-        if (state_error(v))
+    if (p->ncpus != vm->ncpus)
+        return snprintf(err, errlen, "snapshot: %u vCPUs saved, the machine has %u", p->ncpus,
+                        vm->ncpus),
+               -EINVAL;
+    int rc = vm_kvm_state_set(vm, &p->ks, realtime, &what);
+    for (unsigned i = 0; !rc && i < vm->ncpus; i++) {
+        int same = check_cpu(&vm->vcpus[i], &p->vs[i], err, errlen);
+        if ((rc = same) < 0)
             break;
-        if ((rc = check_cpu(&vm->vcpus[i], vs, err, errlen)) < 0)
-            break;
-        rc = vcpu_state_set(&vm->vcpus[i], vs, &what);
+        rc = vcpu_state_set(&vm->vcpus[i], &p->vs[i], !same, &what);
     }
-    free(vs);
     if (rc == -ENOTSUP)
         return -EINVAL; /* check_cpu wrote ERR */
     if (rc)
@@ -287,42 +284,63 @@ static int snap_fail(char *err, size_t errlen, const char *msg)
     return -EINVAL;
 }
 
-/* snapshot_check, and with AFTER_CONFIG (may be NULL) the visitor positioned after the
- * configuration section, where the restore goes on. */
+void snapshot_parsed_free(struct snap_parsed *p)
+{
+    free(p->vs);
+    p->vs = NULL;
+    p->ncpus = 0;
+}
+
+/* snapshot_check, and with P (may be NULL) every vCPU's state kept there and P->rest positioned
+ * at the devices' sections, where the restore goes on: nothing is read twice. */
 static int check_payload(const uint8_t *payload, size_t len, struct vm_config *cfg,
-                         struct state_visitor *after_config, char *err, size_t errlen)
+                         struct snap_parsed *p, char *err, size_t errlen)
 {
     struct state_visitor v;
-    struct vm_kvm_state *ks = malloc(sizeof(*ks));
-    struct vcpu_state *vs = malloc(sizeof(*vs));
+    struct vm_kvm_state *ks = p ? &p->ks : malloc(sizeof(*ks));
+    struct vcpu_state *vs = p ? NULL : malloc(sizeof(*vs)); /* the pure check's scratch vCPU */
     int rc = 0;
-    if (!ks || !vs) {
-        rc = -ENOMEM;
-        snprintf(err, errlen, "snapshot: out of memory");
-        goto out;
-    }
+    if (p)
+        p->vs = NULL, p->ncpus = 0;
     config_defaults(cfg);
     state_load_init(&v, payload, len);
+    if (!ks || (!p && !vs))
+        goto oom;
     if (state_begin(&v, "snapshot", SNAP_STATE_VERSION)) {
         config_state_visit(&v, cfg);
-        if (after_config)
-            *after_config = v;
+        if (p && !state_error(&v) && cfg->cpus && !(p->vs = calloc(cfg->cpus, sizeof(*p->vs))))
+            goto oom;
         vm_kvm_state_visit(&v, ks);
         for (unsigned i = 0; i < cfg->cpus && !state_error(&v); i++)
-            vcpu_state_visit(&v, vs);
+            vcpu_state_visit(&v, p ? &p->vs[i] : vs);
     }
     if (state_error(&v))
         rc = snap_fail(err, errlen, v.msg);
+    else if (p)
+        p->ncpus = cfg->cpus, p->rest = v;
 out:
-    free(ks);
+    if (!p)
+        free(ks);
     free(vs);
+    if (rc && p)
+        snapshot_parsed_free(p);
     return rc;
+oom:
+    rc = -ENOMEM;
+    snprintf(err, errlen, "snapshot: out of memory");
+    goto out;
 }
 
 int snapshot_check(const uint8_t *payload, size_t len, struct vm_config *cfg, char *err,
                    size_t errlen)
 {
     return check_payload(payload, len, cfg, NULL, err, errlen);
+}
+
+int snapshot_parse(const uint8_t *payload, size_t len, struct vm_config *cfg, struct snap_parsed *p,
+                   char *err, size_t errlen)
+{
+    return check_payload(payload, len, cfg, p, err, errlen);
 }
 
 int snapshot_apply_overrides(struct vm_config *cfg, const struct snapshot_overrides *ov, char *err,
@@ -355,19 +373,6 @@ int snapshot_apply_overrides(struct vm_config *cfg, const struct snapshot_overri
     return 0;
 }
 
-/* Position V after the configuration section of PAYLOAD (checked before by snapshot_check). */
-static int skip_config(struct state_visitor *v, const uint8_t *payload, size_t len)
-{
-    struct vm_config *scratch = malloc(sizeof(*scratch));
-    if (!scratch)
-        return -ENOMEM;
-    state_load_init(v, payload, len);
-    if (state_begin(v, "snapshot", SNAP_STATE_VERSION))
-        config_state_visit(v, scratch);
-    free(scratch);
-    return state_error(v);
-}
-
 int snapshot_build(struct vm *vm, struct kvm_host *kvm, struct vm_config *cfg, const char *mem_path,
                    const struct snapshot_overrides *ov, char *err, size_t errlen)
 {
@@ -384,28 +389,17 @@ int snapshot_build(struct vm *vm, struct kvm_host *kvm, struct vm_config *cfg, c
     return rc;
 }
 
-/* Set KVM's, every vCPU's and every device's state of VM from V (positioned after the
- * configuration section). Returns 0 or <0 with ERR. */
-static int load_state_at(struct vm *vm, struct state_visitor *v, bool realtime, char *err,
+int snapshot_load_parsed(struct vm *vm, struct snap_parsed *p, bool realtime, char *err,
                          size_t errlen)
 {
-    int rc = restore_kvm(vm, v, realtime, err, errlen);
-    if (!rc && !state_error(v))
-        devices_restore(vm, v);
+    int rc = restore_kvm(vm, p, realtime, err, errlen);
     if (!rc) {
-        state_end(v);
-        if (state_finish(v))
-            rc = snap_fail(err, errlen, v->msg);
+        devices_restore(vm, &p->rest);
+        state_end(&p->rest);
+        if (state_finish(&p->rest))
+            rc = snap_fail(err, errlen, p->rest.msg);
     }
     return rc;
-}
-
-int snapshot_load_state(struct vm *vm, const uint8_t *payload, size_t plen, bool realtime,
-                        char *err, size_t errlen)
-{
-    struct state_visitor v;
-    int rc = skip_config(&v, payload, plen);
-    return rc ? rc : load_state_at(vm, &v, realtime, err, errlen);
 }
 
 int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path,
@@ -415,7 +409,7 @@ int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path
     uint8_t *file = NULL;
     size_t flen = 0, plen = 0;
     const uint8_t *payload = NULL;
-    struct state_visitor after_config; /* where the state goes on, found by the check */
+    struct snap_parsed parsed = {0}; /* what the check read, set without reading it again */
     machine_clear(vm);
     vm_mark(vm, VM_MARK_BEGIN);
     struct vm_config *cfg = malloc(sizeof(*cfg));
@@ -424,7 +418,7 @@ int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path
         rc = snapfile_parse(file, flen, &payload, &plen, err, errlen);
     /* everything but the devices' sections is checked before KVM is touched */
     if (!rc)
-        rc = check_payload(payload, plen, cfg, &after_config, err, errlen);
+        rc = check_payload(payload, plen, cfg, &parsed, err, errlen);
     vm_mark(vm, VM_MARK_READ);
     bool uffd = ov && ov->mem_uffd;
     if (!rc)
@@ -432,8 +426,9 @@ int snapshot_restore(struct vm *vm, struct kvm_host *kvm, const char *state_path
     if (!rc && uffd)
         rc = uffd_handoff(vm, mem_path, err, errlen);
     if (!rc)
-        rc = load_state_at(vm, &after_config, ov && ov->clock_realtime, err, errlen);
+        rc = snapshot_load_parsed(vm, &parsed, ov && ov->clock_realtime, err, errlen);
     vm_mark(vm, VM_MARK_STATE);
+    snapshot_parsed_free(&parsed);
     free(cfg);
     free(file);
     return rc;

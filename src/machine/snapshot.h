@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #include "platform/config.h"
+#include "util/state.h"
+#include "vm/vm.h"
 
 struct vm;
 struct kvm_host;
@@ -115,11 +117,25 @@ int snapshot_state(struct vm *vm, struct state_visitor *v, char *err, size_t err
  * still vm_destroy VM). */
 int snapshot_build(struct vm *vm, struct kvm_host *kvm, struct vm_config *cfg, const char *mem_path,
                    const struct snapshot_overrides *ov, char *err, size_t errlen);
-/* Set KVM's, every vCPU's and every device's state of VM (built by snapshot_build) from PAYLOAD
- * (checked by snapshot_check); with REALTIME, kvmclock is advanced by the wall-clock time elapsed
- * since the state was taken. Returns 0 or <0 with ERR. */
-int snapshot_load_state(struct vm *vm, const uint8_t *payload, size_t plen, bool realtime,
-                        char *err, size_t errlen);
+/* What snapshot_parse read: the KVM VM state and every vCPU's, and the visitor positioned at the
+ * devices' sections (pointing into the payload, which must outlive it). */
+struct snap_parsed {
+    struct vm_kvm_state ks;
+    unsigned ncpus;
+    struct vcpu_state *vs; /* ncpus of them, malloc'd */
+    struct state_visitor rest;
+};
+/* snapshot_check, keeping what it read in P (freed by snapshot_parsed_free, also on failure) so
+ * that the restore sets it without parsing the sections again. */
+int snapshot_parse(const uint8_t *payload, size_t len, struct vm_config *cfg, struct snap_parsed *p,
+                   char *err, size_t errlen);
+void snapshot_parsed_free(struct snap_parsed *p);
+/* Set KVM's, every vCPU's and every device's state of VM (built by snapshot_build) from P; with
+ * REALTIME, kvmclock is advanced by the wall-clock time elapsed since the state was taken. A
+ * vCPU whose CPUID is already the saved one (the same host) is not given it again. Returns 0 or
+ * <0 with ERR. */
+int snapshot_load_parsed(struct vm *vm, struct snap_parsed *p, bool realtime, char *err,
+                         size_t errlen);
 /* ---- the Uffd memory backend (machine/uffd.c) ------------------------------------------------
  * Register VM's RAM (anonymous, not touched yet) with a new userfaultfd and hand it to the
  * page-fault handler listening on the UNIX socket PATH, with the region layout as Firecracker

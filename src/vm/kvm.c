@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -94,6 +95,38 @@ void kvm_host_close(struct kvm_host *kvm)
     if (kvm->fd >= 0)
         close(kvm->fd);
     kvm->fd = -1;
+    free(kvm->supported_cpuid);
+    kvm->supported_cpuid = NULL;
+    int spare = kvm_host_take_vm(kvm);
+    if (spare >= 0)
+        close(spare);
+}
+
+int kvm_host_take_vm(struct kvm_host *kvm)
+{
+    int fd = kvm->spare_vm > 0 ? kvm->spare_vm : -1;
+    kvm->spare_vm = 0;
+    return fd;
+}
+
+#define SUPPORTED_CPUID_MAX 256
+
+const struct kvm_cpuid2 *kvm_host_cpuid(struct kvm_host *kvm, int *err)
+{
+    if (kvm->supported_cpuid)
+        return kvm->supported_cpuid;
+    struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + SUPPORTED_CPUID_MAX * sizeof(c->entries[0]));
+    if (!c)
+        return *err = -ENOMEM, NULL;
+    c->nent = SUPPORTED_CPUID_MAX;
+    if (ioctl(kvm->fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
+        *err = -errno;
+        free(c);
+        return NULL;
+    }
+    /* only the entries KVM filled */
+    struct kvm_cpuid2 *t = realloc(c, sizeof(*c) + c->nent * sizeof(c->entries[0]));
+    return kvm->supported_cpuid = t ? t : c;
 }
 
 int kvm_host_report(FILE *out)

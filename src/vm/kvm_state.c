@@ -142,13 +142,13 @@ int vcpu_state_get(struct vcpu *v, const struct vcpu_msr_list *msrs, struct vcpu
     return get_msrs(fd, msrs, s);
 }
 
-int vcpu_state_set(struct vcpu *v, const struct vcpu_state *s, const char **what)
+int vcpu_state_set(struct vcpu *v, const struct vcpu_state *s, bool set_cpuid, const char **what)
 {
     int fd = v->fd;
     /* Order matters: CPUID first (what XSAVE and the MSRs may hold depends on it); sregs (APIC
      * base, EFER) before the LAPIC; MSRs (TSC) before events. */
     *what = "KVM_SET_CPUID2";
-    if (ioctl(fd, KVM_SET_CPUID2, &s->cpuid) < 0)
+    if (set_cpuid && ioctl(fd, KVM_SET_CPUID2, &s->cpuid) < 0)
         return -errno;
 #define SET(req, field)                                                                            \
     do {                                                                                           \

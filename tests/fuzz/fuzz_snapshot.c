@@ -1,11 +1,11 @@
 /* fuzz_snapshot.c — libFuzzer target: a snapshot state file as `truce restore` and PUT
  * /snapshot/load read it. The input is the payload (state sections); the harness wraps it in a
  * valid header (the CRC32s would stop the fuzzer otherwise; the header alone is fuzzed too) and
- * takes it through snapfile_parse, snapshot_check (configuration, KVM VM state, each vCPU) and
- * then, in restore order, every device's restore on the legacy platform (fuzz_platform.h);
- * a restored VM must then survive its guest reading every port. A whole file (the seed
- * file-1vcpu) takes the same path when its checksums are right.
- * FUZZ_SEED_DIR=dir makes the target write a real saved payload there as a seed and exit. */
+ * takes it through snapfile_parse, snapshot_parse (configuration, KVM VM state, each vCPU; it
+ * must agree with snapshot_check) and then, in restore order, every device's restore on the legacy
+ * platform (fuzz_platform.h); a restored VM must then survive its guest reading every port. A whole
+ * file (the seed file-1vcpu) takes the same path when its checksums are right. FUZZ_SEED_DIR=dir
+ * makes the target write a real saved payload there as a seed and exit. */
 #include <fcntl.h>
 
 #include "fuzz_platform.h"
@@ -26,24 +26,14 @@ static void sweep(struct vm *v)
     v->state = VM_RUNNING;
 }
 
-/* The restore path after snapshot_check: the same sections again, then the devices'. */
-static int restore_devices(const uint8_t *payload, size_t len, const struct vm_config *cfg)
+/* The restore path after snapshot_parse: the devices' sections, from where the parse stopped
+ * (snapshot_load_parsed without the KVM ioctls). */
+static int restore_devices(struct snap_parsed *p)
 {
-    static struct vm_config scratch;
-    static struct vm_kvm_state ks;
-    static struct vcpu_state vs;
-    struct state_visitor v;
-    state_load_init(&v, payload, len);
-    if (state_begin(&v, "snapshot", SNAP_STATE_VERSION)) {
-        config_state_visit(&v, &scratch);
-        vm_kvm_state_visit(&v, &ks);
-        for (unsigned i = 0; i < cfg->cpus && !state_error(&v); i++)
-            vcpu_state_visit(&v, &vs);
-        devices_restore(&vm, &v);
-        state_end(&v);
-    }
-    int rc = state_finish(&v);
-    if (rc && !v.msg[0]) {
+    devices_restore(&vm, &p->rest);
+    state_end(&p->rest);
+    int rc = state_finish(&p->rest);
+    if (rc && !p->rest.msg[0]) {
         fprintf(stderr, "fuzz_snapshot: restore failed (%d) without saying why\n", rc);
         abort();
     }
@@ -95,24 +85,33 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* snapshot_check, then (when it passes) the devices' restore on a fresh platform and a guest
- * reading the ports. */
+/* snapshot_parse (which must agree with snapshot_check), then (when it passes) the devices'
+ * restore on a fresh platform and a guest reading the ports. */
 static void check_and_restore(const uint8_t *payload, size_t plen)
 {
-    static struct vm_config cfg;
-    char err[512] = "";
-    if (snapshot_check(payload, plen, &cfg, err, sizeof(err)) < 0) {
-        if (!err[0])
+    static struct vm_config cfg, cfg2;
+    static struct snap_parsed parsed;
+    char err[512] = "", err2[512] = "";
+    int rc = snapshot_parse(payload, plen, &cfg, &parsed, err, sizeof(err));
+    if (rc != snapshot_check(payload, plen, &cfg2, err2, sizeof(err2)) || strcmp(err, err2)) {
+        fprintf(stderr, "fuzz_snapshot: parse and check disagree: '%s' / '%s'\n", err, err2);
+        abort();
+    }
+    if (rc < 0) {
+        if (!err[0] || parsed.vs)
             abort();
         return;
     }
+    if (parsed.ncpus != cfg.cpus)
+        abort();
     fp_vm_new(&vm);
-    int rc = restore_devices(payload, plen, &cfg);
+    rc = restore_devices(&parsed);
     if (getenv("FUZZ_VERBOSE")) /* to check what a seed reaches */
         fprintf(stderr, "fuzz_snapshot: restore: %d\n", rc);
     if (rc == 0)
         sweep(&vm);
     fp_vm_free(&vm);
+    snapshot_parsed_free(&parsed);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
