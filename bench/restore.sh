@@ -64,7 +64,7 @@ one() {
     # a truce waiting for its API makes what every build needs before the first request
     # (api_kvm_warm: /dev/kvm, its supported CPUID, a KVM VM); not in the request's phases
     local w
-    w=$(grep -o 'kvm-warm us=[0-9]*' "$r/log" | head -n 1 | cut -d= -f2)
+    w=$(grep -o 'kvm-warm us=[0-9]*' "$r/log" | head -n 1 | cut -d= -f2 || true)
     printf 'api_us=%s curl_us=%s %s%s\n' "${m:-0}" "$(awk -v s="${t#* }" 'BEGIN { printf "%d", s * 1e6 }')" \
         "${w:+warm=$w }" "$(grep -o 'start-stats.*' "$r/log" | head -n 1)"
 }

@@ -138,6 +138,42 @@ static int receive_start(struct vm *vm, void *arg)
     return landlock_vm_start(vm, &vm->cfg, true);
 }
 
+void api_kvm_warm(struct api *api)
+{
+    char err[API_ERR_LEN];
+    struct kvm_host kvm;
+    uint64_t t0 = now_ns();
+    pthread_mutex_lock(&api->lock);
+    bool wanted = !api->kvm_open && !api->vm;
+    api->warming = wanted;
+    pthread_mutex_unlock(&api->lock);
+    if (!wanted)
+        return;
+    /* without the lock: requests that do not build a VM are answered meanwhile */
+    bool ok = kvm_host_open(&kvm, err, sizeof(err)) == 0;
+    if (ok)
+        machine_warm(&kvm); /* on failure the VM's build tries again and says why */
+    pthread_mutex_lock(&api->lock);
+    if (ok)
+        api->kvm = kvm, api->kvm_open = true;
+    api->warming = false;
+    pthread_cond_broadcast(&api->cond);
+    pthread_mutex_unlock(&api->lock);
+    log_debug("kvm-warm us=%llu (/dev/kvm, its CPUID and a VM made before any request)",
+              (unsigned long long)(now_ns() - t0) / 1000);
+}
+
+/* api_kvm_warm's /dev/kvm when it is done (it may still be at work: wait), else a new one. Lock
+ * held. Returns 0 or <0 with ERR. */
+static int api_kvm(struct api *api, char *err, size_t errlen)
+{
+    while (api->warming)
+        pthread_cond_wait(&api->cond, &api->lock);
+    int rc = api->kvm_open ? 0 : kvm_host_open(&api->kvm, err, errlen);
+    api->kvm_open = !rc;
+    return rc;
+}
+
 int api_start_vm(struct api *api, char *err, size_t errlen)
 {
     struct vm_config *cfg = malloc(sizeof(*cfg));
@@ -146,9 +182,8 @@ int api_start_vm(struct api *api, char *err, size_t errlen)
         goto out;
     if ((rc = api_validate(api, cfg, err, errlen)) < 0)
         goto out;
-    if (!api->kvm_open && (rc = kvm_host_open(&api->kvm, err, errlen)) < 0)
+    if ((rc = api_kvm(api, err, errlen)) < 0)
         goto out;
-    api->kvm_open = true;
     if (api->kvm.pvm && cfg->kernel[0])
         log_warn("/dev/kvm is PVM-backed: a kernel that is not PVM-aware runs in KVM's "
                  "instruction emulator (see `truce check`)");
@@ -174,26 +209,11 @@ out:
     return rc;
 }
 
-void api_kvm_warm(struct api *api)
-{
-    char err[API_ERR_LEN];
-    uint64_t t0 = now_ns();
-    pthread_mutex_lock(&api->lock);
-    if (!api->kvm_open && !api->vm && kvm_host_open(&api->kvm, err, sizeof(err)) == 0)
-        api->kvm_open = true;
-    if (api->kvm_open)
-        machine_warm(&api->kvm); /* on failure the VM's build tries again and says why */
-    pthread_mutex_unlock(&api->lock);
-    log_debug("kvm-warm us=%llu (/dev/kvm, its CPUID and a VM made before any request)",
-              (unsigned long long)(now_ns() - t0) / 1000);
-}
-
 int api_restore_vm(struct api *api, const struct api_restore *r, char *err, size_t errlen)
 {
-    int rc = 0;
-    if (!api->kvm_open && (rc = kvm_host_open(&api->kvm, err, errlen)) < 0)
+    int rc = api_kvm(api, err, errlen);
+    if (rc < 0)
         return rc;
-    api->kvm_open = true;
     if (!(api->vm = calloc(1, sizeof(*api->vm))))
         return snprintf(err, errlen, "out of memory"), -ENOMEM;
     api->vm->mmds = api->mmds;
