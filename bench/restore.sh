@@ -148,8 +148,8 @@ $table
   process has not opened it before.
 - Made before the request: a \`truce --api-sock\` opens /dev/kvm, asks KVM_GET_SUPPORTED_CPUID
   and creates the KVM VM (with its TSS and identity map) as soon as its socket listens
-  (api_kvm_warm, "kvm-warm" at debug level; its row above, not counted in the total); a request
-  arriving meanwhile waits for it (in the API and curl rows).
+  (api_kvm_warm, "kvm-warm" at debug level; its row above, not counted in the total), without
+  the API's lock; a load arriving meanwhile waits for it (in the API and curl rows).
 EOT
 [ -z "$before" ] || echo "- Before: ${BEFORE_NOTE:-$before}." >>"$section"
 echo "<!-- bench/restore.sh end -->" >>"$section"
