@@ -212,5 +212,11 @@ void config_state_visit(struct state_visitor *v, struct vm_config *c)
         STATE_STR(v, c->firmware_vars);
     for (unsigned i = 0; v->version >= 12 && i < c->nnets && !state_error(v); i++)
         STATE_BOOL(v, c->nets[i].vhost); /* vhost-net (older snapshots: the userspace path) */
+    for (unsigned i = 0; i < c->nnets && !state_error(v); i++) {
+        if (v->version >= 13) /* GUEST_ANNOUNCE (older snapshots: the device without it) */
+            STATE_BOOL(v, c->nets[i].no_announce);
+        else
+            c->nets[i].no_announce = true;
+    }
     state_end(v);
 }

@@ -84,6 +84,9 @@ struct net_config {
     struct rl_config rx_rate_limiter, tx_rate_limiter; /* all zero: not limited */
     uint8_t queues; /* queue pairs, 1..CFG_MAX_NET_PAIRS (more than 1: tap only); 0: 1 */
     bool vhost; /* NET_TAP: the data path in the host kernel (/dev/vhost-net, virtio/net_vhost.c) */
+    /* the device as it was before VIRTIO_NET_F_GUEST_ANNOUNCE (no control queue on one pair):
+     * set only by restoring a snapshot of machine section version < 13, whose state it matches */
+    bool no_announce;
     /* network boot (NET_USER): libslirp's TFTP root and the DHCP boot file name (relative to it,
      * no ".."); ROM: the NIC's option ROM for firmware (default CFG_IPXE_ROM when bootfile is
      * set; "off": none). Not kept in snapshots. */

@@ -210,7 +210,8 @@ static void net_config_read(void *opaque, uint32_t off, uint8_t *data, unsigned 
 {
     struct virtio_net *n = opaque;
     uint8_t cfg[NET_CONFIG_SIZE] = {0};
-    uint16_t status = htole16(n->admin_up && n->be->link_up ? VIRTIO_NET_S_LINK_UP : 0);
+    uint16_t status = htole16((n->admin_up && n->be->link_up ? VIRTIO_NET_S_LINK_UP : 0) |
+                              (n->announce ? VIRTIO_NET_S_ANNOUNCE : 0));
     uint16_t pairs = htole16((uint16_t)n->max_pairs), mtu = htole16(NET_MTU);
     memcpy(cfg, n->mac, 6);
     memcpy(cfg + 6, &status, 2);
@@ -278,6 +279,7 @@ static void net_reset(void *opaque)
         n->pair[i].tx_pending = false;
     }
     net_set_offloads(n, 0);
+    n->announce = n->announce_owed = false;
     if (n->pairs != 1)
         net_set_pairs(n, 1); /* the spec's default after a reset: the first pair only */
     /* the backends' rx is switched off by the next rx_ready, on the I/O thread */
@@ -304,14 +306,21 @@ static void net_pause(void *opaque)
     virtio_unlock(&n->vdev);
 }
 
-/* Resume: vhost=on starts the rings again from the indices saved at pause (or restored). */
+/* Resume: vhost=on starts the rings again from the indices saved at pause (or restored); after
+ * a restore or a migration the guest is asked to announce itself. */
 static void net_resume(void *opaque)
 {
     struct virtio_net *n = opaque;
     virtio_lock(&n->vdev);
     if (n->vhost && net_live(n) && net_vhost_start(n) < 0)
         virtio_set_needs_reset(&n->vdev, "vhost-net could not start again");
+    net_announce_resume(n);
     virtio_unlock(&n->vdev);
+}
+
+static void net_restored(void *opaque)
+{
+    net_announce_restored(opaque);
 }
 
 /* MSI-X changed: vhost=on points each running ring's interrupt at its irqfd or back at truce. */
@@ -355,23 +364,36 @@ static void net_destroy(void *opaque)
     net_free(n);
 }
 
-/* The pairs in use (version 3 of the common state; older states: one). Loading checks the count
- * against this device into pairs_load; net_state_commit makes it live. */
+/* The pairs in use (version 3 of the common state; older states: one) and, from version 2 of
+ * the "net" section, VIRTIO_NET_S_ANNOUNCE (older: clear). Loading checks them against this
+ * device into pairs_load and announce_load; net_state_commit makes them live. */
+#define NET_STATE_VERSION 2
 static void net_state_visit(void *opaque, struct state_visitor *v)
 {
     struct virtio_net *n = opaque;
     uint32_t pairs = n->pairs;
-    if (v->loading && v->version < 3) {
-        n->pairs_load = 1;
+    bool announce = n->announce;
+    n->pairs_load = 1;
+    n->announce_load = false;
+    if (v->loading && v->version < 3)
         return;
-    }
-    if (!state_begin(v, "net", 1))
+    if (!state_begin(v, "net", NET_STATE_VERSION))
         return;
     STATE_U32(v, pairs);
     if (v->loading && !state_error(v) && (pairs < 1 || pairs > n->max_pairs))
         state_fail(v, -EINVAL, "%s: %u queue pairs in use saved, the device has %u", n->id, pairs,
                    n->max_pairs);
+    if (v->version >= 2) {
+        STATE_BOOL(v, announce);
+        if (v->loading && !state_error(v) && announce &&
+            !(n->vdev.host_features & 1ULL << VIRTIO_NET_F_GUEST_ANNOUNCE))
+            state_fail(v, -EINVAL,
+                       "%s: an announcement pending saved, the device has no "
+                       "VIRTIO_NET_F_GUEST_ANNOUNCE",
+                       n->id);
+    }
     n->pairs_load = pairs;
+    n->announce_load = announce && v->version >= 2;
     state_end(v);
 }
 
@@ -379,11 +401,14 @@ static void net_state_commit(void *opaque)
 {
     struct virtio_net *n = opaque;
     net_set_pairs(n, n->pairs_load);
+    n->announce = n->announce_load;
+    n->announce_owed = false; /* ops->restored decides */
 }
 
 static const struct virtio_dev_ops net_ops = {
     .state_visit = net_state_visit,
     .state_commit = net_state_commit,
+    .restored = net_restored,
     .config_read = net_config_read,
     .features_ok = net_features_ok,
     .activate = net_activate,
@@ -553,8 +578,12 @@ int virtio_net_create(struct vm *vm, unsigned index, char *err, size_t errlen)
         goto fail;
     uint64_t features = net_host_features(n->be->offload_caps);
     unsigned nq = 2 * n->max_pairs;
-    if (n->max_pairs > 1) {
-        features |= 1ULL << VIRTIO_NET_F_MQ | 1ULL << VIRTIO_NET_F_CTRL_VQ;
+    if (n->max_pairs > 1)
+        features |= 1ULL << VIRTIO_NET_F_MQ;
+    if (!nc->no_announce) /* an older snapshot's device (config.h) had no announcements */
+        features |= 1ULL << VIRTIO_NET_F_GUEST_ANNOUNCE;
+    if (features & (1ULL << VIRTIO_NET_F_MQ | 1ULL << VIRTIO_NET_F_GUEST_ANNOUNCE)) {
+        features |= 1ULL << VIRTIO_NET_F_CTRL_VQ; /* the control queue, after the pairs */
         nq++;
     }
     rc = virtio_dev_init(&n->vdev, vm, "virtio-net", VIRTIO_ID_NET, PCI_CLASS_ETHERNET, features,
@@ -563,7 +592,7 @@ int virtio_net_create(struct vm *vm, unsigned index, char *err, size_t errlen)
         snprintf(err, errlen, "--net %s: virtio_dev_init failed", nc->id);
         goto fail;
     }
-    if (n->max_pairs > 1)
+    if (features & 1ULL << VIRTIO_NET_F_CTRL_VQ)
         n->vdev.vq[nq - 1].max_size = NET_CTRL_SIZE;
     net_set_pairs(n, 1); /* the other tap queues stay detached until the driver asks */
     rc = n->vhost ? net_vhost_attach(n, err, errlen) : 0;

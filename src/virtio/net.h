@@ -16,7 +16,7 @@
 #define NET_RXQ           0 /* queue 2K: pair K's receive queue, 2K + 1 its transmit queue */
 #define NET_TXQ           1
 #define NET_MAX_PAIRS     CFG_MAX_NET_PAIRS
-#define NET_CTRL_SIZE     64 /* the control queue (VIRTIO_NET_F_CTRL_VQ, multiqueue only) */
+#define NET_CTRL_SIZE     64 /* the control queue (VIRTIO_NET_F_CTRL_VQ: multiqueue, announce) */
 #define NET_CTRL_IOV      8  /* segments of one control command */
 #define NET_CTRL_MAX_DATA 64 /* command bytes read; longer commands are refused (no such class) */
 #define NET_MTU           1500
@@ -98,6 +98,11 @@ struct virtio_net {
     struct virtq_chain ctrl_chain;
     struct iovec ctrl_iov[NET_CTRL_IOV];
     uint64_t ctrl_cmds, ctrl_errors; /* control commands handled, refused */
+    /* VIRTIO_NET_F_GUEST_ANNOUNCE (net_ctrl.c): `announce` is VIRTIO_NET_S_ANNOUNCE in the config
+     * status (guest-visible, saved; announce_load is a restore's scratch copy); announce_owed: a
+     * restore or migration made the device live again and the request goes out at resume */
+    bool announce, announce_load, announce_owed;
+    uint64_t announces, announce_acks; /* requests raised, acknowledged by the driver */
     /* I/O thread scheduling while bulk traffic flows (net.c, I/O thread only) */
     struct net_bulk bulk;
     bool bulk_counted; /* this device counts in its I/O thread's bulk devices */
@@ -139,10 +144,11 @@ void net_rx_unpop(struct net_pair *p);
 /* Forget held chains and the pending frame (device reset). */
 void net_rx_reset(struct net_pair *p);
 
-/* ---- net_ctrl.c: the control queue (multiqueue) ----------------------------------------------
+/* ---- net_ctrl.c: the control queue (multiqueue, announce) ----------------------------------
  * A command is a readable header (class, command: one byte each) and data, then one writable
- * ack byte (VIRTIO_NET_OK or VIRTIO_NET_ERR). Only VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET is known (the
- * other classes need features truce does not offer). */
+ * ack byte (VIRTIO_NET_OK or VIRTIO_NET_ERR). Known: VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET (with
+ * VIRTIO_NET_F_MQ) and VIRTIO_NET_CTRL_ANNOUNCE_ACK (with VIRTIO_NET_F_GUEST_ANNOUNCE; no data);
+ * the other classes need features truce does not offer. */
 struct net_ctrl_cmd {
     uint8_t cls, cmd;
     uint16_t pairs; /* VQ_PAIRS_SET: the pairs asked for */
@@ -153,6 +159,17 @@ struct net_ctrl_cmd {
  * otherwise (unknown class or command, wrong length, a pair count out of 1..MAX_PAIRS). */
 uint8_t net_ctrl_parse(const uint8_t *out, size_t len, size_t total, unsigned max_pairs,
                        struct net_ctrl_cmd *c);
+/* Gratuitous packets (virtio 1.2 5.1.6.5.4): after a restore or a migration the driver is asked
+ * once, by VIRTIO_NET_S_ANNOUNCE in the config status and a configuration-change interrupt, to
+ * announce the guest's addresses itself; VIRTIO_NET_CTRL_ANNOUNCE_ACK clears the bit. One
+ * request per restore: a driver that never acknowledges leaves the bit set and gets no other
+ * interrupt for it. A device reset clears both. restored: ops->restored (lock held) owes the
+ * request when the driver negotiated GUEST_ANNOUNCE; it and resume (ops->resume, lock held) hand
+ * an owed request to the I/O thread, which raises it if the device is live, else it stays owed
+ * (a VM restored paused: its devices are paused before its threads start, and resume raises
+ * it; a VM restored running is never resumed: the I/O thread raises it as it starts). */
+void net_announce_restored(struct virtio_net *n);
+void net_announce_resume(struct virtio_net *n);
 /* Handle the control queue Q: at most VIRTQ_BUDGET(Q) commands per call (then deferred). */
 void net_ctrl_process(struct virtio_net *n, struct virtq *q);
 /* Use the first PAIRS pairs (1..max_pairs): tap queues attached or detached, held chains of
@@ -222,7 +239,8 @@ bool net_live(const struct virtio_net *n);
 void net_default_mac(const char *vm_id, unsigned index, uint8_t mac[6]);
 /* Feature bits to offer for a backend with OFFLOAD_CAPS (NET_OFFLOAD_*). */
 uint64_t net_host_features(unsigned offload_caps);
-/* False when the driver's FEATURES break the spec's dependencies (TSO without CSUM...). */
+/* False when the driver's FEATURES break the spec's dependencies (TSO without CSUM, GUEST_ANNOUNCE
+ * without CTRL_VQ...). */
 bool net_features_valid(uint64_t features);
 /* NET_OFFLOAD_* the guest takes on received frames, from its negotiated FEATURES. */
 unsigned net_guest_offloads(uint64_t features);

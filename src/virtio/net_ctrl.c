@@ -1,4 +1,5 @@
-/* net_ctrl.c — virtio-net's control queue and queue pairs: VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET. */
+/* net_ctrl.c — virtio-net's control queue: queue pairs (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET) and
+ * gratuitous packets after a restore or a migration (VIRTIO_NET_F_GUEST_ANNOUNCE). */
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
@@ -17,8 +18,10 @@ uint8_t net_ctrl_parse(const uint8_t *out, size_t len, size_t total, unsigned ma
         return VIRTIO_NET_ERR;
     c->cls = out[0];
     c->cmd = out[1];
+    if (c->cls == VIRTIO_NET_CTRL_ANNOUNCE && c->cmd == VIRTIO_NET_CTRL_ANNOUNCE_ACK)
+        return total == 2 && len == total ? VIRTIO_NET_OK : VIRTIO_NET_ERR; /* no data */
     if (c->cls != VIRTIO_NET_CTRL_MQ || c->cmd != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET)
-        return VIRTIO_NET_ERR; /* RX, MAC, VLAN, ANNOUNCE, RSS, offloads: not offered */
+        return VIRTIO_NET_ERR; /* RX, MAC, VLAN, RSS, offloads: not offered */
     if (total != 2 + sizeof(struct virtio_net_ctrl_mq) || len != total)
         return VIRTIO_NET_ERR;
     uint16_t pairs;
@@ -46,6 +49,52 @@ void net_set_pairs(struct virtio_net *n, unsigned pairs)
     n->pairs = pairs;
 }
 
+/* ---- gratuitous packets ----------------------------------------------------------------------
+ */
+
+/* evloop_call target (I/O thread): raise an owed request if the device is live (a VM paused
+ * again first keeps it owed for the next resume). */
+static void announce_raise(void *opaque)
+{
+    struct virtio_net *n = opaque;
+    virtio_lock(&n->vdev);
+    if (n->announce_owed && net_live(n)) {
+        n->announce_owed = false;
+        n->announce = true;
+        n->announces++;
+        virtio_config_changed(&n->vdev);
+        log_info("%s: asked the guest to announce itself (VIRTIO_NET_S_ANNOUNCE)", n->id);
+    }
+    virtio_unlock(&n->vdev);
+}
+
+void net_announce_restored(struct virtio_net *n)
+{
+    n->announce_owed = virtio_has_feature(&n->vdev, VIRTIO_NET_F_GUEST_ANNOUNCE);
+    net_announce_resume(n); /* a VM restored running is never resumed: its I/O thread raises it */
+}
+
+void net_announce_resume(struct virtio_net *n)
+{
+    if (n->announce_owed && evloop_call(n->vdev.vm->loop, announce_raise, n) < 0)
+        log_warn("%s: cannot ask the guest to announce itself", n->id);
+}
+
+/* VIRTIO_NET_CTRL_ANNOUNCE_ACK: the driver has sent its gratuitous packets. An ack with nothing
+ * pending changes nothing (a config interrupt for the link may make the driver ack twice). */
+static uint8_t announce_ack(struct virtio_net *n)
+{
+    if (!virtio_has_feature(&n->vdev, VIRTIO_NET_F_GUEST_ANNOUNCE))
+        return VIRTIO_NET_ERR;
+    if (n->announce)
+        n->announce_acks++;
+    n->announce = false;
+    return VIRTIO_NET_OK;
+}
+
+/* ---- the queue --------------------------------------------------------------------------------
+ */
+
 /* Carry out one popped command C (READ: its readable bytes). Returns the ack. */
 static uint8_t ctrl_one(struct virtio_net *n, const struct virtq_chain *c)
 {
@@ -53,9 +102,13 @@ static uint8_t ctrl_one(struct virtio_net *n, const struct virtq_chain *c)
     size_t len = virtq_chain_read(c, 0, buf, MIN((size_t)c->out_len, sizeof(buf)));
     struct net_ctrl_cmd cmd;
     uint8_t ack = net_ctrl_parse(buf, len, c->out_len, n->max_pairs, &cmd);
-    if (ack != VIRTIO_NET_OK || !virtio_has_feature(&n->vdev, VIRTIO_NET_F_MQ)) {
-        n->ctrl_errors++;
-        return VIRTIO_NET_ERR;
+    if (ack == VIRTIO_NET_OK && cmd.cls == VIRTIO_NET_CTRL_ANNOUNCE)
+        ack = announce_ack(n);
+    else if (ack == VIRTIO_NET_OK && !virtio_has_feature(&n->vdev, VIRTIO_NET_F_MQ))
+        ack = VIRTIO_NET_ERR;
+    if (ack != VIRTIO_NET_OK || cmd.cls == VIRTIO_NET_CTRL_ANNOUNCE) {
+        n->ctrl_errors += ack != VIRTIO_NET_OK;
+        return ack;
     }
     unsigned old = n->pairs;
     net_set_pairs(n, cmd.pairs);

@@ -53,6 +53,8 @@ bool net_features_valid(uint64_t f)
     if ((f & BIT(VIRTIO_NET_F_HOST_ECN)) &&
         !(f & (BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6))))
         return false;
+    if ((f & BIT(VIRTIO_NET_F_GUEST_ANNOUNCE)) && !(f & BIT(VIRTIO_NET_F_CTRL_VQ)))
+        return false; /* the acknowledgement goes through the control queue */
     return true;
 }
 

@@ -53,6 +53,8 @@ c net-rx-tiny-mergeable net_rx_tiny "net all" 85 "$OK"
 c net-tx-garbage net_tx_garbage net 85 "$OK"
 # Multiqueue virtio-net (a tap with 2 pairs): more pairs than offered, control queue garbage.
 c net-mq-ctrl net_mq_ctrl "" 85 "$OK" --net-mq=2
+# GUEST_ANNOUNCE's ack on one pair's control queue: bad acks, floods, the feature not negotiated.
+c net-announce-ctrl net_announce "" 85 "$OK"
 # Multiqueue virtio-blk (2 queues): a read through each, one queue broken, a fresh driver.
 c blk-mq blk_mq "" 85 "$OK" --disk-mq=2
 c mmds-flood mmds_flood net 85 "$OK" --mmds version=V2

@@ -62,6 +62,9 @@ static void features_follow_backend(void **state)
     assert_false(net_features_valid(BIT(VIRTIO_NET_F_HOST_TSO6)));
     assert_false(net_features_valid(BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_ECN)));
     assert_true(net_features_valid(BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4)));
+    /* GUEST_ANNOUNCE's acknowledgement needs the control queue */
+    assert_false(net_features_valid(BIT(VIRTIO_NET_F_GUEST_ANNOUNCE)));
+    assert_true(net_features_valid(BIT(VIRTIO_NET_F_GUEST_ANNOUNCE) | BIT(VIRTIO_NET_F_CTRL_VQ)));
     /* the tap is told exactly what the guest takes */
     assert_int_equal(net_guest_offloads(tap),
                      NET_OFFLOAD_CSUM | NET_OFFLOAD_TSO4 | NET_OFFLOAD_TSO6 | NET_OFFLOAD_ECN);
@@ -273,7 +276,10 @@ static void config_space(void **state)
     uint64_t feat = vf_features(f);
     assert_true(feat & MRG);
     assert_false(feat & BIT(VIRTIO_NET_F_CSUM)); /* user-mode backend: no offloads */
-    assert_int_equal(vf_rd(f, COMMON_OFF(num_queues), 2), 2);
+    /* GUEST_ANNOUNCE and its control queue, after the pair */
+    assert_true(feat & BIT(VIRTIO_NET_F_GUEST_ANNOUNCE));
+    assert_true(feat & BIT(VIRTIO_NET_F_CTRL_VQ));
+    assert_int_equal(vf_rd(f, COMMON_OFF(num_queues), 2), 3);
 }
 
 /* The reply waits while the guest has no buffers, then spans two mergeable buffers. */
@@ -563,11 +569,28 @@ static void ctrl_parse_pairs_set(void **state)
     assert_int_equal(net_ctrl_parse(rss, 4, 4, 4, &c), VIRTIO_NET_ERR);
 }
 
+/* ANNOUNCE_ACK has no data: exactly the two header bytes are carried out; data after them, a
+ * truncated prefix or another ANNOUNCE command are refused. */
+static void ctrl_parse_announce_ack(void **state)
+{
+    struct net_ctrl_cmd c;
+    const uint8_t ack[] = {VIRTIO_NET_CTRL_ANNOUNCE, VIRTIO_NET_CTRL_ANNOUNCE_ACK, 0};
+    assert_int_equal(net_ctrl_parse(ack, 2, 2, 1, &c), VIRTIO_NET_OK);
+    assert_int_equal(c.cls, VIRTIO_NET_CTRL_ANNOUNCE);
+    assert_int_equal(c.cmd, VIRTIO_NET_CTRL_ANNOUNCE_ACK);
+    assert_int_equal(net_ctrl_parse(ack, 3, 3, 1, &c), VIRTIO_NET_ERR); /* data after it */
+    assert_int_equal(net_ctrl_parse(ack, 2, 3, 1, &c), VIRTIO_NET_ERR); /* longer than read */
+    assert_int_equal(net_ctrl_parse(ack, 1, 1, 1, &c), VIRTIO_NET_ERR); /* no command byte */
+    const uint8_t other[] = {VIRTIO_NET_CTRL_ANNOUNCE, 1};
+    assert_int_equal(net_ctrl_parse(other, 2, 2, 1, &c), VIRTIO_NET_ERR);
+}
+
 int main(void)
 {
     enter_netns();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ctrl_parse_pairs_set),
+        cmocka_unit_test(ctrl_parse_announce_ack),
         cmocka_unit_test(default_mac),
         cmocka_unit_test(features_follow_backend),
         cmocka_unit_test(tx_header_rules),

@@ -7,6 +7,8 @@
 # restored VM (no tracking until the migration starts it, so the running rings switch their log
 # on) is live-migrated to a second truce process in L1 whose interface is another tap on the same
 # bridge: the stream in flight completes there with the right sha256, and the next one too.
+# After the restore and after the migration the guest announces itself (VIRTIO_NET_F_GUEST_ANNOUNCE:
+# its own gratuitous ARP, seen on br0 by /lab/bin/arpwatch).
 # Taps vtap0 and vtap1 in bridge br0 (10.9.5.1); the guest is 10.9.5.2. Figures printed, never
 # asserted.
 # lab: vmm=truce timeout=240 needs=boot-bzimage
@@ -54,7 +56,7 @@ dd if=/dev/urandom of=www/big bs=1M count=$MIB 2>/dev/null
 sum=$(sha256sum www/big | cut -d' ' -f1)
 httpd -f -p 10.9.5.1:8080 -h "$PWD/www" &
 HTTPD=$!
-trap 'kill $HTTPD $VMM_PID ${DST:-} 2>/dev/null; mktap -d vtap0 >/dev/null 2>&1; mktap -d vtap1 >/dev/null 2>&1; ip link del br0 2>/dev/null' EXIT
+trap 'kill $HTTPD $VMM_PID ${DST:-} ${GARP:-} 2>/dev/null; mktap -d vtap0 >/dev/null 2>&1; mktap -d vtap1 >/dev/null 2>&1; ip link del br0 2>/dev/null' EXIT
 
 # streams: every finished stream's line must carry the right sha256 (a line still being written
 # has fewer than 64 digits: not looked at yet)
@@ -90,6 +92,28 @@ mid_stream() {
         i=$((i + 1))
     done
     echo 0
+}
+
+# garp_start NAME: watch br0 for the guest's gratuitous ARP into NAME (ready when it returns)
+garp_start() {
+    local i=0
+    arpwatch br0 10.9.5.2 120 >"$1" 2>&1 &
+    GARP=$!
+    while ! grep -q 'arpwatch: ready' "$1" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    grep -q 'arpwatch: ready' "$1" || fail "arpwatch did not start: $(cat "$1")"
+}
+# garp_wait WHAT NAME: the guest announced itself (within 20 s)
+garp_wait() {
+    local i=0
+    while ! grep -q 'gratuitous ARP' "$2"; do
+        [ $i -lt 100 ] || fail "$1: no gratuitous ARP from the guest on br0 (VIRTIO_NET_F_GUEST_ANNOUNCE); truce: $(grep -a 'announce' truce.out dst.log 2>/dev/null | tail -n 2 | tr '\n' ' ')"
+        sleep 0.2
+        i=$((i + 1))
+    done
+    kill "$GARP" 2>/dev/null
+    wait "$GARP" 2>/dev/null
+    GARP=
+    echo "net-vhost-migrate: $1: the guest announced itself: $(grep -m 1 'gratuitous ARP' "$2" | sed 's/^arpwatch: //') (after the watch started)"
 }
 
 lab_initrd initrd.img vhostmig:/checks/vhostmig
@@ -129,10 +153,12 @@ truce snapshot-rebase --base-mem full.mem --diff-mem diff.mem >rebase.out 2>&1 |
 rm -f diff.mem
 S=$PWD/api1.sock
 lab_truce_api "$S"
+garp_start garp-restore.out
 lab_want 204 "$S" PUT /snapshot/load "{\"snapshot_path\": \"$PWD/diff.st\",
     \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$PWD/full.mem\"},
     \"resume_vm\": true}"
 wait_stream "after the Diff restore" "$k" 60
+garp_wait "after the Diff restore" garp-restore.out
 echo "net-vhost-migrate: stream $k, under way at the Diff snapshot, finished after its restore with the right sha256 (Diff $dk KiB on disk, Full $fk KiB)"
 
 # ---- live migration mid-stream to a second truce process on vtap1 ------------------------------
@@ -144,6 +170,7 @@ while [ ! -S mig.sock ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 [ -S mig.sock ] || fail "migrate-receive made no socket: $(tail -n 2 dst.log)"
 k=$(mid_stream)
 before=$(wc -l <truce.out)
+garp_start garp-migrate.out
 lab_want 204 "$S" PUT /migration "{\"destination_url\": \"unix:$PWD/mig.sock\",
     \"max_downtime_ms\": 30}"
 wait "$VMM_PID"
@@ -153,6 +180,7 @@ tail -n +$((before + 1)) truce.out | grep -q 'eth0: vhost-net logs its writes' |
     fail "migration: vhost-net was not given a log: $(grep eth0 truce.out | tail -n 3 | tr '\n' ' ')"
 VMM_PID=$DST
 wait_stream "after the migration" "$k" 60
+garp_wait "after the migration" garp-migrate.out
 wait_stream "after the migration" "$((k + 1))" 60
 kill -0 "$DST" 2>/dev/null || fail "the destination ended: $(tail -n 2 dst.log)"
 check_streams "the end"
