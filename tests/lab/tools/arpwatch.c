@@ -1,8 +1,10 @@
 /* arpwatch.c — lab helper (static): watch an interface for gratuitous ARP (a guest announcing
  * itself, VIRTIO_NET_F_GUEST_ANNOUNCE).
  *   arpwatch IFACE IPV4 SECONDS
+ *   arpwatch now        prints CLOCK_REALTIME in ms (busybox's date has no sub-second format)
  * Prints "arpwatch: ready IFACE" once its packet socket is bound, then one line
- * "arpwatch: gratuitous ARP from IPV4 at MAC, op N, +MS ms" (MS since ready) per ARP frame whose
+ * "arpwatch: gratuitous ARP from IPV4 at MAC, op N, +MS ms, wall T" (MS since ready, T the
+ * CLOCK_REALTIME in ms, to compare with `arpwatch now`) per ARP frame whose
  * sender and target address are both IPV4, for SECONDS, then exits 0 (none seen: status 1 and
  * "arpwatch: none" on stderr). Ordinary requests and replies of IPV4 are not counted. */
 #include <arpa/inet.h>
@@ -19,18 +21,27 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long ms_now(void)
+static long long ms_of(clockid_t c)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(c, &t);
     return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+}
+
+static long long ms_now(void)
+{
+    return ms_of(CLOCK_MONOTONIC);
 }
 
 int main(int argc, char **argv)
 {
     struct in_addr ip;
+    if (argc == 2 && !strcmp(argv[1], "now")) {
+        printf("%lld\n", ms_of(CLOCK_REALTIME));
+        return 0;
+    }
     if (argc != 4 || inet_pton(AF_INET, argv[2], &ip) != 1 || atoi(argv[3]) <= 0) {
-        fprintf(stderr, "usage: arpwatch IFACE IPV4 SECONDS\n");
+        fprintf(stderr, "usage: arpwatch IFACE IPV4 SECONDS | arpwatch now\n");
         return 2;
     }
     unsigned ifindex = if_nametoindex(argv[1]);
@@ -63,9 +74,10 @@ int main(int argc, char **argv)
             memcmp(a.arp_tpa, &ip, 4))
             continue;
         const unsigned char *m = a.arp_sha;
-        printf(
-            "arpwatch: gratuitous ARP from %s at %02x:%02x:%02x:%02x:%02x:%02x, op %u, +%lld ms\n",
-            argv[2], m[0], m[1], m[2], m[3], m[4], m[5], ntohs(a.ea_hdr.ar_op), ms_now() - t0);
+        printf("arpwatch: gratuitous ARP from %s at %02x:%02x:%02x:%02x:%02x:%02x, op %u, +%lld "
+               "ms, wall %lld\n",
+               argv[2], m[0], m[1], m[2], m[3], m[4], m[5], ntohs(a.ea_hdr.ar_op), ms_now() - t0,
+               ms_of(CLOCK_REALTIME));
         fflush(stdout);
         seen++;
     }
