@@ -326,6 +326,31 @@ EOG
     chmod +x netmq
 }
 
+# A guest announcing itself (VIRTIO_NET_F_GUEST_ANNOUNCE): lab_garp_start IFACE IPV4 FILE watches
+# IFACE for IPV4's gratuitous ARP (/lab/bin/arpwatch, into FILE, pid in GARP; ready when it
+# returns); lab_garp_wait WHAT FILE T0 EVENT waits 20 s for one, stops the watch and prints it
+# with its time in ms after T0 (`mobtool now` at EVENT; negative: before it).
+lab_garp_start() { # IFACE IPV4 FILE
+    local i=0
+    arpwatch "$1" "$2" 120 >"$3" 2>&1 &
+    GARP=$!
+    while ! grep -q 'arpwatch: ready' "$3" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    grep -q 'arpwatch: ready' "$3" || fail "arpwatch did not start: $(cat "$3")"
+}
+lab_garp_wait() { # WHAT FILE T0 EVENT
+    local i=0 line
+    while ! grep -q 'gratuitous ARP' "$2"; do
+        [ $i -lt 100 ] || fail "$1: no gratuitous ARP from the guest (VIRTIO_NET_F_GUEST_ANNOUNCE)"
+        sleep 0.2
+        i=$((i + 1))
+    done
+    kill "$GARP" 2>/dev/null
+    wait "$GARP" 2>/dev/null
+    GARP=
+    line=$(grep -m 1 'gratuitous ARP' "$2" | sed 's/^arpwatch: //')
+    echo "$1: the guest announced itself: ${line%%, +*}, $((${line##*wall } - $3)) ms after $4"
+}
+
 # memtest86+'s serial console FILE without carriage returns and escape sequences.
 lab_memtest_plain() { tr -d '\r' <"$1" 2>/dev/null | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g'; }
 # Whether memtest86+'s serial console FILE shows a test running, by the bracketed name of any of

@@ -94,31 +94,6 @@ mid_stream() {
     echo 0
 }
 
-# garp_start NAME: watch br0 for the guest's gratuitous ARP into NAME (ready when it returns)
-garp_start() {
-    local i=0
-    arpwatch br0 10.9.5.2 120 >"$1" 2>&1 &
-    GARP=$!
-    while ! grep -q 'arpwatch: ready' "$1" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-    grep -q 'arpwatch: ready' "$1" || fail "arpwatch did not start: $(cat "$1")"
-}
-# garp_wait WHAT NAME T0 EVENT: the guest announced itself (within 20 s); prints when, in ms
-# after T0 (`arpwatch now` at EVENT; negative: before it)
-garp_wait() {
-    local i=0
-    while ! grep -q 'gratuitous ARP' "$2"; do
-        [ $i -lt 100 ] || fail "$1: no gratuitous ARP from the guest on br0 (VIRTIO_NET_F_GUEST_ANNOUNCE); truce: $(grep -a 'announce' truce.out dst.log 2>/dev/null | tail -n 2 | tr '\n' ' ')"
-        sleep 0.2
-        i=$((i + 1))
-    done
-    kill "$GARP" 2>/dev/null
-    wait "$GARP" 2>/dev/null
-    GARP=
-    local line
-    line=$(grep -m 1 'gratuitous ARP' "$2" | sed 's/^arpwatch: //')
-    echo "net-vhost-migrate: $1: the guest announced itself: ${line%%, +*}, $((${line##*wall } - $3)) ms after $4"
-}
-
 lab_initrd initrd.img vhostmig:/checks/vhostmig
 
 # ---- the source: tracking on from boot --------------------------------------------------------
@@ -156,13 +131,13 @@ truce snapshot-rebase --base-mem full.mem --diff-mem diff.mem >rebase.out 2>&1 |
 rm -f diff.mem
 S=$PWD/api1.sock
 lab_truce_api "$S"
-garp_start garp-restore.out
+lab_garp_start br0 10.9.5.2 garp-restore.out
 lab_want 204 "$S" PUT /snapshot/load "{\"snapshot_path\": \"$PWD/diff.st\",
     \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$PWD/full.mem\"},
     \"resume_vm\": true}"
-t_loaded=$(arpwatch now)
+t_loaded=$(mobtool now)
 wait_stream "after the Diff restore" "$k" 60
-garp_wait "after the Diff restore" garp-restore.out "$t_loaded" "the load's answer"
+lab_garp_wait "net-vhost-migrate: after the Diff restore" garp-restore.out "$t_loaded" "the load's answer"
 echo "net-vhost-migrate: stream $k, under way at the Diff snapshot, finished after its restore with the right sha256 (Diff $dk KiB on disk, Full $fk KiB)"
 
 # ---- live migration mid-stream to a second truce process on vtap1 ------------------------------
@@ -174,8 +149,8 @@ while [ ! -S mig.sock ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 [ -S mig.sock ] || fail "migrate-receive made no socket: $(tail -n 2 dst.log)"
 k=$(mid_stream)
 before=$(wc -l <truce.out)
-garp_start garp-migrate.out
-t_mig=$(arpwatch now)
+lab_garp_start br0 10.9.5.2 garp-migrate.out
+t_mig=$(mobtool now)
 lab_want 204 "$S" PUT /migration "{\"destination_url\": \"unix:$PWD/mig.sock\",
     \"max_downtime_ms\": 30}"
 wait "$VMM_PID"
@@ -185,7 +160,7 @@ tail -n +$((before + 1)) truce.out | grep -q 'eth0: vhost-net logs its writes' |
     fail "migration: vhost-net was not given a log: $(grep eth0 truce.out | tail -n 3 | tr '\n' ' ')"
 VMM_PID=$DST
 wait_stream "after the migration" "$k" 60
-garp_wait "after the migration" garp-migrate.out "$t_mig" "PUT /migration (its total time below)"
+lab_garp_wait "net-vhost-migrate: after the migration" garp-migrate.out "$t_mig" "PUT /migration (its total time below)"
 wait_stream "after the migration" "$((k + 1))" 60
 kill -0 "$DST" 2>/dev/null || fail "the destination ended: $(tail -n 2 dst.log)"
 check_streams "the end"

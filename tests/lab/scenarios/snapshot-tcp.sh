@@ -3,6 +3,8 @@
 # (LAB_SNAP_TCP_CYCLES): the same connection goes on (L1 took one connection, and every number came
 # in order), and across each restore the guest's wall clock moved forward and never ahead of
 # L1's; the last restore, with clock_realtime, moved it on by at least the time the VM was down.
+# After the first restore the guest announces itself on the tap (VIRTIO_NET_F_GUEST_ANNOUNCE,
+# userspace data path: its gratuitous ARP seen on stap0 by /lab/bin/arpwatch).
 # lab: vmm=truce timeout=300 needs=boot-bzimage
 command -v curl >/dev/null || fail "curl is not in the L1 image"
 CYCLES=${LAB_SNAP_TCP_CYCLES:-3}
@@ -33,7 +35,7 @@ ip addr add 10.9.3.1/24 dev stap0 && ip link set stap0 up || fail "cannot config
 : >tcp.log
 mobtool serve 5000 "$PWD/tcp.log" >serve.out 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; mktap -d stap0 >/dev/null 2>&1' EXIT
+trap 'kill $SERVER ${GARP:-} 2>/dev/null; mktap -d stap0 >/dev/null 2>&1' EXIT
 
 lines() { grep '^tcp ' tcp.log; }
 field() { echo "$1" | cut -d' ' -f"$2"; } # field LINE N: the Nth word of "tcp N GUEST_MS L1_MS"
@@ -73,11 +75,14 @@ while [ $c -le "$CYCLES" ]; do
     n=$(field "$before" 2)
     S=$PWD/api$c.sock
     lab_truce_api "$S"
+    [ $c != 1 ] || lab_garp_start stap0 10.9.3.2 garp.out
     down_to=$(mobtool now)
     lab_want 204 "$S" PUT /snapshot/load "{\"snapshot_path\": \"$PWD/vm.state\",
         \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$PWD/vm.mem\"},
         \"resume_vm\": true, \"clock_realtime\": $realtime}"
+    t_loaded=$(mobtool now)
     wait_n $((n + 3)) 60
+    [ $c != 1 ] || lab_garp_wait "snapshot-tcp: cycle 1" garp.out "$t_loaded" "the load's answer"
     after=$(lines | awk -v n=$((n + 1)) '$2 == n')
     [ -n "$after" ] || fail "cycle $c: number $((n + 1)) missing after $n"
     dg=$(($(field "$after" 3) - $(field "$before" 3)))

@@ -1,10 +1,9 @@
 /* arpwatch.c — lab helper (static): watch an interface for gratuitous ARP (a guest announcing
  * itself, VIRTIO_NET_F_GUEST_ANNOUNCE).
  *   arpwatch IFACE IPV4 SECONDS
- *   arpwatch now        prints CLOCK_REALTIME in ms (busybox's date has no sub-second format)
  * Prints "arpwatch: ready IFACE" once its packet socket is bound, then one line
  * "arpwatch: gratuitous ARP from IPV4 at MAC, op N, +MS ms, wall T" (MS since ready, T the
- * CLOCK_REALTIME in ms, to compare with `arpwatch now`) per ARP frame whose
+ * CLOCK_REALTIME in ms, to compare with `mobtool now`) per ARP frame whose
  * sender and target address are both IPV4, for SECONDS, then exits 0 (none seen: status 1 and
  * "arpwatch: none" on stderr). Ordinary requests and replies of IPV4 are not counted. */
 #include <arpa/inet.h>
@@ -36,12 +35,8 @@ static long long ms_now(void)
 int main(int argc, char **argv)
 {
     struct in_addr ip;
-    if (argc == 2 && !strcmp(argv[1], "now")) {
-        printf("%lld\n", ms_of(CLOCK_REALTIME));
-        return 0;
-    }
     if (argc != 4 || inet_pton(AF_INET, argv[2], &ip) != 1 || atoi(argv[3]) <= 0) {
-        fprintf(stderr, "usage: arpwatch IFACE IPV4 SECONDS | arpwatch now\n");
+        fprintf(stderr, "usage: arpwatch IFACE IPV4 SECONDS\n");
         return 2;
     }
     unsigned ifindex = if_nametoindex(argv[1]);
