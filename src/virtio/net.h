@@ -100,7 +100,8 @@ struct virtio_net {
     uint64_t ctrl_cmds, ctrl_errors; /* control commands handled, refused */
     /* VIRTIO_NET_F_GUEST_ANNOUNCE (net_ctrl.c): `announce` is VIRTIO_NET_S_ANNOUNCE in the config
      * status (guest-visible, saved; announce_load is a restore's scratch copy); announce_owed: a
-     * restore or migration made the device live again and the request goes out at resume */
+     * restore or migration made the device live again and the request goes out (I/O thread) as
+     * soon as the VM runs */
     bool announce, announce_load, announce_owed;
     uint64_t announces, announce_acks; /* requests raised, acknowledged by the driver */
     /* I/O thread scheduling while bulk traffic flows (net.c, I/O thread only) */

@@ -102,13 +102,14 @@ static uint8_t ctrl_one(struct virtio_net *n, const struct virtq_chain *c)
     size_t len = virtq_chain_read(c, 0, buf, MIN((size_t)c->out_len, sizeof(buf)));
     struct net_ctrl_cmd cmd;
     uint8_t ack = net_ctrl_parse(buf, len, c->out_len, n->max_pairs, &cmd);
-    if (ack == VIRTIO_NET_OK && cmd.cls == VIRTIO_NET_CTRL_ANNOUNCE)
+    if (ack == VIRTIO_NET_OK && cmd.cls == VIRTIO_NET_CTRL_ANNOUNCE) {
         ack = announce_ack(n);
-    else if (ack == VIRTIO_NET_OK && !virtio_has_feature(&n->vdev, VIRTIO_NET_F_MQ))
-        ack = VIRTIO_NET_ERR;
-    if (ack != VIRTIO_NET_OK || cmd.cls == VIRTIO_NET_CTRL_ANNOUNCE) {
         n->ctrl_errors += ack != VIRTIO_NET_OK;
         return ack;
+    }
+    if (ack != VIRTIO_NET_OK || !virtio_has_feature(&n->vdev, VIRTIO_NET_F_MQ)) {
+        n->ctrl_errors++;
+        return VIRTIO_NET_ERR;
     }
     unsigned old = n->pairs;
     net_set_pairs(n, cmd.pairs);
