@@ -14,6 +14,7 @@ import time
 
 L1_BOOT_TIMEOUT = 180  # seconds from starting QEMU to LAB-READY
 GRACE = 30  # added to a scenario's own timeout before the host gives up on it
+SILENCE = 120  # once L1 sends LAB-ALIVE heartbeats (every 15 s): this long without a line = wedged
 CMDLINE_ROOM = 1700  # the L1 kernel command line is limited to 2048 bytes
 RESULT_RE = re.compile(r"LAB-RESULT (PASS|FAIL) (\S+) ?(.*)")
 
@@ -111,9 +112,10 @@ def run_boot(args, names, failed, timeouts, results, boot_no, stalled):
     """Boot L1 once for NAMES, recording results. Returns the names decided in this boot.
 
     A scenario during which L1 falls silent past the scenario's own timeout (which L1 enforces
-    itself, killing the VMM and reporting FAIL) means L1 stopped running: TCG's nested-SVM
-    emulation has been seen to wedge with L1 idle and no timer firing. Such a scenario is rerun
-    once in a fresh L1 (logged); a second stall fails it."""
+    itself, killing the VMM and reporting FAIL), or for SILENCE seconds once L1 sends heartbeats,
+    means L1 stopped running: TCG's nested-SVM emulation has been seen to wedge with L1 idle and
+    no timer firing. Such a scenario is rerun once in a fresh L1 (logged); a second stall fails
+    it."""
     append = f"{args.append} lab.run={','.join(names)}"
     if failed:
         append += f" lab.failed={','.join(failed)}"
@@ -121,19 +123,24 @@ def run_boot(args, names, failed, timeouts, results, boot_no, stalled):
     log(f"booting L1 #{boot_no} for {len(names)} scenario(s), serial log {logpath}")
     l1 = L1(args.qemu + ["-append", append], logpath, args.verbose)
     b = Boot(names, results)
-    current, ended, started = None, False, 0.0
+    current, ended, started, alive = None, False, 0.0, False
     deadline = time.monotonic() + L1_BOOT_TIMEOUT
     try:
         while True:
-            line = l1.readline(deadline)
+            silent_at = time.monotonic() + SILENCE if alive else deadline
+            line = l1.readline(min(deadline, silent_at))
             if line is None:  # the host-side backstop
+                why = (f"no output for {SILENCE}s, no heartbeat" if time.monotonic() < deadline
+                       else f"no result within {timeouts[current] + GRACE}s" if current else "")
                 if current and current not in stalled:
                     stalled.add(current)
-                    log(f"{current}: L1 stalled (no output for {timeouts[current] + GRACE}s, "
-                        "its own timeouts never fired); rerunning it once in a fresh L1")
+                    log(f"{current}: L1 stalled ({why}; its own timeouts never fired); "
+                        "rerunning it once in a fresh L1")
                 elif current:
-                    b.decide(current, False, f"no result within {timeouts[current] + GRACE}s; "
-                             "L1 killed by the host-side timeout (twice)")
+                    b.decide(current, False, f"{why}; L1 killed by the host-side backstop (twice)")
+                elif time.monotonic() < deadline and not ended:  # silent between scenarios
+                    stalled.add(f"#{boot_no}")  # (a reboot, not "no progress")
+                    log(f"L1 stalled between scenarios ({why}); rebooting it for the rest")
                 elif not b.done and not ended:
                     b.decide_rest(f"L1 did not start within {L1_BOOT_TIMEOUT}s")
                 return b.done
@@ -144,6 +151,9 @@ def run_boot(args, names, failed, timeouts, results, boot_no, stalled):
                 elif not b.done and not ended:
                     b.decide_rest(f"L1 exited (status {status}) before running any scenario")
                 return b.done
+            if line == "LAB-ALIVE":
+                alive = True
+                continue
             if "LAB-L1-FAIL" in line:
                 b.decide_rest("L1: " + line.split("LAB-L1-FAIL", 1)[1].strip())
                 return b.done

@@ -68,6 +68,12 @@ command -v python3 >/dev/null || fail_all "python3 missing (apt-get install pyth
 lab_cloud_kernel || fail_all "no Debian cloud kernel (apt-get download linux-image-cloud-amd64 failed)"
 initrd=$("$LAB_DIR/build-l1.sh" 2>"$LAB_OUT/build.log") ||
     fail_all "building the lab image failed: $(tail -n 1 "$LAB_OUT/build.log")"
+# This run's own name for the image (a hard link where it can be, else a copy): build-l1.sh
+# keeps only the newest images, and other lab runs sharing the cache may prune this one while a
+# rebooted L1 still needs it.
+ln -f "$initrd" "$LAB_OUT/l1-initrd.cpio" 2>/dev/null || cp "$initrd" "$LAB_OUT/l1-initrd.cpio" ||
+    fail_all "cannot keep the lab image in $LAB_OUT"
+initrd=$LAB_OUT/l1-initrd.cpio
 lab_log "lab image ready after $((SECONDS - start)) s"
 
 # Scenarios whose header says l0=patched (OVMF: CR8 writes under nested SVM) need the lab's
