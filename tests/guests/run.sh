@@ -21,7 +21,8 @@ case_() {
     if [ -n "${SIGNAL:-}" ]; then # deliver SIGNAL once the guest is up, like a host would
         "$TRUCE" run --console "file:$log" "$@" </dev/null >"$OUT/$name.out" 2>"$err" &
         local pid=$!
-        for _ in $(seq 100); do grep -q . "$log" 2>/dev/null && break; sleep 0.1; done
+        # (up = the expected line is all there: on a loaded host the first byte can come early)
+        for _ in $(seq 200); do grep -Eq -- "$pattern" "$log" 2>/dev/null && break; sleep 0.1; done
         kill -s "$SIGNAL" $pid
         wait $pid
     elif [ -n "${INPUT:-}" ]; then # typed on the console; serial output goes to stdout
