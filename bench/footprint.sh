@@ -30,7 +30,7 @@ trap 'rm -f "$section"' EXIT
     echo "Produced by \`bench/footprint.sh $reps\` on $(date -u +%Y-%m-%d) ($(build/truce --version)),"
     echo "$(uname -r), medians of $reps runs, sampled 1.5 s after the start."
     echo
-    BASE_LABEL=${BASE_LABEL:-$BASE} python3 - "$out/truce.json" $base_note <<'PYEOF'
+    BASE_LABEL=${BASE_LABEL:-${BASE:-}} python3 - "$out/truce.json" $base_note <<'PYEOF'
 import json, os, sys
 d = json.load(open(sys.argv[1]))
 base = json.load(open(sys.argv[2])) if len(sys.argv) > 2 else None

@@ -389,8 +389,7 @@ static int blk_setup_queues(struct virtio_blk *b, unsigned nq, char *err, size_t
         goto nomem;
     for (unsigned i = 0; i < nq; i++) {
         struct blk_queue *bq = &b->queues[i];
-        bq->b = b;
-        bq->q = &b->vdev.vq[i];
+        bq->b = b; /* bq->q: once virtio_dev_init has allocated the queues */
         bq->disk = i ? &bq->own : &b->disk;
         bq->own.fd = bq->own.efd = -1;
         /* 2 MiB, on pages of their own: a request's page is backed once used (the free list
@@ -476,6 +475,8 @@ int virtio_blk_create(struct vm *vm, const struct disk_config *dc, char *err, si
         blk_free(b);
         return rc;
     }
+    for (unsigned i = 0; i < (unsigned)nq; i++)
+        b->queues[i].q = &b->vdev.vq[i];
     rc = blk_watch_queues(b, err, errlen);
     if (rc < 0)
         goto fail;

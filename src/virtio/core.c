@@ -1,5 +1,6 @@
 /* core.c — transport-independent virtio device state: init, lock, interrupts, reset, fd watches. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
@@ -16,6 +17,8 @@ int virtio_dev_init(struct virtio_dev *vdev, struct vm *vm, const char *name, ui
         (queue_size & (queue_size - 1)) || config_size > 4096 || !ops)
         return -EINVAL;
     memset(vdev, 0, sizeof(*vdev));
+    if (!(vdev->vq = calloc(nqueues, sizeof(*vdev->vq))))
+        return -ENOMEM;
     vdev->name = name;
     vdev->device_id = device_id;
     vdev->pci_class = pci_class;
@@ -27,12 +30,12 @@ int virtio_dev_init(struct virtio_dev *vdev, struct vm *vm, const char *name, ui
     vdev->vm = vm;
     vdev->msix_config = 0xffff;
     pthread_mutex_init(&vdev->lock, NULL);
-    for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++) {
+    for (unsigned i = 0; i < nqueues; i++) {
         struct virtq *q = &vdev->vq[i];
         q->index = i;
         q->vdev = vdev;
         q->kick_fd = -1;
-        q->max_size = i < nqueues ? queue_size : 0;
+        q->max_size = queue_size;
         virtq_reset(q);
     }
     return 0;
@@ -41,6 +44,8 @@ int virtio_dev_init(struct virtio_dev *vdev, struct vm *vm, const char *name, ui
 void virtio_dev_fini(struct virtio_dev *vdev)
 {
     pthread_mutex_destroy(&vdev->lock);
+    free(vdev->vq);
+    vdev->vq = NULL;
 }
 
 void virtio_lock(struct virtio_dev *vdev)

@@ -511,8 +511,6 @@ static int net_setup_pairs(struct virtio_net *n, const struct net_config *nc, st
         struct net_pair *p = &n->pair[i];
         p->n = n;
         p->index = i;
-        p->rxq = &n->vdev.vq[2 * i + NET_RXQ];
-        p->txq = &n->vdev.vq[2 * i + NET_TXQ];
         p->tx_chain.iov = p->tx_iov;
         p->tx_chain.max_iov = NET_TX_IOV;
         /* on pages of their own: backed once frames flow, as far as they reach */
@@ -594,6 +592,10 @@ int virtio_net_create(struct vm *vm, unsigned index, char *err, size_t errlen)
     }
     if (features & 1ULL << VIRTIO_NET_F_CTRL_VQ)
         n->vdev.vq[nq - 1].max_size = NET_CTRL_SIZE;
+    for (unsigned i = 0; i < n->max_pairs; i++) { /* the queues exist from virtio_dev_init on */
+        n->pair[i].rxq = &n->vdev.vq[2 * i + NET_RXQ];
+        n->pair[i].txq = &n->vdev.vq[2 * i + NET_TXQ];
+    }
     net_set_pairs(n, 1); /* the other tap queues stay detached until the driver asks */
     rc = n->vhost ? net_vhost_attach(n, err, errlen) : 0;
     bool err_set = rc < 0;

@@ -224,7 +224,7 @@ struct virtio_dev {
     uint64_t host_features; /* offered; virtio_dev_init() sets VIRTIO_TRANSPORT_FEATURES */
     uint32_t config_size;   /* bytes of device-specific config */
     unsigned nqueues;       /* queues 0 .. nqueues-1, each with vq[i].max_size > 0 */
-    struct virtq vq[VIRTIO_MAX_QUEUES];
+    struct virtq *vq;       /* nqueues entries: allocated by virtio_dev_init, freed by _fini */
     const struct virtio_dev_ops *ops;
     void *opaque;
     struct vm *vm;
@@ -261,13 +261,15 @@ struct virtio_dev {
      (1ULL << VIRTIO_RING_F_INDIRECT_DESC))
 
 /* Initialise VDEV (zeroes it): NAME, DEVICE_ID, PCI_CLASS, NQUEUES queues of QUEUE_SIZE entries
- * (power of 2, <= VIRTQ_MAX_SIZE), host_features = VIRTIO_TRANSPORT_FEATURES | FEATURES,
- * CONFIG_SIZE bytes of config, OPS/OPAQUE. Returns 0 or -EINVAL (bad counts/sizes). */
+ * (power of 2, <= VIRTQ_MAX_SIZE; the queue array is allocated for exactly NQUEUES, at most
+ * VIRTIO_MAX_QUEUES), host_features = VIRTIO_TRANSPORT_FEATURES | FEATURES, CONFIG_SIZE bytes of
+ * config, OPS/OPAQUE. Returns 0, -EINVAL (bad counts/sizes) or -ENOMEM. */
 int virtio_dev_init(struct virtio_dev *vdev, struct vm *vm, const char *name, uint16_t device_id,
                     uint32_t pci_class, uint64_t features, unsigned nqueues, uint16_t queue_size,
                     uint32_t config_size, const struct virtio_dev_ops *ops, void *opaque);
-/* Free what virtio_dev_init() set up (the lock). The transport calls it just before
- * ops->destroy; a device whose virtio_pci_add() failed calls it itself before freeing. */
+/* Free what virtio_dev_init() set up (the lock, the queue array); idempotent, and harmless on a
+ * VDEV whose init failed. The transport calls it just before ops->destroy (which must not touch
+ * the queues); a device whose virtio_pci_add() failed calls it itself before freeing. */
 void virtio_dev_fini(struct virtio_dev *vdev);
 
 /* True when the driver negotiated feature bit BIT. */

@@ -34,6 +34,8 @@ static const struct virtio_dev_ops no_ops = {0};
 /* Set up a queue of N entries with FEATURES negotiated. */
 static void fix_queue(struct fix *f, uint16_t n, uint64_t features)
 {
+    if (f->vdev.vq) /* set up again within a test: free the last queue array */
+        virtio_dev_fini(&f->vdev);
     assert_int_equal(
         virtio_dev_init(&f->vdev, &f->vm, "test", VIRTIO_ID_RNG, 0, 0, 1, 1024, 0, &no_ops, NULL),
         0);
