@@ -2,6 +2,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend/slirp_lib.h"
@@ -19,6 +20,11 @@ static bool sym(void *h, const char *name, void *slot)
 
 static void load(void)
 {
+    /* glib's slice allocator keeps per-size magazines and chunk caches (a heap page or more of
+     * each VM's private memory) for the few objects libslirp allocates through it: plain malloc
+     * instead, as glib itself does from 2.76 on. Read once, when glib starts (its constructor
+     * runs inside dlopen); a value the user set is kept. */
+    setenv("G_SLICE", "always-malloc", 0);
     void *h = dlopen(SLIRP_SONAME, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         snprintf(load_error, sizeof(load_error),

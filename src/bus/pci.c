@@ -70,13 +70,14 @@ int pci_bar_add_region(struct pci_dev *d, unsigned n, uint64_t off, uint64_t len
     if (n >= PCI_NUM_BARS || !d->bar[n].size || !len || off >= d->bar[n].size ||
         len > d->bar[n].size - off)
         return -EINVAL;
-    struct pci_bar *b = &d->bar[n];
-    if (b->nregion == PCI_MAX_REGIONS)
+    if (d->nregion == PCI_MAX_REGIONS)
         return -ENOSPC;
-    for (unsigned i = 0; i < b->nregion; i++)
-        if (off < b->region[i].off + b->region[i].len && b->region[i].off < off + len)
+    for (unsigned i = 0; i < d->nregion; i++) {
+        const struct pci_region *r = &d->region[i];
+        if (r->bar == n && off < r->off + r->len && r->off < off + len)
             return -EINVAL;
-    b->region[b->nregion++] = (struct pci_region){off, len, ops, opaque, name};
+    }
+    d->region[d->nregion++] = (struct pci_region){off, len, ops, opaque, name, n};
     return 0;
 }
 
@@ -114,10 +115,12 @@ static bool bar_addr_ok(const struct vm *vm, uint64_t addr, uint64_t size)
 
 static void bar_unmap(struct pci_dev *d, struct pci_bar *b)
 {
+    unsigned n = (unsigned)(b - d->bar);
     if (!b->mapped)
         return;
-    for (unsigned i = 0; i < b->nregion; i++)
-        io_bus_unregister(&d->bus->vm->mmio, b->mapped + b->region[i].off);
+    for (unsigned i = 0; i < d->nregion; i++)
+        if (d->region[i].bar == n)
+            io_bus_unregister(&d->bus->vm->mmio, b->mapped + d->region[i].off);
     b->mapped = 0;
 }
 
@@ -125,12 +128,16 @@ static void bar_unmap(struct pci_dev *d, struct pci_bar *b)
 static int bar_map(struct pci_dev *d, struct pci_bar *b, uint64_t addr)
 {
     struct io_bus *mmio = &d->bus->vm->mmio;
-    for (unsigned i = 0; i < b->nregion; i++) {
-        const struct pci_region *r = &b->region[i];
+    unsigned n = (unsigned)(b - d->bar);
+    for (unsigned i = 0; i < d->nregion; i++) {
+        const struct pci_region *r = &d->region[i];
+        if (r->bar != n)
+            continue;
         int rc = io_bus_register(mmio, addr + r->off, r->len, r->ops, r->opaque, r->name);
         if (rc < 0) {
             while (i--)
-                io_bus_unregister(mmio, addr + b->region[i].off);
+                if (d->region[i].bar == n)
+                    io_bus_unregister(mmio, addr + d->region[i].off);
             return rc;
         }
     }

@@ -20,7 +20,7 @@ struct vm;
 #define PCI_FUNCS        8
 #define PCI_CFG_SIZE     256
 #define PCI_NUM_BARS     6
-#define PCI_MAX_REGIONS  8 /* io_bus ranges inside one BAR */
+#define PCI_MAX_REGIONS  8 /* io_bus ranges inside the BARs of one function, all BARs */
 #define PCI_MSIX_MAX_VEC 64
 #define PCI_INT_PIN      0x3d /* config space: interrupt pin (1 = INTA, 0 = none) */
 
@@ -29,10 +29,11 @@ struct vm;
 
 /* A range of a BAR handled by a device (e.g. virtio common config) or by pci.c (MSI-X). */
 struct pci_region {
-    uint64_t off, len;
+    uint64_t off, len; /* inside BAR bar */
     const struct io_ops *ops;
     void *opaque;
     const char *name;
+    unsigned bar;
 };
 
 struct pci_bar {
@@ -41,8 +42,6 @@ struct pci_bar {
     bool prefetch;
     uint64_t addr;   /* address programmed by the guest (or assigned at creation) */
     uint64_t mapped; /* address the regions are registered at on vm->mmio; 0: not mapped */
-    struct pci_region region[PCI_MAX_REGIONS];
-    unsigned nregion;
 };
 
 /* MSI-X state (table and PBA live in a BAR of the same function). */
@@ -64,9 +63,9 @@ struct pci_msix {
     uint8_t cap;   /* config offset of the capability */
     unsigned bar;
     uint64_t table_off, pba_off;
-    struct pci_msix_entry table[PCI_MSIX_MAX_VEC];
-    uint64_t pba;         /* pending bits */
-    bool enabled, masked; /* Message Control: MSI-X Enable, Function Mask */
+    struct pci_msix_entry *table; /* nvec entries, the owner's storage (pci_msix_init) */
+    uint64_t pba;                 /* pending bits */
+    bool enabled, masked;         /* Message Control: MSI-X Enable, Function Mask */
 };
 
 /* Hooks of the function's owner; may be NULL. Called on the vCPU thread that did the config
@@ -96,6 +95,9 @@ struct pci_dev {
     uint8_t cap_end;             /* next free config offset for capabilities */
     uint8_t window;              /* config offset of the ops->window_access window; 0: none */
     struct pci_bar bar[PCI_NUM_BARS];
+    /* the BARs' regions, in the order added: one table for the function (most use one BAR) */
+    struct pci_region region[PCI_MAX_REGIONS];
+    unsigned nregion;
     struct pci_msix msix;
     struct pci_msi msi;
     bool intx_level;          /* current INTx line level (as driven by the device) */
@@ -147,9 +149,10 @@ int pci_bar_add_region(struct pci_dev *d, unsigned n, uint64_t off, uint64_t len
  * is filled in). Returns the capability's config offset, or -ENOSPC. */
 int pci_add_cap(struct pci_dev *d, const void *body, size_t len);
 /* Add an MSI-X capability with NVEC vectors, table at TABLE_OFF and PBA at PBA_OFF of BAR N
- * (both regions registered by pci.c). Returns 0 or -EINVAL / -ENOSPC. */
+ * (both regions registered by pci.c). TABLE: NVEC zeroed entries that live as long as D (the
+ * owner's, sized to what it uses). Returns 0 or -EINVAL / -ENOSPC. */
 int pci_msix_init(struct pci_dev *d, unsigned nvec, unsigned n, uint64_t table_off,
-                  uint64_t pba_off);
+                  uint64_t pba_off, struct pci_msix_entry *table);
 
 /* Put D on VM's bus in the first free slot, assign its BARs (32-bit window while room, else the
  * 64-bit window), enable memory decoding as firmware would, and map the regions. Returns 0 or

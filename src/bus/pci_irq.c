@@ -102,9 +102,10 @@ static const struct io_ops table_ops = {.read = table_read, .write = table_write
 static const struct io_ops pba_ops = {.read = pba_read};
 
 int pci_msix_init(struct pci_dev *d, unsigned nvec, unsigned n, uint64_t table_off,
-                  uint64_t pba_off)
+                  uint64_t pba_off, struct pci_msix_entry *table)
 {
-    if (!nvec || nvec > PCI_MSIX_MAX_VEC || (table_off & 7) || (pba_off & 7) || d->msix.nvec)
+    if (!nvec || nvec > PCI_MSIX_MAX_VEC || (table_off & 7) || (pba_off & 7) || d->msix.nvec ||
+        !table)
         return -EINVAL;
     int rc = pci_bar_add_region(d, n, table_off, 16ULL * nvec, &table_ops, d, "msix-table");
     if (rc < 0)
@@ -121,6 +122,7 @@ int pci_msix_init(struct pci_dev *d, unsigned nvec, unsigned n, uint64_t table_o
     int at = pci_add_cap(d, cap, sizeof(cap));
     if (at < 0)
         return at;
+    d->msix.table = table;
     d->msix.nvec = nvec;
     d->msix.cap = (uint8_t)at;
     d->msix.bar = n;

@@ -68,7 +68,8 @@ int pci_dev_save(struct pci_dev *d, struct state_visitor *v)
         pthread_mutex_lock(&d->bus->lock);
     pthread_mutex_lock(&d->irq_lock);
     memcpy(s.cfg, d->cfg, sizeof(s.cfg));
-    memcpy(s.table, d->msix.table, sizeof(s.table));
+    if (d->msix.nvec) /* the rest of s.table stays zero, as the vectors it does not have */
+        memcpy(s.table, d->msix.table, d->msix.nvec * sizeof(s.table[0]));
     s.pba = d->msix.pba;
     s.intx_level = d->intx_level;
     pthread_mutex_unlock(&d->irq_lock);
@@ -91,7 +92,8 @@ void pci_dev_state_set(struct pci_dev *d, const struct pci_dev_state *s)
     pthread_mutex_lock(&d->bus->lock);
     pthread_mutex_lock(&d->irq_lock);
     memcpy(d->cfg, s->cfg, sizeof(d->cfg));
-    memcpy(d->msix.table, s->table, sizeof(d->msix.table));
+    if (d->msix.nvec) /* only the function's vectors are saved and loaded */
+        memcpy(d->msix.table, s->table, d->msix.nvec * sizeof(s->table[0]));
     d->msix.pba = s->pba;
     d->intx_level = s->intx_level;
     pci_intx_apply(d);

@@ -187,10 +187,9 @@ static uint32_t vpci_cfg_window(void *opaque, unsigned off, unsigned size, bool 
     if (cap[offsetof(struct virtio_pci_cap, bar)] != VPCI_BAR ||
         (len != 1 && len != 2 && len != 4) || boff % len || boff + len > VPCI_BAR_SIZE)
         return 0;
-    const struct pci_bar *b = &vp->pci.bar[VPCI_BAR];
-    for (unsigned i = 0; i < b->nregion; i++) {
-        const struct pci_region *r = &b->region[i];
-        if (boff < r->off || boff + len > r->off + r->len)
+    for (unsigned i = 0; i < vp->pci.nregion; i++) {
+        const struct pci_region *r = &vp->pci.region[i];
+        if (r->bar != VPCI_BAR || boff < r->off || boff + len > r->off + r->len)
             continue;
         if (write) {
             memcpy(data, vp->pci.cfg + vp->pci.window, 4);
@@ -272,7 +271,8 @@ static int vpci_layout(struct virtio_pci *vp)
     if (!rc)
         rc = add_cfg_cap(d);
     if (!rc)
-        rc = pci_msix_init(d, vdev->nqueues + 1, VPCI_BAR, VPCI_MSIX_TABLE_OFF, VPCI_MSIX_PBA_OFF);
+        rc = pci_msix_init(d, vdev->nqueues + 1, VPCI_BAR, VPCI_MSIX_TABLE_OFF, VPCI_MSIX_PBA_OFF,
+                           vp->msix);
     return rc;
 }
 
@@ -381,7 +381,7 @@ int virtio_pci_add(struct vm *vm, struct virtio_dev *vdev, char *err, size_t err
         snprintf(err, errlen, "%s: no PCI bus or I/O thread", vdev->name);
         return -ENODEV;
     }
-    struct virtio_pci *vp = calloc(1, sizeof(*vp));
+    struct virtio_pci *vp = calloc(1, sizeof(*vp) + (vdev->nqueues + 1) * sizeof(vp->msix[0]));
     if (!vp) {
         snprintf(err, errlen, "%s: out of memory", vdev->name);
         return -ENOMEM;

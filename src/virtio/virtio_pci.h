@@ -35,7 +35,8 @@ struct virtio_pci {
     struct virtio_dev *vdev;
     bool ioeventfd[VIRTIO_MAX_QUEUES]; /* KVM ioeventfd assigned for the queue */
     bool ioeventfd_warned;
-    _Atomic uint64_t slow_kicks; /* notifications that came through a vCPU exit (no ioeventfd) */
+    _Atomic uint64_t slow_kicks;  /* notifications that came through a vCPU exit (no ioeventfd) */
+    struct pci_msix_entry msix[]; /* the MSI-X table: vdev->nqueues + 1 vectors */
 };
 
 /* Common configuration structure accesses (pci_common.c); vCPU threads. */

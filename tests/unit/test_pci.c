@@ -15,6 +15,7 @@ struct tdev {
     int reads, writes;
     uint64_t moved_old, moved_new;
     int moves, msix_changes;
+    struct pci_msix_entry msix[4];
 };
 
 static void t_read(void *o, uint64_t off, uint8_t *d, unsigned size)
@@ -59,7 +60,7 @@ static int setup(void **state)
     pci_dev_init(d, "test", 0x1234, 0x5678, 0x020000, 3, 0x1af4, 0x9, &t_pci_ops, &x->t);
     assert_int_equal(pci_bar_init(d, 0, 0x8000, true, false), 0);
     assert_int_equal(pci_bar_add_region(d, 0, 0, 0x1000, &t_ops, &x->t, "t"), 0);
-    assert_int_equal(pci_msix_init(d, 4, 0, 0x4000, 0x5000), 0);
+    assert_int_equal(pci_msix_init(d, 4, 0, 0x4000, 0x5000, x->t.msix), 0);
     assert_int_equal(pci_bar_init(d, 2, 0x1000, false, false), 0);
     assert_int_equal(pci_bar_add_region(d, 2, 0, 0x1000, &t_ops, &x->t, "t2"), 0);
     assert_int_equal(pci_dev_add(&x->f.vm, d), 0);
