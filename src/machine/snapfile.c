@@ -131,12 +131,14 @@ int snapfile_write(const char *path, const void *payload, size_t len, char *err,
     return snap_file_atomic(path, "snapshot_path", fill_state, &sf, err, errlen);
 }
 
-/* Copy [OFF, END) of IN to the same offsets of OUT. Returns 0 or -errno. */
-static int copy_extent(int in, int out, off_t off, off_t end)
+#define COPY_BUF (1u << 20)
+
+/* Copy [OFF, END) of IN to the same offsets of OUT through BUF (COPY_BUF bytes). Returns 0 or
+ * -errno. */
+static int copy_extent(int in, int out, off_t off, off_t end, uint8_t *buf)
 {
-    static uint8_t buf[1 << 20];
     while (off < end) {
-        size_t want = (size_t)MIN((off_t)sizeof(buf), end - off);
+        size_t want = (size_t)MIN((off_t)COPY_BUF, end - off);
         ssize_t n = pread(in, buf, want, off);
         if (n < 0 && errno == EINTR)
             continue;
@@ -150,22 +152,28 @@ static int copy_extent(int in, int out, off_t off, off_t end)
     return 0;
 }
 
-/* Every data extent of IN (SEEK_DATA/SEEK_HOLE) onto OUT. */
+/* Every data extent of IN (SEEK_DATA/SEEK_HOLE) onto OUT. The copy buffer is allocated here,
+ * not static: a 1 MiB static array would split every VM process's .bss onto one more page. */
 static int copy_extents(int in, int out, off_t size)
 {
-    for (off_t off = 0; off < size;) {
+    uint8_t *buf = malloc(COPY_BUF);
+    int rc = buf ? 0 : -ENOMEM;
+    for (off_t off = 0; off < size && !rc;) {
         off_t data = lseek(in, off, SEEK_DATA);
-        if (data < 0)
-            return errno == ENXIO ? 0 : -errno; /* ENXIO: no data after OFF */
+        if (data < 0) {
+            rc = errno == ENXIO ? 0 : -errno; /* ENXIO: no data after OFF */
+            break;
+        }
         off_t hole = lseek(in, data, SEEK_HOLE);
-        if (hole < 0)
-            return -errno;
-        int rc = copy_extent(in, out, data, hole);
-        if (rc)
-            return rc;
+        if (hole < 0) {
+            rc = -errno;
+            break;
+        }
+        rc = copy_extent(in, out, data, hole, buf);
         off = hole;
     }
-    return 0;
+    free(buf);
+    return rc;
 }
 
 int snapshot_rebase(const char *base_path, const char *diff_path, char *err, size_t errlen)

@@ -61,13 +61,16 @@ static int trim_object(struct dl_phdr_info *obj, size_t size, void *opaque)
 
 /* The calling thread's stack below its current frame: the pages start-up went through (parsing,
  * building the VM, loading libraries) and nothing uses now. Page by page down from the page
- * under the one holding this frame's address less 1 KiB (this function's locals and the madvise
- * call's return address are within that) to the first page that is not mapped: a stack's mapping
- * ends at the lowest page it ever touched, and the kernel keeps a guard gap below it. A page
- * dropped here that is used again later comes back as a zero page. */
+ * under the one holding this function's stack pointer less 256 bytes (the madvise call's return
+ * address and the 128-byte red zone a leaf function may use are within that) to the first page
+ * that is not mapped: a stack's mapping ends at the lowest page it ever touched, and the kernel
+ * keeps a guard gap below it. A page dropped here that is used again later comes back as a zero
+ * page. */
 static __attribute__((noinline)) size_t trim_stack_below(size_t page)
 {
-    uintptr_t p = ((uintptr_t)__builtin_frame_address(0) - 1024) & ~(uintptr_t)(page - 1);
+    uintptr_t sp;
+    __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+    uintptr_t p = (sp - 256) & ~(uintptr_t)(page - 1);
     size_t bytes = 0;
     for (unsigned n = 0; n < (8u << 20) / page && p > page; n++) {
         p -= page;
