@@ -234,6 +234,10 @@ static int vm_build(struct vm *vm, struct kvm_host *kvm, const struct vm_config 
             return -EINVAL;
     }
     vm_mark(vm, VM_MARK_VCPUS);
+    /* every vCPU has its table (vCPUs are created here only; a restore checks the saved CPU
+     * against the vCPU's own, KVM_GET_CPUID2): the host's is not needed while the VM runs */
+    free(vm->cpuid);
+    vm->cpuid = NULL;
     /* the boot processor starts where the loader says; APs wait for INIT/SIPI; a restore sets
      * every register from the snapshot instead */
     if (!vm->restoring && (rc = vcpu_set_regs(&vm->vcpus[0], boot_vcpu_regs)))

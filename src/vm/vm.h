@@ -434,7 +434,8 @@ struct vm {
     struct device_instance *devices; /* created devices, in creation order */
     struct console *console;         /* host side of the active console */
     struct pci_bus *pci;
-    struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, fetched once */
+    struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, fetched once; freed (NULL) once every
+                                 vCPU is created (vm_build) */
     struct kvm_clock_data paused_clock;
 
     /* boot entry, filled by boot_load() */
