@@ -13,17 +13,16 @@
 #include "util/util.h"
 #include "vm/vm.h"
 
-/* The VM's copy of KVM_GET_SUPPORTED_CPUID (kept for its life: vCPU hotplug, templates). */
+/* KVM_GET_SUPPORTED_CPUID for the template check and the vCPUs' tables: the VM takes the
+ * host's table (fetched ahead by machine_warm, or now), so one copy exists, and frees it once
+ * every vCPU is created; a later build on the same host asks KVM again. */
 static int vm_fetch_cpuid(struct vm *vm)
 {
     int rc = 0;
-    const struct kvm_cpuid2 *c = kvm_host_cpuid(vm->kvm, &rc);
-    if (!c)
+    if (!kvm_host_cpuid(vm->kvm, &rc))
         return rc;
-    size_t n = sizeof(*c) + c->nent * sizeof(c->entries[0]);
-    if (!(vm->cpuid = malloc(n)))
-        return -ENOMEM;
-    memcpy(vm->cpuid, c, n);
+    vm->cpuid = vm->kvm->supported_cpuid;
+    vm->kvm->supported_cpuid = NULL;
     return 0;
 }
 

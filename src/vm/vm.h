@@ -21,7 +21,7 @@ struct kvm_host {
     int max_vcpus;
     bool pvm;     /* /dev/kvm is kvm_pvm: no VT-x/AMD-V, stock guests run in the emulator */
     bool hw_virt; /* the CPU advertises vmx or svm (set by kvm_host_report only) */
-    struct kvm_cpuid2 *supported_cpuid; /* kvm_host_cpuid's, fetched once */
+    struct kvm_cpuid2 *supported_cpuid; /* kvm_host_cpuid's, until a VM's build takes it */
     int spare_vm; /* > 0: a KVM VM made ahead (machine_warm), taken by the next VM's build */
 };
 
@@ -29,9 +29,9 @@ struct kvm_host {
  * -errno and writes one line naming the missing piece into ERR. */
 int kvm_host_open(struct kvm_host *kvm, char *err, size_t errlen);
 void kvm_host_close(struct kvm_host *kvm);
-/* KVM_GET_SUPPORTED_CPUID, asked at the first call and kept until kvm_host_close (a VMM waiting
- * for its API calls it before the first request: 0.3-0.4 ms a restore no longer pays). Returns
- * it, or NULL with -errno in *ERR. */
+/* KVM_GET_SUPPORTED_CPUID, asked at the first call and kept until kvm_host_close or until a VM's
+ * build takes it (vm_build owns and frees it then; a VMM waiting for its API calls it before the
+ * first request: 0.3-0.4 ms a restore no longer pays). Returns it, or NULL with -errno in *ERR. */
 const struct kvm_cpuid2 *kvm_host_cpuid(struct kvm_host *kvm, int *err);
 /* The spare VM fd (machine_warm), now the caller's; -1 when there is none. */
 int kvm_host_take_vm(struct kvm_host *kvm);
