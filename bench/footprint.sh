@@ -76,7 +76,7 @@ PYEOF
     echo "  16 KiB output ring, virtio-net's receive buffer and held-chain ring, virtio-blk's and the"
     echo "  disk backend's request tables, fw_cfg's item table, libslirp's backend with its 64 KiB"
     echo "  transmit buffer, the i8042's host FIFOs), so a page is backed only once written; the"
-    echo "  CPUID table cut to the entries KVM filled; each virtio device's queue array sized to"
+    echo "  host's CPUID table freed once every vCPU has its own; each virtio device's queue array sized to"
     echo "  the queues it has (not 32), each PCI function's BAR regions in one table of 8 (not 8"
     echo "  per BAR) and its MSI-X table sized by its owner (virtio: queues + 1 vectors, not 64);"
     echo "  glib's slice allocator off (G_SLICE=always-malloc, as glib does itself from 2.76);"
