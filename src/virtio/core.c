@@ -43,6 +43,10 @@ int virtio_dev_init(struct virtio_dev *vdev, struct vm *vm, const char *name, ui
 
 void virtio_dev_fini(struct virtio_dev *vdev)
 {
+    virtio_unwatch_all(vdev); /* nothing left on the loop pointing at freed watches */
+    free(vdev->watch);
+    vdev->watch = NULL;
+    vdev->watch_cap = 0;
     pthread_mutex_destroy(&vdev->lock);
     free(vdev->vq);
     vdev->vq = NULL;
@@ -263,32 +267,55 @@ void virtio_kick_cb(void *opaque, uint32_t events)
 static void watch_cb(void *opaque, uint32_t events)
 {
     struct virtio_watch *w = opaque;
-    virtio_lock(w->vdev);
+    struct virtio_dev *vdev = w->vdev;
+    virtio_lock(vdev);
     w->cb(w->opaque, events);
-    virtio_unlock(w->vdev);
+    virtio_unlock(vdev);
+}
+
+/* Room for one more watch in VDEV's table. Returns 0 or -ENOMEM. */
+static int watch_table_grow(struct virtio_dev *vdev)
+{
+    if (vdev->nwatch < vdev->watch_cap)
+        return 0;
+    unsigned cap = vdev->watch_cap ? 2 * vdev->watch_cap : 4;
+    struct virtio_watch **t = realloc(vdev->watch, cap * sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    vdev->watch = t;
+    vdev->watch_cap = cap;
+    return 0;
 }
 
 int virtio_watch_fd(struct virtio_dev *vdev, int fd, uint32_t events, evloop_cb cb, void *opaque)
 {
-    if (vdev->nwatch == VIRTIO_MAX_WATCHES)
-        return -ENOSPC;
     if (!vdev->vm || !vdev->vm->loop)
         return -ENODEV;
-    struct virtio_watch *w = &vdev->watch[vdev->nwatch];
-    *w =
-        (struct virtio_watch){.vdev = vdev, .fd = fd, .events = events, .cb = cb, .opaque = opaque};
-    int rc = evloop_add(vdev->vm->loop, fd, events, watch_cb, w);
+    int rc = watch_table_grow(vdev);
     if (rc < 0)
         return rc;
-    vdev->nwatch++;
+    struct virtio_watch *w = malloc(sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    *w =
+        (struct virtio_watch){.vdev = vdev, .fd = fd, .events = events, .cb = cb, .opaque = opaque};
+    rc = vdev->watches_parked ? 0 : evloop_add(vdev->vm->loop, fd, events, watch_cb, w);
+    if (rc < 0) {
+        free(w);
+        return rc;
+    }
+    vdev->watch[vdev->nwatch++] = w;
     return 0;
 }
 
 void virtio_unwatch_all(struct virtio_dev *vdev)
 {
-    for (unsigned i = 0; i < vdev->nwatch && !vdev->watches_parked; i++)
-        if (vdev->vm && vdev->vm->loop)
-            evloop_del(vdev->vm->loop, vdev->watch[i].fd);
+    for (unsigned i = 0; i < vdev->nwatch; i++) {
+        if (!vdev->watches_parked && vdev->vm && vdev->vm->loop)
+            evloop_del(vdev->vm->loop, vdev->watch[i]->fd);
+        free(vdev->watch[i]); /* off the loop: evloop_del waited out a running callback */
+        vdev->watch[i] = NULL;
+    }
     vdev->nwatch = 0;
     vdev->watches_parked = false;
 }
@@ -298,7 +325,7 @@ void virtio_watches_park(struct virtio_dev *vdev)
     if (vdev->watches_parked || !vdev->vm || !vdev->vm->loop)
         return;
     for (unsigned i = 0; i < vdev->nwatch; i++)
-        evloop_del(vdev->vm->loop, vdev->watch[i].fd);
+        evloop_del(vdev->vm->loop, vdev->watch[i]->fd);
     vdev->watches_parked = true;
 }
 
@@ -308,7 +335,7 @@ int virtio_watches_unpark(struct virtio_dev *vdev)
     if (!vdev->watches_parked)
         return 0;
     for (unsigned i = 0; i < vdev->nwatch; i++) {
-        struct virtio_watch *w = &vdev->watch[i];
+        struct virtio_watch *w = vdev->watch[i];
         int r = evloop_add(vdev->vm->loop, w->fd, w->events, watch_cb, w);
         if (r < 0 && !rc)
             rc = r;

@@ -205,8 +205,10 @@ struct virtio_rl {
     uint64_t events;    /* timer expirations handled (metrics) */
 };
 
-/* A backend fd watched on vm->loop for a device (virtio_watch_fd). */
-#define VIRTIO_MAX_WATCHES 8
+/* A backend fd watched on vm->loop for a device (virtio_watch_fd). Each is allocated on its own
+ * (the event loop holds its address), the table of them grows as a device adds watches: a device
+ * has as many as its configuration needs (vhost-net: 2 per queue pair, virtio-blk: 1 per queue,
+ * plus 1 per rate limiter), no fixed cap. */
 struct virtio_watch {
     struct virtio_dev *vdev;
     int fd;
@@ -238,10 +240,10 @@ struct virtio_dev {
     uint8_t isr; /* bit 0 queue, bit 1 config (read-to-clear, INTx mode) */
     /* the device lock (see the thread rules above) */
     pthread_mutex_t lock;
-    bool needs_reset_logged;   /* this reset cycle */
-    unsigned needs_reset_logs; /* lifetime count, bounds the log */
-    struct virtio_watch watch[VIRTIO_MAX_WATCHES];
-    unsigned nwatch;
+    bool needs_reset_logged;     /* this reset cycle */
+    unsigned needs_reset_logs;   /* lifetime count, bounds the log */
+    struct virtio_watch **watch; /* nwatch entries in a table of watch_cap (virtio_watch_fd) */
+    unsigned nwatch, watch_cap;
     bool watches_parked;     /* paused: the watches are off the event loop */
     bool kicks_watched;      /* the queues' kick eventfds are on the event loop */
     uint32_t kicks_external; /* queues (bit i: vq[i]) whose kick eventfd a backend in the host
@@ -339,10 +341,11 @@ void virtio_status_write(struct virtio_dev *vdev, uint8_t v);
 void virtio_kick_cb(void *opaque, uint32_t events);
 
 /* Watch a backend FD on vm->loop for the device's lifetime; CB runs on the I/O thread with the
- * device lock held. At most VIRTIO_MAX_WATCHES per device. Call it before or after
- * virtio_pci_add(), not with the lock held. Returns 0 or -errno (-ENOSPC when full). */
+ * device lock held. Any number per device (the table grows). Call it before or after
+ * virtio_pci_add(), not with the lock held. Returns 0 or -errno (-ENOMEM). */
 int virtio_watch_fd(struct virtio_dev *vdev, int fd, uint32_t events, evloop_cb cb, void *opaque);
-/* Stop every watch (the transport calls it at stop, lock not held). */
+/* Stop every watch and free them (the transport calls it at stop, virtio_dev_fini too; lock not
+ * held). */
 void virtio_unwatch_all(struct virtio_dev *vdev);
 /* Take every watch off the event loop (pause) and put them back (resume); after park returns no
  * watch callback runs. Lock not held. Resume returns 0 or the first -errno of evloop_add. */

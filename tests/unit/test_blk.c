@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "statetest.h"
 #include "virtio/blk.h"
 #include "virtio_fixture.h"
 
@@ -738,6 +739,44 @@ static void multiqueue_default_and_limits(void **state)
     dev_close(x);
 }
 
+/* The largest device: BLK_MAX_QUEUES queues with a rate limiter watch one fd each (the completion
+ * eventfds, the limiter's timer), more than the 8 a device once had room for; it is created, and
+ * after a pause and a resume (the watches off the event loop and back) every queue completes a
+ * request and interrupts on its own vector. */
+static void multiqueue_most_queues(void **state)
+{
+    next_limit = (struct rl_config){.ops = {.size = 1000, .refill_time = 1000}};
+    next_queues = next_cpus = BLK_MAX_QUEUES;
+    struct dfix *x = dev_open(1 * MiB, false, "");
+    next_limit = (struct rl_config){0};
+    next_queues = next_cpus = 0;
+    struct vfix *f = &x->f;
+    assert_int_equal(vf_rd(f, f->devcfg + MQ_CFG_NUM_QUEUES, 2), BLK_MAX_QUEUES);
+    assert_int_equal(blk_of(x)->vdev.nwatch, BLK_MAX_QUEUES + 1);
+    struct device_instance *d = st_last(&f->vm);
+    d->ops->pause(d->dev);
+    for (unsigned q = 0; q < BLK_MAX_QUEUES; q++) {
+        memset(gpa_to_hva(&f->vm.mem, DATA(q), 512), 0x30 + q, 512);
+        post_q(x, q, q, VIRTIO_BLK_T_OUT, q, 512, false);
+    }
+    d->ops->resume(d->dev);
+    for (unsigned q = 0; q < BLK_MAX_QUEUES; q++) {
+        assert_true(vf_wait_used(f, q, 1));
+        assert_int_equal(status_of(x, q), VIRTIO_BLK_S_OK);
+    }
+    for (int i = 0; i < 2000; i++) { /* the last interrupt may follow the used index */
+        unsigned got = 0;
+        for (unsigned q = 0; q < BLK_MAX_QUEUES; q++)
+            got += atomic_load(&x->vec_msis[q + 1]) >= 1;
+        if (got == BLK_MAX_QUEUES)
+            break;
+        usleep(1000);
+    }
+    for (unsigned q = 0; q < BLK_MAX_QUEUES; q++)
+        assert_true(atomic_load(&x->vec_msis[q + 1]) >= 1);
+    dev_close(x);
+}
+
 /* The rate limiter is the device's, shared by its queues: 4 ops per 10 s let 4 requests through
  * in all (not 4 per queue); after a live update lifts it, the held ones of every queue complete.
  */
@@ -795,6 +834,7 @@ int main(void)
         cmocka_unit_test(swap_with_requests_in_flight),
         cmocka_unit_test(multiqueue_each_queue_serves),
         cmocka_unit_test(multiqueue_default_and_limits),
+        cmocka_unit_test(multiqueue_most_queues),
         cmocka_unit_test(multiqueue_rate_limiter_shared),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

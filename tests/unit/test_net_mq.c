@@ -95,7 +95,7 @@ static unsigned tap_tx_queues(const char *tap)
 {
     char path[96];
     unsigned n = 0;
-    for (unsigned i = 0; i < 8; i++) {
+    for (unsigned i = 0; i < 2 * NET_MAX_PAIRS; i++) {
         snprintf(path, sizeof(path), "/sys/class/net/%s/queues/tx-%u", tap, i);
         n += access(path, F_OK) == 0;
     }
@@ -156,6 +156,62 @@ static void pairs_saved_and_restored(void **state)
     da->ops->resume(da->dev);
     done(a);
     done(b);
+}
+
+/* The largest userspace device: NET_MAX_PAIRS pairs on as many vCPUs with both rate limiters
+ * (their timers are watched fds of the device) is created, takes every pair, and sends on the
+ * last one; one pair more than the vCPUs is refused naming the counts. */
+static void most_pairs_with_limiters(void **state)
+{
+    if (!in_netns)
+        skip();
+    struct vfix *f = calloc(1, sizeof(*f));
+    vf_init(f);
+    f->vm.cfg.cpus = NET_MAX_PAIRS;
+    struct net_config *nc = &f->vm.cfg.nets[0];
+    *nc = (struct net_config){.id = "net0", .kind = NET_TAP, .queues = NET_MAX_PAIRS};
+    nc->rx_rate_limiter.ops = (struct tb_config){.size = 100000, .refill_time = 1000};
+    nc->tx_rate_limiter.ops = (struct tb_config){.size = 100000, .refill_time = 1000};
+    snprintf(nc->tap, sizeof(nc->tap), "mqmax0");
+    f->vm.cfg.nnets = 1;
+    char err[256] = "";
+    if (device_class_find("virtio-net")->create(&f->vm, err, sizeof(err)))
+        fail_msg("virtio-net: %s", err);
+    vf_probe(f, 1);
+    const unsigned ctrlq = 2 * NET_MAX_PAIRS;
+    vf_bringup(f, vf_features(f), ctrlq + 1);
+    struct virtio_net *n = net_of(f);
+    assert_int_equal(vf_rd(f, f->devcfg + 8, 2), NET_MAX_PAIRS);
+    assert_int_equal(n->vdev.nwatch, 2); /* the limiters' timers; the tap queues are the loop's */
+    uint8_t c[4] = {VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, NET_MAX_PAIRS + 1, 0};
+    assert_int_equal(ctrl_cmd(f, ctrlq, c, 4), VIRTIO_NET_ERR);
+    c[2] = NET_MAX_PAIRS;
+    assert_int_equal(ctrl_cmd(f, ctrlq, c, 4), VIRTIO_NET_OK);
+    assert_int_equal(n->pairs, NET_MAX_PAIRS);
+    assert_int_equal(tap_tx_queues("mqmax0"), NET_MAX_PAIRS);
+    uint8_t frame[12 + 60] = {0};
+    memset(frame + 12, 0xff, 6);
+    frame[12 + 12] = 0x08, frame[12 + 13] = 0x06;
+    guest_mem_write(&f->vm.mem, VF_BUF + 0x10000, frame, sizeof(frame));
+    vf_desc(f, ctrlq - 1, 0, VF_BUF + 0x10000, sizeof(frame), 0, 0);
+    vf_offer(f, ctrlq - 1, 0);
+    assert_true(vf_wait_used(f, ctrlq - 1, 1));
+    struct net_counters cnt;
+    virtio_net_counters(n, &cnt);
+    assert_int_equal(cnt.tx_packets, 1);
+    done(f);
+
+    struct vfix *g = calloc(1, sizeof(*g));
+    vf_init(g);
+    g->vm.cfg.cpus = NET_MAX_PAIRS - 1;
+    g->vm.cfg.nets[0] = (struct net_config){.id = "net9", .kind = NET_TAP, .queues = NET_MAX_PAIRS};
+    snprintf(g->vm.cfg.nets[0].tap, sizeof(g->vm.cfg.nets[0].tap), "mqmax1");
+    g->vm.cfg.nnets = 1;
+    assert_int_equal(device_class_find("virtio-net")->create(&g->vm, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "net9"));
+    assert_non_null(strstr(err, "queues=8"));
+    assert_non_null(strstr(err, "7 vCPUs"));
+    done(g);
 }
 
 /* ---- GUEST_ANNOUNCE (one pair: rx0 tx0 ctrl) ---- */
@@ -365,7 +421,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pairs_follow_the_driver), cmocka_unit_test(pairs_saved_and_restored),
         cmocka_unit_test(announce_after_restore),  cmocka_unit_test(announce_needs_the_feature),
-        cmocka_unit_test(announce_older_states),
+        cmocka_unit_test(announce_older_states),   cmocka_unit_test(most_pairs_with_limiters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
