@@ -62,11 +62,13 @@ one() {
     wait $p || true
     [ "${t%% *}" = 204 ] || { echo "restore.sh: load answered $t: $(cat "$r/reply")" >&2; return 0; }
     # a truce waiting for its API makes what every build needs before the first request
-    # (api_kvm_warm: /dev/kvm, its supported CPUID, a KVM VM); not in the request's phases
+    # (api_kvm_warm: /dev/kvm, its supported CPUID, a KVM VM with its irqchip); not in the
+    # request's phases; "unused" when the load came first (it then built everything itself)
     local w
-    w=$(grep -o 'kvm-warm us=[0-9]*' "$r/log" | head -n 1 | cut -d= -f2 || true)
+    w=$(grep -o 'kvm-warm us=[0-9]*\( unused\)\?' "$r/log" | head -n 1 | cut -d= -f2 || true)
+    case "$w" in *unused) w="warm_unused=${w% unused} " ;; ?*) w="warm=$w " ;; esac
     printf 'api_us=%s curl_us=%s %s%s\n' "${m:-0}" "$(awk -v s="${t#* }" 'BEGIN { printf "%d", s * 1e6 }')" \
-        "${w:+warm=$w }" "$(grep -o 'start-stats.*' "$r/log" | head -n 1)"
+        "$w" "$(grep -o 'start-stats.*' "$r/log" | head -n 1)"
 }
 
 for s in $sizes; do take "$s"; done
@@ -99,7 +101,8 @@ for line in open(sys.argv[1]):
 whos = [w for w in ("before", "after") if any(k[1] == w for k in rows)]
 names = {"curl_us": "PUT /snapshot/load as curl sees it (204)",
          "api_us": "**PUT /snapshot/load, the API server's own handling time**", "total": "**request -> first KVM_RUN**",
-         "warm": "*before the request*: /dev/kvm, its CPUID, KVM_CREATE_VM (not in the total)",
+         "warm": "*before the request*: /dev/kvm, its CPUID, KVM_CREATE_VM, irqchip, PIT (not in the total)",
+         "warm_unused": "the same, when the load came first and built it all itself (runs)",
          "read": "read and check the state file",
          "kvm": "check the memory file; KVM_CREATE_VM, TSS, identity map (unless made before)",
          "mmap": "map the memory file (MAP_PRIVATE)", "memslots": "KVM memory slots",
@@ -118,6 +121,9 @@ for p in phases:
     for s in sizes:
         for w in whos:
             v = [int(r[p]) for r in rows.get((s, w), []) if p in r]
+            if p == "warm_unused":
+                cells.append(f" {len(v)} |")
+                continue
             cells.append(f" {statistics.median(v):.0f} / {min(v)} |" if v else " - |")
     print(f"| {names.get(p, p)} |" + "".join(cells))
 PY
@@ -146,10 +152,13 @@ $table
   the lab) and curl's (\`time_total\`) end at the 204, which is sent once the threads exist
   (before the vCPU has installed its filter and run); they include opening /dev/kvm when the
   process has not opened it before.
-- Made before the request: a \`truce --api-sock\` opens /dev/kvm, asks KVM_GET_SUPPORTED_CPUID
-  and creates the KVM VM (with its TSS and identity map) as soon as its socket listens
-  (api_kvm_warm, "kvm-warm" at debug level; its row above, not counted in the total), without
-  the API's lock; a load arriving meanwhile waits for it (in the API and curl rows).
+- Made before the request: a \`truce --api-sock\` (without --config-file) opens /dev/kvm, asks
+  KVM_GET_SUPPORTED_CPUID and creates the KVM VM (TSS, identity map, irqchip, PIT, and one
+  page's memory slot set and deleted: the first slot after the irqchip waits 5-11 ms for an
+  SRCU grace period here) as soon as its socket listens (api_kvm_warm, "kvm-warm" at debug
+  level; its row above, not counted in the total), on its own /dev/kvm handle and without the
+  API's lock: a load arriving meanwhile does not wait for it but builds everything itself (the
+  "came first" row counts those runs; their phases are in the medians).
 EOT
 [ -z "$before" ] || echo "- Before: ${BEFORE_NOTE:-$before}." >>"$section"
 echo "<!-- bench/restore.sh end -->" >>"$section"

@@ -115,7 +115,6 @@ struct api {
     enum api_vm_state state;
     struct kvm_host kvm;
     bool kvm_open;
-    bool warming; /* api_kvm_warm at work (without the lock): a VM's build waits on cond */
     struct vm *vm;
     int start_efd; /* eventfd written once the VM started: wakes api_wait() */
 };
@@ -224,8 +223,9 @@ int api_validate(const struct api *api, struct vm_config *out, char *err, size_t
 /* InstanceStart: api_validate, vm_create, vm_start. Returns 0 or <0 with ERR. */
 int api_start_vm(struct api *api, char *err, size_t errlen);
 /* Open /dev/kvm and machine_warm it before the first request: what every VM's build does first,
- * off a start's or restore's path. Other requests are answered meanwhile; a build waits for it.
- * A failure is left for the request to meet and report. */
+ * off a start's or restore's path. Requests are answered meanwhile: a build that comes first
+ * does all of it itself, and the warm-up's work is dropped. A failure is left for the request to
+ * meet and report. */
 void api_kvm_warm(struct api *api);
 int api_pause(struct api *api, bool pause, char *err, size_t errlen);
 /* PUT /snapshot/load and PUT /migration/receive once parsed: build a new VM with OV from the

@@ -358,8 +358,9 @@ int api_run(const struct api_opts *o, void (*listening)(const char *path), enum 
     }
     if (server && listening)
         listening(o->api_sock);
-    api_kvm_warm(api);
     ticking = ticker_start(&ticker, api) == 0;
+    if (!o->config_file) /* a VM to be built on request: what every build starts with, now */
+        api_kvm_warm(api);
     if (o->config_file && boot_now(api, fail, err, errlen) < 0)
         goto out;
     status = api_wait(api);

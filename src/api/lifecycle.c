@@ -145,30 +145,26 @@ void api_kvm_warm(struct api *api)
     uint64_t t0 = now_ns();
     pthread_mutex_lock(&api->lock);
     bool wanted = !api->kvm_open && !api->vm;
-    api->warming = wanted;
     pthread_mutex_unlock(&api->lock);
-    if (!wanted)
+    /* without the lock, on its own /dev/kvm handle: a request meanwhile does not wait for it */
+    if (!wanted || kvm_host_open(&kvm, err, sizeof(err)) < 0)
         return;
-    /* without the lock: requests that do not build a VM are answered meanwhile */
-    bool ok = kvm_host_open(&kvm, err, sizeof(err)) == 0;
-    if (ok)
-        machine_warm(&kvm); /* on failure the VM's build tries again and says why */
+    machine_warm(&kvm); /* on failure the VM's build tries again and says why */
     pthread_mutex_lock(&api->lock);
-    if (ok)
+    bool taken = !api->kvm_open && !api->vm;
+    if (taken)
         api->kvm = kvm, api->kvm_open = true;
-    api->warming = false;
-    pthread_cond_broadcast(&api->cond);
     pthread_mutex_unlock(&api->lock);
-    log_debug("kvm-warm us=%llu (/dev/kvm, its CPUID and a VM made before any request)",
-              (unsigned long long)(now_ns() - t0) / 1000);
+    if (!taken) /* a build came first, with its own */
+        kvm_host_close(&kvm);
+    log_debug("kvm-warm us=%llu%s (/dev/kvm, its CPUID, a VM with its irqchip made ahead)",
+              (unsigned long long)(now_ns() - t0) / 1000, taken ? "" : " unused");
 }
 
-/* api_kvm_warm's /dev/kvm when it is done (it may still be at work: wait), else a new one. Lock
- * held. Returns 0 or <0 with ERR. */
+/* The process's /dev/kvm handle (api_kvm_warm's when it is done), opened now if there is none.
+ * Lock held. Returns 0 or <0 with ERR. */
 static int api_kvm(struct api *api, char *err, size_t errlen)
 {
-    while (api->warming)
-        pthread_cond_wait(&api->cond, &api->lock);
     int rc = api->kvm_open ? 0 : kvm_host_open(&api->kvm, err, errlen);
     api->kvm_open = !rc;
     return rc;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "boot/boot.h"
@@ -45,19 +46,50 @@ static int kvm_vm_new(int kvm_fd, const char **what)
     return -e;
 }
 
+static const struct kvm_pit_config pit_config = {.flags = KVM_PIT_SPEAKER_DUMMY};
+
+/* The irqchip and PIT of the new VM FD, then one page's memory slot set and deleted: on PVM-backed
+ * KVM the first slot set after KVM_CREATE_IRQCHIP waits 5-11 ms (one SRCU grace period), the
+ * next ones 0.1-0.2 ms like a slot set before it. Returns 0 or -errno. */
+static int warm_irqchip(int fd)
+{
+    struct kvm_pit_config pit = pit_config;
+    if (ioctl(fd, KVM_CREATE_IRQCHIP, 0) < 0 || ioctl(fd, KVM_CREATE_PIT2, &pit) < 0)
+        return -errno;
+    void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED)
+        return -errno;
+    struct kvm_userspace_memory_region r = {.memory_size = 4096, .userspace_addr = (uintptr_t)page};
+    int rc = ioctl(fd, KVM_SET_USER_MEMORY_REGION, &r);
+    r.memory_size = 0;
+    if (!rc)
+        rc = ioctl(fd, KVM_SET_USER_MEMORY_REGION, &r);
+    rc = rc < 0 ? -errno : 0;
+    munmap(page, 4096);
+    return rc;
+}
+
 void machine_warm(struct kvm_host *kvm)
 {
     const char *what;
     int rc = 0;
     kvm_host_cpuid(kvm, &rc);
-    if (kvm->spare_vm <= 0 && (rc = kvm_vm_new(kvm->fd, &what)) > 0)
-        kvm->spare_vm = rc;
+    if (kvm->spare_vm > 0 || (rc = kvm_vm_new(kvm->fd, &what)) < 0)
+        return;
+    if (warm_irqchip(rc) < 0) { /* half made: the build makes its own */
+        close(rc);
+        return;
+    }
+    kvm->spare_vm = rc;
+    kvm->spare_irqchip = true;
 }
 
-/* KVM VM fd, TSS and identity map: the one machine_warm made ahead, or a new one. */
-static int vm_create_kvm(struct vm *vm, char *err, size_t errlen)
+/* KVM VM fd, TSS and identity map: the one machine_warm made ahead (*IRQCHIP: with its irqchip
+ * and PIT), or a new one. */
+static int vm_create_kvm(struct vm *vm, bool *irqchip, char *err, size_t errlen)
 {
     const char *what = "";
+    *irqchip = vm->kvm->spare_irqchip;
     vm->fd = kvm_host_take_vm(vm->kvm);
     if (vm->fd < 0 && (vm->fd = kvm_vm_new(vm->kvm->fd, &what)) < 0) {
         int e = -vm->fd;
@@ -65,17 +97,19 @@ static int vm_create_kvm(struct vm *vm, char *err, size_t errlen)
         snprintf(err, errlen, "kvm: %s: %s", what, strerror(e));
         return -e;
     }
+    *irqchip &= vm->fd >= 0;
     vm_mark(vm, VM_MARK_KVM);
     return 0;
 }
 
-/* In-kernel PIC+IOAPIC+LAPIC and PIT. After RAM's memory slots: on PVM-backed KVM the first slot
- * set after KVM_CREATE_IRQCHIP costs 5-12 ms, before it 0.2-1 ms (bench/restore.sh). */
-static int vm_create_irqchip(struct vm *vm, char *err, size_t errlen)
+/* In-kernel PIC+IOAPIC+LAPIC and PIT (unless MADE with the VM by machine_warm). After RAM's
+ * memory slots: on PVM-backed KVM the first slot set after KVM_CREATE_IRQCHIP costs 5-12 ms,
+ * before it 0.2-1 ms (bench/restore.sh). */
+static int vm_create_irqchip(struct vm *vm, bool made, char *err, size_t errlen)
 {
-    struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+    struct kvm_pit_config pit = pit_config;
     const char *what = "KVM_CREATE_IRQCHIP";
-    if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0)
+    if (!made && ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0)
         goto fail;
     /* truce's routing (the PIT on the pin the MP table names) for virtio-mmio machines, where
      * Firecracker-style guests without ACPI need it; PCI machines keep KVM's default routing for
@@ -85,7 +119,7 @@ static int vm_create_irqchip(struct vm *vm, char *err, size_t errlen)
     if (vm->cfg.transport == TRANSPORT_MMIO && (errno = -irq_routing_init(vm)) != 0)
         goto fail;
     what = "KVM_CREATE_PIT2";
-    if (ioctl(vm->fd, KVM_CREATE_PIT2, &pit) < 0)
+    if (!made && ioctl(vm->fd, KVM_CREATE_PIT2, &pit) < 0)
         goto fail;
     vm_mark(vm, VM_MARK_IRQCHIP);
     return 0;
@@ -203,8 +237,10 @@ static int vm_build(struct vm *vm, struct kvm_host *kvm, const struct vm_config 
         snprintf(err, errlen, "host: cannot create the event loop: %s", strerror(errno));
         return -ENOMEM;
     }
-    if ((rc = vm_create_kvm(vm, err, errlen)) || (rc = vm_create_memory(vm, mem_fd, err, errlen)) ||
-        (rc = vm_create_irqchip(vm, err, errlen)))
+    bool irqchip;
+    if ((rc = vm_create_kvm(vm, &irqchip, err, errlen)) ||
+        (rc = vm_create_memory(vm, mem_fd, err, errlen)) ||
+        (rc = vm_create_irqchip(vm, irqchip, err, errlen)))
         return rc;
     if ((rc = vm_fetch_cpuid(vm))) {
         snprintf(err, errlen, "kvm: KVM_GET_SUPPORTED_CPUID: %s", strerror(-rc));

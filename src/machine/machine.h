@@ -21,9 +21,11 @@ void machine_clear(struct vm *vm);
 int vm_create_restore(struct vm *vm, struct kvm_host *kvm, const struct vm_config *cfg, int mem_fd,
                       char *err, size_t errlen);
 /* What every build does first, done ahead by a VMM waiting for its API (kvm open): KVM's
- * supported CPUID asked, and one KVM VM with its TSS and identity map made (kvm->spare_vm) for
- * the next build to take. On PVM-backed KVM that is 0.5-0.7 ms off a start's or restore's path.
- * Failures are left for the build to meet and report. */
+ * supported CPUID asked, and one KVM VM made (kvm->spare_vm) with its TSS, identity map, irqchip
+ * and PIT, and with the slow first memory slot after the irqchip behind it (a page set and
+ * deleted), for the next build to take: on PVM-backed KVM 0.6 ms of work and the waits for
+ * several SRCU grace periods (ms on a loaded host) off a start's or restore's path. Failures are
+ * left for the build to meet and report. */
 void machine_warm(struct kvm_host *kvm);
 /* ---- lifecycle (machine/lifecycle.c) -------------------------------------------------------- */
 /* Start the I/O thread and every vCPU thread. Returns 0 or -errno. */

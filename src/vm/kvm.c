@@ -106,6 +106,7 @@ int kvm_host_take_vm(struct kvm_host *kvm)
 {
     int fd = kvm->spare_vm > 0 ? kvm->spare_vm : -1;
     kvm->spare_vm = 0;
+    kvm->spare_irqchip = false;
     return fd;
 }
 

@@ -22,7 +22,8 @@ struct kvm_host {
     bool pvm;     /* /dev/kvm is kvm_pvm: no VT-x/AMD-V, stock guests run in the emulator */
     bool hw_virt; /* the CPU advertises vmx or svm (set by kvm_host_report only) */
     struct kvm_cpuid2 *supported_cpuid; /* kvm_host_cpuid's, until a VM's build takes it */
-    int spare_vm; /* > 0: a KVM VM made ahead (machine_warm), taken by the next VM's build */
+    int spare_vm;       /* > 0: a KVM VM made ahead (machine_warm), taken by the next VM's build */
+    bool spare_irqchip; /* that VM has its irqchip and PIT, and its one slow first slot is past */
 };
 
 /* Open /dev/kvm, check the API version and every capability truce needs. On failure returns
