@@ -289,29 +289,32 @@ EOF
     chmod +x dhcp.script
 }
 
-# Write ./netmq for the multiqueue scenarios: a guest check that wants 2 queue pairs in sysfs,
+# Write ./netmq for the multiqueue scenarios: a guest check that wants PAIRS queue pairs in sysfs,
 # fetches L1's http://L1ADDR:8080/big over 8 connections (md5 = the check's argument), pings
-# L1ADDR from both vCPUs and wants interrupts on every queue. The guest takes 10.9.x.2 of
+# L1ADDR from every vCPU and wants interrupts on every queue (PAIRS pairs, default 2, on as
+# many vCPUs). The guest takes 10.9.x.2 of
 # L1ADDR's /24 (10.9.x.1).
-lab_netmq_script() { # L1ADDR
+lab_netmq_script() { # L1ADDR [PAIRS (default 2; as many vCPUs)]
     cat >netmq <<'EOG'
 #!/bin/sh
-# netmq — 2 pairs in sysfs; fetch from L1 over 8 connections, ping from both CPUs; per-queue IRQs.
+# netmq — @P@ pairs in sysfs; fetch from L1 over 8 connections, ping from every CPU; per-queue IRQs.
 r() { echo "GUEST-RESULT $1 netmq${2:+ $2}"; exit 0; }
 ip addr add @GUEST@/24 dev eth0 && ip link set eth0 up || r FAIL "no eth0"
 q=$(ls /sys/class/net/eth0/queues | tr '\n' ' ')
+cpus() { k=0; while [ $k -lt @P@ ]; do echo $k; k=$((k + 1)); done; }
+want=$(for d in rx tx; do for k in $(cpus); do printf '%s ' $d-$k; done; done)
 echo "netmq: queues: $q"
-[ "$q" = "rx-0 rx-1 tx-0 tx-1 " ] || r FAIL "queues '$q', expected rx-0 rx-1 tx-0 tx-1"
+[ "$q" = "$want" ] || r FAIL "queues '$q', expected $want"
 i=0
 until ping -c 1 -W 1 @L1@ >/dev/null 2>&1; do
     i=$((i + 1))
     [ $i -lt 60 ] || r FAIL "L1 (@L1@) never answered ping"
 done
-irqs() { grep -E 'virtio[0-9]+-(input|output)\.[0-9]+' /proc/interrupts | awk '{print $NF, $2 + $3}'; }
+irqs() { grep -E 'virtio[0-9]+-(input|output)\.[0-9]+' /proc/interrupts | awk '{s = 0; for (i = 2; i <= @P@ + 1; i++) s += $i; print $NF, s}'; }
 irqs >before
-for c in 0 1; do taskset -c $c ping -c 20 -i 0.05 @L1@ >/dev/null || r FAIL "ping from cpu $c"; done
+for c in $(cpus); do taskset -c $c ping -c 20 -i 0.05 @L1@ >/dev/null || r FAIL "ping from cpu $c"; done
 for k in 1 2 3 4 5 6 7 8; do
-    (taskset -c $((k % 2)) wget -q -O - http://@L1@:8080/big | md5sum >sum.$k) &
+    (taskset -c $((k % @P@)) wget -q -O - http://@L1@:8080/big | md5sum >sum.$k) &
 done
 wait
 for k in 1 2 3 4 5 6 7 8; do [ "$(cut -d' ' -f1 sum.$k)" = "$1" ] || r FAIL "fetch $k: md5 $(cat sum.$k)"; done
@@ -322,7 +325,7 @@ paste before after | while read -r q a q2 b; do [ "$b" -gt "$a" ] || echo "$q"; 
 [ -s idle ] && r FAIL "queues without interrupts: $(tr '\n' ' ' <idle)"
 r PASS
 EOG
-    sed -i "s/@L1@/$1/g; s/@GUEST@/${1%.1}.2/g" netmq
+    sed -i "s/@L1@/$1/g; s/@GUEST@/${1%.1}.2/g; s/@P@/${2:-2}/g" netmq
     chmod +x netmq
 }
 

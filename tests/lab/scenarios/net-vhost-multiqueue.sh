@@ -1,11 +1,12 @@
-# net-vhost-multiqueue — `--net tap=vtapm,queues=2,vhost=on` on 2 vCPUs: one vhost-net instance
-# per queue pair (two vhost kernel workers of truce's in L1, each pair's rings started with their
-# interrupts on irqfds), the control queue served by truce (the cloud kernel's VQ_PAIRS_SET starts
-# pair 1), rx-0/rx-1 and tx-0/tx-1 in the guest's sysfs, and traffic both ways (8 TCP fetches
-# from L1 with the md5 checked, pings sent from each vCPU) with interrupts on both receive and
-# both transmit queues (the guest's /proc/interrupts per queue).
+# net-vhost-multiqueue — `--net tap=vtapm,queues=4,vhost=on` on 4 vCPUs: one vhost-net instance
+# per queue pair (four vhost kernel workers of truce's in L1, each pair's rings started with their
+# interrupts on irqfds; 4 pairs watch 8 call eventfds plus the 2 rate limiters' timers, more than
+# the 8 watches a device had room for before), the control queue served by truce (the cloud
+# kernel's VQ_PAIRS_SET starts pairs 1-3), rx-0..3 and tx-0..3 in the guest's sysfs, and traffic
+# both ways (8 TCP fetches from L1 with the md5 checked, pings sent from each vCPU) with
+# interrupts on all 8 queues (the guest's /proc/interrupts per queue).
 # lab: vmm=truce timeout=240 needs=boot-bzimage
-lab_netmq_script 10.9.6.1
+lab_netmq_script 10.9.6.1 4
 l1_modprobe tun || fail "insmod tun failed"
 l1_modprobe vhost_net || fail "insmod vhost_net failed"
 [ -c /dev/vhost-net ] || mknod /dev/vhost-net c 10 238 || fail "no /dev/vhost-net in L1"
@@ -30,7 +31,7 @@ sum=$(md5sum www/big | cut -d' ' -f1)
     done | wc -l >workers
 ) &
 helper=$!
-guest_boot -c 2 -m 384 -f netmq:/checks/netmq -x --net -x tap=vtapm,queues=2,vhost=on \
+guest_boot -c 4 -m 384 -f netmq:/checks/netmq -x --net -x tap=vtapm,queues=4,vhost=on \
     -x --log-level -x debug -a "lab.check=netmq:$sum" -t 200
 kill "$helper" 2>/dev/null
 [ -f httpd.pid ] && kill "$(cat httpd.pid)" 2>/dev/null
@@ -39,10 +40,10 @@ expect_init
 expect_guest netmq
 expect_end poweroff
 [ -f l1-mq ] || fail "vtapm is not a multiqueue tap in L1"
-[ "$(cat workers 2>/dev/null)" = 2 ] ||
-    fail "want 2 vhost kernel workers of truce's (one per queue pair), found '$(cat workers 2>/dev/null)'"
+[ "$(cat workers 2>/dev/null)" = 4 ] ||
+    fail "want 4 vhost kernel workers of truce's (one per queue pair), found '$(cat workers 2>/dev/null)'"
 started=$(grep -c 'net0: vhost-net rings 0x3 started.*irqfd rings 0x3' "$GUEST_OUT")
-[ "$started" = 2 ] ||
-    fail "want both pairs' rings started once each, on irqfds; the log shows $started: $(grep 'vhost-net rings' "$GUEST_OUT" | head -n 3 | tr '\n' ' ')"
+[ "$started" = 4 ] ||
+    fail "want all 4 pairs' rings started once each, on irqfds; the log shows $started: $(grep 'vhost-net rings' "$GUEST_OUT" | head -n 3 | tr '\n' ' ')"
 grep 'netmq: interrupts\|vhost-net rings' "$GUEST_OUT" | tr -d '\r' | sed 's/^/net-vhost-multiqueue: /'
 true
