@@ -79,9 +79,9 @@ lab_log "lab image ready after $((SECONDS - start)) s"
 # Scenarios whose header says l0=patched (OVMF: CR8 writes under nested SVM) need the lab's
 # patched L0 QEMU; build-l0.sh builds it once (about 15 minutes, cached). The others run on any
 # L0. When the patched L0 is not built yet (a cold cache: `make test`'s prebuild may be building
-# it right now), the others run first, on Debian's QEMU, and the l0=patched ones after
-# build-l0.sh returns (it waits for a build already under way). When it cannot be had, those
-# scenarios FAIL with the reason.
+# it right now), the others start at once, on Debian's QEMU in one L1, and the l0=patched ones
+# start in a second L1 beside them as soon as build-l0.sh returns (it waits for a build already
+# under way). When it cannot be had, those scenarios FAIL with the reason.
 l0_needed=() others=()
 for s in "${specs[@]}"; do
     n=${s%:*}
@@ -136,9 +136,13 @@ run_batch() { # JOBS SPEC...
 # Parallel L1 machines: one per host core (at most 2: the lab's RAM and the tier's CPU share).
 jobs=${LAB_JOBS:-$(($(nproc) >= 2 ? 2 : 1))}
 : >"$LAB_OUT/results.txt"
+stock_pid=
 if [ ${#l0_needed[@]} -gt 0 ] && [ "${LAB_L0:-}" != stock ] && ! "$LAB_DIR/build-l0.sh" --print >/dev/null; then
-    # one L1 at a time: the L0's build has the other core
-    [ ${#others[@]} -eq 0 ] || LAB_L0=stock run_batch 1 "${others[@]}"
+    # in one L1, in the background: the L0's build has the other core, then the patched batch
+    if [ ${#others[@]} -gt 0 ]; then
+        LAB_L0=stock run_batch 1 "${others[@]}" &
+        stock_pid=$!
+    fi
     specs=("${l0_needed[@]}")
 fi
 l0_error=
@@ -160,7 +164,14 @@ if [ -n "$l0_error" ]; then
     done
     specs=("${kept[@]}")
 fi
-[ ${#specs[@]} -eq 0 ] || run_batch "$jobs" "${specs[@]}"
+if [ ${#specs[@]} -gt 0 ]; then
+    if [ -n "$stock_pid" ] && kill -0 "$stock_pid" 2>/dev/null; then
+        run_batch 1 "${specs[@]}" # beside the stock batch: one core each
+    else
+        run_batch "$jobs" "${specs[@]}"
+    fi
+fi
+[ -z "$stock_pid" ] || wait "$stock_pid"
 lab_log "lab finished in $((SECONDS - start)) s"
 if [ $summary = 1 ]; then
     echo "$(grep -c '^PASS ' "$LAB_OUT/results.txt") passed, $(cat "$LAB_OUT/results.txt" "$LAB_OUT/l0-fails.txt" 2>/dev/null | grep -c '^FAIL ') failed"

@@ -1,8 +1,10 @@
 # seabios-memtest — a non-Linux OS from GRUB: Debian's memtest86+ (memtest86+x64.bin, booted with
 # GRUB's `linux` from the BIOS disk, tests/lab/build-disk.sh) starts under SeaBIOS and runs its
 # first test, seen on its serial console (console=ttyS0,115200). A whole pass takes too long in
-# the lab: the VMM is stopped once a test is running.
-# lab: vmm=truce,qemu timeout=240 needs=seabios
+# the lab: the VMM is stopped once a test is running. On Debian's own QEMU as L0, L1 wedged
+# twice in a row as memtest86+ started (a cold-cache CI run, 2026-12-02); on the patched L0 it
+# passes in seconds: l0=patched.
+# lab: vmm=truce,qemu timeout=240 needs=seabios l0=patched
 disk=/lab/bios/grub-bios.img
 [ -f "$disk" ] || fail "no GRUB disk in the L1 image (tests/lab/build-disk.sh; apt-get install grub-pc-bin)"
 lab_grub_sel memtest
