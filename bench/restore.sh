@@ -7,7 +7,8 @@
 # Usage: bench/restore.sh [RUNS] (default 20). BEFORE=BINARY adds a column for another truce
 # (e.g. one built from an older commit; BEFORE_NOTE says what it is in the section), its runs
 # alternating with build/truce's; SIZES="128 2048"
-# (MiB) by default; NO_RESULTS=1 prints the table without rewriting bench/RESULTS.md.
+# (MiB) by default; NO_RESULTS=1 prints the table without rewriting bench/RESULTS.md; LOAD_NOTE
+# adds a note on the host's load (e.g. "nothing else running") to the section.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-20}
@@ -134,8 +135,8 @@ cat >"$section" <<EOT
 ## Snapshot restore, phase by phase: this host's /dev/kvm (PVM-backed)
 
 Produced by \`${BEFORE:+BEFORE=... }bench/restore.sh $runs\` on $(date -u +%Y-%m-%d) ($("$TRUCE" --version)), $(uname -r) with
-a PVM-backed /dev/kvm (not the nested lab), $(nproc) cores shared with other agents (loaded:
-figures of that moment; load average $(cut -d' ' -f1 /proc/loadavg) at the end). Medians and the best of the runs in
+a PVM-backed /dev/kvm (not the nested lab), $(nproc) cores (load average $(cut -d' ' -f1 /proc/loadavg) at the
+end${LOAD_NOTE:+; $LOAD_NOTE}). Medians and the best of the runs in
 brackets${BEFORE:+, "before" and "after" alternating}: on a loaded host the phases that wait for
 another thread (the PIT's kernel thread, an RCU grace period, a new vCPU thread) spread by
 milliseconds, and the best run shows what the code costs.
