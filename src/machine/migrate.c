@@ -16,6 +16,7 @@
 
 #include "machine/machine.h"
 #include "machine/migrate.h"
+#include "machine/migrate_int.h"
 #include "machine/snapshot.h"
 #include "util/state.h"
 #include "util/util.h"
@@ -26,125 +27,6 @@
 static uint32_t crc(const void *p, size_t len)
 {
     return (uint32_t)crc32(crc32(0L, Z_NULL, 0), p, (uInt)len);
-}
-
-/* ---- sockets ------------------------------------------------------------------------------- */
-
-/* Parse URL into a UNIX address or a resolved TCP address list. */
-static int resolve(const char *url, struct sockaddr_un *un, struct addrinfo **ai, bool listen,
-                   char *err, size_t errlen)
-{
-    *ai = NULL;
-    if (!strncmp(url, "unix:", 5)) {
-        memset(un, 0, sizeof(*un));
-        un->sun_family = AF_UNIX;
-        if (!url[5] || strlen(url + 5) >= sizeof(un->sun_path))
-            return snprintf(err, errlen, "%s: UNIX socket path empty or too long", url), -EINVAL;
-        strcpy(un->sun_path, url + 5);
-        return 0;
-    }
-    const char *host = url + 4, *colon = strrchr(url, ':');
-    if (strncmp(url, "tcp:", 4) || colon <= host || !colon[1])
-        return snprintf(err, errlen, "%s: not unix:PATH or tcp:HOST:PORT", url), -EINVAL;
-    char h[256];
-    snprintf(h, sizeof(h), "%.*s", (int)(colon - host), host);
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = listen ? AI_PASSIVE : 0};
-    int rc = getaddrinfo(h, colon + 1, &hints, ai);
-    if (rc)
-        return snprintf(err, errlen, "%s: %s", url, gai_strerror(rc)), -EINVAL;
-    return 0;
-}
-
-/* Wait until FD is ready for EVENTS, at most MS milliseconds (poll, so that no socket option
- * is needed: the API thread's seccomp list has none). Returns 0 or -ETIMEDOUT / -errno. */
-static int wait_ready(int fd, short events, int ms)
-{
-    struct pollfd p = {.fd = fd, .events = events};
-    int n;
-    while ((n = poll(&p, 1, ms)) < 0 && errno == EINTR)
-        ;
-    return n < 0 ? -errno : n == 0 ? -ETIMEDOUT : 0;
-}
-
-/* Connect (or bind + listen) to URL. Returns the socket or -errno with ERR. */
-static int open_url(const char *url, bool listening, char *err, size_t errlen)
-{
-    struct sockaddr_un un;
-    struct addrinfo *ai;
-    int rc = resolve(url, &un, &ai, listening, err, errlen);
-    if (rc)
-        return rc;
-    const struct sockaddr *sa = ai ? ai->ai_addr : (struct sockaddr *)&un;
-    socklen_t salen = ai ? ai->ai_addrlen : sizeof(un);
-    int fd = socket(ai ? ai->ai_family : AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd >= 0 && listening && ai)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (fd < 0 ||
-        (listening ? bind(fd, sa, salen) < 0 || listen(fd, 1) < 0 : connect(fd, sa, salen) < 0)) {
-        rc = -errno;
-        snprintf(err, errlen, "%s: cannot %s: %s", url, listening ? "listen" : "connect",
-                 strerror(-rc));
-        if (fd >= 0)
-            close(fd);
-        fd = rc;
-    }
-    if (ai)
-        freeaddrinfo(ai);
-    return fd;
-}
-
-int migrate_connect(const char *url, char *err, size_t errlen)
-{
-    return open_url(url, false, err, errlen);
-}
-
-int migrate_listen(const char *url, char *err, size_t errlen)
-{
-    struct stat sb;
-    if (!strncmp(url, "unix:", 5) && lstat(url + 5, &sb) == 0 && S_ISSOCK(sb.st_mode))
-        unlink(url + 5); /* a stale socket of an earlier listener (never any other file) */
-    return open_url(url, true, err, errlen);
-}
-
-static int send_all(int fd, const void *buf, size_t len, struct mig_stats *st)
-{
-    for (const uint8_t *p = buf; len;) {
-        int rc = wait_ready(fd, POLLOUT, MIG_IO_TIMEOUT * 1000);
-        if (rc)
-            return rc;
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0 && errno == EAGAIN)
-            continue;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EPIPE;
-        p += n;
-        len -= (size_t)n;
-        st->bytes += (uint64_t)n;
-    }
-    return 0;
-}
-
-static int recv_all(int fd, void *buf, size_t len, struct mig_stats *st)
-{
-    for (uint8_t *p = buf; len;) {
-        int rc = wait_ready(fd, POLLIN, MIG_IO_TIMEOUT * 1000);
-        if (rc)
-            return rc;
-        ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
-        if (n < 0 && errno == EAGAIN)
-            continue;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -ECONNRESET;
-        p += n;
-        len -= (size_t)n;
-        st->bytes += (uint64_t)n;
-    }
-    return 0;
 }
 
 static uint64_t ms_now(void)
@@ -190,34 +72,17 @@ static void tl_log(const struct timeline *tl)
 
 /* ---- source ---------------------------------------------------------------------------------- */
 
-struct send_ctx {
-    int fd;
-    struct mig_stats *st;
-};
-
-/* snap_mem_runs/snap_dirty_runs callback: one page run, header then data. */
-static int send_run(void *arg, uint64_t off, const uint8_t *p, uint64_t len)
-{
-    struct send_ctx *c = arg;
-    struct mig_run r = {.offset = off, .npages = (uint32_t)(len / PAGE)};
-    int rc = send_all(c->fd, &r, sizeof(r), c->st);
-    if (!rc)
-        rc = send_all(c->fd, p, len, c->st);
-    c->st->pages += r.npages;
-    return rc;
-}
-
 /* The destination's answer: 0, or -errno with its message in ERR. */
 static int read_reply(int fd, struct mig_stats *st, char *err, size_t errlen)
 {
     uint32_t hdr[2];
     char msg[MIG_REPLY_MAX + 1] = "";
-    int rc = recv_all(fd, hdr, sizeof(hdr), st);
+    int rc = mig_recv_all(fd, hdr, sizeof(hdr), st);
     if (rc)
         return snprintf(err, errlen, "no answer from the destination: %s", strerror(-rc)), rc;
     if (hdr[1] > MIG_REPLY_MAX)
         return snprintf(err, errlen, "the destination's answer is malformed"), -EINVAL;
-    if ((rc = recv_all(fd, msg, hdr[1], st)))
+    if ((rc = mig_recv_all(fd, msg, hdr[1], st)))
         return snprintf(err, errlen, "no answer from the destination: %s", strerror(-rc)), rc;
     if (hdr[0])
         return snprintf(err, errlen, "the destination refused: %s", msg), -(int)hdr[0];
@@ -229,9 +94,9 @@ static int read_reply(int fd, struct mig_stats *st, char *err, size_t errlen)
 static void read_resumed(int fd, struct mig_stats *st)
 {
     uint32_t status = 0;
-    int rc = wait_ready(fd, POLLIN, MIG_DRAIN_MS);
+    int rc = mig_wait_ready(fd, POLLIN, MIG_DRAIN_MS);
     if (!rc)
-        rc = recv_all(fd, &status, sizeof(status), st);
+        rc = mig_recv_all(fd, &status, sizeof(status), st);
     if (rc || status)
         log_warn("migration: the destination did not confirm that the guest runs there: %s",
                  strerror(rc ? -rc : (int)status));
@@ -245,14 +110,15 @@ struct source {
     uint64_t *bits;     /* pages dirtied and not sent yet */
     uint64_t downtime;  /* the target, ms */
     struct timeline tl; /* from the pause */
+    struct mig_batch *batch;
 };
 
 /* A checksummed blob: length, CRC32, bytes. */
 static int send_blob(struct source *s, const void *buf, uint64_t len)
 {
     struct mig_blob b = {.len = len, .crc32 = crc(buf, len)};
-    int rc = send_all(s->fd, &b, sizeof(b), s->st);
-    return rc ? rc : send_all(s->fd, buf, len, s->st);
+    int rc = mig_send_all(s->fd, &b, sizeof(b), s->st);
+    return rc ? rc : mig_send_all(s->fd, buf, len, s->st);
 }
 
 /* The hello and the configuration (the destination builds the VM from it before RAM comes). */
@@ -267,7 +133,7 @@ static int send_hello(struct source *s)
     memcpy(h.magic, MIG_MAGIC, sizeof(h.magic));
     h.hello_crc32 = crc(&h, offsetof(struct mig_hello, hello_crc32));
     if (!rc)
-        rc = send_all(s->fd, &h, sizeof(h), s->st);
+        rc = mig_send_all(s->fd, &h, sizeof(h), s->st);
     if (!rc)
         rc = send_blob(s, v.buf, v.len);
     state_free(&v);
@@ -277,10 +143,19 @@ static int send_hello(struct source *s)
 /* The pages set in S->bits, then a clean bitmap. */
 static int send_dirty(struct source *s)
 {
-    struct send_ctx c = {s->fd, s->st};
-    int rc = snap_dirty_runs(&s->vm->mem, s->bits, (uint64_t)MIG_MAX_RUN * PAGE, send_run, &c);
+    int rc = snap_dirty_runs(&s->vm->mem, s->bits, (uint64_t)MIG_MAX_RUN * PAGE, mig_batch_add,
+                             s->batch);
+    if (!rc)
+        rc = mig_batch_flush(s->batch);
     memset(s->bits, 0, DIRTY_WORDS(&s->vm->mem) * sizeof(*s->bits));
     return rc;
+}
+
+/* Every non-zero page of RAM. */
+static int send_ram(struct source *s)
+{
+    int rc = snap_mem_runs(&s->vm->mem, (uint64_t)MIG_MAX_RUN * PAGE, mig_batch_add, s->batch);
+    return rc ? rc : mig_batch_flush(s->batch);
 }
 
 /* RAM while the guest runs: every non-zero page, then round after round what it dirtied
@@ -291,12 +166,10 @@ static int send_dirty(struct source *s)
  * MIG_MAX_ROUNDS whatever the guest does. What is left stays in S->bits for the final round. */
 static int precopy(struct source *s)
 {
-    struct send_ctx c = {s->fd, s->st};
     uint64_t t0 = now_ns(), b0 = s->st->bytes, prev = UINT64_MAX;
     long n = vm_dirty_harvest(s->vm, s->bits); /* the interval starts now: drop the old set */
     memset(s->bits, 0, DIRTY_WORDS(&s->vm->mem) * sizeof(*s->bits));
-    int rc =
-        n < 0 ? (int)n : snap_mem_runs(&s->vm->mem, (uint64_t)MIG_MAX_RUN * PAGE, send_run, &c);
+    int rc = n < 0 ? (int)n : send_ram(s);
     for (s->st->rounds = 1; !rc; s->st->rounds++) {
         /* bytes per ms, from every byte so far: a small round only fills the socket's buffer */
         uint64_t rate = (s->st->bytes - b0) * 1000000 / MAX(now_ns() - t0, 1);
@@ -322,7 +195,6 @@ static int precopy(struct source *s)
 static int stop_and_copy(struct source *s, bool running, char *err, size_t errlen)
 {
     struct state_visitor v = {0};
-    struct send_ctx c = {s->fd, s->st};
     s->st->paused_at = now_ns();
     tl_begin(&s->tl, "source pause");
     if (running && vm_pause(s->vm) < 0)
@@ -332,11 +204,9 @@ static int stop_and_copy(struct source *s, bool running, char *err, size_t errle
     tl_mark(&s->tl, "dirty-log", n);
     struct mig_run end = {0};
     uint64_t pages = s->st->pages;
-    int rc = n < 0     ? (int)n
-             : running ? send_dirty(s)
-                       : snap_mem_runs(&s->vm->mem, (uint64_t)MIG_MAX_RUN * PAGE, send_run, &c);
+    int rc = n < 0 ? (int)n : running ? send_dirty(s) : send_ram(s);
     if (!rc)
-        rc = send_all(s->fd, &end, sizeof(end), s->st);
+        rc = mig_send_all(s->fd, &end, sizeof(end), s->st);
     tl_mark(&s->tl, "pages-sent", (long long)(s->st->pages - pages));
     if (rc)
         return snprintf(err, errlen, "sending: %s", strerror(-rc)), rc;
@@ -405,6 +275,10 @@ int migrate_send(struct vm *vm, const char *url, uint64_t max_downtime_ms, struc
     int rc = track_start(&s, &started, err, errlen);
     if (!rc && (s.fd = migrate_connect(url, err, errlen)) < 0)
         rc = s.fd;
+    if (!rc && (s.batch = malloc(sizeof(*s.batch))))
+        mig_batch_init(s.batch, s.fd, st);
+    else if (!rc)
+        rc = -ENOMEM, snprintf(err, errlen, "no memory for the page batches");
     bool released = !rc;
     if (released)
         migrate_release_locks(vm);
@@ -433,6 +307,7 @@ int migrate_send(struct vm *vm, const char *url, uint64_t max_downtime_ms, struc
     if (rc && s.bits)
         track_end(&s, started);
     free(s.bits);
+    free(s.batch);
     if (rc && running)
         vm_resume(vm); /* nothing happened, as far as the guest can tell */
     char lerr[200];
@@ -445,12 +320,12 @@ int migrate_send(struct vm *vm, const char *url, uint64_t max_downtime_ms, struc
  */
 
 /* RAM from the stream into VM, up to the end marker (TL begins there). */
-static int recv_memory(int fd, struct vm *vm, struct mig_stats *st, struct timeline *tl, char *err,
+static int recv_memory(struct mig_reader *in, struct vm *vm, struct timeline *tl, char *err,
                        size_t errlen)
 {
     for (;;) {
         struct mig_run r;
-        int rc = recv_all(fd, &r, sizeof(r), st);
+        int rc = mig_read(in, &r, sizeof(r));
         if (rc)
             return snprintf(err, errlen, "memory stream: %s", strerror(-rc)), -EINVAL;
         if (!r.npages)
@@ -459,18 +334,18 @@ static int recv_memory(int fd, struct vm *vm, struct mig_stats *st, struct timel
         if (r.npages > MIG_MAX_RUN || r.offset % PAGE || r.offset > vm->mem.ram_size ||
             len > vm->mem.ram_size - r.offset)
             return snprintf(err, errlen, "memory stream: a page run outside RAM"), -EINVAL;
-        if ((rc = recv_all(fd, (uint8_t *)vm->mem.base + r.offset, len, st)))
+        if ((rc = mig_read(in, (uint8_t *)vm->mem.base + r.offset, len)))
             return snprintf(err, errlen, "memory stream: %s", strerror(-rc)), -EINVAL;
-        st->pages += r.npages;
+        in->st->pages += r.npages;
     }
 }
 
 /* A checksummed blob of at most SNAP_MAX_PAYLOAD bytes into a malloc'd *BUF. */
-static int recv_blob(int fd, const char *what, uint8_t **buf, uint64_t *len, struct mig_stats *st,
+static int recv_blob(struct mig_reader *in, const char *what, uint8_t **buf, uint64_t *len,
                      char *err, size_t errlen)
 {
     struct mig_blob b;
-    int rc = recv_all(fd, &b, sizeof(b), st);
+    int rc = mig_read(in, &b, sizeof(b));
     if (rc)
         return snprintf(err, errlen, "migration %s: %s", what, strerror(-rc)), -EINVAL;
     if (b.len > SNAP_MAX_PAYLOAD)
@@ -479,7 +354,7 @@ static int recv_blob(int fd, const char *what, uint8_t **buf, uint64_t *len, str
                -EINVAL;
     if (!(*buf = malloc(b.len ? b.len : 1)))
         return -ENOMEM;
-    if ((rc = recv_all(fd, *buf, b.len, st)))
+    if ((rc = mig_read(in, *buf, b.len)))
         return snprintf(err, errlen, "migration %s: %s", what, strerror(-rc)), -EINVAL;
     if (crc(*buf, b.len) != b.crc32)
         return snprintf(err, errlen, "migration %s checksum mismatch", what), -EINVAL;
@@ -488,12 +363,12 @@ static int recv_blob(int fd, const char *what, uint8_t **buf, uint64_t *len, str
 }
 
 /* Read and check the hello and the configuration into CFG. */
-static int recv_hello(int fd, struct vm_config *cfg, struct mig_stats *st, char *err, size_t errlen)
+static int recv_hello(struct mig_reader *in, struct vm_config *cfg, char *err, size_t errlen)
 {
     struct mig_hello h;
     uint8_t *blob = NULL;
     uint64_t len = 0;
-    int rc = recv_all(fd, &h, sizeof(h), st);
+    int rc = mig_read(in, &h, sizeof(h));
     if (rc)
         return snprintf(err, errlen, "no migration stream: %s", strerror(-rc)), -EINVAL;
     if (memcmp(h.magic, MIG_MAGIC, sizeof(h.magic)) ||
@@ -503,7 +378,7 @@ static int recv_hello(int fd, struct vm_config *cfg, struct mig_stats *st, char 
         return snprintf(err, errlen, "migration stream version %u, this truce takes %u", h.version,
                         MIG_VERSION),
                -EINVAL;
-    if ((rc = recv_blob(fd, "configuration", &blob, &len, st, err, errlen)) == 0) {
+    if ((rc = recv_blob(in, "configuration", &blob, &len, err, errlen)) == 0) {
         struct state_visitor v;
         config_defaults(cfg);
         state_load_init(&v, blob, len);
@@ -522,14 +397,14 @@ static int recv_hello(int fd, struct vm_config *cfg, struct mig_stats *st, char 
  * guest's clock runs on through the downtime: kvmclock advances by the wall-clock time since the
  * source read it (the hosts' clocks are taken to be in step, as NTP keeps them; a destination
  * behind adds nothing). */
-static int recv_state(int fd, struct vm *vm, struct mig_stats *st, struct timeline *tl, char *err,
+static int recv_state(struct mig_reader *in, struct vm *vm, struct timeline *tl, char *err,
                       size_t errlen)
 {
     uint8_t *payload = NULL;
     uint64_t len = 0;
     struct snap_parsed parsed = {0};
     struct vm_config *saved = malloc(sizeof(*saved));
-    int rc = saved ? recv_blob(fd, "state", &payload, &len, st, err, errlen) : -ENOMEM;
+    int rc = saved ? recv_blob(in, "state", &payload, &len, err, errlen) : -ENOMEM;
     tl_mark(tl, "state-received", (long long)len);
     if (!rc)
         rc = snapshot_parse(payload, len, saved, &parsed, err, errlen);
@@ -551,23 +426,23 @@ static int recv_state(int fd, struct vm *vm, struct mig_stats *st, struct timeli
 static void send_reply(int fd, int rc, const char *msg, struct mig_stats *st)
 {
     uint32_t hdr[2] = {(uint32_t)-rc, (uint32_t)MIN(strlen(msg), (size_t)MIG_REPLY_MAX)};
-    if (!send_all(fd, hdr, sizeof(hdr), st))
-        send_all(fd, msg, hdr[1], st);
+    if (!mig_send_all(fd, hdr, sizeof(hdr), st))
+        mig_send_all(fd, msg, hdr[1], st);
     if (!rc)
         return;
     shutdown(fd, SHUT_WR);
     char sink[65536];
     for (uint64_t t0 = ms_now(); ms_now() - t0 < MIG_DRAIN_MS;)
-        if (wait_ready(fd, POLLIN, 200) || recv(fd, sink, sizeof(sink), MSG_DONTWAIT) == 0)
+        if (mig_wait_ready(fd, POLLIN, 200) || recv(fd, sink, sizeof(sink), MSG_DONTWAIT) == 0)
             break;
 }
 
 /* Build VM from the hello and configuration on FD, then start it paused (D->start) while RAM
  * comes. Returns 0 or <0 with ERR. */
-static int recv_build(int fd, struct vm *vm, struct kvm_host *kvm, const struct mig_dest *d,
-                      struct vm_config *cfg, struct mig_stats *st, char *err, size_t errlen)
+static int recv_build(struct mig_reader *in, struct vm *vm, struct kvm_host *kvm,
+                      const struct mig_dest *d, struct vm_config *cfg, char *err, size_t errlen)
 {
-    int rc = recv_hello(fd, cfg, st, err, errlen);
+    int rc = recv_hello(in, cfg, err, errlen);
     if (!rc)
         rc = snapshot_build(vm, kvm, cfg, NULL, d->ov, err, errlen);
     if (!rc && d->start && (rc = d->start(vm, d->start_arg)) < 0)
@@ -580,7 +455,7 @@ int migrate_receive(struct vm *vm, struct kvm_host *kvm, const struct mig_dest *
 {
     memset(st, 0, sizeof(*st));
     machine_clear(vm);
-    int w = wait_ready(d->lfd, POLLIN, d->wait_ms);
+    int w = mig_wait_ready(d->lfd, POLLIN, d->wait_ms);
     if (w)
         return snprintf(err, errlen, "no migration source connected within %d s%s%s",
                         d->wait_ms / 1000, w == -ETIMEDOUT ? "" : ": ",
@@ -592,11 +467,15 @@ int migrate_receive(struct vm *vm, struct kvm_host *kvm, const struct mig_dest *
     uint64_t t0 = ms_now();
     struct timeline tl = {0};
     struct vm_config *cfg = malloc(sizeof(*cfg));
-    int rc = cfg ? recv_build(fd, vm, kvm, d, cfg, st, err, errlen) : -ENOMEM;
+    struct mig_reader *in = malloc(sizeof(*in));
+    if (in)
+        mig_reader_init(in, fd, st);
+    int rc = cfg && in ? recv_build(in, vm, kvm, d, cfg, err, errlen) : -ENOMEM;
     if (!rc)
-        rc = recv_memory(fd, vm, st, &tl, err, errlen);
+        rc = recv_memory(in, vm, &tl, err, errlen);
     if (!rc)
-        rc = recv_state(fd, vm, st, &tl, err, errlen);
+        rc = recv_state(in, vm, &tl, err, errlen);
+    free(in);
     send_reply(fd, rc, rc ? err : "", st);
     tl_mark(&tl, rc ? "refused" : "answer", -1);
     bool yes = !rc;
@@ -605,7 +484,7 @@ int migrate_receive(struct vm *vm, struct kvm_host *kvm, const struct mig_dest *
     tl_mark(&tl, "resumed", -1);
     uint32_t resumed = rc ? EIO : 0;
     if (yes)
-        send_all(fd, &resumed, sizeof(resumed), st);
+        mig_send_all(fd, &resumed, sizeof(resumed), st);
     tl_log(&tl);
     close(fd);
     free(cfg);

@@ -240,6 +240,7 @@ static const struct sandbox_rule api_rules[] = {
     SYS(fallocate, "PATCH /drives: can the new image punch holes (discard)"),
     SYS(recvfrom, "requests (recv)"),
     SYS(sendto, "responses (send)"),
+    SYS(sendmsg, "PUT /migration: guest RAM, page runs in batches"),
     SYS(lseek, "PATCH /drives: the new file's size; snapshot files: where the next write goes"),
     SYS(flock, "PATCH /drives: locking the new image"),
     SYS(io_uring_enter, "PATCH /drives: draining the old image's requests"),
