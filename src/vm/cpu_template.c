@@ -226,21 +226,19 @@ int cpu_template_check_caps(const struct cpu_template *t, int kvm_fd, char *err,
 int cpu_probe(struct kvm_host *kvm, const struct cpu_template *t, struct cpu_probe *out, char *err,
               size_t errlen)
 {
-    const char *what = "KVM_CREATE_VM";
+    const char *what = "KVM_GET_SUPPORTED_CPUID";
     int vmfd = -1, vcpu = -1, rc = 0;
-    size_t n = VCPU_STATE_MAX_CPUID;
-    struct kvm_cpuid2 *sup = calloc(1, sizeof(*sup) + n * sizeof(sup->entries[0]));
-    struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + (n + 8) * sizeof(c->entries[0]));
     memset(out, 0, sizeof(*out));
-    if (!sup || !c) {
-        rc = -ENOMEM;
+    const struct kvm_cpuid2 *sup = kvm_host_cpuid(kvm, &rc); /* kvm.c: asked once, kept */
+    struct kvm_cpuid2 *c =
+        sup ? calloc(1, sizeof(*c) + (sup->nent + 8) * sizeof(c->entries[0])) : NULL;
+    if (!c) {
+        rc = rc ? rc : -ENOMEM;
         goto out;
     }
-    sup->nent = (uint32_t)n;
-    if ((vmfd = ioctl(kvm->fd, KVM_CREATE_VM, 0)) < 0 ||
+    if ((what = "KVM_CREATE_VM", (vmfd = ioctl(kvm->fd, KVM_CREATE_VM, 0)) < 0) ||
         (what = "KVM_CREATE_IRQCHIP", ioctl(vmfd, KVM_CREATE_IRQCHIP, 0) < 0) ||
-        (what = "KVM_CREATE_VCPU", (vcpu = ioctl(vmfd, KVM_CREATE_VCPU, 0)) < 0) ||
-        (what = "KVM_GET_SUPPORTED_CPUID", ioctl(kvm->fd, KVM_GET_SUPPORTED_CPUID, sup) < 0)) {
+        (what = "KVM_CREATE_VCPU", (vcpu = ioctl(vmfd, KVM_CREATE_VCPU, 0)) < 0)) {
         rc = -errno;
         goto out;
     }
@@ -274,7 +272,6 @@ fail_quiet:
         close(vcpu);
     if (vmfd >= 0)
         close(vmfd);
-    free(sup);
     free(c);
     return rc;
 }
