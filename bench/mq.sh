@@ -1,8 +1,9 @@
 #!/bin/bash
-# mq.sh — multiqueue scaling benchmark: truce vs Debian's QEMU at 1, 2 and 4 vCPUs, each with as
+# mq.sh — multiqueue scaling benchmark: truce (its own virtio-net, and with vhost=on) vs Debian's
+# QEMU at 1, 2 and 4 vCPUs, each with as
 # many virtio-blk queues and virtio-net queue pairs as vCPUs (QEMU: virtio-blk-pci num-queues=V,
 # aio=io_uring; -netdev tap,queues=V,vhost=on + virtio-net-pci mq=on,vectors=2V+2), inside one
-# nested-lab run (tests/lab) with a 2-CPU L1 (LAB_L1_CPUS), alternating VMMs, median of REPS
+# nested-lab run (tests/lab) with a 2-CPU L1 (LAB_L1_CPUS), rotating VMMs, median of REPS
 # boots per VMM and vCPU count. Measures fio 4 KiB random read QD32 numjobs=V (IOPS) and TCP
 # throughput over V parallel connections each way (guest->L1, L1->guest). Writes the
 # "multiqueue" section of bench/RESULTS.md. Outside `make test`; bench/lab/mq-scenario.sh is the
@@ -58,17 +59,18 @@ initrd=$("$LAB_DIR/build-l1.sh" --extra "$tools:/lab/bench/tools.img" \
 out=$work/out
 mkdir -p "$out"
 nv=$(echo $vcpus | wc -w)
-timeout=$((reps * 2 * nv * 400 + 120))
-lab_log "running $reps x 2 x $nv boots in the lab with $LAB_L1_CPUS L1 CPUs (up to $timeout s)"
+timeout=$((reps * 3 * nv * 400 + 120))
+load_start=$(cut -d" " -f1-3 /proc/loadavg)
+lab_log "running $reps x 3 x $nv boots in the lab with $LAB_L1_CPUS L1 CPUs (up to $timeout s)"
 lab_bench_run truce/bench-mq "$timeout" 3072 "$initrd" BENCH-MQ "$out"
 tr -d '\r' <"$LAB_BENCH_LOG" | grep '^BENCH-MQ-INFO ' | sort -u >"$out/info.txt" || true
 
-python3 - "$out/samples.txt" "$BENCH_DIR/RESULTS.md" "$reps" "$runtime" "$vcpus" "$mib" \
+LOADAVG="$load_start -> $(cut -d" " -f1-3 /proc/loadavg)" python3 - "$out/samples.txt" "$BENCH_DIR/RESULTS.md" "$reps" "$runtime" "$vcpus" "$mib" \
     "$LAB_L1_CPUS" "$(qemu-system-x86_64 --version | head -n 1)" "$(fio --version)" \
     "$out/info.txt" <<'PY'
 import os, sys, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[2])))
-from ratio import load_samples, ratio_table, samples_text, write_section
+from ratio import load_samples, peers_table, samples_text, write_section
 samples, results, reps, runtime, vcpus, mib, l1cpus, qver, fver, info = sys.argv[1:11]
 vals = load_samples(samples)
 rows = []
@@ -77,10 +79,11 @@ for v in vcpus.split():
              (f"g2h_{v}", f"{v} vCPU: TCP guest -> L1, {v} connections, {v} pairs (Mbit/s)"),
              (f"h2g_{v}", f"{v} vCPU: TCP L1 -> guest, {v} connections, {v} pairs (Mbit/s)")]
 lines = ["<!-- mq:begin -->", "## Multiqueue: scaling with vCPUs, truce vs QEMU", "",
-         f"Median of {reps} boots per VMM and vCPU count, alternating truce and QEMU (the order "
-         f"swapped every rep), in one lab run with {l1cpus} L1 CPUs (the host has 2 cores). Both "
-         "VMMs get as many queues as vCPUs. truce: `--cpus V --disk path=IMG,queues=V "
-         "--net tap=tap0,queues=V`. QEMU "
+         f"Median of {reps} boots per VMM and vCPU count, the VMMs one after the other (which goes "
+         f"first rotates every rep), in one lab run with {l1cpus} L1 CPUs (the host has 2 cores). "
+         "Every VMM gets as many queues as vCPUs. truce: `--cpus V --disk path=IMG,queues=V "
+         "--net tap=tap0,queues=V`; truce vhost=on: the same with `--net tap=tap0,queues=V,vhost=on` "
+         "(a vhost-net instance per queue pair, interrupts through KVM irqfds). QEMU "
          f"({qver}): `-M microvm,pcie=on -smp V -drive file=IMG,format=raw,if=none,id=d0,"
          "cache=writeback,aio=io_uring -device virtio-blk-pci,drive=d0,num-queues=V -netdev "
          "tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=on,queues=V -device "
@@ -90,14 +93,20 @@ lines = ["<!-- mq:begin -->", "## Multiqueue: scaling with vCPUs, truce vs QEMU"
          "nettool (sum of V parallel connections: iperf3 -P V's measure; iperf3 is not in the "
          "lab image). Absolute numbers are lab figures (L1 is emulated by TCG on 2 host cores, "
          "so 4 vCPUs share 2 L1 CPUs); the ratio is the result.", ""]
-lines += ratio_table(vals, rows)
+lines += peers_table(vals, rows, "truce", [("qemu", "QEMU")])
+if any(v == "truce-vhost" for _, v in vals):
+    lines += ["", "truce with vhost=on against the same QEMU, same boots:", ""]
+    lines += peers_table(vals, rows, "truce-vhost", [("qemu", "QEMU")])
 try:
     seen = sorted(set(l.split(None, 1)[1].strip() for l in open(info) if l.strip()))
 except FileNotFoundError:
     seen = []
 if seen:
     lines += ["", "Queues the guest saw (vmm vCPUs blk-queues net-queues): " + "; ".join(seen)]
-lines += ["", f"Command: `bench/mq.sh --reps {reps} --runtime {runtime}` "
+if os.environ.get("LOADAVG"):
+    lines += ["", "The host's load average (1, 5, 15 min) at the start -> the end: "
+              f"{os.environ['LOADAVG']}, on {os.cpu_count()} cores shared with other jobs."]
+lines += ["", f"Command: `bench/mq.sh --reps {reps} --runtime {runtime} --vcpus \"{vcpus}\"` "
           f"({time.strftime('%Y-%m-%d')}). Samples: " + samples_text(vals), "<!-- mq:end -->"]
 section = "\n".join(lines) + "\n"
 write_section(results, "<!-- mq:begin -->", "<!-- mq:end -->", section)

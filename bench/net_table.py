@@ -1,6 +1,6 @@
 """net_table.py — bench/net.sh's RESULTS.md section: medians per VMM, test and vCPU count,
 truce/peer ratios, the exact command lines.
-Usage: net_table.py SAMPLES CMDS RESULTS REPS MIB CPUS QVER RTTS [PLOT.png]"""
+Usage: net_table.py SAMPLES CMDS RESULTS REPS MIB CPUS QVER RTTS ROUNDS [PLOT.png]"""
 import os
 import sys
 import time
@@ -8,8 +8,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ratio import load_samples, peers_table, samples_text, write_section  # noqa: E402
 
-samples, cmdf, results, reps, mib, cpus, qver, rtts = sys.argv[1:9]
-plot = sys.argv[9] if len(sys.argv) > 9 else ""
+samples, cmdf, results, reps, mib, cpus, qver, rtts, rounds = sys.argv[1:10]
+plot = sys.argv[10] if len(sys.argv) > 10 else ""
 vals = load_samples(samples)
 cmds = {}
 for line in open(cmdf):
@@ -32,7 +32,10 @@ lines = [B, "## virtio-net: truce vs QEMU with vhost-net (and without)", "",
          "in L1 (10.9.0.1) with the guest at 10.9.0.2. Throughput: "
          f"{mib} MiB per direction over one TCP connection (nettool source/sink, timed by the "
          "receiver from its first byte, or by the sender until the receiver closed); RTT: median "
-         f"of {rtts} 1-byte TCP round trips (TCP_NODELAY). Guest: Debian cloud kernel, 512 MiB. "
+         f"of {rtts} 1-byte TCP round trips (TCP_NODELAY)"
+         + (f"; each boot measures {rounds} rounds of the three tests and counts the median of "
+            "its rounds" if rounds != "1" else "")
+         + ". Guest: Debian cloud kernel, 512 MiB. "
          f"{qver}. The lab's L2 runs under nested SVM in a TCG-emulated L1, so absolute numbers "
          "are only lab figures; the ratios are the result. For round trips a ratio below 1 is "
          "truce ahead. Where the time goes (notifications, MSIs, exits, syscalls per MiB): "
@@ -59,7 +62,8 @@ if os.environ.get("LOADAVG"):
     lines += ["", f"The host's load average (1, 5, 15 min) at the start -> the end: "
               f"{os.environ['LOADAVG']}, on {os.cpu_count()} cores shared with other jobs: "
               "with a high load the samples spread widely between boots."]
-lines += ["", f"Command: `bench/net.sh --reps {reps} --mib {mib} --rtts {rtts}` ({time.strftime('%Y-%m-%d')}). "
+opts = f"--reps {reps} --mib {mib} --rtts {rtts}" + (f" --rounds {rounds}" if rounds != "1" else "")
+lines += ["", f"Command: `CPUS=\"{cpus}\" bench/net.sh {opts}` ({time.strftime('%Y-%m-%d')}). "
           "Samples: " + samples_text(vals), E]
 section = "\n".join(lines) + "\n"
 write_section(results, B, E, section)

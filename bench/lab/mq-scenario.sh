@@ -1,6 +1,7 @@
 # bench-mq — L1 side of bench/mq.sh: scaling with vCPUs. For each vCPU count V in VCPUS, REPS
-# boots of truce and QEMU alternating (the order swapped every rep), both with V queues: truce
-# `--cpus V --disk path=..,queues=V --net tap=tap0,queues=V`; QEMU `-smp V`, `virtio-blk-pci`
+# boots of each VMM of VMMS one after the other (which goes first rotates every rep), all with V
+# queues: truce `--cpus V --disk path=..,queues=V --net tap=tap0,queues=V`, truce-vhost the same
+# with `vhost=on` (a vhost-net instance per pair); QEMU `-smp V`, `virtio-blk-pci`
 # with `num-queues=V` (aio=io_uring) and `-netdev tap,queues=V,vhost=on` + `virtio-net-pci` with
 # `mq=on,vectors=2V+2`. Each boot: fio 4 KiB random read, QD32, numjobs=V on /dev/vda (IOPS),
 # then from L1 V parallel TCP connections each way against nettool servers in the guest (the sum
@@ -8,7 +9,7 @@
 # "BENCH-MQ vmm rep test value" lines, test = iops_V, g2h_V, h2g_V. Parameters in
 # /lab/bench/mq.conf.
 # lab: vmm=truce timeout=7200 long=1
-REPS=5 RUNTIME=5 SIZE_MB=256 BYTES=33554432 VCPUS="1 2 4"
+REPS=5 RUNTIME=5 SIZE_MB=256 BYTES=33554432 VCPUS="1 2 4" VMMS="truce truce-vhost qemu"
 [ -f /lab/bench/mq.conf ] && . /lab/bench/mq.conf
 TOOLS=/lab/bench/tools.img
 [ -f "$TOOLS" ] || fail "no tools image $TOOLS (run bench/mq.sh)"
@@ -67,13 +68,14 @@ measure() {
 }
 
 for v in $VCPUS; do
+    order=$VMMS
     for rep in $(seq "$REPS"); do
-        order="truce qemu"
-        [ $((rep % 2)) = 0 ] && order="qemu truce"
         for vmm in $order; do
-            if [ $vmm = truce ]; then
+            if [ "${vmm%%-*}" = truce ]; then
+                vhost=
+                [ $vmm = truce-vhost ] && vhost=,vhost=on
                 set -- -x --disk -x "path=$PWD/target.img,queues=$v" \
-                    -x --disk -x "path=$TOOLS,readonly=on" -x --net -x "tap=tap0,queues=$v"
+                    -x --disk -x "path=$TOOLS,readonly=on" -x --net -x "tap=tap0,queues=$v$vhost"
             else
                 mq=
                 [ "$v" -gt 1 ] && mq=",mq=on,vectors=$((2 * v + 2))"
@@ -85,7 +87,7 @@ for v in $VCPUS; do
                     -x -netdev -x "tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=on,queues=$v" \
                     -x -device -x "virtio-net-pci,netdev=n0,romfile=$mq"
             fi
-            LAB_VMM=$vmm
+            LAB_VMM=${vmm%%-*}
             measure "m-$vmm-$v-$rep" "$v" &
             helper=$!
             guest_boot -t 900 -c "$v" -m 512 -f "$nt:/bin/nettool" -f mqbench:/checks/mqbench \
@@ -98,6 +100,7 @@ for v in $VCPUS; do
             sed "s/^/BENCH-MQ $vmm $rep /" "m-$vmm-$v-$rep"
             ip link del tap0 2>/dev/null # the next VMM creates it again with its queues
         done
+        order="${order#* } ${order%% *}" # the next rep starts with the next VMM
     done
 done
 LAB_VMM=truce

@@ -3,6 +3,8 @@
 # (`vhost=off`), rotating which goes first, REPS boots each with every vCPU count of CPUS. Every
 # boot measures, from L1 (10.9.0.1) against nettool servers in the guest (10.9.0.2): guest->L1
 # and L1->guest TCP throughput (BYTES each) and the median TCP round trip of 1-byte messages.
+# With ROUNDS=N every boot measures N times and reports the median (each round's values on a
+# "BENCH-NET-ROUNDS vmm rep test_cN v1 .. vN" line).
 # Prints "BENCH-NET vmm rep test_cN value" lines for the host (vmm truce, truce-vhost, qemu-vhost
 # or qemu-novhost; N the vCPUs) and one "BENCH-NET-CMD vmm ARGS" line per VMM (its exact extra
 # arguments). Parameters in /lab/bench/net.conf.
@@ -11,6 +13,7 @@
 # which cost some speed: traced runs are for counting, not for the results table.
 # lab: vmm=truce timeout=3600
 REPS=5 BYTES=134217728 RTTS=2000 TRACE=0 CPUS="1 2" VMMS="truce truce-vhost qemu-vhost qemu-novhost"
+ROUNDS=1
 [ -f /lab/bench/net.conf ] && . /lab/bench/net.conf
 nt=$(command -v nettool) || fail "nettool is not in the L1 image"
 l1_modprobe tun || fail "insmod tun failed"
@@ -94,9 +97,30 @@ measure_one() {
     [ "$TRACE" != 1 ] || trace_report "$test" "$pid" "$pre" >>"$file.trace"
 }
 
-# Measure against the guest once its servers answer; print "test value" lines into FILE.
+# "test value" lines of FILE -> "test v1 v2 ..." (in order) into FILE.rounds and one "test
+# median" line per test into FILE (the middle value; the mean of the two middle ones when even).
+reduce_rounds() {
+    awk '{n[$1]++; v[$1, n[$1]] = $2; if (!($1 in seen)) {seen[$1] = 1; order[++k] = $1}}
+        END {
+            for (i = 1; i <= k; i++) {
+                t = order[i]; c = n[t]; line = t
+                for (j = 1; j <= c; j++) { a[j] = v[t, j]; line = line " " a[j] }
+                print line > "/dev/stderr"
+                for (j = 2; j <= c; j++)
+                    for (m = j; m > 1 && a[m - 1] + 0 > a[m] + 0; m--) {
+                        x = a[m]; a[m] = a[m - 1]; a[m - 1] = x
+                    }
+                med = c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
+                print t, med
+            }
+        }' "$1" 2>"$1.rounds" >"$1.med" && mv "$1.med" "$1"
+}
+
+# Measure against the guest once its servers answer, ROUNDS times (each round: guest->L1,
+# L1->guest, round trips); print "test value" lines into FILE, the median of the rounds (each
+# round's values into FILE.rounds).
 measure() {
-    local file=$1 i=0
+    local file=$1 i=0 r
     : >"$file"
     : >"$file.trace"
     until nettool rtt tcp:10.9.0.2:5201 1 >/dev/null 2>&1; do
@@ -104,9 +128,12 @@ measure() {
         i=$((i + 1))
         [ $i -lt 300 ] || return 0
     done
-    measure_one "$file" guest_to_l1_Mbps mbps nettool recvrate tcp:10.9.0.2:5203
-    measure_one "$file" l1_to_guest_Mbps mbps nettool sendrate tcp:10.9.0.2:5202 "$BYTES"
-    measure_one "$file" rtt_us rtt_us nettool rtt tcp:10.9.0.2:5201 "$RTTS"
+    for r in $(seq "$ROUNDS"); do
+        measure_one "$file" guest_to_l1_Mbps mbps nettool recvrate tcp:10.9.0.2:5203
+        measure_one "$file" l1_to_guest_Mbps mbps nettool sendrate tcp:10.9.0.2:5202 "$BYTES"
+        measure_one "$file" rtt_us rtt_us nettool rtt tcp:10.9.0.2:5201 "$RTTS"
+    done
+    reduce_rounds "$file"
     echo done | nettool connect tcp:10.9.0.2:5204 >/dev/null 2>&1
 }
 [ "$TRACE" != 1 ] || trace_on
@@ -143,6 +170,8 @@ ARGS
             expect_guest netbench
             sed "s/^/BENCH-NET $vmm $rep /" "m-$vmm-$rep-$cpus"
             sed "s/^/BENCH-NET-TRACE $vmm $rep /" "m-$vmm-$rep-$cpus.trace"
+            [ ! -s "m-$vmm-$rep-$cpus.rounds" ] ||
+                sed "s/^/BENCH-NET-ROUNDS $vmm $rep /" "m-$vmm-$rep-$cpus.rounds"
         done
     done
     VMMS="${VMMS#* } ${VMMS%% *}" # the next rep starts with the next VMM
