@@ -298,8 +298,9 @@ static void vhost_ring_irq(struct net_pair *p, unsigned i, struct virtq *q)
         return;
     }
     vh->direct = direct ? vh->direct | 1u << i : vh->direct & ~(1u << i);
-    log_debug("%s: vhost-net queue %u interrupts %s (gsi %d, data %#x)", p->n->id, q->index,
-              direct ? "through an irqfd" : "through truce", vh->gsi[i], vh->msi_data[i]);
+    log_debug("%s: vhost-net queue %u interrupts %s (gsi %d, address %#llx, data %#x)", p->n->id,
+              q->index, direct ? "through an irqfd" : "through truce", vh->gsi[i],
+              (unsigned long long)vh->msi_addr[i], vh->msi_data[i]);
     if (!direct) /* what vhost signalled on the irqfd meanwhile: one more, never less */
         eventfd_write(vh->call_fd[i], 1);
 }
