@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -190,7 +191,11 @@ static bool conn_read(struct api *api, struct conn *c)
 /* Write pending output. Returns false when C must be closed now. */
 static bool conn_write(struct conn *c)
 {
-    ssize_t n = send(c->fd, c->out, c->olen, MSG_DONTWAIT | MSG_NOSIGNAL);
+    /* sendmsg, not send: the API thread's seccomp list has one sending call, and a migration's
+     * batches of page runs need sendmsg (machine/migrate_io.c) */
+    struct iovec v = {.iov_base = c->out, .iov_len = c->olen};
+    struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
+    ssize_t n = sendmsg(c->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0)
         return errno == EAGAIN || errno == EINTR;
     memmove(c->out, c->out + n, c->olen - (size_t)n);
