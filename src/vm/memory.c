@@ -22,23 +22,6 @@ static void mem_layout(struct guest_mem *m, uint8_t *p, uint64_t ram_size)
     }
 }
 
-/* Anonymous RAM starts on a 2 MiB boundary: guest-physical 0 and its host address then share
- * their offset within a huge page, so where the kernel backs RAM with transparent huge pages
- * KVM maps them whole (from a start aligned to 4 KiB only, every mapping is a 4 KiB one: more
- * nested-paging faults and TLB misses). The spare head and tail are unmapped at once. */
-static void *map_aligned(uint64_t size, int flags)
-{
-    const uint64_t huge = 2 * MiB;
-    uint8_t *p = mmap(NULL, size + huge, PROT_READ | PROT_WRITE, flags, -1, 0);
-    if (p == MAP_FAILED)
-        return p;
-    uint8_t *a = (uint8_t *)ALIGN_UP((uintptr_t)p, huge);
-    if (a > p)
-        munmap(p, (size_t)(a - p));
-    munmap(a + size, (size_t)(p + huge - a));
-    return a;
-}
-
 /* Map RAM_SIZE bytes with FLAGS (from FD, or anonymous when FD < 0) and lay M out on them. */
 static int mem_map(struct guest_mem *m, uint64_t ram_size, int flags, int fd, bool hugepages)
 {
@@ -47,8 +30,7 @@ static int mem_map(struct guest_mem *m, uint64_t ram_size, int flags, int fd, bo
         return -EINVAL;
     if (hugepages && ram_size % (2 * MiB))
         return -EINVAL;
-    void *p = fd < 0 && !hugepages ? map_aligned(ram_size, flags)
-                                   : mmap(NULL, ram_size, PROT_READ | PROT_WRITE, flags, fd, 0);
+    void *p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, flags, fd, 0);
     if (p == MAP_FAILED)
         return -errno;
     madvise(p, ram_size, MADV_DONTFORK);

@@ -8,8 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <sys/mman.h>
-
 #include <cmocka.h>
 
 #include "util/util.h"
@@ -91,23 +89,6 @@ static void mem_small_guest_is_one_region(void **state)
     assert_int_equal(r, v);
     assert_int_equal(guest_mem_write(&m, (64 << 20) - 2, &v, 4), -EFAULT);
     guest_mem_free(&m);
-}
-
-/* Anonymous RAM starts on a 2 MiB boundary (transparent huge pages can back it whole), and
- * nothing of the spare room mapped for the alignment stays mapped around it. */
-static void mem_starts_on_huge_page(void **state)
-{
-    for (int i = 0; i < 8; i++) {
-        struct guest_mem m;
-        void *before = mmap(NULL, 4096 * (i + 1), PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        assert_int_equal(guest_mem_init(&m, (64 << 20) + 4096 * i, false), 0);
-        assert_int_equal((uintptr_t)m.base % (2 << 20), 0);
-        unsigned char vec;
-        assert_int_equal(mincore(m.base - 4096, 4096, &vec), -1); /* ENOMEM: unmapped */
-        assert_int_equal(mincore(m.base + m.map_size, 4096, &vec), -1);
-        guest_mem_free(&m);
-        munmap(before, 4096 * (i + 1));
-    }
 }
 
 static void mem_large_guest_splits_around_hole(void **state)
@@ -295,7 +276,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(iobus_routes_and_rejects_overlap),
         cmocka_unit_test(mem_small_guest_is_one_region),
-        cmocka_unit_test(mem_starts_on_huge_page),
         cmocka_unit_test(mem_large_guest_splits_around_hole),
         cmocka_unit_test(mem_sizes_accepted_and_rejected),
         cmocka_unit_test(exit_io_routes_rep_and_counts_unmapped),
