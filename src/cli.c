@@ -330,33 +330,27 @@ int cli_run(const struct cli_vm_source *src)
     const struct vm_config *cfg = src->cfg;
     struct vm_config *own = src->own_cfg;
     struct kvm_host kvm;
+    struct vm *vm = NULL;
     char err[512] = "";
+    int status = TRUCE_EXIT_HOST, rc;
     if (kvm_host_open(&kvm, err, sizeof(err)) < 0) {
         fprintf(stderr, "truce: %s\n", err);
-        free(own);
-        return TRUCE_EXIT_HOST;
+        goto out_cfg;
     }
-    struct vm *vm = calloc(1, sizeof(*vm));
-    if (!vm) {
-        kvm_host_close(&kvm);
-        free(own);
-        return TRUCE_EXIT_HOST;
-    }
-    int status = TRUCE_EXIT_HOST;
+    if (!(vm = calloc(1, sizeof(*vm))))
+        goto out_kvm;
     /* the MMDS store: a restored VM's MMDS configuration starts with an empty one */
     static const struct mmds_config no_data;
     if ((src->snapshot || src->listen || (cfg && cfg->mmds.enabled)) &&
         !(vm->mmds = cli_mmds_open(cfg ? &cfg->mmds : &no_data, err, sizeof(err)))) {
         fprintf(stderr, "truce: %s\n", err);
-        free(vm);
-        kvm_host_close(&kvm);
-        free(own);
-        return TRUCE_EXIT_USAGE;
+        status = TRUCE_EXIT_USAGE;
+        goto out_vm;
     }
-    int rc = src->snapshot
-                 ? snapshot_restore(vm, &kvm, src->snapshot, src->mem, src->ov, err, sizeof(err))
-             : src->listen ? cli_receive(vm, &kvm, src, err, sizeof(err))
-                           : vm_create(vm, &kvm, cfg, err, sizeof(err));
+    rc = src->snapshot
+             ? snapshot_restore(vm, &kvm, src->snapshot, src->mem, src->ov, err, sizeof(err))
+         : src->listen ? cli_receive(vm, &kvm, src, err, sizeof(err))
+                       : vm_create(vm, &kvm, cfg, err, sizeof(err));
     if (!rc) { /* the VM holds its own copy of the configuration from here on */
         cfg = &vm->cfg;
         free(own);
@@ -387,9 +381,12 @@ out:
     vm_destroy(vm);
     if (!rc)
         fprintf(stderr, "truce: %s (exit status %d)\n", vm->exit_reason, status);
+out_vm:
     mmds_free(vm->mmds);
     free(vm);
+out_kvm:
     kvm_host_close(&kvm);
+out_cfg:
     free(own);
     return status;
 }
