@@ -120,6 +120,7 @@ def timeline(rest):
         out[("run", "run")] = (dv["state-set"] + int(run.group(1))) / 1000
     return out
 
+failed = []
 for line in open(samples):
     f = line.split()
     if f[0] == "BENCH-MIGT" and len(f) > 4:
@@ -127,6 +128,8 @@ for line in open(samples):
             steps.setdefault(k, []).append(v)
     elif f[0] == "BENCH-SNAP" and len(f) == 10:
         snap.setdefault((f[1], int(f[2])), []).append([float(x) for x in f[4:10]])
+    elif f[0] == "BENCH-MIG" and len(f) == 10 and float(f[4]) <= 0:
+        failed.append(f"{f[1]} {f[2]} MiB run {f[3]}")  # no total time: it never completed
     elif f[0] == "BENCH-MIG" and len(f) == 10:
         mig.setdefault((f[1], int(f[2])), []).append([float(x) for x in f[4:10]])
 
@@ -189,6 +192,8 @@ few = ""
 if any(len(v) < max(len(w) for w in snap.values()) for v in snap.values()):
     few = (" (fewer runs of the big guest: `SNAP_BIG_REPS`; in the lab each boot of it spends"
            " minutes writing its memory)")
+incomplete = ("" if not failed else " Left out, the migration did not complete (the VMM reported no total time): "
+              + ", ".join(failed) + ".")
 reps = max([len(v) for v in list(snap.values()) + list(mig.values())] or [0])
 steps_table = ("" if not srows else f"""
 
@@ -214,7 +219,7 @@ loading and start.
 """ + "\n".join(mrows) + steps_table + f"""
 
 Downtime below 30 ms (issue 11's goal, reported, never asserted): {goal_d}. Every run: total ms
-{every(mig, 0)}; downtime ms {every(mig, 1)}; guest's longest gap ms {every(mig, 5)}.
+{every(mig, 0)}; downtime ms {every(mig, 1)}; guest's longest gap ms {every(mig, 5)}.{incomplete}
 """
     if notes:
         section += f"\nNotes from the run: {notes}\n"
