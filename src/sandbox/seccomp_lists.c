@@ -305,6 +305,8 @@ static const struct sandbox_rule main_rules[] = {
     SYS(flock, "teardown: unlocking disk images"),
     IOCTL(KVM_IOEVENTFD, "vm fd, teardown: deassigning virtio notify eventfds"),
     VHOST_STOP("teardown stops the rings"),
+    IOCTL_IF(KVM_IRQFD, SANDBOX_IF_VHOST,
+             "vm fd, teardown: vhost-net's stopped rings deassign their irqfds"),
     IOCTL(TCGETS, "teardown: is the console a terminal"),
     IOCTL(TCSETS, "teardown: restoring the terminal's mode"),
     IOCTL(FIONREAD, "metrics: room left in a metrics FIFO before the last line"),

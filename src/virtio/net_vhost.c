@@ -395,8 +395,23 @@ int net_vhost_start(struct virtio_net *n)
     return 0;
 }
 
-/* Stop pair P's rings: the tap detached, then each ring's next avail index read back into its
- * queue (with the used index vhost published), as if truce had served them. */
+/* Deassign ring I's irqfd (KVM_IRQFD with DEASSIGN: KVM has let go of it when this returns), so
+ * a stopped ring leaves no irqfd behind for the VM's teardown or the next start (which assigns it
+ * again where the vector allows). The MSI route stays for that start. */
+static void vhost_irqfd_off(struct net_pair *p, unsigned i)
+{
+    struct net_vhost *vh = p->vh;
+    if (!(vh->irqfd_on >> i & 1))
+        return;
+    int rc = irq_irqfd(p->n->vdev.vm, vh->irq_fd[i], (uint32_t)vh->gsi[i], false);
+    if (rc < 0 && rc != -EBADF) /* EBADF: the VM is gone, and its irqfds with it */
+        log_warn("%s: vhost-net: KVM_IRQFD deassign: %s", p->n->id, strerror(-rc));
+    vh->irqfd_on &= ~(1u << i);
+}
+
+/* Stop pair P's rings: the tap detached, each ring's next avail index read back into its queue
+ * (with the used index vhost published), as if truce had served them, and the irqfds
+ * deassigned (as QEMU does when it stops vhost). */
 static void vhost_pair_stop(struct net_pair *p)
 {
     struct net_vhost *vh = p->vh;
@@ -421,6 +436,9 @@ static void vhost_pair_stop(struct net_pair *p)
             q->signalled_used = q->used_idx;
         }
     }
+    for (unsigned i = 0; i < 2; i++) /* the rings no longer run: nothing signals them now */
+        vhost_irqfd_off(p, i);
+    vh->direct = 0;
     vh->started = 0;
     vh->running = false;
 }
