@@ -54,9 +54,9 @@ initrd=$("$LAB_DIR/build-l1.sh" --extra "$tools:/lab/bench/tools.img" \
     lab_die "building the lab image failed"
 out=$work/out
 mkdir -p "$out"
-timeout=$((reps * 3 * (6 * runtime + 180) + 120))
+timeout=$((reps * 4 * (6 * runtime + 180) + 120))
 load_start=$(cut -d" " -f1-3 /proc/loadavg)
-lab_log "running $reps x 3 boots in the lab (up to $timeout s)"
+lab_log "running $reps x 4 boots in the lab (up to $timeout s)"
 lab_bench_run truce/bench-blk "$timeout" 3072 "$initrd" BENCH-BLK "$out"
 
 # the exact peer command lines the scenario printed, then the section of RESULTS.md

@@ -27,7 +27,7 @@ base = ("qemu-system-x86_64 -L /lab/qemu -M microvm -accel kvm -cpu host -smp 1 
         "-device pvpanic -action panic=exit-failure")
 B, E = "<!-- blk:begin -->", "<!-- blk:end -->"
 lines = [B, "## virtio-blk: truce vs QEMU with cache=none (io_uring and native AIO)", "",
-         f"Median of {reps} boots each, the three VMMs one after the other in one lab boot, "
+         f"Median of {reps} boots each, the VMMs one after the other in one lab boot, "
          "rotating which goes first every rep; fio "
          f"{runtime} s per test, O_DIRECT and libaio in the guest, on a {size} MiB raw image: a "
          "file in the lab's L1 tmpfs behind the loop device /dev/loop0 (a block device, so "
@@ -36,10 +36,17 @@ lines = [B, "## virtio-blk: truce vs QEMU with cache=none (io_uring and native A
          "SVM in a TCG-emulated L1, so absolute numbers are only lab figures; the ratios are the "
          "result (goal: truce >= QEMU).", ""]
 lines += peers_table(vals, rows, "truce", peers)
+if any(v == "truce-direct" for _, v in vals):
+    lines += ["", "truce with `direct=on` (reads and writes aligned to 4 KiB bypass L1's page cache "
+              "with O_DIRECT, as the peers' cache=none does), same boots:", ""]
+    lines += peers_table(vals, rows, "truce-direct", peers)
 lines += ["", "Command lines (K, I, C: the lab's Debian kernel, initramfs and command line; the "
           "second disk is the fio tools disk):", "",
           "- truce: `truce run --kernel K --initrd I --cmdline C --cpus 1 --memory 512M "
           f"--console stdio {cmds.get('truce', '?')}` (buffered: L1's page cache, io_uring)"]
+if "truce-direct" in cmds:
+    lines.append("- truce `direct=on`: `truce run --kernel K --initrd I --cmdline C --cpus 1 "
+                 f"--memory 512M --console stdio {cmds['truce-direct']}` (O_DIRECT, io_uring)")
 for p, label in peers:
     lines.append(f"- {label}: `{base} {cmds.get(p, '?')}`")
 if plot:

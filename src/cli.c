@@ -108,6 +108,7 @@ void cli_usage(FILE *out)
         "  --disk SPEC          path=FILE[,readonly=on][,serial=ID][,id=ID][,root=on]\n"
         "                       [,if=virtio|ahci][,bw=SIZE[/MS]][,ops=N[/MS]][,bw_burst=SIZE]\n"
         "                       [,ops_burst=N][,queues=N] (repeat; N: 1 to one per vCPU, max 16)\n"
+        "                       [,direct=on] (aligned I/O past the host's page cache)\n"
         "  --cdrom PATH         ISO 9660 image in an ATAPI CD-ROM drive on AHCI (repeat)\n"
         "  --net SPEC           tap=NAME[,mac=MAC][,queues=N][,vhost=on] (N queue pairs: 1 to one\n"
         "                       per vCPU, max 8; vhost: the data path in the host kernel)\n"

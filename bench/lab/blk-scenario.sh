@@ -42,6 +42,7 @@ chmod +x blkbench
 vmm_args() {
     case $1 in
     truce) printf '%s\n' --disk "path=$DEV" --disk "path=$TOOLS,readonly=on" ;;
+    truce-direct) printf '%s\n' --disk "path=$DEV,direct=on" --disk "path=$TOOLS,readonly=on" ;;
     qemu-*)
         printf '%s\n' -M pcie=on \
             -drive "file=$DEV,format=raw,if=none,id=d0,cache=none,aio=${1#qemu-}" \
@@ -51,8 +52,8 @@ vmm_args() {
         ;;
     esac
 }
-for v in truce qemu-io_uring qemu-native; do echo "BENCH-BLK-CMD $v $(vmm_args $v | tr '\n' ' ')"; done
-vmms="truce qemu-io_uring qemu-native"
+for v in truce truce-direct qemu-io_uring qemu-native; do echo "BENCH-BLK-CMD $v $(vmm_args $v | tr '\n' ' ')"; done
+vmms="truce truce-direct qemu-io_uring qemu-native"
 for rep in $(seq "$REPS"); do
     for v in $vmms; do
         set --

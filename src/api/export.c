@@ -57,6 +57,8 @@ static json_t *drives(const struct api *api)
             json_object_set_new(o, "media", json_string(api_drive_media[1]));
         if (d->queues > 1)
             json_object_set_new(o, "num_queues", json_integer(d->queues));
+        if (d->direct)
+            json_object_set_new(o, "direct", json_true());
         json_array_append_new(a, o);
     }
     return a;

@@ -61,19 +61,10 @@ static void store_disk(struct api *api, int i, const struct disk_config *d,
 
 int api_put_drive(struct api *api, const json_t *o, const char *id, struct jctx *c)
 {
-    static const char *const fields[] = {"drive_id",
-                                         "partuuid",
-                                         "is_root_device",
-                                         "cache_type",
-                                         "is_read_only",
-                                         "path_on_host",
-                                         "rate_limiter",
-                                         "io_engine",
-                                         "socket",
-                                         "interface",
-                                         "media",
-                                         "num_queues",
-                                         NULL};
+    static const char *const fields[] = {
+        "drive_id",     "partuuid",     "is_root_device", "cache_type", "is_read_only",
+        "path_on_host", "rate_limiter", "io_engine",      "socket",     "interface",
+        "media",        "num_queues",   "direct",         NULL};
     struct disk_config d = {0};
     struct api_drive_extra x = {0};
     char partuuid[64], sock[108];
@@ -86,6 +77,7 @@ int api_put_drive(struct api *api, const json_t *o, const char *id, struct jctx 
         api_check_id(c, "drive_id", d.id, id) < 0 ||
         jbool(c, o, "is_root_device", true, &d.is_root, NULL) < 0 ||
         jbool(c, o, "is_read_only", false, &d.readonly, NULL) < 0 ||
+        jbool(c, o, "direct", false, &d.direct, NULL) < 0 ||
         jstring(c, o, "partuuid", false, partuuid, sizeof(partuuid), &have_part) < 0 ||
         jstring(c, o, "socket", false, sock, sizeof(sock), &have_sock) < 0 ||
         jenum(c, o, "cache_type", false, api_cache_types, &x.cache_type, NULL) < 0 ||

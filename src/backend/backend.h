@@ -41,6 +41,8 @@ struct disk {
     bool no_zero_range; /* FALLOC_FL_ZERO_RANGE refused once: punch holes instead */
     bool uring;         /* io_uring in use (else synchronous fallback) */
     bool borrowed;      /* fd belongs to another struct disk (disk_open_queue) */
+    int dfd;            /* direct=on: the same image with O_DIRECT, else -1 (disk_direct.c) */
+    unsigned dio_align; /* what O_DIRECT asks of offsets, lengths and buffer addresses */
     struct io_uring ring;
     unsigned depth;       /* most operations in flight */
     unsigned inflight;    /* queued, submitted or completed, not yet reaped */
@@ -73,6 +75,19 @@ int disk_open_file(const struct disk *d, const char *path, char *err, size_t err
  * error D is unchanged. Returns 0 or -errno with one line naming PATH in ERR. */
 int disk_swap(struct disk *d, int fd, const char *path, disk_done_fn done, void *opaque, char *err,
               size_t errlen);
+/* direct=on (backend/disk_direct.c): open PATH again with O_DIRECT beside D's descriptor (the
+ * same file, checked), so that reads and writes whose offset, lengths and buffers suit O_DIRECT
+ * bypass the host's page cache, as QEMU's cache=none does; any other read or write, flushes and
+ * hole punching go through D->fd as before. Queues opened after it share it. Returns 0 or -errno
+ * with one line naming PATH in ERR (e.g. a file system that takes no O_DIRECT, like tmpfs). */
+int disk_set_direct(struct disk *d, const char *path, char *err, size_t errlen);
+/* Open PATH with O_DIRECT in READONLY's mode, checked to be the file REF_FD names; *ALIGN gets
+ * its O_DIRECT alignment. Returns the fd or -errno with ERR. (disk_swap.) */
+int disk_open_direct(const char *path, int ref_fd, bool readonly, unsigned *align, char *err,
+                     size_t errlen);
+/* The descriptor for a read or write of IOV (NIOV pieces) at OFF: D->dfd when all of it is
+ * aligned to D->dio_align, else D->fd. */
+int disk_io_fd(const struct disk *d, const struct iovec *iov, unsigned niov, uint64_t off);
 /* Switch an idle disk (nothing in flight) to the synchronous fallback, e.g. where a sandbox
  * forbids io_uring. Returns 0 or -EBUSY. */
 int disk_use_sync(struct disk *d);

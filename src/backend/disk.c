@@ -112,7 +112,7 @@ int disk_open(struct disk *d, const char *path, bool readonly, unsigned depth, c
               size_t errlen)
 {
     memset(d, 0, sizeof(*d));
-    d->fd = d->efd = -1;
+    d->fd = d->efd = d->dfd = -1;
     d->readonly = readonly;
     d->depth = depth;
     if (!depth || depth > 4096) {
@@ -144,7 +144,7 @@ int disk_open_queue(struct disk *d, const struct disk *src, const char *path, un
                     char *err, size_t errlen)
 {
     memset(d, 0, sizeof(*d));
-    d->efd = -1;
+    d->efd = d->dfd = -1;
     if (!depth || depth > 4096) {
         d->fd = -1;
         snprintf(err, errlen, "disk %s: bad queue depth %u", path, depth);
@@ -168,6 +168,8 @@ void disk_follow(struct disk *d, const struct disk *src)
     d->readonly = src->readonly;
     d->can_punch = src->can_punch;
     d->no_zero_range = src->no_zero_range;
+    d->dfd = src->dfd;
+    d->dio_align = src->dio_align;
 }
 
 int disk_open_file(const struct disk *d, const char *path, char *err, size_t errlen)
@@ -181,7 +183,8 @@ int disk_swap(struct disk *d, int fd, const char *path, disk_done_fn done, void 
     struct stat cur, st;
     uint64_t size;
     bool can_punch;
-    int rc;
+    unsigned align = d->dio_align;
+    int rc, dfd = d->dfd;
     if (fstat(fd, &st) == 0 && fstat(d->fd, &cur) == 0 && st.st_dev == cur.st_dev &&
         st.st_ino == cur.st_ino) {
         close(fd); /* the file in use (resized?): keep the descriptor that holds the lock */
@@ -192,6 +195,9 @@ int disk_swap(struct disk *d, int fd, const char *path, disk_done_fn done, void 
     rc = measure_image(fd, path, d->readonly, &size, &can_punch, err, errlen);
     if (rc < 0)
         goto fail;
+    if (d->dfd >= 0 && fd != d->fd &&
+        (rc = dfd = disk_open_direct(path, fd, d->readonly, &align, err, errlen)) < 0)
+        goto fail;
     disk_drain(d, done, opaque); /* nothing may complete against the old descriptor */
     if (d->inflight) {
         snprintf(err, errlen, "disk %s: I/O on the old image did not finish", path);
@@ -200,7 +206,11 @@ int disk_swap(struct disk *d, int fd, const char *path, disk_done_fn done, void 
     }
     if (fd != d->fd)
         release_image(d->fd);
+    if (dfd != d->dfd)
+        close(d->dfd);
     d->fd = fd;
+    d->dfd = dfd;
+    d->dio_align = align;
     d->size = size;
     d->can_punch = can_punch;
     d->no_zero_range = false;
@@ -208,6 +218,8 @@ int disk_swap(struct disk *d, int fd, const char *path, disk_done_fn done, void 
 fail:
     if (fd != d->fd)
         release_image(fd);
+    if (dfd >= 0 && dfd != d->dfd)
+        close(dfd);
     return rc;
 }
 
@@ -217,10 +229,10 @@ static int run_sync(struct disk *d, struct disk_req *r, const struct iovec *iov,
     ssize_t n;
     switch (r->op) {
     case DISK_READ:
-        n = preadv(d->fd, iov, (int)niov, (off_t)r->off);
+        n = preadv(disk_io_fd(d, iov, niov, r->off), iov, (int)niov, (off_t)r->off);
         return n < 0 ? -errno : (int)n;
     case DISK_WRITE:
-        n = pwritev(d->fd, iov, (int)niov, (off_t)r->off);
+        n = pwritev(disk_io_fd(d, iov, niov, r->off), iov, (int)niov, (off_t)r->off);
         return n < 0 ? -errno : (int)n;
     case DISK_FLUSH:
         return fdatasync(d->fd) < 0 ? -errno : 0;
@@ -248,10 +260,10 @@ static int prep_sqe(struct disk *d, struct disk_req *r, const struct iovec *iov,
     }
     switch (r->op) {
     case DISK_READ:
-        io_uring_prep_readv(sqe, d->fd, iov, niov, r->off);
+        io_uring_prep_readv(sqe, disk_io_fd(d, iov, niov, r->off), iov, niov, r->off);
         break;
     case DISK_WRITE:
-        io_uring_prep_writev(sqe, d->fd, iov, niov, r->off);
+        io_uring_prep_writev(sqe, disk_io_fd(d, iov, niov, r->off), iov, niov, r->off);
         break;
     case DISK_FLUSH:
         io_uring_prep_fsync(sqe, d->fd, IORING_FSYNC_DATASYNC);
@@ -418,7 +430,9 @@ void disk_close(struct disk *d)
         close(d->efd);
     if (d->fd >= 0 && !d->borrowed)
         release_image(d->fd);
-    d->fd = d->efd = -1;
+    if (d->dfd >= 0 && !d->borrowed)
+        close(d->dfd);
+    d->fd = d->efd = d->dfd = -1;
     page_free(d->req, d->depth * sizeof(*d->req));
     free(d->free);
     free(d->done);

@@ -412,6 +412,8 @@ struct ahci *ahci_find(struct vm *vm)
 static int port_attach(struct ahci_port *p, const struct disk_config *dc, char *err, size_t errlen)
 {
     int rc = disk_open(&p->disk, dc->path, dc->readonly, AHCI_SLOTS, err, errlen);
+    if (rc == 0 && dc->direct && (rc = disk_set_direct(&p->disk, dc->path, err, errlen)) < 0)
+        disk_close(&p->disk);
     if (rc < 0)
         return rc;
     p->has_disk = true;

@@ -218,5 +218,7 @@ void config_state_visit(struct state_visitor *v, struct vm_config *c)
         else
             c->nets[i].no_announce = true;
     }
+    for (unsigned i = 0; v->version >= 14 && i < c->ndisks && !state_error(v); i++)
+        STATE_BOOL(v, c->disks[i].direct); /* direct=on (older snapshots: buffered) */
     state_end(v);
 }

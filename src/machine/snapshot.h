@@ -26,8 +26,8 @@ struct state_visitor;
 /* the "machine" section: 2 virtio transport, 3 MMDS, 4 pmem and hotplug memory, 5 AHCI drives,
  * 6 the balloon, 7 rate limiters, 8 the display, 9 its input devices, 10 virtio-blk queues and
  * virtio-net queue pairs, 11 OVMF's variable store (--firmware-vars), 12 virtio-net vhost=on, 13
- * virtio-net GUEST_ANNOUNCE (older: no_announce) */
-#define CONFIG_STATE_VERSION 13
+ * virtio-net GUEST_ANNOUNCE (older: no_announce), 14 disks' direct=on */
+#define CONFIG_STATE_VERSION 14
 
 struct snap_header {
     char magic[8];

@@ -124,6 +124,9 @@ static int disk_kv(void *ctx, const char *k, const char *v, char *err, size_t er
     } else if (!strcmp(k, "root")) {
         if (config_parse_bool(*v ? v : "on", &d->is_root))
             return ERR("--disk: root=%s: expected on or off", v);
+    } else if (!strcmp(k, "direct")) {
+        if (config_parse_bool(*v ? v : "on", &d->direct))
+            return ERR("--disk: direct=%s: expected on or off", v);
     } else if (!strcmp(k, "queues")) {
         return config_parse_queues("--disk", v, CFG_MAX_QUEUES, &d->queues, err, errlen);
     } else if (!strcmp(k, "if")) {
@@ -137,7 +140,7 @@ static int disk_kv(void *ctx, const char *k, const char *v, char *err, size_t er
         int rc = config_rl_kv(&d->rate_limiter, "--disk", "", k, v, err, errlen);
         if (rc == 0)
             return ERR("--disk: unknown key '%s' (expected path, readonly, serial, id, root, if, "
-                       "queues, bw, bw_burst, ops, ops_burst)",
+                       "queues, direct, bw, bw_burst, ops, ops_burst)",
                        k);
         return rc < 0 ? rc : 0;
     }

@@ -49,6 +49,7 @@ struct disk_config {
     bool cdrom;    /* an ATAPI CD-ROM drive (AHCI only; read-only, ISO 9660 media) */
     struct rl_config rate_limiter; /* bandwidth and ops buckets; all zero: not limited */
     uint8_t queues; /* virtio-blk request queues, 1..CFG_MAX_QUEUES; 0: the default (1) */
+    bool direct;    /* aligned reads and writes bypass the host's page cache (O_DIRECT) */
 };
 
 /* A virtio-pmem device: a host file mapped into guest physical memory (Firecracker's Pmem). */

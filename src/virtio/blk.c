@@ -457,6 +457,8 @@ int virtio_blk_create(struct vm *vm, const struct disk_config *dc, char *err, si
     snprintf(b->serial, sizeof(b->serial), "%s", dc->serial);
     b->readonly = dc->readonly;
     int rc = disk_open(&b->disk, dc->path, dc->readonly, BLK_QUEUE_SIZE, err, errlen);
+    if (rc == 0 && dc->direct && (rc = disk_set_direct(&b->disk, dc->path, err, errlen)) < 0)
+        disk_close(&b->disk);
     if (rc < 0) {
         free(b);
         return rc;

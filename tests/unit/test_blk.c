@@ -542,6 +542,75 @@ static void swap_to_bigger_file(void **state)
     unlink(path);
 }
 
+/* Run one read or write of IOV at OFF on D and return its result. */
+static int disk_do(struct disk *d, bool write, uint64_t off, struct iovec *iov)
+{
+    struct done_rec rec = {0};
+    assert_int_equal(write ? disk_writev(d, off, iov, 1, NULL) : disk_readv(d, off, iov, 1, NULL),
+                     0);
+    assert_int_equal(disk_submit(d), 0);
+    disk_drain(d, on_done, &rec);
+    assert_int_equal(rec.n, 1);
+    return rec.res[0];
+}
+
+/* direct=on: aligned requests go through the O_DIRECT descriptor, others through the buffered
+ * one, and both see the same bytes; a swap opens the new image with O_DIRECT too. (/tmp here is
+ * ext4, which takes O_DIRECT.) */
+static void direct_aligned_io_bypasses_cache(void **state)
+{
+    char path[] = "/tmp/truce-dio-XXXXXX", path2[] = "/tmp/truce-dio2-XXXXXX", err[256] = "";
+    mk_image(path, 1 * MiB, 0);
+    mk_image(path2, 1 * MiB, 0x77);
+    struct disk d;
+    assert_int_equal(disk_open(&d, path, false, 4, err, sizeof(err)), 0);
+    assert_int_equal(d.dfd, -1);
+    assert_int_equal(disk_set_direct(&d, path, err, sizeof(err)), 0);
+    assert_true(fcntl(d.dfd, F_GETFL) & O_DIRECT);
+    assert_false(fcntl(d.fd, F_GETFL) & O_DIRECT);
+    uint8_t *buf = aligned_alloc(4096, 16384);
+    memset(buf, 0xd1, 16384);
+    struct iovec al = {buf, 8192}, odd_len = {buf, 512}, odd_buf = {buf + 512, 4096};
+    assert_int_equal(disk_io_fd(&d, &al, 1, 4096), d.dfd);
+    assert_int_equal(disk_io_fd(&d, &al, 1, 512), d.fd);
+    assert_int_equal(disk_io_fd(&d, &odd_len, 1, 4096), d.fd);
+    assert_int_equal(disk_io_fd(&d, &odd_buf, 1, 4096), d.fd);
+    /* an aligned write (direct), read back unaligned (buffered), and the reverse */
+    assert_int_equal(disk_do(&d, true, 8192, &al), 8192);
+    uint8_t small[600] = {0};
+    struct iovec sm = {small, sizeof(small)};
+    assert_int_equal(disk_do(&d, false, 8192 + 100, &sm), (int)sizeof(small));
+    assert_int_equal(small[0] & small[599], 0xd1);
+    memset(small, 0x3e, sizeof(small));
+    assert_int_equal(disk_do(&d, true, 12288 + 4, &sm), (int)sizeof(small));
+    memset(buf, 0, 16384);
+    assert_int_equal(disk_do(&d, false, 8192, &al), 8192);
+    assert_int_equal(buf[4095], 0xd1);
+    assert_int_equal(buf[4096 + 3], 0xd1);
+    assert_int_equal(buf[4096 + 4] & buf[4096 + 603], 0x3e);
+    assert_int_equal(buf[4096 + 604], 0xd1);
+    /* a swap to another image: its own O_DIRECT descriptor, on the new file */
+    int fd2 = disk_open_file(&d, path2, err, sizeof(err));
+    assert_true(fd2 >= 0);
+    assert_int_equal(disk_swap(&d, fd2, path2, NULL, NULL, err, sizeof(err)), 0);
+    struct stat a, b;
+    assert_int_equal(fstat(d.dfd, &a), 0);
+    assert_int_equal(stat(path2, &b), 0);
+    assert_true(a.st_ino == b.st_ino && (fcntl(d.dfd, F_GETFL) & O_DIRECT));
+    assert_int_equal(disk_do(&d, false, 0, &al), 8192);
+    assert_int_equal(buf[0] & buf[8191], 0x77);
+    disk_close(&d);
+    assert_int_equal(d.dfd, -1);
+    /* a path that does not name the image opened is refused */
+    assert_int_equal(disk_open(&d, path, false, 2, err, sizeof(err)), 0);
+    assert_int_equal(disk_set_direct(&d, path2, err, sizeof(err)), -ESTALE);
+    assert_non_null(strstr(err, "direct=on"));
+    disk_close(&d);
+    free(buf);
+    unlink(path);
+    unlink(path2);
+}
+
 static void swap_failures_keep_old_file(void **state)
 {
     struct dfix *x = dev_open(64 * KiB, false, "");
@@ -836,6 +905,7 @@ int main(void)
         cmocka_unit_test(multiqueue_default_and_limits),
         cmocka_unit_test(multiqueue_most_queues),
         cmocka_unit_test(multiqueue_rate_limiter_shared),
+        cmocka_unit_test(direct_aligned_io_bypasses_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,11 +60,12 @@ static void good_flags(void **state)
                      -EINVAL); /* /dev/null is not a regular file */
     assert_non_null(strstr(err, "--disk"));
     assert_int_equal(PARSE(cfg, err, "--kernel", kernel, "--disk",
-                           "path=/etc/hostname,readonly=on,serial=abc", "--net",
+                           "path=/etc/hostname,readonly=on,serial=abc,direct=on", "--net",
                            "user,hostfwd=tcp::8080-:80,mac=02:00:00:00:00:01", "--vsock",
                            "cid=3,uds=/tmp/v.sock", "--rng"),
                      0);
     assert_true(cfg->disks[0].readonly);
+    assert_true(cfg->disks[0].direct);
     assert_string_equal(cfg->disks[0].serial, "abc");
     assert_int_equal(cfg->nets[0].kind, NET_USER);
     assert_int_equal(cfg->nets[0].fwd[0].host_port, 8080);
@@ -133,6 +134,7 @@ static void bad_flags_name_the_field(void **state)
         {{"--bogus"}, "--bogus"},
         {{"--disk", "readonly=on"}, "--disk"},
         {{"--disk", "path=/etc/hostname,colour=red"}, "colour"},
+        {{"--disk", "path=/etc/hostname,direct=maybe"}, "direct=maybe"},
         {{"--disk", "path=/etc/hostname,bw=10Q"}, "bw=10Q"},
         {{"--disk", "path=/etc/hostname,ops=100/0"}, "ops=100/0"},
         {{"--disk", "path=/etc/hostname,bw_burst=x"}, "bw_burst"},
