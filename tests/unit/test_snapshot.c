@@ -108,7 +108,7 @@ static void fill_config(struct vm_config *c)
     strcpy(c->disks[1].id, "data");
     strcpy(c->disks[1].path, "/var/lib/d.img");
     c->disks[1].readonly = true;
-    c->disks[1].queues = 3; /* multiqueue (machine section version 9) */
+    c->disks[1].queues = 3;    /* multiqueue (machine section version 9) */
     c->disks[1].direct = true; /* direct=on (machine section version 14) */
     c->nnets = 1;
     c->nets[0].kind = NET_USER;
