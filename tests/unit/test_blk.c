@@ -601,6 +601,14 @@ static void direct_aligned_io_bypasses_cache(void **state)
     assert_int_equal(buf[0] & buf[8191], 0x77);
     disk_close(&d);
     assert_int_equal(d.dfd, -1);
+    /* a file system without O_DIRECT (procfs here; tmpfs on older kernels) is named */
+    unsigned align;
+    int pfd = open("/proc/version", O_RDONLY | O_CLOEXEC);
+    assert_int_equal(disk_open_direct("/proc/version", pfd, true, &align, err, sizeof(err)),
+                     -EINVAL);
+    assert_non_null(strstr(err, "does not take O_DIRECT"));
+    assert_non_null(strstr(err, "/proc/version"));
+    close(pfd);
     /* a path that does not name the image opened is refused */
     assert_int_equal(disk_open(&d, path, false, 2, err, sizeof(err)), 0);
     assert_int_equal(disk_set_direct(&d, path2, err, sizeof(err)), -ESTALE);
