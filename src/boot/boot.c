@@ -1,8 +1,11 @@
 /* boot.c — boot_load(): read the image, detect its kind, build tables; e820, initrd, cmdline. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "boot/boot.h"
 #include "boot/boot_priv.h"
@@ -75,13 +78,28 @@ int boot_write_cmdline(struct vm *vm)
     return 0;
 }
 
+/* Open the initrd PATH: its fd and *LEN, or -errno (-EINVAL: not a regular file). */
+static int initrd_open(const char *path, size_t *len)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = fstat(fd, &st) < 0 ? -errno : !S_ISREG(st.st_mode) ? -EINVAL : 0;
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    *len = (size_t)st.st_size;
+    return fd;
+}
+
 int boot_place_initrd(struct vm *vm, uint64_t lo, uint64_t hi, uint64_t *addr, uint64_t *size,
                       char *err, size_t errlen)
 {
     const char *path = vm->cfg.initrd;
-    uint8_t *buf = NULL;
     size_t len = 0;
-    int ret;
+    int ret, fd;
 
     *addr = *size = 0;
     if (!path[0])
@@ -94,17 +112,9 @@ int boot_place_initrd(struct vm *vm, uint64_t lo, uint64_t hi, uint64_t *addr, u
                  path, (unsigned long long)lo, (unsigned long long)hi);
         return -EFBIG;
     }
-    ret = read_file(path, hi - lo, &buf, &len);
-    if (ret == -EFBIG) {
-        snprintf(err, errlen,
-                 "initrd %s is larger than the %llu KiB free between the kernel and "
-                 "0x%llx; raise --memory",
-                 path, (unsigned long long)((hi - lo) / KiB), (unsigned long long)hi);
-        return -EFBIG;
-    }
-    if (ret < 0) {
-        snprintf(err, errlen, "initrd %s: %s", path, strerror(-ret));
-        return ret;
+    if ((fd = initrd_open(path, &len)) < 0) {
+        snprintf(err, errlen, "initrd %s: %s", path, strerror(-fd));
+        return fd;
     }
     ret = -EINVAL;
     if (len == 0) {
@@ -114,23 +124,27 @@ int boot_place_initrd(struct vm *vm, uint64_t lo, uint64_t hi, uint64_t *addr, u
     ret = -EFBIG;
     if (hi - lo < len || ALIGN_DOWN(hi - len, 4 * KiB) < lo) {
         snprintf(err, errlen,
-                 "initrd %s (%zu bytes) does not fit between the kernel end 0x%llx "
-                 "and 0x%llx; raise --memory",
-                 path, len, (unsigned long long)lo, (unsigned long long)hi);
+                 "initrd %s (%zu bytes) is larger than the %llu KiB free between the kernel end "
+                 "0x%llx and 0x%llx; raise --memory",
+                 path, len, (unsigned long long)((hi - lo) / KiB), (unsigned long long)lo,
+                 (unsigned long long)hi);
         goto out;
     }
     *addr = ALIGN_DOWN(hi - len, 4 * KiB);
-    ret = guest_mem_write(&vm->mem, *addr, buf, len);
+    /* read once, straight into guest RAM */
+    uint8_t *dst = gpa_to_hva(&vm->mem, *addr, len);
+    ret = dst ? boot_pread_full(fd, dst, len, 0) : -EFAULT;
     if (ret < 0) {
-        snprintf(err, errlen, "initrd %s: cannot write guest RAM at 0x%llx", path,
-                 (unsigned long long)*addr);
+        snprintf(err, errlen, "initrd %s: %s at 0x%llx: %s", path,
+                 dst ? "reading it into guest RAM" : "cannot write guest RAM",
+                 (unsigned long long)*addr, strerror(-ret));
         goto out;
     }
     *size = len;
 out:
     if (ret < 0)
         *addr = 0;
-    free(buf);
+    close(fd);
     return ret;
 }
 
@@ -328,7 +342,11 @@ int boot_load(struct vm *vm, char *err, size_t errlen)
         snprintf(err, errlen, "--cmdline: no room for the virtio_mmio.device= entries");
         return -EINVAL;
     }
-    ret = read_file(path, max, &img, &len);
+    /* a firmware is read whole; a kernel mostly straight into guest RAM (image.c) */
+    struct boot_image im = {.fd = -1};
+    ret = firmware ? read_file(path, max, &img, &len) : boot_image_open(&im, path, max);
+    if (!firmware)
+        img = im.buf, len = im.len;
     if (ret == -EFBIG)
         snprintf(why, sizeof(why), "larger than %llu MiB", (unsigned long long)(max / MiB));
     else if (ret < 0)
@@ -339,7 +357,10 @@ int boot_load(struct vm *vm, char *err, size_t errlen)
         ret = boot_fw_cfg(vm, why, sizeof(why));
     if (ret < 0)
         snprintf(err, errlen, "%s %s: %s", what, path, why);
-    free(img);
+    if (firmware)
+        free(img);
+    else
+        boot_image_close(&im);
     if (ret == 0 && firmware && vm->cfg.kernel[0])
         ret = boot_firmware_kernel(vm, err, errlen);
     if (ret == 0 && firmware && fw_cfg_find(vm))

@@ -200,6 +200,28 @@ Elf64_Phdr boot_elf_phdr(const uint8_t *img, const struct elf_info *e, unsigned 
 int boot_elf_load(struct vm *vm, const uint8_t *img, size_t len, uint32_t entry, uint64_t *end,
                   bool *has_entry, char *err, size_t errlen);
 
+/* A kernel file opened for loading (image.c). BUF holds LEN bytes as the loaders see them: for a
+ * bzImage or an ELF with a PVH note only what the parsers read (the first 64 KiB, the ELF program
+ * headers and notes; the rest reads as zero and is never touched), and FD stays open so that
+ * boot_image_copy reads the kernel itself once, straight into guest RAM; anything else is read
+ * whole (FD is then -1). */
+struct boot_image {
+    uint8_t *buf;
+    size_t len;
+    size_t map_len;
+    int fd;
+};
+/* Open PATH (a regular file of at most MAX bytes) into IM. Returns 0, -EFBIG, -EINVAL (not a
+ * regular file) or -errno. While IM is open, boot_image_copy of its BUF reads the file. */
+int boot_image_open(struct boot_image *im, const char *path, size_t max);
+void boot_image_close(struct boot_image *im);
+/* Copy N bytes at offset OFF of the image IMG (bounds checked by the caller) to DST: read from the
+ * file when IMG is this thread's open sparse image, else from IMG itself. Returns 0, -EIO (the
+ * file shrank meanwhile) or -errno. */
+int boot_image_copy(void *dst, const uint8_t *img, uint64_t off, size_t n);
+/* pread exactly LEN bytes at OFF. Returns 0, -EIO at the end of the file, or -errno. */
+int boot_pread_full(int fd, void *buf, size_t len, uint64_t off);
+
 /* Hand the bzImage IMG, vm->cfg.initrd and vm->cfg.cmdline to the firmware as fw_cfg items
  * (fw_cfg_linux.c), as QEMU's -kernel does. Returns 0, or -EINVAL / -EFBIG with ERR. */
 int boot_fw_cfg_linux(struct vm *vm, const uint8_t *img, size_t len, char *err, size_t errlen);

@@ -189,11 +189,15 @@ int linux_load(struct vm *vm, const uint8_t *img, size_t len, uint64_t rsdp, cha
                  clen, h.cmdline_size);
         return -EINVAL;
     }
-    if (guest_mem_write(&vm->mem, load, img + setup_size(&h), ksize) < 0 ||
-        boot_write_cmdline(vm) < 0) {
+    uint8_t *dst = gpa_to_hva(&vm->mem, load, ksize);
+    if (!dst || boot_write_cmdline(vm) < 0) {
         snprintf(err, errlen, "cannot write the kernel into guest RAM at 0x%llx",
                  (unsigned long long)load);
         return -EFAULT;
+    }
+    if ((ret = boot_image_copy(dst, img, setup_size(&h), ksize)) < 0) {
+        snprintf(err, errlen, "reading the kernel: %s", strerror(-ret));
+        return ret;
     }
     uint64_t initrd_top = MIN((uint64_t)h.initrd_addr_max + 1, low_end);
     ret = boot_place_initrd(vm, kend, initrd_top, &initrd, &initrd_size, err, errlen);

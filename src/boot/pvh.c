@@ -189,7 +189,10 @@ int boot_elf_load(struct vm *vm, const uint8_t *img, size_t len, uint32_t entry,
                      i, (unsigned long long)p.p_paddr, (unsigned long long)p.p_memsz);
             return -EFBIG;
         }
-        memcpy(dst, img + p.p_offset, p.p_filesz);
+        if ((ret = boot_image_copy(dst, img, p.p_offset, p.p_filesz)) < 0) {
+            snprintf(err, errlen, "PT_LOAD %u: reading the file: %s", i, strerror(-ret));
+            return ret;
+        }
         memset(dst + p.p_filesz, 0, p.p_memsz - p.p_filesz);
         *end = MAX(*end, p.p_paddr + p.p_memsz);
         if (entry >= p.p_paddr && entry - p.p_paddr < p.p_memsz)

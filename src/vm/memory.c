@@ -22,6 +22,33 @@ static void mem_layout(struct guest_mem *m, uint8_t *p, uint64_t ram_size)
     }
 }
 
+/* mmap SIZE bytes with FLAGS (from FD at offset 0, or anonymous when FD < 0) at an address that
+ * is a multiple of 2 MiB: guest-physical 0 is 2 MiB aligned, so only when the host address is too
+ * can KVM map guest RAM with 2 MiB pages (a memory slot whose gfn and host address disagree
+ * modulo 2 MiB gets 4 KiB mappings only: one nested page fault per 4 KiB the guest touches). A
+ * PROT_NONE reservation 2 MiB larger is made first, the mapping placed inside it, the slack
+ * returned. Returns the mapping or MAP_FAILED with errno. */
+static void *mem_map_aligned(uint64_t size, int flags, int fd)
+{
+    const uint64_t align = 2 * MiB;
+    uint8_t *r = mmap(NULL, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                      -1, 0);
+    if (r == MAP_FAILED)
+        return MAP_FAILED;
+    uint8_t *p = (uint8_t *)ALIGN_UP((uintptr_t)r, align);
+    if (mmap(p, size, PROT_READ | PROT_WRITE, flags | MAP_FIXED, fd, 0) == MAP_FAILED) {
+        int e = errno;
+        munmap(r, size + align);
+        errno = e;
+        return MAP_FAILED;
+    }
+    if (p > r)
+        munmap(r, (size_t)(p - r));
+    if (r + size + align > p + size)
+        munmap(p + size, (size_t)(r + size + align - (p + size)));
+    return p;
+}
+
 /* Map RAM_SIZE bytes with FLAGS (from FD, or anonymous when FD < 0) and lay M out on them. */
 static int mem_map(struct guest_mem *m, uint64_t ram_size, int flags, int fd, bool hugepages)
 {
@@ -30,7 +57,7 @@ static int mem_map(struct guest_mem *m, uint64_t ram_size, int flags, int fd, bo
         return -EINVAL;
     if (hugepages && ram_size % (2 * MiB))
         return -EINVAL;
-    void *p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, flags, fd, 0);
+    void *p = mem_map_aligned(ram_size, flags, fd);
     if (p == MAP_FAILED)
         return -errno;
     madvise(p, ram_size, MADV_DONTFORK);

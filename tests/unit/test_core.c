@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -119,6 +120,31 @@ static void mem_sizes_accepted_and_rejected(void **state)
     assert_int_equal(guest_mem_init(&m, 8 << 20, false), -EINVAL);
     assert_int_equal(guest_mem_init(&m, (16 << 20) + 100, false), -EINVAL);
     assert_int_equal(guest_mem_init(&m, (16 << 20) + 4096, true), -EINVAL); /* not 2 MiB */
+}
+
+/* Guest RAM starts on a 2 MiB boundary (KVM maps it with 2 MiB pages only then), whether
+ * anonymous or from a file (a restore), and the file's offset 0 is still guest-physical 0. */
+static void mem_base_is_2mib_aligned(void **state)
+{
+    static const uint64_t sizes[] = {16 << 20, (16 << 20) + 4096, 130 << 20, 6 * GiB};
+    struct guest_mem m;
+    for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+        assert_int_equal(guest_mem_init(&m, sizes[i], false), 0);
+        assert_int_equal((uintptr_t)m.base % (2 * MiB), 0);
+        assert_int_equal(guest_mem_write(&m, sizes[i] - 4, "end", 4), 0); /* last byte mapped */
+        guest_mem_free(&m);
+    }
+    int fd = memfd_create("ram", MFD_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 16 << 20), 0);
+    assert_int_equal(pwrite(fd, "gpa0", 4, 0), 4);
+    assert_int_equal(guest_mem_init_file(&m, 16 << 20, fd), 0);
+    assert_int_equal((uintptr_t)m.base % (2 * MiB), 0);
+    char got[4];
+    assert_int_equal(guest_mem_read(&m, 0, got, 4), 0);
+    assert_memory_equal(got, "gpa0", 4);
+    guest_mem_free(&m);
+    close(fd);
 }
 
 /* ---- exit dispatch with synthetic exits ---- */
@@ -278,6 +304,7 @@ int main(void)
         cmocka_unit_test(mem_small_guest_is_one_region),
         cmocka_unit_test(mem_large_guest_splits_around_hole),
         cmocka_unit_test(mem_sizes_accepted_and_rejected),
+        cmocka_unit_test(mem_base_is_2mib_aligned),
         cmocka_unit_test(exit_io_routes_rep_and_counts_unmapped),
         cmocka_unit_test(exit_mmio_unmapped_read_all_ones),
         cmocka_unit_test(exit_policy_statuses),

@@ -270,6 +270,73 @@ static void hostile_elves(void **state)
     expect_elf_fail(o, MEM_64M, -EINVAL, "not x86");
 }
 
+/* A vmlinux whose program headers, notes and segment lie past the first 64 KiB truce reads
+ * ahead: the headers are read where they are, the segment straight from the file into guest RAM
+ * (the image buffer never holds it), and the guest gets the same bytes. */
+static void far_parts_read_from_file(void **state)
+{
+    enum { PH = 0x11000, NOTES = 0x12000, DATA = 0x30000 };
+    struct el o = el_default();
+    o.filesz = 200000, o.memsz = 210000;
+    size_t len;
+    uint8_t *img = make_elf(&o, &len);
+    size_t big_len = DATA + o.filesz;
+    uint8_t *big = calloc(1, big_len);
+    assert_non_null(big);
+    Elf64_Ehdr h;
+    Elf64_Phdr p[2];
+    memcpy(&h, img, sizeof(h));
+    memcpy(p, img + 64, sizeof(p));
+    h.e_phoff = PH;
+    memcpy(big + NOTES, img + NOTE_OFF, p[0].p_filesz);
+    memcpy(big + DATA, img + LOAD_OFF, o.filesz);
+    p[0].p_offset = NOTES, p[1].p_offset = DATA;
+    memcpy(big, &h, sizeof(h));
+    memcpy(big + PH, p, sizeof(p));
+
+    struct fixture *f = fix_new(MEM_64M, 1);
+    assert_int_equal(fix_kernel(f, big, big_len, false), 0);
+    struct boot_image im;
+    assert_int_equal(boot_image_open(&im, f->vm->cfg.kernel, (64 * MiB)), 0);
+    assert_true(im.fd >= 0); /* sparse: the segment is read later, into guest RAM */
+    assert_int_equal(im.len, big_len);
+    assert_int_equal(im.buf[DATA + 100], 0);
+    boot_image_close(&im);
+
+    assert_int_equal(boot_load(f->vm, f->err, sizeof(f->err)), 0);
+    assert_int_equal(f->vm->boot.entry, SEG_PADDR + 0x40);
+    const uint8_t *seg = fix_gpa(f, SEG_PADDR, o.memsz);
+    for (size_t i = 0; i < o.filesz; i += 613)
+        assert_int_equal(seg[i], (uint8_t)(i * 13 + 1));
+    assert_int_equal(seg[o.filesz - 1], (uint8_t)((o.filesz - 1) * 13 + 1));
+    for (size_t i = o.filesz; i < o.memsz; i++)
+        assert_int_equal(seg[i], 0);
+    free(big);
+    free(img);
+    fix_free(f);
+}
+
+/* An ELF without a PVH note (e.g. a multiboot one) is read whole, as before. */
+static void non_pvh_elf_read_whole(void **state)
+{
+    struct el o = el_default();
+    o.no_note = true;
+    size_t len;
+    uint8_t *img = make_elf(&o, &len);
+    struct fixture *f = fix_new(MEM_64M, 1);
+    assert_int_equal(fix_kernel(f, img, len, false), 0);
+    struct boot_image im;
+    assert_int_equal(boot_image_open(&im, f->vm->cfg.kernel, (64 * MiB)), 0);
+    assert_int_equal(im.fd, -1);
+    assert_memory_equal(im.buf, img, len);
+    boot_image_close(&im);
+    assert_int_equal(boot_image_open(&im, "/nonexistent/vmlinux", (64 * MiB)), -ENOENT);
+    assert_int_equal(boot_image_open(&im, f->vm->cfg.kernel, len - 1), -EFBIG);
+    assert_int_equal(boot_image_open(&im, "/tmp", (64 * MiB)), -EINVAL);
+    free(img);
+    fix_free(f);
+}
+
 static void malformed_headers(void **state)
 {
     struct el o = el_default();
@@ -304,7 +371,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(start_info),           cmocka_unit_test(pvh_vcpu_state),
         cmocka_unit_test(elf32_and_4byte_note), cmocka_unit_test(hostile_elves),
-        cmocka_unit_test(malformed_headers),
+        cmocka_unit_test(malformed_headers),    cmocka_unit_test(far_parts_read_from_file),
+        cmocka_unit_test(non_pvh_elf_read_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
