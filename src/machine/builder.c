@@ -249,10 +249,12 @@ static int vm_build(struct vm *vm, struct kvm_host *kvm, const struct vm_config 
     if ((rc = vm_check_template(vm, err, errlen)))
         return rc == -ENOTSUP ? -EINVAL : rc;
     vm_mark(vm, VM_MARK_CPUID);
-    if ((rc = console_open(vm, err, errlen)) || (rc = devices_create(vm, err, errlen)) ||
-        (rc = vm->restoring ? boot_restore(vm, err, errlen) : boot_load(vm, err, errlen)))
+    if ((rc = console_open(vm, err, errlen)) || (rc = devices_create(vm, err, errlen)))
         return rc;
     vm_mark(vm, VM_MARK_DEVICES);
+    if ((rc = vm->restoring ? boot_restore(vm, err, errlen) : boot_load(vm, err, errlen)))
+        return rc;
+    vm_mark(vm, VM_MARK_BOOT);
     vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
     if (!vm->vcpus)
         return -ENOMEM;

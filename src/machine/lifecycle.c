@@ -49,6 +49,7 @@ void vm_marks_format(const struct vm *vm, char *buf, size_t size)
         [VM_MARK_SLOTS] = "memslots",  [VM_MARK_IRQCHIP] = "irqchip", [VM_MARK_CPUID] = "cpuid",
         [VM_MARK_DEVICES] = "devices", [VM_MARK_VCPUS] = "vcpus",     [VM_MARK_STATE] = "state",
         [VM_MARK_PREPARE] = "prepare", [VM_MARK_THREADS] = "threads", [VM_MARK_SECCOMP] = "seccomp",
+        [VM_MARK_BOOT] = "boot",
     };
     uint64_t begin = atomic_load(&vm->marks[VM_MARK_BEGIN]), prev = begin;
     uint64_t run = atomic_load(&vm->stats.first_run_ns);

@@ -31,8 +31,8 @@ static void mem_layout(struct guest_mem *m, uint8_t *p, uint64_t ram_size)
 static void *mem_map_aligned(uint64_t size, int flags, int fd)
 {
     const uint64_t align = 2 * MiB;
-    uint8_t *r = mmap(NULL, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                      -1, 0);
+    uint8_t *r =
+        mmap(NULL, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (r == MAP_FAILED)
         return MAP_FAILED;
     uint8_t *p = (uint8_t *)ALIGN_UP((uintptr_t)r, align);

@@ -399,12 +399,13 @@ enum vm_mark {
     VM_MARK_SLOTS,   /* RAM's KVM memory slots set */
     VM_MARK_IRQCHIP, /* in-kernel irqchip, GSI routing, PIT */
     VM_MARK_CPUID,   /* KVM_GET_SUPPORTED_CPUID, CPU template checked */
-    VM_MARK_DEVICES, /* console, devices, boot image (restore: the ROMs) */
+    VM_MARK_DEVICES, /* console and devices */
     VM_MARK_VCPUS,   /* every KVM_CREATE_VCPU */
     VM_MARK_STATE,   /* restore: KVM, vCPU and device state set */
     VM_MARK_PREPARE, /* Landlock and whatever ran between the build and the start */
     VM_MARK_THREADS, /* the I/O and vCPU threads created */
     VM_MARK_SECCOMP, /* the first vCPU thread under its seccomp filter */
+    VM_MARK_BOOT,    /* the boot image loaded: kernel, initrd, tables (restore: the ROMs) */
     VM_NMARKS
 };
 

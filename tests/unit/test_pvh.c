@@ -369,9 +369,12 @@ static void malformed_headers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(start_info),           cmocka_unit_test(pvh_vcpu_state),
-        cmocka_unit_test(elf32_and_4byte_note), cmocka_unit_test(hostile_elves),
-        cmocka_unit_test(malformed_headers),    cmocka_unit_test(far_parts_read_from_file),
+        cmocka_unit_test(start_info),
+        cmocka_unit_test(pvh_vcpu_state),
+        cmocka_unit_test(elf32_and_4byte_note),
+        cmocka_unit_test(hostile_elves),
+        cmocka_unit_test(malformed_headers),
+        cmocka_unit_test(far_parts_read_from_file),
         cmocka_unit_test(non_pvh_elf_read_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
