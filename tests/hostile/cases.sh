@@ -59,6 +59,7 @@ c net-announce-ctrl net_announce "" 85 "$OK"
 c blk-mq blk_mq "" 85 "$OK" --disk-mq=2
 c mmds-flood mmds_flood net 85 "$OK" --mmds version=V2
 c blk-bad-requests blk_bad_req blk 85 "$OK"
+c blk-bad-requests-direct blk_bad_req blk 85 "$OK" --disk-direct
 # Rate limiters holding requests back (they wait in the ring, never fail, never spin): big
 # entropy requests under a bandwidth limit, a reset while disk requests are held, shutdown with
 # requests held by a limit of one per second.

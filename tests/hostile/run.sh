@@ -59,6 +59,7 @@ one() {
         --memory=*) mem_mib=${a#--memory=}; mem_mib=${mem_mib%M}; args+=(--memory "${mem_mib}M") ;;
         --console-virtio) console=(--console virtio) ;;
         --disk-ro) disk="$disk,readonly=on" ;;
+        --disk-direct) disk="$disk,direct=on" ;; # O_DIRECT for aligned requests, buffered for the rest
         --disk-ahci) disk="$disk,if=ahci" ;;
         --disk-rl=*) disk="$disk,${a#--disk-rl=}" ;; # rate limits: bw=..., ops=...
         --disk-mq=*) # virtio-blk with that many queues, one vCPU each
