@@ -64,6 +64,8 @@ load_start=$(cut -d" " -f1-3 /proc/loadavg)
 lab_log "running $reps x 3 x $nv boots in the lab with $LAB_L1_CPUS L1 CPUs (up to $timeout s)"
 lab_bench_run truce/bench-mq "$timeout" 3072 "$initrd" BENCH-MQ "$out"
 tr -d '\r' <"$LAB_BENCH_LOG" | grep '^BENCH-MQ-INFO ' | sort -u >"$out/info.txt" || true
+tr -d '\r' <"$LAB_BENCH_LOG" | grep '^BENCH-MQ-SKIP ' >"$out/skips.txt" || true
+[ ! -s "$out/skips.txt" ] || lab_log "boots without samples: $(cut -d' ' -f2-4 "$out/skips.txt" | paste -sd,)"
 
 LOADAVG="$load_start -> $(cut -d" " -f1-3 /proc/loadavg)" python3 - "$out/samples.txt" "$BENCH_DIR/RESULTS.md" "$reps" "$runtime" "$vcpus" "$mib" \
     "$LAB_L1_CPUS" "$(qemu-system-x86_64 --version | head -n 1)" "$(fio --version)" \
@@ -103,6 +105,10 @@ except FileNotFoundError:
     seen = []
 if seen:
     lines += ["", "Queues the guest saw (vmm vCPUs blk-queues net-queues): " + "; ".join(seen)]
+skips = os.path.join(os.path.dirname(os.path.abspath(samples)), "skips.txt")
+if os.path.exists(skips) and os.path.getsize(skips):
+    lines += ["", "Boots that failed and gave no samples (VMM, rep, vCPUs, the VMM's last line): "
+              + "; ".join(" ".join(line.split()[1:]) for line in open(skips)) + "."]
 if os.environ.get("LOADAVG"):
     lines += ["", "The host's load average (1, 5, 15 min) at the start -> the end: "
               f"{os.environ['LOADAVG']}, on {os.cpu_count()} cores shared with other jobs."]

@@ -76,6 +76,8 @@ fi
 # the exact peer command lines, the plot, then the section of RESULTS.md
 tr -d '\r' <"$LAB_BENCH_LOG" | grep '^BENCH-NET-CMD ' >"$out/cmds.txt" || true
 tr -d '\r' <"$LAB_BENCH_LOG" | grep '^BENCH-NET-ROUNDS ' >"$out/rounds.txt" || true
+tr -d '\r' <"$LAB_BENCH_LOG" | grep '^BENCH-NET-SKIP ' >"$out/skips.txt" || true
+[ ! -s "$out/skips.txt" ] || lab_log "boots without samples: $(cut -d' ' -f2-4 "$out/skips.txt" | paste -sd,)"
 plot=$BENCH_DIR/net.png
 plotpy=python3
 [ -x /usr/bin/python3 ] && plotpy=/usr/bin/python3 # Debian's matplotlib is for Debian's python3

@@ -2,6 +2,7 @@
 truce/peer ratios, the exact command lines.
 Usage: net_table.py SAMPLES CMDS RESULTS REPS MIB CPUS QVER RTTS ROUNDS [PLOT.png]"""
 import os
+import statistics
 import sys
 import time
 
@@ -40,12 +41,39 @@ lines = [B, "## virtio-net: truce vs QEMU with vhost-net (and without)", "",
          "are only lab figures; the ratios are the result. For round trips a ratio below 1 is "
          "truce ahead. Where the time goes (notifications, MSIs, exits, syscalls per MiB): "
          "`bench/net.sh --trace`.", ""]
+# Each rep runs every VMM back to back, so one rep's boots share the host's load of the moment:
+# the ratio within a rep, then the median over reps, is the steadier figure.
+by_rep = {}
+for line in open(samples):
+    _, vmm, rep, test, v = line.split()
+    by_rep[test, vmm, rep] = float(v)
+
+
+def paired(base, peer="qemu-vhost"):
+    out = []
+    for key, label in rows:
+        r = [by_rep[key, base, rep] / by_rep[key, peer, rep]
+             for (k, v, rep) in by_rep if k == key and v == base
+             if by_rep.get((key, peer, rep))]
+        if r:
+            out.append(f"{label.split(' (')[0]}{label.split(')')[-1]}: "
+                       f"**{statistics.median(r):.2f}** ({len(r)} reps)")
+    return ("Median over reps of the ratio within each rep (" + base + "/QEMU vhost=on): "
+            + "; ".join(out) + ".") if out else ""
+
+
 lines += peers_table(vals, rows, "truce", peers)
+lines += ["", paired("truce")]
 if any(v == "truce-vhost" for _, v in vals):
     lines += ["", "truce with its vhost-net backend (`--net tap=tap0,vhost=on`: the rings served by "
               "L1's vhost-net, its MSI-X interrupts raised by KVM irqfds) against the same peers, "
               "same boots:", ""]
     lines += peers_table(vals, rows, "truce-vhost", peers)
+    lines += ["", paired("truce-vhost")]
+skips = os.path.join(os.path.dirname(os.path.abspath(samples)), "skips.txt")
+if os.path.exists(skips) and os.path.getsize(skips):
+    lines += ["", "Boots that failed and gave no samples (VMM, rep, vCPUs, the VMM's last line): "
+              + "; ".join(" ".join(line.split()[1:]) for line in open(skips)) + "."]
 lines += ["", "Command lines (K, I, C: the lab's Debian kernel, initramfs and command line; N: "
           "1 or 2):", "",
           "- truce: `truce run --kernel K --initrd I --cmdline C --cpus N --memory 512M --console "

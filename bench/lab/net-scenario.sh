@@ -167,7 +167,13 @@ ARGS
                 -a lab.check=netbench "$@"
             kill "$helper" 2>/dev/null # still waiting only when the guest never came up
             wait "$helper"
-            expect_guest netbench
+            if ! tr -d '\r' <"$GUEST_OUT" | grep -aq "^GUEST-RESULT PASS netbench"; then
+                # one boot that failed (a guest that never came up, a VMM that died) costs its
+                # samples, not the whole run: named here and in the results
+                lab_show_output
+                echo "BENCH-NET-SKIP $vmm $rep c$cpus $(lab_last_line)"
+                continue
+            fi
             sed "s/^/BENCH-NET $vmm $rep /" "m-$vmm-$rep-$cpus"
             sed "s/^/BENCH-NET-TRACE $vmm $rep /" "m-$vmm-$rep-$cpus.trace"
             [ ! -s "m-$vmm-$rep-$cpus.rounds" ] ||
