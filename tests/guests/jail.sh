@@ -40,8 +40,9 @@ prep() { # ID
     mkdir -p "$root" && cp "$G/actions.elf" "$root/" && chmod 644 "$root/actions.elf"
 }
 # Wait (at most 10 s) until FILE holds PATTERN.
-wait_for() {
-    for _ in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+wait_for() { # FILE PATTERN: up to 30 s (a loaded CI host, e.g. the lab's images being written
+    # beside this tier, has delayed a jailed VM's first line past 10 s)
+    for _ in $(seq 300); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
     return 1
 }
 status_of() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" | tr -s '\t ' ' '; }
