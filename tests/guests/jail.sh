@@ -204,8 +204,9 @@ info=$(api GET / && cat "$BASE/api.body")
 check api-id "GET / answered '$info'" grep -q "\"id\": *\"$ID\"" <<<"$info"
 api PUT /boot-source '{"kernel_image_path": "/actions.elf", "boot_args": "spin"}' >"$BASE/api.code"
 api PUT /actions '{"action_type": "InstanceStart"}' >>"$BASE/api.code"
-check api-boot "boot-source, InstanceStart: HTTP $(tr '\n' ' ' <"$BASE/api.code") $(cat "$BASE/api.body")" \
-    wait_for "$BASE/jail4.out" "actions 'spin'"
+wait_for "$BASE/jail4.out" "actions 'spin'"
+check api-boot "boot-source, InstanceStart: HTTP $(tr '\n' ' ' <"$BASE/api.code") $(cat "$BASE/api.body"); its output: $(tail -n 4 "$BASE/jail4.out" | tr '\n' '|')" \
+    grep -q "actions 'spin'" "$BASE/jail4.out"
 check api-landlock "no landlock line: $(grep -i landlock "$BASE/jail4.out")" \
     grep -Eq 'landlock: (ABI [0-9]+, file access restricted|not available)' "$BASE/jail4.out"
 check api-jailed "API truce runs as $(status_of "$P" Uid)" \
