@@ -38,10 +38,11 @@ def still_answers():
         return False
 
 
-def attach():
-    """The handshake, retried while the previous client's connection is still being let go."""
+def attach(**kw):
+    """The handshake, retried while the previous client's connection is still being let go
+    (truced answers 409 while the console is attached, before it looks at the headers)."""
     for _ in range(50):
-        s, st, head, rest = wsc.handshake(addr, path)
+        s, st, head, rest = wsc.handshake(addr, path, **kw)
         if st != 409:
             break
         s.close()
@@ -100,10 +101,10 @@ result("half-frame-gone", still_answers(), "the console answers after two vanish
 # Handshake errors: 400 naming the header, and no upgrade.
 for name, kw, word in (("bad-key", {"key": "short"}, b"Sec-WebSocket-Key"),
                        ("bad-version", {"version": "8"}, b"Sec-WebSocket-Version")):
-    s, st, head, rest = wsc.handshake(addr, path, **kw)
+    s, st, head, rest = attach(**kw)
     s.close()
     result(name, st == 400 and word in rest, "%d %s" % (st, rest[:80].decode(errors="replace")))
-s, st, head, rest = wsc.handshake(addr, path, headers={"Connection": "keep-alive"})
+s, st, head, rest = attach(headers={"Connection": "keep-alive"})
 s.close()
 result("no-connection-upgrade", st == 400 and b"Connection" in rest, "%d" % st)
 
