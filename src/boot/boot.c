@@ -78,22 +78,6 @@ int boot_write_cmdline(struct vm *vm)
     return 0;
 }
 
-/* Open the initrd PATH: its fd and *LEN, or -errno (-EINVAL: not a regular file). */
-static int initrd_open(const char *path, size_t *len)
-{
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = fstat(fd, &st) < 0 ? -errno : !S_ISREG(st.st_mode) ? -EINVAL : 0;
-    if (rc) {
-        close(fd);
-        return rc;
-    }
-    *len = (size_t)st.st_size;
-    return fd;
-}
-
 int boot_place_initrd(struct vm *vm, uint64_t lo, uint64_t hi, uint64_t *addr, uint64_t *size,
                       char *err, size_t errlen)
 {
@@ -112,7 +96,7 @@ int boot_place_initrd(struct vm *vm, uint64_t lo, uint64_t hi, uint64_t *addr, u
                  path, (unsigned long long)lo, (unsigned long long)hi);
         return -EFBIG;
     }
-    if ((fd = initrd_open(path, &len)) < 0) {
+    if ((fd = boot_open_regular(path, &len)) < 0) {
         snprintf(err, errlen, "initrd %s: %s", path, strerror(-fd));
         return fd;
     }

@@ -221,6 +221,8 @@ void boot_image_close(struct boot_image *im);
 int boot_image_copy(void *dst, const uint8_t *img, uint64_t off, size_t n);
 /* pread exactly LEN bytes at OFF. Returns 0, -EIO at the end of the file, or -errno. */
 int boot_pread_full(int fd, void *buf, size_t len, uint64_t off);
+/* Open PATH read-only: its fd and *LEN (its size), or -errno (-EINVAL: not a regular file). */
+int boot_open_regular(const char *path, size_t *len);
 
 /* Hand the bzImage IMG, vm->cfg.initrd and vm->cfg.cmdline to the firmware as fw_cfg items
  * (fw_cfg_linux.c), as QEMU's -kernel does. Returns 0, or -EINVAL / -EFBIG with ERR. */

@@ -58,19 +58,30 @@ static bool image_elf_pvh(struct boot_image *im)
     return pvh_find_entry(im->buf, im->len, &entry, err, sizeof(err)) == 0;
 }
 
-int boot_image_open(struct boot_image *im, const char *path, size_t max)
+int boot_open_regular(const char *path, size_t *len)
 {
     struct stat st;
-    memset(im, 0, sizeof(*im));
-    im->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (im->fd < 0)
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return -errno;
-    int rc = fstat(im->fd, &st) < 0 ? -errno : !S_ISREG(st.st_mode) ? -EINVAL : 0;
-    if (!rc && (uint64_t)st.st_size > max)
-        rc = -EFBIG;
+    int rc = fstat(fd, &st) < 0 ? -errno : !S_ISREG(st.st_mode) ? -EINVAL : 0;
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    *len = (size_t)st.st_size;
+    return fd;
+}
+
+int boot_image_open(struct boot_image *im, const char *path, size_t max)
+{
+    memset(im, 0, sizeof(*im));
+    im->fd = boot_open_regular(path, &im->len);
+    if (im->fd < 0)
+        return im->fd;
+    int rc = im->len > max ? -EFBIG : 0;
     if (rc)
         goto fail;
-    im->len = (size_t)st.st_size;
     /* pages never read into stay unbacked */
     im->map_len = im->len ? im->len : 1;
     im->buf = mmap(NULL, im->map_len, PROT_READ | PROT_WRITE,
