@@ -48,6 +48,41 @@ def breakdown(f):
     return first_ms, exits, total_ms - stopped_ms, total_ms, float(f["marker_ms"])
 
 
+def phases(f):
+    """truce's exec -> first KVM_RUN by phase, ms: [(name, ms)] from labrun's exec stamp, the
+    start-up timeline's main_ns and begin_ns, then its phases (ss_* fields), or None."""
+    if f.get("vmm") != "truce" or "ss_main_ns" not in f or f.get("status") != "0":
+        return None
+    start, main, begin = int(f["start_mono_ns"]), int(f["ss_main_ns"]), int(f["ss_begin_ns"])
+    out = [("exec -> main()", (main - start) / 1e6), ("main() -> build", (begin - main) / 1e6)]
+    for k, v in f.items():
+        if k.startswith("ss_") and k not in ("ss_restore", "ss_total", "ss_main_ns",
+                                             "ss_begin_ns"):
+            out.append((k[3:], int(v) / 1e3))
+    return out
+
+
+def phases_table(runs):
+    """The truce rows' exec -> first KVM_RUN split into phases (medians), when the runs have
+    them."""
+    rows = []
+    for kernel in ("small", "cloud"):
+        good = [p for p in (phases(f) for f in runs.get((kernel, "truce-fields"), [])) if p]
+        if not good:
+            continue
+        names = [n for n, _ in good[0]]
+        med = {n: statistics.median(dict(p).get(n, 0) for p in good) for n in names}
+        rows.append((kernel, len(good), names, med))
+    if not rows:
+        return
+    print()
+    print("truce's exec -> first KVM_RUN, phase by phase (median ms; `start-stats`, "
+          "src/machine/lifecycle.c; `run` ends at the first KVM_RUN):")
+    print()
+    for kernel, n, names, med in rows:
+        print(f"- {kernel} ({n} runs): " + ", ".join(f"{k} {med[k]:.1f}" for k in names))
+
+
 def main():
     runs = {}
     for line in open(sys.argv[1], errors="replace"):
@@ -59,10 +94,11 @@ def main():
             continue  # warm-up
         b = breakdown(f)
         runs.setdefault((f["kernel"], f["vmm"]), []).append((f.get("run"), b))
+        runs.setdefault((f["kernel"], f["vmm"] + "-fields"), []).append(f)
     print("| guest kernel | VMM | good runs | exec -> first KVM_RUN | exits during the run: count "
           "(userspace time) | exit handling | last exit -> process exit | exec -> exit | "
-          "VMM share |")
-    print("|---|---|---:|---:|---|---:|---:|---:|---:|")
+          "VMM share | VMM share of exec -> /init |")
+    print("|---|---|---:|---:|---|---:|---:|---:|---:|---:|")
     samples = []
     for kernel in ("small", "cloud"):
         for vmm in ("truce", "qemu"):
@@ -72,7 +108,7 @@ def main():
                 continue
             name = "small (PVH vmlinux)" if kernel == "small" else "Debian cloud (bzImage)"
             if not good:
-                print(f"| {name} | {vmm} | 0/{len(rs)} | n/a | n/a | n/a | n/a | n/a | n/a |")
+                print(f"| {name} | {vmm} | 0/{len(rs)} | n/a | n/a | n/a | n/a | n/a | n/a | n/a |")
                 continue
             med = statistics.median
             first = med(b[0] for b in good)
@@ -86,9 +122,11 @@ def main():
             total = med(b[3] for b in good)
             share = med((b[0] + sum(us for _, us in b[1].values()) / 1000 + b[2]) / b[3] * 100
                         for b in good)
+            boot_share = med((b[0] + sum(us for _, us in b[1].values()) / 1000) / b[4] * 100
+                             for b in good)
             print(f"| {name} | {'QEMU microvm' if vmm == 'qemu' else vmm} | {len(good)}/{len(rs)} "
                   f"| {first:.1f} ms | {ex} | {handling:.1f} ms | {tail:.1f} ms | {total:.0f} ms "
-                  f"| {share:.1f}% |")
+                  f"| {share:.1f}% | {boot_share:.1f}% |")
             for run, b in rs:
                 samples.append(f"- {kernel} {vmm} run {run}: " + (
                     "not usable" if not b else
@@ -96,6 +134,7 @@ def main():
                     f"{sum(us for _, us in b[1].values()) / 1000:.1f} ms, tail {b[2]:.1f} ms, "
                     f"exit {b[3]:.0f} ms, /init {b[4]:.0f} ms; " +
                     " ".join(f"{k}={c}/{us}" for k, (c, us) in sorted(b[1].items()))))
+    phases_table(runs)
     print()
     print("Samples (exits: kind=count/µs of userspace handling):")
     print()

@@ -76,7 +76,9 @@ EOF
     fi
     [ "$mode" = trace ] || return 0
     if [ "$vmm" = truce ]; then
-        a=$(tr -d '\r' </tmp/bench.out | sed -n 's/.*exit-stats //p' | tail -n 1)
+        # the exits, and the start-up timeline with its fields renamed ss_* (it has a run= too)
+        a="$(tr -d '\r' </tmp/bench.out | sed -n 's/.*exit-stats //p' | tail -n 1) $(tr -d '\r' \
+            </tmp/bench.out | sed -n 's/.*start-stats //p' | tail -n 1 | sed 's/\([a-z_]*\)=/ss_\1=/g')"
     else
         a=$(bench_qemu_trace /tmp/qtrace.log)
     fi

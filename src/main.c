@@ -9,6 +9,7 @@
 
 int main(int argc, char **argv)
 {
+    process_mark_start();
     /* Termination signals are taken synchronously (signalfd) by whoever waits for the VM, so
      * every thread created from here on has them blocked. A closed pipe is an error return. */
     sigset_t set;

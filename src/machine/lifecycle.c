@@ -70,10 +70,13 @@ void vm_marks_format(const struct vm *vm, char *buf, size_t size)
                               (unsigned long long)(t > prev ? t - prev : 0) / 1000);
         prev = MAX(t, prev);
     }
+    /* and where the timeline sits on CLOCK_MONOTONIC: from main() (the loader before it, the
+     * front end after it) to the build's start */
     if (n < size && begin)
-        snprintf(buf + n, size - n, " run=%llu total=%llu",
+        snprintf(buf + n, size - n, " run=%llu total=%llu main_ns=%llu begin_ns=%llu",
                  (unsigned long long)(run > prev ? run - prev : 0) / 1000,
-                 (unsigned long long)(run > begin ? run - begin : 0) / 1000);
+                 (unsigned long long)(run > begin ? run - begin : 0) / 1000,
+                 (unsigned long long)process_start_ns(), (unsigned long long)begin);
 }
 
 int vm_start(struct vm *vm)

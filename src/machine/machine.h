@@ -48,9 +48,10 @@ void vm_destroy(struct vm *vm);
 /* Stamp mark M of VM's start-up timeline (vm.h, enum vm_mark) with now_ns(). */
 void vm_mark(struct vm *vm, enum vm_mark m);
 /* VM's start-up timeline as one line into BUF of SIZE: "start-stats restore=0|1 PHASE=USEC ...
- * run=USEC total=USEC", the phases in the order they ended, each the microseconds since the
- * previous one ended (phases not reached are left out; run: the first vCPU's seccomp filter to its
- * first KVM_RUN), total: the request to the first KVM_RUN (0: not run yet). vm_destroy logs it at
+ * run=USEC total=USEC main_ns=NS begin_ns=NS", the phases in the order they ended, each the
+ * microseconds since the previous one ended (phases not reached are left out; run: the first vCPU's
+ * seccomp filter to its first KVM_RUN), total: the request to the first KVM_RUN (0: not run yet),
+ * main_ns and begin_ns: CLOCK_MONOTONIC at main()'s entry and at the request. vm_destroy logs it at
  * debug level. */
 void vm_marks_format(const struct vm *vm, char *buf, size_t size);
 

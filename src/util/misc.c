@@ -182,6 +182,18 @@ uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+static uint64_t process_start;
+
+void process_mark_start(void)
+{
+    process_start = now_ns();
+}
+
+uint64_t process_start_ns(void)
+{
+    return process_start;
+}
+
 void signals_block_termination(sigset_t *set)
 {
     sigemptyset(set);

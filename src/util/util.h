@@ -115,6 +115,10 @@ bool dl_sym(void *h, const char *soname, const char *name, void *slot, const cha
 void mem_zero(void *dst, size_t n);
 void mem_copy(void *dst, const void *src, size_t n);
 uint64_t now_ns(void);
+/* now_ns() as main() began (process_mark_start, called first thing), 0 before: start-up
+ * timelines (start-stats) say how long the loader and the front end took before the VM build. */
+void process_mark_start(void);
+uint64_t process_start_ns(void);
 /* Fill SET with the signals that ask truce to stop (SIGINT, SIGTERM, SIGHUP) and block them in
  * the calling thread; whoever waits for the VM takes them through a signalfd on SET. */
 void signals_block_termination(sigset_t *set);

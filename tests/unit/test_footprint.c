@@ -52,24 +52,52 @@ static unsigned backed(const unsigned char *p)
     return (unsigned)(kib * 1024 / PAGE);
 }
 
+/* Whether this kernel maps the shared zero page when untouched memory is read: some do not (a
+ * PVM guest's `pvm_no_zero_page=1`), and every page read is then backed, so what mem_zero and
+ * mem_copy leave unwritten cannot be told from what they read. */
+static bool reads_map_the_zero_page(void)
+{
+    unsigned char *p = fresh();
+    unsigned sum = 0;
+    for (unsigned i = 0; i < PAGES * PAGE; i += PAGE)
+        sum += p[i];
+    bool zero_page = sum == 0 && backed(p) == 0;
+    release(p);
+    return zero_page;
+}
+
+/* reads_map_the_zero_page(), saying so when not: the values are checked either way, what stays
+ * unbacked only where it can be seen */
+static bool zero_page_or_say(void)
+{
+    bool zp = reads_map_the_zero_page();
+    if (!zp)
+        print_message("reading untouched memory backs it on this kernel: backing not checked\n");
+    return zp;
+}
+
 static void zero_skips_zero_pages(void **state)
 {
+    bool zp = zero_page_or_say();
     unsigned char *p = fresh();
     for (unsigned i = 0; i < PAGES * PAGE; i++) /* reading maps the zero page only */
         assert_int_equal(p[i], 0);
     mem_zero(p, PAGES * PAGE);
-    assert_int_equal(backed(p), 0);
+    if (zp)
+        assert_int_equal(backed(p), 0);
     p[3 * PAGE + 7] = 1; /* one dirty page: zeroed, the others left alone */
     p[9 * PAGE] = 0xff;
     mem_zero(p + 5, PAGES * PAGE - 10); /* unaligned ends */
     for (unsigned i = 0; i < PAGES * PAGE; i++)
         assert_int_equal(p[i], 0);
-    assert_int_equal(backed(p), 2);
+    if (zp)
+        assert_int_equal(backed(p), 2);
     release(p);
 }
 
 static void copy_writes_only_what_differs(void **state)
 {
+    bool zp = zero_page_or_say();
     unsigned char *src = fresh(), *dst = fresh(), want[PAGES * PAGE];
     src[PAGE + 1] = 'a';                     /* page 1 of src holds data */
     memcpy(src + 6 * PAGE - 3, "across", 6); /* pages 5 and 6 */
@@ -78,7 +106,8 @@ static void copy_writes_only_what_differs(void **state)
     mem_copy(dst + 1, src + 1, PAGES * PAGE - 2); /* unaligned ends */
     assert_memory_equal(dst + 1, want + 1, sizeof(want) - 2);
     assert_int_equal(dst[0] | dst[PAGES * PAGE - 1], 0); /* reading: nothing backed */
-    assert_int_equal(backed(dst), 4);                    /* pages 1, 5, 6 copied, 12 cleared */
+    if (zp)
+        assert_int_equal(backed(dst), 4); /* pages 1, 5, 6 copied, 12 cleared */
     release(src);
     release(dst);
 }
