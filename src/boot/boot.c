@@ -164,9 +164,11 @@ static int boot_reset_stub(struct vm *vm)
 
 /* A kernel: bzImage, ELF with a PVH note, then multiboot; an ELF without either gets PVH's
  * message. Several --initrd modules are for multiboot kernels only. */
-static int boot_kernel(struct vm *vm, const uint8_t *img, size_t len, uint64_t rsdp, char *err,
+static int boot_kernel(struct vm *vm, const struct boot_image *im, uint64_t rsdp, char *err,
                        size_t errlen)
 {
+    const uint8_t *img = im->buf;
+    size_t len = im->len;
     bool elf = len >= 4 && memcmp(img, "\177ELF", 4) == 0;
     bool bzimage = len >= 0x206 && memcmp(img + 0x202, "HdrS", 4) == 0;
     uint32_t entry;
@@ -183,12 +185,12 @@ static int boot_kernel(struct vm *vm, const uint8_t *img, size_t len, uint64_t r
         return -EINVAL;
     }
     if (elf)
-        return pvh_load(vm, img, len, rsdp, err, errlen);
-    return linux_load(vm, img, len, rsdp, err, errlen);
+        return pvh_load(vm, im, rsdp, err, errlen);
+    return linux_load(vm, im, rsdp, err, errlen);
 }
 
-/* Load the image IMG of LEN bytes per its kind; tables first so the RSDP address is known. */
-static int boot_dispatch(struct vm *vm, const uint8_t *img, size_t len, bool firmware, char *err,
+/* Load the image IM per its kind; tables first so the RSDP address is known. */
+static int boot_dispatch(struct vm *vm, const struct boot_image *im, bool firmware, char *err,
                          size_t errlen)
 {
     uint64_t rsdp = 0, rom_base = 0;
@@ -198,7 +200,7 @@ static int boot_dispatch(struct vm *vm, const uint8_t *img, size_t len, bool fir
         return ret;
     }
     if (firmware) {
-        ret = firmware_load(vm, img, len, &rom_base, err, errlen);
+        ret = firmware_load(vm, im->buf, im->len, &rom_base, err, errlen);
         if (ret < 0)
             return ret;
         ret = firmware_acpi(vm, rom_base, &rsdp);
@@ -216,7 +218,7 @@ static int boot_dispatch(struct vm *vm, const uint8_t *img, size_t len, bool fir
         snprintf(err, errlen, "cannot write the reset vector: %s", strerror(-ret));
         return ret;
     }
-    return boot_kernel(vm, img, len, rsdp, err, errlen);
+    return boot_kernel(vm, im, rsdp, err, errlen);
 }
 
 #define VIRTIO_BLK_PCI_ID 0x1042 /* modern virtio-blk: 0x1040 + device type 2 */
@@ -329,14 +331,14 @@ int boot_load(struct vm *vm, char *err, size_t errlen)
     /* a firmware is read whole; a kernel mostly straight into guest RAM (image.c) */
     struct boot_image im = {.fd = -1};
     ret = firmware ? read_file(path, max, &img, &len) : boot_image_open(&im, path, max);
-    if (!firmware)
-        img = im.buf, len = im.len;
+    if (firmware)
+        im.buf = img, im.len = len;
     if (ret == -EFBIG)
         snprintf(why, sizeof(why), "larger than %llu MiB", (unsigned long long)(max / MiB));
     else if (ret < 0)
         snprintf(why, sizeof(why), "%s", strerror(-ret));
     else
-        ret = boot_dispatch(vm, img, len, firmware, why, sizeof(why));
+        ret = boot_dispatch(vm, &im, firmware, why, sizeof(why));
     if (ret == 0)
         ret = boot_fw_cfg(vm, why, sizeof(why));
     if (ret < 0)

@@ -139,14 +139,13 @@ _Static_assert(PVH_MEMMAP_ADDR + PVH_MEMMAP_MAX * 24 <= BOOT_ZERO_PAGE, "PVH inf
 /* ---- internal interfaces -------------------------------------------------------------------- */
 #define BOOT_E820_MAX 16
 
-/* Load a bzImage IMG into VM (kernel, zero page, command line, initrd); RSDP is the ACPI root.
+struct boot_image;
+/* Load the bzImage IM into VM (kernel, zero page, command line, initrd); RSDP is the ACPI root.
  * Returns 0, or -EINVAL / -EFBIG with one line in ERR. */
-int linux_load(struct vm *vm, const uint8_t *img, size_t len, uint64_t rsdp, char *err,
-               size_t errlen);
-/* Load an ELF IMG with a PVH entry note into VM (segments, start info, command line, initrd).
+int linux_load(struct vm *vm, const struct boot_image *im, uint64_t rsdp, char *err, size_t errlen);
+/* Load the ELF IM with a PVH entry note into VM (segments, start info, command line, initrd).
  * Returns 0, or -EINVAL / -EFBIG with one line in ERR. */
-int pvh_load(struct vm *vm, const uint8_t *img, size_t len, uint64_t rsdp, char *err,
-             size_t errlen);
+int pvh_load(struct vm *vm, const struct boot_image *im, uint64_t rsdp, char *err, size_t errlen);
 /* Copy the raw firmware IMG below 1 MiB. *ROM_BASE gets the lowest address it covers.
  * Returns 0 or -EINVAL / -EFBIG with one line in ERR. */
 int firmware_load(struct vm *vm, const uint8_t *img, size_t len, uint64_t *rom_base, char *err,
@@ -195,10 +194,11 @@ struct elf_info {
 int boot_elf_parse(const uint8_t *img, size_t len, struct elf_info *e, char *err, size_t errlen);
 /* Program header I (bounds checked by boot_elf_parse), widened to the 64-bit form. */
 Elf64_Phdr boot_elf_phdr(const uint8_t *img, const struct elf_info *e, unsigned i);
-/* Copy every PT_LOAD segment to its physical address (at or above 1 MiB). *END gets the highest
- * end, *HAS_ENTRY whether ENTRY lies in a segment. Returns 0, -EINVAL or -EFBIG with ERR. */
-int boot_elf_load(struct vm *vm, const uint8_t *img, size_t len, uint32_t entry, uint64_t *end,
-                  bool *has_entry, char *err, size_t errlen);
+/* Copy every PT_LOAD segment of the ELF IMG (LEN bytes, FD: see boot_image_copy) to its physical
+ * address (at or above 1 MiB). *END gets the highest end, *HAS_ENTRY whether ENTRY lies in a
+ * segment. Returns 0, -EINVAL or -EFBIG with ERR. */
+int boot_elf_load(struct vm *vm, const uint8_t *img, size_t len, int fd, uint32_t entry,
+                  uint64_t *end, bool *has_entry, char *err, size_t errlen);
 
 /* A kernel file opened for loading (image.c). BUF holds LEN bytes as the loaders see them: for a
  * bzImage or an ELF with a PVH note only what the parsers read (the first 64 KiB, the ELF program
@@ -212,13 +212,13 @@ struct boot_image {
     int fd;
 };
 /* Open PATH (a regular file of at most MAX bytes) into IM. Returns 0, -EFBIG, -EINVAL (not a
- * regular file) or -errno. While IM is open, boot_image_copy of its BUF reads the file. */
+ * regular file) or -errno. */
 int boot_image_open(struct boot_image *im, const char *path, size_t max);
 void boot_image_close(struct boot_image *im);
-/* Copy N bytes at offset OFF of the image IMG (bounds checked by the caller) to DST: read from the
- * file when IMG is this thread's open sparse image, else from IMG itself. Returns 0, -EIO (the
- * file shrank meanwhile) or -errno. */
-int boot_image_copy(void *dst, const uint8_t *img, uint64_t off, size_t n);
+/* Copy N bytes at offset OFF of an image (bounds checked by the caller) to DST: from its file FD
+ * when it is open (a sparse boot_image's fd), else from its buffer IMG. Returns 0, -EIO (the file
+ * shrank meanwhile) or -errno. */
+int boot_image_copy(void *dst, int fd, const uint8_t *img, uint64_t off, size_t n);
 /* pread exactly LEN bytes at OFF. Returns 0, -EIO at the end of the file, or -errno. */
 int boot_pread_full(int fd, void *buf, size_t len, uint64_t off);
 /* Open PATH read-only: its fd and *LEN (its size), or -errno (-EINVAL: not a regular file). */

@@ -12,9 +12,6 @@
 
 #define IMAGE_HEAD (64 * KiB) /* read first: every header truce parses starts in it */
 
-/* The sparse image being loaded by this thread (boot_image_copy reads its file). */
-static __thread const struct boot_image *sparse;
-
 int boot_pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
     uint8_t *p = buf;
@@ -95,10 +92,8 @@ int boot_image_open(struct boot_image *im, const char *path, size_t max)
         goto fail;
     bool bzimage = im->len >= 0x206 && memcmp(im->buf + 0x202, "HdrS", 4) == 0;
     bool elf = im->len >= 4 && memcmp(im->buf, "\177ELF", 4) == 0;
-    if (bzimage || (elf && image_elf_pvh(im))) {
-        sparse = im;
-        return 0;
-    }
+    if (bzimage || (elf && image_elf_pvh(im)))
+        return 0; /* sparse: the loaders read the kernel from FD */
     /* anything else (multiboot, a bad file) is parsed whole */
     if ((rc = image_fill(im, IMAGE_HEAD, im->len)) < 0)
         goto fail;
@@ -112,8 +107,6 @@ fail:
 
 void boot_image_close(struct boot_image *im)
 {
-    if (sparse == im)
-        sparse = NULL;
     if (im->buf)
         munmap(im->buf, im->map_len);
     if (im->fd >= 0)
@@ -122,10 +115,10 @@ void boot_image_close(struct boot_image *im)
     im->fd = -1;
 }
 
-int boot_image_copy(void *dst, const uint8_t *img, uint64_t off, size_t n)
+int boot_image_copy(void *dst, int fd, const uint8_t *img, uint64_t off, size_t n)
 {
-    if (sparse && img == sparse->buf && sparse->fd >= 0)
-        return boot_pread_full(sparse->fd, dst, n, off);
+    if (fd >= 0)
+        return boot_pread_full(fd, dst, n, off);
     memcpy(dst, img + off, n);
     return 0;
 }

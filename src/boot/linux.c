@@ -158,9 +158,10 @@ static int write_zero_page(struct vm *vm, const uint8_t *img, size_t len, uint64
     return 0;
 }
 
-int linux_load(struct vm *vm, const uint8_t *img, size_t len, uint64_t rsdp, char *err,
-               size_t errlen)
+int linux_load(struct vm *vm, const struct boot_image *im, uint64_t rsdp, char *err, size_t errlen)
 {
+    const uint8_t *img = im->buf;
+    size_t len = im->len;
     struct linux_setup_header h;
     uint64_t initrd = 0, initrd_size = 0;
     int ret = linux_check_bzimage(img, len, err, errlen);
@@ -195,7 +196,7 @@ int linux_load(struct vm *vm, const uint8_t *img, size_t len, uint64_t rsdp, cha
                  (unsigned long long)load);
         return -EFAULT;
     }
-    if ((ret = boot_image_copy(dst, img, setup_size(&h), ksize)) < 0) {
+    if ((ret = boot_image_copy(dst, im->fd, img, setup_size(&h), ksize)) < 0) {
         snprintf(err, errlen, "reading the kernel: %s", strerror(-ret));
         return ret;
     }

@@ -173,7 +173,7 @@ static int mb_load_elf(struct vm *vm, const uint8_t *img, size_t len, struct mb_
                  (unsigned long long)e.entry);
         return -EINVAL;
     }
-    if ((ret = boot_elf_load(vm, img, len, (uint32_t)entry, &end, &has_entry, err, errlen)) < 0)
+    if ((ret = boot_elf_load(vm, img, len, -1, (uint32_t)entry, &end, &has_entry, err, errlen)) < 0)
         return ret;
     *k = (struct mb_kernel){.start = start, .end = end, .entry = (uint32_t)entry};
     return 0;

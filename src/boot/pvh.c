@@ -153,8 +153,8 @@ int pvh_find_entry(const uint8_t *img, size_t len, uint32_t *entry, char *err, s
     return -EINVAL;
 }
 
-int boot_elf_load(struct vm *vm, const uint8_t *img, size_t len, uint32_t entry, uint64_t *end,
-                  bool *has_entry, char *err, size_t errlen)
+int boot_elf_load(struct vm *vm, const uint8_t *img, size_t len, int fd, uint32_t entry,
+                  uint64_t *end, bool *has_entry, char *err, size_t errlen)
 {
     struct elf_info e;
     int ret = boot_elf_parse(img, len, &e, err, errlen);
@@ -189,7 +189,7 @@ int boot_elf_load(struct vm *vm, const uint8_t *img, size_t len, uint32_t entry,
                      i, (unsigned long long)p.p_paddr, (unsigned long long)p.p_memsz);
             return -EFBIG;
         }
-        if ((ret = boot_image_copy(dst, img, p.p_offset, p.p_filesz)) < 0) {
+        if ((ret = boot_image_copy(dst, fd, img, p.p_offset, p.p_filesz)) < 0) {
             snprintf(err, errlen, "PT_LOAD %u: reading the file: %s", i, strerror(-ret));
             return ret;
         }
@@ -228,15 +228,17 @@ static int write_start_info(struct vm *vm, uint64_t initrd, uint64_t initrd_size
     return 0;
 }
 
-int pvh_load(struct vm *vm, const uint8_t *img, size_t len, uint64_t rsdp, char *err, size_t errlen)
+int pvh_load(struct vm *vm, const struct boot_image *im, uint64_t rsdp, char *err, size_t errlen)
 {
+    const uint8_t *img = im->buf;
+    size_t len = im->len;
     uint32_t entry = 0;
     uint64_t end, initrd, initrd_size;
     bool has_entry;
     int ret = pvh_find_entry(img, len, &entry, err, errlen);
     if (ret < 0)
         return ret;
-    ret = boot_elf_load(vm, img, len, entry, &end, &has_entry, err, errlen);
+    ret = boot_elf_load(vm, img, len, im->fd, entry, &end, &has_entry, err, errlen);
     if (ret < 0)
         return ret;
     if (!has_entry) {
