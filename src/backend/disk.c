@@ -180,13 +180,11 @@ int disk_open_file(const struct disk *d, const char *path, char *err, size_t err
 int disk_swap(struct disk *d, int fd, const char *path, disk_done_fn done, void *opaque, char *err,
               size_t errlen)
 {
-    struct stat cur, st;
     uint64_t size;
     bool can_punch;
     unsigned align = d->dio_align;
     int rc, dfd = d->dfd;
-    if (fstat(fd, &st) == 0 && fstat(d->fd, &cur) == 0 && st.st_dev == cur.st_dev &&
-        st.st_ino == cur.st_ino) {
+    if (fd_same_file(fd, d->fd)) {
         close(fd); /* the file in use (resized?): keep the descriptor that holds the lock */
         fd = d->fd;
     } else if ((rc = lock_image(fd, path, d->readonly, err, errlen)) < 0) {

@@ -5,7 +5,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backend/backend.h"
@@ -26,9 +25,7 @@ int disk_open_direct(const char *path, int ref_fd, bool readonly, unsigned *alig
                  errno == EINVAL ? "its file system does not take O_DIRECT" : strerror(errno));
         return rc;
     }
-    struct stat a, b;
-    if (fstat(fd, &a) < 0 || fstat(ref_fd, &b) < 0 || a.st_dev != b.st_dev ||
-        a.st_ino != b.st_ino) {
+    if (!fd_same_file(fd, ref_fd)) {
         snprintf(err, errlen, "disk %s: direct=on: the path no longer names the image opened",
                  path);
         close(fd);

@@ -175,6 +175,13 @@ void mem_copy(void *dst, const void *src, size_t n)
     }
 }
 
+bool fd_same_file(int a, int b)
+{
+    struct stat sa, sb;
+    return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
 uint64_t now_ns(void)
 {
     struct timespec ts;

@@ -101,6 +101,9 @@ int parse_size(const char *s, uint64_t *out);
 int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* Read a whole file (at most MAX bytes) into a malloc'd buffer. Returns 0 or -errno / -EFBIG. */
 int read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
+/* Whether descriptors A and B are open on the same file (device and inode); false when either
+ * cannot be asked. */
+bool fd_same_file(int a, int b);
 /* snprintf into a fixed buffer; returns -ENAMETOOLONG when truncated. */
 int str_copy(char *dst, size_t dstlen, const char *src);
 /* dlsym NAME in the library SONAME opened as H into *SLOT (a function pointer's storage). Returns
