@@ -44,11 +44,13 @@ LAB_L1_TTY=(-display none -chardev stdio,id=con,signal=off -serial chardev:con)
 
 # Run the benchmark scenario NAME (at most TIMEOUT s) in one L1 of MEM MiB booted from INITRD,
 # logs under OUT; the lines of L1's serial log that start with TAG go to OUT/samples.txt. Sets
-# LAB_BENCH_LOG to that serial log.
+# LAB_BENCH_LOG to that serial log. $LAB_BENCH_APPEND: more arguments for L1's kernel command line
+# (the scenario reads them from /proc/cmdline).
 lab_bench_run() { # NAME TIMEOUT MEM INITRD TAG OUT
     local name=$1 timeout=$2 mem=$3 initrd=$4 tag=$5 out=$6
     lab_l1_qemu "$initrd" "$mem"
-    python3 "$LAB_DIR/lab.py" --log-dir "$out" --scenario "$name:$timeout" -- \
+    python3 "$LAB_DIR/lab.py" --log-dir "$out" --scenario "$name:$timeout" \
+        --append "console=ttyS0 quiet panic=-1 ${LAB_BENCH_APPEND:-}" -- \
         "${L1_QEMU[@]}" -nographic -serial stdio | tee "$out/result.txt"
     LAB_BENCH_LOG=$(ls -1t "$out"/l1-*.log | head -n 1)
     tr -d '\r' <"$LAB_BENCH_LOG" | grep "^$tag " >"$out/samples.txt" || true
