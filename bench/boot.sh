@@ -18,7 +18,12 @@ lab_cloud_kernel || lab_die "no Debian cloud kernel: apt-get install linux-image
 if [ -n "${BENCH_LOG_ONLY:-}" ]; then # the tables from the log of a run cut short
     log=$BENCH_LOG_ONLY
 else
-    l1=$(tests/lab/build-l1.sh --extra bench/lib.sh:/lab/extra/bench.sh)
+    # the exec floor: a libc-only program linked as truce is, timed from exec to its main()
+    floor=$LAB_CACHE/bench-boot/exec_floor
+    mkdir -p "$(dirname "$floor")"
+    gcc -O2 -Wl,-z,now -o "$floor" bench/exec_floor.c || lab_die "cannot build bench/exec_floor.c"
+    l1=$(tests/lab/build-l1.sh --extra bench/lib.sh:/lab/extra/bench.sh \
+        --extra "$floor:/lab/extra/exec_floor")
     mkdir -p "${LAB_OUT:=tests/lab/out}"
     log=$LAB_OUT/bench-boot.log
     lab_log "running the benchmark in L1 ($runs runs per VMM and kernel; log $log)"
@@ -100,7 +105,14 @@ $(python3 bench/boot_trace.py "$log")
   start_wall_us). VMM share = (exec -> first KVM_RUN + exit handling + last exit -> process exit)
   / exec -> exit; the rest is the guest running and KVM's own exit handling in L1's kernel. truce's
   debug log itself costs it some time in these runs (every line is written to the console).
-- Raw lines: \`BENCH-TRACE\` in tests/lab/out/bench-boot.log.
+  "VMM share of exec -> /init": (exec -> first KVM_RUN + exit handling) / exec -> /init, the
+  boot alone (the exit handling counted is the whole run's, which ends right after /init).
+- truce's phases: its \`start-stats\` line (\`main_ns\` and \`begin_ns\` place it on CLOCK_MONOTONIC
+  beside labrun's exec stamp): exec -> main() is the kernel's exec and the dynamic loader, main()
+  -> build the command line and /dev/kvm's checks, then KVM_CREATE_VM (kvm), guest RAM (mmap,
+  memslots), irqchip and PIT, CPUID, devices, loading the kernel and initrd (boot), vCPUs,
+  Landlock (prepare), the threads, the first vCPU thread under seccomp, its first KVM_RUN.
+- Raw lines: \`BENCH-TRACE\` and \`BENCH-FLOOR\` in tests/lab/out/bench-boot.log.
 EOF
 echo "<!-- bench/boot.sh end -->" >>"$section"
 

@@ -62,9 +62,9 @@ def phases(f):
     return out
 
 
-def phases_table(runs):
+def phases_table(runs, floor):
     """The truce rows' exec -> first KVM_RUN split into phases (medians), when the runs have
-    them."""
+    them; FLOOR: exec -> main() of bench/exec_floor.c in the same L1 (µs samples)."""
     rows = []
     for kernel in ("small", "cloud"):
         good = [p for p in (phases(f) for f in runs.get((kernel, "truce-fields"), [])) if p]
@@ -81,12 +81,19 @@ def phases_table(runs):
     print()
     for kernel, n, names, med in rows:
         print(f"- {kernel} ({n} runs): " + ", ".join(f"{k} {med[k]:.1f}" for k in names))
+    if floor:
+        print(f"- for comparison, exec -> main() of a program linked as truce is (libc only, -z now; "
+              f"bench/exec_floor.c) that does nothing else, in the same L1: "
+              f"{statistics.median(floor) / 1000:.1f} ms (median of {len(floor)}; "
+              f"{min(floor) / 1000:.1f}-{max(floor) / 1000:.1f})")
 
 
 def main():
-    runs = {}
+    runs, floor = {}, []
     for line in open(sys.argv[1], errors="replace"):
         line = line.strip().replace("\r", "")
+        if line.startswith("BENCH-FLOOR exec_main_us="):
+            floor.append(int(line.split("=", 1)[1]))
         if not line.startswith("BENCH-TRACE "):
             continue
         f = parse(line)
@@ -134,7 +141,7 @@ def main():
                     f"{sum(us for _, us in b[1].values()) / 1000:.1f} ms, tail {b[2]:.1f} ms, "
                     f"exit {b[3]:.0f} ms, /init {b[4]:.0f} ms; " +
                     " ".join(f"{k}={c}/{us}" for k, (c, us) in sorted(b[1].items()))))
-    phases_table(runs)
+    phases_table(runs, floor)
     print()
     print("Samples (exits: kind=count/µs of userspace handling):")
     print()

@@ -85,6 +85,19 @@ EOF
     echo "BENCH-TRACE kernel=$kind vmm=$vmm run=$run $(cat /tmp/bench.res) $a"
 }
 
+# Inside L1: RUNS times exec_floor (bench/exec_floor.c, from bench/boot.sh) under labrun, each a
+# "BENCH-FLOOR exec_main_us=N" line: exec to main() of a program linked as truce is.
+bench_exec_floor() {
+    local i main start
+    [ -x /lab/extra/exec_floor ] || return 0
+    for i in $(seq "$1"); do
+        labrun -t 30 -m EXEC-FLOOR -o /tmp/floor.out -r /tmp/floor.res -- /lab/extra/exec_floor
+        main=$(sed -n 's/.*main_ns=\([0-9]*\).*/\1/p' /tmp/floor.out)
+        start=$(sed -n 's/.*start_mono_ns=\([0-9]*\).*/\1/p' /tmp/floor.res)
+        [ -n "$main" ] && [ -n "$start" ] && echo "BENCH-FLOOR exec_main_us=$(((main - start) / 1000))"
+    done
+}
+
 # Inside L1: lab.runs= runs (default 5) of each VMM on each kernel of lab.kinds= (default
 # small,cloud), alternating VMMs and swapping which goes first every run; run 0 is a warm-up and
 # is not counted.
@@ -97,6 +110,7 @@ bench_l1_main() {
         esac
     done
     command -v truce >/dev/null || echo "BENCH-NOTE truce is not in the L1 image"
+    bench_exec_floor 5
     for kind in $kinds; do
         if ! lab_kernel "$kind" >/dev/null; then
             echo "BENCH-NOTE kernel $kind not built"
