@@ -57,32 +57,16 @@ initrd=$("$LAB_DIR/build-l1.sh" --extra "$tools:/lab/bench/tools.img" \
     --extra "$BENCH_DIR/lab/mq-scenario.sh:/lab/scenarios/bench-mq.sh") ||
     lab_die "building the lab image failed"
 out=$work/out
-rm -rf "$out"
-mkdir -p "$out"
 nv=$(echo $vcpus | wc -w)
-timeout=$((3 * nv * 400 + 120))
 load_start=$(cut -d" " -f1-3 /proc/loadavg)
-# One L1 per rep: the lab's L1 (TCG emulating nested SVM) now and then stops dead (no output, no
-# heartbeat), and the lab runner then reruns the whole scenario once in a fresh L1; a run per rep
-# loses at most that rep. A rep's samples come from every L1 log it had (a wedged one's and its
-# rerun's), the first of each VMM and test.
-: >"$out/samples.txt"
-for r in $(seq "$reps"); do
-    lab_log "rep $r of $reps: 3 x $nv boots in the lab with $LAB_L1_CPUS L1 CPUs (up to $timeout s)"
-    mkdir -p "$out/rep$r"
-    (LAB_BENCH_APPEND="lab.rep0=$((r - 1))" lab_bench_run truce/bench-mq "$timeout" 3072 "$initrd" \
-        BENCH-MQ "$out/rep$r") || lab_log "rep $r: no samples"
-    cat "$out/rep$r"/l1-*.log | tr -d '\r' | grep '^BENCH-MQ ' | awk '!seen[$2 " " $4]++' \
-        >>"$out/samples.txt" || true
-done
-[ -s "$out/samples.txt" ] || lab_die "no samples; see $out/rep*/l1-*.log"
-cat "$out"/rep*/l1-*.log | tr -d '\r' | grep '^BENCH-MQ-INFO ' | sort -u >"$out/info.txt" || true
-cat "$out"/rep*/l1-*.log | tr -d '\r' | grep '^BENCH-MQ-SKIP ' >"$out/skips.txt" || true
-wedged=$(grep -l 'L1 stalled\|backstop' "$out"/rep*/result.txt 2>/dev/null | sed 's|.*/rep\([0-9]*\)/.*|\1|' | paste -sd, || true)
-[ -z "$wedged" ] || lab_log "reps whose L1 stopped dead (rerun in a fresh L1): $wedged"
+lab_log "running $reps reps of 3 x $nv boots, each rep in an L1 with $LAB_L1_CPUS CPUs"
+lab_bench_reps truce/bench-mq $((3 * nv * 400 + 120)) 3072 "$initrd" BENCH-MQ "$out" "$reps"
+grep -a '^BENCH-MQ-INFO ' "$LAB_BENCH_LOG" | sort -u >"$out/info.txt" || true
+grep -a '^BENCH-MQ-SKIP ' "$LAB_BENCH_LOG" >"$out/skips.txt" || true
+[ -z "$LAB_BENCH_WEDGED" ] || lab_log "reps whose L1 stopped dead (rerun in a fresh L1): $LAB_BENCH_WEDGED"
 [ ! -s "$out/skips.txt" ] || lab_log "boots without samples: $(cut -d' ' -f2-4 "$out/skips.txt" | paste -sd,)"
 
-WEDGED="$wedged" LOADAVG="$load_start -> $(cut -d" " -f1-3 /proc/loadavg)" python3 - "$out/samples.txt" "$BENCH_DIR/RESULTS.md" "$reps" "$runtime" "$vcpus" "$mib" \
+WEDGED="$LAB_BENCH_WEDGED" LOADAVG="$load_start -> $(cut -d" " -f1-3 /proc/loadavg)" python3 - "$out/samples.txt" "$BENCH_DIR/RESULTS.md" "$reps" "$runtime" "$vcpus" "$mib" \
     "$LAB_L1_CPUS" "$(qemu-system-x86_64 --version | head -n 1)" "$(fio --version)" \
     "$out/info.txt" <<'PY'
 import os, sys, time

@@ -34,7 +34,7 @@ lab_cloud_kernel || lab_die "no Debian cloud kernel: apt-get install linux-image
 work=${NET_BENCH_WORK:-$LAB_CACHE/bench-net} # another directory: two runs at once
 mkdir -p "$work"
 cpus=${CPUS:-1 2}
-printf 'REPS=%s BYTES=%s RTTS=%s TRACE=%s CPUS="%s" ROUNDS=%s\n' "$reps" "$((mib * 1024 * 1024))" \
+printf 'REPS=1 BYTES=%s RTTS=%s TRACE=%s CPUS="%s" ROUNDS=%s\n' "$((mib * 1024 * 1024))" \
     "$rtts" "$trace" "$cpus" "$rounds" >"$work/net.conf"
 
 # nettool (tests/lab/tools/nettool.c) is in L1 already: build-l1.sh builds every tools/*.c
@@ -43,11 +43,12 @@ initrd=$("$LAB_DIR/build-l1.sh" --extra "$work/net.conf:/lab/bench/net.conf" \
     lab_die "building the lab image failed"
 out=$work/out
 mkdir -p "$out"
-timeout=$((reps * 4 * $(echo $cpus | wc -w) * 600 + 120))
+timeout=$((4 * $(echo $cpus | wc -w) * 600 + 120))
 export LAB_L1_CPUS=${LAB_L1_CPUS:-2}
 load_start=$(cut -d" " -f1-3 /proc/loadavg)
-lab_log "running $reps x 4 x ($cpus vCPUs) boots in the lab (up to $timeout s)"
-lab_bench_run truce/bench-net "$timeout" 2048 "$initrd" BENCH-NET "$out"
+lab_log "running $reps reps of 4 x ($cpus vCPUs) boots, each rep in an L1 of its own"
+lab_bench_reps truce/bench-net "$timeout" 2048 "$initrd" BENCH-NET "$out" "$reps"
+[ -z "$LAB_BENCH_WEDGED" ] || lab_log "reps whose L1 stopped dead (rerun in a fresh L1): $LAB_BENCH_WEDGED"
 
 if [ "$trace" = 1 ]; then # counters per MiB (per round trip): median per VMM, test and counter
     tr -d '\r' <"$LAB_BENCH_LOG" | grep '^BENCH-NET-TRACE ' >"$out/trace-samples.txt" || true
@@ -74,7 +75,7 @@ TRACE_EOF
 fi
 
 # the exact peer command lines, the plot, then the section of RESULTS.md
-tr -d '\r' <"$LAB_BENCH_LOG" | grep '^BENCH-NET-CMD ' >"$out/cmds.txt" || true
+tr -d '\r' <"$LAB_BENCH_LOG" | grep '^BENCH-NET-CMD ' | sort -u >"$out/cmds.txt" || true
 tr -d '\r' <"$LAB_BENCH_LOG" | grep '^BENCH-NET-ROUNDS ' >"$out/rounds.txt" || true
 tr -d '\r' <"$LAB_BENCH_LOG" | grep '^BENCH-NET-SKIP ' >"$out/skips.txt" || true
 [ ! -s "$out/skips.txt" ] || lab_log "boots without samples: $(cut -d' ' -f2-4 "$out/skips.txt" | paste -sd,)"

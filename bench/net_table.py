@@ -28,8 +28,9 @@ base = ("qemu-system-x86_64 -L /lab/qemu -M microvm -accel kvm -cpu host -smp N 
         "-device pvpanic -action panic=exit-failure")
 B, E = "<!-- net:begin -->", "<!-- net:end -->"
 lines = [B, "## virtio-net: truce vs QEMU with vhost-net (and without)", "",
-         f"Median of {reps} boots each per vCPU count, the VMMs one after the other in one "
-         "lab boot (L1 with 2 CPUs), rotating which goes first every rep, on one persistent tap "
+         f"Median of {reps} boots each per vCPU count, the VMMs one after the other, each rep in "
+         "a lab boot of its own (L1 with 2 CPUs), rotating which goes first every rep, on one "
+         "persistent tap "
          "in L1 (10.9.0.1) with the guest at 10.9.0.2. Throughput: "
          f"{mib} MiB per direction over one TCP connection (nettool source/sink, timed by the "
          "receiver from its first byte, or by the sender until the receiver closed); RTT: median "

@@ -473,6 +473,17 @@ expect_end() {
     fi
 }
 
+# The reps a benchmark scenario ran before this L1 (`lab.rep0=N` on L1's command line, from the
+# host's lab_bench_reps; 0 without): it numbers its reps from N+1 and starts its VMMs' rotation
+# there.
+lab_rep0() {
+    local arg n=0
+    for arg in $(cat /proc/cmdline); do
+        case "$arg" in lab.rep0=*) n=${arg#lab.rep0=} ;; esac
+    done
+    echo "$n"
+}
+
 # ---- the demo ---------------------------------------------------------------------------------
 
 # Boot the demo guest (a shell on the console) under lab.vmm= (default truce), interactively.
