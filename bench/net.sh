@@ -47,8 +47,8 @@ timeout=$((4 * $(echo $cpus | wc -w) * 600 + 120))
 export LAB_L1_CPUS=${LAB_L1_CPUS:-2}
 load_start=$(cut -d" " -f1-3 /proc/loadavg)
 lab_log "running $reps reps of 4 x ($cpus vCPUs) boots, each rep in an L1 of its own"
-lab_bench_reps truce/bench-net "$timeout" 2048 "$initrd" BENCH-NET "$out" "$reps"
-[ -z "$LAB_BENCH_WEDGED" ] || lab_log "reps whose L1 stopped dead (rerun in a fresh L1): $LAB_BENCH_WEDGED"
+lab_bench_reps truce/bench-net "$timeout" 2048 "$initrd" BENCH-NET "$out" "$reps" || lab_die "no samples"
+[ -z "$LAB_BENCH_WEDGED" ] || lab_log "reps whose L1 stopped dead or reset (the rep ran again): $LAB_BENCH_WEDGED"
 
 if [ "$trace" = 1 ]; then # counters per MiB (per round trip): median per VMM, test and counter
     tr -d '\r' <"$LAB_BENCH_LOG" | grep '^BENCH-NET-TRACE ' >"$out/trace-samples.txt" || true
@@ -86,5 +86,5 @@ plotpy=python3
     lab_log "no plot: $(tail -n 1 "$out/plot.err") (apt-get install python3-matplotlib)"
     plot=
 }
-LOADAVG="$load_start -> $(cut -d" " -f1-3 /proc/loadavg)" python3 "$BENCH_DIR/net_table.py" "$out/samples.txt" "$out/cmds.txt" "$BENCH_DIR/RESULTS.md" \
+WEDGED="$LAB_BENCH_WEDGED" LOADAVG="$load_start -> $(cut -d" " -f1-3 /proc/loadavg)" python3 "$BENCH_DIR/net_table.py" "$out/samples.txt" "$out/cmds.txt" "$BENCH_DIR/RESULTS.md" \
     "$reps" "$mib" "$cpus" "$(qemu-system-x86_64 --version | head -n 1)" "$rtts" "$rounds" $plot

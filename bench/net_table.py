@@ -87,6 +87,10 @@ for p, label in peers:
     lines.append(f"- {label}: `{base} {cmds.get(p, '?')}`")
 if plot:
     lines += ["", f"![throughput vs vCPUs]({os.path.basename(plot)})"]
+if os.environ.get("WEDGED"):
+    lines += ["", "L1s that stopped dead (stop) or reset themselves (reset) during a rep (the lab's "
+              "TCG-emulated nested SVM; the rep ran again in a fresh L1, a boot done before it "
+              f"counted once): {os.environ['WEDGED']}."]
 if os.environ.get("LOADAVG"):
     lines += ["", f"The host's load average (1, 5, 15 min) at the start -> the end: "
               f"{os.environ['LOADAVG']}, on {os.cpu_count()} cores shared with other jobs: "

@@ -7,12 +7,13 @@
 # then from L1 V parallel TCP connections each way against nettool servers in the guest (the sum
 # of their rates, Mbit/s: iperf3 -P V's measure; iperf3 is not in the lab image). Prints
 # "BENCH-MQ vmm rep test value" lines, test = iops_V, g2h_V, h2g_V. Parameters in
-# /lab/bench/mq.conf; the reps are numbered from lab_rep0 + 1 (bench/mq.sh runs each rep in an L1
-# of its own).
+# /lab/bench/mq.conf and L1's command line: `lab.rep0=N` (the reps are numbered from N+1) and
+# `lab.vcpus=` (bench/mq.sh runs each rep of each vCPU count in an L1 of its own).
 # lab: vmm=truce timeout=7200 long=1
 REPS=5 RUNTIME=5 SIZE_MB=256 BYTES=33554432 VCPUS="1 2 4" VMMS="truce truce-vhost qemu"
 [ -f /lab/bench/mq.conf ] && . /lab/bench/mq.conf
-REP0=$(lab_rep0)
+REP0=$(lab_arg rep0 0)
+VCPUS=$(lab_arg vcpus "$VCPUS" | tr , ' ') # bench/mq.sh: one vCPU count per L1
 TOOLS=/lab/bench/tools.img
 [ -f "$TOOLS" ] || fail "no tools image $TOOLS (run bench/mq.sh)"
 nt=$(command -v nettool) || fail "nettool is not in the L1 image"

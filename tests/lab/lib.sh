@@ -57,31 +57,37 @@ lab_bench_run() { # NAME TIMEOUT MEM INITRD TAG OUT
     [ -s "$out/samples.txt" ] || lab_die "no samples; see $LAB_BENCH_LOG"
 }
 
-# lab_bench_run once per rep, REPS times, each in a fresh L1 with `lab.rep0=R-1` on its command
-# line (the scenario runs one rep, numbered R: lab_rep0 in l1/lib.sh): the lab's L1 (TCG emulating
-# nested SVM) now and then stops dead, no output and no heartbeat, and the lab runner then reruns
-# the whole scenario in a fresh L1; a run per rep loses at most that rep. Every rep's L1 logs (a
-# wedged one's, then its rerun's) are joined in OUT/all.log, their TAG lines, the first of each
-# (VMM, rep, test), in OUT/samples.txt. Sets LAB_BENCH_LOG to OUT/all.log and LAB_BENCH_WEDGED to
-# the reps whose L1 stopped dead (comma-separated).
+# lab_bench_run once per rep, REPS times, each in a fresh L1 with `lab.rep0=R-1` (and
+# $LAB_BENCH_ARGS) on its command line (the scenario runs one rep, numbered R: lab_arg rep0 in
+# l1/lib.sh). The lab's L1 (TCG emulating nested SVM) now and then stops dead, no output and no
+# heartbeat (the lab runner reruns the scenario once in a fresh L1), or resets itself, mostly
+# while an SMP guest boots (the scenario fails); a run per rep loses at most that rep, and a rep
+# whose L1 reset runs once more in another. Every rep's L1 logs (a wedged or reset one's, then its
+# rerun's) are joined in OUT/all.log, their TAG lines, the first of each (VMM, rep, test), in
+# OUT/samples.txt. Sets LAB_BENCH_LOG to OUT/all.log and LAB_BENCH_WEDGED to the reps whose L1
+# stopped or reset ("R:stop", "R:reset", comma-separated). Returns 1 when no rep gave a sample.
 lab_bench_reps() { # NAME TIMEOUT-PER-REP MEM INITRD TAG OUT REPS
-    local name=$1 timeout=$2 mem=$3 initrd=$4 tag=$5 out=$6 reps=$7 r
+    local name=$1 timeout=$2 mem=$3 initrd=$4 tag=$5 out=$6 reps=$7 r try
     rm -rf "$out"
     mkdir -p "$out"
     : >"$out/all.log"
     LAB_BENCH_WEDGED=
     for r in $(seq "$reps"); do
-        lab_log "$name: rep $r of $reps in an L1 of its own (up to $timeout s)"
-        mkdir -p "$out/rep$r"
-        (LAB_BENCH_APPEND="lab.rep0=$((r - 1))" lab_bench_run "$name" "$timeout" "$mem" "$initrd" \
-            "$tag" "$out/rep$r") || lab_log "$name: rep $r gave no samples"
-        cat "$out/rep$r"/l1-*.log | tr -d '\r' >>"$out/all.log"
-        [ "$(ls "$out/rep$r"/l1-*.log | wc -l)" -lt 2 ] ||
-            LAB_BENCH_WEDGED="$LAB_BENCH_WEDGED${LAB_BENCH_WEDGED:+,}$r"
+        for try in 1 2; do
+            lab_log "$name: rep $r of $reps in an L1 of its own (up to $timeout s)"
+            mkdir -p "$out/rep$r.$try"
+            (LAB_BENCH_APPEND="lab.rep0=$((r - 1)) ${LAB_BENCH_ARGS:-}" lab_bench_run "$name" \
+                "$timeout" "$mem" "$initrd" "$tag" "$out/rep$r.$try") || lab_log "$name: rep $r gave no samples"
+            cat "$out/rep$r.$try"/l1-*.log | tr -d '\r' >>"$out/all.log"
+            [ "$(ls "$out/rep$r.$try"/l1-*.log | wc -l)" -lt 2 ] ||
+                LAB_BENCH_WEDGED="$LAB_BENCH_WEDGED${LAB_BENCH_WEDGED:+,}$r:stop"
+            grep -q 'L1 exited' "$out/rep$r.$try/result.txt" 2>/dev/null || break
+            LAB_BENCH_WEDGED="$LAB_BENCH_WEDGED${LAB_BENCH_WEDGED:+,}$r:reset"
+        done
     done
     grep -a "^$tag " "$out/all.log" | awk '!seen[$2 " " $3 " " $4]++' >"$out/samples.txt" || true
     LAB_BENCH_LOG=$out/all.log
-    [ -s "$out/samples.txt" ] || lab_die "no samples; see $out/rep*/l1-*.log"
+    [ -s "$out/samples.txt" ] || { lab_log "$name: no samples; see $out/rep*/l1-*.log" && return 1; }
 }
 
 # Print one line and exit 1.

@@ -473,15 +473,15 @@ expect_end() {
     fi
 }
 
-# The reps a benchmark scenario ran before this L1 (`lab.rep0=N` on L1's command line, from the
-# host's lab_bench_reps; 0 without): it numbers its reps from N+1 and starts its VMMs' rotation
-# there.
-lab_rep0() {
-    local arg n=0
+# The value of `lab.NAME=` on L1's command line, else DEFAULT: a benchmark's host side passes
+# settings of one L1 there (lab_bench_reps: `lab.rep0=N`, the reps run before this L1, so the
+# scenario numbers its reps from N+1 and starts its VMMs' rotation there).
+lab_arg() { # NAME DEFAULT
+    local arg v=$2
     for arg in $(cat /proc/cmdline); do
-        case "$arg" in lab.rep0=*) n=${arg#lab.rep0=} ;; esac
+        case "$arg" in "lab.$1="*) v=${arg#lab."$1"=} ;; esac
     done
-    echo "$n"
+    echo "$v"
 }
 
 # ---- the demo ---------------------------------------------------------------------------------
