@@ -3,9 +3,9 @@
 # QEMU at 1, 2 and 4 vCPUs, each with as
 # many virtio-blk queues and virtio-net queue pairs as vCPUs (QEMU: virtio-blk-pci num-queues=V,
 # aio=io_uring; -netdev tap,queues=V,vhost=on + virtio-net-pci mq=on,vectors=2V+2), in the nested
-# lab (tests/lab) with a 2-CPU L1 (LAB_L1_CPUS), each rep in an L1 of its own, rotating VMMs,
-# median of REPS boots per VMM and vCPU count. Measures fio 4 KiB random read QD32 numjobs=V (IOPS) and TCP
-# throughput over V parallel connections each way (guest->L1, L1->guest). Writes the
+# lab (tests/lab) with a 2-CPU L1 (LAB_L1_CPUS), each rep of each vCPU count in an L1 of its own,
+# rotating VMMs, median of REPS boots per VMM and vCPU count. Measures fio 4 KiB random read QD32
+# numjobs=V (IOPS) and TCP throughput over V parallel connections each way (guest->L1, L1->guest). Writes the
 # "multiqueue" section of bench/RESULTS.md. Outside `make test`; bench/lab/mq-scenario.sh is the
 # L1 side. Usage: bench/mq.sh [--reps N] [--runtime S] [--vcpus "1 2 4"] [--mib M]
 set -euo pipefail
@@ -57,16 +57,26 @@ initrd=$("$LAB_DIR/build-l1.sh" --extra "$tools:/lab/bench/tools.img" \
     --extra "$BENCH_DIR/lab/mq-scenario.sh:/lab/scenarios/bench-mq.sh") ||
     lab_die "building the lab image failed"
 out=$work/out
-nv=$(echo $vcpus | wc -w)
+rm -rf "$out"
+mkdir -p "$out"
 load_start=$(cut -d" " -f1-3 /proc/loadavg)
-lab_log "running $reps reps of 3 x $nv boots, each rep in an L1 with $LAB_L1_CPUS CPUs"
-lab_bench_reps truce/bench-mq $((3 * nv * 400 + 120)) 3072 "$initrd" BENCH-MQ "$out" "$reps"
-grep -a '^BENCH-MQ-INFO ' "$LAB_BENCH_LOG" | sort -u >"$out/info.txt" || true
-grep -a '^BENCH-MQ-SKIP ' "$LAB_BENCH_LOG" >"$out/skips.txt" || true
-[ -z "$LAB_BENCH_WEDGED" ] || lab_log "reps whose L1 stopped dead (rerun in a fresh L1): $LAB_BENCH_WEDGED"
+# each rep of each vCPU count in an L1 of its own (lab_bench_reps): an SMP boot sometimes resets L1
+wedged=
+for v in $vcpus; do
+    lab_log "$v vCPUs: $reps reps of 3 boots, each in an L1 with $LAB_L1_CPUS CPUs"
+    LAB_BENCH_ARGS="lab.vcpus=$v" lab_bench_reps truce/bench-mq $((3 * 400 + 120)) 3072 "$initrd" \
+        BENCH-MQ "$out/v$v" "$reps" || true
+    cat "$out/v$v/all.log" >>"$out/all.log" 2>/dev/null || true
+    cat "$out/v$v/samples.txt" >>"$out/samples.txt" 2>/dev/null || true
+    [ -z "$LAB_BENCH_WEDGED" ] || wedged="$wedged${wedged:+; }$v vCPUs: rep $LAB_BENCH_WEDGED"
+done
+[ -s "$out/samples.txt" ] || lab_die "no samples; see $out/v*/rep*/l1-*.log"
+grep -a '^BENCH-MQ-INFO ' "$out/all.log" | sort -u >"$out/info.txt" || true
+grep -a '^BENCH-MQ-SKIP ' "$out/all.log" >"$out/skips.txt" || true
+[ -z "$wedged" ] || lab_log "L1s that stopped dead or reset (the rep ran again): $wedged"
 [ ! -s "$out/skips.txt" ] || lab_log "boots without samples: $(cut -d' ' -f2-4 "$out/skips.txt" | paste -sd,)"
 
-WEDGED="$LAB_BENCH_WEDGED" LOADAVG="$load_start -> $(cut -d" " -f1-3 /proc/loadavg)" python3 - "$out/samples.txt" "$BENCH_DIR/RESULTS.md" "$reps" "$runtime" "$vcpus" "$mib" \
+WEDGED="$wedged" LOADAVG="$load_start -> $(cut -d" " -f1-3 /proc/loadavg)" python3 - "$out/samples.txt" "$BENCH_DIR/RESULTS.md" "$reps" "$runtime" "$vcpus" "$mib" \
     "$LAB_L1_CPUS" "$(qemu-system-x86_64 --version | head -n 1)" "$(fio --version)" \
     "$out/info.txt" <<'PY'
 import os, sys, time
@@ -81,8 +91,8 @@ for v in vcpus.split():
              (f"h2g_{v}", f"{v} vCPU: TCP L1 -> guest, {v} connections, {v} pairs (Mbit/s)")]
 lines = ["<!-- mq:begin -->", "## Multiqueue: scaling with vCPUs, truce vs QEMU", "",
          f"Median of {reps} boots per VMM and vCPU count, the VMMs one after the other (which goes "
-         f"first rotates every rep), each rep in a fresh L1 of its own with {l1cpus} L1 CPUs (the host "
-         "has 2 cores). "
+         f"first rotates every rep), each rep of each vCPU count in a fresh L1 of its own with "
+         f"{l1cpus} L1 CPUs (the host has 2 cores). "
          "Every VMM gets as many queues as vCPUs. truce: `--cpus V --disk path=IMG,queues=V "
          "--net tap=tap0,queues=V`; truce vhost=on: the same with `--net tap=tap0,queues=V,vhost=on` "
          "(a vhost-net instance per queue pair, interrupts through KVM irqfds). QEMU "
@@ -110,8 +120,9 @@ if os.path.exists(skips) and os.path.getsize(skips):
     lines += ["", "Boots that failed and gave no samples (VMM, rep, vCPUs, the VMM's last line): "
               + "; ".join(" ".join(line.split()[1:]) for line in open(skips)) + "."]
 if os.environ.get("WEDGED"):
-    lines += ["", f"Reps whose L1 stopped dead (the lab's TCG-emulated nested SVM; the rep ran again "
-              f"in a fresh L1, its boots before the stop counted once): {os.environ['WEDGED']}."]
+    lines += ["", "L1s that stopped dead (stop) or reset themselves (reset) during a rep (the lab's "
+              "TCG-emulated nested SVM; the rep ran again in a fresh L1, a boot done before it "
+              f"counted once): {os.environ['WEDGED']}."]
 if os.environ.get("LOADAVG"):
     lines += ["", "The host's load average (1, 5, 15 min) at the start -> the end: "
               f"{os.environ['LOADAVG']}, on {os.cpu_count()} cores shared with other jobs."]
