@@ -110,6 +110,7 @@ bench_l1_main() {
         esac
     done
     command -v truce >/dev/null || echo "BENCH-NOTE truce is not in the L1 image"
+    l1_no_khugepaged
     bench_exec_floor 5
     for kind in $kinds; do
         if ! lab_kernel "$kind" >/dev/null; then

@@ -12,6 +12,7 @@
 # lab: vmm=truce timeout=7200 long=1
 REPS=5 RUNTIME=5 SIZE_MB=256 BYTES=33554432 VCPUS="1 2 4" VMMS="truce truce-vhost qemu"
 [ -f /lab/bench/mq.conf ] && . /lab/bench/mq.conf
+l1_no_khugepaged
 REP0=$(lab_arg rep0 0)
 VCPUS=$(lab_arg vcpus "$VCPUS" | tr , ' ') # bench/mq.sh: one vCPU count per L1
 TOOLS=/lab/bench/tools.img

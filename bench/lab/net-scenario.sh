@@ -152,6 +152,7 @@ vmm_args() {
     esac
 }
 for v in $VMMS; do echo "BENCH-NET-CMD $v $(vmm_args "$v" | tr '\n' ' ')"; done
+l1_no_khugepaged
 REP0=$(lab_arg rep0 0) # the reps run before this L1 (bench/net.sh runs each rep in an L1 of its own)
 for rep in $(seq "$REP0"); do VMMS="${VMMS#* } ${VMMS%% *}"; done
 for rep in $(seq $((REP0 + 1)) $((REP0 + REPS))); do

@@ -473,6 +473,15 @@ expect_end() {
     fi
 }
 
+# For benchmarks: L1's khugepaged stops collapsing the VMMs' memory into huge pages (a huge page
+# at fault time still comes). In the TCG-emulated L1 it has spun for minutes (soft lockups, no
+# heartbeat) during long benchmark runs, under QEMU's boots and truce's, stalling the run.
+l1_no_khugepaged() {
+    echo 86400000 >/sys/kernel/mm/transparent_hugepage/khugepaged/scan_sleep_millisecs 2>/dev/null
+    echo 86400000 >/sys/kernel/mm/transparent_hugepage/khugepaged/alloc_sleep_millisecs 2>/dev/null
+    return 0
+}
+
 # The value of `lab.NAME=` on L1's command line, else DEFAULT: a benchmark's host side passes
 # settings of one L1 there (lab_bench_reps: `lab.rep0=N`, the reps run before this L1, so the
 # scenario numbers its reps from N+1 and starts its VMMs' rotation there).
