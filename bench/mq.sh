@@ -5,8 +5,8 @@
 # aio=io_uring; -netdev tap,queues=V,vhost=on + virtio-net-pci mq=on,vectors=2V+2), in the nested
 # lab (tests/lab) with a 2-CPU L1 (LAB_L1_CPUS), each rep of each vCPU count in an L1 of its own,
 # rotating VMMs, median of REPS boots per VMM and vCPU count. Measures fio 4 KiB random read QD32
-# numjobs=V (IOPS) and TCP throughput over V parallel connections each way (guest->L1, L1->guest). Writes the
-# "multiqueue" section of bench/RESULTS.md. Outside `make test`; bench/lab/mq-scenario.sh is the
+# numjobs=V (IOPS) and TCP throughput over V parallel connections each way (guest->L1,
+# L1->guest). Writes the "multiqueue" section of bench/RESULTS.md. Outside `make test`; bench/lab/mq-scenario.sh is the
 # L1 side. Usage: bench/mq.sh [--reps N] [--runtime S] [--vcpus "1 2 4"] [--mib M]
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)

@@ -72,8 +72,7 @@ measure() {
 }
 
 for v in $VCPUS; do
-    order=$VMMS
-    for rep in $(seq "$REP0"); do order="${order#* } ${order%% *}"; done # rep REP0+1's order
+    order=$(lab_rotate "$REP0" "$VMMS") # rep REP0+1's order
     for rep in $(seq $((REP0 + 1)) $((REP0 + REPS))); do
         for vmm in $order; do
             if [ "${vmm%%-*}" = truce ]; then
@@ -111,7 +110,7 @@ for v in $VCPUS; do
             sed "s/^/BENCH-MQ $vmm $rep /" "m-$vmm-$v-$rep"
             ip link del tap0 2>/dev/null # the next VMM creates it again with its queues
         done
-        order="${order#* } ${order%% *}" # the next rep starts with the next VMM
+        order=$(lab_rotate 1 "$order")
     done
 done
 LAB_VMM=truce

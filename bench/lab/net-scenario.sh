@@ -154,7 +154,7 @@ vmm_args() {
 for v in $VMMS; do echo "BENCH-NET-CMD $v $(vmm_args "$v" | tr '\n' ' ')"; done
 l1_no_khugepaged
 REP0=$(lab_arg rep0 0) # the reps run before this L1 (bench/net.sh runs each rep in an L1 of its own)
-for rep in $(seq "$REP0"); do VMMS="${VMMS#* } ${VMMS%% *}"; done
+VMMS=$(lab_rotate "$REP0" "$VMMS") # rep REP0+1's order
 for rep in $(seq $((REP0 + 1)) $((REP0 + REPS))); do
     for cpus in $CPUS; do
         SUFFIX=_c$cpus
@@ -183,6 +183,6 @@ ARGS
                 sed "s/^/BENCH-NET-ROUNDS $vmm $rep /" "m-$vmm-$rep-$cpus.rounds"
         done
     done
-    VMMS="${VMMS#* } ${VMMS%% *}" # the next rep starts with the next VMM
+    VMMS=$(lab_rotate 1 "$VMMS")
 done
 LAB_VMM=truce

@@ -482,6 +482,14 @@ l1_no_khugepaged() {
     return 0
 }
 
+# The words of LIST rotated left N times: a benchmark's VMM order for its rep N+1 (every rep starts
+# with the next VMM).
+lab_rotate() { # N LIST
+    local i l=$2
+    for i in $(seq "$1"); do l="${l#* } ${l%% *}"; done
+    echo "$l"
+}
+
 # The value of `lab.NAME=` on L1's command line, else DEFAULT: a benchmark's host side passes
 # settings of one L1 there (lab_bench_reps: `lab.rep0=N`, the reps run before this L1, so the
 # scenario numbers its reps from N+1 and starts its VMMs' rotation there).
