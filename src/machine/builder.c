@@ -184,14 +184,14 @@ static int vm_verify_template(struct vm *vm, struct vcpu *v, char *err, size_t e
     struct {
         struct kvm_cpuid2 hdr;
         struct kvm_cpuid_entry2 e[VCPU_STATE_MAX_CPUID];
-    } seen = {.hdr.nent = VCPU_STATE_MAX_CPUID};
+    } seen;
     char why[300];
     if (!t->ncpuid || vm->restoring)
         return 0;
-    if (ioctl(v->fd, KVM_GET_CPUID2, &seen) < 0) {
-        int e = errno;
-        snprintf(err, errlen, "kvm: KVM_GET_CPUID2: %s", strerror(e));
-        return -e;
+    int rc = vcpu_cpuid_get(v->fd, &seen.hdr, VCPU_STATE_MAX_CPUID);
+    if (rc < 0) {
+        snprintf(err, errlen, "kvm: KVM_GET_CPUID2: %s", strerror(-rc));
+        return rc;
     }
     if (cpu_template_verify_cpuid(t, &seen.hdr, why, sizeof(why)) < 0) {
         snprintf(err, errlen, "cpu template: this host's KVM does not apply it (%s)%s", why,

@@ -240,10 +240,11 @@ static int check_cpu(struct vcpu *v, const struct vcpu_state *s, char *err, size
     struct {
         struct kvm_cpuid2 hdr;
         struct kvm_cpuid_entry2 e[VCPU_STATE_MAX_CPUID];
-    } here = {.hdr.nent = VCPU_STATE_MAX_CPUID};
+    } here;
     char lack[400];
-    if (ioctl(v->fd, KVM_GET_CPUID2, &here) < 0) {
-        snprintf(err, errlen, "snapshot: KVM_GET_CPUID2: %s", strerror(errno));
+    int rc = vcpu_cpuid_get(v->fd, &here.hdr, VCPU_STATE_MAX_CPUID);
+    if (rc < 0) {
+        snprintf(err, errlen, "snapshot: KVM_GET_CPUID2: %s", strerror(-rc));
         return -ENOTSUP;
     }
     if (cpuid_check_host((struct kvm_cpuid2 *)&s->cpuid, &here.hdr, lack, sizeof(lack)) < 0) {

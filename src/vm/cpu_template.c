@@ -253,11 +253,8 @@ int cpu_probe(struct kvm_host *kvm, const struct cpu_template *t, struct cpu_pro
     if (t && (rc = cpu_template_apply_msrs(t, vcpu, err, errlen)) < 0)
         goto fail_quiet;
     what = "KVM_GET_CPUID2";
-    out->cpuid.nent = VCPU_STATE_MAX_CPUID;
-    if (ioctl(vcpu, KVM_GET_CPUID2, &out->cpuid) < 0) {
-        rc = -errno;
+    if ((rc = vcpu_cpuid_get(vcpu, &out->cpuid, VCPU_STATE_MAX_CPUID)) < 0)
         goto out;
-    }
     what = "KVM_GET_MSR_INDEX_LIST";
     if ((rc = vcpu_msr_list_build(kvm, vcpu, &out->msrs)) < 0)
         goto out;

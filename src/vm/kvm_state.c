@@ -135,9 +135,9 @@ int vcpu_state_get(struct vcpu *v, const struct vcpu_msr_list *msrs, struct vcpu
     GET(KVM_GET_VCPU_EVENTS, events);
 #undef GET
     *what = "KVM_GET_CPUID2";
-    s->cpuid.nent = VCPU_STATE_MAX_CPUID;
-    if (ioctl(fd, KVM_GET_CPUID2, &s->cpuid) < 0)
-        return -errno;
+    int rc = vcpu_cpuid_get(fd, &s->cpuid, VCPU_STATE_MAX_CPUID);
+    if (rc < 0)
+        return rc;
     *what = "KVM_GET_MSRS";
     return get_msrs(fd, msrs, s);
 }

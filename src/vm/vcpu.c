@@ -62,6 +62,19 @@ static int setup_cpuid(struct vcpu *v)
     return rc;
 }
 
+int vcpu_cpuid_get(int vcpu_fd, struct kvm_cpuid2 *c, unsigned max)
+{
+    memset(c->entries, 0, max * sizeof(c->entries[0]));
+    c->nent = max;
+    if (ioctl(vcpu_fd, KVM_GET_CPUID2, c) < 0)
+        return -errno;
+    /* Some kernels (6.1) leave nent as passed; a real entry is never all zero. */
+    static const struct kvm_cpuid_entry2 zero;
+    while (c->nent && !memcmp(&c->entries[c->nent - 1], &zero, sizeof(zero)))
+        c->nent--;
+    return 0;
+}
+
 int vcpu_set_regs(struct vcpu *v, void (*fill)(const struct vm *vm, unsigned id,
                                                struct kvm_regs *regs, struct kvm_sregs *sregs))
 {

@@ -242,6 +242,11 @@ enum vcpu_idle {
  * OUT must have room for SUP->nent entries + 8. Pure function, unit-tested. */
 void cpuid_normalise(const struct kvm_cpuid2 *sup, struct kvm_cpuid2 *out, unsigned id,
                      unsigned ncpus);
+/* The CPUID the vCPU VCPU_FD was given (KVM_GET_CPUID2) into C, which has room for MAX entries;
+ * C->nent is the number of entries. Linux 6.1 returns neither the count on success (nent stays as
+ * passed) nor on E2BIG, so C is zeroed first and the all-zero tail dropped: a real entry is never
+ * all zero. Returns 0 or -errno (-E2BIG when the vCPU has more than MAX). (vm/vcpu.c) */
+int vcpu_cpuid_get(int vcpu_fd, struct kvm_cpuid2 *c, unsigned max);
 
 /* ---- KVM-held state for snapshots (vm/kvm_state.c) ----------------------------------------- */
 struct state_visitor; /* util/state.h */
