@@ -68,7 +68,7 @@ static void shell(void)
     }
 }
 
-/* Count ticks 1..40 with a busy delay between them, keeping a running sum in memory; print the
+/* Count ticks 1..40, about 40 ms apart (10^8 TSC cycles), keeping a running sum in memory; print the
  * sum at the end and exit through debug-exit (status 67). A snapshot taken mid-count and
  * restored must continue the count and end with the same sum (registers, RAM, UART restored). */
 static volatile uint32_t count_sum;
@@ -76,8 +76,7 @@ static volatile uint32_t count_sum;
 static void count(void)
 {
     for (uint32_t i = 1; i <= 40; i++) {
-        for (volatile uint32_t d = 0; d < 20000; d++)
-            ;
+        tsc_delay(100000000);
         count_sum += i;
         puts_("truce-guest: tick ");
         putdec(i);
@@ -105,7 +104,7 @@ static void stream(void)
 }
 
 /* Rewrite the first word of each page of [8 MiB, 9 MiB) with the pass number, pass after pass,
- * slowly, checking each page still holds the previous pass's number: a snapshot (Diff, merged
+ * slowly (TSC-paced), checking each page still holds the previous pass's number: a snapshot (Diff, merged
  * onto its base) or a pre-copy migration that loses a written page is caught at the next pass.
  * Ends with "dirty done" and debug-exit (67); a lost page prints FAIL and exits 1 (status 3). */
 #define DIRTY_BASE   0x800000u
@@ -128,8 +127,7 @@ static void dirty(void)
                 debug_exit(0x01);
             }
             *w = pass;
-            for (volatile uint32_t d = 0; d < 1000; d++)
-                ;
+            tsc_delay(2500000); /* a pass in about 0.25 s */
         }
         puts_("truce-guest: pass ");
         putdec(pass);

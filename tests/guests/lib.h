@@ -63,6 +63,22 @@ static inline void putdec(uint32_t v)
 }
 
 /* QEMU isa-debug-exit: the VMM exits with (code << 1) | 1. */
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
+/* Spin for CYCLES of the time stamp counter: a pace set by time, not by how fast the guest's
+ * instructions run (KVM's emulator on a PVM host, hardware or nested SVM elsewhere). */
+static inline void tsc_delay(uint64_t cycles)
+{
+    uint64_t end = rdtsc() + cycles;
+    while (rdtsc() < end)
+        ;
+}
+
 static inline __attribute__((noreturn)) void debug_exit(uint8_t code)
 {
     outb(DEBUG_EXIT, code);

@@ -110,13 +110,6 @@ static void ioapic_route(uint32_t ioapic, unsigned pin, uint8_t vec)
     *win = vec; /* fixed, physical, active high, edge, unmasked */
 }
 
-static uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return (uint64_t)hi << 32 | lo;
-}
-
 void main32(const struct hvm_start_info *si)
 {
     uint32_t ioapic = 0;
