@@ -70,7 +70,7 @@ api_case() { # api_case NAME CMDLINE
     "$TRUCE" --api-sock "$S" 2>"$OUT/$name.err" &
     local pid=$!
     PIDS+=($pid)
-    for _ in $(seq 50); do [ -S "$S" ] && break; sleep 0.1; done
+    for _ in $(seq 600); do [ -S "$S" ] && break; sleep 0.05; done
     local c="curl -s --unix-socket $S -o /dev/null -w %{http_code} -X PUT"
     local r1 r2 r3 r4
     r1=$($c http://localhost/boot-source \
@@ -104,7 +104,7 @@ snap_case() {
     "$TRUCE" --api-sock "$S" >/dev/null 2>"$OUT/snapa.err" &
     local pa=$!
     PIDS+=($pa)
-    for _ in $(seq 50); do [ -S "$S" ] && break; sleep 0.1; done
+    for _ in $(seq 600); do [ -S "$S" ] && break; sleep 0.05; done
     c="curl -s -o /dev/null -w %{http_code} -X"
     r=$($c PUT --unix-socket "$S" http://localhost/boot-source -d "{\"kernel_image_path\": \"$G/display.elf\"}")
     r="$r $($c PUT --unix-socket "$S" http://localhost/display -d '{"kind": "std", "input": "virtio"}')"
@@ -119,7 +119,7 @@ snap_case() {
     "$TRUCE" --api-sock "$S2" >/dev/null 2>"$OUT/snapb.err" &
     local pb=$!
     PIDS+=($pb)
-    for _ in $(seq 50); do [ -S "$S2" ] && break; sleep 0.1; done
+    for _ in $(seq 600); do [ -S "$S2" ] && break; sleep 0.05; done
     r="$r $($c PUT --unix-socket "$S2" http://localhost/snapshot/load -d "{\"snapshot_path\": \
 \"$OUT/vm.state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$OUT/vm.mem\"}, \
 \"resume_vm\": true}")"
@@ -290,7 +290,7 @@ wait $p 2>/dev/null
 "$TRUCE" --api-sock "$S2" >/dev/null 2>&1 &
 p=$!
 PIDS+=($p)
-for _ in $(seq 50); do [ -S "$S2" ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ -S "$S2" ] && break; sleep 0.05; done
 body=$(curl -s --unix-socket "$S2" -X PUT http://localhost/display -d '{"kind": "vnc"}')
 grep -q '"fault_message":"vnc: required' <<<"$body" && pass display-api-bad-body ||
     fail display-api-bad-body "$body"

@@ -115,7 +115,7 @@ check landlock "no landlock line: $(tail -n 2 "$BASE/jail1.out" | tr '\n' '|')" 
 # else; the root is the jailed user's, the devices are its and 0600
 want=$( (
     printf "%s\n" ./truce ./truce.pid ./actions.elf ./serial.log
-    for d in /dev/kvm /dev/net/tun /dev/userfaultfd; do [ -c $d ] && echo ".$d"; done
+    for d in /dev/kvm /dev/net/tun /dev/userfaultfd /dev/vhost-net; do [ -c $d ] && echo ".$d"; done
     ldd "$TRUCE" | grep -o '/[^ ]*' | sed 's|^|.|'
     # and libslirp with its own libraries, which truce dlopens for --net user
     slirp=$(ldconfig -p | awk '/libslirp\.so\.0 / { print $NF; exit }')
@@ -199,7 +199,7 @@ P=$!
 PIDS+=("$P")
 api() { curl -s --unix-socket "$ROOT/api.sock" -X "$1" "http://localhost$2" ${3:+-d "$3"} \
     -o "$BASE/api.body" -w '%{http_code}'; }
-for _ in $(seq 100); do [ -S "$ROOT/api.sock" ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ -S "$ROOT/api.sock" ] && break; sleep 0.05; done
 info=$(api GET / && cat "$BASE/api.body")
 check api-id "GET / answered '$info'" grep -q "\"id\": *\"$ID\"" <<<"$info"
 api PUT /boot-source '{"kernel_image_path": "/actions.elf", "boot_args": "spin"}' >"$BASE/api.code"

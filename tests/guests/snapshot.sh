@@ -71,7 +71,7 @@ for mode in resume paused; do
     cp "$W/one/st" "$W/one/mem" "$d/"
     "$TRUCE" --api-sock "$d/api" 2>"$d/err" &
     p=$!
-    for _ in $(seq 100); do [ -S "$d/api" ] && break; sleep 0.05; done
+    for _ in $(seq 600); do [ -S "$d/api" ] && break; sleep 0.05; done
     r=$( [ $mode = resume ] && echo true || echo false )
     # The saved serial path is the source's log: the restored guest appends to it.
     cp "$W/one/saved.log" "$W/one/src.log"
@@ -98,10 +98,10 @@ cp "$W/one/saved.log" "$W/one/src.log"
 cp "$W/one/saved.log" "$d/before.log"
 build/tools/uffd_handler "$d/uffd.sock" "$W/one/mem" >"$d/handler.out" 2>&1 &
 H=$!
-for _ in $(seq 100); do [ -S "$d/uffd.sock" ] && break; sleep 0.05; done
+for _ in $(seq 600); do [ -S "$d/uffd.sock" ] && break; sleep 0.05; done
 "$TRUCE" --api-sock "$d/api" 2>"$d/err" &
 p=$!
-for _ in $(seq 100); do [ -S "$d/api" ] && break; sleep 0.05; done
+for _ in $(seq 600); do [ -S "$d/api" ] && break; sleep 0.05; done
 c=$(api "$d/api" PUT /snapshot/load "{\"snapshot_path\":\"$d/st\",\"mem_backend\":{\"backend_type\":\"Uffd\",\"backend_path\":\"$d/uffd.sock\"},\"resume_vm\":true}")
 timeout 120 tail --pid=$p -f /dev/null || kill -KILL $p
 wait $p
@@ -118,7 +118,7 @@ else
 fi
 "$TRUCE" --api-sock "$d/api2" 2>/dev/null &
 p=$!
-for _ in $(seq 100); do [ -S "$d/api2" ] && break; sleep 0.05; done
+for _ in $(seq 600); do [ -S "$d/api2" ] && break; sleep 0.05; done
 c=$(api "$d/api2" PUT /snapshot/load "{\"snapshot_path\":\"$d/st\",\"mem_backend\":{\"backend_type\":\"Uffd\",\"backend_path\":\"$d/nobody.sock\"}}")
 kill -TERM $p
 wait $p
@@ -162,7 +162,7 @@ cat >"$d/vm.json" <<JSON
 JSON
 "$TRUCE" --api-sock "$d/api0" --config-file "$d/vm.json" 2>"$d/err" &
 p=$!
-for _ in $(seq 200); do grep -q '\.\.\.' "$d/out" 2>/dev/null && break; sleep 0.02; done
+for _ in $(seq 1500); do grep -q '\.\.\.' "$d/out" 2>/dev/null && break; sleep 0.02; done
 a=$(api "$d/api0" PATCH /vm '{"state":"Paused"}')
 b=$(api "$d/api0" PUT /snapshot/create "{\"snapshot_path\":\"$d/st\",\"mem_file_path\":\"$d/mem\"}")
 kill -TERM $p

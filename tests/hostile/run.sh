@@ -78,7 +78,7 @@ one() {
     done
     python3 tests/hostile/vsock_peer.py "$d/v.sock" 120 &
     local peer=$!
-    for _ in $(seq 50); do
+    for _ in $(seq 600); do # python starts in well under a second, but takes seconds in the lab's L1
         [ -S "$d/v.sock_5000" ] && [ -S "$d/v.sock_5001" ] && break
         sleep 0.05
     done

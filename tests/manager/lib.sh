@@ -50,7 +50,7 @@ truced_spawn() {
 }
 # sock_ready SOCK: up to 10 s for truced to listen.
 sock_ready() {
-    for _ in $(seq 200); do [ -S "$1" ] && return 0; sleep 0.05; done
+    for _ in $(seq 600); do [ -S "$1" ] && return 0; sleep 0.05; done
     return 1
 }
 # start_truced [ARGS...]: the script's truced on $S and $STATE, with "${TRUCED_ARGS[@]}" first.

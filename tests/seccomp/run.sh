@@ -119,7 +119,7 @@ api_case() {
     "$TRUCE" --api-sock "$sock" --config-file "$cfg" </dev/null >"$OUT/$name.out" \
         2>"$OUT/$name.err" &
     local pid=$!
-    for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.1; done
+    for _ in $(seq 600); do [ -S "$sock" ] && break; sleep 0.05; done
     curl -s --unix-socket "$sock" http://localhost/ >"$OUT/$name.info" 2>/dev/null
     grep -q '"state": *"Running"' "$OUT/$name.info" || why="GET / did not say Running: $(head -c 200 "$OUT/$name.info")"
     sleep 0.3
