@@ -23,6 +23,10 @@
  * keep-alive connections are closed after it too. */
 #define SERVER_DEADLINE_MS 30000
 #define SERVER_OUT_MAX     (256 * 1024) /* pending response bytes before reading stops */
+/* After refusing a request, up to this many more bytes of it are read and dropped before the
+ * close, so that a client still sending sees the error response rather than EPIPE/a reset. */
+#define SERVER_DRAIN_MAX (1024 * 1024)
+#define SERVER_DRAIN_MS  2000 /* ... and while the client sends again within this many ms */
 /* accept() out of descriptors or memory leaves the connection queued and the listener readable:
  * stop polling it for this long instead of spinning on it. */
 #define SERVER_ACCEPT_PAUSE_MS 100
@@ -36,6 +40,7 @@ struct conn {
     bool continued; /* "100 Continue" sent for the current request */
     bool eof;       /* the client shut down its side */
     bool closing;   /* close once OUT is written (error, Connection: close, EOF) */
+    size_t drain;   /* closing after a refusal: bytes still to read and drop (SERVER_DRAIN_MAX) */
     uint64_t deadline;
 };
 
@@ -131,6 +136,13 @@ static void refuse(struct api *api, struct conn *c, int status, const char *msg)
     respond(c, status, body, true);
     free(body);
     c->ilen = 0;
+    c->drain = c->eof ? 0 : SERVER_DRAIN_MAX;
+}
+
+/* C's deadline from now: the exchange's, or while draining a refused request the shorter wait. */
+static void conn_extend(struct conn *c)
+{
+    c->deadline = now_ns() + (c->drain ? SERVER_DRAIN_MS : SERVER_DEADLINE_MS) * 1000000ULL;
 }
 
 /* Handle every complete request in C's input (in order). */
@@ -159,7 +171,7 @@ static void process(struct api *api, struct conn *c)
         memmove(c->in, c->in + used, c->ilen - used);
         c->ilen -= used;
         c->continued = false;
-        c->deadline = now_ns() + SERVER_DEADLINE_MS * 1000000ULL;
+        conn_extend(c);
     }
 }
 
@@ -171,9 +183,23 @@ static void conn_free(struct conn *c)
     free(c);
 }
 
+/* Read and drop what a refused client still sends, up to C->drain bytes. Returns false when C
+ * must be closed now. */
+static bool conn_drain(struct conn *c)
+{
+    ssize_t n = recv(c->fd, c->in, MIN(c->icap, c->drain), MSG_DONTWAIT);
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR;
+    c->drain = n == 0 ? 0 : c->drain - (size_t)n;
+    conn_extend(c);
+    return true;
+}
+
 /* Read what C has sent. Returns false when C must be closed now. */
 static bool conn_read(struct api *api, struct conn *c)
 {
+    if (c->drain)
+        return conn_drain(c);
     if (c->ilen == c->icap || c->eof)
         return true; /* no room (or nothing more to come): process() makes room */
     ssize_t n = recv(c->fd, c->in + c->ilen, c->icap - c->ilen, MSG_DONTWAIT);
@@ -200,7 +226,7 @@ static bool conn_write(struct conn *c)
         return errno == EAGAIN || errno == EINTR;
     memmove(c->out, c->out + n, c->olen - (size_t)n);
     c->olen -= (size_t)n;
-    c->deadline = now_ns() + SERVER_DEADLINE_MS * 1000000ULL;
+    conn_extend(c);
     return true;
 }
 
@@ -230,7 +256,7 @@ static void accept_one(struct api_server *s)
             break;
         }
         c->fd = fd;
-        c->deadline = now_ns() + SERVER_DEADLINE_MS * 1000000ULL;
+        conn_extend(c);
         s->conns[i] = c;
         return;
     }
@@ -250,7 +276,7 @@ static nfds_t poll_set(struct api_server *s, struct pollfd *p, int *idx, int *ti
         if (!c)
             continue;
         short ev = 0;
-        if (!c->closing && !c->eof && c->ilen < c->icap && c->olen < SERVER_OUT_MAX)
+        if ((!c->closing && !c->eof && c->ilen < c->icap && c->olen < SERVER_OUT_MAX) || c->drain)
             ev |= POLLIN;
         if (c->olen)
             ev |= POLLOUT;
@@ -314,7 +340,7 @@ static void *server_thread(void *arg)
                 process(s->api, c); /* requests left waiting while the output was full */
             if (ok && c->olen && !(p[i].revents & POLLOUT))
                 ok = conn_write(c); /* a response queued just now: try at once */
-            if (!ok || (c->closing && !c->olen) || now > c->deadline) {
+            if (!ok || (c->closing && !c->olen && !c->drain) || now > c->deadline) {
                 conn_free(c);
                 s->conns[idx[i]] = NULL;
             }
