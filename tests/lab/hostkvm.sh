@@ -64,6 +64,9 @@ trap 'exit 130' INT
 {
     echo "# $NAME in the lab's L1, made by tests/lab/hostkvm.sh"
     export -p | grep -Ev '^declare -[a-z]*x* (BASH[A-Z_]*|SHELLOPTS|EUID|PPID|UID|OLDPWD|PWD|SHLVL|_)='
+    # Debian's own PATH: the tiers need Debian's python3 and its modules (tests/deps.txt), and a
+    # wrapper ahead of it (pyenv's shims: half a second on the host) takes 15 s under TCG
+    echo 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
     printf 'cd %q || exit 1\nexec' "$PWD"
     printf ' %q' "$@"
     echo
