@@ -31,6 +31,19 @@ void map_4g(void)
     flush_tlb();
 }
 
+uint64_t gpa_limit(void)
+{
+    uint32_t a, b, c, d;
+    cpuid(0x80000000, 0, &a, &b, &c, &d);
+    unsigned bits = 43;
+    if (a >= 0x80000008) {
+        cpuid(0x80000008, 0, &a, &b, &c, &d);
+        if ((a & 0xff) && (a & 0xff) < bits)
+            bits = a & 0xff;
+    }
+    return 1ULL << bits;
+}
+
 void map_high(uint64_t gpa)
 {
     if (nhigh == 4)

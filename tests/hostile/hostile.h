@@ -63,8 +63,12 @@ static inline uint32_t rnd(uint32_t *s)
 
 /* Identity-map guest physical 0-4 GiB (entry64.S maps only the first GiB). */
 void map_4g(void);
-/* Identity-map the 1 GiB region holding GPA (for 64-bit BARs); at most 4 such regions. */
+/* Identity-map the 1 GiB region holding GPA (for 64-bit BARs); at most 4 such regions. GPA must
+ * be below gpa_limit(): a page-table entry past the CPU's physical address width faults. */
 void map_high(uint64_t gpa);
+/* The end of guest physical addresses: 2^43 (truce's layout), or less where CPUID 0x80000008
+ * reports fewer physical address bits (40 in the lab's L1). */
+uint64_t gpa_limit(void);
 
 /* ---- MMIO ---------------------------------------------------------------------------------- */
 #define MMIO(T, a) (*(volatile T *)(uintptr_t)(a))

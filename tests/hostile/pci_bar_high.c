@@ -16,7 +16,7 @@ void hostile_case(void)
     uint64_t mask = (cfg_read(s, 0x10, 4) & ~0xfULL) | (uint64_t)cfg_read(s, 0x14, 4) << 32;
     say_hex("BAR0 size mask", mask);
     CHECK(mask == ~(0x8000ULL - 1), "BAR0 does not size as 32 KiB");
-    static const uint64_t highs[] = {0x4000000000ULL, 0x10000000000ULL, (1ULL << 43) - 0x8000};
+    const uint64_t highs[] = {0x4000000000ULL, gpa_limit() / 8, gpa_limit() - 0x8000};
     for (unsigned k = 0; k < 3; k++) {
         uint64_t hi = highs[k];
         map_high(hi);

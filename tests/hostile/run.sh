@@ -39,8 +39,7 @@ EOF
 # The pmem image (--pmem-img cases): 4 MiB of a repeated pattern.
 python3 -c 'import sys; n = 4 << 20; open(sys.argv[1], "wb").write(b"truce-hostile pmem\n" * (n // 19) + b"\0" * (n % 19))' "$OUT/pmem.img"
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+now_ms() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)); }
 
 # one BUILD NAME GUEST CMDLINE WANT PATTERN [truce args...]: run one case, print its line.
 one() {
@@ -84,54 +83,14 @@ one() {
     done
     : >"$d/serial"
     [ -e "$d/stdin" ] || : >"$d/stdin"
-    # stdin is a pipe (a console cannot watch a regular file), holding --input's bytes
-    cat "$d/stdin" | "$build" run --kernel "$G/$guest.elf" --cmdline "$cmdline" \
-        --memory "${mem_mib}M" --disk "$disk" --rng "${net[@]}" \
-        --vsock "cid=3,uds=$d/v.sock" "${console[@]}" "${args[@]}" >"$d/stdout" 2>"$d/stderr" &
-    local pid=$! hwm=0 fds=0 last_size=-1 last_ms start_ms why=""
+    local start_ms got hwm fds term_ms why
     start_ms=$(now_ms)
-    last_ms=$start_ms
-    while kill -0 $pid 2>/dev/null; do
-        local h size t
-        h=$(awk '/^VmHWM/ {print $2}' /proc/$pid/status 2>/dev/null)
-        [ -n "$h" ] && [ "$h" -gt "$hwm" ] && hwm=$h
-        h=$(find /proc/$pid/fd -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
-        [ "$h" -gt "$fds" ] && fds=$h
-        size=$(cat "$d/serial" "$d/stdout" 2>/dev/null | wc -c)
-        t=$(now_ms)
-        [ "$size" != "$last_size" ] && last_size=$size && last_ms=$t
-        grep -q 'hostile-verdict: ok (parked)' "$d/serial" "$d/stdout" 2>/dev/null && break
-        if [ $((t - last_ms)) -gt $((HANG_S * 1000)) ]; then
-            why="hang: no serial progress for ${HANG_S}s"
-            break
-        fi
-        if [ $((t - start_ms)) -gt $((CASE_S * 1000)) ]; then
-            why="still running after ${CASE_S}s"
-            break
-        fi
-        sleep 0.2
-    done
-    local term_ms=""
-    if kill -0 $pid 2>/dev/null; then
-        if [ -z "$why" ]; then # parked: the process must be idle while the guest is
-            local c0 c1
-            c0=$(cpu_ticks $pid)
-            sleep 2
-            c1=$(cpu_ticks $pid)
-            [ $((c1 - c0)) -gt 150 ] && why="busy while the guest idles ($((c1 - c0)) ticks in 2 s)"
-        fi
-        local t0
-        t0=$(now_ms)
-        kill -TERM $pid
-        for _ in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-        if kill -0 $pid 2>/dev/null; then
-            kill -KILL $pid
-            why="${why:+$why; }SIGTERM not honoured within 5 s"
-        fi
-        term_ms=$(($(now_ms) - t0))
-    fi
-    wait $pid 2>/dev/null
-    local got=$?
+    read -r got hwm fds term_ms why < <(python3 tests/hostile/watch.py "$HANG_S" "$CASE_S" \
+        "$d/stdin" "$d/stdout" "$d/stderr" "$d/serial" "$d/stdout" -- \
+        "$build" run --kernel "$G/$guest.elf" --cmdline "$cmdline" --memory "${mem_mib}M" \
+        --disk "$disk" --rng "${net[@]}" --vsock "cid=3,uds=$d/v.sock" "${console[@]}" "${args[@]}")
+    [ -n "$got" ] || { got=255 hwm=0 fds=0 term_ms=- why="tests/hostile/watch.py failed"; }
+    [ "$term_ms" = - ] && term_ms=
     kill $peer 2>/dev/null
     wait $peer 2>/dev/null
     local limit=$(((mem_mib + ${HOSTILE_RSS_MIB:-192}) * 1024))

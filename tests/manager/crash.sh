@@ -42,7 +42,7 @@ vmdef() { # vmdef NAME: its definition in $DEFS/NAME.json
  "serial": {"serial_out_path": "$W/$1.serial"}}
 JSON
 }
-create_body() { $PY -c 'import json,sys; print(json.dumps({"name": sys.argv[1], "config": json.load(open(sys.argv[2]))}))' "$1" "$DEFS/$1.json"; }
+create_body() { jq -c -n --arg n "$1" --slurpfile c "$DEFS/$1.json" '{name: $n, config: $c[0]}'; }
 
 # The state each operation starts from.
 prep_absent() { vmdef "$1"; }

@@ -62,16 +62,10 @@ start_truced() {
 
 ctl() { "$CTL" --sock "$S" "$@"; }
 # jget NAME KEY [SOCK]: one field of GET /v1/vms/NAME (a dotted path into the JSON), "" if none.
+# jq, not python3: it is called in wait loops, and a python3 start costs a second in the lab's L1.
 jget() {
-    "$CTL" --sock "${3:-$S}" get "$1" --json 2>/dev/null | $PY -c '
-import json, sys
-try:
-    v = json.load(sys.stdin)
-except ValueError:
-    v = None
-for k in sys.argv[1].split("."):
-    v = v.get(k) if isinstance(v, dict) else None
-print("" if v is None else v)' "$2"
+    "$CTL" --sock "${3:-$S}" get "$1" --json 2>/dev/null |
+        jq -r --arg k "$2" 'try getpath($k | split(".")) catch null | if . == null then "" else . end' 2>/dev/null
 }
 # wait_state NAME STATE: up to 10 s.
 wait_state() {

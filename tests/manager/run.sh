@@ -42,7 +42,7 @@ ok=1
 ctl create "$W/a.json" >/dev/null || ok=0
 ctl create "$W/b.json" --autostart >/dev/null || ok=0
 ctl create "$W/c.json" >/dev/null || ok=0
-[ $ok = 1 ] && [ "$(jget a state)" = defined ] && [ "$(jget b autostart)" = True ] &&
+[ $ok = 1 ] && [ "$(jget a state)" = defined ] && [ "$(jget b autostart)" = true ] &&
     pass create "3 VMs defined" || failc create "$(ctl list 2>&1)"
 
 # Bad input: 400 and the field named; a taken name: 409.

@@ -49,7 +49,7 @@ class Cdp:
             raise RuntimeError("JS %s: %s %s" % (expr[:60], d.get("text"), d.get("exception", {}).get("description")))
         return r["result"].get("value")
 
-    def wait(self, expr, timeout=20):
+    def wait(self, expr, timeout=60):  # generous: Chromium is slow in the lab's L1, under TCG
         deadline = time.time() + timeout
         while time.time() < deadline:
             v = self.js(expr)
@@ -105,7 +105,9 @@ try:
     cdp.call("Emulation.setDeviceMetricsOverride", width=1366, height=860, deviceScaleFactor=1,
              mobile=False)
     cdp.call("Page.navigate", url=URL)
-    ok = cdp.wait("document.readyState === 'complete' && window.truceReady === true")
+    ok = cdp.wait("document.readyState === 'complete' && window.truceReady === true", 180)
+    if not ok:
+        raise RuntimeError("the web console did not load within 180 s")
     version = cdp.call("Browser.getVersion")["product"]
 
     # Sign in: a wrong token is refused with a message, the right one shows the VMs.
