@@ -53,21 +53,21 @@ fi
 # the same files through virtiofs, on L1's nested KVM).
 kvm_in_l1=
 [ "${TRUCE_SKIP_LAB:-0}" != 1 ] && tests/lab/hostkvm.sh --needed && kvm_in_l1=tests/lab/hostkvm.sh
-kvm_tier() { # kvm_tier NAME COMMAND...
-    local name=$1
-    shift
-    tier "$name" ${kvm_in_l1:+"$kvm_in_l1" "$name"} "$@"
+kvm_tier() { # kvm_tier NAME MINUTES COMMAND...: MINUTES bounds the tier's L1 (about 3x its run)
+    local name=$1 minutes=$2
+    shift 2
+    HOSTKVM_TIMEOUT=$((minutes * 60)) tier "$name" ${kvm_in_l1:+"$kvm_in_l1" "$name"} "$@"
 }
 
 tier format format_check
 tier layers tests/layers.sh
 tier unit unit_tests
-kvm_tier guests tests/guests/run.sh
-kvm_tier seccomp tests/seccomp/run.sh
-kvm_tier jail tests/guests/jail.sh
-kvm_tier hostile tests/hostile/run.sh
-kvm_tier api tests/api/run.sh
-kvm_tier manager tests/manager/run.sh
+kvm_tier guests 30 tests/guests/run.sh
+kvm_tier seccomp 10 tests/seccomp/run.sh
+kvm_tier jail 10 tests/guests/jail.sh
+kvm_tier hostile 40 tests/hostile/run.sh
+kvm_tier api 10 tests/api/run.sh
+kvm_tier manager 30 tests/manager/run.sh
 [ -x tests/fuzz/run.sh ] && tier fuzz tests/fuzz/run.sh
 if [ -n "$prebuild" ]; then
     t0=$SECONDS
