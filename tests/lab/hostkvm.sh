@@ -89,7 +89,7 @@ timeout -k 10 "${HOSTKVM_TIMEOUT:-2400}" qemu-system-x86_64 -accel tcg -cpu EPYC
     -chardev "socket,id=vfs,path=$work/vfs.sock" -device vhost-user-fs-pci,chardev=vfs,tag=hostroot \
     -drive "file=$work/scratch.img,if=virtio,format=raw,cache=unsafe,discard=unmap" \
     -kernel "$KIMG" -initrd "$initrd" -serial stdio \
-    -append "console=ttyS0 quiet loglevel=1 panic=-1 hostkvm.cmd=$work/cmd.sh" </dev/null \
+    -append "console=ttyS0 quiet loglevel=1 panic=-1 hostkvm.cmd=$work/cmd.sh hostkvm.repo=$REPO_DIR" </dev/null \
     2>"$work/qemu.log" | sed -u 's/\r$//' | tee "$work/console.log" |
     grep --line-buffered -Ev '^HOSTKVM-|^\[ *[0-9]+\.[0-9]+\] ' &
 wait $! # in the background, so that a signal to this script ends L1 at once
