@@ -51,6 +51,7 @@ fi
 
 # The run's files live in the checkout (L1 sees the host's root, but its /tmp is the scratch
 # disk): the script the chroot runs, virtiofsd's socket, the scratch disk, L1's console log.
+mkdir -p "$REPO_DIR/build"
 work=$(mktemp -d "$REPO_DIR/build/hostkvm.XXXXXX") || fail "cannot create a work directory"
 vfsd=
 cleanup() { # L1 (timeout passes the signal on to QEMU), the console filters and virtiofsd
