@@ -104,7 +104,7 @@ include tests/hostile/hostile.mk
 -include tests/fuzz/fuzz.mk
 -include appliance/appliance.mk
 
-test: build/truce build/truced build/trucectl unit guests hostile
+test: build/truce build/truced build/trucectl unit guests hostile build/truce-sectest build/api/ticker.elf
 	@tests/run-tests.sh
 
 demo: build/truce

@@ -68,8 +68,8 @@ static void shell(void)
     }
 }
 
-/* Count ticks 1..40, about 40 ms apart (10^8 TSC cycles), keeping a running sum in memory; print the
- * sum at the end and exit through debug-exit (status 67). A snapshot taken mid-count and
+/* Count ticks 1..40, about 40 ms apart (10^8 TSC cycles), keeping a running sum in memory; print
+ * the sum at the end and exit through debug-exit (status 67). A snapshot taken mid-count and
  * restored must continue the count and end with the same sum (registers, RAM, UART restored). */
 static volatile uint32_t count_sum;
 
@@ -104,9 +104,10 @@ static void stream(void)
 }
 
 /* Rewrite the first word of each page of [8 MiB, 9 MiB) with the pass number, pass after pass,
- * slowly (TSC-paced), checking each page still holds the previous pass's number: a snapshot (Diff, merged
- * onto its base) or a pre-copy migration that loses a written page is caught at the next pass.
- * Ends with "dirty done" and debug-exit (67); a lost page prints FAIL and exits 1 (status 3). */
+ * slowly (TSC-paced), checking each page still holds the previous pass's number: a snapshot (Diff,
+ * merged onto its base) or a pre-copy migration that loses a written page is caught at the next
+ * pass. Ends with "dirty done" and debug-exit (67); a lost page prints FAIL and exits 1 (status 3).
+ */
 #define DIRTY_BASE   0x800000u
 #define DIRTY_PAGES  256u
 #define DIRTY_PASSES 12u
