@@ -68,15 +68,15 @@ static void shell(void)
     }
 }
 
-/* Count ticks 1..40, about 40 ms apart (10^8 TSC cycles), keeping a running sum in memory; print
- * the sum at the end and exit through debug-exit (status 67). A snapshot taken mid-count and
+/* Count ticks 1..40, about 100 ms apart (2.5 * 10^8 TSC cycles), keeping a running sum in memory;
+ * print the sum at the end and exit through debug-exit (status 67). A snapshot taken mid-count and
  * restored must continue the count and end with the same sum (registers, RAM, UART restored). */
 static volatile uint32_t count_sum;
 
 static void count(void)
 {
     for (uint32_t i = 1; i <= 40; i++) {
-        tsc_delay(100000000);
+        tsc_delay(250000000);
         count_sum += i;
         puts_("truce-guest: tick ");
         putdec(i);

@@ -2,12 +2,12 @@
  * where truce maps it read-only below 4 GiB (and over its copy in the legacy window below
  * 1 MiB), then reads the high copy back: the writes must be dropped. run.sh also checks that
  * the ROM file on disk is unchanged. It then re-reads the high copy PASSES times, printing a dot
- * each (snapshot.sh restores it mid-way: the ROM must still be mapped). Exit 37 (0x12):
+ * each, about 50 ms apart (snapshot.sh restores it mid-way: the ROM must still be mapped). Exit 37 (0x12):
  * dropped (and still there); 39 (0x13): the ROM changed or is gone. */
 #define ROM_HIGH 0xffff0000 /* a 64 KiB image ends at 4 GiB */
 #define ROM_LOW  0xf0000    /* and its copy ends at 1 MiB */
 #define PASSES   100        /* re-reads of the high copy after the check, one "." each */
-#define DELAY    20000      /* loop turns between two */
+#define TSC_STEP 27         /* a pass each time TSC bit 27 turns over: about 50 ms at 2.7 GHz */
     .code16
     .section .text
 start:
@@ -43,9 +43,13 @@ pm32:
     call puts
     mov $PASSES, %ebx                /* then it reads the high copy again, pass after pass: */
 again:                               /* a snapshot restored meanwhile must map it there too */
-    mov $DELAY, %ecx
-1:  dec %ecx
-    jnz 1b
+    rdtsc                            /* paced by the TSC, not loop turns: the same on any host */
+    shrd $TSC_STEP, %edx, %eax
+    mov %eax, %ecx
+1:  rdtsc
+    shrd $TSC_STEP, %edx, %eax
+    cmp %eax, %ecx
+    je 1b
     cmpl $0x11223344, (%edi)
     jne gone
     mov $(ROM_LOW + dot), %esi
