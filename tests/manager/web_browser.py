@@ -130,7 +130,7 @@ try:
     running = cdp.wait("(() => { const r = [...document.querySelectorAll('#vms tbody tr')]"
                        ".find(t => t.querySelector('th').textContent === 'web');"
                        " return r && r.dataset.state === 'running' &&"
-                       " !r.querySelector('button[aria-label=\"Console web\"]').disabled; })()", 30)
+                       " !r.querySelector('button[aria-label=\"Console web\"]').disabled; })()")
     time.sleep(3)  # a few samples for the graphs
     figs = cdp.js("[...document.querySelectorAll('#vms tbody tr')].map(t => t.querySelector('th').textContent"
                   " + ': ' + t.dataset.state + ', cpu ' + t.cells[3].textContent + ', mem ' + t.cells[4].textContent).join('; ')")
@@ -152,7 +152,7 @@ try:
     cdp.key("Enter", "Enter", 13, "\r")
     lines_js = ("(() => { const b = truceConsole.term.buffer.active, l = [];"
                 " for (let i = 0; i < b.length; i++) l.push(b.getLine(i).translateToString(true)); return l; })()")
-    answered = cdp.wait("%s.includes('hello')" % lines_js, 15)
+    answered = cdp.wait("%s.includes('hello')" % lines_js)
     lines = [x for x in cdp.js(lines_js) if x.strip()]
     path, n = cdp.shot("web-console-console.png")
     result("console-echo-hello", bool(attached and answered and "$ echo hello" in lines),
@@ -164,7 +164,7 @@ try:
              " const x = c.getContext('2d'); const p = (a, b) => [...x.getImageData(a, b, 1, 1).data.slice(0, 3)]"
              ".map(v => v.toString(16).padStart(2, '0')).join('');"
              " const r = [p(80, 50), p(240, 50), p(80, 150), p(240, 150)]; return r[0] === 'ff0000' ? r : null; })()")
-    px = cdp.wait(px_js, 30)
+    px = cdp.wait(px_js)
     if px is None:  # say what the canvas showed
         px = cdp.js("(() => { const c = document.querySelector('#screen canvas'); return c ? c.width + 'x' + c.height"
                     " + ' ' + [...c.getContext('2d').getImageData(80, 50, 1, 1).data.slice(0, 3)].join(',') : 'no canvas'; })()")
@@ -176,15 +176,15 @@ try:
     row_state = ("(() => { const r = [...document.querySelectorAll('#vms tbody tr')]"
                  ".find(t => t.querySelector('th').textContent === 'd'); return r && r.dataset.state; })()")
     cdp.js("document.querySelector('button[aria-label=\"Pause d\"]').click()")
-    paused = cdp.wait(row_state + " === 'paused'", 20)
+    paused = cdp.wait(row_state + " === 'paused'")
     cdp.js("document.querySelector('button[aria-label=\"Resume d\"]').click()")
-    resumed = cdp.wait(row_state + " === 'running'", 20)
+    resumed = cdp.wait(row_state + " === 'running'")
     snapdir = os.path.join(SNAPDIR, "snap-d")
     cdp.js("document.querySelector('button[aria-label=\"Snapshot d\"]').click()")
-    dialog = cdp.wait("document.getElementById('snap-dialog').open && document.activeElement.id === 'snap-dir'", 10)
+    dialog = cdp.wait("document.getElementById('snap-dialog').open && document.activeElement.id === 'snap-dir'")
     cdp.js("document.getElementById('snap-dir').value = %s;"
            "document.getElementById('snap-form').requestSubmit()" % json.dumps(snapdir))
-    said = cdp.wait("document.getElementById('status').textContent.includes('snapshot written')", 30)
+    said = cdp.wait("document.getElementById('status').textContent.includes('snapshot written')")
     result("pause-resume-snapshot", bool(paused and resumed and dialog and said and
                                          os.path.getsize(os.path.join(snapdir, "vmstate")) > 0),
            "paused, resumed; the dialog took the focus; status '%s'" % cdp.js("document.getElementById('status').textContent"))
@@ -202,7 +202,7 @@ try:
            "document.querySelector('button[aria-label=\"Stop web\"]').click()")
     stopped = cdp.wait("(() => { const r = [...document.querySelectorAll('#vms tbody tr')]"
                        ".find(t => t.querySelector('th').textContent === 'web');"
-                       " return r && ['stopped', 'crashed'].includes(r.dataset.state) && r.dataset.state; })()", 30)
+                       " return r && ['stopped', 'crashed'].includes(r.dataset.state) && r.dataset.state; })()")
     result("stop-button", bool(stopped), "web %s" % stopped)
 except Exception as e:  # a step that broke the script: say which
     result("browser", False, "%s: %s" % (type(e).__name__, e))
