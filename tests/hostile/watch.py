@@ -30,22 +30,24 @@ def open_fds(pid):
         return 0
 
 
-def cpu_ticks(pid):
+def stat_fields(pid):
+    """/proc/PID/stat from its third field (the state) on; None once PID is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])  # utime + stime
-    except (OSError, ValueError, IndexError):
-        return 0
+            return f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def cpu_ticks(pid):
+    fields = stat_fields(pid)
+    return int(fields[11]) + int(fields[12]) if fields else 0  # utime + stime
 
 
 def exited(pid):
     """True once PID is a zombie: it exited and waits to be reaped (by us, with wait4)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
-    except OSError:
-        return True
+    fields = stat_fields(pid)
+    return not fields or fields[0] == b"Z"
 
 
 def size(path):
