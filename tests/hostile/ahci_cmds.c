@@ -32,7 +32,7 @@ static void slot(unsigned s, uint8_t cmd, uint32_t lba, uint16_t count, uint32_t
     struct hdr *h = (struct hdr *)(clb + 32 * s);
     uint8_t *t = tables + 0x200 * s;
     memset_(h, 0, 32);
-    memset_(t, 0, 0x80);
+    memset_(t, 0, 0x80 + 16 * 8); /* the FIS and every PRD: an earlier round's bad high dword too */
     h->opts = 5 | nprd << 16;
     h->ctba = (uint32_t)(uintptr_t)t;
     t[0] = 0x27, t[1] = 0x80, t[2] = cmd, t[3] = (uint8_t)count, t[7] = 0x40;
@@ -46,9 +46,12 @@ static void slot(unsigned s, uint8_t cmd, uint32_t lba, uint16_t count, uint32_t
     }
 }
 
-static void settle(void)
+/* Wait (bounded) for the issued commands: PxCI clear, and the SActive bits of the slots in NCQ
+ * (the flood sets SActive for every slot; the others' bits stay, as on a real HBA). */
+static void settle(uint32_t ncq)
 {
-    for (unsigned i = 0; i < 20000 && (rd32(abar + PX(0, 0x38)) | rd32(abar + PX(0, 0x34))); i++)
+    for (unsigned i = 0; i < 20000 && (rd32(abar + PX(0, 0x38)) | (rd32(abar + PX(0, 0x34)) & ncq));
+         i++)
         barrier();
 }
 
@@ -66,11 +69,13 @@ static void sweep(uint32_t *seed)
 static void flood(uint32_t *seed, unsigned rounds)
 {
     for (unsigned r = 0; r < rounds; r++) {
+        uint32_t ncq = 0;
         for (unsigned s = 0; s < 32; s++) {
             uint32_t k = rnd(seed) % 6;
-            if (k == 0)
+            if (k == 0) {
                 slot(s, 0x60, rnd(seed) % 2048, 8, 1, 4096); /* NCQ read */
-            else if (k == 1)
+                ncq |= 1u << s;
+            } else if (k == 1)
                 slot(s, 0x25, 0, 0, 65535, 4096); /* 65535 PRDs */
             else if (k == 2)
                 slot(s, 0x25, rnd(seed) % 2048, 2048, 8, 0x400000); /* far too much */
@@ -93,7 +98,7 @@ static void flood(uint32_t *seed, unsigned rounds)
             wr32(abar + PX(0, 0x2c), 1); /* COMRESET mid-flood */
             wr32(abar + PX(0, 0x2c), 0);
         }
-        settle();
+        settle(ncq);
         wr32(abar + PX(0, 0x10), 0xffffffff);
         port_on();
         say_hex("round", r);
@@ -111,7 +116,7 @@ static void fresh_read(void)
     memset_(data, 0, 512);
     slot(0, 0x25, 5, 1, 1, 512);
     wr32(abar + PX(0, 0x38), 1);
-    settle();
+    settle(0);
     CHECK(!(rd32(abar + PX(0, 0x10)) & (1u << 30)), "the fresh read failed (TFES)");
     CHECK(((struct hdr *)clb)->prdbc == 512, "the fresh read moved no data");
     CHECK(memeq(data, DISK_PATTERN "5\n", sizeof(DISK_PATTERN)), "sector 5 is not intact");
@@ -141,7 +146,7 @@ void hostile_case(void)
     wr32(abar + PX(0, 0x08), 0xffffff00);
     wr32(abar + PX(0, 0x18), 0x11);
     wr32(abar + PX(0, 0x38), 0xffffffff);
-    settle();
+    settle(0);
     wr32(abar + 0x04, 1); /* HBA reset with the engine running */
     port_on();
     flood(&seed, 6);

@@ -29,14 +29,18 @@ def result(name, ok, detail):
 
 class Cdp:
     def __init__(self, ws_url):
-        self.ws = websocket.create_connection(ws_url, timeout=30, suppress_origin=True)
+        # Each answer may take long: a screenshot or an evaluate in a loaded L1 under TCG.
+        self.ws = websocket.create_connection(ws_url, timeout=180, suppress_origin=True)
         self.n = 0
 
     def call(self, method, **params):
         self.n += 1
         self.ws.send(json.dumps({"id": self.n, "method": method, "params": params}))
         while True:
-            m = json.loads(self.ws.recv())
+            try:
+                m = json.loads(self.ws.recv())
+            except websocket.WebSocketTimeoutException:
+                raise RuntimeError("%s: no answer from Chromium within 180 s" % method) from None
             if m.get("id") == self.n:
                 if "error" in m:
                     raise RuntimeError("%s: %s" % (method, m["error"]))
