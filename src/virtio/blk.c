@@ -177,6 +177,7 @@ static void blk_process(struct virtio_blk *b, struct blk_queue *bq)
 {
     struct virtq *q = bq->q;
     int rc = 0;
+    unsigned started = 0;
     if (b->vdev.paused)
         return; /* resume kicks the queue */
     bq->throttled = false;
@@ -185,13 +186,16 @@ static void blk_process(struct virtio_blk *b, struct blk_queue *bq)
             break; /* the limiter's timer calls us again */
         virtq_disable_notify(q);
         while ((rc = blk_one(b, bq)) > 0)
-            ;
+            started++;
         if (rc == -EBUSY)
             bq->throttled = true; /* completions free requests and call us again */
     } while (rc == 0 && virtq_enable_notify(q));
     if (disk_submit(bq->disk) < 0)
         log_warn("%s: io_uring submit failed", b->vdev.name);
     virtio_interrupt(&b->vdev, q);
+    int change = blk_bulk_pass(&b->bulk, started);
+    if (change)
+        virtio_bulk_count(&b->bulk_sched, b->vdev.name, change > 0);
 }
 
 /* The queue of virtqueue Q. */

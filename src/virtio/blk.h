@@ -51,6 +51,16 @@ struct blk_queue {
 };
 
 /* Device state (plain values apart from the backend and the request pools). */
+#define BLK_BULK_QUIET 64 /* passes of a single request after which bulk mode ends */
+
+/* Bulk-traffic detector (blk_bulk_pass): on when one pass over a queue finds several requests
+ * waiting (the driver keeps more than one in flight), off after BLK_BULK_QUIET passes that found
+ * only one since (a driver waiting for each request before the next: it is served at once). */
+struct blk_bulk {
+    uint32_t quiet; /* passes of a single request since the last one of several */
+    bool on;
+};
+
 struct virtio_blk {
     struct virtio_dev vdev;
     struct disk disk;    /* the image (queue 0's io_uring) */
@@ -65,6 +75,9 @@ struct virtio_blk {
     unsigned rl_next;         /* the queue the limiter's next resume serves first */
     struct virtio_rl rl;      /* rate_limiter, shared by every queue: requests it refuses stay in
                                  their queue; when it lets work go on every queue is looked at */
+    /* I/O thread scheduling while bulk traffic flows (blk.c, I/O thread only) */
+    struct blk_bulk bulk;
+    struct virtio_bulk bulk_sched;
     /* counters (metrics) */
     uint64_t nreads, nwrites, nflushes, ndiscards, nerrors, bytes_read, bytes_written;
 };
@@ -73,6 +86,10 @@ struct virtio_blk {
  * VIRTIO_BLK_S_OK when the request must be executed, another VIRTIO_BLK_S_* to report now, or
  * BLK_NO_STATUS when the chain has no writable byte for a status (nothing can be reported). */
 uint8_t blk_parse(const struct virtio_blk *b, struct blk_req *r);
+
+/* Feed B one pass over a queue that started N requests (a pass that started none changes
+ * nothing). Returns 1 when bulk mode starts, -1 when it ends, 0 otherwise. */
+int blk_bulk_pass(struct blk_bulk *b, unsigned n);
 
 /* Create a virtio-blk device for disk config DC, one of vm->cfg.disks, on VM (opens the image
  * now; the device keeps pointing at DC's path). Returns 0 or <0 with one line in ERR. */

@@ -24,55 +24,16 @@ bool net_live(const struct virtio_net *n)
            !(st & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
-/* ---- bulk mode: how the I/O thread shares a CPU with its guest ---------------------------------
- * When the vCPU (or the host process feeding the tap) and the I/O thread share one host CPU
- * (overcommitted or nested hosts), every wake-up of the I/O thread by a guest notification or a
- * tap frame preempts the thread that produced it: each frame then costs its own notification,
- * two context switches and an interrupt, and nothing ever batches (measured in the nested lab:
- * one kick, one preemption of the vCPU and two MSIs per transmitted frame). While a device moves
- * bulk traffic (net_bulk_frame) its I/O thread runs as SCHED_BATCH, whose wake-ups do not
- * preempt: the producer fills the ring or the tap queue until it blocks or its time slice ends,
- * then the I/O thread moves the whole batch with one notification and one interrupt (EVENT_IDX
- * does the rest). Small frames only, both ways, put it back to SCHED_OTHER, so an interactive
- * request is served at once. With an idle CPU at hand neither policy changes anything. The
- * count of devices in bulk mode belongs to the I/O thread (thread-local: every caller runs
- * there, and each VM has its own I/O thread). Bulk mode outlives a device reset: it ends, like
- * any time, after enough small frames. */
-static __thread unsigned io_bulk_devs; /* devices of this I/O thread in bulk mode */
-static __thread int io_policy = -1;    /* the thread's own policy, read once */
-
-/* Count N in (IN) or out of its I/O thread's bulk devices, switching the thread's policy on the
- * first in and the last out. A policy the user chose (not SCHED_OTHER) is left alone. */
-static void bulk_count(struct virtio_net *n, bool in)
-{
-    struct sched_param sp = {0};
-    if (n->bulk_off || n->bulk_counted == in)
-        return;
-    if (io_policy < 0 && pthread_getschedparam(pthread_self(), &io_policy, &sp))
-        io_policy = SCHED_FIFO; /* unknown: do not touch it */
-    if (io_policy != SCHED_OTHER) {
-        n->bulk_off = true;
-        return;
-    }
-    unsigned others = in ? io_bulk_devs : io_bulk_devs - 1;
-    if (!others) { /* the first device in or the last one out switches the thread */
-        sp.sched_priority = 0;
-        int rc = pthread_setschedparam(pthread_self(), in ? SCHED_BATCH : SCHED_OTHER, &sp);
-        if (rc) {
-            log_warn("%s: cannot change the I/O thread's scheduling: %s", n->id, strerror(rc));
-            n->bulk_off = true; /* counted stays as it is: the count matches the policy */
-            return;
-        }
-    }
-    n->bulk_counted = in;
-    io_bulk_devs = in ? io_bulk_devs + 1 : others;
-}
+/* ---- bulk mode (virtio/bulk.c): large or GSO frames either way; small frames each way end it,
+ * so an interactive request is served at once. Bulk mode outlives a device reset: it ends, like
+ * any time, after enough small frames. -----------------------------------------------------------
+ */
 
 void net_bulk_account(struct virtio_net *n, unsigned dir, size_t frame_len, uint8_t gso_type)
 {
     int change = net_bulk_frame(&n->bulk, dir, frame_len, gso_type);
     if (change)
-        bulk_count(n, change > 0);
+        virtio_bulk_count(&n->bulk_sched, n->id, change > 0);
 }
 
 /* ---- transmit (I/O thread, device lock held) ------------------------------------------------- */

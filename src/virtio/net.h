@@ -106,8 +106,7 @@ struct virtio_net {
     uint64_t announces, announce_acks; /* requests raised, acknowledged by the driver */
     /* I/O thread scheduling while bulk traffic flows (net.c, I/O thread only) */
     struct net_bulk bulk;
-    bool bulk_counted; /* this device counts in its I/O thread's bulk devices */
-    bool bulk_off;     /* the I/O thread's policy is not ours to change */
+    struct virtio_bulk bulk_sched;
     struct net_counters stats;
     /* rate limiters: a frame the receive limiter refuses stays in rxbuf (and the next ones in
      * the backend); a chain the transmit limiter refuses stays in the queue */

@@ -1,5 +1,7 @@
 /* test_blk.c — virtio-blk: the request parser with malformed requests, and real I/O on a file. */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -240,10 +243,10 @@ static void dev_close(struct dfix *x)
 #define STS(k)  (HDR(k) + 0x100)
 #define DATA(k) (HDR(k) + 0x1000)
 
-/* Post request K (descs 3(K % 32)..+2 of queue Q; buffers K) of TYPE on SECTOR with LEN data
- * bytes. */
-static void post_q(struct dfix *x, unsigned q, unsigned k, uint32_t type, uint64_t sector,
-                   uint32_t len, bool dev_writes)
+/* Write request K (descs 3(K % 32)..+2 of queue Q; buffers K) of TYPE on SECTOR with LEN data
+ * bytes; returns its head, not yet offered. */
+static uint16_t prep_q(struct dfix *x, unsigned q, unsigned k, uint32_t type, uint64_t sector,
+                       uint32_t len, bool dev_writes)
 {
     struct vfix *f = &x->f;
     struct virtio_blk_outhdr h = {.type = type, .sector = sector};
@@ -256,7 +259,14 @@ static void post_q(struct dfix *x, unsigned q, unsigned k, uint32_t type, uint64
         vf_desc(f, q, d + 1, DATA(k), len,
                 VRING_DESC_F_NEXT | (dev_writes ? VRING_DESC_F_WRITE : 0), (uint16_t)(d + 2));
     vf_desc(f, q, d + 2, STS(k), 1, VRING_DESC_F_WRITE, 0);
-    vf_offer(f, q, (uint16_t)d);
+    return (uint16_t)d;
+}
+
+/* Post request K (prep_q) and notify. */
+static void post_q(struct dfix *x, unsigned q, unsigned k, uint32_t type, uint64_t sector,
+                   uint32_t len, bool dev_writes)
+{
+    vf_offer(&x->f, q, prep_q(x, q, k, type, sector, len, dev_writes));
 }
 
 static void post(struct dfix *x, unsigned k, uint32_t type, uint64_t sector, uint32_t len,
@@ -883,6 +893,62 @@ static void multiqueue_rate_limiter_shared(void **state)
     dev_close(x);
 }
 
+/* Bulk mode: on with the first pass that finds several requests, off after BLK_BULK_QUIET
+ * passes of a single request since; passes that found none change nothing. */
+static void bulk_detector(void **state)
+{
+    struct blk_bulk b = {0};
+    for (unsigned i = 0; i < 3 * BLK_BULK_QUIET; i++) /* one request at a time stays off */
+        assert_int_equal(blk_bulk_pass(&b, i & 1), 0);
+    assert_int_equal(blk_bulk_pass(&b, 2), 1);
+    assert_true(b.on);
+    assert_int_equal(blk_bulk_pass(&b, 32), 0);
+    for (unsigned i = 0; i + 1 < BLK_BULK_QUIET; i++) {
+        assert_int_equal(blk_bulk_pass(&b, 1), 0);
+        assert_int_equal(blk_bulk_pass(&b, 0), 0);
+    }
+    assert_true(b.on);
+    assert_int_equal(blk_bulk_pass(&b, 1), -1);
+    assert_false(b.on);
+}
+
+/* The I/O thread's scheduling policy, once it has settled on WANT (it changes after the pass
+ * that completed the requests). */
+static int io_policy(struct dfix *x, int want)
+{
+    struct sched_param sp;
+    int policy = -1;
+    for (unsigned i = 0; i < 2000 && policy != want; i++) {
+        assert_int_equal(pthread_getschedparam(x->f.loop_thread, &policy, &sp), 0);
+        if (policy != want)
+            usleep(1000);
+    }
+    return policy;
+}
+
+/* Requests found several at a time switch the I/O thread to SCHED_BATCH; requests one at a time
+ * (a driver waiting for each) leave it, or switch it back, to SCHED_OTHER. */
+static void bulk_mode_io_thread(void **state)
+{
+    struct dfix *x = dev_open(1 * MiB, false, "S1");
+    struct vfix *f = &x->f;
+    for (unsigned k = 0; k < BLK_BULK_QUIET; k++)
+        assert_int_equal(run1(x, VIRTIO_BLK_T_IN, k, 512, true), VIRTIO_BLK_S_OK);
+    assert_int_equal(io_policy(x, SCHED_OTHER), SCHED_OTHER);
+    uint16_t want = (uint16_t)(vf_used_idx(f, 0) + 4);
+    for (unsigned k = 1; k <= 4; k++)
+        vf_offer_quiet(f, 0, prep_q(x, 0, k, VIRTIO_BLK_T_IN, 8 * k, 4096, true));
+    vf_notify(f, 0);
+    assert_true(vf_wait_used(f, 0, want));
+    assert_int_equal(io_policy(x, SCHED_BATCH), SCHED_BATCH);
+    for (unsigned k = 0; k + 1 < BLK_BULK_QUIET; k++)
+        assert_int_equal(run1(x, VIRTIO_BLK_T_IN, k, 512, true), VIRTIO_BLK_S_OK);
+    assert_int_equal(io_policy(x, SCHED_BATCH), SCHED_BATCH);
+    assert_int_equal(run1(x, VIRTIO_BLK_T_IN, 0, 512, true), VIRTIO_BLK_S_OK);
+    assert_int_equal(io_policy(x, SCHED_OTHER), SCHED_OTHER);
+    dev_close(x);
+}
+
 int main(void)
 {
 #define P(fn) cmocka_unit_test_setup_teardown(fn, psetup, pteardown)
@@ -894,6 +960,7 @@ int main(void)
         P(read_only_refuses_writes),
         P(discard_and_write_zeroes_segments),
         P(get_id_bounded),
+        cmocka_unit_test(bulk_detector),
         cmocka_unit_test(write_read_back_many_in_flight),
         cmocka_unit_test(rate_limited_requests_wait),
         cmocka_unit_test(get_id_returns_serial),
@@ -914,6 +981,7 @@ int main(void)
         cmocka_unit_test(multiqueue_most_queues),
         cmocka_unit_test(multiqueue_rate_limiter_shared),
         cmocka_unit_test(direct_aligned_io_bypasses_cache),
+        cmocka_unit_test(bulk_mode_io_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

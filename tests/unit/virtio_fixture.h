@@ -273,14 +273,26 @@ static inline void vf_desc(struct vfix *f, unsigned q, unsigned i, uint64_t addr
 }
 
 /* Offer HEAD on queue Q and notify the device. */
-static inline void vf_offer(struct vfix *f, unsigned q, uint16_t head)
+/* Publish HEAD in queue Q's available ring without notifying the device (a batch: vf_notify once
+ * after its last chain). */
+static inline void vf_offer_quiet(struct vfix *f, unsigned q, uint16_t head)
 {
     uint16_t slot = f->avail_idx[q] % f->qsize[q];
     guest_mem_write(&f->vm.mem, VF_RING(q) + 0x4000 + 4 + 2 * slot, &head, 2);
     f->avail_idx[q]++;
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     guest_mem_write(&f->vm.mem, VF_RING(q) + 0x4000 + 2, &f->avail_idx[q], 2);
+}
+
+static inline void vf_notify(struct vfix *f, unsigned q)
+{
     vf_wr(f, f->notify + q * f->notify_mult, 2, q);
+}
+
+static inline void vf_offer(struct vfix *f, unsigned q, uint16_t head)
+{
+    vf_offer_quiet(f, q, head);
+    vf_notify(f, q);
 }
 
 static inline uint16_t vf_used_idx(struct vfix *f, unsigned q)
