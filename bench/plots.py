@@ -7,7 +7,8 @@
 import statistics
 import sys
 
-COLORS = {"truce": "tab:blue", "qemu-vhost": "tab:red", "qemu-novhost": "tab:orange",
+COLORS = {"truce": "tab:blue", "truce-direct": "tab:cyan", "truce-vhost": "tab:green",
+          "qemu-vhost": "tab:red", "qemu-novhost": "tab:orange",
           "qemu-io_uring": "tab:red", "qemu-native": "tab:orange", "qemu": "tab:red"}
 
 

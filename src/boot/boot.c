@@ -64,7 +64,7 @@ unsigned boot_e820(const struct guest_mem *m, struct e820_entry *out, unsigned m
 
 void boot_pci_mmio64(const struct guest_mem *m, uint64_t *base, uint64_t *size)
 {
-    layout_pci_mmio64(guest_mem_end(m), base, size);
+    layout_pci_mmio64(guest_mem_end(m), guest_mem_max_gpa(m), base, size);
 }
 
 int boot_write_cmdline(struct vm *vm)

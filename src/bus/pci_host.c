@@ -114,7 +114,7 @@ static const struct io_ops ecam_ops = {.read = ecam_read, .write = ecam_write};
 
 void pci_mmio64_window(const struct vm *vm, uint64_t *base, uint64_t *size)
 {
-    layout_pci_mmio64(guest_mem_end(&vm->mem), base, size);
+    layout_pci_mmio64(guest_mem_end(&vm->mem), guest_mem_max_gpa(&vm->mem), base, size);
 }
 
 int pci_bus_create(struct vm *vm)

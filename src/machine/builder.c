@@ -145,7 +145,13 @@ static int vm_create_memory(struct vm *vm, int mem_fd, char *err, size_t errlen)
         return rc;
     }
     vm_mark(vm, VM_MARK_MMAP);
-    rc = vm_mem_slots_set(vm, 0);
+    return 0;
+}
+
+/* Guest RAM's KVM memory slots (and the dirty log, when asked for). */
+static int vm_create_slots(struct vm *vm, char *err, size_t errlen)
+{
+    int rc = vm_mem_slots_set(vm, 0);
     if (rc)
         snprintf(err, errlen, "kvm: KVM_SET_USER_MEMORY_REGION: %s", strerror(-rc));
     else if (vm->cfg.track_dirty && (rc = vm_dirty_start(vm)))
@@ -155,13 +161,22 @@ static int vm_create_memory(struct vm *vm, int mem_fd, char *err, size_t errlen)
     return rc;
 }
 
-/* The configuration's CPU template fits this host: its KVM capabilities, its CPUID leaves, and
- * no feature bit the host lacks (checked on vCPU 0's CPUID, before any vCPU exists). */
-static int vm_check_template(struct vm *vm, char *err, size_t errlen)
+/* The physical address bits CPUID C reports (leaf 0x80000008 EAX[7:0]; 36 without the leaf). */
+static unsigned cpuid_phys_bits(struct kvm_cpuid2 *c)
+{
+    const struct kvm_cpuid_entry2 *e = cpuid_find(c, 0x80000008, 0);
+    return e && (e->eax & 0xff) ? e->eax & 0xff : 36;
+}
+
+/* The configuration's CPU template fits this host (its KVM capabilities, its CPUID leaves, no
+ * feature bit the host lacks) and guest RAM lies within the physical address bits of the guest's
+ * CPU and of the host's (vm->mem.max_gpa from now on). Checked on vCPU 0's CPUID, before any vCPU
+ * exists. */
+static int vm_check_cpu(struct vm *vm, char *err, size_t errlen)
 {
     const struct cpu_template *t = &vm->cfg.cpu_template;
     int rc = cpu_template_check_caps(t, vm->kvm->fd, err, errlen);
-    if (rc || !t->ncpuid)
+    if (rc)
         return rc;
     size_t n = vm->cpuid->nent + 8;
     struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
@@ -169,11 +184,26 @@ static int vm_check_template(struct vm *vm, char *err, size_t errlen)
         return -ENOMEM;
     cpuid_normalise(vm->cpuid, c, 0, vm->ncpus);
     char lack[400];
-    rc = cpu_template_apply_cpuid(t, c, err, errlen);
-    if (!rc && (rc = cpuid_check_host(c, vm->cpuid, lack, sizeof(lack))) < 0)
+    if (t->ncpuid && !(rc = cpu_template_apply_cpuid(t, c, err, errlen)) &&
+        (rc = cpuid_check_host(c, vm->cpuid, lack, sizeof(lack))) < 0)
         snprintf(err, errlen, "cpu template: %s", lack);
+    unsigned guest = cpuid_phys_bits(c), host = cpuid_phys_bits(vm->cpuid);
     free(c);
-    return rc;
+    if (rc)
+        return rc;
+    unsigned bits = MIN(MIN(guest, host), 63u);
+    vm->mem.max_gpa = 1ULL << bits;
+    uint64_t end = guest_mem_end(&vm->mem);
+    if (end > guest_mem_max_gpa(&vm->mem)) {
+        snprintf(err, errlen,
+                 "memory: guest RAM ends at %.1f GiB (the MMIO hole below 4 GiB included), "
+                 "beyond the %u-bit physical address space the guest's CPU has (CPUID "
+                 "0x80000008: %u bits for the guest%s, %u on this host): lower --memory",
+                 (double)end / (double)GiB, bits, guest, t->ncpuid ? " with the CPU template" : "",
+                 host);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 /* What vCPU V reports holds every CPUID bit of the template (a host whose KVM keeps the CPU's
@@ -239,16 +269,20 @@ static int vm_build(struct vm *vm, struct kvm_host *kvm, const struct vm_config 
     }
     bool irqchip;
     if ((rc = vm_create_kvm(vm, &irqchip, err, errlen)) ||
-        (rc = vm_create_memory(vm, mem_fd, err, errlen)) ||
-        (rc = vm_create_irqchip(vm, irqchip, err, errlen)))
+        (rc = vm_create_memory(vm, mem_fd, err, errlen)))
         return rc;
+    /* the CPU before the memory slots: KVM refuses a slot beyond the host's physical address
+     * bits with a bare EINVAL, vm_check_cpu names the widths */
     if ((rc = vm_fetch_cpuid(vm))) {
         snprintf(err, errlen, "kvm: KVM_GET_SUPPORTED_CPUID: %s", strerror(-rc));
         return rc;
     }
-    if ((rc = vm_check_template(vm, err, errlen)))
+    if ((rc = vm_check_cpu(vm, err, errlen)))
         return rc == -ENOTSUP ? -EINVAL : rc;
     vm_mark(vm, VM_MARK_CPUID);
+    if ((rc = vm_create_slots(vm, err, errlen)) ||
+        (rc = vm_create_irqchip(vm, irqchip, err, errlen)))
+        return rc;
     if ((rc = console_open(vm, err, errlen)) || (rc = devices_create(vm, err, errlen)))
         return rc;
     vm_mark(vm, VM_MARK_DEVICES);

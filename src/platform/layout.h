@@ -106,16 +106,17 @@ _Static_assert(VIRTIO_MMIO_GSI(VIRTIO_MMIO_MAX - 1) < IOAPIC_PINS,
 
 /* ---- the 64-bit PCI window ---------------------------------------------------------------------
  * From the first 1 GiB boundary at or above max(4 GiB, RAM_END) (the end of guest RAM), at most
- * LAYOUT_PCI_MMIO64_SIZE and below LAYOUT_MAX_GPA (SIZE 0 when no room is left). The host bridge
- * places BARs there and the DSDT describes the same window. */
-static inline void layout_pci_mmio64(uint64_t ram_end, uint64_t *base, uint64_t *size)
+ * LAYOUT_PCI_MMIO64_SIZE and below MAX_GPA (the guest CPU's reach, at most LAYOUT_MAX_GPA; SIZE 0
+ * when no room is left: Linux ignores a window the CPU cannot address). The host bridge places
+ * BARs there and the DSDT describes the same window. */
+static inline void layout_pci_mmio64(uint64_t ram_end, uint64_t max_gpa, uint64_t *base,
+                                     uint64_t *size)
 {
     uint64_t lo = ram_end > LAYOUT_4G ? ram_end : LAYOUT_4G;
     uint64_t b = (lo + (1ULL << 30) - 1) & ~((1ULL << 30) - 1);
     *base = b;
-    *size = b < LAYOUT_MAX_GPA
-                ? (LAYOUT_MAX_GPA - b < LAYOUT_PCI_MMIO64_SIZE ? LAYOUT_MAX_GPA - b
-                                                               : LAYOUT_PCI_MMIO64_SIZE)
+    *size = b < max_gpa
+                ? (max_gpa - b < LAYOUT_PCI_MMIO64_SIZE ? max_gpa - b : LAYOUT_PCI_MMIO64_SIZE)
                 : 0;
 }
 
@@ -129,7 +130,7 @@ static inline void layout_pci_mmio64(uint64_t ram_end, uint64_t *base, uint64_t 
 static inline uint64_t layout_devmem_base(uint64_t ram_end)
 {
     uint64_t base, size;
-    layout_pci_mmio64(ram_end, &base, &size);
+    layout_pci_mmio64(ram_end, LAYOUT_MAX_GPA, &base, &size);
     return base + LAYOUT_PCI_MMIO64_SIZE;
 }
 

@@ -133,7 +133,8 @@ int vm_add_device_memory(struct vm *vm, uint64_t size, void *hva, bool readonly,
     if (!size || size % (4 * KiB) || (uintptr_t)hva % (4 * KiB))
         return -EINVAL;
     uint64_t at = m->dev_next ? m->dev_next : layout_devmem_base(guest_mem_end(m));
-    if (m->ndev >= MEM_MAX_DEV_REGIONS || at >= LAYOUT_MAX_GPA || size > LAYOUT_MAX_GPA - at)
+    uint64_t max = guest_mem_max_gpa(m);
+    if (m->ndev >= MEM_MAX_DEV_REGIONS || at >= max || size > max - at)
         return -ENOSPC;
     struct kvm_userspace_memory_region r = {
         .slot = KVM_SLOT_DEVMEM + m->ndev,
@@ -184,6 +185,11 @@ int guest_mem_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t 
         return -EFAULT;
     memcpy(dst, p, len);
     return 0;
+}
+
+uint64_t guest_mem_max_gpa(const struct guest_mem *m)
+{
+    return m->max_gpa && m->max_gpa < LAYOUT_MAX_GPA ? m->max_gpa : LAYOUT_MAX_GPA;
 }
 
 uint64_t guest_mem_end(const struct guest_mem *m)

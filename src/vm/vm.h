@@ -65,6 +65,7 @@ struct guest_mem {
     unsigned ndev;
     uint64_t dev_next; /* gpa of the next device region (0: layout_devmem_base) */
     uint64_t ram_size; /* total bytes of RAM */
+    uint64_t max_gpa;  /* 2^(the guest CPU's physical address bits) (0: not known yet) */
     void *base;        /* one mapping backing every region */
     size_t map_size;
     bool hugepages; /* 2 MiB hugetlb pages: only whole ones can be given back */
@@ -98,6 +99,9 @@ int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *src, ui
 int guest_mem_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len);
 /* Highest gpa + 1 of RAM (end of the last region). */
 uint64_t guest_mem_end(const struct guest_mem *m);
+/* The end of what the guest's CPU can address: min(max_gpa, LAYOUT_MAX_GPA). Device memory and
+ * the 64-bit PCI window stay below it. */
+uint64_t guest_mem_max_gpa(const struct guest_mem *m);
 struct vm;
 /* Place SIZE bytes of device memory mapped at HVA (size and HVA 4 KiB aligned) at the next
  * device-memory address of VM (layout_devmem_base), register it with KVM (read-only when READONLY:

@@ -56,6 +56,22 @@ case_ pvh64-cmdline 65 "cmdline 'a=1 b=\"two words\" c'" -- --kernel $G/pvh64.el
 case_ pvh64-ram 65 "ram 6[0-9] MiB" -- --kernel $G/pvh64.elf --memory 64M
 case_ pvh64-highmem 65 "ram 409[0-9] MiB" -- --kernel $G/pvh64.elf --memory 4G
 case_ pvh64-64g 65 "ram 6553[0-9] MiB" -- --kernel $G/pvh64.elf --memory 64G
+# Guest RAM that ends beyond the physical address bits of this host's CPU (KVM passes the host's
+# width to the guest in CPUID 0x80000008): refused with the reason before any vCPU runs. Hosts
+# with more than 40 bits cannot be asked for that much (--memory stops at 1T).
+bits=$(sed -n 's/.*address sizes[^0-9]*\([0-9]*\) bits physical.*/\1/p' /proc/cpuinfo | head -n 1)
+if [ -n "$bits" ] && [ "$bits" -le 40 ] && [ "$bits" -ge 33 ]; then
+    "$TRUCE" run --kernel $G/pvh64.elf --memory "$((1 << (bits - 30)))G" --console none \
+        </dev/null >/dev/null 2>"$OUT/physbits.err"
+    got=$?
+    if [ $got = 2 ] && grep -q "beyond the $bits-bit physical address space" "$OUT/physbits.err"; then
+        echo "PASS ram-beyond-phys-bits ($bits bits: $(cut -c1-160 "$OUT/physbits.err"))"
+    else
+        echo "FAIL ram-beyond-phys-bits: exit status $got, want 2 ($(tail -n1 "$OUT/physbits.err"))"
+    fi
+else
+    echo "SKIP ram-beyond-phys-bits: this host's CPU has ${bits:-unknown} physical address bits"
+fi
 case_ pvh64-64cpus 65 "pvh64 ok" -- --kernel $G/pvh64.elf --cpus 64
 case_ bzimage-64bit 69 "cmdline 'bz test" -- --kernel $G/bzimage.bin --cmdline "bz test"
 case_ bzimage-highmem 69 "zero page ok" -- --kernel $G/bzimage.bin --memory 5G

@@ -285,6 +285,15 @@ static void mmio64_window(void **state)
     assert_int_equal(base, LAYOUT_4G); /* 64 MiB of RAM: the window starts at 4 GiB */
     assert_true(size > 0 && base + size <= LAYOUT_MAX_GPA);
     assert_int_equal(base % (1ULL << 30), 0);
+    /* a guest CPU with 36 physical address bits: the window ends at 64 GiB; with 32, none */
+    x->f.vm.mem.max_gpa = 1ULL << 36;
+    pci_mmio64_window(&x->f.vm, &base, &size);
+    assert_int_equal(base, LAYOUT_4G);
+    assert_int_equal(base + size, 1ULL << 36);
+    x->f.vm.mem.max_gpa = 1ULL << 32;
+    pci_mmio64_window(&x->f.vm, &base, &size);
+    assert_int_equal(size, 0);
+    x->f.vm.mem.max_gpa = 0;
 }
 
 static void large_bars_go_above_4g(void **state)

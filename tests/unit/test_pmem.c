@@ -1,5 +1,6 @@
 /* test_pmem.c — virtio-pmem: the file mapped above RAM, flushes, read-only mapping, bogus requests,
  * the root argument, configuration checks and the state round trip. */
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/virtio_pmem.h>
 #include <setjmp.h>
@@ -7,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -30,12 +32,17 @@ static void make_file(char *path, size_t size)
     close(fd);
 }
 
+static uint64_t next_max_gpa; /* the guest CPU's reach in the next pmem_vm (0: unknown) */
+static char last_err[256];    /* pmem_vm's create message */
+
 /* A VM with one pmem device on PATH (brought up when BRINGUP); ERR gets create's message. */
 static struct vfix *pmem_vm(const char *path, bool ro, bool root, bool bringup, int *rc)
 {
     struct vfix *f = calloc(1, sizeof(*f));
     vf_init(f);
-    char err[256] = "";
+    f->vm.mem.max_gpa = next_max_gpa;
+    char *err = last_err;
+    err[0] = 0;
     struct pmem_config *p = &f->vm.cfg.pmem[0];
     snprintf(p->id, sizeof(p->id), "pm0");
     snprintf(p->path, sizeof(p->path), "%s", path);
@@ -43,7 +50,7 @@ static struct vfix *pmem_vm(const char *path, bool ro, bool root, bool bringup, 
     p->is_root = root;
     f->vm.cfg.npmem = 1;
     snprintf(f->vm.cfg.cmdline, sizeof(f->vm.cfg.cmdline), "console=ttyS0");
-    *rc = device_class_find("virtio-pmem")->create(&f->vm, err, sizeof(err));
+    *rc = device_class_find("virtio-pmem")->create(&f->vm, err, sizeof(last_err));
     if (*rc)
         return f;
     vf_probe(f, 1);
@@ -103,6 +110,22 @@ static void region_above_the_pci_window(void **state)
     assert_null(gpa_to_hva(&f->vm.mem, start + size, 1));
     assert_null(gpa_to_hva(&f->vm.mem, start + size - 4, 8));
     assert_null(gpa_to_hva(&f->vm.mem, start - 1, 2));
+    vm_free(f);
+    unlink(path);
+}
+
+/* Device memory goes above the largest 64-bit PCI window (68 GiB for small RAM): a guest CPU
+ * with 36 physical address bits cannot reach it, so the device is refused with a message. */
+static void region_beyond_the_cpu_refused(void **state)
+{
+    char path[32];
+    int rc;
+    make_file(path, FILE_SIZE);
+    next_max_gpa = 1ULL << 36;
+    struct vfix *f = pmem_vm(path, false, false, false, &rc);
+    next_max_gpa = 0;
+    assert_int_equal(rc, -ENOSPC);
+    assert_non_null(strstr(last_err, "no room for 4 MiB of device memory"));
     vm_free(f);
     unlink(path);
 }
@@ -300,6 +323,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(region_above_the_pci_window),
+        cmocka_unit_test(region_beyond_the_cpu_refused),
         cmocka_unit_test(flush_makes_writes_durable),
         cmocka_unit_test(bogus_requests_refused),
         cmocka_unit_test(read_only_never_writable),
