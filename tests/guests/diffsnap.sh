@@ -6,6 +6,7 @@
 # pages). A Diff without tracking, and a rebase of mismatched files, are refused.
 set -u
 cd "$(dirname "$0")/../.."
+. tests/wait.sh
 TRUCE=${TRUCE:-build/truce}
 A=build/guests/actions.elf
 W=$(mktemp -d)
@@ -83,7 +84,7 @@ cat >"$W/plain.json" <<JSON
 JSON
 "$TRUCE" --api-sock "$W/api2" --config-file "$W/plain.json" 2>/dev/null &
 P=$!
-for _ in $(seq 600); do [ -S "$W/api2" ] && break; sleep 0.05; done
+wait_sock "$W/api2"
 api "$W/api2" PATCH /vm '{"state":"Paused"}' >/dev/null
 code=$(api "$W/api2" PUT /snapshot/create \
     "{\"snapshot_type\":\"Diff\",\"snapshot_path\":\"$W/x.st\",\"mem_file_path\":\"$W/x.mem\"}")

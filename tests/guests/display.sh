@@ -6,6 +6,7 @@
 # without a display maps. One PASS/FAIL line per check.
 set -u
 cd "$(dirname "$0")/../.."
+. tests/wait.sh
 TRUCE=${TRUCE:-build/truce}
 G=build/guests
 VNCTOOL=build/tools/vnctool
@@ -70,7 +71,7 @@ api_case() { # api_case NAME CMDLINE
     "$TRUCE" --api-sock "$S" 2>"$OUT/$name.err" &
     local pid=$!
     PIDS+=($pid)
-    for _ in $(seq 600); do [ -S "$S" ] && break; sleep 0.05; done
+    wait_sock "$S"
     local c="curl -s --unix-socket $S -o /dev/null -w %{http_code} -X PUT"
     local r1 r2 r3 r4
     r1=$($c http://localhost/boot-source \
@@ -104,7 +105,7 @@ snap_case() {
     "$TRUCE" --api-sock "$S" >/dev/null 2>"$OUT/snapa.err" &
     local pa=$!
     PIDS+=($pa)
-    for _ in $(seq 600); do [ -S "$S" ] && break; sleep 0.05; done
+    wait_sock "$S"
     c="curl -s -o /dev/null -w %{http_code} -X"
     r=$($c PUT --unix-socket "$S" http://localhost/boot-source -d "{\"kernel_image_path\": \"$G/display.elf\"}")
     r="$r $($c PUT --unix-socket "$S" http://localhost/display -d '{"kind": "std", "input": "virtio"}')"
@@ -119,7 +120,7 @@ snap_case() {
     "$TRUCE" --api-sock "$S2" >/dev/null 2>"$OUT/snapb.err" &
     local pb=$!
     PIDS+=($pb)
-    for _ in $(seq 600); do [ -S "$S2" ] && break; sleep 0.05; done
+    wait_sock "$S2"
     r="$r $($c PUT --unix-socket "$S2" http://localhost/snapshot/load -d "{\"snapshot_path\": \
 \"$OUT/vm.state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$OUT/vm.mem\"}, \
 \"resume_vm\": true}")"
@@ -290,7 +291,7 @@ wait $p 2>/dev/null
 "$TRUCE" --api-sock "$S2" >/dev/null 2>&1 &
 p=$!
 PIDS+=($p)
-for _ in $(seq 600); do [ -S "$S2" ] && break; sleep 0.05; done
+wait_sock "$S2"
 body=$(curl -s --unix-socket "$S2" -X PUT http://localhost/display -d '{"kind": "vnc"}')
 grep -q '"fault_message":"vnc: required' <<<"$body" && pass display-api-bad-body ||
     fail display-api-bad-body "$body"

@@ -6,6 +6,7 @@
 # --snapshot-version and --describe-snapshot. One PASS/FAIL line per case.
 set -u
 cd "$(dirname "$0")/../.."
+. tests/wait.sh
 TRUCE=$(realpath "${TRUCE:-build/truce}")
 G=$(realpath build/guests)
 D=$(mktemp -d /tmp/truce-fc-XXXXXX)
@@ -23,7 +24,6 @@ api() { # METHOD PATH [BODY]: prints the HTTP status, the body goes to $D/body
     curl -s -o "$D/body" -w '%{http_code}' --unix-socket "$D/fc.sock" -X "$1" \
         -H 'Content-Type: application/json' ${3:+-d "$3"} "http://localhost$2"
 }
-wait_sock() { for _ in $(seq 600); do [ -S "$1" ] && return 0; sleep 0.05; done; return 1; }
 
 # 1. Firecracker's getting-started sequence against the symlink (boot source, a root drive,
 # InstanceStart), with the boot timer.

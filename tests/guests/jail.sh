@@ -6,6 +6,7 @@
 # nothing behind. One PASS/FAIL line per case (JAIL_KEEP=1 keeps the work directory).
 set -u
 cd "$(dirname "$0")/../.."
+. tests/wait.sh
 TRUCE=$(realpath "${TRUCE:-build/truce}")
 G=$(realpath build/guests)
 BASE=$(mktemp -d /tmp/truce-jail-XXXXXX)
@@ -199,7 +200,7 @@ P=$!
 PIDS+=("$P")
 api() { curl -s --unix-socket "$ROOT/api.sock" -X "$1" "http://localhost$2" ${3:+-d "$3"} \
     -o "$BASE/api.body" -w '%{http_code}'; }
-for _ in $(seq 600); do [ -S "$ROOT/api.sock" ] && break; sleep 0.05; done
+wait_sock "$ROOT/api.sock"
 info=$(api GET / && cat "$BASE/api.body")
 check api-id "GET / answered '$info'" grep -q "\"id\": *\"$ID\"" <<<"$info"
 api PUT /boot-source '{"kernel_image_path": "/actions.elf", "boot_args": "spin"}' >"$BASE/api.code"

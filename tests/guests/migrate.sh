@@ -6,6 +6,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/guests/ticks.sh
+. tests/wait.sh
 TRUCE=${TRUCE:-build/truce}
 A=build/guests/actions.elf
 W=$(mktemp -d)
@@ -80,7 +81,7 @@ JSON
     "$TRUCE" migrate-receive --listen "unix:$d/mig.sock" --console "file:$d/dst.log" \
         2>"$d/dst.err" &
     local dst=$! code st_src st_dst
-    for _ in $(seq 600); do [ -S "$d/mig.sock" ] && break; sleep 0.05; done
+    wait_sock "$d/mig.sock"
     code=$(curl -s -o "$d/reply" -w '%{http_code}' --unix-socket "$d/api" -X PUT \
         http://l/migration -d "{\"destination_url\": \"unix:$d/mig.sock\", \"max_downtime_ms\": $2}")
     wait_pid $SRC
@@ -114,7 +115,7 @@ for _ in $(seq 200); do grep -q "tick 2" "$d/src.log" 2>/dev/null && break; slee
 "$TRUCE" migrate-receive --listen "unix:$d/mig.sock" --console "file:$d/dst.log" \
     --log-level debug 2>"$d/dst.err" &
 DST=$!
-for _ in $(seq 600); do [ -S "$d/mig.sock" ] && break; sleep 0.05; done
+wait_sock "$d/mig.sock"
 code=$(curl -s -o "$d/reply" -w '%{http_code}' --unix-socket "$d/api" -X PUT http://l/migration \
     -d "{\"destination_url\": \"unix:$d/mig.sock\"}")
 wait_pid $SRC
@@ -196,11 +197,11 @@ d=$W/api-receive
 mkdir -p "$d" # the destination listens first: the source's count must not end before it moves
 "$TRUCE" --api-sock "$d/dapi" 2>"$d/dst.err" &
 DST=$!
-for _ in $(seq 600); do [ -S "$d/dapi" ] && break; sleep 0.05; done
+wait_sock "$d/dapi"
 dapi() { curl -s -o "$d/dreply" -w '%{http_code}' --unix-socket "$d/dapi" -X "$1" "http://l$2" -d "$3"; }
 dapi PUT /migration/receive "{\"listen_url\": \"unix:$d/in.sock\", \"timeout_s\": 60}" >"$d/rcode" &
 RCV=$!
-for _ in $(seq 600); do [ -S "$d/in.sock" ] && break; sleep 0.05; done
+wait_sock "$d/in.sock"
 source_vm api-receive
 code=$(migrate api-receive "unix:$d/in.sock")
 wait $RCV
@@ -218,7 +219,7 @@ else
 fi
 "$TRUCE" --api-sock "$d/api2" 2>/dev/null &
 p=$!
-for _ in $(seq 600); do [ -S "$d/api2" ] && break; sleep 0.05; done
+wait_sock "$d/api2"
 code=$(curl -s -o "$d/r2" -w '%{http_code}' --unix-socket "$d/api2" -X PUT http://l/migration/receive \
     -d "{\"listen_url\": \"unix:$d/none.sock\", \"timeout_s\": 1}")
 kill -TERM $p
@@ -230,7 +231,7 @@ wait $p
 hostile() { # hostile NAME PATTERN BYTES-COMMAND: a stream that is not a migration is refused
     "$TRUCE" migrate-receive --listen "unix:$W/h.sock" --console none 2>"$W/h.err" &
     local p=$!
-    for _ in $(seq 600); do [ -S "$W/h.sock" ] && break; sleep 0.05; done
+    wait_sock "$W/h.sock"
     eval "$3" | timeout 10 socat -u - "UNIX-CONNECT:$W/h.sock" 2>/dev/null
     local st
     wait_pid $p

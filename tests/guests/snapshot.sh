@@ -6,6 +6,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/guests/ticks.sh
+. tests/wait.sh
 TRUCE=${TRUCE:-build/truce}
 A=build/guests/actions.elf
 W=$(mktemp -d)
@@ -73,7 +74,7 @@ for mode in resume paused; do
     cp "$W/one/st" "$W/one/mem" "$d/"
     "$TRUCE" --api-sock "$d/api" 2>"$d/err" &
     p=$!
-    for _ in $(seq 600); do [ -S "$d/api" ] && break; sleep 0.05; done
+    wait_sock "$d/api"
     r=$( [ $mode = resume ] && echo true || echo false )
     # The saved serial path is the source's log: the restored guest appends to it.
     cp "$W/one/saved.log" "$W/one/src.log"
@@ -100,10 +101,10 @@ cp "$W/one/saved.log" "$W/one/src.log"
 cp "$W/one/saved.log" "$d/before.log"
 build/tools/uffd_handler "$d/uffd.sock" "$W/one/mem" >"$d/handler.out" 2>&1 &
 H=$!
-for _ in $(seq 600); do [ -S "$d/uffd.sock" ] && break; sleep 0.05; done
+wait_sock "$d/uffd.sock"
 "$TRUCE" --api-sock "$d/api" 2>"$d/err" &
 p=$!
-for _ in $(seq 600); do [ -S "$d/api" ] && break; sleep 0.05; done
+wait_sock "$d/api"
 c=$(api "$d/api" PUT /snapshot/load "{\"snapshot_path\":\"$d/st\",\"mem_backend\":{\"backend_type\":\"Uffd\",\"backend_path\":\"$d/uffd.sock\"},\"resume_vm\":true}")
 timeout 120 tail --pid=$p -f /dev/null || kill -KILL $p
 wait $p
@@ -120,7 +121,7 @@ else
 fi
 "$TRUCE" --api-sock "$d/api2" 2>/dev/null &
 p=$!
-for _ in $(seq 600); do [ -S "$d/api2" ] && break; sleep 0.05; done
+wait_sock "$d/api2"
 c=$(api "$d/api2" PUT /snapshot/load "{\"snapshot_path\":\"$d/st\",\"mem_backend\":{\"backend_type\":\"Uffd\",\"backend_path\":\"$d/nobody.sock\"}}")
 kill -TERM $p
 wait $p

@@ -9,6 +9,7 @@
 # narrow the run; HOSTILE_KEEP=1 keeps the outputs (serial, stdout, stderr per case).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+. tests/wait.sh
 BUILDS=${HOSTILE_BUILDS:-build/truce build/truce-asan}
 HANG_S=${HANG_S:-30}
 CASE_S=${CASE_S:-180}
@@ -77,10 +78,7 @@ one() {
     done
     python3 tests/hostile/vsock_peer.py "$d/v.sock" 120 &
     local peer=$!
-    for _ in $(seq 600); do # python starts in well under a second, but takes seconds in the lab's L1
-        [ -S "$d/v.sock_5000" ] && [ -S "$d/v.sock_5001" ] && break
-        sleep 0.05
-    done
+    wait_sock "$d/v.sock_5000" "$d/v.sock_5001"
     : >"$d/serial"
     [ -e "$d/stdin" ] || : >"$d/stdin"
     local start_ms got hwm fds term_ms why

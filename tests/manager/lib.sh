@@ -3,6 +3,7 @@
 # Sourced (not run) after `set -u`; MGR_PREFIX names the cases ("manager-" by default) and
 # mgr_init NAME makes the work dir $W with $S (truced's socket) and $STATE (its state dir).
 cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
+. tests/wait.sh
 ROOT=$PWD
 TRUCED=$ROOT/build/truced
 CTL=$ROOT/build/trucectl
@@ -48,16 +49,11 @@ truced_spawn() {
     rm -f "$sock" # a killed truced leaves its socket file: wait for the new one
     "$TRUCED" --sock "$sock" --state-dir "$state" --truce "$ROOT/build/truce" "$@" 2>>"$err" &
 }
-# sock_ready SOCK: up to 10 s for truced to listen.
-sock_ready() {
-    for _ in $(seq 600); do [ -S "$1" ] && return 0; sleep 0.05; done
-    return 1
-}
 # start_truced [ARGS...]: the script's truced on $S and $STATE, with "${TRUCED_ARGS[@]}" first.
 start_truced() {
     truced_spawn "$S" "$STATE" "$W/truced.err" "${TRUCED_ARGS[@]}" "$@"
     DPID=$!
-    sock_ready "$S"
+    wait_sock "$S"
 }
 
 ctl() { "$CTL" --sock "$S" "$@"; }

@@ -16,11 +16,10 @@ mgr_extra_cleanup() { # the two truceds and the VMs of their state dirs
 }
 start_a() { truced_spawn "$SA" "$W/a" "$W/a.err" --cgroup-parent "" && PA=$!; }
 start_b() { truced_spawn "$SB" "$W/b" "$W/b.err" --cgroup-parent "" && PB=$!; }
-ready() { sock_ready "$1"; }
 MGR_CASE=migrate mgr_needs "$A"
 start_a
 start_b
-ready "$SA" && ready "$SB" || { failc migrate "the truceds did not start: $(cat "$W"/*.err)"; exit 0; }
+wait_sock "$SA" "$SB" || { failc migrate "the truceds did not start: $(cat "$W"/*.err)"; exit 0; }
 cat >"$W/sh.json" <<JSON
 {"boot-source": {"kernel_image_path": "$A", "boot_args": "shell"},
  "machine-config": {"vcpu_count": 1, "mem_size_mib": 32}}
@@ -83,7 +82,7 @@ kill -KILL "$PA"
 wait "$PA" 2>/dev/null
 wait $cp
 start_a
-ready "$SA"
+wait_sock "$SA"
 for _ in $(seq 100); do
     ka=$(jget k state "$SA") kb=$(jget k state "$SB")
     [ "$ka" != running ] && [ "$kb" = running ] && break
@@ -111,7 +110,7 @@ fi
 kill -KILL "$PB"
 wait "$PB" 2>/dev/null
 start_b
-ready "$SB"
+wait_sock "$SB"
 s1="$(jget sh state "$SB") $(jget sh pid "$SB")"
 pz=$(curl -s -o "$W/reply" -w '%{http_code}' --unix-socket "$SB" -X POST http://l/v1/vms/sh/pause)
 sz=$(jget sh state "$SB")

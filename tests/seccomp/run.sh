@@ -4,6 +4,7 @@
 # (build/truce-sectest). Tiny guests on this host's /dev/kvm. One PASS/FAIL line per case.
 set -u
 cd "$(dirname "$0")/../.."
+. tests/wait.sh
 TRUCE=${TRUCE:-build/truce}
 SECTEST=build/truce-sectest
 G=build/guests
@@ -119,7 +120,7 @@ api_case() {
     "$TRUCE" --api-sock "$sock" --config-file "$cfg" </dev/null >"$OUT/$name.out" \
         2>"$OUT/$name.err" &
     local pid=$!
-    for _ in $(seq 600); do [ -S "$sock" ] && break; sleep 0.05; done
+    wait_sock "$sock"
     curl -s --unix-socket "$sock" http://localhost/ >"$OUT/$name.info" 2>/dev/null
     grep -q '"state": *"Running"' "$OUT/$name.info" || why="GET / did not say Running: $(head -c 200 "$OUT/$name.info")"
     sleep 0.3
