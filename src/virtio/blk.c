@@ -172,14 +172,15 @@ static int blk_one(struct virtio_blk *b, struct blk_queue *bq)
 }
 
 /* Pop and start requests from BQ until it is empty, the pool is dry (at most BLK_QUEUE_SIZE
- * requests per run: the loop is bounded by the pool), or the rate limiter says wait. Lock held. */
-static void blk_process(struct virtio_blk *b, struct blk_queue *bq)
+ * requests per run: the loop is bounded by the pool), or the rate limiter says wait. Lock held.
+ * Returns the number of requests started. */
+static unsigned blk_process(struct virtio_blk *b, struct blk_queue *bq)
 {
     struct virtq *q = bq->q;
     int rc = 0;
     unsigned started = 0;
     if (b->vdev.paused)
-        return; /* resume kicks the queue */
+        return 0; /* resume kicks the queue */
     bq->throttled = false;
     do {
         if (rl_blocked(&b->rl.rl))
@@ -193,9 +194,7 @@ static void blk_process(struct virtio_blk *b, struct blk_queue *bq)
     if (disk_submit(bq->disk) < 0)
         log_warn("%s: io_uring submit failed", b->vdev.name);
     virtio_interrupt(&b->vdev, q);
-    int change = blk_bulk_pass(&b->bulk, started);
-    if (change)
-        virtio_bulk_count(&b->bulk_sched, b->vdev.name, change > 0);
+    return started;
 }
 
 /* The queue of virtqueue Q. */
@@ -214,10 +213,14 @@ static bool queue_ready(struct virtio_blk *b, const struct blk_queue *bq)
 
 /* ---- virtio ops ---------------------------------------------------------------------------- */
 
+/* A kick (I/O thread: the only caller that feeds bulk mode, which switches this thread's
+ * scheduling; the other passes run on the I/O thread too, except a drive swap's). */
 static void blk_queue_notify(void *opaque, struct virtq *q)
 {
     struct virtio_blk *b = opaque;
-    blk_process(b, queue_of(b, q));
+    int change = blk_bulk_pass(&b->bulk, blk_process(b, queue_of(b, q)));
+    if (change)
+        virtio_bulk_count(&b->bulk_sched, b->vdev.name, change > 0);
 }
 
 /* Requests of BQ were completed (lock held): re-run it if it was throttled, else interrupt the

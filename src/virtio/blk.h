@@ -53,7 +53,7 @@ struct blk_queue {
 /* Device state (plain values apart from the backend and the request pools). */
 #define BLK_BULK_QUIET 64 /* passes of a single request after which bulk mode ends */
 
-/* Bulk-traffic detector (blk_bulk_pass): on when one pass over a queue finds several requests
+/* Bulk-traffic detector (blk_bulk_pass): on when a kick finds several requests
  * waiting (the driver keeps more than one in flight), off after BLK_BULK_QUIET passes that found
  * only one since (a driver waiting for each request before the next: it is served at once). */
 struct blk_bulk {
@@ -87,8 +87,8 @@ struct virtio_blk {
  * BLK_NO_STATUS when the chain has no writable byte for a status (nothing can be reported). */
 uint8_t blk_parse(const struct virtio_blk *b, struct blk_req *r);
 
-/* Feed B one pass over a queue that started N requests (a pass that started none changes
- * nothing). Returns 1 when bulk mode starts, -1 when it ends, 0 otherwise. */
+/* Feed B the pass over a queue that a kick started, which started N requests (a pass that
+ * started none changes nothing). Returns 1 when bulk mode starts, -1 when it ends, 0 otherwise. */
 int blk_bulk_pass(struct blk_bulk *b, unsigned n);
 
 /* Create a virtio-blk device for disk config DC, one of vm->cfg.disks, on VM (opens the image
