@@ -50,17 +50,17 @@ struct blk_queue {
     bool throttled; /* the pool ran dry: re-run the queue after completions */
 };
 
-/* Device state (plain values apart from the backend and the request pools). */
-#define BLK_BULK_QUIET 64 /* passes of a single request after which bulk mode ends */
+#define BLK_BULK_QUIET 64 /* kicks that find a single request after which bulk mode ends */
 
-/* Bulk-traffic detector (blk_bulk_pass): on when a kick finds several requests
- * waiting (the driver keeps more than one in flight), off after BLK_BULK_QUIET passes that found
- * only one since (a driver waiting for each request before the next: it is served at once). */
+/* Bulk-traffic detector (blk_bulk_pass): on when a kick finds several requests waiting (the
+ * driver keeps more than one in flight), off after BLK_BULK_QUIET kicks that found only one since
+ * (a driver waiting for each request before the next: it is served at once). */
 struct blk_bulk {
-    uint32_t quiet; /* passes of a single request since the last one of several */
+    uint32_t quiet; /* kicks that found a single request since the last one that found several */
     bool on;
 };
 
+/* Device state (plain values apart from the backend and the request pools). */
 struct virtio_blk {
     struct virtio_dev vdev;
     struct disk disk;    /* the image (queue 0's io_uring) */
