@@ -27,6 +27,16 @@ void ahci_update_irq(struct ahci *h)
     h->irq_level = level;
 }
 
+void ahci_event(struct ahci *h)
+{
+    if (h->batching) {
+        h->batch_event = true;
+        return;
+    }
+    h->irq_level = false; /* a new event: MSI is sent again */
+    ahci_update_irq(h);
+}
+
 /* ---- resets --------------------------------------------------------------------------------- */
 
 /* Forget a slot whose I/O finished while its port was being stopped. */
@@ -266,12 +276,24 @@ static const struct io_ops abar_ops = {.read = bar_read, .write = bar_write};
 
 /* ---- I/O thread ----------------------------------------------------------------------------- */
 
+/* Completions of P's disk: one interrupt for all of them; several at once put the I/O thread in
+ * bulk mode (vm/io_bulk.c: the vCPU issuing commands is not preempted by each completion). */
 static void port_disk_event(void *opaque, uint32_t events)
 {
     struct ahci_port *p = opaque;
-    pthread_mutex_lock(&p->hba->lock);
-    disk_reap(&p->disk, ahci_disk_done, p);
-    pthread_mutex_unlock(&p->hba->lock);
+    struct ahci *h = p->hba;
+    pthread_mutex_lock(&h->lock);
+    h->batching = true;
+    unsigned n = disk_reap(&p->disk, ahci_disk_done, p);
+    h->batching = false;
+    if (h->batch_event) {
+        h->batch_event = false;
+        ahci_event(h);
+    }
+    int change = io_bulk_batch(&h->bulk, n);
+    if (change)
+        io_bulk_count(&h->bulk_sched, "ahci", change > 0);
+    pthread_mutex_unlock(&h->lock);
 }
 
 /* ---- device contract ------------------------------------------------------------------------ */

@@ -12,6 +12,7 @@
 #include "backend/backend.h"
 #include "bus/pci.h"
 #include "platform/config.h"
+#include "vm/vm.h"
 
 /* ---- what the guest sees ----------------------------------------------------------------------
  * PCI 8086:2922 (ICH9 AHCI), class 01.06.01, ABAR = 4 KiB memory BAR5, MSI and INTA. 6 ports,
@@ -192,6 +193,10 @@ struct ahci {
     struct ahci_port port[AHCI_PORTS];
     bool paused;
     bool irq_level; /* last computed interrupt condition */
+    /* the I/O thread reaping a port's completions: one interrupt for the whole batch */
+    bool batching, batch_event;
+    struct io_bulk_batch bulk; /* completions found per reap (I/O thread) */
+    struct io_bulk bulk_sched;
 };
 
 /* ---- ahci.c ---------------------------------------------------------------------------------- */
@@ -201,6 +206,9 @@ uint32_t ahci_reg_read(struct ahci *h, uint64_t off);
 void ahci_reg_write(struct ahci *h, uint64_t off, uint32_t val);
 /* Re-evaluate the interrupt after a change of PxIS/IS/IE/GHC (lock held). */
 void ahci_update_irq(struct ahci *h);
+/* A new event (a command finished, lock held): the interrupt is re-evaluated and MSI sent again,
+ * once for a whole batch of completions the I/O thread reaps. */
+void ahci_event(struct ahci *h);
 /* Create the controller for every AHCI drive in vm->cfg (0 when there is none). */
 int ahci_create(struct vm *vm, char *err, size_t errlen);
 /* The controller of VM, or NULL. */

@@ -88,8 +88,7 @@ void ahci_slot_finish(struct ahci_port *p, unsigned n, uint8_t st, uint8_t er, u
         ps->is |= PX_IS_TFES;
     ps->ci &= ~(1u << n);
     s->busy = false;
-    p->hba->irq_level = false; /* a new event: MSI is sent again */
-    ahci_update_irq(p->hba);
+    ahci_event(p->hba);
 }
 
 /* Fail slot N with ERR and error bits ER. */

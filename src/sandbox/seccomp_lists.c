@@ -211,7 +211,7 @@ static const struct sandbox_rule io_rules[] = {
     SYS_IF(getrandom, SANDBOX_IF_RNG | SANDBOX_IF_MMDS,
            "virtio-rng: entropy for the guest; MMDS: session tokens, TCP sequence numbers"),
     SYS(fdatasync, "virtio-pmem: a flush request makes the mapped file durable"),
-    SYS(sched_getscheduler, "net, blk: the I/O thread reads its policy (bulk mode, virtio/bulk.c)"),
+    SYS(sched_getscheduler, "net, blk: the I/O thread reads its policy (bulk mode, vm/io_bulk.c)"),
     SYS(sched_getparam, "net, blk: the I/O thread reads its priority (bulk mode)"),
     SCHED_SET(SCHED_BATCH, "net, blk: bulk traffic runs the I/O thread as SCHED_BATCH"),
     SCHED_SET(SCHED_OTHER, "net, blk: and back to SCHED_OTHER"),

@@ -218,9 +218,9 @@ static bool queue_ready(struct virtio_blk *b, const struct blk_queue *bq)
 static void blk_queue_notify(void *opaque, struct virtq *q)
 {
     struct virtio_blk *b = opaque;
-    int change = blk_bulk_pass(&b->bulk, blk_process(b, queue_of(b, q)));
+    int change = io_bulk_batch(&b->bulk, blk_process(b, queue_of(b, q)));
     if (change)
-        virtio_bulk_count(&b->bulk_sched, b->vdev.name, change > 0);
+        io_bulk_count(&b->bulk_sched, b->vdev.name, change > 0);
 }
 
 /* Requests of BQ were completed (lock held): re-run it if it was throttled, else interrupt the

@@ -10,6 +10,7 @@
 #include "backend/backend.h"
 #include "platform/config.h"
 #include "virtio/virtio.h"
+#include "vm/vm.h"
 
 #define BLK_QUEUE_SIZE    256
 #define BLK_SEG_MAX       254               /* data segments per request (config seg_max) */
@@ -50,16 +51,6 @@ struct blk_queue {
     bool throttled; /* the pool ran dry: re-run the queue after completions */
 };
 
-#define BLK_BULK_QUIET 64 /* kicks that find a single request after which bulk mode ends */
-
-/* Bulk-traffic detector (blk_bulk_pass): on when a kick finds several requests waiting (the
- * driver keeps more than one in flight), off after BLK_BULK_QUIET kicks that found only one since
- * (a driver waiting for each request before the next: it is served at once). */
-struct blk_bulk {
-    uint32_t quiet; /* kicks that found a single request since the last one that found several */
-    bool on;
-};
-
 /* Device state (plain values apart from the backend and the request pools). */
 struct virtio_blk {
     struct virtio_dev vdev;
@@ -76,8 +67,8 @@ struct virtio_blk {
     struct virtio_rl rl;      /* rate_limiter, shared by every queue: requests it refuses stay in
                                  their queue; when it lets work go on every queue is looked at */
     /* I/O thread scheduling while bulk traffic flows (blk.c, I/O thread only) */
-    struct blk_bulk bulk;
-    struct virtio_bulk bulk_sched;
+    struct io_bulk_batch bulk; /* fed by the kicks: how many requests each one found */
+    struct io_bulk bulk_sched;
     /* counters (metrics) */
     uint64_t nreads, nwrites, nflushes, ndiscards, nerrors, bytes_read, bytes_written;
 };
@@ -86,10 +77,6 @@ struct virtio_blk {
  * VIRTIO_BLK_S_OK when the request must be executed, another VIRTIO_BLK_S_* to report now, or
  * BLK_NO_STATUS when the chain has no writable byte for a status (nothing can be reported). */
 uint8_t blk_parse(const struct virtio_blk *b, struct blk_req *r);
-
-/* Feed B the pass over a queue that a kick started, which started N requests (a pass that
- * started none changes nothing). Returns 1 when bulk mode starts, -1 when it ends, 0 otherwise. */
-int blk_bulk_pass(struct blk_bulk *b, unsigned n);
 
 /* Create a virtio-blk device for disk config DC, one of vm->cfg.disks, on VM (opens the image
  * now; the device keeps pointing at DC's path). Returns 0 or <0 with one line in ERR. */

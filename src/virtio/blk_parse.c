@@ -92,18 +92,3 @@ uint8_t blk_parse(const struct virtio_blk *b, struct blk_req *r)
         return VIRTIO_BLK_S_UNSUPP;
     }
 }
-
-int blk_bulk_pass(struct blk_bulk *b, unsigned n)
-{
-    if (n >= 2) {
-        b->quiet = 0;
-        if (b->on)
-            return 0;
-        b->on = true;
-        return 1;
-    }
-    if (n == 0 || !b->on || ++b->quiet < BLK_BULK_QUIET)
-        return 0;
-    b->on = false;
-    return -1;
-}

@@ -24,7 +24,7 @@ bool net_live(const struct virtio_net *n)
            !(st & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
-/* ---- bulk mode (virtio/bulk.c): large or GSO frames either way; small frames each way end it,
+/* ---- bulk mode (vm/io_bulk.c): large or GSO frames either way; small frames each way end it,
  * so an interactive request is served at once. Bulk mode outlives a device reset: it ends, like
  * any time, after enough small frames. -----------------------------------------------------------
  */
@@ -33,7 +33,7 @@ void net_bulk_account(struct virtio_net *n, unsigned dir, size_t frame_len, uint
 {
     int change = net_bulk_frame(&n->bulk, dir, frame_len, gso_type);
     if (change)
-        virtio_bulk_count(&n->bulk_sched, n->id, change > 0);
+        io_bulk_count(&n->bulk_sched, n->id, change > 0);
 }
 
 /* ---- transmit (I/O thread, device lock held) ------------------------------------------------- */

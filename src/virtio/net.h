@@ -106,7 +106,7 @@ struct virtio_net {
     uint64_t announces, announce_acks; /* requests raised, acknowledged by the driver */
     /* I/O thread scheduling while bulk traffic flows (net.c, I/O thread only) */
     struct net_bulk bulk;
-    struct virtio_bulk bulk_sched;
+    struct io_bulk bulk_sched;
     struct net_counters stats;
     /* rate limiters: a frame the receive limiter refuses stays in rxbuf (and the next ones in
      * the backend); a chain the transmit limiter refuses stays in the queue */

@@ -218,17 +218,6 @@ struct virtio_watch {
 };
 
 /* The transport-independent state of one virtio device (plain values: snapshots save it). */
-/* A device's share in its I/O thread's bulk mode (virtio/bulk.c). */
-struct virtio_bulk {
-    bool counted; /* this device counts in its I/O thread's bulk devices */
-    bool off;     /* the I/O thread's policy is not ours to change (or could not be) */
-};
-
-/* Count the device of B (NAME, for the one warning) in (IN) or out of its I/O thread's devices
- * moving bulk data: the first one in switches the thread to SCHED_BATCH, the last one out back to
- * SCHED_OTHER. A policy the user chose (not SCHED_OTHER) is left alone. I/O thread only. */
-void virtio_bulk_count(struct virtio_bulk *b, const char *name, bool in);
-
 struct virtio_dev {
     /* identity, set by the device (virtio_dev_init + adjustments) before virtio_pci_add() */
     const char *name;       /* "virtio-blk": logs, range names */

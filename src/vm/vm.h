@@ -382,6 +382,33 @@ enum truce_status {
     TRUCE_EXIT_MIGRATED = 20, /* the VM now runs on a migration's destination */
 };
 
+/* ---- bulk mode: the I/O thread's scheduling (vm/io_bulk.c) --------------------------------- */
+
+#define IO_BULK_QUIET 64 /* single events after which a batch detector's bulk mode ends */
+
+/* A device's share in its I/O thread's bulk mode. */
+struct io_bulk {
+    bool counted; /* this device counts in its I/O thread's bulk devices */
+    bool off;     /* the I/O thread's policy is not ours to change (or could not be) */
+};
+
+/* Count the device of B (NAME, for the one warning) in (IN) or out of its I/O thread's devices
+ * moving bulk data: the first one in switches the thread to SCHED_BATCH, the last one out back to
+ * SCHED_OTHER. A policy the user chose (not SCHED_OTHER) is left alone. I/O thread only. */
+void io_bulk_count(struct io_bulk *b, const char *name, bool in);
+
+/* Batch detector (io_bulk_batch): on when the device finds several requests (or completions)
+ * waiting at once (the driver keeps more than one in flight), off after IO_BULK_QUIET that found
+ * a single one since (a driver waiting for each request before the next: it is served at once). */
+struct io_bulk_batch {
+    uint32_t quiet; /* single ones since the last time there were several */
+    bool on;
+};
+
+/* Feed D one look at the device that found N waiting (none changes nothing). Returns 1 when bulk
+ * mode starts, -1 when it ends, 0 otherwise. */
+int io_bulk_batch(struct io_bulk_batch *d, unsigned n);
+
 /* ---- the VM --------------------------------------------------------------------------------- */
 enum vm_state { VM_CREATED, VM_RUNNING, VM_PAUSED, VM_STOPPING };
 

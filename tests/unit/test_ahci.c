@@ -3,6 +3,8 @@
  * media change), interrupts, ISO detection and the state round trip. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -331,6 +333,51 @@ static void disk_io(void **state)
     assert_false(ack(a, 0) & PX_IS_TFES);
 }
 
+/* The I/O thread's scheduling policy. */
+static int io_policy(struct afix *a)
+{
+    struct sched_param sp;
+    int policy = -1;
+    assert_int_equal(pthread_getschedparam(a->f.loop_thread, &policy, &sp), 0);
+    return policy;
+}
+
+/* Completions reaped together raise one MSI and put the I/O thread in bulk mode (SCHED_BATCH);
+ * IO_BULK_QUIET commands completed one at a time put it back. */
+static void completions_batch(void **state)
+{
+    struct afix *a = *state;
+    port_start(a, 0);
+    unsigned cap = a->h->pci.msi.cap;
+    vf_cfg_write(&a->f, a->h->pci.slot, cap + 4, 4, 0xfee00000);
+    vf_cfg_write(&a->f, a->h->pci.slot, cap + 12, 2, 0x4041);
+    vf_cfg_write(&a->f, a->h->pci.slot, cap + 2, 2, 1);
+    assert_int_equal(io_policy(a), SCHED_OTHER);
+    for (unsigned s = 0; s < 8; s++)
+        build(a, 0, s, 0x25, s * 8, 8, 1, 4096, NULL, false);
+    int before = atomic_load(&a->f.msis);
+    pthread_mutex_lock(&a->h->lock); /* the I/O thread reaps once the 8 reads have finished */
+    ahci_reg_write(a->h, PR(0, PX_CI), 0xff);
+    usleep(50000);
+    pthread_mutex_unlock(&a->h->lock);
+    for (int i = 0; i < 5000 && rd(a, PR(0, PX_CI)); i++)
+        usleep(1000);
+    assert_int_equal(rd(a, PR(0, PX_CI)), 0);
+    vf_quiesce(&a->f);
+    assert_int_equal(atomic_load(&a->f.msis), before + 1);
+    assert_int_equal(io_policy(a), SCHED_BATCH);
+    assert_false(ack(a, 0) & PX_IS_TFES);
+    for (unsigned k = 0; k + 1 < IO_BULK_QUIET; k++) {
+        build(a, 0, 0, 0x25, 0, 1, 1, 512, NULL, false);
+        run(a, 0, 0);
+        ack(a, 0);
+    }
+    assert_int_equal(io_policy(a), SCHED_BATCH);
+    build(a, 0, 0, 0x25, 0, 1, 1, 512, NULL, false);
+    run(a, 0, 0);
+    assert_int_equal(io_policy(a), SCHED_OTHER);
+}
+
 static void hostile_lists(void **state)
 {
     struct afix *a = *state;
@@ -587,6 +634,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(hba_registers, setup, teardown),
         cmocka_unit_test_setup_teardown(identify_and_interrupts, setup, teardown),
         cmocka_unit_test_setup_teardown(disk_io, setup, teardown),
+        cmocka_unit_test_setup_teardown(completions_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(hostile_lists, setup, teardown),
         cmocka_unit_test_setup_teardown(atapi_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(media_change, setup, teardown),

@@ -893,23 +893,23 @@ static void multiqueue_rate_limiter_shared(void **state)
     dev_close(x);
 }
 
-/* Bulk mode: on with the first pass that finds several requests, off after BLK_BULK_QUIET
- * passes of a single request since; passes that found none change nothing. */
+/* Bulk mode: on with the first look that finds several waiting, off after IO_BULK_QUIET looks
+ * that found a single one since; looks that found none change nothing. */
 static void bulk_detector(void **state)
 {
-    struct blk_bulk b = {0};
-    for (unsigned i = 0; i < 3 * BLK_BULK_QUIET; i++) /* one request at a time stays off */
-        assert_int_equal(blk_bulk_pass(&b, i & 1), 0);
-    assert_int_equal(blk_bulk_pass(&b, 2), 1);
-    assert_true(b.on);
-    assert_int_equal(blk_bulk_pass(&b, 32), 0);
-    for (unsigned i = 0; i + 1 < BLK_BULK_QUIET; i++) {
-        assert_int_equal(blk_bulk_pass(&b, 1), 0);
-        assert_int_equal(blk_bulk_pass(&b, 0), 0);
+    struct io_bulk_batch d = {0};
+    for (unsigned i = 0; i < 3 * IO_BULK_QUIET; i++) /* one request at a time stays off */
+        assert_int_equal(io_bulk_batch(&d, i & 1), 0);
+    assert_int_equal(io_bulk_batch(&d, 2), 1);
+    assert_true(d.on);
+    assert_int_equal(io_bulk_batch(&d, 32), 0);
+    for (unsigned i = 0; i + 1 < IO_BULK_QUIET; i++) {
+        assert_int_equal(io_bulk_batch(&d, 1), 0);
+        assert_int_equal(io_bulk_batch(&d, 0), 0);
     }
-    assert_true(b.on);
-    assert_int_equal(blk_bulk_pass(&b, 1), -1);
-    assert_false(b.on);
+    assert_true(d.on);
+    assert_int_equal(io_bulk_batch(&d, 1), -1);
+    assert_false(d.on);
 }
 
 /* The I/O thread's scheduling policy, once it has settled on WANT (it changes after the pass
@@ -932,7 +932,7 @@ static void bulk_mode_io_thread(void **state)
 {
     struct dfix *x = dev_open(1 * MiB, false, "S1");
     struct vfix *f = &x->f;
-    for (unsigned k = 0; k < BLK_BULK_QUIET; k++)
+    for (unsigned k = 0; k < IO_BULK_QUIET; k++)
         assert_int_equal(run1(x, VIRTIO_BLK_T_IN, k, 512, true), VIRTIO_BLK_S_OK);
     assert_int_equal(io_policy(x, SCHED_OTHER), SCHED_OTHER);
     uint16_t want = (uint16_t)(vf_used_idx(f, 0) + 4);
@@ -941,7 +941,7 @@ static void bulk_mode_io_thread(void **state)
     vf_notify(f, 0);
     assert_true(vf_wait_used(f, 0, want));
     assert_int_equal(io_policy(x, SCHED_BATCH), SCHED_BATCH);
-    for (unsigned k = 0; k + 1 < BLK_BULK_QUIET; k++)
+    for (unsigned k = 0; k + 1 < IO_BULK_QUIET; k++)
         assert_int_equal(run1(x, VIRTIO_BLK_T_IN, k, 512, true), VIRTIO_BLK_S_OK);
     assert_int_equal(io_policy(x, SCHED_BATCH), SCHED_BATCH);
     assert_int_equal(run1(x, VIRTIO_BLK_T_IN, 0, 512, true), VIRTIO_BLK_S_OK);
