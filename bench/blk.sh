@@ -61,13 +61,7 @@ lab_bench_run truce/bench-blk "$timeout" 3072 "$initrd" BENCH-BLK "$out"
 
 # the exact peer command lines the scenario printed, then the section of RESULTS.md
 tr -d '\r' <"$LAB_BENCH_LOG" | grep '^BENCH-BLK-CMD ' >"$out/cmds.txt" || true
-plot=$BENCH_DIR/blk.png
-plotpy=python3
-[ -x /usr/bin/python3 ] && plotpy=/usr/bin/python3 # Debian's matplotlib is for Debian's python3
-"$plotpy" "$BENCH_DIR/plots.py" blk "$out/samples.txt" "$plot" 2>"$out/plot.err" || {
-    lab_log "no plot: $(tail -n 1 "$out/plot.err") (apt-get install python3-matplotlib)"
-    plot=
-}
+plot=$(lab_plot blk "$out/samples.txt" "$BENCH_DIR/blk.png")
 LOADAVG="$load_start -> $(cut -d" " -f1-3 /proc/loadavg)" python3 "$BENCH_DIR/blk_table.py" "$out/samples.txt" "$out/cmds.txt" "$BENCH_DIR/RESULTS.md" \
     "$reps" "$runtime" "$size_mb" "$(qemu-system-x86_64 --version | head -n 1)" "$(fio --version)" \
     $plot

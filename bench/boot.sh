@@ -79,13 +79,8 @@ if [ -n "$notes" ]; then
     printf '\nNotes from the run: %s\n' "$(echo "$notes" | paste -sd ';' | sed 's/;/; /g')" >>"$section"
 fi
 # the boot time distribution (Debian's matplotlib is for Debian's python3)
-plotpy=python3
-[ -x /usr/bin/python3 ] && plotpy=/usr/bin/python3
-if "$plotpy" bench/plots.py boot "$log" bench/boot.png 2>"$log.plot.err"; then
+[ -z "$(lab_plot boot "$log" bench/boot.png)" ] ||
     printf '\n![start -> /init, every run](boot.png)\n' >>"$section"
-else
-    lab_log "no plot: $(tail -n 1 "$log.plot.err") (apt-get install python3-matplotlib)"
-fi
 cat >>"$section" <<EOF
 
 ### Boot, explained: the VMM's share of a Linux boot (nested lab)

@@ -6,7 +6,7 @@
 # lab (tests/lab) with a 2-CPU L1 (LAB_L1_CPUS), each rep of each vCPU count in an L1 of its own,
 # rotating VMMs, median of REPS boots per VMM and vCPU count. Measures fio 4 KiB random read QD32
 # numjobs=V (IOPS) and TCP throughput over V parallel connections each way (guest->L1,
-# L1->guest). Writes the "multiqueue" section of bench/RESULTS.md. Outside `make test`; bench/lab/mq-scenario.sh is the
+# L1->guest). Writes the "multiqueue" section of bench/RESULTS.md and bench/mq.png. Outside `make test`; bench/lab/mq-scenario.sh is the
 # L1 side. Usage: bench/mq.sh [--reps N] [--runtime S] [--vcpus "1 2 4"] [--mib M]
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -76,13 +76,14 @@ grep -a '^BENCH-MQ-SKIP ' "$out/all.log" >"$out/skips.txt" || true
 [ -z "$wedged" ] || lab_log "L1s that stopped dead or reset (the rep ran again): $wedged"
 [ ! -s "$out/skips.txt" ] || lab_log "boots without samples: $(cut -d' ' -f2-4 "$out/skips.txt" | paste -sd,)"
 
+plot=$(lab_plot mq "$out/samples.txt" "$BENCH_DIR/mq.png")
 WEDGED="$wedged" LOADAVG="$load_start -> $(cut -d" " -f1-3 /proc/loadavg)" python3 - "$out/samples.txt" "$BENCH_DIR/RESULTS.md" "$reps" "$runtime" "$vcpus" "$mib" \
     "$LAB_L1_CPUS" "$(qemu-system-x86_64 --version | head -n 1)" "$(fio --version)" \
-    "$out/info.txt" <<'PY'
+    "$out/info.txt" "$plot" <<'PY'
 import os, sys, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[2])))
 from ratio import load_samples, peers_table, samples_text, write_section
-samples, results, reps, runtime, vcpus, mib, l1cpus, qver, fver, info = sys.argv[1:11]
+samples, results, reps, runtime, vcpus, mib, l1cpus, qver, fver, info, plot = sys.argv[1:12]
 vals = load_samples(samples)
 rows = []
 for v in vcpus.split():
@@ -126,6 +127,8 @@ if os.environ.get("WEDGED"):
 if os.environ.get("LOADAVG"):
     lines += ["", "The host's load average (1, 5, 15 min) at the start -> the end: "
               f"{os.environ['LOADAVG']}, on {os.cpu_count()} cores shared with other jobs."]
+if plot:
+    lines += ["", f"![IOPS and throughput vs vCPUs]({os.path.basename(plot)})"]
 lines += ["", f"Command: `bench/mq.sh --reps {reps} --runtime {runtime} --vcpus \"{vcpus}\"` "
           f"({time.strftime('%Y-%m-%d')}). Samples: " + samples_text(vals), "<!-- mq:end -->"]
 section = "\n".join(lines) + "\n"

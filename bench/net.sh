@@ -79,12 +79,6 @@ tr -d '\r' <"$LAB_BENCH_LOG" | grep '^BENCH-NET-CMD ' | sort -u >"$out/cmds.txt"
 tr -d '\r' <"$LAB_BENCH_LOG" | grep '^BENCH-NET-ROUNDS ' >"$out/rounds.txt" || true
 tr -d '\r' <"$LAB_BENCH_LOG" | grep '^BENCH-NET-SKIP ' >"$out/skips.txt" || true
 [ ! -s "$out/skips.txt" ] || lab_log "boots without samples: $(cut -d' ' -f2-4 "$out/skips.txt" | paste -sd,)"
-plot=$BENCH_DIR/net.png
-plotpy=python3
-[ -x /usr/bin/python3 ] && plotpy=/usr/bin/python3 # Debian's matplotlib is for Debian's python3
-"$plotpy" "$BENCH_DIR/plots.py" net "$out/samples.txt" "$plot" 2>"$out/plot.err" || {
-    lab_log "no plot: $(tail -n 1 "$out/plot.err") (apt-get install python3-matplotlib)"
-    plot=
-}
+plot=$(lab_plot net "$out/samples.txt" "$BENCH_DIR/net.png")
 WEDGED="$LAB_BENCH_WEDGED" LOADAVG="$load_start -> $(cut -d" " -f1-3 /proc/loadavg)" python3 "$BENCH_DIR/net_table.py" "$out/samples.txt" "$out/cmds.txt" "$BENCH_DIR/RESULTS.md" \
     "$reps" "$mib" "$cpus" "$(qemu-system-x86_64 --version | head -n 1)" "$rtts" "$rounds" $plot

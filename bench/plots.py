@@ -3,6 +3,7 @@
 #   plots.py net SAMPLES OUT.png    throughput and round trip vs vCPUs per VMM (bench/net.sh)
 #   plots.py blk SAMPLES OUT.png    IOPS and MB/s per test and VMM (bench/blk.sh)
 #   plots.py boot LOG OUT.png       distribution of start -> /init per VMM and kernel (boot.sh)
+#   plots.py mq SAMPLES OUT.png     IOPS and throughput vs vCPUs, queues = vCPUs (bench/mq.sh)
 # SAMPLES: "TAG VMM REP TEST VALUE" lines; LOG: the lab log with bench/lib.sh's BENCH lines.
 import statistics
 import sys
@@ -30,16 +31,15 @@ def pyplot():
     return plt
 
 
-def net(vals, out):
+def per_vcpus(vals, tests, sep, title, out):
+    """One panel per (test, label): the median per VMM vs vCPUs (test names TEST + SEP + vCPUs)."""
     plt = pyplot()
     vmms = sorted({v for _, v in vals}, key=lambda v: (v != "truce", v))
-    cpus = sorted({int(t.rsplit("_c", 1)[1]) for t, _ in vals if "_c" in t})
-    tests = [("guest_to_l1_Mbps", "guest -> L1 (Mbit/s)"), ("l1_to_guest_Mbps", "L1 -> guest (Mbit/s)"),
-             ("rtt_us", "round trip (µs, lower is better)")]
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4))
+    cpus = sorted({int(t.rsplit(sep, 1)[1]) for t, _ in vals if sep in t})
+    fig, axes = plt.subplots(1, len(tests), figsize=(4 * len(tests), 4))
     for ax, (t, label) in zip(axes, tests):
         for v in vmms:
-            pts = [(c, vals[f"{t}_c{c}", v]) for c in cpus if (f"{t}_c{c}", v) in vals]
+            pts = [(c, vals[f"{t}{sep}{c}", v]) for c in cpus if (f"{t}{sep}{c}", v) in vals]
             if not pts:
                 continue
             xs = [c for c, _ in pts]
@@ -52,9 +52,22 @@ def net(vals, out):
         ax.set_xticks(cpus)
         ax.grid(alpha=0.3)
     axes[0].legend()
-    fig.suptitle("virtio-net in the nested lab: median of the boots, dots are samples")
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
+
+
+def net(vals, out):
+    tests = [("guest_to_l1_Mbps", "guest -> L1 (Mbit/s)"), ("l1_to_guest_Mbps", "L1 -> guest (Mbit/s)"),
+             ("rtt_us", "round trip (µs, lower is better)")]
+    per_vcpus(vals, tests, "_c", "virtio-net in the nested lab: median of the boots, dots are samples", out)
+
+
+def mq(vals, out):
+    tests = [("iops", "fio 4 KiB randread QD32 (IOPS)"), ("g2h", "TCP guest -> L1 (Mbit/s)"),
+             ("h2g", "TCP L1 -> guest (Mbit/s)")]
+    per_vcpus(vals, tests, "_", "Multiqueue in the nested lab (queues = vCPUs): median of the boots, "
+              "dots are samples", out)
 
 
 def blk(vals, out):
@@ -104,10 +117,10 @@ def boot(path, out):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4 or sys.argv[1] not in ("net", "blk", "boot"):
-        sys.exit("usage: plots.py net|blk|boot SAMPLES OUT.png")
+    if len(sys.argv) != 4 or sys.argv[1] not in ("net", "blk", "boot", "mq"):
+        sys.exit("usage: plots.py net|blk|boot|mq SAMPLES OUT.png")
     kind, samples, out = sys.argv[1:]
     if kind == "boot":
         boot(samples, out)
     else:
-        {"net": net, "blk": blk}[kind](load(samples), out)
+        {"net": net, "blk": blk, "mq": mq}[kind](load(samples), out)

@@ -90,6 +90,22 @@ lab_bench_reps() { # NAME TIMEOUT-PER-REP MEM INITRD TAG OUT REPS
     [ -s "$out/samples.txt" ] || { lab_log "$name: no samples; see $out/rep*/l1-*.log" && return 1; }
 }
 
+# bench/plots.py KIND SOURCE OUT.png with Debian's python3 (its matplotlib). Prints OUT when the
+# plot was written; logs why not otherwise.
+lab_plot() { # KIND SOURCE OUT
+    local py=python3
+    [ -x /usr/bin/python3 ] && py=/usr/bin/python3
+    if "$py" "$(dirname "${BASH_SOURCE[0]}")/../../bench/plots.py" "$1" "$2" "$3" 2>"$3.err"; then
+        rm -f "$3.err"
+        echo "$3"
+    else
+        local hint=
+        grep -q matplotlib "$3.err" && hint=" (apt-get install python3-matplotlib)"
+        lab_log "no plot: $(tail -n 1 "$3.err")$hint"
+        rm -f "$3.err"
+    fi
+}
+
 # Print one line and exit 1.
 lab_die() {
     lab_log "error: $*"
