@@ -4,7 +4,9 @@
 # leaving mid-handshake do not hurt the VM; vnctool (Debian's libvncclient) types a command on
 # tty1 (shifted characters included) that the guest runs, its marker arriving on the serial
 # console, and reads the screen back: 720x400 text with the shell's console text in it.
-# lab: vmm=truce timeout=320 needs=seabios
+# l0=patched: on Debian's QEMU as L0, L1 wedged in SeaBIOS guests (truce's and QEMU's alike, 5
+# times in a cold-cache rehearsal, 2026-12-03); the patched L0 has not wedged on them.
+# lab: vmm=truce timeout=320 needs=seabios l0=patched
 VNCTOOL=/lab/bin/vnctool
 [ -x "$VNCTOOL" ] || fail "vnctool is not in the L1 image (make guests, then rebuild L1)"
 [ -f /usr/share/seabios/vgabios-stdvga.bin ] || fail "vgabios-stdvga.bin is not in the L1 image"
