@@ -6,8 +6,9 @@
 # lab (tests/lab) with a 2-CPU L1 (LAB_L1_CPUS), each rep of each vCPU count in an L1 of its own,
 # rotating VMMs, median of REPS boots per VMM and vCPU count. Measures fio 4 KiB random read QD32
 # numjobs=V (IOPS) and TCP throughput over V parallel connections each way (guest->L1,
-# L1->guest). Writes the "multiqueue" section of bench/RESULTS.md and bench/mq.png. Outside `make test`; bench/lab/mq-scenario.sh is the
-# L1 side. Usage: bench/mq.sh [--reps N] [--runtime S] [--vcpus "1 2 4"] [--mib M]
+# L1->guest). Writes the "multiqueue" section of bench/RESULTS.md and bench/mq.png. Outside
+# `make test`; bench/lab/mq-scenario.sh is the L1 side.
+# Usage: bench/mq.sh [--reps N] [--runtime S] [--vcpus "1 2 4"] [--mib M]
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO_DIR=$(dirname "$BENCH_DIR")
