@@ -4,8 +4,6 @@
 # and reboots (truce: status 6). Cross-checked under QEMU -M q35 (its ICH9 AHCI, an ide-cd on
 # port 0) with the same SeaBIOS and ISO; SeaBIOS's own lines reach the serial port only under
 # truce, which sets etc/sercon-port.
-# l0=patched: on Debian's QEMU as L0, L1 wedged in SeaBIOS guests (truce's and QEMU's alike, 5
-# times in a cold-cache rehearsal, 2026-12-03); on the patched L0, once in the next (rerun: PASS).
 # lab: vmm=truce,qemu timeout=150 needs=seabios l0=patched
 iso=/lab/ahci/grub.iso
 [ -f $iso ] || fail "grub.iso is not in the L1 image (tests/lab/build-ahci-images.sh)"

@@ -4,8 +4,6 @@
 # leaving mid-handshake do not hurt the VM; vnctool (Debian's libvncclient) types a command on
 # tty1 (shifted characters included) that the guest runs, its marker arriving on the serial
 # console, and reads the screen back: 720x400 text with the shell's console text in it.
-# l0=patched: on Debian's QEMU as L0, L1 wedged in SeaBIOS guests (truce's and QEMU's alike, 5
-# times in a cold-cache rehearsal, 2026-12-03); on the patched L0, once in the next (rerun: PASS).
 # lab: vmm=truce timeout=320 needs=seabios l0=patched
 VNCTOOL=/lab/bin/vnctool
 [ -x "$VNCTOOL" ] || fail "vnctool is not in the L1 image (make guests, then rebuild L1)"

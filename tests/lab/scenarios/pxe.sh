@@ -3,8 +3,6 @@
 # boot file name from libslirp's DHCP (`--net user,tftp=DIR,bootfile=boot.ipxe`), fetches the
 # iPXE script, the cloud kernel and the guest initramfs over libslirp's TFTP and boots them to
 # /init, which powers off (truce: status 0).
-# l0=patched: on Debian's QEMU as L0, L1 wedged in SeaBIOS guests (truce's and QEMU's alike, 5
-# times in a cold-cache rehearsal, 2026-12-03); on the patched L0, once in the next (rerun: PASS).
 # lab: vmm=truce timeout=260 needs=seabios l0=patched
 mkdir tftp
 cp "$LAB_GUESTS/vmlinuz" "$LAB_GUESTS/initrd.cpio" tftp/ || fail "no lab guest kernel/initrd"

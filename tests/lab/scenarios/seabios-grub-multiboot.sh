@@ -2,8 +2,6 @@
 # boots truce's multiboot test kernel (tests/guests/multiboot.c) with a command line and two
 # modules with their own arguments; the kernel checks its entry state and boot information and
 # exits through the debug-exit port (0x2a: status 85 under both VMMs).
-# l0=patched: on Debian's QEMU as L0, L1 wedged in SeaBIOS guests (truce's and QEMU's alike, 5
-# times in a cold-cache rehearsal, 2026-12-03); on the patched L0, once in the next (rerun: PASS).
 # lab: vmm=truce,qemu timeout=150 needs=seabios l0=patched
 disk=/lab/bios/grub-bios.img
 [ -f "$disk" ] || fail "no GRUB disk in the L1 image (tests/lab/build-disk.sh; apt-get install grub-pc-bin)"

@@ -4,8 +4,6 @@
 # sees 2 vCPUs, runs on full ACPI (the PIIX4 PM block where SeaBIOS put it, the SCI on IRQ 9, the
 # 8259 reprogrammed by Linux: GRUB's config no longer masks it) and powers off through ACPI.
 # Timings of each stage go to the log.
-# l0=patched: on Debian's QEMU as L0, L1 wedged in SeaBIOS guests (truce's and QEMU's alike, 5
-# times in a cold-cache rehearsal, 2026-12-03); on the patched L0, once in the next (rerun: PASS).
 # lab: vmm=truce,qemu timeout=240 needs=seabios l0=patched
 disk=/lab/bios/grub-bios.img
 [ -f "$disk" ] || fail "no GRUB disk in the L1 image (tests/lab/build-disk.sh; apt-get install grub-pc-bin)"

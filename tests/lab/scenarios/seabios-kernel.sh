@@ -5,8 +5,6 @@
 # 2 CPUs, runs on full ACPI (PM timer at SeaBIOS's 0x608, SCI on IRQ 9) and powers off through
 # ACPI: the DSDT's \_S5 written to the PIIX4's PM1 control register (truce: status 0). A second
 # boot ends with `reboot -f`: Linux writes the FADT's reset register (0xCF9; truce: status 6).
-# l0=patched: on Debian's QEMU as L0, L1 wedged in SeaBIOS guests (truce's and QEMU's alike, 5
-# times in a cold-cache rehearsal, 2026-12-03); on the patched L0, once in the next (rerun: PASS).
 # lab: vmm=truce timeout=180 needs=seabios l0=patched
 guest_boot -c 2 -a "lab.end=poweroff lab.check=nproc:2 lab.check=dmi:truce/truce_VM lab.check=acpi-pc:0x608" \
     -x --firmware -x seabios -t 120

@@ -4,8 +4,6 @@
 # truce extension) presses it, the PIIX4 raises the SCI on IRQ 9 and the guest's ACPI core counts
 # the event (guest check powerbtn); the guest then powers off (status 0). Before the driver
 # listens, the press is refused with 400.
-# l0=patched: on Debian's QEMU as L0, L1 wedged in SeaBIOS guests (truce's and QEMU's alike, 5
-# times in a cold-cache rehearsal, 2026-12-03); on the patched L0, once in the next (rerun: PASS).
 # lab: vmm=truce timeout=200 needs=seabios l0=patched
 command -v curl >/dev/null || fail "curl is not in the L1 image"
 GUEST_OUT=$PWD/guest.out

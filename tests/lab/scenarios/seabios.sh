@@ -1,8 +1,6 @@
 # seabios — Debian's SeaBIOS (`--firmware seabios`) runs its POST under truce: it recognises
 # QEMU (host bridge subsystem 1af4:1100), reads the memory map from fw_cfg, prints its banner on
 # COM1 (fw_cfg etc/sercon-port), finds nothing to boot and reboots (truce: status 6).
-# l0=patched: on Debian's QEMU as L0, L1 wedged in SeaBIOS guests (truce's and QEMU's alike, 5
-# times in a cold-cache rehearsal, 2026-12-03); on the patched L0, once in the next (rerun: PASS).
 # lab: vmm=truce timeout=150 l0=patched
 GUEST_OUT=$PWD/seabios.out
 labrun -t 60 -m 'SeaBIOS (version' -o "$GUEST_OUT" -r result -- \
