@@ -81,6 +81,15 @@ def phases_table(runs, floor):
     print()
     for kernel, n, names, med in rows:
         print(f"- {kernel} ({n} runs): " + ", ".join(f"{k} {med[k]:.1f}" for k in names))
+        lz = [f for f in runs.get((kernel, "truce-fields"), []) if "lz_ms" in f]
+        if lz:
+            print(f"  - after the first KVM_RUN, beside the guest (src/vm/lazyload.c): the loader "
+                  f"put {statistics.median(int(f['lz_kib']) for f in lz) / 1024:.1f} MiB of kernel "
+                  f"and initrd in place in {statistics.median(int(f['lz_ms']) for f in lz)} ms "
+                  f"(median of {len(lz)}; {min(int(f['lz_ms']) for f in lz)}-"
+                  f"{max(int(f['lz_ms']) for f in lz)}), "
+                  f"{statistics.median(int(f['lz_faults']) for f in lz)} of its 256 KiB pieces "
+                  f"first asked for by a fault")
     if floor:
         print(f"- for comparison, exec -> main() of a program linked as truce is (libc only, -z now; "
               f"bench/exec_floor.c) that does nothing else, in the same L1: "

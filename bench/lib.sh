@@ -76,9 +76,11 @@ EOF
     fi
     [ "$mode" = trace ] || return 0
     if [ "$vmm" = truce ]; then
-        # the exits, and the start-up timeline with its fields renamed ss_* (it has a run= too)
+        # the exits, the start-up timeline with its fields renamed ss_* (it has a run= too), and
+        # the boot-file loader's line (src/vm/lazyload.c) as lz_*
         a="$(tr -d '\r' </tmp/bench.out | sed -n 's/.*exit-stats //p' | tail -n 1) $(tr -d '\r' \
             </tmp/bench.out | sed -n 's/.*start-stats //p' | tail -n 1 | sed 's/\([a-z_]*\)=/ss_\1=/g')"
+        a="$a $(tr -d '\r' </tmp/bench.out | sed -n 's/.*lazy load: [0-9]* of [0-9]* pieces (\([0-9]*\) KiB) in \([0-9]*\) ms, \([0-9]*\) for faults.*/lz_kib=\1 lz_ms=\2 lz_faults=\3/p' | tail -n 1)"
     else
         a=$(bench_qemu_trace /tmp/qtrace.log)
     fi

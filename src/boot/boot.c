@@ -115,9 +115,11 @@ int boot_place_initrd(struct vm *vm, uint64_t lo, uint64_t hi, uint64_t *addr, u
         goto out;
     }
     *addr = ALIGN_DOWN(hi - len, 4 * KiB);
-    /* read once, straight into guest RAM */
+    /* read once, straight into guest RAM (perhaps while the guest already runs: lazyload.c) */
     uint8_t *dst = gpa_to_hva(&vm->mem, *addr, len);
-    ret = dst ? boot_pread_full(fd, dst, len, 0) : -EFAULT;
+    char what[LAZY_WHAT_LEN];
+    snprintf(what, sizeof(what), "initrd %.180s", path);
+    ret = dst ? lazy_copy(vm, dst, fd, 0, len, what) : -EFAULT;
     if (ret < 0) {
         snprintf(err, errlen, "initrd %s: %s at 0x%llx: %s", path,
                  dst ? "reading it into guest RAM" : "cannot write guest RAM",

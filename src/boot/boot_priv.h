@@ -219,8 +219,6 @@ void boot_image_close(struct boot_image *im);
  * when it is open (a sparse boot_image's fd), else from its buffer IMG. Returns 0, -EIO (the file
  * shrank meanwhile) or -errno. */
 int boot_image_copy(void *dst, int fd, const uint8_t *img, uint64_t off, size_t n);
-/* pread exactly LEN bytes at OFF. Returns 0, -EIO at the end of the file, or -errno. */
-int boot_pread_full(int fd, void *buf, size_t len, uint64_t off);
 /* Open PATH read-only: its fd and *LEN (its size), or -errno (-EINVAL: not a regular file). */
 int boot_open_regular(const char *path, size_t *len);
 

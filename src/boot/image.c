@@ -12,29 +12,13 @@
 
 #define IMAGE_HEAD (64 * KiB) /* read first: every header truce parses starts in it */
 
-int boot_pread_full(int fd, void *buf, size_t len, uint64_t off)
-{
-    uint8_t *p = buf;
-    while (len) {
-        ssize_t n = pread(fd, p, len, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        if (n == 0)
-            return -EIO; /* the file shrank while it was loaded */
-        p += n, off += (uint64_t)n, len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Read [OFF, OFF+N) of the file into the buffer (clipped to the file). Returns 0 or -errno. */
 static int image_fill(struct boot_image *im, uint64_t off, uint64_t n)
 {
     if (off >= im->len)
         return 0;
     n = MIN(n, im->len - off);
-    return boot_pread_full(im->fd, im->buf + off, n, off);
+    return pread_full(im->fd, im->buf + off, n, off);
 }
 
 /* An ELF with a PVH note: its header, program headers and notes. True when the note was found,
@@ -118,7 +102,7 @@ void boot_image_close(struct boot_image *im)
 int boot_image_copy(void *dst, int fd, const uint8_t *img, uint64_t off, size_t n)
 {
     if (fd >= 0)
-        return boot_pread_full(fd, dst, n, off);
+        return pread_full(fd, dst, n, off);
     memcpy(dst, img + off, n);
     return 0;
 }

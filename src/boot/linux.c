@@ -196,6 +196,8 @@ int linux_load(struct vm *vm, const struct boot_image *im, uint64_t rsdp, char *
                  (unsigned long long)load);
         return -EFAULT;
     }
+    /* read now, not behind the guest's back (lazyload.c): the kernel decompresses itself in
+     * place, onto pages the host may back with huge pages */
     if ((ret = boot_image_copy(dst, im->fd, img, setup_size(&h), ksize)) < 0) {
         snprintf(err, errlen, "reading the kernel: %s", strerror(-ret));
         return ret;

@@ -189,6 +189,8 @@ int boot_elf_load(struct vm *vm, const uint8_t *img, size_t len, int fd, uint32_
                      i, (unsigned long long)p.p_paddr, (unsigned long long)p.p_memsz);
             return -EFBIG;
         }
+        /* read now, not behind the guest's back (lazyload.c): the kernel runs in place, from
+         * pages the host may back with huge pages */
         if ((ret = boot_image_copy(dst, fd, img, p.p_offset, p.p_filesz)) < 0) {
             snprintf(err, errlen, "PT_LOAD %u: reading the file: %s", i, strerror(-ret));
             return ret;

@@ -256,6 +256,7 @@ static int vm_build(struct vm *vm, struct kvm_host *kvm, const struct vm_config 
     pthread_mutex_init(&vm->lock, NULL);
     pthread_cond_init(&vm->cond, NULL);
     pthread_mutex_init(&vm->msi_lock, NULL);
+    pthread_mutex_init(&vm->lazy.join_lock, NULL);
     io_bus_init(&vm->pio, "pio");
     io_bus_init(&vm->mmio, "mmio");
     vm->state = VM_CREATED;

@@ -97,9 +97,16 @@ int vm_start_in(struct vm *vm, bool paused)
     if (paused)
         devices_pause(vm); /* a paused VM's devices are paused too, until vm_resume */
     vm->vcpu_thread_start = sandbox_vcpu_enter;
-    /* the vCPUs first: their start (Landlock, seccomp) overlaps the other threads' creation; what
+    vm->loader_thread_start = sandbox_loader_enter;
+    /* the boot files still to load first: the guest may touch them from its first instruction */
+    char err[256];
+    int rc = lazy_start(vm, err, sizeof(err));
+    if (rc) {
+        vm_request_stop(vm, TRUCE_EXIT_HOST, "%s", err);
+        return rc;
+    }
+    /* the vCPUs next: their start (Landlock, seccomp) overlaps the other threads' creation; what
      * a guest asks of the I/O thread before it runs waits in its eventfds */
-    int rc = 0;
     for (unsigned i = 0; i < vm->ncpus; i++) {
         rc = vcpu_start(&vm->vcpus[i]);
         if (rc) {
@@ -182,6 +189,7 @@ int vm_wait(struct vm *vm)
 
 int vm_pause(struct vm *vm)
 {
+    lazy_finish(vm); /* a paused guest's RAM is whole (snapshots, migration) */
     pthread_mutex_lock(&vm->lock);
     if (vm->state != VM_RUNNING) {
         pthread_mutex_unlock(&vm->lock);
@@ -238,6 +246,7 @@ void vm_destroy(struct vm *vm)
     pthread_mutex_unlock(&vm->lock);
     if (live)
         vm_request_stop(vm, TRUCE_EXIT_HOST, "VM destroyed");
+    lazy_stop(vm); /* first: a vCPU waiting on a page it touched gets it (a zero page) */
     shutdown_watch_start(vm);
     shutdown_watch_step(vm, "joining the vCPU threads");
     for (unsigned i = 0; vm->vcpus && i < vm->ncpus; i++)

@@ -20,6 +20,7 @@
  *                 ticker at its start (api/api_main.c)
  *   SANDBOX_MAIN  the main thread when it becomes the monitor, at the start of vm_wait (vm/vm.c)
  *   SANDBOX_VNC   the VNC server thread (--display vnc=), at its start (ui/vnc.c)
+ *   SANDBOX_LOADER the initrd loader (vm/lazyload.c), at its start, before the guest runs
  * A thread inherits its creator's filter, so threads are created before their creator enters. */
 enum sandbox_kind {
     SANDBOX_VCPU,
@@ -27,6 +28,7 @@ enum sandbox_kind {
     SANDBOX_API,
     SANDBOX_MAIN,
     SANDBOX_VNC,
+    SANDBOX_LOADER,
     SANDBOX_NKINDS,
 };
 
@@ -172,6 +174,8 @@ int sandbox_enter(struct vm *vm, enum sandbox_kind kind);
 int sandbox_vcpu_enter(struct vm *vm);
 /* sandbox_enter(VM, SANDBOX_VNC), the VNC server thread's start hook (ui_start). */
 int sandbox_vnc_enter(struct vm *vm);
+/* sandbox_enter(VM, SANDBOX_LOADER), as vm->loader_thread_start. */
+int sandbox_loader_enter(struct vm *vm);
 /* The kind the calling thread entered, or -1. */
 int sandbox_current(void);
 

@@ -410,13 +410,19 @@ int sandbox_vnc_enter(struct vm *vm)
     return sandbox_enter(vm, SANDBOX_VNC);
 }
 
+int sandbox_loader_enter(struct vm *vm)
+{
+    return sandbox_enter(vm, SANDBOX_LOADER);
+}
+
 int sandbox_enter(struct vm *vm, enum sandbox_kind kind)
 {
     if ((unsigned)kind >= SANDBOX_NKINDS)
         return -EINVAL;
     const char *name = sandbox_lists[kind].kind;
     /* the guest-facing threads of a VM started by the API: Landlock first (sandbox/jail.h) */
-    bool guest_facing = kind == SANDBOX_VCPU || kind == SANDBOX_IO || kind == SANDBOX_VNC;
+    bool guest_facing =
+        kind == SANDBOX_VCPU || kind == SANDBOX_IO || kind == SANDBOX_VNC || kind == SANDBOX_LOADER;
     int ll = vm && guest_facing && vm->landlock_fd > 0 ? landlock_restrict(vm->landlock_fd) : 0;
     if (ll < 0) {
         vm_request_stop(vm, TRUCE_EXIT_HOST, "landlock: cannot restrict the %s thread: %s", name,

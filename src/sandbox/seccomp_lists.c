@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <linux/userfaultfd.h>
 #include <linux/vhost.h>
 #include <sys/mman.h>
 #include <sched.h>
@@ -360,6 +361,27 @@ static const struct sandbox_rule vnc_rules[] = {
     SYS(exit_group, "process exit (the SIGSYS handler's _exit)"),
 };
 
+/* ---- the initrd loader: the initrd into guest RAM while the guest runs -------------------------
+ */
+static const struct sandbox_rule loader_rules[] = {
+    SYS(pread64, "the initrd file, a piece at a time"),
+    IOCTL(UFFDIO_COPY, "userfaultfd: a piece into guest RAM, waking what waits on it"),
+    IOCTL(UFFDIO_UNREGISTER, "userfaultfd: the loaded ranges back to ordinary guest RAM"),
+    SYS(read, "userfaultfd: the pages the guest or a device touched first"),
+    SYS(poll, "demand mode (TRUCE_BOOT_LOAD=demand): waiting for a touch"),
+    SYS(close, "the userfaultfd and the file, once everything is in"),
+    SYS(munmap, "the piece buffer, once everything is in"),
+    SYS(write, "the stop pipe and the log line when a file fails to load"),
+    SYS(futex, "the VM's lock when a file fails to load"),
+    SYS(tgkill, "pthread_kill: kicking vCPUs when a failed file stops the VM"),
+    SYS(getpid, "pthread_kill: the thread group id"),
+    SYS(madvise, "glibc: thread exit"),
+    SYS(rt_sigprocmask, "glibc: signal masks around thread exit"),
+    SYS(exit, "thread exit"),
+    SYS(exit_group, "process exit (the SIGSYS handler's _exit)"),
+    SYS(clock_gettime, "time where the vDSO cannot read the clock (e.g. the lab's L1)"),
+};
+
 /* ---- every kind: how the kernel resumes an interrupted call ------------------------------------
  * A poll, futex wait or sleep with a timeout that a stop signal (SIGSTOP/SIGTSTP, then SIGCONT)
  * or the cgroup freezer interrupted goes on through restart_syscall, which only resumes the call
@@ -400,4 +422,6 @@ const struct sandbox_list sandbox_lists[SANDBOX_NKINDS] = {
                       ARRAY_SIZE(main_rules)},
     [SANDBOX_VNC] = {"vnc", "the VNC server thread (--display vnc=)", vnc_rules,
                      ARRAY_SIZE(vnc_rules)},
+    [SANDBOX_LOADER] = {"loader", "the initrd loader (vm/lazyload.c)", loader_rules,
+                        ARRAY_SIZE(loader_rules)},
 };

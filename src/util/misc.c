@@ -77,6 +77,22 @@ int parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
+int pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+    uint8_t *p = buf;
+    while (len) {
+        ssize_t n = pread(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return -EIO; /* the file ends first (it shrank while it was read) */
+        p += n, off += (uint64_t)n, len -= (size_t)n;
+    }
+    return 0;
+}
+
 int read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

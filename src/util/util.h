@@ -86,8 +86,9 @@ void page_free(void *p, size_t size);
  * thread runs the exit handlers, the I/O thread the event loop with libslirp, io_uring and the
  * device backends. Both log their deepest use at exit (debug level); tests/guests/stacks.sh drives
  * the deepest paths and checks they stay under half. */
-#define THREAD_STACK_VCPU (256u << 10)
-#define THREAD_STACK_IO   (512u << 10)
+#define THREAD_STACK_VCPU   (256u << 10)
+#define THREAD_STACK_IO     (512u << 10)
+#define THREAD_STACK_LOADER (64u << 10) /* vm/lazyload.c: pread, UFFDIO_COPY, a log line */
 /* pthread_create with a stack of STACK bytes. Returns 0 or -errno. */
 int thread_create(pthread_t *t, size_t stack, void *(*fn)(void *), void *arg);
 /* How deep the calling thread's stack has gone: bytes from its top down to the lowest word ever
@@ -95,6 +96,9 @@ int thread_create(pthread_t *t, size_t stack, void *(*fn)(void *), void *arg);
 size_t thread_stack_used(void);
 
 /* ---- helpers (util/misc.c) ------------------------------------------------------------------ */
+/* pread LEN bytes at OFF into BUF, all of them (EINTR retried). Returns 0, -errno, or -EIO when
+ * the file ends first. */
+int pread_full(int fd, void *buf, size_t len, uint64_t off);
 /* Parse "512M", "2G", "64K", "1048576" (bytes). Returns 0 or -EINVAL / -ERANGE. */
 int parse_size(const char *s, uint64_t *out);
 /* Parse an unsigned decimal integer within [min, max]. Returns 0 or -EINVAL / -ERANGE. */

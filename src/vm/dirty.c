@@ -37,6 +37,7 @@ int vm_dirty_start(struct vm *vm)
 {
     if (vm->mem.dirty)
         return 0;
+    lazy_finish(vm); /* the loader's copies are not tracked: the boot files are in first */
     _Atomic uint64_t *bits = calloc(DIRTY_WORDS(&vm->mem), sizeof(*bits));
     if (!bits)
         return -ENOMEM;

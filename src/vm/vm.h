@@ -445,6 +445,53 @@ enum vm_mark {
     VM_NMARKS
 };
 
+/* The initrd loaded behind the guest's back (vm/lazyload.c). TRUCE_BOOT_LOAD picks the mode:
+ * unset, lazy unless the host backs anonymous memory with huge pages unasked (THP "always");
+ * lazy; demand (tests: a piece only when touched, the rest when the VM pauses); or eager
+ * (everything before the guest's first instruction, as without a userfaultfd). */
+#define LAZY_WHAT_LEN 200
+enum lazy_mode { LAZY_AUTO, LAZY_BACKGROUND, LAZY_DEMAND, LAZY_EAGER };
+struct lazy_piece;
+struct lazy_file;
+struct lazy_load {
+    bool decided; /* mode and userfaultfd chosen, at the first range worth it */
+    enum lazy_mode mode;
+    int uffd; /* -1 (once decided): none, every range is read at once */
+    struct lazy_piece *pieces;
+    size_t npieces, loaded, faults; /* queued, in, served first because something touched them */
+    struct lazy_file *files;
+    size_t nfiles;
+    uint64_t bytes;
+    uint8_t *bounce; /* one piece read from its file, for UFFDIO_COPY */
+    bool thp_always; /* the host's THP setting is "always": collapse what was loaded */
+    pthread_t thread;
+    pthread_mutex_t join_lock; /* vm_build inits it (a zeroed one is valid too: glibc) */
+    bool started;
+    _Atomic bool stop, finish;
+};
+
+/* Copy LEN bytes of FD at OFF to DST (guest RAM): now, or queued for the loader (see lazyload.c
+ * for which). WHAT names the file in a later error ("initrd /path"). While the VM is built; what
+ * is queued must not be written by truce until lazy_start (vm_start_in) runs.
+ * Returns 0 or -errno (-EIO: the file is shorter). */
+int lazy_copy(struct vm *vm, void *dst, int fd, uint64_t off, size_t len, const char *what);
+/* Start the loader for what lazy_copy queued (nothing queued: nothing to do); it enters its
+ * sandbox through vm->loader_thread_start. Without a thread, loads it all now. 0 or -errno with
+ * ERR. */
+int lazy_start(struct vm *vm, char *err, size_t errlen);
+/* Load every piece still queued, from the calling thread. 0 or -errno. Not while the loader
+ * runs. */
+int lazy_flush(struct vm *vm);
+/* Before truce writes [DST, DST+LEN) of guest RAM while the VM is built: when that meets a queued
+ * range, lazy_flush (a write there would wait for a loader that is not running yet). */
+int lazy_before_write(struct vm *vm, const void *dst, size_t len);
+/* Wait until the loader has loaded everything and ended (before a pause, dirty tracking, a
+ * snapshot: guest RAM is then whole). */
+void lazy_finish(struct vm *vm);
+/* End the loader where it is and free everything (vm_destroy; also before a build's loader ran).
+ * Threads waiting on a page not loaded get a zero page. */
+void lazy_stop(struct vm *vm);
+
 struct device_instance; /* dev/dev.h */
 struct console;         /* dev/dev.h */
 struct pci_bus;         /* bus/pci.h */
@@ -468,6 +515,9 @@ struct vm {
     /* Run by each vCPU thread before its first KVM_RUN (NULL: nothing); the machine layer sets it
      * to install the vCPU seccomp filter (sandbox/). Returns 0, or <0 after stopping the VM. */
     int (*vcpu_thread_start)(struct vm *vm);
+    /* Run by the initrd loader thread at its start (vm/lazyload.c), as vcpu_thread_start. */
+    int (*loader_thread_start)(struct vm *vm);
+    struct lazy_load lazy;
 
     struct device_instance *devices; /* created devices, in creation order */
     struct console *console;         /* host side of the active console */
@@ -500,8 +550,8 @@ struct vm {
     char exit_reason[256];
     int stop_pipe[2]; /* written once when the VM stops; lets event loops wake up */
     bool restoring;   /* built for a snapshot restore: no boot image, no boot registers */
-    /* A Landlock ruleset the guest-facing threads (vCPU, I/O, VNC) restrict themselves with at
-     * their start (sandbox_enter; sandbox/jail.h landlock_vm_start); 0: none, as in a zeroed vm
+    /* A Landlock ruleset the guest-facing threads (vCPU, I/O, VNC, loader) restrict themselves with
+     * at their start (sandbox_enter; sandbox/jail.h landlock_vm_start); 0: none, as in a zeroed vm
      * (never fd 0; the CLI's main thread restricts itself before it creates them). Closed by
      * vm_destroy. */
     int landlock_fd;

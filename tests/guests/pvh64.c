@@ -1,4 +1,5 @@
-/* pvh64.c — 64-bit PVH test guest: checks hvm_start_info, CPUID and the command line. */
+/* pvh64.c — 64-bit PVH test guest: checks hvm_start_info, CPUID, the command line and an initrd
+ * in the test's pattern. */
 #include "lib.h"
 
 static int fail(const char *what)
@@ -7,6 +8,57 @@ static int fail(const char *what)
     puts_(what);
     putc_('\n');
     debug_exit(0x21);
+}
+
+/* The pattern of the initrds tests/guests/run.sh writes: 8-byte word I holds I * INITRD_K + 1. */
+#define INITRD_K 0x9e3779b97f4a7c15ull
+
+struct hvm_modlist_entry {
+    uint64_t paddr, size, cmdline_paddr, reserved;
+};
+
+static int contains(const char *s, const char *word)
+{
+    for (; s && *s; s++) {
+        const char *a = s, *b = word;
+        while (*b && *a == *b)
+            a++, b++;
+        if (!*b)
+            return 1;
+    }
+    return 0;
+}
+
+/* Module 0, if any, in the pattern: the first and the last word of every page, the last page first
+ * with "initrd=reverse" on the command line (ahead of a loader that goes front to back), after a
+ * key on COM1 with "initrd=key". */
+static void check_initrd(const struct hvm_start_info *si, const char *cmdline)
+{
+    if (!si->nr_modules || !si->modlist_paddr)
+        return;
+    const struct hvm_modlist_entry *m = (const void *)(uintptr_t)si->modlist_paddr;
+    const volatile uint64_t *w = (const volatile uint64_t *)(uintptr_t)m->paddr;
+    uint64_t n = m->size / 8, pages = (n + 511) / 512;
+    int reverse = contains(cmdline, "initrd=reverse");
+    if (contains(cmdline, "initrd=key")) { /* the test changes the file, then types a key */
+        puts_("truce-guest: initrd waits for a key\n");
+        while (!(inb(COM1 + 5) & 0x01)) /* LSR.DR */
+            ;
+        inb(COM1);
+    }
+    for (uint64_t k = 0; k < pages; k++) {
+        uint64_t p = reverse ? pages - 1 - k : k;
+        uint64_t first = p * 512, last = first + 511 < n ? first + 511 : n - 1;
+        if (w[first] != first * INITRD_K + 1 || w[last] != last * INITRD_K + 1) {
+            puts_("truce-guest: initrd differs in page ");
+            putdec((uint32_t)p);
+            putc_('\n');
+            fail("initrd content");
+        }
+    }
+    puts_("truce-guest: initrd ok ");
+    putdec((uint32_t)(m->size >> 10));
+    puts_(" KiB\n");
 }
 
 void main64(const struct hvm_start_info *si)
@@ -29,6 +81,7 @@ void main64(const struct hvm_start_info *si)
     puts_("truce-guest: cmdline '");
     puts_(cmdline ? cmdline : "");
     puts_("'\n");
+    check_initrd(si, cmdline);
     cpuid(1, 0, &a, &b, &c, &d);
     if (!(c & (1u << 31)))
         fail("cpuid hypervisor bit");

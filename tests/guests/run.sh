@@ -7,6 +7,7 @@ TRUCE=${TRUCE:-build/truce}
 G=build/guests
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
+. tests/guests/pattern.sh
 
 if [ ! -c /dev/kvm ] || ! "$TRUCE" check >/dev/null 2>&1 && ! [ -w /dev/kvm ]; then
     echo "FAIL guests: /dev/kvm is not usable here"
@@ -73,6 +74,33 @@ else
     echo "SKIP ram-beyond-phys-bits: this host's CPU has ${bits:-unknown} physical address bits"
 fi
 case_ pvh64-64cpus 65 "pvh64 ok" -- --kernel $G/pvh64.elf --cpus 64
+# An initrd is loaded into guest RAM while the guest already runs (src/vm/lazyload.c): the guest
+# checks every page of an 8 MiB file in a known pattern (pvh64.c), front to back and back to
+# front, in each mode; "demand" loads a piece only when it is touched, so every piece goes
+# through the userfaultfd (the debug line counts them). A file that shrinks before the guest
+# reads it stops the VM with the file's name (the guest waits for a key until it is cut).
+pattern_file "$OUT/pattern.img"
+for mode in lazy demand eager; do
+    for order in forward reverse; do
+        TRUCE_BOOT_LOAD=$mode case_ initrd-$mode-$order 65 "initrd ok 8192 KiB" -- \
+            --kernel $G/pvh64.elf --initrd "$OUT/pattern.img" --cmdline "initrd=$order" \
+            --log-level debug
+    done
+done
+grep -q "lazy load: 32 of 32 pieces (8192 KiB) in [0-9]* ms, 32 for faults" \
+    "$OUT/initrd-demand-reverse.err" && echo "PASS initrd-demand-faults" ||
+    echo "FAIL initrd-demand-faults: $(grep 'lazy load' "$OUT/initrd-demand-reverse.err")"
+cp "$OUT/pattern.img" "$OUT/shrinks.img"
+(for _ in $(seq 300); do grep -q "waits for a key" "$OUT/shrinks.out" 2>/dev/null && break; sleep 0.1; done
+    truncate -s 4M "$OUT/shrinks.img" && printf k && sleep 5) |
+    TRUCE_BOOT_LOAD=demand timeout 120 "$TRUCE" run --kernel $G/pvh64.elf --initrd "$OUT/shrinks.img" \
+        --cmdline "initrd=key initrd=reverse" --console stdio >"$OUT/shrinks.out" 2>"$OUT/shrinks.err"
+got=$?
+if [ $got = 4 ] && grep -q "initrd $OUT/shrinks.img: reading it into guest RAM at offset [0-9]*: the file shrank while it was loaded" "$OUT/shrinks.err"; then
+    echo "PASS initrd-shrinks-while-loading"
+else
+    echo "FAIL initrd-shrinks-while-loading: exit status $got, want 4 ($(tail -n 1 "$OUT/shrinks.err"))"
+fi
 case_ bzimage-64bit 69 "cmdline 'bz test" -- --kernel $G/bzimage.bin --cmdline "bz test"
 case_ bzimage-highmem 69 "zero page ok" -- --kernel $G/bzimage.bin --memory 5G
 case_ smp-2cpu 97 "cpu1 up, apic id 1" -- --kernel $G/smp.elf --cpus 2

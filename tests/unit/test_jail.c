@@ -433,8 +433,8 @@ static void *enter_and_probe(void *opaque)
     return NULL;
 }
 
-/* The guest-facing kinds (vCPU, I/O, VNC) restrict themselves, and the threads they start, to the
- * VM's ruleset; the API and main threads and the thread that built the ruleset keep their
+/* The guest-facing kinds (vCPU, I/O, VNC, loader) restrict themselves, and the threads they start,
+ * to the VM's ruleset; the API and main threads and the thread that built the ruleset keep their
  * access. */
 static void landlock_restricts_guest_facing_threads(void **state)
 {
@@ -453,11 +453,8 @@ static void landlock_restricts_guest_facing_threads(void **state)
     static const struct {
         enum sandbox_kind kind;
         bool bound;
-    } kinds[] = {{SANDBOX_VCPU, true},
-                 {SANDBOX_IO, true},
-                 {SANDBOX_VNC, true},
-                 {SANDBOX_API, false},
-                 {SANDBOX_MAIN, false}};
+    } kinds[] = {{SANDBOX_VCPU, true},   {SANDBOX_IO, true},   {SANDBOX_VNC, true},
+                 {SANDBOX_LOADER, true}, {SANDBOX_API, false}, {SANDBOX_MAIN, false}};
     for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
         struct entering e = {vm, kinds[i].kind, {a, b, -1, -1}, -1};
         pthread_t t;

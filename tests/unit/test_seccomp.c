@@ -33,7 +33,11 @@ static const unsigned firecracker_max[SANDBOX_NKINDS] = {
     [SANDBOX_IO] = 50,
     [SANDBOX_API] = 31,
     [SANDBOX_MAIN] = 50,
-    [SANDBOX_VNC] = 31 /* Firecracker has no VNC thread: held to its api thread's bar */};
+    /* Firecracker has no VNC thread nor a loader (it reads everything before the guest runs):
+     * held to its api thread's bar and to half of it */
+    [SANDBOX_VNC] = 31,
+    [SANDBOX_LOADER] = 15,
+};
 
 /* Read FD to its end into BUF (at most LEN bytes); returns the count. */
 static size_t read_all(int fd, void *buf, size_t len)
