@@ -91,7 +91,7 @@ static bool lazy_ready(struct vm *vm)
     int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
     struct uffdio_api api = {.api = UFFD_API};
     if (fd < 0 || ioctl(fd, UFFDIO_API, &api) < 0) {
-        log_debug("lazy load: no userfaultfd (%s): boot files are read before the guest starts",
+        log_debug("lazy load: no userfaultfd (%s): the initrd is read before the guest starts",
                   strerror(errno));
         if (fd >= 0)
             close(fd);
