@@ -46,18 +46,6 @@ static uint16_t dispi_read(unsigned idx)
     return inw(0x1cf);
 }
 
-static int has_word(const char *p, const char *word)
-{
-    for (; *p; p++) {
-        const char *w = word, *q = p;
-        while (*w && *q == *w)
-            q++, w++;
-        if (!*w)
-            return 1;
-    }
-    return 0;
-}
-
 static __attribute__((noreturn)) void fail(const char *why)
 {
     puts_("display: FAIL ");
@@ -85,7 +73,7 @@ void main32(const struct hvm_start_info *si)
     uint32_t fb = pci_read(slot, 0x10) & ~0xfu, mmio = pci_read(slot, 0x18) & ~0xfu;
     if (class != 0x030000)
         fail("class code is not VGA");
-    if (has_word(cmd, "mmio"))
+    if (contains(cmd, "mmio"))
         dispi_mmio = (volatile uint16_t *)(uintptr_t)(mmio + 0x500);
     if (dispi_read(0) != 0xb0c5)
         fail("dispi id is not 0xb0c5");

@@ -98,6 +98,20 @@ static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, 
     __asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
 }
 
+/* True when WORD occurs anywhere in S (NULL: no), even inside a longer word (actions.c has a
+ * whole-word has_word). */
+static inline int contains(const char *s, const char *word)
+{
+    for (; s && *s; s++) {
+        const char *a = s, *b = word;
+        while (*b && *a == *b)
+            a++, b++;
+        if (!*b)
+            return 1;
+    }
+    return 0;
+}
+
 static inline int streq(const char *a, const char *b)
 {
     while (*a && *a == *b)

@@ -178,18 +178,6 @@ static void check_fw_cfg(const struct mb_info *mi)
     puts_("truce-guest: fw_cfg dma errors reported\n");
 }
 
-static int has_word(const char *s, const char *w)
-{
-    for (; *s; s++) {
-        const char *a = s, *b = w;
-        while (*b && *a == *b)
-            a++, b++;
-        if (!*b)
-            return 1;
-    }
-    return 0;
-}
-
 void mb_main(uint32_t magic, const struct mb_info *mi)
 {
     if (magic != 0x2BADB002)
@@ -224,7 +212,7 @@ void mb_main(uint32_t magic, const struct mb_info *mi)
     puts_(" modules\n");
     if (mi->flags & 8)
         put_modules(mi);
-    if (has_word((const char *)(uintptr_t)mi->cmdline, "fwcfg"))
+    if (contains((const char *)(uintptr_t)mi->cmdline, "fwcfg"))
         check_fw_cfg(mi);
     puts_("truce-guest: multiboot ok\n");
     debug_exit(0x2a); /* exit status 85 */

@@ -17,18 +17,6 @@ struct hvm_modlist_entry {
     uint64_t paddr, size, cmdline_paddr, reserved;
 };
 
-static int contains(const char *s, const char *word)
-{
-    for (; s && *s; s++) {
-        const char *a = s, *b = word;
-        while (*b && *a == *b)
-            a++, b++;
-        if (!*b)
-            return 1;
-    }
-    return 0;
-}
-
 /* Module 0, if any, in the pattern: the first and the last word of every page, the last page first
  * with "initrd=reverse" on the command line (ahead of a loader that goes front to back), after a
  * key on COM1 with "initrd=key". */
