@@ -15,12 +15,14 @@ TIMEOUT_S = 120
 
 
 def vm_command(vmm, cfg, kernel, d, i):
-    """The command line of VM I under VMM with config CFG (bare | devices), files in D."""
+    """The command line of VM I under VMM (truce: --thp off, truce-thp: --thp on, qemu) with config
+    CFG (bare | devices), files in D."""
     serial = f"{d}/serial{i}"
     disk = f"{d}/disk{i}.img"
-    if vmm == "truce":
+    if vmm in ("truce", "truce-thp"):
         cmd = [os.environ.get("TRUCE", "build/truce"), "run", "--kernel", kernel, "--cmdline",
-               "spin", "--memory", f"{GUEST_MIB}M", "--cpus", "1", "--console", f"file:{serial}"]
+               "spin", "--memory", f"{GUEST_MIB}M", "--cpus", "1", "--console", f"file:{serial}",
+               "--thp", "on" if vmm == "truce-thp" else "off"]
         if cfg == "devices":
             cmd += ["--disk", f"path={disk}", "--net", "user", "--rng"]
         return cmd
@@ -144,9 +146,9 @@ def run_once(vmm, cfg, n, kernel):
 
 def main():
     if len(sys.argv) < 4:
-        sys.exit("usage: density.py KERNEL OUT.json N... (VMMS=truce,qemu CONFIGS=bare,devices)")
+        sys.exit("usage: density.py KERNEL OUT.json N... (VMMS=truce,truce-thp,qemu CONFIGS=bare,devices)")
     kernel, out, ns = sys.argv[1], sys.argv[2], [int(x) for x in sys.argv[3:]]
-    vmms = os.environ.get("VMMS", "truce,qemu").split(",")
+    vmms = os.environ.get("VMMS", "truce,truce-thp,qemu").split(",")
     cfgs = os.environ.get("CONFIGS", "bare,devices").split(",")
     results = []
     for n in ns:

@@ -2,7 +2,8 @@
 # density.sh — the density bench (make bench-density): N idle tiny PVH guests (64 MiB) started at
 # once on this host's own /dev/kvm, without and with a disk + user net + rng, under truce and
 # QEMU microvm; writes its section of bench/RESULTS.md and bench/density.png (memory vs N).
-# Usage: bench/density.sh [N...] (default 20 50 100). VMMS=truce,qemu CONFIGS=bare,devices pick.
+# Usage: bench/density.sh [N...] (default 20 50 100). VMMS=truce,truce-thp,qemu (truce with --thp
+# off, with --thp on, QEMU) and CONFIGS=bare,devices pick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,7 +48,10 @@ trap 'rm -f "$section"' EXIT
     echo "  \`spin\`: it prints \`truce-guest: actions 'spin'\` on COM1 then idles in \`sti; hlt\`;"
     echo "  64 MiB, 1 vCPU. Both VMMs boot the same PVH ELF (QEMU through its PVH ELF note support)."
     echo "- truce: \`truce run --kernel actions.elf --cmdline spin --memory 64M --cpus 1 --console"
-    echo "  file:serialI\`; devices adds \`--disk path=diskI.img --net user --rng\` (seccomp on)."
+    echo "  file:serialI --thp off\`; devices adds \`--disk path=diskI.img --net user --rng\` (seccomp"
+    echo "  on). \`--thp on\` rows: the same with guest RAM advised for transparent huge pages (truce's"
+    echo "  default where the host's THP policy is madvise, as here): the guest's first touch then"
+    echo "  takes a zeroed 2 MiB block instead of a 4 KiB page (README, \"Transparent huge pages\")."
     echo "- QEMU: \`qemu-system-x86_64 -M microvm -accel kvm -cpu kvm64 -smp 1 -m 64 -kernel actions.elf"
     echo "  -append spin -nodefaults -no-user-config -display none -serial file:serialI"
     echo "  -no-reboot\`; devices adds \`-drive id=d0,file=diskI.img,format=raw,if=none -device"

@@ -12,7 +12,7 @@ def table(rows):
           "| host used |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        vmm = "QEMU microvm" if r["vmm"] == "qemu" else r["vmm"]
+        vmm = vmm_name(r["vmm"])
         dev = "disk+net+rng" if r["config"] == "devices" else "none"
         up = f"{r['all_first_line_s'] * 1000:.0f} ms" if r["all_first_line_s"] > 0 else "n/a"
         rate = f"{r['vms_per_s_per_core']:.1f}" if r["vms_per_s_per_core"] > 0 else "n/a"
@@ -32,8 +32,13 @@ def samples(rows):
               f"the spawner's own CPU {r.get('spawner_cpu_ms', -1)} ms" + (f"; error: {r['error']}" if r["error"] else ""))
 
 
+def vmm_name(vmm):
+    return {"qemu": "QEMU microvm", "truce": "truce --thp off",
+            "truce-thp": "truce --thp on"}.get(vmm, vmm)
+
+
 def label_of(vmm, cfg):
-    return ("QEMU microvm" if vmm == "qemu" else vmm) + (" + disk/net/rng" if cfg == "devices" else "")
+    return vmm_name(vmm) + (" + disk/net/rng" if cfg == "devices" else "")
 
 
 def plot(rows, out):

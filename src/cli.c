@@ -25,6 +25,7 @@ enum {
     OPT_FIRMWARE,
     OPT_FIRMWARE_VARS,
     OPT_HUGEPAGES,
+    OPT_THP,
     OPT_DISK,
     OPT_CDROM,
     OPT_NET,
@@ -54,6 +55,7 @@ static const struct option run_opts[] = {
     {"firmware", required_argument, 0, OPT_FIRMWARE},
     {"firmware-vars", required_argument, 0, OPT_FIRMWARE_VARS},
     {"hugepages", no_argument, 0, OPT_HUGEPAGES},
+    {"thp", required_argument, 0, OPT_THP},
     {"disk", required_argument, 0, OPT_DISK},
     {"cdrom", required_argument, 0, OPT_CDROM},
     {"net", required_argument, 0, OPT_NET},
@@ -104,6 +106,8 @@ void cli_usage(FILE *out)
         "  --cpus N             vCPUs, 1 to %d (default 1)\n"
         "  --memory SIZE        guest RAM, 16M to 1T, e.g. 512M, 4G (default 128M)\n"
         "  --hugepages          back guest RAM with 2 MiB huge pages\n"
+        "  --thp on|off         transparent huge pages for guest RAM (MADV_HUGEPAGE; default\n"
+        "                       on where the host's THP policy is madvise or always)\n"
         "  --console KIND       stdio (default) | file:PATH | none | virtio\n"
         "  --disk SPEC          path=FILE[,readonly=on][,serial=ID][,id=ID][,root=on]\n"
         "                       [,if=virtio|ahci][,bw=SIZE[/MS]][,ops=N[/MS]][,bw_burst=SIZE]\n"
@@ -139,6 +143,8 @@ void cli_usage(FILE *out)
         "odd N = debug-exit port 0xf4 written with (N - 1) / 2.\n",
         CFG_MAX_CPUS);
 }
+
+static bool thp_given; /* --thp was on the command line */
 
 static int parse_one(struct vm_config *cfg, int opt, const char *arg, char *err, size_t errlen)
 {
@@ -182,6 +188,11 @@ static int parse_one(struct vm_config *cfg, int opt, const char *arg, char *err,
         return 0;
     case OPT_HUGEPAGES:
         cfg->hugepages = true;
+        return 0;
+    case OPT_THP:
+        if (config_parse_bool(arg, &cfg->thp))
+            return snprintf(err, errlen, "--thp: '%s': expected on or off", arg), -EINVAL;
+        thp_given = true;
         return 0;
     case OPT_CONSOLE:
         return config_parse_console(cfg, arg, err, errlen);
@@ -242,6 +253,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err, size_
 {
     config_defaults(cfg);
     sandbox_reset();
+    thp_given = false;
     optind = 1;
     opterr = 0;
     for (;;) {
@@ -270,6 +282,8 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err, size_
     if (!cfg->cmdline_set)
         snprintf(cfg->cmdline, sizeof(cfg->cmdline), "console=%s",
                  cfg->console == CONSOLE_VIRTIO ? "hvc0" : "ttyS0");
+    if (!thp_given) /* default: on where the host hands out huge pages at all */
+        cfg->thp = !cfg->hugepages && thp_host_policy() >= THP_HOST_MADVISE;
     if (cfg->mmds.enabled && !cfg->nnets)
         return snprintf(err, errlen, "--mmds: needs a --net interface"), -EINVAL;
     if (cfg->mmds.enabled)

@@ -21,6 +21,7 @@ enum {
     OPT_VSOCK_UDS,
     OPT_TRACK_DIRTY,
     OPT_CLOCK_REALTIME,
+    OPT_THP,
     OPT_TIMEOUT,
     OPT_LOG_LEVEL,
     OPT_HELP
@@ -35,6 +36,7 @@ static const struct option restore_opts[] = {
     {"vsock-uds", required_argument, 0, OPT_VSOCK_UDS},
     {"track-dirty-pages", no_argument, 0, OPT_TRACK_DIRTY},
     {"clock-realtime", no_argument, 0, OPT_CLOCK_REALTIME},
+    {"thp", required_argument, 0, OPT_THP},
     {"timeout", required_argument, 0, OPT_TIMEOUT},
     {"log-level", required_argument, 0, OPT_LOG_LEVEL},
     {"help", no_argument, 0, OPT_HELP},
@@ -55,6 +57,7 @@ static void restore_usage(FILE *out)
                  "  --track-dirty-pages    track written pages from here on (Diff snapshots)\n"
                  "  --clock-realtime       advance the guest's clock by the time since the "
                  "snapshot\n"
+                 "  --thp on|off           transparent huge pages for RAM (default: as saved)\n"
                  "  --log-level LEVEL      error | warning | info | debug (default info)\n");
 }
 
@@ -122,6 +125,13 @@ static int parse_restore(int argc, char **argv, struct cli_vm_source *src,
         case OPT_CLOCK_REALTIME:
             ov->clock_realtime = true;
             break;
+        case OPT_THP: {
+            bool on;
+            if (config_parse_bool(optarg, &on))
+                rc = err_inval(err, errlen, "--thp: '%s': expected on or off", optarg);
+            ov->thp = on ? OV_THP_ON : OV_THP_OFF;
+            break;
+        }
         case OPT_LOG_LEVEL: {
             enum log_level lvl;
             if (log_level_parse(optarg, &lvl))

@@ -88,8 +88,6 @@ static int machine_check(const struct jctx *c, const struct machine *m)
                      (unsigned long long)m->vcpus);
     if (m->tmpl == 6)
         return jfail(c, "cpu_template", "V1N1 is an aarch64 template; this is x86_64");
-    if (m->huge == 1)
-        return jfail(c, "huge_pages", "not supported yet: Transparent");
     if (m->huge == 2 && m->mem_mib % 2)
         return jfail(c, "mem_size_mib", "must be a multiple of 2 with 2M huge pages");
     return 0;
@@ -149,6 +147,7 @@ int api_put_machine(struct api *api, const json_t *o, bool patch, struct jctx *c
     cfg->mem_bytes = m.mem_mib << 20;
     cfg->smt = m.smt;
     cfg->hugepages = m.huge == 2;
+    cfg->thp = m.huge == 1;
     api->huge_pages = m.huge;
     cfg->track_dirty = m.dirty;
     return 0;

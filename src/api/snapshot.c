@@ -139,7 +139,7 @@ static int vsock_override(const json_t *o, struct jctx *c, struct snapshot_overr
 static int load_options(const json_t *o, struct jctx *c, struct snapshot_overrides *ov,
                         bool *resume)
 {
-    static const char *const hp[] = {"None", "Snapshot", "Transparent", NULL};
+    static const char *const hp[] = {"Snapshot", "None", "Transparent", "2M", NULL};
     bool diff = false, track = false, realtime = false;
     int huge = 0;
     if (jbool(c, o, "resume_vm", false, resume, NULL) < 0 ||
@@ -151,8 +151,9 @@ static int load_options(const json_t *o, struct jctx *c, struct snapshot_overrid
         return -EINVAL;
     ov->track_dirty = diff || track; /* enable_diff_snapshots: its deprecated name */
     ov->clock_realtime = realtime;
-    if (huge != 0)
-        return jfail(c, "huge_pages", "not supported yet: %s", hp[huge]);
+    if (huge == 3)
+        return jfail(c, "huge_pages", "not supported yet: 2M (a restored VM keeps the snapshot's)");
+    ov->thp = huge == 0 ? OV_THP_SAVED : huge == 1 ? OV_THP_OFF : OV_THP_ON;
     return vsock_override(o, c, ov);
 }
 

@@ -129,6 +129,24 @@ fail:;
     return -e;
 }
 
+/* --thp: guest RAM advised for transparent huge pages; a host that will not give any is told. */
+static int vm_advise_thp(struct vm *vm, char *err, size_t errlen)
+{
+    enum thp_host h = thp_host_policy();
+    int rc = h == THP_HOST_NONE ? -EINVAL : guest_mem_thp(&vm->mem);
+    if (rc) {
+        snprintf(err, errlen, "--thp: guest RAM cannot be advised for transparent huge pages: %s",
+                 h == THP_HOST_NONE
+                     ? "this kernel has none (no /sys/kernel/mm/transparent_hugepage)"
+                     : strerror(-rc));
+        return rc;
+    }
+    if (h == THP_HOST_NEVER)
+        log_warn("--thp: the host's transparent huge pages are off "
+                 "(/sys/kernel/mm/transparent_hugepage/enabled is never): 4 KiB pages");
+    return 0;
+}
+
 static int vm_create_memory(struct vm *vm, int mem_fd, char *err, size_t errlen)
 {
     int rc = mem_fd >= 0 ? guest_mem_init_file(&vm->mem, vm->cfg.mem_bytes, mem_fd)
@@ -145,7 +163,7 @@ static int vm_create_memory(struct vm *vm, int mem_fd, char *err, size_t errlen)
         return rc;
     }
     vm_mark(vm, VM_MARK_MMAP);
-    return 0;
+    return vm->cfg.thp ? vm_advise_thp(vm, err, errlen) : 0;
 }
 
 /* Guest RAM's KVM memory slots (and the dirty log, when asked for). */

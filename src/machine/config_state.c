@@ -220,5 +220,8 @@ void config_state_visit(struct state_visitor *v, struct vm_config *c)
     }
     for (unsigned i = 0; v->version >= 14 && i < c->ndisks && !state_error(v); i++)
         STATE_BOOL(v, c->disks[i].direct); /* direct=on (older snapshots: buffered) */
+    if (v->version >= 15)
+        STATE_BOOL(v, c->thp); /* --thp (older snapshots: 4 KiB pages unless the host's policy) */
+    STATE_CHECK(v, !(c->thp && c->hugepages));
     state_end(v);
 }

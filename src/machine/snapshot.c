@@ -367,6 +367,12 @@ int snapshot_apply_overrides(struct vm_config *cfg, const struct snapshot_overri
         snprintf(cfg->vsock.uds_path, sizeof(cfg->vsock.uds_path), "%s", ov->vsock_uds);
     }
     cfg->track_dirty = ov->track_dirty;
+    if (ov->thp == OV_THP_ON && cfg->hugepages) {
+        snprintf(err, errlen, "huge_pages: Transparent: the snapshot's RAM is on 2M hugetlb pages");
+        return -EINVAL;
+    }
+    if (ov->thp != OV_THP_SAVED)
+        cfg->thp = ov->thp == OV_THP_ON;
     if (ov->console_set) {
         cfg->console = ov->console;
         snprintf(cfg->console_path, sizeof(cfg->console_path), "%s", ov->console_path);

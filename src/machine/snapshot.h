@@ -26,8 +26,8 @@ struct state_visitor;
 /* the "machine" section: 2 virtio transport, 3 MMDS, 4 pmem and hotplug memory, 5 AHCI drives,
  * 6 the balloon, 7 rate limiters, 8 the display, 9 its input devices, 10 virtio-blk queues and
  * virtio-net queue pairs, 11 OVMF's variable store (--firmware-vars), 12 virtio-net vhost=on, 13
- * virtio-net GUEST_ANNOUNCE (older: no_announce), 14 disks' direct=on */
-#define CONFIG_STATE_VERSION 14
+ * virtio-net GUEST_ANNOUNCE (older: no_announce), 14 disks' direct=on, 15 --thp */
+#define CONFIG_STATE_VERSION 15
 
 struct snap_header {
     char magic[8];
@@ -90,6 +90,7 @@ struct snapshot_overrides {
     bool track_dirty;    /* track dirty pages from the restore on (Diff snapshots) */
     bool mem_uffd;       /* the memory path names a page-fault handler's socket (backend Uffd) */
     bool clock_realtime; /* advance kvmclock by the wall-clock time since the snapshot */
+    enum { OV_THP_SAVED, OV_THP_OFF, OV_THP_ON } thp; /* --thp as saved, or off/on for this run */
     bool console_set;
     enum console_kind console;
     char console_path[PATH_MAX];

@@ -512,6 +512,8 @@ int config_validate(const struct vm_config *cfg, char *err, size_t errlen)
     if (cfg->mem_bytes < CFG_MIN_MEM || cfg->mem_bytes > CFG_MAX_MEM)
         return ERR("--memory: expected 16M to 1T, got %llu bytes",
                    (unsigned long long)cfg->mem_bytes);
+    if (cfg->thp && cfg->hugepages)
+        return ERR("--thp and --hugepages: choose one (transparent or hugetlb huge pages)");
     if (cfg->mem_bytes % (cfg->hugepages ? 2 * MiB : 4 * KiB))
         return ERR("--memory: must be a multiple of %s",
                    cfg->hugepages ? "2 MiB (--hugepages)" : "4 KiB");

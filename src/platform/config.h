@@ -158,6 +158,7 @@ struct vm_config {
     unsigned cpus;
     uint64_t mem_bytes;
     bool hugepages;
+    bool thp; /* --thp: guest RAM advised MADV_HUGEPAGE (Firecracker's huge_pages Transparent) */
     bool smt;
     bool track_dirty; /* dirty page tracking from creation on (Diff snapshots); not saved */
     bool cmdline_set;

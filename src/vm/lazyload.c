@@ -60,19 +60,6 @@ static enum lazy_mode lazy_env_mode(void)
     return LAZY_EAGER;
 }
 
-/* True when the host backs anonymous memory with transparent huge pages without being asked. */
-static bool thp_always(void)
-{
-    char buf[64] = "";
-    int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        if (read(fd, buf, sizeof(buf) - 1) < 0)
-            buf[0] = 0;
-        close(fd);
-    }
-    return strstr(buf, "[always]") != NULL;
-}
-
 /* The userfaultfd, made at the first range worth loading lazily. False: load everything now. */
 static bool lazy_ready(struct vm *vm)
 {
@@ -82,10 +69,11 @@ static bool lazy_ready(struct vm *vm)
     l->decided = true;
     l->uffd = -1;
     l->mode = lazy_env_mode();
-    /* auto: not where the host backs RAM with huge pages unasked: UFFDIO_COPY fills 4 KiB pages,
-     * and the guest then unpacks its initrd more slowly than the copy saved (README) */
+    /* auto: not where RAM gets transparent huge pages (host policy always, or madvise and --thp):
+     * UFFDIO_COPY fills 4 KiB pages, and the guest then unpacks its initrd more slowly than the
+     * copy saved (README) */
     if (l->mode == LAZY_AUTO)
-        l->mode = thp_always() ? LAZY_EAGER : LAZY_BACKGROUND;
+        l->mode = guest_mem_thp_backed(&vm->mem) ? LAZY_EAGER : LAZY_BACKGROUND;
     if (l->mode == LAZY_EAGER || vm->mem.hugepages || vm->mem.shared || vm->mem.uffd)
         return false;
     int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);

@@ -1,5 +1,6 @@
 /* memory.c — guest RAM: one anonymous mapping split around the MMIO hole; the checked gpa->hva. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,39 @@ int guest_mem_init_file(struct guest_mem *m, uint64_t ram_size, int fd)
     /* Private: the guest's writes stay in this process; pages load from the file on first
      * touch, so restoring a large guest costs only what it then uses. */
     return mem_map(m, ram_size, MAP_PRIVATE | MAP_NORESERVE, fd, false);
+}
+
+enum thp_host thp_host_policy(void)
+{
+    char buf[64] = "";
+    int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return THP_HOST_NONE;
+    if (read(fd, buf, sizeof(buf) - 1) < 0)
+        buf[0] = 0;
+    close(fd);
+    return strstr(buf, "[always]")    ? THP_HOST_ALWAYS
+           : strstr(buf, "[madvise]") ? THP_HOST_MADVISE
+           : strstr(buf, "[never]")   ? THP_HOST_NEVER
+                                      : THP_HOST_NONE;
+}
+
+int guest_mem_thp(struct guest_mem *m)
+{
+    if (!m->base || m->hugepages)
+        return -EINVAL;
+    if (madvise(m->base, m->map_size, MADV_HUGEPAGE) < 0)
+        return -errno;
+    m->thp = true;
+    return 0;
+}
+
+bool guest_mem_thp_backed(const struct guest_mem *m)
+{
+    if (m->hugepages || m->shared)
+        return false;
+    enum thp_host h = thp_host_policy();
+    return h == THP_HOST_ALWAYS || (h == THP_HOST_MADVISE && m->thp);
 }
 
 void guest_mem_free(struct guest_mem *m)

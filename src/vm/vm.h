@@ -69,6 +69,7 @@ struct guest_mem {
     void *base;        /* one mapping backing every region */
     size_t map_size;
     bool hugepages; /* 2 MiB hugetlb pages: only whole ones can be given back */
+    bool thp;       /* advised MADV_HUGEPAGE: the host may back it with transparent huge pages */
     bool shared;    /* MAP_SHARED on a file or memfd (none of truce's own mappings today): pages
                        are given back by punching the file (MADV_REMOVE), not MADV_DONTNEED */
     /* The VMM's own writes since the last harvest, one bit per 4 KiB page of RAM in region order
@@ -85,6 +86,16 @@ struct guest_mem {
 int guest_mem_init(struct guest_mem *m, uint64_t ram_size, bool hugepages);
 /* The same layout, mapped privately from FD (a snapshot's memory file of RAM_SIZE bytes). */
 int guest_mem_init_file(struct guest_mem *m, uint64_t ram_size, int fd);
+/* The host's transparent huge page policy for anonymous memory
+ * (/sys/kernel/mm/transparent_hugepage/enabled; THP_HOST_NONE: the kernel has no THP). */
+enum thp_host { THP_HOST_NONE, THP_HOST_NEVER, THP_HOST_MADVISE, THP_HOST_ALWAYS }; /* in order */
+enum thp_host thp_host_policy(void);
+/* Advise M's RAM MADV_HUGEPAGE (sets m->thp). Returns 0 or -errno (-EINVAL: no THP in this
+ * kernel). Whether huge pages then come is the host's: its policy, and free 2 MiB blocks. */
+int guest_mem_thp(struct guest_mem *m);
+/* True when M's anonymous RAM is backed by transparent huge pages as the guest touches it: the
+ * host's policy is always, or madvise and M was advised. */
+bool guest_mem_thp_backed(const struct guest_mem *m);
 void guest_mem_free(struct guest_mem *m);
 /* THE checked translation: the host pointer for [gpa, gpa + len) when that range lies entirely
  * inside one RAM region or one writable device-memory region (overflow-safe), else NULL. len 0 is

@@ -24,14 +24,30 @@ pause_snapshot() { # SOCK DIR PID
     wait "$3"
 }
 
-# Boot the count guest under the API, pause it after a few ticks and snapshot it into DIR.
+# Case NAME: a fresh truce on SOCK answers PUT /snapshot/load BODY with 400 and PATTERN.
+load_refused() { # NAME PATTERN SOCK BODY
+    "$TRUCE" --api-sock "$3" 2>/dev/null &
+    local p=$! c
+    wait_sock "$3"
+    c=$(api "$3" PUT /snapshot/load "$4")
+    kill -TERM $p
+    wait $p
+    if [ "$c" = 400 ] && grep -q -- "$2" "$W/reply"; then
+        echo "PASS $1"
+    else
+        echo "FAIL $1: $c $(cat "$W/reply")"
+    fi
+}
+
+# Boot the count guest under the API, pause it after a few ticks and snapshot it into DIR (DRIVES:
+# more sections, MACHINE: more machine-config fields, each starting with a comma).
 # Prints nothing; DIR/st, DIR/mem, DIR/src.log hold the result; returns non-zero on failure.
 take_snapshot() {
-    local d=$1 drives=${2:-}
+    local d=$1 drives=${2:-} machine=${3:-}
     mkdir -p "$d"
     cat >"$d/vm.json" <<JSON
 {"boot-source": {"kernel_image_path": "$PWD/$A", "boot_args": "count"},
- "machine-config": {"vcpu_count": 1, "mem_size_mib": 32},$drives
+ "machine-config": {"vcpu_count": 1, "mem_size_mib": 32$machine},$drives
  "serial": {"serial_out_path": "$d/src.log"}}
 JSON
     "$TRUCE" --api-sock "$d/api" --config-file "$d/vm.json" 2>"$d/src.err" &
@@ -126,17 +142,8 @@ else
     judge "snapshot-load-uffd ($(grep -o 'served [0-9]* faults' "$d/handler.out"))" \
         "$d/before.log" "$d/restored.log" $st
 fi
-"$TRUCE" --api-sock "$d/api2" 2>/dev/null &
-p=$!
-wait_sock "$d/api2"
-c=$(api "$d/api2" PUT /snapshot/load "{\"snapshot_path\":\"$d/st\",\"mem_backend\":{\"backend_type\":\"Uffd\",\"backend_path\":\"$d/nobody.sock\"}}")
-kill -TERM $p
-wait $p
-if [ "$c" = 400 ] && grep -q "no page-fault handler at" "$W/reply"; then
-    echo "PASS snapshot-load-uffd-no-handler"
-else
-    echo "FAIL snapshot-load-uffd-no-handler: $c $(cat "$W/reply")"
-fi
+load_refused snapshot-load-uffd-no-handler "no page-fault handler at" "$d/api2" \
+    "{\"snapshot_path\":\"$d/st\",\"mem_backend\":{\"backend_type\":\"Uffd\",\"backend_path\":\"$d/nobody.sock\"}}"
 
 # AHCI drives (a disk and a CD-ROM drive, truce's "interface"/"media" drive fields) travel with
 # the snapshot: the restored machine has the same drives and the controller's state.
@@ -208,6 +215,56 @@ if [ "$a $b $st" = "204 204 65" ] && grep -q "initrd ok 8192 KiB" "$d/restored";
     echo "PASS snapshot-while-loading (the initrd whole in the restored guest)"
 else
     echo "FAIL snapshot-while-loading: pause $a, create $b, restored status $st: $(tr '\n' '|' <"$d/restored" | tail -c 200)"
+fi
+
+# "hg" when process PID's guest RAM (its one mapping of SIZE KiB) is advised MADV_HUGEPAGE.
+ram_hg() { # PID SIZE
+    awk -v s="$2" '/^[0-9a-f]+-[0-9a-f]+ /{n = 0} /^Size:/{n = ($2 == s)}
+        n && /^VmFlags:/{for (i = 2; i <= NF; i++) if ($i == "hg") print "hg"; exit}' "/proc/$1/smaps"
+}
+
+# --thp travels with the snapshot (huge_pages Transparent): a restore keeps it unless told (CLI
+# --thp off, the API's huge_pages None); the guest goes on either way. 2M is refused.
+d=$W/thp
+if take_snapshot "$d" "" ', "huge_pages": "Transparent"'; then
+    for how in cli-saved cli-off api-None api-Transparent api-Snapshot; do
+        cp "$d/src.log" "$d/before-$how.log"
+        : >"$d/$how.log"
+        case $how in
+        cli-*)
+            extra=() && [ $how = cli-off ] && extra=(--thp off)
+            "$TRUCE" restore --snapshot "$d/st" --mem "$d/mem" --console "file:$d/$how.log" \
+                "${extra[@]}" 2>"$d/$how.err" &
+            p=$! c=204
+            ;;
+        api-*)
+            "$TRUCE" --api-sock "$d/$how.sock" 2>"$d/$how.err" &
+            p=$!
+            wait_sock "$d/$how.sock"
+            c=$(api "$d/$how.sock" PUT /snapshot/load "{\"snapshot_path\":\"$d/st\",\"mem_file_path\":\"$d/mem\",\"resume_vm\":true,\"huge_pages\":\"${how#api-}\"}")
+            ;;
+        esac
+        log=$d/$how.log && [ $how != "${how#api}" ] && log=$d/src.log
+        for _ in $(seq 200); do [ "$(grep -c tick "$log")" -gt "$(grep -c tick "$d/before-$how.log")" ] && break; sleep 0.02; done
+        hg=$(ram_hg $p 32768)
+        timeout 120 tail --pid=$p -f /dev/null || kill -KILL $p
+        wait $p
+        st=$?
+        want=hg && case $how in *off | *None) want= ;; esac
+        if [ "$c" != 204 ] || [ "$hg" != "$want" ]; then
+            echo "FAIL snapshot-thp-$how: load $c, guest RAM advised '$hg', want '$want': $(cat "$W/reply")"
+        elif [ $how != "${how#api}" ]; then
+            tail -n +$(($(wc -l <"$d/before-$how.log") + 1)) "$d/src.log" >"$d/$how.restored"
+            judge "snapshot-thp-$how (RAM advised: '$hg')" "$d/before-$how.log" "$d/$how.restored" $st
+            cp "$d/before-$how.log" "$d/src.log"
+        else
+            judge "snapshot-thp-$how (RAM advised: '$hg')" "$d/src.log" "$d/$how.log" $st
+        fi
+    done
+    load_refused snapshot-thp-api-2M-refused "huge_pages: not supported yet: 2M" "$d/2m.sock" \
+        "{\"snapshot_path\":\"$d/st\",\"mem_file_path\":\"$d/mem\",\"huge_pages\":\"2M\"}"
+else
+    echo "FAIL snapshot-thp: $(tail -n1 "$d/src.err")"
 fi
 
 # Bad input: each refused with status 2 and the named reason, before any guest code runs.

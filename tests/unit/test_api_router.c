@@ -128,6 +128,21 @@ static void test_machine_config(void **state)
     expect(api, "PUT", "/machine-config",
            "{\"vcpu_count\": 1, \"mem_size_mib\": 64, \"huge_pages\": \"1G\"}", 400,
            "huge_pages: invalid value");
+    /* huge_pages Transparent: guest RAM advised MADV_HUGEPAGE (--thp); None and 2M clear it */
+    expect(api, "PUT", "/machine-config",
+           "{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"huge_pages\": \"Transparent\"}", 204,
+           NULL);
+    assert_true(api->cfg.thp);
+    assert_false(api->cfg.hugepages);
+    char *got;
+    assert_int_equal(req(api, "GET", "/machine-config", NULL, &got), 200);
+    assert_non_null(strstr(got, "\"huge_pages\":\"Transparent\""));
+    free(got);
+    expect(api, "PATCH", "/machine-config", "{\"huge_pages\": \"2M\"}", 204, NULL);
+    assert_false(api->cfg.thp);
+    assert_true(api->cfg.hugepages);
+    expect(api, "PATCH", "/machine-config", "{\"huge_pages\": \"None\"}", 204, NULL);
+    assert_false(api->cfg.thp || api->cfg.hugepages);
     /* a failed update changes nothing */
     assert_int_equal(api->cfg.cpus, 2);
     expect(api, "PATCH", "/machine-config", "{}", 400, "empty PATCH");

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "util/util.h"
+#include "vm/vm.h"
 
 static char kernel[] = "/tmp/truce-test-kernelXXXXXX";
 
@@ -241,12 +242,35 @@ static void transport_flag(void **state)
     free(cfg);
 }
 
+/* --thp: on by default where the host hands out transparent huge pages, off with --hugepages
+ * (hugetlb pages are huge already), never both. */
+static void thp_flag(void **state)
+{
+    struct vm_config *cfg = malloc(sizeof(*cfg));
+    char err[256] = "";
+    assert_int_equal(PARSE(cfg, err, "--kernel", kernel), 0);
+    assert_int_equal(cfg->thp, thp_host_policy() >= THP_HOST_MADVISE);
+    assert_int_equal(PARSE(cfg, err, "--kernel", kernel, "--thp", "off"), 0);
+    assert_false(cfg->thp);
+    assert_int_equal(PARSE(cfg, err, "--kernel", kernel, "--thp", "on"), 0);
+    assert_true(cfg->thp);
+    assert_int_equal(PARSE(cfg, err, "--kernel", kernel, "--hugepages"), 0);
+    assert_false(cfg->thp);
+    assert_true(cfg->hugepages);
+    assert_int_equal(PARSE(cfg, err, "--kernel", kernel, "--hugepages", "--thp", "on"), -EINVAL);
+    assert_string_equal(err,
+                        "--thp and --hugepages: choose one (transparent or hugetlb huge pages)");
+    assert_int_equal(PARSE(cfg, err, "--kernel", kernel, "--thp", "maybe"), -EINVAL);
+    assert_string_equal(err, "--thp: 'maybe': expected on or off");
+    free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(good_flags),      cmocka_unit_test(bad_flags_name_the_field),
         cmocka_unit_test(rate_limit_keys), cmocka_unit_test(sizes_parse),
-        cmocka_unit_test(transport_flag),
+        cmocka_unit_test(transport_flag),  cmocka_unit_test(thp_flag),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -145,6 +146,56 @@ static void mem_base_is_2mib_aligned(void **state)
     assert_memory_equal(got, "gpa0", 4);
     guest_mem_free(&m);
     close(fd);
+}
+
+/* The VmFlags line of this process's mapping that starts at P (/proc/self/smaps), or "". */
+static void vm_flags_at(const void *p, char *out, size_t n)
+{
+    char line[512];
+    bool here = false;
+    FILE *f = fopen("/proc/self/smaps", "r");
+    out[0] = 0;
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long lo;
+        const char *dash = strchr(line, '-'), *sp = strchr(line, ' ');
+        if (dash && sp && dash < sp && sscanf(line, "%lx-", &lo) == 1) /* a mapping's first line */
+            here = lo == (uintptr_t)p;
+        else if (here && !strncmp(line, "VmFlags:", 8)) {
+            snprintf(out, n, "%s", line + 8);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+/* --thp: guest RAM is advised MADV_HUGEPAGE (VmFlags hg), only normal anonymous RAM can be;
+ * whether it is then backed by huge pages follows the host's policy. */
+static void mem_thp_advice(void **state)
+{
+    struct guest_mem m;
+    char flags[256];
+    enum thp_host h = thp_host_policy();
+    assert_int_equal(guest_mem_init(&m, 16 << 20, false), 0);
+    vm_flags_at(m.base, flags, sizeof(flags));
+    assert_null(strstr(flags, " hg"));
+    assert_int_equal(guest_mem_thp_backed(&m), h == THP_HOST_ALWAYS);
+    if (h == THP_HOST_NONE) {
+        guest_mem_free(&m);
+        skip(); /* a kernel without THP: nothing to advise */
+    }
+    assert_int_equal(guest_mem_thp(&m), 0);
+    assert_true(m.thp);
+    vm_flags_at(m.base, flags, sizeof(flags));
+    assert_non_null(strstr(flags, " hg"));
+    assert_int_equal(guest_mem_thp_backed(&m), h == THP_HOST_ALWAYS || h == THP_HOST_MADVISE);
+    m.hugepages = true; /* hugetlb RAM: already huge, never advised */
+    assert_int_equal(guest_mem_thp(&m), -EINVAL);
+    assert_false(guest_mem_thp_backed(&m));
+    m.hugepages = false;
+    guest_mem_free(&m);
+    struct guest_mem none = {0};
+    assert_int_equal(guest_mem_thp(&none), -EINVAL);
 }
 
 /* ---- exit dispatch with synthetic exits ---- */
@@ -305,6 +356,7 @@ int main(void)
         cmocka_unit_test(mem_large_guest_splits_around_hole),
         cmocka_unit_test(mem_sizes_accepted_and_rejected),
         cmocka_unit_test(mem_base_is_2mib_aligned),
+        cmocka_unit_test(mem_thp_advice),
         cmocka_unit_test(exit_io_routes_rep_and_counts_unmapped),
         cmocka_unit_test(exit_mmio_unmapped_read_all_ones),
         cmocka_unit_test(exit_policy_statuses),

@@ -371,11 +371,11 @@ lab_memtest_running() {
 # Sets GUEST_OUT (the VMM's output), GUEST_STATUS, GUEST_TIMED_OUT, GUEST_MARKER_MS,
 # GUEST_EXIT_MS, GUEST_CMDLINE. Fails the scenario only when the guest cannot be started.
 guest_boot() {
-    local kind=cloud cpus=1 mem=256 args='' timeout=60 kernel initrd o src dest f extra=''
+    local kind=cloud cpus=1 mem=256 args='' timeout=60 kernel initrd o src dest f extra='' hold=''
     local OPTIND=1
     rm -rf extra-root extra-args
     : >extra-args
-    while getopts k:c:m:a:f:x:t: o; do
+    while getopts k:c:m:a:f:x:t:H: o; do
         case $o in
         k) kind=$OPTARG ;;
         c) cpus=$OPTARG ;;
@@ -389,6 +389,7 @@ guest_boot() {
             ;;
         x) printf '%s\n' "$OPTARG" >>extra-args ;;
         t) timeout=$OPTARG ;;
+        H) hold=$OPTARG ;;
         *) fail "guest_boot: bad option" ;;
         esac
     done
@@ -409,7 +410,7 @@ guest_boot() {
     # one argument a line -> positional parameters (arguments may hold spaces and quotes)
     set --
     while IFS= read -r f; do set -- "$@" "$f"; done <vmm-args
-    labrun -t "$timeout" -m TRUCE-INIT -o "$GUEST_OUT" -r result -- "$@"
+    labrun -t "$timeout" -m TRUCE-INIT ${hold:+-H "$hold"} -o "$GUEST_OUT" -r result -- "$@"
     eval "$(cat result)" # status= timed_out= marker_ms= exit_ms= ... (written by labrun)
     # shellcheck disable=SC2154
     GUEST_STATUS=$status GUEST_TIMED_OUT=$timed_out GUEST_MARKER_MS=$marker_ms GUEST_EXIT_MS=$exit_ms

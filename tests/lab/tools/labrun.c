@@ -31,6 +31,7 @@ struct opts {
 struct mem_sample {
     long hwm_kb, rss_kb;       /* VmHWM, VmRSS */
     long guest_kb, guest_size; /* Rss and Size of the largest mapping (guest RAM) */
+    long guest_huge_kb;        /* its AnonHugePages: RAM on transparent huge pages */
 };
 
 struct run_state {
@@ -74,7 +75,7 @@ static int status_field(pid_t pid, const char *key, long *val)
 static void sample_memory(pid_t pid, struct mem_sample *s)
 {
     char path[64], line[512];
-    long size = -1, best_size = -1, best_rss = -1;
+    long size = -1, rss = -1, best_size = -1, best_rss = -1, best_huge = -1;
     status_field(pid, "VmHWM", &s->hwm_kb);
     status_field(pid, "VmRSS", &s->rss_kb);
     snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
@@ -85,14 +86,18 @@ static void sample_memory(pid_t pid, struct mem_sample *s)
         long v;
         if (sscanf(line, "Size: %ld kB", &v) == 1)
             size = v;
-        else if (sscanf(line, "Rss: %ld kB", &v) == 1 && size > best_size) {
+        else if (sscanf(line, "Rss: %ld kB", &v) == 1)
+            rss = v;
+        else if (sscanf(line, "AnonHugePages: %ld kB", &v) == 1 && size > best_size) {
             best_size = size;
-            best_rss = v;
+            best_rss = rss;
+            best_huge = v;
         }
     }
     fclose(f);
     s->guest_kb = best_rss;
     s->guest_size = best_size;
+    s->guest_huge_kb = best_huge;
 }
 
 /* Whether NEEDLE (at most 255 bytes) occurs in the stream, of which BUF holds the next N bytes;
@@ -224,7 +229,7 @@ int main(int argc, char **argv)
 {
     struct opts o = {0};
     struct run_state st = {
-        .mem = {-1, -1, -1, -1}, .t_marker = -1, .t_hold = -1, .t_kill = -1, .outfd = -1};
+        .mem = {-1, -1, -1, -1, -1}, .t_marker = -1, .t_hold = -1, .t_kill = -1, .outfd = -1};
     struct rusage ru = {0};
     char buf[65536];
     int fd, status = 0, reaped = 0, eof = 0;
@@ -280,10 +285,10 @@ int main(int argc, char **argv)
         res = stderr;
     fprintf(res,
             "status=%d timed_out=%d marker_ms=%.1f exit_ms=%.1f maxrss_kb=%ld hold_hwm_kb=%ld "
-            "hold_rss_kb=%ld guest_rss_kb=%ld guest_map_kb=%ld start_mono_ns=%lld "
-            "start_wall_us=%lld\n",
+            "hold_rss_kb=%ld guest_rss_kb=%ld guest_map_kb=%ld guest_huge_kb=%ld "
+            "start_mono_ns=%lld start_wall_us=%lld\n",
             code, st.timed_out, st.t_marker < 0 ? -1 : st.t_marker - t0, t_exit - t0, ru.ru_maxrss,
-            st.mem.hwm_kb, st.mem.rss_kb, st.mem.guest_kb, st.mem.guest_size,
+            st.mem.hwm_kb, st.mem.rss_kb, st.mem.guest_kb, st.mem.guest_size, st.mem.guest_huge_kb,
             (long long)mono0.tv_sec * 1000000000LL + mono0.tv_nsec,
             (long long)wall0.tv_sec * 1000000LL + wall0.tv_nsec / 1000);
     if (res != stderr)
