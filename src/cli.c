@@ -107,7 +107,8 @@ void cli_usage(FILE *out)
         "  --memory SIZE        guest RAM, 16M to 1T, e.g. 512M, 4G (default 128M)\n"
         "  --hugepages          back guest RAM with 2 MiB huge pages\n"
         "  --thp on|off         transparent huge pages for guest RAM (MADV_HUGEPAGE; default\n"
-        "                       on where the host's THP policy is madvise or always)\n"
+        "                       on where the host's THP policy is madvise or always, off\n"
+        "                       with --hugepages or --balloon)\n"
         "  --console KIND       stdio (default) | file:PATH | none | virtio\n"
         "  --disk SPEC          path=FILE[,readonly=on][,serial=ID][,id=ID][,root=on]\n"
         "                       [,if=virtio|ahci][,bw=SIZE[/MS]][,ops=N[/MS]][,bw_burst=SIZE]\n"
@@ -282,8 +283,12 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err, size_
     if (!cfg->cmdline_set)
         snprintf(cfg->cmdline, sizeof(cfg->cmdline), "console=%s",
                  cfg->console == CONSOLE_VIRTIO ? "hvc0" : "ttyS0");
-    if (!thp_given) /* default: on where the host hands out huge pages at all */
-        cfg->thp = !cfg->hugepages && thp_host_policy() >= THP_HOST_MADVISE;
+    /* default: on where the host hands out huge pages at all; off with hugetlb pages, and with
+     * a balloon (a 4 KiB page given back from a huge page frees nothing until the host splits
+     * it, and khugepaged may fill a partly given-back block again: README) */
+    if (!thp_given)
+        cfg->thp =
+            !cfg->hugepages && !cfg->balloon.enabled && thp_host_policy() >= THP_HOST_MADVISE;
     if (cfg->mmds.enabled && !cfg->nnets)
         return snprintf(err, errlen, "--mmds: needs a --net interface"), -EINVAL;
     if (cfg->mmds.enabled)

@@ -243,7 +243,7 @@ static void transport_flag(void **state)
 }
 
 /* --thp: on by default where the host hands out transparent huge pages, off with --hugepages
- * (hugetlb pages are huge already), never both. */
+ * (hugetlb pages are huge already, never both) and with --balloon (unless asked). */
 static void thp_flag(void **state)
 {
     struct vm_config *cfg = malloc(sizeof(*cfg));
@@ -257,6 +257,11 @@ static void thp_flag(void **state)
     assert_int_equal(PARSE(cfg, err, "--kernel", kernel, "--hugepages"), 0);
     assert_false(cfg->thp);
     assert_true(cfg->hugepages);
+    assert_int_equal(PARSE(cfg, err, "--kernel", kernel, "--balloon", "amount_mib=0"), 0);
+    assert_false(cfg->thp); /* a balloon gives back 4 KiB pages: off unless asked */
+    assert_int_equal(
+        PARSE(cfg, err, "--kernel", kernel, "--balloon", "amount_mib=0", "--thp", "on"), 0);
+    assert_true(cfg->thp);
     assert_int_equal(PARSE(cfg, err, "--kernel", kernel, "--hugepages", "--thp", "on"), -EINVAL);
     assert_string_equal(err,
                         "--thp and --hugepages: choose one (transparent or hugetlb huge pages)");
