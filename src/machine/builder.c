@@ -132,16 +132,15 @@ fail:;
 /* --thp: guest RAM advised for transparent huge pages; a host that will not give any is told. */
 static int vm_advise_thp(struct vm *vm, char *err, size_t errlen)
 {
-    enum thp_host h = thp_host_policy();
-    int rc = h == THP_HOST_NONE ? -EINVAL : guest_mem_thp(&vm->mem);
+    int rc = guest_mem_thp(&vm->mem);
     if (rc) {
-        snprintf(err, errlen, "--thp: guest RAM cannot be advised for transparent huge pages: %s",
-                 h == THP_HOST_NONE
-                     ? "this kernel has none (no /sys/kernel/mm/transparent_hugepage)"
-                     : strerror(-rc));
+        snprintf(err, errlen,
+                 "--thp: madvise(MADV_HUGEPAGE) on guest RAM: %s (a kernel without transparent "
+                 "huge pages?)",
+                 strerror(-rc));
         return rc;
     }
-    if (h == THP_HOST_NEVER)
+    if (thp_host_policy() == THP_HOST_NEVER)
         log_warn("--thp: the host's transparent huge pages are off "
                  "(/sys/kernel/mm/transparent_hugepage/enabled is never): 4 KiB pages");
     return 0;

@@ -90,14 +90,14 @@ enum thp_host thp_host_policy(void)
     char buf[64] = "";
     int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return THP_HOST_NONE;
+        return THP_HOST_UNKNOWN;
     if (read(fd, buf, sizeof(buf) - 1) < 0)
         buf[0] = 0;
     close(fd);
     return strstr(buf, "[always]")    ? THP_HOST_ALWAYS
            : strstr(buf, "[madvise]") ? THP_HOST_MADVISE
            : strstr(buf, "[never]")   ? THP_HOST_NEVER
-                                      : THP_HOST_NONE;
+                                      : THP_HOST_UNKNOWN;
 }
 
 int guest_mem_thp(struct guest_mem *m)
@@ -115,7 +115,7 @@ bool guest_mem_thp_backed(const struct guest_mem *m)
     if (m->hugepages || m->shared)
         return false;
     enum thp_host h = thp_host_policy();
-    return h == THP_HOST_ALWAYS || (h == THP_HOST_MADVISE && m->thp);
+    return h == THP_HOST_ALWAYS || (m->thp && h != THP_HOST_NEVER);
 }
 
 void guest_mem_free(struct guest_mem *m)

@@ -86,15 +86,16 @@ struct guest_mem {
 int guest_mem_init(struct guest_mem *m, uint64_t ram_size, bool hugepages);
 /* The same layout, mapped privately from FD (a snapshot's memory file of RAM_SIZE bytes). */
 int guest_mem_init_file(struct guest_mem *m, uint64_t ram_size, int fd);
-/* The host's transparent huge page policy for anonymous memory
- * (/sys/kernel/mm/transparent_hugepage/enabled; THP_HOST_NONE: the kernel has no THP). */
-enum thp_host { THP_HOST_NONE, THP_HOST_NEVER, THP_HOST_MADVISE, THP_HOST_ALWAYS }; /* in order */
+/* The host's transparent huge page policy for anonymous memory, in this order
+ * (/sys/kernel/mm/transparent_hugepage/enabled; THP_HOST_UNKNOWN: not readable, a kernel without
+ * THP or no /sys, as in a jail's chroot). */
+enum thp_host { THP_HOST_UNKNOWN, THP_HOST_NEVER, THP_HOST_MADVISE, THP_HOST_ALWAYS };
 enum thp_host thp_host_policy(void);
-/* Advise M's RAM MADV_HUGEPAGE (sets m->thp). Returns 0 or -errno (-EINVAL: no THP in this
- * kernel). Whether huge pages then come is the host's: its policy, and free 2 MiB blocks. */
+/* Advise M's RAM MADV_HUGEPAGE (sets m->thp). Returns 0 or -errno (-EINVAL: hugetlb RAM, or no
+ * THP in this kernel). Whether huge pages come is the host's: its policy, free 2 MiB blocks. */
 int guest_mem_thp(struct guest_mem *m);
 /* True when M's anonymous RAM is backed by transparent huge pages as the guest touches it: the
- * host's policy is always, or madvise and M was advised. */
+ * host's policy is always, or M was advised and the policy is not known to be never. */
 bool guest_mem_thp_backed(const struct guest_mem *m);
 void guest_mem_free(struct guest_mem *m);
 /* THE checked translation: the host pointer for [gpa, gpa + len) when that range lies entirely
