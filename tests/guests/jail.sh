@@ -63,7 +63,7 @@ TRUCE_LEAK=1 "$TRUCE" jail --id $ID --exec-file "$TRUCE" --uid "$JUID" --gid "$J
     --chroot-base-dir "$BASE" --new-pid-ns "${CG_ARGS[@]}" \
     ${NETNS:+--netns /var/run/netns/$NETNS} --resource-limit fsize=100000000,no-file=512 -- \
     run --kernel /actions.elf --cmdline spin --console file:/serial.log --log-level info \
-    </dev/null >"$BASE/jail1.out" 2>&1
+    --thp on </dev/null >"$BASE/jail1.out" 2>&1
 rc=$?
 exec 7<&-
 P=$(cat "$ROOT/truce.pid" 2>/dev/null)
@@ -110,6 +110,10 @@ check rlimit-fsize "Max file size '$(lim "$P" "Max file size")'" \
 check fds-closed "the caller's fd 7 (/etc/hostname) reached truce" \
     bash -c "! ls -l /proc/$P/fd | grep -q /etc/hostname"
 check environment "environment: $(tr '\0' ' ' <"/proc/$P/environ")" [ ! -s "/proc/$P/environ" ]
+# no /sys in the chroot: truce cannot read the host's THP policy, and --thp on advises anyway
+ram_flags() { awk '/^[0-9a-f]+-[0-9a-f]+ /{n = 0} /^Size:/{n = ($2 == 131072)}
+    n && /^VmFlags:/{print; exit}' "/proc/$1/smaps"; }
+check thp "guest RAM's $(ram_flags "$P") (want hg: --thp on)" grep -qw hg <(ram_flags "$P")
 check landlock "no landlock line: $(tail -n 2 "$BASE/jail1.out" | tr '\n' '|')" \
     grep -Eq 'landlock: (ABI [0-9]+, file access restricted|not available)' "$BASE/jail1.out"
 # the chroot holds the binary, its libraries (linked and dlopen'ed) and loader, the devices, the guest's files, nothing
