@@ -126,10 +126,11 @@ static int parse_restore(int argc, char **argv, struct cli_vm_source *src,
             ov->clock_realtime = true;
             break;
         case OPT_THP: {
-            bool on = false;
+            bool on;
             if (config_parse_bool(optarg, &on))
                 rc = err_inval(err, errlen, "--thp: '%s': expected on or off", optarg);
-            ov->thp = on ? OV_THP_ON : OV_THP_OFF;
+            else
+                ov->thp = on ? OV_THP_ON : OV_THP_OFF;
             break;
         }
         case OPT_LOG_LEVEL: {

@@ -85,7 +85,7 @@ int guest_mem_init_file(struct guest_mem *m, uint64_t ram_size, int fd)
     return mem_map(m, ram_size, MAP_PRIVATE | MAP_NORESERVE, fd, false);
 }
 
-enum thp_host thp_host_policy(void)
+static enum thp_host thp_read_policy(void)
 {
     char buf[64] = "";
     int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
@@ -98,6 +98,16 @@ enum thp_host thp_host_policy(void)
            : strstr(buf, "[madvise]") ? THP_HOST_MADVISE
            : strstr(buf, "[never]")   ? THP_HOST_NEVER
                                       : THP_HOST_UNKNOWN;
+}
+
+enum thp_host thp_host_policy(void)
+{
+    /* read once: the command line's default, the advice and the initrd's loading all ask */
+    static _Atomic int policy = -1;
+    int p = atomic_load(&policy);
+    if (p < 0)
+        atomic_store(&policy, p = (int)thp_read_policy());
+    return (enum thp_host)p;
 }
 
 int guest_mem_thp(struct guest_mem *m)

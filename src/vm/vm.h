@@ -90,7 +90,7 @@ int guest_mem_init_file(struct guest_mem *m, uint64_t ram_size, int fd);
  * (/sys/kernel/mm/transparent_hugepage/enabled; THP_HOST_UNKNOWN: not readable, a kernel without
  * THP or no /sys, as in a jail's chroot). */
 enum thp_host { THP_HOST_UNKNOWN, THP_HOST_NEVER, THP_HOST_MADVISE, THP_HOST_ALWAYS };
-enum thp_host thp_host_policy(void);
+enum thp_host thp_host_policy(void); /* read once per process */
 /* Advise M's RAM MADV_HUGEPAGE (sets m->thp). Returns 0 or -errno (-EINVAL: hugetlb RAM, or no
  * THP in this kernel). Whether huge pages come is the host's: its policy, free 2 MiB blocks. */
 int guest_mem_thp(struct guest_mem *m);

@@ -7,6 +7,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/wait.sh
+. tests/guests/vmflags.sh
 TRUCE=$(realpath "${TRUCE:-build/truce}")
 G=$(realpath build/guests)
 BASE=$(mktemp -d /tmp/truce-jail-XXXXXX)
@@ -111,9 +112,8 @@ check fds-closed "the caller's fd 7 (/etc/hostname) reached truce" \
     bash -c "! ls -l /proc/$P/fd | grep -q /etc/hostname"
 check environment "environment: $(tr '\0' ' ' <"/proc/$P/environ")" [ ! -s "/proc/$P/environ" ]
 # no /sys in the chroot: truce cannot read the host's THP policy, and --thp on advises anyway
-ram_flags() { awk '/^[0-9a-f]+-[0-9a-f]+ /{n = 0} /^Size:/{n = ($2 == 131072)}
-    n && /^VmFlags:/{print; exit}' "/proc/$1/smaps"; }
-check thp "guest RAM's $(ram_flags "$P") (want hg: --thp on)" grep -qw hg <(ram_flags "$P")
+hg=$(ram_hg "$P" 131072)
+check thp "guest RAM advised '$hg' (want hg: --thp on)" [ "$hg" = hg ]
 check landlock "no landlock line: $(tail -n 2 "$BASE/jail1.out" | tr '\n' '|')" \
     grep -Eq 'landlock: (ABI [0-9]+, file access restricted|not available)' "$BASE/jail1.out"
 # the chroot holds the binary, its libraries (linked and dlopen'ed) and loader, the devices, the guest's files, nothing

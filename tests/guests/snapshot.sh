@@ -7,6 +7,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/guests/ticks.sh
 . tests/guests/pattern.sh
+. tests/guests/vmflags.sh
 . tests/wait.sh
 TRUCE=${TRUCE:-build/truce}
 A=build/guests/actions.elf
@@ -216,12 +217,6 @@ if [ "$a $b $st" = "204 204 65" ] && grep -q "initrd ok 8192 KiB" "$d/restored";
 else
     echo "FAIL snapshot-while-loading: pause $a, create $b, restored status $st: $(tr '\n' '|' <"$d/restored" | tail -c 200)"
 fi
-
-# "hg" when process PID's guest RAM (its one mapping of SIZE KiB) is advised MADV_HUGEPAGE.
-ram_hg() { # PID SIZE
-    awk -v s="$2" '/^[0-9a-f]+-[0-9a-f]+ /{n = 0} /^Size:/{n = ($2 == s)}
-        n && /^VmFlags:/{for (i = 2; i <= NF; i++) if ($i == "hg") print "hg"; exit}' "/proc/$1/smaps"
-}
 
 # --thp travels with the snapshot (huge_pages Transparent): a restore keeps it unless told (CLI
 # --thp off, the API's huge_pages None); the guest goes on either way. 2M is refused.
