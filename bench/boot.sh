@@ -18,12 +18,12 @@ lab_cloud_kernel || lab_die "no Debian cloud kernel: apt-get install linux-image
 if [ -n "${BENCH_LOG_ONLY:-}" ]; then # the tables from the log of a run cut short
     log=$BENCH_LOG_ONLY
 else
-    # the exec floor: a libc-only program linked as truce is, timed from exec to its main()
-    floor=$LAB_CACHE/bench-boot/exec_floor
+    # the floor: a libc-only program linked as truce is that does only the kernel's part of a boot
+    floor=$LAB_CACHE/bench-boot/vmm_floor
     mkdir -p "$(dirname "$floor")"
-    gcc -O2 -Wl,-z,now -o "$floor" bench/exec_floor.c || lab_die "cannot build bench/exec_floor.c"
+    gcc -O2 -Wl,-z,now -o "$floor" bench/vmm_floor.c || lab_die "cannot build bench/vmm_floor.c"
     l1=$(tests/lab/build-l1.sh --extra bench/lib.sh:/lab/extra/bench.sh \
-        --extra "$floor:/lab/extra/exec_floor")
+        --extra "$floor:/lab/extra/vmm_floor")
     mkdir -p "${LAB_OUT:=tests/lab/out}"
     log=$LAB_OUT/bench-boot.log
     lab_log "running the benchmark in L1 ($runs runs per VMM and kernel; log $log)"

@@ -64,7 +64,7 @@ def phases(f):
 
 def phases_table(runs, floor):
     """The truce rows' exec -> first KVM_RUN split into phases (medians), when the runs have
-    them; FLOOR: exec -> main() of bench/exec_floor.c in the same L1 (µs samples)."""
+    them; FLOOR: exec -> main() of bench/vmm_floor.c in the same L1 (µs samples)."""
     rows = []
     for kernel in ("small", "cloud"):
         good = [p for p in (phases(f) for f in runs.get((kernel, "truce-fields"), [])) if p]
@@ -92,17 +92,75 @@ def phases_table(runs, floor):
                   f"first asked for by a fault")
     if floor:
         print(f"- for comparison, exec -> main() of a program linked as truce is (libc only, -z now; "
-              f"bench/exec_floor.c) that does nothing else, in the same L1: "
+              f"bench/vmm_floor.c without arguments) that does nothing else, in the same L1: "
               f"{statistics.median(floor) / 1000:.1f} ms (median of {len(floor)}; "
               f"{min(floor) / 1000:.1f}-{max(floor) / 1000:.1f})")
 
 
+FLOOR_STEPS = (("exec -> main()", "start", "main_ns"), ("KVM_CREATE_VM", "main_ns", "kvm_ns"),
+               ("RAM + memslot", "kvm_ns", "ram_ns"), ("irqchip", "ram_ns", "irqchip_ns"),
+               ("kernel + initrd read", "irqchip_ns", "load_ns"), ("vCPU", "load_ns", "vcpu_ns"))
+
+
+def floor_steps(f):
+    """A bench/vmm_floor.c run's steps, ms: {step: ms} with "exit (VM destroyed)" (its last stamp
+    -> the process's exit) and "total" (exec -> exit), or None when the run is not usable."""
+    if f.get("status") != "0" or "end_ns" not in f:
+        return None
+    at = {k: int(f[k]) for k in ("main_ns", "kvm_ns", "ram_ns", "irqchip_ns", "load_ns", "vcpu_ns",
+                                  "end_ns")}
+    at["start"] = int(f["start_mono_ns"])
+    out = {name: (at[b] - at[a]) / 1e6 for name, a, b in FLOOR_STEPS}
+    total = float(f["exit_ms"])
+    out["exit (VM destroyed)"] = total - (at["end_ns"] - at["start"]) / 1e6
+    out["total"] = total
+    out["MiB"] = int(f["bytes"]) / 2**20
+    return out
+
+
+def floor_table(floors, shares):
+    """The kernel's part of a boot, per kernel (medians of bench/vmm_floor.c runs), beside truce's
+    VMM time: SHARES {kernel: (truce's VMM ms, truce's exec -> exit ms, truce's share %)}."""
+    if not floors:
+        return
+    med = statistics.median
+    names = [n for n, _, _ in FLOOR_STEPS] + ["exit (VM destroyed)"]
+    print()
+    print("The floor: the kernel's part of the same boot, which any VMM pays (bench/vmm_floor.c in "
+          "the same L1, one run after each pair of trace runs: exec, KVM_CREATE_VM, 128 MiB of "
+          "guest RAM advised MADV_HUGEPAGE and registered, the in-kernel irqchip, the kernel's "
+          "loadable bytes and the initrd read into it, one vCPU, then exit, which destroys the VM; "
+          "no guest instruction runs). Medians, ms:")
+    print()
+    print("| guest kernel | runs | " + " | ".join(names) + " | floor | floor / truce's exec -> "
+          "exit | truce's VMM time | truce's VMM share | truce above the floor |")
+    print("|---|---:|" + "---:|" * (len(names) + 5))
+    for kernel in ("small", "cloud"):
+        good = [s for s in floors.get(kernel, []) if s]
+        if not good:
+            continue
+        cells = [f"{med(s[n] for s in good):.1f}" for n in names]
+        cells[4] += f" ({med(s['MiB'] for s in good):.1f} MiB)"
+        total = med(s["total"] for s in good)
+        row = f"| {kernel} | {len(good)}/{len(floors[kernel])} | " + " | ".join(cells) + \
+            f" | {total:.1f} |"
+        if kernel in shares:
+            vmm, exit_ms, share = shares[kernel]
+            row += f" {total / exit_ms * 100:.1f}% | {vmm:.1f} | {share:.1f}% | {vmm - total:.1f} |"
+        else:
+            row += " n/a | n/a | n/a | n/a |"
+        print(row)
+
+
 def main():
-    runs, floor = {}, []
+    runs, floor, floors, shares = {}, [], {}, {}
     for line in open(sys.argv[1], errors="replace"):
         line = line.strip().replace("\r", "")
         if line.startswith("BENCH-FLOOR exec_main_us="):
             floor.append(int(line.split("=", 1)[1]))
+        elif line.startswith("BENCH-FLOOR kernel="):
+            f = parse(line)
+            floors.setdefault(f["kernel"], []).append(floor_steps(f))
         if not line.startswith("BENCH-TRACE "):
             continue
         f = parse(line)
@@ -140,6 +198,9 @@ def main():
                         for b in good)
             boot_share = med((b[0] + sum(us for _, us in b[1].values()) / 1000) / b[4] * 100
                              for b in good)
+            if vmm == "truce":
+                shares[kernel] = (med(b[0] + sum(us for _, us in b[1].values()) / 1000 + b[2]
+                                      for b in good), total, share)
             print(f"| {name} | {'QEMU microvm' if vmm == 'qemu' else vmm} | {len(good)}/{len(rs)} "
                   f"| {first:.1f} ms | {ex} | {handling:.1f} ms | {tail:.1f} ms | {total:.0f} ms "
                   f"| {share:.1f}% | {boot_share:.1f}% |")
@@ -151,6 +212,7 @@ def main():
                     f"exit {b[3]:.0f} ms, /init {b[4]:.0f} ms; " +
                     " ".join(f"{k}={c}/{us}" for k, (c, us) in sorted(b[1].items()))))
     phases_table(runs, floor)
+    floor_table(floors, shares)
     print()
     print("Samples (exits: kind=count/µs of userspace handling):")
     print()

@@ -87,17 +87,30 @@ EOF
     echo "BENCH-TRACE kernel=$kind vmm=$vmm run=$run $(cat /tmp/bench.res) $a"
 }
 
-# Inside L1: RUNS times exec_floor (bench/exec_floor.c, from bench/boot.sh) under labrun, each a
-# "BENCH-FLOOR exec_main_us=N" line: exec to main() of a program linked as truce is.
+# Inside L1: RUNS times bench/vmm_floor.c (built by bench/boot.sh) without arguments under labrun,
+# each a "BENCH-FLOOR exec_main_us=N" line: exec to main() of a program linked as truce is.
 bench_exec_floor() {
     local i main start
-    [ -x /lab/extra/exec_floor ] || return 0
+    [ -x /lab/extra/vmm_floor ] || return 0
     for i in $(seq "$1"); do
-        labrun -t 30 -m EXEC-FLOOR -o /tmp/floor.out -r /tmp/floor.res -- /lab/extra/exec_floor
+        labrun -t 30 -m EXEC-FLOOR -o /tmp/floor.out -r /tmp/floor.res -- /lab/extra/vmm_floor
         main=$(sed -n 's/.*main_ns=\([0-9]*\).*/\1/p' /tmp/floor.out)
         start=$(sed -n 's/.*start_mono_ns=\([0-9]*\).*/\1/p' /tmp/floor.res)
         [ -n "$main" ] && [ -n "$start" ] && echo "BENCH-FLOOR exec_main_us=$(((main - start) / 1000))"
     done
+}
+
+# Inside L1: one run of bench/vmm_floor.c with KIND's kernel and the guest initrd in 128 MiB (what
+# the kernel charges any VMM for this boot): "BENCH-FLOOR kernel=KIND run=N" with its clock stamps,
+# labrun's result (exit_ms: the process's exit, the VM destroyed) and start_mono_ns.
+bench_vmm_floor() {
+    local kind=$1 run=$2 kernel
+    [ -x /lab/extra/vmm_floor ] || return 0
+    kernel=$(lab_kernel "$kind") || return 0
+    labrun -t 60 -m VMM-FLOOR -o /tmp/floor.out -r /tmp/floor.res -- \
+        /lab/extra/vmm_floor 128 "$kernel" "$LAB_GUESTS/initrd.cpio"
+    echo "BENCH-FLOOR kernel=$kind run=$run $(tr -d '\r' </tmp/floor.out | sed -n 's/^VMM-FLOOR //p' |
+        tail -n 1) $(cat /tmp/floor.res)"
 }
 
 # Inside L1: lab.runs= runs (default 5) of each VMM on each kernel of lab.kinds= (default
@@ -126,6 +139,7 @@ bench_l1_main() {
                 bench_once $first "$kind" $mode "$i"
                 bench_once $second "$kind" $mode "$i"
             done
+            [ "$i" = 0 ] || bench_vmm_floor "$kind" "$i"
         done
     done
 }

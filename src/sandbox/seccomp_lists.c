@@ -132,6 +132,7 @@ static const struct sandbox_rule vcpu_rules[] = {
     IOCTL(KVM_RUN, "vcpu fd: run the guest until the next exit"),
     IOCTL(KVM_GET_MP_STATE, "vcpu fd: is this vCPU halted (idle check of the monitor)"),
     IOCTL(KVM_GET_REGS, "vcpu fd: RFLAGS.IF of a halted vCPU (idle check)"),
+    IOCTL(KVM_GET_SREGS, "vcpu fd: the state logged when the guest triple-faults"),
     IOCTL(KVM_IRQ_LINE, "vm fd: device interrupts raised from an exit (UART, i8042, ACPI)"),
     IOCTL(KVM_SIGNAL_MSI, "vm fd: MSI-X interrupts raised from an exit"),
     IOCTL(KVM_IOEVENTFD, "vm fd: virtio-pci notify eventfds follow the BAR the guest programs"),

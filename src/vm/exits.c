@@ -87,6 +87,8 @@ static int handle_mmio(struct vm *vm, struct vcpu *v, struct vm_exit *e)
 
 static int handle_shutdown(struct vm *vm, struct vcpu *v, struct vm_exit *e)
 {
+    if (v)
+        vcpu_log_state(v, "triple fault");
     vm_request_stop(vm, TRUCE_EXIT_TRIPLE, "triple fault on vCPU %u", vcpu_id(v));
     return EXIT_STOP;
 }
@@ -116,6 +118,8 @@ static int handle_internal(struct vm *vm, struct vcpu *v, struct vm_exit *e)
     const char *what = e->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
                            ? "instruction emulation failed"
                            : "KVM internal error";
+    if (v)
+        vcpu_log_state(v, what);
     vm_request_stop(vm, TRUCE_EXIT_GUEST, "vCPU %u: %s (suberror %u)", vcpu_id(v), what,
                     e->internal.suberror);
     return EXIT_STOP;
@@ -123,6 +127,8 @@ static int handle_internal(struct vm *vm, struct vcpu *v, struct vm_exit *e)
 
 static int handle_fail_entry(struct vm *vm, struct vcpu *v, struct vm_exit *e)
 {
+    if (v)
+        vcpu_log_state(v, "VM entry failed");
     vm_request_stop(vm, TRUCE_EXIT_HOST, "vCPU %u: VM entry failed (hardware reason 0x%llx)",
                     vcpu_id(v), (unsigned long long)e->fail.hw_reason);
     return EXIT_STOP;

@@ -88,6 +88,23 @@ int vcpu_set_regs(struct vcpu *v, void (*fill)(const struct vm *vm, unsigned id,
     return 0;
 }
 
+void vcpu_log_state(struct vcpu *v, const char *why)
+{
+    struct kvm_regs r;
+    struct kvm_sregs s;
+    if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
+        log_err("vCPU %u, %s: registers unreadable: %s", v->id, why, strerror(errno));
+        return;
+    }
+    log_err("vCPU %u, %s: rip=0x%llx rsp=0x%llx rflags=0x%llx cs=0x%x ss=0x%x cr0=0x%llx "
+            "cr2=0x%llx cr3=0x%llx cr4=0x%llx efer=0x%llx idt=0x%llx/0x%x gdt=0x%llx/0x%x",
+            v->id, why, (unsigned long long)r.rip, (unsigned long long)r.rsp,
+            (unsigned long long)r.rflags, s.cs.selector, s.ss.selector, (unsigned long long)s.cr0,
+            (unsigned long long)s.cr2, (unsigned long long)s.cr3, (unsigned long long)s.cr4,
+            (unsigned long long)s.efer, (unsigned long long)s.idt.base, s.idt.limit,
+            (unsigned long long)s.gdt.base, s.gdt.limit);
+}
+
 int vcpu_create(struct vm *vm, struct vcpu *v, unsigned id)
 {
     memset(v, 0, sizeof(*v));

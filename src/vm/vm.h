@@ -594,6 +594,9 @@ int vcpu_create(struct vm *vm, struct vcpu *v, unsigned id);
 int vcpu_set_regs(struct vcpu *v, void (*fill)(const struct vm *vm, unsigned id,
                                                struct kvm_regs *regs, struct kvm_sregs *sregs));
 int vcpu_start(struct vcpu *v);
+/* Log V's registers at error level, from its own thread after an exit that ends the VM (a triple
+ * fault, KVM unable to run it): where the guest was, for its owner's bug report. WHY names it. */
+void vcpu_log_state(struct vcpu *v, const char *why);
 /* Make V leave KVM_RUN soon and look at the VM's state (stop, pause, idle check). */
 void vcpu_kick(struct vcpu *v);
 void vcpu_join(struct vcpu *v);

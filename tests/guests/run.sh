@@ -109,6 +109,13 @@ case_ smp-2cpu-bsp 97 "cpu0 apic id 0, logical cpus 2" -- --kernel $G/smp.elf --
 # routing, used on virtio-mmio machines: machine/builder.c).
 case_ pit-ioapic-pin 73 "pit reaches the named pin" -- --kernel $G/timer.elf --transport mmio
 case_ triple-fault 8 "loading an empty IDT" -- --kernel $G/triple32.elf
+# ... and truce says where the guest was: its registers, the empty IDT among them.
+if grep -Eq 'vCPU 0, triple fault: rip=0x[0-9a-f]+ .*cr0=0x[0-9a-f]*1 .* idt=0x0/0x0 ' \
+    "$OUT/triple-fault.err"; then
+    echo "PASS triple-fault-state"
+else
+    echo "FAIL triple-fault-state: no register line with the empty IDT: $(tr '\n' '|' <"$OUT/triple-fault.err")"
+fi
 A=$G/actions.elf
 case_ reboot-i8042 6 "actions 'i8042-reset'" -- --kernel $A --cmdline i8042-reset
 case_ reboot-cf9 6 "actions 'cf9-reset'" -- --kernel $A --cmdline cf9-reset
