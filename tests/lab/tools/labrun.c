@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,7 +38,7 @@ struct mem_sample {
 struct run_state {
     char mtail[256], htail[256]; /* last bytes seen, for markers split across reads */
     double t_marker, t_hold, t_kill;
-    int timed_out, outfd;
+    int timed_out, outfd, kills, dumped;
     struct mem_sample mem;
 };
 
@@ -211,8 +212,44 @@ static void handle_output(const struct opts *o, struct run_state *st, pid_t pid,
         perror("labrun: echo");
 }
 
-/* Send SIGTERM at the deadline and SIGKILL every grace period after that. */
-static void enforce_deadline(struct run_state *st, pid_t target, double deadline)
+/* Print /proc/PID/task/TID/FILE on stdout, each line prefixed "LABRUN-STUCK TID FILE: ". */
+static void dump_task_file(pid_t pid, const char *tid, const char *file)
+{
+    char path[128], line[512];
+    snprintf(path, sizeof(path), "/proc/%d/task/%s/%s", (int)pid, tid, file);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    while (fgets(line, sizeof(line), f))
+        printf("LABRUN-STUCK %s %s: %s%s", tid, file, line, strchr(line, '\n') ? "" : "\n");
+    fclose(f);
+}
+
+/* A VMM that outlived a SIGKILL is held in the kernel: print each of its threads' name, state,
+ * wait channel and kernel stack once, for the L1 log (the lab's unexplained stalls). */
+static void dump_stuck(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    printf("LABRUN-STUCK pid %d survived SIGKILL: its threads in the kernel\n", (int)pid);
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        dump_task_file(pid, e->d_name, "comm");
+        dump_task_file(pid, e->d_name, "wchan");
+        dump_task_file(pid, e->d_name, "stat");
+        dump_task_file(pid, e->d_name, "stack");
+    }
+    if (d)
+        closedir(d);
+    fflush(stdout);
+}
+
+/* Send SIGTERM at the deadline and SIGKILL every grace period after that; the second SIGKILL
+ * dumps what holds the VMM (dump_stuck). */
+static void enforce_deadline(struct run_state *st, pid_t pid, pid_t target, double deadline)
 {
     double t = now_ms();
     if (t >= deadline && st->t_kill < 0) {
@@ -220,6 +257,8 @@ static void enforce_deadline(struct run_state *st, pid_t target, double deadline
         kill(target, SIGTERM);
         st->t_kill = t;
     } else if (st->t_kill >= 0 && t >= st->t_kill + KILL_GRACE_MS) {
+        if (++st->kills == 2 && !st->dumped++)
+            dump_stuck(pid);
         kill(target, SIGKILL);
         st->t_kill = t;
     }
@@ -251,7 +290,7 @@ int main(int argc, char **argv)
     double deadline = t0 + o.timeout_s * 1e3;
     pid_t target = o.interactive ? pid : -pid;
     while (!reaped) {
-        enforce_deadline(&st, target, deadline);
+        enforce_deadline(&st, pid, target, deadline);
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         if (eof || poll(&pfd, 1, 20) <= 0) {
             /* nothing to read: the VMM may have exited (a child of it may still hold the pipe) */
