@@ -96,6 +96,12 @@ void vcpu_log_state(struct vcpu *v, const char *why)
         log_err("vCPU %u, %s: registers unreadable: %s", v->id, why, strerror(errno));
         return;
     }
+    if (r.rip == 0xfff0 && s.cs.selector == 0xf000) { /* AMD: KVM INITs the vCPU at a shutdown */
+        log_err("vCPU %u, %s: its registers are the reset state (KVM re-initialised the vCPU, as "
+                "it does on AMD): where the guest was is not known",
+                v->id, why);
+        return;
+    }
     log_err("vCPU %u, %s: rip=0x%llx rsp=0x%llx rflags=0x%llx cs=0x%x ss=0x%x cr0=0x%llx "
             "cr2=0x%llx cr3=0x%llx cr4=0x%llx efer=0x%llx idt=0x%llx/0x%x gdt=0x%llx/0x%x",
             v->id, why, (unsigned long long)r.rip, (unsigned long long)r.rsp,

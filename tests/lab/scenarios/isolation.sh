@@ -134,6 +134,8 @@ bad=''
 [ "$(status_of 1)" = 12 ] || bad="$bad vm1 (panic) ended with $(status_of 1), not 12;"
 grep -q 'Kernel panic' out1 || bad="$bad vm1 printed no kernel panic;"
 [ "$(status_of 2)" = 8 ] || bad="$bad vm2 (triple fault) ended with $(status_of 2), not 8;"
+# its vCPU's state line (on AMD, KVM has reset the vCPU by then, and the line says so)
+grep -aq 'vCPU 0, triple fault: ' out2 || bad="$bad vm2 logged no vCPU state line;"
 [ "$(status_of 3)" = 85 ] && grep -q 'hostile-verdict: ok' out3 ||
     bad="$bad vm3 (hostile blk) ended with $(status_of 3): $(grep -a hostile-verdict out3 | head -n 1);"
 [ -z "$bad" ] || {
