@@ -48,6 +48,16 @@ def breakdown(f):
     return first_ms, exits, total_ms - stopped_ms, total_ms, float(f["marker_ms"])
 
 
+def handling_ms(b):
+    """A breakdown's userspace exit handling, ms."""
+    return sum(us for _, us in b[1].values()) / 1000
+
+
+def vmm_ms(b):
+    """A breakdown's VMM time, ms: exec -> first KVM_RUN, exit handling, last exit -> exit."""
+    return b[0] + handling_ms(b) + b[2]
+
+
 def phases(f):
     """truce's exec -> first KVM_RUN by phase, ms: [(name, ms)] from labrun's exec stamp, the
     start-up timeline's main_ns and begin_ns, then its phases (ss_* fields), or None."""
@@ -140,7 +150,7 @@ def floor_table(floors, shares):
         if not good:
             continue
         cells = [f"{med(s[n] for s in good):.1f}" for n in names]
-        cells[4] += f" ({med(s['MiB'] for s in good):.1f} MiB)"
+        cells[names.index("kernel + initrd read")] += f" ({med(s['MiB'] for s in good):.1f} MiB)"
         total = med(s["total"] for s in good)
         row = f"| {kernel} | {len(good)}/{len(floors[kernel])} | " + " | ".join(cells) + \
             f" | {total:.1f} |"
@@ -191,16 +201,13 @@ def main():
             ex = ", ".join(f"{k} {med(b[1].get(k, (0, 0))[0] for b in good):.0f} "
                            f"({med(b[1].get(k, (0, 0))[1] for b in good) / 1000:.1f} ms)"
                            for k in kinds[:6])
-            handling = med(sum(us for _, us in b[1].values()) / 1000 for b in good)
+            handling = med(handling_ms(b) for b in good)
             tail = med(b[2] for b in good)
             total = med(b[3] for b in good)
-            share = med((b[0] + sum(us for _, us in b[1].values()) / 1000 + b[2]) / b[3] * 100
-                        for b in good)
-            boot_share = med((b[0] + sum(us for _, us in b[1].values()) / 1000) / b[4] * 100
-                             for b in good)
+            share = med(vmm_ms(b) / b[3] * 100 for b in good)
+            boot_share = med((b[0] + handling_ms(b)) / b[4] * 100 for b in good)
             if vmm == "truce":
-                shares[kernel] = (med(b[0] + sum(us for _, us in b[1].values()) / 1000 + b[2]
-                                      for b in good), total, share)
+                shares[kernel] = (med(vmm_ms(b) for b in good), total, share)
             print(f"| {name} | {'QEMU microvm' if vmm == 'qemu' else vmm} | {len(good)}/{len(rs)} "
                   f"| {first:.1f} ms | {ex} | {handling:.1f} ms | {tail:.1f} ms | {total:.0f} ms "
                   f"| {share:.1f}% | {boot_share:.1f}% |")
@@ -208,7 +215,7 @@ def main():
                 samples.append(f"- {kernel} {vmm} run {run}: " + (
                     "not usable" if not b else
                     f"first KVM_RUN {b[0]:.1f} ms, handling "
-                    f"{sum(us for _, us in b[1].values()) / 1000:.1f} ms, tail {b[2]:.1f} ms, "
+                    f"{handling_ms(b):.1f} ms, tail {b[2]:.1f} ms, "
                     f"exit {b[3]:.0f} ms, /init {b[4]:.0f} ms; " +
                     " ".join(f"{k}={c}/{us}" for k, (c, us) in sorted(b[1].items()))))
     phases_table(runs, floor)

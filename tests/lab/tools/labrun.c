@@ -1,6 +1,7 @@
 /* labrun.c — runs one VMM inside the lab's L1: captures its output, enforces a hard timeout,
  * times process start -> marker -> exit, and samples memory (peak RSS, guest RAM mapping). */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -11,7 +12,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <dirent.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,7 +38,7 @@ struct mem_sample {
 struct run_state {
     char mtail[256], htail[256]; /* last bytes seen, for markers split across reads */
     double t_marker, t_hold, t_kill;
-    int timed_out, outfd, kills, dumped;
+    int timed_out, outfd, kills; /* kills: SIGKILLs sent */
     struct mem_sample mem;
 };
 
@@ -257,7 +257,7 @@ static void enforce_deadline(struct run_state *st, pid_t pid, pid_t target, doub
         kill(target, SIGTERM);
         st->t_kill = t;
     } else if (st->t_kill >= 0 && t >= st->t_kill + KILL_GRACE_MS) {
-        if (++st->kills == 2 && !st->dumped++)
+        if (++st->kills == 2)
             dump_stuck(pid);
         kill(target, SIGKILL);
         st->t_kill = t;
